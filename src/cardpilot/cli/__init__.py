@@ -1,0 +1,38 @@
+"""The ``cardpilot`` command. Thin: parses, calls a job or service, prints with Rich.
+
+Each group of sub-commands lives in its own module and registers itself on ``app``.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from cardpilot import __version__
+
+app = typer.Typer(
+    name="cardpilot",
+    help="Credit-card limit and overdue management: score, grade, review, treat and tell.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """cardpilot: explainable credit-card limit and overdue management."""
+
+
+# Registration: importing a module adds its commands to ``app``.
+from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401
+from cardpilot.cli import model as _model  # noqa: E402,F401
