@@ -1,0 +1,1 @@
+"""Reading portfolio data into the store: the UCI layout, the generic layout, rejects, loading."""
