@@ -211,5 +211,6 @@ class ImportRun(Base):
     accounts_added: Mapped[int] = mapped_column(Integer, default=0)
     statements_added: Mapped[int] = mapped_column(Integer, default=0)
     transactions_added: Mapped[int] = mapped_column(Integer, default=0)
+    labels_added: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     rejects_file: Mapped[str | None] = mapped_column(Text)

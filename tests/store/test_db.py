@@ -1,0 +1,56 @@
+"""The store's schema: migrations on both back ends, pragmas, and the model they build."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
+
+from cardpilot.store.db import current_revision, head_revision, make_engine, upgrade
+from cardpilot.store.models import Base
+
+
+def test_upgrade_builds_exactly_the_models_and_is_idempotent(store_url: str) -> None:
+    upgrade(store_url)
+    upgrade(store_url)
+
+    engine = make_engine(store_url)
+    try:
+        assert current_revision(engine) == head_revision()
+        with engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+        tables = set(inspect(engine).get_table_names())
+        assert {"customers", "accounts", "statements", "import_runs"} <= tables
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_store_runs_in_wal_mode_with_foreign_keys_on(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/nested/folder/store.db"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+            assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_foreign_keys_refuse_a_statement_of_an_unknown_account(store_url: str) -> None:
+    upgrade(store_url)
+    engine = make_engine(store_url)
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO statements (account_id, cycle_date, statement_balance_minor,"
+                    " amount_paid_minor, days_past_due) VALUES ('nope', '2025-01-31', 0, 0, 0)"
+                )
+            )
+    finally:
+        engine.dispose()
