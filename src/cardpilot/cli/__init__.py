@@ -31,8 +31,12 @@ def main(
     ),
 ) -> None:
     """cardpilot: explainable credit-card limit and overdue management."""
+    from cardpilot.cli.common import configure_logging
+
+    configure_logging()
 
 
 # Registration: importing a module adds its commands to ``app``.
-from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401
 from cardpilot.cli import model as _model  # noqa: E402,F401
+from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401
+from cardpilot.cli import summary as _summary  # noqa: E402,F401

@@ -1,0 +1,43 @@
+"""Options and set-up shared by every command."""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from rich.logging import RichHandler
+from sqlalchemy import Engine
+
+from cardpilot.cli.output import err_console
+from cardpilot.config import get_settings
+from cardpilot.privacy.logging import install_pii_redaction
+
+DATABASE_OPTION = typer.Option(
+    None,
+    "--database",
+    help="Store URL (SQLAlchemy); default CARDPILOT_DATABASE_URL or the embedded SQLite file.",
+    envvar="CARDPILOT_DATABASE_URL",
+    show_envvar=True,
+)
+
+
+def database_url(database: str | None) -> str:
+    return database or get_settings().resolved_database_url()
+
+
+def open_engine(database: str | None) -> Engine:
+    """The store at ``database`` (or the configured one), migrated to the current schema."""
+    from cardpilot.store.db import open_store
+
+    return open_store(database_url(database))
+
+
+def configure_logging(level: str | None = None) -> None:
+    """Logs go to stderr through Rich, and every record passes the personal-data redaction."""
+    root = logging.getLogger()
+    if any(isinstance(h, RichHandler) for h in root.handlers):
+        return
+    handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
+    root.addHandler(handler)
+    root.setLevel(level or get_settings().log_level)
+    install_pii_redaction(root)
