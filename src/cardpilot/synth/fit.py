@@ -63,10 +63,11 @@ UCI_SOURCE = (
     "predictive accuracy of probability of default of credit card clients, Expert Systems with "
     "Applications 36(2). UCI Machine Learning Repository, doi:10.24432/C55S3H. CC BY 4.0."
 )
-# Codes outside the documented ones (education 0/5/6, marriage 0) are folded into "other".
-EDUCATION = {1: "graduate", 2: "university", 3: "high_school"}
+# Labels as the UCI import writes them (cardpilot.ingest.uci); undocumented codes (education
+# 0/5/6, marriage 0) are folded into 0, "unknown".
+EDUCATION = {0: "unknown", 1: "graduate", 2: "university", 3: "high_school", 4: "other"}
 SEX = {1: "male", 2: "female"}
-MARITAL = {1: "married", 2: "single"}
+MARITAL = {0: "unknown", 1: "married", 2: "single", 3: "other"}
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -120,10 +121,10 @@ def _discrete(
     return spec
 
 
-def _fold(values: FloatArray, known: dict[int, str], other: int) -> FloatArray:
-    """Undocumented codes become ``other`` so every generated code has a label."""
+def _fold(values: FloatArray, known: dict[int, str]) -> FloatArray:
+    """Undocumented codes become 0 ("unknown") so every generated code has a label."""
     out = values.copy()
-    out[~np.isin(values, list(known))] = other
+    out[~np.isin(values, list(known))] = 0
     return out
 
 
@@ -135,17 +136,17 @@ def fit_params(path: Path) -> dict[str, Any]:
     if np.any(limit_nt <= 0):
         raise FitError(f"{path}: LIMIT_BAL (X1) must be positive in every row")
 
-    education = _fold(frame["X3"].to_numpy(), EDUCATION, 4)
-    marital = _fold(frame["X4"].to_numpy(), MARITAL, 3)
+    education = _fold(frame["X3"].to_numpy(), EDUCATION)
+    marital = _fold(frame["X4"].to_numpy(), MARITAL)
     columns: list[tuple[dict[str, Any], FloatArray]] = [
         (_continuous("credit_limit_cny", limit_nt / NT_PER_CNY), limit_nt),
         (_discrete("age", frame["X5"].to_numpy()), frame["X5"].to_numpy()),
         (
-            _discrete("education", education, {**EDUCATION, 4: "other"}),
+            _discrete("education", education, EDUCATION),
             education,
         ),
         (_discrete("sex", frame["X2"].to_numpy(), SEX), frame["X2"].to_numpy()),
-        (_discrete("marital_status", marital, {**MARITAL, 3: "other"}), marital),
+        (_discrete("marital_status", marital, MARITAL), marital),
     ]
     for month in range(MONTHS):
         status = frame[STATUS_COLS[month]].to_numpy()
