@@ -1,0 +1,183 @@
+"""Policy commands: ``cardpilot policy validate | show | diff``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from cardpilot.cli import app
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.domain.money import format_major
+from cardpilot.policy.diff import diff_policies
+from cardpilot.policy.loading import PolicyError, default_policy_path, load_policy
+from cardpilot.policy.schema import Policy
+
+policy_app = typer.Typer(
+    help="Check, show and compare limit policy files (grades, segments, guards, reasons).",
+    no_args_is_help=True,
+)
+app.add_typer(policy_app, name="policy")
+
+POLICY_ARG = typer.Argument(
+    None, help="Policy folder (limits.yaml + reasons.yaml); default: the shipped policy."
+)
+
+
+def _load(path: Path | None) -> Policy:
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        raise fail(
+            f"{exc}\nFix the field named above and run `cardpilot policy validate` again."
+        ) from None
+
+
+def _pct(value: Any) -> str:
+    return "—" if value is None else f"{value} %"
+
+
+def _summary(policy: Policy, path: Path | None) -> dict[str, Any]:
+    lp = policy.limits
+    return {
+        "path": str(path or default_policy_path()),
+        "version": policy.version,
+        "declared_version": lp.version,
+        "currency": lp.currency,
+        "effective_from": lp.effective_from,
+        "review_cycle_months": lp.review.cycle_months,
+        "limit_step": format_major(lp.rounding.limit_step_minor),
+        "grading_basis": lp.grading.basis,
+        "grades": [
+            {
+                "code": g.code,
+                "label_zh": g.label.zh_cn,
+                "label_en": g.label.en,
+                "score_min": g.score.min if g.score else None,
+                "score_max": g.score.max if g.score else None,
+                "pd_min": g.pd.min if g.pd else None,
+                "pd_max": g.pd.max if g.pd else None,
+                "initial_min": format_major(g.initial_limit.min_minor),
+                "initial_max": format_major(g.initial_limit.max_minor),
+                "increase_pct_min": g.increase_pct.min if g.increase_pct else None,
+                "increase_pct_max": g.increase_pct.max if g.increase_pct else None,
+                "decrease_reason": g.decrease.reason,
+                "decrease_cut_pct": g.decrease.cut_pct,
+                "decrease_floor": format_major(g.decrease.floor_minor),
+                "cap_max_limit": (
+                    format_major(g.caps.max_limit_minor)
+                    if g.caps.max_limit_minor is not None
+                    else None
+                ),
+                "cap_pct_of_annual_income": g.caps.max_pct_of_annual_income,
+            }
+            for g in lp.grades
+        ],
+        "segments": [
+            {
+                "code": s.code,
+                "label_zh": s.label.zh_cn,
+                "label_en": s.label.en,
+                "increase": s.increase,
+                "placement_pull": s.placement_pull,
+            }
+            for s in lp.segments
+        ],
+        "reason_codes": len(policy.reasons.reasons),
+    }
+
+
+@policy_app.command("validate")
+def validate(path: Path | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> None:
+    """Check a policy folder; on error, name the file and field that are wrong."""
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        if as_json:
+            emit_json({"valid": False, "errors": str(exc).splitlines()})
+            raise typer.Exit(2) from None
+        raise fail(f"{exc}\nFix the field named above and validate again.") from None
+    if as_json:
+        emit_json({"valid": True, "version": policy.version})
+        return
+    console.print(f"[green]valid[/] policy {policy.version}")
+
+
+@policy_app.command("show")
+def show(path: Path | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> None:
+    """Show a policy's grades, limits, triggers, caps and segments."""
+    policy = _load(path)
+    summary = _summary(policy, path)
+    if as_json:
+        emit_json(summary)
+        return
+    console.print(
+        f"policy [bold]{policy.version}[/] ({summary['currency']}, review every "
+        f"{summary['review_cycle_months']} months, limits rounded down to "
+        f"{summary['limit_step']})"
+    )
+    grades = Table(title="grades")
+    for column in ("grade", "score", "initial limit", "increase", "decrease", "cap"):
+        grades.add_column(column)
+    for g in summary["grades"]:
+        band = (
+            f"{g['score_min']}–{g['score_max']}"
+            if g["score_min"] is not None
+            else (f"PD {g['pd_min']}–{g['pd_max']}")
+        )
+        increase = (
+            "none"
+            if g["increase_pct_min"] is None
+            else f"{g['increase_pct_min']}–{g['increase_pct_max']} %"
+        )
+        cap = f"{g['cap_max_limit'] or '—'} / {_pct(g['cap_pct_of_annual_income'])} income"
+        grades.add_row(
+            f"{g['label_zh']} {g['label_en']}",
+            band,
+            f"{g['initial_min']}–{g['initial_max']}",
+            increase,
+            f"{g['decrease_reason']}: −{g['decrease_cut_pct']} %, floor {g['decrease_floor']}",
+            cap,
+        )
+    console.print(grades)
+    segments = Table(title="segments (first match wins)")
+    for column in ("segment", "increase", "placement pull"):
+        segments.add_column(column)
+    for s in summary["segments"]:
+        segments.add_row(
+            f"{s['label_zh']} {s['label_en']}", s["increase"], str(s["placement_pull"])
+        )
+    console.print(segments)
+
+
+@policy_app.command("diff")
+def diff(
+    old: Annotated[Path, typer.Argument(help="The current policy folder.")],
+    new: Annotated[Path, typer.Argument(help="The proposed policy folder.")],
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Every value that differs between two policies (money in yuan, as written)."""
+    a, b = _load(old), _load(new)
+    changes = diff_policies(a, b)
+    if as_json:
+        emit_json(
+            {
+                "old_version": a.version,
+                "new_version": b.version,
+                "changes": [c.as_dict() for c in changes],
+            }
+        )
+        return
+    if not changes:
+        console.print(f"no differences ({a.version} = {b.version})")
+        return
+    table = Table(title=f"{a.version} → {b.version}")
+    for column in ("path", "change", "old", "new"):
+        table.add_column(column)
+    for c in changes:
+        table.add_row(
+            c.path, c.kind, "" if c.old is None else str(c.old), "" if c.new is None else str(c.new)
+        )
+    console.print(table)

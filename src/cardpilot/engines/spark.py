@@ -1,0 +1,69 @@
+"""The Spark engine: the same decision function on a cluster, through ``mapInArrow``.
+
+Each Spark partition streams Arrow record batches into ``decide_limits`` (via the local
+engine's ``decide_batches``) on the executor, so a portfolio on a cluster is decided by exactly
+the code that decides one account for the API. Only the columns the policy reads are sent to
+the executors; protected attributes never leave the driver's DataFrame.
+
+PySpark is optional (the ``spark`` extra); this module imports it lazily.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+
+from cardpilot.engines.local import decide_batches
+from cardpilot.policy.limits import ReasonTexts, decision_arrow_schema, input_columns
+from cardpilot.policy.schema import Policy
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+
+def local_spark_session(master: str = "local[2]", app_name: str = "cardpilot") -> SparkSession:
+    """A small, quiet Spark session (tests, a laptop). Production passes a cluster master URL."""
+    from pyspark.sql import SparkSession
+
+    session = (
+        SparkSession.builder.master(master)
+        .appName(app_name)
+        .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.default.parallelism", "2")
+        .config("spark.ui.enabled", "false")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        .config("spark.driver.memory", "1g")
+        .config("spark.sql.session.timeZone", "UTC")
+        .getOrCreate()
+    )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
+
+
+def spark_decision_schema() -> Any:
+    """The decision table's Spark schema, derived from the one Arrow schema."""
+    from pyspark.sql.pandas.types import from_arrow_schema
+
+    return from_arrow_schema(decision_arrow_schema())
+
+
+def review_spark(
+    features: DataFrame,
+    policy: Policy,
+    as_of: dt.date,
+    *,
+    reason_texts: ReasonTexts | None = None,
+) -> DataFrame:
+    """Decide every row of a Spark DataFrame of scored features; returns a Spark DataFrame
+    with the decision table's columns (lazy, like any Spark transformation)."""
+    wanted = input_columns(policy.limits)
+    present = [name for name in features.columns if name in wanted]
+    texts = dict(reason_texts) if reason_texts else None
+
+    def decide(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        yield from decide_batches(batches, policy, as_of, reason_texts=texts)
+
+    return features.select(*present).mapInArrow(decide, spark_decision_schema())

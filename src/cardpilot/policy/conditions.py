@@ -1,0 +1,59 @@
+"""Compile policy conditions (``{feature, op, value}``, ``all``, ``any``, ``not``) to Polars
+expressions. No ``eval``: the only operations are the ones listed in ``schema.ComparisonOp``.
+
+A comparison on a null value is false (an unknown value is not evidence), except ``is_null``.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from cardpilot.policy.schema import AllOf, AnyOf, Comparison, NotCond
+
+
+def _literal(cmp: Comparison) -> int | float | str:
+    if cmp.value_yuan is not None:
+        return cmp.value_yuan
+    value = cmp.value
+    assert value is not None
+    assert not isinstance(value, list)
+    return value
+
+
+def _comparison(cmp: Comparison) -> pl.Expr:
+    col = pl.col(cmp.feature)
+    if cmp.op == "is_null":
+        return col.is_null()
+    if cmp.op == "not_null":
+        return col.is_not_null()
+    if cmp.op in ("in", "not_in"):
+        values = cmp.value if isinstance(cmp.value, list) else [cmp.value]
+        hit = col.is_in(pl.lit(values)) & col.is_not_null()
+        return (hit if cmp.op == "in" else ~hit & col.is_not_null()).fill_null(False)
+    value = _literal(cmp)
+    match cmp.op:
+        case "==":
+            expr = col == value
+        case "!=":
+            expr = col != value
+        case "<":
+            expr = col < value
+        case "<=":
+            expr = col <= value
+        case ">":
+            expr = col > value
+        case _:
+            expr = col >= value
+    return expr.fill_null(False)
+
+
+def compile_condition(cond: Comparison | AllOf | AnyOf | NotCond) -> pl.Expr:
+    """A boolean, never-null Polars expression for the condition."""
+    if isinstance(cond, Comparison):
+        return _comparison(cond)
+    if isinstance(cond, NotCond):
+        return ~compile_condition(cond.not_)
+    parts = [
+        compile_condition(part) for part in (cond.all if isinstance(cond, AllOf) else cond.any)
+    ]
+    return pl.all_horizontal(parts) if isinstance(cond, AllOf) else pl.any_horizontal(parts)

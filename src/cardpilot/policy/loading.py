@@ -1,0 +1,130 @@
+"""Load and validate a policy folder (``limits.yaml`` + ``reasons.yaml``).
+
+The recorded version is ``<declared version>+<content hash>``: the declared version is what the
+risk team names a release; the hash (of the validated content, not of the file bytes) changes
+whenever any value changes, so two decisions with the same version were made by the same rules
+even if someone forgot to bump the declared version. Comments and key order do not change it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from cardpilot.policy.schema import LimitPolicy, Policy, ReasonCatalog
+
+LIMITS_FILE = "limits.yaml"
+REASONS_FILE = "reasons.yaml"
+HASH_CHARS = 12
+
+
+class PolicyError(ValueError):
+    """A policy that cannot be used: says which file and which field, and what to do."""
+
+
+def default_policy_path() -> Path:
+    """The shipped default policy folder (``cardpilot/policies/default``)."""
+    return Path(str(resources.files("cardpilot") / "policies" / "default"))
+
+
+def _format_loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("cmp", "all", "any", "not") and out:
+            # Discriminator tags are not fields the analyst wrote; leave them out.
+            continue
+        else:
+            out += f".{part}" if out else str(part)
+    return out or "(top level)"
+
+
+def _validation_message(file: str, exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        where = _format_loc(tuple(err["loc"]))
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{file}: {where}: {msg}")
+    return "\n".join(lines)
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise PolicyError(
+            f"{path}: file not found; a policy folder holds {LIMITS_FILE} and {REASONS_FILE}"
+        )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise PolicyError(f"{path}: expected a mapping at the top level")
+    return data
+
+
+def content_hash(limits: LimitPolicy, reasons: ReasonCatalog) -> str:
+    """Hash of the validated content (canonical JSON), first 12 hex digits."""
+    payload = {
+        "limits": limits.model_dump(mode="json", by_alias=True),
+        "reasons": reasons.model_dump(mode="json", by_alias=True),
+    }
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+
+
+def policy_from_data(
+    limits_data: Mapping[str, Any],
+    reasons_data: Mapping[str, Any],
+    *,
+    limits_name: str = LIMITS_FILE,
+    reasons_name: str = REASONS_FILE,
+) -> Policy:
+    """Validate already-parsed YAML documents into a ``Policy`` (tests build variants this way)."""
+    try:
+        limits = LimitPolicy.model_validate(limits_data)
+    except ValidationError as exc:
+        raise PolicyError(_validation_message(limits_name, exc)) from exc
+    try:
+        reasons = ReasonCatalog.model_validate(reasons_data)
+    except ValidationError as exc:
+        raise PolicyError(_validation_message(reasons_name, exc)) from exc
+    version = f"{limits.version}+{content_hash(limits, reasons)}"
+    try:
+        return Policy(version=version, limits=limits, reasons=reasons)
+    except ValidationError as exc:
+        raise PolicyError(
+            "\n".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
+        ) from exc
+
+
+def read_policy_data(path: Path | None = None) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The raw YAML documents of a policy folder (default: the shipped policy)."""
+    folder = default_policy_path() if path is None else Path(path)
+    if folder.is_file():
+        folder = folder.parent
+    return _read_yaml(folder / LIMITS_FILE), _read_yaml(folder / REASONS_FILE)
+
+
+def load_policy(path: Path | None = None) -> Policy:
+    """Load and validate a policy folder; ``None`` loads the shipped default.
+
+    Raises ``PolicyError`` naming the file and field that are wrong.
+    """
+    folder = default_policy_path() if path is None else Path(path)
+    if folder.is_file():
+        folder = folder.parent
+    limits_data, reasons_data = read_policy_data(folder)
+    return policy_from_data(
+        limits_data,
+        reasons_data,
+        limits_name=str(folder / LIMITS_FILE),
+        reasons_name=str(folder / REASONS_FILE),
+    )
