@@ -1,0 +1,285 @@
+"""Import benchmark (``make bench-import``): synthetic portfolio → SQLite and PostgreSQL.
+
+    python bench/bench_import.py [--accounts 1000000] [--months 6] [--stores sqlite,postgresql]
+
+1. Generates ``--accounts`` accounts with ``--months`` statements each and no transactions
+   (``cardpilot generate --no-transactions``) into a cache folder under the system temp dir,
+   reused when its ``synth.json`` matches (same accounts, months, seed, end cycle, params).
+2. Imports the folder into a fresh SQLite file and into a fresh PostgreSQL database
+   ``cardpilot_bench`` on the server of ``CARDPILOT_BENCH_POSTGRES_URL`` (default
+   ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``), dropped afterwards.
+
+Each step runs in its own child process, so ``peak_mb`` is that process's peak resident set
+(``getrusage``: the child's own maximum, and its children's if it starts any). The schema is
+created before the clock starts; the clock covers ``import_portfolio`` only.
+
+Prints one JSON object per line (generation, then one per store) and writes them, with the
+machine they ran on, to ``bench/results/import.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import inspect
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "import.json"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+BENCH_DATABASE = "cardpilot_bench"
+SEED = 20260101
+END_CYCLE = dt.date(2026, 9, 30)  # fixed so a cached portfolio stays valid
+# Targets from issue #3, statement rows per second on 2 cores, peak memory under 2 GB.
+TARGETS = {"sqlite": 100_000, "postgresql": 200_000}
+PEAK_MB_LIMIT = 2048
+
+
+def peak_mb() -> float:
+    """Peak resident memory of this process (and of any children it waited for), in MB."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    return round(max(own, children) / scale, 1)
+
+
+# --- child processes ----------------------------------------------------------------------
+
+
+def worker_generate(out: Path, accounts: int, months: int) -> dict[str, Any]:
+    from cardpilot.synth.generate import GenerateOptions, generate_portfolio
+
+    options = GenerateOptions(
+        accounts=accounts,
+        out=out,
+        seed=SEED,
+        months=months,
+        transactions=False,
+        end_cycle=END_CYCLE,
+        overwrite=True,
+    )
+    result = generate_portfolio(options)
+    return {
+        "bench": "generate",
+        "accounts": accounts,
+        "rows": result.rows["statements"],
+        "seconds": round(result.seconds, 3),
+        "accounts_per_s": round(accounts / result.seconds),
+        "rows_per_s": round(result.rows["statements"] / result.seconds),
+        "peak_mb": peak_mb(),
+    }
+
+
+def _call_import(source: Path, url: str) -> Any:
+    """Call ``import_portfolio`` with whatever names its signature uses for source and store."""
+    from cardpilot.jobs.importing import import_portfolio
+
+    names = list(inspect.signature(import_portfolio).parameters)
+    kwargs: dict[str, Any] = {}
+    positional: list[Any] = []
+    for name in names[:2]:
+        if name in {"engine", "store"}:
+            from cardpilot.store.db import open_store
+
+            value: Any = open_store(url)
+        elif name in {"url", "database", "database_url", "store_url"}:
+            value = url
+        else:
+            value = source
+        positional.append(value)
+    return import_portfolio(*positional, **kwargs)
+
+
+def _added_statements(result: Any) -> int | None:
+    for attr in ("statements_added", "statements"):
+        value = getattr(result, attr, None)
+        if isinstance(value, int):
+            return value
+    added = getattr(result, "added", None)
+    if isinstance(added, dict) and isinstance(added.get("statements"), int):
+        return int(added["statements"])
+    return None
+
+
+def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) -> dict[str, Any]:
+    from cardpilot.store.db import open_store
+
+    open_store(url).dispose()  # schema first: the clock covers the import only
+    started = time.perf_counter()
+    result = _call_import(source, url)
+    seconds = time.perf_counter() - started
+    added = _added_statements(result)
+    rate = rows / seconds
+    memory = peak_mb()
+    return {
+        "bench": "import",
+        "store": store,
+        "accounts": accounts,
+        "rows": rows,
+        "rows_added": added,
+        "seconds": round(seconds, 3),
+        "rows_per_s": round(rate),
+        "peak_mb": memory,
+        "target_rows_per_s": TARGETS[store],
+        "meets_target": rate >= TARGETS[store] and memory < PEAK_MB_LIMIT,
+    }
+
+
+def _run_child(*args: str) -> dict[str, Any]:
+    """Run this script as a worker and return the JSON object it prints last."""
+    command = [sys.executable, str(Path(__file__).resolve()), "--worker", *args]
+    completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    if completed.returncode != 0:
+        raise SystemExit(f"worker {args[0]} failed with exit code {completed.returncode}")
+    last = completed.stdout.strip().splitlines()[-1]
+    payload: dict[str, Any] = json.loads(last)
+    return payload
+
+
+# --- the stores ---------------------------------------------------------------------------
+
+
+def _postgres_admin_url() -> str:
+    return os.environ.get("CARDPILOT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+
+
+def _libpq(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _recreate_postgres(admin_url: str, drop_only: bool = False) -> str:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    with psycopg.connect(_libpq(admin_url), autocommit=True, connect_timeout=5) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{BENCH_DATABASE}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{BENCH_DATABASE}"')
+    url = make_url(admin_url).set(drivername="postgresql+psycopg", database=BENCH_DATABASE)
+    return url.render_as_string(hide_password=False)
+
+
+def _cached(folder: Path, accounts: int, months: int) -> dict[str, Any] | None:
+    """The cached generation figures when ``folder`` holds exactly this portfolio."""
+    from cardpilot.synth.copula import shipped_model
+    from cardpilot.synth.generate import params_digest
+
+    manifest_path, figures_path = folder / "synth.json", folder / "bench-generate.json"
+    if not (manifest_path.exists() and figures_path.exists()):
+        return None
+    manifest = json.loads(manifest_path.read_text())
+    wanted = {
+        "accounts": accounts,
+        "months": months,
+        "seed": SEED,
+        "end_cycle": END_CYCLE.isoformat(),
+        "params": params_digest(shipped_model()),
+    }
+    if any(manifest.get(k) != v for k, v in wanted.items()):
+        return None
+    figures: dict[str, Any] = json.loads(figures_path.read_text())
+    return figures
+
+
+def _emit(line: dict[str, Any], lines: list[dict[str, Any]]) -> None:
+    lines.append(line)
+    print(json.dumps(line), flush=True)
+
+
+def _environment() -> dict[str, Any]:
+    import numpy
+    import polars
+    import pyarrow
+    import sqlalchemy
+
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "polars": polars.__version__,
+        "pyarrow": pyarrow.__version__,
+        "numpy": numpy.__version__,
+        "sqlalchemy": sqlalchemy.__version__,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--months", type=int, default=6)
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--cache", type=Path, default=None, help="portfolio cache folder")
+    parser.add_argument("--results", type=Path, default=RESULTS, help="where to write JSON")
+    parser.add_argument("--no-results", action="store_true", help="do not write the file")
+    parser.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+
+    if args.worker:
+        kind, *rest = args.worker
+        if kind == "generate":
+            line = worker_generate(Path(rest[0]), int(rest[1]), int(rest[2]))
+        else:
+            line = worker_import(rest[0], Path(rest[1]), rest[2], int(rest[3]), int(rest[4]))
+        print(json.dumps(line), flush=True)
+        return 0
+
+    stores = [s.strip() for s in args.stores.split(",") if s.strip()]
+    unknown = sorted(set(stores) - set(TARGETS))
+    if unknown:
+        parser.error(f"--stores: unknown {', '.join(unknown)}; use sqlite and/or postgresql")
+    cache = args.cache or (
+        Path(tempfile.gettempdir())
+        / "cardpilot-bench"
+        / f"synth-{args.accounts}-m{args.months}-s{SEED}"
+    )
+    lines: list[dict[str, Any]] = []
+
+    generated = _cached(cache, args.accounts, args.months)
+    if generated is None:
+        generated = _run_child("generate", str(cache), str(args.accounts), str(args.months))
+        (cache / "bench-generate.json").write_text(json.dumps(generated) + "\n")
+        generated["cached"] = False
+    else:
+        generated["cached"] = True
+    _emit(generated, lines)
+    rows = int(generated["rows"])
+
+    for store in stores:
+        if store == "sqlite":
+            workdir = Path(tempfile.mkdtemp(prefix="cardpilot-bench-sqlite-"))
+            try:
+                url = f"sqlite:///{workdir / 'bench.db'}"
+                line = _run_child("import", store, str(cache), url, str(args.accounts), str(rows))
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            admin = _postgres_admin_url()
+            url = _recreate_postgres(admin)
+            try:
+                line = _run_child("import", store, str(cache), url, str(args.accounts), str(rows))
+            finally:
+                _recreate_postgres(admin, drop_only=True)
+        _emit(line, lines)
+
+    if not args.no_results:
+        args.results.parent.mkdir(parents=True, exist_ok=True)
+        document = {"environment": _environment(), "results": lines}
+        args.results.write_text(json.dumps(document, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
