@@ -187,7 +187,7 @@ def _cached(folder: Path, accounts: int, months: int) -> dict[str, Any] | None:
         "end_cycle": END_CYCLE.isoformat(),
         "params": params_digest(shipped_model()),
     }
-    if any(manifest.get(k) != v for k, v in wanted.items()):
+    if not manifest.get("complete") or any(manifest.get(k) != v for k, v in wanted.items()):
         return None
     figures: dict[str, Any] = json.loads(figures_path.read_text())
     return figures

@@ -103,6 +103,21 @@ def test_refuses_to_mix_with_an_existing_portfolio_unless_told(tmp_path: Path) -
     assert _read(tmp_path, "accounts").height == 20
 
 
+def test_an_interrupted_run_resumes_to_the_same_portfolio(tmp_path: Path) -> None:
+    _generate(tmp_path / "whole", accounts=3_000, months=3)
+    _generate(tmp_path / "cut", accounts=3_000, months=3)
+    # Simulate an interruption after the first chunk: later parts never got written.
+    for table in ("customers", "accounts", "statements", "transactions", "labels"):
+        for part in (tmp_path / "cut" / table).glob("part-0000[12]*.parquet"):
+            part.unlink()
+    with pytest.raises(GenerateError, match="different months"):
+        _generate(tmp_path / "cut", accounts=3_000, months=4, resume=True)
+    result = _generate(tmp_path / "cut", accounts=3_000, months=3, resume=True)
+    assert result["rows"]["accounts"] == 3_000
+    for table in ("customers", "statements", "transactions", "labels"):
+        assert _read(tmp_path / "cut", table).equals(_read(tmp_path / "whole", table)), table
+
+
 def test_no_transactions_leaves_the_optional_table_out(tmp_path: Path) -> None:
     result = _generate(tmp_path, accounts=50, months=6, transactions=False)
     assert not (tmp_path / "transactions").exists()

@@ -46,6 +46,9 @@ def generate(
     overwrite: bool = typer.Option(
         False, "--overwrite", help="Replace tables already in the output folder."
     ),
+    resume: bool = typer.Option(
+        False, "--resume", help="Finish an interrupted run (same options) in the same folder."
+    ),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Generate a realistic synthetic portfolio fitted to the UCI card data (no real records)."""
@@ -58,6 +61,7 @@ def generate(
         chunk_size=chunk_size,
         end_cycle=_end_cycle(end_cycle),
         overwrite=overwrite,
+        resume=resume,
     )
     if accounts < 1 or chunk_size < 1 or not 1 <= months <= 60:
         raise fail("--accounts and --chunk-size must be at least 1, --months between 1 and 60")

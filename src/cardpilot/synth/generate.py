@@ -10,6 +10,8 @@ random stream ``SeedSequence(seed, spawn_key=(b,))``. A chunk is a run of whole 
 rows written for a given ``(accounts, seed, months, end_cycle)`` are the same whatever the
 chunk size (only the split into part files changes); chunk sizes are rounded up to a multiple of
 ``BLOCK``. Memory is bounded by one chunk (default 100,000 accounts) whatever the portfolio size.
+Parts are written atomically and ``synth.json`` records the run, so an interrupted run can be
+finished with ``resume=True``: complete chunks are kept, the rest is generated.
 
 Statement policy (synthetic, documented so results can be read):
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -127,6 +130,7 @@ class GenerateOptions:
     chunk_size: int = DEFAULT_CHUNK
     end_cycle: dt.date | None = None  # default: the last month end before today
     overwrite: bool = False
+    resume: bool = False  # finish an interrupted run with the same options
 
 
 @dataclass
@@ -295,7 +299,9 @@ def _draw_block(
     income_yuan = np.maximum(
         12_000.0, np.rint(limit_yuan * rng.lognormal(np.log(4.0), 0.5, n) / 1000.0) * 1000.0
     )
-    months_on_book = months + 1 + np.minimum(rng.geometric(1 / 48, n), 240)
+    # Months on book: geometric, mean about 4 years, and the card opened at 18 or later.
+    adult_months = np.maximum((draw.age - 18) * 12 - months - 1, 0)
+    months_on_book = months + 1 + np.minimum(rng.geometric(1 / 48, n), adult_months)
     first_cycle_month = cycles[0].astype("datetime64[M]")
     open_date = (first_cycle_month - months_on_book).astype("datetime64[D]") + rng.integers(
         0, 28, n
@@ -557,22 +563,73 @@ def _transactions(b: Block, cycles: DateArray, rng: np.random.Generator) -> pa.T
 # --- the run ------------------------------------------------------------------------------
 
 
-def _prepare_out(out: Path, overwrite: bool) -> None:
+MANIFEST = "synth.json"
+
+
+def _run_identity(
+    options: GenerateOptions, end_cycle: dt.date, chunk: int, digest: str
+) -> dict[str, Any]:
+    """What must match for an interrupted run to be resumed into the same folder."""
+    return {
+        "generator": "cardpilot.synth",
+        "params": digest,
+        "accounts": options.accounts,
+        "seed": options.seed,
+        "months": options.months,
+        "end_cycle": end_cycle.isoformat(),
+        "chunk_size": chunk,
+        "transactions": options.transactions,
+    }
+
+
+def _prepare_out(options: GenerateOptions, identity: dict[str, Any]) -> None:
+    out = options.out
+    manifest_path = out / MANIFEST
+    if options.resume:
+        if not manifest_path.exists():
+            raise GenerateError(f"{out}: nothing to resume (no {MANIFEST}); run without --resume")
+        previous = json.loads(manifest_path.read_text(encoding="utf-8"))
+        changed = [k for k, v in identity.items() if previous.get(k) != v]
+        if changed:
+            raise GenerateError(
+                f"{out}: cannot resume, the earlier run used different {', '.join(changed)}; "
+                "repeat its options or use --overwrite"
+            )
+        return
     existing = [t for t in TABLES if (out / t).exists() and any((out / t).iterdir())]
-    if existing and not overwrite:
+    if existing and not options.overwrite:
         raise GenerateError(
-            f"{out}: already holds {', '.join(existing)}; choose an empty folder or pass "
-            "--overwrite to replace them"
+            f"{out}: already holds {', '.join(existing)}; choose an empty folder, pass "
+            "--resume to finish an interrupted run or --overwrite to replace them"
         )
     for table in TABLES:
         if (out / table).exists():
             shutil.rmtree(out / table)
     out.mkdir(parents=True, exist_ok=True)
+    _write_manifest(out, {**identity, "complete": False})
+
+
+def _write_manifest(out: Path, manifest: dict[str, Any]) -> None:
+    tmp = out / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, out / MANIFEST)
 
 
 def _write(table: pa.Table, path: Path) -> None:
+    """Write a part atomically: a part file that exists is complete (resume relies on it)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    pq.write_table(table, path, compression="zstd", compression_level=1)
+    tmp = path.with_name(f".{path.name}.tmp")
+    pq.write_table(table, tmp, compression="zstd", compression_level=1)
+    os.replace(tmp, path)
+
+
+def _count_existing(out: Path, chunk_index: int, result: GenerateResult) -> None:
+    """Add an already written chunk's rows to the totals (from Parquet footers only)."""
+    for name in result.rows:
+        pattern = f"part-{chunk_index:05d}{'-*' if name == 'transactions' else ''}.parquet"
+        for part in (out / name).glob(pattern):
+            result.rows[name] += pq.read_metadata(part).num_rows
+            result.parts[name] += 1
 
 
 def params_digest(model: CopulaModel) -> str:
@@ -598,7 +655,8 @@ def generate_portfolio(
     chunk = -(-options.chunk_size // BLOCK) * BLOCK
     cycles = month_ends(end_cycle, options.months)
     observed_on = month_ends(end_cycle + dt.timedelta(days=1), 1)[0].astype(dt.date)
-    _prepare_out(options.out, options.overwrite)
+    identity = _run_identity(options, end_cycle, chunk, params_digest(model))
+    _prepare_out(options, identity)
 
     result = GenerateResult(
         options.out, options.accounts, options.seed, options.months, end_cycle, chunk
@@ -610,6 +668,13 @@ def generate_portfolio(
     n_blocks = -(-options.accounts // BLOCK)
     blocks_per_chunk = chunk // BLOCK
     for chunk_index, first_block in enumerate(range(0, n_blocks, blocks_per_chunk)):
+        done = min(options.accounts, (first_block + blocks_per_chunk) * BLOCK)
+        # Labels are written last in a chunk, so their part marks the chunk as complete.
+        if options.resume and (options.out / "labels" / f"part-{chunk_index:05d}.parquet").exists():
+            _count_existing(options.out, chunk_index, result)
+            if on_progress is not None:
+                on_progress(done)
+            continue
         drawn: list[Block] = []
         tx_tables: list[pa.Table] = []
         tx_part = 0
@@ -641,11 +706,13 @@ def generate_portfolio(
             result.parts[name] += 1
         del drawn, merged, outputs
         if on_progress is not None:
-            on_progress(min(options.accounts, (first_block + blocks_per_chunk) * BLOCK))
+            on_progress(done)
     result.seconds = time.perf_counter() - started
-    manifest = {**result.as_dict(), "generator": "cardpilot.synth", "params": params_digest(model)}
-    manifest.pop("seconds")
-    (options.out / "synth.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    summary = result.as_dict()
+    _write_manifest(
+        options.out,
+        {**identity, "complete": True, "rows": summary["rows"], "parts": summary["parts"]},
+    )
     return result
 
 
