@@ -1,5 +1,151 @@
-"""Portfolio commands: import, generate, summary (foundation issue)."""
+"""Portfolio commands: ``cardpilot import`` and ``cardpilot db upgrade``.
+
+``generate`` and ``summary`` live in their own modules.
+"""
 
 from __future__ import annotations
 
-from cardpilot.cli import app  # noqa: F401
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from cardpilot.cli import app
+from cardpilot.cli.common import DATABASE_OPTION, database_url
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+
+if TYPE_CHECKING:
+    from cardpilot.jobs.importing import ImportResult
+
+LAYOUTS = ("uci", "generic")
+
+
+REJECTS_OPTION = typer.Option(
+    None, "--rejects", help="Where to write the rejects CSV; default <home>/rejects/."
+)
+
+
+@app.command("import")
+def import_(
+    path: Annotated[
+        Path, typer.Argument(help="A generic-layout folder, or a UCI CSV file with --format uci.")
+    ],
+    layout: str | None = typer.Option(
+        None,
+        "--format",
+        help="uci or generic; default: generic for a folder, uci for a single CSV file.",
+    ),
+    database: str | None = DATABASE_OPTION,
+    rejects: Path | None = REJECTS_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Import a portfolio into the store: good rows load, bad rows go to a rejects file.
+
+    Re-running an import adds nothing twice. Personal fields are encrypted before storage.
+    """
+    from cardpilot.ingest.sources import SourceError
+    from cardpilot.jobs.importing import import_portfolio
+
+    chosen = layout or ("generic" if path.is_dir() else "uci")
+    if chosen not in LAYOUTS:
+        raise fail(f"--format {chosen!r} is not known; use one of: {', '.join(LAYOUTS)}")
+    if not path.exists():
+        raise fail(f"{path}: no such file or folder")
+    try:
+        if as_json:
+            result = import_portfolio(
+                path, layout=chosen, database_url=database_url(database), rejects_path=rejects
+            )
+        else:
+            with _ImportProgress() as progress:
+                result = import_portfolio(
+                    path,
+                    layout=chosen,
+                    database_url=database_url(database),
+                    rejects_path=rejects,
+                    progress=progress.update,
+                )
+    except SourceError as exc:
+        raise fail(f"{exc}") from exc
+    if as_json:
+        emit_json(result.as_json())
+    else:
+        _print_import(result)
+
+
+class _ImportProgress:
+    """A Rich bar per table on stderr, driven by the job's progress callback."""
+
+    def __init__(self) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description:<13}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+            transient=False,
+        )
+        self._tasks: dict[str, TaskID] = {}
+
+    def __enter__(self) -> _ImportProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def update(self, stage: str, done: int, total: int | None) -> None:
+        task = self._tasks.get(stage)
+        if task is None:
+            task = self._progress.add_task(stage, total=total)
+            self._tasks[stage] = task
+        self._progress.update(task, completed=done, total=total)
+
+
+def _print_import(result: ImportResult) -> None:
+    rate = result.statements / result.seconds if result.seconds else 0.0
+    console.print(
+        f"[bold green]Imported[/] {result.source} ({result.layout}) in {result.seconds:.1f} s: "
+        f"{result.customers:,} customers, {result.accounts:,} accounts, "
+        f"{result.statements:,} statements, {result.transactions:,} transactions, "
+        f"{result.labels:,} labels added ({rate:,.0f} statements/s)."
+    )
+    if result.rejected:
+        console.print(
+            f"[bold yellow]{result.rejected:,} rows rejected[/]; "
+            f"file, row, field and reason in {result.rejects_file}"
+        )
+    else:
+        console.print("No rows rejected.")
+
+
+db_app = typer.Typer(help="The store's schema.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Create the store or bring its schema to this version of cardpilot."""
+    from cardpilot.store.db import current_revision, make_engine, upgrade
+
+    url = database_url(database)
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    finally:
+        engine.dispose()
+    if as_json:
+        emit_json({"revision": revision})
+    else:
+        console.print(f"Store at revision [bold]{revision}[/].")

@@ -44,6 +44,7 @@ class FieldSpec:
     max_value: int | None = None
     allowed: frozenset[int] | frozenset[str] | None = None  # out-of-range codes are rejected
     max_length: int | None = None
+    pattern: tuple[str, str] | None = None  # (regex the text must match, reason when not)
     personal: bool = False
     dtype: pl.DataType = field(default_factory=pl.Utf8)  # output dtype for "int" fields
 
@@ -104,6 +105,13 @@ def _parse(spec: FieldSpec, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
             reason = (
                 pl.when(value.str.len_chars() > spec.max_length)
                 .then(pl.lit(f"longer than {spec.max_length} characters"))
+                .otherwise(reason)
+            )
+        if spec.pattern is not None:
+            regex, why = spec.pattern
+            reason = (
+                pl.when(value.is_not_null() & ~value.str.contains(regex))
+                .then(pl.lit(why))
                 .otherwise(reason)
             )
         if spec.kind == "enum" and spec.allowed is not None:

@@ -8,6 +8,7 @@ first, so a new version of cardpilot brings an old store up to date by itself.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,10 +103,17 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
     try:
         if revision == "head" and current_revision(engine) == head_revision():
             return
-        with _upgrade_lock, engine.begin() as connection:
-            config = alembic_config(url)
-            config.attributes["connection"] = connection
-            command.upgrade(config, revision)
+        alembic_log = logging.getLogger("alembic")
+        level = alembic_log.level
+        # Alembic narrates every step at INFO; a user running a command needs none of it.
+        alembic_log.setLevel(logging.WARNING)
+        try:
+            with _upgrade_lock, engine.begin() as connection:
+                config = alembic_config(url)
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+        finally:
+            alembic_log.setLevel(level)
     finally:
         engine.dispose()
 

@@ -1,0 +1,400 @@
+"""The generic portfolio layout (docs/data-formats.md, CONTRACTS.md) → checked, store-shaped chunks.
+
+A folder holds one table per name (``NAME.csv``, ``NAME.parquet`` or a folder ``NAME/`` of
+parts). Tables are read parents first (customers, accounts, then statements, transactions and
+labels), one bounded chunk at a time. A row whose parent was rejected is rejected too, naming the
+parent's row; a row whose parent is neither in this import nor already in the store is rejected
+as unknown. Personal fields are encrypted here, before anything is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from cardpilot.ingest.fields import (
+    NFIELDS,
+    ROW,
+    FieldSpec,
+    reject_duplicates,
+    reject_rows,
+    validate,
+)
+from cardpilot.ingest.rejects import REJECT_SCHEMA
+from cardpilot.ingest.sources import SourceError, file_columns, iter_file, table_files
+from cardpilot.privacy import FieldCipher
+from cardpilot.store.models import ACCOUNT_STATUSES, TRANSACTION_KINDS
+
+_CURRENCY = (r"^[A-Z]{3}$", "not an ISO 4217 currency code (e.g. CNY)")
+_MAX_DPD = 100_000
+
+SPECS: dict[str, list[FieldSpec]] = {
+    "customers": [
+        FieldSpec("customer_id", "id", required=True, max_length=64),
+        FieldSpec("name", "text", max_length=200, personal=True),
+        FieldSpec("national_id", "text", max_length=64, personal=True),
+        FieldSpec("phone", "text", max_length=40, personal=True),
+        FieldSpec("email", "text", max_length=254, personal=True),
+        FieldSpec("birth_year", "int", min_value=1900, max_value=2100, dtype=pl.Int16()),
+        FieldSpec("education", "text", max_length=16),
+        FieldSpec("sex", "text", max_length=8),
+        FieldSpec("marital_status", "text", max_length=8),
+        FieldSpec("annual_income", "money", min_value=0),
+        FieldSpec("locale", "text", max_length=8),
+        FieldSpec("timezone", "text", max_length=40),
+    ],
+    "accounts": [
+        FieldSpec("account_id", "id", required=True, max_length=64),
+        FieldSpec("customer_id", "id", required=True, max_length=64),
+        FieldSpec("currency", "text", required=True, pattern=_CURRENCY),
+        FieldSpec("credit_limit", "money", required=True, min_value=0),
+        FieldSpec("open_date", "date"),
+        FieldSpec("status", "enum", allowed=frozenset(ACCOUNT_STATUSES)),
+        FieldSpec("temp_limit", "money", min_value=0),
+        FieldSpec("temp_limit_expires_on", "date"),
+    ],
+    "statements": [
+        FieldSpec("account_id", "id", required=True, max_length=64),
+        FieldSpec("cycle_date", "date", required=True),
+        FieldSpec("due_date", "date"),
+        FieldSpec("credit_limit", "money", min_value=0),
+        FieldSpec("statement_balance", "money", required=True),
+        FieldSpec("minimum_due", "money", min_value=0),
+        FieldSpec("amount_paid", "money", required=True, min_value=0),
+        FieldSpec("purchases", "money", min_value=0),
+        FieldSpec("cash_advances", "money", min_value=0),
+        FieldSpec("repayment_status", "int", allowed=frozenset(range(-2, 10)), dtype=pl.Int16()),
+        FieldSpec(
+            "days_past_due",
+            "int",
+            required=True,
+            min_value=0,
+            max_value=_MAX_DPD,
+            dtype=pl.Int32(),
+        ),
+    ],
+    "transactions": [
+        FieldSpec("transaction_id", "id", required=True, max_length=64),
+        FieldSpec("account_id", "id", required=True, max_length=64),
+        FieldSpec("posted_at", "timestamp", required=True),
+        FieldSpec("kind", "enum", required=True, allowed=frozenset(TRANSACTION_KINDS)),
+        FieldSpec("amount", "money", required=True, min_value=0),
+        FieldSpec("currency", "text", pattern=_CURRENCY),
+        FieldSpec("merchant_category", "text", max_length=8),
+    ],
+    "labels": [
+        FieldSpec("account_id", "id", required=True, max_length=64),
+        FieldSpec("label", "text", required=True, max_length=32),
+        FieldSpec("observed_on", "date", required=True),
+        FieldSpec("value", "bool", required=True),
+    ],
+}
+TABLES = ("customers", "accounts", "statements", "transactions", "labels")
+REQUIRED_TABLES = ("customers", "accounts", "statements")
+STORE_TABLE = {
+    "customers": "customers",
+    "accounts": "accounts",
+    "statements": "statements",
+    "transactions": "transactions",
+    "labels": "performance_labels",
+}
+KEY = {
+    "customers": ["customer_id"],
+    "accounts": ["account_id"],
+    "statements": ["account_id", "cycle_date"],
+    "transactions": ["transaction_id"],
+    "labels": ["account_id", "label"],
+}
+PARENT = {
+    "accounts": ("customers", "customer_id"),
+    "statements": ("accounts", "account_id"),
+    "transactions": ("accounts", "account_id"),
+    "labels": ("accounts", "account_id"),
+}
+MONEY_TO_MINOR = {
+    "annual_income": "annual_income_minor",
+    "credit_limit": "credit_limit_minor",
+    "temp_limit": "temp_limit_minor",
+    "statement_balance": "statement_balance_minor",
+    "minimum_due": "minimum_due_minor",
+    "amount_paid": "amount_paid_minor",
+    "purchases": "purchases_minor",
+    "cash_advances": "cash_advances_minor",
+    "amount": "amount_minor",
+}
+PERSONAL = {"name": "name_enc", "national_id": "national_id_enc", "phone": "phone_enc"}
+PERSONAL["email"] = "email_enc"
+
+# (table, parent id column, ids) → the ids already in the store
+StoreLookup = Callable[[str, str, pl.Series], pl.Series]
+
+
+@dataclass(frozen=True)
+class TableChunk:
+    """A checked chunk of one table: rows ready for the store and reject records."""
+
+    table: str  # layout name (``labels``); ``store_table`` is where it goes
+    file: Path
+    rows_read: int
+    good: pl.DataFrame
+    rejects: pl.DataFrame
+
+    @property
+    def store_table(self) -> str:
+        return STORE_TABLE[self.table]
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """Values for optional fields left empty (from ``Settings``)."""
+
+    currency: str = "CNY"
+    locale: str = "zh-CN"
+    timezone: str = "Asia/Shanghai"
+
+
+class GenericReader:
+    """Reads a generic-layout folder table by table, remembering accepted and rejected ids."""
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        store_lookup: StoreLookup,
+        cipher: Callable[[], FieldCipher],
+        defaults: Defaults | None = None,
+    ) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise SourceError(f"{self.folder}: not a folder (the generic layout is a folder)")
+        self.files = {t: table_files(self.folder, t) for t in TABLES}
+        missing = [t for t in REQUIRED_TABLES if not self.files[t]]
+        if missing:
+            raise SourceError(
+                f"{self.folder}: no {', '.join(missing)} table "
+                f"(expected NAME.csv, NAME.parquet or a folder NAME/ of parts)"
+            )
+        for table, files in self.files.items():
+            required = {s.name for s in SPECS[table] if s.required}
+            for path in files:
+                absent = required - set(file_columns(path))
+                if absent:
+                    raise SourceError(
+                        f"{path}: required column(s) missing: {', '.join(sorted(absent))}"
+                    )
+        self._lookup = store_lookup
+        self._cipher_factory = cipher
+        self._cipher: FieldCipher | None = None
+        self.defaults = defaults or Defaults()
+        # ids accepted in this import, and rejected ids with where they were rejected
+        self._accepted: dict[str, list[pl.Series]] = {t: [] for t in TABLES}
+        self._rejected: dict[str, list[pl.DataFrame]] = {t: [] for t in TABLES}
+        self._seen: dict[str, list[pl.DataFrame]] = {t: [] for t in TABLES}
+
+    def total_rows(self, table: str) -> int | None:
+        """Rows in ``table`` when cheap to know (Parquet metadata), for progress bars."""
+        import pyarrow.parquet as pq
+
+        total = 0
+        for path in self.files[table]:
+            if path.suffix != ".parquet":
+                return None
+            total += pq.ParquetFile(path).metadata.num_rows
+        return total
+
+    def chunks(self, table: str) -> Iterator[TableChunk]:
+        for path in self.files[table]:
+            expected = len(file_columns(path)) if path.suffix == ".csv" else None
+            for chunk in iter_file(path):
+                yield self._check(table, path, chunk.frame, expected)
+
+    # -- one chunk -----------------------------------------------------------------------------
+
+    def _check(self, table: str, path: Path, raw: pl.DataFrame, expected: int | None) -> TableChunk:
+        file = self._display(path)
+        specs = SPECS[table]
+        keep = [ROW, NFIELDS] if NFIELDS in raw.columns else [ROW]
+        raw = raw.select(*keep, *(s.name for s in specs if s.name in raw.columns))
+        checked = validate(raw, specs, file=file, expected_fields=None)
+        if expected is not None and NFIELDS in raw.columns:
+            # Field-count check against the file's own header, not the layout's column list.
+            short = raw.filter(pl.col(NFIELDS) != expected)
+            if short.height:
+                row_rejects = short.select(
+                    pl.lit(file).alias("file"),
+                    pl.col(ROW).alias("row"),
+                    pl.lit("").alias("field"),
+                    pl.lit("").alias("value"),
+                    pl.when(pl.col(NFIELDS) < expected)
+                    .then(pl.format("short row: {} of {} fields", pl.col(NFIELDS), expected))
+                    .otherwise(pl.format("too many fields: {} of {}", pl.col(NFIELDS), expected))
+                    .alias("reason"),
+                ).cast(REJECT_SCHEMA)  # type: ignore[arg-type]
+                # A short row is reported once, for the row, not once per missing field.
+                checked_rejects = checked.rejects.join(
+                    short.select(ROW), left_on="row", right_on=ROW, how="anti"
+                )
+                good = checked.good.join(short.select(ROW), on=ROW, how="anti")
+                rejects = [row_rejects, checked_rejects]
+            else:
+                good, rejects = checked.good, [checked.rejects]
+        else:
+            good, rejects = checked.good, [checked.rejects]
+
+        key = KEY[table]
+        good, dup_rejects = reject_duplicates(good, key, file=file, field=key[-1])
+        rejects.append(dup_rejects)
+        good, seen_rejects = self._reject_seen(table, good, file)
+        rejects.append(seen_rejects)
+        if table in PARENT:
+            good, parent_rejects = self._reject_orphans(table, good, file)
+            rejects.append(parent_rejects)
+
+        all_rejects = pl.concat([r.cast(REJECT_SCHEMA) for r in rejects])  # type: ignore[arg-type]
+        self._remember(table, raw, good, file)
+        return TableChunk(
+            table=table,
+            file=path,
+            rows_read=raw.height,
+            good=self._to_store(table, good),
+            rejects=all_rejects.sort("row"),
+        )
+
+    def _display(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.folder.parent))
+        except ValueError:
+            return str(path)
+
+    def _reject_seen(
+        self, table: str, good: pl.DataFrame, file: str
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """Rows repeating a key accepted from an earlier chunk or file of this import."""
+        key = KEY[table]
+        if not self._seen[table] or good.height == 0:
+            return good, pl.DataFrame(schema=REJECT_SCHEMA)
+        seen = pl.concat(self._seen[table])
+        flagged = good.join(seen, on=key, how="left")
+        kept, rejects = reject_rows(
+            flagged,
+            pl.col("__first_at").is_not_null(),
+            file=file,
+            field=key[-1],
+            reason=pl.format(
+                "duplicate {} (first at {})", pl.lit("/".join(key)), pl.col("__first_at")
+            ),
+        )
+        return kept.drop("__first_at"), rejects
+
+    def _reject_orphans(
+        self, table: str, good: pl.DataFrame, file: str
+    ) -> tuple[pl.DataFrame, pl.DataFrame]:
+        parent, column = PARENT[table]
+        if good.height == 0:
+            return good, pl.DataFrame(schema=REJECT_SCHEMA)
+        rejected = (
+            pl.concat(self._rejected[parent]).unique(subset=["id"], keep="first")
+            if self._rejected[parent]
+            else pl.DataFrame(schema={"id": pl.Utf8, "__where": pl.Utf8})
+        )
+        accepted: pl.Series = (
+            pl.concat(self._accepted[parent])
+            if self._accepted[parent]
+            else pl.Series("id", [], dtype=pl.Utf8)
+        )
+        flagged = good.with_columns(
+            pl.col(column).is_in(accepted.implode()).alias("__in_import")
+        ).join(rejected.rename({"id": column}), on=column, how="left")
+        # An id accepted from another row of the import wins over a rejected duplicate of it.
+        flagged = flagged.with_columns(
+            pl.when(pl.col("__in_import")).then(None).otherwise(pl.col("__where")).alias("__where")
+        )
+        unknown = flagged.filter(~pl.col("__in_import") & pl.col("__where").is_null())[column]
+        in_store = (
+            self._lookup(STORE_TABLE[parent], column, unknown.unique())
+            if unknown.len()
+            else pl.Series(column, [], dtype=pl.Utf8)
+        )
+        flagged = flagged.with_columns(
+            (pl.col("__in_import") | pl.col(column).is_in(in_store.implode())).alias("__known")
+        )
+        kept, parent_rejects = reject_rows(
+            flagged,
+            pl.col("__where").is_not_null() | ~pl.col("__known"),
+            file=file,
+            field=column,
+            reason=pl.when(pl.col("__where").is_not_null())
+            .then(pl.format("its {} was rejected ({})", pl.lit(column), pl.col("__where")))
+            .otherwise(
+                pl.format("unknown {}: not in this import nor in the store", pl.lit(column))
+            ),
+        )
+        return kept.drop("__where", "__in_import", "__known"), parent_rejects
+
+    def _remember(self, table: str, raw: pl.DataFrame, good: pl.DataFrame, file: str) -> None:
+        key = KEY[table]
+        if good.height:
+            self._seen[table].append(
+                good.select(
+                    *key, pl.format("{} row {}", pl.lit(file), pl.col(ROW)).alias("__first_at")
+                )
+            )
+            if table in ("customers", "accounts"):
+                self._accepted[table].append(good[key[0]])
+        if table in ("customers", "accounts"):
+            refused = raw.join(good.select(ROW), on=ROW, how="anti")
+            if refused.height:
+                self._rejected[table].append(
+                    refused.select(
+                        pl.col(key[0]).cast(pl.Utf8).str.strip_chars().alias("id"),
+                        pl.format("{} row {}", pl.lit(file), pl.col(ROW)).alias("__where"),
+                    ).drop_nulls("id")
+                )
+
+    # -- store shape ---------------------------------------------------------------------------
+
+    def _to_store(self, table: str, good: pl.DataFrame) -> pl.DataFrame:
+        frame = good.drop(ROW).rename(
+            {k: v for k, v in MONEY_TO_MINOR.items() if k in good.columns}
+        )
+        if table == "customers":
+            frame = self._encrypt(frame).with_columns(
+                pl.col("locale").fill_null(self.defaults.locale),
+                pl.col("timezone").fill_null(self.defaults.timezone),
+            )
+        elif table == "accounts":
+            frame = frame.with_columns(pl.col("status").fill_null("active"))
+        elif table == "transactions":
+            frame = frame.with_columns(pl.col("currency").fill_null(self.defaults.currency))
+        return frame
+
+    def _encrypt(self, frame: pl.DataFrame) -> pl.DataFrame:
+        personal = [c for c in PERSONAL if c in frame.columns]
+        has_personal = pl.any_horizontal(pl.col(c).is_not_null() for c in personal)
+        if frame.height == 0 or not frame.select(has_personal.any()).item():
+            return frame.drop(personal).with_columns(
+                *(pl.lit(None, dtype=pl.Binary).alias(PERSONAL[c]) for c in personal),
+                pl.lit(None, dtype=pl.Binary).alias("national_id_hmac"),
+                pl.lit(None, dtype=pl.Utf8).alias("pii_key_id"),
+            )
+        if self._cipher is None:
+            self._cipher = self._cipher_factory()
+        cipher = self._cipher
+        national_ids = frame["national_id"].to_list()
+        encrypted = {
+            PERSONAL[c]: pl.Series(
+                PERSONAL[c], cipher.encrypt_many(frame[c].to_list()), dtype=pl.Binary
+            )
+            for c in personal
+        }
+        blind = pl.Series(
+            "national_id_hmac", [cipher.blind_index(v) for v in national_ids], dtype=pl.Binary
+        )
+        return frame.with_columns(
+            *encrypted.values(),
+            blind,
+            pl.when(has_personal).then(pl.lit(cipher.active_key_id)).alias("pii_key_id"),
+        ).drop(personal)

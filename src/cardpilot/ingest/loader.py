@@ -1,0 +1,224 @@
+"""Bulk loading of checked, store-shaped frames: COPY into PostgreSQL, executemany into SQLite.
+
+Every insert is ``ON CONFLICT DO NOTHING`` on the natural keys, so re-running an import adds
+nothing twice and an interrupted import can simply be run again. Each chunk is its own
+transaction: memory and lock time stay bounded, and what was loaded stays loaded.
+
+PostgreSQL: the chunk is written as CSV by Polars (native code) into ``COPY`` to a temporary
+staging table, then ``INSERT … SELECT … ON CONFLICT DO NOTHING`` moves it into the real table;
+the row count of that statement is what was added. SQLite: ``executemany`` of one prepared
+``INSERT … ON CONFLICT DO NOTHING`` in large transactions, rows sorted by primary key so the
+B-tree grows at its end.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine
+
+from cardpilot.store.models import Base
+
+# Primary keys (the natural keys an import deduplicates on), per table.
+KEYS: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id",),
+    "accounts": ("account_id",),
+    "statements": ("account_id", "cycle_date"),
+    "transactions": ("transaction_id",),
+    "performance_labels": ("account_id", "label"),
+}
+SQLITE_BATCH_ROWS = 50_000
+_ID_LOOKUP_BATCH = 5_000
+
+
+def _table_columns(table: str) -> list[str]:
+    return [c.name for c in Base.metadata.tables[table].columns]
+
+
+def _check_columns(table: str, frame: pl.DataFrame) -> list[str]:
+    known = set(_table_columns(table))
+    unknown = [c for c in frame.columns if c not in known]
+    if unknown:
+        raise ValueError(f"{table}: no such columns in the store: {', '.join(unknown)}")
+    return list(frame.columns)
+
+
+class StoreLoader:
+    """Loads frames into one store; use as a context manager (it holds one DB connection)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.backend = engine.dialect.name
+        self._pooled: Any = None
+        self._conn: Any = None
+        self._staged: set[str] = set()
+
+    def __enter__(self) -> StoreLoader:
+        self._pooled = self.engine.raw_connection()
+        self._conn = self._pooled.driver_connection
+        if self.backend == "sqlite":
+            # A bigger page cache and in-memory temp b-trees for the load only: index builds
+            # on millions of rows otherwise spill to disk.
+            self._conn.execute("PRAGMA cache_size=-262144")
+            self._conn.execute("PRAGMA temp_store=MEMORY")
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._pooled is not None:
+            try:
+                if exc_type is not None:
+                    self._conn.rollback()
+                elif self.backend == "sqlite":
+                    self._conn.execute("PRAGMA cache_size=-2000")
+            finally:
+                self._pooled.close()
+                self._pooled = None
+                self._conn = None
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self, table: str, frame: pl.DataFrame) -> int:
+        """Insert the rows of ``frame`` not yet in ``table``; return how many were added."""
+        if frame.height == 0:
+            return 0
+        columns = _check_columns(table, frame)
+        keys = list(KEYS.get(table, ()))
+        if keys:
+            frame = frame.sort(keys)
+        if self.backend == "postgresql":
+            return self._load_postgres(table, frame, columns)
+        if self.backend == "sqlite":
+            return self._load_sqlite(table, frame, columns)
+        raise ValueError(f"unsupported store back end: {self.backend}")
+
+    def _load_sqlite(self, table: str, frame: pl.DataFrame, columns: list[str]) -> int:
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING"
+        )
+        rows = _sqlite_values(frame)
+        conn = self._conn
+        before = conn.total_changes
+        try:
+            for offset in range(0, rows.height, SQLITE_BATCH_ROWS):
+                conn.executemany(sql, rows.slice(offset, SQLITE_BATCH_ROWS).iter_rows())
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+        return int(conn.total_changes - before)
+
+    def _stage(self, table: str, columns: list[str]) -> str:
+        stage = f"_stage_{table}"
+        if table not in self._staged:
+            with self._conn.cursor() as cur:
+                cur.execute(f"DROP TABLE IF EXISTS {stage}")
+                # Same column types as the real table, no constraints: COPY is then a straight
+                # append and every check happens once, in the INSERT … SELECT.
+                cur.execute(f"CREATE TEMP TABLE {stage} AS SELECT * FROM {table} WITH NO DATA")
+            self._staged.add(table)
+        return stage
+
+    def _load_postgres(self, table: str, frame: pl.DataFrame, columns: list[str]) -> int:
+        conn = self._conn
+        cols = ", ".join(columns)
+        try:
+            stage = self._stage(table, columns)
+            with conn.cursor() as cur:
+                cur.execute(f"TRUNCATE {stage}")
+                with cur.copy(f"COPY {stage} ({cols}) FROM STDIN (FORMAT csv)") as copy:
+                    for block in _csv_blocks(_postgres_values(frame)):
+                        copy.write(block)
+                cur.execute(
+                    f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} "
+                    "ON CONFLICT DO NOTHING"
+                )
+                added = cur.rowcount
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            self._staged.discard(table)
+            raise
+        return int(added)
+
+    # -- look-ups ------------------------------------------------------------------------------
+
+    def existing(self, table: str, column: str, values: pl.Series) -> pl.Series:
+        """Which of ``values`` are already in ``table.column`` (for parents outside the import)."""
+        values = values.drop_nulls().unique()
+        found: list[Any] = []
+        cursor = self._conn.cursor()
+        placeholder = "%s" if self.backend == "postgresql" else "?"
+        try:
+            for offset in range(0, values.len(), _ID_LOOKUP_BATCH):
+                batch = values.slice(offset, _ID_LOOKUP_BATCH).to_list()
+                marks = ", ".join(placeholder for _ in batch)
+                cursor.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", batch)
+                found.extend(row[0] for row in cursor.fetchall())
+        finally:
+            cursor.close()
+        if self.backend == "sqlite":
+            self._conn.commit()
+        else:
+            self._conn.rollback()
+        return pl.Series(column, found, dtype=values.dtype)
+
+
+def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """Column types as SQLAlchemy stores them in SQLite (dates and timestamps as ISO text)."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Date:
+            exprs.append(col.cast(pl.Utf8))
+        elif isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is not None:
+                col = col.dt.convert_time_zone("UTC").dt.replace_time_zone(None)
+            exprs.append(col.dt.strftime("%Y-%m-%d %H:%M:%S%.6f"))
+        elif dtype == pl.Boolean:
+            exprs.append(col.cast(pl.Int8))
+        else:
+            exprs.append(col)
+    return frame.select(exprs)
+
+
+def _postgres_values(frame: pl.DataFrame) -> pl.DataFrame:
+    """Column text as PostgreSQL's CSV COPY reads it (bytea in hex, timestamps with offset)."""
+    exprs: list[pl.Expr] = []
+    for name, dtype in frame.schema.items():
+        col = pl.col(name)
+        if dtype == pl.Binary:
+            exprs.append(
+                pl.when(col.is_null())
+                .then(None)
+                .otherwise(pl.concat_str(pl.lit("\\x"), col.bin.encode("hex")))
+                .alias(name)
+            )
+        elif isinstance(dtype, pl.Datetime):
+            if dtype.time_zone is None:
+                col = col.dt.replace_time_zone("UTC")
+            exprs.append(col.dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d %H:%M:%S%.6f+00"))
+        else:
+            exprs.append(col)
+    return frame.select(exprs)
+
+
+def _csv_blocks(frame: pl.DataFrame, rows: int = 200_000) -> Iterator[bytes]:
+    for offset in range(0, frame.height, rows):
+        buffer = io.BytesIO()
+        frame.slice(offset, rows).write_csv(buffer, include_header=False)
+        yield buffer.getvalue()
+
+
+def load_all(loader: StoreLoader, frames: Sequence[tuple[str, pl.DataFrame]]) -> dict[str, int]:
+    """Load tables in the order given (parents first); rows added per table."""
+    return {table: loader.load(table, frame) for table, frame in frames}
