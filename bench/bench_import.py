@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import inspect
 import json
 import os
 import platform
@@ -80,43 +79,28 @@ def worker_generate(out: Path, accounts: int, months: int) -> dict[str, Any]:
     }
 
 
-def _call_import(source: Path, url: str) -> Any:
-    """Call ``import_portfolio`` with whatever names its signature uses for source and store."""
-    from cardpilot.jobs.importing import import_portfolio
-
-    names = list(inspect.signature(import_portfolio).parameters)
-    kwargs: dict[str, Any] = {}
-    positional: list[Any] = []
-    for name in names[:2]:
-        if name in {"engine", "store"}:
-            from cardpilot.store.db import open_store
-
-            value: Any = open_store(url)
-        elif name in {"url", "database", "database_url", "store_url"}:
-            value = url
-        else:
-            value = source
-        positional.append(value)
-    return import_portfolio(*positional, **kwargs)
-
-
 def _added_statements(result: Any) -> int | None:
-    for attr in ("statements_added", "statements"):
-        value = getattr(result, attr, None)
-        if isinstance(value, int):
-            return value
-    added = getattr(result, "added", None)
-    if isinstance(added, dict) and isinstance(added.get("statements"), int):
-        return int(added["statements"])
-    return None
+    value = getattr(result, "statements", None)
+    return value if isinstance(value, int) else None
 
 
 def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) -> dict[str, Any]:
+    from cardpilot.jobs.importing import import_portfolio
     from cardpilot.store.db import open_store
 
     open_store(url).dispose()  # schema first: the clock covers the import only
+    rejects = Path(os.environ["CARDPILOT_HOME"]) / "rejects.csv"
+    stages: dict[str, list[float]] = {}
+
+    def on_progress(stage: str, done: int, total: int | None) -> None:
+        # Per-table wall time (first to last report), to show where an import spends it.
+        now = time.perf_counter()
+        stages.setdefault(stage, [now, now])[1] = now
+
     started = time.perf_counter()
-    result = _call_import(source, url)
+    result = import_portfolio(
+        source, layout="generic", database_url=url, rejects_path=rejects, progress=on_progress
+    )
     seconds = time.perf_counter() - started
     added = _added_statements(result)
     rate = rows / seconds
@@ -127,9 +111,11 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
         "accounts": accounts,
         "rows": rows,
         "rows_added": added,
+        "rejected": getattr(result, "rejected", None),
         "seconds": round(seconds, 3),
         "rows_per_s": round(rate),
         "peak_mb": memory,
+        "stage_seconds": {k: round(v[1] - v[0], 3) for k, v in stages.items()},
         "target_rows_per_s": TARGETS[store],
         "meets_target": rate >= TARGETS[store] and memory < PEAK_MB_LIMIT,
     }
@@ -138,7 +124,11 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
 def _run_child(*args: str) -> dict[str, Any]:
     """Run this script as a worker and return the JSON object it prints last."""
     command = [sys.executable, str(Path(__file__).resolve()), "--worker", *args]
-    completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False)
+    # A throw-away home: the import's key file and rejects stay out of the user's store.
+    with tempfile.TemporaryDirectory(prefix="cardpilot-bench-home-") as home:
+        env = {**os.environ, "CARDPILOT_HOME": home}
+        env.pop("CARDPILOT_DATABASE_URL", None)
+        completed = subprocess.run(command, stdout=subprocess.PIPE, text=True, check=False, env=env)
     if completed.returncode != 0:
         raise SystemExit(f"worker {args[0]} failed with exit code {completed.returncode}")
     last = completed.stdout.strip().splitlines()[-1]

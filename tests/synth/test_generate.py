@@ -6,6 +6,7 @@ import datetime as dt
 import json
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -36,7 +37,7 @@ CONTRACT_COLUMNS = {
 }
 
 
-def _generate(out: Path, **overrides: object) -> dict[str, object]:
+def _generate(out: Path, **overrides: object) -> dict[str, Any]:
     options: dict[str, object] = {
         "accounts": 2_500,
         "out": out,
