@@ -84,6 +84,12 @@ def _added_statements(result: Any) -> int | None:
     return value if isinstance(value, int) else None
 
 
+def _stage_rate(stages: dict[str, list[float]], stage: str, rows: int) -> int | None:
+    if stage not in stages or stages[stage][1] <= stages[stage][0]:
+        return None
+    return round(rows / (stages[stage][1] - stages[stage][0]))
+
+
 def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) -> dict[str, Any]:
     from cardpilot.jobs.importing import import_portfolio
     from cardpilot.store.db import open_store
@@ -116,6 +122,7 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
         "rows_per_s": round(rate),
         "peak_mb": memory,
         "stage_seconds": {k: round(v[1] - v[0], 3) for k, v in stages.items()},
+        "statements_stage_rows_per_s": _stage_rate(stages, "statements", rows),
         "target_rows_per_s": TARGETS[store],
         "meets_target": rate >= TARGETS[store] and memory < PEAK_MB_LIMIT,
     }
