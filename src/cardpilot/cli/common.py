@@ -40,4 +40,6 @@ def configure_logging(level: str | None = None) -> None:
     handler = RichHandler(console=err_console, show_path=False, rich_tracebacks=False)
     root.addHandler(handler)
     root.setLevel(level or get_settings().log_level)
+    # Alembic announces its plugins at INFO on every start; only its warnings matter here.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     install_pii_redaction(root)

@@ -7,8 +7,10 @@ from rich.table import Table
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
 from cardpilot.cli.output import JSON_OPTION, console, emit_json
-from cardpilot.domain.money import format_major
-from cardpilot.jobs.summary import PortfolioSummary, summarise_portfolio
+from cardpilot.domain.money import to_major
+from cardpilot.jobs.summary import DPD_BANDS, PortfolioSummary, summarise_portfolio
+
+BAND_ORDER = {name: i for i, (name, _, _) in enumerate(DPD_BANDS)} | {"no statement": 99}
 
 
 @app.command()
@@ -31,14 +33,19 @@ def print_summary(result: PortfolioSummary) -> None:
     )
     for cs in result.by_currency:
         console.print(
-            f"[bold]{cs.currency}[/]: limit {format_major(cs.total_limit_minor)}, "
-            f"balance {format_major(cs.total_balance_minor)}, "
+            f"[bold]{cs.currency}[/]: limit {_grouped(cs.total_limit_minor)}, "
+            f"balance {_grouped(cs.total_balance_minor)}, "
             f"utilisation {cs.utilisation:.2%}"
         )
         table = Table("days past due (latest cycle)", "accounts", "share", "balance")
-        for band, n in cs.dpd_accounts.items():
+        for band, n in sorted(cs.dpd_accounts.items(), key=lambda kv: BAND_ORDER[kv[0]]):
             share = n / cs.accounts if cs.accounts else 0.0
             table.add_row(
-                band, f"{n:,}", f"{share:.1%}", format_major(cs.dpd_balance_minor.get(band, 0))
+                band, f"{n:,}", f"{share:.1%}", _grouped(cs.dpd_balance_minor.get(band, 0))
             )
         console.print(table)
+
+
+def _grouped(minor: int) -> str:
+    """``123456789`` fen → ``1,234,567.89``: exact, grouped for reading."""
+    return f"{to_major(minor):,.2f}"
