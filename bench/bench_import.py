@@ -201,8 +201,12 @@ def _environment() -> dict[str, Any]:
     import pyarrow
     import sqlalchemy
 
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
     return {
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": commit or None,
         "cpus": os.cpu_count(),
         "machine": platform.machine(),
         "python": platform.python_version(),

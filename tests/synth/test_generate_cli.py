@@ -7,7 +7,6 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-import cardpilot.cli.generate  # noqa: F401  (registers the command until cli/__init__ does)
 from cardpilot.cli import app
 
 
