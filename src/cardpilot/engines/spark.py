@@ -11,6 +11,8 @@ PySpark is optional (the ``spark`` extra); this module imports it lazily.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +30,10 @@ def local_spark_session(master: str = "local[2]", app_name: str = "cardpilot") -
     """A small, quiet Spark session (tests, a laptop). Production passes a cluster master URL."""
     from pyspark.sql import SparkSession
 
+    # Python workers must run this interpreter (this venv), so they import the same cardpilot
+    # and Polars as the driver; PySpark reads the variable when the context starts. A value set
+    # by the operator wins. On a cluster, install cardpilot on the executors (or ship a wheel).
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     session = (
         SparkSession.builder.master(master)
         .appName(app_name)

@@ -59,9 +59,11 @@ _BASE_DTYPES: dict[str, pl.DataType] = {
     "last_review_on": pl.Date(),
     "last_limit_change_on": pl.Date(),
 }
-# May be absent: filled with nulls (unknown) and handled by explicit policy rules.
+# May be absent: filled with nulls (unknown) and handled by explicit policy rules. The grading
+# basis (score or pd) is optional only when the other one is the basis.
 OPTIONAL_COLUMNS = frozenset(
     {
+        "score",
         "pd",
         "reason_codes",
         "model_version",
@@ -121,7 +123,6 @@ class DecisionInputError(ValueError):
 def required_columns(policy: LimitPolicy) -> set[str]:
     """Columns the feature table must have for this policy."""
     needed = {"account_id", "credit_limit_minor"}
-    needed.add("score" if policy.grading.basis == "score" else "pd")
     needed |= segment_features(policy)
     for grade in policy.grades:
         needed |= condition_features(grade.decrease.when)
@@ -131,7 +132,8 @@ def required_columns(policy: LimitPolicy) -> set[str]:
         needed |= {"months_overdue_latest", "consecutive_overdue_months"}
     if policy.guards.recent_overdue_months > 0:
         needed.add("months_since_last_overdue")
-    return (needed - _DERIVED) - OPTIONAL_COLUMNS
+    basis = "score" if policy.grading.basis == "score" else "pd"
+    return ((needed - _DERIVED) - OPTIONAL_COLUMNS) | {basis}
 
 
 def input_columns(policy: LimitPolicy) -> set[str]:

@@ -36,14 +36,16 @@ def default_policy_path() -> Path:
 
 def _format_loc(loc: tuple[int | str, ...]) -> str:
     out = ""
-    for part in loc:
+    for i, part in enumerate(loc):
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("cmp", "all", "any", "not") and out:
-            # Discriminator tags are not fields the analyst wrote; leave them out.
             continue
-        else:
-            out += f".{part}" if out else str(part)
+        # Condition union tags are not fields the analyst wrote: "cmp", and "all"/"any"/"not"
+        # when the field of the same name follows.
+        next_part = loc[i + 1] if i + 1 < len(loc) else None
+        if part == "cmp" or (part in ("all", "any", "not") and next_part == part):
+            continue
+        out += f".{part}" if out else str(part)
     return out or "(top level)"
 
 
