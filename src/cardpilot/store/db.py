@@ -22,6 +22,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
+# Alembic narrates every step (and every plugin it loads) at INFO; a user running a command
+# needs none of it, and warnings still come through.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
 _upgrade_lock = threading.Lock()
 
 
@@ -103,17 +107,10 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
     try:
         if revision == "head" and current_revision(engine) == head_revision():
             return
-        alembic_log = logging.getLogger("alembic")
-        level = alembic_log.level
-        # Alembic narrates every step at INFO; a user running a command needs none of it.
-        alembic_log.setLevel(logging.WARNING)
-        try:
-            with _upgrade_lock, engine.begin() as connection:
-                config = alembic_config(url)
-                config.attributes["connection"] = connection
-                command.upgrade(config, revision)
-        finally:
-            alembic_log.setLevel(level)
+        with _upgrade_lock, engine.begin() as connection:
+            config = alembic_config(url)
+            config.attributes["connection"] = connection
+            command.upgrade(config, revision)
     finally:
         engine.dispose()
 
