@@ -1,0 +1,1 @@
+"""Overdue management: policy schema, vectorised aging, roll rates and treatment assignment."""

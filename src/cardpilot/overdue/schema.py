@@ -1,0 +1,351 @@
+"""The overdue policy file (``overdue.yaml``): Pydantic v2 models.
+
+What a valid file is: the aging scale, the charge rules (with the regulation each switch stands
+for), the risk segments with their cut-offs and treatments, plan eligibility and the 和谐还款
+waiver terms, and the reason texts. Money is written in yuan (``*_yuan``) and held as integer
+fen; rates are ``Decimal`` (daily rates for penalty interest, monthly rates for plans);
+percentages 0–100.
+
+Invariants the issue requires are checked here, so a policy that breaks them never loads:
+a ``high`` risk segment gets no fee waiver and no due-date extension; a ``low`` risk segment
+gets no penalty rate above the standard one and no limit cut. Every penalty rate is within the
+policy's cap. The engine re-applies the same guards on its output (defence in depth).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from cardpilot.domain.delinquency import Bucket, BucketScale, DelinquencyError
+from cardpilot.domain.money import MoneyError, to_minor
+from cardpilot.domain.plans import MAX_TENOR_MONTHS
+
+LOCALES: tuple[str, ...] = ("zh-CN", "en")
+
+# Columns a segment condition may read (the treatment input table), with their kinds.
+CONDITION_FIELDS: dict[str, Literal["int", "float", "str", "money"]] = {
+    "pd": "float",
+    "days_past_due": "int",
+    "bucket": "str",
+    "cures": "int",
+    "broken_promises": "int",
+    "consecutive_overdue_months": "int",
+    "cycles_delinquent": "int",
+    "overdue_balance_minor": "money",
+}
+SHIPPED_SEGMENTS = ("high_risk", "medium_risk", "low_risk")
+
+
+class PolicyModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _yuan_to_fen(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
+        raise ValueError('must be an amount in yuan, e.g. 500 or "500.00"')
+    try:
+        fen = to_minor(repr(value) if isinstance(value, float) else value)
+    except MoneyError as exc:
+        raise ValueError(str(exc)) from exc
+    if fen < 0:
+        raise ValueError("must not be negative")
+    return fen
+
+
+def _exact_decimal(value: object) -> object:
+    # YAML reads 0.0005 as a float; its shortest repr is the text the analyst wrote.
+    return Decimal(repr(value)) if isinstance(value, float) else value
+
+
+YuanAsFen = Annotated[int, BeforeValidator(_yuan_to_fen)]
+Rate = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=1)]
+Percent = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, le=100)]
+Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
+ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
+
+
+def percent_to_bp(value: Decimal) -> int:
+    return int((value * 100).to_integral_value())
+
+
+class Texts(PolicyModel):
+    zh_cn: str = Field(alias="zh-CN", min_length=1)
+    en: str = Field(min_length=1)
+
+
+# ------------------------------------------------------------------------------ aging
+
+
+class BucketSpec(PolicyModel):
+    code: str = Field(min_length=1, max_length=16)
+    max_dpd: int | None = Field(default=None, ge=0)
+
+
+class AgingPolicy(PolicyModel):
+    buckets: list[BucketSpec] = Field(min_length=2)
+    # Bank practice (not a rule in REGULATION.md): write-off (核销) considered past 180 days.
+    write_off_after_days: int | None = Field(default=180, ge=1)
+    # Between statements, an overdue cycle keeps aging day by day until the next statement.
+    age_between_cycles: bool = True
+
+    @model_validator(mode="after")
+    def _scale_valid(self) -> AgingPolicy:
+        try:
+            self.scale()
+        except DelinquencyError as exc:
+            raise ValueError(f"buckets: {exc}") from exc
+        return self
+
+    def scale(self) -> BucketScale:
+        return BucketScale.from_upper_bounds([(b.code, b.max_dpd) for b in self.buckets])
+
+    @property
+    def bucket_list(self) -> tuple[Bucket, ...]:
+        return self.scale().buckets
+
+
+# ---------------------------------------------------------------------------- charges
+
+
+class ChargePolicy(PolicyModel):
+    # 银发〔2016〕111号 (confirmed): no interest on 违约金, annual fee, cash-advance fee.
+    interest_on_fees: bool = False
+    # No compounding of penalty interest unless the policy explicitly allows it.
+    compound_penalty: bool = False
+    # 银保监规〔2022〕13号 (to check; the draft capped interest + fees at the principal).
+    fee_cap_share_of_principal: Percent | None = None
+    # Penalty interest accrues per calendar day at a daily rate (day count stated here).
+    day_count: Literal["per_day", "act_365"] = "per_day"
+    rounding: Literal["half_up"] = "half_up"
+    # The contract's standard penalty rate; PBOC 〔2020〕 No. 22 (to check) lifted the 0.05 %/day
+    # cap of 银发〔2016〕111号, so both the rate and the cap are the bank's, as policy values.
+    standard_penalty_rate_daily: Rate
+    penalty_rate_cap_daily: Rate
+
+    @model_validator(mode="after")
+    def _within_cap(self) -> ChargePolicy:
+        if self.standard_penalty_rate_daily > self.penalty_rate_cap_daily:
+            raise ValueError("standard_penalty_rate_daily is above penalty_rate_cap_daily")
+        return self
+
+
+class LateFee(PolicyModel):
+    """违约金: ``rate`` × the unpaid part of the minimum payment, within [min, max]."""
+
+    rate: Rate
+    min_yuan: YuanAsFen = 0
+    max_yuan: YuanAsFen | None = None
+
+
+# --------------------------------------------------------------------------- segments
+
+Op = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
+
+
+class Comparison(PolicyModel):
+    """One test on one input column; a null value never passes (unknown is not evidence)."""
+
+    field: str
+    op: Op
+    value: int | float | str | list[int | float | str] | None = None
+    value_yuan: YuanAsFen | None = None
+
+    @model_validator(mode="after")
+    def _fits(self) -> Comparison:
+        kind = CONDITION_FIELDS.get(self.field)
+        if kind is None:
+            raise ValueError(
+                f"unknown field {self.field!r}; known: {', '.join(sorted(CONDITION_FIELDS))}"
+            )
+        if kind == "money":
+            if self.value_yuan is None or self.value is not None or self.op in ("in", "not_in"):
+                raise ValueError(f"{self.field} is money: give value_yuan and a comparison op")
+            return self
+        if self.value is None or self.value_yuan is not None:
+            raise ValueError(f"{self.field}: give value (value_yuan is for money fields)")
+        is_list = isinstance(self.value, list)
+        if is_list != (self.op in ("in", "not_in")):
+            raise ValueError(f"op {self.op!r} {'needs' if not is_list else 'takes no'} list")
+        values = self.value if isinstance(self.value, list) else [self.value]
+        for v in values:
+            if (kind == "str") != isinstance(v, str):
+                raise ValueError(f"{self.field} is {kind}; value {v!r} does not fit")
+        return self
+
+
+class SegmentRule(PolicyModel):
+    """All comparisons hold → the account belongs to the segment, for ``reason``."""
+
+    reason: ReasonCode
+    all: list[Comparison] = Field(min_length=1)
+
+
+class Contact(PolicyModel):
+    first_contact_dpd: int = Field(ge=0)
+    contacts_per_week: int = Field(ge=0, le=21)
+    tone: Literal["gentle", "standard", "firm"]
+
+
+class Treatment(PolicyModel):
+    code: Code
+    reason: ReasonCode
+    penalty_rate_daily: Rate
+    late_fee: LateFee
+    fee_waiver_share: Percent = Decimal(0)
+    due_date_extension_days: int = Field(default=0, ge=0, le=90)
+    limit_action: Literal["none", "freeze", "cut"] = "none"
+    limit_cut_share: Percent = Decimal(0)  # share of the limit removed on a cut
+    contact: Contact
+    plans: list[Literal["equal_principal", "amortising", "deferral", "personalised"]] = []
+
+    @model_validator(mode="after")
+    def _cut_share(self) -> Treatment:
+        if (self.limit_action == "cut") != (self.limit_cut_share > 0):
+            raise ValueError("limit_cut_share is required with limit_action cut, and only then")
+        return self
+
+
+class Segment(PolicyModel):
+    code: Code
+    risk_level: Literal["high", "medium", "low"]
+    labels: Texts
+    # The segment applies when any rule holds; ``otherwise`` marks the catch-all (last).
+    when_any: list[SegmentRule] = []
+    otherwise: bool = False
+    otherwise_reason: ReasonCode | None = None
+    treatment: Treatment
+
+    @model_validator(mode="after")
+    def _rules_or_otherwise(self) -> Segment:
+        if self.otherwise == bool(self.when_any):
+            raise ValueError(f"segment {self.code}: give either when_any rules or otherwise: true")
+        if self.otherwise and self.otherwise_reason is None:
+            raise ValueError(f"segment {self.code}: the catch-all needs otherwise_reason")
+        t = self.treatment
+        if self.risk_level == "high" and (t.fee_waiver_share > 0 or t.due_date_extension_days):
+            raise ValueError(
+                f"segment {self.code}: high-risk accounts never get a fee waiver or an extension"
+            )
+        return self
+
+
+# ------------------------------------------------------------------------------ plans
+
+
+class PlanTerms(PolicyModel):
+    monthly_rate: Rate
+    min_months: int = Field(default=1, ge=1)
+    max_months: int = Field(ge=1, le=MAX_TENOR_MONTHS)
+    min_principal_yuan: YuanAsFen = 0
+
+
+class DeferralTerms(PlanTerms):
+    max_defer_months: int = Field(ge=1, le=12)
+
+
+class PlanPolicy(PolicyModel):
+    # 银保监规〔2022〕13号 / 办法 art. 70 (to check): instalment tenor at most five years.
+    max_tenor_months: int = Field(default=MAX_TENOR_MONTHS, ge=1, le=MAX_TENOR_MONTHS)
+    equal_principal: PlanTerms
+    amortising: PlanTerms
+    deferral: DeferralTerms
+    personalised: PlanTerms
+
+    @model_validator(mode="after")
+    def _tenors(self) -> PlanPolicy:
+        for name in ("equal_principal", "amortising", "deferral", "personalised"):
+            terms: PlanTerms = getattr(self, name)
+            if terms.max_months > self.max_tenor_months or terms.min_months > terms.max_months:
+                raise ValueError(
+                    f"plans.{name}: months must satisfy min ≤ max ≤ {self.max_tenor_months}"
+                )
+        return self
+
+
+class HarmonyPolicy(PolicyModel):
+    """和谐还款: share of penalty fees waived when the plan is kept; once per period."""
+
+    waiver_share: Percent
+    period_months: int = Field(ge=1, le=120)
+    grace_days: int = Field(default=0, ge=0, le=30)
+    offer_valid_days: int = Field(ge=1, le=90)
+    segments: list[Code] = Field(min_length=1)
+
+
+# ----------------------------------------------------------------------------- policy
+
+
+class OverduePolicyFile(PolicyModel):
+    version: str = Field(min_length=1, max_length=40)
+    currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    aging: AgingPolicy
+    charges: ChargePolicy
+    segments: list[Segment] = Field(min_length=1)
+    plans: PlanPolicy
+    harmony: HarmonyPolicy
+    reasons: dict[ReasonCode, Texts]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> OverduePolicyFile:
+        codes = [s.code for s in self.segments]
+        if len(set(codes)) != len(codes):
+            raise ValueError("segments: codes must be unique")
+        catch_all = [s.code for s in self.segments if s.otherwise]
+        if len(catch_all) != 1 or not self.segments[-1].otherwise:
+            raise ValueError("segments: exactly one catch-all (otherwise: true), listed last")
+        cap = self.charges.penalty_rate_cap_daily
+        standard = self.charges.standard_penalty_rate_daily
+        missing: set[str] = set()
+        for s in self.segments:
+            t = s.treatment
+            if t.penalty_rate_daily > cap:
+                raise ValueError(f"segments.{s.code}: penalty_rate_daily is above the cap {cap}")
+            if s.risk_level == "low" and (
+                t.penalty_rate_daily > standard or t.limit_action == "cut"
+            ):
+                raise ValueError(
+                    f"segments.{s.code}: low-risk accounts never get a penalty rate above the "
+                    f"standard {standard} or a limit cut"
+                )
+            wanted = {r.reason for r in s.when_any} | {t.reason}
+            if s.otherwise_reason:
+                wanted.add(s.otherwise_reason)
+            missing |= wanted - set(self.reasons)
+        missing |= set(ACTION_REASONS.values()) - set(self.reasons)
+        if missing:
+            raise ValueError(f"reasons: no texts for {', '.join(sorted(missing))}")
+        unknown = set(self.harmony.segments) - set(codes)
+        if unknown:
+            raise ValueError(f"harmony.segments: unknown segments {sorted(unknown)}")
+        for s in self.segments:
+            if s.code in self.harmony.segments and s.risk_level == "high":
+                raise ValueError(f"harmony.segments: {s.code} is high risk: no waiver allowed")
+        buckets = {b.code for b in self.aging.buckets}
+        for s in self.segments:
+            for rule in s.when_any:
+                for cmp in rule.all:
+                    if cmp.field == "bucket":
+                        vals = cmp.value if isinstance(cmp.value, list) else [cmp.value]
+                        bad = {str(v) for v in vals} - buckets
+                        if bad:
+                            raise ValueError(f"segments.{s.code}: unknown buckets {sorted(bad)}")
+        return self
+
+
+# Reason codes the engine adds for what the treatment does (texts must be in the file).
+ACTION_REASONS: dict[str, str] = {
+    "freeze": "OVERDUE_LIMIT_FROZEN",
+    "cut": "OVERDUE_LIMIT_CUT",
+    "fee_waiver": "OVERDUE_FEE_WAIVER_PARTIAL",
+    "extension": "OVERDUE_DUE_DATE_EXTENDED",
+}
+
+
+class OverduePolicy(PolicyModel):
+    """A loaded policy: the file's content and its recorded version (declared + hash)."""
+
+    version: str
+    file: OverduePolicyFile

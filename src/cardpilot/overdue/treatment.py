@@ -1,0 +1,277 @@
+"""``assign_treatments(table, policy, as_of)``: risk segment and treatment for every overdue
+account, as one vectorised Polars plan.
+
+Input (one row per account; docs/overdue.md): ``account_id, pd (null = unknown), bucket,
+days_past_due, cures, broken_promises, overdue_balance_minor``; optional
+``consecutive_overdue_months, cycles_delinquent`` (conditions may read them) and
+``penalty_fees_minor`` (违约金 + penalty interest charged and unpaid; 0 when absent).
+The aging snapshot (``cardpilot.overdue.aging``) joined with scores and the promise history
+is such a table. Accounts not past due (``days_past_due == 0``) are left out.
+
+Segments are tried in the policy's order and the first whose rules match wins; the last is the
+catch-all. A rule's comparisons never pass on a null (a missing PD is no evidence). Everything
+a treatment does comes from the policy; the issue's invariants are re-applied on the output:
+high-risk accounts never get a fee waiver or an extension, low-risk accounts never a penalty
+rate above the standard rate or a limit cut.
+
+Reasons: the matching rules of the chosen segment (or its catch-all reason), then the
+treatment's reason, then what it does (freeze, cut, waiver, extension): at most four
+(ECOA/Reg B practice, PIPL art. 24; REGULATION.md), with zh-CN and en texts.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from cardpilot.overdue.schema import (
+    ACTION_REASONS,
+    CONDITION_FIELDS,
+    Comparison,
+    OverduePolicy,
+    Segment,
+    percent_to_bp,
+)
+
+MAX_REASONS = 4
+BP = 10_000
+RATE_DTYPE = pl.Decimal(12, 8)
+
+TREATMENT_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "as_of": pl.Date(),
+    "bucket": pl.String(),
+    "days_past_due": pl.Int32(),
+    "risk_segment": pl.String(),
+    "risk_level": pl.String(),
+    "treatment": pl.String(),
+    "penalty_rate_daily": RATE_DTYPE,
+    "fee_waived": pl.Boolean(),
+    "fee_waiver_share_bp": pl.Int32(),
+    "fee_waived_minor": pl.Int64(),
+    "due_date_extension_days": pl.Int32(),
+    "limit_action": pl.String(),
+    "limit_cut_share_bp": pl.Int32(),
+    "first_contact_dpd": pl.Int32(),
+    "contacts_per_week": pl.Int32(),
+    "contact_tone": pl.String(),
+    "eligible_plans": pl.List(pl.String()),
+    "harmony_eligible": pl.Boolean(),
+    "reason_codes": pl.List(pl.String()),
+    "reason_texts_zh": pl.List(pl.String()),
+    "reason_texts_en": pl.List(pl.String()),
+    "policy_version": pl.String(),
+}
+_INPUT: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "pd": pl.Float64(),
+    "bucket": pl.String(),
+    "days_past_due": pl.Int32(),
+    "cures": pl.Int32(),
+    "broken_promises": pl.Int32(),
+    "overdue_balance_minor": pl.Int64(),
+}
+_OPTIONAL: dict[str, pl.DataType] = {
+    "consecutive_overdue_months": pl.Int32(),
+    "cycles_delinquent": pl.Int32(),
+    "penalty_fees_minor": pl.Int64(),
+}
+
+
+class TreatmentInputError(ValueError):
+    """The input table cannot be treated: names the column and what to do."""
+
+
+def _comparison(c: Comparison) -> pl.Expr:
+    col = pl.col(c.field)
+    value: Any = c.value_yuan if CONDITION_FIELDS[c.field] == "money" else c.value
+    if c.op == "in":
+        expr = col.is_in(value)
+    elif c.op == "not_in":
+        expr = ~col.is_in(value)
+    else:
+        lit = pl.lit(value)
+        expr = {
+            "==": col == lit,
+            "!=": col != lit,
+            "<": col < lit,
+            "<=": col <= lit,
+            ">": col > lit,
+            ">=": col >= lit,
+        }[c.op]
+    # Null never passes: fill_null(False) after the test.
+    return expr.fill_null(False)
+
+
+def _rule_exprs(segment: Segment) -> list[tuple[str, pl.Expr]]:
+    out = []
+    for rule in segment.when_any:
+        expr = pl.lit(True)
+        for c in rule.all:
+            expr = expr & _comparison(c)
+        out.append((rule.reason, expr))
+    return out
+
+
+def _by_segment(segments: list[Segment], value: object, dtype: pl.DataType) -> pl.Expr:
+    """A per-segment constant, looked up from the assigned segment code."""
+    return pl.col("risk_segment").replace_strict(
+        [s.code for s in segments],
+        [value if not callable(value) else value(s) for s in segments],
+        return_dtype=dtype,
+    )
+
+
+def _prepare(table: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
+    lf = table.lazy()
+    names = set(lf.collect_schema().names())
+    missing = [c for c in _INPUT if c not in names]
+    if missing:
+        raise TreatmentInputError(
+            f"treatment input lacks {', '.join(missing)}; give 0 for unknown counts and null "
+            "for an unknown pd (docs/overdue.md 'Treatment input')"
+        )
+    cols = [pl.col(c).cast(t) for c, t in _INPUT.items()]
+    for c, t in _OPTIONAL.items():
+        cols.append(pl.col(c).cast(t) if c in names else pl.lit(None, t).alias(c))
+    return lf.select(cols).with_columns(pl.col("penalty_fees_minor").fill_null(0))
+
+
+def assign_treatments_lazy(
+    table: pl.DataFrame | pl.LazyFrame, policy: OverduePolicy, as_of: dt.date
+) -> pl.LazyFrame:
+    p = policy.file
+    segments = p.segments
+    lf = _prepare(table).filter(pl.col("days_past_due") > 0)
+
+    # Segment: first match wins; remember each rule's verdict for the reasons.
+    rule_cols: list[tuple[str, str, str]] = []  # (segment, reason, column)
+    exprs: list[pl.Expr] = []
+    for s in segments:
+        for i, (reason, expr) in enumerate(_rule_exprs(s)):
+            name = f"__r_{s.code}_{i}"
+            rule_cols.append((s.code, reason, name))
+            exprs.append(expr.alias(name))
+    lf = lf.with_columns(exprs)
+    seg_expr: pl.Expr | None = None
+    chain: Any = None
+    for s in segments[:-1]:
+        hit = pl.any_horizontal([pl.col(n) for code, _, n in rule_cols if code == s.code])
+        chain = (pl.when(hit) if chain is None else chain.when(hit)).then(pl.lit(s.code))
+    seg_expr = (
+        pl.lit(segments[-1].code) if chain is None else chain.otherwise(pl.lit(segments[-1].code))
+    )
+    lf = lf.with_columns(seg_expr.alias("risk_segment"))
+
+    standard = p.charges.standard_penalty_rate_daily
+    harmony = set(p.harmony.segments)
+    level = _by_segment(segments, lambda s: s.risk_level, pl.String())
+    rate = _by_segment(segments, lambda s: s.treatment.penalty_rate_daily, RATE_DTYPE)
+    waiver_bp = _by_segment(
+        segments, lambda s: percent_to_bp(s.treatment.fee_waiver_share), pl.Int32()
+    )
+    lf = lf.with_columns(
+        level.alias("risk_level"),
+        _by_segment(segments, lambda s: s.treatment.code, pl.String()).alias("treatment"),
+        rate.alias("penalty_rate_daily"),
+        waiver_bp.alias("fee_waiver_share_bp"),
+        _by_segment(segments, lambda s: s.treatment.due_date_extension_days, pl.Int32()).alias(
+            "due_date_extension_days"
+        ),
+        _by_segment(segments, lambda s: s.treatment.limit_action, pl.String()).alias(
+            "limit_action"
+        ),
+        _by_segment(
+            segments, lambda s: percent_to_bp(s.treatment.limit_cut_share), pl.Int32()
+        ).alias("limit_cut_share_bp"),
+        _by_segment(segments, lambda s: s.treatment.contact.first_contact_dpd, pl.Int32()).alias(
+            "first_contact_dpd"
+        ),
+        _by_segment(segments, lambda s: s.treatment.contact.contacts_per_week, pl.Int32()).alias(
+            "contacts_per_week"
+        ),
+        _by_segment(segments, lambda s: s.treatment.contact.tone, pl.String()).alias(
+            "contact_tone"
+        ),
+        _by_segment(segments, lambda s: list(s.treatment.plans), pl.List(pl.String())).alias(
+            "eligible_plans"
+        ),
+        _by_segment(segments, lambda s: s.code in harmony, pl.Boolean()).alias("harmony_eligible"),
+    )
+
+    # The issue's invariants, re-applied on the output whatever the policy says.
+    high = pl.col("risk_level") == "high"
+    low = pl.col("risk_level") == "low"
+    std = pl.lit(Decimal(standard), RATE_DTYPE)
+    lf = lf.with_columns(
+        pl.when(high)
+        .then(0)
+        .otherwise(pl.col("fee_waiver_share_bp"))
+        .cast(pl.Int32)
+        .alias("fee_waiver_share_bp"),
+        pl.when(high)
+        .then(0)
+        .otherwise(pl.col("due_date_extension_days"))
+        .cast(pl.Int32)
+        .alias("due_date_extension_days"),
+        pl.when(low & (pl.col("penalty_rate_daily") > std))
+        .then(std)
+        .otherwise(pl.col("penalty_rate_daily"))
+        .alias("penalty_rate_daily"),
+        pl.when(low & (pl.col("limit_action") == "cut"))
+        .then(pl.lit("freeze"))
+        .otherwise(pl.col("limit_action"))
+        .alias("limit_action"),
+        pl.when(high).then(False).otherwise(pl.col("harmony_eligible")).alias("harmony_eligible"),
+    ).with_columns(
+        (pl.col("fee_waiver_share_bp") > 0).alias("fee_waived"),
+        # half-up to the fen: (fees × bp + 5000) // 10000, exact in integers
+        ((pl.col("penalty_fees_minor") * pl.col("fee_waiver_share_bp") + BP // 2) // BP)
+        .cast(pl.Int64)
+        .alias("fee_waived_minor"),
+        pl.when(pl.col("limit_action") != "cut")
+        .then(0)
+        .otherwise(pl.col("limit_cut_share_bp"))
+        .cast(pl.Int32)
+        .alias("limit_cut_share_bp"),
+    )
+
+    # Reasons: segment rules that matched (or the catch-all's), treatment, actions; ≤ 4.
+    parts: list[pl.Expr] = []
+    for code, reason, name in rule_cols:
+        parts.append(pl.when((pl.col("risk_segment") == code) & pl.col(name)).then(pl.lit(reason)))
+    last = segments[-1]
+    parts.append(pl.when(pl.col("risk_segment") == last.code).then(pl.lit(last.otherwise_reason)))
+    parts.append(_by_segment(segments, lambda s: s.treatment.reason, pl.String()))
+    parts.append(pl.when(pl.col("limit_action") == "freeze").then(pl.lit(ACTION_REASONS["freeze"])))
+    parts.append(pl.when(pl.col("limit_action") == "cut").then(pl.lit(ACTION_REASONS["cut"])))
+    parts.append(pl.when(pl.col("fee_waived")).then(pl.lit(ACTION_REASONS["fee_waiver"])))
+    parts.append(
+        pl.when(pl.col("due_date_extension_days") > 0).then(pl.lit(ACTION_REASONS["extension"]))
+    )
+    codes = list(p.reasons)
+    zh = [p.reasons[c].zh_cn for c in codes]
+    en = [p.reasons[c].en for c in codes]
+    lf = lf.with_columns(
+        pl.concat_list(parts).list.drop_nulls().list.head(MAX_REASONS).alias("reason_codes")
+    ).with_columns(
+        pl.col("reason_codes")
+        .list.eval(pl.element().replace_strict(codes, zh, return_dtype=pl.String()))
+        .alias("reason_texts_zh"),
+        pl.col("reason_codes")
+        .list.eval(pl.element().replace_strict(codes, en, return_dtype=pl.String()))
+        .alias("reason_texts_en"),
+        pl.lit(as_of).alias("as_of"),
+        pl.lit(policy.version).alias("policy_version"),
+    )
+    return lf.select([pl.col(c).cast(t) for c, t in TREATMENT_SCHEMA.items()])
+
+
+def assign_treatments(
+    table: pl.DataFrame | pl.LazyFrame, policy: OverduePolicy, as_of: dt.date
+) -> pl.DataFrame:
+    """The treatment table (``TREATMENT_SCHEMA``), one row per overdue account, by account."""
+    return assign_treatments_lazy(table, policy, as_of).sort("account_id").collect()
