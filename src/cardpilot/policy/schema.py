@@ -429,6 +429,36 @@ class InitialLimits(PolicyModel):
     no_score_reason: ReasonCode
 
 
+class Watch(PolicyModel):
+    """Watch after a large increase (issue #5 item 6): which increases start a watch, for how
+    long, and the rules each new statement is checked against. Thresholds compare a statement
+    with the account's own average over the cycles before the watch started."""
+
+    min_increase_pct: Percent = Field(default=Decimal(30), gt=0)
+    months: int = Field(default=6, ge=1, le=24)
+    # A statement with a balance owed from the previous cycle and nothing paid, or overdue.
+    missed_payment_reason: ReasonCode = "WATCH_MISSED_PAYMENT"
+    # Utilisation rose by at least this many points (0.3 = 30 points) over the pre-watch mean.
+    utilisation_jump: float = Field(default=0.3, gt=0, le=5)
+    utilisation_jump_reason: ReasonCode = "WATCH_UTILISATION_JUMP"
+    # Cash advances at least this multiple of the pre-watch monthly mean and at least the amount.
+    cash_advance_multiple: Decimal = Field(default=Decimal(3), ge=1, le=100, decimal_places=2)
+    cash_advance_min_minor: YuanAsFen = Field(default=100_000, alias="cash_advance_min_yuan")
+    cash_advance_reason: ReasonCode = "WATCH_CASH_ADVANCE_SURGE"
+    # New spending at least this multiple of the pre-watch monthly mean and at least the amount.
+    spending_multiple: Decimal = Field(default=Decimal(3), ge=1, le=100, decimal_places=2)
+    spending_min_minor: YuanAsFen = Field(default=300_000, alias="spending_min_yuan")
+    spending_reason: ReasonCode = "WATCH_SPENDING_SPIKE"
+
+    def reason_codes(self) -> dict[str, str]:
+        return {
+            "missed_payment": self.missed_payment_reason,
+            "utilisation_jump": self.utilisation_jump_reason,
+            "cash_advance_surge": self.cash_advance_reason,
+            "spending_spike": self.spending_reason,
+        }
+
+
 class LimitPolicy(PolicyModel):
     """``limits.yaml``."""
 
@@ -443,6 +473,7 @@ class LimitPolicy(PolicyModel):
     guards: Guards
     decision_reasons: DecisionReasons
     initial: InitialLimits
+    watch: Watch = Watch()
 
     @model_validator(mode="after")
     def _consistent(self) -> LimitPolicy:
@@ -552,6 +583,8 @@ class LimitPolicy(PolicyModel):
             used[f"decision_reasons.{name}"] = code
         for i, guard in enumerate(self.guards.custom):
             used[f"guards.custom[{i}].reason"] = guard.reason
+        for rule, code in self.watch.reason_codes().items():
+            used[f"watch.{rule}"] = code
         for i, grade in enumerate(self.grades):
             used[f"grades[{i}].decrease.reason"] = grade.decrease.reason
         for i, seg in enumerate(self.segments):

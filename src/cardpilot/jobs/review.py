@@ -1,0 +1,899 @@
+"""The periodic limit review over the store (issue #5 item 4).
+
+    store ─(account-id chunks)─► features ─► score ─► decide_limits ─► persist ─► export
+
+Memory stays bounded by the chunk: accounts are read in account-id order (keyset paging), with
+only the statements the six-cycle window needs. Each chunk is one transaction that inserts the
+decisions (``INSERT … ON CONFLICT (account_id, cycle_id) DO NOTHING``), writes the limit-history
+rows, updates the accounts (limit, grade, segment, review date), starts the watches after large
+increases and adds to the run's counts. The limit changes are applied from the decisions *this
+run inserted* (a set-based ``UPDATE … FROM limit_decisions WHERE run_id = …``), so a decision
+made by another run is never applied twice. A run killed at any point (kill -9) leaves whole
+chunks; the next run of the cycle skips the accounts already decided and finishes the rest.
+
+The review cycle is the half-year (``2005-H2``) for ``review.cycle_months: 6`` and the year for
+12: accounts already decided in the cycle are skipped. The policy and the accounts must be in
+the same currency (the engine does not convert); a mismatch is an error naming the fix.
+
+The decision itself is ``cardpilot.policy.limits.decide_limits`` in every engine: in-process
+(``engine="local"``) or on Spark (``engine="spark"``, ``mapInArrow`` via
+``cardpilot.engines.spark.review_spark``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import json
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import polars as pl
+from sqlalchemy import Connection, DateTime, Engine, TextClause, bindparam, text
+
+from cardpilot.domain.decisions import LimitAction
+from cardpilot.policy.limits import ReasonTexts, decide_limits
+from cardpilot.policy.loading import load_policy
+from cardpilot.policy.schema import Policy
+from cardpilot.store.db import open_store
+
+EngineName = Literal["local", "spark"]
+ENGINES: tuple[str, ...] = ("local", "spark")
+DEFAULT_CHUNK_ROWS = 100_000
+REVIEWED_STATUSES = ("active", "frozen")  # closed and charged-off accounts are not reviewed
+# Test hook (crash safety): "after:N" kills the process with SIGKILL after N committed chunks,
+# "before_commit:N" inside the N-th chunk's transaction, after its decisions were written.
+KILL_HOOK_ENV = "CARDPILOT_TEST_KILL_REVIEW"
+
+# (accounts done, accounts in the store)
+ProgressCallback = Callable[[int, int], None]
+
+
+class Scorer(Protocol):
+    """What the review needs of a model (docs/CONTRACTS.md "Scores")."""
+
+    def score(self, features: pl.DataFrame) -> pl.DataFrame: ...
+
+
+class ReviewError(ValueError):
+    """The review cannot run as asked: says what is wrong and what to do."""
+
+
+@dataclass
+class ReviewResult:
+    run_id: int
+    cycle_id: str
+    as_of: dt.date
+    engine: str
+    policy_version: str
+    model_version: str | None
+    decided: int = 0  # by this run
+    skipped: int = 0  # already decided in the cycle by an earlier run
+    watched: int = 0
+    flags: int = 0
+    seconds: float = 0.0
+    # Whole cycle (this run and any earlier, interrupted one)
+    by_action: dict[str, int] = field(default_factory=dict)
+    by_grade: dict[str, int] = field(default_factory=dict)
+    by_segment: dict[str, int] = field(default_factory=dict)
+    cycle_decisions: int = 0
+    out: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --------------------------------------------------------------------------- the cycle
+
+
+def review_cycle_id(as_of: dt.date, cycle_months: int) -> str:
+    """The review cycle an as-of date falls in: ``2005-H2`` (6 months) or ``2005`` (12)."""
+    if cycle_months == 12:
+        return f"{as_of.year}"
+    return f"{as_of.year}-H{1 if as_of.month <= 6 else 2}"
+
+
+def default_as_of(db: Engine) -> dt.date:
+    """The day after the latest statement cycle in the store."""
+    with db.connect() as conn:
+        latest = conn.execute(text("SELECT MAX(cycle_date) FROM statements")).scalar()
+    if latest is None:
+        raise ReviewError("the store has no statements; import a portfolio first")
+    if isinstance(latest, str):
+        latest = dt.date.fromisoformat(latest[:10])
+    assert isinstance(latest, dt.date)
+    return latest + dt.timedelta(days=1)
+
+
+def _months_before(day: dt.date, months: int) -> dt.date:
+    index = day.year * 12 + day.month - 1 - months
+    return dt.date(index // 12, index % 12 + 1, 1)
+
+
+def months_after(day: dt.date, months: int) -> dt.date:
+    """The same day ``months`` calendar months later (clamped to the month's end)."""
+    index = day.year * 12 + day.month - 1 + months
+    year, month = index // 12, index % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+# --------------------------------------------------------------------------- reading
+
+
+_ACCOUNT_COLUMNS: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "customer_id": pl.String(),
+    "credit_limit_minor": pl.Int64(),
+    "open_date": pl.Date(),
+    "status": pl.String(),
+    "currency": pl.String(),
+    "last_review_on": pl.Date(),
+    "birth_year": pl.Int32(),
+    "education": pl.String(),
+    "annual_income_minor": pl.Int64(),
+}
+_STATEMENT_COLUMNS: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "cycle_date": pl.Date(),
+    "credit_limit_minor": pl.Int64(),
+    "statement_balance_minor": pl.Int64(),
+    "minimum_due_minor": pl.Int64(),
+    "amount_paid_minor": pl.Int64(),
+    "purchases_minor": pl.Int64(),
+    "cash_advances_minor": pl.Int64(),
+    "repayment_status": pl.Int16(),
+    "days_past_due": pl.Int32(),
+}
+
+
+def query_frame(
+    conn: Connection,
+    sql: str | TextClause,
+    params: Mapping[str, Any],
+    schema: Mapping[str, pl.DataType],
+) -> pl.DataFrame:
+    """Run ``sql`` and return its rows as a frame of ``schema``.
+
+    The bulk reads of the review skip SQLAlchemy's row layer: on SQLite the driver's cursor
+    (``:name`` parameters are native there), on PostgreSQL ``COPY (query) TO STDOUT`` read by
+    Polars' CSV reader, so the server formats the rows on its own core.
+    """
+    if isinstance(sql, str) and conn.dialect.name == "sqlite":
+        return _sqlite_frame(conn, sql, params, schema)
+    if isinstance(sql, str) and conn.dialect.name == "postgresql":
+        return _postgres_frame(conn, sql, params, schema)
+    statement = text(sql) if isinstance(sql, str) else sql
+    rows = conn.execute(statement, dict(params)).fetchall()
+    sqlite = conn.dialect.name == "sqlite"
+    return _rows_frame([tuple(r) for r in rows], schema, dates_as_text=sqlite)
+
+
+def _rows_frame(
+    rows: list[tuple[Any, ...]], schema: Mapping[str, pl.DataType], *, dates_as_text: bool
+) -> pl.DataFrame:
+    raw = {n: pl.String() if (t == pl.Date() and dates_as_text) else t for n, t in schema.items()}
+    frame = pl.DataFrame(rows, schema=raw, orient="row", infer_schema_length=None)
+    if dates_as_text:
+        dates = [n for n, t in schema.items() if t == pl.Date()]
+        frame = frame.with_columns(pl.col(n).str.slice(0, 10).str.to_date() for n in dates)
+    return frame
+
+
+def _sqlite_frame(
+    conn: Connection, sql: str, params: Mapping[str, Any], schema: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    values = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()}
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        rows = cursor.execute(sql, values).fetchall()
+    finally:
+        cursor.close()
+    return _rows_frame(rows, schema, dates_as_text=True)
+
+
+_PARAM = re.compile(r"(?<![:\w]):(\w+)")
+
+
+def _postgres_frame(
+    conn: Connection, sql: str, params: Mapping[str, Any], schema: Mapping[str, pl.DataType]
+) -> pl.DataFrame:
+    query = _PARAM.sub(lambda m: f"%({m.group(1)})s", sql)
+    buffer = io.BytesIO()
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY ({query}) TO STDOUT (FORMAT csv)", dict(params)) as copy:
+            for block in copy:
+                buffer.write(block)
+    finally:
+        cursor.close()
+    if buffer.tell() == 0:
+        return pl.DataFrame(schema=dict(schema))
+    buffer.seek(0)
+    raw = {n: pl.String() if t in (pl.Date(), pl.Boolean()) else t for n, t in schema.items()}
+    frame = pl.read_csv(buffer, has_header=False, new_columns=list(schema), schema=raw)
+    fixes = []
+    for name, dtype in schema.items():
+        if dtype == pl.Date():
+            fixes.append(pl.col(name).str.to_date())
+        elif dtype == pl.Boolean():
+            fixes.append(pl.col(name) == "t")
+    return frame.with_columns(fixes) if fixes else frame
+
+
+@dataclass(frozen=True)
+class _Frames:
+    """The three frames of docs/CONTRACTS.md for one chunk of accounts."""
+
+    statements: pl.DataFrame
+    accounts: pl.DataFrame
+    customers: pl.DataFrame
+
+
+@dataclass
+class _Chunk:
+    first: str
+    last: str
+    accounts: pl.DataFrame  # accounts to decide (not yet decided in the cycle)
+    frames: _Frames
+    skipped: int
+    seen: int
+
+
+def _read_chunks(db: Engine, as_of: dt.date, cycle_id: str, chunk_rows: int) -> Iterator[_Chunk]:
+    """Accounts in account-id order, ``chunk_rows`` at a time, with their window's statements."""
+    since = _months_before(as_of, 8)  # six cycles and the one before (payment ratio), margin
+    after = ""
+    while True:
+        with db.connect() as conn:
+            accounts = query_frame(
+                conn,
+                "SELECT a.account_id, a.customer_id, a.credit_limit_minor, a.open_date, a.status,"
+                " a.currency, a.last_review_on, c.birth_year, c.education, c.annual_income_minor"
+                " FROM accounts a LEFT JOIN customers c ON c.customer_id = a.customer_id"
+                " WHERE a.account_id > :after ORDER BY a.account_id LIMIT :n",
+                {"after": after, "n": chunk_rows},
+                _ACCOUNT_COLUMNS,
+            )
+            if accounts.height == 0:
+                return
+            first, last = accounts["account_id"][0], accounts["account_id"][-1]
+            bounds = {"lo": first, "hi": last}
+            decided = query_frame(
+                conn,
+                "SELECT account_id FROM limit_decisions WHERE cycle_id = :cycle"
+                " AND account_id BETWEEN :lo AND :hi",
+                {"cycle": cycle_id, **bounds},
+                {"account_id": pl.String()},
+            )
+            pending = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES)).join(
+                decided, on="account_id", how="anti"
+            )
+            statements = pl.DataFrame(schema=_STATEMENT_COLUMNS)
+            changes = pl.DataFrame(
+                schema={"account_id": pl.String(), "last_limit_change_on": pl.Date()}
+            )
+            if pending.height:
+                statements = query_frame(
+                    conn,
+                    "SELECT account_id, cycle_date, credit_limit_minor, statement_balance_minor,"
+                    " minimum_due_minor, amount_paid_minor, purchases_minor, cash_advances_minor,"
+                    " repayment_status, days_past_due FROM statements"
+                    " WHERE account_id BETWEEN :lo AND :hi"
+                    " AND cycle_date <= :as_of AND cycle_date >= :since",
+                    {**bounds, "as_of": as_of, "since": since},
+                    _STATEMENT_COLUMNS,
+                )
+                last_change = (
+                    "MAX(effective_at)"
+                    if conn.dialect.name == "sqlite"
+                    else "CAST(MAX(effective_at) AT TIME ZONE 'UTC' AS DATE)"
+                )
+                changes = query_frame(
+                    conn,
+                    f"SELECT account_id, {last_change} FROM limit_history"
+                    " WHERE account_id BETWEEN :lo AND :hi GROUP BY account_id",
+                    bounds,
+                    {"account_id": pl.String(), "last_limit_change_on": pl.Date()},
+                )
+        after = last
+        pending = pending.join(changes, on="account_id", how="left")
+        statements = statements.join(pending.select("account_id"), on="account_id", how="semi")
+        frames = _Frames(
+            statements=statements,
+            accounts=pending.select(
+                "account_id", "customer_id", "credit_limit_minor", "open_date", "status", "currency"
+            ),
+            customers=pending.select(
+                "customer_id", "birth_year", "education", "annual_income_minor"
+            ).unique("customer_id"),
+        )
+        yield _Chunk(
+            first=first,
+            last=last,
+            accounts=pending,
+            frames=frames,
+            skipped=accounts.height - pending.height,
+            seen=accounts.height,
+        )
+
+
+# --------------------------------------------------------------------------- scoring
+
+
+def scored_features(chunk: _Chunk, scorer: Scorer, as_of: dt.date) -> pl.DataFrame:
+    """Features and scores of a chunk, one row per pending account (no statements: no score)."""
+    from cardpilot.scoring.features import behaviour_features
+
+    features = behaviour_features(chunk.frames, as_of)
+    scores = scorer.score(features) if features.height else pl.DataFrame()
+    keep = ["account_id", "score", "pd", "reason_codes", "model_version"]
+    if scores.height:
+        features = features.join(scores.select(keep), on="account_id", how="left")
+    accounts = chunk.accounts.select(
+        "account_id",
+        "credit_limit_minor",
+        "last_review_on",
+        "last_limit_change_on",
+        "annual_income_minor",
+    )
+    drop = [c for c in ("credit_limit_minor", "annual_income_minor") if c in features.columns]
+    # The account's current limit (what the review changes) and income come from the store.
+    return accounts.join(features.drop(drop), on="account_id", how="left")
+
+
+def score_reason_texts(codes: Sequence[str], known: dict[str, dict[str, str]]) -> ReasonTexts:
+    """zh-CN and en texts of the score's own reason codes (``cardpilot.scoring.reasons``)."""
+    missing = [c for c in codes if c not in known]
+    if missing:
+        try:
+            from cardpilot.scoring.reasons import reason_text
+        except ImportError:  # scoring without texts: the engine shows the code itself
+            return known
+        for code in missing:
+            try:
+                known[code] = {loc: str(reason_text(code, loc)) for loc in ("zh-CN", "en")}
+            except KeyError:  # a code without a text is shown as the code itself
+                known[code] = {"zh-CN": code, "en": code}
+    return known
+
+
+# --------------------------------------------------------------------------- deciding
+
+
+class _Decider:
+    """Decides one scored chunk with the chosen engine; both call ``decide_limits``."""
+
+    def __init__(self, engine: EngineName, policy: Policy, as_of: dt.date, spark: Any = None):
+        self.engine = engine
+        self.policy = policy
+        self.as_of = as_of
+        self.spark = spark
+        if engine == "spark" and spark is None:
+            from cardpilot.engines.spark import local_spark_session
+
+            self.spark = local_spark_session()
+
+    def __call__(self, table: pl.DataFrame, texts: ReasonTexts) -> pl.DataFrame:
+        if self.engine == "local":
+            return decide_limits(table, self.policy, self.as_of, reason_texts=texts)
+        from cardpilot.engines.spark import review_spark
+        from cardpilot.policy.limits import DECISION_SCHEMA, input_columns
+
+        wanted = input_columns(self.policy.limits)
+        arrow = table.select([c for c in table.columns if c in wanted]).to_arrow()
+        # Spark's Arrow bridge takes plain string / list<string>, not the large variants.
+        arrow = arrow.cast(_plain_arrow_schema(arrow.schema))
+        frame = self.spark.createDataFrame(arrow)
+        decided = review_spark(frame, self.policy, self.as_of, reason_texts=texts).toArrow()
+        out = pl.from_arrow(decided)
+        assert isinstance(out, pl.DataFrame)
+        out = out.select([pl.col(n).cast(t) for n, t in DECISION_SCHEMA.items()])
+        # Spark does not keep row order; the local engine does: compare by account.
+        return table.select("account_id").join(out, on="account_id", how="left")
+
+
+def _plain_arrow_schema(schema: Any) -> Any:
+    import pyarrow as pa
+
+    fields = []
+    for f in schema:
+        t = f.type
+        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
+            t = pa.string()
+        elif pa.types.is_large_list(t) or pa.types.is_list(t):
+            t = pa.list_(pa.string())
+        fields.append(pa.field(f.name, t))
+    return pa.schema(fields)
+
+
+# --------------------------------------------------------------------------- persisting
+
+
+def _json_array(name: str) -> pl.Expr:
+    """A list-of-strings column as JSON array text, vectorised (no per-row ``json.dumps``)."""
+    escaped = (
+        pl.element()
+        .str.replace_all("\\", "\\\\", literal=True)
+        .str.replace_all('"', '\\"', literal=True)
+        .str.replace_all("\n", "\\n", literal=True)
+    )
+    joined = pl.col(name).list.eval(escaped).list.join('","')
+    empty = pl.col(name).is_null() | (pl.col(name).list.len() == 0)
+    return pl.when(empty).then(pl.lit("[]")).otherwise(pl.lit('["') + joined + pl.lit('"]'))
+
+
+_DECISION_INSERT_COLUMNS = (
+    "run_id",
+    "cycle_id",
+    "account_id",
+    "as_of",
+    "due_for_review",
+    "grade",
+    "segment",
+    "action",
+    "score",
+    "pd",
+    "old_limit_minor",
+    "new_limit_minor",
+    "increase_pct_bp",
+    "consecutive_overdue_months",
+    "reason_codes",
+    "reason_texts_zh",
+    "reason_texts_en",
+    "policy_version",
+    "model_version",
+)
+
+
+def _decision_frame(decisions: pl.DataFrame, run_id: int, cycle_id: str) -> pl.DataFrame:
+    return decisions.with_columns(
+        pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
+        pl.lit(cycle_id).alias("cycle_id"),
+        _json_array("reason_codes").alias("reason_codes"),
+        _json_array("reason_texts_zh").alias("reason_texts_zh"),
+        _json_array("reason_texts_en").alias("reason_texts_en"),
+    ).select(_DECISION_INSERT_COLUMNS)
+
+
+def _insert_decisions(conn: Connection, frame: pl.DataFrame) -> None:
+    """``INSERT … ON CONFLICT (account_id, cycle_id) DO NOTHING`` of a chunk's decisions:
+    ``executemany`` on SQLite, ``COPY`` into a staging table and one ``INSERT … SELECT`` on
+    PostgreSQL (the import's loader does the same)."""
+    cols = ", ".join(_DECISION_INSERT_COLUMNS)
+    conflict = " ON CONFLICT (account_id, cycle_id) DO NOTHING"
+    if conn.dialect.name == "sqlite":
+        rows = frame.with_columns(  # the text and 0/1 SQLAlchemy's SQLite types store
+            pl.col("as_of").cast(pl.String), pl.col("due_for_review").cast(pl.Int8)
+        ).rows()
+        marks = ", ".join(["?"] * len(_DECISION_INSERT_COLUMNS))
+        conn.exec_driver_sql(
+            f"INSERT INTO limit_decisions ({cols}) VALUES ({marks}){conflict}",
+            rows,
+        )
+        return
+    conn.exec_driver_sql(
+        "CREATE TEMP TABLE IF NOT EXISTS stage_limit_decisions ON COMMIT DELETE ROWS AS"
+        f" SELECT {cols} FROM limit_decisions WITH NO DATA"
+    )
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY stage_limit_decisions ({cols}) FROM STDIN (FORMAT csv)") as copy:
+            copy.write(frame.write_csv(include_header=False))
+    finally:
+        cursor.close()
+    conn.exec_driver_sql(
+        f"INSERT INTO limit_decisions ({cols}) SELECT {cols} FROM stage_limit_decisions{conflict}"
+    )
+
+
+_HISTORY_SQL = text(
+    "INSERT INTO limit_history (account_id, effective_at, old_limit_minor, new_limit_minor,"
+    " source, decision_id, policy_version, model_version, note)"
+    " SELECT account_id, :effective_at, old_limit_minor, new_limit_minor, 'review',"
+    " CAST(id AS VARCHAR(64)), policy_version, model_version, action"
+    " FROM limit_decisions WHERE run_id = :run AND account_id BETWEEN :lo AND :hi"
+    " AND action <> 'keep'"
+).bindparams(bindparam("effective_at", type_=DateTime(timezone=True)))
+
+_ACCOUNTS_SQL = text(
+    "UPDATE accounts SET credit_limit_minor = d.new_limit_minor, grade = d.grade,"
+    " segment = d.segment,"
+    " last_review_on = CASE WHEN d.due_for_review THEN d.as_of ELSE accounts.last_review_on END"
+    " FROM limit_decisions d WHERE d.account_id = accounts.account_id AND d.run_id = :run"
+    " AND d.account_id BETWEEN :lo AND :hi"
+)
+
+_COUNTS_SQL = text(
+    "UPDATE review_runs SET decided = decided + :decided, skipped = skipped + :skipped,"
+    " increases = increases + :inc, keeps = keeps + :keep, decreases = decreases + :dec,"
+    " watched = watched + :watched WHERE id = :run"
+)
+
+
+def _kill_hook() -> tuple[str, int] | None:
+    value = os.environ.get(KILL_HOOK_ENV)
+    if not value:
+        return None
+    when, _, n = value.partition(":")
+    return when, int(n)
+
+
+def _persist_chunk(
+    db: Engine,
+    decisions: pl.DataFrame,
+    chunk: _Chunk,
+    *,
+    run_id: int,
+    cycle_id: str,
+    policy: Policy,
+    as_of: dt.date,
+    chunk_no: int,
+) -> tuple[int, int]:
+    """Decisions, limit history, accounts, watches and run counts of one chunk: one
+    transaction. Returns (decisions inserted, watches started)."""
+    from cardpilot.jobs.watch import start_watches
+
+    rows = _decision_frame(decisions, run_id, cycle_id)
+    bounds: dict[str, Any] = {"run": run_id, "lo": chunk.first, "hi": chunk.last}
+    effective = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC)
+    hook = _kill_hook()
+    with db.begin() as conn:
+        if rows.height:
+            _insert_decisions(conn, rows)
+        counts: dict[str, int] = dict(
+            conn.execute(
+                text(
+                    "SELECT action, COUNT(*) FROM limit_decisions"
+                    " WHERE run_id = :run AND account_id BETWEEN :lo AND :hi GROUP BY action"
+                ),
+                bounds,
+            ).all()
+        )
+        conn.execute(_HISTORY_SQL, {**bounds, "effective_at": effective})
+        conn.execute(_ACCOUNTS_SQL, bounds)
+        watched = start_watches(conn, policy, as_of, run=run_id, lo=chunk.first, hi=chunk.last)
+        inserted = int(sum(counts.values()))
+        if hook and hook == ("before_commit", chunk_no):
+            os.kill(os.getpid(), signal.SIGKILL)
+        conn.execute(
+            _COUNTS_SQL,
+            {
+                "run": run_id,
+                "decided": inserted,
+                "skipped": chunk.skipped + (rows.height - inserted),
+                "inc": int(counts.get(LimitAction.INCREASE.value, 0)),
+                "keep": int(counts.get(LimitAction.KEEP.value, 0)),
+                "dec": int(counts.get(LimitAction.DECREASE.value, 0)),
+                "watched": watched,
+            },
+        )
+    if hook and hook == ("after", chunk_no):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return inserted, watched
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def _start_run(
+    db: Engine, *, cycle_id: str, as_of: dt.date, policy: Policy, engine: str, model: str | None
+) -> int:
+    now = dt.datetime.now(dt.UTC)
+    with db.begin() as conn:
+        # A run of this cycle still marked "running" was killed (or is running now: do not
+        # run two reviews of one store at once; SQLite serialises them anyway).
+        conn.execute(
+            text(
+                "UPDATE review_runs SET status = 'interrupted'"
+                " WHERE cycle_id = :cycle AND status = 'running'"
+            ),
+            {"cycle": cycle_id},
+        )
+        run_id = conn.execute(
+            text(
+                "INSERT INTO review_runs (cycle_id, as_of, policy_version, model_version, engine,"
+                " status, started_at, skipped, decided, increases, keeps, decreases, watched)"
+                " VALUES (:cycle, :as_of, :policy, :model, :engine, 'running', :now,"
+                " 0, 0, 0, 0, 0, 0) RETURNING id"
+            ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
+            {
+                "cycle": cycle_id,
+                "as_of": as_of,
+                "policy": policy.version,
+                "model": model,
+                "engine": engine,
+                "now": now,
+            },
+        ).scalar_one()
+    return int(run_id)
+
+
+def _finish_run(db: Engine, run_id: int, status: str, note: str | None = None) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE review_runs SET status = :status, finished_at = :now, note = :note"
+                " WHERE id = :run"
+            ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
+            {"status": status, "now": dt.datetime.now(dt.UTC), "note": note, "run": run_id},
+        )
+
+
+def _check_currency(db: Engine, policy: Policy) -> None:
+    with db.connect() as conn:
+        currencies = [r[0] for r in conn.execute(text("SELECT DISTINCT currency FROM accounts"))]
+    other = sorted(c for c in currencies if c != policy.limits.currency)
+    if other:
+        raise ReviewError(
+            f"the store holds accounts in {', '.join(other)} but the policy's amounts are in "
+            f"{policy.limits.currency}; the engine does not convert currencies. Review with a "
+            "policy in the accounts' currency, e.g. --policy "
+            "src/cardpilot/policies/uci-twd for the UCI data (NT$), see docs/review.md"
+        )
+
+
+def cycle_counts(db: Engine, cycle_id: str) -> dict[str, dict[str, int]]:
+    """Decisions of a cycle by action, grade and segment."""
+    out: dict[str, dict[str, int]] = {}
+    with db.connect() as conn:
+        for column in ("action", "grade", "segment"):
+            rows = conn.execute(
+                text(
+                    f"SELECT {column}, COUNT(*) FROM limit_decisions WHERE cycle_id = :cycle"
+                    f" GROUP BY {column} ORDER BY {column}"
+                ),
+                {"cycle": cycle_id},
+            ).all()
+            out[column] = {str(k) if k is not None else "none": int(n) for k, n in rows}
+    return out
+
+
+def review_portfolio(
+    database_url: str,
+    scorer: Scorer,
+    *,
+    policy: Policy | None = None,
+    as_of: dt.date | None = None,
+    engine: EngineName | str = "local",
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    out: Path | str | None = None,
+    progress: ProgressCallback | None = None,
+    spark: Any = None,
+    model_version: str | None = None,
+) -> ReviewResult:
+    """Review every account of the store at ``database_url`` not yet decided in the cycle.
+
+    ``scorer``: a model with ``.score(features)`` (a registry champion or ``load_model_dir``).
+    ``engine``: ``local`` (in-process, chunked) or ``spark`` (``spark`` a session; default a
+    local one). ``out``: export the cycle's decisions to CSV or Parquet (by suffix).
+    """
+    if engine not in ENGINES:
+        raise ReviewError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
+    started = time.perf_counter()
+    policy = policy or load_policy()
+    db = open_store(database_url)
+    try:
+        _check_currency(db, policy)
+        as_of = as_of or default_as_of(db)
+        cycle_id = review_cycle_id(as_of, policy.limits.review.cycle_months)
+        model_version = model_version or _model_version(scorer)
+        run_id = _start_run(
+            db,
+            cycle_id=cycle_id,
+            as_of=as_of,
+            policy=policy,
+            engine=str(engine),
+            model=model_version,
+        )
+        result = ReviewResult(
+            run_id=run_id,
+            cycle_id=cycle_id,
+            as_of=as_of,
+            engine=str(engine),
+            policy_version=policy.version,
+            model_version=model_version,
+        )
+        try:
+            _run_chunks(
+                db,
+                scorer,
+                policy,
+                as_of,
+                cycle_id,
+                run_id,
+                engine,
+                chunk_rows,
+                spark,
+                progress,
+                result,
+            )
+            from cardpilot.jobs.watch import check_watches
+
+            result.flags = check_watches(db, policy, as_of)
+        except BaseException as exc:
+            _finish_run(db, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
+            raise
+        _finish_run(db, run_id, "finished")
+        counts = cycle_counts(db, cycle_id)
+        result.by_action, result.by_grade = counts["action"], counts["grade"]
+        result.by_segment = counts["segment"]
+        result.cycle_decisions = sum(result.by_action.values())
+        if out is not None:
+            export_decisions(db, cycle_id, Path(out))
+            result.out = str(out)
+    finally:
+        db.dispose()
+    result.seconds = round(time.perf_counter() - started, 3)
+    return result
+
+
+def _model_version(scorer: Scorer) -> str | None:
+    version = getattr(scorer, "model_version", None) or getattr(scorer, "version", None)
+    return str(version) if version is not None else None
+
+
+def _run_chunks(
+    db: Engine,
+    scorer: Scorer,
+    policy: Policy,
+    as_of: dt.date,
+    cycle_id: str,
+    run_id: int,
+    engine: EngineName | str,
+    chunk_rows: int,
+    spark: Any,
+    progress: ProgressCallback | None,
+    result: ReviewResult,
+) -> None:
+    with db.connect() as conn:
+        total = int(conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one())
+    decide = _Decider("spark" if engine == "spark" else "local", policy, as_of, spark)
+    texts: dict[str, dict[str, str]] = {}
+    done = 0
+    if progress:
+        progress(0, total)
+    for chunk_no, chunk in enumerate(_read_chunks(db, as_of, cycle_id, chunk_rows), start=1):
+        done += chunk.seen
+        result.skipped += chunk.skipped
+        if chunk.accounts.height:
+            table = scored_features(chunk, scorer, as_of)
+            codes = table["reason_codes"].explode().drop_nulls().unique().to_list()
+            decided = decide(table, score_reason_texts(codes, texts)).with_columns(
+                table["consecutive_overdue_months"].cast(pl.Int64)
+            )
+            inserted, watched = _persist_chunk(
+                db,
+                decided,
+                chunk,
+                run_id=run_id,
+                cycle_id=cycle_id,
+                policy=policy,
+                as_of=as_of,
+                chunk_no=chunk_no,
+            )
+            result.decided += inserted
+            result.skipped += decided.height - inserted
+            result.watched += watched
+        if progress:
+            progress(done, total)
+
+
+# --------------------------------------------------------------------------- reading back
+
+
+EXPORT_COLUMNS = (
+    "account_id",
+    "grade",
+    "segment",
+    "score",
+    "pd",
+    "old_limit",
+    "new_limit",
+    "action",
+    "consecutive_overdue_months",
+    "reason_codes",
+    "reason_texts",
+    "reason_texts_en",
+    "increase_pct",
+    "due_for_review",
+    "old_limit_minor",
+    "new_limit_minor",
+    "as_of",
+    "cycle_id",
+    "policy_version",
+    "model_version",
+    "decision_id",
+    "run_id",
+)
+
+
+def read_decisions(db: Engine, cycle_id: str | None = None) -> pl.DataFrame:
+    """The stored decisions (of one cycle, or all), reason lists decoded."""
+    where = "WHERE cycle_id = :cycle" if cycle_id else ""
+    schema: dict[str, pl.DataType] = {
+        "decision_id": pl.Int64(),
+        "run_id": pl.Int64(),
+        "cycle_id": pl.String(),
+        "account_id": pl.String(),
+        "as_of": pl.Date(),
+        "due_for_review": pl.Boolean(),
+        "grade": pl.String(),
+        "segment": pl.String(),
+        "action": pl.String(),
+        "score": pl.Int64(),
+        "pd": pl.Float64(),
+        "old_limit_minor": pl.Int64(),
+        "new_limit_minor": pl.Int64(),
+        "increase_pct_bp": pl.Int64(),
+        "consecutive_overdue_months": pl.Int64(),
+        "reason_codes": pl.String(),
+        "reason_texts_zh": pl.String(),
+        "reason_texts_en": pl.String(),
+        "policy_version": pl.String(),
+        "model_version": pl.String(),
+    }
+    renamed = {"decision_id": "id", "due_for_review": "CAST(due_for_review AS INTEGER)"}
+    cols = ", ".join(renamed.get(c, c) for c in schema)
+    with db.connect() as conn:
+        frame = query_frame(
+            conn,
+            f"SELECT {cols} FROM limit_decisions {where} ORDER BY account_id, id",
+            {"cycle": cycle_id} if cycle_id else {},
+            {k: (pl.Int64() if v == pl.Boolean() else v) for k, v in schema.items()},
+        )
+    lists = pl.List(pl.String())
+    return frame.with_columns(
+        pl.col("due_for_review").cast(pl.Boolean),
+        *(
+            pl.col(c).str.json_decode(lists)
+            for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
+        ),
+    )
+
+
+def decisions_export_frame(decisions: pl.DataFrame) -> pl.DataFrame:
+    """One row per decision in the export layout: money in yuan as exact decimals."""
+    yuan = pl.Decimal(18, 2)
+    return decisions.with_columns(
+        (pl.col("old_limit_minor").cast(yuan) / 100).cast(yuan).alias("old_limit"),
+        (pl.col("new_limit_minor").cast(yuan) / 100).cast(yuan).alias("new_limit"),
+        (pl.col("increase_pct_bp").cast(pl.Float64) / 100).alias("increase_pct"),
+        pl.col("reason_texts_zh").alias("reason_texts"),
+    ).select(EXPORT_COLUMNS)
+
+
+def export_decisions(db: Engine, cycle_id: str, path: Path) -> int:
+    """Write a cycle's decisions to ``path`` (``.parquet`` or ``.csv``); returns the rows.
+
+    CSV holds lists as ``;``-separated text (reason texts in zh-CN in ``reason_texts``, en in
+    ``reason_texts_en``); Parquet keeps them as lists.
+    """
+    frame = decisions_export_frame(read_decisions(db, cycle_id))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".parquet":
+        frame.write_parquet(path)
+    elif path.suffix.lower() == ".csv":
+        frame.with_columns(
+            pl.col(c).list.join(";") for c in ("reason_codes", "reason_texts", "reason_texts_en")
+        ).write_csv(path)
+    else:
+        raise ReviewError(f"--out {path}: use a .csv or .parquet file name")
+    return frame.height
+
+
+def decode_json_list(value: str) -> list[str]:
+    """A stored reason list back to Python (for one-off reads)."""
+    decoded = json.loads(value)
+    assert isinstance(decoded, list)
+    return [str(v) for v in decoded]

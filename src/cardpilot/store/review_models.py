@@ -1,0 +1,137 @@
+"""Store models of the periodic limit review: runs, decisions, and the watch after increases.
+
+A decision is an audit record (PIPL art. 24: an automated decision must be explainable
+afterwards): it keeps the grade, segment, score, PD, old and new limit, the reason codes with
+their texts in zh-CN and en, and the policy and model versions that made it.
+
+``(account_id, cycle_id)`` is unique: a review cycle decides an account once. The review job
+inserts with ``ON CONFLICT DO NOTHING`` and applies the limit change, the limit-history row and
+the account's grade/segment/review date in the same transaction, so a run killed at any point
+and run again ends with exactly one decision per account per cycle.
+
+Reason lists are stored as JSON arrays in text columns (portable across SQLite and
+PostgreSQL, and written in bulk without per-row serialisation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from cardpilot.store.models import Base
+
+_ID = BigInteger().with_variant(Integer, "sqlite")
+
+
+class ReviewRun(Base):
+    """One run of ``cardpilot review``: what it was asked, what it decided, how it ended."""
+
+    __tablename__ = "review_runs"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    cycle_id: Mapped[str] = mapped_column(String(16), index=True)
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    policy_version: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    engine: Mapped[str] = mapped_column(String(16))
+    # running → finished | failed; a run killed by the OS stays "running" and the next run of
+    # the same cycle marks it "interrupted".
+    status: Mapped[str] = mapped_column(String(16))
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    skipped: Mapped[int] = mapped_column(Integer, default=0)  # already decided this cycle
+    decided: Mapped[int] = mapped_column(Integer, default=0)
+    increases: Mapped[int] = mapped_column(Integer, default=0)
+    keeps: Mapped[int] = mapped_column(Integer, default=0)
+    decreases: Mapped[int] = mapped_column(Integer, default=0)
+    watched: Mapped[int] = mapped_column(Integer, default=0)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class LimitDecisionRecord(Base):
+    """One account's review decision in one cycle (the auditable record)."""
+
+    __tablename__ = "limit_decisions"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("review_runs.id"))
+    cycle_id: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[str] = mapped_column(String(64), ForeignKey("accounts.account_id"))
+    as_of: Mapped[dt.date] = mapped_column(Date)
+    due_for_review: Mapped[bool] = mapped_column(Boolean)
+    grade: Mapped[str | None] = mapped_column(String(32))
+    segment: Mapped[str | None] = mapped_column(String(32))
+    action: Mapped[str] = mapped_column(String(16))  # increase | keep | decrease
+    score: Mapped[int | None] = mapped_column(Integer)
+    pd: Mapped[float | None] = mapped_column(Float)
+    old_limit_minor: Mapped[int] = mapped_column(BigInteger)
+    new_limit_minor: Mapped[int] = mapped_column(BigInteger)
+    increase_pct_bp: Mapped[int | None] = mapped_column(Integer)
+    consecutive_overdue_months: Mapped[int | None] = mapped_column(Integer)
+    reason_codes: Mapped[str] = mapped_column(Text)  # JSON array
+    reason_texts_zh: Mapped[str] = mapped_column(Text)  # JSON array, same order
+    reason_texts_en: Mapped[str] = mapped_column(Text)  # JSON array, same order
+    policy_version: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(128))
+    decided_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        UniqueConstraint("account_id", "cycle_id", name="uq_limit_decisions_account_cycle"),
+        Index("ix_limit_decisions_run_account", "run_id", "account_id"),
+        Index("ix_limit_decisions_cycle_id", "cycle_id"),
+    )
+
+
+class LimitWatch(Base):
+    """An account watched after a large increase (issue #5 item 6)."""
+
+    __tablename__ = "limit_watch"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    account_id: Mapped[str] = mapped_column(String(64), ForeignKey("accounts.account_id"))
+    decision_id: Mapped[int] = mapped_column(ForeignKey("limit_decisions.id"), unique=True)
+    started_on: Mapped[dt.date] = mapped_column(Date)
+    ends_on: Mapped[dt.date] = mapped_column(Date)  # statements with cycle_date < ends_on count
+    old_limit_minor: Mapped[int] = mapped_column(BigInteger)
+    new_limit_minor: Mapped[int] = mapped_column(BigInteger)
+    policy_version: Mapped[str] = mapped_column(String(64))
+
+    __table_args__ = (Index("ix_limit_watch_account_id", "account_id"),)
+
+
+class WatchFlag(Base):
+    """A watch rule that fired on one statement of a watched account."""
+
+    __tablename__ = "watch_flags"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    watch_id: Mapped[int] = mapped_column(ForeignKey("limit_watch.id"))
+    account_id: Mapped[str] = mapped_column(String(64))
+    cycle_date: Mapped[dt.date] = mapped_column(Date)
+    rule: Mapped[str] = mapped_column(String(32))
+    reason_code: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(Text)
+    flagged_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        UniqueConstraint("watch_id", "cycle_date", "rule", name="uq_watch_flags_watch_cycle_rule"),
+    )

@@ -1,0 +1,78 @@
+"""Review test fixtures: a small synthetic portfolio (generated once), imported per test into
+the ``store_url`` store (SQLite and PostgreSQL), and the test-only stand-in scorer."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from standin import StandInScorer
+
+END_CYCLE = dt.date(2026, 10, 31)
+ACCOUNTS = 1_200
+
+
+@pytest.fixture(scope="session")
+def portfolio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from cardpilot.synth.generate import GenerateOptions, generate_portfolio
+
+    out = tmp_path_factory.mktemp("review-portfolio") / "portfolio"
+    generate_portfolio(
+        GenerateOptions(
+            accounts=ACCOUNTS,
+            out=out,
+            seed=11,
+            months=12,
+            transactions=False,
+            end_cycle=END_CYCLE,
+            chunk_size=500,
+        )
+    )
+    return out
+
+
+@pytest.fixture
+def loaded_store(store_url: str, portfolio_dir: Path, tmp_path: Path) -> str:
+    """``store_url`` with the synthetic portfolio imported."""
+    from cardpilot.config import Settings
+    from cardpilot.jobs.importing import import_portfolio
+
+    import_portfolio(
+        portfolio_dir, layout="generic", database_url=store_url, settings=Settings(home=tmp_path)
+    )
+    return store_url
+
+
+@pytest.fixture
+def scorer() -> StandInScorer:
+    return StandInScorer()
+
+
+@pytest.fixture(scope="session")
+def spark() -> Iterator[Any]:
+    """The engine tests' local[2] Spark session (same builder; getOrCreate shares it)."""
+    required = os.environ.get("CARDPILOT_REQUIRE_SPARK") == "1"
+    missing = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        missing = "pyspark is not installed (uv sync --extra spark)"
+    if missing is None and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        missing = "java is not on PATH (Spark needs Java 17)"
+    if missing:
+        if required:
+            pytest.fail(missing)
+        pytest.skip(missing)
+    from cardpilot.engines.spark import local_spark_session
+
+    session = local_spark_session("local[2]", "cardpilot-tests")
+    return session
