@@ -1,0 +1,217 @@
+"""E-mail over SMTP: multipart plain text + HTML, STARTTLS and login, sessions reused.
+
+Throughput comes from keeping each SMTP session open across many messages (one TCP and TLS
+handshake, one login) and from a few sessions in parallel (``connections=N`` in the URL).
+The idempotency key is the ``Message-ID`` (``<key@cardpilot>``); receivers and mailbox
+providers use it to drop a duplicate.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import ssl
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import formatdate
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from cardpilot.notify.channels import Outgoing, SendResult
+from cardpilot.privacy.masking import mask_email
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str
+    port: int
+    implicit_tls: bool
+    starttls: str  # auto | require | off
+    username: str | None
+    password: str | None
+    sender: str
+    connections: int
+    cafile: str | None
+    timeout: float
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpConfig:
+        parts = urlsplit(url)
+        if parts.scheme not in ("smtp", "smtps"):
+            raise ValueError(f"CARDPILOT_SMTP_URL must start with smtp:// or smtps://, got {url!r}")
+        q = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        starttls = q.get("starttls", "auto")
+        if starttls not in ("auto", "require", "off"):
+            raise ValueError("CARDPILOT_SMTP_URL starttls= must be auto, require or off")
+        implicit = parts.scheme == "smtps"
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (465 if implicit else 25),
+            implicit_tls=implicit,
+            starttls="off" if implicit else starttls,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password else None,
+            sender=q.get("from", "notices@cardpilot.invalid"),
+            connections=max(1, int(q.get("connections", "2"))),
+            cafile=q.get("ca"),
+            timeout=float(q.get("timeout", "30")),
+        )
+
+    def tls_context(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cafile=self.cafile)
+
+
+def build_email(item: Outgoing, sender: str) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = sender
+    msg["To"] = item.address
+    msg["Subject"] = item.subject or ""
+    msg["Date"] = formatdate(localtime=False, usegmt=True)
+    msg["Message-ID"] = f"<{item.message_key}@cardpilot>"
+    msg["Content-Language"] = item.locale
+    msg["X-Cardpilot-Type"] = item.message_type
+    msg.set_content(item.body_text, charset="utf-8")
+    if item.body_html:
+        msg.add_alternative(item.body_html, subtype="html", charset="utf-8")
+    return msg
+
+
+class _Session:
+    """One SMTP session, opened on first use and reopened after an error."""
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self.client: smtplib.SMTP | None = None
+
+    def open(self) -> smtplib.SMTP:
+        if self.client is not None:
+            return self.client
+        c = self.config
+        client: smtplib.SMTP
+        if c.implicit_tls:
+            client = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout, context=c.tls_context())
+        else:
+            client = smtplib.SMTP(c.host, c.port, timeout=c.timeout)
+        try:
+            client.ehlo()
+            if c.starttls != "off" and client.has_extn("starttls"):
+                client.starttls(context=c.tls_context())
+                client.ehlo()
+            elif c.starttls == "require":
+                raise smtplib.SMTPNotSupportedError("server does not offer STARTTLS (required)")
+            if c.username:
+                client.login(c.username, c.password or "")
+        except BaseException:
+            client.close()
+            raise
+        self.client = client
+        return client
+
+    def reset(self) -> None:
+        if self.client is not None:
+            try:
+                self.client.close()
+            finally:
+                self.client = None
+
+    def send(self, item: Outgoing) -> SendResult:
+        try:
+            client = self.open()
+            msg = build_email(item, self.config.sender)
+            refused = client.sendmail(self.config.sender, [item.address], msg.as_bytes())
+            if refused:
+                return SendResult(ok=False, error=f"recipient refused: {refused}", permanent=True)
+            return SendResult(ok=True, provider_ref=msg["Message-ID"])
+        except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _ in exc.recipients.values()]
+            permanent = all(500 <= code < 600 for code in codes)
+            return SendResult(ok=False, error=f"recipient refused {codes}", permanent=permanent)
+        except smtplib.SMTPResponseException as exc:
+            if 500 <= exc.smtp_code < 600 and exc.smtp_code not in (530, 535):
+                return SendResult(ok=False, error=f"SMTP {exc.smtp_code}", permanent=True)
+            self.reset()
+            return SendResult(ok=False, error=f"SMTP {exc.smtp_code}")
+        except (OSError, smtplib.SMTPException) as exc:
+            self.reset()
+            return SendResult(ok=False, error=f"SMTP {type(exc).__name__}: {exc}")
+
+    def noop(self) -> None:
+        if self.client is None:
+            return
+        try:
+            self.client.noop()
+        except (OSError, smtplib.SMTPException):
+            self.reset()
+
+    def quit(self) -> None:
+        if self.client is None:
+            return
+        try:
+            self.client.quit()
+        except (OSError, smtplib.SMTPException):
+            pass
+        finally:
+            self.client = None
+
+
+class SmtpChannel:
+    name = "email"
+
+    def __init__(self, config: SmtpConfig) -> None:
+        self.config = config
+        self._sessions = [_Session(config) for _ in range(config.connections)]
+        self._pool = ThreadPoolExecutor(config.connections, thread_name_prefix="smtp")
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url: str) -> SmtpChannel:
+        return cls(SmtpConfig.from_url(url))
+
+    def _send_slice(self, session: _Session, items: Sequence[Outgoing]) -> list[SendResult]:
+        out = []
+        failed_connect = False
+        for item in items:
+            if failed_connect:
+                # The server is unreachable: do not hammer it message by message.
+                out.append(SendResult(ok=False, error="SMTP server unreachable"))
+                continue
+            result = session.send(item)
+            if not result.ok:
+                log.info(
+                    "e-mail %s to %s not accepted: %s",
+                    item.message_key,
+                    mask_email(item.address),
+                    result.error,
+                )
+                failed_connect = session.client is None and not result.permanent
+            out.append(result)
+        return out
+
+    def send_batch(self, items: Sequence[Outgoing]) -> list[SendResult]:
+        n = len(self._sessions)
+        slices = [items[i::n] for i in range(n)]
+        with self._lock:
+            futures = [
+                self._pool.submit(self._send_slice, s, part)
+                for s, part in zip(self._sessions, slices, strict=True)
+                if part
+            ]
+            results_by_slice = [f.result() for f in futures]
+        out: list[SendResult | None] = [None] * len(items)
+        for i, results in enumerate(results_by_slice):
+            for j, r in enumerate(results):
+                out[i + j * n] = r
+        return [r if r is not None else SendResult(ok=False, error="not sent") for r in out]
+
+    def keepalive(self) -> None:
+        for s in self._sessions:
+            s.noop()
+
+    def close(self) -> None:
+        for s in self._sessions:
+            s.quit()
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,160 @@
+"""Composing a notice: template files per message type, channel and locale, Babel formats.
+
+Templates live in ``policies/templates/<message_type>/`` as ``<channel>.<locale>.j2`` (SMS and
+in-app body), ``email.<locale>.txt.j2`` and ``email.<locale>.html.j2`` (multipart e-mail; HTML
+optional) and ``subject.<locale>.j2`` (e-mail subject, in-app title). A missing locale falls
+back to zh-CN, the default. Amounts are formatted with Babel in the message's locale
+(``¥12,000.00`` in zh-CN) and dates in the customer's calendar (the effective date is a date).
+
+Templates see no personal data: not the name, phone, e-mail or national ID, only the last four
+characters of the account id, so a rendered body is safe to keep in the outbox and to preview.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from babel.dates import format_date
+from babel.numbers import format_currency, get_currency_precision
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from cardpilot.notify.notice import LimitChangeNotice, as_notice
+from cardpilot.notify.policy import TEMPLATES_DIR, NotifyPolicy, default_policy
+from cardpilot.notify.prefs import ContactPrefs
+
+DEFAULT_LOCALE = "zh-CN"
+LOCALES = ("zh-CN", "en")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    """One message ready for the outbox (and, with an address, for a channel)."""
+
+    message_type: str
+    category: str
+    channel: str
+    locale: str
+    subject: str | None
+    body_text: str
+    body_html: str | None
+    templates_version: str
+
+
+def babel_locale(locale: str) -> str:
+    return locale.replace("-", "_")
+
+
+def format_money(amount_minor: int, currency: str, locale: str) -> str:
+    """Integer minor units → ``¥12,000.00`` (zh-CN) / ``CN¥12,000.00`` (en)."""
+    places = get_currency_precision(currency)
+    amount = Decimal(amount_minor).scaleb(-places)
+    return format_currency(amount, currency, locale=babel_locale(locale))
+
+
+def format_day(day: dt.date, locale: str) -> str:
+    """``2026年12月1日`` (zh-CN) / ``December 1, 2026`` (en)."""
+    return format_date(day, format="long", locale=babel_locale(locale))
+
+
+def supported_locale(locale: str | None) -> str:
+    if locale in LOCALES:
+        return locale
+    if locale and locale.lower().startswith("en"):
+        return "en"
+    return DEFAULT_LOCALE
+
+
+@lru_cache(maxsize=4)
+def _environment(templates_dir: Path) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(str(templates_dir)),
+        undefined=StrictUndefined,
+        autoescape=lambda name: bool(name and name.endswith(".html.j2")),
+        keep_trailing_newline=False,
+        trim_blocks=False,
+    )
+
+
+class Composer:
+    """Renders notices with one policy and one template folder (cached templates)."""
+
+    def __init__(
+        self, policy: NotifyPolicy | None = None, templates_dir: Path = TEMPLATES_DIR
+    ) -> None:
+        self.policy = policy or default_policy()
+        self.env = _environment(templates_dir)
+
+    def context(self, notice: LimitChangeNotice, locale: str) -> dict[str, Any]:
+        return {
+            "action": notice.action,
+            "account_tail": notice.account_id[-4:],
+            "old_limit": format_money(notice.old_limit_minor, notice.currency, locale),
+            "new_limit": format_money(notice.new_limit_minor, notice.currency, locale),
+            "effective_date": format_day(notice.effective_date, locale),
+            "reasons": [r.text(locale) for r in notice.reasons],
+            "reason_codes": [r.code for r in notice.reasons],
+            "policy_version": notice.policy_version,
+            "issuer": self.policy.issuer.get(locale) or self.policy.issuer[DEFAULT_LOCALE],
+            **dict(notice.extra),
+        }
+
+    def render(self, notice: LimitChangeNotice, channel: str, locale: str) -> RenderedMessage:
+        locale = supported_locale(locale)
+        mtype = notice.message_type
+        ctx = self.context(notice, locale)
+        subject = self._render(f"{mtype}/subject.{locale}.j2", ctx).strip()
+        ctx["subject"] = subject
+        html: str | None = None
+        if channel == "email":
+            body = self._render(f"{mtype}/email.{locale}.txt.j2", ctx)
+            html = self._render(f"{mtype}/email.{locale}.html.j2", ctx, optional=True)
+        else:
+            body = self._render(f"{mtype}/{channel}.{locale}.j2", ctx)
+        if channel == "sms":
+            # One SMS is one line; template line breaks are for the reader of the file.
+            body = " ".join(line.strip() for line in body.splitlines() if line.strip())
+        return RenderedMessage(
+            message_type=mtype,
+            category=self.policy.category_of(mtype),
+            channel=channel,
+            locale=locale,
+            subject=subject if channel != "sms" else None,
+            body_text=body.strip() + ("\n" if channel == "email" else ""),
+            body_html=html,
+            templates_version=self.policy.version,
+        )
+
+    def _render(self, name: str, ctx: dict[str, Any], optional: bool = False) -> Any:
+        try:
+            template = self.env.get_template(name)
+        except TemplateNotFound:
+            if optional:
+                return None
+            raise FileNotFoundError(
+                f"template {name} not found under policies/templates; add it for this "
+                "message type, channel and locale"
+            ) from None
+        return template.render(ctx)
+
+
+def compose_notice(
+    decision: LimitChangeNotice | dict[str, Any],
+    customer_prefs: ContactPrefs | None = None,
+    locale: str | None = None,
+    *,
+    channel: str | None = None,
+    composer: Composer | None = None,
+) -> RenderedMessage:
+    """Render ``decision`` for one channel (default: the customer's first preferred one) in
+    ``locale`` (default: the customer's language, else zh-CN)."""
+    composer = composer or Composer()
+    notice = as_notice(decision)
+    prefs = customer_prefs or ContactPrefs()
+    channels = prefs.channels_for(composer.policy, notice.message_type)
+    chosen = channel or (channels[0] if channels else "sms")
+    return composer.render(notice, chosen, locale or prefs.locale or DEFAULT_LOCALE)

@@ -1,0 +1,452 @@
+"""The dispatcher: claims due outbox messages with a lease, sends them, records the outcome.
+
+Delivery is at-least-once with an idempotency key, which a receiver that dedupes turns into
+exactly-once acceptance:
+
+1. *Claim.* One statement moves up to ``batch_size`` due messages to ``sending`` with this
+   dispatcher's id and a lease (PostgreSQL: ``FOR UPDATE SKIP LOCKED``, so dispatchers in
+   parallel never take the same row; SQLite: the statement holds the single write lock).
+   A message whose lease ran out (its dispatcher died) is due again.
+2. *Manners.* SMS and in-app messages inside the customer's quiet hours, and optional
+   messages over the customer's frequency cap, go to ``waiting`` until they may go.
+3. *Send.* Addresses are decrypted here, in memory, and never logged unmasked.
+4. *Record.* Only after the channel accepted is a message marked ``sent``. A failure is retried
+   with exponential backoff; after the policy's ``max_attempts`` (or a permanent error) it is
+   ``dead`` with its last error.
+
+A dispatcher killed between 3 and 4 leaves accepted messages in ``sending``; after the lease
+they are sent again with the same key, and the receiver drops the repeat.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, bindparam, func, insert, select, update
+
+from cardpilot.notify.channels import Channel, Outgoing, SendResult
+from cardpilot.notify.policy import NotifyPolicy, default_policy
+from cardpilot.notify.prefs import ContactPrefs, load_prefs
+from cardpilot.privacy import FieldCipher
+from cardpilot.store.models import Customer
+from cardpilot.store.notify_models import DeliveryAttempt, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+T = OutboxMessage
+Clock = Callable[[], dt.datetime]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _aware(value: dt.datetime | None) -> dt.datetime | None:
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.UTC)
+
+
+@dataclass
+class DispatchReport:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    dead: int = 0
+    held: int = 0
+    batches: int = 0
+    by_channel: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: DispatchReport) -> None:
+        self.claimed += other.claimed
+        self.sent += other.sent
+        self.retried += other.retried
+        self.dead += other.dead
+        self.held += other.held
+        self.batches += other.batches
+        self.by_channel.update(other.by_channel)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "claimed": self.claimed,
+            "sent": self.sent,
+            "retried": self.retried,
+            "dead": self.dead,
+            "held": self.held,
+            "batches": self.batches,
+            "sent_by_channel": dict(self.by_channel),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Claimed:
+    id: int
+    message_key: str
+    customer_id: str
+    message_type: str
+    category: str
+    channel: str
+    locale: str
+    subject: str | None
+    body_text: str
+    body_html: str | None
+    attempts: int
+
+
+_CLAIM_COLUMNS = (
+    T.id,
+    T.message_key,
+    T.customer_id,
+    T.message_type,
+    T.category,
+    T.channel,
+    T.locale,
+    T.subject,
+    T.body_text,
+    T.body_html,
+    T.attempts,
+)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        channels: Mapping[str, Channel],
+        cipher: FieldCipher,
+        *,
+        policy: NotifyPolicy | None = None,
+        batch_size: int = 500,
+        lease_seconds: float | None = None,
+        worker_id: str | None = None,
+        clock: Clock = utcnow,
+        only_channels: Sequence[str] | None = None,
+    ) -> None:
+        self.engine = engine
+        self.channels = channels
+        self.cipher = cipher
+        self.policy = policy or default_policy()
+        self.batch_size = batch_size
+        self.lease = dt.timedelta(seconds=lease_seconds or self.policy.lease_seconds)
+        self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.clock = clock
+        self.only_channels = tuple(only_channels) if only_channels else None
+        self._pg = engine.dialect.name == "postgresql"
+
+    # -- 1. claim -----------------------------------------------------------------------
+    def claim(self, now: dt.datetime) -> list[_Claimed]:
+        claimed: list[_Claimed] = []
+        lease_until = now + self.lease
+        conditions = (
+            (T.state == "sending", T.lease_until < now, T.lease_until),
+            (T.state == "queued", T.next_attempt_at <= now, T.next_attempt_at),
+            (T.state == "waiting", T.next_attempt_at <= now, T.next_attempt_at),
+        )
+        with self.engine.begin() as conn:
+            for state_cond, due_cond, order in conditions:
+                room = self.batch_size - len(claimed)
+                if room <= 0:
+                    break
+                sub = select(T.id).where(state_cond, due_cond)
+                if self.only_channels:
+                    sub = sub.where(T.channel.in_(self.only_channels))
+                sub = sub.order_by(order).limit(room)
+                if self._pg:
+                    sub = sub.with_for_update(skip_locked=True)
+                stmt = (
+                    update(T)
+                    .where(T.id.in_(sub.scalar_subquery()))
+                    .values(
+                        state="sending",
+                        lease_owner=self.worker_id,
+                        lease_until=lease_until,
+                        attempts=T.attempts + 1,
+                    )
+                    .returning(*_CLAIM_COLUMNS)
+                )
+                claimed.extend(_Claimed(*row) for row in conn.execute(stmt))  # type: ignore[call-arg]
+        return claimed
+
+    # -- 2. manners ---------------------------------------------------------------------
+    def _manners(
+        self, batch: list[_Claimed], now: dt.datetime
+    ) -> tuple[list[_Claimed], list[tuple[_Claimed, dt.datetime, str]]]:
+        with self.engine.connect() as conn:
+            prefs = load_prefs(conn, {m.customer_id for m in batch})
+            optional = {m.customer_id for m in batch if m.category != "mandatory"}
+            window = dt.timedelta(hours=self.policy.frequency_cap.window_hours)
+            recent: dict[str, list[dt.datetime]] = defaultdict(list)
+            if optional:
+                ids = list(optional)
+                for start in range(0, len(ids), 500):
+                    rows = conn.execute(
+                        select(T.customer_id, T.sent_at).where(
+                            T.customer_id.in_(ids[start : start + 500]),
+                            T.state == "sent",
+                            T.category != "mandatory",
+                            T.sent_at >= now - window,
+                        )
+                    )
+                    for cid, sent_at in rows:
+                        recent[cid].append(_aware(sent_at) or now)
+        go: list[_Claimed] = []
+        held: list[tuple[_Claimed, dt.datetime, str]] = []
+        for m in batch:
+            p = prefs.get(m.customer_id, ContactPrefs())
+            resume = p.quiet_until(now, m.channel, self.policy)
+            if resume is not None:
+                held.append((m, resume, "quiet hours"))
+                continue
+            if m.category != "mandatory":
+                sent = recent[m.customer_id]
+                if len(sent) >= p.cap(self.policy):
+                    held.append((m, min(sent) + window, "frequency cap"))
+                    continue
+                sent.append(now)
+            go.append(m)
+        return go, held
+
+    # -- 3. send ------------------------------------------------------------------------
+    def _addresses(self, batch: list[_Claimed]) -> dict[str, tuple[bytes | None, bytes | None]]:
+        ids = list({m.customer_id for m in batch if m.channel in ("sms", "email")})
+        out: dict[str, tuple[bytes | None, bytes | None]] = {}
+        with self.engine.connect() as conn:
+            for start in range(0, len(ids), 500):
+                rows = conn.execute(
+                    select(Customer.customer_id, Customer.phone_enc, Customer.email_enc).where(
+                        Customer.customer_id.in_(ids[start : start + 500])
+                    )
+                )
+                for cid, phone, email in rows:
+                    out[cid] = (phone, email)
+        return out
+
+    def _send(self, batch: list[_Claimed]) -> dict[int, SendResult]:
+        results: dict[int, SendResult] = {}
+        encrypted = self._addresses(batch)
+        by_channel: dict[str, list[tuple[_Claimed, Outgoing]]] = defaultdict(list)
+        for m in batch:
+            address: str | None
+            if m.channel == "app":
+                address = m.customer_id  # the gateway knows the customer's devices
+            else:
+                phone_enc, email_enc = encrypted.get(m.customer_id, (None, None))
+                address = self.cipher.decrypt(phone_enc if m.channel == "sms" else email_enc)
+            if not address:
+                what = "phone number" if m.channel == "sms" else "e-mail address"
+                results[m.id] = SendResult(ok=False, error=f"no {what} on file", permanent=True)
+                continue
+            by_channel[m.channel].append(
+                (
+                    m,
+                    Outgoing(
+                        message_key=m.message_key,
+                        customer_id=m.customer_id,
+                        message_type=m.message_type,
+                        locale=m.locale,
+                        address=address,
+                        subject=m.subject,
+                        body_text=m.body_text,
+                        body_html=m.body_html,
+                    ),
+                )
+            )
+        for name, pairs in by_channel.items():
+            channel = self.channels.get(name)
+            if channel is None:
+                for m, _ in pairs:
+                    results[m.id] = SendResult(ok=False, error=f"channel {name} not configured")
+                continue
+            try:
+                sent = channel.send_batch([o for _, o in pairs])
+            except Exception as exc:  # a channel bug must not lose the batch: retry later
+                log.exception("channel %s failed on a batch of %d", name, len(pairs))
+                sent = [SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")] * len(pairs)
+            for (m, _), r in zip(pairs, sent, strict=True):
+                results[m.id] = r
+        return results
+
+    # -- 4. record ----------------------------------------------------------------------
+    def _record(
+        self,
+        batch: list[_Claimed],
+        results: dict[int, SendResult],
+        held: list[tuple[_Claimed, dt.datetime, str]],
+        now: dt.datetime,
+        report: DispatchReport,
+    ) -> None:
+        sent_rows: list[dict[str, Any]] = []
+        retry_rows: list[dict[str, Any]] = []
+        log_rows: list[dict[str, Any]] = []
+        retry = self.policy.retry
+        for m in batch:
+            r = results.get(m.id)
+            if r is None:
+                continue
+            if r.ok:
+                sent_rows.append({"b_id": m.id, "b_ref": r.provider_ref})
+                log_rows.append(
+                    {
+                        "message_id": m.id,
+                        "attempt": m.attempts,
+                        "at": now,
+                        "outcome": "sent",
+                        "detail": r.provider_ref,
+                    }
+                )
+                report.sent += 1
+                report.by_channel[m.channel] += 1
+                continue
+            dead = r.permanent or m.attempts >= retry.max_attempts
+            retry_rows.append(
+                {
+                    "b_id": m.id,
+                    "b_state": "dead" if dead else "queued",
+                    "b_next": now if dead else now + retry.backoff(m.attempts),
+                    "b_err": (r.error or "unknown error")[:2000],
+                    "b_attempts": m.attempts,
+                }
+            )
+            log_rows.append(
+                {
+                    "message_id": m.id,
+                    "attempt": m.attempts,
+                    "at": now,
+                    "outcome": "dead" if dead else "retry",
+                    "detail": r.error,
+                }
+            )
+            if dead:
+                report.dead += 1
+                log.warning(
+                    "message %s is dead after %d attempts: %s", m.message_key, m.attempts, r.error
+                )
+            else:
+                report.retried += 1
+        for m, resume, why in held:
+            retry_rows.append(
+                {
+                    "b_id": m.id,
+                    "b_state": "waiting",
+                    "b_next": resume,
+                    "b_err": None,
+                    "b_attempts": m.attempts - 1,
+                }
+            )
+            log_rows.append(
+                {
+                    "message_id": m.id,
+                    "attempt": m.attempts - 1,
+                    "at": now,
+                    "outcome": "held",
+                    "detail": f"{why} until {resume.isoformat()}",
+                }
+            )
+            report.held += 1
+        with self.engine.begin() as conn:
+            if sent_rows:
+                conn.execute(
+                    update(T)
+                    .where(T.id == bindparam("b_id"))
+                    .values(
+                        state="sent",
+                        sent_at=now,
+                        provider_ref=bindparam("b_ref"),
+                        lease_owner=None,
+                        lease_until=None,
+                        last_error=None,
+                    ),
+                    sent_rows,
+                )
+            if retry_rows:
+                # Only while still ours in `sending`: a dispatcher that took over after our
+                # lease ran out may have sent it meanwhile.
+                conn.execute(
+                    update(T)
+                    .where(T.id == bindparam("b_id"), T.state == "sending")
+                    .values(
+                        state=bindparam("b_state"),
+                        next_attempt_at=bindparam("b_next"),
+                        last_error=bindparam("b_err"),
+                        attempts=bindparam("b_attempts"),
+                        lease_owner=None,
+                        lease_until=None,
+                    ),
+                    retry_rows,
+                )
+            if log_rows:
+                conn.execute(insert(DeliveryAttempt), log_rows)
+
+    # -- the loop -----------------------------------------------------------------------
+    def process_batch(self) -> DispatchReport | None:
+        now = self.clock()
+        batch = self.claim(now)
+        if not batch:
+            return None
+        report = DispatchReport(claimed=len(batch), batches=1)
+        go, held = self._manners(batch, now)
+        results = self._send(go) if go else {}
+        self._record(batch, results, held, self.clock(), report)
+        log.info(
+            "batch of %d: %d sent, %d to retry, %d dead, %d held",
+            len(batch),
+            report.sent,
+            report.retried,
+            report.dead,
+            report.held,
+        )
+        return report
+
+    def run_once(self, max_batches: int | None = None) -> DispatchReport:
+        """One pass: send everything due now, then return."""
+        total = DispatchReport()
+        while max_batches is None or total.batches < max_batches:
+            report = self.process_batch()
+            if report is None:
+                break
+            total.add(report)
+        return total
+
+    def run_forever(
+        self, poll_seconds: float = 1.0, should_stop: Callable[[], bool] = lambda: False
+    ) -> DispatchReport:
+        """The worker: send what is due, sleep a little when nothing is, until told to stop."""
+        total = DispatchReport()
+        last_keepalive = time.monotonic()
+        while not should_stop():
+            report = self.process_batch()
+            if report is not None:
+                total.add(report)
+                continue
+            if time.monotonic() - last_keepalive > 30:
+                for channel in self.channels.values():
+                    channel.keepalive()
+                last_keepalive = time.monotonic()
+            time.sleep(poll_seconds)
+        return total
+
+    def close(self) -> None:
+        for channel in self.channels.values():
+            channel.close()
+
+
+def outbox_status(engine: Engine) -> dict[str, Any]:
+    """Messages per state and channel, and the oldest due message's age."""
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(T.state, T.channel, func.count()).group_by(T.state, T.channel)
+        ).all()
+    by_state: dict[str, dict[str, int]] = {}
+    for state, channel, n in rows:
+        by_state.setdefault(state, {})[channel] = int(n)
+    totals = {state: sum(ch.values()) for state, ch in by_state.items()}
+    return {"states": by_state, "totals": totals, "messages": sum(totals.values())}
