@@ -2,9 +2,207 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+from typing import Any
+
 import typer
 
 from cardpilot.cli import app
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
 
 model_app = typer.Typer(help="Train, inspect and promote credit-risk models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
+
+
+def _registry() -> Any:
+    from cardpilot.config import get_settings
+    from cardpilot.scoring.registry import Registry
+
+    return Registry(get_settings().home)
+
+
+@model_app.command("train")
+def train(
+    fmt: str = typer.Option("store", "--format", help="uci (a UCI CSV file) or store."),
+    data: Path | None = typer.Option(None, "--data", help="The UCI CSV file (--format uci)."),
+    database: str | None = typer.Option(
+        None, "--database", help="Store URL (default: the configured store)."
+    ),
+    out: Path | None = typer.Option(None, "--out", help="Also write both model dirs here."),
+    base_score: float = typer.Option(600.0, help="Points at the base odds."),
+    base_odds: float = typer.Option(50.0, help="Good:bad odds at the base score."),
+    pdo: float = typer.Option(20.0, help="Points to double the odds."),
+    protected: str = typer.Option(
+        "sex,marital_status", help="Comma-separated protected attributes (never model inputs)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Train the scorecard (champion family) and the GBM (challenger) on the reference split."""
+    import tempfile
+
+    from cardpilot.scoring.registry import save_model_dir
+    from cardpilot.scoring.report import model_report
+    from cardpilot.scoring.scaling import PointsScale
+    from cardpilot.scoring.scorecard import ScorecardModel
+    from cardpilot.scoring.training import reference_split, train_models, training_data
+
+    frames: Any
+    protected_list = [p.strip() for p in protected.split(",") if p.strip()]
+    if fmt == "uci":
+        if data is None or not data.exists():
+            raise fail(f"--format uci needs --data PATH to the UCI CSV (got {data})")
+        from cardpilot.ingest.uci import read_uci
+
+        read = read_uci(data)
+        frames, labels, source = read, read.labels, f"uci:{data}"
+    elif fmt == "store":
+        from sqlalchemy import create_engine
+
+        from cardpilot.config import get_settings
+        from cardpilot.store.frames import read_portfolio_frames
+
+        url = database or get_settings().resolved_database_url()
+        portfolio = read_portfolio_frames(create_engine(url))
+        frames, labels, source = portfolio, portfolio.labels, "store"
+    else:
+        raise fail(f"unknown --format {fmt!r}; use uci or store")
+    err = err_console if as_json else console
+    with err.status("computing features"):
+        td = training_data(frames, labels, protected=protected_list)
+    with err.status("training scorecard and GBM"):
+        trained = train_models(
+            td, PointsScale(base_score, base_odds, pdo), protected_list, source=source
+        )
+    _, test_rows = reference_split(td.y)
+    registry = _registry()
+    result: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for family, t in trained.items():
+            target = (out / family) if out else Path(tmp) / family
+            if target.exists():
+                shutil.rmtree(target)
+            save_model_dir(t.model, t.metadata, target)
+            rows = t.model.table.to_dicts() if isinstance(t.model, ScorecardModel) else None
+            (target / "report.html").write_text(
+                model_report(t.metadata, td.y[test_rows], t.test_score, t.train_score, rows),
+                encoding="utf-8",
+            )
+            registry.register(target)
+            m = t.metadata["metrics"]
+            result[family] = {
+                "version": t.metadata["version"],
+                "test_auc": m["test_auc"],
+                "test_ks": m["test_ks"],
+                "test_gini": m["test_gini"],
+                "psi_train_test": m["psi_train_test"],
+                "fit_seconds": t.metadata["fit_seconds"],
+                "features": t.metadata["features"],
+            }
+    if as_json:
+        emit_json(result)
+        return
+    for family, r in result.items():
+        console.print(
+            f"[bold]{family}[/] {r['version']}: test AUC {r['test_auc']:.4f}, "
+            f"KS {r['test_ks']:.4f}, Gini {r['test_gini']:.4f}, {len(r['features'])} features"
+        )
+
+
+@model_app.command("list")
+def list_models(as_json: bool = JSON_OPTION) -> None:
+    """Model versions in the registry; * marks each family's champion."""
+    rows = _registry().versions()
+    if as_json:
+        emit_json({"models": rows})
+        return
+    for r in rows:
+        mark = "*" if r["champion"] else " "
+        console.print(
+            f"{mark} {r['family']:<10} {r['version']:<40} AUC {r['test_auc']:.4f} "
+            f"KS {r['test_ks']:.4f} {r['created_at']}"
+        )
+
+
+@model_app.command("show")
+def show(version: str, as_json: bool = JSON_OPTION) -> None:
+    """Metadata of one version (data hash, features, parameters, metrics)."""
+    from cardpilot.scoring.registry import RegistryError
+
+    try:
+        meta = _registry().metadata(version)
+    except RegistryError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        emit_json(meta)
+        return
+    keys = ("family", "version", "created_at", "data_hash", "as_of", "metrics", "features")
+    for k in keys:
+        console.print(f"[bold]{k}[/]: {meta[k]}")
+
+
+@model_app.command("promote")
+def promote(version: str, as_json: bool = JSON_OPTION) -> None:
+    """Make VERSION the champion of its family."""
+    from cardpilot.scoring.registry import RegistryError
+
+    try:
+        champions = _registry().promote(version)
+    except RegistryError as exc:
+        raise fail(str(exc)) from exc
+    if as_json:
+        emit_json({"champions": champions})
+    else:
+        console.print(f"champions: {champions}")
+
+
+@model_app.command("report")
+def report(
+    version: str,
+    out: Path = typer.Option(Path("model-report.html"), "--out", help="Where to write it."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Write the HTML model report (ROC, KS, calibration, distributions, IV, PSI, fairness)."""
+    from cardpilot.scoring.registry import RegistryError
+
+    try:
+        src = _registry().path(version) / "report.html"
+    except RegistryError as exc:
+        raise fail(str(exc)) from exc
+    if not src.exists():
+        raise fail(f"{src} missing; retrain the model to produce its report")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(src, out)
+    if as_json:
+        emit_json({"report": str(out)})
+    else:
+        console.print(f"report written to {out}")
+
+
+@model_app.command("psi")
+def psi_command(
+    expected: Path = typer.Argument(..., help="Scored population (CSV/Parquet, column score)."),
+    actual: Path = typer.Argument(..., help="Population to compare against it."),
+    column: str = typer.Option("score", help="Score column."),
+    bins: int = typer.Option(10, help="Quantile bins of the expected population."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Population stability index between two scored populations (monitoring)."""
+    import polars as pl
+
+    from cardpilot.scoring.metrics import psi
+
+    def read(path: Path) -> Any:
+        if not path.exists():
+            raise fail(f"{path}: no such file")
+        frame = pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
+        if column not in frame.columns:
+            raise fail(f"{path}: no column {column!r} (columns: {frame.columns})")
+        return frame.get_column(column).drop_nulls().to_numpy()
+
+    value = psi(read(expected), read(actual), bins)
+    verdict = "stable" if value < 0.10 else "watch" if value < 0.25 else "shifted"
+    if as_json:
+        emit_json({"psi": round(value, 6), "verdict": verdict})
+    else:
+        console.print(f"PSI {value:.4f} ({verdict})")

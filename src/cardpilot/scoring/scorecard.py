@@ -1,0 +1,361 @@
+"""Champion: a points scorecard.
+
+Fitting: optbinning's optimal binning per characteristic (monotonic event rate where the domain
+demands it — see ``FeatureSpec.risk_direction``), characteristics kept when their information
+value reaches ``min_iv``, weight of evidence per bin from the training counts, a logistic
+regression on the WoE, and a sign check: a characteristic whose coefficient comes out with the
+wrong sign (collinearity) is dropped and the regression refitted, so every bin's points move
+with its observed risk. Points per bin are rounded to integers, so a score is an exact sum and
+the SQL export gives the same number as Python.
+
+The fitted scorecard is a table (characteristic, bin, points, ...) — that table alone scores.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from cardpilot.scoring.calibration import PlattCalibration
+from cardpilot.scoring.fastscore import CompiledScorecard, compile_scorecard, score_arrays
+from cardpilot.scoring.features import CATEGORICAL_FEATURES, feature_spec
+from cardpilot.scoring.protected import DEFAULT_PROTECTED, assert_not_protected
+from cardpilot.scoring.reasons import reason_code
+from cardpilot.scoring.scaling import PointsScale
+
+FAMILY = "scorecard"
+TABLE_SCHEMA: dict[str, pl.DataType] = {
+    "characteristic": pl.Utf8(),
+    "bin_index": pl.Int32(),
+    "bin": pl.Utf8(),
+    "lower": pl.Float64(),
+    "upper": pl.Float64(),
+    "categories": pl.List(pl.Utf8()),
+    "is_missing": pl.Boolean(),
+    "points": pl.Int32(),
+    "woe": pl.Float64(),
+    "accounts": pl.Int64(),
+    "defaults": pl.Int64(),
+    "event_rate": pl.Float64(),
+}
+
+
+@dataclass(frozen=True)
+class ScorecardParams:
+    min_prebin_size: float = 0.05
+    min_bin_size: float = 0.05
+    max_n_bins: int | None = None
+    min_iv: float = 0.02
+    C: float = 1.0  # inverse L2 strength of the logistic regression on WoE
+    scale: PointsScale = field(default_factory=PointsScale)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "min_prebin_size": self.min_prebin_size,
+            "min_bin_size": self.min_bin_size,
+            "max_n_bins": self.max_n_bins,
+            "min_iv": self.min_iv,
+            "C": self.C,
+            "scale": self.scale.to_dict(),
+        }
+
+
+def _trend(name: str) -> str:
+    direction = feature_spec(name).risk_direction if name not in CATEGORICAL_FEATURES else 0
+    return {1: "ascending", -1: "descending"}.get(direction, "auto_asc_desc")
+
+
+def _quiet_optbinning() -> None:
+    # optbinning imports cvxpy, which logs a HIGHS import failure we do not use.
+    logging.getLogger("cvxpy").setLevel(logging.ERROR)
+    logging.getLogger("optbinning").setLevel(logging.ERROR)
+
+
+@dataclass(frozen=True)
+class _Binned:
+    name: str
+    categorical: bool
+    splits: list[float]  # numeric: ascending split points
+    groups: list[list[str]]  # categorical: categories per bin
+    iv: float
+
+    @property
+    def n_bins(self) -> int:  # bins excluding the missing bin
+        return len(self.groups) if self.categorical else len(self.splits) + 1
+
+
+def _optimal_bins(
+    name: str, x: npt.NDArray[Any], y: npt.NDArray[np.int8], params: ScorecardParams
+) -> _Binned:
+    _quiet_optbinning()
+    from optbinning import OptimalBinning
+
+    categorical = name in CATEGORICAL_FEATURES
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "dtype": "categorical" if categorical else "numerical",
+        "min_prebin_size": params.min_prebin_size,
+        "min_bin_size": params.min_bin_size,
+        "monotonic_trend": _trend(name),
+    }
+    if params.max_n_bins:
+        kwargs["max_n_bins"] = params.max_n_bins
+    if categorical:
+        kwargs["cat_cutoff"] = None
+    ob = OptimalBinning(**kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ob.fit(x, y)
+    ob.binning_table.build()
+    iv = float(ob.binning_table.iv)
+    if categorical:
+        groups = [sorted(str(c) for c in g) for g in ob.splits]
+        return _Binned(name, True, [], groups, iv)
+    return _Binned(name, False, [float(s) for s in ob.splits], [], iv)
+
+
+def _column(
+    frame: pl.DataFrame, name: str, groups: list[list[str]] | None
+) -> npt.NDArray[np.float64]:
+    """A characteristic as float64 with NaN for missing; categories become their bin index."""
+    col = frame.get_column(name)
+    if groups is not None:
+        mapping = {c: float(i) for i, g in enumerate(groups) for c in g}
+        col = col.cast(pl.Utf8).replace_strict(mapping, default=None, return_dtype=pl.Float64)
+    return col.cast(pl.Float64).fill_nan(None).to_numpy().astype(np.float64, copy=False)
+
+
+def _bin_index(values: npt.NDArray[np.float64], binned: _Binned) -> npt.NDArray[np.int64]:
+    splits = (
+        np.arange(binned.n_bins - 1, dtype=np.float64) + 0.5
+        if binned.categorical
+        else np.asarray(binned.splits, dtype=np.float64)
+    )
+    idx = np.searchsorted(splits, values, side="right").astype(np.int64)
+    idx[np.isnan(values)] = binned.n_bins  # the missing bin
+    return idx
+
+
+def _bin_labels(binned: _Binned) -> list[tuple[str, float | None, float | None, list[str] | None]]:
+    rows: list[tuple[str, float | None, float | None, list[str] | None]] = []
+    if binned.categorical:
+        for g in binned.groups:
+            rows.append(("{" + ", ".join(g) + "}", None, None, g))
+    else:
+        edges: list[float | None] = [None, *binned.splits, None]
+        for lo, hi in itertools.pairwise(edges):
+            left = "(-inf" if lo is None else f"[{lo:.6g}"
+            right = "inf)" if hi is None else f"{hi:.6g})"
+            rows.append((f"{left}, {right}", lo, hi, None))
+    rows.append(("Missing", None, None, None))
+    return rows
+
+
+class ScorecardModel:
+    """A fitted scorecard: the points table plus the PD calibration of its scores."""
+
+    family = FAMILY
+
+    def __init__(
+        self,
+        table: pl.DataFrame,
+        scale: PointsScale,
+        calibration: PlattCalibration,
+        version: str = "unversioned",
+        protected: Sequence[str] = DEFAULT_PROTECTED,
+    ) -> None:
+        # Row order is meaningful: characteristics in IV order, bins in order.
+        self.table = table.select(list(TABLE_SCHEMA)).cast(TABLE_SCHEMA)  # type: ignore[arg-type]
+        order = list(dict.fromkeys(table.get_column("characteristic").to_list()))
+        self.characteristics: list[str] = order  # fixed order = reason tie-break order
+        assert_not_protected(self.characteristics, protected)
+        self.scale = scale
+        self.calibration = calibration
+        self.version = version
+        self._groups: dict[str, list[list[str]] | None] = {}
+        splits, points = [], []
+        for name in order:
+            rows = self.table.filter(pl.col("characteristic") == name).sort("bin_index")
+            regular = rows.filter(~pl.col("is_missing"))
+            missing = rows.filter(pl.col("is_missing"))
+            if regular.get_column("categories").null_count() == 0 and len(regular):
+                groups = regular.get_column("categories").to_list()
+                self._groups[name] = groups
+                cut = list(np.arange(len(groups) - 1, dtype=np.float64) + 0.5)
+            else:
+                self._groups[name] = None
+                cut = regular.get_column("lower").drop_nulls().to_list()
+            pts = regular.get_column("points").to_list() + missing.get_column("points").to_list()
+            splits.append(np.asarray(cut, dtype=np.float64))
+            points.append(np.asarray(pts, dtype=np.int32))
+        self.compiled: CompiledScorecard = compile_scorecard(order, splits, points)
+        self.reason_codes = [reason_code(c) for c in order]
+
+    @property
+    def features(self) -> list[str]:
+        return list(self.characteristics)
+
+    def columns(self, features: pl.DataFrame) -> list[npt.NDArray[np.float64]]:
+        return [_column(features, c, self._groups[c]) for c in self.characteristics]
+
+    def score_arrays(
+        self, features: pl.DataFrame, threads: int | None = None
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int8]]:
+        """Points and up to four reason indices (into ``characteristics``; -1 none)."""
+        return score_arrays(self.compiled, self.columns(features), threads)
+
+    def score(self, features: pl.DataFrame) -> pl.DataFrame:
+        score, reasons = self.score_arrays(features)
+        return pl.DataFrame(
+            {
+                "account_id": features.get_column("account_id"),
+                "score": score,
+                "pd": self.calibration.pd(score),
+                "reason_codes": reason_lists(reasons, self.reason_codes),
+                "model_version": pl.repeat(self.version, len(score), eager=True, dtype=pl.Utf8),
+            }
+        )
+
+    def predict_pd(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
+        score, _ = self.score_arrays(features)
+        return self.calibration.pd(score)
+
+    def points_matrix(self, features: pl.DataFrame) -> npt.NDArray[np.int32]:
+        """Points per account (rows) and characteristic (columns) — for audits and tests."""
+        out = np.empty((features.height, len(self.characteristics)), dtype=np.int32)
+        for j, (ch, col) in enumerate(
+            zip(self.compiled.characteristics, self.columns(features), strict=True)
+        ):
+            idx = np.searchsorted(ch.splits, col, side="right")
+            idx[np.isnan(col)] = len(ch.splits) + 1
+            out[:, j] = ch.points[idx]
+        return out
+
+
+def reason_lists(reasons: npt.NDArray[np.int8], codes: Sequence[str]) -> pl.Series:
+    """(n, 4) reason indices (-1 none) → a ``list[str]`` Series of reason codes."""
+    n, k = reasons.shape
+    flat = pl.Series("r", reasons.reshape(-1).astype(np.int16))
+    mapping = dict(enumerate(codes))
+    named = flat.replace_strict(mapping, default=None, return_dtype=pl.Utf8)
+    return (
+        pl.DataFrame({"code": named, "row": np.repeat(np.arange(n), k)})
+        .group_by("row", maintain_order=True)
+        .agg(pl.col("code").drop_nulls())
+        .get_column("code")
+        .alias("reason_codes")
+    )
+
+
+def fit_scorecard(
+    features: pl.DataFrame,
+    y: npt.ArrayLike,
+    candidates: Sequence[str],
+    params: ScorecardParams | None = None,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
+    version: str = "unversioned",
+) -> tuple[ScorecardModel, dict[str, Any]]:
+    """Fit on the training rows given; returns the model and a fit summary (IV, dropped)."""
+    from sklearn.linear_model import LogisticRegression
+
+    params = params or ScorecardParams()
+    assert_not_protected(candidates, protected)
+    target = np.asarray(y, dtype=np.int8)
+    binned: dict[str, _Binned] = {}
+    ivs: dict[str, float] = {}
+    for name in candidates:
+        raw = features.get_column(name)
+        if raw.null_count() == len(raw):
+            continue
+        values: npt.NDArray[Any] = (
+            raw.cast(pl.Utf8).to_numpy()
+            if name in CATEGORICAL_FEATURES
+            else _column(features, name, None)
+        )
+        b = _optimal_bins(name, values, target, params)
+        ivs[name] = round(b.iv, 6)
+        if b.iv >= params.min_iv and b.n_bins > 1:
+            binned[name] = b
+    # Most informative first: this order breaks ties between equal reasons.
+    kept = sorted(binned, key=lambda n: -binned[n].iv)
+    bads = float(target.sum())
+    goods = float(len(target) - bads)
+    woe_tables: dict[str, npt.NDArray[np.float64]] = {}
+    counts: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
+    bin_idx: dict[str, npt.NDArray[np.int64]] = {}
+    for name in kept:
+        b = binned[name]
+        col = _column(features, name, b.groups if b.categorical else None)
+        idx = _bin_index(col, b)
+        n_all = np.bincount(idx, minlength=b.n_bins + 1).astype(np.int64)
+        n_bad = np.bincount(idx, weights=target, minlength=b.n_bins + 1).astype(np.int64)
+        n_good = n_all - n_bad
+        # WoE > 0 means riskier than average; +0.5 keeps empty cells finite.
+        woe = np.log(((n_bad + 0.5) / bads) / ((n_good + 0.5) / goods))
+        woe[n_all == 0] = 0.0  # an empty bin (usually missing) is neutral
+        woe_tables[name], counts[name], bin_idx[name] = woe, (n_all, n_bad), idx
+    dropped: list[str] = []
+    while True:
+        X = np.column_stack([woe_tables[n][bin_idx[n]] for n in kept])
+        lr = LogisticRegression(C=params.C, max_iter=2000)
+        lr.fit(X, target)
+        coef = lr.coef_[0]
+        if (coef > 0).all():
+            break
+        worst = int(np.argmin(coef))
+        dropped.append(kept.pop(worst))
+    scale = params.scale
+    m = len(kept)
+    b0 = float(lr.intercept_[0])
+    rows: list[dict[str, Any]] = []
+    for name, beta in zip(kept, coef, strict=True):
+        b = binned[name]
+        n_all, n_bad = counts[name]
+        for i, (label, lo, hi, cats) in enumerate(_bin_labels(b)):
+            log_odds_bad = b0 / m + float(beta) * float(woe_tables[name][i])
+            points = scale.offset / m - scale.factor * log_odds_bad
+            rows.append(
+                {
+                    "characteristic": name,
+                    "bin_index": i,
+                    "bin": label,
+                    "lower": lo,
+                    "upper": hi,
+                    "categories": cats,
+                    "is_missing": label == "Missing",
+                    "points": math.floor(points + 0.5),
+                    "woe": float(woe_tables[name][i]),
+                    "accounts": int(n_all[i]),
+                    "defaults": int(n_bad[i]),
+                    "event_rate": float(n_bad[i] / n_all[i]) if n_all[i] else None,
+                }
+            )
+    table = pl.DataFrame(rows, schema=TABLE_SCHEMA)
+    # The table keeps characteristics in IV order; ScorecardModel reads that order back.
+    order = {n: i for i, n in enumerate(kept)}
+    table = (
+        table.with_columns(_o=pl.col("characteristic").replace_strict(order))
+        .sort("_o", "bin_index")
+        .drop("_o")
+    )
+    provisional = ScorecardModel(table, scale, PlattCalibration.identity(scale), version, protected)
+    score, _ = provisional.score_arrays(features, threads=1)
+    calibration = PlattCalibration.fit(score.astype(np.float64), target)
+    model = ScorecardModel(table, scale, calibration, version, protected)
+    summary = {
+        "iv": ivs,
+        "selected": kept,
+        "dropped_for_sign": dropped,
+        "coefficients": {n: round(float(c), 6) for n, c in zip(kept, coef, strict=True)},
+        "intercept": round(b0, 6),
+    }
+    return model, summary

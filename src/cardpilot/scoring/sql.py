@@ -1,0 +1,52 @@
+"""The scorecard as one SQL expression, so any SQL engine can score a feature table.
+
+Each characteristic is a ``CASE`` over its bins (numeric bins are ``[lower, upper)``, exactly as
+in Python; NULL goes to the missing bin; an unseen category scores like missing); the score is
+their sum. Split points are written with ``repr`` so every engine reads the same double.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+if TYPE_CHECKING:
+    from cardpilot.scoring.scorecard import ScorecardModel
+
+
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def characteristic_sql(model: ScorecardModel, name: str) -> str:
+    rows = model.table.filter(pl.col("characteristic") == name).sort("bin_index")
+    col = _ident(name)
+    missing = rows.filter(pl.col("is_missing")).get_column("points").item()
+    regular = rows.filter(~pl.col("is_missing"))
+    parts = [f"CASE WHEN {col} IS NULL THEN {missing}"]
+    if regular.get_column("categories").null_count() == 0:
+        for cats, pts in zip(
+            regular.get_column("categories").to_list(),
+            regular.get_column("points").to_list(),
+            strict=True,
+        ):
+            values = ", ".join(_literal(c) for c in cats)
+            parts.append(f"WHEN {col} IN ({values}) THEN {pts}")
+        parts.append(f"ELSE {missing} END")
+    else:
+        uppers = regular.get_column("upper").to_list()
+        points = regular.get_column("points").to_list()
+        for upper, pts in zip(uppers[:-1], points[:-1], strict=True):
+            parts.append(f"WHEN {col} < {float(upper)!r} THEN {pts}")
+        parts.append(f"ELSE {points[-1]} END")
+    return " ".join(parts)
+
+
+def scorecard_sql(model: ScorecardModel) -> str:
+    """``(CASE ... END) + (CASE ... END) + ...`` — the integer score of one row."""
+    return "\n+ ".join(f"({characteristic_sql(model, n)})" for n in model.characteristics)

@@ -1,0 +1,221 @@
+"""Training both model families on one split, with metrics, calibration and fairness.
+
+The reference split (../shared/data/README.md): stratified 70/30 on the label, seed 42, over the
+labelled accounts in their source order (UCI row order), so figures stay comparable across
+versions. Nothing here looks at the test rows until the models are fitted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from cardpilot.scoring.features import MODEL_FEATURES, PortfolioLike, behaviour_features
+from cardpilot.scoring.gbm import GbmModel, GbmParams, fit_gbm
+from cardpilot.scoring.metrics import calibration_table, discrimination, psi
+from cardpilot.scoring.protected import DEFAULT_PROTECTED, assert_not_protected
+from cardpilot.scoring.scaling import PointsScale
+from cardpilot.scoring.scorecard import ScorecardModel, ScorecardParams, fit_scorecard
+
+LABEL = "default_next_month"
+SPLIT_SEED = 42
+TEST_SHARE = 0.3
+
+
+@dataclass(frozen=True)
+class TrainingData:
+    features: pl.DataFrame  # one row per labelled account, in the labels' order
+    y: npt.NDArray[np.int8]
+    protected: pl.DataFrame  # account_id + protected attributes, same order (fairness only)
+    as_of: dt.date
+    data_hash: str
+
+
+def reference_split(y: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    from sklearn.model_selection import train_test_split
+
+    target = np.asarray(y)
+    rows = np.arange(len(target))
+    train, test = train_test_split(
+        rows, test_size=TEST_SHARE, stratify=target, random_state=SPLIT_SEED
+    )
+    return np.asarray(train), np.asarray(test)
+
+
+def frame_hash(*frames: pl.DataFrame) -> str:
+    digest = hashlib.sha256()
+    for frame in frames:
+        digest.update(frame.write_csv().encode())
+    return "sha256:" + digest.hexdigest()
+
+
+def training_data(
+    frames: PortfolioLike,
+    labels: pl.DataFrame,
+    as_of: dt.date | None = None,
+    label: str = LABEL,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
+) -> TrainingData:
+    """Features as of ``as_of`` (default: the latest cycle date) joined to one label."""
+    if as_of is None:
+        latest = frames.statements.get_column("cycle_date").max()
+        if not isinstance(latest, dt.date):
+            raise ValueError("no statements to compute features from")
+        as_of = latest
+    chosen = labels.filter(pl.col("label") == label)
+    if chosen.is_empty():
+        raise ValueError(f"no labels named {label!r}; import labels with the portfolio")
+    keyed = chosen.select("account_id", y=pl.col("value").cast(pl.Int8)).with_row_index("_row")
+    feats = behaviour_features(frames, as_of)
+    table = keyed.join(feats, on="account_id", how="inner").sort("_row")
+    attrs = [c for c in protected if c in frames.customers.columns]
+    who = (
+        frames.accounts.select("account_id", "customer_id")
+        .join(frames.customers.select("customer_id", *attrs), on="customer_id", how="left")
+        .select("account_id", *attrs)
+    )
+    prot = table.select("account_id").join(who, on="account_id", how="left")
+    features = table.drop("_row", "y")
+    y = table.get_column("y").to_numpy()
+    return TrainingData(features, y, prot, as_of, frame_hash(features, table.select("y")))
+
+
+def candidate_features(features: pl.DataFrame, protected: Sequence[str]) -> list[str]:
+    names = [c for c in MODEL_FEATURES if c in features.columns]
+    names = [c for c in names if features.get_column(c).null_count() < features.height]
+    assert_not_protected(names, protected)
+    return names
+
+
+def _version(family: str, data_hash: str, at: dt.datetime) -> str:
+    return f"{family}-{at:%Y%m%d%H%M%S}-{data_hash.split(':')[-1][:8]}"
+
+
+@dataclass
+class TrainedModel:
+    model: ScorecardModel | GbmModel
+    metadata: dict[str, Any]
+    test_score: npt.NDArray[np.int32]
+    train_score: npt.NDArray[np.int32]
+    test_pd: npt.NDArray[np.float64]
+
+
+def fairness_report(
+    score: npt.NDArray[np.int32],
+    y: npt.NDArray[np.int8],
+    protected: pl.DataFrame,
+    good_cut: int,
+) -> list[dict[str, Any]]:
+    """Per protected group: accounts, score distribution, AUC, share at or above ``good_cut``.
+
+    Measured on the test rows, never used by a model.
+    """
+    rows: list[dict[str, Any]] = []
+    for attr in [c for c in protected.columns if c != "account_id"]:
+        groups = protected.get_column(attr).fill_null("unknown").cast(pl.Utf8).to_numpy()
+        for g in sorted(set(groups)):
+            sel = groups == g
+            s, t = score[sel], y[sel]
+            both = 0 < int(t.sum()) < len(t)
+            rows.append(
+                {
+                    "attribute": attr,
+                    "group": str(g),
+                    "accounts": int(sel.sum()),
+                    "default_rate": round(float(t.mean()), 6),
+                    "score_mean": round(float(s.mean()), 2),
+                    "score_p10": int(np.percentile(s, 10)),
+                    "score_p50": int(np.percentile(s, 50)),
+                    "score_p90": int(np.percentile(s, 90)),
+                    "auc": discrimination(t, -s)["auc"] if both else None,
+                    "good_grade_share": round(float((s >= good_cut).mean()), 6),
+                }
+            )
+    return rows
+
+
+def train_models(
+    data: TrainingData,
+    scale: PointsScale | None = None,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
+    scorecard_params: ScorecardParams | None = None,
+    gbm_params: GbmParams | None = None,
+    source: str = "",
+) -> dict[str, TrainedModel]:
+    scale = scale or PointsScale()
+    sc_params = scorecard_params or ScorecardParams(scale=scale)
+    gb_params = gbm_params or GbmParams()
+    train, test = reference_split(data.y)
+    candidates = candidate_features(data.features, protected)
+    X_train, X_test = data.features[train], data.features[test]
+    y_train, y_test = data.y[train], data.y[test]
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    out: dict[str, TrainedModel] = {}
+    params = {"scorecard": sc_params.to_dict(), "gbm": gb_params.to_dict()}
+    for family in ("scorecard", "gbm"):
+        version = _version(family, data.data_hash, now)
+        started = time.perf_counter()
+        model: ScorecardModel | GbmModel
+        if family == "scorecard":
+            model, summary = fit_scorecard(
+                X_train, y_train, candidates, sc_params, protected, version=version
+            )
+        else:
+            model, summary = fit_gbm(
+                X_train, y_train, candidates, gb_params, scale, protected, version=version
+            )
+        fit_seconds = time.perf_counter() - started
+        test_score, _ = model.score_arrays(X_test)
+        train_score, _ = model.score_arrays(X_train)
+        test_pd = model.predict_pd(X_test)
+        test_m = discrimination(y_test, -test_score.astype(np.float64))
+        train_m = discrimination(y_train, -train_score.astype(np.float64))
+        good_cut = int(np.median(train_score))
+        metadata: dict[str, Any] = {
+            "family": family,
+            "version": version,
+            "created_at": now.isoformat(),
+            "source": source,
+            "as_of": data.as_of.isoformat(),
+            "label": LABEL,
+            "data_hash": data.data_hash,
+            "split": {
+                "method": "stratified",
+                "test_share": TEST_SHARE,
+                "random_state": SPLIT_SEED,
+                "train_rows": len(train),
+                "test_rows": len(test),
+            },
+            "features": model.features,
+            "candidate_features": candidates,
+            "protected_attributes": list(protected),
+            "params": params[family],
+            "scale": scale.to_dict(),
+            "calibration": model.calibration.to_dict(),
+            "fit_seconds": round(fit_seconds, 3),
+            "fit_summary": summary,
+            "metrics": {
+                "test_auc": test_m["auc"],
+                "test_ks": test_m["ks"],
+                "test_gini": test_m["gini"],
+                "train_auc": train_m["auc"],
+                "train_ks": train_m["ks"],
+                "train_gini": train_m["gini"],
+                "psi_train_test": round(psi(train_score, test_score), 6),
+            },
+            "calibration_table": calibration_table(test_score, test_pd, y_test).to_dicts(),
+            "fairness": {
+                "good_grade_cut": good_cut,
+                "groups": fairness_report(test_score, y_test, data.protected[test], good_cut),
+            },
+        }
+        out[family] = TrainedModel(model, metadata, test_score, train_score, test_pd)
+    return out
