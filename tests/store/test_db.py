@@ -11,10 +11,29 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from cardpilot.store.db import current_revision, head_revision, make_engine, upgrade
-from cardpilot.store.models import Base
+from cardpilot.store.models import Base, import_all_models
+
+PORTFOLIO_TABLES = {
+    "customers",
+    "accounts",
+    "statements",
+    "transactions",
+    "limit_history",
+    "performance_labels",
+    "import_runs",
+}
 
 
-def test_upgrade_builds_exactly_the_models_and_is_idempotent(store_url: str) -> None:
+def _portfolio_tables(obj: object, name: str | None, type_: str, *_: object) -> bool:
+    """The tables of ``cardpilot.store.models`` (other parts check their own)."""
+    if type_ == "table":
+        return name in PORTFOLIO_TABLES
+    table = getattr(obj, "table", None)
+    return table is None or table.name in PORTFOLIO_TABLES
+
+
+def test_upgrade_builds_exactly_the_portfolio_models_and_is_idempotent(store_url: str) -> None:
+    import_all_models()
     upgrade(store_url)
     upgrade(store_url)
 
@@ -22,7 +41,10 @@ def test_upgrade_builds_exactly_the_models_and_is_idempotent(store_url: str) -> 
     try:
         assert current_revision(engine) == head_revision()
         with engine.connect() as connection:
-            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+            context = MigrationContext.configure(
+                connection, opts={"include_object": _portfolio_tables}
+            )
+            assert compare_metadata(context, Base.metadata) == []
         tables = set(inspect(engine).get_table_names())
         assert {"customers", "accounts", "statements", "import_runs"} <= tables
     finally:

@@ -207,26 +207,32 @@ class GenericReader:
 
     def chunks(self, table: str) -> Iterator[TableChunk]:
         for path in self.files[table]:
-            expected = len(file_columns(path)) if path.suffix == ".csv" else None
+            header = file_columns(path) if path.suffix == ".csv" else None
             for chunk in iter_file(path):
-                yield self._check(table, path, chunk.frame, expected)
+                yield self._check(table, path, chunk.frame, header)
 
     # -- one chunk -----------------------------------------------------------------------------
 
-    def _check(self, table: str, path: Path, raw: pl.DataFrame, expected: int | None) -> TableChunk:
+    def _check(
+        self, table: str, path: Path, raw: pl.DataFrame, header: list[str] | None
+    ) -> TableChunk:
         file = self._display(path)
         specs = SPECS[table]
         keep = [ROW, NFIELDS] if NFIELDS in raw.columns else [ROW]
         raw = raw.select(*keep, *(s.name for s in specs if s.name in raw.columns))
         checked = validate(raw, specs, file=file, expected_fields=None)
-        if expected is not None and NFIELDS in raw.columns:
+        if header is not None and NFIELDS in raw.columns:
+            expected = len(header)
             # Field-count check against the file's own header, not the layout's column list.
             short = raw.filter(pl.col(NFIELDS) != expected)
             if short.height:
                 row_rejects = short.select(
                     pl.lit(file).alias("file"),
                     pl.col(ROW).alias("row"),
-                    pl.lit("").alias("field"),
+                    # the first field a short line lacks, or the last one of a long line
+                    pl.lit(pl.Series([*header, header[-1]]))
+                    .get(pl.col(NFIELDS).clip(0, expected).cast(pl.Int64))
+                    .alias("field"),
                     pl.lit("").alias("value"),
                     pl.when(pl.col(NFIELDS) < expected)
                     .then(pl.format("short row: {} of {} fields", pl.col(NFIELDS), expected))

@@ -214,3 +214,15 @@ class ImportRun(Base):
     labels_added: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     rejects_file: Mapped[str | None] = mapped_column(Text)
+
+
+def import_all_models() -> None:
+    """Load every ``cardpilot.store.*models`` module, so ``Base.metadata`` has all tables."""
+    import importlib
+    import pkgutil
+
+    import cardpilot.store as store
+
+    for module in pkgutil.iter_modules(store.__path__):
+        if module.name.endswith("models"):
+            importlib.import_module(f"cardpilot.store.{module.name}")

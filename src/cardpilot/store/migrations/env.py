@@ -6,7 +6,11 @@ from alembic import context
 from sqlalchemy import Connection
 
 from cardpilot.store.db import make_engine
-from cardpilot.store.models import Base
+from cardpilot.store.models import Base, import_all_models
+
+# Every part of cardpilot keeps its tables in a ``cardpilot/store/*models.py`` module on the
+# same ``Base``; all of them must be loaded for autogenerate to see the whole schema.
+import_all_models()
 
 config = context.config
 target_metadata = Base.metadata
