@@ -562,7 +562,9 @@ def assign_initial_limit(
     for name in sorted(optional):
         dtype = _dtype_of(name)
         exprs.append(
-            pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype)
+            (
+                pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype)
+            ).alias(name)
         )
     grades = lp.grades
     lazy = frame.select(exprs).lazy().with_columns(grade_expr(lp).alias("grade"))

@@ -1,0 +1,292 @@
+"""Review commands: ``cardpilot review``, ``cardpilot watch``, ``cardpilot assign``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from cardpilot.cli import app
+from cardpilot.cli.common import DATABASE_OPTION, database_url, open_engine
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.domain.money import format_major, to_minor
+
+POLICY_OPTION = typer.Option(
+    None, "--policy", help="Policy folder (limits.yaml + reasons.yaml); default: the shipped one."
+)
+
+
+def _policy(path: Path | None) -> Any:
+    from cardpilot.policy.loading import PolicyError, load_policy
+
+    try:
+        return load_policy(path)
+    except PolicyError as exc:
+        raise fail(f"{exc}\nFix the field named above (cardpilot policy validate).") from None
+
+
+def _as_of(value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"--as-of {value!r}: expected a date YYYY-MM-DD") from None
+
+
+def load_scorer(model: Path | None, family: str) -> Any:
+    """``--model DIR`` (a folder written by ``cardpilot model train --out DIR``: a model
+    folder, or the folder holding one per family) or the registry's champion of ``family``."""
+    from cardpilot.config import get_settings
+    from cardpilot.scoring.registry import Registry, RegistryError, load_model_dir
+
+    try:
+        if model is None:
+            return Registry(get_settings().home).champion(family)
+        if not model.exists():
+            raise fail(f"--model {model}: no such folder (write one with cardpilot model train)")
+        if (model / family).is_dir() and not (model / "metadata.json").exists():
+            model = model / family
+        return load_model_dir(model)
+    except RegistryError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command("review")
+def review(
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Review date (default: the day after the latest statement cycle)."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model folder from `cardpilot model train --out DIR`."
+    ),
+    family: str = typer.Option(
+        "scorecard", "--family", help="Registry model family whose champion scores."
+    ),
+    policy: Path | None = POLICY_OPTION,
+    engine: str = typer.Option("local", "--engine", help="local (in-process) or spark."),
+    out: Path | None = typer.Option(
+        None, "--out", help="Export the cycle's decisions (.csv or .parquet)."
+    ),
+    report: Path | None = typer.Option(None, "--report", help="Write the HTML review report."),
+    chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Accounts per chunk."),
+    spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master URL."),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Decide increase / keep / decrease for every account due in this review cycle."""
+    from cardpilot.jobs.review import ENGINES, ReviewError, review_portfolio
+
+    if engine not in ENGINES:
+        raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+    chosen = _policy(policy)
+    scorer = load_scorer(model, family)
+    url = database_url(database)
+    spark = None
+    if engine == "spark":
+        from cardpilot.engines.spark import local_spark_session
+
+        spark = local_spark_session(spark_master)
+    with Progress(
+        TextColumn("[bold]review"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=as_json,
+    ) as bar:
+        task = bar.add_task("review", total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        try:
+            result = review_portfolio(
+                url,
+                scorer,
+                policy=chosen,
+                as_of=_as_of(as_of),
+                engine=engine,
+                chunk_rows=chunk_rows,
+                out=out,
+                progress=on_progress,
+                spark=spark,
+            )
+        except ReviewError as exc:
+            raise fail(str(exc)) from None
+    payload = result.as_json()
+    if report is not None:
+        from cardpilot.reports.review import write_review_report
+        from cardpilot.store.db import make_engine
+
+        db = make_engine(url)
+        try:
+            write_review_report(db, result.cycle_id, chosen, report)
+        finally:
+            db.dispose()
+        payload["report"] = str(report)
+    if as_json:
+        emit_json(payload)
+        return
+    console.print(
+        f"review run {result.run_id} · cycle {result.cycle_id} · as of {result.as_of} · "
+        f"decided {result.decided:,} · skipped {result.skipped:,} (already decided) · "
+        f"{result.seconds:.1f} s"
+    )
+    for title, counts in (
+        ("action", result.by_action),
+        ("grade", result.by_grade),
+        ("segment", result.by_segment),
+    ):
+        table = Table(title=f"cycle {result.cycle_id} by {title}")
+        table.add_column(title)
+        table.add_column("accounts", justify="right")
+        for key, n in counts.items():
+            table.add_row(key, f"{n:,}")
+        console.print(table)
+    console.print(f"watched after large increases: {result.watched:,}; flags: {result.flags:,}")
+    if out is not None:
+        console.print(f"decisions → {out}")
+    if report is not None:
+        console.print(f"report → {report}")
+
+
+@app.command("watch")
+def watch(
+    check: bool = typer.Option(
+        False, "--check", help="Check new statements against the watch rules first."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Check statements up to this date (default: the latest)."
+    ),
+    policy: Path | None = POLICY_OPTION,
+    limit: int = typer.Option(50, "--limit", help="Rows to show."),
+    locale: str = typer.Option("zh-CN", "--locale", help="zh-CN or en."),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Show accounts watched after large increases, with the flags and their reasons."""
+    from cardpilot.jobs.review import default_as_of
+    from cardpilot.jobs.watch import check_watches, watch_list
+
+    chosen = _policy(policy)
+    db = open_engine(database)
+    try:
+        added = 0
+        if check:
+            added = check_watches(db, chosen, _as_of(as_of) or default_as_of(db))
+        watches = watch_list(db, chosen, locale)
+    finally:
+        db.dispose()
+    flagged = watches.filter(watches["flags"] > 0) if watches.height else watches
+    if as_json:
+        emit_json(
+            {
+                "watched": watches.height,
+                "flagged": flagged.height,
+                "flags_added": added,
+                "watches": watches.head(limit).to_dicts(),
+            }
+        )
+        return
+    console.print(
+        f"{watches.height:,} accounts watched, {flagged.height:,} flagged"
+        + (f" ({added:,} new flags)" if check else "")
+    )
+    table = Table()
+    for column in ("account", "grade", "from", "to", "old limit", "new limit", "flags", "reasons"):
+        table.add_column(column)
+    for w in watches.head(limit).iter_rows(named=True):
+        table.add_row(
+            w["account_id"],
+            w["grade"] or "",
+            str(w["started_on"]),
+            str(w["ends_on"]),
+            format_major(w["old_limit_minor"]),
+            format_major(w["new_limit_minor"]),
+            str(w["flags"]),
+            "；".join(w["reason_texts"] or []),
+        )
+    console.print(table)
+
+
+@app.command("assign")
+def assign(
+    applicants: Path | None = typer.Option(
+        None, "--applicants", help="CSV or Parquet: applicant_id, score (or pd), annual_income."
+    ),
+    applicant_id: str = typer.Option("applicant", "--id", help="One applicant's id."),
+    score: int | None = typer.Option(None, "--score", help="The applicant's score (points)."),
+    pd: float | None = typer.Option(None, "--pd", help="The applicant's probability of default."),
+    income: str | None = typer.Option(None, "--income", help="Annual income in yuan."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Decision date (default: today)."),
+    policy: Path | None = POLICY_OPTION,
+    out: Path | None = typer.Option(None, "--out", help="Write the offers (.csv or .parquet)."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Initial limits for new applicants from the policy (grade range, score, income)."""
+    import polars as pl
+
+    from cardpilot.jobs.assign import ApplicantError, assign_limits, read_applicants
+
+    chosen = _policy(policy)
+    if applicants is not None:
+        try:
+            frame = read_applicants(applicants)
+        except ApplicantError as exc:
+            raise fail(str(exc)) from None
+    else:
+        if score is None and pd is None:
+            raise fail("give --score (or --pd) for one applicant, or --applicants FILE")
+        try:
+            income_minor = to_minor(income) if income else None
+        except ValueError as exc:
+            raise fail(f"--income {income!r}: {exc}") from None
+        frame = pl.DataFrame(
+            {
+                "applicant_id": [applicant_id],
+                "score": [score],
+                "pd": [pd],
+                "annual_income_minor": [income_minor],
+            },
+            schema={
+                "applicant_id": pl.String,
+                "score": pl.Int64,
+                "pd": pl.Float64,
+                "annual_income_minor": pl.Int64,
+            },
+        )
+    offers = assign_limits(frame, chosen, _as_of(as_of))
+    if out is not None:
+        if out.suffix.lower() == ".parquet":
+            offers.write_parquet(out)
+        elif out.suffix.lower() == ".csv":
+            offers.with_columns(
+                pl.col(c).list.join(";")
+                for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
+            ).write_csv(out)
+        else:
+            raise fail(f"--out {out}: use a .csv or .parquet file name")
+    rows = offers.to_dicts()
+    if as_json:
+        emit_json({"applicants": len(rows), "offers": rows})
+        return
+    table = Table()
+    for column in ("applicant", "grade", "action", "initial limit", "reasons"):
+        table.add_column(column)
+    for r in rows[:50]:
+        limit = r["initial_limit_minor"]
+        table.add_row(
+            r["applicant_id"],
+            r["grade"] or "",
+            r["action"],
+            "—" if limit is None else format_major(limit),
+            "；".join(r["reason_texts_zh"]),
+        )
+    console.print(table)
+    if out is not None:
+        console.print(f"offers → {out}")

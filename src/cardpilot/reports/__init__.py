@@ -1,0 +1,1 @@
+"""Reports written as self-contained HTML files (Jinja2, inline SVG, no external assets)."""
