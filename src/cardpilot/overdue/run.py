@@ -1,0 +1,148 @@
+"""The aging run behind ``cardpilot aging``: snapshots per cycle, stored, and the report.
+
+For every statement cycle date on or before ``as_of`` (and ``as_of`` itself when it is not a
+cycle date) the portfolio is aged with ``age_accounts`` and the snapshot is stored in
+``aging_snapshots`` (replacing that date's rows, so a re-run is idempotent). The report gives
+counts and balances per bucket on ``as_of`` and the roll rates between the last two cycle
+snapshots (month-on-month, the usual collections measure).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Engine, delete, insert
+
+from cardpilot.domain.money import format_major
+from cardpilot.overdue.aging import age_accounts, bucket_summary, roll_rates, roll_summary
+from cardpilot.overdue.models import AgingSnapshot
+from cardpilot.overdue.schema import OverduePolicy
+
+_STORE_BATCH = 50_000
+_COLUMNS = [
+    "account_id",
+    "last_cycle_date",
+    "days_past_due",
+    "bucket",
+    "cycles_delinquent",
+    "consecutive_overdue_months",
+    "cures",
+    "balance_minor",
+    "overdue_balance_minor",
+    "write_off",
+    "policy_version",
+]
+
+
+@dataclass(frozen=True)
+class AgingReport:
+    as_of: dt.date
+    policy_version: str
+    snapshot_dates: tuple[dt.date, ...]
+    accounts: int
+    buckets: pl.DataFrame
+    roll_from: dt.date | None
+    roll_to: dt.date | None
+    rolls: dict[str, list[dict[str, object]]] | None
+    stored_rows: int
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "policy_version": self.policy_version,
+            "accounts": self.accounts,
+            "snapshots": [d.isoformat() for d in self.snapshot_dates],
+            "stored_rows": self.stored_rows,
+            "buckets": [
+                {
+                    "bucket": r["bucket"],
+                    "accounts": r["accounts"],
+                    "balance": format_major(r["balance_minor"]),
+                    "overdue_balance": format_major(r["overdue_balance_minor"]),
+                    "write_off_accounts": r["write_off_accounts"],
+                }
+                for r in self.buckets.iter_rows(named=True)
+            ],
+            "roll_rates": None
+            if self.rolls is None
+            else {
+                "from": self.roll_from.isoformat() if self.roll_from else None,
+                "to": self.roll_to.isoformat() if self.roll_to else None,
+                **self.rolls,
+            },
+        }
+
+
+def snapshot_dates(statements: pl.DataFrame, as_of: dt.date) -> tuple[list[dt.date], bool]:
+    """Cycle dates up to ``as_of``, plus ``as_of`` itself; and whether it is a cycle date."""
+    cycles = sorted(
+        d for d in statements["cycle_date"].unique().to_list() if d is not None and d <= as_of
+    )
+    is_cycle = bool(cycles) and cycles[-1] == as_of
+    return (cycles if is_cycle else [*cycles, as_of]), is_cycle
+
+
+def store_snapshot(engine: Engine, snapshot: pl.DataFrame, kind: str) -> int:
+    """Replace the snapshot of its date in ``aging_snapshots``; returns rows written."""
+    if snapshot.is_empty():
+        return 0
+    day = snapshot["as_of"][0]
+    table = AgingSnapshot
+    rows = snapshot.select(_COLUMNS).with_columns(
+        pl.lit(day).alias("snapshot_date"), pl.lit(kind).alias("kind")
+    )
+    with engine.begin() as conn:
+        conn.execute(delete(table).where(table.snapshot_date == day))
+        for offset in range(0, rows.height, _STORE_BATCH):
+            conn.execute(insert(table), rows.slice(offset, _STORE_BATCH).to_dicts())
+    return rows.height
+
+
+def run_aging(
+    engine: Engine | None,
+    statements: pl.DataFrame,
+    as_of: dt.date,
+    policy: OverduePolicy,
+    *,
+    store: bool = True,
+    progress: Callable[[dt.date], None] | None = None,
+) -> AgingReport:
+    """Age every snapshot date, store the snapshots (when ``store`` and an engine is given)."""
+    dates, as_of_is_cycle = snapshot_dates(statements, as_of)
+    snapshots: dict[dt.date, pl.DataFrame] = {}
+    stored = 0
+    for day in dates:
+        if progress is not None:
+            progress(day)
+        snap = age_accounts(statements, day, policy)
+        snapshots[day] = snap
+        if store and engine is not None:
+            kind = "cycle" if (day != as_of or as_of_is_cycle) else "daily"
+            stored += store_snapshot(engine, snap, kind)
+    cycle_dates = dates if as_of_is_cycle else dates[:-1]
+    scale = policy.file.aging.scale()
+    current = snapshots.get(as_of, pl.DataFrame())
+    buckets = (
+        bucket_summary(current, scale)
+        if current.height
+        else bucket_summary(age_accounts(statements.head(0), as_of, policy), scale)
+    )
+    rolls = roll_from = roll_to = None
+    if len(cycle_dates) >= 2:
+        roll_from, roll_to = cycle_dates[-2], cycle_dates[-1]
+        rolls = roll_summary(roll_rates(snapshots[roll_from], snapshots[roll_to]), scale)
+    return AgingReport(
+        as_of=as_of,
+        policy_version=policy.version,
+        snapshot_dates=tuple(dates),
+        accounts=current.height,
+        buckets=buckets,
+        roll_from=roll_from,
+        roll_to=roll_to,
+        rolls=rolls,
+        stored_rows=stored,
+    )
