@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -54,8 +53,8 @@ def test_plan_quote_refuses_more_than_sixty_months_and_ineligible_segments():
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> str:
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def store(store_url: str) -> str:
+    url = store_url
     engine = open_store(url)
     cycles = [dt.date(2005, 8, 31), dt.date(2005, 9, 30)]
     dpds = {"a": (0, 30), "b": (30, 60), "c": (30, 0), "d": (0, 0)}
