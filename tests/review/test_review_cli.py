@@ -31,7 +31,8 @@ def test_review_json_prints_counts_by_action_grade_segment_and_run_id(loaded_sto
     result = runner.invoke(app, [*args, "--out", str(out), "--report", str(report)])
     assert result.exit_code == 0, result.output
     payload = _json(result.stdout)
-    assert payload["run_id"] == 1 and payload["cycle_id"] == "2026-H1"
+    assert payload["run_id"] == 1
+    assert payload["cycle_id"] == "2026-H1"
     assert sum(payload["by_action"].values()) == payload["decided"] > 0
     assert sum(payload["by_grade"].values()) == payload["decided"]
     assert sum(payload["by_segment"].values()) == payload["decided"]
@@ -45,10 +46,12 @@ def test_review_json_prints_counts_by_action_grade_segment_and_run_id(loaded_sto
         "Watch list",
     ):
         assert heading in html
-    assert "<svg" in html and "http" not in html.split("<body>")[1]
+    assert "<svg" in html
+    assert "http" not in html.split("<body>")[1]
     # A second run of the cycle decides nothing.
     again = _json(runner.invoke(app, args).stdout)
-    assert again["decided"] == 0 and again["skipped"] == payload["decided"]
+    assert again["decided"] == 0
+    assert again["skipped"] == payload["decided"]
 
     watch = runner.invoke(app, ["watch", "--database", loaded_store, "--json"])
     assert watch.exit_code == 0, watch.output
@@ -57,16 +60,19 @@ def test_review_json_prints_counts_by_action_grade_segment_and_run_id(loaded_sto
 
 def test_review_refuses_unknown_engine_and_bad_date(loaded_store):
     bad = runner.invoke(app, ["review", "--engine", "flink", "--database", loaded_store])
-    assert bad.exit_code == 2 and "--engine" in bad.output
+    assert bad.exit_code == 2
+    assert "--engine" in bad.output
     result = runner.invoke(app, ["review", "--model", "/nonexistent", "--database", loaded_store])
-    assert result.exit_code == 2 and "no such folder" in result.output
+    assert result.exit_code == 2
+    assert "no such folder" in result.output
 
 
 def test_assign_one_applicant_places_limit_inside_the_grade_range():
     result = runner.invoke(app, ["assign", "--score", "800", "--income", "200000", "--json"])
     assert result.exit_code == 0, result.output
     offer = _json(result.stdout)["offers"][0]
-    assert offer["grade"] == "excellent" and offer["action"] == "offer"
+    assert offer["grade"] == "excellent"
+    assert offer["action"] == "offer"
     assert 1_000_000 <= offer["initial_limit_minor"] <= 5_000_000
     assert offer["reason_codes"][0] == "INITIAL_LIMIT_BY_GRADE"
 
@@ -84,7 +90,8 @@ def test_assign_reads_a_csv_of_applicants_with_income_in_yuan(tmp_path):
     assert result.exit_code == 0, result.output
     offers = {o["applicant_id"]: o for o in _json(result.stdout)["offers"]}
     assert offers["P1"]["action"] == "offer"
-    assert offers["P2"]["grade"] == "fair" and offers["P2"]["action"] == "offer"
+    assert offers["P2"]["grade"] == "fair"
+    assert offers["P2"]["action"] == "offer"
     assert offers["P3"]["action"] == "refer"  # no score: a person decides
     assert offers["P4"]["action"] == "decline"  # income cap below the grade's minimum
     assert pl.read_csv(out).height == 4
@@ -94,6 +101,8 @@ def test_assign_applicant_is_the_one_call_the_api_uses():
     from cardpilot.jobs.assign import assign_applicant
 
     offer = assign_applicant("X", score=660, annual_income_minor=None)
-    assert offer["grade"] == "good" and offer["action"] == "offer"
+    assert offer["grade"] == "good"
+    assert offer["action"] == "offer"
     assert 500_000 <= offer["initial_limit_minor"] <= 2_000_000
-    assert offer["reason_texts_zh"] and offer["reason_texts_en"]
+    assert offer["reason_texts_zh"]
+    assert offer["reason_texts_en"]

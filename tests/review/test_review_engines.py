@@ -86,7 +86,8 @@ def test_spark_review_stores_the_same_decisions_as_the_local_review(
     remote = review_portfolio(
         spark_url, scorer, as_of=AS_OF, chunk_rows=500, engine="spark", spark=spark
     )
-    assert remote.engine == "spark" and remote.decided == local.decided
+    assert remote.engine == "spark"
+    assert remote.decided == local.decided
     a = read_decisions(make_engine(sqlite_store)).select(COMPARED)
     b = read_decisions(make_engine(spark_url)).select(COMPARED)
     assert a.equals(b)

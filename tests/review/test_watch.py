@@ -51,7 +51,8 @@ def test_statements_after_the_increase_are_checked_and_flagged_once(loaded_store
             ).all()
     finally:
         engine.dispose()
-    assert first == len(flags) > 0 and again == 0
+    assert first == len(flags) > 0
+    assert again == 0
     assert {r[0] for r in flags} <= {
         "missed_payment",
         "utilisation_jump",
@@ -63,7 +64,8 @@ def test_statements_after_the_increase_are_checked_and_flagged_once(loaded_store
         for r in flags
     )
     flagged = listing.filter(pl.col("flags") > 0)
-    assert flagged.height > 0 and flagged["reason_texts"].list.len().min() >= 1
+    assert flagged.height > 0
+    assert flagged["reason_texts"].list.len().min() >= 1
 
 
 def test_each_watch_rule_fires_on_its_own_signal():
