@@ -37,9 +37,12 @@ def main(
 
 
 # Registration: importing a module adds its commands to ``app``.
+from cardpilot.cli import aging as _aging  # noqa: E402,F401
 from cardpilot.cli import demo as _demo  # noqa: E402,F401
 from cardpilot.cli import generate as _generate  # noqa: E402,F401
 from cardpilot.cli import model as _model  # noqa: E402,F401
+from cardpilot.cli import plan as _plan  # noqa: E402,F401
 from cardpilot.cli import policy as _policy  # noqa: E402,F401
 from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401
+from cardpilot.cli import review as _review  # noqa: E402,F401
 from cardpilot.cli import summary as _summary  # noqa: E402,F401
