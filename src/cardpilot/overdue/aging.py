@@ -87,8 +87,9 @@ def age_accounts_lazy(
             pl.col("statement_balance_minor").cast(pl.Int64).alias("bal"),
         )
         .filter(pl.col("cycle_date") <= as_of)
-        # One global sort; group_by keeps row order inside each group.
-        .sort("account_id", "cycle_date")
+        # One stable sort on the (integer) date; group_by keeps row order inside each group,
+        # so every account's cycles are in date order without sorting the string ids.
+        .sort("cycle_date", maintain_order=True)
         .group_by("account_id")
         .agg(
             pl.col("cycle_date").last().alias("last_cycle_date"),

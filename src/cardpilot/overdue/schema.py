@@ -213,7 +213,7 @@ class Segment(PolicyModel):
     risk_level: Literal["high", "medium", "low"]
     labels: Texts
     # The segment applies when any rule holds; ``otherwise`` marks the catch-all (last).
-    when_any: list[SegmentRule] = []
+    when_any: list[SegmentRule] = Field(default=[], max_length=12)
     otherwise: bool = False
     otherwise_reason: ReasonCode | None = None
     treatment: Treatment

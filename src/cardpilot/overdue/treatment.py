@@ -140,6 +140,52 @@ def _prepare(table: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     return lf.select(cols).with_columns(pl.col("penalty_fees_minor").fill_null(0))
 
 
+RULE_BITS = 12  # at most 12 rules per segment (checked by the schema)
+
+
+def _segment_actions(segment: Segment) -> list[str]:
+    """The action reasons a segment's treatment gives, after the invariant guards."""
+    t = segment.treatment
+    high, low = segment.risk_level == "high", segment.risk_level == "low"
+    limit_action = "freeze" if low and t.limit_action == "cut" else t.limit_action
+    out = []
+    if limit_action in ("freeze", "cut"):
+        out.append(ACTION_REASONS[limit_action])
+    if t.fee_waiver_share > 0 and not high:
+        out.append(ACTION_REASONS["fee_waiver"])
+    if t.due_date_extension_days > 0 and not high:
+        out.append(ACTION_REASONS["extension"])
+    return out
+
+
+def reason_table(policy: OverduePolicy) -> pl.DataFrame:
+    """Every possible reason list: key = segment index << 12 | mask of matched rules."""
+    p = policy.file
+    keys: list[int] = []
+    lists: list[list[str]] = []
+    for i, s in enumerate(p.segments):
+        tail = [s.treatment.reason, *_segment_actions(s)]
+        for mask in range(1 << len(s.when_any)):
+            matched = [r.reason for b, r in enumerate(s.when_any) if mask >> b & 1]
+            head = matched if s.when_any else [s.otherwise_reason or ""]
+            keys.append((i << RULE_BITS) + mask)
+            lists.append([*head, *tail][:MAX_REASONS])
+    return pl.DataFrame(
+        {
+            "__reason_key": keys,
+            "reason_codes": lists,
+            "reason_texts_zh": [[p.reasons[c].zh_cn for c in codes] for codes in lists],
+            "reason_texts_en": [[p.reasons[c].en for c in codes] for codes in lists],
+        },
+        schema={
+            "__reason_key": pl.Int64(),
+            "reason_codes": pl.List(pl.String()),
+            "reason_texts_zh": pl.List(pl.String()),
+            "reason_texts_en": pl.List(pl.String()),
+        },
+    )
+
+
 def assign_treatments_lazy(
     table: pl.DataFrame | pl.LazyFrame, policy: OverduePolicy, as_of: dt.date
 ) -> pl.LazyFrame:
@@ -239,33 +285,19 @@ def assign_treatments_lazy(
         .alias("limit_cut_share_bp"),
     )
 
-    # Reasons: segment rules that matched (or the catch-all's), treatment, actions; ≤ 4.
-    parts: list[pl.Expr] = []
-    for code, reason, name in rule_cols:
-        parts.append(pl.when((pl.col("risk_segment") == code) & pl.col(name)).then(pl.lit(reason)))
-    last = segments[-1]
-    parts.append(pl.when(pl.col("risk_segment") == last.code).then(pl.lit(last.otherwise_reason)))
-    parts.append(_by_segment(segments, lambda s: s.treatment.reason, pl.String()))
-    parts.append(pl.when(pl.col("limit_action") == "freeze").then(pl.lit(ACTION_REASONS["freeze"])))
-    parts.append(pl.when(pl.col("limit_action") == "cut").then(pl.lit(ACTION_REASONS["cut"])))
-    parts.append(pl.when(pl.col("fee_waived")).then(pl.lit(ACTION_REASONS["fee_waiver"])))
-    parts.append(
-        pl.when(pl.col("due_date_extension_days") > 0).then(pl.lit(ACTION_REASONS["extension"]))
-    )
-    codes = list(p.reasons)
-    zh = [p.reasons[c].zh_cn for c in codes]
-    en = [p.reasons[c].en for c in codes]
-    lf = lf.with_columns(
-        pl.concat_list(parts).list.drop_nulls().list.head(MAX_REASONS).alias("reason_codes")
-    ).with_columns(
-        pl.col("reason_codes")
-        .list.eval(pl.element().replace_strict(codes, zh, return_dtype=pl.String()))
-        .alias("reason_texts_zh"),
-        pl.col("reason_codes")
-        .list.eval(pl.element().replace_strict(codes, en, return_dtype=pl.String()))
-        .alias("reason_texts_en"),
-        pl.lit(as_of).alias("as_of"),
-        pl.lit(policy.version).alias("policy_version"),
+    # Reasons depend only on the segment and which of its rules matched (every action is a
+    # per-segment constant), so each row gets an integer key and the lists come from a small
+    # table joined in: far cheaper than building lists row by row.
+    key: pl.Expr = pl.lit(0, pl.Int64)
+    for i, s in enumerate(segments):
+        mask: pl.Expr = pl.lit(0, pl.Int64)
+        for bit, name in enumerate(n for code, _, n in rule_cols if code == s.code):
+            mask = mask + pl.col(name).cast(pl.Int64) * (1 << bit)
+        key = pl.when(pl.col("risk_segment") == s.code).then(mask + (i << RULE_BITS)).otherwise(key)
+    lf = (
+        lf.with_columns(key.alias("__reason_key"))
+        .join(reason_table(policy).lazy(), on="__reason_key", how="left")
+        .with_columns(pl.lit(as_of).alias("as_of"), pl.lit(policy.version).alias("policy_version"))
     )
     return lf.select([pl.col(c).cast(t) for c, t in TREATMENT_SCHEMA.items()])
 
