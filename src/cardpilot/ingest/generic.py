@@ -192,7 +192,9 @@ class GenericReader:
         # ids accepted in this import, and rejected ids with where they were rejected
         self._accepted: dict[str, list[pl.Series]] = {t: [] for t in TABLES}
         self._rejected: dict[str, list[pl.DataFrame]] = {t: [] for t in TABLES}
-        self._seen: dict[str, list[pl.DataFrame]] = {t: [] for t in TABLES}
+        # Keys accepted so far (with where they were first seen), kept compact and appended in
+        # place: for millions of statements this is the import's largest structure.
+        self._seen: dict[str, pl.DataFrame | None] = dict.fromkeys(TABLES)
 
     def total_rows(self, table: str) -> int | None:
         """Rows in ``table`` when cheap to know (Parquet metadata), for progress bars."""
@@ -280,10 +282,16 @@ class GenericReader:
     ) -> tuple[pl.DataFrame, pl.DataFrame]:
         """Rows repeating a key accepted from an earlier chunk or file of this import."""
         key = KEY[table]
-        if not self._seen[table] or good.height == 0:
+        seen = self._seen[table]
+        if seen is None or good.height == 0:
             return good, pl.DataFrame(schema=REJECT_SCHEMA)
-        seen = pl.concat(self._seen[table])
-        flagged = good.join(seen, on=key, how="left")
+        flagged = good.join(seen, on=key, how="left").with_columns(
+            pl.when(pl.col("__first_row").is_not_null())
+            .then(
+                pl.format("{} row {}", pl.col("__first_file").cast(pl.Utf8), pl.col("__first_row"))
+            )
+            .alias("__first_at")
+        )
         kept, rejects = reject_rows(
             flagged,
             pl.col("__first_at").is_not_null(),
@@ -293,7 +301,7 @@ class GenericReader:
                 "duplicate {} (first at {})", pl.lit("/".join(key)), pl.col("__first_at")
             ),
         )
-        return kept.drop("__first_at"), rejects
+        return kept.drop("__first_at", "__first_file", "__first_row"), rejects
 
     def _reject_orphans(
         self, table: str, good: pl.DataFrame, file: str
@@ -343,11 +351,18 @@ class GenericReader:
     def _remember(self, table: str, raw: pl.DataFrame, good: pl.DataFrame, file: str) -> None:
         key = KEY[table]
         if good.height:
-            self._seen[table].append(
-                good.select(
-                    *key, pl.format("{} row {}", pl.lit(file), pl.col(ROW)).alias("__first_at")
-                )
+            keys = good.select(
+                *key,
+                pl.lit(file).cast(pl.Categorical).alias("__first_file"),
+                pl.col(ROW).alias("__first_row"),
             )
+            seen = self._seen[table]
+            if seen is None:
+                self._seen[table] = keys
+            else:
+                seen.vstack(keys, in_place=True)
+                if seen.n_chunks() > 16:
+                    self._seen[table] = seen.rechunk()
             if table in ("customers", "accounts"):
                 self._accepted[table].append(good[key[0]])
         if table in ("customers", "accounts"):

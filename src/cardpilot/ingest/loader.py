@@ -14,6 +14,7 @@ B-tree grows at its end.
 from __future__ import annotations
 
 import io
+import threading
 from collections.abc import Iterator, Sequence
 from types import TracebackType
 from typing import Any
@@ -32,6 +33,10 @@ KEYS: dict[str, tuple[str, ...]] = {
     "performance_labels": ("account_id", "label"),
 }
 SQLITE_BATCH_ROWS = 50_000
+# PostgreSQL bulk mode (see ``begin_bulk``): only for loads this large, and only when the load is
+# at least half the size of what the table already holds, because re-validating a foreign key
+# reads the whole table.
+BULK_MIN_ROWS = 100_000
 _ID_LOOKUP_BATCH = 5_000
 
 
@@ -56,6 +61,10 @@ class StoreLoader:
         self._pooled: Any = None
         self._conn: Any = None
         self._staged: set[str] = set()
+        # table → its foreign keys (name, definition), dropped for the length of a bulk load
+        self._bulk: dict[str, list[tuple[str, str]]] = {}
+        # The import reads ahead on another thread; both threads share this one connection.
+        self._lock = threading.RLock()
 
     def __enter__(self) -> StoreLoader:
         self._pooled = self.engine.raw_connection()
@@ -75,9 +84,13 @@ class StoreLoader:
     ) -> None:
         if self._pooled is not None:
             try:
-                if exc_type is not None:
+                if exc_type is None:
+                    for table in list(self._bulk):
+                        self.end_bulk(table)
+                else:
+                    self._bulk.clear()
                     self._conn.rollback()
-                elif self.backend == "sqlite":
+                if self.backend == "sqlite":
                     self._conn.execute("PRAGMA cache_size=-2000")
             finally:
                 self._pooled.close()
@@ -94,10 +107,11 @@ class StoreLoader:
         keys = list(KEYS.get(table, ()))
         if keys:
             frame = frame.sort(keys)
-        if self.backend == "postgresql":
-            return self._load_postgres(table, frame, columns)
-        if self.backend == "sqlite":
-            return self._load_sqlite(table, frame, columns)
+        with self._lock:
+            if self.backend == "postgresql":
+                return self._load_postgres(table, frame, columns)
+            if self.backend == "sqlite":
+                return self._load_sqlite(table, frame, columns)
         raise ValueError(f"unsupported store back end: {self.backend}")
 
     def _load_sqlite(self, table: str, frame: pl.DataFrame, columns: list[str]) -> int:
@@ -143,12 +157,70 @@ class StoreLoader:
                     "ON CONFLICT DO NOTHING"
                 )
                 added = cur.rowcount
-            conn.commit()
+            if table not in self._bulk:
+                conn.commit()
         except BaseException:
             conn.rollback()
-            self._staged.discard(table)
+            self._staged.clear()
+            self._bulk.clear()
             raise
         return int(added)
+
+    # -- PostgreSQL bulk mode ------------------------------------------------------------------
+
+    def begin_bulk(self, table: str, expected_rows: int | None) -> bool:
+        """Load ``table`` in one transaction with its foreign keys dropped; re-add them at the end.
+
+        A foreign key is checked by a trigger per inserted row, which more than doubles the
+        cost of a large load; re-adding the key afterwards validates every row in one join
+        instead (PostgreSQL manual, "Populating a Database"). The table is locked for the
+        load and the keys come back (or everything rolls back) in the same transaction.
+        Every parent was already checked by the import, so validation is expected to pass.
+        """
+        if self.backend != "postgresql" or table in self._bulk:
+            return False
+        if expected_rows is None or expected_rows < BULK_MIN_ROWS:
+            return False
+        with self._lock, self._conn.cursor() as cur:
+            cur.execute(
+                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+                (table,),
+            )
+            row = cur.fetchone()
+            if row is not None and row[0] > 2 * expected_rows:
+                self._conn.rollback()
+                return False
+            cur.execute(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+                (table,),
+            )
+            keys = [(str(name), str(definition)) for name, definition in cur.fetchall()]
+            self._conn.commit()
+            for name, _ in keys:
+                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        self._bulk[table] = keys
+        return True
+
+    def end_bulk(self, table: str) -> None:
+        """Re-add (and validate) the foreign keys dropped by ``begin_bulk`` and commit."""
+        keys = self._bulk.pop(table, None)
+        if keys is None:
+            return
+        with self._lock:
+            try:
+                with self._conn.cursor() as cur:
+                    for name, definition in keys:
+                        cur.execute(
+                            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID'
+                        )
+                        cur.execute(f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"')
+                self._conn.commit()
+            except BaseException:
+                self._conn.rollback()
+                self._staged.clear()
+                self._bulk.clear()
+                raise
 
     # -- look-ups ------------------------------------------------------------------------------
 
@@ -156,6 +228,11 @@ class StoreLoader:
         """Which of ``values`` are already in ``table.column`` (for parents outside the import)."""
         values = values.drop_nulls().unique()
         found: list[Any] = []
+        with self._lock:
+            self._existing(table, column, values, found)
+        return pl.Series(column, found, dtype=values.dtype)
+
+    def _existing(self, table: str, column: str, values: pl.Series, found: list[Any]) -> None:
         cursor = self._conn.cursor()
         placeholder = "%s" if self.backend == "postgresql" else "?"
         try:
@@ -166,11 +243,9 @@ class StoreLoader:
                 found.extend(row[0] for row in cursor.fetchall())
         finally:
             cursor.close()
-        if self.backend == "sqlite":
+        if not self._bulk:
+            # end the read transaction; a bulk load's own transaction stays open
             self._conn.commit()
-        else:
-            self._conn.rollback()
-        return pl.Series(column, found, dtype=values.dtype)
 
 
 def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:

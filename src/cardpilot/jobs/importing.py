@@ -7,8 +7,10 @@ Progress is reported through a callback so the CLI can draw a bar and a benchmar
 from __future__ import annotations
 
 import datetime as dt
+import queue
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -17,7 +19,7 @@ import polars as pl
 from sqlalchemy import Engine, update
 
 from cardpilot.config import Settings, get_settings
-from cardpilot.ingest.generic import Defaults, GenericReader
+from cardpilot.ingest.generic import STORE_TABLE, TABLES, Defaults, GenericReader, TableChunk
 from cardpilot.ingest.loader import StoreLoader
 from cardpilot.ingest.rejects import RejectsWriter, default_rejects_path
 from cardpilot.ingest.uci import read_uci
@@ -126,7 +128,9 @@ def _import_uci(
     ):
         if progress:
             progress(_COUNTED[table], 0, frame.height)
+        loader.begin_bulk(table, frame.height)
         _add(result, table, loader.load(table, frame))
+        loader.end_bulk(table)
         if progress:
             progress(_COUNTED[table], frame.height, frame.height)
 
@@ -147,21 +151,72 @@ def _import_generic(
             currency=settings.currency, locale=settings.locale, timezone=settings.timezone
         ),
     )
-    for table in ("customers", "accounts", "statements", "transactions", "labels"):
-        if not reader.files[table]:
-            continue
-        total = reader.total_rows(table)
-        done = 0
-        if progress:
-            progress(table, 0, total)
-        for chunk in reader.chunks(table):
-            writer.write(chunk.rejects)
-            _add(result, chunk.store_table, loader.load(chunk.store_table, chunk.good))
-            done += chunk.rows_read
-            result.rows_read += chunk.rows_read
-            result.read[table] = result.read.get(table, 0) + chunk.rows_read
+    tables = [t for t in TABLES if reader.files[t]]
+    totals = {t: reader.total_rows(t) for t in tables}
+    done = dict.fromkeys(tables, 0)
+    current: str | None = None
+    for chunk in _read_ahead(c for t in tables for c in reader.chunks(t)):
+        table = chunk.table
+        if table != current:
+            if current is not None:
+                loader.end_bulk(STORE_TABLE[current])
+            loader.begin_bulk(chunk.store_table, totals[table])
+            current = table
             if progress:
-                progress(table, done, total)
+                progress(table, 0, totals[table])
+        writer.write(chunk.rejects)
+        _add(result, chunk.store_table, loader.load(chunk.store_table, chunk.good))
+        done[table] += chunk.rows_read
+        result.rows_read += chunk.rows_read
+        result.read[table] = done[table]
+        if progress:
+            progress(table, done[table], totals[table])
+    if current is not None:
+        loader.end_bulk(STORE_TABLE[current])
+
+
+def _read_ahead(chunks: Iterator[TableChunk], depth: int = 1) -> Iterator[TableChunk]:
+    """Read and check the next chunk on a thread while this one loads.
+
+    Polars, pyarrow and the database drivers release the GIL, and PostgreSQL works in its own
+    process, so reading and loading overlap on a second core.
+    """
+    channel: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    finished = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                channel.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                if not put(chunk):
+                    return
+            put(finished)
+        except BaseException as exc:  # handed to the loading thread, raised there
+            put(exc)
+
+    worker = threading.Thread(target=produce, name="cardpilot-import-reader", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = channel.get()
+            if item is finished:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            assert isinstance(item, TableChunk)
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 def _add(result: ImportResult, table: str, added: int) -> None:
