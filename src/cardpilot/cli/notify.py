@@ -1,0 +1,222 @@
+"""``cardpilot notify``: preview, dispatch (one pass), worker (long-running), status, queue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from cardpilot.cli import app
+from cardpilot.cli.common import DATABASE_OPTION, open_engine
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.config import get_settings
+
+notify_app = typer.Typer(
+    help="Tell customers: preview notices, deliver the outbox, show its state.",
+    no_args_is_help=True,
+)
+app.add_typer(notify_app, name="notify")
+
+CHANNELS = ("sms", "app", "email")
+
+
+def _dispatcher(
+    database: str | None, batch_size: int, lease_seconds: float | None, channel: list[str] | None
+) -> Any:
+    from cardpilot.notify.channels.factory import channels_from_settings
+    from cardpilot.notify.dispatch import Dispatcher
+    from cardpilot.privacy import FieldCipher
+
+    settings = get_settings()
+    engine = open_engine(database)
+    try:
+        channels = channels_from_settings(settings)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    return Dispatcher(
+        engine,
+        channels,
+        FieldCipher.from_settings(settings),
+        batch_size=batch_size,
+        lease_seconds=lease_seconds,
+        only_channels=channel or None,
+    )
+
+
+BATCH_OPTION = typer.Option(500, "--batch-size", min=1, help="Messages claimed per batch.")
+LEASE_OPTION = typer.Option(
+    None, "--lease-seconds", help="How long a claim holds (default: notify.yaml lease_seconds)."
+)
+CHANNEL_OPTION = typer.Option(None, "--channel", help="Only this channel (repeatable).")
+
+
+@notify_app.command()
+def dispatch(
+    database: str | None = DATABASE_OPTION,
+    batch_size: int = BATCH_OPTION,
+    lease_seconds: float | None = LEASE_OPTION,
+    channel: list[str] | None = CHANNEL_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """One pass: deliver every message due now, then exit."""
+    dispatcher = _dispatcher(database, batch_size, lease_seconds, channel)
+    started = time.perf_counter()
+    try:
+        report = dispatcher.run_once()
+    finally:
+        dispatcher.close()
+    payload = report.as_dict() | {"seconds": round(time.perf_counter() - started, 3)}
+    if as_json:
+        emit_json(payload)
+    else:
+        console.print(
+            f"sent {report.sent:,}, to retry {report.retried:,}, dead {report.dead:,}, "
+            f"waiting (quiet hours / cap) {report.held:,} in {payload['seconds']} s"
+        )
+
+
+@notify_app.command()
+def worker(
+    database: str | None = DATABASE_OPTION,
+    batch_size: int = BATCH_OPTION,
+    lease_seconds: float | None = LEASE_OPTION,
+    channel: list[str] | None = CHANNEL_OPTION,
+    poll_seconds: float = typer.Option(1.0, "--poll-seconds", help="Sleep when nothing is due."),
+) -> None:
+    """Long-running: deliver messages as they come due until SIGTERM or Ctrl-C."""
+    dispatcher = _dispatcher(database, batch_size, lease_seconds, channel)
+    stop = {"now": False}
+
+    def _stop(_signum: int, _frame: object) -> None:
+        stop["now"] = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    err_console.print(f"notify worker {dispatcher.worker_id} running; SIGTERM or Ctrl-C to stop")
+    try:
+        report = dispatcher.run_forever(poll_seconds, should_stop=lambda: stop["now"])
+    finally:
+        dispatcher.close()
+    err_console.print(f"stopped: {report.as_dict()}")
+
+
+@notify_app.command()
+def status(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTION) -> None:
+    """Messages per state and channel."""
+    from cardpilot.notify.dispatch import outbox_status
+
+    result = outbox_status(open_engine(database))
+    if as_json:
+        emit_json(result)
+        return
+    from rich.table import Table
+
+    table = Table("state", *CHANNELS, "total")
+    for state in ("queued", "waiting", "sending", "sent", "dead"):
+        row = result["states"].get(state, {})
+        table.add_row(state, *(f"{row.get(c, 0):,}" for c in CHANNELS), f"{sum(row.values()):,}")
+    console.print(table)
+
+
+@notify_app.command()
+def queue(
+    database: str | None = DATABASE_OPTION,
+    cycle: str | None = typer.Option(None, "--cycle", help="Only this review cycle."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Queue the notices of stored limit-review decisions that changed a limit (idempotent)."""
+    from cardpilot.notify.outbox import enqueue_notices
+    from cardpilot.notify.review import has_decisions, stored_limit_notices
+    from cardpilot.store.db import unit_of_work
+
+    engine = open_engine(database)
+    with unit_of_work(engine) as session:
+        if not has_decisions(session):
+            raise fail("no limit decisions in the store yet; run the limit review first")
+        keys = enqueue_notices(session, list(stored_limit_notices(session, cycle_id=cycle)))
+    if as_json:
+        emit_json({"offered": len(keys)})
+    else:
+        console.print(
+            f"queued the notices of the stored decisions ({len(keys):,} messages offered)"
+        )
+
+
+@notify_app.command()
+def preview(
+    account: str = typer.Option(..., "--account", help="The account to write to."),
+    channel: str = typer.Option("all", "--channel", help="sms, app, email or all."),
+    locale: str | None = typer.Option(None, "--locale", help="zh-CN or en (default: customer's)."),
+    decision_file: Path | None = typer.Option(
+        None, "--decision", help="A decision as JSON (default: the account's latest stored one)."
+    ),
+    new_limit: float | None = typer.Option(
+        None, "--new-limit", help="With no stored decision: preview a change to this limit."
+    ),
+    html: bool = typer.Option(False, "--html", help="Show the e-mail's HTML part too."),
+    database: str | None = DATABASE_OPTION,
+) -> None:
+    """Render the notice an account would get, on every channel, without sending anything."""
+    from sqlalchemy import select
+
+    from cardpilot.notify.compose import Composer
+    from cardpilot.notify.notice import LimitChangeNotice, NoticeReason
+    from cardpilot.notify.prefs import load_prefs
+    from cardpilot.notify.review import stored_limit_notices
+    from cardpilot.store.models import Account
+
+    engine = open_engine(database)
+    with engine.connect() as conn:
+        acc = conn.execute(
+            select(Account.customer_id, Account.credit_limit_minor, Account.currency).where(
+                Account.account_id == account
+            )
+        ).first()
+        if acc is None:
+            raise fail(f"--account {account}: no such account in the store")
+        prefs = load_prefs(conn, [acc[0]]).get(acc[0])
+        notice: LimitChangeNotice | None = None
+        if decision_file is not None:
+            data = json.loads(decision_file.read_text(encoding="utf-8"))
+            data.setdefault("account_id", account)
+            data.setdefault("customer_id", acc[0])
+            notice = LimitChangeNotice.from_mapping(data)
+        else:
+            stored = list(stored_limit_notices(conn, account_id=account, include_keeps=True))
+            notice = stored[-1] if stored else None
+        if notice is None:
+            new_minor = round(new_limit * 100) if new_limit is not None else acc[1]
+            notice = LimitChangeNotice(
+                decision_id="preview",
+                account_id=account,
+                customer_id=acc[0],
+                old_limit_minor=acc[1],
+                new_limit_minor=new_minor,
+                currency=acc[2] or "CNY",
+                effective_date=dt.date.today(),
+                reasons=(
+                    NoticeReason(
+                        "PREVIEW",
+                        "（示例原因：此账户尚无额度评估结果。）",
+                        "(Sample reason: this account has no limit review decision yet.)",
+                    ),
+                ),
+                policy_version="preview",
+            )
+    composer = Composer()
+    loc = locale or (prefs.locale if prefs else None) or get_settings().locale
+    for ch in CHANNELS if channel == "all" else (channel,):
+        if ch not in CHANNELS:
+            raise fail(f"--channel {ch}: expected one of sms, app, email or all")
+        msg = composer.render(notice, ch, loc)
+        console.rule(f"[bold]{ch} · {msg.locale} · {msg.message_type} ({msg.templates_version})")
+        if msg.subject:
+            console.print(f"[bold]{msg.subject}[/]")
+        console.print(msg.body_text, markup=False, highlight=False)
+        if ch == "email" and html and msg.body_html:
+            console.print(msg.body_html, markup=False, highlight=False)

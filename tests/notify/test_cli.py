@@ -1,0 +1,77 @@
+"""``cardpilot notify``: preview, dispatch and status on the embedded default (outbox folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+from typer.testing import CliRunner
+
+import cardpilot.cli.notify  # noqa: F401  (registers the group until cli/__init__ imports it)
+from cardpilot.cli import app
+from cardpilot.config import Settings, get_settings
+from cardpilot.notify import enqueue_notices
+from cardpilot.privacy import FieldCipher
+from cardpilot.store.db import unit_of_work
+
+from .conftest import add_customers, notice_for
+
+
+@pytest.fixture
+def env(
+    monkeypatch: pytest.MonkeyPatch, settings: Settings, store: Engine, tmp_path: Path
+) -> dict[str, str]:
+    values = {
+        "CARDPILOT_HOME": str(settings.home),
+        "CARDPILOT_PII_KEYS": settings.pii_keys or "",
+        "CARDPILOT_DATABASE_URL": str(store.url),
+    }
+    for key in ("CARDPILOT_SMTP_URL", "CARDPILOT_SMPP_URL", "CARDPILOT_PUSH_URL"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    get_settings.cache_clear()
+    return values
+
+
+def test_dispatch_writes_the_outbox_folder_and_status_counts_per_state_and_channel(
+    env: dict[str, str], store: Engine, cipher: FieldCipher, settings: Settings
+) -> None:
+    add_customers(store, cipher, 4)
+    with unit_of_work(store) as session:
+        enqueue_notices(session, [notice_for(i) for i in range(4)])
+    runner = CliRunner()
+    before = runner.invoke(app, ["notify", "status", "--json"])
+    assert before.exit_code == 0, before.output
+    assert json.loads(before.stdout)["states"]["queued"] == {"sms": 4, "app": 4, "email": 4}
+    result = runner.invoke(app, ["notify", "dispatch", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    # Sent now, or held by quiet hours when the test runs at night in Shanghai.
+    assert report["sent"] + report["held"] == 12
+    after = json.loads(runner.invoke(app, ["notify", "status", "--json"]).stdout)
+    assert after["totals"].get("sent", 0) == report["sent"]
+    files = list((settings.home / "outbox").rglob("*.*"))
+    assert len(files) == report["sent"]
+
+
+def test_preview_renders_every_channel_for_an_account(
+    env: dict[str, str], store: Engine, cipher: FieldCipher
+) -> None:
+    add_customers(store, cipher, 1)
+    result = CliRunner().invoke(
+        app, ["notify", "preview", "--account", "A00000000", "--new-limit", "8000"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "¥80.00" not in result.stdout
+    assert "¥8,000.00" in result.stdout
+    for channel in ("sms", "app", "email"):
+        assert f"{channel} · zh-CN" in result.stdout
+
+
+def test_preview_of_an_unknown_account_says_so(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(app, ["notify", "preview", "--account", "NOPE"])
+    assert result.exit_code == 2
+    assert "no such account" in result.output

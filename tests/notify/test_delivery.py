@@ -1,0 +1,299 @@
+"""Delivery to real servers on loopback: an SMTP server (aiosmtpd), an SMSC (the npm `smpp`
+package, an independent implementation) and an HTTP gateway. Each peer records what it
+accepted, once per idempotency key, and marks any repeat as a duplicate."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from threading import Thread
+
+import pytest
+from sqlalchemy import Engine
+
+from cardpilot.config import Settings
+from cardpilot.notify import enqueue_notices
+from cardpilot.notify.channels import Channel
+from cardpilot.notify.channels.factory import channels_from_settings
+from cardpilot.notify.channels.smpp import SmppChannel
+from cardpilot.notify.channels.smtp import SmtpChannel
+from cardpilot.notify.dispatch import Dispatcher, outbox_status
+from cardpilot.notify.settings import NotifySettings
+from cardpilot.privacy import FieldCipher
+from cardpilot.store.db import make_engine, unit_of_work, upgrade
+
+from .conftest import (
+    DAYTIME,
+    SECRET,
+    add_customers,
+    email_of,
+    name_of,
+    national_id_of,
+    notice_for,
+    phone_of,
+)
+from .peers import run as peers
+
+
+def _channels(
+    settings: Settings, smtp: peers.Peer, smpp: peers.Peer, http: peers.Peer
+) -> dict[str, Channel]:
+    return channels_from_settings(
+        settings,
+        NotifySettings(
+            smtp_url=f"smtp://127.0.0.1:{smtp.port}?from=notices@bank.example",
+            smpp_url=f"smpp://cardpilot:pw@127.0.0.1:{smpp.port}?source=95588&window=16",
+            push_url=f"http://127.0.0.1:{http.port}/v1/messages?connections=4",
+            push_secret=SECRET,
+        ),
+    )
+
+
+def _wait_for(predicate: object, timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():  # type: ignore[operator]
+            return
+        time.sleep(0.05)
+
+
+def test_every_queued_notice_arrives_once_in_its_language_with_its_reasons(
+    store: Engine,
+    cipher: FieldCipher,
+    settings: Settings,
+    smtp_peer: peers.Peer,
+    smpp_peer: peers.Peer,
+    http_peer: peers.Peer,
+) -> None:
+    n = 12
+    add_customers(store, cipher, n)
+    with unit_of_work(store) as session:
+        keys = enqueue_notices(session, [notice_for(i) for i in range(n)], now=DAYTIME)
+    dispatcher = Dispatcher(
+        store,
+        _channels(settings, smtp_peer, smpp_peer, http_peer),
+        cipher,
+        batch_size=5,
+        clock=lambda: DAYTIME,
+    )
+    report = dispatcher.run_once()
+    dispatcher.close()
+    assert report.sent == 3 * n
+    assert report.by_channel == {"sms": n, "app": n, "email": n}
+    _wait_for(lambda: len(smpp_peer.entries()) == n)
+
+    got = {
+        "email": smtp_peer.entries(),
+        "sms": smpp_peer.entries(),
+        "app": http_peer.entries(),
+    }
+    for channel, entries in got.items():
+        assert len(entries) == n, channel
+        assert not [e for e in entries if e["duplicate"]], channel
+    assert sorted(e["key"] for es in got.values() for e in es) == sorted(keys)
+
+    for i in range(n):
+        english = i % 3 == 2
+        reason = "repayment record are good" if english else "您的用卡和还款记录良好"
+        email = next(e for e in got["email"] if e["to"] == [email_of(i)])
+        sms = next(e for e in got["sms"] if e["to"] == phone_of(i))
+        app = next(e for e in got["app"] if e["customer_id"] == f"C{i:04d}")
+        assert email["language"] == ("en" if english else "zh-CN")
+        for text in (email["text"], email["html"], sms["text"], app["body"]):
+            assert reason in text
+            assert ("CN¥15,000.00" if english else "¥15,000.00") in text
+    assert outbox_status(store)["totals"] == {"sent": 3 * n}
+
+
+def test_a_long_chinese_sms_arrives_as_correctly_joined_ucs2_parts(
+    store: Engine, cipher: FieldCipher, smpp_peer: peers.Peer
+) -> None:
+    add_customers(store, cipher, 1, locale_of=lambda _i: "zh-CN")
+    with unit_of_work(store) as session:
+        enqueue_notices(session, [notice_for(0)], channels=("sms",), now=DAYTIME)
+        from sqlalchemy import select
+
+        from cardpilot.store.notify_models import OutboxMessage
+
+        body = session.scalar(select(OutboxMessage.body_text))
+    assert body is not None
+    assert len(body) > 140
+    smsc = SmppChannel.from_url(f"smpp://cp:pw@127.0.0.1:{smpp_peer.port}")
+    dispatcher = Dispatcher(store, {"sms": smsc}, cipher, clock=lambda: DAYTIME)
+    assert dispatcher.run_once().sent == 1
+    dispatcher.close()
+    _wait_for(lambda: smpp_peer.entries())
+    [entry] = smpp_peer.entries()
+    assert entry["parts"] == -(-len(body) // 67) >= 3
+    assert entry["data_coding"] == 8
+    assert entry["text"] == body
+
+
+def test_with_the_smtp_server_down_messages_wait_then_all_go(
+    store: Engine, cipher: FieldCipher, tmp_path: Path
+) -> None:
+    n = 20
+    add_customers(store, cipher, n)
+    with unit_of_work(store) as session:
+        enqueue_notices(
+            session, [notice_for(i) for i in range(n)], channels=("email",), now=DAYTIME
+        )
+    port = peers.free_port()
+    smtp = SmtpChannel.from_url(f"smtp://127.0.0.1:{port}?timeout=2")
+    clock = {"now": DAYTIME}
+    dispatcher = Dispatcher(store, {"email": smtp}, cipher, clock=lambda: clock["now"])
+    first = dispatcher.run_once()
+    assert first.sent == 0
+    assert first.retried == n
+    assert outbox_status(store)["totals"] == {"queued": n}
+
+    server = peers.smtp_peer(tmp_path / "late.jsonl", port).start()
+    try:
+        assert dispatcher.run_once().claimed == 0  # still backing off
+        clock["now"] = DAYTIME + dt.timedelta(minutes=5)
+        second = dispatcher.run_once()
+        dispatcher.close()
+        assert second.sent == n
+        accepted = server.entries()
+    finally:
+        server.stop()
+    assert sorted(e["to"][0] for e in accepted) == sorted(email_of(i) for i in range(n))
+    assert not [e for e in accepted if e["duplicate"]]
+    assert outbox_status(store)["totals"] == {"sent": n}
+
+
+def test_a_dispatcher_killed_mid_batch_and_restarted_delivers_each_message_exactly_once(
+    tmp_path: Path, settings: Settings, cipher: FieldCipher
+) -> None:
+    n = 60
+    url = f"sqlite:///{tmp_path / 'kill.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    add_customers(engine, cipher, n)
+    with unit_of_work(engine) as session:
+        enqueue_notices(
+            session,
+            [notice_for(i) for i in range(n)],
+            channels=("email",),
+            now=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
+        )
+    slow = peers.smtp_peer(tmp_path / "kill.jsonl", None, "--delay", "0.02").start()
+    env = dict(
+        os.environ,
+        CARDPILOT_HOME=str(settings.home),
+        CARDPILOT_PII_KEYS=settings.pii_keys or "",
+        CARDPILOT_SMTP_URL=f"smtp://127.0.0.1:{slow.port}?connections=1",
+        CARDPILOT_DATABASE_URL=url,
+    )
+    proc = [sys.executable, str(Path(peers.__file__).parent / "dispatcher_proc.py")]
+    try:
+        worker = subprocess.Popen(
+            [*proc, "worker", "40", "1"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        _wait_for(lambda: len(slow.entries()) >= 10, timeout=60)
+        os.kill(worker.pid, signal.SIGKILL)  # mid-batch: 40 claimed, some accepted, none marked
+        worker.wait()
+        delivered_before = len(slow.entries())
+        assert 0 < delivered_before < n
+        status = outbox_status(engine)["totals"]
+        assert status.get("sending", 0) > 0  # claimed by the dead dispatcher
+        time.sleep(1.2)  # its lease runs out
+        done = subprocess.run(
+            [*proc, "once", "500", "120"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        entries = slow.entries()
+    finally:
+        slow.stop()
+        engine_status = outbox_status(engine)
+        engine.dispose()
+    accepted = [e for e in entries if not e["duplicate"]]
+    assert sorted(e["to"][0] for e in accepted) == sorted(email_of(i) for i in range(n))
+    assert engine_status["totals"] == {"sent": n}
+
+
+@pytest.mark.parametrize("dispatchers", [2])
+def test_dispatchers_in_parallel_never_claim_the_same_message(
+    store_url: str,
+    settings: Settings,
+    cipher: FieldCipher,
+    http_peer: peers.Peer,
+    dispatchers: int,
+) -> None:
+    from cardpilot.notify.channels.push import PushChannel
+
+    upgrade(store_url)
+    engine = make_engine(store_url)
+    n = 120
+    add_customers(engine, cipher, n)
+    with unit_of_work(engine) as session:
+        enqueue_notices(session, [notice_for(i) for i in range(n)], channels=("app",), now=DAYTIME)
+    workers = [
+        Dispatcher(
+            engine,
+            {"app": PushChannel.from_url(f"http://127.0.0.1:{http_peer.port}/m", SECRET)},
+            cipher,
+            batch_size=7,
+            clock=lambda: DAYTIME,
+        )
+        for _ in range(dispatchers)
+    ]
+    threads = [Thread(target=w.run_once) for w in workers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for w in workers:
+        w.close()
+    entries = http_peer.entries()
+    engine.dispose()
+    assert len(entries) == n
+    assert not [e for e in entries if e["duplicate"]]
+
+
+def test_no_personal_data_reaches_the_logs(
+    store: Engine,
+    cipher: FieldCipher,
+    settings: Settings,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+    smpp_peer: peers.Peer,
+) -> None:
+    n = 6
+    add_customers(store, cipher, n)
+    with unit_of_work(store) as session:
+        enqueue_notices(session, [notice_for(i) for i in range(n)], now=DAYTIME)
+    down = peers.free_port()
+    channels = channels_from_settings(
+        settings,
+        NotifySettings(
+            smtp_url=f"smtp://127.0.0.1:{down}?timeout=1",  # failures get logged
+            smpp_url=f"smpp://cp:pw@127.0.0.1:{smpp_peer.port}",
+            push_url=f"http://127.0.0.1:{down}/m",
+            push_secret=SECRET,
+        ),
+    )
+    caplog.set_level(logging.DEBUG)
+    dispatcher = Dispatcher(store, channels, cipher, clock=lambda: DAYTIME)
+    report = dispatcher.run_once()
+    dispatcher.close()
+    assert report.sent == n
+    assert report.retried == 2 * n
+    logged = caplog.text
+    assert "not accepted" in logged  # the failures were logged, masked
+    for i in range(n):
+        for secret in (phone_of(i), email_of(i), name_of(i), national_id_of(i)):
+            assert secret not in logged
