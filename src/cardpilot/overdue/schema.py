@@ -118,7 +118,9 @@ class ChargePolicy(PolicyModel):
     # 银保监规〔2022〕13号 (to check; the draft capped interest + fees at the principal).
     fee_cap_share_of_principal: Percent | None = None
     # Penalty interest accrues per calendar day at a daily rate (day count stated here).
-    day_count: Literal["per_day", "act_365"] = "per_day"
+    # Rates are quoted per calendar day (万分之五 = 0.0005); a contract that quotes an annual
+    # rate converts it on ACT/365 (``domain.fees.daily_rate_from_annual``) before it goes here.
+    day_count: Literal["per_day"] = "per_day"
     rounding: Literal["half_up"] = "half_up"
     # The contract's standard penalty rate; PBOC 〔2020〕 No. 22 (to check) lifted the 0.05 %/day
     # cap of 银发〔2016〕111号, so both the rate and the cap are the bank's, as policy values.
