@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(UV_VERSION)
 DATA ?=
 
-.PHONY: setup demo test lint typecheck format bench-import clean
+.PHONY: setup demo test lint typecheck format bench-import bench-models clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -45,3 +45,14 @@ bench-import: setup
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .cardpilot .pytest_cache .mypy_cache .ruff_cache
+
+# Model benchmark: ours next to optbinning, toad and scorecardpy on the reference split.
+# scorecardpy needs pandas < 3 (and setuptools' pkg_resources), so it runs in its own venv.
+BENCH_VENV := .venv-bench
+$(BENCH_VENV)/.ready: $(UV) pyproject.toml
+	$(UV) venv --quiet --python 3.11 $(BENCH_VENV)
+	VIRTUAL_ENV=$(BENCH_VENV) $(UV) pip install --quiet -e . "toad==0.1.7" "scorecardpy==0.1.9.7" "pandas>=2.2,<3" "setuptools<81"
+	touch $@
+
+bench-models: $(BENCH_VENV)/.ready
+	$(BENCH_VENV)/bin/python bench/bench_models.py

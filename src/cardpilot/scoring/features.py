@@ -132,6 +132,14 @@ FEATURE_DICTIONARY: tuple[FeatureSpec, ...] = (
         "Issuer's repayment status of the cycle before the latest; null when none.",
     ),
     FeatureSpec(
+        "repayment_pattern_3m",
+        "categorical",
+        "issuer codes",
+        "Issuer's repayment status of the latest 3 cycles, latest first, each capped to -2..3 "
+        "(e.g. '2|2|0'); null when the issuer gives none. Lets the scorecard see how "
+        "delinquency moved, not just its level.",
+    ),
+    FeatureSpec(
         "status_paid_in_full_months_6m",
         "numeric",
         "cycles",
@@ -354,6 +362,16 @@ def behaviour_features_lazy(
         inactive_months_6m=pl.col("_inactive").sum().cast(pl.Int32),
         repayment_status_latest=pl.col("repayment_status").filter(latest).first().cast(pl.Int16),
         repayment_status_previous=pl.col("repayment_status").filter(k == 1).first().cast(pl.Int16),
+        repayment_pattern_3m=pl.when(
+            pl.col("repayment_status").filter(k < 3).null_count() == 0
+        ).then(
+            pl.col("repayment_status")
+            .filter(k < 3)
+            .sort_by(k.filter(k < 3))
+            .clip(-2, 3)
+            .cast(pl.Utf8)
+            .str.join("|")
+        ),
         status_paid_in_full_months_6m=(pl.col("repayment_status") == -1).sum().cast(pl.Int32),
         status_no_use_months_6m=(pl.col("repayment_status") == -2).sum().cast(pl.Int32),
         missed_payment_months_6m=pl.col("_missed").sum().cast(pl.Int32),

@@ -75,6 +75,11 @@ _REASONS: dict[str, tuple[str, str, str]] = {
         "上一期还款状态",
         "Repayment status of the previous cycle",
     ),
+    "repayment_pattern_3m": (
+        "RC_REPAYMENT_PATTERN",
+        "近3期还款状态变化",
+        "Repayment status over the last 3 cycles",
+    ),
     "status_paid_in_full_months_6m": (
         "RC_FEW_FULL_PAYMENTS_ISSUER",
         "发卡机构记录的全额还款月份较少",
