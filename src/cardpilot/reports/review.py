@@ -197,12 +197,12 @@ def review_report_context(
         .drop_nulls("reason_codes")
         .sort(["n", "reason_codes"], descending=[True, False])
     )
-    top = freq["n"].max() if freq.height else 0
+    top = int(freq["n"].max() or 0) if freq.height else 0  # type: ignore[arg-type]
     reasons = [
         {
             "code": r["reason_codes"],
             "n": r["n"],
-            "bar": _bar(r["n"], float(top or 0)),
+            "bar": _bar(r["n"], float(top)),
             "zh": texts[r["reason_codes"]].zh_cn
             if r["reason_codes"] in texts
             else r["reason_texts_zh"],
