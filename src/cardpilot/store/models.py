@@ -216,13 +216,18 @@ class ImportRun(Base):
     rejects_file: Mapped[str | None] = mapped_column(Text)
 
 
+# Every module that declares tables on ``Base``, so Alembic and ``create_all`` see them all.
+MODEL_MODULES: tuple[str, ...] = (
+    "cardpilot.store.models",
+    "cardpilot.store.review_models",
+    "cardpilot.store.notify_models",
+    "cardpilot.overdue.models",
+)
+
+
 def import_all_models() -> None:
-    """Load every ``cardpilot.store.*models`` module, so ``Base.metadata`` has all tables."""
+    """Load every module in ``MODEL_MODULES``, so ``Base.metadata`` has all tables."""
     import importlib
-    import pkgutil
 
-    import cardpilot.store as store
-
-    for module in pkgutil.iter_modules(store.__path__):
-        if module.name.endswith("models"):
-            importlib.import_module(f"cardpilot.store.{module.name}")
+    for name in MODEL_MODULES:
+        importlib.import_module(name)
