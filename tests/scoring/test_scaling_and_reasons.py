@@ -65,12 +65,14 @@ def test_threaded_scoring_equals_single_threaded() -> None:
     cols = [rng.normal(size=200_000) for _ in range(3)]
     one = score_arrays(card, cols, threads=1)
     two = score_arrays(card, cols, threads=2)
-    assert np.array_equal(one[0], two[0]) and np.array_equal(one[1], two[1])
+    assert np.array_equal(one[0], two[0])
+    assert np.array_equal(one[1], two[1])
 
 
 def test_every_reason_code_has_chinese_and_english_text() -> None:
     for code in REASON_BY_FEATURE.values():
-        assert reason_text(code, "zh-CN") and reason_text(code, "en")
+        assert reason_text(code, "zh-CN")
+        assert reason_text(code, "en")
     assert reason_text("RC_OVERDUE_RECENT", "en") == "Overdue in the latest cycle"
     with pytest.raises(KeyError):
         reason_text("RC_NOPE", "en")

@@ -6,9 +6,9 @@ splits a scorecard has; NaN goes to the missing bin after the last interval), th
 a precomputed *reason key* per bin, and a running top-4 of those keys. Points follow from the
 keys: a bin's points are the characteristic's maximum minus its shortfall. A reason key packs
 the points short of the characteristic's maximum (high bits) with the characteristic's fixed
-rank (low bits), so the largest key is the largest shortfall and ties go to the earlier characteristic; a zero
-shortfall has key 0 and is never a reason. Work runs in cache-sized chunks on a thread pool
-(NumPy releases the GIL).
+rank (low bits), so the largest key is the largest shortfall and ties go to the earlier
+characteristic; a zero shortfall has key 0 and is never a reason. Work runs in cache-sized
+chunks on a thread pool (NumPy releases the GIL).
 """
 
 from __future__ import annotations

@@ -31,17 +31,20 @@ FAMILY = "gbm"
 
 @dataclass(frozen=True)
 class GbmParams:
-    learning_rate: float = 0.02
+    learning_rate: float = 0.05
     num_leaves: int = 7
     min_child_samples: int = 200
     subsample: float = 0.8
     colsample_bytree: float = 0.7
     reg_lambda: float = 5.0
     max_rounds: int = 3000
-    early_stopping_rounds: int = 200
+    early_stopping_rounds: int = 100
     folds: int = 5
     seed: int = 7
     threads: int = 2
+    # The pattern is a scorecard device for an interaction trees learn themselves; leaving it
+    # out scored better in cross-validation on the training rows (0.7894 vs 0.7889 AUC).
+    exclude: tuple[str, ...] = ("repayment_pattern_3m",)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -164,7 +167,11 @@ def fit_gbm(
     params = params or GbmParams()
     scale = scale or PointsScale()
     assert_not_protected(candidates, protected)
-    names = [c for c in candidates if features.get_column(c).null_count() < features.height]
+    names = [
+        c
+        for c in candidates
+        if c not in params.exclude and features.get_column(c).null_count() < features.height
+    ]
     categories = {
         n: sorted(features.get_column(n).drop_nulls().cast(pl.Utf8).unique().to_list())
         for n in names

@@ -115,7 +115,7 @@ def _optimal_bins(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ob.fit(x, y)
-    ob.binning_table.build()
+        ob.binning_table.build()
     iv = float(ob.binning_table.iv)
     if categorical:
         groups = [sorted(str(c) for c in g) for g in ob.splits]
