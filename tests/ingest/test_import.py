@@ -387,3 +387,55 @@ def test_import_command_prints_what_it_added_as_json(
     assert payload["rejected"] == 0
     assert "rejects_file" in payload
     assert Decimal(str(payload["seconds"])) >= 0
+
+
+def test_duplicate_in_a_later_parquet_part_is_rejected_naming_the_first(
+    store_url: str, tmp_path: Path
+) -> None:
+    source = write_portfolio(tmp_path / "portfolio", "parquet")
+    first_part = pl.read_parquet(source / "statements" / "part-00000.parquet")
+    pl.concat([first_part.head(1), first_part.head(1)]).write_parquet(
+        source / "statements" / "part-00002.parquet"
+    )
+
+    result = import_portfolio(
+        source, layout="generic", database_url=store_url, settings=_settings(tmp_path)
+    )
+
+    assert result.statements == 3
+    assert result.rejected == 2
+    rejects = _rejects(result.rejects_file)
+    assert rejects["row"].to_list() == [1, 2]
+    assert all("part-00002.parquet" in f for f in rejects["file"].to_list())
+    reasons = rejects["reason"].to_list()
+    assert "first at portfolio/statements/part-00000.parquet row 1" in reasons[0]
+    assert "duplicate account_id/cycle_date (first at row 1)" in reasons[1]
+
+
+def test_bulk_load_leaves_foreign_keys_in_force(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    from cardpilot.ingest import loader
+
+    # The bulk path (PostgreSQL) normally starts at 100,000 rows; take it for this small file.
+    monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)
+    source = write_portfolio(tmp_path / "portfolio", "csv")
+
+    result = import_portfolio(
+        source, layout="generic", database_url=store_url, settings=_settings(tmp_path)
+    )
+
+    assert result.statements == 3
+    engine = make_engine(store_url)
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO statements (account_id, cycle_date, statement_balance_minor,"
+                    " amount_paid_minor, days_past_due) VALUES ('nope', '2025-01-31', 0, 0, 0)"
+                )
+            )
+    finally:
+        engine.dispose()

@@ -17,8 +17,8 @@ import pyarrow.parquet as pq
 
 from cardpilot.ingest.fields import NFIELDS, ROW
 
-CSV_CHUNK_BYTES = 64 * 1024 * 1024
-PARQUET_BATCH_ROWS = 500_000
+CSV_CHUNK_BYTES = 32 * 1024 * 1024
+PARQUET_BATCH_ROWS = 200_000
 
 _QUOTED = r'"(?:[^"]|"")*"'
 
