@@ -43,6 +43,17 @@ format: setup
 bench-import: setup
 	$(BIN)/python bench/bench_import.py
 
+# The SMPP test peer (the npm `smpp` package) for the notify tests and benchmark; the tests'
+# fixture also runs `npm ci` itself when node_modules is missing.
+NOTIFY_PEERS := tests/notify/peers
+$(NOTIFY_PEERS)/node_modules/.package-lock.json: $(NOTIFY_PEERS)/package.json $(NOTIFY_PEERS)/package-lock.json
+	cd $(NOTIFY_PEERS) && npm ci --no-audit --no-fund --loglevel=error
+
+notify-peers: $(NOTIFY_PEERS)/node_modules/.package-lock.json
+
+bench-notify: setup notify-peers
+	$(BIN)/python bench/bench_notify.py
+
 clean:
 	rm -rf $(VENV) $(TOOLS) .cardpilot .pytest_cache .mypy_cache .ruff_cache
 

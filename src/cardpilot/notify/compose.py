@@ -49,6 +49,7 @@ def babel_locale(locale: str) -> str:
     return locale.replace("-", "_")
 
 
+@lru_cache(maxsize=8192)
 def format_money(amount_minor: int, currency: str, locale: str) -> str:
     """Integer minor units → ``¥12,000.00`` (zh-CN) / ``CN¥12,000.00`` (en)."""
     places = get_currency_precision(currency)
@@ -56,6 +57,7 @@ def format_money(amount_minor: int, currency: str, locale: str) -> str:
     return format_currency(amount, currency, locale=babel_locale(locale))
 
 
+@lru_cache(maxsize=1024)
 def format_day(day: dt.date, locale: str) -> str:
     """``2026年12月1日`` (zh-CN) / ``December 1, 2026`` (en)."""
     return format_date(day, format="long", locale=babel_locale(locale))

@@ -34,6 +34,9 @@ def main() -> None:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # Status line and body go out in two writes; without TCP_NODELAY the second waits
+        # for the client's delayed ACK (tens of milliseconds a request).
+        disable_nagle_algorithm = True
 
         def log_message(self, *_a: Any) -> None:
             return

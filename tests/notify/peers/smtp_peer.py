@@ -50,6 +50,7 @@ class Recorder:
             found = _MESSAGE_ID.search(envelope.content)
             key = found.group(1).decode() if found else ""
             self.out.write(json.dumps({"key": key, "duplicate": key in self.seen}) + "\n")
+            self.out.flush()
             self.seen.add(key)
             return "250 OK"
         msg = message_from_bytes(envelope.content, policy=policy.default)

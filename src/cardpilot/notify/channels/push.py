@@ -15,6 +15,7 @@ import hashlib
 import hmac
 import http.client
 import json
+import socket
 import ssl
 import threading
 import time
@@ -108,6 +109,9 @@ class PushChannel:
                 )
             else:
                 conn = http.client.HTTPConnection(c.host, c.port, timeout=c.timeout)
+            conn.connect()
+            if conn.sock is not None:
+                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self._local.conn = conn
         return conn
 
@@ -125,8 +129,8 @@ class PushChannel:
             "X-Cardpilot-Signature": sign(self.config.secret, int(time.time()), body),
         }
         for attempt in (1, 2):
-            conn = self._conn()
             try:
+                conn = self._conn()
                 conn.request("POST", self.config.path, body=body, headers=headers)
                 resp = conn.getresponse()
                 data = resp.read()

@@ -188,7 +188,8 @@ class _Session:
             permanent = all(500 <= code < 600 for code in codes)
             return SendResult(ok=False, error=f"recipient refused {codes}", permanent=permanent)
         except smtplib.SMTPResponseException as exc:
-            said = exc.smtp_error.decode("utf-8", "replace")[:200] if exc.smtp_error else ""
+            raw = exc.smtp_error
+            said = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw))[:200]
             error = f"SMTP {exc.smtp_code} {said}".strip()
             if 500 <= exc.smtp_code < 600 and exc.smtp_code not in (530, 535):
                 return SendResult(ok=False, error=error, permanent=True)
