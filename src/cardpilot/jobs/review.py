@@ -26,8 +26,10 @@ import datetime as dt
 import io
 import json
 import os
+import queue
 import re
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
@@ -41,7 +43,7 @@ from cardpilot.domain.decisions import LimitAction
 from cardpilot.policy.limits import ReasonTexts, decide_limits
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
-from cardpilot.store.db import open_store
+from cardpilot.store.db import is_sqlite, make_engine, upgrade
 
 EngineName = Literal["local", "spark"]
 ENGINES: tuple[str, ...] = ("local", "spark")
@@ -326,6 +328,37 @@ def _read_chunks(db: Engine, as_of: dt.date, cycle_id: str, chunk_rows: int) -> 
             skipped=accounts.height - pending.height,
             seen=accounts.height,
         )
+
+
+def _prefetched(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
+    """Read the next chunk on a thread while the current one is scored, decided and written.
+
+    The database driver waits for I/O and SQLite's or PostgreSQL's own work without the GIL,
+    so reading overlaps with the rest; at most two chunks are in memory. Chunks are disjoint
+    account ranges, so reading one while the previous one commits sees nothing half-done.
+    """
+    done = object()
+    slot: queue.Queue[Any] = queue.Queue(maxsize=1)
+
+    def produce() -> None:
+        try:
+            for chunk in chunks:
+                slot.put(chunk)
+        except BaseException as exc:  # handed to the consumer, raised there
+            slot.put(exc)
+            return
+        slot.put(done)
+
+    reader = threading.Thread(target=produce, name="review-reader", daemon=True)
+    reader.start()
+    while True:
+        item = slot.get()
+        if item is done:
+            break
+        if isinstance(item, BaseException):
+            raise item
+        yield item
+    reader.join()
 
 
 # --------------------------------------------------------------------------- scoring
@@ -682,7 +715,10 @@ def review_portfolio(
         raise ReviewError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     started = time.perf_counter()
     policy = policy or load_policy()
-    db = open_store(database_url)
+    upgrade(database_url)
+    # The chunk reader runs on its own thread (see _prefetched).
+    connect_args = {"check_same_thread": False} if is_sqlite(database_url) else {}
+    db = make_engine(database_url, connect_args=connect_args)
     try:
         _check_currency(db, policy)
         as_of = as_of or default_as_of(db)
@@ -763,7 +799,8 @@ def _run_chunks(
     done = 0
     if progress:
         progress(0, total)
-    for chunk_no, chunk in enumerate(_read_chunks(db, as_of, cycle_id, chunk_rows), start=1):
+    chunks = _prefetched(_read_chunks(db, as_of, cycle_id, chunk_rows))
+    for chunk_no, chunk in enumerate(chunks, start=1):
         done += chunk.seen
         result.skipped += chunk.skipped
         if chunk.accounts.height:

@@ -1,0 +1,306 @@
+"""Review benchmark (``make bench-review``): the periodic limit review end to end.
+
+    python bench/bench_review.py [--accounts 1000000] [--engines local,spark]
+                                 [--stores sqlite,postgresql] [--model DIR] [--chunk-rows N]
+
+1. A synthetic portfolio of ``--accounts`` accounts with 6 statements each and no transactions
+   (``cardpilot generate --no-transactions --months 6``), cached under ``bench/.cache/``.
+2. It is imported once per store kind and cached (SQLite: a file; PostgreSQL: a template
+   database ``cardpilot_bench_review_tpl`` on ``CARDPILOT_BENCH_POSTGRES_URL``).
+3. Each run reviews a fresh copy of that store in a child process: read accounts and
+   statements from the store in account-id chunks → behaviour features → score (the scorecard
+   of ``--model DIR``; default: trained once on the UCI file into ``bench/.cache/models``) →
+   grade, segment, decide, reasons → persist decisions, limit history, account updates and
+   watches. The clock covers ``review_portfolio`` only; ``peak_mb`` is the child's peak RSS
+   (Spark's JVM is a separate process, reported as ``jvm_peak_mb`` when measurable).
+
+Prints one JSON object per run and writes them to ``bench/results/review.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "bench" / ".cache"
+RESULTS = ROOT / "bench" / "results" / "review.json"
+UCI = ROOT.parent / "shared" / "data" / "uci_credit_card_default.csv"
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+SEED = 20260101
+END_CYCLE = dt.date(2026, 9, 30)
+AS_OF = dt.date(2026, 10, 1)
+TARGETS = {1_000_000: (20.0, 3072.0), 10_000_000: (240.0, 6144.0)}  # seconds, peak MB
+
+
+def peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
+    return round(own / scale, 1)
+
+
+# --- the child: one review run --------------------------------------------------------------
+
+
+def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[str, Any]:
+    from cardpilot.jobs.review import review_portfolio
+    from cardpilot.scoring.registry import load_model_dir
+
+    scorer = load_model_dir(model)
+    spark = None
+    if engine == "spark":
+        from cardpilot.engines.spark import local_spark_session
+
+        spark = local_spark_session("local[2]", "cardpilot-bench")
+        spark.range(1).count()  # JVM start-up is not part of the review
+    started = time.perf_counter()
+    result = review_portfolio(
+        url, scorer, as_of=AS_OF, engine=engine, chunk_rows=chunk_rows, spark=spark
+    )
+    seconds = time.perf_counter() - started
+    return {
+        "decided": result.decided,
+        "seconds": round(seconds, 3),
+        "accounts_per_s": round(result.decided / seconds),
+        "peak_mb": peak_mb(),
+        "by_action": result.by_action,
+        "watched": result.watched,
+    }
+
+
+# --- the parent ---------------------------------------------------------------------------
+
+
+def _run_child(*args: str) -> dict[str, Any]:
+    proc = subprocess.run(
+        [sys.executable, __file__, "--child", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    line: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return line
+
+
+def _portfolio(accounts: int) -> Path:
+    from cardpilot.synth.generate import GenerateOptions, generate_portfolio
+
+    folder = CACHE / f"review-{accounts}-m6" / "portfolio"
+    manifest = folder / "synth.json"
+    if manifest.exists() and json.loads(manifest.read_text()).get("complete"):
+        return folder
+    generate_portfolio(
+        GenerateOptions(
+            accounts=accounts,
+            out=folder,
+            seed=SEED,
+            months=6,
+            transactions=False,
+            end_cycle=END_CYCLE,
+            overwrite=True,
+        )
+    )
+    return folder
+
+
+def _sqlite_store(accounts: int, portfolio: Path) -> Path:
+    from cardpilot.config import Settings
+    from cardpilot.jobs.importing import import_portfolio
+    from cardpilot.store.db import open_store
+
+    base = CACHE / f"review-{accounts}-m6"
+    store = base / "store.db"
+    if not store.exists():
+        tmp = base / "store.tmp.db"
+        tmp.unlink(missing_ok=True)
+        url = f"sqlite:///{tmp}"
+        import_portfolio(
+            portfolio, layout="generic", database_url=url, settings=Settings(home=base / "home")
+        )
+        tmp.rename(store)
+    open_store(f"sqlite:///{store}").dispose()  # migrate the cached store before copying it
+    return store
+
+
+def _libpq(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _postgres_template(accounts: int, portfolio: Path) -> str:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from cardpilot.config import Settings
+    from cardpilot.jobs.importing import import_portfolio
+    from cardpilot.store.db import open_store
+
+    admin = os.environ.get("CARDPILOT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+    name = f"cardpilot_bench_review_{accounts}"
+    url = make_url(admin).set(drivername="postgresql+psycopg", database=name)
+    rendered = url.render_as_string(hide_password=False)
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    if not exists:
+        base = CACHE / f"review-{accounts}-m6"
+        import_portfolio(
+            portfolio,
+            layout="generic",
+            database_url=rendered,
+            settings=Settings(home=base / "home"),
+        )
+    open_store(rendered).dispose()
+    return name
+
+
+def _postgres_copy(template: str) -> str:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = os.environ.get("CARDPILOT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+    name = "cardpilot_bench_review_run"
+    with psycopg.connect(_libpq(admin), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    url = make_url(admin).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False)
+
+
+def _model(given: str | None) -> str:
+    if given:
+        path = Path(given)
+        return str(path / "scorecard" if (path / "scorecard").is_dir() else path)
+    folder = CACHE / "models"
+    if not (folder / "scorecard").is_dir():
+        if not UCI.exists():
+            raise SystemExit(
+                f"no model: pass --model DIR (cardpilot model train --out DIR); {UCI} absent"
+            )
+        subprocess.run(
+            [
+                str(Path(sys.executable).with_name("cardpilot")),
+                "model",
+                "train",
+                "--format",
+                "uci",
+                "--data",
+                str(UCI),
+                "--out",
+                str(folder),
+                "--json",
+            ],
+            check=True,
+            env={**os.environ, "CARDPILOT_HOME": str(CACHE / "models-home")},
+        )
+    return str(folder / "scorecard")
+
+
+def _environment() -> dict[str, Any]:
+    import polars
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "polars": polars.__version__,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--engines", default="local,spark")
+    parser.add_argument("--stores", default="sqlite")
+    parser.add_argument("--model", default=None)
+    parser.add_argument("--chunk-rows", type=int, default=100_000)
+    parser.add_argument("--child", nargs=4, metavar=("URL", "MODEL", "ENGINE", "CHUNK"))
+    parser.add_argument("--no-write", action="store_true", help="Do not write the results file.")
+    args = parser.parse_args(argv)
+    if args.child:
+        url, model, engine, chunk = args.child
+        print(json.dumps(worker_review(url, model, engine, int(chunk))), flush=True)
+        return 0
+
+    portfolio = _portfolio(args.accounts)
+    model = _model(args.model)
+    lines: list[dict[str, Any]] = []
+    local_seconds: dict[str, float] = {}
+    for store in [s.strip() for s in args.stores.split(",") if s.strip()]:
+        if store == "sqlite":
+            cached = _sqlite_store(args.accounts, portfolio)
+        elif store == "postgresql":
+            template = _postgres_template(args.accounts, portfolio)
+        else:
+            raise SystemExit(f"unknown store {store!r}; use sqlite or postgresql")
+        for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
+            if store == "sqlite":
+                run_copy = cached.with_name("run.db")
+                shutil.copy(cached, run_copy)
+                url = f"sqlite:///{run_copy}"
+            else:
+                url = _postgres_copy(template)
+            figures = _run_child(url, model, engine, str(args.chunk_rows))
+            line: dict[str, Any] = {
+                "bench": "review",
+                "engine": engine,
+                "store": store,
+                "accounts": args.accounts,
+                "statements": args.accounts * 6,
+                "chunk_rows": args.chunk_rows,
+                **figures,
+            }
+            target = TARGETS.get(args.accounts)
+            if target and engine == "local":
+                line["target_seconds"], line["target_peak_mb"] = target
+                line["meets_target"] = (
+                    figures["seconds"] <= target[0] and figures["peak_mb"] <= target[1]
+                )
+            if engine == "local":
+                local_seconds[store] = figures["seconds"]
+            elif store in local_seconds:
+                line["ratio_to_local"] = round(figures["seconds"] / local_seconds[store], 2)
+            lines.append(line)
+            print(json.dumps(line), flush=True)
+            if store == "sqlite":
+                Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    if not args.no_write:
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        previous: list[dict[str, Any]] = []
+        if RESULTS.exists():
+            previous = [
+                r
+                for r in json.loads(RESULTS.read_text()).get("results", [])
+                if r.get("accounts") != args.accounts
+            ]
+        RESULTS.write_text(
+            json.dumps({"environment": _environment(), "results": previous + lines}, indent=1)
+            + "\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
