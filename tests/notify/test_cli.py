@@ -75,3 +75,46 @@ def test_preview_of_an_unknown_account_says_so(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["notify", "preview", "--account", "NOPE"])
     assert result.exit_code == 2
     assert "no such account" in result.output
+
+
+def test_demo_step_queues_dispatches_and_shows_the_stored_review_decisions(
+    env: dict[str, str],
+    store: Engine,
+    cipher: FieldCipher,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from sqlalchemy import text
+
+    from cardpilot.cli.notify import demo_step
+
+    from cardpilot.notify.review import has_decisions
+
+    add_customers(store, cipher, 3)
+    with store.begin() as conn:
+        if not has_decisions(conn):
+            pytest.skip("the limit review's tables are not in this schema")
+        conn.execute(
+            text(
+                "INSERT INTO review_runs (id, cycle_id, as_of, policy_version, engine, status,"
+                " started_at, skipped, decided, increases, keeps, decreases, watched)"
+                " VALUES (1, '2026-11', '2026-11-30', 'limits-test', 'local', 'finished',"
+                " '2026-11-30 00:00:00', 0, 3, 1, 1, 1, 0)"
+            )
+        )
+        for i, new in enumerate((1_500_000, 1_000_000, 800_000)):
+            conn.execute(
+                text(
+                    "INSERT INTO limit_decisions (run_id, cycle_id, account_id, as_of,"
+                    " due_for_review, action, old_limit_minor, new_limit_minor, reason_codes,"
+                    " reason_texts_zh, reason_texts_en, policy_version)"
+                    " VALUES (1, '2026-11', :acc, '2026-11-30', 1, 'x', 1000000, :new,"
+                    " '[\"R\"]', '[\"中文原因\"]', '[\"English reason\"]', 'limits-test')"
+                ),
+                {"acc": f"A{i:08d}", "new": new},
+            )
+    demo_step(str(store.url))
+    out = capsys.readouterr().out
+    # The two limit changes are told on three channels each; the kept limit is not.
+    assert "queued 6 messages" in out
+    assert "中文原因" in out or "English reason" in out

@@ -220,3 +220,55 @@ def preview(
         console.print(msg.body_text, markup=False, highlight=False)
         if ch == "email" and html and msg.body_html:
             console.print(msg.body_html, markup=False, highlight=False)
+
+
+def demo_step(database: str | None = None, show: int = 3) -> None:
+    """``make demo``'s notice step: queue the stored review decisions' notices, dispatch them
+    (to the outbox folder unless channel URLs are set) and show a few, one per channel."""
+    from sqlalchemy import select
+
+    from cardpilot.notify.dispatch import outbox_status
+    from cardpilot.notify.outbox import enqueue_notices
+    from cardpilot.notify.review import has_decisions, stored_limit_notices
+    from cardpilot.store.db import unit_of_work
+    from cardpilot.store.notify_models import OutboxMessage
+
+    engine = open_engine(database)
+    with unit_of_work(engine) as session:
+        if not has_decisions(session):
+            console.print("  no limit decisions stored yet: nothing to tell")
+            return
+        offered = enqueue_notices(session, list(stored_limit_notices(session)))
+    dispatcher = _dispatcher(database, 1000, None, None)
+    try:
+        report = dispatcher.run_once()
+    finally:
+        dispatcher.close()
+    totals = outbox_status(engine)["totals"]
+    console.print(
+        f"  queued {len(offered):,} messages for the limit changes; sent {report.sent:,} "
+        f"({', '.join(f'{c} {n:,}' for c, n in sorted(report.by_channel.items()))}), "
+        f"waiting for quiet hours to end {totals.get('waiting', 0):,}"
+    )
+    with engine.connect() as conn:
+        for ch in CHANNELS[:show]:
+            row = conn.execute(
+                select(
+                    OutboxMessage.locale,
+                    OutboxMessage.subject,
+                    OutboxMessage.body_text,
+                    OutboxMessage.state,
+                )
+                .where(OutboxMessage.channel == ch)
+                .order_by(OutboxMessage.id)
+                .limit(1)
+            ).first()
+            if row is None:
+                continue
+            console.rule(f"[bold]{ch} · {row.locale} · {row.state}")
+            if row.subject:
+                console.print(f"[bold]{row.subject}[/]")
+            console.print(row.body_text.strip(), markup=False, highlight=False)
+    folder = get_settings().home / "outbox"
+    if folder.exists():
+        console.print(f"  (messages written to {folder} unless CARDPILOT_*_URL channels are set)")
