@@ -388,14 +388,14 @@ class Dispatcher:
 
     # -- the loop -----------------------------------------------------------------------
     def process_batch(self) -> DispatchReport | None:
-        now = self.clock()
+        now = self.clock().astimezone(dt.UTC)
         batch = self.claim(now)
         if not batch:
             return None
         report = DispatchReport(claimed=len(batch), batches=1)
         go, held = self._manners(batch, now)
         results = self._send(go) if go else {}
-        self._record(batch, results, held, self.clock(), report)
+        self._record(batch, results, held, self.clock().astimezone(dt.UTC), report)
         log.info(
             "batch of %d: %d sent, %d to retry, %d dead, %d held",
             len(batch),

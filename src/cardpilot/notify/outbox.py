@@ -122,7 +122,8 @@ def enqueue_notices(
     """Queue many notices in ``session``'s transaction (bulk insert)."""
     notices = [as_notice(d) for d in decisions]
     composer = composer or Composer()
-    now = now or dt.datetime.now(dt.UTC)
+    # Stored as UTC: SQLite keeps the wall time only, so every timestamp must be in one zone.
+    now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     known = dict(load_prefs(session, (n.customer_id for n in notices)))
     if prefs:
         known.update(prefs)
