@@ -43,6 +43,12 @@ format: setup
 bench-import: setup
 	$(BIN)/python bench/bench_import.py
 
+# The limit review on 1M synthetic accounts (cached under bench/.cache/), local and Spark;
+# more: make bench-review BENCH_ARGS="--accounts 10000000 --engines local"
+BENCH_ARGS ?=
+bench-review: setup
+	$(BIN)/python bench/bench_review.py $(BENCH_ARGS)
+
 # The SMPP test peer (the npm `smpp` package) for the notify tests and benchmark; the tests'
 # fixture also runs `npm ci` itself when node_modules is missing.
 NOTIFY_PEERS := tests/notify/peers

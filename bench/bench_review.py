@@ -226,6 +226,8 @@ def _environment() -> dict[str, Any]:
         "machine": platform.machine(),
         "python": platform.python_version(),
         "polars": polars.__version__,
+        # Other work on the machine slows every figure down: the load when the runs ended.
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 

@@ -290,3 +290,92 @@ def assign(
     console.print(table)
     if out is not None:
         console.print(f"offers → {out}")
+
+
+def demo_review(
+    url: str,
+    *,
+    data: Path | None,
+    home: Path,
+    out_console: Any = None,
+) -> dict[str, Any]:
+    """The demo's review steps (issue #5 item 9), for ``cardpilot demo`` to call after loading:
+    train the models, show the grade report, review, write the HTML report.
+
+    ``data``: the UCI file when the demo imported the real data (the NT$ policy variant is used
+    and the models are trained on it), else None (synthetic CNY portfolio, trained on the store).
+    Returns the review result as JSON with the report's path.
+    """
+    from cardpilot.config import get_settings
+    from cardpilot.jobs.review import review_portfolio
+    from cardpilot.policy.grades import default_rate_is_monotonic, grade_report
+    from cardpilot.policy.loading import default_policy_path, load_policy
+    from cardpilot.reports.review import write_review_report
+    from cardpilot.scoring.registry import Registry, save_model_dir
+    from cardpilot.scoring.scaling import PointsScale
+    from cardpilot.scoring.training import reference_split, train_models, training_data
+    from cardpilot.store.db import make_engine
+
+    shown = out_console or console
+    protected = ["sex", "marital_status"]
+    shown.rule("[bold]Train the scorecard (champion) and the GBM (challenger)")
+    if data is not None:
+        from cardpilot.ingest.uci import read_uci
+
+        read = read_uci(data)
+        frames: Any = read
+        labels = read.labels
+        policy_path = default_policy_path().parent / "uci-twd"
+    else:
+        from cardpilot.store.frames import read_portfolio_frames
+
+        db = make_engine(url)
+        try:
+            frames = read_portfolio_frames(db)
+        finally:
+            db.dispose()
+        labels = frames.labels
+        policy_path = default_policy_path()
+    td = training_data(frames, labels, protected=protected)
+    trained = train_models(td, PointsScale(600.0, 50.0, 20.0), protected, source="demo")
+    registry = Registry(get_settings().home)
+    for family, t in trained.items():
+        target = home / "demo-models" / family
+        save_model_dir(t.model, t.metadata, target)
+        registry.register(target)
+        shown.print(
+            f"  {family} {t.metadata['version']}: test AUC {t.metadata['metrics']['test_auc']:.3f}"
+        )
+    scorer = trained["scorecard"].model
+    policy = load_policy(policy_path)
+
+    shown.rule("[bold]Grades on the test split (observed default rate)")
+    _, test_rows = reference_split(td.y)
+    import polars as pl
+
+    scored = scorer.score(td.features[test_rows]).with_columns(
+        pl.Series("label", [int(v) for v in td.y[test_rows]])
+    )
+    report = grade_report(scored, policy)
+    for row in report.iter_rows(named=True):
+        rate = "—" if row["default_rate"] is None else f"{row['default_rate'] * 100:.1f} %"
+        shown.print(f"  {row['grade']:<10} {row['accounts']:>7,} accounts  default rate {rate}")
+    shown.print(f"  monotonic: {default_rate_is_monotonic(report)}")
+
+    shown.rule(f"[bold]Review every account ({policy.version})")
+    result = review_portfolio(url, scorer, policy=policy)
+    shown.print(
+        f"  cycle {result.cycle_id} as of {result.as_of}: "
+        + ", ".join(f"{k} {v:,}" for k, v in result.by_action.items())
+        + f"; watched {result.watched:,}"
+    )
+    out = home / "review-report.html"
+    db = make_engine(url)
+    try:
+        write_review_report(db, result.cycle_id, policy, out)
+    finally:
+        db.dispose()
+    shown.print(f"  report → {out}")
+    payload = result.as_json()
+    payload["report"] = str(out)
+    return payload
