@@ -16,6 +16,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+import sys
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -75,9 +76,15 @@ def _trend(name: str) -> str:
 
 
 def _quiet_optbinning() -> None:
-    # optbinning imports cvxpy, which logs a HIGHS import failure we do not use.
-    logging.getLogger("cvxpy").setLevel(logging.ERROR)
-    logging.getLogger("optbinning").setLevel(logging.ERROR)
+    """Import optbinning without cvxpy's log line about a HIGHS solver we never use."""
+    if "optbinning" in sys.modules:
+        return
+    previous = logging.root.manager.disable
+    logging.disable(logging.CRITICAL)
+    try:
+        import optbinning  # noqa: F401
+    finally:
+        logging.disable(previous)
 
 
 @dataclass(frozen=True)
@@ -243,16 +250,15 @@ class ScorecardModel:
 
 def reason_lists(reasons: npt.NDArray[np.int8], codes: Sequence[str]) -> pl.Series:
     """(n, 4) reason indices (-1 none) → a ``list[str]`` Series of reason codes."""
-    n, k = reasons.shape
-    flat = pl.Series("r", reasons.reshape(-1).astype(np.int16))
     mapping = dict(enumerate(codes))
-    named = flat.replace_strict(mapping, default=None, return_dtype=pl.Utf8)
-    return (
-        pl.DataFrame({"code": named, "row": np.repeat(np.arange(n), k)})
-        .group_by("row", maintain_order=True)
-        .agg(pl.col("code").drop_nulls())
-        .get_column("code")
-        .alias("reason_codes")
+    frame = pl.DataFrame(
+        {f"r{j}": reasons[:, j].astype(np.int16) for j in range(reasons.shape[1])}
+    ).select(
+        pl.col(f"r{j}").replace_strict(mapping, default=None, return_dtype=pl.Utf8)
+        for j in range(reasons.shape[1])
+    )
+    return frame.select(reason_codes=pl.concat_list(pl.all()).list.drop_nulls()).get_column(
+        "reason_codes"
     )
 
 
