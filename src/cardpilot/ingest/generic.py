@@ -285,7 +285,12 @@ class GenericReader:
         seen = self._seen[table]
         if seen is None or good.height == 0:
             return good, pl.DataFrame(schema=REJECT_SCHEMA)
-        flagged = good.join(seen, on=key, how="left").with_columns(
+        # Probe the (large) seen keys with the (small) chunk's keys, so the hash table is built
+        # on the chunk, not on every key of the import so far.
+        hits = seen.join(good.select(key).unique(), on=key, how="semi")
+        if hits.height == 0:
+            return good, pl.DataFrame(schema=REJECT_SCHEMA)
+        flagged = good.join(hits, on=key, how="left").with_columns(
             pl.when(pl.col("__first_row").is_not_null())
             .then(
                 pl.format("{} row {}", pl.col("__first_file").cast(pl.Utf8), pl.col("__first_row"))
@@ -315,7 +320,7 @@ class GenericReader:
             else pl.DataFrame(schema={"id": pl.Utf8, "__where": pl.Utf8})
         )
         accepted: pl.Series = (
-            pl.concat(self._accepted[parent])
+            pl.concat(self._accepted[parent], rechunk=False)
             if self._accepted[parent]
             else pl.Series("id", [], dtype=pl.Utf8)
         )
