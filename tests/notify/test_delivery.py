@@ -183,7 +183,7 @@ def test_a_dispatcher_killed_mid_batch_and_restarted_delivers_each_message_exact
             channels=("email",),
             now=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1),
         )
-    slow = peers.smtp_peer(tmp_path / "kill.jsonl", None, "--delay", "0.02").start()
+    slow = peers.smtp_peer(tmp_path / "kill.jsonl", None, "--delay", "0.05").start()
     env = dict(
         os.environ,
         CARDPILOT_HOME=str(settings.home),
