@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from cardpilot.ingest.fields import NFIELDS, ROW
@@ -112,6 +113,7 @@ def iter_parquet(path: Path, batch_rows: int = PARQUET_BATCH_ROWS) -> Iterator[C
     """Batches of a Parquet file, one row group at a time, so memory stays bounded."""
     pfile = pq.ParquetFile(path)
     offset = 1
+    pool = pa.default_memory_pool()
     for batch in pfile.iter_batches(batch_size=batch_rows):
         frame = pl.from_arrow(batch)
         assert isinstance(frame, pl.DataFrame)
@@ -122,6 +124,9 @@ def iter_parquet(path: Path, batch_rows: int = PARQUET_BATCH_ROWS) -> Iterator[C
             ),
         )
         offset += frame.height
+        # Arrow's allocator keeps freed pages for reuse; a long import would hold the high
+        # water mark of every row group it decoded.
+        pool.release_unused()
 
 
 def table_files(folder: Path, table: str) -> list[Path]:
