@@ -87,7 +87,6 @@ def test_demo_step_queues_dispatches_and_shows_the_stored_review_decisions(
     from sqlalchemy import text
 
     from cardpilot.cli.notify import demo_step
-
     from cardpilot.notify.review import has_decisions
 
     add_customers(store, cipher, 3)

@@ -297,3 +297,32 @@ def test_no_personal_data_reaches_the_logs(
     for i in range(n):
         for secret in (phone_of(i), email_of(i), name_of(i), national_id_of(i)):
             assert secret not in logged
+
+
+def test_a_refused_address_goes_dead_at_once_without_the_address_in_logs_or_store(
+    store: Engine, cipher: FieldCipher, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from sqlalchemy import select
+
+    from cardpilot.store.notify_models import DeliveryAttempt, OutboxMessage
+
+    add_customers(store, cipher, 2)
+    with unit_of_work(store) as session:
+        enqueue_notices(session, [notice_for(0), notice_for(1)], channels=("email",), now=DAYTIME)
+    refusing = peers.smtp_peer(tmp_path / "refuse.jsonl", None, "--refuse").start()
+    caplog.set_level(logging.DEBUG)
+    try:
+        smtp = SmtpChannel.from_url(f"smtp://127.0.0.1:{refusing.port}")
+        dispatcher = Dispatcher(store, {"email": smtp}, cipher, clock=lambda: DAYTIME)
+        report = dispatcher.run_once()
+        dispatcher.close()
+    finally:
+        refusing.stop()
+    assert report.dead == 2
+    with store.connect() as conn:
+        errors = conn.scalars(select(OutboxMessage.last_error)).all()
+        details = conn.scalars(select(DeliveryAttempt.detail)).all()
+    assert all("550" in e for e in errors)
+    for text in (caplog.text, " ".join(errors), " ".join(d or "" for d in details)):
+        assert email_of(0) not in text
+        assert email_of(1) not in text

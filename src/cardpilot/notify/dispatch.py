@@ -37,6 +37,7 @@ from cardpilot.notify.channels import Channel, Outgoing, SendResult
 from cardpilot.notify.policy import NotifyPolicy, default_policy
 from cardpilot.notify.prefs import ContactPrefs, load_prefs
 from cardpilot.privacy import FieldCipher
+from cardpilot.privacy.masking import redact_text
 from cardpilot.store.models import Customer
 from cardpilot.store.notify_models import DeliveryAttempt, OutboxMessage
 
@@ -307,12 +308,15 @@ class Dispatcher:
                 report.by_channel[m.channel] += 1
                 continue
             dead = r.permanent or m.attempts >= retry.max_attempts
+            # A server's reply can echo the address ("550 <a@b.example> unknown"): mask it
+            # before it reaches the outbox, the delivery log or a log line.
+            error = redact_text(r.error or "unknown error")[:2000]
             retry_rows.append(
                 {
                     "b_id": m.id,
                     "b_state": "dead" if dead else "queued",
                     "b_next": now if dead else now + retry.backoff(m.attempts),
-                    "b_err": (r.error or "unknown error")[:2000],
+                    "b_err": error,
                     "b_attempts": m.attempts,
                 }
             )
@@ -322,13 +326,13 @@ class Dispatcher:
                     "attempt": m.attempts,
                     "at": now,
                     "outcome": "dead" if dead else "retry",
-                    "detail": r.error,
+                    "detail": error,
                 }
             )
             if dead:
                 report.dead += 1
                 log.warning(
-                    "message %s is dead after %d attempts: %s", m.message_key, m.attempts, r.error
+                    "message %s is dead after %d attempts: %s", m.message_key, m.attempts, error
                 )
             else:
                 report.retried += 1

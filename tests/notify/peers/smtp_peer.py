@@ -37,6 +37,16 @@ class _Controller(Controller):
 
 
 class Recorder:
+    refuse = False
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: Any, session: Any, envelope: Any, address: str, options: Any
+    ) -> str:
+        if self.refuse:  # a server that echoes the address it refuses, as many do
+            return f"550 5.1.1 <{address}>: Recipient address rejected"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     def __init__(self, log_path: str, delay: float, fast: bool) -> None:
         self.out = open(log_path, "a", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115
         self.seen: set[str] = set()
@@ -81,6 +91,7 @@ def main() -> None:
     p.add_argument("--auth")
     p.add_argument("--delay", type=float, default=0.0)
     p.add_argument("--fast", action="store_true", help="record keys only (benchmark)")
+    p.add_argument("--refuse", action="store_true", help="refuse every recipient (550)")
     args = p.parse_args()
     kwargs: dict[str, Any] = {}
     if args.tls:
@@ -100,9 +111,9 @@ def main() -> None:
             return AuthResult(success=ok)
 
         kwargs.update(authenticator=authenticator, auth_require_tls=bool(args.tls))
-    controller = _Controller(
-        Recorder(args.log, args.delay, args.fast), hostname="127.0.0.1", port=args.port, **kwargs
-    )
+    recorder = Recorder(args.log, args.delay, args.fast)
+    recorder.refuse = args.refuse
+    controller = _Controller(recorder, hostname="127.0.0.1", port=args.port, **kwargs)
     controller.start()
     sys.stdout.write(f"READY {args.port}\n")
     sys.stdout.flush()

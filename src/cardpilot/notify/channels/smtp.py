@@ -21,7 +21,7 @@ from email.utils import formatdate
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cardpilot.notify.channels import Outgoing, SendResult
-from cardpilot.privacy.masking import mask_email
+from cardpilot.privacy.masking import mask_email, redact_text
 
 log = logging.getLogger(__name__)
 
@@ -181,7 +181,8 @@ class _Session:
             data = build_email(item, self.config.sender)
             refused = client.sendmail(self.config.sender, [item.address], data)
             if refused:
-                return SendResult(ok=False, error=f"recipient refused: {refused}", permanent=True)
+                codes = sorted({code for code, _ in refused.values()})
+                return SendResult(ok=False, error=f"recipient refused {codes}", permanent=True)
             return SendResult(ok=True, provider_ref=f"<{item.message_key}@cardpilot>")
         except smtplib.SMTPRecipientsRefused as exc:
             codes = [code for code, _ in exc.recipients.values()]
@@ -245,7 +246,7 @@ class SmtpChannel:
                     "e-mail %s to %s not accepted: %s",
                     item.message_key,
                     mask_email(item.address),
-                    result.error,
+                    redact_text(result.error or ""),
                 )
                 failed_connect = session.client is None and not result.permanent
             out.append(result)
