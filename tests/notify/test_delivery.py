@@ -326,3 +326,25 @@ def test_a_refused_address_goes_dead_at_once_without_the_address_in_logs_or_stor
     for text in (caplog.text, " ".join(errors), " ".join(d or "" for d in details)):
         assert email_of(0) not in text
         assert email_of(1) not in text
+
+
+def test_the_smpp_session_survives_enquire_link_and_unbinds_on_close(
+    smpp_peer: peers.Peer,
+) -> None:
+    from cardpilot.notify.channels import Outgoing
+
+    smsc = SmppChannel.from_url(f"smpp://cp:pw@127.0.0.1:{smpp_peer.port}")
+    item = Outgoing("k-ascii", "C1", "limit_change", "en", "8613900000000", None, "Hi " * 60, None)
+    assert smsc.send_batch([item])[0].ok
+    first = smsc.sock
+    smsc.keepalive()
+    assert smsc.sock is first  # enquire_link answered: same bound session
+    assert smsc.send_batch([Outgoing("k2", "C1", "t", "en", "8613900000000", None, "ok", None)])[
+        0
+    ].ok
+    smsc.close()
+    assert smsc.sock is None
+    _wait_for(lambda: len(smpp_peer.entries()) == 2)
+    latin = next(e for e in smpp_peer.entries() if e["key"] == "k-ascii")
+    assert latin["text"] == "Hi " * 60
+    assert latin["parts"] == 2
