@@ -208,6 +208,8 @@ def _environment() -> dict[str, Any]:
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "commit": commit or None,
         "cpus": os.cpu_count(),
+        # Other work on a shared machine skews the figures: the load tells a reader how much.
+        "load_avg_1_5_15": [round(x, 2) for x in os.getloadavg()],
         "machine": platform.machine(),
         "python": platform.python_version(),
         "polars": polars.__version__,
@@ -247,6 +249,7 @@ def main(argv: list[str] | None = None) -> int:
         / f"synth-{args.accounts}-m{args.months}-s{SEED}"
     )
     lines: list[dict[str, Any]] = []
+    started_env = {"load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
 
     generated = _cached(cache, args.accounts, args.months)
     if generated is None:
@@ -277,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_results:
         args.results.parent.mkdir(parents=True, exist_ok=True)
-        document = {"environment": _environment(), "results": lines}
+        document = {"environment": {**_environment(), **started_env}, "results": lines}
         args.results.write_text(json.dumps(document, indent=1) + "\n")
     return 0
 
