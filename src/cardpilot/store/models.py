@@ -222,6 +222,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.review_models",
     "cardpilot.store.notify_models",
     "cardpilot.overdue.models",
+    "cardpilot.store.overdue_models",
 )
 
 
