@@ -439,3 +439,40 @@ def test_bulk_load_leaves_foreign_keys_in_force(
             )
     finally:
         engine.dispose()
+
+
+def test_rejects_file_never_shows_a_personal_value(store_url: str, tmp_path: Path) -> None:
+    folder = tmp_path / "pii"
+    folder.mkdir()
+    too_long_phone = PHONE * 4  # longer than the 40 characters a phone may have
+    (folder / "customers.csv").write_text(
+        f"customer_id,phone\nC1,{too_long_phone}\n", encoding="utf-8"
+    )
+    (folder / "accounts.csv").write_text("account_id,customer_id,currency,credit_limit\n")
+    (folder / "statements.csv").write_text(
+        "account_id,cycle_date,statement_balance,amount_paid,days_past_due\n"
+    )
+
+    result = import_portfolio(
+        folder, layout="generic", database_url=store_url, settings=_settings(tmp_path)
+    )
+
+    assert result.rejected == 1
+    assert result.rejects_file is not None
+    written = Path(result.rejects_file).read_text(encoding="utf-8")
+    assert "phone" in written
+    assert "<redacted>" in written
+    assert PHONE not in written
+
+
+def test_db_upgrade_command_reports_the_revision(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from cardpilot.cli import app
+    from cardpilot.store.db import head_revision
+
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    result = CliRunner().invoke(app, ["db", "upgrade", "--database", url, "--json"])
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"revision": head_revision()}
