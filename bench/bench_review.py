@@ -75,6 +75,7 @@ def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[st
         "peak_mb": peak_mb(),
         "by_action": result.by_action,
         "watched": result.watched,
+        "stage_seconds": result.stage_seconds,
     }
 
 
@@ -231,6 +232,20 @@ def _environment() -> dict[str, Any]:
     }
 
 
+def _write(lines: list[dict[str, Any]], accounts: int) -> None:
+    """Results so far (a later run of the same size replaces the earlier one's lines)."""
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    previous: list[dict[str, Any]] = []
+    if RESULTS.exists():
+        previous = [
+            r
+            for r in json.loads(RESULTS.read_text()).get("results", [])
+            if r.get("accounts") != accounts
+        ]
+    payload = {"environment": _environment(), "results": previous + lines}
+    RESULTS.write_text(json.dumps(payload, indent=1) + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
@@ -286,21 +301,10 @@ def main(argv: list[str] | None = None) -> int:
                 line["ratio_to_local"] = round(figures["seconds"] / local_seconds[store], 2)
             lines.append(line)
             print(json.dumps(line), flush=True)
+            if not args.no_write:
+                _write(lines, args.accounts)
             if store == "sqlite":
                 Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    if not args.no_write:
-        RESULTS.parent.mkdir(parents=True, exist_ok=True)
-        previous: list[dict[str, Any]] = []
-        if RESULTS.exists():
-            previous = [
-                r
-                for r in json.loads(RESULTS.read_text()).get("results", [])
-                if r.get("accounts") != args.accounts
-            ]
-        RESULTS.write_text(
-            json.dumps({"environment": _environment(), "results": previous + lines}, indent=1)
-            + "\n"
-        )
     return 0
 
 

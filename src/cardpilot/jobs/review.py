@@ -86,6 +86,8 @@ class ReviewResult:
     by_segment: dict[str, int] = field(default_factory=dict)
     cycle_decisions: int = 0
     out: str | None = None
+    # Where the time went: waiting for the store (read), features + score, decide, persist.
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -800,15 +802,23 @@ def _run_chunks(
     if progress:
         progress(0, total)
     chunks = _prefetched(_read_chunks(db, as_of, cycle_id, chunk_rows))
+    stages = dict.fromkeys(("read", "features_score", "decide", "persist"), 0.0)
+    clock = time.perf_counter()
     for chunk_no, chunk in enumerate(chunks, start=1):
+        stages["read"] += time.perf_counter() - clock
         done += chunk.seen
         result.skipped += chunk.skipped
         if chunk.accounts.height:
+            clock = time.perf_counter()
             table = scored_features(chunk, scorer, as_of)
             codes = table["reason_codes"].explode().drop_nulls().unique().to_list()
+            stages["features_score"] += time.perf_counter() - clock
+            clock = time.perf_counter()
             decided = decide(table, score_reason_texts(codes, texts)).with_columns(
                 table["consecutive_overdue_months"].cast(pl.Int64)
             )
+            stages["decide"] += time.perf_counter() - clock
+            clock = time.perf_counter()
             inserted, watched = _persist_chunk(
                 db,
                 decided,
@@ -822,8 +832,11 @@ def _run_chunks(
             result.decided += inserted
             result.skipped += decided.height - inserted
             result.watched += watched
+            stages["persist"] += time.perf_counter() - clock
         if progress:
             progress(done, total)
+        clock = time.perf_counter()
+    result.stage_seconds = {k: round(v, 3) for k, v in stages.items()}
 
 
 # --------------------------------------------------------------------------- reading back
