@@ -7,6 +7,7 @@ a policy goes live, and again whenever the model or the portfolio changes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import pairwise
 
 import polars as pl
@@ -89,3 +90,42 @@ def default_rate_is_monotonic(report: pl.DataFrame) -> bool:
     (grades without accounts are skipped; fewer than two populated grades prove nothing)."""
     rates = [r for r in report["default_rate"].to_list() if r is not None]
     return len(rates) >= 2 and all(a < b for a, b in pairwise(rates))
+
+
+def calibrate_score_cutoffs(policy: Policy, scores: pl.Series, shares: Sequence[float]) -> Policy:
+    """The policy with score cut-offs at quantiles of ``scores`` (basis ``score`` only).
+
+    ``scores``: the model's scores on the TRAINING split (never the test split, which is kept
+    to check the result with :func:`grade_report`). ``shares``: the share of accounts each
+    grade should hold, best grade first, summing to 1. The score scale becomes the observed
+    range rounded out to tens, so the placement within a grade spreads over real scores.
+    Everything else is unchanged; the new content hash marks the calibrated version.
+    """
+    from cardpilot.policy.loading import policy_from_data
+
+    lp = policy.limits
+    if lp.grading.basis != "score":
+        raise ValueError("calibrate_score_cutoffs needs grading.basis: score")
+    if len(shares) != len(lp.grades) or abs(sum(shares) - 1.0) > 1e-9:
+        raise ValueError(f"give one share per grade ({len(lp.grades)}), summing to 1")
+    values = scores.drop_nulls().cast(pl.Float64)
+    if values.len() == 0:
+        raise ValueError("no scores to calibrate on")
+    low = int(float(values.min()) // 10 * 10)  # type: ignore[arg-type]
+    high = -int(-float(values.max()) // 10 * 10)  # type: ignore[arg-type]
+    high = max(high, low + 10 * len(lp.grades))
+    mins: list[int] = []
+    above = 0.0
+    for share in shares[:-1]:
+        above += share
+        cut = round(float(values.quantile(1.0 - above, "nearest") or low))
+        ceiling = (mins[-1] - 1) if mins else high
+        mins.append(max(min(cut, ceiling), low + len(lp.grades) - len(mins) - 1))
+    data = lp.model_dump(mode="json", by_alias=True)
+    data["grading"]["score_scale"] = {"min": low, "max": high}
+    top = high
+    for i, grade in enumerate(data["grades"]):
+        bottom = mins[i] if i < len(mins) else low
+        grade["score"] = {"min": bottom, "max": top}
+        top = bottom - 1
+    return policy_from_data(data, policy.reasons.model_dump(mode="json", by_alias=True))
