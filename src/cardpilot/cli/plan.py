@@ -1,4 +1,5 @@
-"""Plan commands: ``cardpilot plan quote`` (offer/accept/status come with the plan store).
+"""Plan commands: ``cardpilot plan quote``, and the 和谐还款 store: ``plan offer | accept |
+decline | advance | status``.
 
 A quote prints the full schedule and the annualised rate (年化利率) as the monthly IRR × 12,
 with the effective annual rate beside it (PBOC 〔2021〕 No. 3 and 银保监规〔2022〕13号, to
@@ -17,6 +18,7 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.common import DATABASE_OPTION
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
@@ -169,3 +171,212 @@ def quote(
         f"[bold]APR (年化利率, monthly IRR × 12): {q.apr * 100:.2f} %[/]; "
         f"effective annual rate {q.ear * 100:.2f} %; nominal {q.nominal_annual_rate * 100:.2f} %"
     )
+
+
+# --------------------------------------------------------------------------- 和谐还款 store
+
+DATABASE = DATABASE_OPTION
+
+
+def _day(value: str | None, option: str) -> dt.date:
+    if value is None:
+        return _today_local()
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+def _yuan(minor: int | None) -> str | None:
+    return None if minor is None else format_major(minor)
+
+
+def plan_json(view: Any) -> dict[str, Any]:
+    """A stored plan for ``--json``: amounts as decimal strings in major units."""
+    data: dict[str, Any] = view.as_json()
+    for key in (
+        "principal_minor",
+        "penalty_fees_minor",
+        "paid_minor",
+        "total_due_minor",
+        "waived_minor",
+        "reinstated_minor",
+    ):
+        data[key.removesuffix("_minor")] = _yuan(data.pop(key))
+    data["waiver_share"] = str(Decimal(data.pop("waiver_share_bp")) / 100)
+    data["instalments"] = [
+        {"due_date": i["due_date"], "amount": _yuan(i["amount_minor"])} for i in data["instalments"]
+    ]
+    for e in data["events"]:
+        e["amount"] = _yuan(e.pop("amount_minor"))
+    return data
+
+
+def _print_plan(view: Any) -> None:
+    console.print(
+        f"[bold]{view.plan_id}[/] account {view.account_id} · {view.status}"
+        f"{f' ({view.status_reason}, {view.status_on})' if view.status_reason else ''} · "
+        f"{view.kind} × {view.months} · principal {format_major(view.principal_minor)} · "
+        f"penalty fees {format_major(view.penalty_fees_minor)} · "
+        f"paid {format_major(view.paid_minor)} of {format_major(view.total_due_minor)} · "
+        f"waived {format_major(view.waived_minor)} · "
+        f"reinstated {format_major(view.reinstated_minor)}"
+    )
+    table = Table("date", "event", "amount", "outcome", "status", "reason")
+    for e in view.events:
+        status = f"{e['from_status'] or ''} → {e['to_status']}" if e["to_status"] else ""
+        amount = "" if e["amount_minor"] is None else format_major(e["amount_minor"])
+        table.add_row(e["on"], e["kind"], amount, e["outcome"] or "", status, e["reason"] or "")
+    console.print(table)
+
+
+def _emit(views: list[Any], as_json: bool) -> None:
+    if as_json:
+        emit_json({"plans": [plan_json(v) for v in views]})
+        return
+    if not views:
+        console.print("no plans")
+    for v in views:
+        _print_plan(v)
+
+
+@plan_app.command("offer")
+def offer(
+    account: str = typer.Option(..., "--account", help="Account id."),
+    kind: str = typer.Option(
+        "equal-principal", "--kind", help="equal-principal | amortising | deferral."
+    ),
+    months: int = typer.Option(6, "--months", help="Number of instalments."),
+    defer_months: int = typer.Option(1, "--defer-months", help="Deferral plans only."),
+    on: str | None = typer.Option(None, "--on", help="Offer date; default today (Shanghai)."),
+    penalty_fees: str | None = typer.Option(
+        None,
+        "--penalty-fees",
+        help="Penalty fees the waiver applies to (major units); default: assessed from the "
+        "policy's charges on the overdue balance.",
+    ),
+    policy: Path | None = typer.Option(
+        None, "--policy", help="Overdue policy file or folder; default the shipped policy."
+    ),
+    database: str | None = DATABASE,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Offer 和谐还款 to an overdue account (its latest treatment decides eligibility)."""
+    from cardpilot.cli.common import open_engine
+    from cardpilot.jobs.plans import PlanStoreError, offer_plan
+    from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
+
+    plan_kind = _KINDS.get(kind)
+    if plan_kind is None:
+        raise fail(f"--kind {kind!r} is not known; use one of {', '.join(_KINDS)}")
+    try:
+        pol = load_overdue_policy(policy)
+    except OverduePolicyError as exc:
+        raise fail(str(exc)) from exc
+    try:
+        fees = None if penalty_fees is None else to_minor(penalty_fees)
+    except MoneyError as exc:
+        raise fail(f"--penalty-fees: {exc}") from exc
+    engine = open_engine(database)
+    try:
+        view = offer_plan(
+            engine,
+            account,
+            pol,
+            on=_day(on, "--on"),
+            kind=plan_kind,
+            months=months,
+            defer_months=defer_months,
+            penalty_fees_minor=fees,
+        )
+    except PlanStoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    _emit([view], as_json)
+
+
+def _step(plan: str, kind: str, on: str | None, database: str | None, as_json: bool) -> None:
+    from cardpilot.cli.common import open_engine
+    from cardpilot.jobs.plans import PlanStoreError, accept_plan, decline_plan
+
+    engine = open_engine(database)
+    try:
+        step = accept_plan if kind == "accepted" else decline_plan
+        view = step(engine, plan, on=_day(on, "--on"))
+    except PlanStoreError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    _emit([view], as_json)
+    mine = [e for e in view.events if e["kind"] == kind]
+    if mine and mine[-1]["outcome"] == "rejected":
+        raise fail(f"{kind} refused: {mine[-1]['reason']}")
+
+
+@plan_app.command("accept")
+def accept(
+    plan: str = typer.Option(..., "--plan", help="Plan id (from plan offer / plan status)."),
+    on: str | None = typer.Option(None, "--on", help="Acceptance date; default today."),
+    database: str | None = DATABASE,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Record the customer's own acceptance of an offered plan."""
+    _step(plan, "accepted", on, database, as_json)
+
+
+@plan_app.command("decline")
+def decline(
+    plan: str = typer.Option(..., "--plan", help="Plan id."),
+    on: str | None = typer.Option(None, "--on", help="Date; default today."),
+    database: str | None = DATABASE,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Record that the customer declined an offered plan."""
+    _step(plan, "declined", on, database, as_json)
+
+
+@plan_app.command("advance")
+def advance(
+    as_of: str | None = typer.Option(None, "--as-of", help="Close this day; default today."),
+    database: str | None = DATABASE,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Turn stored payments into plan events and close the day: plans activate, are kept or
+    break; offers expire. Idempotent."""
+    from cardpilot.cli.common import open_engine
+    from cardpilot.jobs.plans import advance_plans
+
+    engine = open_engine(database)
+    try:
+        result = advance_plans(engine, _day(as_of, "--as-of"))
+    finally:
+        engine.dispose()
+    if as_json:
+        emit_json(result.as_json())
+        return
+    console.print(
+        f"advanced {result.plans:,} open plans to {result.as_of}; {result.events_added:,} new "
+        f"events; now {', '.join(f'{k} {v:,}' for k, v in sorted(result.by_status.items()))}"
+    )
+
+
+@plan_app.command("status")
+def status(
+    plan: str | None = typer.Option(None, "--plan", help="One plan."),
+    account: str | None = typer.Option(None, "--account", help="The plans of one account."),
+    database: str | None = DATABASE,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Plans with their events, each transition with its reason."""
+    from cardpilot.cli.common import open_engine
+    from cardpilot.jobs.plans import plan_status
+
+    engine = open_engine(database)
+    try:
+        views = plan_status(engine, plan_id=plan, account_id=account)
+    finally:
+        engine.dispose()
+    if plan is not None and not views:
+        raise fail(f"plan {plan!r} is not in the store")
+    _emit(views, as_json)

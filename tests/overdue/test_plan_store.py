@@ -1,0 +1,216 @@
+"""和谐还款 plans through the store (SQLite and PostgreSQL): offer, accept, payments from stored
+transactions or statements, kept and broken plans, replays and duplicate events."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from sqlalchemy import text
+
+from cardpilot.jobs.overdue import read_treatments, treat_overdue
+from cardpilot.jobs.plans import (
+    PlanStoreError,
+    accept_plan,
+    advance_plans,
+    offer_plan,
+    plan_event,
+    plan_status,
+)
+from cardpilot.overdue.loading import load_overdue_policy
+from cardpilot.store.db import make_engine
+
+from .conftest import AS_OF
+
+OFFER_ON = dt.date(2005, 10, 1)
+ACCEPT_ON = dt.date(2005, 10, 2)
+
+
+@pytest.fixture
+def treated(overdue_store: str, scorer) -> str:
+    treat_overdue(overdue_store, scorer, as_of=AS_OF)
+    return overdue_store
+
+
+@pytest.fixture
+def db(treated: str):
+    engine = make_engine(treated)
+    yield engine
+    engine.dispose()
+
+
+def _pay(db, account: str, when: dt.date, amount: int, tid: str) -> None:
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO transactions (transaction_id, account_id, posted_at, kind,"
+                " amount_minor, currency) VALUES (:t, :a, :p, 'payment', :m, 'CNY')"
+            ),
+            {
+                "t": tid,
+                "a": account,
+                "p": dt.datetime.combine(when, dt.time(4), tzinfo=dt.UTC),
+                "m": amount,
+            },
+        )
+
+
+def _offer(db, account: str = "a-low", months: int = 3):
+    return offer_plan(db, account, load_overdue_policy(), on=OFFER_ON, months=months)
+
+
+def test_a_plan_paid_in_full_is_kept_and_half_the_penalty_fees_stay_waived(db) -> None:
+    plan = _offer(db)
+    assert plan.status == "offered"
+    assert plan.penalty_fees_minor > 0
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    for n, inst in enumerate(plan.instalments):
+        due = dt.date.fromisoformat(inst["due_date"])
+        _pay(db, "a-low", due - dt.timedelta(days=5), inst["amount_minor"], f"T{n}")
+    advance_plans(db, dt.date(2005, 11, 1))
+    assert plan_status(db, plan_id=plan.plan_id)[0].status == "active"
+    advance_plans(db, dt.date(2006, 1, 10))
+    kept = plan_status(db, plan_id=plan.plan_id)[0]
+    assert kept.status == "kept"
+    assert kept.status_reason == "HARMONY_ALL_INSTALMENTS_PAID"
+    assert kept.waived_minor == (kept.penalty_fees_minor * 5_000 + 5_000) // 10_000
+    assert kept.reinstated_minor == 0
+    moves = [(e["kind"], e["to_status"], e["reason"]) for e in kept.events if e["to_status"]]
+    assert moves == [
+        ("offered", "offered", "HARMONY_OFFERED"),
+        ("accepted", "accepted", "HARMONY_CUSTOMER_ACCEPTED"),
+        ("payment", "active", "HARMONY_FIRST_PAYMENT"),
+        ("payment", "kept", "HARMONY_ALL_INSTALMENTS_PAID"),
+    ]
+
+
+def test_a_missed_instalment_breaks_the_plan_reinstates_the_waiver_and_counts_as_broken(
+    db, treated, scorer
+) -> None:
+    plan = _offer(db, "c-medium")
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    first = plan.instalments[0]
+    _pay(db, "c-medium", dt.date(2005, 10, 20), first["amount_minor"], "C1")
+    advance_plans(db, dt.date(2005, 11, 15))
+    active = plan_status(db, plan_id=plan.plan_id)[0]
+    assert active.status == "active"
+    assert active.waived_minor > 0
+    second_due = dt.date.fromisoformat(plan.instalments[1]["due_date"])
+    grace = load_overdue_policy().file.harmony.grace_days
+    advance_plans(db, second_due + dt.timedelta(days=grace))
+    assert plan_status(db, plan_id=plan.plan_id)[0].status == "active"  # still within grace
+    advance_plans(db, second_due + dt.timedelta(days=grace + 1))
+    broken = plan_status(db, plan_id=plan.plan_id)[0]
+    assert broken.status == "broken"
+    assert broken.status_reason == "HARMONY_INSTALMENT_MISSED"
+    assert (broken.waived_minor, broken.reinstated_minor) == (0, active.waived_minor)
+    # A payment after the break is not credited to the ended plan.
+    _pay(db, "c-medium", second_due + dt.timedelta(days=10), 10_000, "C2")
+    advance_plans(db, second_due + dt.timedelta(days=12))
+    after = plan_status(db, plan_id=plan.plan_id)[0]
+    assert after.paid_minor == broken.paid_minor
+    assert "transaction:C2" not in {e["source"] for e in after.events}
+    late = plan_event(
+        db, plan.plan_id, "payment", on=second_due + dt.timedelta(days=10), amount_minor=10_000
+    )
+    assert (late.events[-1]["outcome"], late.events[-1]["reason"]) == (
+        "rejected",
+        "HARMONY_PLAN_ENDED",
+    )
+    assert late.paid_minor == broken.paid_minor
+    # The account returns to its segment's treatment, with one broken promise on record.
+    later = dt.date(2006, 1, 31)
+    treat_overdue(treated, scorer, as_of=later)
+    row = read_treatments(db, later).filter(account_id="c-medium").row(0, named=True)
+    assert row["broken_promises"] == 1
+    # And a new plan in the same period is refused: the period's waiver was used.
+    with pytest.raises(PlanStoreError, match="HARMONY_WAIVER_USED_IN_PERIOD"):
+        offer_plan(db, "c-medium", load_overdue_policy(), on=dt.date(2005, 12, 20), months=3)
+
+
+def test_replaying_payments_and_duplicate_events_give_the_same_state(db) -> None:
+    plan = _offer(db)
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)  # the same acceptance again: one event
+    first = plan.instalments[0]["amount_minor"]
+    _pay(db, "a-low", dt.date(2005, 10, 25), first, "R1")
+    once = advance_plans(db, dt.date(2005, 10, 31))
+    state = plan_status(db, plan_id=plan.plan_id)[0]
+    again = advance_plans(db, dt.date(2005, 10, 31))
+    assert once.events_added == 2  # the payment and the day's close
+    assert again.events_added == 0
+    # The same payment recorded by hand with the id the job gave it: ignored.
+    plan_event(
+        db, plan.plan_id, "payment", on=dt.date(2005, 10, 25), amount_minor=first,
+        event_id=f"{plan.plan_id}:txn:R1",
+    )  # fmt: skip
+    replayed = plan_status(db, plan_id=plan.plan_id)[0]
+    assert replayed == state
+    assert replayed.paid_minor == first
+    assert sum(e["kind"] == "accepted" for e in replayed.events) == 1
+
+
+def test_statement_payments_advance_a_plan_when_there_are_no_transactions(db) -> None:
+    plan = _offer(db, "g-cured")
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO statements (account_id, cycle_date, statement_balance_minor,"
+                " amount_paid_minor, days_past_due) VALUES ('g-cured', :d, 0, :paid, 0)"
+            ),
+            {"d": dt.date(2005, 10, 31), "paid": plan.total_due_minor},
+        )
+    advance_plans(db, dt.date(2005, 11, 1))
+    kept = plan_status(db, plan_id=plan.plan_id)[0]
+    assert kept.status == "kept"
+    assert kept.events[2]["source"] == "statement:g-cured:2005-10-31"
+
+
+def test_an_unaccepted_offer_expires_and_uses_no_waiver(db) -> None:
+    plan = _offer(db)
+    valid = load_overdue_policy().file.harmony.offer_valid_days
+    advance_plans(db, OFFER_ON + dt.timedelta(days=valid + 1))
+    expired = plan_status(db, plan_id=plan.plan_id)[0]
+    assert (expired.status, expired.status_reason) == ("declined", "HARMONY_OFFER_EXPIRED")
+    again = offer_plan(db, "a-low", load_overdue_policy(), on=dt.date(2005, 11, 1), months=3)
+    assert again.status == "offered"
+
+
+def test_high_risk_and_untreated_accounts_are_never_offered_the_waiver(db) -> None:
+    with pytest.raises(PlanStoreError, match="high_risk"):
+        _offer(db, "b-deep")
+    with pytest.raises(PlanStoreError, match="no overdue treatment"):
+        _offer(db, "d-current")
+    with db.connect() as conn:
+        assert conn.execute(text("SELECT COUNT(*) FROM repayment_plans")).scalar_one() == 0
+
+
+def test_cli_offer_accept_status(treated: str) -> None:
+    from typer.testing import CliRunner
+
+    import cardpilot.cli.plan  # noqa: F401 - registers the commands
+    from cardpilot.cli import app
+
+    runner = CliRunner()
+    base = ["--database", treated, "--json"]
+    offered = runner.invoke(
+        app, ["plan", "offer", "--account", "a-low", "--months", "3", "--on", "2005-10-01", *base]
+    )
+    assert offered.exit_code == 0, offered.output
+    plan = json.loads(offered.stdout)["plans"][0]
+    assert plan["status"] == "offered"
+    assert plan["waiver_share"] == "50"
+    accepted = runner.invoke(
+        app, ["plan", "accept", "--plan", plan["plan_id"], "--on", "2005-10-02", *base]
+    )
+    assert accepted.exit_code == 0, accepted.output
+    status = runner.invoke(app, ["plan", "status", "--account", "a-low", *base])
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.stdout)["plans"][0]
+    assert shown["status"] == "accepted"
+    assert [e["kind"] for e in shown["events"]] == ["offered", "accepted"]
+    refused = runner.invoke(app, ["plan", "offer", "--account", "b-deep", *base])
+    assert refused.exit_code == 2
+    assert "high_risk" in refused.output
