@@ -14,7 +14,9 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, database_url, open_engine
+from cardpilot.cli.notify import demo_step as notify_demo_step
 from cardpilot.cli.output import console, fail
+from cardpilot.cli.review import demo_review
 from cardpilot.cli.summary import print_summary
 from cardpilot.config import get_settings
 from cardpilot.jobs.importing import import_portfolio
@@ -34,7 +36,7 @@ def demo(
     seed: int = typer.Option(42, "--seed", help="Seed of the synthetic portfolio."),
     database: str | None = DATABASE_OPTION,
 ) -> None:
-    """Run the main job: load a portfolio into the store and summarise it."""
+    """Run the main job: load a portfolio, summarise it, score, grade, review and notify."""
     settings = get_settings()
     url = database_url(database)
     if data is not None:
@@ -70,6 +72,12 @@ def demo(
     console.rule("[bold]3. Portfolio summary")
     print_summary(summarise_portfolio(engine))
     _show_masked_customers(engine)
+    engine.dispose()
+
+    # Score, grade, segment and review every account; then tell the customers.
+    demo_review(url, data=data, home=settings.home, out_console=console)
+    console.rule("[bold]Notices: queue through the outbox and dispatch")
+    notify_demo_step(url)
 
 
 def _show_masked_customers(engine: object) -> None:
