@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(UV_VERSION)
 DATA ?=
 
-.PHONY: setup demo test lint typecheck format bench-import bench-models clean
+.PHONY: setup demo test lint typecheck format bench-import bench-models bench-aging clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -42,6 +42,11 @@ format: setup
 
 bench-import: setup
 	$(BIN)/python bench/bench_import.py
+
+# Aging + treatment of 1,000,000 synthetic accounts (6 cycles) on 2 threads; prints JSON and
+# writes bench/results/aging.json. The portfolio is generated once into bench/.cache/.
+bench-aging: setup
+	$(BIN)/python bench/bench_aging.py
 
 # The limit review on 1M synthetic accounts (cached under bench/.cache/), local and Spark;
 # more: make bench-review BENCH_ARGS="--accounts 10000000 --engines local"

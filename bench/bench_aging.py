@@ -1,0 +1,191 @@
+"""Aging + treatment benchmark (``make bench-aging``, issue #7 must-show).
+
+    python bench/bench_aging.py [--accounts 1000000] [--threads 2]
+
+1. A synthetic portfolio of ``--accounts`` accounts × 6 monthly cycles, no transactions
+   (``cardpilot.synth.generate``), cached under ``bench/.cache/aging-<n>-m6/portfolio``; a
+   complete cached portfolio of the limit-review benchmark with the same manifest (same
+   generator, seed, months and end cycle) is reused instead of generating a second copy.
+2. In a child process (so ``peak_mb`` is that process's own peak resident set, input frame
+   included): the statement frame is read from Parquet, then the clock covers
+   ``age_accounts`` on the last cycle date and ``assign_treatments`` of every
+   overdue account (the shipped policy). The PD is a fixed stand-in column (a uniform value
+   from a hash of the account id, squared so most PDs are low), not the scorer: the bench
+   measures aging and the policy engine, the scorer has its own benchmark (``bench-models``).
+
+Prints one JSON object (``bench, accounts, seconds, accounts_per_s, peak_mb`` and details) and
+writes it with the machine to ``bench/results/aging.json``. Targets: ≤ 15 s and ≤ 2 GB on 2
+cores for 1,000,000 accounts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+CACHE = ROOT / "bench" / ".cache"
+RESULTS = ROOT / "bench" / "results" / "aging.json"
+SEED = 20260101
+MONTHS = 6
+END_CYCLE = dt.date(2026, 9, 30)
+AS_OF = END_CYCLE  # on the cycle date: 30 days past due is still M1 (low risk possible)
+TARGET_SECONDS = 15.0
+PEAK_MB_LIMIT = 2048
+
+
+def peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
+    return round(own / scale, 1)
+
+
+def _complete(folder: Path, accounts: int) -> bool:
+    manifest = folder / "synth.json"
+    if not manifest.exists():
+        return False
+    data = json.loads(manifest.read_text())
+    return bool(
+        data.get("complete")
+        and data.get("accounts") == accounts
+        and data.get("seed") == SEED
+        and data.get("months") == MONTHS
+        and data.get("end_cycle") == END_CYCLE.isoformat()
+        and data.get("transactions") is False
+    )
+
+
+def portfolio(accounts: int) -> Path:
+    from cardpilot.synth.generate import GenerateOptions, generate_portfolio
+
+    own = CACHE / f"aging-{accounts}-m6" / "portfolio"
+    if _complete(own, accounts):
+        return own
+    shared = CACHE / f"review-{accounts}-m6" / "portfolio"
+    if _complete(shared, accounts):
+        return shared
+    print(f"generating {accounts:,} accounts × {MONTHS} cycles into {own}", file=sys.stderr)
+    generate_portfolio(
+        GenerateOptions(
+            accounts=accounts,
+            out=own,
+            seed=SEED,
+            months=MONTHS,
+            transactions=False,
+            end_cycle=END_CYCLE,
+            overwrite=True,
+        )
+    )
+    return own
+
+
+def worker(folder: Path) -> dict[str, Any]:
+    import time
+
+    import polars as pl
+
+    from cardpilot.overdue.aging import age_accounts_lazy
+    from cardpilot.overdue.loading import load_overdue_policy
+    from cardpilot.overdue.treatment import assign_treatments_lazy
+
+    policy = load_overdue_policy()
+    minor = pl.Int64
+    statements = (
+        pl.scan_parquet(str(folder / "statements" / "*.parquet"))
+        .select(
+            "account_id",
+            "cycle_date",
+            (pl.col("statement_balance") * 100).cast(minor).alias("statement_balance_minor"),
+            "days_past_due",
+        )
+        .collect()
+    )
+    rows = statements.height
+    started = time.perf_counter()
+    cpu0 = time.process_time()
+    snapshot = age_accounts_lazy(statements.lazy(), AS_OF, policy).collect()
+    aged = time.perf_counter()
+    # The stand-in PD: uniform in [0, 1) from a hash of the account id, squared.
+    unit = (pl.col("account_id").hash(seed=7) % 1_000_000).cast(pl.Float64) / 1_000_000
+    table = snapshot.filter(pl.col("days_past_due") > 0).with_columns(
+        (unit * unit).alias("pd"), pl.lit(0, pl.Int32).alias("broken_promises")
+    )
+    treated = assign_treatments_lazy(table, policy, AS_OF).collect()
+    done = time.perf_counter()
+    cpu = time.process_time() - cpu0
+    seconds = done - started
+    accounts = snapshot.height
+    segments = dict(treated.group_by("risk_segment").len().sort("risk_segment").iter_rows())
+    return {
+        "bench": "aging+treatment",
+        "accounts": accounts,
+        "seconds": round(seconds, 3),
+        "accounts_per_s": round(accounts / seconds),
+        "peak_mb": peak_mb(),
+        "statement_rows": rows,
+        "overdue_accounts": treated.height,
+        "aging_seconds": round(aged - started, 3),
+        "treatment_seconds": round(done - aged, 3),
+        "cpu_seconds": round(cpu, 3),
+        "segments": segments,
+        "pd_source": "stand-in: (hash(account_id) mod 1e6 / 1e6)^2, not the scorer",
+        "as_of": AS_OF.isoformat(),
+        "threads": int(os.environ.get("POLARS_MAX_THREADS", "0")) or None,
+        "target_seconds": TARGET_SECONDS,
+        "peak_mb_limit": PEAK_MB_LIMIT,
+        "within_targets": seconds <= TARGET_SECONDS and peak_mb() <= PEAK_MB_LIMIT,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--accounts", type=int, default=1_000_000)
+    parser.add_argument("--threads", type=int, default=2, help="POLARS_MAX_THREADS of the child")
+    parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker is not None:
+        print(json.dumps(worker(args.worker)))
+        return 0
+    folder = portfolio(args.accounts)
+    env = {**os.environ, "POLARS_MAX_THREADS": str(args.threads)}
+    child = subprocess.run(
+        [sys.executable, __file__, "--worker", str(folder)],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    result = json.loads(child.stdout.strip().splitlines()[-1])
+    print(json.dumps(result))
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "results": [result],
+                "machine": {
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                    "cpus": os.cpu_count(),
+                    "load_average": [round(x, 2) for x in load] if load else None,
+                },
+                "command": f"python bench/bench_aging.py --accounts {args.accounts}",
+                "when": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,139 @@
+"""The must-show of issue #7 item 3 on the real UCI data: import, train, ``overdue treat
+--as-of 2005-10-01`` with the NT$ policy variant (policies/uci-twd/overdue.yaml).
+
+The scorecard is fitted once on the training rows of the reference split (about a minute on
+a quiet machine) unless ``CARDPILOT_OVERDUE_MODEL_DIR`` (or ``CARDPILOT_REVIEW_MODEL_DIR``)
+names a folder written by ``cardpilot model train --out DIR``. Skipped when ../shared/data is
+absent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from sqlalchemy import text
+
+from cardpilot.overdue.loading import load_overdue_policy
+from cardpilot.store.db import make_engine
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data" / "uci_credit_card_default.csv"
+POLICY = ROOT / "src" / "cardpilot" / "policies" / "uci-twd"
+AS_OF = dt.date(2005, 10, 1)
+
+pytestmark = [
+    pytest.mark.realdata,
+    pytest.mark.slow,
+    pytest.mark.skipif(not DATA.exists(), reason=f"real data absent ({DATA})"),
+]
+
+
+@pytest.fixture(scope="module")
+def model() -> Any:
+    from cardpilot.scoring.registry import load_model_dir
+
+    given = os.environ.get("CARDPILOT_OVERDUE_MODEL_DIR") or os.environ.get(
+        "CARDPILOT_REVIEW_MODEL_DIR"
+    )
+    if given:
+        folder = Path(given)
+        return load_model_dir(folder / "scorecard" if (folder / "scorecard").is_dir() else folder)
+    from cardpilot.ingest.uci import read_uci
+    from cardpilot.scoring.scorecard import fit_scorecard
+    from cardpilot.scoring.training import candidate_features, reference_split, training_data
+
+    read = read_uci(DATA)
+    data = training_data(read, read.labels)
+    train, _test = reference_split(data.y)
+    candidates = candidate_features(data.features, ("sex", "marital_status"))
+    fitted, _summary = fit_scorecard(
+        data.features[train], data.y[train], candidates, version="scorecard-overdue-test"
+    )
+    return fitted
+
+
+@pytest.fixture(scope="module")
+def treated(model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    from typer.testing import CliRunner
+
+    import cardpilot.cli.overdue  # registers the command
+    import cardpilot.cli.review
+    from cardpilot.cli import app
+    from cardpilot.config import Settings
+    from cardpilot.jobs.importing import import_portfolio
+
+    home = tmp_path_factory.mktemp("uci-overdue")
+    url = f"sqlite:///{home / 'store.db'}"
+    import_portfolio(DATA, layout="uci", database_url=url, settings=Settings(home=home))
+    out = home / "treatments.csv"
+    args = ["overdue", "treat", "--as-of", AS_OF.isoformat(), "--policy", str(POLICY)]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(cardpilot.cli.review, "load_scorer", lambda _model, _family: model)
+        result = CliRunner().invoke(
+            app,
+            [*args, "--database", url, "--out", str(out), "--json"],
+            env={"CARDPILOT_HOME": str(home)},
+        )
+        assert result.exit_code == 0, result.output
+        again = CliRunner().invoke(app, [*args, "--database", url, "--json"])
+        assert again.exit_code == 0, again.output
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            notices = conn.execute(
+                text("SELECT COUNT(DISTINCT decision_ref) FROM notify_outbox")
+            ).scalar_one()
+            stored = conn.execute(text("SELECT COUNT(*) FROM overdue_treatments")).scalar_one()
+    finally:
+        engine.dispose()
+    return {
+        "summary": json.loads(result.stdout),
+        "rerun": json.loads(again.stdout),
+        "frame": pl.read_csv(out, schema_overrides={"account_id": pl.String}),
+        "notices": int(notices),
+        "stored": int(stored),
+    }
+
+
+def test_every_account_overdue_in_september_2005_is_treated_exactly_once_with_a_reason(
+    treated: dict[str, Any],
+) -> None:
+    raw = pl.read_csv(DATA, infer_schema_length=0)
+    # X6 is PAY_0, the September 2005 repayment status: 1..9 = months of payment delay.
+    overdue = set(raw.filter(pl.col("X6").cast(pl.Int64) >= 1)["ID"].to_list())
+    frame = treated["frame"]
+    assert frame["account_id"].n_unique() == frame.height
+    assert set(frame["account_id"]) == overdue
+    assert treated["stored"] == len(overdue)
+    assert treated["rerun"]["treated"] == 0
+    assert treated["rerun"]["skipped"] == len(overdue)
+    assert treated["notices"] == len(overdue)
+    assert (frame["reason_codes"].str.len_chars() > 0).all()
+    assert (frame["reason_codes"].str.split(";").list.len() <= 4).all()
+
+
+def test_high_risk_never_gets_a_waiver_or_an_extension_on_uci(treated: dict[str, Any]) -> None:
+    high = treated["frame"].filter(pl.col("risk_segment") == "high_risk")
+    assert high.height > 0
+    assert not high["fee_waived"].any()
+    assert (high["due_date_extension_days"] == 0).all()
+
+
+def test_low_risk_never_gets_a_higher_penalty_rate_or_a_cut_on_uci(treated: dict[str, Any]) -> None:
+    standard = float(load_overdue_policy(POLICY).file.charges.standard_penalty_rate_daily)
+    low = treated["frame"].filter(pl.col("risk_segment") == "low_risk")
+    assert low.height > 0
+    assert (low["penalty_rate"].cast(pl.Float64) <= standard).all()
+    assert (low["limit_action"] != "cut").all()
+
+
+def test_mean_pd_of_high_risk_is_above_low_risk_on_uci(treated: dict[str, Any]) -> None:
+    means = treated["summary"]["mean_pd_by_segment"]
+    assert set(means) == {"high_risk", "medium_risk", "low_risk"}
+    assert means["high_risk"] > means["medium_risk"] > means["low_risk"]
