@@ -116,23 +116,28 @@ class GbmModel:
     def predict_pd(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
         return self.calibration.pd(self.margin(features))
 
+    def _scored(
+        self, features: pl.DataFrame
+    ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.int8]]:
+        X = _matrix(features, self.features, self.categories)
+        contrib = np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
+        pd_ = self.calibration.pd(contrib.sum(axis=1))  # SHAP values sum to the margin
+        score = np.floor(self.scale.score_from_pd(pd_) + 0.5).astype(np.int32)
+        return score, pd_, top_reasons(contrib[:, :-1])
+
     def score_arrays(
         self, features: pl.DataFrame
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int8]]:
-        X = _matrix(features, self.features, self.categories)
-        contrib = np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
-        margin = contrib.sum(axis=1)
-        pd_ = self.calibration.pd(margin)
-        score = np.floor(self.scale.score_from_pd(pd_) + 0.5).astype(np.int32)
-        return score, top_reasons(contrib[:, :-1])
+        score, _, reasons = self._scored(features)
+        return score, reasons
 
     def score(self, features: pl.DataFrame) -> pl.DataFrame:
-        score, reasons = self.score_arrays(features)
+        score, pd_, reasons = self._scored(features)
         return pl.DataFrame(
             {
                 "account_id": features.get_column("account_id"),
                 "score": score,
-                "pd": self.calibration.pd(self.margin(features)),
+                "pd": pd_,
                 "reason_codes": reason_lists(reasons, self.reason_codes),
                 "model_version": pl.repeat(self.version, len(score), eager=True, dtype=pl.Utf8),
             }
