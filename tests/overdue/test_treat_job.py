@@ -210,3 +210,23 @@ def test_cli_treat_writes_one_row_per_overdue_account_and_counts(
     assert (low["penalty_rate"], low["due_date_extension_days"]) == (0.0005, 7)
     assert low["reason_codes"].split(";")[0] == "OVERDUE_LOW_PD_EARLY"
     assert "刚刚逾期" in low["reason_texts"]
+
+
+def test_small_chunks_and_a_run_cut_short_still_treat_each_account_once(
+    overdue_store: str, scorer
+) -> None:
+    # An earlier run that died after its first chunk: only the first accounts are treated.
+    first = treat_overdue(overdue_store, scorer, as_of=AS_OF, chunk_rows=2)
+    engine = make_engine(overdue_store)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM notify_outbox WHERE account_id > 'b'"))
+        conn.execute(text("DELETE FROM limit_history WHERE account_id > 'b'"))
+        conn.execute(text("DELETE FROM overdue_treatments WHERE account_id > 'b'"))
+    engine.dispose()
+    resumed = treat_overdue(overdue_store, scorer, as_of=AS_OF, chunk_rows=3)
+    assert resumed.skipped == 1  # a-low, kept from the first run
+    assert resumed.treated == first.treated - 1
+    stored = read_treatments(make_engine(overdue_store), AS_OF)
+    assert dict(zip(stored["account_id"], stored["risk_segment"], strict=True)) == EXPECTED_SEGMENT
+    refs = _rows(overdue_store, "SELECT COUNT(DISTINCT decision_ref) FROM notify_outbox")
+    assert refs == [(len(EXPECTED_SEGMENT),)]

@@ -276,7 +276,6 @@ def with_limits(treated: pl.DataFrame, accounts: pl.DataFrame) -> pl.DataFrame:
 # --------------------------------------------------------------------------- persisting
 
 
-
 def _rows(decided: pl.DataFrame, run_key: str, model_version: str | None) -> list[dict[str, Any]]:
     rows = []
     for r in decided.iter_rows(named=True):
