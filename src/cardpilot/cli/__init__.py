@@ -42,6 +42,7 @@ from cardpilot.cli import demo as _demo  # noqa: E402,F401
 from cardpilot.cli import generate as _generate  # noqa: E402,F401
 from cardpilot.cli import model as _model  # noqa: E402,F401
 from cardpilot.cli import notify as _notify  # noqa: E402,F401
+from cardpilot.cli import overdue as _overdue  # noqa: E402,F401
 from cardpilot.cli import plan as _plan  # noqa: E402,F401
 from cardpilot.cli import policy as _policy  # noqa: E402,F401
 from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401

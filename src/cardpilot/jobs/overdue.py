@@ -355,20 +355,11 @@ _CUT_SQL = text(
 
 
 def _composer() -> Any:
-    """The notify composer, with the ``overdue_treatment`` message type when notify.yaml does
-    not list it yet (a service message on every channel; templates in
-    ``policies/templates/overdue_treatment``)."""
+    """The notify composer; ``overdue_treatment`` is a message type of the shipped notify.yaml."""
     from cardpilot.notify.compose import Composer
-    from cardpilot.notify.policy import MessageType, default_policy
+    from cardpilot.notify.policy import default_policy
 
-    pol = default_policy()
-    if MESSAGE_TYPE not in pol.message_types:
-        types = {
-            **pol.message_types,
-            MESSAGE_TYPE: MessageType(category="service", channels=("sms", "app", "email")),
-        }
-        pol = pol.model_copy(update={"message_types": types})
-    return Composer(pol)
+    return Composer(default_policy())
 
 
 def _notices(conn: Connection, bounds: dict[str, Any], policy: OverduePolicy) -> list[Any]:
