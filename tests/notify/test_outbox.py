@@ -79,6 +79,20 @@ def test_queueing_the_same_decision_twice_adds_nothing(store: Engine, cipher: Fi
     assert outbox_status(store)["totals"] == {"queued": 9}
 
 
+def test_a_channel_with_no_address_on_file_is_not_queued(
+    store: Engine, cipher: FieldCipher
+) -> None:
+    add_customers(store, cipher, 2)
+    with store.begin() as conn:
+        conn.execute(text("UPDATE customers SET email_enc = NULL WHERE customer_id = 'C0000'"))
+        conn.execute(text("UPDATE customers SET phone_enc = NULL WHERE customer_id = 'C0001'"))
+    with unit_of_work(store) as session:
+        enqueue_notices(session, [notice_for(i) for i in range(2)], now=DAYTIME)
+    with store.connect() as conn:
+        queued = set(conn.execute(select(OutboxMessage.customer_id, OutboxMessage.channel)))
+    assert queued == {("C0000", "sms"), ("C0000", "app"), ("C0001", "email"), ("C0001", "app")}
+
+
 def test_outbox_rows_hold_no_plaintext_contact_data(store: Engine, cipher: FieldCipher) -> None:
     add_customers(store, cipher, 3)
     with unit_of_work(store) as session:

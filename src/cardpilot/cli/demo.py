@@ -74,10 +74,62 @@ def demo(
     _show_masked_customers(engine)
     engine.dispose()
 
-    # Score, grade, segment and review every account; then tell the customers.
-    demo_review(url, data=data, home=settings.home, out_console=console)
+    # Score, grade, segment and review every account; treat the overdue ones; tell customers.
+    reviewed = demo_review(url, data=data, home=settings.home, out_console=console)
+    _demo_overdue(url, dt.date.fromisoformat(str(reviewed["as_of"])), real_data=data is not None)
     console.rule("[bold]Notices: queue through the outbox and dispatch")
     notify_demo_step(url)
+
+
+def _demo_overdue(url: str, as_of: dt.date, *, real_data: bool) -> None:
+    """Age the portfolio, treat every overdue account, and quote a repayment plan."""
+    from decimal import Decimal
+
+    from cardpilot.cli.review import load_scorer
+    from cardpilot.domain.money import format_major
+    from cardpilot.domain.plans import quote_plan
+    from cardpilot.jobs.overdue import treat_overdue
+    from cardpilot.overdue.loading import default_overdue_policy_path, load_overdue_policy
+    from cardpilot.overdue.run import run_aging
+    from cardpilot.store.db import make_engine
+    from cardpilot.store.frames import read_portfolio_frames
+
+    # The UCI amounts are NT dollars: its policy variant restates the CNY amounts.
+    folder = default_overdue_policy_path().parent
+    policy = load_overdue_policy(folder.parent / "uci-twd" if real_data else folder)
+    console.rule(f"[bold]Aging as of {as_of} ({policy.version})")
+    engine = make_engine(url)
+    try:
+        statements = read_portfolio_frames(engine).statements
+        report = run_aging(engine, statements, as_of, policy)
+    finally:
+        engine.dispose()
+    figures = report.as_json()
+    for bucket in figures["buckets"]:
+        if bucket["accounts"]:
+            console.print(
+                f"  {bucket['bucket']:<8} {bucket['accounts']:>7,} accounts"
+                f"  balance {bucket['balance']}"
+            )
+    console.rule("[bold]Overdue treatment by risk segment")
+    result = treat_overdue(url, load_scorer(None, "scorecard"), as_of=as_of, policy=policy)
+    for segment, n in result.by_segment.items():
+        mean = result.mean_pd_by_segment.get(segment)
+        console.print(
+            f"  {segment:<12} {n:>7,} accounts" + ("" if mean is None else f"  mean PD {mean:.3f}")
+        )
+    console.print(
+        "  treatments: "
+        + ", ".join(f"{k} {v:,}" for k, v in result.by_treatment.items())
+        + f"; frozen {result.frozen:,}, cut {result.cut:,}; notices queued {result.notices:,}"
+    )
+    console.rule("[bold]A repayment plan quote: 12,000 over 12 months at 0.6 % a month")
+    quote = quote_plan("equal_principal", 1_200_000, 12, Decimal("0.006"), as_of)
+    console.print(
+        f"  12 payments of {format_major(quote.payments[0].total_minor)}, "
+        f"total fee {format_major(quote.total_fee_minor)}, APR {quote.apr:.2%} "
+        f"(monthly IRR × 12), effective annual rate {quote.ear:.2%}"
+    )
 
 
 def _show_masked_customers(engine: object) -> None:

@@ -128,5 +128,30 @@ def enqueue_notices(
     if prefs:
         known.update(prefs)
     rows = render_rows(notices, known, composer, now, channels)
+    unreachable = _unreachable_channels(session, {n.customer_id for n in notices})
+    # A channel with no address on file is not queued at all: it could only ever go dead.
+    rows = [r for r in rows if r["channel"] not in unreachable.get(r["customer_id"], ())]
     insert_rows(session, rows)
     return [r["message_key"] for r in rows]
+
+
+def _unreachable_channels(session: Session, customer_ids: set[str]) -> dict[str, set[str]]:
+    """Per customer, the channels with no address on file (read without decrypting anything).
+
+    In-app messages go to the customer id, so they are always reachable.
+    """
+    from sqlalchemy import select
+
+    from cardpilot.store.models import Customer
+
+    out: dict[str, set[str]] = {}
+    ids = sorted(customer_ids)
+    for start in range(0, len(ids), 5_000):
+        query = select(
+            Customer.customer_id, Customer.phone_enc.is_(None), Customer.email_enc.is_(None)
+        ).where(Customer.customer_id.in_(ids[start : start + 5_000]))
+        for cid, no_phone, no_email in session.execute(query):
+            missing = {ch for ch, gone in (("sms", no_phone), ("email", no_email)) if gone}
+            if missing:
+                out[cid] = missing
+    return out
