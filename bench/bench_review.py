@@ -135,6 +135,11 @@ def _sqlite_store(accounts: int, portfolio: Path) -> Path:
     return store
 
 
+def _remove_sqlite(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
 def _libpq(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -275,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         for engine in [e.strip() for e in args.engines.split(",") if e.strip()]:
             if store == "sqlite":
                 run_copy = cached.with_name("run.db")
+                _remove_sqlite(run_copy)  # a stale -wal would replay an old run onto the copy
                 shutil.copy(cached, run_copy)
                 url = f"sqlite:///{run_copy}"
             else:
@@ -304,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
             if not args.no_write:
                 _write(lines, args.accounts)
             if store == "sqlite":
-                Path(url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+                _remove_sqlite(Path(url.removeprefix("sqlite:///")))
     return 0
 
 
