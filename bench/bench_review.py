@@ -61,7 +61,7 @@ def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[st
     if engine == "spark":
         from cardpilot.engines.spark import local_spark_session
 
-        spark = local_spark_session("local[2]", "cardpilot-bench")
+        spark = local_spark_session("local[2]", "cardpilot-bench", driver_memory="4g")
         spark.range(1).count()  # JVM start-up is not part of the review
     started = time.perf_counter()
     result = review_portfolio(
@@ -238,14 +238,17 @@ def _environment() -> dict[str, Any]:
 
 
 def _write(lines: list[dict[str, Any]], accounts: int) -> None:
-    """Results so far (a later run of the same size replaces the earlier one's lines)."""
+    """Results so far (a later run of the same size, engine, store and chunk replaces the
+    earlier one's line)."""
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     previous: list[dict[str, Any]] = []
     if RESULTS.exists():
+        fresh = {(r["accounts"], r["engine"], r["store"], r["chunk_rows"]) for r in lines}
         previous = [
             r
             for r in json.loads(RESULTS.read_text()).get("results", [])
-            if r.get("accounts") != accounts
+            if (r.get("accounts"), r.get("engine"), r.get("store"), r.get("chunk_rows"))
+            not in fresh
         ]
     payload = {"environment": _environment(), "results": previous + lines}
     RESULTS.write_text(json.dumps(payload, indent=1) + "\n")
@@ -260,6 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chunk-rows", type=int, default=100_000)
     parser.add_argument("--child", nargs=4, metavar=("URL", "MODEL", "ENGINE", "CHUNK"))
     parser.add_argument("--no-write", action="store_true", help="Do not write the results file.")
+    parser.add_argument(
+        "--local-seconds", type=float, default=None, help="Local time for the Spark ratio."
+    )
     args = parser.parse_args(argv)
     if args.child:
         url, model, engine, chunk = args.child
@@ -303,8 +309,9 @@ def main(argv: list[str] | None = None) -> int:
                 )
             if engine == "local":
                 local_seconds[store] = figures["seconds"]
-            elif store in local_seconds:
-                line["ratio_to_local"] = round(figures["seconds"] / local_seconds[store], 2)
+            elif store in local_seconds or args.local_seconds:
+                local = local_seconds.get(store) or args.local_seconds
+                line["ratio_to_local"] = round(figures["seconds"] / local, 2)
             lines.append(line)
             print(json.dumps(line), flush=True)
             if not args.no_write:

@@ -26,8 +26,14 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 
-def local_spark_session(master: str = "local[2]", app_name: str = "cardpilot") -> SparkSession:
-    """A small, quiet Spark session (tests, a laptop). Production passes a cluster master URL."""
+def local_spark_session(
+    master: str = "local[2]", app_name: str = "cardpilot", driver_memory: str = "1g"
+) -> SparkSession:
+    """A small, quiet Spark session (tests, a laptop). Production passes a cluster master URL.
+
+    ``driver_memory``: the driver JVM's heap; in local mode it also runs the tasks, so a review
+    of large chunks needs more than the 1 GB that suits tests.
+    """
     from pyspark.sql import SparkSession
 
     # Python workers must run this interpreter (this venv), so they import the same cardpilot
@@ -41,7 +47,7 @@ def local_spark_session(master: str = "local[2]", app_name: str = "cardpilot") -
         .config("spark.default.parallelism", "2")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.driver.memory", "1g")
+        .config("spark.driver.memory", driver_memory)
         .config("spark.sql.session.timeZone", "UTC")
         .getOrCreate()
     )
