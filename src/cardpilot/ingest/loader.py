@@ -9,6 +9,11 @@ staging table, then ``INSERT … SELECT … ON CONFLICT DO NOTHING`` moves it in
 the row count of that statement is what was added. SQLite: ``executemany`` of one prepared
 ``INSERT … ON CONFLICT DO NOTHING`` in large transactions, rows sorted by primary key so the
 B-tree grows at its end.
+
+A large load (``begin_bulk``) runs in one transaction per table: PostgreSQL drops the table's
+foreign keys for it, and on an empty table (a first load) both stores drop its secondary indexes
+and build them again at the end, and PostgreSQL copies straight into the table. A re-run finds
+the table non-empty and takes the conflict-safe path.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
 
@@ -33,11 +39,20 @@ KEYS: dict[str, tuple[str, ...]] = {
     "performance_labels": ("account_id", "label"),
 }
 SQLITE_BATCH_ROWS = 50_000
-# PostgreSQL bulk mode (see ``begin_bulk``): only for loads this large, and only when the load is
-# at least half the size of what the table already holds, because re-validating a foreign key
-# reads the whole table.
+# Bulk mode (see ``begin_bulk``): only for loads this large (and, on PostgreSQL, at least half
+# the size of what the table already holds, because re-validating a foreign key reads it all).
 BULK_MIN_ROWS = 100_000
 _ID_LOOKUP_BATCH = 5_000
+
+
+@dataclass
+class _Bulk:
+    """What ``begin_bulk`` took off a table, to put back at ``end_bulk``."""
+
+    foreign_keys: list[tuple[str, str]] = field(default_factory=list)  # (name, definition)
+    indexes: list[tuple[str, str]] = field(default_factory=list)  # (name, CREATE INDEX …)
+    # The table was empty when the load began (and is locked for it): rows go straight in.
+    fresh: bool = False
 
 
 def _table_columns(table: str) -> list[str]:
@@ -61,8 +76,8 @@ class StoreLoader:
         self._pooled: Any = None
         self._conn: Any = None
         self._staged: set[str] = set()
-        # table → its foreign keys (name, definition), dropped for the length of a bulk load
-        self._bulk: dict[str, list[tuple[str, str]]] = {}
+        # table → the foreign keys and indexes dropped for the length of a bulk load
+        self._bulk: dict[str, _Bulk] = {}
         # The import reads ahead on another thread; both threads share this one connection.
         self._lock = threading.RLock()
 
@@ -125,9 +140,11 @@ class StoreLoader:
         try:
             for offset in range(0, rows.height, SQLITE_BATCH_ROWS):
                 conn.executemany(sql, rows.slice(offset, SQLITE_BATCH_ROWS).iter_rows())
-            conn.commit()
+            if table not in self._bulk:
+                conn.commit()
         except BaseException:
             conn.rollback()
+            self._bulk.clear()
             raise
         return int(conn.total_changes - before)
 
@@ -145,7 +162,16 @@ class StoreLoader:
     def _load_postgres(self, table: str, frame: pl.DataFrame, columns: list[str]) -> int:
         conn = self._conn
         cols = ", ".join(columns)
+        bulk = self._bulk.get(table)
         try:
+            if bulk is not None and bulk.fresh:
+                # The table was empty and is locked for this load, and the import rejects keys
+                # it has already seen: nothing can conflict, so COPY goes straight into it.
+                sql = f"COPY {table} ({cols}) FROM STDIN (FORMAT csv)"
+                with conn.cursor() as cur, cur.copy(sql) as copy:
+                    for block in _csv_blocks(_postgres_values(frame)):
+                        copy.write(block)
+                return frame.height
             stage = self._stage(table, columns)
             with conn.cursor() as cur:
                 cur.execute(f"TRUNCATE {stage}")
@@ -166,55 +192,131 @@ class StoreLoader:
             raise
         return int(added)
 
-    # -- PostgreSQL bulk mode ------------------------------------------------------------------
+    # -- bulk mode -----------------------------------------------------------------------------
 
     def begin_bulk(self, table: str, expected_rows: int | None) -> bool:
-        """Load ``table`` in one transaction with its foreign keys dropped; re-add them at the end.
+        """Load ``table`` in one transaction, keys and indexes off; put them back at the end.
 
-        A foreign key is checked by a trigger per inserted row, which more than doubles the
-        cost of a large load; re-adding the key afterwards validates every row in one join
-        instead (PostgreSQL manual, "Populating a Database"). The table is locked for the
-        load and the keys come back (or everything rolls back) in the same transaction.
-        Every parent was already checked by the import, so validation is expected to pass.
+        PostgreSQL: a foreign key is checked by a trigger per inserted row, which more than
+        doubles the cost of a large load; re-adding the key afterwards validates every row in one
+        join instead (PostgreSQL manual, "Populating a Database"). Every parent was already
+        checked by the import, so validation is expected to pass.
+
+        Both stores, when the table is empty: its secondary (non-unique) indexes are dropped and
+        built again at the end from sorted data, which is faster than growing them row by row,
+        and (PostgreSQL) rows are copied straight into the table instead of through a staging
+        table, since nothing can conflict with an empty table the import itself keeps free of
+        duplicates. The table is locked for the load, and everything comes back (or rolls back)
+        in the same transaction, so a failed load leaves the table as it was, indexes included.
         """
-        if self.backend != "postgresql" or table in self._bulk:
+        if table in self._bulk:
             return False
         if expected_rows is None or expected_rows < BULK_MIN_ROWS:
             return False
-        with self._lock, self._conn.cursor() as cur:
-            cur.execute(
-                "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
-                (table,),
-            )
-            row = cur.fetchone()
-            if row is not None and row[0] > 2 * expected_rows:
-                self._conn.rollback()
+        with self._lock:
+            if self.backend == "sqlite":
+                return self._begin_bulk_sqlite(table)
+            if self.backend == "postgresql":
+                return self._begin_bulk_postgres(table, expected_rows)
+        return False
+
+    def _begin_bulk_sqlite(self, table: str) -> bool:
+        conn = self._conn
+        if conn.in_transaction:
+            conn.commit()
+        # The write lock now, so the table stays empty until this load commits.
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            empty = conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
+            if not empty:
+                conn.rollback()
                 return False
-            cur.execute(
-                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
-                "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
-                (table,),
-            )
-            keys = [(str(name), str(definition)) for name, definition in cur.fetchall()]
-            self._conn.commit()
-            for name, _ in keys:
-                cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
-        self._bulk[table] = keys
+            # Indexes made by CREATE INDEX (autoindexes of keys have no SQL), unique ones kept.
+            indexes = [
+                (str(name), str(sql))
+                for name, sql in conn.execute(
+                    "SELECT name, sql FROM sqlite_master "
+                    "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL ORDER BY name",
+                    (table,),
+                ).fetchall()
+                if not str(sql).lstrip().upper().startswith("CREATE UNIQUE")
+            ]
+            for name, _ in indexes:
+                conn.execute(f'DROP INDEX "{name}"')
+        except BaseException:
+            conn.rollback()
+            raise
+        self._bulk[table] = _Bulk(indexes=indexes, fresh=True)
+        return True
+
+    def _begin_bulk_postgres(self, table: str, expected_rows: int) -> bool:
+        conn = self._conn
+        try:
+            with conn.cursor() as cur:
+                cur.execute(
+                    "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = %s::regclass",
+                    (table,),
+                )
+                row = cur.fetchone()
+                # Re-validating a foreign key reads the whole table: only for loads at least
+                # half the size of what the table already holds.
+                if row is not None and row[0] > 2 * expected_rows:
+                    conn.rollback()
+                    return False
+                cur.execute(f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+                cur.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")
+                empty_row = cur.fetchone()
+                fresh = bool(empty_row is not None and empty_row[0])
+                cur.execute(
+                    "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = %s::regclass AND contype = 'f' ORDER BY conname",
+                    (table,),
+                )
+                keys = [(str(name), str(definition)) for name, definition in cur.fetchall()]
+                indexes: list[tuple[str, str]] = []
+                if fresh:
+                    cur.execute(
+                        "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
+                        "JOIN pg_class i ON i.oid = x.indexrelid "
+                        "WHERE x.indrelid = %s::regclass AND NOT x.indisprimary "
+                        "AND NOT x.indisunique AND NOT EXISTS "
+                        "(SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) "
+                        "ORDER BY i.relname",
+                        (table,),
+                    )
+                    indexes = [(str(name), str(sql)) for name, sql in cur.fetchall()]
+                for name, _ in keys:
+                    cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+                for name, _ in indexes:
+                    cur.execute(f'DROP INDEX "{name}"')
+        except BaseException:
+            conn.rollback()
+            raise
+        self._bulk[table] = _Bulk(foreign_keys=keys, indexes=indexes, fresh=fresh)
         return True
 
     def end_bulk(self, table: str) -> None:
-        """Re-add (and validate) the foreign keys dropped by ``begin_bulk`` and commit."""
-        keys = self._bulk.pop(table, None)
-        if keys is None:
+        """Rebuild the indexes, re-add (and validate) the keys ``begin_bulk`` took off; commit."""
+        bulk = self._bulk.pop(table, None)
+        if bulk is None:
             return
         with self._lock:
             try:
-                with self._conn.cursor() as cur:
-                    for name, definition in keys:
-                        cur.execute(
-                            f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID'
-                        )
-                        cur.execute(f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"')
+                if self.backend == "sqlite":
+                    for _, sql in bulk.indexes:
+                        self._conn.execute(sql)
+                else:
+                    with self._conn.cursor() as cur:
+                        if bulk.indexes:
+                            cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                        for _, sql in bulk.indexes:
+                            cur.execute(sql)
+                        for name, definition in bulk.foreign_keys:
+                            cur.execute(
+                                f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} '
+                                "NOT VALID"
+                            )
+                            cur.execute(f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"')
                 self._conn.commit()
             except BaseException:
                 self._conn.rollback()

@@ -128,7 +128,28 @@ class FieldCipher:
         return self._active_prefix + nonce + sealed
 
     def encrypt_many(self, values: Iterable[str | None]) -> list[bytes | None]:
-        return [self.encrypt(v) for v in values]
+        """``[encrypt(v) for v in values]``, with the per-value overhead taken out of the loop.
+
+        One AEAD object and one ``os.urandom`` call for all the nonces (``secrets.token_bytes``
+        is ``os.urandom`` too); the blobs are exactly what ``encrypt`` makes.
+        """
+        items = values if isinstance(values, list) else list(values)
+        if not items:
+            return []
+        seal = self._aead[self._ring.active].encrypt
+        prefix = self._active_prefix
+        nonces = os.urandom(_NONCE_BYTES * len(items))
+        out: list[bytes | None] = []
+        append = out.append
+        start = 0
+        for value in items:
+            if value is None or value == "":
+                append(None)
+            else:
+                nonce = nonces[start : start + _NONCE_BYTES]
+                append(prefix + nonce + seal(nonce, value.encode("utf-8"), prefix))
+            start += _NONCE_BYTES
+        return out
 
     def decrypt(self, blob: bytes | None) -> str | None:
         if blob is None:
@@ -158,7 +179,7 @@ class FieldCipher:
         if plaintext is None or plaintext == "":
             return None
         normalised = plaintext.strip().upper().encode("utf-8")
-        return hmac.new(self._index_key, normalised, hashlib.sha256).digest()
+        return hmac.digest(self._index_key, normalised, "sha256")
 
     def key_id_of(self, blob: bytes) -> str:
         return bytes(blob).split(b":", 2)[1].decode()
