@@ -65,3 +65,48 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url: URL = request.getfixturevalue("postgres_database_url")
     _empty_postgres(url)
     return url.render_as_string(hide_password=False)
+
+
+# --- the real UCI data and models trained on it, once per test session -------------------
+
+UCI_PATH = (
+    Path(__file__).resolve().parents[1].parent / "shared" / "data" / "uci_credit_card_default.csv"
+)
+
+
+@pytest.fixture(scope="session")
+def uci_path() -> Path:
+    if not UCI_PATH.exists():
+        pytest.skip(f"real data absent: {UCI_PATH} (see ../shared/data/README.md)")
+    return UCI_PATH
+
+
+@pytest.fixture(scope="session")
+def uci_training(uci_path: Path):  # type: ignore[no-untyped-def]
+    from cardpilot.ingest.uci import read_uci
+    from cardpilot.scoring.training import training_data
+
+    read = read_uci(uci_path)
+    return training_data(read, read.labels)
+
+
+@pytest.fixture(scope="session")
+def trained(uci_training):  # type: ignore[no-untyped-def]
+    """Both families on the reference split, trained once for every test that needs a model;
+    the GBM with a quicker schedule than production."""
+    from cardpilot.scoring.gbm import GbmParams
+    from cardpilot.scoring.training import train_models
+
+    fast = GbmParams(learning_rate=0.1, folds=2, max_rounds=400, early_stopping_rounds=30)
+    return train_models(uci_training, gbm_params=fast, source="test")
+
+
+@pytest.fixture(scope="session")
+def uci_model_dir(trained, tmp_path_factory: pytest.TempPathFactory) -> Path:  # type: ignore[no-untyped-def]
+    """The trained models as ``cardpilot model train --out DIR`` writes them."""
+    from cardpilot.scoring.registry import save_model_dir
+
+    out = tmp_path_factory.mktemp("uci-models")
+    for family, t in trained.items():
+        save_model_dir(t.model, t.metadata, out / family)
+    return out

@@ -35,27 +35,14 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def model() -> Any:
+def model(uci_model_dir: Path) -> Any:
     from cardpilot.scoring.registry import load_model_dir
 
     given = os.environ.get("CARDPILOT_OVERDUE_MODEL_DIR") or os.environ.get(
         "CARDPILOT_REVIEW_MODEL_DIR"
     )
-    if given:
-        folder = Path(given)
-        return load_model_dir(folder / "scorecard" if (folder / "scorecard").is_dir() else folder)
-    from cardpilot.ingest.uci import read_uci
-    from cardpilot.scoring.scorecard import fit_scorecard
-    from cardpilot.scoring.training import candidate_features, reference_split, training_data
-
-    read = read_uci(DATA)
-    data = training_data(read, read.labels)
-    train, _test = reference_split(data.y)
-    candidates = candidate_features(data.features, ("sex", "marital_status"))
-    fitted, _summary = fit_scorecard(
-        data.features[train], data.y[train], candidates, version="scorecard-overdue-test"
-    )
-    return fitted
+    folder = Path(given) if given else uci_model_dir
+    return load_model_dir(folder / "scorecard" if (folder / "scorecard").is_dir() else folder)
 
 
 @pytest.fixture(scope="module")

@@ -31,23 +31,9 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_dir(uci_model_dir: Path) -> Path:
     given = os.environ.get("CARDPILOT_REVIEW_MODEL_DIR")
-    if given:
-        return Path(given)
-    from typer.testing import CliRunner
-
-    from cardpilot.cli import app
-
-    out = tmp_path_factory.mktemp("models")
-    home = tmp_path_factory.mktemp("home")
-    result = CliRunner().invoke(
-        app,
-        ["model", "train", "--format", "uci", "--data", str(DATA), "--out", str(out), "--json"],
-        env={"CARDPILOT_HOME": str(home)},
-    )
-    assert result.exit_code == 0, result.output
-    return out
+    return Path(given) if given else uci_model_dir
 
 
 @pytest.fixture(scope="module")
