@@ -21,8 +21,8 @@ from cardpilot.store.db import open_store
 from .test_import import write_portfolio
 
 
-def _shape(url: str) -> dict[str, tuple[list[str], list[str]]]:
-    """Per table: its secondary index names and its foreign key targets."""
+def _shape(url: str) -> dict[str, tuple[list[str], list[str], list[str]]]:
+    """Per table: its secondary index names, foreign key targets and primary key columns."""
     engine = open_store(url)
     try:
         inspector = inspect(engine)
@@ -30,6 +30,7 @@ def _shape(url: str) -> dict[str, tuple[list[str], list[str]]]:
             table: (
                 sorted(str(i["name"]) for i in inspector.get_indexes(table)),
                 sorted(str(f["referred_table"]) for f in inspector.get_foreign_keys(table)),
+                list(inspector.get_pk_constraint(table)["constrained_columns"]),
             )
             for table in ("customers", "accounts", "statements", "performance_labels")
         }
@@ -74,26 +75,47 @@ def _bulk_load(engine: Engine, frame: pl.DataFrame) -> None:
             raise IntegrityError("bulk load", {}, exc) from exc
 
 
+@pytest.mark.parametrize("fault", ["orphan", "duplicate"])
 def test_failed_bulk_load_rolls_back_rows_and_keeps_indexes(
-    store_url: str, monkeypatch: pytest.MonkeyPatch
+    store_url: str, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
     monkeypatch.setattr(loader_module, "BULK_MIN_ROWS", 1)
     before = _shape(store_url)
-    # A statement whose account does not exist: the store's foreign key refuses it, whether
-    # checked per row (SQLite) or when the key is re-added at the end (PostgreSQL).
-    orphan = pl.DataFrame(
+    engine = open_store(store_url)
+    if fault == "duplicate":
+        with engine.begin() as connection:
+            connection.execute(text("INSERT INTO customers (customer_id) VALUES ('C1')"))
+            connection.execute(
+                text(
+                    "INSERT INTO accounts (account_id, customer_id, currency, credit_limit_minor,"
+                    " status) VALUES ('A1', 'C1', 'CNY', 0, 'active')"
+                )
+            )
+    # A statement whose account does not exist (refused by the foreign key, checked per row
+    # on SQLite, when the key is re-added on PostgreSQL), or one key twice (refused by the
+    # primary key, per row on SQLite, when it is rebuilt on PostgreSQL).
+    account = "nope" if fault == "orphan" else "A1"
+    frame = pl.DataFrame(
         {
-            "account_id": ["nope"],
-            "cycle_date": [dt.date(2025, 1, 31)],
-            "statement_balance_minor": [0],
-            "amount_paid_minor": [0],
-            "days_past_due": [0],
+            "account_id": [account, account],
+            "cycle_date": [
+                dt.date(2025, 1, 31),
+                dt.date(2025, 1, 31 if fault == "duplicate" else 30),
+            ],
+            "statement_balance_minor": [0, 0],
+            "amount_paid_minor": [0, 0],
+            "days_past_due": [0, 0],
         }
     )
-    engine = open_store(store_url)
     try:
+        if fault == "duplicate" and engine.dialect.name == "sqlite":
+            # SQLite keeps its primary key through a bulk load: the repeat is skipped.
+            _bulk_load(engine, frame)
+            assert _count(store_url, "statements") == 1
+            assert _shape(store_url) == before
+            return
         with pytest.raises(IntegrityError):
-            _bulk_load(engine, orphan)
+            _bulk_load(engine, frame)
     finally:
         engine.dispose()
     assert _count(store_url, "statements") == 0

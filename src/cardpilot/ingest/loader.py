@@ -51,6 +51,7 @@ class _Bulk:
 
     foreign_keys: list[tuple[str, str]] = field(default_factory=list)  # (name, definition)
     indexes: list[tuple[str, str]] = field(default_factory=list)  # (name, CREATE INDEX …)
+    primary_key: tuple[str, str] | None = None  # (name, definition), PostgreSQL leaf tables
     # The table was empty when the load began (and is locked for it): rows go straight in.
     fresh: bool = False
 
@@ -274,6 +275,7 @@ class StoreLoader:
                 )
                 keys = [(str(name), str(definition)) for name, definition in cur.fetchall()]
                 indexes: list[tuple[str, str]] = []
+                primary_key: tuple[str, str] | None = None
                 if fresh:
                     cur.execute(
                         "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
@@ -285,14 +287,29 @@ class StoreLoader:
                         (table,),
                     )
                     indexes = [(str(name), str(sql)) for name, sql in cur.fetchall()]
+                    # A primary key no foreign key points at (statements, labels) is built again
+                    # from the loaded rows in one sort, which also re-checks its uniqueness.
+                    cur.execute(
+                        "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                        "WHERE conrelid = %(t)s::regclass AND contype = 'p' AND NOT EXISTS "
+                        "(SELECT 1 FROM pg_constraint f "
+                        "WHERE f.contype = 'f' AND f.confrelid = %(t)s::regclass)",
+                        {"t": table},
+                    )
+                    found = cur.fetchone()
+                    primary_key = (str(found[0]), str(found[1])) if found else None
                 for name, _ in keys:
                     cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
                 for name, _ in indexes:
                     cur.execute(f'DROP INDEX "{name}"')
+                if primary_key is not None:
+                    cur.execute(f'ALTER TABLE {table} DROP CONSTRAINT "{primary_key[0]}"')
         except BaseException:
             conn.rollback()
             raise
-        self._bulk[table] = _Bulk(foreign_keys=keys, indexes=indexes, fresh=fresh)
+        self._bulk[table] = _Bulk(
+            foreign_keys=keys, indexes=indexes, primary_key=primary_key, fresh=fresh
+        )
         return True
 
     def end_bulk(self, table: str) -> None:
@@ -307,8 +324,11 @@ class StoreLoader:
                         self._conn.execute(sql)
                 else:
                     with self._conn.cursor() as cur:
-                        if bulk.indexes:
+                        if bulk.indexes or bulk.primary_key:
                             cur.execute("SET LOCAL maintenance_work_mem = '256MB'")
+                        if bulk.primary_key is not None:
+                            name, definition = bulk.primary_key
+                            cur.execute(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}')
                         for _, sql in bulk.indexes:
                             cur.execute(sql)
                         for name, definition in bulk.foreign_keys:
