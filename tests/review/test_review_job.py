@@ -155,6 +155,21 @@ def test_second_run_in_the_same_cycle_skips_every_account(loaded_store, scorer):
     assert runs == 2
 
 
+def test_every_limit_change_queues_its_notices_with_its_decision(loaded_store, scorer):
+    review_portfolio(loaded_store, scorer, as_of=AS_OF, chunk_rows=500)
+    changed = _scalar(
+        loaded_store,
+        "SELECT COUNT(*) FROM limit_decisions WHERE new_limit_minor <> old_limit_minor",
+    )
+    noticed = _scalar(loaded_store, "SELECT COUNT(DISTINCT decision_ref) FROM notify_outbox")
+    assert changed > 0
+    assert noticed == changed
+    # A second run in the cycle decides nothing, so it tells nothing more.
+    before = _scalar(loaded_store, "SELECT COUNT(*) FROM notify_outbox")
+    review_portfolio(loaded_store, scorer, as_of=AS_OF)
+    assert _scalar(loaded_store, "SELECT COUNT(*) FROM notify_outbox") == before
+
+
 def test_next_cycle_reviews_again_and_cooling_follows_limit_history(loaded_store, scorer):
     review_portfolio(loaded_store, scorer, as_of=AS_OF)
     # Two months later is the next half-year only in a new cycle: 2026-07-01 is 2026-H2.

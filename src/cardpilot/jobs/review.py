@@ -23,6 +23,7 @@ The decision itself is ``cardpilot.policy.limits.decide_limits`` in every engine
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -574,8 +575,9 @@ def _persist_chunk(
     policy: Policy,
     as_of: dt.date,
     chunk_no: int,
+    notify: bool = True,
 ) -> tuple[int, int]:
-    """Decisions, limit history, accounts, watches and run counts of one chunk: one
+    """Decisions, limit history, accounts, watches, notices and run counts of one chunk: one
     transaction. Returns (decisions inserted, watches started)."""
     from cardpilot.jobs.watch import start_watches
 
@@ -598,6 +600,8 @@ def _persist_chunk(
         conn.execute(_HISTORY_SQL, {**bounds, "effective_at": effective})
         conn.execute(_ACCOUNTS_SQL, bounds)
         watched = start_watches(conn, policy, as_of, run=run_id, lo=chunk.first, hi=chunk.last)
+        if notify:
+            _queue_notices(conn, run_id, chunk.first, chunk.last)
         inserted = int(sum(counts.values()))
         if hook and hook == ("before_commit", chunk_no):
             os.kill(os.getpid(), signal.SIGKILL)
@@ -616,6 +620,28 @@ def _persist_chunk(
     if hook and hook == ("after", chunk_no):
         os.kill(os.getpid(), signal.SIGKILL)
     return inserted, watched
+
+
+def _queue_notices(conn: Any, run_id: int, lo: str, hi: str) -> None:
+    """The notices of this run's limit changes in the chunk, in the caller's transaction."""
+    from sqlalchemy.orm import Session
+
+    from cardpilot.notify.outbox import enqueue_notices
+    from cardpilot.notify.review import stored_limit_notices
+
+    # The session joins the connection's open transaction: it commits or rolls back with it.
+    with Session(bind=conn) as session:
+        notices = list(stored_limit_notices(session, run_id=run_id, account_range=(lo, hi)))
+        if notices:
+            enqueue_notices(session, notices, composer=_composer())
+        session.flush()
+
+
+@functools.cache
+def _composer() -> Any:
+    from cardpilot.notify.compose import Composer
+
+    return Composer()
 
 
 # --------------------------------------------------------------------------- runs
@@ -706,8 +732,12 @@ def review_portfolio(
     progress: ProgressCallback | None = None,
     spark: Any = None,
     model_version: str | None = None,
+    notify: bool = True,
 ) -> ReviewResult:
     """Review every account of the store at ``database_url`` not yet decided in the cycle.
+
+    ``notify``: queue the notice of every limit change in the outbox, in the same transaction
+    as its decision (the transactional outbox), so a notice exists exactly when its decision does.
 
     ``scorer``: a model with ``.score(features)`` (a registry champion or ``load_model_dir``).
     ``engine``: ``local`` (in-process, chunked) or ``spark`` (``spark`` a session; default a
@@ -755,6 +785,7 @@ def review_portfolio(
                 spark,
                 progress,
                 result,
+                notify,
             )
             from cardpilot.jobs.watch import check_watches
 
@@ -793,6 +824,7 @@ def _run_chunks(
     spark: Any,
     progress: ProgressCallback | None,
     result: ReviewResult,
+    notify: bool,
 ) -> None:
     with db.connect() as conn:
         total = int(conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one())
@@ -828,6 +860,7 @@ def _run_chunks(
                 policy=policy,
                 as_of=as_of,
                 chunk_no=chunk_no,
+                notify=notify,
             )
             result.decided += inserted
             result.skipped += decided.height - inserted

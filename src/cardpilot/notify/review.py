@@ -37,18 +37,26 @@ def stored_limit_notices(
     *,
     account_id: str | None = None,
     cycle_id: str | None = None,
+    run_id: int | None = None,
+    account_range: tuple[str, str] | None = None,
     include_keeps: bool = False,
 ) -> Iterator[LimitChangeNotice]:
     """Notices of the stored decisions that changed a limit (or all, with ``include_keeps``)."""
     if not has_decisions(db):
         return
-    extra, params = "", {}
+    extra, params = "", dict[str, object]()
     if account_id is not None:
         extra += " AND d.account_id = :account_id"
         params["account_id"] = account_id
     if cycle_id is not None:
         extra += " AND d.cycle_id = :cycle_id"
         params["cycle_id"] = cycle_id
+    if run_id is not None:
+        extra += " AND d.run_id = :run_id"
+        params["run_id"] = run_id
+    if account_range is not None:
+        extra += " AND d.account_id BETWEEN :lo AND :hi"
+        params["lo"], params["hi"] = account_range
     sql = _QUERY.format(extra=extra)
     if include_keeps:
         sql = sql.replace("d.new_limit_minor <> d.old_limit_minor", "1 = 1")
