@@ -28,13 +28,23 @@ def test_demo_loads_a_generated_portfolio_and_summarises_it(home: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--accounts", "300", "--seed", "7"])
     assert result.exit_code == 0, result.output
     assert "Portfolio: 300 accounts" in result.output
-    summary = CliRunner().invoke(app, ["summary", "--json"])
+    store = f"sqlite:///{(home / 'demo.db').resolve()}"
+    summary = CliRunner().invoke(app, ["summary", "--json", "--database", store])
     assert summary.exit_code == 0, summary.output
     figures = json.loads(summary.stdout)
     assert figures["accounts"] == 300
     assert figures["statements"] == 300 * 12
     bands = figures["by_currency"][0]["days_past_due"]
     assert sum(b["accounts"] for b in bands.values()) == 300
+
+
+def test_demo_rebuilds_its_own_store_so_runs_never_mix(home: Path) -> None:
+    for seed in (7, 8):
+        result = CliRunner().invoke(app, ["demo", "--accounts", "150", "--seed", str(seed)])
+        assert result.exit_code == 0, result.output
+    store = f"sqlite:///{(home / 'demo.db').resolve()}"
+    summary = CliRunner().invoke(app, ["summary", "--json", "--database", store])
+    assert json.loads(summary.stdout)["accounts"] == 150
 
 
 def test_store_and_logs_hold_no_plaintext_personal_data(
@@ -51,11 +61,11 @@ def test_store_and_logs_hold_no_plaintext_personal_data(
     ]
     assert len(secrets) > 400
     # The whole database file, WAL included, as raw bytes, and an SQL dump of every table.
-    db = home / "cardpilot.db"
+    db = home / "demo.db"
     with sqlite3.connect(db) as conn:
         conn.execute("PRAGMA wal_checkpoint(FULL)")
         dump = "\n".join(conn.iterdump())
-    raw = b"".join(p.read_bytes() for p in home.glob("cardpilot.db*"))
+    raw = b"".join(p.read_bytes() for p in home.glob("demo.db*"))
     logs = caplog.text + result.output
     # Names are short (张伟): only full names of three characters or more are distinctive enough
     # to search for in a binary file without false matches.

@@ -13,7 +13,7 @@ from pathlib import Path
 import typer
 
 from cardpilot.cli import app
-from cardpilot.cli.common import DATABASE_OPTION, database_url, open_engine
+from cardpilot.cli.common import DATABASE_OPTION, open_engine
 from cardpilot.cli.notify import demo_step as notify_demo_step
 from cardpilot.cli.output import console, fail
 from cardpilot.cli.review import demo_review
@@ -38,7 +38,7 @@ def demo(
 ) -> None:
     """Run the main job: load a portfolio, summarise it, score, grade, review and notify."""
     settings = get_settings()
-    url = database_url(database)
+    url = database or _fresh_demo_store(settings.home, real_data=data is not None)
     if data is not None:
         if not data.exists():
             raise fail(f"--data {data}: no such file (expected the UCI CSV from ../shared/data)")
@@ -79,6 +79,16 @@ def demo(
     _demo_overdue(url, dt.date.fromisoformat(str(reviewed["as_of"])), real_data=data is not None)
     console.rule("[bold]Notices: queue through the outbox and dispatch")
     notify_demo_step(url)
+
+
+def _fresh_demo_store(home: Path, *, real_data: bool) -> str:
+    """The demo's own SQLite store, rebuilt on every run, so that the synthetic (CNY) and the
+    real (NT$) portfolios never mix and the demo never touches the user's store."""
+    path = home / ("demo-uci.db" if real_data else "demo.db")
+    for leftover in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        leftover.unlink(missing_ok=True)
+    console.print(f"[dim]demo store: sqlite:///{path.resolve()}[/]")
+    return f"sqlite:///{path.resolve()}"
 
 
 def _demo_overdue(url: str, as_of: dt.date, *, real_data: bool) -> None:

@@ -343,6 +343,8 @@ def demo_review(
         target = home / "demo-models" / family
         save_model_dir(t.model, t.metadata, target)
         registry.register(target)
+        # The demo's freshly trained models are the ones the later steps must use.
+        registry.promote(t.metadata["version"])
         shown.print(
             f"  {family} {t.metadata['version']}: test AUC {t.metadata['metrics']['test_auc']:.3f}"
         )
