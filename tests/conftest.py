@@ -110,3 +110,29 @@ def uci_model_dir(trained, tmp_path_factory: pytest.TempPathFactory) -> Path:  #
     for family, t in trained.items():
         save_model_dir(t.model, t.metadata, out / family)
     return out
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    """One quiet local[2] Spark session for the whole run (start-up is the slow part).
+    Skips when PySpark or Java is missing, unless CARDPILOT_REQUIRE_SPARK=1 (CI), where their
+    absence is a failure."""
+    import shutil
+
+    required = os.environ.get("CARDPILOT_REQUIRE_SPARK") == "1"
+    missing = None
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        missing = "pyspark is not installed (uv sync --extra spark)"
+    if missing is None and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        missing = "java is not on PATH (Spark needs Java 17)"
+    if missing:
+        if required:
+            pytest.fail(missing)
+        pytest.skip(missing)
+    from cardpilot.engines.spark import local_spark_session
+
+    session = local_spark_session("local[2]", "cardpilot-tests")
+    yield session
+    session.stop()

@@ -4,12 +4,8 @@ the ``store_url`` store (SQLite and PostgreSQL), and the test-only stand-in scor
 from __future__ import annotations
 
 import datetime as dt
-import os
-import shutil
 import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -55,24 +51,3 @@ def loaded_store(store_url: str, portfolio_dir: Path, tmp_path: Path) -> str:
 @pytest.fixture
 def scorer() -> StandInScorer:
     return StandInScorer()
-
-
-@pytest.fixture(scope="session")
-def spark() -> Iterator[Any]:
-    """The engine tests' local[2] Spark session (same builder; getOrCreate shares it)."""
-    required = os.environ.get("CARDPILOT_REQUIRE_SPARK") == "1"
-    missing = None
-    try:
-        import pyspark  # noqa: F401
-    except ImportError:
-        missing = "pyspark is not installed (uv sync --extra spark)"
-    if missing is None and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        missing = "java is not on PATH (Spark needs Java 17)"
-    if missing:
-        if required:
-            pytest.fail(missing)
-        pytest.skip(missing)
-    from cardpilot.engines.spark import local_spark_session
-
-    session = local_spark_session("local[2]", "cardpilot-tests")
-    return session
