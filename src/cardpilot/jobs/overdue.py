@@ -34,7 +34,8 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cardpilot.jobs.review import Scorer, query_frame
+from cardpilot.jobs.review import Scorer, model_version_of, other_currencies, query_frame
+from cardpilot.notify.compose import default_composer
 from cardpilot.overdue.aging import age_accounts
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.overdue.schema import OverduePolicy
@@ -354,14 +355,6 @@ _CUT_SQL = text(
 )
 
 
-def _composer() -> Any:
-    """The notify composer; ``overdue_treatment`` is a message type of the shipped notify.yaml."""
-    from cardpilot.notify.compose import Composer
-    from cardpilot.notify.policy import default_policy
-
-    return Composer(default_policy())
-
-
 def _notices(conn: Connection, bounds: dict[str, Any], policy: OverduePolicy) -> list[Any]:
     """The notices of the decisions this run inserted in the chunk."""
     from cardpilot.notify.notice import LimitChangeNotice, NoticeReason
@@ -459,9 +452,7 @@ def _persist_chunk(
 
 
 def _check_currency(db: Engine, policy: OverduePolicy) -> None:
-    with db.connect() as conn:
-        currencies = [r[0] for r in conn.execute(text("SELECT DISTINCT currency FROM accounts"))]
-    other = sorted(c for c in currencies if c != policy.file.currency)
+    other = other_currencies(db, policy.file.currency)
     if other:
         raise TreatError(
             f"the store holds accounts in {', '.join(other)} but the overdue policy's amounts "
@@ -469,11 +460,6 @@ def _check_currency(db: Engine, policy: OverduePolicy) -> None:
             "with a policy in the accounts' currency, e.g. --policy "
             "src/cardpilot/policies/uci-twd for the UCI data (NT$), see docs/overdue.md"
         )
-
-
-def _model_version(scorer: Scorer | None) -> str | None:
-    version = getattr(scorer, "model_version", None) or getattr(scorer, "version", None)
-    return str(version) if version is not None else None
 
 
 def treat_overdue(
@@ -498,7 +484,7 @@ def treat_overdue(
     db = open_store(database_url)
     try:
         _check_currency(db, policy)
-        model_version = model_version or _model_version(scorer)
+        model_version = model_version or model_version_of(scorer)
         result = TreatResult(
             run_key=str(uuid.uuid4()),
             as_of=as_of,
@@ -507,7 +493,7 @@ def treat_overdue(
         )
         with db.connect() as conn:
             total = int(conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one())
-        composer = _composer()
+        composer = default_composer()
         done = 0
         if progress:
             progress(0, total)

@@ -23,7 +23,6 @@ The decision itself is ``cardpilot.policy.limits.decide_limits`` in every engine
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import io
 import json
 import os
@@ -626,6 +625,7 @@ def _queue_notices(conn: Any, run_id: int, lo: str, hi: str) -> None:
     """The notices of this run's limit changes in the chunk, in the caller's transaction."""
     from sqlalchemy.orm import Session
 
+    from cardpilot.notify.compose import default_composer
     from cardpilot.notify.outbox import enqueue_notices
     from cardpilot.notify.review import stored_limit_notices
 
@@ -633,15 +633,8 @@ def _queue_notices(conn: Any, run_id: int, lo: str, hi: str) -> None:
     with Session(bind=conn) as session:
         notices = list(stored_limit_notices(session, run_id=run_id, account_range=(lo, hi)))
         if notices:
-            enqueue_notices(session, notices, composer=_composer())
+            enqueue_notices(session, notices, composer=default_composer())
         session.flush()
-
-
-@functools.cache
-def _composer() -> Any:
-    from cardpilot.notify.compose import Composer
-
-    return Composer()
 
 
 # --------------------------------------------------------------------------- runs
@@ -691,10 +684,15 @@ def _finish_run(db: Engine, run_id: int, status: str, note: str | None = None) -
         )
 
 
-def _check_currency(db: Engine, policy: Policy) -> None:
+def other_currencies(db: Engine, currency: str) -> list[str]:
+    """Currencies of the store's accounts other than ``currency`` (a policy's), sorted."""
     with db.connect() as conn:
         currencies = [r[0] for r in conn.execute(text("SELECT DISTINCT currency FROM accounts"))]
-    other = sorted(c for c in currencies if c != policy.limits.currency)
+    return sorted(c for c in currencies if c != currency)
+
+
+def _check_currency(db: Engine, policy: Policy) -> None:
+    other = other_currencies(db, policy.limits.currency)
     if other:
         raise ReviewError(
             f"the store holds accounts in {', '.join(other)} but the policy's amounts are in "
@@ -755,7 +753,7 @@ def review_portfolio(
         _check_currency(db, policy)
         as_of = as_of or default_as_of(db)
         cycle_id = review_cycle_id(as_of, policy.limits.review.cycle_months)
-        model_version = model_version or _model_version(scorer)
+        model_version = model_version or model_version_of(scorer)
         run_id = _start_run(
             db,
             cycle_id=cycle_id,
@@ -807,7 +805,7 @@ def review_portfolio(
     return result
 
 
-def _model_version(scorer: Scorer) -> str | None:
+def model_version_of(scorer: Scorer | None) -> str | None:
     version = getattr(scorer, "model_version", None) or getattr(scorer, "version", None)
     return str(version) if version is not None else None
 

@@ -160,3 +160,9 @@ def compose_notice(
     channels = prefs.channels_for(composer.policy, notice.message_type)
     chosen = channel or (channels[0] if channels else "sms")
     return composer.render(notice, chosen, locale or prefs.locale or DEFAULT_LOCALE)
+
+
+@lru_cache(maxsize=1)
+def default_composer() -> Composer:
+    """The composer of the shipped notify policy and templates, built once per process."""
+    return Composer()
