@@ -1,0 +1,146 @@
+"""Arrow-native bulk reads and writes on the store, through ADBC.
+
+Row-at-a-time drivers (pysqlite's ``executemany``, psycopg's text COPY fed from Python) cost
+microseconds per row in the interpreter; ADBC moves whole Arrow batches in native code (SQLite:
+prepared statements bound from Arrow; PostgreSQL: binary COPY), which is what million-account
+imports and reviews need. The ORM stays the way to touch a few rows; this module is for
+columns of millions.
+
+A bulk connection is its own transaction: work that must be atomic with other writes runs all
+of its statements on this connection (stage with :func:`ingest`, then ``INSERT … SELECT`` /
+``UPDATE … FROM`` with :func:`execute`, then commit), never half here and half on SQLAlchemy.
+
+In-memory SQLite stores cannot be shared between two drivers, so :func:`supports_bulk` is
+False for them and callers keep their SQLAlchemy path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy.engine import URL, make_url
+
+from cardpilot.store.db import normalise_url
+
+# SQLAlchemy's SQLite DateTime reads back exactly this text; timestamps are stored as UTC.
+# (Arrow's %S carries the microseconds of a microsecond timestamp: "05.678901".)
+_SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
+
+
+def supports_bulk(url: str | URL) -> bool:
+    parsed = normalise_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "postgresql":
+        return True
+    if backend == "sqlite":
+        return bool(parsed.database) and parsed.database != ":memory:"
+    return False
+
+
+def _backend(url: str | URL) -> str:
+    return normalise_url(url).get_backend_name()
+
+
+@contextmanager
+def bulk_connection(url: str | URL) -> Iterator[Any]:
+    """An ADBC DB-API connection on the store at ``url`` (autocommit off); closed on exit.
+
+    The caller commits; leaving the block without a commit rolls back.
+    """
+    parsed = normalise_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        import adbc_driver_sqlite.dbapi as sqlite_dbapi
+
+        connection = sqlite_dbapi.connect(parsed.database)
+        with connection.cursor() as cursor:
+            # Wait for a writer as the SQLAlchemy engine does (store/db.py). Foreign keys stay
+            # unchecked: bulk paths write parents before children themselves. The journal mode
+            # (WAL) is a property of the file, set by the engine; ``synchronous`` cannot change
+            # inside the transaction ADBC has already opened, and costs one sync per commit.
+            for pragma in ("busy_timeout=30000", "temp_store=MEMORY"):
+                cursor.execute(f"PRAGMA {pragma}")
+    elif backend == "postgresql":
+        import adbc_driver_postgresql.dbapi as pg_dbapi
+
+        uri = make_url(parsed).set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = pg_dbapi.connect(uri)
+    else:  # pragma: no cover - the store supports these two only
+        raise ValueError(f"no bulk driver for {backend!r} stores")
+    try:
+        yield connection
+    finally:
+        try:
+            connection.rollback()
+        finally:
+            connection.close()
+
+
+def _sqlite_friendly(table: pa.Table) -> pa.Table:
+    """Timestamps as the UTC text SQLAlchemy reads back; dates are written as ISO text by ADBC."""
+    columns = []
+    for field, column in zip(table.schema, table.columns, strict=True):
+        if pa.types.is_timestamp(field.type):
+            utc = column if field.type.tz is None else pc.cast(column, pa.timestamp("us", "UTC"))
+            column = pc.strftime(utc.cast(pa.timestamp("us")), format=_SQLITE_TIMESTAMP)
+        columns.append(column)
+    return pa.table(columns, names=table.column_names)
+
+
+def ingest(
+    connection: Any,
+    table: str,
+    data: pa.Table | pa.RecordBatchReader,
+    *,
+    mode: str = "append",
+    temporary: bool = False,
+) -> int:
+    """Write ``data`` into ``table`` (``mode``: append, create, replace, create_append).
+
+    Column names must match the table's; returns the rows written.
+    """
+    if isinstance(data, pa.RecordBatchReader):
+        data = data.read_all()
+    if _is_sqlite(connection):
+        data = _sqlite_friendly(data)
+    elif mode in ("append", "create_append"):
+        data = _conform(connection, table, data)
+    with connection.cursor() as cursor:
+        written = cursor.adbc_ingest(table, data, mode=mode, temporary=temporary)
+    return int(written) if written is not None and written >= 0 else data.num_rows
+
+
+def _conform(connection: Any, table: str, data: pa.Table) -> pa.Table:
+    """Cast to the table's own column types: binary COPY refuses int64 for an INTEGER column."""
+    try:
+        target = connection.adbc_get_table_schema(table)
+    except Exception:  # a table this connection cannot see yet (created by the ingest itself)
+        return data
+    wanted = {field.name: field.type for field in target}
+    columns = [
+        column.cast(wanted[name]) if name in wanted and column.type != wanted[name] else column
+        for name, column in zip(data.column_names, data.columns, strict=True)
+    ]
+    return pa.table(columns, names=data.column_names)
+
+
+def execute(connection: Any, sql: str, parameters: Sequence[Any] | None = None) -> int:
+    """Run one statement on the bulk connection; returns the row count the driver reports."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        return int(cursor.rowcount) if cursor.rowcount is not None else -1
+
+
+def read_arrow(connection: Any, sql: str, parameters: Sequence[Any] | None = None) -> pa.Table:
+    """The result of ``sql`` as one Arrow table (SQLite dates and timestamps come back as text)."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql, parameters)
+        return cursor.fetch_arrow_table()
+
+
+def _is_sqlite(connection: Any) -> bool:
+    return type(connection).__module__.startswith("adbc_driver_sqlite")
