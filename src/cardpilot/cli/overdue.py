@@ -99,3 +99,53 @@ def treat(
         console.print(t)
     if out is not None:
         console.print(f"wrote {out}")
+
+
+@overdue_app.command("report")
+def report(
+    out: Path = typer.Option(..., "--out", help="The HTML report to write."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Treatment date, YYYY-MM-DD; default the latest treated."
+    ),
+    policy: Path | None = typer.Option(
+        None,
+        "--policy",
+        help="Overdue policy the treatments were made under; default the "
+        "shipped policy whose version they carry.",
+    ),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Buckets and roll rates, treatments by segment, plans kept and broken, fees charged and
+    waived: one self-contained HTML page (``--json``: the figures)."""
+    from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
+    from cardpilot.reports.overdue import (
+        OverdueReportError,
+        policy_for_store,
+        write_overdue_report,
+    )
+    from cardpilot.store.db import make_engine
+
+    try:
+        day = None if as_of is None else dt.date.fromisoformat(as_of)
+    except ValueError as exc:
+        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
+    db = make_engine(database_url(database))
+    try:
+        chosen = policy_for_store(db, day) if policy is None else load_overdue_policy(policy)
+        figures = write_overdue_report(db, chosen, out, as_of=day)
+    except (OverduePolicyError, OverdueReportError) as exc:
+        raise fail(str(exc)) from None
+    finally:
+        db.dispose()
+    if as_json:
+        emit_json(figures)
+        return
+    fees = figures["fees"]
+    plans = figures["plans"]["total"]
+    console.print(
+        f"overdue report · as of {figures['as_of']} · {len(figures['segments'])} segments · "
+        f"{plans['plans']} plans (kept {plans['kept']}, broken {plans['broken']}) · "
+        f"charged {fees['charged']}, waived {fees['waived']} {figures['currency']}"
+    )
+    console.print(f"wrote {out}")

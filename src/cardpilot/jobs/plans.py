@@ -93,7 +93,8 @@ class AdvanceResult:
         return asdict(self)
 
 
-def _date(value: Any) -> dt.date:
+def as_date(value: Any) -> dt.date:
+    """A date from what a driver returns (a date, a datetime, or ISO text on SQLite)."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
@@ -102,7 +103,7 @@ def _date(value: Any) -> dt.date:
 
 
 def _opt_date(value: Any) -> dt.date | None:
-    return None if value is None else _date(value)
+    return None if value is None else as_date(value)
 
 
 # --------------------------------------------------------------------------- storing events
@@ -155,7 +156,7 @@ def record_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> int:
 
 
 def _domain_event(row: Any, plan: Any) -> HarmonyEvent:
-    kind, event_id, on, plan_id = row.kind, row.event_id, _date(row.event_date), row.plan_id
+    kind, event_id, on, plan_id = row.kind, row.event_id, as_date(row.event_date), row.plan_id
     if kind == "offered":
         instalments = tuple(
             Instalment(dt.date.fromisoformat(d), int(a)) for d, a in json.loads(plan.instalments)
@@ -198,7 +199,7 @@ def customer_ledger(conn: Connection, customer_id: str) -> HarmonyLedger:
             {"c": customer_id},
         )
     )
-    rows.sort(key=lambda r: (_date(r.event_date), _RANK[r.kind], r.event_id))
+    rows.sort(key=lambda r: (as_date(r.event_date), _RANK[r.kind], r.event_id))
     return fold(_domain_event(r, plans[r.plan_id]) for r in rows)
 
 
@@ -450,7 +451,7 @@ def decline_plan(db: Engine, plan_id: str, *, on: dt.date) -> PlanView:
 
 def _payments(conn: Connection, plan: Any, as_of: dt.date) -> list[dict[str, Any]]:
     """Payment events of the plan's account after the offer date up to ``as_of``."""
-    offered_on = _date(plan.offered_on)
+    offered_on = as_date(plan.offered_on)
     txns = list(
         conn.execute(
             text(
@@ -489,7 +490,7 @@ def _payments(conn: Connection, plan: Any, as_of: dt.date) -> list[dict[str, Any
         ),
         {"a": plan.account_id, "lo": offered_on, "hi": as_of},
     ):
-        day = _date(cycle)
+        day = as_date(cycle)
         rows.append(
             _event_row(
                 f"{plan.plan_id}:stmt:{day.isoformat()}",
@@ -575,7 +576,7 @@ def plan_status(
                     ),
                     {"p": p.plan_id},
                 ),
-                key=lambda r: (_date(r.event_date), _RANK[r.kind], r.event_id),
+                key=lambda r: (as_date(r.event_date), _RANK[r.kind], r.event_id),
             )
             instalments = json.loads(p.instalments)
             views.append(
@@ -593,7 +594,7 @@ def plan_status(
                     total_due_minor=sum(int(a) for _, a in instalments),
                     waived_minor=int(p.waived_minor),
                     reinstated_minor=int(p.reinstated_minor),
-                    offered_on=_date(p.offered_on),
+                    offered_on=as_date(p.offered_on),
                     accept_by=_opt_date(p.accept_by),
                     status_on=_opt_date(p.status_on),
                     status_reason=p.status_reason,
@@ -604,7 +605,7 @@ def plan_status(
                         {
                             "event_id": e.event_id,
                             "kind": e.kind,
-                            "on": _date(e.event_date).isoformat(),
+                            "on": as_date(e.event_date).isoformat(),
                             "amount_minor": e.amount_minor,
                             "source": e.source,
                             "outcome": e.outcome,
