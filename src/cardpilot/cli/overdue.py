@@ -1,9 +1,13 @@
 """``cardpilot overdue treat --as-of DATE``: a risk segment and a treatment for every overdue
-account, stored as auditable decisions, limit actions applied, notices queued."""
+account, stored as auditable decisions, limit actions applied, notices queued.
+``cardpilot overdue remind --as-of DATE``: the day's reminders and education messages queued
+through the outbox; ``cardpilot overdue opt-in``: customers' consent to education messages."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import typer
@@ -16,6 +20,25 @@ from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, f
 
 overdue_app = typer.Typer(help="Overdue accounts: segments and treatments.", no_args_is_help=True)
 app.add_typer(overdue_app, name="overdue")
+
+
+@contextmanager
+def _progress(name: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+    """A Rich bar on stderr (gone after the run with ``--json``); yields the job's callback."""
+    with Progress(
+        TextColumn(f"[bold]{name}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=quiet,
+    ) as bar:
+        task = bar.add_task(name, total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield on_progress
 
 
 @overdue_app.command("treat")
@@ -51,19 +74,7 @@ def treat(
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     scorer = load_scorer(model, family)
-    with Progress(
-        TextColumn("[bold]treat"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=as_json,
-    ) as bar:
-        task = bar.add_task("treat", total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with _progress("treat", as_json) as on_progress:
         try:
             result = treat_overdue(
                 database_url(database),
@@ -149,3 +160,109 @@ def report(
         f"charged {fees['charged']}, waived {fees['waived']} {figures['currency']}"
     )
     console.print(f"wrote {out}")
+
+
+# ------------------------------------------------------------------ reminders and education
+
+
+@overdue_app.command("remind")
+def remind(
+    as_of: str = typer.Option(..., "--as-of", help="The day to plan for, YYYY-MM-DD."),
+    policy: Path | None = typer.Option(
+        None, "--policy", help="Overdue policy file or folder (its reminders section)."
+    ),
+    chunk_rows: int = typer.Option(50_000, "--chunk-rows", help="Accounts per chunk."),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Queue the day's reminders (before the due date, first day overdue, treatment path) and
+    education messages (opted-in customers) through the outbox; a re-run queues nothing twice.
+    Quiet hours and frequency caps apply when `cardpilot notify dispatch` sends them."""
+    from cardpilot.jobs.reminders import RemindError, send_reminders
+    from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
+    from cardpilot.overdue.reminders import RemindersError
+
+    try:
+        day = dt.date.fromisoformat(as_of)
+    except ValueError as exc:
+        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
+    try:
+        chosen = load_overdue_policy(policy)
+    except OverduePolicyError as exc:
+        raise fail(str(exc)) from exc
+    with _progress("remind", as_json) as on_progress:
+        try:
+            result = send_reminders(
+                database_url(database),
+                as_of=day,
+                policy=chosen,
+                chunk_rows=chunk_rows,
+                progress=on_progress,
+            )
+        except (RemindError, RemindersError) as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        emit_json(result.as_json())
+        return
+    _print_reminders(result)
+
+
+def _print_reminders(result: object) -> None:
+    from cardpilot.jobs.reminders import RemindResult
+
+    assert isinstance(result, RemindResult)
+    console.print(
+        f"reminders · {result.as_of} · accounts {result.accounts:,} · due {result.due:,} · "
+        f"planned {result.planned:,} (over the daily cap {result.suppressed:,}) · "
+        f"queued {result.queued:,} · already queued {result.already_queued:,} · "
+        f"{result.seconds:.1f} s · policy {result.policy_version}"
+    )
+    if result.by_rule:
+        table = Table("rule", "messages", title="planned by rule")
+        for rule, n in result.by_rule.items():
+            table.add_row(rule, f"{n:,}")
+        console.print(table)
+
+
+@overdue_app.command("opt-in")
+def opt_in(
+    customers: list[str] = typer.Argument(..., help="Customer ids."),
+    withdraw: bool = typer.Option(False, "--withdraw", help="Record an opt-out instead."),
+    source: str = typer.Option("cli", "--source", help="Where the consent was given."),
+    database: str | None = DATABASE_OPTION,
+) -> None:
+    """Record customers' consent to education messages (or withdraw it)."""
+    from cardpilot.jobs.reminders import RemindError, record_opt_ins
+
+    try:
+        n = record_opt_ins(database_url(database), customers, opted_in=not withdraw, source=source)
+    except RemindError as exc:
+        raise fail(str(exc)) from None
+    console.print(f"{'withdrew' if withdraw else 'recorded'} education opt-in for {n} customers")
+
+
+def demo_reminders(url: str, as_of: dt.date, policy: Path | None = None) -> None:
+    """For ``make demo``: queue the reminders of ``as_of`` in the store at ``url`` and print a
+    few lines (counts per rule and one rendered message)."""
+    from sqlalchemy import select
+
+    from cardpilot.jobs.reminders import send_reminders
+    from cardpilot.overdue.loading import load_overdue_policy
+    from cardpilot.store.db import make_engine
+    from cardpilot.store.notify_models import OutboxMessage
+
+    result = send_reminders(url, as_of=as_of, policy=load_overdue_policy(policy))
+    _print_reminders(result)
+    db = make_engine(url)
+    try:
+        with db.connect() as conn:
+            sample = conn.execute(
+                select(OutboxMessage.message_type, OutboxMessage.channel, OutboxMessage.body_text)
+                .where(OutboxMessage.decision_ref.like("reminder:%"))
+                .order_by(OutboxMessage.id.desc())
+                .limit(1)
+            ).first()
+    finally:
+        db.dispose()
+    if sample is not None:
+        console.print(f"[dim]{sample[0]} · {sample[1]}[/dim]\n{sample[2]}")

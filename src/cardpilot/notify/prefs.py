@@ -3,6 +3,10 @@
 Mandatory notices (a limit change the card contract requires the issuer to tell) cannot be
 opted out of and are not held by the frequency cap; they do wait out quiet hours on SMS and
 in-app, which costs a few hours and spares a 23:00 text message.
+
+The ``education_opt_in`` category is the reverse of an opt-out: its messages (how interest and
+fees are computed, what paying only the minimum costs) go only to customers who opted in
+(``contact_opt_ins``, topic ``education``) and have not opted out of education.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from cardpilot.store.models import Customer
 from cardpilot.store.notify_models import ContactPreference
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
+OPT_IN_CATEGORY = "education_opt_in"  # sent only with the customer's opt-in
+EDUCATION_TOPIC = "education"  # contact_opt_ins.topic of that opt-in
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +38,7 @@ class ContactPrefs:
     quiet_start: str | None = None
     quiet_end: str | None = None
     max_per_day: int | None = None
+    education_opt_in: bool = False
 
     def channels_for(self, policy: NotifyPolicy, message_type: str) -> tuple[str, ...]:
         mt = policy.message_types.get(message_type)
@@ -48,6 +55,8 @@ class ContactPrefs:
             return not self.marketing_opt_out
         if category == "education":
             return not self.education_opt_out
+        if category == OPT_IN_CATEGORY:
+            return self.education_opt_in and not self.education_opt_out
         return True
 
     def quiet_until(
@@ -86,8 +95,11 @@ def load_prefs(db: Session | Connection, customer_ids: Iterable[str]) -> dict[st
     """Preferences of ``customer_ids`` (customer locale and time zone when none are set)."""
     ids = list(dict.fromkeys(customer_ids))
     out: dict[str, ContactPrefs] = {}
+    # A store migrated before 0007 has no opt-in table: nobody has opted in.
+    with_opt_ins = bool(ids) and _has_opt_ins(db)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
+        opted = _opted_in(db, chunk) if with_opt_ins else set()
         rows = db.execute(
             select(
                 Customer.customer_id,
@@ -115,5 +127,27 @@ def load_prefs(db: Session | Connection, customer_ids: Iterable[str]) -> dict[st
                 quiet_start=r[8],
                 quiet_end=r[9],
                 max_per_day=r[10],
+                education_opt_in=r[0] in opted,
             )
     return out
+
+
+def _has_opt_ins(db: Session | Connection) -> bool:
+    from sqlalchemy import inspect
+
+    bind = db.connection() if isinstance(db, Session) else db
+    return bool(inspect(bind).has_table("contact_opt_ins"))
+
+
+def _opted_in(db: Session | Connection, customer_ids: list[str]) -> set[str]:
+    """Customers of ``customer_ids`` opted in to education messages."""
+    from cardpilot.store.overdue_models import ContactOptIn
+
+    rows = db.execute(
+        select(ContactOptIn.customer_id).where(
+            ContactOptIn.customer_id.in_(customer_ids),
+            ContactOptIn.topic == EDUCATION_TOPIC,
+            ContactOptIn.opted_in.is_(True),
+        )
+    )
+    return {r[0] for r in rows}

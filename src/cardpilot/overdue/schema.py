@@ -277,6 +277,114 @@ class HarmonyPolicy(PolicyModel):
     segments: list[Code] = Field(min_length=1)
 
 
+# -------------------------------------------------------------------------- reminders
+
+ReminderTrigger = Literal["before_due", "first_day_overdue", "treatment_path"]
+Channel = Literal["sms", "app", "email"]
+EducationTopic = Literal["interest_and_fees", "minimum_payment_cost"]
+
+
+class ReminderRule(PolicyModel):
+    """One scheduled message: when it is due, which template, channels and priority.
+
+    * ``before_due``: ``days`` before the statement's due date, only while the minimum payment
+      is (partly) unpaid;
+    * ``first_day_overdue``: the day after the due date with the minimum still unpaid;
+    * ``treatment_path``: an overdue account on days past due ``from_dpd``, then every
+      ``every_days`` until ``until_dpd``, optionally only for some risk segments (from the
+      account's latest ``overdue treat`` decision) or buckets.
+
+    ``priority``: 1 is the most important; when more messages fall on one account on one day
+    than ``max_per_account_per_day``, the lower numbers go and the rest are not queued.
+    """
+
+    code: Code
+    trigger: ReminderTrigger
+    message_type: Code  # a folder of policies/templates and a type in notify.yaml
+    channels: list[Channel] | None = None  # None: the message type's channels (notify.yaml)
+    priority: int = Field(ge=1, le=99)
+    days: int | None = Field(default=None, ge=1, le=31)
+    segments: list[Code] | None = None
+    buckets: list[str] | None = None
+    from_dpd: int | None = Field(default=None, ge=1)
+    every_days: int | None = Field(default=None, ge=1, le=90)
+    until_dpd: int | None = Field(default=None, ge=1)
+
+    @model_validator(mode="after")
+    def _fields_fit_trigger(self) -> ReminderRule:
+        path_only = (self.segments, self.buckets, self.from_dpd, self.every_days, self.until_dpd)
+        if self.trigger == "treatment_path":
+            if self.from_dpd is None or self.days is not None:
+                raise ValueError(f"rule {self.code}: treatment_path needs from_dpd (not days)")
+            if self.until_dpd is not None and self.until_dpd < self.from_dpd:
+                raise ValueError(f"rule {self.code}: until_dpd is before from_dpd")
+        else:
+            if any(v is not None for v in path_only):
+                raise ValueError(
+                    f"rule {self.code}: segments, buckets, from_dpd, every_days and until_dpd "
+                    "are for treatment_path rules"
+                )
+            if self.trigger == "before_due" and self.days is None:
+                raise ValueError(f"rule {self.code}: before_due needs days (before the due date)")
+            if self.trigger == "first_day_overdue" and self.days is not None:
+                raise ValueError(f"rule {self.code}: first_day_overdue takes no days")
+        return self
+
+
+class EducationRule(PolicyModel):
+    """An education message, sent only to customers who opted in (notify category
+    ``education_opt_in``): ``days`` after a statement whose balance is at least
+    ``min_balance_yuan``."""
+
+    code: Code
+    topic: EducationTopic
+    message_type: Code
+    channels: list[Channel] | None = None
+    priority: int = Field(ge=1, le=99)
+    days_after_statement: int = Field(ge=0, le=31)
+    min_balance_yuan: YuanAsFen = 0
+
+
+class MinimumPayment(PolicyModel):
+    """The card contract's minimum payment (最低还款额), used when a statement carries none and
+    for the education figures. 银发〔2016〕111号 (confirmed) leaves it to the issuer."""
+
+    share_of_principal: Percent  # e.g. 10 (% of the principal)
+    floor_yuan: YuanAsFen  # never less than this (unless the balance is smaller)
+    # Common Chinese practice: the minimum also covers 100 % of the interest and fees charged
+    # in the cycle, so the principal falls by the share every month. False: the minimum is the
+    # share of the whole balance and unpaid interest stays in the balance.
+    includes_interest_and_fees: bool = True
+
+
+class Revolving(PolicyModel):
+    """Interest on a balance carried after paying only the minimum (循环利息), for the
+    minimum-payment illustration: ``daily_rate`` per calendar day over ``cycle_days`` per
+    statement cycle, rounded half-up to the fen once per cycle. The rate is agreed in the
+    contract (PBOC 〔2020〕 No. 22 lifted the 0.05 %/day cap, to check)."""
+
+    daily_rate: Rate
+    cycle_days: int = Field(default=30, ge=28, le=31)
+    max_months: int = Field(default=600, ge=12, le=1200)  # the illustration gives up after this
+
+
+class RemindersPolicy(PolicyModel):
+    max_per_account_per_day: int = Field(default=1, ge=1, le=5)
+    minimum_payment: MinimumPayment
+    revolving: Revolving
+    # The segment whose late fee (违约金) the interest-and-fees explanation quotes.
+    fee_basis_segment: Code
+    rules: list[ReminderRule] = Field(min_length=1)
+    education: list[EducationRule] = []
+
+    @model_validator(mode="after")
+    def _unique_codes(self) -> RemindersPolicy:
+        codes = [r.code for r in self.rules] + [e.code for e in self.education]
+        if len(set(codes)) != len(codes):
+            raise ValueError("reminders: rule and education codes must be unique")
+        return self
+
+
 # ----------------------------------------------------------------------------- policy
 
 
@@ -289,6 +397,7 @@ class OverduePolicyFile(PolicyModel):
     plans: PlanPolicy
     harmony: HarmonyPolicy
     reasons: dict[ReasonCode, Texts]
+    reminders: RemindersPolicy | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> OverduePolicyFile:
@@ -334,7 +443,30 @@ class OverduePolicyFile(PolicyModel):
                         bad = {str(v) for v in vals} - buckets
                         if bad:
                             raise ValueError(f"segments.{s.code}: unknown buckets {sorted(bad)}")
+        if self.reminders is not None:
+            self._reminders_consistent(self.reminders, buckets)
         return self
+
+    def _reminders_consistent(self, r: RemindersPolicy, buckets: set[str]) -> None:
+        by_code = {s.code: s for s in self.segments}
+        if r.fee_basis_segment not in by_code:
+            raise ValueError(f"reminders.fee_basis_segment: unknown segment {r.fee_basis_segment}")
+        for rule in r.rules:
+            unknown = set(rule.segments or ()) - set(by_code)
+            if unknown:
+                raise ValueError(f"reminders.{rule.code}: unknown segments {sorted(unknown)}")
+            bad = set(rule.buckets or ()) - buckets
+            if bad:
+                raise ValueError(f"reminders.{rule.code}: unknown buckets {sorted(bad)}")
+            # A treatment-path step never contacts a segment before its treatment's first
+            # contact day (collection must not harass: 办法, collection provisions, to check).
+            for code in rule.segments or ():
+                first = by_code[code].treatment.contact.first_contact_dpd
+                if rule.from_dpd is not None and rule.from_dpd < first:
+                    raise ValueError(
+                        f"reminders.{rule.code}: from_dpd {rule.from_dpd} is before the first "
+                        f"contact day {first} of segment {code}"
+                    )
 
 
 # Reason codes the engine adds for what the treatment does (texts must be in the file).

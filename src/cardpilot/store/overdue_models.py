@@ -165,3 +165,19 @@ class PlanEvent(Base):
         Index("ix_plan_events_customer", "customer_id"),
         Index("ix_plan_events_plan", "plan_id"),
     )
+
+
+class ContactOptIn(Base):
+    """A customer's consent to an opt-in message topic (``education``: how interest and fees
+    work, what paying only the minimum costs). Absent or ``opted_in = false``: not sent.
+    Kept as a record (when, from where) rather than a flag so the consent can be shown."""
+
+    __tablename__ = "contact_opt_ins"
+
+    customer_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("customers.customer_id"), primary_key=True
+    )
+    topic: Mapped[str] = mapped_column(String(32), primary_key=True)
+    opted_in: Mapped[bool] = mapped_column(Boolean)
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    source: Mapped[str | None] = mapped_column(String(64))  # e.g. app, branch, cli
