@@ -404,3 +404,43 @@ def test_a_larger_balance_never_costs_less_interest(balance: int, extra: int) ->
     small = minimum_payment_cost(balance, TERMS, REVOLVING)
     big = minimum_payment_cost(balance + extra, TERMS, REVOLVING)
     assert big.total_interest_minor >= small.total_interest_minor
+
+
+# ------------------------------------------------------------------------------ templates
+
+
+def test_every_reminder_template_renders_in_both_languages_on_every_channel() -> None:
+    from cardpilot.jobs.reminders import build_notices
+    from cardpilot.notify.compose import Composer
+
+    statements = _statements(a=(1_000_000, 100_000, 0))
+    composer = Composer()
+    days = {
+        "payment_due_reminder": DUE - dt.timedelta(days=5),
+        "overdue_first_day": DUE + dt.timedelta(days=1),
+        "overdue_followup": DUE + dt.timedelta(days=3),
+        "education_minimum_payment": CYCLE + dt.timedelta(days=1),
+        "education_interest_fees": CYCLE + dt.timedelta(days=2),
+    }
+    for message_type, day in days.items():
+        plan = _plan(day, statements, segments={"a": "low_risk"}, opted_in=["a"])
+        assert plan["message_type"].to_list() == [message_type]
+        (notice,) = build_notices(plan, POLICY)
+        for locale in ("zh-CN", "en"):
+            for channel in ("sms", "app", "email"):
+                msg = composer.render(notice, channel, locale)
+                assert "None" not in msg.body_text, (message_type, channel, locale)
+                assert msg.category == (
+                    "education_opt_in" if message_type.startswith("education") else "service"
+                )
+        app_zh = composer.render(notice, "app", "zh-CN").body_text
+        if message_type == "education_minimum_payment":
+            # 10,000.00 yuan paying only the minimum: 33 months, 1,288.76 yuan of interest.
+            assert "需要33个月" in app_zh
+            assert "人民币1288.76元" in app_zh
+            assert "日利率0.05%" in app_zh
+        if message_type == "education_interest_fees":
+            assert "银发〔2016〕111号" in app_zh
+            assert "不计复利" in app_zh
+        if message_type == "payment_due_reminder":
+            assert "人民币1000.00元" in app_zh
