@@ -47,4 +47,5 @@ from cardpilot.cli import plan as _plan  # noqa: E402,F401
 from cardpilot.cli import policy as _policy  # noqa: E402,F401
 from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401
 from cardpilot.cli import review as _review  # noqa: E402,F401
+from cardpilot.cli import segments as _segments  # noqa: E402,F401
 from cardpilot.cli import summary as _summary  # noqa: E402,F401

@@ -1,0 +1,141 @@
+"""``cardpilot segments cluster | profile``: the store (SQLite and PostgreSQL), a UCI file and
+the real UCI data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from cardpilot.cli import app
+
+runner = CliRunner()
+
+
+def _run(*args: str) -> dict[str, Any]:
+    result = runner.invoke(app, ["segments", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    payload: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return payload
+
+
+def _summary(payload: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [
+        (c["code"], c["name_en"], c["accounts"], c["default_rate"], c["policy_segment"])
+        for c in payload["clusters"]
+    ]
+
+
+def test_the_store_and_the_file_give_the_same_clusters(store_url, sample_csv, tmp_path):
+    from cardpilot.config import Settings
+    from cardpilot.jobs.importing import import_portfolio
+
+    csv_path, _ = sample_csv
+    import_portfolio(
+        csv_path, layout="uci", database_url=store_url, settings=Settings(home=tmp_path)
+    )
+    stored = _run("cluster", "--database", store_url, "--out", str(tmp_path / "store"))
+    filed = _run(
+        "cluster", "--format", "uci", "--data", str(csv_path), "--out", str(tmp_path / "file")
+    )
+    assert stored["clustering_version"] == filed["clustering_version"]
+    assert _summary(stored) == _summary(filed)
+    assert stored["accounts"] == 400
+    assert stored["k"] == 4
+    assert stored["policy_version"].startswith("2026.11.0-uci-twd")  # TWD accounts
+    assert stored["label"] == "default_next_month"
+    assert sum(c["accounts"] for c in stored["clusters"]) == 400
+
+    # A saved clustering profiles the store again without refitting: the same figures.
+    again = _run(
+        "profile",
+        "--clustering",
+        str(tmp_path / "store"),
+        "--database",
+        store_url,
+        "--out",
+        str(tmp_path / "again"),
+    )
+    assert _summary(again) == _summary(stored)
+    assert "clustering" not in again["files"]
+    assignments = pl.read_parquet(again["files"]["assignments"])
+    assert assignments.columns == [
+        "account_id",
+        "cluster",
+        "cluster_code",
+        "cluster_name_en",
+        "cluster_name_zh",
+        "policy_segment",
+    ]
+    assert assignments.height == 400
+    html = Path(again["files"]["profile_html"]).read_text(encoding="utf-8")
+    assert "Clusters × policy segments" in html
+
+
+def test_the_command_refuses_what_it_cannot_use_and_says_what_to_do(sample_csv, tmp_path):
+    from cardpilot.policy.loading import default_policy_path
+
+    csv_path, _ = sample_csv
+    cases = [
+        (["cluster", "--format", "uci"], "needs --data"),
+        (["cluster", "--format", "xls"], "use store or uci"),
+        (["cluster", "--format", "uci", "--data", str(csv_path), "--k-range", "1-3"], "LOW"),
+        (
+            [
+                "cluster",
+                "--format",
+                "uci",
+                "--data",
+                str(csv_path),
+                "--policy",
+                str(default_policy_path()),
+            ],
+            "uci-twd",
+        ),
+        (["profile", "--clustering", str(tmp_path / "none.json")], "segments cluster"),
+    ]
+    for args, message in cases:
+        result = runner.invoke(app, ["segments", *args, "--out", str(tmp_path / "x")])
+        assert result.exit_code == 2, (args, result.output)
+        assert message in result.output.replace("\n", " "), (args, result.output)
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_clusters_of_the_real_uci_data_separate_default_risk(uci_path, tmp_path):
+    out = tmp_path / "uci"
+    payload = _run("cluster", "--format", "uci", "--data", str(uci_path), "--out", str(out))
+    assert payload["accounts"] == 30_000
+    assert payload["as_of"] == "2005-10-01"
+    assert 3 <= payload["k"] <= 8
+    assert payload["k_selection"]["method"] == "silhouette"
+    clusters = payload["clusters"]
+    assert abs(sum(c["share"] for c in clusters) - 1) < 1e-5
+    assert payload["overall"]["default_rate"] == 0.2212  # 6,636 of 30,000
+    rates = [c["default_rate"] for c in clusters]
+    assert max(rates) > 2 * min(rates)
+    riskiest = clusters[rates.index(max(rates))]
+    assert riskiest["policy_segment"] == "under_strain"
+    assert "overdue" in riskiest["name_en"]
+    assert any(c["policy_segment"] == "dormant" for c in clusters)
+    medians = [c["features"]["spend_avg_6m_minor"]["median"] for c in clusters]
+    assert medians == sorted(medians)
+    assert "sex" not in json.dumps(payload["clustered_on"])
+    for name in ("clustering", "assignments", "profile_json", "profile_html"):
+        assert Path(payload["files"][name]).exists()
+    again = _run(
+        "profile",
+        "--clustering",
+        str(out),
+        "--format",
+        "uci",
+        "--data",
+        str(uci_path),
+        "--out",
+        str(tmp_path / "again"),
+    )
+    assert _summary(again) == _summary(payload)
