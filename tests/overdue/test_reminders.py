@@ -444,3 +444,33 @@ def test_every_reminder_template_renders_in_both_languages_on_every_channel() ->
             assert "不计复利" in app_zh
         if message_type == "payment_due_reminder":
             assert "人民币1000.00元" in app_zh
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    dpds=st.lists(st.sampled_from([0, 0, 0, 30, 60, 90, 120]), min_size=3, max_size=3),
+    offset=st.integers(0, 45),
+)
+def test_reminder_days_past_due_agree_with_the_aging_while_nothing_is_unpaid(
+    dpds: list[int], offset: int
+) -> None:
+    from cardpilot.overdue.aging import age_accounts
+
+    cycles = [dt.date(2026, 8, 31), dt.date(2026, 9, 30), CYCLE]
+    statements = pl.DataFrame(
+        {
+            "account_id": ["a"] * 3,
+            "cycle_date": cycles,
+            "due_date": [c + dt.timedelta(days=20) for c in cycles],
+            "statement_balance_minor": [100_000] * 3,
+            "minimum_due_minor": [0] * 3,  # nothing due: no live days past due
+            "amount_paid_minor": [0] * 3,
+            "days_past_due": dpds,
+        }
+    )
+    day = CYCLE + dt.timedelta(days=offset)
+    table = reminder_input(statements, _accounts(["a"]), day, POLICY)
+    aged = age_accounts(statements, day, POLICY)
+    assert table.select("days_past_due", "bucket").row(0) == aged.select(
+        "days_past_due", "bucket"
+    ).row(0)

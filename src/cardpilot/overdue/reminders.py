@@ -29,7 +29,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from cardpilot.overdue.aging import age_accounts, bucket_expr
+from cardpilot.overdue.aging import bucket_expr
 from cardpilot.overdue.schema import (
     EducationRule,
     MinimumPayment,
@@ -252,18 +252,23 @@ def reminder_input(
     minimum is still unpaid, whichever is larger; the bucket follows from it.
     """
     terms = reminders_of(policy).minimum_payment
-    aged = age_accounts(statements, as_of, policy).select("account_id", "days_past_due")
+    # The latest cycle of each account in one pass (one stable sort on the integer date, as
+    # the aging does); its days past due age as ``overdue.aging.age_accounts`` ages them.
     latest = (
         statements.lazy()
         .filter(pl.col("cycle_date") <= as_of)
-        .sort("cycle_date")
-        .group_by("account_id")
-        .agg(
-            pl.col("cycle_date").last(),
-            pl.col("due_date").last(),
-            pl.col("statement_balance_minor").last().cast(pl.Int64),
-            pl.col("minimum_due_minor").last().cast(pl.Int64),
+        .select(
+            pl.col("account_id").cast(pl.String),
+            pl.col("cycle_date").cast(pl.Date),
+            pl.col("due_date").cast(pl.Date),
+            pl.col("statement_balance_minor").cast(pl.Int64),
+            pl.col("minimum_due_minor").cast(pl.Int64),
+            pl.col("days_past_due").fill_null(0).cast(pl.Int32).alias("cycle_dpd"),
         )
+        .sort("cycle_date", maintain_order=True)
+        .group_by("account_id")
+        .agg(pl.all().last())
+        .with_columns(_aging_dpd(policy, as_of).alias("aging_dpd"))
         .collect()
     )
     share_num, share_den = _ratio(terms.share_of_principal / 100)
@@ -317,7 +322,6 @@ def reminder_input(
     return (
         latest.join(accounts.select("account_id", "customer_id", "currency"), on="account_id")
         .join(paid, on="account_id", how="left")
-        .join(aged, on="account_id", how="left")
         .join(segment, on="account_id", how="left")
         .join(opted, on="customer_id", how="left")
         .with_columns(
@@ -331,13 +335,23 @@ def reminder_input(
             .alias("unpaid_minimum_minor")
         )
         .with_columns(
-            pl.max_horizontal(pl.col("days_past_due").fill_null(0), live_dpd)
-            .cast(pl.Int32)
-            .alias("days_past_due")
+            pl.max_horizontal(pl.col("aging_dpd"), live_dpd).cast(pl.Int32).alias("days_past_due")
         )
         .with_columns(bucket_expr(pl.col("days_past_due"), scale).alias("bucket"))
         .select([pl.col(c).cast(t) for c, t in INPUT_SCHEMA.items()])
-        .sort("account_id")
+    )
+
+
+def _aging_dpd(policy: OverduePolicy, as_of: dt.date) -> pl.Expr:
+    """Days past due on ``as_of`` from the latest cycle's, exactly as ``age_accounts`` has it
+    (an overdue cycle keeps aging by calendar days when ``aging.age_between_cycles``)."""
+    gap = (pl.lit(as_of) - pl.col("cycle_date")).dt.total_days().cast(pl.Int32)
+    between = gap if policy.file.aging.age_between_cycles else pl.lit(0, pl.Int32)
+    return (
+        pl.when(pl.col("cycle_dpd") > 0)
+        .then(pl.col("cycle_dpd") + between)
+        .otherwise(pl.lit(0, pl.Int32))
+        .cast(pl.Int32)
     )
 
 
@@ -462,7 +476,9 @@ def apply_daily_cap(due: pl.DataFrame, policy: OverduePolicy) -> pl.DataFrame:
     """At most ``max_per_account_per_day`` messages per account: lowest priority number first
     (ties by rule code, so the choice is deterministic and a re-run picks the same ones)."""
     cap = reminders_of(policy).max_per_account_per_day
-    return due.sort("account_id", "priority", "rule").filter(
+    # A rule fires at most once per account, so (priority, rule) orders each account's
+    # messages completely; sorting on them is cheaper than on the account ids.
+    return due.sort("priority", "rule", maintain_order=True).filter(
         pl.int_range(pl.len()).over("account_id") < cap
     )
 
