@@ -28,6 +28,8 @@ def test_demo_loads_a_generated_portfolio_and_summarises_it(home: Path) -> None:
     result = CliRunner().invoke(app, ["demo", "--accounts", "300", "--seed", "7"])
     assert result.exit_code == 0, result.output
     assert "Portfolio: 300 accounts" in result.output
+    assert "和谐还款" in result.output
+    assert (home / "overdue-report.html").exists()
     store = f"sqlite:///{(home / 'demo.db').resolve()}"
     summary = CliRunner().invoke(app, ["summary", "--json", "--database", store])
     assert summary.exit_code == 0, summary.output

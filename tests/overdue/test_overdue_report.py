@@ -187,3 +187,27 @@ def test_fees_refuse_another_policy_version(reported) -> None:
     )
     with pytest.raises(OverdueReportError, match="pass --policy"):
         fee_totals(db, twd)
+
+
+def test_the_demo_plans_step_keeps_some_plans_and_breaks_others(overdue_store: str, scorer) -> None:
+    from cardpilot.cli.demo import _demo_plans
+    from cardpilot.jobs.plans import plan_status
+
+    policy = load_overdue_policy()
+    treat_overdue(overdue_store, scorer, as_of=AS_OF, policy=policy)
+    _demo_plans(overdue_store, AS_OF, policy)
+    db = make_engine(overdue_store)
+    try:
+        status = {p.account_id: (p.kind, p.status) for p in plan_status(db)}
+        fees = fee_totals(db, policy)
+    finally:
+        db.dispose()
+    # Every eligible account gets a plan; the one with the highest PD (c-medium) breaks.
+    assert status == {
+        "a-low": ("deferral", "kept"),
+        "g-cured": ("equal_principal", "kept"),
+        "c-medium": ("equal_principal", "broken"),
+        "h-no-pd": ("amortising", "kept"),
+    }
+    assert fees.plan_waived_kept_minor == 3 * 5_000
+    assert fees.plan_reinstated_minor == 5_000

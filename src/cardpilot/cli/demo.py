@@ -21,6 +21,7 @@ from cardpilot.cli.summary import print_summary
 from cardpilot.config import get_settings
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.jobs.summary import summarise_portfolio
+from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.privacy.masking import mask_email, mask_name, mask_national_id, mask_phone
 
 # A fixed last cycle keeps the demo's figures the same from one day to the next.
@@ -92,9 +93,11 @@ def _fresh_demo_store(home: Path, *, real_data: bool) -> str:
 
 
 def _demo_overdue(url: str, as_of: dt.date, *, real_data: bool) -> None:
-    """Age the portfolio, treat every overdue account, and quote a repayment plan."""
+    """Age the portfolio, treat every overdue account, queue the reminders, quote a repayment
+    plan, run a few 和谐还款 plans to their end and write the overdue report."""
     from decimal import Decimal
 
+    from cardpilot.cli.overdue import demo_reminders
     from cardpilot.cli.review import load_scorer
     from cardpilot.domain.money import format_major
     from cardpilot.domain.plans import quote_plan
@@ -106,7 +109,8 @@ def _demo_overdue(url: str, as_of: dt.date, *, real_data: bool) -> None:
 
     # The UCI amounts are NT dollars: its policy variant restates the CNY amounts.
     folder = default_overdue_policy_path().parent
-    policy = load_overdue_policy(folder.parent / "uci-twd" if real_data else folder)
+    policy_path = folder.parent / "uci-twd" if real_data else folder
+    policy = load_overdue_policy(policy_path)
     console.rule(f"[bold]Aging as of {as_of} ({policy.version})")
     engine = make_engine(url)
     try:
@@ -133,6 +137,8 @@ def _demo_overdue(url: str, as_of: dt.date, *, real_data: bool) -> None:
         + ", ".join(f"{k} {v:,}" for k, v in result.by_treatment.items())
         + f"; frozen {result.frozen:,}, cut {result.cut:,}; notices queued {result.notices:,}"
     )
+    console.rule("[bold]Reminders and education through the outbox")
+    demo_reminders(url, as_of, policy=policy_path)
     console.rule("[bold]A repayment plan quote: 12,000 over 12 months at 0.6 % a month")
     quote = quote_plan("equal_principal", 1_200_000, 12, Decimal("0.006"), as_of)
     console.print(
@@ -140,6 +146,161 @@ def _demo_overdue(url: str, as_of: dt.date, *, real_data: bool) -> None:
         f"total fee {format_major(quote.total_fee_minor)}, APR {quote.apr:.2%} "
         f"(monthly IRR × 12), effective annual rate {quote.ear:.2%}"
     )
+    _demo_plans(url, as_of, policy)
+    _demo_overdue_report(url, as_of, policy)
+
+
+# Plans the demo offers: per harmony segment, the kinds it alternates (when the segment's
+# treatment allows them) and their tenors.
+_DEMO_PLANS_PER_SEGMENT = 4
+_DEMO_KINDS = {
+    "low_risk": ("deferral", "equal_principal"),
+    "medium_risk": ("equal_principal", "amortising"),
+}
+_DEMO_MONTHS = {"equal_principal": 6, "amortising": 6, "deferral": 3}
+
+
+def _demo_plans(url: str, as_of: dt.date, policy: OverduePolicy) -> None:
+    """和谐还款 for a handful of eligible accounts: offered on ``as_of``, accepted, then
+    simulated payments (stored as payment transactions, so the daily job picks them up) and
+    ``advance_plans`` month by month until every plan has ended.
+
+    Deterministic: the accounts are the first eligible ones by account id in each harmony
+    segment; among them, the third with the highest PD stops paying after a number of
+    instalments drawn from a generator seeded with the plan id (the plan breaks and its
+    waiver is reinstated), the others pay every instalment a few (seeded) days early (kept)."""
+    import json
+    import random
+    import time
+
+    from sqlalchemy import text
+
+    from cardpilot.domain.money import format_major
+    from cardpilot.domain.plans import add_months
+    from cardpilot.jobs.plans import (
+        PlanStoreError,
+        PlanView,
+        accept_plan,
+        advance_plans,
+        offer_plan,
+        plan_status,
+    )
+    from cardpilot.store.db import make_engine
+
+    console.rule("[bold]和谐还款: plans offered, accepted, paid or missed")
+    start = time.perf_counter()
+    harmony = policy.file.harmony.segments
+    db = make_engine(url)
+    try:
+        with db.connect() as conn:
+            candidates = conn.execute(
+                text(
+                    "SELECT t.account_id, t.risk_segment, t.eligible_plans, t.pd, a.currency"
+                    " FROM overdue_treatments t JOIN accounts a ON a.account_id = t.account_id"
+                    " WHERE t.as_of = :d AND t.harmony_eligible ORDER BY t.account_id"
+                ),
+                {"d": as_of},
+            ).all()
+        offered: list[tuple[PlanView, float, str]] = []
+        taken = dict.fromkeys(harmony, 0)
+        for account_id, segment, eligible, pd, currency in candidates:
+            if segment not in taken or taken[segment] >= _DEMO_PLANS_PER_SEGMENT:
+                continue
+            allowed = json.loads(eligible)
+            kinds = [k for k in _DEMO_KINDS.get(segment, ()) if k in allowed]
+            if not kinds:
+                continue
+            kind = kinds[taken[segment] % len(kinds)]
+            try:
+                plan = offer_plan(
+                    db, account_id, policy, on=as_of, kind=kind, months=_DEMO_MONTHS[kind]
+                )
+            except PlanStoreError:
+                continue  # below the kind's minimum, or the customer has an open plan
+            taken[segment] += 1
+            accept_plan(db, plan.plan_id, on=as_of + dt.timedelta(days=1 + len(offered) % 3))
+            offered.append((plan, 0.0 if pd is None else float(pd), str(currency)))
+        if not offered:
+            console.print("  no account eligible for 和谐还款 on this date")
+            return
+        by_pd = sorted(offered, key=lambda o: (-o[1], o[0].plan_id))
+        breakers = {p.plan_id for p, _, _ in by_pd[: max(1, len(offered) // 3)]}
+        shanghai = dt.timezone(dt.timedelta(hours=8))
+        rows = []
+        for plan, _, currency in offered:
+            rng = random.Random(f"cardpilot-demo:{plan.plan_id}")
+            paid = len(plan.instalments)
+            if plan.plan_id in breakers:
+                paid = rng.randint(1, len(plan.instalments) - 1)
+            for n, inst in enumerate(plan.instalments[:paid]):
+                day = dt.date.fromisoformat(inst["due_date"]) - dt.timedelta(days=rng.randint(0, 5))
+                rows.append(
+                    {
+                        "t": f"DEMO-{plan.plan_id}-{n + 1}",
+                        "a": plan.account_id,
+                        "p": dt.datetime.combine(day, dt.time(10), tzinfo=shanghai),
+                        "m": inst["amount_minor"],
+                        "c": currency,
+                    }
+                )
+        with db.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO transactions (transaction_id, account_id, posted_at, kind,"
+                    " amount_minor, currency) VALUES (:t, :a, :p, 'payment', :m, :c)"
+                ),
+                rows,
+            )
+        month = 1
+        while month < 36 and advance_plans(db, add_months(as_of, month)).by_status.keys() & {
+            "offered",
+            "accepted",
+            "active",
+        }:
+            month += 1
+        console.print(
+            f"  {len(offered)} plans offered on {as_of} and accepted; simulated payments,"
+            f" advanced month by month to {add_months(as_of, month)}"
+            f" ({time.perf_counter() - start:.1f} s)"
+        )
+        console.print(
+            f"  {'account':<14} {'segment':<8} {'kind':<16} {'paid':>5} {'status':<7}"
+            f" {'fees':>10} {'waived':>9} {'reinstated':>10}"
+        )
+        for view in plan_status(db):
+            covered, due = 0, 0
+            for inst in view.instalments:
+                due += inst["amount_minor"]
+                covered += due <= view.paid_minor
+            console.print(
+                f"  {view.account_id:<14} {(view.risk_segment or '-').removesuffix('_risk'):<8}"
+                f" {view.kind:<16} {f'{covered}/{len(view.instalments)}':>5} {view.status:<7}"
+                f" {format_major(view.penalty_fees_minor):>10} {format_major(view.waived_minor):>9}"
+                f" {format_major(view.reinstated_minor):>10}"
+            )
+    finally:
+        db.dispose()
+
+
+def _demo_overdue_report(url: str, as_of: dt.date, policy: OverduePolicy) -> None:
+    """The overdue report beside the review report."""
+    from cardpilot.reports.overdue import write_overdue_report
+    from cardpilot.store.db import make_engine
+
+    out = get_settings().home / "overdue-report.html"
+    db = make_engine(url)
+    try:
+        figures = write_overdue_report(db, policy, out, as_of=as_of)
+    finally:
+        db.dispose()
+    plans, fees = figures["plans"]["total"], figures["fees"]
+    console.rule("[bold]Overdue report")
+    console.print(
+        f"  plans {plans['plans']}: kept {plans['kept']}, broken {plans['broken']} "
+        f"(kept rate {plans['kept_rate'] or '-'}); fees charged {fees['charged']}, "
+        f"waived {fees['waived']} (reinstated {fees['plan_reinstated']}) {figures['currency']}"
+    )
+    console.print(f"  report → {out}")
 
 
 def _show_masked_customers(engine: object) -> None:
