@@ -177,3 +177,16 @@ def test_cli_remind_prints_json_and_a_rerun_queues_nothing(overdue_store: str) -
     opt = runner.invoke(app, ["overdue", "opt-in", "cust-a-low", "--database", overdue_store])
     assert opt.exit_code == 0
     assert "recorded" in opt.stdout
+
+
+def test_demo_reminders_prints_the_run_and_a_message(
+    overdue_store: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from cardpilot.cli.overdue import demo_reminders
+
+    result = demo_reminders(overdue_store, AS_OF + dt.timedelta(days=1), opt_in=3)
+    out = capsys.readouterr().out
+    assert result.by_rule == {"edu_minimum_payment": 3}  # the first three customers
+    assert "reminders · 2005-10-01" in out
+    assert "education_minimum_payment (in-app)" in out
+    assert "每月只还最低还款额" in out

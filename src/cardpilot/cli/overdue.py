@@ -9,6 +9,7 @@ import datetime as dt
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -17,6 +18,9 @@ from rich.table import Table
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, database_url
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+
+if TYPE_CHECKING:
+    from cardpilot.jobs.reminders import RemindResult
 
 overdue_app = typer.Typer(help="Overdue accounts: segments and treatments.", no_args_is_help=True)
 app.add_typer(overdue_app, name="overdue")
@@ -207,10 +211,7 @@ def remind(
     _print_reminders(result)
 
 
-def _print_reminders(result: object) -> None:
-    from cardpilot.jobs.reminders import RemindResult
-
-    assert isinstance(result, RemindResult)
+def _print_reminders(result: RemindResult) -> None:
     console.print(
         f"reminders · {result.as_of} · accounts {result.accounts:,} · due {result.due:,} · "
         f"planned {result.planned:,} (over the daily cap {result.suppressed:,}) · "
@@ -241,28 +242,51 @@ def opt_in(
     console.print(f"{'withdrew' if withdraw else 'recorded'} education opt-in for {n} customers")
 
 
-def demo_reminders(url: str, as_of: dt.date, policy: Path | None = None) -> None:
-    """For ``make demo``: queue the reminders of ``as_of`` in the store at ``url`` and print a
-    few lines (counts per rule and one rendered message)."""
-    from sqlalchemy import select
+def demo_reminders(
+    url: str, as_of: dt.date, *, policy: Path | None = None, opt_in: int = 0
+) -> RemindResult:
+    """For ``make demo``: queue the reminders and education messages of ``as_of`` in the store
+    at ``url`` and print a few lines (the run, messages per rule, one rendered in-app message).
 
-    from cardpilot.jobs.reminders import send_reminders
+    ``policy``: an overdue policy folder (``src/cardpilot/policies/uci-twd`` for the UCI data);
+    ``opt_in``: first record an education opt-in (source ``demo``) for that many customers, so
+    the education messages show. Good dates: a statement's due date − 5 (before-due reminders),
+    due date + 1 (first day overdue), cycle date + 1 (the minimum-payment illustration)."""
+    from sqlalchemy import select, text
+
+    from cardpilot.jobs.reminders import record_opt_ins, send_reminders
     from cardpilot.overdue.loading import load_overdue_policy
-    from cardpilot.store.db import make_engine
+    from cardpilot.store.db import make_engine, open_store
     from cardpilot.store.notify_models import OutboxMessage
 
+    if opt_in > 0:
+        db = open_store(url)
+        try:
+            with db.connect() as conn:
+                ids = conn.execute(
+                    text("SELECT customer_id FROM customers ORDER BY customer_id LIMIT :n"),
+                    {"n": opt_in},
+                ).scalars()
+                chosen = list(ids)
+        finally:
+            db.dispose()
+        record_opt_ins(url, chosen, source="demo")
     result = send_reminders(url, as_of=as_of, policy=load_overdue_policy(policy))
     _print_reminders(result)
     db = make_engine(url)
     try:
         with db.connect() as conn:
             sample = conn.execute(
-                select(OutboxMessage.message_type, OutboxMessage.channel, OutboxMessage.body_text)
-                .where(OutboxMessage.decision_ref.like("reminder:%"))
+                select(OutboxMessage.message_type, OutboxMessage.body_text)
+                .where(
+                    OutboxMessage.decision_ref.like("reminder:%"),
+                    OutboxMessage.channel == "app",
+                )
                 .order_by(OutboxMessage.id.desc())
                 .limit(1)
             ).first()
     finally:
         db.dispose()
     if sample is not None:
-        console.print(f"[dim]{sample[0]} · {sample[1]}[/dim]\n{sample[2]}")
+        console.print(f"[dim]{sample[0]} (in-app):[/dim]\n{sample[1]}")
+    return result
