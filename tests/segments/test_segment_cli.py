@@ -139,3 +139,54 @@ def test_clusters_of_the_real_uci_data_separate_default_risk(uci_path, tmp_path)
         str(tmp_path / "again"),
     )
     assert _summary(again) == _summary(payload)
+
+
+class _StandInScorer:
+    """Scores by utilisation (lower is safer): enough to see the figures flow through."""
+
+    version = "standin-1"
+
+    def score(self, features: pl.DataFrame) -> pl.DataFrame:
+        util = features.get_column("utilisation_avg_6m").fill_null(0.0).clip(0.0, 1.0)
+        return pl.DataFrame(
+            {
+                "account_id": features.get_column("account_id"),
+                "score": (600 - 100 * util).round(0),
+                "pd": 0.01 + 0.5 * util,
+            }
+        )
+
+
+def test_a_model_adds_mean_score_and_pd_per_cluster(monkeypatch, sample_csv, tmp_path):
+    import cardpilot.cli.segments as segments_cli
+
+    asked: list[tuple[Path, str]] = []
+
+    def load(model: Path, family: str) -> _StandInScorer:
+        asked.append((model, family))
+        return _StandInScorer()
+
+    monkeypatch.setattr(segments_cli, "load_scorer", load)
+    csv_path, _ = sample_csv
+    payload = _run(
+        "cluster",
+        "--format",
+        "uci",
+        "--data",
+        str(csv_path),
+        "--k",
+        "4",
+        "--model",
+        str(tmp_path / "models"),
+        "--out",
+        str(tmp_path / "out"),
+    )
+    assert asked == [(tmp_path / "models", "scorecard")]
+    assert payload["model_version"] == "standin-1"
+    scores = [c["score_mean"] for c in payload["clusters"]]
+    assert all(400 <= s <= 600 for s in scores)
+    # The cluster using most of its limit scores worst.
+    utilisation = [c["features"]["utilisation_avg_6m"]["mean"] for c in payload["clusters"]]
+    assert scores.index(min(scores)) == utilisation.index(max(utilisation))
+    assert all(0.01 <= c["pd_mean"] <= 0.51 for c in payload["clusters"])
+    assert "mean score" in Path(payload["files"]["profile_html"]).read_text(encoding="utf-8")

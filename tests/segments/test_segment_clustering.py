@@ -127,6 +127,18 @@ def test_a_file_that_is_not_a_clustering_is_refused_with_what_to_do(tmp_path):
     bad.write_text('{"format": "something else"}', encoding="utf-8")
     with pytest.raises(ClusteringError, match="not a cardpilot clustering"):
         load_clustering(bad)
+    bad.write_text('{"format": "cardpilot.segments.clustering/1", "k": 2}', encoding="utf-8")
+    with pytest.raises(ClusteringError, match="damaged"):
+        load_clustering(bad)
+
+
+def test_a_clustering_whose_centroids_do_not_fit_its_features_is_refused(fitted, tmp_path):
+    path = save_clustering(fitted, tmp_path / "clustering.json")
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["clusters"][0]["centroid"] = data["clusters"][0]["centroid"][:-1]
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ClusteringError, match="do not match"):
+        load_clustering(path)
 
 
 def test_too_few_accounts_or_too_large_k_is_an_error(sample_features):

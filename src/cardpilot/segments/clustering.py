@@ -399,8 +399,16 @@ def load_clustering(path: Path) -> ClusterModel:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise ClusteringError(f"{path}: not a cardpilot clustering (format {FORMAT})")
     data.pop("format")
-    transforms = [FeatureTransform(**t) for t in data.pop("transforms")]
-    assert_not_protected([t.name for t in transforms], _protected(data.get("protected", [])))
-    clusters = [Cluster(**c) for c in data.pop("clusters")]
-    naming = NamingRules(**data.pop("naming"))
-    return ClusterModel(transforms=transforms, clusters=clusters, naming=naming, **data)
+    try:
+        transforms = [FeatureTransform(**t) for t in data.pop("transforms")]
+        assert_not_protected([t.name for t in transforms], _protected(data.get("protected", [])))
+        clusters = [Cluster(**c) for c in data.pop("clusters")]
+        naming = NamingRules(**data.pop("naming"))
+        model = ClusterModel(transforms=transforms, clusters=clusters, naming=naming, **data)
+    except (KeyError, TypeError) as exc:
+        raise ClusteringError(f"{path}: a damaged clustering file ({exc}); fit it again") from None
+    if len(model.clusters) != model.k or any(
+        len(c.centroid) != len(transforms) for c in model.clusters
+    ):
+        raise ClusteringError(f"{path}: centroids do not match k and the features; fit it again")
+    return model
