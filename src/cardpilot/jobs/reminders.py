@@ -52,7 +52,7 @@ from cardpilot.store.overdue_models import ContactOptIn
 
 DEFAULT_CHUNK_ROWS = 50_000
 REMINDED_STATUSES = ("active", "frozen")  # closed and charged-off accounts get no reminders
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")  # calendar dates of payments (docs/overdue.md)
+DEFAULT_ZONE = "Asia/Shanghai"  # calendar dates of payments (docs/overdue.md)
 PAYMENT_LOOKBACK_DAYS = 62  # payments older than two cycles cannot count for the latest one
 
 ProgressCallback = Callable[[int, int], None]
@@ -117,10 +117,9 @@ class _Chunk:
     seen: int
 
 
-def _payments(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFrame:
-    since = dt.datetime.combine(
-        as_of - dt.timedelta(days=PAYMENT_LOOKBACK_DAYS), dt.time(), LOCAL_ZONE
-    )
+def _payments(conn: Connection, lo: str, hi: str, as_of: dt.date, zone: ZoneInfo) -> pl.DataFrame:
+    """Payments of the accounts ``lo``..``hi`` in the last two cycles, dated in ``zone``."""
+    since = dt.datetime.combine(as_of - dt.timedelta(days=PAYMENT_LOOKBACK_DAYS), dt.time(), zone)
     rows = conn.execute(
         text(
             "SELECT account_id, posted_at, amount_minor FROM transactions"
@@ -134,7 +133,7 @@ def _payments(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFram
         if stamp.tzinfo is None:  # SQLite keeps the UTC wall time
             stamp = stamp.replace(tzinfo=dt.UTC)
         ids.append(account_id)
-        days.append(stamp.astimezone(LOCAL_ZONE).date())
+        days.append(stamp.astimezone(zone).date())
         amounts.append(abs(int(amount)))
     return pl.DataFrame(
         {"account_id": ids, "paid_on": days, "amount_minor": amounts},
@@ -142,7 +141,7 @@ def _payments(conn: Connection, lo: str, hi: str, as_of: dt.date) -> pl.DataFram
     )
 
 
-def _read_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterator[_Chunk]:
+def _read_chunks(db: Engine, as_of: dt.date, chunk_rows: int, zone: ZoneInfo) -> Iterator[_Chunk]:
     after = ""
     statuses = ", ".join(f"'{s}'" for s in REMINDED_STATUSES)
     while True:
@@ -184,7 +183,7 @@ def _read_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterator[_Chunk
                 {"lo": lo, "hi": hi, "topic": EDUCATION_TOPIC, "yes": True},
                 {"customer_id": pl.String()},
             )
-            payments = _payments(conn, lo, hi, as_of)
+            payments = _payments(conn, lo, hi, as_of, zone)
         after = hi
         yield _Chunk(
             accounts=accounts.filter(pl.col("status").is_in(REMINDED_STATUSES)),
@@ -380,10 +379,15 @@ def send_reminders(
     policy: OverduePolicy | None = None,
     chunk_rows: int = DEFAULT_CHUNK_ROWS,
     now: dt.datetime | None = None,
+    timezone: str | None = None,
     progress: ProgressCallback | None = None,
 ) -> RemindResult:
     """Plan and queue the reminders and education messages due on ``as_of`` for every account
-    of the store. ``now``: the outbox rows' creation time (default: the clock)."""
+    of the store. ``now``: the outbox rows' creation time (default: the clock); ``timezone``:
+    the issuer's, in which payments are dated (default ``CARDPILOT_TIMEZONE``, Asia/Shanghai)."""
+    from cardpilot.config import get_settings
+
+    zone = ZoneInfo(timezone or get_settings().timezone or DEFAULT_ZONE)
     started = time.perf_counter()
     policy = policy or load_overdue_policy()
     reminders_of(policy)  # fail early without a reminders section
@@ -405,7 +409,7 @@ def send_reminders(
         by_type: Counter[str] = Counter()
         if progress:
             progress(0, total)
-        for chunk in _read_chunks(db, as_of, chunk_rows):
+        for chunk in _read_chunks(db, as_of, chunk_rows, zone):
             result.accounts += chunk.seen
             if chunk.accounts.height and chunk.statements.height:
                 table = reminder_input(
