@@ -141,3 +141,17 @@ def test_protected_attributes_never_change_or_appear_in_features() -> None:
     men = behaviour_features(frames({"A": [0, 30, 0, 0, 0, 0]}, sex="male"), AS_OF)
     assert women.equals(men)
     assert not {"sex", "marital_status"} & set(women.columns)
+
+
+def test_extra_features_from_the_cycle_history() -> None:
+    # oldest → latest
+    balance = [100_000, 200_000, 400_000, 400_000, 600_000, 800_000]
+    paid = [0, 50_000, 100_000, 400_000, 200_000, 150_000]
+    row = one(frames({"A": [0, 30, 0, 60, 0, 30]}, balance, paid))
+    assert row["overdue_months_total_6m"] == 1 + 2 + 1
+    assert row["status_revolving_months_6m"] == 3  # repayment status 0 in three cycles
+    # ratios: 50k/100k, 100k/200k, 400k/400k, 200k/400k, 150k/600k
+    assert row["payment_ratio_min_6m"] == pytest.approx(150_000 / 600_000)
+    assert row["unpaid_to_limit_latest"] == pytest.approx((600_000 - 150_000) / 1_000_000)
+    assert row["utilisation_previous"] == pytest.approx(0.6)
+    assert row["utilisation_change_1m"] == pytest.approx(0.8 - 0.6)

@@ -256,6 +256,68 @@ FEATURE_DICTIONARY: tuple[FeatureSpec, ...] = (
     ),
 )
 
+# --- Per-cycle behaviour extras (issue #4; chosen by cross-validation on the training rows,
+# bench/select_models.py, docs/scoring.md "How the model was chosen"). Computed in the same
+# plan as the rest by ``_extra_aggregations``; keep the two in step.
+EXTRA_FEATURES: tuple[FeatureSpec, ...] = (
+    FeatureSpec(
+        "overdue_months_total_6m",
+        "numeric",
+        "months",
+        "Sum of the months overdue of every cycle in the window (depth and duration together).",
+        +1,
+    ),
+    FeatureSpec(
+        "payment_ratio_min_6m",
+        "numeric",
+        "ratio",
+        "Lowest payment ratio in the window (cycles that owed something).",
+        -1,
+    ),
+    FeatureSpec(
+        "status_revolving_months_6m",
+        "numeric",
+        "cycles",
+        "Cycles the issuer marked revolving (repayment status 0: minimum paid, balance carried).",
+    ),
+    FeatureSpec(
+        "unpaid_to_limit_latest",
+        "numeric",
+        "ratio",
+        "Part of the previous balance the latest payment left unpaid / credit limit.",
+    ),
+    FeatureSpec(
+        "utilisation_previous",
+        "numeric",
+        "ratio",
+        "Utilisation of the cycle before the latest.",
+    ),
+    FeatureSpec(
+        "utilisation_change_1m",
+        "numeric",
+        "ratio",
+        "Latest utilisation − utilisation of the cycle before (positive: rising).",
+    ),
+)
+FEATURE_DICTIONARY = FEATURE_DICTIONARY + EXTRA_FEATURES
+
+
+def _extra_aggregations(k: pl.Expr) -> dict[str, pl.Expr]:
+    """Per-account aggregations of the cycle plan for ``EXTRA_FEATURES``."""
+    util = pl.col("_util")
+    unpaid = pl.max_horizontal(
+        pl.col("_prev_balance") - pl.col("amount_paid_minor"), pl.lit(0, pl.Int64)
+    )
+    return {
+        "overdue_months_total_6m": pl.col("_months_overdue").sum().cast(pl.Int32),
+        "payment_ratio_min_6m": pl.col("_pay_ratio").min(),
+        "status_revolving_months_6m": (pl.col("repayment_status") == 0).sum().cast(pl.Int32),
+        "unpaid_to_limit_latest": _ratio(unpaid, pl.col("_limit")).filter(k == 0).first(),
+        "utilisation_previous": util.filter(k == 1).first(),
+        "utilisation_change_1m": util.filter(k == 0).first() - util.filter(k == 1).first(),
+    }
+
+
 FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY)
 MODEL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY if s.kind != "id")
 CATEGORICAL_FEATURES: frozenset[str] = frozenset(
@@ -392,6 +454,7 @@ def behaviour_features_lazy(
         _cash=pl.col("cash_advances_minor").sum(),
         _cash_n=pl.col("cash_advances_minor").count(),
         _purch=pl.col("purchases_minor").sum(),
+        **_extra_aggregations(k),
     )
     acc = accounts.select("account_id", "customer_id", "credit_limit_minor", "open_date")
     cust = customers.select(*CUSTOMER_COLUMNS_USED)

@@ -178,6 +178,36 @@ _REASONS: dict[str, tuple[str, str, str]] = {
         "Observed risk of the education band",
     ),
     "annual_income_minor": ("RC_INCOME_LEVEL", "收入水平", "Income level"),
+    "overdue_months_total_6m": (
+        "RC_OVERDUE_TOTAL_6M",
+        "近6期累计逾期月数较多",
+        "Many months overdue in total over the last 6 cycles",
+    ),
+    "payment_ratio_min_6m": (
+        "RC_LOW_PAYMENT_MIN_6M",
+        "近6期最低还款比例较低",
+        "Low lowest share of a bill repaid over the last 6 cycles",
+    ),
+    "status_revolving_months_6m": (
+        "RC_REVOLVING_ISSUER",
+        "发卡机构记录的循环信用期数较多",
+        "Many cycles marked revolving by the issuer",
+    ),
+    "unpaid_to_limit_latest": (
+        "RC_UNPAID_BALANCE",
+        "最近一期未还清的上期账单相对额度较高",
+        "High unpaid part of the previous bill relative to the limit",
+    ),
+    "utilisation_previous": (
+        "RC_HIGH_UTILISATION_PREVIOUS",
+        "上一期额度使用率较高",
+        "High utilisation of the credit limit in the previous cycle",
+    ),
+    "utilisation_change_1m": (
+        "RC_UTILISATION_JUMP",
+        "最近一期额度使用率变化",
+        "Change of utilisation in the latest cycle",
+    ),
 }
 
 REASON_BY_FEATURE: MappingProxyType[str, str] = MappingProxyType(
