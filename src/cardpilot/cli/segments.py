@@ -178,16 +178,19 @@ def _report(run: Any, as_json: bool) -> None:
         f"[bold]clustering[/] {run.model.version}: {p['accounts']:,} accounts, k = {run.model.k}"
         + (f", policy {p['policy_version']}" if "policy_version" in p else "")
     )
-    table = Table("id", "name", "名称", "accounts", "share", "default rate", "policy segment")
+    from cardpilot.config import get_settings
+
+    name_key = "name_zh" if get_settings().locale == "zh-CN" else "name_en"
+    table = Table("id", "name", "accounts", "share", "default rate", "mean PD", "policy segment")
     for c in p["clusters"]:
-        rate = c.get("default_rate")
+        rate, pd = c.get("default_rate"), c.get("pd_mean")
         table.add_row(
             c["code"],
-            c["name_en"],
-            c["name_zh"],
+            c[name_key],
             f"{c['accounts']:,}",
             f"{c['share']:.1%}",
             "—" if rate is None else f"{rate:.1%}",
+            "—" if pd is None else f"{pd:.1%}",
             f"{c.get('policy_segment') or '—'} ({(c.get('policy_segment_share') or 0):.0%})",
         )
     console.print(table)

@@ -349,7 +349,8 @@ def fit_clustering(
 def nearest_centroid(points: FloatArray, centroids: FloatArray) -> npt.NDArray[np.int64]:
     """Index of the nearest centroid per row (squared Euclidean; ties → the lower index)."""
     # |x - c|² = |x|² - 2 x·c + |c|²; |x|² is the same for every c, so it is left out.
-    distance = (centroids**2).sum(axis=1)[None, :] - 2.0 * points @ centroids.T
+    # einsum, not BLAS: a few centroids need no threads, and BLAS threads fight on a busy box.
+    distance = (centroids**2).sum(axis=1)[None, :] - 2.0 * np.einsum("ij,kj->ik", points, centroids)
     return np.asarray(distance.argmin(axis=1), dtype=np.int64)
 
 
