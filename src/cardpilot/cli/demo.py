@@ -264,8 +264,8 @@ def _demo_plans(url: str, as_of: dt.date, policy: OverduePolicy) -> None:
             f" ({time.perf_counter() - start:.1f} s)"
         )
         console.print(
-            f"  {'account':<14} {'segment':<8} {'kind':<16} {'paid':>5} {'status':<7}"
-            f" {'fees':>10} {'waived':>9} {'reinstated':>10}"
+            f"  {'account':<11} {'segment':<6} {'kind':<15} {'paid':>5} {'status':<6}"
+            f" {'fees':>8} {'waived':>8} {'reinstated':>10}"
         )
         for view in plan_status(db):
             covered, due = 0, 0
@@ -273,9 +273,9 @@ def _demo_plans(url: str, as_of: dt.date, policy: OverduePolicy) -> None:
                 due += inst["amount_minor"]
                 covered += due <= view.paid_minor
             console.print(
-                f"  {view.account_id:<14} {(view.risk_segment or '-').removesuffix('_risk'):<8}"
-                f" {view.kind:<16} {f'{covered}/{len(view.instalments)}':>5} {view.status:<7}"
-                f" {format_major(view.penalty_fees_minor):>10} {format_major(view.waived_minor):>9}"
+                f"  {view.account_id:<11} {(view.risk_segment or '-').removesuffix('_risk'):<6}"
+                f" {view.kind:<15} {f'{covered}/{len(view.instalments)}':>5} {view.status:<6}"
+                f" {format_major(view.penalty_fees_minor):>8} {format_major(view.waived_minor):>8}"
                 f" {format_major(view.reinstated_minor):>10}"
             )
     finally:
