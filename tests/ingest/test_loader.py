@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from cardpilot.config import Settings
 from cardpilot.ingest import loader as loader_module
+from cardpilot.ingest.arrow_loader import ArrowStoreLoader
 from cardpilot.ingest.loader import StoreLoader
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.privacy import FieldCipher
@@ -65,21 +66,29 @@ def test_bulk_first_load_then_rerun_keeps_indexes_keys_and_adds_nothing_twice(
     assert "ix_statements_cycle_date" in before["statements"][0]
 
 
-def _bulk_load(engine: Engine, frame: pl.DataFrame) -> None:
-    with StoreLoader(engine) as loader:
-        assert loader.begin_bulk("statements", frame.height)
-        try:
+def _bulk_load(engine: Engine, frame: pl.DataFrame, kind: str = "sqlalchemy") -> None:
+    loader = (
+        StoreLoader(engine)
+        if kind == "sqlalchemy"
+        else ArrowStoreLoader(engine.url.render_as_string(hide_password=False))
+    )
+    try:
+        with loader:
+            assert loader.begin_bulk("statements", frame.height)
             loader.load("statements", frame)
             loader.end_bulk("statements")
-        except Exception as exc:  # the driver's own error class, named as SQLAlchemy would
-            raise IntegrityError("bulk load", {}, exc) from exc
+    except Exception as exc:  # the driver's own error class, named as SQLAlchemy would
+        raise IntegrityError("bulk load", {}, exc) from exc
 
 
+@pytest.mark.parametrize("kind", ["sqlalchemy", "adbc"])
 @pytest.mark.parametrize("fault", ["orphan", "duplicate"])
 def test_failed_bulk_load_rolls_back_rows_and_keeps_indexes(
-    store_url: str, monkeypatch: pytest.MonkeyPatch, fault: str
+    store_url: str, monkeypatch: pytest.MonkeyPatch, fault: str, kind: str
 ) -> None:
     monkeypatch.setattr(loader_module, "BULK_MIN_ROWS", 1)
+    if kind == "sqlalchemy" and not store_url.startswith("sqlite"):
+        pytest.skip("the SQLAlchemy loader serves in-memory SQLite stores only")
     before = _shape(store_url)
     engine = open_store(store_url)
     if fault == "duplicate":
@@ -108,14 +117,15 @@ def test_failed_bulk_load_rolls_back_rows_and_keeps_indexes(
         }
     )
     try:
-        if fault == "duplicate" and engine.dialect.name == "sqlite":
+        if fault == "duplicate" and engine.dialect.name == "sqlite" and kind == "sqlalchemy":
             # SQLite keeps its primary key through a bulk load: the repeat is skipped.
-            _bulk_load(engine, frame)
+            _bulk_load(engine, frame, kind)
             assert _count(store_url, "statements") == 1
             assert _shape(store_url) == before
             return
+        # ADBC appends a first load straight into the table: a repeat fails the whole load.
         with pytest.raises(IntegrityError):
-            _bulk_load(engine, frame)
+            _bulk_load(engine, frame, kind)
     finally:
         engine.dispose()
     assert _count(store_url, "statements") == 0
@@ -134,3 +144,53 @@ def test_encrypt_many_matches_encrypt() -> None:
     single = cipher.encrypt("张三")
     assert single is not None
     assert len(single) == len(made[0])
+
+
+def test_each_new_account_starts_its_limit_history_once(store_url: str, tmp_path: Path) -> None:
+    source = write_portfolio(tmp_path / "portfolio", "parquet")
+    settings = Settings(home=tmp_path / "home")
+
+    first = import_portfolio(source, layout="generic", database_url=store_url, settings=settings)
+    again = import_portfolio(source, layout="generic", database_url=store_url, settings=settings)
+
+    engine = open_store(store_url)
+    try:
+        with engine.connect() as connection:
+            history = connection.execute(
+                text(
+                    "SELECT h.account_id, h.old_limit_minor, h.new_limit_minor, h.source, h.note,"
+                    " a.credit_limit_minor, a.open_date, h.effective_at"
+                    " FROM limit_history h JOIN accounts a ON a.account_id = h.account_id"
+                )
+            ).all()
+            dated = connection.execute(
+                text("SELECT count(*) FROM accounts WHERE open_date IS NOT NULL")
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert (first.limit_history, again.limit_history) == (dated, 0)
+    assert len(history) == dated > 0
+    for account, old, new, source_, note, limit, opened, effective in history:
+        assert (old, new, source_, note) == (None, limit, "import", "opening limit at import")
+        when = (
+            effective
+            if isinstance(effective, dt.datetime)
+            else dt.datetime.fromisoformat(str(effective))
+        )
+        assert when.date() == (
+            opened if isinstance(opened, dt.date) else dt.date.fromisoformat(opened)
+        ), account
+
+
+def test_pooled_encryption_decrypts_to_the_same_values(tmp_path: Path) -> None:
+    from cardpilot.ingest.encryption import EncryptionPool, join_sealed
+
+    settings = Settings(home=tmp_path / "home")
+    values = ["张三", None, "", "13912345678", "a@example.com"] * 3
+    frame = pl.DataFrame({"name": values, "national_id": values})
+    with EncryptionPool(settings, workers=2) as pool:
+        sealed = join_sealed([f.result() for f in pool.submit(frame, ["name"])])
+    cipher = FieldCipher.from_settings(settings)
+    assert cipher.decrypt_many(sealed.columns["name"]) == [v or None for v in values]
+    assert sealed.blind_index == [cipher.blind_index(v) for v in values]
+    assert sealed.key_id == cipher.active_key_id

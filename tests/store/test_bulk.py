@@ -72,3 +72,23 @@ def test_temporary_staging_tables(store_url: str, mode: str) -> None:
         bulk.ingest(conn, "stage_bulk_test", pa.table({"a": [1, 2, 3]}), mode=mode, temporary=True)
         total = bulk.read_arrow(conn, "SELECT CAST(sum(a) AS BIGINT) AS s FROM stage_bulk_test")
     assert total.column("s")[0].as_py() == 6
+
+
+def test_managed_connection_enforces_keys_and_rolls_back_what_was_not_committed(
+    store_url: str,
+) -> None:
+    upgrade(store_url)
+    orphan = pa.table({"account_id": ["nope"], "customer_id": ["nobody"], "currency": ["CNY"]})
+    orphan = orphan.append_column("credit_limit_minor", pa.array([0], pa.int64()))
+    with bulk.managed_connection(store_url) as conn:
+        bulk.execute(conn, "BEGIN")
+        with pytest.raises(Exception, match=r"(?i)foreign key"):
+            bulk.ingest(conn, "accounts", orphan)
+    with bulk.managed_connection(store_url) as conn:
+        bulk.execute(conn, "BEGIN")
+        bulk.ingest(conn, "customers", pa.table({"customer_id": ["C9"]}))
+    # left without COMMIT: rolled back
+    with bulk.managed_connection(store_url) as conn:
+        assert (
+            bulk.read_arrow(conn, "SELECT count(*) AS n FROM customers").column(0)[0].as_py() == 0
+        )

@@ -19,11 +19,15 @@ import polars as pl
 from sqlalchemy import Engine, update
 
 from cardpilot.config import Settings, get_settings
+from cardpilot.ingest.arrow_loader import ArrowStoreLoader
+from cardpilot.ingest.encryption import EncryptionPool
 from cardpilot.ingest.generic import STORE_TABLE, TABLES, Defaults, GenericReader, TableChunk
 from cardpilot.ingest.loader import StoreLoader
 from cardpilot.ingest.rejects import RejectsWriter, default_rejects_path
+from cardpilot.ingest.sources import table_files
 from cardpilot.ingest.uci import read_uci
 from cardpilot.privacy import FieldCipher
+from cardpilot.store.bulk import supports_bulk
 from cardpilot.store.db import open_store, unit_of_work
 from cardpilot.store.models import ImportRun
 
@@ -32,6 +36,11 @@ LAYOUTS: tuple[str, ...] = ("uci", "generic")
 
 # (stage, rows done in that stage, rows in the stage when known)
 ProgressCallback = Callable[[str, int, int | None], None]
+
+# Chunks checked ahead of the one loading (each at most a Parquet batch or a CSV block): the
+# reader keeps going while the loader writes or rebuilds indexes.
+READ_AHEAD_CHUNKS = 3
+POOL_MIN_CUSTOMERS = 100_000
 
 _COUNTED = {
     "customers": "customers",
@@ -51,6 +60,7 @@ class ImportResult:
     statements: int = 0
     transactions: int = 0
     labels: int = 0
+    limit_history: int = 0  # opening-limit rows started for accounts with no history yet
     rejected: int = 0  # rows, not fields
     rejects_file: str | None = None
     rows_read: int = 0
@@ -89,11 +99,15 @@ def import_portfolio(
     try:
         run_id = _start_run(engine, result)
         result.run_id = run_id
-        with StoreLoader(engine) as loader:
+        loader: StoreLoader | ArrowStoreLoader = (
+            ArrowStoreLoader(url) if supports_bulk(url) else StoreLoader(engine)
+        )
+        with loader:
             if layout == "uci":
                 _import_uci(source, loader, writer, result, progress)
             else:
                 _import_generic(source, loader, writer, result, progress, settings)
+            result.limit_history = _open_limit_history(loader, result)
         result.rejected = writer.rows
         result.rejects_file = str(writer.path) if writer.records else None
         result.seconds = round(time.perf_counter() - started, 3)
@@ -111,7 +125,7 @@ def _safe_url(url: str) -> str:
 
 def _import_uci(
     source: Path,
-    loader: StoreLoader,
+    loader: StoreLoader | ArrowStoreLoader,
     writer: RejectsWriter,
     result: ImportResult,
     progress: ProgressCallback | None,
@@ -137,25 +151,53 @@ def _import_uci(
 
 def _import_generic(
     source: Path,
-    loader: StoreLoader,
+    loader: StoreLoader | ArrowStoreLoader,
     writer: RejectsWriter,
     result: ImportResult,
     progress: ProgressCallback | None,
     settings: Settings,
 ) -> None:
-    reader = GenericReader(
-        source,
-        store_lookup=loader.existing,
-        cipher=lambda: FieldCipher.from_settings(settings),
-        defaults=Defaults(
-            currency=settings.currency, locale=settings.locale, timezone=settings.timezone
-        ),
-    )
+    customers = _parquet_rows(source, "customers") if source.is_dir() else 0
+    # Encryption in worker processes pays for their start-up only on large imports.
+    pool = EncryptionPool(settings) if customers >= POOL_MIN_CUSTOMERS else None
+    try:
+        reader = GenericReader(
+            source,
+            store_lookup=loader.existing,
+            cipher=lambda: FieldCipher.from_settings(settings),
+            defaults=Defaults(
+                currency=settings.currency, locale=settings.locale, timezone=settings.timezone
+            ),
+            encryption_pool=pool,
+        )
+        _load_generic(reader, loader, writer, result, progress)
+    finally:
+        if pool is not None:
+            pool.close()
+
+
+def _parquet_rows(source: Path, table: str) -> int:
+    import pyarrow.parquet as pq
+
+    files = table_files(source, table)
+    if not files or any(p.suffix != ".parquet" for p in files):
+        return 0
+    return sum(pq.ParquetFile(p).metadata.num_rows for p in files)
+
+
+def _load_generic(
+    reader: GenericReader,
+    loader: StoreLoader | ArrowStoreLoader,
+    writer: RejectsWriter,
+    result: ImportResult,
+    progress: ProgressCallback | None,
+) -> None:
     tables = [t for t in TABLES if reader.files[t]]
     totals = {t: reader.total_rows(t) for t in tables}
     done = dict.fromkeys(tables, 0)
     current: str | None = None
-    for chunk in _read_ahead(c for t in tables for c in reader.chunks(t)):
+    chunks = (c for t in tables for c in reader.chunks(t))
+    for chunk in _read_ahead(chunks, depth=READ_AHEAD_CHUNKS):
         table = chunk.table
         if table != current:
             if current is not None:
@@ -165,7 +207,7 @@ def _import_generic(
             if progress:
                 progress(table, 0, totals[table])
         writer.write(chunk.rejects)
-        _add(result, chunk.store_table, loader.load(chunk.store_table, chunk.good))
+        _add(result, chunk.store_table, loader.load(chunk.store_table, chunk.store_rows()))
         done[table] += chunk.rows_read
         result.rows_read += chunk.rows_read
         result.read[table] = done[table]
@@ -173,6 +215,13 @@ def _import_generic(
             progress(table, done[table], totals[table])
     if current is not None:
         loader.end_bulk(STORE_TABLE[current])
+
+
+def _open_limit_history(loader: StoreLoader | ArrowStoreLoader, result: ImportResult) -> int:
+    """Every account's limit history starts with the limit it was opened with."""
+    if isinstance(loader, ArrowStoreLoader):
+        return loader.open_limit_history(result.accounts)
+    return loader.open_limit_history()
 
 
 def _read_ahead(chunks: Iterator[TableChunk], depth: int = 1) -> Iterator[TableChunk]:

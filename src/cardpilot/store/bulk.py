@@ -144,3 +144,47 @@ def read_arrow(connection: Any, sql: str, parameters: Sequence[Any] | None = Non
 
 def _is_sqlite(connection: Any) -> bool:
     return type(connection).__module__.startswith("adbc_driver_sqlite")
+
+
+@contextmanager
+def managed_connection(url: str | URL) -> Iterator[Any]:
+    """An ADBC connection in autocommit mode: the caller runs ``BEGIN`` … ``COMMIT`` itself.
+
+    For loads that decide their own transaction boundaries (``BEGIN IMMEDIATE`` to take
+    SQLite's write lock up front, one transaction across several tables). On SQLite, foreign
+    keys are enforced as on the SQLAlchemy engine (a pragma that only takes effect outside a
+    transaction, hence autocommit) and the page cache is large, for index builds on millions
+    of rows. A transaction still open on exit is rolled back.
+    """
+    parsed = normalise_url(url)
+    backend = parsed.get_backend_name()
+    pragmas: tuple[str, ...] = ()
+    if backend == "sqlite":
+        import adbc_driver_sqlite.dbapi as sqlite_dbapi
+
+        connection = sqlite_dbapi.connect(parsed.database, autocommit=True)
+        pragmas = (
+            "busy_timeout=30000",
+            "foreign_keys=ON",
+            "synchronous=NORMAL",
+            "temp_store=MEMORY",
+            "cache_size=-262144",
+        )
+    elif backend == "postgresql":
+        import adbc_driver_postgresql.dbapi as pg_dbapi
+
+        uri = make_url(parsed).set(drivername="postgresql").render_as_string(hide_password=False)
+        connection = pg_dbapi.connect(uri, autocommit=True)
+    else:  # pragma: no cover - the store supports these two only
+        raise ValueError(f"no bulk driver for {backend!r} stores")
+    try:
+        for pragma in pragmas:
+            execute(connection, f"PRAGMA {pragma}")
+        yield connection
+    finally:
+        try:
+            execute(connection, "ROLLBACK")
+        except Exception:  # nothing was open: the caller committed
+            pass
+        finally:
+            connection.close()

@@ -1,0 +1,311 @@
+"""Bulk loading through ADBC: Arrow batches straight into the store, no per-row Python.
+
+The same contract as :class:`cardpilot.ingest.loader.StoreLoader` (``load``, ``begin_bulk``,
+``end_bulk``, ``existing``), for stores ADBC can open (a SQLite file, PostgreSQL;
+``cardpilot.store.bulk.supports_bulk``). Rows go in as Arrow: on SQLite through prepared
+statements bound from Arrow in native code, on PostgreSQL through binary ``COPY``.
+
+- **First load of a table** (empty, at least ``BULK_MIN_ROWS``): ``begin_bulk`` opens one
+  transaction (SQLite ``BEGIN IMMEDIATE``: the write lock up front; PostgreSQL a table lock),
+  drops the table's secondary indexes (and on PostgreSQL its foreign keys and a primary key no
+  key points at), rows are appended straight into the table, and ``end_bulk`` rebuilds
+  everything in the same transaction. Bulk loads of several tables share that transaction and it
+  commits when the last one ends, so a failed import leaves the store as it was.
+- **Later loads** (re-runs, increments): each chunk is staged in a temporary table and moved
+  with ``INSERT … SELECT … ON CONFLICT DO NOTHING``, one transaction per chunk; what it added is
+  the statement's row count. Natural keys make a re-run add nothing twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+import polars as pl
+import pyarrow as pa
+
+from cardpilot.ingest import loader
+from cardpilot.ingest.loader import (
+    SQLITE_INDEXES,
+    BulkState,
+    droppable_sqlite_indexes,
+    opening_limits_sql,
+    prepare_rows,
+)
+from cardpilot.store import bulk
+from cardpilot.store.db import normalise_url
+
+_LOOKUP = "_cardpilot_lookup"
+
+
+class ArrowStoreLoader:
+    """Loads frames into one store over one ADBC connection; use as a context manager."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.backend = normalise_url(url).get_backend_name()
+        self._manager: Any = None
+        self._conn: Any = None
+        self._open = False  # a transaction is open on the connection
+        self._bulk: dict[str, BulkState] = {}
+        # The import reads ahead on another thread, which looks ids up on this connection.
+        self._lock = threading.RLock()
+
+    def __enter__(self) -> ArrowStoreLoader:
+        self._manager = bulk.managed_connection(self.url)
+        self._conn = self._manager.__enter__()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                for table in list(self._bulk):
+                    self.end_bulk(table)
+            else:
+                self._rollback()
+        finally:
+            self._manager.__exit__(exc_type, exc, tb)
+            self._manager = self._conn = None
+
+    # -- transactions --------------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if not self._open:
+            bulk.execute(self._conn, "BEGIN IMMEDIATE" if self.backend == "sqlite" else "BEGIN")
+            self._open = True
+
+    def _commit(self) -> None:
+        if self._open:
+            bulk.execute(self._conn, "COMMIT")
+            self._open = False
+
+    def _rollback(self) -> None:
+        self._bulk.clear()
+        if self._open:
+            self._open = False
+            bulk.execute(self._conn, "ROLLBACK")
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def load(self, table: str, frame: pl.DataFrame) -> int:
+        """Insert the rows of ``frame`` not yet in ``table``; return how many were added."""
+        if frame.height == 0:
+            return 0
+        frame, columns = prepare_rows(table, frame)
+        data = frame.to_arrow()
+        with self._lock:
+            try:
+                state = self._bulk.get(table)
+                if state is not None and state.fresh:
+                    # Empty and locked when the load began, and the import rejects keys it has
+                    # already seen: nothing can conflict, so rows go straight in.
+                    return bulk.ingest(self._conn, table, data)
+                self._begin()
+                added = self._merge(table, data, columns)
+                if not self._bulk:
+                    self._commit()
+                return added
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _merge(self, table: str, data: pa.Table, columns: list[str]) -> int:
+        """Stage ``data`` in a temporary table, then add the rows whose keys are new."""
+        stage = f"_cardpilot_stage_{table}"
+        bulk.ingest(self._conn, stage, data, mode="replace", temporary=True)
+        cols = ", ".join(columns)
+        # ``WHERE true``: SQLite's parser needs it between a SELECT and an upsert clause.
+        added = bulk.execute(
+            self._conn,
+            f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {stage} WHERE true "
+            "ON CONFLICT DO NOTHING",
+        )
+        if self.backend == "sqlite":
+            # The SQLite driver reports no row count; changes() is that of the last INSERT.
+            added = int(self._scalar("SELECT changes()"))
+        bulk.execute(self._conn, f"DROP TABLE {stage}")
+        return max(added, 0)
+
+    # -- bulk mode -----------------------------------------------------------------------------
+
+    def begin_bulk(self, table: str, expected_rows: int | None) -> bool:
+        """Load ``table`` with its indexes (and PostgreSQL keys) off; ``end_bulk`` puts them back.
+
+        PostgreSQL checks a foreign key with a trigger per row; re-adding the key afterwards
+        validates every row in one join (PostgreSQL manual, "Populating a Database"). Indexes
+        are built once from the loaded rows instead of grown row by row.
+        """
+        if table in self._bulk or expected_rows is None or expected_rows < loader.BULK_MIN_ROWS:
+            return False
+        with self._lock:
+            try:
+                if self.backend == "sqlite":
+                    state = self._begin_bulk_sqlite(table)
+                else:
+                    state = self._begin_bulk_postgres(table, expected_rows)
+            except BaseException:
+                self._rollback()
+                raise
+            if state is None:
+                if not self._bulk:
+                    self._commit()
+                return False
+            self._bulk[table] = state
+            return True
+
+    def _begin_bulk_sqlite(self, table: str) -> BulkState | None:
+        self._begin()  # BEGIN IMMEDIATE: the write lock, so the table stays empty till commit
+        empty = self._scalar(f"SELECT NOT EXISTS (SELECT 1 FROM {table})")
+        if not empty:
+            return None
+        found = bulk.read_arrow(self._conn, SQLITE_INDEXES, (table,))
+        indexes = droppable_sqlite_indexes(
+            list(zip(found.column(0).to_pylist(), found.column(1).to_pylist(), strict=True))
+        )
+        for name, _ in indexes:
+            bulk.execute(self._conn, f'DROP INDEX "{name}"')
+        return BulkState(indexes=indexes, fresh=True)
+
+    def _begin_bulk_postgres(self, table: str, expected_rows: int) -> BulkState | None:
+        self._begin()
+        held = self._scalar(
+            f"SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = '{table}'::regclass"
+        )
+        # Re-validating a foreign key reads the whole table: only for loads at least half the
+        # size of what the table already holds.
+        if held is not None and int(held) > 2 * expected_rows:
+            return None
+        bulk.execute(self._conn, f"LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE")
+        fresh = bool(self._scalar(f"SELECT NOT EXISTS (SELECT 1 FROM {table})"))
+        keys = self._pairs(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            f"WHERE conrelid = '{table}'::regclass AND contype = 'f' ORDER BY conname"
+        )
+        indexes: list[tuple[str, str]] = []
+        primary_key: tuple[str, str] | None = None
+        if fresh:
+            indexes = self._pairs(
+                "SELECT i.relname, pg_get_indexdef(x.indexrelid) FROM pg_index x "
+                "JOIN pg_class i ON i.oid = x.indexrelid "
+                f"WHERE x.indrelid = '{table}'::regclass AND NOT x.indisprimary "
+                "AND NOT x.indisunique AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint c WHERE c.conindid = x.indexrelid) "
+                "ORDER BY i.relname"
+            )
+            # A primary key no foreign key points at (statements, labels) is built again from
+            # the loaded rows in one sort, which also re-checks its uniqueness.
+            found = self._pairs(
+                "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                f"WHERE conrelid = '{table}'::regclass AND contype = 'p' AND NOT EXISTS "
+                "(SELECT 1 FROM pg_constraint f "
+                f"WHERE f.contype = 'f' AND f.confrelid = '{table}'::regclass)"
+            )
+            primary_key = found[0] if found else None
+        for name, _ in keys:
+            bulk.execute(self._conn, f'ALTER TABLE {table} DROP CONSTRAINT "{name}"')
+        for name, _ in indexes:
+            bulk.execute(self._conn, f'DROP INDEX "{name}"')
+        if primary_key is not None:
+            bulk.execute(self._conn, f'ALTER TABLE {table} DROP CONSTRAINT "{primary_key[0]}"')
+        return BulkState(foreign_keys=keys, indexes=indexes, primary_key=primary_key, fresh=fresh)
+
+    def end_bulk(self, table: str) -> None:
+        """Rebuild what ``begin_bulk`` took off ``table``; commit when no other bulk is open."""
+        state = self._bulk.pop(table, None)
+        if state is None:
+            return
+        with self._lock:
+            try:
+                if self.backend == "postgresql" and (state.indexes or state.primary_key):
+                    bulk.execute(self._conn, "SET LOCAL maintenance_work_mem = '256MB'")
+                if state.primary_key is not None:
+                    name, definition = state.primary_key
+                    bulk.execute(
+                        self._conn, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                    )
+                for _, sql in state.indexes:
+                    bulk.execute(self._conn, sql)
+                for name, definition in state.foreign_keys:
+                    bulk.execute(
+                        self._conn,
+                        f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID',
+                    )
+                    bulk.execute(self._conn, f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"')
+                if not self._bulk:
+                    self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+
+    def open_limit_history(self, expected_rows: int | None = None) -> int:
+        """Start the limit history of accounts that have none (``opening_limits_sql``).
+
+        ``expected_rows`` (the accounts this run added) lets a large first load take the bulk
+        path: on PostgreSQL the key to accounts is then validated once, not by a trigger per row.
+        """
+        with self._lock:
+            began = self.begin_bulk("limit_history", expected_rows)
+            try:
+                self._begin()
+                added = bulk.execute(self._conn, opening_limits_sql(self.backend))
+                if self.backend == "sqlite":
+                    added = int(self._scalar("SELECT changes()"))
+            except BaseException:
+                self._rollback()
+                raise
+            if began:
+                self.end_bulk("limit_history")
+            elif not self._bulk:
+                self._commit()
+        return max(added, 0)
+
+    # -- look-ups ------------------------------------------------------------------------------
+
+    def existing(self, table: str, column: str, values: pl.Series) -> pl.Series:
+        """Which of ``values`` are already in ``table.column`` (for parents outside the import)."""
+        values = values.drop_nulls().unique()
+        if values.len() == 0:
+            return pl.Series(column, [], dtype=values.dtype)
+        with self._lock:
+            opened = not self._open
+            try:
+                self._begin()
+                bulk.ingest(
+                    self._conn,
+                    _LOOKUP,
+                    pa.table({"v": values.to_arrow()}),
+                    mode="replace",
+                    temporary=True,
+                )
+                found = bulk.read_arrow(
+                    self._conn,
+                    f"SELECT t.{column} AS v FROM {table} t JOIN {_LOOKUP} l ON t.{column} = l.v",
+                )
+                bulk.execute(self._conn, f"DROP TABLE {_LOOKUP}")
+                if opened and not self._bulk:
+                    self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+        series = pl.from_arrow(found.column("v"))
+        assert isinstance(series, pl.Series)
+        return series.alias(column).cast(values.dtype)
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _scalar(self, sql: str) -> Any:
+        rows = bulk.read_arrow(self._conn, sql).to_pylist()
+        return next(iter(rows[0].values())) if rows else None
+
+    def _pairs(self, sql: str) -> list[tuple[str, str]]:
+        table = bulk.read_arrow(self._conn, sql)
+        return [
+            (str(a), str(b))
+            for a, b in zip(table.column(0).to_pylist(), table.column(1).to_pylist(), strict=True)
+        ]
