@@ -127,6 +127,9 @@ def test_clusters_of_the_real_uci_data_separate_default_risk(uci_path, tmp_path)
     assert "sex" not in json.dumps(payload["clustered_on"])
     for name in ("clustering", "assignments", "profile_json", "profile_html"):
         assert Path(payload["files"][name]).exists()
+    html = Path(payload["files"]["profile_html"]).read_text(encoding="utf-8")
+    assert "30,000" in html
+    assert riskiest["name_zh"] in html
     again = _run(
         "profile",
         "--clustering",

@@ -39,12 +39,12 @@ Clustered on: {{ p.clustered_on | join(", ") }}.</p>
 {% if p.model_version %}<th>mean score</th><th>mean PD</th>{% endif %}
 {% if p.policy_version %}<th class="l">nearest policy segment</th><th>agreeing</th><th class="l">median member's segment</th>{% endif %}</tr>
 {% for c in clusters %}<tr><td>{{ c.code }}</td><td class="l">{{ c.name_zh }}</td><td class="l">{{ c.name_en }}</td>
-<td>{{ c.accounts }}</td><td>{{ c.share }}</td><td>{{ c.share_bar | safe }}</td>
-{% if p.label %}<td>{{ c.defaults }}</td><td>{{ c.default_rate }}</td><td>{{ c.rate_bar | safe }}</td>{% endif %}
+<td>{{ c.accounts | n }}</td><td>{{ c.share }}</td><td>{{ c.share_bar | safe }}</td>
+{% if p.label %}<td>{{ c.defaults | n }}</td><td>{{ c.default_rate }}</td><td>{{ c.rate_bar | safe }}</td>{% endif %}
 {% if p.model_version %}<td>{{ c.score_mean }}</td><td>{{ c.pd_mean }}</td>{% endif %}
 {% if p.policy_version %}<td class="l">{{ c.policy_segment }}</td><td>{{ c.policy_segment_share }}</td><td class="l">{{ c.profile_segment }}</td>{% endif %}</tr>{% endfor %}
-<tr><th class="l">all</th><th></th><th></th><th>{{ overall.accounts }}</th><th>100.0 %</th><th></th>
-{% if p.label %}<th>{{ overall.defaults }}</th><th>{{ overall.default_rate }}</th><th></th>{% endif %}
+<tr><th class="l">all</th><th></th><th></th><th>{{ overall.accounts | n }}</th><th>100.0 %</th><th></th>
+{% if p.label %}<th>{{ overall.defaults | n }}</th><th>{{ overall.default_rate }}</th><th></th>{% endif %}
 {% if p.model_version %}<th>{{ overall.score_mean }}</th><th>{{ overall.pd_mean }}</th>{% endif %}
 {% if p.policy_version %}<th class="l" colspan="3">agreement with the policy: {{ agreement }}</th>{% endif %}</tr>
 </table>
@@ -59,7 +59,7 @@ Clustered on: {{ p.clustered_on | join(", ") }}.</p>
 {% if p.policy_version %}
 <h2>与策略客群对照 · Clusters × policy segments</h2>
 <table><tr><th>id</th>{% for s in p.policy_segments %}<th>{{ s }}</th>{% endfor %}</tr>
-{% for c in clusters %}<tr><td>{{ c.code }}</td>{% for s in p.policy_segments %}<td>{{ c.segments[s] }}</td>{% endfor %}</tr>{% endfor %}
+{% for c in clusters %}<tr><td>{{ c.code }}</td>{% for s in p.policy_segments %}<td>{{ c.segments[s] | n }}</td>{% endfor %}</tr>{% endfor %}
 </table>
 <p class="muted">Accounts per cluster (rows) and policy segment (columns, in the policy's order; first match wins).</p>
 {% endif %}
@@ -79,6 +79,11 @@ def _bar(value: float | None, top: float, css: str = "bar") -> str:
 
 def _pct(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value * 100:.{digits}f} %"
+
+
+def _grouped(value: Any) -> Any:
+    """Counts with thousands separators (``30,000``); anything else as it is."""
+    return f"{value:,}" if isinstance(value, int) else value
 
 
 def _cell(name: str, stats: dict[str, Any], units: dict[str, str]) -> str:
@@ -115,6 +120,7 @@ def render_profile_report(profile: dict[str, Any]) -> str:
         for c in profile["clusters"]
     ]
     env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
+    env.filters["n"] = _grouped
     return env.from_string(_TEMPLATE).render(
         p=profile,
         clusters=clusters,
