@@ -148,6 +148,8 @@ def test_too_few_accounts_or_too_large_k_is_an_error(sample_features):
         fit_clustering(sample_features.head(5), k=6)
     with pytest.raises(ClusteringError, match="lacks"):
         fit_clustering(sample_features.drop("spend_avg_6m_minor"))
+    with pytest.raises(ClusteringError, match="unknown features"):
+        fit_clustering(sample_features.with_columns(x=pl.lit(1.0)), feature_names=["x"])
 
 
 def test_nearest_centroid_breaks_ties_towards_the_lower_id():

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from cardpilot.scoring.features import feature_spec
+from cardpilot.scoring.features import FEATURE_NAMES, feature_spec
 from cardpilot.scoring.protected import DEFAULT_PROTECTED, assert_not_protected
 from cardpilot.segments.naming import NamingRules, cluster_names, order_key
 
@@ -133,6 +133,12 @@ def _protected(extra: Sequence[str]) -> list[str]:
 
 def _check_features(features: pl.DataFrame, names: Sequence[str], protected: Sequence[str]) -> None:
     assert_not_protected(names, _protected(protected))
+    unknown = [n for n in names if n not in FEATURE_NAMES]
+    if unknown:
+        raise ClusteringError(
+            f"unknown features {unknown}; cluster on behaviour features "
+            "(cardpilot.scoring.features.FEATURE_DICTIONARY, docs/features.md)"
+        )
     missing = [n for n in ("account_id", *names) if n not in features.columns]
     if missing:
         raise ClusteringError(
