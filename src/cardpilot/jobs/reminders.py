@@ -23,6 +23,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -198,6 +199,12 @@ def _read_chunks(db: Engine, as_of: dt.date, chunk_rows: int, zone: ZoneInfo) ->
 # --------------------------------------------------------------------------- notices
 
 
+@lru_cache(maxsize=64)
+def currency_name_zh(code: str) -> str:
+    """``CNY`` → 人民币, ``TWD`` → 新台币 (Babel; cached: parsing a locale is slow)."""
+    return str(get_currency_name(code, locale="zh_CN"))
+
+
 def _pct(rate: Decimal) -> str:
     """A rate as a percentage, exact and without trailing zeros (0.0005 → ``0.05``)."""
     return f"{(rate * 100).normalize():f}"
@@ -210,40 +217,14 @@ def yuan(amount_minor: int) -> str:
     return f"{sign}{whole}.{cents:02d}"
 
 
-def _segment_terms(policy: OverduePolicy) -> dict[str | None, Segment]:
-    reminders = reminders_of(policy)
-    segments: dict[str | None, Segment] = {s.code: s for s in policy.file.segments}
-    segments[None] = segments[reminders.fee_basis_segment]
-    return segments
-
-
-def notice_context(row: dict[str, Any], policy: OverduePolicy) -> dict[str, Any]:
-    """What the templates of a planned message see (besides the composer's own keys): amounts
-    as decimal strings in major units, rates as percentages, the day counts."""
+def policy_terms(policy: OverduePolicy) -> dict[str | None, dict[str, Any]]:
+    """The policy's figures the templates quote, per risk segment (``None``: an untreated
+    account, quoted with the ``fee_basis_segment``'s late fee and penalty rate). Computed once
+    per run, not per message."""
     reminders = reminders_of(policy)
     charges = policy.file.charges
-    segment = _segment_terms(policy).get(row["risk_segment"]) or _segment_terms(policy)[None]
-    fee = segment.treatment.late_fee
-    as_of: dt.date = row["as_of"]
-    due: dt.date | None = row["due_date"]
     cap = charges.fee_cap_share_of_principal
-    return {
-        "rule": row["rule"],
-        "currency": row["currency"],
-        "currency_zh": get_currency_name(row["currency"], locale="zh_CN"),
-        "statement_balance": yuan(max(row["statement_balance_minor"], 0)),
-        "minimum_due": yuan(row["minimum_due_minor"]),
-        "unpaid_minimum": yuan(row["unpaid_minimum_minor"]),
-        "days_past_due": int(row["days_past_due"]),
-        "days_to_due": None if due is None else (due - as_of).days,
-        "bucket": row["bucket"],
-        "risk_segment": row["risk_segment"],
-        "penalty_rate_pct": _pct(
-            min(segment.treatment.penalty_rate_daily, charges.penalty_rate_cap_daily)
-        ),
-        "late_fee_pct": _pct(fee.rate),
-        "late_fee_min": yuan(fee.min_yuan) if fee.min_yuan else None,
-        "late_fee_max": yuan(fee.max_yuan) if fee.max_yuan else None,
+    common = {
         "interest_on_fees": charges.interest_on_fees,
         "compound_penalty": charges.compound_penalty,
         "fee_cap_pct": None if cap is None else _pct(cap / 100),
@@ -253,6 +234,47 @@ def notice_context(row: dict[str, Any], policy: OverduePolicy) -> dict[str, Any]
         "floor": yuan(reminders.minimum_payment.floor_yuan),
         "includes_interest": reminders.minimum_payment.includes_interest_and_fees,
         "max_years": reminders.revolving.max_months // 12,
+    }
+
+    def of(segment: Segment) -> dict[str, Any]:
+        fee = segment.treatment.late_fee
+        rate = min(segment.treatment.penalty_rate_daily, charges.penalty_rate_cap_daily)
+        return {
+            **common,
+            "penalty_rate_pct": _pct(rate),
+            "late_fee_pct": _pct(fee.rate),
+            "late_fee_min": yuan(fee.min_yuan) if fee.min_yuan else None,
+            "late_fee_max": yuan(fee.max_yuan) if fee.max_yuan else None,
+        }
+
+    terms: dict[str | None, dict[str, Any]] = {s.code: of(s) for s in policy.file.segments}
+    terms[None] = terms[reminders.fee_basis_segment]
+    return terms
+
+
+def notice_context(
+    row: dict[str, Any],
+    policy: OverduePolicy,
+    terms: dict[str | None, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """What the templates of a planned message see (besides the composer's own keys): amounts
+    as decimal strings in major units, rates as percentages, the day counts. The late fee and
+    penalty rate are the account's segment's (the ``fee_basis_segment``'s when untreated)."""
+    terms = terms or policy_terms(policy)
+    as_of: dt.date = row["as_of"]
+    due: dt.date | None = row["due_date"]
+    return {
+        **(terms.get(row["risk_segment"]) or terms[None]),
+        "rule": row["rule"],
+        "currency": row["currency"],
+        "currency_zh": currency_name_zh(row["currency"]),
+        "statement_balance": yuan(max(row["statement_balance_minor"], 0)),
+        "minimum_due": yuan(row["minimum_due_minor"]),
+        "unpaid_minimum": yuan(row["unpaid_minimum_minor"]),
+        "days_past_due": int(row["days_past_due"]),
+        "days_to_due": None if due is None else (due - as_of).days,
+        "bucket": row["bucket"],
+        "risk_segment": row["risk_segment"],
     }
 
 
@@ -274,9 +296,10 @@ def build_notices(plan: pl.DataFrame, policy: OverduePolicy) -> list[LimitChange
     statement's due date (templates show it as the due date), the reference is the plan's
     ``decision_ref`` and the recorded policy version the overdue policy's."""
     figures = education_figures(plan, policy)
+    terms = policy_terms(policy)
     notices = []
     for row in plan.iter_rows(named=True):
-        extra = notice_context(row, policy)
+        extra = notice_context(row, policy, terms)
         if row["decision_ref"] in figures:
             extra.update(_education_context(figures[row["decision_ref"]]))
         notices.append(

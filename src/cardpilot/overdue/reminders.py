@@ -39,7 +39,6 @@ from cardpilot.overdue.schema import (
     Revolving,
 )
 
-OPT_IN_CATEGORY = "education_opt_in"  # notify.yaml category of the education message types
 DECISION_REF_CHARS = 64  # notify_outbox.decision_ref
 
 INPUT_SCHEMA: dict[str, pl.DataType] = {
