@@ -2,7 +2,7 @@
 
 What a valid file is: the aging scale, the charge rules (with the regulation each switch stands
 for), the risk segments with their cut-offs and treatments, plan eligibility and the 和谐还款
-waiver terms, and the reason texts. Money is written in yuan (``*_yuan``) and held as integer
+waiver terms, the reason texts, and the reminders and education schedule (``reminders``). Money is written in yuan (``*_yuan``) and held as integer
 fen; rates are ``Decimal`` (daily rates for penalty interest, monthly rates for plans);
 percentages 0–100.
 
