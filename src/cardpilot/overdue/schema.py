@@ -2,9 +2,9 @@
 
 What a valid file is: the aging scale, the charge rules (with the regulation each switch stands
 for), the risk segments with their cut-offs and treatments, plan eligibility and the 和谐还款
-waiver terms, the reason texts, and the reminders and education schedule (``reminders``). Money is written in yuan (``*_yuan``) and held as integer
-fen; rates are ``Decimal`` (daily rates for penalty interest, monthly rates for plans);
-percentages 0–100.
+waiver terms, the reason texts, and the reminders and education schedule (``reminders``).
+Money is written in yuan (``*_yuan``) and held as integer fen; rates are ``Decimal`` (daily
+rates for penalty interest, monthly rates for plans); percentages 0–100.
 
 Invariants the issue requires are checked here, so a policy that breaks them never loads:
 a ``high`` risk segment gets no fee waiver and no due-date extension; a ``low`` risk segment
