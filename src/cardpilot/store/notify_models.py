@@ -44,7 +44,7 @@ _ID = BigInteger().with_variant(Integer, "sqlite")
 # dead: gave up after the policy's number of attempts (or a permanent error), last_error says why.
 OUTBOX_STATES = ("queued", "waiting", "sending", "sent", "dead")
 CHANNELS = ("email", "sms", "app")
-CATEGORIES = ("mandatory", "service", "marketing", "education")
+CATEGORIES = ("mandatory", "service", "marketing", "education", "education_opt_in")
 
 
 class OutboxMessage(Base):
