@@ -180,17 +180,3 @@ def test_each_new_account_starts_its_limit_history_once(store_url: str, tmp_path
         assert when.date() == (
             opened if isinstance(opened, dt.date) else dt.date.fromisoformat(opened)
         ), account
-
-
-def test_pooled_encryption_decrypts_to_the_same_values(tmp_path: Path) -> None:
-    from cardpilot.ingest.encryption import EncryptionPool, join_sealed
-
-    settings = Settings(home=tmp_path / "home")
-    values = ["张三", None, "", "13912345678", "a@example.com"] * 3
-    frame = pl.DataFrame({"name": values, "national_id": values})
-    with EncryptionPool(settings, workers=2) as pool:
-        sealed = join_sealed([f.result() for f in pool.submit(frame, ["name"])])
-    cipher = FieldCipher.from_settings(settings)
-    assert cipher.decrypt_many(sealed.columns["name"]) == [v or None for v in values]
-    assert sealed.blind_index == [cipher.blind_index(v) for v in values]
-    assert sealed.key_id == cipher.active_key_id

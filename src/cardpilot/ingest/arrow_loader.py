@@ -223,7 +223,7 @@ class ArrowStoreLoader:
         with self._lock:
             try:
                 if self.backend == "postgresql" and (state.indexes or state.primary_key):
-                    bulk.execute(self._conn, "SET LOCAL maintenance_work_mem = '256MB'")
+                    bulk.execute(self._conn, "SET LOCAL maintenance_work_mem = '512MB'")
                 if state.primary_key is not None:
                     name, definition = state.primary_key
                     bulk.execute(

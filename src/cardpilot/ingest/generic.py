@@ -15,13 +15,6 @@ from pathlib import Path
 
 import polars as pl
 
-from cardpilot.ingest.encryption import (
-    MIN_POOLED_ROWS,
-    EncryptionPool,
-    Sealed,
-    join_sealed,
-    seal,
-)
 from cardpilot.ingest.fields import (
     NFIELDS,
     ROW,
@@ -148,17 +141,10 @@ class TableChunk:
     rows_read: int
     good: pl.DataFrame
     rejects: pl.DataFrame
-    # Set when the rows are still being finished elsewhere (personal fields encrypted by
-    # worker processes): ``store_rows`` waits for it.
-    finish: Callable[[], pl.DataFrame] | None = None
 
     @property
     def store_table(self) -> str:
         return STORE_TABLE[self.table]
-
-    def store_rows(self) -> pl.DataFrame:
-        """The rows ready for the store."""
-        return self.finish() if self.finish is not None else self.good
 
 
 @dataclass(frozen=True)
@@ -180,7 +166,6 @@ class GenericReader:
         store_lookup: StoreLookup,
         cipher: Callable[[], FieldCipher],
         defaults: Defaults | None = None,
-        encryption_pool: EncryptionPool | None = None,
     ) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
@@ -201,7 +186,6 @@ class GenericReader:
                         f"{path}: required column(s) missing: {', '.join(sorted(absent))}"
                     )
         self._lookup = store_lookup
-        self._pool = encryption_pool
         self._cipher_factory = cipher
         self._cipher: FieldCipher | None = None
         self.defaults = defaults or Defaults()
@@ -279,14 +263,12 @@ class GenericReader:
 
         all_rejects = pl.concat([r.cast(REJECT_SCHEMA) for r in rejects])  # type: ignore[arg-type]
         self._remember(table, raw, good, file)
-        rows, finish = self._to_store(table, good)
         return TableChunk(
             table=table,
             file=path,
             rows_read=raw.height,
-            good=rows,
+            good=self._to_store(table, good),
             rejects=all_rejects.sort("row"),
-            finish=finish,
         )
 
     def _display(self, path: Path) -> str:
@@ -400,28 +382,22 @@ class GenericReader:
 
     # -- store shape ---------------------------------------------------------------------------
 
-    def _to_store(
-        self, table: str, good: pl.DataFrame
-    ) -> tuple[pl.DataFrame, Callable[[], pl.DataFrame] | None]:
-        """Store-shaped rows, or (customers encrypted by workers) rows still to be finished."""
+    def _to_store(self, table: str, good: pl.DataFrame) -> pl.DataFrame:
         frame = good.drop(ROW).rename(
             {k: v for k, v in MONEY_TO_MINOR.items() if k in good.columns}
         )
         if table == "customers":
-            frame = frame.with_columns(
+            frame = self._encrypt(frame).with_columns(
                 pl.col("locale").fill_null(self.defaults.locale),
                 pl.col("timezone").fill_null(self.defaults.timezone),
             )
-            return self._encrypt(frame)
-        if table == "accounts":
+        elif table == "accounts":
             frame = frame.with_columns(pl.col("status").fill_null("active"))
         elif table == "transactions":
             frame = frame.with_columns(pl.col("currency").fill_null(self.defaults.currency))
-        return frame, None
+        return frame
 
-    def _encrypt(
-        self, frame: pl.DataFrame
-    ) -> tuple[pl.DataFrame, Callable[[], pl.DataFrame] | None]:
+    def _encrypt(self, frame: pl.DataFrame) -> pl.DataFrame:
         personal = [c for c in PERSONAL if c in frame.columns]
         has_personal = pl.any_horizontal(pl.col(c).is_not_null() for c in personal)
         if frame.height == 0 or not frame.select(has_personal.any()).item():
@@ -429,26 +405,22 @@ class GenericReader:
                 *(pl.lit(None, dtype=pl.Binary).alias(PERSONAL[c]) for c in personal),
                 pl.lit(None, dtype=pl.Binary).alias("national_id_hmac"),
                 pl.lit(None, dtype=pl.Utf8).alias("pii_key_id"),
-            ), None
-        has = frame.select(has_personal.alias("__has")).to_series()
-        if self._pool is not None and frame.height >= MIN_POOLED_ROWS:
-            futures = self._pool.submit(frame, personal)
-            rest = frame.drop(personal)
-            # The plain values leave with the workers; the loader waits for the blobs only
-            # when it is this chunk's turn, while reading goes on.
-            return rest, lambda: _attach(rest, join_sealed([f.result() for f in futures]), has)
+            )
         if self._cipher is None:
             self._cipher = self._cipher_factory()
-        sealed = seal(
-            self._cipher, {c: frame[c].to_list() for c in personal}, frame["national_id"].to_list()
+        cipher = self._cipher
+        national_ids = frame["national_id"].to_list()
+        encrypted = {
+            PERSONAL[c]: pl.Series(
+                PERSONAL[c], cipher.encrypt_many(frame[c].to_list()), dtype=pl.Binary
+            )
+            for c in personal
+        }
+        blind = pl.Series(
+            "national_id_hmac", [cipher.blind_index(v) for v in national_ids], dtype=pl.Binary
         )
-        return _attach(frame.drop(personal), sealed, has), None
-
-
-def _attach(frame: pl.DataFrame, sealed: Sealed, has_personal: pl.Series) -> pl.DataFrame:
-    """``frame`` with the encrypted columns, the blind index and the key id of its rows."""
-    return frame.with_columns(
-        *(pl.Series(PERSONAL[c], values, dtype=pl.Binary) for c, values in sealed.columns.items()),
-        pl.Series("national_id_hmac", sealed.blind_index, dtype=pl.Binary),
-        pl.when(has_personal).then(pl.lit(sealed.key_id)).alias("pii_key_id"),
-    )
+        return frame.with_columns(
+            *encrypted.values(),
+            blind,
+            pl.when(has_personal).then(pl.lit(cipher.active_key_id)).alias("pii_key_id"),
+        ).drop(personal)

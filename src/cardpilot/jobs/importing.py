@@ -20,11 +20,9 @@ from sqlalchemy import Engine, update
 
 from cardpilot.config import Settings, get_settings
 from cardpilot.ingest.arrow_loader import ArrowStoreLoader
-from cardpilot.ingest.encryption import EncryptionPool
 from cardpilot.ingest.generic import STORE_TABLE, TABLES, Defaults, GenericReader, TableChunk
 from cardpilot.ingest.loader import StoreLoader
 from cardpilot.ingest.rejects import RejectsWriter, default_rejects_path
-from cardpilot.ingest.sources import table_files
 from cardpilot.ingest.uci import read_uci
 from cardpilot.privacy import FieldCipher
 from cardpilot.store.bulk import supports_bulk
@@ -40,7 +38,6 @@ ProgressCallback = Callable[[str, int, int | None], None]
 # Chunks checked ahead of the one loading (each at most a Parquet batch or a CSV block): the
 # reader keeps going while the loader writes or rebuilds indexes.
 READ_AHEAD_CHUNKS = 3
-POOL_MIN_CUSTOMERS = 100_000
 
 _COUNTED = {
     "customers": "customers",
@@ -157,32 +154,15 @@ def _import_generic(
     progress: ProgressCallback | None,
     settings: Settings,
 ) -> None:
-    customers = _parquet_rows(source, "customers") if source.is_dir() else 0
-    # Encryption in worker processes pays for their start-up only on large imports.
-    pool = EncryptionPool(settings) if customers >= POOL_MIN_CUSTOMERS else None
-    try:
-        reader = GenericReader(
-            source,
-            store_lookup=loader.existing,
-            cipher=lambda: FieldCipher.from_settings(settings),
-            defaults=Defaults(
-                currency=settings.currency, locale=settings.locale, timezone=settings.timezone
-            ),
-            encryption_pool=pool,
-        )
-        _load_generic(reader, loader, writer, result, progress)
-    finally:
-        if pool is not None:
-            pool.close()
-
-
-def _parquet_rows(source: Path, table: str) -> int:
-    import pyarrow.parquet as pq
-
-    files = table_files(source, table)
-    if not files or any(p.suffix != ".parquet" for p in files):
-        return 0
-    return sum(pq.ParquetFile(p).metadata.num_rows for p in files)
+    reader = GenericReader(
+        source,
+        store_lookup=loader.existing,
+        cipher=lambda: FieldCipher.from_settings(settings),
+        defaults=Defaults(
+            currency=settings.currency, locale=settings.locale, timezone=settings.timezone
+        ),
+    )
+    _load_generic(reader, loader, writer, result, progress)
 
 
 def _load_generic(
@@ -207,7 +187,7 @@ def _load_generic(
             if progress:
                 progress(table, 0, totals[table])
         writer.write(chunk.rejects)
-        _add(result, chunk.store_table, loader.load(chunk.store_table, chunk.store_rows()))
+        _add(result, chunk.store_table, loader.load(chunk.store_table, chunk.good))
         done[table] += chunk.rows_read
         result.rows_read += chunk.rows_read
         result.read[table] = done[table]
