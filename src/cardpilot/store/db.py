@@ -9,10 +9,13 @@ first, so a new version of cardpilot brings an old store up to date by itself.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
+import weakref
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -53,6 +56,74 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+class SQLiteLibraryClashError(RuntimeError):
+    """A SQLite file would be open through two SQLite libraries in this process at once."""
+
+
+# The ADBC driver links its own copy of SQLite; Python's sqlite3 uses the system's. Two copies
+# in one process do not see each other's POSIX locks, and closing a file through one drops the
+# locks the other holds, so the same file open through both at once can be corrupted
+# (https://sqlite.org/howtocorrupt.html, 2.2.1). A file is therefore open through one library
+# at a time per process: the bulk paths dispose their engines first, and these registries turn
+# a mistake into an error instead of a damaged store. Other processes are unaffected.
+_library_guard = threading.Lock()
+_pysqlite_connections: dict[str, weakref.WeakSet[Any]] = {}
+_bulk_holders: Counter[str] = Counter()
+
+
+def sqlite_file_key(database: str) -> str:
+    return str(Path(database).expanduser().resolve())
+
+
+def _open_pysqlite(key: str) -> int:
+    alive = 0
+    # Pool records, held weakly: a record of a disposed or collected engine drops out by itself.
+    for record in list(_pysqlite_connections.get(key, ())):
+        connection = record.dbapi_connection
+        if connection is None:
+            continue
+        try:
+            connection.in_transaction  # noqa: B018 - raises once the connection is closed
+        except sqlite3.ProgrammingError:
+            continue
+        alive += 1
+    return alive
+
+
+def _refuse_during_bulk(key: str, *_args: Any) -> None:
+    # Before the file is opened: opening and then closing it would already drop the locks.
+    with _library_guard:
+        if _bulk_holders[key]:
+            raise SQLiteLibraryClashError(
+                f"{key} is open through the bulk (ADBC) SQLite library in this process; "
+                "finish the bulk step before opening it through SQLAlchemy"
+            )
+
+
+def _track_pysqlite(key: str, _dbapi_connection: Any, record: Any) -> None:
+    with _library_guard:
+        _pysqlite_connections.setdefault(key, weakref.WeakSet()).add(record)
+
+
+@contextmanager
+def sqlite_bulk_access(database: str) -> Iterator[None]:
+    """Hold while ADBC's SQLite has ``database`` open; refused while pysqlite has it open."""
+    key = sqlite_file_key(database)
+    with _library_guard:
+        still_open = _open_pysqlite(key)
+        if still_open:
+            raise SQLiteLibraryClashError(
+                f"{key} has {still_open} SQLAlchemy connection(s) open in this process; "
+                "dispose the engine (and let go of its connections) before bulk work on it"
+            )
+        _bulk_holders[key] += 1
+    try:
+        yield
+    finally:
+        with _library_guard:
+            _bulk_holders[key] -= 1
+
+
 def make_engine(url: str | URL, **kwargs: Any) -> Engine:
     """An engine on ``url``; for SQLite, creates the folder and sets the pragmas per connection."""
     parsed = normalise_url(url)
@@ -61,6 +132,10 @@ def make_engine(url: str | URL, **kwargs: Any) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **kwargs)
         event.listen(engine, "connect", _sqlite_pragmas)
+        if parsed.database and parsed.database != ":memory:":
+            key = sqlite_file_key(parsed.database)
+            event.listen(engine, "do_connect", partial(_refuse_during_bulk, key))
+            event.listen(engine, "connect", partial(_track_pysqlite, key))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(parsed, **kwargs)

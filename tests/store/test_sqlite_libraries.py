@@ -1,0 +1,32 @@
+"""One SQLite file, one SQLite library at a time per process (ADBC links its own copy)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def test_a_sqlite_file_is_never_open_through_two_sqlite_libraries_at_once(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from cardpilot.store.db import SQLiteLibraryClashError, make_engine, sqlite_bulk_access
+
+    path = tmp_path / "two-libraries.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+        with (
+            pytest.raises(SQLiteLibraryClashError, match="dispose the engine"),
+            sqlite_bulk_access(str(path)),
+        ):
+            pass
+    engine.dispose()  # the pooled connection is closed: bulk access is allowed now
+    with (
+        sqlite_bulk_access(str(path)),
+        pytest.raises(SQLiteLibraryClashError, match="finish the bulk step"),
+    ):
+        engine.connect()
+    with engine.connect() as connection:  # and SQLAlchemy again once the bulk step is over
+        assert connection.execute(text("SELECT 1")).scalar_one() == 1
+    engine.dispose()
