@@ -22,6 +22,7 @@ The decision itself is ``cardpilot.policy.limits.decide_limits`` in every engine
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 import json
@@ -254,65 +255,116 @@ class _Chunk:
     seen: int
 
 
-def _read_chunks(db: Engine, as_of: dt.date, cycle_id: str, chunk_rows: int) -> Iterator[_Chunk]:
-    """Accounts in account-id order, ``chunk_rows`` at a time, with their window's statements."""
+Fetch = Callable[[str, Mapping[str, Any], Mapping[str, pl.DataType]], pl.DataFrame]
+
+
+def _read_chunks(
+    db: Engine, as_of: dt.date, cycle_id: str, chunk_rows: int, helper: Any = None
+) -> Iterator[_Chunk]:
+    """Accounts in account-id order, ``chunk_rows`` at a time, with their window's statements.
+
+    On file stores the reads go through one ADBC connection (Arrow batches, no Python rows),
+    its read transaction ended after each chunk; in-memory SQLite keeps SQLAlchemy's driver.
+    """
+    from cardpilot.store.bulk import bulk_connection, supports_bulk
+
+    sqlite = db.dialect.name == "sqlite"
+    job: dict[str, Any] = {"as_of": as_of, "cycle_id": cycle_id, "chunk_rows": chunk_rows}
+    if supports_bulk(db.url) and sqlite:
+        from cardpilot.jobs.review_bulk import remote_chunks
+
+        yield from remote_chunks(db.url.render_as_string(hide_password=False), helper, **job)
+        return
+    if supports_bulk(db.url):
+        from cardpilot.jobs.review_bulk import bulk_frame, prepare_reader
+
+        with bulk_connection(db.url) as conn:
+            prepare_reader(conn)
+
+            def fetch(
+                sql: str, params: Mapping[str, Any], schema: Mapping[str, pl.DataType]
+            ) -> pl.DataFrame:
+                return bulk_frame(conn, sql, params, schema)
+
+            yield from read_chunks_with(fetch, conn.rollback, sqlite, **job)
+        return
+
+    def fetch_sa(
+        sql: str, params: Mapping[str, Any], schema: Mapping[str, pl.DataType]
+    ) -> pl.DataFrame:
+        with db.connect() as sa_conn:
+            return query_frame(sa_conn, sql, params, schema)
+
+    yield from read_chunks_with(fetch_sa, lambda: None, sqlite, **job)
+
+
+def read_chunks_with(
+    fetch: Fetch,
+    end_read: Callable[[], None],
+    sqlite: bool,
+    *,
+    as_of: dt.date,
+    cycle_id: str,
+    chunk_rows: int,
+) -> Iterator[_Chunk]:
+    """The chunks of ``_read_chunks`` through ``fetch`` (a query as a frame); ``end_read``
+    ends the read transaction after each chunk."""
     since = _months_before(as_of, 8)  # six cycles and the one before (payment ratio), margin
+    # SQLite would pick the cycle_id index (every decision of the cycle) over the unique
+    # (account_id, cycle_id) one; "+" keeps it on the account range.
+    cycle_col = "+cycle_id" if sqlite else "cycle_id"
+    last_change = (
+        "MAX(effective_at)" if sqlite else "CAST(MAX(effective_at) AT TIME ZONE 'UTC' AS DATE)"
+    )
     after = ""
     while True:
-        with db.connect() as conn:
-            accounts = query_frame(
-                conn,
-                "SELECT a.account_id, a.customer_id, a.credit_limit_minor, a.open_date, a.status,"
-                " a.currency, a.last_review_on, c.birth_year, c.education, c.annual_income_minor"
-                " FROM accounts a LEFT JOIN customers c ON c.customer_id = a.customer_id"
-                " WHERE a.account_id > :after ORDER BY a.account_id LIMIT :n",
-                {"after": after, "n": chunk_rows},
-                _ACCOUNT_COLUMNS,
+        accounts = fetch(
+            "SELECT a.account_id, a.customer_id, a.credit_limit_minor, a.open_date, a.status,"
+            " a.currency, a.last_review_on, c.birth_year, c.education, c.annual_income_minor"
+            " FROM accounts a LEFT JOIN customers c ON c.customer_id = a.customer_id"
+            " WHERE a.account_id > :after ORDER BY a.account_id LIMIT :n",
+            {"after": after, "n": chunk_rows},
+            _ACCOUNT_COLUMNS,
+        )
+        if accounts.height == 0:
+            end_read()
+            return
+        first, last = accounts["account_id"][0], accounts["account_id"][-1]
+        bounds = {"lo": first, "hi": last}
+        decided = fetch(
+            f"SELECT account_id FROM limit_decisions WHERE {cycle_col} = :cycle"
+            " AND account_id BETWEEN :lo AND :hi",
+            {"cycle": cycle_id, **bounds},
+            {"account_id": pl.String()},
+        )
+        pending = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES)).join(
+            decided, on="account_id", how="anti"
+        )
+        statements = pl.DataFrame(schema=_STATEMENT_COLUMNS)
+        changes = pl.DataFrame(
+            schema={"account_id": pl.String(), "last_limit_change_on": pl.Date()}
+        )
+        if pending.height:
+            statements = fetch(
+                "SELECT account_id, cycle_date, credit_limit_minor, statement_balance_minor,"
+                " minimum_due_minor, amount_paid_minor, purchases_minor, cash_advances_minor,"
+                " repayment_status, days_past_due FROM statements"
+                " WHERE account_id BETWEEN :lo AND :hi"
+                " AND cycle_date <= :as_of AND cycle_date >= :since",
+                {**bounds, "as_of": as_of, "since": since},
+                _STATEMENT_COLUMNS,
             )
-            if accounts.height == 0:
-                return
-            first, last = accounts["account_id"][0], accounts["account_id"][-1]
-            bounds = {"lo": first, "hi": last}
-            decided = query_frame(
-                conn,
-                "SELECT account_id FROM limit_decisions WHERE cycle_id = :cycle"
-                " AND account_id BETWEEN :lo AND :hi",
-                {"cycle": cycle_id, **bounds},
-                {"account_id": pl.String()},
+            changes = fetch(
+                f"SELECT account_id, {last_change} FROM limit_history"
+                " WHERE account_id BETWEEN :lo AND :hi GROUP BY account_id",
+                bounds,
+                {"account_id": pl.String(), "last_limit_change_on": pl.Date()},
             )
-            pending = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES)).join(
-                decided, on="account_id", how="anti"
-            )
-            statements = pl.DataFrame(schema=_STATEMENT_COLUMNS)
-            changes = pl.DataFrame(
-                schema={"account_id": pl.String(), "last_limit_change_on": pl.Date()}
-            )
-            if pending.height:
-                statements = query_frame(
-                    conn,
-                    "SELECT account_id, cycle_date, credit_limit_minor, statement_balance_minor,"
-                    " minimum_due_minor, amount_paid_minor, purchases_minor, cash_advances_minor,"
-                    " repayment_status, days_past_due FROM statements"
-                    " WHERE account_id BETWEEN :lo AND :hi"
-                    " AND cycle_date <= :as_of AND cycle_date >= :since",
-                    {**bounds, "as_of": as_of, "since": since},
-                    _STATEMENT_COLUMNS,
-                )
-                last_change = (
-                    "MAX(effective_at)"
-                    if conn.dialect.name == "sqlite"
-                    else "CAST(MAX(effective_at) AT TIME ZONE 'UTC' AS DATE)"
-                )
-                changes = query_frame(
-                    conn,
-                    f"SELECT account_id, {last_change} FROM limit_history"
-                    " WHERE account_id BETWEEN :lo AND :hi GROUP BY account_id",
-                    bounds,
-                    {"account_id": pl.String(), "last_limit_change_on": pl.Date()},
-                )
+        end_read()  # no read transaction held while the chunk is decided and written
         after = last
         pending = pending.join(changes, on="account_id", how="left")
-        statements = statements.join(pending.select("account_id"), on="account_id", how="semi")
+        if decided.height or pending.height < accounts.height:
+            statements = statements.join(pending.select("account_id"), on="account_id", how="semi")
         frames = _Frames(
             statements=statements,
             accounts=pending.select(
@@ -338,29 +390,43 @@ def _prefetched(chunks: Iterator[_Chunk]) -> Iterator[_Chunk]:
     The database driver waits for I/O and SQLite's or PostgreSQL's own work without the GIL,
     so reading overlaps with the rest; at most two chunks are in memory. Chunks are disjoint
     account ranges, so reading one while the previous one commits sees nothing half-done.
+    When the consumer stops early (an error), the reader stops too and closes its connection.
     """
     done = object()
+    stop = threading.Event()
     slot: queue.Queue[Any] = queue.Queue(maxsize=1)
 
     def produce() -> None:
         try:
             for chunk in chunks:
+                if stop.is_set():
+                    break
                 slot.put(chunk)
         except BaseException as exc:  # handed to the consumer, raised there
             slot.put(exc)
             return
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
         slot.put(done)
 
     reader = threading.Thread(target=produce, name="review-reader", daemon=True)
     reader.start()
-    while True:
-        item = slot.get()
-        if item is done:
-            break
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-    reader.join()
+    try:
+        while True:
+            item = slot.get()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while reader.is_alive():
+            with contextlib.suppress(queue.Empty):
+                slot.get(timeout=0.05)
+        reader.join()
 
 
 # --------------------------------------------------------------------------- scoring
@@ -532,28 +598,31 @@ def _insert_decisions(conn: Connection, frame: pl.DataFrame) -> None:
     )
 
 
-_HISTORY_SQL = text(
+_HISTORY = (
     "INSERT INTO limit_history (account_id, effective_at, old_limit_minor, new_limit_minor,"
     " source, decision_id, policy_version, model_version, note)"
     " SELECT account_id, :effective_at, old_limit_minor, new_limit_minor, 'review',"
     " CAST(id AS VARCHAR(64)), policy_version, model_version, action"
     " FROM limit_decisions WHERE run_id = :run AND account_id BETWEEN :lo AND :hi"
     " AND action <> 'keep'"
-).bindparams(bindparam("effective_at", type_=DateTime(timezone=True)))
+)
+_HISTORY_SQL = text(_HISTORY).bindparams(bindparam("effective_at", type_=DateTime(timezone=True)))
 
-_ACCOUNTS_SQL = text(
+_ACCOUNTS = (
     "UPDATE accounts SET credit_limit_minor = d.new_limit_minor, grade = d.grade,"
     " segment = d.segment,"
     " last_review_on = CASE WHEN d.due_for_review THEN d.as_of ELSE accounts.last_review_on END"
     " FROM limit_decisions d WHERE d.account_id = accounts.account_id AND d.run_id = :run"
     " AND d.account_id BETWEEN :lo AND :hi"
 )
+_ACCOUNTS_SQL = text(_ACCOUNTS)
 
-_COUNTS_SQL = text(
+_COUNTS = (
     "UPDATE review_runs SET decided = decided + :decided, skipped = skipped + :skipped,"
     " increases = increases + :inc, keeps = keeps + :keep, decreases = decreases + :dec,"
     " watched = watched + :watched WHERE id = :run"
 )
+_COUNTS_SQL = text(_COUNTS)
 
 
 def _kill_hook() -> tuple[str, int] | None:
@@ -575,15 +644,24 @@ def _persist_chunk(
     as_of: dt.date,
     chunk_no: int,
     notify: bool = True,
+    writer: Any = None,
 ) -> tuple[int, int]:
     """Decisions, limit history, accounts, watches, notices and run counts of one chunk: one
-    transaction. Returns (decisions inserted, watches started)."""
+    transaction. Returns (decisions inserted, watches started).
+
+    ``writer``: an ADBC connection (``cardpilot.store.bulk``) that does the whole chunk in
+    its own transaction; None: the SQLAlchemy engine does.
+    """
     from cardpilot.jobs.watch import start_watches
 
     rows = _decision_frame(decisions, run_id, cycle_id)
     bounds: dict[str, Any] = {"run": run_id, "lo": chunk.first, "hi": chunk.last}
     effective = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC)
     hook = _kill_hook()
+    if writer is not None:
+        return _persist_chunk_bulk(
+            db, writer, rows, chunk, bounds, effective, policy, as_of, chunk_no, notify, hook
+        )
     with db.begin() as conn:
         if rows.height:
             _insert_decisions(conn, rows)
@@ -619,6 +697,54 @@ def _persist_chunk(
     if hook and hook == ("after", chunk_no):
         os.kill(os.getpid(), signal.SIGKILL)
     return inserted, watched
+
+
+def _persist_chunk_bulk(
+    db: Engine,
+    writer: Any,
+    rows: pl.DataFrame,
+    chunk: _Chunk,
+    bounds: dict[str, Any],
+    effective: dt.datetime,
+    policy: Policy,
+    as_of: dt.date,
+    chunk_no: int,
+    notify: bool,
+    hook: tuple[str, int] | None,
+) -> tuple[int, int]:
+    """``_persist_chunk`` on ADBC (``cardpilot.jobs.review_bulk``): the same statements, the
+    notices included, in one transaction."""
+    from cardpilot.jobs import review_bulk
+    from cardpilot.jobs.watch import start_watches_statement
+
+    watches_sql, watches_params = start_watches_statement(
+        policy, as_of, run=bounds["run"], lo=chunk.first, hi=chunk.last
+    )
+    spec = review_bulk.ChunkWrite(
+        columns=_DECISION_INSERT_COLUMNS,
+        bounds=bounds,
+        history_sql=_HISTORY,
+        accounts_sql=_ACCOUNTS,
+        counts_sql=_COUNTS,
+        watches_sql=watches_sql,
+        watches_params=watches_params,
+        effective=effective,
+        skipped=chunk.skipped,
+    )
+
+    def render(changed: pl.DataFrame) -> Any:
+        return review_bulk.outbox_rows(db, changed)
+
+    def before_commit() -> None:
+        if hook and hook == ("before_commit", chunk_no):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    written = review_bulk.persist_chunk(
+        writer, rows, spec, render_notices=render if notify else None, before_commit=before_commit
+    )
+    if hook and hook == ("after", chunk_no):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return written.inserted, written.watched
 
 
 def _queue_notices(conn: Any, run_id: int, lo: str, hi: str) -> None:
@@ -744,6 +870,52 @@ def review_portfolio(
     if engine not in ENGINES:
         raise ReviewError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     started = time.perf_counter()
+    helpers: dict[str, Any] = {}
+    if is_sqlite(database_url):
+        from cardpilot.jobs import review_bulk
+        from cardpilot.store.bulk import supports_bulk
+
+        if supports_bulk(database_url):  # SQLite's ADBC side runs in helper processes
+            helpers = {"reader": review_bulk.start_reader(), "writer": review_bulk.start_writer()}
+    try:
+        return _review(
+            database_url,
+            scorer,
+            policy=policy,
+            as_of=as_of,
+            engine=engine,
+            chunk_rows=chunk_rows,
+            out=out,
+            progress=progress,
+            spark=spark,
+            model_version=model_version,
+            notify=notify,
+            helpers=helpers,
+            started=started,
+        )
+    finally:
+        for process in helpers.values():  # still running only when the review failed early
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+def _review(
+    database_url: str,
+    scorer: Scorer,
+    *,
+    policy: Policy | None,
+    as_of: dt.date | None,
+    engine: EngineName | str,
+    chunk_rows: int,
+    out: Path | str | None,
+    progress: ProgressCallback | None,
+    spark: Any,
+    model_version: str | None,
+    notify: bool,
+    helpers: dict[str, Any],
+    started: float,
+) -> ReviewResult:
     policy = policy or load_policy()
     upgrade(database_url)
     # The chunk reader runs on its own thread (see _prefetched).
@@ -784,6 +956,7 @@ def review_portfolio(
                 progress,
                 result,
                 notify,
+                helpers,
             )
             from cardpilot.jobs.watch import check_watches
 
@@ -823,51 +996,62 @@ def _run_chunks(
     progress: ProgressCallback | None,
     result: ReviewResult,
     notify: bool,
+    helpers: dict[str, Any],
 ) -> None:
     with db.connect() as conn:
         total = int(conn.execute(text("SELECT COUNT(*) FROM accounts")).scalar_one())
     decide = _Decider("spark" if engine == "spark" else "local", policy, as_of, spark)
-    texts: dict[str, dict[str, str]] = {}
-    done = 0
     if progress:
         progress(0, total)
-    chunks = _prefetched(_read_chunks(db, as_of, cycle_id, chunk_rows))
-    stages = dict.fromkeys(("read", "features_score", "decide", "persist"), 0.0)
-    clock = time.perf_counter()
-    for chunk_no, chunk in enumerate(chunks, start=1):
-        stages["read"] += time.perf_counter() - clock
-        done += chunk.seen
-        result.skipped += chunk.skipped
-        if chunk.accounts.height:
-            clock = time.perf_counter()
-            table = scored_features(chunk, scorer, as_of)
-            codes = table["reason_codes"].explode().drop_nulls().unique().to_list()
-            stages["features_score"] += time.perf_counter() - clock
-            clock = time.perf_counter()
-            decided = decide(table, score_reason_texts(codes, texts)).with_columns(
-                table["consecutive_overdue_months"].cast(pl.Int64)
-            )
-            stages["decide"] += time.perf_counter() - clock
-            clock = time.perf_counter()
-            inserted, watched = _persist_chunk(
-                db,
-                decided,
-                chunk,
-                run_id=run_id,
-                cycle_id=cycle_id,
-                policy=policy,
-                as_of=as_of,
-                chunk_no=chunk_no,
-                notify=notify,
-            )
-            result.decided += inserted
-            result.skipped += decided.height - inserted
-            result.watched += watched
-            stages["persist"] += time.perf_counter() - clock
-        if progress:
-            progress(done, total)
+    from cardpilot.jobs.review_bulk import chunk_writer
+    from cardpilot.store.bulk import supports_bulk
+
+    with contextlib.ExitStack() as stack:
+        writer = (
+            stack.enter_context(chunk_writer(db.url, helpers.get("writer")))
+            if supports_bulk(db.url)
+            else None
+        )
+        texts: dict[str, dict[str, str]] = {}
+        done = 0
+        chunks = _prefetched(_read_chunks(db, as_of, cycle_id, chunk_rows, helpers.get("reader")))
+        stages = dict.fromkeys(("read", "features_score", "decide", "persist"), 0.0)
         clock = time.perf_counter()
-    result.stage_seconds = {k: round(v, 3) for k, v in stages.items()}
+        for chunk_no, chunk in enumerate(chunks, start=1):
+            stages["read"] += time.perf_counter() - clock
+            done += chunk.seen
+            result.skipped += chunk.skipped
+            if chunk.accounts.height:
+                clock = time.perf_counter()
+                table = scored_features(chunk, scorer, as_of)
+                codes = table["reason_codes"].explode().drop_nulls().unique().to_list()
+                stages["features_score"] += time.perf_counter() - clock
+                clock = time.perf_counter()
+                decided = decide(table, score_reason_texts(codes, texts)).with_columns(
+                    table["consecutive_overdue_months"].cast(pl.Int64)
+                )
+                stages["decide"] += time.perf_counter() - clock
+                clock = time.perf_counter()
+                inserted, watched = _persist_chunk(
+                    db,
+                    decided,
+                    chunk,
+                    run_id=run_id,
+                    cycle_id=cycle_id,
+                    policy=policy,
+                    as_of=as_of,
+                    chunk_no=chunk_no,
+                    notify=notify,
+                    writer=writer,
+                )
+                result.decided += inserted
+                result.skipped += decided.height - inserted
+                result.watched += watched
+                stages["persist"] += time.perf_counter() - clock
+            if progress:
+                progress(done, total)
+            clock = time.perf_counter()
+        result.stage_seconds = {k: round(v, 3) for k, v in stages.items()}
 
 
 # --------------------------------------------------------------------------- reading back

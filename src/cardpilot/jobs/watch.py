@@ -43,6 +43,32 @@ def _months_after(day: dt.date, months: int) -> dt.date:
     return months_after(day, months)
 
 
+def start_watches_statement(
+    policy: Policy, as_of: dt.date, *, run: int, lo: str, hi: str
+) -> tuple[str, dict[str, Any]]:
+    """The SQL (``:name`` parameters) and parameters that start the watches of a chunk."""
+    watch = policy.limits.watch
+    bp = percent_to_bp(watch.min_increase_pct)
+    sql = (
+        "INSERT INTO limit_watch (account_id, decision_id, started_on, ends_on,"
+        " old_limit_minor, new_limit_minor, policy_version)"
+        " SELECT account_id, id, :started, :ends, old_limit_minor, new_limit_minor,"
+        " policy_version FROM limit_decisions"
+        " WHERE run_id = :run AND account_id BETWEEN :lo AND :hi AND action = 'increase'"
+        " AND new_limit_minor * 10000 >= old_limit_minor * :factor"
+        " ON CONFLICT (decision_id) DO NOTHING"
+    )
+    params = {
+        "started": as_of,
+        "ends": _months_after(as_of, watch.months),
+        "run": run,
+        "lo": lo,
+        "hi": hi,
+        "factor": 10_000 + bp,
+    }
+    return sql, params
+
+
 def start_watches(
     conn: Connection, policy: Policy, as_of: dt.date, *, run: int, lo: str, hi: str
 ) -> int:
@@ -50,27 +76,8 @@ def start_watches(
 
     Runs inside the review chunk's transaction; ``decision_id`` is unique, so never twice.
     """
-    watch = policy.limits.watch
-    bp = percent_to_bp(watch.min_increase_pct)
-    result = conn.execute(
-        text(
-            "INSERT INTO limit_watch (account_id, decision_id, started_on, ends_on,"
-            " old_limit_minor, new_limit_minor, policy_version)"
-            " SELECT account_id, id, :started, :ends, old_limit_minor, new_limit_minor,"
-            " policy_version FROM limit_decisions"
-            " WHERE run_id = :run AND account_id BETWEEN :lo AND :hi AND action = 'increase'"
-            " AND new_limit_minor * 10000 >= old_limit_minor * :factor"
-            " ON CONFLICT (decision_id) DO NOTHING"
-        ),
-        {
-            "started": as_of,
-            "ends": _months_after(as_of, watch.months),
-            "run": run,
-            "lo": lo,
-            "hi": hi,
-            "factor": 10_000 + bp,
-        },
-    )
+    sql, params = start_watches_statement(policy, as_of, run=run, lo=lo, hi=hi)
+    result = conn.execute(text(sql), params)
     return int(result.rowcount or 0)
 
 

@@ -16,7 +16,9 @@ False for them and callers keep their SQLAlchemy path.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import datetime as dt
+import re
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -188,3 +190,43 @@ def managed_connection(url: str | URL) -> Iterator[Any]:
             pass
         finally:
             connection.close()
+
+
+_NAMED = re.compile(r"(?<![:\w]):(\w+)")
+
+
+def bind_named(connection: Any, sql: str, parameters: Mapping[str, Any]) -> tuple[str, list[Any]]:
+    """``:name`` parameters as the bulk driver's positional ones (SQLite ``?``, PostgreSQL
+    ``$n``), with their values in order. On SQLite dates become ISO text and timestamps the UTC
+    text SQLAlchemy reads back (see the module docstring), so comparisons with stored values
+    hold; PostgreSQL takes them typed."""
+    sqlite = _is_sqlite(connection)
+    values: list[Any] = []
+
+    def place(match: re.Match[str]) -> str:
+        value = parameters[match.group(1)]
+        if sqlite and isinstance(value, dt.datetime):
+            utc = value.astimezone(dt.UTC) if value.tzinfo else value
+            value = utc.strftime("%Y-%m-%d %H:%M:%S.%f")
+        elif sqlite and isinstance(value, dt.date):
+            value = value.isoformat()
+        values.append(value)
+        return "?" if sqlite else f"${len(values)}"
+
+    return _NAMED.sub(place, sql), values
+
+
+def read_arrow_whole(
+    connection: Any, sql: str, parameters: Sequence[Any] | None = None
+) -> pa.Table:
+    """Like :func:`read_arrow`, but SQLite infers each column's type from the whole result.
+
+    SQLite columns have no declared type the driver trusts: it infers one from the first
+    batch, so a column that is NULL there and text later (an unset date, then a set one)
+    fails. One batch as large as the result removes that failure mode.
+    """
+    with connection.cursor() as cursor:
+        if _is_sqlite(connection):
+            cursor.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(1 << 30)})
+        cursor.execute(sql, parameters)
+        return cursor.fetch_arrow_table()
