@@ -156,6 +156,11 @@ class Defaults:
     timezone: str = "Asia/Shanghai"
 
 
+def _key_hash(key: list[str]) -> pl.Expr:
+    """A 64-bit hash of a row's key (fixed seeds: stable within one import)."""
+    return pl.struct(key).hash(seed=0).alias("__key_hash")
+
+
 class GenericReader:
     """Reads a generic-layout folder table by table, remembering accepted and rejected ids."""
 
@@ -195,6 +200,13 @@ class GenericReader:
         # Keys accepted so far (with where they were first seen), kept compact and appended in
         # place: for millions of statements this is the import's largest structure.
         self._seen: dict[str, pl.DataFrame | None] = dict.fromkeys(TABLES)
+        # A 64-bit hash of each seen key, to tell cheaply that a chunk repeats none of them
+        # (the usual case); only a chunk with a possible repeat joins against ``_seen``.
+        # Probing millions of composite keys per chunk otherwise makes a large import's
+        # checks grow with the square of its size.
+        self._seen_hashes: dict[str, list[pl.Series]] = {t: [] for t in TABLES}
+        # ``_accepted`` concatenated, per parent table (rebuilt when it has grown).
+        self._accepted_frame: dict[str, tuple[int, pl.DataFrame]] = {}
 
     def total_rows(self, table: str) -> int | None:
         """Rows in ``table`` when cheap to know (Parquet metadata), for progress bars."""
@@ -285,9 +297,21 @@ class GenericReader:
         seen = self._seen[table]
         if seen is None or good.height == 0:
             return good, pl.DataFrame(schema=REJECT_SCHEMA)
-        # Probe the (large) seen keys with the (small) chunk's keys, so the hash table is built
-        # on the chunk, not on every key of the import so far.
-        hits = seen.join(good.select(key).unique(), on=key, how="semi")
+        if not self._seen_hashes[table]:
+            return good, pl.DataFrame(schema=REJECT_SCHEMA)
+        hashes = pl.concat(self._seen_hashes[table], rechunk=True)
+        self._seen_hashes[table] = [hashes]
+        # Semi-join probing the seen hashes with the chunk's (a hash table of the chunk only).
+        chunk_hashes = good.select(_key_hash(key)).unique()
+        repeated = hashes.to_frame().join(chunk_hashes, on="__key_hash", how="semi")
+        if repeated.height == 0:
+            return good, pl.DataFrame(schema=REJECT_SCHEMA)
+        maybe = good.filter(_key_hash(key).is_in(repeated["__key_hash"].implode()))
+        if maybe.height == 0:
+            return good, pl.DataFrame(schema=REJECT_SCHEMA)
+        # Probe the (large) seen keys with the (small) set of possible repeats, so the hash
+        # table is built on those, not on every key of the import so far.
+        hits = seen.join(maybe.select(key).unique(), on=key, how="semi")
         if hits.height == 0:
             return good, pl.DataFrame(schema=REJECT_SCHEMA)
         flagged = good.join(hits, on=key, how="left").with_columns(
@@ -319,14 +343,20 @@ class GenericReader:
             if self._rejected[parent]
             else pl.DataFrame(schema={"id": pl.Utf8, "__where": pl.Utf8})
         )
-        accepted: pl.Series = (
-            pl.concat(self._accepted[parent], rechunk=False)
-            if self._accepted[parent]
-            else pl.Series("id", [], dtype=pl.Utf8)
+        # Which of the chunk's parent ids this import accepted: a semi-join probing every
+        # accepted id with the chunk's few distinct ones (``is_in`` would hash all of them,
+        # millions, for every chunk).
+        in_import = (
+            self._accepted_ids(parent)
+            .join(good.select(pl.col(column).alias("id")).unique(), on="id", how="semi")
+            .rename({"id": column})
+            .with_columns(pl.lit(True).alias("__in_import"))
         )
-        flagged = good.with_columns(
-            pl.col(column).is_in(accepted.implode()).alias("__in_import")
-        ).join(rejected.rename({"id": column}), on=column, how="left")
+        flagged = (
+            good.join(in_import, on=column, how="left")
+            .with_columns(pl.col("__in_import").fill_null(False))
+            .join(rejected.rename({"id": column}), on=column, how="left")
+        )
         # An id accepted from another row of the import wins over a rejected duplicate of it.
         flagged = flagged.with_columns(
             pl.when(pl.col("__in_import")).then(None).otherwise(pl.col("__where")).alias("__where")
@@ -353,6 +383,18 @@ class GenericReader:
         )
         return kept.drop("__where", "__in_import", "__known"), parent_rejects
 
+    def _accepted_ids(self, table: str) -> pl.DataFrame:
+        """Ids accepted from ``table`` so far, as one frame with column ``id``."""
+        parts = self._accepted[table]
+        cached = self._accepted_frame.get(table)
+        if cached is None or cached[0] != len(parts):
+            frame = (
+                pl.concat(parts).to_frame("id") if parts else pl.DataFrame(schema={"id": pl.Utf8})
+            )
+            cached = (len(parts), frame)
+            self._accepted_frame[table] = cached
+        return cached[1]
+
     def _remember(self, table: str, raw: pl.DataFrame, good: pl.DataFrame, file: str) -> None:
         key = KEY[table]
         if good.height:
@@ -361,6 +403,7 @@ class GenericReader:
                 pl.lit(file).cast(pl.Categorical).alias("__first_file"),
                 pl.col(ROW).alias("__first_row"),
             )
+            self._seen_hashes[table].append(good.select(_key_hash(key)).to_series())
             seen = self._seen[table]
             if seen is None:
                 self._seen[table] = keys
