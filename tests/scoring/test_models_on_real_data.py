@@ -39,11 +39,19 @@ def test_no_protected_attribute_among_model_features(trained) -> None:  # type: 
 def test_models_reach_their_quality_floor_on_the_test_split(trained) -> None:  # type: ignore[no-untyped-def]
     sc = trained["scorecard"].metadata["metrics"]
     gbm = trained["gbm"].metadata["metrics"]
-    # Floors pinned at the measured level (see docs/scoring.md); raise them as models improve.
-    assert sc["test_auc"] >= 0.765
-    assert sc["test_ks"] >= 0.40
-    assert gbm["test_auc"] >= 0.775
-    assert gbm["test_ks"] >= 0.42
+    # Floors pinned just under the measured figures. Scorecard as shipped (docs/scoring.md:
+    # 0.7745 / 0.4181); the fixture's GBM runs a quicker schedule (lr 0.1, 2 folds) and measures
+    # 0.7828 / 0.4306 (the shipped GBM: 0.7837 / 0.4298). Issue #4's targets (0.775 / 0.415,
+    # 0.785 / 0.430) are not all met.
+    assert sc["test_auc"] >= 0.774
+    assert sc["test_ks"] >= 0.415
+    assert gbm["test_auc"] >= 0.782
+    assert gbm["test_ks"] >= 0.430
+
+
+def test_scorecard_uses_the_extra_behaviour_features(trained) -> None:  # type: ignore[no-untyped-def]
+    used = set(trained["scorecard"].metadata["features"])
+    assert {"overdue_months_total_6m", "payment_ratio_min_6m"} <= used
 
 
 def test_bins_are_monotonic_where_the_domain_demands_it(trained) -> None:  # type: ignore[no-untyped-def]

@@ -58,6 +58,13 @@ class ScorecardParams:
     min_iv: float = 0.02
     C: float = 1.0  # inverse L2 strength of the logistic regression on WoE
     scale: PointsScale = field(default_factory=PointsScale)
+    # optbinning's monotonic_trend where the domain demands no direction ("auto_asc_desc",
+    # "auto", "auto_heuristic", "peak", "valley", or "none" for no trend constraint).
+    free_trend: str = "auto_asc_desc"
+    max_n_prebins: int = 20
+    # Before the regression, a characteristic whose WoE correlates above this with a more
+    # informative one already kept is left out (None: no correlation filter).
+    max_corr: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -67,12 +74,16 @@ class ScorecardParams:
             "min_iv": self.min_iv,
             "C": self.C,
             "scale": self.scale.to_dict(),
+            "free_trend": self.free_trend,
+            "max_n_prebins": self.max_n_prebins,
+            "max_corr": self.max_corr,
         }
 
 
-def _trend(name: str) -> str:
+def _trend(name: str, free: str = "auto_asc_desc") -> str | None:
     direction = feature_spec(name).risk_direction if name not in CATEGORICAL_FEATURES else 0
-    return {1: "ascending", -1: "descending"}.get(direction, "auto_asc_desc")
+    chosen = {1: "ascending", -1: "descending"}.get(direction, free)
+    return None if chosen == "none" else chosen
 
 
 def _quiet_optbinning() -> None:
@@ -112,7 +123,8 @@ def _optimal_bins(
         "dtype": "categorical" if categorical else "numerical",
         "min_prebin_size": params.min_prebin_size,
         "min_bin_size": params.min_bin_size,
-        "monotonic_trend": _trend(name),
+        "monotonic_trend": _trend(name, params.free_trend),
+        "max_n_prebins": params.max_n_prebins,
     }
     if params.max_n_bins:
         kwargs["max_n_bins"] = params.max_n_bins
@@ -310,6 +322,18 @@ def fit_scorecard(
         woe[n_all == 0] = 0.0  # an empty bin (usually missing) is neutral
         woe_tables[name], counts[name], bin_idx[name] = woe, (n_all, n_bad), idx
     dropped: list[str] = []
+    correlated: list[str] = []
+    if params.max_corr is not None and len(kept) > 1:
+        woe_x = np.column_stack([woe_tables[n][bin_idx[n]] for n in kept])
+        corr: npt.NDArray[np.float64] = np.atleast_2d(
+            np.nan_to_num(np.corrcoef(woe_x, rowvar=False))
+        )
+        chosen: list[int] = []
+        for j in range(len(kept)):  # IV order: the more informative one stays
+            if all(abs(corr[j, i]) <= params.max_corr for i in chosen):
+                chosen.append(j)
+        correlated = [n for j, n in enumerate(kept) if j not in chosen]
+        kept = [kept[j] for j in chosen]
     while True:
         X = np.column_stack([woe_tables[n][bin_idx[n]] for n in kept])
         lr = LogisticRegression(C=params.C, max_iter=2000)
@@ -360,6 +384,7 @@ def fit_scorecard(
     summary = {
         "iv": ivs,
         "selected": kept,
+        "dropped_for_correlation": correlated,
         "dropped_for_sign": dropped,
         "coefficients": {n: round(float(c), 6) for n, c in zip(kept, coef, strict=True)},
         "intercept": round(b0, 6),

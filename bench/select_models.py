@@ -1,0 +1,202 @@
+"""Model selection by cross-validation on the training rows of the reference split only.
+
+Every choice of features, binning, regularisation and LightGBM settings in docs/scoring.md
+("How the model was chosen") was made with this script: stratified K-fold (optionally repeated)
+on the 70 % training rows of the reference split, mean fold AUC and KS. The test rows are never
+read unless ``--test`` is given, which fits once on all training rows and reports the test
+split — run it once per configuration family, after the choice. One JSON object per run on
+stdout. Data: Yeh & Lien (2009), UCI doi:10.24432/C55S3H, CC BY 4.0.
+
+    .venv/bin/python bench/select_models.py --family scorecard --set '{"min_iv": 0.03}'
+    .venv/bin/python bench/select_models.py --family gbm --set '{"learning_rate": 0.02}'
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = REPO.parent / "shared" / "data" / "uci_credit_card_default.csv"
+
+warnings.filterwarnings("ignore")
+logging.disable(logging.CRITICAL)
+
+
+def load(data: Path, cache: Path | None, extras: bool) -> tuple[pl.DataFrame, np.ndarray]:
+    if cache is not None and cache.exists():
+        frame = pl.read_parquet(cache)
+        return frame.drop("_y"), frame.get_column("_y").to_numpy().astype(np.int8)
+    from cardpilot.ingest.uci import read_uci
+    from cardpilot.scoring.training import training_data
+
+    read = read_uci(data)
+    td = training_data(read, read.labels)
+    if extras:
+        from _extras_proto import extras as extra_frame
+
+        more = extra_frame(read, td.as_of)
+        td = dataclasses.replace(
+            td, features=td.features.join(more, on="account_id", how="left", maintain_order="left")
+        )
+    if cache is not None:
+        td.features.with_columns(_y=pl.Series(td.y)).write_parquet(cache)
+    return td.features, td.y
+
+
+def fold_metrics(y: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
+    from cardpilot.scoring.metrics import discrimination
+
+    m = discrimination(y, risk)
+    return float(m["auc"]), float(m["ks"])
+
+
+def gbm_cv(
+    Xtr: pl.DataFrame, ytr: np.ndarray, cands: list[str], params: Any, args: Any
+) -> tuple[list[float], list[float], list[int]]:
+    """fit_gbm's own fold loop (early stopping on each validation fold), seeds of the folds
+    from ``--seed``; AUC/KS of each fold's margins."""
+    from sklearn.model_selection import StratifiedKFold
+
+    from cardpilot.scoring.features import CATEGORICAL_FEATURES
+    from cardpilot.scoring.gbm import _lgb_params, _matrix, fold_booster
+
+    names = [c for c in cands if c not in params.exclude]
+    categories = {
+        n: sorted(Xtr.get_column(n).drop_nulls().cast(pl.Utf8).unique().to_list())
+        for n in names
+        if n in CATEGORICAL_FEATURES
+    }
+    X = _matrix(Xtr, names, categories)
+    cat_idx = [i for i, n in enumerate(names) if n in categories]
+    lgb_params = _lgb_params(params, names)
+    aucs, kss, best = [], [], []
+    for r in range(args.repeats):
+        folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed + r)
+        for fit_rows, val_rows in folds.split(X, ytr):
+            margin = np.zeros(len(val_rows))
+            bag = args.seeds
+            for b in range(bag):
+                seeds = ("seed", "bagging_seed", "feature_fraction_seed")
+                seeded = {**lgb_params, **dict.fromkeys(seeds, params.seed + b)}
+                booster, fold_margin = fold_booster(
+                    seeded, params, X, ytr, fit_rows, val_rows, names, cat_idx
+                )
+                margin += fold_margin / bag
+                best.append(int(booster.best_iteration))
+            a, k = fold_metrics(ytr[val_rows], margin)
+            aucs.append(a)
+            kss.append(k)
+    return aucs, kss, best
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--family", choices=["scorecard", "gbm"], required=True)
+    ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--cache", type=Path, default=None, help="parquet cache of the features")
+    ap.add_argument("--set", default="{}", help="JSON overrides of ScorecardParams/GbmParams")
+    ap.add_argument("--drop", default="", help="comma-separated candidates to leave out")
+    ap.add_argument("--only", default="", help="comma-separated candidates to use (all if empty)")
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=2026, help="fold seed (not the model's seed)")
+    ap.add_argument("--label", default="")
+    ap.add_argument("--seeds", type=int, default=1, help="gbm: boosters averaged per fold")
+    ap.add_argument("--extras", action="store_true", help="add the prototype features")
+    ap.add_argument("--test", action="store_true", help="fit on all training rows, report test")
+    args = ap.parse_args()
+    if not args.data.exists():
+        sys.exit(f"data file not found: {args.data} (see ../shared/data/README.md)")
+
+    from sklearn.model_selection import StratifiedKFold
+
+    from cardpilot.scoring.gbm import GbmParams, fit_gbm
+    from cardpilot.scoring.scorecard import ScorecardParams, fit_scorecard
+    from cardpilot.scoring.training import candidate_features, reference_split
+
+    if args.extras:
+        sys.path.insert(0, str(REPO / "bench"))
+        from _extras_proto import register
+
+        register()
+    features, y = load(args.data, args.cache, args.extras)
+    train, test = reference_split(y)
+    Xtr, ytr = features[train], y[train]
+    cands = candidate_features(features, ["sex", "marital_status"])
+    if args.only:
+        cands = [c for c in cands if c in args.only.split(",")]
+    if args.drop:
+        cands = [c for c in cands if c not in args.drop.split(",")]
+    overrides = json.loads(args.set)
+    for key, value in overrides.items():
+        if isinstance(value, list):
+            overrides[key] = tuple(value)
+    params: Any
+    if args.family == "scorecard":
+        params = dataclasses.replace(ScorecardParams(), **overrides)
+    else:
+        params = dataclasses.replace(GbmParams(), threads=1, **overrides)
+
+    def fit_and_risk(fx: pl.DataFrame, fy: np.ndarray, vx: pl.DataFrame) -> tuple[Any, np.ndarray]:
+        if args.family == "scorecard":
+            model, summary = fit_scorecard(fx, fy, cands, params)
+            score, _ = model.score_arrays(vx, threads=1)
+            return summary, -score.astype(np.float64)
+        model, summary = fit_gbm(fx, fy, cands, params)
+        score, _ = model.score_arrays(vx)
+        return summary, -score.astype(np.float64)
+
+    started = time.perf_counter()
+    out: dict[str, Any] = {
+        "family": args.family,
+        "label": args.label,
+        "params": overrides,
+        "candidates": len(cands),
+        "dropped": [d for d in args.drop.split(",") if d],
+    }
+    if args.test:
+        summary, risk = fit_and_risk(Xtr, ytr, features[test])
+        auc_, ks_ = fold_metrics(y[test], risk)
+        out.update(
+            test_auc=round(auc_, 4),
+            test_ks=round(ks_, 4),
+            selected=summary.get("selected", list(summary.get("importance_gain", {}))),
+            rounds=summary.get("rounds"),
+        )
+    else:
+        aucs, kss, sizes = [], [], []
+        if args.family == "gbm":
+            aucs, kss, sizes = gbm_cv(Xtr, ytr, cands, params, args)
+        for r in range(args.repeats if args.family == "scorecard" else 0):
+            folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed + r)
+            for fit_rows, val_rows in folds.split(np.zeros(len(ytr)), ytr):
+                summary, risk = fit_and_risk(Xtr[fit_rows], ytr[fit_rows], Xtr[val_rows])
+                a, k = fold_metrics(ytr[val_rows], risk)
+                aucs.append(a)
+                kss.append(k)
+                sizes.append(len(summary.get("selected", [])) or summary.get("rounds"))
+        out.update(
+            cv_auc=round(float(np.mean(aucs)), 4),
+            cv_auc_sd=round(float(np.std(aucs)), 4),
+            cv_ks=round(float(np.mean(kss)), 4),
+            cv_ks_sd=round(float(np.std(kss)), 4),
+            folds=len(aucs),
+            per_fold_size=sizes,
+        )
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    sys.stdout.write(json.dumps(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()
