@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import io
 import json
 import os
@@ -33,6 +34,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -1012,6 +1014,18 @@ def _run_chunks(
             if supports_bulk(db.url)
             else None
         )
+        # The bulk writer writes a chunk on its own thread while the next one is scored and
+        # decided; one chunk in flight at most, so chunks still commit in order, one at a time.
+        background = (
+            stack.enter_context(ThreadPoolExecutor(1, "review-writer"))
+            if writer is not None
+            else None
+        )
+        pending: tuple[Future[tuple[int, int]], int] | None = None
+
+        def collect(item: tuple[Future[tuple[int, int]], int]) -> None:
+            _add_written(result, item[0].result(), item[1])
+
         texts: dict[str, dict[str, str]] = {}
         done = 0
         chunks = _prefetched(_read_chunks(db, as_of, cycle_id, chunk_rows, helpers.get("reader")))
@@ -1032,7 +1046,11 @@ def _run_chunks(
                 )
                 stages["decide"] += time.perf_counter() - clock
                 clock = time.perf_counter()
-                inserted, watched = _persist_chunk(
+                if pending is not None:  # the previous chunk's write, before this one's
+                    collect(pending)
+                    pending = None
+                persist = functools.partial(
+                    _persist_chunk,
                     db,
                     decided,
                     chunk,
@@ -1044,14 +1062,26 @@ def _run_chunks(
                     notify=notify,
                     writer=writer,
                 )
-                result.decided += inserted
-                result.skipped += decided.height - inserted
-                result.watched += watched
+                if background is None:
+                    _add_written(result, persist(), decided.height)
+                else:
+                    pending = (background.submit(persist), decided.height)
                 stages["persist"] += time.perf_counter() - clock
             if progress:
                 progress(done, total)
             clock = time.perf_counter()
+        clock = time.perf_counter()
+        if pending is not None:
+            collect(pending)
+        stages["persist"] += time.perf_counter() - clock
         result.stage_seconds = {k: round(v, 3) for k, v in stages.items()}
+
+
+def _add_written(result: ReviewResult, written: tuple[int, int], offered: int) -> None:
+    inserted, watched = written
+    result.decided += inserted
+    result.skipped += offered - inserted
+    result.watched += watched
 
 
 # --------------------------------------------------------------------------- reading back
