@@ -67,11 +67,12 @@ def test_bulk_first_load_then_rerun_keeps_indexes_keys_and_adds_nothing_twice(
 
 
 def _bulk_load(engine: Engine, frame: pl.DataFrame, kind: str = "sqlalchemy") -> None:
-    loader = (
-        StoreLoader(engine)
-        if kind == "sqlalchemy"
-        else ArrowStoreLoader(engine.url.render_as_string(hide_password=False))
-    )
+    loader: StoreLoader | ArrowStoreLoader
+    if kind == "sqlalchemy":
+        loader = StoreLoader(engine)
+    else:
+        engine.dispose()  # one SQLite library at a time on a file (store/db.py)
+        loader = ArrowStoreLoader(engine.url.render_as_string(hide_password=False))
     try:
         with loader:
             assert loader.begin_bulk("statements", frame.height)

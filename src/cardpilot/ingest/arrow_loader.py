@@ -34,7 +34,7 @@ from cardpilot.ingest.loader import (
     prepare_rows,
 )
 from cardpilot.store import bulk
-from cardpilot.store.db import normalise_url
+from cardpilot.store.db import normalise_url, sqlite_bulk_access
 
 _LOOKUP = "_cardpilot_lookup"
 
@@ -46,6 +46,7 @@ class ArrowStoreLoader:
         self.url = url
         self.backend = normalise_url(url).get_backend_name()
         self._manager: Any = None
+        self._access: Any = None
         self._conn: Any = None
         self._open = False  # a transaction is open on the connection
         self._bulk: dict[str, BulkState] = {}
@@ -53,9 +54,24 @@ class ArrowStoreLoader:
         self._lock = threading.RLock()
 
     def __enter__(self) -> ArrowStoreLoader:
-        self._manager = bulk.managed_connection(self.url)
-        self._conn = self._manager.__enter__()
+        database = normalise_url(self.url).database
+        if self.backend == "sqlite" and database:
+            # Refused while SQLAlchemy has the file open in this process, and SQLAlchemy is
+            # refused until this loader closes: two SQLite libraries can corrupt a file.
+            self._access = sqlite_bulk_access(database)
+            self._access.__enter__()
+        try:
+            self._manager = bulk.managed_connection(self.url)
+            self._conn = self._manager.__enter__()
+        except BaseException:
+            self._release()
+            raise
         return self
+
+    def _release(self) -> None:
+        if self._access is not None:
+            access, self._access = self._access, None
+            access.__exit__(None, None, None)
 
     def __exit__(
         self,
@@ -70,8 +86,11 @@ class ArrowStoreLoader:
             else:
                 self._rollback()
         finally:
-            self._manager.__exit__(exc_type, exc, tb)
-            self._manager = self._conn = None
+            try:
+                self._manager.__exit__(exc_type, exc, tb)
+            finally:
+                self._manager = self._conn = None
+                self._release()
 
     # -- transactions --------------------------------------------------------------------------
 

@@ -96,9 +96,15 @@ def import_portfolio(
     try:
         run_id = _start_run(engine, result)
         result.run_id = run_id
-        loader: StoreLoader | ArrowStoreLoader = (
-            ArrowStoreLoader(url) if supports_bulk(url) else StoreLoader(engine)
-        )
+        loader: StoreLoader | ArrowStoreLoader
+        if supports_bulk(url):
+            # A SQLite file must not be open through SQLAlchemy's SQLite and ADBC's own copy
+            # at once (store/db.py, sqlite_bulk_access): the engine lets go of its connections
+            # for the load and opens a new one for the run record afterwards.
+            engine.dispose()
+            loader = ArrowStoreLoader(url)
+        else:
+            loader = StoreLoader(engine)
         with loader:
             if layout == "uci":
                 _import_uci(source, loader, writer, result, progress)
