@@ -11,8 +11,9 @@
    statements from the store in account-id chunks → behaviour features → score (the scorecard
    of ``--model DIR``; default: trained once on the UCI file into ``bench/.cache/models``) →
    grade, segment, decide, reasons → persist decisions, limit history, account updates and
-   watches. The clock covers ``review_portfolio`` only; ``peak_mb`` is the child's peak RSS
-   (Spark's JVM is a separate process, reported as ``jvm_peak_mb`` when measurable).
+   watches. The clock covers ``review_portfolio`` only; ``peak_mb`` is the child's peak RSS,
+   ``helpers_peak_mb`` the largest of the review's own helper processes (SQLite's ADBC reader
+   and writer); Spark's JVM is a separate process, reported as ``jvm_peak_mb`` when measurable.
 
 Prints one JSON object per run and writes them to ``bench/results/review.json``.
 """
@@ -43,8 +44,8 @@ AS_OF = dt.date(2026, 10, 1)
 TARGETS = {1_000_000: (20.0, 3072.0), 10_000_000: (240.0, 6144.0)}  # seconds, peak MB
 
 
-def peak_mb() -> float:
-    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    own = resource.getrusage(who).ru_maxrss
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024
     return round(own / scale, 1)
 
@@ -74,6 +75,9 @@ def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[st
         "seconds": round(seconds, 3),
         "accounts_per_s": round(result.decided / seconds),
         "peak_mb": peak_mb(),
+        # SQLite: the review's ADBC reader and writer run as helper processes (docs/review.md);
+        # the largest of them (RUSAGE_CHILDREN); the review's total is at most peak + 2 × this.
+        "helpers_peak_mb": peak_mb(resource.RUSAGE_CHILDREN),
         "by_action": result.by_action,
         "watched": result.watched,
         "stage_seconds": result.stage_seconds,
