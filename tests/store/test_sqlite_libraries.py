@@ -30,3 +30,26 @@ def test_a_sqlite_file_is_never_open_through_two_sqlite_libraries_at_once(tmp_pa
     with engine.connect() as connection:  # and SQLAlchemy again once the bulk step is over
         assert connection.execute(text("SELECT 1")).scalar_one() == 1
     engine.dispose()
+
+
+def test_bulk_connections_take_their_turn_with_sqlalchemy(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from cardpilot.store import bulk
+    from cardpilot.store.db import SQLiteLibraryClashError, make_engine
+
+    url = f"sqlite:///{tmp_path / 'turns.db'}"
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        connection.execute(text("CREATE TABLE t (a INTEGER)"))
+        connection.commit()
+        for opener in (bulk.bulk_connection, bulk.managed_connection):
+            with pytest.raises(SQLiteLibraryClashError), opener(url):
+                pass
+    engine.dispose()
+    with bulk.bulk_connection(url) as conn:
+        bulk.execute(conn, "INSERT INTO t VALUES (1)")
+        conn.commit()
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT a FROM t")).scalar_one() == 1
+    engine.dispose()

@@ -19,14 +19,14 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import URL, make_url
 
-from cardpilot.store.db import normalise_url
+from cardpilot.store.db import normalise_url, sqlite_bulk_access
 
 # SQLAlchemy's SQLite DateTime reads back exactly this text; timestamps are stored as UTC.
 # (Arrow's %S carries the microseconds of a microsecond timestamp: "05.678901".)
@@ -47,6 +47,13 @@ def _backend(url: str | URL) -> str:
     return normalise_url(url).get_backend_name()
 
 
+def _one_library(parsed: URL) -> AbstractContextManager[None]:
+    """SQLite: refused while SQLAlchemy has the file open in this process (store/db.py)."""
+    if parsed.get_backend_name() == "sqlite":
+        return sqlite_bulk_access(parsed.database or "")
+    return nullcontext()
+
+
 @contextmanager
 def bulk_connection(url: str | URL) -> Iterator[Any]:
     """An ADBC DB-API connection on the store at ``url`` (autocommit off); closed on exit.
@@ -54,6 +61,12 @@ def bulk_connection(url: str | URL) -> Iterator[Any]:
     The caller commits; leaving the block without a commit rolls back.
     """
     parsed = normalise_url(url)
+    with _one_library(parsed), _open_bulk(parsed) as connection:
+        yield connection
+
+
+@contextmanager
+def _open_bulk(parsed: URL) -> Iterator[Any]:
     backend = parsed.get_backend_name()
     if backend == "sqlite":
         import adbc_driver_sqlite.dbapi as sqlite_dbapi
@@ -159,6 +172,12 @@ def managed_connection(url: str | URL) -> Iterator[Any]:
     of rows. A transaction still open on exit is rolled back.
     """
     parsed = normalise_url(url)
+    with _one_library(parsed), _open_managed(parsed) as connection:
+        yield connection
+
+
+@contextmanager
+def _open_managed(parsed: URL) -> Iterator[Any]:
     backend = parsed.get_backend_name()
     pragmas: tuple[str, ...] = ()
     if backend == "sqlite":

@@ -139,6 +139,20 @@ class Statement(Base):
         CheckConstraint("days_past_due >= 0", name="dpd_non_negative"),
         CheckConstraint("amount_paid_minor >= 0", name="paid_non_negative"),
         Index("ix_statements_cycle_date", "cycle_date"),
+        # Covering index of what the limit review reads, in account order (migration 0008).
+        Index(
+            "ix_statements_review",
+            "account_id",
+            "cycle_date",
+            "credit_limit_minor",
+            "statement_balance_minor",
+            "minimum_due_minor",
+            "amount_paid_minor",
+            "purchases_minor",
+            "cash_advances_minor",
+            "repayment_status",
+            "days_past_due",
+        ),
     )
 
 
