@@ -53,3 +53,17 @@ def test_bulk_connections_take_their_turn_with_sqlalchemy(tmp_path: Path) -> Non
     with engine.connect() as connection:
         assert connection.execute(text("SELECT a FROM t")).scalar_one() == 1
     engine.dispose()
+
+
+def test_an_engine_dropped_without_dispose_does_not_block_bulk_work(tmp_path: Path) -> None:
+    from sqlalchemy import text
+
+    from cardpilot.store.db import make_engine, sqlite_bulk_access
+
+    path = tmp_path / "dropped.db"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    del engine, connection  # pooled connection still open, engine unreachable
+    with sqlite_bulk_access(str(path)):
+        pass

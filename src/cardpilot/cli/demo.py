@@ -17,6 +17,7 @@ from cardpilot.cli.common import DATABASE_OPTION, open_engine
 from cardpilot.cli.notify import demo_step as notify_demo_step
 from cardpilot.cli.output import console, fail
 from cardpilot.cli.review import demo_review
+from cardpilot.cli.segments import demo_segments
 from cardpilot.cli.summary import print_summary
 from cardpilot.config import get_settings
 from cardpilot.jobs.importing import import_portfolio
@@ -77,6 +78,8 @@ def demo(
 
     # Score, grade, segment and review every account; treat the overdue ones; tell customers.
     reviewed = demo_review(url, data=data, home=settings.home, out_console=console)
+    console.rule("[bold]Data-driven spending and repayment clusters beside the policy's segments")
+    demo_segments(url, settings.home / "demo-segments", str(reviewed["as_of"]))
     _demo_overdue(url, dt.date.fromisoformat(str(reviewed["as_of"])), real_data=data is not None)
     console.rule("[bold]Notices: queue through the outbox and dispatch")
     notify_demo_step(url)
@@ -138,7 +141,14 @@ def _demo_overdue(url: str, as_of: dt.date, *, real_data: bool) -> None:
         + f"; frozen {result.frozen:,}, cut {result.cut:,}; notices queued {result.notices:,}"
     )
     console.rule("[bold]Reminders and education through the outbox")
-    demo_reminders(url, as_of, policy=policy_path)
+    # The review's day is the day after the statement: the education messages go out then (to
+    # a few customers who opt in here); the before-due reminders on their own day.
+    demo_reminders(url, as_of, policy=policy_path, opt_in=200)
+    due = _latest_due_date(url)
+    if due is not None and policy.file.reminders is not None:
+        rules = policy.file.reminders.rules
+        days = max((r.days or 0 for r in rules if r.trigger == "before_due"), default=0)
+        demo_reminders(url, due - dt.timedelta(days=days), policy=policy_path)
     console.rule("[bold]A repayment plan quote: 12,000 over 12 months at 0.6 % a month")
     quote = quote_plan("equal_principal", 1_200_000, 12, Decimal("0.006"), as_of)
     console.print(
@@ -301,6 +311,23 @@ def _demo_overdue_report(url: str, as_of: dt.date, policy: OverduePolicy) -> Non
         f"waived {fees['waived']} (reinstated {fees['plan_reinstated']}) {figures['currency']}"
     )
     console.print(f"  report → {out}")
+
+
+def _latest_due_date(url: str) -> dt.date | None:
+    from sqlalchemy import text
+
+    engine = open_engine(url)
+    try:
+        with engine.connect() as conn:
+            value = conn.execute(
+                text(
+                    "SELECT max(due_date) FROM statements"
+                    " WHERE cycle_date = (SELECT max(cycle_date) FROM statements)"
+                )
+            ).scalar_one_or_none()
+    finally:
+        engine.dispose()
+    return None if value is None else dt.date.fromisoformat(str(value))
 
 
 def _show_masked_customers(engine: object) -> None:

@@ -196,3 +196,17 @@ def _report(run: Any, as_json: bool) -> None:
     console.print(table)
     for name, path in run.files.items():
         console.print(f"{name}: {path}")
+
+
+def demo_segments(url: str, out: Path, as_of: str) -> None:
+    """For ``make demo``: cluster the store's accounts as of ``as_of`` (k by silhouette), with
+    the champion scorecard's mean PD per cluster, and print the profile beside the policy's
+    segments."""
+    from cardpilot.segments.run import cluster_portfolio
+
+    source, chosen, _ = _prepare("store", None, url, as_of, None, None, False)
+    with _user_errors(), console.status("fitting the clustering"):
+        run = cluster_portfolio(
+            source, chosen, out, k_range=(3, 6), scorer=load_scorer(None, "scorecard")
+        )
+    _report(run, False)

@@ -8,6 +8,7 @@ first, so a new version of cardpilot brings an old store up to date by itself.
 
 from __future__ import annotations
 
+import gc
 import logging
 import sqlite3
 import threading
@@ -109,6 +110,10 @@ def _track_pysqlite(key: str, _dbapi_connection: Any, record: Any) -> None:
 def sqlite_bulk_access(database: str) -> Iterator[None]:
     """Hold while ADBC's SQLite has ``database`` open; refused while pysqlite has it open."""
     key = sqlite_file_key(database)
+    if _open_pysqlite(key):
+        # An engine dropped without dispose() keeps its pooled connection open until the
+        # garbage collector breaks its reference cycles: let it, then count again.
+        gc.collect()
     with _library_guard:
         still_open = _open_pysqlite(key)
         if still_open:
