@@ -8,10 +8,12 @@
    generator, seed, months and end cycle) is reused instead of generating a second copy.
 2. In a child process (so ``peak_mb`` is that process's own peak resident set, input frame
    included): the statement frame is read from Parquet, then the clock covers
-   ``age_accounts`` on the last cycle date and ``assign_treatments`` of every
-   overdue account (the shipped policy). The PD is a fixed stand-in column (a uniform value
-   from a hash of the account id, squared so most PDs are low), not the scorer: the bench
-   measures aging and the policy engine, the scorer has its own benchmark (``bench-models``).
+   ``age_accounts`` on the last cycle date, the unpaid minimum payments (the late fee's base)
+   and ``assign_treatments`` of every overdue account (the shipped policy), which assesses
+   each account's penalty interest and late fee and the waived share. The PD is a fixed
+   stand-in column (a uniform value from a hash of the account id, squared so most PDs are
+   low), not the scorer: the bench measures aging and the policy engine, the scorer has its
+   own benchmark (``bench-models``).
 
 Prints one JSON object (``bench, accounts, seconds, accounts_per_s, peak_mb`` and details) and
 writes it with the machine to ``bench/results/aging.json``. Targets: ≤ 15 s and ≤ 2 GB on 2
@@ -92,6 +94,7 @@ def worker(folder: Path) -> dict[str, Any]:
 
     import polars as pl
 
+    from cardpilot.jobs.overdue import unpaid_minimum
     from cardpilot.overdue.aging import age_accounts_lazy
     from cardpilot.overdue.loading import load_overdue_policy
     from cardpilot.overdue.treatment import assign_treatments_lazy
@@ -104,6 +107,8 @@ def worker(folder: Path) -> dict[str, Any]:
             "account_id",
             "cycle_date",
             (pl.col("statement_balance") * 100).cast(minor).alias("statement_balance_minor"),
+            (pl.col("minimum_due") * 100).cast(minor).alias("minimum_due_minor"),
+            (pl.col("amount_paid") * 100).cast(minor).alias("amount_paid_minor"),
             "days_past_due",
         )
         .collect()
@@ -115,7 +120,10 @@ def worker(folder: Path) -> dict[str, Any]:
     aged = time.perf_counter()
     # The stand-in PD: uniform in [0, 1) from a hash of the account id, squared.
     unit = (pl.col("account_id").hash(seed=7) % 1_000_000).cast(pl.Float64) / 1_000_000
-    table = snapshot.filter(pl.col("days_past_due") > 0).with_columns(
+    overdue = snapshot.filter(pl.col("days_past_due") > 0)
+    # The late fee's base, as the treat job reads it (jobs.overdue.unpaid_minimum).
+    unpaid = unpaid_minimum(statements.join(overdue.select("account_id"), on="account_id"), AS_OF)
+    table = overdue.join(unpaid, on="account_id", how="left").with_columns(
         (unit * unit).alias("pd"), pl.lit(0, pl.Int32).alias("broken_promises")
     )
     treated = assign_treatments_lazy(table, policy, AS_OF).collect()
@@ -136,6 +144,10 @@ def worker(folder: Path) -> dict[str, Any]:
         "treatment_seconds": round(done - aged, 3),
         "cpu_seconds": round(cpu, 3),
         "segments": segments,
+        "charged_minor": int(
+            treated["penalty_interest_minor"].sum() + treated["late_fee_minor"].sum()
+        ),
+        "waived_minor": int(treated["fee_waived_minor"].sum()),
         "pd_source": "stand-in: (hash(account_id) mod 1e6 / 1e6)^2, not the scorer",
         "as_of": AS_OF.isoformat(),
         "threads": int(os.environ.get("POLARS_MAX_THREADS", "0")) or None,

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
@@ -211,3 +212,21 @@ def test_the_demo_plans_step_keeps_some_plans_and_breaks_others(overdue_store: s
     }
     assert fees.plan_waived_kept_minor == 3 * 5_000
     assert fees.plan_reinstated_minor == 5_000
+
+
+def test_fees_read_the_stored_charges_and_derive_decisions_stored_before_0009(reported) -> None:
+    """The figures are the stored amounts; decisions without them (stored before migration
+    0009) are derived with ``assess_charges`` and give the same exact figures."""
+    db, policy, _ = reported
+    stored = fee_totals(db, policy)
+    with db.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE overdue_treatments SET penalty_interest_minor = NULL,"
+                " late_fee_minor = NULL, fee_waived_minor = 0"
+                " WHERE account_id IN ('a-low', 'b-deep')"
+            )
+        )
+    mixed = fee_totals(db, policy)
+    assert mixed == stored
+    assert (stored.charged_minor, stored.treatment_waived_minor) == (90_000, 10_000)

@@ -230,3 +230,36 @@ def test_small_chunks_and_a_run_cut_short_still_treat_each_account_once(
     assert dict(zip(stored["account_id"], stored["risk_segment"], strict=True)) == EXPECTED_SEGMENT
     refs = _rows(overdue_store, "SELECT COUNT(DISTINCT decision_ref) FROM notify_outbox")
     assert refs == [(len(EXPECTED_SEGMENT),)]
+
+
+def test_each_decision_stores_the_charges_it_assessed_and_the_waived_share(
+    overdue_store: str, scorer
+) -> None:
+    """The stored charges are ``assess_charges`` of each account (overdue balance, days past
+    due, unpaid minimum 500.00 of the latest statement); the waiver is the segment's share."""
+    from cardpilot.domain.fees import OverdueBalances
+    from cardpilot.overdue.charges import assess_charges
+
+    policy = load_overdue_policy()
+    treat_overdue(overdue_store, scorer, as_of=AS_OF, policy=policy)
+    stored = read_treatments(make_engine(overdue_store), AS_OF)
+    assert stored.height == len(EXPECTED_SEGMENT)
+    for r in stored.iter_rows(named=True):
+        want = assess_charges(
+            policy,
+            r["risk_segment"],
+            OverdueBalances(r["overdue_balance_minor"]),
+            r["days_past_due"],
+            50_000,
+        )
+        assert (r["penalty_interest_minor"], r["late_fee_minor"]) == (
+            want.penalty_interest_minor,
+            want.late_fee_minor,
+        )
+        assert r["late_fee_minor"] == 2_500  # 5 % of the unpaid minimum 500.00
+        waived = (want.total_minor * r["fee_waiver_share_bp"] + 5_000) // 10_000
+        assert r["fee_waived_minor"] == waived
+        if r["risk_segment"] == "low_risk":
+            assert r["fee_waived_minor"] > 0
+        else:
+            assert r["fee_waived_minor"] == 0

@@ -85,6 +85,7 @@ def treated(model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
         "frame": pl.read_csv(out, schema_overrides={"account_id": pl.String}),
         "notices": int(notices),
         "stored": int(stored),
+        "url": url,
     }
 
 
@@ -124,3 +125,51 @@ def test_mean_pd_of_high_risk_is_above_low_risk_on_uci(treated: dict[str, Any]) 
     means = treated["summary"]["mean_pd_by_segment"]
     assert set(means) == {"high_risk", "medium_risk", "low_risk"}
     assert means["high_risk"] > means["medium_risk"] > means["low_risk"]
+
+
+def test_treat_assesses_the_charges_and_waives_the_low_risk_share_on_uci(
+    treated: dict[str, Any],
+) -> None:
+    """Every decision stores the charges ``assess_charges`` gives for it (the UCI statements
+    state no minimum payment, so no late fee: penalty interest only), low-risk accounts with a
+    waiver share and positive charges have a positive waived amount, high-risk ones none."""
+    from cardpilot.domain.fees import OverdueBalances
+    from cardpilot.jobs.overdue import read_treatments
+    from cardpilot.overdue.charges import assess_charges
+
+    policy = load_overdue_policy(POLICY)
+    engine = make_engine(treated["url"])
+    try:
+        stored = read_treatments(engine, AS_OF)
+    finally:
+        engine.dispose()
+    for r in stored.iter_rows(named=True):
+        want = assess_charges(
+            policy,
+            r["risk_segment"],
+            OverdueBalances(max(0, r["overdue_balance_minor"])),
+            r["days_past_due"],
+            0,
+        )
+        assert (r["penalty_interest_minor"], r["late_fee_minor"]) == (
+            want.penalty_interest_minor,
+            want.late_fee_minor,
+        ), r["account_id"]
+        assert r["fee_waived_minor"] == (want.total_minor * r["fee_waiver_share_bp"] + 5_000) // (
+            10_000
+        )
+    charged = pl.col("penalty_interest_minor") + pl.col("late_fee_minor")
+    low = stored.filter(
+        (pl.col("risk_segment") == "low_risk") & (pl.col("fee_waiver_share_bp") > 0) & (charged > 0)
+    )
+    assert low.height > 0
+    assert (low["fee_waived_minor"] > 0).all()
+    high = stored.filter(pl.col("risk_segment") == "high_risk")
+    assert high.height > 0
+    assert (high["fee_waived_minor"] == 0).all()
+    assert high.select(charged.sum()).item() > 0
+    frame = treated["frame"]  # the --out export carries the amounts, in yuan
+    assert {"penalty_interest", "late_fee", "fees_charged", "fee_waived_amount"} <= set(
+        frame.columns
+    )
+    assert (frame.filter(pl.col("risk_segment") == "high_risk")["fee_waived_amount"] == 0).all()

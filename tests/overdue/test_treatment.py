@@ -35,7 +35,7 @@ def table(rows: list[dict[str, object]]) -> pl.DataFrame:
         "cures": 0,
         "broken_promises": 0,
         "overdue_balance_minor": 100_000,
-        "penalty_fees_minor": 10_001,
+        "unpaid_minimum_minor": 20_020,
     }
     return pl.DataFrame([{**base, **r} for r in rows])
 
@@ -85,7 +85,10 @@ def test_low_risk_gets_partial_waiver_extension_and_gentle_reminder_with_reasons
     )
     assert row["treatment"] == "gentle_reminder"
     assert row["fee_waived"] is True
-    assert row["fee_waived_minor"] == 5_001  # 50 % of 100.01 yuan, half-up
+    # Charged: penalty interest 1,000.00 × 0.05 % × 30 days = 15.00 plus the late fee 5 % of
+    # the unpaid minimum 200.20 = 10.01; waived 50 % of 25.01, half-up = 12.51.
+    assert (row["penalty_interest_minor"], row["late_fee_minor"]) == (1_500, 1_001)
+    assert row["fee_waived_minor"] == 1_251
     assert row["due_date_extension_days"] == 7
     assert row["limit_action"] == "none"
     assert row["reason_codes"] == [

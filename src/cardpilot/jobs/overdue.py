@@ -187,11 +187,36 @@ def _read_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterator[_Chunk
 # --------------------------------------------------------------------------- deciding
 
 
+def unpaid_minimum(statements: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
+    """``account_id, unpaid_minimum_minor``: the minimum payment of each account's latest
+    statement on or before ``as_of`` less what was paid on it, never below 0 (0 when the
+    statement states no minimum, as in the UCI data). The late fee is assessed on it."""
+    return (
+        statements.lazy()
+        .filter(pl.col("cycle_date") <= as_of)
+        .group_by("account_id")
+        .agg(pl.col("minimum_due_minor", "amount_paid_minor").sort_by("cycle_date").last())
+        .select(
+            "account_id",
+            (pl.col("minimum_due_minor") - pl.col("amount_paid_minor").fill_null(0))
+            .clip(lower_bound=0)
+            .fill_null(0)
+            .cast(pl.Int64)
+            .alias("unpaid_minimum_minor"),
+        )
+        .collect()
+    )
+
+
 def treatment_input(
-    snapshot: pl.DataFrame, scores: pl.DataFrame, broken: pl.DataFrame
+    snapshot: pl.DataFrame,
+    scores: pl.DataFrame,
+    broken: pl.DataFrame,
+    unpaid: pl.DataFrame | None = None,
 ) -> pl.DataFrame:
     """The ``assign_treatments`` input: the aging snapshot of the overdue accounts with their
-    PD (null when the model could not score) and broken promises (0 when none)."""
+    PD (null when the model could not score), broken promises (0 when none) and the unpaid
+    minimum payment (``unpaid_minimum``; 0 when none)."""
     keep = [c for c in ("account_id", "score", "pd", "model_version") if c in scores.columns]
     table = snapshot.filter(pl.col("days_past_due") > 0)
     if scores.height:
@@ -203,8 +228,14 @@ def treatment_input(
     ):
         if name not in table.columns:
             table = table.with_columns(pl.lit(None, dtype).alias(name))
-    return table.join(broken, on="account_id", how="left").with_columns(
-        pl.col("broken_promises").fill_null(0).cast(pl.Int32)
+    table = table.join(broken, on="account_id", how="left")
+    if unpaid is not None:
+        table = table.join(unpaid, on="account_id", how="left")
+    else:
+        table = table.with_columns(pl.lit(0, pl.Int64).alias("unpaid_minimum_minor"))
+    return table.with_columns(
+        pl.col("broken_promises").fill_null(0).cast(pl.Int32),
+        pl.col("unpaid_minimum_minor").fill_null(0).cast(pl.Int64),
     )
 
 
@@ -238,7 +269,8 @@ def treat_frames(
         scores = pl.DataFrame()
     if broken is None:
         broken = pl.DataFrame(schema={"account_id": pl.String(), "broken_promises": pl.Int32()})
-    table = treatment_input(snapshot, scores, broken)
+    unpaid = unpaid_minimum(frames.statements.join(overdue_ids, on="account_id", how="semi"), as_of)
+    table = treatment_input(snapshot, scores, broken, unpaid)
     treated = assign_treatments(table, policy, as_of)
     return treated.join(
         table.select(
@@ -298,6 +330,8 @@ def _rows(decided: pl.DataFrame, run_key: str, model_version: str | None) -> lis
                 "penalty_rate_daily": str(r["penalty_rate_daily"]),
                 "fee_waived": r["fee_waived"],
                 "fee_waiver_share_bp": r["fee_waiver_share_bp"],
+                "penalty_interest_minor": r["penalty_interest_minor"],
+                "late_fee_minor": r["late_fee_minor"],
                 "fee_waived_minor": r["fee_waived_minor"],
                 "due_date_extension_days": r["due_date_extension_days"],
                 "limit_action": r["limit_action"],
@@ -583,6 +617,8 @@ _READ_SCHEMA: dict[str, pl.DataType] = {
     "penalty_rate_daily": pl.String(),
     "fee_waived": pl.Int32(),
     "fee_waiver_share_bp": pl.Int32(),
+    "penalty_interest_minor": pl.Int64(),
+    "late_fee_minor": pl.Int64(),
     "fee_waived_minor": pl.Int64(),
     "due_date_extension_days": pl.Int32(),
     "limit_action": pl.String(),
@@ -637,6 +673,10 @@ EXPORT_COLUMNS = (
     "penalty_rate",
     "fee_waived",
     "fee_waiver_share",
+    "penalty_interest",
+    "late_fee",
+    "fees_charged",
+    "fee_waived_amount",
     "due_date_extension_days",
     "limit_action",
     "old_limit",
@@ -675,6 +715,12 @@ def treatments_export_frame(treatments: pl.DataFrame) -> pl.DataFrame:
         money("old_limit_minor").alias("old_limit"),
         money("new_limit_minor").alias("new_limit"),
         money("overdue_balance_minor").alias("overdue_balance"),
+        money("penalty_interest_minor").alias("penalty_interest"),
+        money("late_fee_minor").alias("late_fee"),
+        (money("penalty_interest_minor") + money("late_fee_minor"))
+        .cast(major)
+        .alias("fees_charged"),
+        money("fee_waived_minor").alias("fee_waived_amount"),
         pl.col("reason_texts_zh").alias("reason_texts"),
     ).select(EXPORT_COLUMNS)
 

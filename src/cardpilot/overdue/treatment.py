@@ -4,15 +4,20 @@ account, as one vectorised Polars plan.
 Input (one row per account; docs/overdue.md): ``account_id, pd (null = unknown), bucket,
 days_past_due, cures, broken_promises, overdue_balance_minor``; optional
 ``consecutive_overdue_months, cycles_delinquent`` (conditions may read them) and
-``penalty_fees_minor`` (违约金 + penalty interest charged and unpaid; 0 when absent).
+``unpaid_minimum_minor`` (the unpaid part of the latest statement's minimum payment; 0 when
+absent) and ``penalty_fees_minor`` (interest and fees already charged on the debt, counted
+against the policy cap; 0 when absent).
 The aging snapshot (``cardpilot.overdue.aging``) joined with scores and the promise history
 is such a table. Accounts not past due (``days_past_due == 0``) are left out.
 
 Segments are tried in the policy's order and the first whose rules match wins; the last is the
 catch-all. A rule's comparisons never pass on a null (a missing PD is no evidence). Everything
-a treatment does comes from the policy; the issue's invariants are re-applied on the output:
-high-risk accounts never get a fee waiver or an extension, low-risk accounts never a penalty
-rate above the standard rate or a limit cut.
+a treatment does comes from the policy; the period's charges are assessed for every account
+(``overdue.charges.charge_exprs``: penalty interest for the days past due on the overdue
+principal, the late fee on the unpaid minimum, capped; exact integers, the same figures as
+``assess_charges``) and the waiver is the segment's share of them, half-up to the fen. The
+issue's invariants are re-applied on the output: high-risk accounts never get a fee waiver or
+an extension, low-risk accounts never a penalty rate above the standard rate or a limit cut.
 
 Reasons: the matching rules of the chosen segment (or its catch-all reason), then the
 treatment's reason, then what it does (freeze, cut, waiver, extension): at most four
@@ -27,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from cardpilot.overdue.charges import charge_exprs
 from cardpilot.overdue.schema import (
     ACTION_REASONS,
     CONDITION_FIELDS,
@@ -51,6 +57,8 @@ TREATMENT_SCHEMA: dict[str, pl.DataType] = {
     "penalty_rate_daily": RATE_DTYPE,
     "fee_waived": pl.Boolean(),
     "fee_waiver_share_bp": pl.Int32(),
+    "penalty_interest_minor": pl.Int64(),
+    "late_fee_minor": pl.Int64(),
     "fee_waived_minor": pl.Int64(),
     "due_date_extension_days": pl.Int32(),
     "limit_action": pl.String(),
@@ -78,6 +86,7 @@ _OPTIONAL: dict[str, pl.DataType] = {
     "consecutive_overdue_months": pl.Int32(),
     "cycles_delinquent": pl.Int32(),
     "penalty_fees_minor": pl.Int64(),
+    "unpaid_minimum_minor": pl.Int64(),
 }
 
 
@@ -137,7 +146,9 @@ def _prepare(table: pl.DataFrame | pl.LazyFrame) -> pl.LazyFrame:
     cols = [pl.col(c).cast(t) for c, t in _INPUT.items()]
     for c, t in _OPTIONAL.items():
         cols.append(pl.col(c).cast(t) if c in names else pl.lit(None, t).alias(c))
-    return lf.select(cols).with_columns(pl.col("penalty_fees_minor").fill_null(0))
+    return lf.select(cols).with_columns(
+        pl.col("penalty_fees_minor").fill_null(0), pl.col("unpaid_minimum_minor").fill_null(0)
+    )
 
 
 RULE_BITS = 12  # at most 12 rules per segment (checked by the schema)
@@ -272,10 +283,22 @@ def assign_treatments_lazy(
         .otherwise(pl.col("limit_action"))
         .alias("limit_action"),
         pl.when(high).then(False).otherwise(pl.col("harmony_eligible")).alias("harmony_eligible"),
+    )
+    # The period's charges (assess_charges, vectorised); the waiver is a share of them.
+    interest, late = charge_exprs(policy, charged_so_far_col="penalty_fees_minor")
+    lf = lf.with_columns(
+        interest.alias("penalty_interest_minor"), late.alias("late_fee_minor")
     ).with_columns(
         (pl.col("fee_waiver_share_bp") > 0).alias("fee_waived"),
-        # half-up to the fen: (fees × bp + 5000) // 10000, exact in integers
-        ((pl.col("penalty_fees_minor") * pl.col("fee_waiver_share_bp") + BP // 2) // BP)
+        # half-up to the fen: (charged × bp + 5000) // 10000, exact in integers
+        (
+            (
+                (pl.col("penalty_interest_minor") + pl.col("late_fee_minor"))
+                * pl.col("fee_waiver_share_bp")
+                + BP // 2
+            )
+            // BP
+        )
         .cast(pl.Int64)
         .alias("fee_waived_minor"),
         pl.when(pl.col("limit_action") != "cut")

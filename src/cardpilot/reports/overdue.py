@@ -7,12 +7,12 @@ penalty rates); 和谐还款 plans by kind and status with their kept and broken
 charged and waived. Figures come from what the store recorded (``aging_snapshots``,
 ``overdue_treatments``, ``repayment_plans``), not from a new run.
 
-Fees are not stored with the treatment decisions, so ``fee_totals`` derives them exactly
-(integer fen) from each stored decision with the policy it was made under: penalty interest
-for the decision's days past due on its overdue balance plus the late fee on the unpaid
-minimum payment of the latest statement, capped (``overdue.charges.assess_charges``, the same
-computation a plan offer uses), and the treatment's waiver share of that, half-up to the fen
-(as ``assign_treatments`` rounds). Plans store their own amounts: the penalty fees under the
+Each treatment decision stores the charges it assessed (``penalty_interest_minor``,
+``late_fee_minor``: penalty interest for its days past due on its overdue balance plus the late
+fee on the unpaid minimum payment of the latest statement, capped; ``overdue.charges``) and the
+waived share (``fee_waived_minor``), and ``fee_totals`` sums them. Decisions stored before
+migration 0009 have no charges; for those it derives them as it used to, exactly (integer
+fen), with ``assess_charges`` under the policy they were made with. Plans store their own amounts: the penalty fees under the
 plan, the waiver standing (final when kept, provisional while active) and what was reinstated
 when a plan broke.
 """
@@ -129,12 +129,25 @@ def latest_treatment_date(conn: Connection, on_or_before: dt.date | None = None)
     return None if value is None else as_date(value)
 
 
+def _add(totals: FeeTotals, segment: str, n: int, interest: int, late: int, waived: int) -> None:
+    totals.treatments += n
+    totals.penalty_interest_minor += interest
+    totals.late_fee_minor += late
+    totals.charged_minor += interest + late
+    totals.treatment_waived_minor += waived
+    seg = totals.by_segment.setdefault(segment, {"charged_minor": 0, "waived_minor": 0})
+    seg["charged_minor"] += interest + late
+    seg["waived_minor"] += waived
+
+
 def fee_totals(db: Engine, policy: OverduePolicy, as_of: dt.date | None = None) -> FeeTotals:
     """Fees charged and waived by the treatment decisions of ``as_of`` (default: the latest
     treatment date) and by every 和谐还款 plan in the store, exact in minor units.
 
-    Raises ``OverdueReportError`` when the date's decisions were made under another policy
-    version: the charges are derived with ``policy`` and would not be the ones decided."""
+    The decisions' charges and waivers are the amounts stored with them (assessed by the
+    treatment). Raises ``OverdueReportError`` when the date's decisions were made under another
+    policy version: the amounts are in that policy's currency and terms (and decisions stored
+    before migration 0009 are derived with ``policy``), so they would be mislabelled."""
     totals = FeeTotals(as_of=None, currency=policy.file.currency)
     with db.connect() as conn:
         day = as_of or latest_treatment_date(conn)
@@ -152,7 +165,19 @@ def fee_totals(db: Engine, policy: OverduePolicy, as_of: dt.date | None = None) 
                     f"the treatments of {day} were made under policy {', '.join(versions)}, "
                     f"not {policy.version}: pass --policy the folder they were made with"
                 )
-            rows = conn.execute(
+            stored = conn.execute(
+                text(
+                    "SELECT risk_segment, COUNT(*), SUM(penalty_interest_minor),"
+                    " SUM(late_fee_minor), SUM(fee_waived_minor) FROM overdue_treatments"
+                    " WHERE as_of = :d AND penalty_interest_minor IS NOT NULL"
+                    " AND late_fee_minor IS NOT NULL GROUP BY risk_segment"
+                ),
+                {"d": day},
+            ).all()
+            for segment, n, interest, late, waived in stored:
+                _add(totals, str(segment), int(n), int(interest), int(late), int(waived))
+            # Decisions stored before migration 0009 carry no charges: derived as before.
+            legacy = conn.execute(
                 text(
                     "SELECT t.risk_segment, t.days_past_due, t.overdue_balance_minor,"
                     " t.fee_waiver_share_bp, s.minimum_due_minor, s.amount_paid_minor"
@@ -160,11 +185,12 @@ def fee_totals(db: Engine, policy: OverduePolicy, as_of: dt.date | None = None) 
                     " ON s.account_id = t.account_id AND s.cycle_date = ("
                     "   SELECT MAX(s2.cycle_date) FROM statements s2"
                     "   WHERE s2.account_id = t.account_id AND s2.cycle_date <= t.as_of)"
-                    " WHERE t.as_of = :d ORDER BY t.account_id"
+                    " WHERE t.as_of = :d AND (t.penalty_interest_minor IS NULL"
+                    " OR t.late_fee_minor IS NULL) ORDER BY t.account_id"
                 ),
                 {"d": day},
             ).all()
-            for segment, dpd, balance, share_bp, minimum, paid in rows:
+            for segment, dpd, balance, share_bp, minimum, paid in legacy:
                 unpaid = 0 if minimum is None else max(0, int(minimum) - int(paid or 0))
                 charges = assess_charges(
                     policy,
@@ -173,18 +199,15 @@ def fee_totals(db: Engine, policy: OverduePolicy, as_of: dt.date | None = None) 
                     int(dpd),
                     unpaid,
                 )
-                charged = charges.total_minor
-                waived = (charged * int(share_bp) + BP // 2) // BP  # half-up, as treated
-                totals.treatments += 1
-                totals.penalty_interest_minor += charges.penalty_interest_minor
-                totals.late_fee_minor += charges.late_fee_minor
-                totals.charged_minor += charged
-                totals.treatment_waived_minor += waived
-                seg = totals.by_segment.setdefault(
-                    str(segment), {"charged_minor": 0, "waived_minor": 0}
+                waived = (charges.total_minor * int(share_bp) + BP // 2) // BP  # as treated
+                _add(
+                    totals,
+                    str(segment),
+                    1,
+                    charges.penalty_interest_minor,
+                    charges.late_fee_minor,
+                    waived,
                 )
-                seg["charged_minor"] += charged
-                seg["waived_minor"] += waived
         for status, n, fees, waived, reinstated in conn.execute(
             text(
                 "SELECT status, COUNT(*), COALESCE(SUM(penalty_fees_minor), 0),"
@@ -456,7 +479,7 @@ from-bucket (balance rate: balances at the earlier snapshot).</p>
 <table><tr><th>segment</th><th>charged</th><th>waived by treatment</th></tr>
 {% for seg, f in fees.by_segment.items() %}<tr><td>{{ seg }}</td><td>{{ f.charged }}</td><td>{{ f.waived }}</td></tr>{% endfor %}
 </table>
-<p class="muted">Charges are derived exactly (integer minor units) from each stored decision under its policy:
+<p class="muted">Charges are those each stored decision assessed under its policy, exact in integer minor units:
 penalty interest for its days past due on its overdue balance plus the late fee on the unpaid minimum payment, capped;
 no interest on fees, no compounding (docs/overdue.md §2).</p>
 </body></html>

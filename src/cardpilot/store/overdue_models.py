@@ -65,7 +65,12 @@ class OverdueTreatment(Base):
     penalty_rate_daily: Mapped[str] = mapped_column(String(16))
     fee_waived: Mapped[bool] = mapped_column(Boolean)
     fee_waiver_share_bp: Mapped[int] = mapped_column(Integer)
-    fee_waived_minor: Mapped[int] = mapped_column(BigInteger)
+    # The period's charges, assessed by the treatment (``overdue.charges.charge_exprs``, the
+    # figures of ``assess_charges``): penalty interest and late fee after the cap. Null on
+    # decisions stored before migration 0009 (the report derives those as it used to).
+    penalty_interest_minor: Mapped[int | None] = mapped_column(BigInteger)
+    late_fee_minor: Mapped[int | None] = mapped_column(BigInteger)
+    fee_waived_minor: Mapped[int] = mapped_column(BigInteger)  # waiver share of the charges
     due_date_extension_days: Mapped[int] = mapped_column(Integer)
     limit_action: Mapped[str] = mapped_column(String(8))
     limit_cut_share_bp: Mapped[int] = mapped_column(Integer)
