@@ -84,3 +84,16 @@ def test_protected_attributes_are_refused_as_model_features() -> None:
     with pytest.raises(ProtectedAttributeError):
         assert_not_protected(["marital_status_code"])
     assert_not_protected(["age", "education"])
+
+
+def test_reason_lists_keep_each_rows_order_and_skip_empty_slots() -> None:
+    import numpy as np
+    import polars as pl
+
+    from cardpilot.scoring.scorecard import reason_lists
+
+    reasons = np.array([[2, -1, 0, 1], [-1, -1, -1, -1], [1, 1, -1, 2]], dtype=np.int8)
+    got = reason_lists(reasons, ["A", "B", "C"])
+    assert got.dtype == pl.List(pl.Utf8)
+    assert got.to_list() == [["C", "A", "B"], [], ["B", "B", "C"]]
+    assert reason_lists(np.empty((0, 4), dtype=np.int8), ["A"]).to_list() == []
