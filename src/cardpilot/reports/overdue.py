@@ -35,6 +35,7 @@ from cardpilot.jobs.plans import as_date
 from cardpilot.overdue.aging import roll_rates, roll_summary
 from cardpilot.overdue.charges import assess_charges
 from cardpilot.overdue.schema import OverduePolicy
+from cardpilot.reports.style import BASE_CSS
 
 BP = 10_000
 PLAN_KINDS = ("equal_principal", "amortising", "deferral", "personalised")
@@ -414,16 +415,14 @@ def overdue_report_json(figures: dict[str, Any]) -> dict[str, Any]:
 
 # --------------------------------------------------------------------------- HTML
 
-_TEMPLATE = """<!doctype html>
+_TEMPLATE = (
+    """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>逾期管理报告 Overdue report {{ as_of }}</title>
 <style>
-body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2rem;color:#222;max-width:1100px}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
-td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
-td:first-child,th:first-child,td.l{text-align:left}
-.muted{color:#777;font-size:.85rem}.bar{fill:#1565c0}.cure{fill:#2e7d32}.roll{fill:#c62828}
+"""
+    + BASE_CSS
+    + """.cure{fill:#2e7d32}.roll{fill:#c62828}
 </style></head><body>
 <h1>逾期管理报告 · Overdue report {{ as_of or "—" }}</h1>
 <p class="muted">Aging snapshot {{ snapshot_date or "—" }} · policy {{ policy_version }} · amounts in {{ currency }}
@@ -484,6 +483,7 @@ penalty interest for its days past due on its overdue balance plus the late fee 
 no interest on fees, no compounding (docs/overdue.md §2).</p>
 </body></html>
 """
+)
 
 _WIDTH = 180
 

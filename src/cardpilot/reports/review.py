@@ -19,18 +19,16 @@ from sqlalchemy import Engine
 
 from cardpilot.domain.money import format_major
 from cardpilot.policy.schema import Policy
+from cardpilot.reports.style import BASE_CSS
 
-_TEMPLATE = """<!doctype html>
+_TEMPLATE = (
+    """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>额度评估报告 Limit review {{ cycle_id }}</title>
 <style>
-body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2rem;color:#222;max-width:1100px}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
-td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
-td:first-child,th:first-child,td.l{text-align:left}
-.muted{color:#777;font-size:.85rem}.inc{fill:#2e7d32}.keep{fill:#9e9e9e}.dec{fill:#c62828}
-.bar{fill:#1565c0}.warn{color:#c62828}
+"""
+    + BASE_CSS
+    + """.inc{fill:#2e7d32}.keep{fill:#9e9e9e}.dec{fill:#c62828}.warn{color:#c62828}
 </style></head><body>
 <h1>额度定期评估报告 · Periodic limit review {{ cycle_id }}</h1>
 <p class="muted">As of {{ as_of }} · policy {{ policy_version }} · model {{ model_version }}
@@ -72,6 +70,7 @@ td:first-child,th:first-child,td.l{text-align:left}
 </table>
 </body></html>
 """
+)
 
 _WIDTH = 220
 

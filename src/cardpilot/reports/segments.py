@@ -14,17 +14,16 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from cardpilot.domain.money import format_major
+from cardpilot.reports.style import BASE_CSS
 
-_TEMPLATE = """<!doctype html>
+_TEMPLATE = (
+    """<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8">
 <title>消费与还款聚类 Spending and repayment clusters {{ p.clustering_version }}</title>
 <style>
-body{font-family:system-ui,"PingFang SC","Microsoft YaHei",sans-serif;margin:2rem;color:#222;max-width:1200px}
-h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}
-td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right}
-td:first-child,th:first-child,td.l,th.l{text-align:left}
-.muted{color:#777;font-size:.85rem}.bar{fill:#1565c0}.risk{fill:#c62828}
+"""
+    + BASE_CSS
+    + """body{max-width:1200px}.risk{fill:#c62828}
 </style></head><body>
 <h1>消费与还款聚类画像 · Spending and repayment clusters</h1>
 <p class="muted">Clustering {{ p.clustering_version }} · as of {{ p.as_of or "—" }} · {{ p.accounts }} accounts
@@ -65,6 +64,7 @@ Clustered on: {{ p.clustered_on | join(", ") }}.</p>
 {% endif %}
 </body></html>
 """
+)
 
 _WIDTH = 180
 
