@@ -26,12 +26,15 @@ REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "uci_credit_card_default.csv"
 SCORED_ROWS = 1_000_000
 RAW = [f"X{i}" for i in (1, 3, 5, *range(6, 24))]  # no X2 (sex), X4 (marital status)
+RESULTS = REPO / "bench" / "results" / "models.json"
+EMITTED: list[dict[str, Any]] = []
 
 warnings.filterwarnings("ignore")
 logging.disable(logging.CRITICAL)  # cvxpy logs a HIGHS import failure while optbinning loads
 
 
 def emit(row: dict[str, Any]) -> None:
+    EMITTED.append(row)
     sys.stdout.write(json.dumps(row) + "\n")
     sys.stdout.flush()
 
@@ -229,6 +232,7 @@ def main() -> int:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--rows", type=int, default=SCORED_ROWS)
     parser.add_argument("--only", default="ours,optbinning,toad,scorecardpy")
+    parser.add_argument("--out", type=Path, default=RESULTS, help="JSON of the run ('' none)")
     args = parser.parse_args()
     if not args.data.exists():
         print(f"bench skipped: {args.data} absent (see ../shared/data/README.md)", file=sys.stderr)
@@ -244,7 +248,30 @@ def main() -> int:
             runners[name](args.data, args.rows)
         except ImportError as exc:
             emit({"bench": "models", "model": name, "skipped": f"not installed: {exc}"})
+    if str(args.out):
+        write_results(args.out, " ".join(sys.argv[1:]))
     return 0
+
+
+def write_results(path: Path, argv: str) -> None:
+    """The run's rows with the machine and its load average (the 2 cores are shared)."""
+    import datetime as dt
+    import platform
+
+    load = os.getloadavg() if hasattr(os, "getloadavg") else None
+    path.parent.mkdir(parents=True, exist_ok=True)
+    body = {
+        "results": EMITTED,
+        "machine": {
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "cpus": os.cpu_count(),
+            "load_average": [round(x, 2) for x in load] if load else None,
+        },
+        "command": f"python bench/bench_models.py {argv}".strip(),
+        "when": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+    }
+    path.write_text(json.dumps(body, indent=2) + "\n")
 
 
 if __name__ == "__main__":

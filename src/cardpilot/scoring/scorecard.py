@@ -56,7 +56,8 @@ class ScorecardParams:
     min_bin_size: float = 0.05
     max_n_bins: int | None = None
     min_iv: float = 0.02
-    C: float = 1.0  # inverse L2 strength of the logistic regression on WoE
+    C: float = 1.0  # inverse regularisation strength of the logistic regression on WoE
+    penalty: str = "l2"  # or "l1" (liblinear): characteristics can drop out at zero weight
     scale: PointsScale = field(default_factory=PointsScale)
     # optbinning's monotonic_trend where the domain demands no direction ("auto_asc_desc",
     # "auto", "auto_heuristic", "peak", "valley", or "none" for no trend constraint).
@@ -65,6 +66,11 @@ class ScorecardParams:
     # Before the regression, a characteristic whose WoE correlates above this with a more
     # informative one already kept is left out (None: no correlation filter).
     max_corr: float | None = None
+    # optbinning's minimum event-rate difference between consecutive bins, its pre-binning
+    # method, and per-characteristic trend overrides ((name, trend), ...) — tried in selection.
+    min_event_rate_diff: float = 0.0
+    prebinning_method: str = "cart"
+    trends: tuple[tuple[str, str], ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -73,16 +79,36 @@ class ScorecardParams:
             "max_n_bins": self.max_n_bins,
             "min_iv": self.min_iv,
             "C": self.C,
+            "penalty": self.penalty,
             "scale": self.scale.to_dict(),
             "free_trend": self.free_trend,
             "max_n_prebins": self.max_n_prebins,
             "max_corr": self.max_corr,
+            "min_event_rate_diff": self.min_event_rate_diff,
+            "prebinning_method": self.prebinning_method,
+            "trends": [list(t) for t in self.trends],
         }
 
+    def binning_key(self) -> tuple[Any, ...]:
+        """The settings the binning of a characteristic depends on (nothing downstream)."""
+        return (
+            self.min_prebin_size,
+            self.min_bin_size,
+            self.max_n_bins,
+            self.free_trend,
+            self.max_n_prebins,
+            self.min_event_rate_diff,
+            self.prebinning_method,
+            self.trends,
+        )
 
-def _trend(name: str, free: str = "auto_asc_desc") -> str | None:
+
+def _trend(
+    name: str, free: str = "auto_asc_desc", overrides: tuple[tuple[str, str], ...] = ()
+) -> str | None:
+    """optbinning's monotonic_trend: the domain's direction, else an override, else ``free``."""
     direction = feature_spec(name).risk_direction if name not in CATEGORICAL_FEATURES else 0
-    chosen = {1: "ascending", -1: "descending"}.get(direction, free)
+    chosen = {1: "ascending", -1: "descending"}.get(direction) or dict(overrides).get(name, free)
     return None if chosen == "none" else chosen
 
 
@@ -123,8 +149,10 @@ def _optimal_bins(
         "dtype": "categorical" if categorical else "numerical",
         "min_prebin_size": params.min_prebin_size,
         "min_bin_size": params.min_bin_size,
-        "monotonic_trend": _trend(name, params.free_trend),
+        "monotonic_trend": _trend(name, params.free_trend, params.trends),
         "max_n_prebins": params.max_n_prebins,
+        "min_event_rate_diff": params.min_event_rate_diff,
+        "prebinning_method": params.prebinning_method,
     }
     if params.max_n_bins:
         kwargs["max_n_bins"] = params.max_n_bins
@@ -338,13 +366,26 @@ def fit_scorecard(
         correlated = [n for j, n in enumerate(kept) if j not in chosen]
         kept = [kept[j] for j in chosen]
     while True:
+        if not kept:
+            raise ValueError("no characteristic left to fit (min_iv, max_corr or C too strict)")
         X = np.column_stack([woe_tables[n][bin_idx[n]] for n in kept])
-        lr = LogisticRegression(C=params.C, max_iter=2000)
+        lr = (
+            LogisticRegression(C=params.C, max_iter=2000)
+            if params.penalty == "l2"
+            else LogisticRegression(
+                C=params.C, l1_ratio=1.0, solver="liblinear", intercept_scaling=100.0
+            )
+        )
         lr.fit(X, target)
         coef = lr.coef_[0]
         if (coef > 0).all():
             break
         worst = int(np.argmin(coef))
+        if coef[worst] == 0.0:  # L1 left some out: drop every zero weight at once
+            zero = {kept[j] for j in np.flatnonzero(coef == 0.0)}
+            dropped.extend(n for n in kept if n in zero)
+            kept = [n for n in kept if n not in zero]
+            continue
         dropped.append(kept.pop(worst))
     scale = params.scale
     m = len(kept)
