@@ -135,6 +135,10 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
         # sensitive than wall time to what else the machine runs.
         "cpu_seconds": round(cpu, 1),
         "stage_seconds": {k: round(v[1] - v[0], 3) for k, v in stages.items()},
+        # The import's own account of its time (ImportResult.stages): reading per table (on
+        # the reading thread, overlapped), waits for it, writes, index/key rebuilds, limit
+        # history, commits, closing.
+        "stages": getattr(result, "stages", None),
         # rows_per_s is over the whole import (all tables, index builds, the run record); this
         # is the statements step alone, first to last progress report.
         "statements_stage_rows_per_s": _stage_rate(stages, "statements", rows),

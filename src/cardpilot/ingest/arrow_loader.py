@@ -18,7 +18,10 @@ statements bound from Arrow in native code, on PostgreSQL through binary ``COPY`
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
@@ -29,6 +32,7 @@ from cardpilot.ingest import loader
 from cardpilot.ingest.loader import (
     SQLITE_INDEXES,
     BulkState,
+    StageTimes,
     droppable_sqlite_indexes,
     opening_limits_sql,
     prepare_rows,
@@ -38,18 +42,39 @@ from cardpilot.store.db import normalise_url, sqlite_bulk_access
 
 _LOOKUP = "_cardpilot_lookup"
 
+# What a fresh load (``begin_fresh``) covers, parents first: limit_history is always in it, since
+# the import starts every new account's history.
+FRESH_ORDER = (
+    "customers",
+    "accounts",
+    "statements",
+    "transactions",
+    "performance_labels",
+    "limit_history",
+)
+
+
+class ForeignKeyError(ValueError):
+    """Rows of a fresh load whose parent is not in the store (the load is rolled back)."""
+
 
 class ArrowStoreLoader:
     """Loads frames into one store over one ADBC connection; use as a context manager."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, times: StageTimes | None = None) -> None:
         self.url = url
+        # Where the import's time goes (``stage: seconds``), reported with its result.
+        self.times = times if times is not None else StageTimes()
         self.backend = normalise_url(url).get_backend_name()
         self._manager: Any = None
         self._access: Any = None
         self._conn: Any = None
         self._open = False  # a transaction is open on the connection
         self._bulk: dict[str, BulkState] = {}
+        # A fresh load (``begin_fresh``) is open: every table in one transaction.
+        self._fresh = False
+        # SQLite pragmas changed for a fresh load, with the values to put back.
+        self._restore: list[tuple[str, str]] = []
         # The import reads ahead on another thread, which looks ids up on this connection.
         self._lock = threading.RLock()
 
@@ -81,13 +106,17 @@ class ArrowStoreLoader:
     ) -> None:
         try:
             if exc_type is None:
+                if self._fresh:
+                    self.finish_fresh()
                 for table in list(self._bulk):
                     self.end_bulk(table)
             else:
                 self._rollback()
         finally:
+            self._restore_pragmas()
             try:
-                self._manager.__exit__(exc_type, exc, tb)
+                with self.times.timed("close"):
+                    self._manager.__exit__(exc_type, exc, tb)
             finally:
                 self._manager = self._conn = None
                 self._release()
@@ -106,6 +135,7 @@ class ArrowStoreLoader:
 
     def _rollback(self) -> None:
         self._bulk.clear()
+        self._fresh = False
         if self._open:
             self._open = False
             bulk.execute(self._conn, "ROLLBACK")
@@ -116,9 +146,14 @@ class ArrowStoreLoader:
         """Insert the rows of ``frame`` not yet in ``table``; return how many were added."""
         if frame.height == 0:
             return 0
-        frame, columns = prepare_rows(table, frame)
-        data = frame.to_arrow()
-        with self._lock:
+        with self.times.timed(f"prepare:{table}"):
+            frame, columns = prepare_rows(table, frame)
+            if self.backend == "sqlite":
+                # The ISO text ADBC would write, made by Polars in one pass: the driver's own
+                # per-value date formatting costs about a third of a statement row's insert.
+                frame = frame.with_columns(pl.col(pl.Date).cast(pl.Utf8))
+            data = frame.to_arrow()
+        with self._lock, self.times.timed(f"write:{table}"):
             try:
                 state = self._bulk.get(table)
                 if state is not None and state.fresh:
@@ -150,6 +185,129 @@ class ArrowStoreLoader:
             added = int(self._scalar("SELECT changes()"))
         bulk.execute(self._conn, f"DROP TABLE {stage}")
         return max(added, 0)
+
+    # -- fresh load ----------------------------------------------------------------------------
+
+    def begin_fresh(self, tables: Mapping[str, int | None]) -> bool:
+        """Take a first import into an empty store as one bulk load of every table.
+
+        ``tables`` maps the store tables the import writes to their expected rows. When every
+        one of them and ``limit_history`` is empty, all of them go into bulk mode in one
+        transaction (indexes, and on PostgreSQL foreign keys, off), and ``finish_fresh``
+        rebuilds and checks everything and commits once: a failed or interrupted import
+        leaves the store empty, and rows of different tables may come in any order (a
+        child's rows before its parent's). On SQLite the load also runs with a rollback
+        journal instead of the write-ahead log (rows written once, not to the log and then
+        again by a checkpoint; new pages past the end of the file need no journal), foreign
+        keys checked once at the end, and sorter threads for the index builds; all of it is
+        put back afterwards. Returns False (and changes nothing) when any table holds rows.
+        """
+        names = [t for t in FRESH_ORDER if t in tables or t == "limit_history"]
+        with self._lock:
+            if self._bulk or self._open or not names:
+                return False
+            if not all(self._empty(t) for t in names):
+                return False
+            if self.backend == "sqlite":
+                self._fast_sqlite()
+            try:
+                for table in names:
+                    if self.backend == "sqlite":
+                        state = self._begin_bulk_sqlite(table)
+                    else:
+                        state = self._begin_bulk_postgres(table, tables.get(table) or 0)
+                    if state is None or not state.fresh:
+                        # Rows arrived between the look and the lock: the ordinary path.
+                        self._rollback()
+                        self._restore_pragmas()
+                        return False
+                    self._bulk[table] = state
+            except BaseException:
+                self._rollback()
+                self._restore_pragmas()
+                raise
+            self._fresh = True
+            return True
+
+    @property
+    def fresh(self) -> bool:
+        """A fresh load is open: tables may be written in any order until ``finish_fresh``."""
+        return self._fresh
+
+    def finish_fresh(self) -> None:
+        """Rebuild every table's indexes and keys, check foreign keys, commit (``begin_fresh``)."""
+        if not self._fresh:
+            return
+        timed = self.times.timed
+        with self._lock:
+            try:
+                for table in [t for t in FRESH_ORDER if t in self._bulk]:
+                    self._rebuild(table, self._bulk.pop(table))
+                if self.backend == "sqlite":
+                    with timed("foreign_keys"):
+                        self._check_sqlite_keys()
+                with timed("commit"):
+                    self._commit()
+                self._fresh = False
+            except BaseException:
+                self._rollback()
+                raise
+            finally:
+                self._restore_pragmas()
+
+    def _empty(self, table: str) -> bool:
+        return bool(self._scalar(f"SELECT NOT EXISTS (SELECT 1 FROM {table})"))
+
+    def _fast_sqlite(self) -> None:
+        """Pragmas for a fresh SQLite load, each undone by ``_restore_pragmas``."""
+        wanted = [
+            ("foreign_keys", "OFF"),  # checked once, in finish_fresh
+            ("threads", str(min(4, os.cpu_count() or 1))),  # sorter threads for CREATE INDEX
+        ]
+        journal = str(self._scalar("PRAGMA journal_mode")).lower()
+        if journal == "wal":
+            try:
+                # Refused (or left as it is) while another connection has the file open:
+                # then the load simply runs in WAL mode.
+                changed = str(self._scalar("PRAGMA journal_mode=DELETE")).lower()
+            except Exception:
+                changed = journal
+            if changed == "delete":
+                self._restore.append(("journal_mode", "WAL"))
+                # A rollback journal is durable with FULL (WAL is with NORMAL).
+                wanted.append(("synchronous", "FULL"))
+        for name, value in wanted:
+            before = str(self._scalar(f"PRAGMA {name}"))
+            bulk.execute(self._conn, f"PRAGMA {name}={value}")
+            self._restore.append((name, before))
+
+    def _restore_pragmas(self) -> None:
+        """Put back what ``_fast_sqlite`` changed (outside any transaction)."""
+        if not self._restore or self._conn is None:
+            return
+        restore, self._restore = self._restore, []
+        for name, value in reversed(restore):
+            # Best effort: the engine sets WAL and foreign keys again on every connection.
+            with contextlib.suppress(Exception):
+                bulk.execute(self._conn, f"PRAGMA {name}={value}")
+
+    def _check_sqlite_keys(self) -> None:
+        """Every foreign key of the loaded tables, checked in one query each."""
+        for table in FRESH_ORDER:
+            keys = bulk.read_arrow(self._conn, f"PRAGMA foreign_key_list({table})").to_pylist()
+            for key in keys:
+                child, parent, column = key["from"], key["table"], key["to"]
+                orphan = bulk.read_arrow(
+                    self._conn,
+                    f"SELECT c.{child} AS v FROM (SELECT DISTINCT {child} FROM {table}"
+                    f" WHERE {child} IS NOT NULL) c WHERE NOT EXISTS"
+                    f" (SELECT 1 FROM {parent} p WHERE p.{column} = c.{child}) LIMIT 1",
+                ).to_pylist()
+                if orphan:
+                    raise ForeignKeyError(
+                        f"FOREIGN KEY constraint failed: {table}.{child} = "
+                        f"{orphan[0]['v']!r} is not in {parent}.{column}"
+                    )
 
     # -- bulk mode -----------------------------------------------------------------------------
 
@@ -235,32 +393,47 @@ class ArrowStoreLoader:
         return BulkState(foreign_keys=keys, indexes=indexes, primary_key=primary_key, fresh=fresh)
 
     def end_bulk(self, table: str) -> None:
-        """Rebuild what ``begin_bulk`` took off ``table``; commit when no other bulk is open."""
+        """Rebuild what ``begin_bulk`` took off ``table``; commit when no other bulk is open.
+
+        In a fresh load (``begin_fresh``) this waits for ``finish_fresh``.
+        """
+        if self._fresh:
+            return
         state = self._bulk.pop(table, None)
         if state is None:
             return
         with self._lock:
             try:
-                if self.backend == "postgresql" and (state.indexes or state.primary_key):
-                    bulk.execute(self._conn, "SET LOCAL maintenance_work_mem = '512MB'")
-                if state.primary_key is not None:
-                    name, definition = state.primary_key
-                    bulk.execute(
-                        self._conn, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
-                    )
+                self._rebuild(table, state)
+                if not self._bulk:
+                    with self.times.timed(f"commit:{table}"):
+                        self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+
+    def _rebuild(self, table: str, state: BulkState) -> None:
+        timed = self.times.timed
+        if self.backend == "postgresql" and (state.indexes or state.primary_key):
+            bulk.execute(self._conn, "SET LOCAL maintenance_work_mem = '512MB'")
+        if state.primary_key is not None:
+            name, definition = state.primary_key
+            with timed(f"primary_key:{table}"):
+                bulk.execute(
+                    self._conn, f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+                )
+        if state.indexes:
+            with timed(f"indexes:{table}"):
                 for _, sql in state.indexes:
                     bulk.execute(self._conn, sql)
+        if state.foreign_keys:
+            with timed(f"foreign_keys:{table}"):
                 for name, definition in state.foreign_keys:
                     bulk.execute(
                         self._conn,
                         f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID',
                     )
                     bulk.execute(self._conn, f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"')
-                if not self._bulk:
-                    self._commit()
-            except BaseException:
-                self._rollback()
-                raise
 
     def open_limit_history(self, expected_rows: int | None = None) -> int:
         """Start the limit history of accounts that have none (``opening_limits_sql``).
@@ -270,9 +443,12 @@ class ArrowStoreLoader:
         """
         with self._lock:
             began = self.begin_bulk("limit_history", expected_rows)
+            state = self._bulk.get("limit_history")
+            # Empty and locked: every dated account gets its row, no need to look for one.
+            first = state is not None and state.fresh
             try:
                 self._begin()
-                added = bulk.execute(self._conn, opening_limits_sql(self.backend))
+                added = bulk.execute(self._conn, opening_limits_sql(self.backend, fresh=first))
                 if self.backend == "sqlite":
                     added = int(self._scalar("SELECT changes()"))
             except BaseException:

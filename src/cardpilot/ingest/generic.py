@@ -10,11 +10,13 @@ as unknown. Personal fields are encrypted here, before anything is stored.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
 
+from cardpilot.ingest.crypt import Encrypted, EncryptionPool, encrypt_columns
 from cardpilot.ingest.fields import (
     NFIELDS,
     ROW,
@@ -141,10 +143,27 @@ class TableChunk:
     rows_read: int
     good: pl.DataFrame
     rejects: pl.DataFrame
+    # Personal fields being encrypted in a worker process (``EncryptionPool``): ``good`` then
+    # lacks their columns until ``rows`` adds them.
+    pending: Future[Encrypted] | None = None
 
     @property
     def store_table(self) -> str:
         return STORE_TABLE[self.table]
+
+    @property
+    def ready(self) -> bool:
+        """The rows can be loaded without waiting (no encryption pending, or it has finished)."""
+        return self.pending is None or self.pending.done()
+
+    def rows(self) -> pl.DataFrame:
+        """The rows for the store; waits for pending encryption (and raises what it raised)."""
+        if self.pending is None:
+            return self.good
+        encrypted = self.pending.result()
+        return self.good.with_columns(
+            pl.Series(name, values, dtype=pl.Binary) for name, values in encrypted.items()
+        )
 
 
 @dataclass(frozen=True)
@@ -154,6 +173,34 @@ class Defaults:
     currency: str = "CNY"
     locale: str = "zh-CN"
     timezone: str = "Asia/Shanghai"
+
+
+def key_bounds(
+    frame: pl.DataFrame, key: list[str]
+) -> tuple[tuple[object, ...], tuple[object, ...]] | None:
+    """(first, last) key when ``frame``'s keys strictly increase row by row, else None.
+
+    Such a chunk holds no key twice; extracts sorted by account (the usual case) are, so the
+    duplicate checks reduce to one comparison with the previous row.
+    """
+    if (
+        frame.height == 0
+        or frame.select(pl.any_horizontal(pl.col(k).is_null().any() for k in key)).item()
+    ):
+        return None
+    above = pl.lit(False)
+    level = pl.lit(True)  # every earlier key column equal to the previous row's
+    for name in key:
+        column, previous = pl.col(name), pl.col(name).shift(1)
+        above = above | (level & (column > previous))
+        level = level & (column == previous)
+    if frame.height > 1 and not frame.select(above.slice(1).all()).item():
+        return None
+    return frame.select(key).row(0), frame.select(key).row(-1)
+
+
+def _key_less(a: tuple[object, ...], b: tuple[object, ...]) -> bool:
+    return a < b
 
 
 def _key_hash(key: list[str]) -> pl.Expr:
@@ -171,6 +218,7 @@ class GenericReader:
         store_lookup: StoreLookup,
         cipher: Callable[[], FieldCipher],
         defaults: Defaults | None = None,
+        encryptor: EncryptionPool | None = None,
     ) -> None:
         self.folder = Path(folder)
         if not self.folder.is_dir():
@@ -193,6 +241,8 @@ class GenericReader:
         self._lookup = store_lookup
         self._cipher_factory = cipher
         self._cipher: FieldCipher | None = None
+        # Personal fields encrypted in worker processes (None: here, on the reading thread).
+        self.encryptor = encryptor
         self.defaults = defaults or Defaults()
         # ids accepted in this import, and rejected ids with where they were rejected
         self._accepted: dict[str, list[pl.Series]] = {t: [] for t in TABLES}
@@ -207,6 +257,11 @@ class GenericReader:
         self._seen_hashes: dict[str, list[pl.Series]] = {t: [] for t in TABLES}
         # ``_accepted`` concatenated, per parent table (rebuilt when it has grown).
         self._accepted_frame: dict[str, tuple[int, pl.DataFrame]] = {}
+        # The largest key accepted so far per table: a chunk in increasing key order that
+        # starts above it repeats no earlier key (sorted extracts), without any hash probe.
+        self._max_key: dict[str, tuple[object, ...]] = {}
+        # ``_accepted`` as one sorted Series per parent table, for binary-search look-ups.
+        self._accepted_sorted: dict[str, tuple[int, pl.Series]] = {}
 
     def total_rows(self, table: str) -> int | None:
         """Rows in ``table`` when cheap to know (Parquet metadata), for progress bars."""
@@ -265,22 +320,29 @@ class GenericReader:
             good, rejects = checked.good, [checked.rejects]
 
         key = KEY[table]
-        good, dup_rejects = reject_duplicates(good, key, file=file, field=key[-1])
-        rejects.append(dup_rejects)
-        good, seen_rejects = self._reject_seen(table, good, file)
-        rejects.append(seen_rejects)
+        bounds = key_bounds(good, key)
+        if bounds is None:  # not in strictly increasing key order: keys may repeat
+            good, dup_rejects = reject_duplicates(good, key, file=file, field=key[-1])
+            rejects.append(dup_rejects)
+        if bounds is not None and self._after_seen(table, bounds[0]):
+            pass  # every key above all keys accepted so far: none can repeat one of them
+        else:
+            good, seen_rejects = self._reject_seen(table, good, file)
+            rejects.append(seen_rejects)
         if table in PARENT:
             good, parent_rejects = self._reject_orphans(table, good, file)
             rejects.append(parent_rejects)
 
         all_rejects = pl.concat([r.cast(REJECT_SCHEMA) for r in rejects])  # type: ignore[arg-type]
         self._remember(table, raw, good, file)
+        store, pending = self._to_store(table, good)
         return TableChunk(
             table=table,
             file=path,
             rows_read=raw.height,
-            good=self._to_store(table, good),
+            good=store,
             rejects=all_rejects.sort("row"),
+            pending=pending,
         )
 
     def _display(self, path: Path) -> str:
@@ -288,6 +350,29 @@ class GenericReader:
             return str(path.relative_to(self.folder.parent))
         except ValueError:
             return str(path)
+
+    def _after_seen(self, table: str, first: tuple[object, ...]) -> bool:
+        """Whether ``first`` is above every key accepted so far from ``table``."""
+        if self._seen[table] is None:
+            return True
+        top = self._max_key.get(table)
+        return bool(top) and top is not None and _key_less(top, first)
+
+    def _note_max(self, table: str, good: pl.DataFrame) -> None:
+        key = KEY[table]
+        if table in self._max_key and self._max_key[table] == ():
+            return  # an earlier chunk had no usable maximum: stay on the hash path
+        bounds = key_bounds(good, key)
+        if bounds is None:
+            if good.select(pl.any_horizontal(pl.col(k).is_null().any() for k in key)).item():
+                self._max_key[table] = ()
+                return
+            top = good.select(key).sort(key, descending=True).row(0)
+        else:
+            top = bounds[1]
+        current = self._max_key.get(table)
+        if current is None or _key_less(current, top):
+            self._max_key[table] = tuple(top)
 
     def _reject_seen(
         self, table: str, good: pl.DataFrame, file: str
@@ -338,6 +423,8 @@ class GenericReader:
         parent, column = PARENT[table]
         if good.height == 0:
             return good, pl.DataFrame(schema=REJECT_SCHEMA)
+        if not self._rejected[parent] and self._all_accepted(parent, good[column]):
+            return good, pl.DataFrame(schema=REJECT_SCHEMA)  # every parent is in this import
         rejected = (
             pl.concat(self._rejected[parent]).unique(subset=["id"], keep="first")
             if self._rejected[parent]
@@ -383,6 +470,27 @@ class GenericReader:
         )
         return kept.drop("__where", "__in_import", "__known"), parent_rejects
 
+    def _all_accepted(self, table: str, ids: pl.Series) -> bool:
+        """Whether every one of ``ids`` was accepted from ``table`` in this import.
+
+        A binary search of the accepted ids (sorted once when their table is done) for the
+        chunk's distinct ids: a few per cent of probing every accepted id with them.
+        """
+        parts = self._accepted[table]
+        cached = self._accepted_sorted.get(table)
+        if cached is None or cached[0] != len(parts):
+            accepted = self._accepted_ids(table)["id"]
+            if not accepted.is_sorted():
+                accepted = accepted.sort()
+            cached = (len(parts), accepted.set_sorted())
+            self._accepted_sorted[table] = cached
+        accepted = cached[1]
+        wanted = ids.unique()
+        if wanted.null_count() or accepted.len() == 0:
+            return False
+        at = accepted.search_sorted(wanted).clip(0, accepted.len() - 1)
+        return bool((accepted.gather(at) == wanted).all())
+
     def _accepted_ids(self, table: str) -> pl.DataFrame:
         """Ids accepted from ``table`` so far, as one frame with column ``id``."""
         parts = self._accepted[table]
@@ -404,6 +512,7 @@ class GenericReader:
                 pl.col(ROW).alias("__first_row"),
             )
             self._seen_hashes[table].append(good.select(_key_hash(key)).to_series())
+            self._note_max(table, good)
             seen = self._seen[table]
             if seen is None:
                 self._seen[table] = keys
@@ -425,12 +534,17 @@ class GenericReader:
 
     # -- store shape ---------------------------------------------------------------------------
 
-    def _to_store(self, table: str, good: pl.DataFrame) -> pl.DataFrame:
+    def _to_store(
+        self, table: str, good: pl.DataFrame
+    ) -> tuple[pl.DataFrame, Future[Encrypted] | None]:
+        """Store-shaped rows, and the encryption still running for them (customers)."""
         frame = good.drop(ROW).rename(
             {k: v for k, v in MONEY_TO_MINOR.items() if k in good.columns}
         )
+        pending: Future[Encrypted] | None = None
         if table == "customers":
-            frame = self._encrypt(frame).with_columns(
+            frame, pending = self._encrypt(frame)
+            frame = frame.with_columns(
                 pl.col("locale").fill_null(self.defaults.locale),
                 pl.col("timezone").fill_null(self.defaults.timezone),
             )
@@ -438,32 +552,37 @@ class GenericReader:
             frame = frame.with_columns(pl.col("status").fill_null("active"))
         elif table == "transactions":
             frame = frame.with_columns(pl.col("currency").fill_null(self.defaults.currency))
-        return frame
+        return frame, pending
 
-    def _encrypt(self, frame: pl.DataFrame) -> pl.DataFrame:
+    def _encrypt(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, Future[Encrypted] | None]:
+        """Personal columns → ciphertext, blind index and key id (or a worker's future of them)."""
         personal = [c for c in PERSONAL if c in frame.columns]
         has_personal = pl.any_horizontal(pl.col(c).is_not_null() for c in personal)
         if frame.height == 0 or not frame.select(has_personal.any()).item():
-            return frame.drop(personal).with_columns(
+            empty = frame.drop(personal).with_columns(
                 *(pl.lit(None, dtype=pl.Binary).alias(PERSONAL[c]) for c in personal),
                 pl.lit(None, dtype=pl.Binary).alias("national_id_hmac"),
                 pl.lit(None, dtype=pl.Utf8).alias("pii_key_id"),
             )
+            return empty, None
+        plain = {c: frame[c].to_list() for c in personal}
+        names = {c: PERSONAL[c] for c in personal}
+        if self.encryptor is not None:
+            future = self.encryptor.submit(plain, names)
+            key_id = self.encryptor.active_key_id
+            frame = frame.with_columns(
+                pl.when(has_personal).then(pl.lit(key_id)).alias("pii_key_id")
+            ).drop(personal)
+            if "national_id" not in personal:
+                frame = frame.with_columns(pl.lit(None, dtype=pl.Binary).alias("national_id_hmac"))
+            return frame, future
         if self._cipher is None:
             self._cipher = self._cipher_factory()
         cipher = self._cipher
-        national_ids = frame["national_id"].to_list()
-        encrypted = {
-            PERSONAL[c]: pl.Series(
-                PERSONAL[c], cipher.encrypt_many(frame[c].to_list()), dtype=pl.Binary
-            )
-            for c in personal
-        }
-        blind = pl.Series(
-            "national_id_hmac", [cipher.blind_index(v) for v in national_ids], dtype=pl.Binary
-        )
+        encrypted = encrypt_columns(cipher, plain, names)
+        if "national_id" not in personal:
+            encrypted["national_id_hmac"] = [None] * frame.height
         return frame.with_columns(
-            *encrypted.values(),
-            blind,
+            *(pl.Series(name, values, dtype=pl.Binary) for name, values in encrypted.items()),
             pl.when(has_personal).then(pl.lit(cipher.active_key_id)).alias("pii_key_id"),
-        ).drop(personal)
+        ).drop(personal), None

@@ -15,7 +15,9 @@ the write lock, the table's secondary indexes dropped and built again at the end
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -49,6 +51,33 @@ class BulkState:
     primary_key: tuple[str, str] | None = None  # (name, definition), PostgreSQL leaf tables
     # The table was empty when the load began (and is locked for it): rows go straight in.
     fresh: bool = False
+
+
+class StageTimes:
+    """Wall seconds per named stage of an import (summed when a stage runs more than once).
+
+    Thread-safe: the reading thread times its own stages into the same record.
+    """
+
+    def __init__(self) -> None:
+        self._seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, seconds: float) -> None:
+        with self._lock:
+            self._seconds[stage] = self._seconds.get(stage, 0.0) + seconds
+
+    @contextmanager
+    def timed(self, stage: str) -> Iterator[None]:
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - started)
+
+    def as_dict(self) -> dict[str, float]:
+        with self._lock:
+            return {k: round(v, 3) for k, v in self._seconds.items()}
 
 
 def _table_columns(table: str) -> list[str]:
@@ -276,24 +305,29 @@ def load_all(loader: StoreLoader, frames: Sequence[tuple[str, pl.DataFrame]]) ->
 OPENING_LIMIT_NOTE = "opening limit at import"
 
 
-def opening_limits_sql(backend: str) -> str:
+def opening_limits_sql(backend: str, *, fresh: bool = False) -> str:
     """``INSERT … SELECT`` of an opening-limit row for each account with no limit history yet.
 
     Idempotent (an account with any history row is skipped), so a re-run adds nothing. The
     row takes effect on the account's open date, at midnight UTC. An account whose open date is
     unknown (the UCI layout gives none) gets no row: a guessed date would read as a recent limit
-    change to the review's cooling guard (docs/policy.md, ``cooling_months``).
+    change to the review's cooling guard (docs/policy.md, ``cooling_months``). ``fresh``: the
+    history is empty and locked for this load, so the look for an existing row is left out.
     """
     if backend == "postgresql":
         effective = "a.open_date::timestamp AT TIME ZONE 'UTC'"
     else:
         # SQLAlchemy's SQLite DateTime text, as the review writes it.
         effective = "a.open_date || ' 00:00:00.000000'"
+    unseen = (
+        ""
+        if fresh
+        else " AND NOT EXISTS (SELECT 1 FROM limit_history h WHERE h.account_id = a.account_id)"
+    )
     return (
         "INSERT INTO limit_history (account_id, effective_at, old_limit_minor, new_limit_minor,"
         " source, note)"
         f" SELECT a.account_id, {effective}, NULL, a.credit_limit_minor, 'import',"
         f" '{OPENING_LIMIT_NOTE}' FROM accounts a"
-        " WHERE a.open_date IS NOT NULL AND NOT EXISTS"
-        " (SELECT 1 FROM limit_history h WHERE h.account_id = a.account_id)"
+        f" WHERE a.open_date IS NOT NULL{unseen}"
     )
