@@ -49,5 +49,20 @@ def loaded_store(store_url: str, portfolio_dir: Path, tmp_path: Path) -> str:
 
 
 @pytest.fixture
+def sqlite_store(portfolio_dir: Path, tmp_path: Path) -> str:
+    """A SQLite file store with the synthetic portfolio imported."""
+    from cardpilot.config import Settings
+    from cardpilot.jobs.importing import import_portfolio
+    from cardpilot.store.db import open_store
+
+    url = f"sqlite:///{tmp_path / 'store.db'}"
+    import_portfolio(
+        portfolio_dir, layout="generic", database_url=url, settings=Settings(home=tmp_path)
+    )
+    open_store(url).dispose()
+    return url
+
+
+@pytest.fixture
 def scorer() -> StandInScorer:
     return StandInScorer()

@@ -41,19 +41,6 @@ def _sqlite_copy(url: str, tmp_path: Path, name: str) -> str:
     return f"sqlite:///{target}"
 
 
-@pytest.fixture
-def sqlite_store(portfolio_dir, tmp_path) -> str:
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
-
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    import_portfolio(
-        portfolio_dir, layout="generic", database_url=url, settings=Settings(home=tmp_path)
-    )
-    open_store(url).dispose()
-    return url
-
-
 def test_single_account_call_matches_the_local_review(sqlite_store, scorer):
     policy = load_policy()
     engine = open_store(sqlite_store)

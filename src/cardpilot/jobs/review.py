@@ -43,6 +43,7 @@ import polars as pl
 from sqlalchemy import Connection, DateTime, Engine, TextClause, bindparam, text
 
 from cardpilot.domain.decisions import LimitAction
+from cardpilot.frames import with_per_distinct
 from cardpilot.policy.limits import ReasonTexts, decide_limits
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
@@ -161,6 +162,11 @@ _STATEMENT_COLUMNS: dict[str, pl.DataType] = {
     "cash_advances_minor": pl.Int64(),
     "repayment_status": pl.Int16(),
     "days_past_due": pl.Int32(),
+}
+# What the review reads of a statement: the behaviour features' columns (``minimum_due`` is
+# not one of them; the watch rules read it themselves).
+_REVIEW_STATEMENT_COLUMNS: dict[str, pl.DataType] = {
+    name: dtype for name, dtype in _STATEMENT_COLUMNS.items() if name != "minimum_due_minor"
 }
 
 
@@ -300,6 +306,21 @@ def _read_chunks(
     yield from read_chunks_with(fetch_sa, lambda: None, sqlite, **job)
 
 
+# Chunks of at least this many accounts start smaller (a quarter, then a half): the first
+# chunk is read before anything else can run and its size is time the pipeline stands idle.
+RAMP_FROM_ROWS = 20_000
+
+
+def chunk_sizes(chunk_rows: int) -> Iterator[int]:
+    """The sizes of the review's chunks, in order: ``chunk_rows`` each; large chunks ramp up
+    (``RAMP_FROM_ROWS``)."""
+    if chunk_rows >= RAMP_FROM_ROWS:
+        yield chunk_rows // 4
+        yield chunk_rows // 2
+    while True:
+        yield chunk_rows
+
+
 def read_chunks_with(
     fetch: Fetch,
     end_read: Callable[[], None],
@@ -319,13 +340,14 @@ def read_chunks_with(
         "MAX(effective_at)" if sqlite else "CAST(MAX(effective_at) AT TIME ZONE 'UTC' AS DATE)"
     )
     after = ""
+    sizes = chunk_sizes(chunk_rows)
     while True:
         accounts = fetch(
             "SELECT a.account_id, a.customer_id, a.credit_limit_minor, a.open_date, a.status,"
             " a.currency, a.last_review_on, c.birth_year, c.education, c.annual_income_minor"
             " FROM accounts a LEFT JOIN customers c ON c.customer_id = a.customer_id"
             " WHERE a.account_id > :after ORDER BY a.account_id LIMIT :n",
-            {"after": after, "n": chunk_rows},
+            {"after": after, "n": next(sizes)},
             _ACCOUNT_COLUMNS,
         )
         if accounts.height == 0:
@@ -342,19 +364,17 @@ def read_chunks_with(
         pending = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES)).join(
             decided, on="account_id", how="anti"
         )
-        statements = pl.DataFrame(schema=_STATEMENT_COLUMNS)
+        statements = pl.DataFrame(schema=_REVIEW_STATEMENT_COLUMNS)
         changes = pl.DataFrame(
             schema={"account_id": pl.String(), "last_limit_change_on": pl.Date()}
         )
         if pending.height:
             statements = fetch(
-                "SELECT account_id, cycle_date, credit_limit_minor, statement_balance_minor,"
-                " minimum_due_minor, amount_paid_minor, purchases_minor, cash_advances_minor,"
-                " repayment_status, days_past_due FROM statements"
+                f"SELECT {', '.join(_REVIEW_STATEMENT_COLUMNS)} FROM statements"
                 " WHERE account_id BETWEEN :lo AND :hi"
                 " AND cycle_date <= :as_of AND cycle_date >= :since",
                 {**bounds, "as_of": as_of, "since": since},
-                _STATEMENT_COLUMNS,
+                _REVIEW_STATEMENT_COLUMNS,
             )
             changes = fetch(
                 f"SELECT account_id, {last_change} FROM limit_history"
@@ -559,13 +579,17 @@ _DECISION_INSERT_COLUMNS = (
 )
 
 
+_REASON_COLUMNS = ("reason_codes", "reason_texts_zh", "reason_texts_en")
+
+
 def _decision_frame(decisions: pl.DataFrame, run_id: int, cycle_id: str) -> pl.DataFrame:
-    return decisions.with_columns(
+    # A chunk holds few distinct reason lists: each is written as JSON once.
+    as_json = with_per_distinct(
+        decisions, _REASON_COLUMNS, [_json_array(c).alias(c) for c in _REASON_COLUMNS]
+    )
+    return as_json.with_columns(
         pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
         pl.lit(cycle_id).alias("cycle_id"),
-        _json_array("reason_codes").alias("reason_codes"),
-        _json_array("reason_texts_zh").alias("reason_texts_zh"),
-        _json_array("reason_texts_en").alias("reason_texts_en"),
     ).select(_DECISION_INSERT_COLUMNS)
 
 

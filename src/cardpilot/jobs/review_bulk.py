@@ -17,13 +17,19 @@ review keeps its SQLAlchemy path there.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
+import os
 import pickle
+import shutil
 import subprocess
 import sys
+import tempfile
+import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from pathlib import Path
 from typing import IO, Any
 
 import polars as pl
@@ -280,18 +286,103 @@ def _helper(role: str) -> subprocess.Popen[bytes]:
     )
 
 
-def _send(stream: IO[bytes], message: Any) -> None:
-    pickle.dump(message, stream, protocol=pickle.HIGHEST_PROTOCOL)
+# --- hand-off: large frames cross as Arrow IPC files in shared memory, not through the pipe.
+# Pickling a 100,000-account chunk (~45 MB) and pushing it through a pipe costs the sender and
+# the receiver a copy and an encoding each; an IPC file in /dev/shm costs the sender one write
+# and the receiver a memory map (the pages are read where the features touch them). The
+# pickled message carries the file's name; the receiver unlinks the file once it has mapped
+# it. Each sender owns its directory and removes it when it ends; a directory left by a
+# killed review is removed by the next one (its process is gone).
+
+_HANDOFF_PREFIX = "cardpilot-review-"
+# Frames of fewer rows stay in the message (tests set it to check both ways give one result).
+HANDOFF_MIN_ROWS_ENV = "CARDPILOT_REVIEW_HANDOFF_MIN_ROWS"
+
+
+def _handoff_min_rows() -> int:
+    return int(os.environ.get(HANDOFF_MIN_ROWS_ENV, "4096"))
+
+
+def _handoff_root() -> Path:
+    shm = Path("/dev/shm")
+    if shm.is_dir() and os.access(shm, os.W_OK):
+        return shm
+    return Path(tempfile.gettempdir())
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+@contextmanager
+def handoff_directory() -> Iterator[Path]:
+    """A directory for this process's hand-off files, removed on exit (with any left over by
+    review processes that were killed)."""
+    root = _handoff_root()
+    for stale in root.glob(f"{_HANDOFF_PREFIX}*"):
+        pid = stale.name.removeprefix(_HANDOFF_PREFIX).split("-")[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"{_HANDOFF_PREFIX}{os.getpid()}-", dir=root))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+class _Pickler(pickle.Pickler):
+    def __init__(self, file: IO[bytes], folder: Path | None) -> None:
+        super().__init__(file, protocol=pickle.HIGHEST_PROTOCOL)
+        self._folder = folder
+        self._min_rows = _handoff_min_rows()
+
+    def persistent_id(self, obj: Any) -> Any:
+        if self._folder is None or not isinstance(obj, pl.DataFrame) or obj.height < self._min_rows:
+            return None
+        path = self._folder / f"{uuid.uuid4().hex}.arrow"
+        obj.write_ipc(path, compression="uncompressed")
+        return ("frame", str(path))
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid: Any) -> Any:
+        kind, path = pid
+        if kind != "frame":
+            raise pickle.UnpicklingError(f"unknown hand-off {kind!r}")
+        # The mapping outlives the file's name: the frame's buffers keep it alive.
+        table = pa.ipc.open_file(pa.memory_map(path)).read_all()
+        os.unlink(path)
+        frame = pl.from_arrow(table)
+        assert isinstance(frame, pl.DataFrame)
+        return frame
+
+
+def _send(stream: IO[bytes], message: Any, folder: Path | None = None) -> None:
+    """One message; with ``folder``, its large frames go through hand-off files there."""
+    buffer = io.BytesIO()
+    _Pickler(buffer, folder).dump(message)
+    stream.write(buffer.getbuffer())
     stream.flush()
 
 
-def _reader_main(url: str, job: dict[str, Any], out: IO[bytes]) -> None:
-    """Helper process: read the chunks with ADBC and hand them over, one at a time (the pipe
-    holds the next one back until the review takes it)."""
+def _load(stream: IO[bytes]) -> Any:
+    return _Unpickler(stream).load()
+
+
+def _reader_main(url: str, job: dict[str, Any], requests: IO[bytes], out: IO[bytes]) -> None:
+    """Helper process: read the chunks with ADBC and hand them over, one at a time: after
+    each chunk it waits for the review to take it before reading the next, so at most one
+    chunk waits in shared memory."""
     from cardpilot.jobs.review import read_chunks_with
 
     try:
-        with bulk_connection(url) as connection:
+        with bulk_connection(url) as connection, handoff_directory() as folder:
             prepare_reader(connection)
 
             def fetch(
@@ -300,8 +391,10 @@ def _reader_main(url: str, job: dict[str, Any], out: IO[bytes]) -> None:
                 return bulk_frame(connection, sql, params, schema)
 
             for chunk in read_chunks_with(fetch, connection.rollback, True, **job):
-                _send(out, chunk)
-    except BrokenPipeError:  # the review stopped reading
+                _send(out, chunk, folder)
+                if pickle.load(requests) != "next":  # the review stopped
+                    return
+    except (BrokenPipeError, EOFError):  # the review stopped reading
         return
     except BaseException as exc:  # raised in the review process
         _send(out, RuntimeError(f"reading the chunks failed: {type(exc).__name__}: {exc}"))
@@ -325,11 +418,12 @@ def remote_chunks(
     try:
         _send(process.stdin, (url, job))
         while True:
-            item = pickle.load(process.stdout)
+            item = _load(process.stdout)
             if item is None:
                 break
             if isinstance(item, BaseException):
                 raise item
+            _send(process.stdin, "next")
             yield item
     finally:
         if process.poll() is None:
@@ -345,7 +439,7 @@ def _writer_main(url: str, requests: IO[bytes], replies: IO[bytes]) -> None:
     with writer_connection(url) as connection:
         while True:
             try:
-                message = pickle.load(requests)
+                message = _load(requests)
             except EOFError:
                 return
             if message is None:
@@ -376,6 +470,8 @@ class RemoteWriter:
         assert self._process.stdin is not None
         assert self._process.stdout is not None
         self._requests, self._replies = self._process.stdin, self._process.stdout
+        self._handoff = handoff_directory()
+        self._folder = self._handoff.__enter__()
         _send(self._requests, url)
 
     def _receive(self) -> Any:
@@ -394,7 +490,7 @@ class RemoteWriter:
         render_notices: Callable[[pl.DataFrame], pa.Table | None] | None,
         before_commit: Callable[[], None],
     ) -> ChunkWritten:
-        _send(self._requests, (rows, spec, render_notices is not None))
+        _send(self._requests, (rows, spec, render_notices is not None), self._folder)
         written, changed = self._receive()
         outbox = render_notices(changed) if render_notices is not None else None
         before_commit()
@@ -413,6 +509,7 @@ class RemoteWriter:
             self._process.wait()
         self._requests.close()
         self._replies.close()
+        self._handoff.__exit__(None, None, None)
 
 
 def start_writer() -> subprocess.Popen[bytes]:
@@ -558,7 +655,7 @@ def _main(role: str) -> int:
     first = pickle.load(requests)
     if role == "reader":
         url, job = first
-        _reader_main(url, job, replies)
+        _reader_main(url, job, requests, replies)
     else:
         _writer_main(first, requests, replies)
     return 0

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
 from cardpilot.domain.decisions import InitialAction, LimitAction
+from cardpilot.frames import with_per_distinct
 from cardpilot.policy.conditions import compile_condition
 from cardpilot.policy.schema import (
     FEATURE_COLUMNS,
@@ -266,10 +268,14 @@ def _pct_of(amount: pl.Expr, bp: pl.Expr | int) -> pl.Expr:
 
 
 def _reason_text_exprs(
-    policy: Policy, texts_key: tuple[tuple[str, str, str], ...]
+    policy: Policy,
+    texts_key: tuple[tuple[str, str, str], ...],
+    codes: pl.Expr | None = None,
 ) -> list[pl.Expr]:
-    """``reason_texts_zh`` and ``reason_texts_en`` from ``reason_codes``: the policy's texts,
-    then the caller's texts for the score's own codes; an unknown code shows as itself."""
+    """``reason_texts_zh`` and ``reason_texts_en`` of ``codes`` (default: the
+    ``reason_codes`` column): the policy's texts, then the caller's texts for the score's
+    own codes; an unknown code shows as itself."""
+    codes = pl.col("reason_codes") if codes is None else codes
     zh: dict[str, str] = {code: text_zh for code, text_zh, _ in texts_key}
     en: dict[str, str] = {code: text_en for code, _, text_en in texts_key}
     for code, text in policy.reasons.reasons.items():
@@ -277,7 +283,7 @@ def _reason_text_exprs(
         en[code] = text.en
 
     def texts_of(mapping: dict[str, str]) -> pl.Expr:
-        return pl.col("reason_codes").list.eval(
+        return codes.list.eval(
             pl.element().replace_strict(mapping, default=pl.element(), return_dtype=pl.String)
         )
 
@@ -351,8 +357,12 @@ def decide_limits(
     frame = _normalise(table, required_columns(policy.limits), set(OPTIONAL_COLUMNS))
     # Eager stages: for one account (the API) this is several times faster than a lazy query,
     # whose planning costs more than the work; for large batches it is as fast.
-    for stage in _review_plan(policy, as_of, _texts_key(reason_texts)):
+    plan = _review_plan(policy, as_of, _texts_key(reason_texts))
+    for stage in plan.stages:
         frame = frame.with_columns(stage)
+    # The reason lists and their texts read three columns with few distinct combinations
+    # (about a hundred per 100,000 accounts): list work once per combination.
+    frame = with_per_distinct(frame, _REASON_INPUTS, plan.reasons)
     return frame.select(_decision_columns())
 
 
@@ -368,12 +378,24 @@ def _decision_columns() -> list[pl.Expr]:
     return [pl.col(name).cast(dtype) for name, dtype in DECISION_SCHEMA.items()]
 
 
-_PLAN_CACHE: dict[tuple[str, dt.date, tuple[tuple[str, str, str], ...]], list[list[pl.Expr]]] = {}
+@dataclass(frozen=True)
+class _ReviewPlan:
+    """The review's expressions: ``stages`` in order, then ``reasons`` (reason codes and their
+    texts), which read only the columns of ``_REASON_INPUTS``."""
+
+    stages: list[list[pl.Expr]]
+    reasons: list[pl.Expr]
+
+
+# The decision's own primary and secondary reason, and the score's reason codes.
+_REASON_INPUTS = ("_reason_primary", "_reason_secondary", "reason_codes")
+
+_PLAN_CACHE: dict[tuple[str, dt.date, tuple[tuple[str, str, str], ...]], _ReviewPlan] = {}
 
 
 def _review_plan(
     policy: Policy, as_of: dt.date, texts_key: tuple[tuple[str, str, str], ...]
-) -> list[list[pl.Expr]]:
+) -> _ReviewPlan:
     """The review as ordered stages of Polars expressions, generated from the policy.
 
     Cached per (policy version, as-of, extra texts): the version holds the content hash, so a
@@ -392,7 +414,7 @@ def _review_plan(
 
 def _build_review_plan(
     policy: Policy, as_of: dt.date, texts_key: tuple[tuple[str, str, str], ...]
-) -> list[list[pl.Expr]]:
+) -> _ReviewPlan:
     lp = policy.limits
     step = lp.rounding.limit_step_minor
     pct_step = percent_to_bp(lp.rounding.increase_pct_step)
@@ -523,14 +545,17 @@ def _build_review_plan(
         [
             new_limit.alias("new_limit_minor"),
             pl.when(is_inc).then(pl.col("_pct_bp")).otherwise(None).alias("increase_pct_bp"),
-            _reason_list(primary, secondary).alias("reason_codes"),
+            primary.alias("_reason_primary"),
+            secondary.alias("_reason_secondary"),
             old.alias("old_limit_minor"),
             pl.lit(as_of, dtype=pl.Date).alias("as_of"),
             pl.lit(policy.version, dtype=pl.String).alias("policy_version"),
         ]
     )
-    stages.append(_reason_text_exprs(policy, texts_key))
-    return stages
+    codes = _reason_list(pl.col("_reason_primary"), pl.col("_reason_secondary"))
+    return _ReviewPlan(
+        stages, [codes.alias("reason_codes"), *_reason_text_exprs(policy, texts_key, codes)]
+    )
 
 
 # --------------------------------------------------------------------------- initial limits
