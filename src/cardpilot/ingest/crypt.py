@@ -15,6 +15,9 @@ import os
 from concurrent.futures import Future, ProcessPoolExecutor
 from types import TracebackType
 
+import polars as pl
+import pyarrow as pa
+
 from cardpilot.privacy import FieldCipher, KeyRing
 
 # ``national_id`` also gets a keyed blind index; see FieldCipher.blind_index.
@@ -24,6 +27,8 @@ _worker_cipher: FieldCipher | None = None
 
 Columns = dict[str, list[str | None]]
 Encrypted = dict[str, list[bytes | None]]
+# What a worker sends back: the encrypted columns as an Arrow IPC stream (no per-value pickling)
+EncryptedStream = bytes
 
 
 def _start_worker(spec: str, active: str) -> None:
@@ -40,9 +45,30 @@ def encrypt_columns(cipher: FieldCipher, columns: Columns, names: dict[str, str]
     return out
 
 
-def _encrypt_in_worker(columns: Columns, names: dict[str, str]) -> Encrypted:
+def _to_stream(table: pa.Table) -> bytes:
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def _from_stream(stream: bytes) -> pa.Table:
+    return pa.ipc.open_stream(stream).read_all()
+
+
+def _encrypt_in_worker(stream: bytes, names: dict[str, str]) -> EncryptedStream:
     assert _worker_cipher is not None, "worker started without its key ring"
-    return encrypt_columns(_worker_cipher, columns, names)
+    plain = _from_stream(stream)
+    columns: Columns = {c: plain.column(c).to_pylist() for c in plain.column_names}
+    encrypted = encrypt_columns(_worker_cipher, columns, names)
+    return _to_stream(pa.table({k: pa.array(v, pa.binary()) for k, v in encrypted.items()}))
+
+
+def encrypted_frame(stream: EncryptedStream) -> pl.DataFrame:
+    """A worker's result as a frame of Binary columns."""
+    frame = pl.from_arrow(_from_stream(stream))
+    assert isinstance(frame, pl.DataFrame)
+    return frame
 
 
 def worker_count(cpus: int | None = None) -> int:
@@ -84,8 +110,10 @@ class EncryptionPool:
             pool, self._pool = self._pool, None
             pool.shutdown(wait=True, cancel_futures=True)
 
-    def submit(self, columns: Columns, names: dict[str, str]) -> Future[Encrypted]:
-        """Encrypt ``columns`` (plaintext lists, one per personal field) in a worker."""
+    def submit(self, plain: pl.DataFrame, names: dict[str, str]) -> Future[EncryptedStream]:
+        """Encrypt the columns of ``plain`` (one per personal field) in a worker; each comes
+        back as ``names[column]`` (see ``encrypted_frame``), with the national id's blind index.
+        """
         if self._pool is None:
             raise RuntimeError("EncryptionPool is not open; use it as a context manager")
-        return self._pool.submit(_encrypt_in_worker, columns, names)
+        return self._pool.submit(_encrypt_in_worker, _to_stream(plain.to_arrow()), names)

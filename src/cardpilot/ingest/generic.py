@@ -16,7 +16,12 @@ from pathlib import Path
 
 import polars as pl
 
-from cardpilot.ingest.crypt import Encrypted, EncryptionPool, encrypt_columns
+from cardpilot.ingest.crypt import (
+    EncryptedStream,
+    EncryptionPool,
+    encrypt_columns,
+    encrypted_frame,
+)
 from cardpilot.ingest.fields import (
     NFIELDS,
     ROW,
@@ -145,7 +150,9 @@ class TableChunk:
     rejects: pl.DataFrame
     # Personal fields being encrypted in a worker process (``EncryptionPool``): ``good`` then
     # lacks their columns until ``rows`` adds them.
-    pending: Future[Encrypted] | None = None
+    pending: Future[EncryptedStream] | None = None
+    # The rows are in strictly increasing key order (the store's primary key): no sort needed.
+    presorted: bool = False
 
     @property
     def store_table(self) -> str:
@@ -160,10 +167,7 @@ class TableChunk:
         """The rows for the store; waits for pending encryption (and raises what it raised)."""
         if self.pending is None:
             return self.good
-        encrypted = self.pending.result()
-        return self.good.with_columns(
-            pl.Series(name, values, dtype=pl.Binary) for name, values in encrypted.items()
-        )
+        return pl.concat([self.good, encrypted_frame(self.pending.result())], how="horizontal")
 
 
 @dataclass(frozen=True)
@@ -324,6 +328,7 @@ class GenericReader:
         if bounds is None:  # not in strictly increasing key order: keys may repeat
             good, dup_rejects = reject_duplicates(good, key, file=file, field=key[-1])
             rejects.append(dup_rejects)
+        in_order = good if bounds is not None else None
         if bounds is not None and self._after_seen(table, bounds[0]):
             pass  # every key above all keys accepted so far: none can repeat one of them
         else:
@@ -335,6 +340,8 @@ class GenericReader:
 
         all_rejects = pl.concat([r.cast(REJECT_SCHEMA) for r in rejects])  # type: ignore[arg-type]
         self._remember(table, raw, good, file)
+        # Still in key order when no check had to join (joins need not keep row order).
+        presorted = good is in_order or (in_order is not None and key_bounds(good, key) is not None)
         store, pending = self._to_store(table, good)
         return TableChunk(
             table=table,
@@ -343,6 +350,7 @@ class GenericReader:
             good=store,
             rejects=all_rejects.sort("row"),
             pending=pending,
+            presorted=presorted,
         )
 
     def _display(self, path: Path) -> str:
@@ -536,12 +544,12 @@ class GenericReader:
 
     def _to_store(
         self, table: str, good: pl.DataFrame
-    ) -> tuple[pl.DataFrame, Future[Encrypted] | None]:
+    ) -> tuple[pl.DataFrame, Future[EncryptedStream] | None]:
         """Store-shaped rows, and the encryption still running for them (customers)."""
         frame = good.drop(ROW).rename(
             {k: v for k, v in MONEY_TO_MINOR.items() if k in good.columns}
         )
-        pending: Future[Encrypted] | None = None
+        pending: Future[EncryptedStream] | None = None
         if table == "customers":
             frame, pending = self._encrypt(frame)
             frame = frame.with_columns(
@@ -554,7 +562,7 @@ class GenericReader:
             frame = frame.with_columns(pl.col("currency").fill_null(self.defaults.currency))
         return frame, pending
 
-    def _encrypt(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, Future[Encrypted] | None]:
+    def _encrypt(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, Future[EncryptedStream] | None]:
         """Personal columns → ciphertext, blind index and key id (or a worker's future of them)."""
         personal = [c for c in PERSONAL if c in frame.columns]
         has_personal = pl.any_horizontal(pl.col(c).is_not_null() for c in personal)
@@ -565,10 +573,9 @@ class GenericReader:
                 pl.lit(None, dtype=pl.Utf8).alias("pii_key_id"),
             )
             return empty, None
-        plain = {c: frame[c].to_list() for c in personal}
         names = {c: PERSONAL[c] for c in personal}
         if self.encryptor is not None:
-            future = self.encryptor.submit(plain, names)
+            future = self.encryptor.submit(frame.select(personal), names)
             key_id = self.encryptor.active_key_id
             frame = frame.with_columns(
                 pl.when(has_personal).then(pl.lit(key_id)).alias("pii_key_id")
@@ -579,6 +586,7 @@ class GenericReader:
         if self._cipher is None:
             self._cipher = self._cipher_factory()
         cipher = self._cipher
+        plain = {c: frame[c].to_list() for c in personal}
         encrypted = encrypt_columns(cipher, plain, names)
         if "national_id" not in personal:
             encrypted["national_id_hmac"] = [None] * frame.height

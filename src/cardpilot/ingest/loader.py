@@ -107,12 +107,14 @@ def droppable_sqlite_indexes(rows: Sequence[Sequence[Any]]) -> list[tuple[str, s
     ]
 
 
-def prepare_rows(table: str, frame: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+def prepare_rows(
+    table: str, frame: pl.DataFrame, *, presorted: bool = False
+) -> tuple[pl.DataFrame, list[str]]:
     """Check ``frame``'s columns against ``table``; rows sorted by primary key (B-trees then
-    grow at their end)."""
+    grow at their end). ``presorted``: the caller knows they already are."""
     columns = _check_columns(table, frame)
     keys = list(KEYS.get(table, ()))
-    return (frame.sort(keys) if keys else frame), columns
+    return (frame.sort(keys) if keys and not presorted else frame), columns
 
 
 class StoreLoader:
@@ -161,11 +163,13 @@ class StoreLoader:
 
     # -- loading -------------------------------------------------------------------------------
 
-    def load(self, table: str, frame: pl.DataFrame) -> int:
-        """Insert the rows of ``frame`` not yet in ``table``; return how many were added."""
+    def load(self, table: str, frame: pl.DataFrame, *, presorted: bool = False) -> int:
+        """Insert the rows of ``frame`` not yet in ``table``; return how many were added.
+
+        ``presorted``: the rows are already in primary-key order (no sort needed)."""
         if frame.height == 0:
             return 0
-        frame, columns = prepare_rows(table, frame)
+        frame, columns = prepare_rows(table, frame, presorted=presorted)
         with self._lock:
             return self._load_sqlite(table, frame, columns)
 

@@ -262,7 +262,8 @@ def _load_generic(
     def load(chunk: TableChunk) -> None:
         with times.timed(f"encrypt_wait:{chunk.table}") if chunk.pending else nullcontext():
             rows = chunk.rows()
-        _add(result, chunk.store_table, loader.load(chunk.store_table, rows))
+        added = loader.load(chunk.store_table, rows, presorted=chunk.presorted)
+        _add(result, chunk.store_table, added)
 
     # ``read:T``: the reading thread reading and checking; ``wait:T``: the loader idle till then.
     read = _timed((c for t in tables for c in reader.chunks(t)), times, "read")
