@@ -97,6 +97,38 @@ def _stage_rate(stages: dict[str, list[float]], stage: str, rows: int) -> int | 
     return round(rows / (stages[stage][1] - stages[stage][0]))
 
 
+def postgres_cpu_seconds() -> float | None:
+    """CPU (user + system) of the PostgreSQL server's processes on this machine, in seconds.
+
+    The running processes' own time, plus what the postmaster has reaped from children that
+    ended (a backend that disconnected, parallel index-build workers). Linux only; a server
+    shared with other work counts that too. None when it cannot be read.
+    """
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    servers: dict[str, list[str]] = {}  # pid → stat fields from the state on
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.index("(") + 1 : stat.rindex(")")].startswith("postgres"):
+            servers[entry.name] = stat[stat.rindex(")") + 2 :].split()
+    total = 0
+    for fields in servers.values():
+        # fields[0] is stat field 3 (state); utime, stime, cutime, cstime are fields 14-17.
+        utime, stime, cutime, cstime = (int(x) for x in fields[11:15])
+        total += utime + stime
+        if fields[1] not in servers:  # the postmaster: what its ended children used
+            total += cutime + cstime
+    found = bool(servers)
+    return round(total / ticks, 1) if found else None
+
+
 def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) -> dict[str, Any]:
     from cardpilot.jobs.importing import import_portfolio
     from cardpilot.store.db import open_store
@@ -111,6 +143,7 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
         stages.setdefault(stage, [now, now])[1] = now
 
     load_before = [round(x, 2) for x in os.getloadavg()]
+    server_before = postgres_cpu_seconds() if store == "postgresql" else None
     cpu_before = cpu_seconds()
     started = time.perf_counter()
     result = import_portfolio(
@@ -118,6 +151,12 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
     )
     seconds = time.perf_counter() - started
     cpu = cpu_seconds() - cpu_before
+    server_after = postgres_cpu_seconds() if store == "postgresql" else None
+    server_cpu = (
+        round(server_after - server_before, 1)
+        if server_before is not None and server_after is not None
+        else None
+    )
     added = _added_statements(result)
     rate = rows / seconds
     memory = peak_mb()
@@ -134,6 +173,9 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
         # CPU of the importing process and its workers (not the PostgreSQL server's): less
         # sensitive than wall time to what else the machine runs.
         "cpu_seconds": round(cpu, 1),
+        # PostgreSQL: the server's CPU over the import (all its processes on this machine, so
+        # other databases' work too): the share of the load the client cannot see.
+        "server_cpu_seconds": server_cpu,
         "stage_seconds": {k: round(v[1] - v[0], 3) for k, v in stages.items()},
         # The import's own account of its time (ImportResult.stages): reading per table (on
         # the reading thread, overlapped), waits for it, writes, index/key rebuilds, limit

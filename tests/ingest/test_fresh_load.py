@@ -206,3 +206,59 @@ def test_key_bounds_only_for_strictly_increasing_keys() -> None:
     with_null = pl.DataFrame({"a": ["A1", None], "d": [jan, feb]})
     assert key_bounds(with_null, key) is None
     assert key_bounds(rising.head(1), key) == (("A1", jan), ("A1", jan))
+
+
+_KILLED_MID_LOAD = """
+import os, signal, sys
+import datetime as dt
+import polars as pl
+from cardpilot.ingest.arrow_loader import ArrowStoreLoader
+from cardpilot.store import bulk
+
+loader = ArrowStoreLoader(sys.argv[1])
+loader.__enter__()
+if loader.backend == "sqlite":  # a tiny page cache: rows spill into the file before the kill
+    bulk.execute(loader._conn, "PRAGMA cache_size=16")
+assert loader.begin_fresh({"customers": 1, "accounts": 1, "statements": 2})
+loader.load("customers", pl.DataFrame({"customer_id": ["C1"]}))
+loader.load(
+    "statements",
+    pl.DataFrame({
+        "account_id": ["A1"] * 50_000,
+        "cycle_date": pl.date_range(dt.date(1900, 1, 1), dt.date(2036, 11, 22), eager=True),
+        "statement_balance_minor": [0] * 50_000,
+        "amount_paid_minor": [0] * 50_000,
+        "days_past_due": [0] * 50_000,
+    }),
+)
+os.kill(os.getpid(), signal.SIGKILL)  # killed before finish_fresh: nothing may remain
+"""
+
+
+def test_an_import_killed_mid_load_leaves_the_store_empty_and_whole(
+    store_url: str, tmp_path: Path
+) -> None:
+    import subprocess
+    import sys
+
+    open_store(store_url).dispose()
+    before = _shape(store_url)
+    script = tmp_path / "killed.py"
+    script.write_text(_KILLED_MID_LOAD)
+    done = subprocess.run([sys.executable, str(script), store_url], check=False, timeout=120)
+    assert done.returncode == -9
+    if store_url.startswith("sqlite"):  # killed inside the transaction: a hot rollback journal
+        assert Path(store_url.removeprefix("sqlite:///") + "-journal").exists()
+
+    for table in TABLES:
+        assert _count(store_url, table) == 0, table
+    assert _shape(store_url) == before
+    if store_url.startswith("sqlite"):
+        assert _journal_mode(store_url) == "wal"
+        engine = make_engine(store_url)
+        try:
+            with engine.connect() as connection:
+                check = connection.exec_driver_sql("PRAGMA integrity_check").scalar_one()
+                assert check == "ok"
+        finally:
+            engine.dispose()
