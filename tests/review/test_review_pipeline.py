@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from cardpilot.jobs import review_bulk
 from cardpilot.jobs.review import read_decisions, review_portfolio
@@ -103,3 +104,111 @@ def test_large_chunks_ramp_up_and_small_ones_do_not():
 
     assert list(islice(chunk_sizes(100_000), 4)) == [25_000, 50_000, 100_000, 100_000]
     assert list(islice(chunk_sizes(500), 3)) == [500, 500, 500]
+
+
+def _stored_rows(url: str, accounts: list[str]) -> pl.DataFrame:
+    from sqlalchemy import text
+
+    from cardpilot.jobs.review import _DECISION_INSERT_COLUMNS, query_frame
+
+    schema = {c: pl.String() for c in _DECISION_INSERT_COLUMNS}
+    ints = ("run_id", "score", "old_limit_minor", "new_limit_minor", "increase_pct_bp")
+    schema.update({c: pl.Int64() for c in (*ints, "consecutive_overdue_months")})
+    schema.update({"pd": pl.Float64(), "as_of": pl.Date(), "due_for_review": pl.Int64()})
+    names = ", ".join(f"'{a}'" for a in accounts)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO review_runs (id, cycle_id, as_of, policy_version, engine,"
+                    " status, started_at, skipped, decided, increases, keeps, decreases, watched)"
+                    " SELECT 2, cycle_id, as_of, policy_version, engine, 'running', started_at,"
+                    " 0, 0, 0, 0, 0, 0 FROM review_runs WHERE id = 1"
+                )
+            )
+            conn.commit()
+            cols = ", ".join(_DECISION_INSERT_COLUMNS)
+            frame = query_frame(
+                conn,
+                f"SELECT {cols} FROM limit_decisions WHERE account_id IN ({names})"
+                " ORDER BY account_id",
+                {},
+                schema,
+            )
+    finally:
+        engine.dispose()
+    return frame.with_columns(
+        pl.col("due_for_review").cast(pl.Boolean),
+        pl.lit(2, pl.Int64).alias("run_id"),
+        (pl.col("old_limit_minor") + 100_000).alias("new_limit_minor"),
+    )
+
+
+def _limits(url: str, accounts: list[str]) -> dict[str, int]:
+    from sqlalchemy import text
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(text("SELECT account_id, credit_limit_minor FROM accounts")).all()
+    finally:
+        engine.dispose()
+    return {a: int(v) for a, v in rows if a in accounts}
+
+
+@pytest.mark.parametrize("already_decided", [0, 3])
+def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_decided(
+    sqlite_store, scorer, already_decided
+):
+    from cardpilot.jobs.review import _ACCOUNTS, _ACCOUNTS_SET, _COUNTS, _HISTORY
+
+    review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=400)
+    accounts = sorted(read_decisions(make_engine(sqlite_store))["account_id"].head(5).to_list())
+    rows = _stored_rows(sqlite_store, accounts)
+    # The first ``already_decided`` accounts keep the cycle they were decided in (conflict);
+    # the others are decided for a new cycle.
+    rows = rows.with_columns(
+        pl.when(pl.int_range(pl.len()) < already_decided)
+        .then(pl.col("cycle_id"))
+        .otherwise(pl.lit("2099-H1"))
+        .alias("cycle_id")
+    )
+    before = _limits(sqlite_store, accounts)
+    spec = review_bulk.ChunkWrite(
+        columns=tuple(rows.columns),
+        bounds={"run": 2, "lo": accounts[0], "hi": accounts[-1]},
+        history_sql=_HISTORY,
+        accounts_sql=_ACCOUNTS,
+        accounts_set_sql=_ACCOUNTS_SET,
+        counts_sql=_COUNTS,
+        watches_sql="SELECT 1 WHERE false",
+        watches_params={},
+        effective=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
+        skipped=0,
+    )
+    with review_bulk.writer_connection(sqlite_store) as connection:
+        written = review_bulk.write_chunk(connection, rows, spec)
+        review_bulk.commit_chunk(connection, spec, written)
+    assert written.inserted == sum(written.by_action.values()) == 5 - already_decided
+    after = _limits(sqlite_store, accounts)
+    for n, account in enumerate(accounts):
+        expected = before[account] if n < already_decided else rows["new_limit_minor"][n]
+        assert after[account] == expected, account
+
+
+def test_the_cycle_counts_kept_while_writing_equal_a_count_of_the_stored_cycle(
+    sqlite_store, scorer
+):
+    from cardpilot.jobs.review import cycle_counts
+
+    result = review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=300)
+    engine = make_engine(sqlite_store)
+    try:
+        stored = cycle_counts(engine, result.cycle_id)
+    finally:
+        engine.dispose()
+    assert result.by_action == stored["action"]
+    assert result.by_grade == stored["grade"]
+    assert result.by_segment == stored["segment"]
+    assert result.cycle_decisions == result.decided > 300

@@ -92,9 +92,18 @@ class ReviewResult:
     out: str | None = None
     # Where the time went: waiting for the store (read), features + score, decide, persist.
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # This run's decisions by (action, grade, segment), as the chunks were written.
+    run_kinds: Kinds = field(default_factory=dict, repr=False)
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("run_kinds")
+        return out
+
+
+# Decisions by (action, grade, segment); a chunk's write returns (inserted, watched, kinds).
+Kinds = dict[tuple[Any, Any, Any], int]
+Written = tuple[int, int, Kinds]
 
 
 # --------------------------------------------------------------------------- the cycle
@@ -634,12 +643,15 @@ _HISTORY = (
 )
 _HISTORY_SQL = text(_HISTORY).bindparams(bindparam("effective_at", type_=DateTime(timezone=True)))
 
-_ACCOUNTS = (
+# The account updates of a review decision ``d`` (the bulk writer also runs them from its stage).
+_ACCOUNTS_SET = (
     "UPDATE accounts SET credit_limit_minor = d.new_limit_minor, grade = d.grade,"
     " segment = d.segment,"
     " last_review_on = CASE WHEN d.due_for_review THEN d.as_of ELSE accounts.last_review_on END"
-    " FROM limit_decisions d WHERE d.account_id = accounts.account_id AND d.run_id = :run"
-    " AND d.account_id BETWEEN :lo AND :hi"
+)
+_ACCOUNTS = (
+    f"{_ACCOUNTS_SET} FROM limit_decisions d WHERE d.account_id = accounts.account_id"
+    " AND d.run_id = :run AND d.account_id BETWEEN :lo AND :hi"
 )
 _ACCOUNTS_SQL = text(_ACCOUNTS)
 
@@ -671,9 +683,9 @@ def _persist_chunk(
     chunk_no: int,
     notify: bool = True,
     writer: Any = None,
-) -> tuple[int, int]:
+) -> Written:
     """Decisions, limit history, accounts, watches, notices and run counts of one chunk: one
-    transaction. Returns (decisions inserted, watches started).
+    transaction. Returns (decisions inserted, watches started, decisions inserted by kind).
 
     ``writer``: an ADBC connection (``cardpilot.store.bulk``) that does the whole chunk in
     its own transaction; None: the SQLAlchemy engine does.
@@ -691,15 +703,20 @@ def _persist_chunk(
     with db.begin() as conn:
         if rows.height:
             _insert_decisions(conn, rows)
-        counts: dict[str, int] = dict(
-            conn.execute(
+        by_kind: Kinds = {
+            (a, g, s): int(n)
+            for a, g, s, n in conn.execute(
                 text(
-                    "SELECT action, COUNT(*) FROM limit_decisions"
-                    " WHERE run_id = :run AND account_id BETWEEN :lo AND :hi GROUP BY action"
+                    "SELECT action, grade, segment, COUNT(*) FROM limit_decisions"
+                    " WHERE run_id = :run AND account_id BETWEEN :lo AND :hi"
+                    " GROUP BY action, grade, segment"
                 ),
                 bounds,
             ).all()
-        )
+        }
+        counts: dict[str, int] = {}
+        for (action, _, _), n in by_kind.items():
+            counts[action] = counts.get(action, 0) + n
         conn.execute(_HISTORY_SQL, {**bounds, "effective_at": effective})
         conn.execute(_ACCOUNTS_SQL, bounds)
         watched = start_watches(conn, policy, as_of, run=run_id, lo=chunk.first, hi=chunk.last)
@@ -722,7 +739,7 @@ def _persist_chunk(
         )
     if hook and hook == ("after", chunk_no):
         os.kill(os.getpid(), signal.SIGKILL)
-    return inserted, watched
+    return inserted, watched, by_kind
 
 
 def _persist_chunk_bulk(
@@ -737,7 +754,7 @@ def _persist_chunk_bulk(
     chunk_no: int,
     notify: bool,
     hook: tuple[str, int] | None,
-) -> tuple[int, int]:
+) -> Written:
     """``_persist_chunk`` on ADBC (``cardpilot.jobs.review_bulk``): the same statements, the
     notices included, in one transaction."""
     from cardpilot.jobs import review_bulk
@@ -751,6 +768,7 @@ def _persist_chunk_bulk(
         bounds=bounds,
         history_sql=_HISTORY,
         accounts_sql=_ACCOUNTS,
+        accounts_set_sql=_ACCOUNTS_SET,
         counts_sql=_COUNTS,
         watches_sql=watches_sql,
         watches_params=watches_params,
@@ -770,7 +788,7 @@ def _persist_chunk_bulk(
     )
     if hook and hook == ("after", chunk_no):
         os.kill(os.getpid(), signal.SIGKILL)
-    return written.inserted, written.watched
+    return written.inserted, written.watched, written.by_kind
 
 
 def _queue_notices(conn: Any, run_id: int, lo: str, hi: str) -> None:
@@ -854,19 +872,41 @@ def _check_currency(db: Engine, policy: Policy) -> None:
         )
 
 
-def cycle_counts(db: Engine, cycle_id: str) -> dict[str, dict[str, int]]:
-    """Decisions of a cycle by action, grade and segment."""
-    out: dict[str, dict[str, int]] = {}
+def cycle_counts(
+    db: Engine, cycle_id: str, run: tuple[int, Kinds] | None = None
+) -> dict[str, dict[str, int]]:
+    """Decisions of a cycle by action, grade and segment.
+
+    ``run``: a run of the cycle and its decisions by kind as it wrote them; only the other
+    runs' decisions are then counted in the store (through the run index: none, unless an
+    earlier run of the cycle was interrupted), not the whole cycle again.
+    """
+    params: dict[str, Any] = {"cycle": cycle_id}
+    if run is None:
+        where = "WHERE cycle_id = :cycle"
+    else:
+        where = (
+            "WHERE run_id IN (SELECT id FROM review_runs WHERE cycle_id = :cycle AND id <> :run)"
+        )
+        params["run"] = run[0]
     with db.connect() as conn:
-        for column in ("action", "grade", "segment"):
-            rows = conn.execute(
-                text(
-                    f"SELECT {column}, COUNT(*) FROM limit_decisions WHERE cycle_id = :cycle"
-                    f" GROUP BY {column} ORDER BY {column}"
-                ),
-                {"cycle": cycle_id},
-            ).all()
-            out[column] = {str(k) if k is not None else "none": int(n) for k, n in rows}
+        rows = conn.execute(
+            text(
+                f"SELECT action, grade, segment, COUNT(*) FROM limit_decisions {where}"
+                " GROUP BY action, grade, segment"
+            ),
+            params,
+        ).all()
+    kinds: Kinds = {(a, g, s): int(n) for a, g, s, n in rows}
+    for kind, n in (run[1] if run else {}).items():
+        kinds[kind] = kinds.get(kind, 0) + n
+    out: dict[str, dict[str, int]] = {}
+    for position, column in enumerate(("action", "grade", "segment")):
+        totals: dict[str, int] = {}
+        for kind, n in kinds.items():
+            key = str(kind[position]) if kind[position] is not None else "none"
+            totals[key] = totals.get(key, 0) + n
+        out[column] = dict(sorted(totals.items()))
     return out
 
 
@@ -991,7 +1031,7 @@ def _review(
             _finish_run(db, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
             raise
         _finish_run(db, run_id, "finished")
-        counts = cycle_counts(db, cycle_id)
+        counts = cycle_counts(db, cycle_id, (run_id, result.run_kinds))
         result.by_action, result.by_grade = counts["action"], counts["grade"]
         result.by_segment = counts["segment"]
         result.cycle_decisions = sum(result.by_action.values())
@@ -1045,9 +1085,9 @@ def _run_chunks(
             if writer is not None
             else None
         )
-        pending: tuple[Future[tuple[int, int]], int] | None = None
+        pending: tuple[Future[Written], int] | None = None
 
-        def collect(item: tuple[Future[tuple[int, int]], int]) -> None:
+        def collect(item: tuple[Future[Written], int]) -> None:
             _add_written(result, item[0].result(), item[1])
 
         texts: dict[str, dict[str, str]] = {}
@@ -1101,11 +1141,13 @@ def _run_chunks(
         result.stage_seconds = {k: round(v, 3) for k, v in stages.items()}
 
 
-def _add_written(result: ReviewResult, written: tuple[int, int], offered: int) -> None:
-    inserted, watched = written
+def _add_written(result: ReviewResult, written: Written, offered: int) -> None:
+    inserted, watched, by_kind = written
     result.decided += inserted
     result.skipped += offered - inserted
     result.watched += watched
+    for kind, n in by_kind.items():
+        result.run_kinds[kind] = result.run_kinds.get(kind, 0) + n
 
 
 # --------------------------------------------------------------------------- reading back

@@ -172,7 +172,8 @@ class ChunkWrite:
     columns: tuple[str, ...]
     bounds: dict[str, Any]  # run, lo, hi
     history_sql: str
-    accounts_sql: str
+    accounts_sql: str  # the account updates from the chunk's stored decisions
+    accounts_set_sql: str  # their UPDATE … SET part, for the same updates from the stage
     counts_sql: str
     watches_sql: str
     watches_params: dict[str, Any]
@@ -186,42 +187,71 @@ class ChunkWritten:
     inserted: int
     watched: int
     offered: int
+    # Decisions inserted by (action, grade, segment): the cycle's counts without a rescan.
+    by_kind: dict[tuple[Any, Any, Any], int]
 
 
 def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkWritten:
     """Open the chunk's transaction and write everything but the run's counts."""
     _begin(connection)
     columns = spec.columns
+    staged_all = False
     if rows.height:
-        # The run's own columns, equal on every row, are parameters of the INSERT.
+        # The run's own columns, equal on every row, are parameters of the INSERT; the
+        # as-of date stays staged (the account updates read it from the stage).
         constant = {
             c: rows[c][0]
             for c in _RUN_COLUMNS
-            if c in columns and rows[c].null_count() == 0 and rows[c].n_unique() == 1
+            if c in columns
+            and c != "as_of"
+            and rows[c].null_count() == 0
+            and rows[c].n_unique() == 1
         }
         staged = [c for c in columns if c not in constant]
         _stage(connection, _STAGE, rows.select(staged))
         values = [f":{c}" if c in constant else c for c in columns]
         # "WHERE true": SQLite's parser needs it between INSERT … SELECT and ON CONFLICT.
-        run(
+        inserted_now = run_counted(
             connection,
             f"INSERT INTO limit_decisions ({', '.join(columns)}) SELECT {', '.join(values)}"
             f" FROM {_STAGE} WHERE true ON CONFLICT (account_id, cycle_id) DO NOTHING",
             constant,
         )
-    counts = bulk_frame(
-        connection,
-        "SELECT action, COUNT(*) FROM limit_decisions"
-        " WHERE run_id = :run AND account_id BETWEEN :lo AND :hi GROUP BY action",
-        spec.bounds,
-        {"action": pl.String(), "n": pl.Int64()},
-    )
-    by_action = dict(zip(counts["action"].to_list(), counts["n"].to_list(), strict=True))
+        staged_all = inserted_now == rows.height
+    counted: dict[str, pl.DataType] = {
+        "action": pl.String(),
+        "grade": pl.String(),
+        "segment": pl.String(),
+        "n": pl.Int64(),
+    }
+    kinds = "action, grade, segment"
+    if staged_all:
+        # Every staged decision went in (none was there already): the small in-memory stage
+        # is what this chunk decided, cheaper to read than the decisions table.
+        counts = bulk_frame(
+            connection, f"SELECT {kinds}, COUNT(*) FROM {_STAGE} GROUP BY {kinds}", {}, counted
+        )
+        accounts_sql = (
+            f"{spec.accounts_set_sql} FROM {_STAGE} d WHERE d.account_id = accounts.account_id"
+        )
+    else:
+        counts = bulk_frame(
+            connection,
+            f"SELECT {kinds}, COUNT(*) FROM limit_decisions"
+            f" WHERE run_id = :run AND account_id BETWEEN :lo AND :hi GROUP BY {kinds}",
+            spec.bounds,
+            counted,
+        )
+        accounts_sql = spec.accounts_sql
+    by_kind = {(a, g, s): int(n) for a, g, s, n in counts.iter_rows()}
+    by_action: dict[str, int] = {}
+    for (action, _, _), n in by_kind.items():
+        by_action[action] = by_action.get(action, 0) + n
     run(connection, spec.history_sql, {**spec.bounds, "effective_at": spec.effective})
-    run(connection, spec.accounts_sql, spec.bounds)
+    run(connection, accounts_sql, spec.bounds)
     watched = run_counted(connection, spec.watches_sql, spec.watches_params)
     inserted = int(sum(by_action.values()))
-    return ChunkWritten(by_action, inserted, watched, rows.height)
+    return ChunkWritten(by_action, inserted, watched, rows.height, by_kind)
 
 
 def commit_chunk(connection: Any, spec: ChunkWrite, written: ChunkWritten) -> None:
