@@ -97,13 +97,21 @@ def test_the_review_decides_the_same_through_files_and_through_the_pipe(
     assert a.equals(b)
 
 
-def test_large_chunks_ramp_up_and_small_ones_do_not():
-    from itertools import islice
+def test_large_chunks_ramp_up_and_down_and_small_ones_do_not():
+    from itertools import accumulate, islice
 
     from cardpilot.jobs.review import chunk_sizes
 
+    def covering(total: int) -> list[int]:
+        sizes = list(islice(chunk_sizes(100_000, total), 100))
+        ends = list(accumulate(sizes))
+        return sizes[: next(i for i, end in enumerate(ends) if end >= total) + 1]
+
+    assert covering(1_000_000) == [25_000, 50_000, *[100_000] * 8, 50_000, 50_000, 25_000]
+    assert sum(covering(1_000_000)) == 1_000_000
+    assert covering(60_000) == [25_000, 50_000]
     assert list(islice(chunk_sizes(100_000), 4)) == [25_000, 50_000, 100_000, 100_000]
-    assert list(islice(chunk_sizes(500), 3)) == [500, 500, 500]
+    assert list(islice(chunk_sizes(500, 10_000), 3)) == [500, 500, 500]
 
 
 def _stored_rows(url: str, accounts: list[str]) -> pl.DataFrame:

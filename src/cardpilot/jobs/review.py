@@ -276,7 +276,12 @@ Fetch = Callable[[str, Mapping[str, Any], Mapping[str, pl.DataType]], pl.DataFra
 
 
 def _read_chunks(
-    db: Engine, as_of: dt.date, cycle_id: str, chunk_rows: int, helper: Any = None
+    db: Engine,
+    as_of: dt.date,
+    cycle_id: str,
+    chunk_rows: int,
+    helper: Any = None,
+    total: int | None = None,
 ) -> Iterator[_Chunk]:
     """Accounts in account-id order, ``chunk_rows`` at a time, with their window's statements.
 
@@ -286,7 +291,12 @@ def _read_chunks(
     from cardpilot.store.bulk import bulk_connection, supports_bulk
 
     sqlite = db.dialect.name == "sqlite"
-    job: dict[str, Any] = {"as_of": as_of, "cycle_id": cycle_id, "chunk_rows": chunk_rows}
+    job: dict[str, Any] = {
+        "as_of": as_of,
+        "cycle_id": cycle_id,
+        "chunk_rows": chunk_rows,
+        "total": total,
+    }
     if supports_bulk(db.url) and sqlite:
         from cardpilot.jobs.review_bulk import remote_chunks
 
@@ -315,17 +325,34 @@ def _read_chunks(
     yield from read_chunks_with(fetch_sa, lambda: None, sqlite, **job)
 
 
-# Chunks of at least this many accounts start smaller (a quarter, then a half): the first
-# chunk is read before anything else can run and its size is time the pipeline stands idle.
+# Chunks of at least this many accounts ramp up at the start (a quarter, then a half of the
+# chunk size) and down at the end (a half, then a quarter): nothing else can run while the
+# first chunk is read, nor while the last one is written.
 RAMP_FROM_ROWS = 20_000
 
 
-def chunk_sizes(chunk_rows: int) -> Iterator[int]:
-    """The sizes of the review's chunks, in order: ``chunk_rows`` each; large chunks ramp up
-    (``RAMP_FROM_ROWS``)."""
-    if chunk_rows >= RAMP_FROM_ROWS:
-        yield chunk_rows // 4
-        yield chunk_rows // 2
+def chunk_sizes(chunk_rows: int, total: int | None = None) -> Iterator[int]:
+    """The sizes of the review's chunks, in order: ``chunk_rows`` each, ramped
+    (``RAMP_FROM_ROWS``) when the chunks are large; ``total``: the accounts expected (the
+    sizes go on at ``chunk_rows`` past it, should there be more)."""
+    if chunk_rows < RAMP_FROM_ROWS:
+        while True:
+            yield chunk_rows
+    up = [chunk_rows // 4, chunk_rows // 2]
+    down = [chunk_rows // 2, chunk_rows // 4]
+    left = total if total is not None else None
+    for size in up:
+        yield size
+        if left is not None:
+            left -= size
+    while left is None or left > sum(down) + chunk_rows:
+        yield chunk_rows
+        if left is not None:
+            left -= chunk_rows
+    if left > sum(down):  # one full-size chunk or less before the ramp down
+        yield left - sum(down)
+    for size in down:
+        yield size
     while True:
         yield chunk_rows
 
@@ -338,9 +365,10 @@ def read_chunks_with(
     as_of: dt.date,
     cycle_id: str,
     chunk_rows: int,
+    total: int | None = None,
 ) -> Iterator[_Chunk]:
     """The chunks of ``_read_chunks`` through ``fetch`` (a query as a frame); ``end_read``
-    ends the read transaction after each chunk."""
+    ends the read transaction after each chunk; ``total``: the accounts expected."""
     since = _months_before(as_of, 8)  # six cycles and the one before (payment ratio), margin
     # SQLite would pick the cycle_id index (every decision of the cycle) over the unique
     # (account_id, cycle_id) one; "+" keeps it on the account range.
@@ -349,7 +377,7 @@ def read_chunks_with(
         "MAX(effective_at)" if sqlite else "CAST(MAX(effective_at) AT TIME ZONE 'UTC' AS DATE)"
     )
     after = ""
-    sizes = chunk_sizes(chunk_rows)
+    sizes = chunk_sizes(chunk_rows, total)
     while True:
         accounts = fetch(
             "SELECT a.account_id, a.customer_id, a.credit_limit_minor, a.open_date, a.status,"
@@ -1092,7 +1120,9 @@ def _run_chunks(
 
         texts: dict[str, dict[str, str]] = {}
         done = 0
-        chunks = _prefetched(_read_chunks(db, as_of, cycle_id, chunk_rows, helpers.get("reader")))
+        chunks = _prefetched(
+            _read_chunks(db, as_of, cycle_id, chunk_rows, helpers.get("reader"), total)
+        )
         stages = dict.fromkeys(("read", "features_score", "decide", "persist"), 0.0)
         clock = time.perf_counter()
         for chunk_no, chunk in enumerate(chunks, start=1):
