@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from cardpilot.scoring.gbm import DERIVED, GbmParams, average_boosters, fit_gbm, with_derived
+from cardpilot.scoring.reasons import reason_code
 
 
 def _frame(n: int = 3000, seed: int = 11) -> tuple[pl.DataFrame, np.ndarray]:
@@ -78,9 +79,21 @@ def test_derived_features_are_computed_by_the_model_and_explained_by_their_paren
     model, summary = fit_gbm(frame, y, names, params)
     assert model.features[-2:] == list(derived)
     assert set(derived) <= set(summary["importance_gain"])
-    assert model.reason_codes[-2:] == [
-        model.reason_codes[model.features.index(DERIVED[d][1])] for d in derived
-    ]
+    # a derived feature's SHAP goes to its parent's reason code: codes never repeat
+    assert len(model.reason_codes) == len(set(model.reason_codes)) == len(model.features) - 1
+    parents = ["payment_ratio_latest", "repayment_status_latest"]
+    assert [DERIVED[d][1] for d in derived] == parents
+    X = with_derived(frame, derived)
+    contrib = model.booster.predict(
+        np.column_stack([X.get_column(f).cast(pl.Float64).to_numpy() for f in model.features]),
+        pred_contrib=True,
+    )
+    _, reasons = model.score_arrays(frame)
+    status = model.reason_codes.index(reason_code("repayment_status_latest"))
+    j, k = model.features.index("repayment_status_latest"), model.features.index(derived[1])
+    both = contrib[:, j] + contrib[:, k]
+    top = both > np.delete(contrib[:, :-1], [j, k], axis=1).max(axis=1)
+    assert (reasons[top & (both > 0), 0] == status).all()
     # the feature table never carries them: the model adds them itself
     scored = model.score(frame)
     assert "d_paid_to_balance_latest" not in frame.columns
