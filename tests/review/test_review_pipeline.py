@@ -169,7 +169,7 @@ def _limits(url: str, accounts: list[str]) -> dict[str, int]:
 def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_decided(
     sqlite_store, scorer, already_decided
 ):
-    from cardpilot.jobs.review import _ACCOUNTS, _ACCOUNTS_SET, _COUNTS, _HISTORY
+    from cardpilot.jobs.review import _ACCOUNTS, _COUNTS, _HISTORY
 
     review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=400)
     accounts = sorted(read_decisions(make_engine(sqlite_store))["account_id"].head(5).to_list())
@@ -188,7 +188,6 @@ def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_deci
         bounds={"run": 2, "lo": accounts[0], "hi": accounts[-1]},
         history_sql=_HISTORY,
         accounts_sql=_ACCOUNTS,
-        accounts_set_sql=_ACCOUNTS_SET,
         counts_sql=_COUNTS,
         watches_sql="SELECT 1 WHERE false",
         watches_params={},

@@ -46,6 +46,7 @@ from cardpilot.store.bulk import (
 from cardpilot.store.db import normalise_url
 
 _STAGE = "review_stage_decisions"
+_DECIDED = "review_chunk_decisions"
 _NOTICE_STAGE = "review_stage_outbox"
 _RUN_COLUMNS = ("run_id", "cycle_id", "as_of", "policy_version", "model_version")
 
@@ -171,9 +172,9 @@ class ChunkWrite:
 
     columns: tuple[str, ...]
     bounds: dict[str, Any]  # run, lo, hi
+    # history_sql, accounts_sql and watches_sql read the chunk's decisions from "{decisions}".
     history_sql: str
-    accounts_sql: str  # the account updates from the chunk's stored decisions
-    accounts_set_sql: str  # their UPDATE … SET part, for the same updates from the stage
+    accounts_sql: str
     counts_sql: str
     watches_sql: str
     watches_params: dict[str, Any]
@@ -195,17 +196,13 @@ def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkW
     """Open the chunk's transaction and write everything but the run's counts."""
     _begin(connection)
     columns = spec.columns
-    staged_all = False
+    decisions = "limit_decisions"
     if rows.height:
-        # The run's own columns, equal on every row, are parameters of the INSERT; the
-        # as-of date stays staged (the account updates read it from the stage).
+        # The run's own columns, equal on every row, are parameters of the INSERT.
         constant = {
             c: rows[c][0]
             for c in _RUN_COLUMNS
-            if c in columns
-            and c != "as_of"
-            and rows[c].null_count() == 0
-            and rows[c].n_unique() == 1
+            if c in columns and rows[c].null_count() == 0 and rows[c].n_unique() == 1
         }
         staged = [c for c in columns if c not in constant]
         _stage(connection, _STAGE, rows.select(staged))
@@ -217,41 +214,50 @@ def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkW
             f" FROM {_STAGE} WHERE true ON CONFLICT (account_id, cycle_id) DO NOTHING",
             constant,
         )
-        staged_all = inserted_now == rows.height
-    counted: dict[str, pl.DataType] = {
-        "action": pl.String(),
-        "grade": pl.String(),
-        "segment": pl.String(),
-        "n": pl.Int64(),
-    }
+        if inserted_now == rows.height and "cycle_id" in columns:
+            _collect_decided(connection, columns, constant)
+            decisions = _DECIDED
+    # Every staged decision went in (none was there already): the chunk's statements read
+    # its decisions from the small in-memory table of them instead of the decisions table
+    # (an index look-up and a table row per decision, several times over).
     kinds = "action, grade, segment"
-    if staged_all:
-        # Every staged decision went in (none was there already): the small in-memory stage
-        # is what this chunk decided, cheaper to read than the decisions table.
-        counts = bulk_frame(
-            connection, f"SELECT {kinds}, COUNT(*) FROM {_STAGE} GROUP BY {kinds}", {}, counted
-        )
-        accounts_sql = (
-            f"{spec.accounts_set_sql} FROM {_STAGE} d WHERE d.account_id = accounts.account_id"
-        )
-    else:
-        counts = bulk_frame(
-            connection,
-            f"SELECT {kinds}, COUNT(*) FROM limit_decisions"
-            f" WHERE run_id = :run AND account_id BETWEEN :lo AND :hi GROUP BY {kinds}",
-            spec.bounds,
-            counted,
-        )
-        accounts_sql = spec.accounts_sql
+    counts = bulk_frame(
+        connection,
+        f"SELECT {kinds}, COUNT(*) FROM {decisions}"
+        f" WHERE run_id = :run AND account_id BETWEEN :lo AND :hi GROUP BY {kinds}",
+        spec.bounds,
+        {"action": pl.String(), "grade": pl.String(), "segment": pl.String(), "n": pl.Int64()},
+    )
     by_kind = {(a, g, s): int(n) for a, g, s, n in counts.iter_rows()}
     by_action: dict[str, int] = {}
     for (action, _, _), n in by_kind.items():
         by_action[action] = by_action.get(action, 0) + n
-    run(connection, spec.history_sql, {**spec.bounds, "effective_at": spec.effective})
-    run(connection, accounts_sql, spec.bounds)
-    watched = run_counted(connection, spec.watches_sql, spec.watches_params)
+    params = {**spec.bounds, "effective_at": spec.effective}
+    run(connection, spec.history_sql.format(decisions=decisions), params)
+    run(connection, spec.accounts_sql.format(decisions=decisions), spec.bounds)
+    watches = spec.watches_sql.format(decisions=decisions)
+    watched = run_counted(connection, watches, spec.watches_params)
     inserted = int(sum(by_action.values()))
     return ChunkWritten(by_action, inserted, watched, rows.height, by_kind)
+
+
+def _collect_decided(connection: Any, columns: tuple[str, ...], constant: dict[str, Any]) -> None:
+    """The chunk's decisions as just inserted, with their ids, in the temporary table
+    ``_DECIDED`` (the ids from the unique (account, cycle) index, no table rows read)."""
+    execute(connection, f"DROP TABLE IF EXISTS {_DECIDED}")
+    listed = ", ".join(("id", *columns))
+    execute(
+        connection,
+        f"CREATE TEMPORARY TABLE {_DECIDED} AS SELECT {listed} FROM limit_decisions WHERE 1 = 0",
+    )
+    picked = ", ".join(f":{c}" if c in constant else f"s.{c}" for c in columns)
+    cycle = ":cycle_id" if "cycle_id" in constant else "s.cycle_id"
+    run(
+        connection,
+        f"INSERT INTO {_DECIDED} ({listed}) SELECT k.id, {picked} FROM {_STAGE} s"
+        f" JOIN limit_decisions k ON k.account_id = s.account_id AND k.cycle_id = {cycle}",
+        constant,
+    )
 
 
 def commit_chunk(connection: Any, spec: ChunkWrite, written: ChunkWritten) -> None:
