@@ -661,28 +661,24 @@ def _insert_decisions(conn: Connection, frame: pl.DataFrame) -> None:
     )
 
 
-# A chunk's history rows and account updates, from its decisions in ``{decisions}``:
-# ``limit_decisions`` itself, or the bulk writer's table of the chunk's decisions.
 _HISTORY = (
     "INSERT INTO limit_history (account_id, effective_at, old_limit_minor, new_limit_minor,"
     " source, decision_id, policy_version, model_version, note)"
     " SELECT account_id, :effective_at, old_limit_minor, new_limit_minor, 'review',"
     " CAST(id AS VARCHAR(64)), policy_version, model_version, action"
-    " FROM {decisions} WHERE run_id = :run AND account_id BETWEEN :lo AND :hi"
+    " FROM limit_decisions WHERE run_id = :run AND account_id BETWEEN :lo AND :hi"
     " AND action <> 'keep'"
 )
-_HISTORY_SQL = text(_HISTORY.format(decisions="limit_decisions")).bindparams(
-    bindparam("effective_at", type_=DateTime(timezone=True))
-)
+_HISTORY_SQL = text(_HISTORY).bindparams(bindparam("effective_at", type_=DateTime(timezone=True)))
 
 _ACCOUNTS = (
     "UPDATE accounts SET credit_limit_minor = d.new_limit_minor, grade = d.grade,"
     " segment = d.segment,"
     " last_review_on = CASE WHEN d.due_for_review THEN d.as_of ELSE accounts.last_review_on END"
-    " FROM {decisions} d WHERE d.account_id = accounts.account_id AND d.run_id = :run"
+    " FROM limit_decisions d WHERE d.account_id = accounts.account_id AND d.run_id = :run"
     " AND d.account_id BETWEEN :lo AND :hi"
 )
-_ACCOUNTS_SQL = text(_ACCOUNTS.format(decisions="limit_decisions"))
+_ACCOUNTS_SQL = text(_ACCOUNTS)
 
 _COUNTS = (
     "UPDATE review_runs SET decided = decided + :decided, skipped = skipped + :skipped,"

@@ -46,7 +46,6 @@ from cardpilot.store.bulk import (
 from cardpilot.store.db import normalise_url
 
 _STAGE = "review_stage_decisions"
-_DECIDED = "review_chunk_decisions"
 _NOTICE_STAGE = "review_stage_outbox"
 _RUN_COLUMNS = ("run_id", "cycle_id", "as_of", "policy_version", "model_version")
 
@@ -172,7 +171,6 @@ class ChunkWrite:
 
     columns: tuple[str, ...]
     bounds: dict[str, Any]  # run, lo, hi
-    # history_sql, accounts_sql and watches_sql read the chunk's decisions from "{decisions}".
     history_sql: str
     accounts_sql: str
     counts_sql: str
@@ -196,7 +194,6 @@ def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkW
     """Open the chunk's transaction and write everything but the run's counts."""
     _begin(connection)
     columns = spec.columns
-    decisions = "limit_decisions"
     if rows.height:
         # The run's own columns, equal on every row, are parameters of the INSERT.
         constant = {
@@ -208,22 +205,16 @@ def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkW
         _stage(connection, _STAGE, rows.select(staged))
         values = [f":{c}" if c in constant else c for c in columns]
         # "WHERE true": SQLite's parser needs it between INSERT … SELECT and ON CONFLICT.
-        inserted_now = run_counted(
+        run(
             connection,
             f"INSERT INTO limit_decisions ({', '.join(columns)}) SELECT {', '.join(values)}"
             f" FROM {_STAGE} WHERE true ON CONFLICT (account_id, cycle_id) DO NOTHING",
             constant,
         )
-        if inserted_now == rows.height and "cycle_id" in columns:
-            _collect_decided(connection, columns, constant)
-            decisions = _DECIDED
-    # Every staged decision went in (none was there already): the chunk's statements read
-    # its decisions from the small in-memory table of them instead of the decisions table
-    # (an index look-up and a table row per decision, several times over).
     kinds = "action, grade, segment"
     counts = bulk_frame(
         connection,
-        f"SELECT {kinds}, COUNT(*) FROM {decisions}"
+        f"SELECT {kinds}, COUNT(*) FROM limit_decisions"
         f" WHERE run_id = :run AND account_id BETWEEN :lo AND :hi GROUP BY {kinds}",
         spec.bounds,
         {"action": pl.String(), "grade": pl.String(), "segment": pl.String(), "n": pl.Int64()},
@@ -232,32 +223,11 @@ def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkW
     by_action: dict[str, int] = {}
     for (action, _, _), n in by_kind.items():
         by_action[action] = by_action.get(action, 0) + n
-    params = {**spec.bounds, "effective_at": spec.effective}
-    run(connection, spec.history_sql.format(decisions=decisions), params)
-    run(connection, spec.accounts_sql.format(decisions=decisions), spec.bounds)
-    watches = spec.watches_sql.format(decisions=decisions)
-    watched = run_counted(connection, watches, spec.watches_params)
+    run(connection, spec.history_sql, {**spec.bounds, "effective_at": spec.effective})
+    run(connection, spec.accounts_sql, spec.bounds)
+    watched = run_counted(connection, spec.watches_sql, spec.watches_params)
     inserted = int(sum(by_action.values()))
     return ChunkWritten(by_action, inserted, watched, rows.height, by_kind)
-
-
-def _collect_decided(connection: Any, columns: tuple[str, ...], constant: dict[str, Any]) -> None:
-    """The chunk's decisions as just inserted, with their ids, in the temporary table
-    ``_DECIDED`` (the ids from the unique (account, cycle) index, no table rows read)."""
-    execute(connection, f"DROP TABLE IF EXISTS {_DECIDED}")
-    listed = ", ".join(("id", *columns))
-    execute(
-        connection,
-        f"CREATE TEMPORARY TABLE {_DECIDED} AS SELECT {listed} FROM limit_decisions WHERE 1 = 0",
-    )
-    picked = ", ".join(f":{c}" if c in constant else f"s.{c}" for c in columns)
-    cycle = ":cycle_id" if "cycle_id" in constant else "s.cycle_id"
-    run(
-        connection,
-        f"INSERT INTO {_DECIDED} ({listed}) SELECT k.id, {picked} FROM {_STAGE} s"
-        f" JOIN limit_decisions k ON k.account_id = s.account_id AND k.cycle_id = {cycle}",
-        constant,
-    )
 
 
 def commit_chunk(connection: Any, spec: ChunkWrite, written: ChunkWritten) -> None:

@@ -46,17 +46,14 @@ def _months_after(day: dt.date, months: int) -> dt.date:
 def start_watches_statement(
     policy: Policy, as_of: dt.date, *, run: int, lo: str, hi: str
 ) -> tuple[str, dict[str, Any]]:
-    """The SQL (``:name`` parameters) and parameters that start the watches of a chunk.
-
-    The SQL reads the chunk's decisions from ``{decisions}`` (``limit_decisions``, or a table
-    of the chunk's decisions with the same columns, ``cardpilot.jobs.review_bulk``)."""
+    """The SQL (``:name`` parameters) and parameters that start the watches of a chunk."""
     watch = policy.limits.watch
     bp = percent_to_bp(watch.min_increase_pct)
     sql = (
         "INSERT INTO limit_watch (account_id, decision_id, started_on, ends_on,"
         " old_limit_minor, new_limit_minor, policy_version)"
         " SELECT account_id, id, :started, :ends, old_limit_minor, new_limit_minor,"
-        " policy_version FROM {decisions}"
+        " policy_version FROM limit_decisions"
         " WHERE run_id = :run AND account_id BETWEEN :lo AND :hi AND action = 'increase'"
         " AND new_limit_minor * 10000 >= old_limit_minor * :factor"
         " ON CONFLICT (decision_id) DO NOTHING"
@@ -80,7 +77,7 @@ def start_watches(
     Runs inside the review chunk's transaction; ``decision_id`` is unique, so never twice.
     """
     sql, params = start_watches_statement(policy, as_of, run=run, lo=lo, hi=hi)
-    result = conn.execute(text(sql.format(decisions="limit_decisions")), params)
+    result = conn.execute(text(sql), params)
     return int(result.rowcount or 0)
 
 
