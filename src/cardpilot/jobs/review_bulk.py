@@ -25,6 +25,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
@@ -439,10 +440,54 @@ def remote_chunks(
         process.stdout.close()
 
 
+class _Checkpointer:
+    """Checkpoints the SQLite writer's WAL on a thread of its own, while the writer goes on.
+
+    After each commit SQLite's own checkpoint (``wal_autocheckpoint``) copies the chunk's
+    pages into the database file and syncs it, on the committing connection: the writer
+    would wait for the disk before it can take the next chunk. Here the writer's connection
+    leaves that to a second connection on this thread (``PRAGMA wal_checkpoint(PASSIVE)``,
+    which never blocks the writer or the readers), so the copy and the sync overlap the
+    next chunk's statements. Committed chunks are durable in the WAL either way
+    (https://sqlite.org/wal.html#ckpt).
+    """
+
+    def __init__(self, url: str) -> None:
+        import adbc_driver_sqlite.dbapi as sqlite_dbapi
+
+        self._connection = sqlite_dbapi.connect(normalise_url(url).database, autocommit=True)
+        execute(self._connection, "PRAGMA busy_timeout=30000")
+        self._wanted = threading.Event()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name="review-checkpoint", daemon=True)
+        self._thread.start()
+
+    def request(self) -> None:
+        self._wanted.set()
+
+    def _run(self) -> None:
+        while True:
+            self._wanted.wait()
+            self._wanted.clear()
+            if self._closing:
+                return
+            with suppress(Exception):  # a busy database: the next request or SQLite retries
+                read_arrow_whole(self._connection, "PRAGMA wal_checkpoint(PASSIVE)")
+
+    def close(self) -> None:
+        self._closing = True
+        self._wanted.set()
+        self._thread.join()
+        try:
+            read_arrow_whole(self._connection, "PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            self._connection.close()
+
+
 def _writer_main(url: str, requests: IO[bytes], replies: IO[bytes]) -> None:
     """Helper process: each chunk written, then committed when the review says so. The
     review's process gone (killed) before that: the transaction rolls back."""
-    with writer_connection(url) as connection:
+    with writer_connection(url) as connection, _checkpointing(url, connection) as checkpoint:
         while True:
             try:
                 message = _load(requests)
@@ -460,12 +505,28 @@ def _writer_main(url: str, requests: IO[bytes], replies: IO[bytes]) -> None:
                     return
                 insert_outbox(connection, reply[1])
                 commit_chunk(connection, spec, written)
+                checkpoint()
                 _send(replies, "committed")
             except EOFError:
                 return
             except BaseException as exc:
                 _send(replies, RuntimeError(f"writing a chunk failed: {type(exc).__name__}: {exc}"))
                 return
+
+
+@contextmanager
+def _checkpointing(url: str, connection: Any) -> Iterator[Callable[[], None]]:
+    """SQLite: the writer's checkpoints on a thread of their own (:class:`_Checkpointer`);
+    yields what to call after each commit."""
+    if not is_sqlite(connection):
+        yield lambda: None
+        return
+    execute(connection, "PRAGMA wal_autocheckpoint=0")
+    checkpointer = _Checkpointer(url)
+    try:
+        yield checkpointer.request
+    finally:
+        checkpointer.close()
 
 
 class RemoteWriter:
