@@ -219,3 +219,29 @@ def test_the_cycle_counts_kept_while_writing_equal_a_count_of_the_stored_cycle(
     assert result.by_grade == stored["grade"]
     assert result.by_segment == stored["segment"]
     assert result.cycle_decisions == result.decided > 300
+
+
+def test_the_writers_wal_is_restarted_once_it_outgrows_its_limit(sqlite_store, monkeypatch):
+    from cardpilot.store.bulk import execute
+
+    monkeypatch.setattr(review_bulk, "WAL_LIMIT_BYTES", 64 * 1024)
+    wal = Path(sqlite_store.removeprefix("sqlite:///") + "-wal")
+
+    def write(connection, grade: str) -> None:
+        execute(connection, "BEGIN IMMEDIATE")
+        execute(connection, f"UPDATE accounts SET grade = '{grade}'")
+        execute(connection, "COMMIT")
+
+    with (
+        review_bulk.writer_connection(sqlite_store) as connection,
+        review_bulk._checkpointing(sqlite_store, connection) as checkpoint,
+    ):
+        write(connection, "a")
+        checkpoint.request()
+        grown = wal.stat().st_size
+        assert grown > 64 * 1024
+        checkpoint.bound()
+        execute(connection, "BEGIN IMMEDIATE")
+        execute(connection, "UPDATE accounts SET grade = 'b' WHERE rowid = 1")
+        execute(connection, "COMMIT")
+        assert wal.stat().st_size <= 64 * 1024 < grown

@@ -440,6 +440,11 @@ def remote_chunks(
         process.stdout.close()
 
 
+# Past this size the writer's WAL is checkpointed and restarted before the next chunk; the
+# file is cut back to it when it restarts (``journal_size_limit``).
+WAL_LIMIT_BYTES = 1024 * 1024 * 1024
+
+
 class _Checkpointer:
     """Checkpoints the SQLite writer's WAL on a thread of its own, while the writer goes on.
 
@@ -452,18 +457,37 @@ class _Checkpointer:
     (https://sqlite.org/wal.html#ckpt).
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, writer: Any) -> None:
         import adbc_driver_sqlite.dbapi as sqlite_dbapi
 
-        self._connection = sqlite_dbapi.connect(normalise_url(url).database, autocommit=True)
+        database = normalise_url(url).database or ""
+        self._wal = Path(f"{database}-wal")
+        self._writer = writer
+        self._connection = sqlite_dbapi.connect(database, autocommit=True)
         execute(self._connection, "PRAGMA busy_timeout=30000")
         self._wanted = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name="review-checkpoint", daemon=True)
         self._thread.start()
 
     def request(self) -> None:
+        self._idle.clear()
         self._wanted.set()
+
+    def bound(self) -> None:
+        """Before the writer's next chunk: a WAL grown past ``WAL_LIMIT_BYTES`` is checkpointed
+        to its end and started again from its beginning (``RESTART``: waits for the reader to
+        finish the chunk it is reading). With the checkpoints running beside the writer, SQLite
+        would otherwise never find the WAL wholly copied when a chunk begins, and the file
+        would grow by the whole review (about 1 KB per account)."""
+        with suppress(OSError):
+            if self._wal.stat().st_size <= WAL_LIMIT_BYTES:
+                return
+        self._idle.wait()
+        with suppress(Exception):  # busy: the next chunk tries again
+            read_arrow_whole(self._writer, "PRAGMA wal_checkpoint(RESTART)")
 
     def _run(self) -> None:
         while True:
@@ -473,6 +497,8 @@ class _Checkpointer:
                 return
             with suppress(Exception):  # a busy database: the next request or SQLite retries
                 read_arrow_whole(self._connection, "PRAGMA wal_checkpoint(PASSIVE)")
+            if not self._wanted.is_set():
+                self._idle.set()
 
     def close(self) -> None:
         self._closing = True
@@ -489,6 +515,7 @@ def _writer_main(url: str, requests: IO[bytes], replies: IO[bytes]) -> None:
     review's process gone (killed) before that: the transaction rolls back."""
     with writer_connection(url) as connection, _checkpointing(url, connection) as checkpoint:
         while True:
+            checkpoint.bound()
             try:
                 message = _load(requests)
             except EOFError:
@@ -505,7 +532,7 @@ def _writer_main(url: str, requests: IO[bytes], replies: IO[bytes]) -> None:
                     return
                 insert_outbox(connection, reply[1])
                 commit_chunk(connection, spec, written)
-                checkpoint()
+                checkpoint.request()
                 _send(replies, "committed")
             except EOFError:
                 return
@@ -514,17 +541,26 @@ def _writer_main(url: str, requests: IO[bytes], replies: IO[bytes]) -> None:
                 return
 
 
+class _NoCheckpoints:
+    def request(self) -> None:
+        return None
+
+    def bound(self) -> None:
+        return None
+
+
 @contextmanager
-def _checkpointing(url: str, connection: Any) -> Iterator[Callable[[], None]]:
-    """SQLite: the writer's checkpoints on a thread of their own (:class:`_Checkpointer`);
-    yields what to call after each commit."""
+def _checkpointing(url: str, connection: Any) -> Iterator[_Checkpointer | _NoCheckpoints]:
+    """SQLite: the writer's checkpoints on a thread of their own (:class:`_Checkpointer`):
+    ``bound()`` before each chunk, ``request()`` after each commit."""
     if not is_sqlite(connection):
-        yield lambda: None
+        yield _NoCheckpoints()
         return
     execute(connection, "PRAGMA wal_autocheckpoint=0")
-    checkpointer = _Checkpointer(url)
+    execute(connection, f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
+    checkpointer = _Checkpointer(url, connection)
     try:
-        yield checkpointer.request
+        yield checkpointer
     finally:
         checkpointer.close()
 
