@@ -104,20 +104,24 @@ def _statements(account: str) -> pl.DataFrame:
     )
 
 
-def test_fresh_load_with_an_orphan_leaves_the_store_as_it_was(store_url: str) -> None:
-    open_store(store_url).dispose()
-    before = _shape(store_url)
-    customers = pl.DataFrame({"customer_id": ["C1"]})
-    accounts = pl.DataFrame(
+def _account(account_id: str, customer_id: str) -> pl.DataFrame:
+    return pl.DataFrame(
         {
-            "account_id": ["A1"],
-            "customer_id": ["C1"],
+            "account_id": [account_id],
+            "customer_id": [customer_id],
             "currency": ["CNY"],
             "credit_limit_minor": [100],
             "open_date": [dt.date(2024, 1, 1)],
             "status": ["active"],
         }
     )
+
+
+def test_fresh_load_with_an_orphan_leaves_the_store_as_it_was(store_url: str) -> None:
+    open_store(store_url).dispose()
+    before = _shape(store_url)
+    customers = pl.DataFrame({"customer_id": ["C1"]})
+    accounts = _account("A1", "C1")
 
     def load() -> None:
         with ArrowStoreLoader(store_url) as loader:
@@ -145,19 +149,7 @@ def test_fresh_load_in_any_table_order_commits_once(store_url: str) -> None:
     with loader:
         assert loader.begin_fresh({"customers": 1, "accounts": 1, "statements": 2})
         loader.load("statements", _statements("A1"))
-        loader.load(
-            "accounts",
-            pl.DataFrame(
-                {
-                    "account_id": ["A1"],
-                    "customer_id": ["C1"],
-                    "currency": ["CNY"],
-                    "credit_limit_minor": [100],
-                    "open_date": [dt.date(2024, 1, 1)],
-                    "status": ["active"],
-                }
-            ),
-        )
+        loader.load("accounts", _account("A1", "C1"))
         loader.load("customers", pl.DataFrame({"customer_id": ["C1"]}))
         assert loader.open_limit_history(1) == 1
     assert [_count(store_url, t) for t in TABLES] == [1, 1, 2, 0, 1]

@@ -118,7 +118,8 @@ def _reference_lazy(
     as_of: dt.date,
     window: int = DEFAULT_WINDOW,
 ) -> pl.LazyFrame:
-    """The lazy plan behind :func:`behaviour_features` (streams, or runs in Spark via Arrow)."""
+    """The plan as it stood before the integer-key shortcut, written out here so that the
+    production plan is checked against a copy it cannot change along with itself."""
     cycles = _cycle_plan(statements, accounts, as_of, window)
     k = pl.col("k")
     util = pl.col("_util")

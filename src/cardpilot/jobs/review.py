@@ -26,6 +26,7 @@ import contextlib
 import datetime as dt
 import functools
 import io
+import itertools
 import json
 import os
 import queue
@@ -33,6 +34,7 @@ import re
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -44,6 +46,7 @@ from sqlalchemy import Connection, DateTime, Engine, TextClause, bindparam, text
 
 from cardpilot.domain.decisions import LimitAction
 from cardpilot.frames import with_per_distinct
+from cardpilot.jobs.review_bulk import tally
 from cardpilot.policy.limits import ReasonTexts, decide_limits
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
@@ -93,7 +96,7 @@ class ReviewResult:
     # Where the time went: waiting for the store (read), features + score, decide, persist.
     stage_seconds: dict[str, float] = field(default_factory=dict)
     # This run's decisions by (action, grade, segment), as the chunks were written.
-    run_kinds: Kinds = field(default_factory=dict, repr=False)
+    run_kinds: Counter[tuple[Any, Any, Any]] = field(default_factory=Counter, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
@@ -335,26 +338,18 @@ def chunk_sizes(chunk_rows: int, total: int | None = None) -> Iterator[int]:
     """The sizes of the review's chunks, in order: ``chunk_rows`` each, ramped
     (``RAMP_FROM_ROWS``) when the chunks are large; ``total``: the accounts expected (the
     sizes go on at ``chunk_rows`` past it, should there be more)."""
-    if chunk_rows < RAMP_FROM_ROWS:
-        while True:
-            yield chunk_rows
-    up = [chunk_rows // 4, chunk_rows // 2]
-    down = [chunk_rows // 2, chunk_rows // 4]
-    left = total if total is not None else None
-    for size in up:
-        yield size
-        if left is not None:
-            left -= size
-    while left is None or left > sum(down) + chunk_rows:
-        yield chunk_rows
-        if left is not None:
-            left -= chunk_rows
-    if left > sum(down):  # one full-size chunk or less before the ramp down
-        yield left - sum(down)
-    for size in down:
-        yield size
-    while True:
-        yield chunk_rows
+    if chunk_rows >= RAMP_FROM_ROWS:
+        up = [chunk_rows // 4, chunk_rows // 2]
+        down = [chunk_rows // 2, chunk_rows // 4]
+        yield from up
+        if total is not None:
+            # Full chunks, then what is left before the ramp down (less than a full one).
+            full, rest = divmod(max(total - sum(up) - sum(down), 0), chunk_rows)
+            yield from itertools.repeat(chunk_rows, full)
+            if rest:
+                yield rest
+            yield from down
+    yield from itertools.repeat(chunk_rows)
 
 
 def read_chunks_with(
@@ -739,9 +734,7 @@ def _persist_chunk(
                 bounds,
             ).all()
         }
-        counts: dict[str, int] = {}
-        for (action, _, _), n in by_kind.items():
-            counts[action] = counts.get(action, 0) + n
+        counts = tally(by_kind, 0)
         conn.execute(_HISTORY_SQL, {**bounds, "effective_at": effective})
         conn.execute(_ACCOUNTS_SQL, bounds)
         watched = start_watches(conn, policy, as_of, run=run_id, lo=chunk.first, hi=chunk.last)
@@ -921,16 +914,13 @@ def cycle_counts(
             ),
             params,
         ).all()
-    kinds: Kinds = {(a, g, s): int(n) for a, g, s, n in rows}
-    for kind, n in (run[1] if run else {}).items():
-        kinds[kind] = kinds.get(kind, 0) + n
+    kinds: Counter[tuple[Any, Any, Any]] = Counter({(a, g, s): int(n) for a, g, s, n in rows})
+    if run is not None:
+        kinds.update(run[1])
     out: dict[str, dict[str, int]] = {}
     for position, column in enumerate(("action", "grade", "segment")):
-        totals: dict[str, int] = {}
-        for kind, n in kinds.items():
-            key = str(kind[position]) if kind[position] is not None else "none"
-            totals[key] = totals.get(key, 0) + n
-        out[column] = dict(sorted(totals.items()))
+        named = {str(k) if k is not None else "none": n for k, n in tally(kinds, position).items()}
+        out[column] = dict(sorted(named.items()))
     return out
 
 
@@ -1172,8 +1162,7 @@ def _add_written(result: ReviewResult, written: Written, offered: int) -> None:
     result.decided += inserted
     result.skipped += offered - inserted
     result.watched += watched
-    for kind, n in by_kind.items():
-        result.run_kinds[kind] = result.run_kinds.get(kind, 0) + n
+    result.run_kinds.update(by_kind)
 
 
 # --------------------------------------------------------------------------- reading back

@@ -17,7 +17,6 @@ review keeps its SQLAlchemy path there.
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
 import pickle
@@ -27,6 +26,7 @@ import sys
 import tempfile
 import threading
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -181,14 +181,28 @@ class ChunkWrite:
     skipped: int
 
 
+def tally(kinds: Mapping[tuple[Any, ...], int], position: int) -> Counter[Any]:
+    """Counts by (action, grade, segment) summed by one of the three."""
+    totals: Counter[Any] = Counter()
+    for kind, n in kinds.items():
+        totals[kind[position]] += n
+    return totals
+
+
 @dataclass(frozen=True)
 class ChunkWritten:
-    by_action: dict[str, int]
-    inserted: int
-    watched: int
-    offered: int
     # Decisions inserted by (action, grade, segment): the cycle's counts without a rescan.
     by_kind: dict[tuple[Any, Any, Any], int]
+    watched: int
+    offered: int
+
+    @property
+    def by_action(self) -> Counter[Any]:
+        return tally(self.by_kind, 0)
+
+    @property
+    def inserted(self) -> int:
+        return sum(self.by_kind.values())
 
 
 def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkWritten:
@@ -221,14 +235,10 @@ def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkW
         {"action": pl.String(), "grade": pl.String(), "segment": pl.String(), "n": pl.Int64()},
     )
     by_kind = {(a, g, s): int(n) for a, g, s, n in counts.iter_rows()}
-    by_action: dict[str, int] = {}
-    for (action, _, _), n in by_kind.items():
-        by_action[action] = by_action.get(action, 0) + n
     run(connection, spec.history_sql, {**spec.bounds, "effective_at": spec.effective})
     run(connection, spec.accounts_sql, spec.bounds)
     watched = run_counted(connection, spec.watches_sql, spec.watches_params)
-    inserted = int(sum(by_action.values()))
-    return ChunkWritten(by_action, inserted, watched, rows.height, by_kind)
+    return ChunkWritten(by_kind, watched, rows.height)
 
 
 def commit_chunk(connection: Any, spec: ChunkWrite, written: ChunkWritten) -> None:
@@ -241,9 +251,9 @@ def commit_chunk(connection: Any, spec: ChunkWrite, written: ChunkWritten) -> No
             "run": spec.bounds["run"],
             "decided": written.inserted,
             "skipped": spec.skipped + (written.offered - written.inserted),
-            "inc": int(by_action.get("increase", 0)),
-            "keep": int(by_action.get("keep", 0)),
-            "dec": int(by_action.get("decrease", 0)),
+            "inc": by_action["increase"],
+            "keep": by_action["keep"],
+            "dec": by_action["decrease"],
             "watched": written.watched,
         },
     )
@@ -372,9 +382,7 @@ class _Unpickler(pickle.Unpickler):
 
 def _send(stream: IO[bytes], message: Any, folder: Path | None = None) -> None:
     """One message; with ``folder``, its large frames go through hand-off files there."""
-    buffer = io.BytesIO()
-    _Pickler(buffer, folder).dump(message)
-    stream.write(buffer.getbuffer())
+    _Pickler(stream, folder).dump(message)
     stream.flush()
 
 
@@ -541,21 +549,10 @@ def _writer_main(url: str, requests: IO[bytes], replies: IO[bytes]) -> None:
                 return
 
 
-class _NoCheckpoints:
-    def request(self) -> None:
-        return None
-
-    def bound(self) -> None:
-        return None
-
-
 @contextmanager
-def _checkpointing(url: str, connection: Any) -> Iterator[_Checkpointer | _NoCheckpoints]:
-    """SQLite: the writer's checkpoints on a thread of their own (:class:`_Checkpointer`):
+def _checkpointing(url: str, connection: Any) -> Iterator[_Checkpointer]:
+    """The writer's checkpoints on a thread of their own (:class:`_Checkpointer`):
     ``bound()`` before each chunk, ``request()`` after each commit."""
-    if not is_sqlite(connection):
-        yield _NoCheckpoints()
-        return
     execute(connection, "PRAGMA wal_autocheckpoint=0")
     execute(connection, f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
     checkpointer = _Checkpointer(url, connection)
