@@ -138,7 +138,8 @@ class Statement(Base):
     __table_args__ = (
         CheckConstraint("days_past_due >= 0", name="dpd_non_negative"),
         CheckConstraint("amount_paid_minor >= 0", name="paid_non_negative"),
-        Index("ix_statements_cycle_date", "cycle_date"),
+        # No index on cycle_date alone (migration 0010): only a once-a-run MAX(cycle_date) read
+        # it, and it was the one unsorted sort of a first import.
         # Covering index of what the limit review reads, in account order (migration 0008).
         Index(
             "ix_statements_review",
