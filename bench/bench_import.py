@@ -20,6 +20,7 @@ machine they ran on, to ``bench/results/import.json``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
@@ -29,6 +30,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -129,6 +131,58 @@ def postgres_cpu_seconds() -> float | None:
     return round(total / ticks, 1) if found else None
 
 
+class BackendCpu:
+    """CPU (user + system) of the PostgreSQL processes serving one database, in seconds.
+
+    Sampled every 0.2 s from ``pg_stat_activity`` (backends and their parallel workers; not
+    autovacuum, which is the server's own housekeeping) and ``/proc``: the last reading of each
+    process is its total, so a process that ends between two samples loses at most 0.2 s.
+    Unlike ``postgres_cpu_seconds`` it leaves out other databases' work on a shared server.
+    Linux only; ``seconds`` is None when it could not be read.
+    """
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        self._database = make_url(url).database
+        self._libpq = _libpq(make_url(url).set(database="postgres").render_as_string(False))
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self.seconds: float | None = None
+
+    def __enter__(self) -> BackendCpu:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.seconds = round(sum(self._seen.values()), 1) if self._seen else None
+
+    def _run(self) -> None:
+        import psycopg
+
+        ticks = os.sysconf("SC_CLK_TCK")
+        sql = (
+            "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+            " AND backend_type IN ('client backend', 'parallel worker')"
+        )
+        try:
+            conn = psycopg.connect(self._libpq, autocommit=True, connect_timeout=5)
+        except Exception:
+            return
+        with conn:
+            while not self._stop.wait(0.2):
+                for (pid,) in conn.execute(sql, (self._database,)).fetchall():
+                    try:
+                        stat = Path(f"/proc/{pid}/stat").read_text()
+                    except OSError:
+                        continue
+                    fields = stat[stat.rindex(")") + 2 :].split()
+                    self._seen[pid] = (int(fields[11]) + int(fields[12])) / ticks
+
+
 def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) -> dict[str, Any]:
     from cardpilot.jobs.importing import import_portfolio
     from cardpilot.store.db import open_store
@@ -145,10 +199,12 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
     load_before = [round(x, 2) for x in os.getloadavg()]
     server_before = postgres_cpu_seconds() if store == "postgresql" else None
     cpu_before = cpu_seconds()
+    backends = BackendCpu(url) if store == "postgresql" else contextlib.nullcontext()
     started = time.perf_counter()
-    result = import_portfolio(
-        source, layout="generic", database_url=url, rejects_path=rejects, progress=on_progress
-    )
+    with backends:
+        result = import_portfolio(
+            source, layout="generic", database_url=url, rejects_path=rejects, progress=on_progress
+        )
     seconds = time.perf_counter() - started
     cpu = cpu_seconds() - cpu_before
     server_after = postgres_cpu_seconds() if store == "postgresql" else None
@@ -176,6 +232,9 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
         # PostgreSQL: the server's CPU over the import (all its processes on this machine, so
         # other databases' work too): the share of the load the client cannot see.
         "server_cpu_seconds": server_cpu,
+        # The import's own backends and their parallel workers (BackendCpu): the steadier figure
+        # when other work shares the server.
+        "backend_cpu_seconds": backends.seconds if isinstance(backends, BackendCpu) else None,
         "stage_seconds": {k: round(v[1] - v[0], 3) for k, v in stages.items()},
         # The import's own account of its time (ImportResult.stages): reading per table (on
         # the reading thread, overlapped), waits for it, writes, index/key rebuilds, limit
