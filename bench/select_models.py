@@ -33,7 +33,7 @@ warnings.filterwarnings("ignore")
 logging.disable(logging.CRITICAL)
 
 
-def load(data: Path, cache: Path | None, extras: bool) -> tuple[pl.DataFrame, np.ndarray]:
+def load(data: Path, cache: Path | None, extras: str | None) -> tuple[pl.DataFrame, np.ndarray]:
     if cache is not None and cache.exists():
         frame = pl.read_parquet(cache)
         return frame.drop("_y"), frame.get_column("_y").to_numpy().astype(np.int8)
@@ -44,8 +44,9 @@ def load(data: Path, cache: Path | None, extras: bool) -> tuple[pl.DataFrame, np
     td = training_data(read, read.labels)
     if extras:
         from _extras_proto import extras as extra_frame
+        from _extras_proto import extras3
 
-        more = extra_frame(read, td.as_of)
+        more = (extras3 if extras == "pass3" else extra_frame)(read, td.as_of)
         td = dataclasses.replace(
             td, features=td.features.join(more, on="account_id", how="left", maintain_order="left")
         )
@@ -189,7 +190,13 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=2026, help="fold seed (not the model's seed)")
     ap.add_argument("--label", default="")
     ap.add_argument("--seeds", type=int, default=1, help="gbm: boosters averaged per fold")
-    ap.add_argument("--extras", action="store_true", help="add the prototype features")
+    ap.add_argument(
+        "--extras",
+        nargs="?",
+        const="pass1",
+        choices=["pass1", "pass3"],
+        help="add the prototype features (bench/_extras_proto.py: EXTRAS, or EXTRAS3)",
+    )
     ap.add_argument("--test", action="store_true", help="fit on all training rows, report test")
     ap.add_argument(
         "--choose-trends", action="store_true", help="scorecard: per-characteristic trend by CV"
@@ -207,9 +214,9 @@ def main() -> None:
 
     if args.extras:
         sys.path.insert(0, str(REPO / "bench"))
-        from _extras_proto import register
+        from _extras_proto import EXTRAS3, register
 
-        register()
+        register(EXTRAS3 if args.extras == "pass3" else None)
     if args.bin_cache is not None:
         cache_binning(args.bin_cache)
     features, y = load(args.data, args.cache, args.extras)

@@ -13,7 +13,7 @@ import pytest
 from cardpilot.scoring.features import feature_spec
 from cardpilot.scoring.gbm import GbmModel
 from cardpilot.scoring.registry import Registry, load_model_dir, save_model_dir
-from cardpilot.scoring.scorecard import ScorecardModel
+from cardpilot.scoring.scorecard import CONDITIONAL, ScorecardModel
 from cardpilot.scoring.sql import scorecard_sql
 from cardpilot.scoring.training import reference_split
 
@@ -40,10 +40,10 @@ def test_models_reach_their_quality_floor_on_the_test_split(trained) -> None:  #
     sc = trained["scorecard"].metadata["metrics"]
     gbm = trained["gbm"].metadata["metrics"]
     # Floors pinned just under the measured figures. Scorecard as shipped (docs/scoring.md:
-    # 0.7734 / 0.4176); the fixture's GBM runs a quicker schedule (lr 0.1, 2 folds) and measures
-    # 0.7847 / 0.4333 (the shipped GBM: 0.7844 / 0.4296). Issue #4's targets (0.775 / 0.415,
-    # 0.785 / 0.430) are not all met.
-    assert sc["test_auc"] >= 0.773
+    # 0.7762 / 0.4245, issue #4's targets 0.775 / 0.415 met); the fixture's GBM runs a quicker
+    # schedule (lr 0.1, 2 folds) and measures 0.7847 / 0.4333 (the shipped GBM: 0.7844 /
+    # 0.4296, short of the targets 0.785 / 0.430).
+    assert sc["test_auc"] >= 0.775
     assert sc["test_ks"] >= 0.415
     assert gbm["test_auc"] >= 0.784
     assert gbm["test_ks"] >= 0.430
@@ -52,12 +52,16 @@ def test_models_reach_their_quality_floor_on_the_test_split(trained) -> None:  #
 def test_scorecard_uses_the_extra_behaviour_features(trained) -> None:  # type: ignore[no-untyped-def]
     used = set(trained["scorecard"].metadata["features"])
     assert {"overdue_months_total_6m", "payment_ratio_min_6m"} <= used
+    # and conditional characteristics (scorecard.CONDITIONAL, third pass)
+    assert {"balance_latest_if_clear", "balance_latest_if_revolving"} <= used
 
 
 def test_bins_are_monotonic_where_the_domain_demands_it(trained) -> None:  # type: ignore[no-untyped-def]
     model: ScorecardModel = trained["scorecard"].model
     checked = 0
     for name in model.characteristics:
+        if name in CONDITIONAL:  # no domain direction inside a segment
+            continue
         direction = feature_spec(name).risk_direction
         if direction == 0:
             continue
@@ -115,7 +119,7 @@ def test_scores_carry_reason_codes_pd_and_version(trained, uci_training) -> None
 
 def test_sql_export_scores_identically_in_duckdb_and_sqlite(trained, uci_training) -> None:  # type: ignore[no-untyped-def]
     model: ScorecardModel = trained["scorecard"].model
-    sample = uci_training.features.head(3000).select("account_id", *model.characteristics)
+    sample = uci_training.features.head(3000).select("account_id", *model.inputs)
     expected, _ = model.score_arrays(sample)
     expr = scorecard_sql(model)
     con = duckdb.connect()

@@ -55,3 +55,44 @@ def test_l1_penalty_leaves_out_a_characteristic_without_signal() -> None:
     assert summary["dropped_for_sign"] == ["age"]
     assert summary["coefficients"]["utilisation_latest"] > 0
     assert ScorecardParams(penalty="l1").to_dict()["penalty"] == "l1"
+
+
+def test_conditional_characteristics_score_from_their_inputs_in_python_and_sql() -> None:
+    import duckdb
+
+    from cardpilot.scoring.reasons import reason_code
+    from cardpilot.scoring.sql import scorecard_sql
+
+    rng = np.random.default_rng(11)
+    n = 6000
+    status = rng.choice([-2, -1, 0, 1, 2], n).astype(np.int16)
+    util = rng.random(n)
+    # utilisation lowers risk for a clear account and raises it for a revolving one
+    logit = np.where(status <= -1, -2.0 * util, 2.0 * util) + 0.8 * status - 1.0
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int8)
+    frame = pl.DataFrame(
+        {
+            "account_id": [str(i) for i in range(n)],
+            "repayment_status_latest": status,
+            "utilisation_latest": util,
+            "_gone": rng.random(n) < 0.05,
+        }
+    ).with_columns(utilisation_latest=pl.when(~pl.col("_gone")).then(pl.col("utilisation_latest")))
+    params = ScorecardParams(
+        min_iv=0.0, derived=("utilisation_latest_if_clear", "utilisation_latest_if_revolving")
+    )
+    model, summary = fit_scorecard(
+        frame, y, ["repayment_status_latest", "utilisation_latest"], params
+    )
+    assert set(params.derived) <= set(model.characteristics)
+    assert set(model.inputs) == {"repayment_status_latest", "utilisation_latest"}
+    assert summary["coefficients"]["utilisation_latest_if_clear"] > 0
+    frame = frame.drop("_gone")
+    score, _ = model.score_arrays(frame.select("account_id", *model.inputs), threads=1)
+    con = duckdb.connect()
+    con.register("f", frame.to_arrow())
+    sql = con.execute(f"SELECT {scorecard_sql(model)} AS s FROM f").fetchnumpy()["s"]
+    assert np.array_equal(sql.astype(np.int64), score.astype(np.int64))
+    assert np.array_equal(model.points_matrix(frame).sum(axis=1), score)
+    assert [reason_code(c) for c in model.characteristics] == model.reason_codes
+    assert params.to_dict()["derived"] == list(params.derived)

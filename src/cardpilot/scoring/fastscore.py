@@ -80,9 +80,14 @@ def _bin_index(
     for v in splits:
         np.greater_equal(x, v, out=hit)
         out += hit.view(np.uint8)
-    nan = np.isnan(x)
-    if nan.any():
-        out[nan] = len(splits) + 1
+    # NaN compares False with every split, so its count is 0: add the missing bin's index
+    # times the NaN flag. Arithmetic, not a masked assignment (``out[nan] = ...`` costs ~40x
+    # more, and conditional characteristics are NaN on most rows).
+    np.isnan(x, out=hit)
+    if hit.any():
+        flag = hit.view(np.uint8)
+        np.multiply(flag, np.uint8(len(splits) + 1), out=flag)
+        out += flag
 
 
 def _score_chunk(

@@ -61,6 +61,29 @@ DERIVED: dict[str, tuple[pl.Expr, str]] = {
         "available_credit_minor",
     ),
     "d_limit_per_age": (_over("credit_limit_minor", "age"), "credit_limit_minor"),
+    # Third pass (docs/scoring.md), tried in selection:
+    "d_overdue_depth": (
+        _over("overdue_months_total_6m", "overdue_count_6m"),
+        "overdue_months_total_6m",
+    ),
+    "d_payment_ratio_gap": (
+        pl.col("payment_ratio_latest") - pl.col("payment_ratio_avg_6m"),
+        "payment_ratio_latest",
+    ),
+    "d_utilisation_below_peak": (
+        pl.col("utilisation_max_6m") - pl.col("utilisation_latest"),
+        "utilisation_max_6m",
+    ),
+    "d_paid_to_spend": (_over("paid_avg_6m_minor", "spend_avg_6m_minor"), "paid_avg_6m_minor"),
+    "d_status_sum_2m": (
+        pl.col("repayment_status_latest").cast(pl.Float64)
+        + pl.col("repayment_status_previous").cast(pl.Float64),
+        "repayment_status_latest",
+    ),
+    "d_paid_latest_to_limit_gap": (
+        pl.col("payment_to_limit_latest") - pl.col("payment_to_limit_avg_6m"),
+        "payment_to_limit_latest",
+    ),
 }
 
 

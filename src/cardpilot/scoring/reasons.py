@@ -208,6 +208,102 @@ _REASONS: dict[str, tuple[str, str, str]] = {
         "最近一期额度使用率变化",
         "Change of utilisation in the latest cycle",
     ),
+    # Conditional scorecard characteristics (scorecard.CONDITIONAL): a feature read within a
+    # segment of the latest repayment status, where its risk can run the other way.
+    "utilisation_latest_if_clear": (
+        "RC_UTILISATION_WHEN_CLEAR",
+        "最近一期额度使用率（全额还款或未使用的账户）",
+        "Latest utilisation, for an account that paid in full or did not use the card",
+    ),
+    "utilisation_latest_if_revolving": (
+        "RC_UTILISATION_WHEN_REVOLVING",
+        "最近一期额度使用率（循环信用或逾期一个月的账户）",
+        "Latest utilisation, for an account revolving or one month late",
+    ),
+    "utilisation_avg_if_clear": (
+        "RC_UTILISATION_AVG_WHEN_CLEAR",
+        "近6期平均额度使用率（全额还款或未使用的账户）",
+        "Average utilisation over 6 cycles, for an account that paid in full or did not use "
+        "the card",
+    ),
+    "utilisation_avg_if_revolving": (
+        "RC_UTILISATION_AVG_WHEN_REVOLVING",
+        "近6期平均额度使用率（循环信用或逾期一个月的账户）",
+        "Average utilisation over 6 cycles, for an account revolving or one month late",
+    ),
+    "balance_latest_if_clear": (
+        "RC_BALANCE_WHEN_CLEAR",
+        "最近一期账单金额（全额还款或未使用的账户）",
+        "Latest statement balance, for an account that paid in full or did not use the card",
+    ),
+    "payment_ratio_latest_if_clear": (
+        "RC_PAYMENT_WHEN_CLEAR",
+        "最近一期还款占账单比例（全额还款或未使用的账户）",
+        "Share of the last bill repaid, for an account that paid in full or did not use the card",
+    ),
+    "paid_avg_if_clear": (
+        "RC_PAID_AVG_WHEN_CLEAR",
+        "近6期平均还款金额（全额还款或未使用的账户）",
+        "Average payment over 6 cycles, for an account that paid in full or did not use the card",
+    ),
+    "paid_avg_if_revolving": (
+        "RC_PAID_AVG_WHEN_REVOLVING",
+        "近6期平均还款金额（循环信用或逾期一个月的账户）",
+        "Average payment over 6 cycles, for an account revolving or one month late",
+    ),
+    "payment_to_limit_avg_if_clear": (
+        "RC_PAYMENT_TO_LIMIT_WHEN_CLEAR",
+        "近6期平均还款占额度比例（全额还款或未使用的账户）",
+        "Average payment relative to the limit, for an account that paid in full or did not use "
+        "the card",
+    ),
+    "credit_limit_if_not_late": (
+        "RC_LIMIT_WHEN_NOT_LATE",
+        "信用额度水平（未逾期两个月以上的账户）",
+        "Level of the credit limit, for an account not two or more months late",
+    ),
+    "payment_to_limit_latest_if_clear": (
+        "RC_PAYMENT_TO_LIMIT_LATEST_WHEN_CLEAR",
+        "最近一期还款占额度比例（全额还款或未使用的账户）",
+        "Latest payment relative to the limit, for an account that paid in full or did not use "
+        "the card",
+    ),
+    "payment_to_limit_latest_if_revolving": (
+        "RC_PAYMENT_TO_LIMIT_LATEST_WHEN_REVOLVING",
+        "最近一期还款占额度比例（循环信用或逾期一个月的账户）",
+        "Latest payment relative to the limit, for an account revolving or one month late",
+    ),
+    "inactive_months_if_clear": (
+        "RC_INACTIVITY_WHEN_CLEAR",
+        "未使用的月份数（全额还款或未使用的账户）",
+        "Cycles the card was not used, for an account that paid in full or did not use the card",
+    ),
+    "balance_latest_if_revolving": (
+        "RC_BALANCE_WHEN_REVOLVING",
+        "最近一期账单金额（循环信用或逾期一个月的账户）",
+        "Latest statement balance, for an account revolving or one month late",
+    ),
+    "balance_latest_if_one_late": (
+        "RC_BALANCE_WHEN_ONE_LATE",
+        "最近一期账单金额（逾期一个月的账户）",
+        "Latest statement balance, for an account one month late",
+    ),
+    "spend_to_limit_avg_if_clear": (
+        "RC_SPEND_WHEN_CLEAR",
+        "近6期平均消费占额度比例（全额还款或未使用的账户）",
+        "Average new spending relative to the limit, for an account that paid in full or did not "
+        "use the card",
+    ),
+    "utilisation_max_if_clear": (
+        "RC_UTILISATION_PEAK_WHEN_CLEAR",
+        "近6期额度使用率峰值（全额还款或未使用的账户）",
+        "Peak utilisation over 6 cycles, for an account that paid in full or did not use the card",
+    ),
+    "paid_in_full_months_if_revolving": (
+        "RC_FULL_PAYMENTS_WHEN_REVOLVING",
+        "全额还款的月份数（循环信用或逾期一个月的账户）",
+        "Cycles paid in full, for an account revolving or one month late",
+    ),
 }
 
 REASON_BY_FEATURE: MappingProxyType[str, str] = MappingProxyType(

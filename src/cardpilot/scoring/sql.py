@@ -24,8 +24,11 @@ def _literal(text: str) -> str:
 
 
 def characteristic_sql(model: ScorecardModel, name: str) -> str:
+    from cardpilot.scoring.scorecard import CONDITIONAL, derived_sql
+
     rows = model.table.filter(pl.col("characteristic") == name).sort("bin_index")
-    col = _ident(name)
+    # A conditional characteristic is computed from its inputs in place.
+    col = f"({derived_sql(name)})" if name in CONDITIONAL else _ident(name)
     missing = rows.filter(pl.col("is_missing")).get_column("points").item()
     regular = rows.filter(~pl.col("is_missing"))
     parts = [f"CASE WHEN {col} IS NULL THEN {missing}"]
