@@ -50,6 +50,12 @@ def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
     return round(own / scale, 1)
 
 
+def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
+    """User + system CPU seconds: steadier than the clock when other work shares the cores."""
+    usage = resource.getrusage(who)
+    return round(usage.ru_utime + usage.ru_stime, 2)
+
+
 # --- the child: one review run --------------------------------------------------------------
 
 
@@ -65,6 +71,7 @@ def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[st
         spark = local_spark_session("local[2]", "cardpilot-bench", driver_memory="4g")
         spark.range(1).count()  # JVM start-up is not part of the review
     started = time.perf_counter()
+    cpu_before = cpu_seconds()
     # The issue's review steps end at persist; notices are measured by bench-notify.
     result = review_portfolio(
         url, scorer, as_of=AS_OF, engine=engine, chunk_rows=chunk_rows, spark=spark, notify=False
@@ -81,6 +88,12 @@ def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[st
         "by_action": result.by_action,
         "watched": result.watched,
         "stage_seconds": result.stage_seconds,
+        # The review's own process during the review; its helper processes (SQLite: the
+        # reader and the writer) in all.
+        "cpu_seconds": {
+            "review": round(cpu_seconds() - cpu_before, 2),
+            "helpers": cpu_seconds(resource.RUSAGE_CHILDREN),
+        },
     }
 
 

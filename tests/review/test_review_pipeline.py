@@ -204,6 +204,39 @@ def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_deci
         assert after[account] == expected, account
 
 
+def test_decisions_appended_as_they_are_are_stored_as_the_staged_insert_stores_them(
+    sqlite_store, scorer
+):
+    from cardpilot.store.bulk import read_arrow_whole
+
+    review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=400)
+    accounts = sorted(read_decisions(make_engine(sqlite_store))["account_id"].head(6).to_list())
+    rows = _stored_rows(sqlite_store, accounts)
+    columns = tuple(rows.columns)
+    # Every value with its SQLite storage class: the two ways must not differ even there.
+    typed = ", ".join(f"typeof({c}), {c}" for c in columns if c != "cycle_id")
+    with review_bulk.writer_connection(sqlite_store) as connection:
+        run = review_bulk.run
+        run(connection, "BEGIN IMMEDIATE", {})
+        appended = rows.with_columns(cycle_id=pl.lit("2099-H1"))
+        assert review_bulk._insert_new(connection, appended, columns)
+        staged = rows.with_columns(cycle_id=pl.lit("2099-H2"))
+        review_bulk._insert_staged(connection, staged, columns)
+        # Appending a chunk that holds an account already decided in the cycle writes nothing.
+        assert not review_bulk._insert_new(connection, appended.tail(2), columns)
+        stored = {
+            cycle: read_arrow_whole(
+                connection,
+                f"SELECT {typed} FROM limit_decisions WHERE cycle_id = '{cycle}'"
+                " ORDER BY account_id",
+            ).to_pylist()
+            for cycle in ("2099-H1", "2099-H2")
+        }
+        run(connection, "COMMIT", {})
+    assert len(stored["2099-H1"]) == len(accounts)
+    assert stored["2099-H1"] == stored["2099-H2"]
+
+
 def test_the_cycle_counts_kept_while_writing_equal_a_count_of_the_stored_cycle(
     sqlite_store, scorer
 ):

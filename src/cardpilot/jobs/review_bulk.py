@@ -27,7 +27,7 @@ import tempfile
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
@@ -208,37 +208,68 @@ class ChunkWritten:
 def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkWritten:
     """Open the chunk's transaction and write everything but the run's counts."""
     _begin(connection)
-    columns = spec.columns
-    if rows.height:
-        # The run's own columns, equal on every row, are parameters of the INSERT.
-        constant = {
-            c: rows[c][0]
-            for c in _RUN_COLUMNS
-            if c in columns and rows[c].null_count() == 0 and rows[c].n_unique() == 1
-        }
-        staged = [c for c in columns if c not in constant]
-        _stage(connection, _STAGE, rows.select(staged))
-        values = [f":{c}" if c in constant else c for c in columns]
-        # "WHERE true": SQLite's parser needs it between INSERT … SELECT and ON CONFLICT.
-        run(
-            connection,
-            f"INSERT INTO limit_decisions ({', '.join(columns)}) SELECT {', '.join(values)}"
-            f" FROM {_STAGE} WHERE true ON CONFLICT (account_id, cycle_id) DO NOTHING",
-            constant,
-        )
     kinds = "action, grade, segment"
-    counts = bulk_frame(
-        connection,
-        f"SELECT {kinds}, COUNT(*) FROM limit_decisions"
-        f" WHERE run_id = :run AND account_id BETWEEN :lo AND :hi GROUP BY {kinds}",
-        spec.bounds,
-        {"action": pl.String(), "grade": pl.String(), "segment": pl.String(), "n": pl.Int64()},
-    )
+    if rows.height and _insert_new(connection, rows, spec.columns):
+        # Every row went in: the counts are the chunk's own.
+        counts = rows.group_by(["action", "grade", "segment"], maintain_order=True).len()
+    else:
+        if rows.height:
+            _insert_staged(connection, rows, spec.columns)
+        counts = bulk_frame(
+            connection,
+            f"SELECT {kinds}, COUNT(*) FROM limit_decisions"
+            f" WHERE run_id = :run AND account_id BETWEEN :lo AND :hi GROUP BY {kinds}",
+            spec.bounds,
+            {"action": pl.String(), "grade": pl.String(), "segment": pl.String(), "n": pl.Int64()},
+        )
     by_kind = {(a, g, s): int(n) for a, g, s, n in counts.iter_rows()}
     run(connection, spec.history_sql, {**spec.bounds, "effective_at": spec.effective})
     run(connection, spec.accounts_sql, spec.bounds)
     watched = run_counted(connection, spec.watches_sql, spec.watches_params)
     return ChunkWritten(by_kind, watched, rows.height)
+
+
+def _insert_new(connection: Any, rows: pl.DataFrame, columns: Sequence[str]) -> bool:
+    """The chunk's decisions appended to ``limit_decisions`` as they are; False, with nothing
+    written, when the append fails: one of them is already there (an account decided in the
+    cycle since the chunk was read), which :func:`_insert_staged` then skips.
+
+    The reader leaves out accounts already decided, so this is the usual case; it writes each
+    row once, where the staged insert writes it into a temporary table first and copies it.
+    """
+    from adbc_driver_manager import DatabaseError
+
+    execute(connection, "SAVEPOINT review_decisions")
+    try:
+        ingest(connection, "limit_decisions", rows.select(columns).to_arrow(), mode="append")
+    except DatabaseError:
+        # SQLite's driver reports a conflict as an internal error. Whatever it was, the staged
+        # insert follows: it skips a conflict and raises anything else.
+        execute(connection, "ROLLBACK TO SAVEPOINT review_decisions")
+        execute(connection, "RELEASE SAVEPOINT review_decisions")
+        return False
+    execute(connection, "RELEASE SAVEPOINT review_decisions")
+    return True
+
+
+def _insert_staged(connection: Any, rows: pl.DataFrame, columns: Sequence[str]) -> None:
+    """``INSERT … ON CONFLICT (account_id, cycle_id) DO NOTHING`` through a temporary table."""
+    # The run's own columns, equal on every row, are parameters of the INSERT.
+    constant = {
+        c: rows[c][0]
+        for c in _RUN_COLUMNS
+        if c in columns and rows[c].null_count() == 0 and rows[c].n_unique() == 1
+    }
+    staged = [c for c in columns if c not in constant]
+    _stage(connection, _STAGE, rows.select(staged))
+    values = [f":{c}" if c in constant else c for c in columns]
+    # "WHERE true": SQLite's parser needs it between INSERT … SELECT and ON CONFLICT.
+    run(
+        connection,
+        f"INSERT INTO limit_decisions ({', '.join(columns)}) SELECT {', '.join(values)}"
+        f" FROM {_STAGE} WHERE true ON CONFLICT (account_id, cycle_id) DO NOTHING",
+        constant,
+    )
 
 
 def commit_chunk(connection: Any, spec: ChunkWrite, written: ChunkWritten) -> None:
@@ -291,6 +322,11 @@ def persist_chunk(
 # ADBC connections therefore live in a helper process; between processes the locks work.
 
 
+# The helpers' own Polars work is a few conversions per chunk; a pool of Polars threads in
+# each of them would only wait (and spin) beside the review's threads on the same cores.
+HELPER_POLARS_THREADS = "1"
+
+
 def _helper(role: str) -> subprocess.Popen[bytes]:
     """``python -m cardpilot.jobs.review_bulk ROLE``: pickled messages on stdin and stdout.
 
@@ -300,6 +336,7 @@ def _helper(role: str) -> subprocess.Popen[bytes]:
         [sys.executable, "-m", "cardpilot.jobs.review_bulk", role],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
+        env={**os.environ, "POLARS_MAX_THREADS": HELPER_POLARS_THREADS},
     )
 
 
