@@ -122,7 +122,7 @@ def _stored_rows(url: str, accounts: list[str]) -> pl.DataFrame:
     schema = {c: pl.String() for c in _DECISION_INSERT_COLUMNS}
     ints = ("run_id", "score", "old_limit_minor", "new_limit_minor", "increase_pct_bp")
     schema.update({c: pl.Int64() for c in (*ints, "consecutive_overdue_months")})
-    schema.update({"pd": pl.Float64(), "as_of": pl.Date(), "due_for_review": pl.Int64()})
+    schema.update({"pd": pl.Float64(), "as_of": pl.Date(), "due_for_review": pl.Boolean()})
     names = ", ".join(f"'{a}'" for a in accounts)
     engine = make_engine(url)
     try:
@@ -167,13 +167,15 @@ def _limits(url: str, accounts: list[str]) -> dict[str, int]:
 
 @pytest.mark.parametrize("already_decided", [0, 3])
 def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_decided(
-    sqlite_store, scorer, already_decided
+    loaded_store, scorer, already_decided
 ):
     from cardpilot.jobs.review import _ACCOUNTS, _COUNTS, _HISTORY
+    from cardpilot.jobs.watch import start_watches_statement
+    from cardpilot.policy.loading import load_policy
 
-    review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=400)
-    accounts = sorted(read_decisions(make_engine(sqlite_store))["account_id"].head(5).to_list())
-    rows = _stored_rows(sqlite_store, accounts)
+    review_portfolio(loaded_store, scorer, as_of=AS_OF, chunk_rows=400)
+    accounts = sorted(read_decisions(make_engine(loaded_store))["account_id"].head(5).to_list())
+    rows = _stored_rows(loaded_store, accounts)
     # The first ``already_decided`` accounts keep the cycle they were decided in (conflict);
     # the others are decided for a new cycle.
     rows = rows.with_columns(
@@ -182,23 +184,26 @@ def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_deci
         .otherwise(pl.lit("2099-H1"))
         .alias("cycle_id")
     )
-    before = _limits(sqlite_store, accounts)
+    before = _limits(loaded_store, accounts)
+    watches_sql, watches_params = start_watches_statement(
+        load_policy(), AS_OF, run=2, lo=accounts[0], hi=accounts[-1]
+    )
     spec = review_bulk.ChunkWrite(
         columns=tuple(rows.columns),
         bounds={"run": 2, "lo": accounts[0], "hi": accounts[-1]},
         history_sql=_HISTORY,
         accounts_sql=_ACCOUNTS,
         counts_sql=_COUNTS,
-        watches_sql="SELECT 1 WHERE false",
-        watches_params={},
+        watches_sql=watches_sql,
+        watches_params=watches_params,
         effective=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
         skipped=0,
     )
-    with review_bulk.writer_connection(sqlite_store) as connection:
+    with review_bulk.writer_connection(loaded_store) as connection:
         written = review_bulk.write_chunk(connection, rows, spec)
         review_bulk.commit_chunk(connection, spec, written)
     assert written.inserted == sum(written.by_action.values()) == 5 - already_decided
-    after = _limits(sqlite_store, accounts)
+    after = _limits(loaded_store, accounts)
     for n, account in enumerate(accounts):
         expected = before[account] if n < already_decided else rows["new_limit_minor"][n]
         assert after[account] == expected, account

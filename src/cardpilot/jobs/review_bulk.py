@@ -209,7 +209,7 @@ def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkW
     """Open the chunk's transaction and write everything but the run's counts."""
     _begin(connection)
     kinds = "action, grade, segment"
-    if rows.height and _insert_new(connection, rows, spec.columns):
+    if rows.height and is_sqlite(connection) and _insert_new(connection, rows, spec.columns):
         # Every row went in: the counts are the chunk's own.
         counts = rows.group_by(["action", "grade", "segment"], maintain_order=True).len()
     else:
@@ -236,6 +236,8 @@ def _insert_new(connection: Any, rows: pl.DataFrame, columns: Sequence[str]) -> 
 
     The reader leaves out accounts already decided, so this is the usual case; it writes each
     row once, where the staged insert writes it into a temporary table first and copies it.
+    SQLite only: PostgreSQL's driver cannot go on in the transaction after a failed COPY (it
+    would have to begin a new one), so there the staged insert is the only way.
     """
     from adbc_driver_manager import DatabaseError
 
