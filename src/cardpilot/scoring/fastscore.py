@@ -72,11 +72,15 @@ def compile_scorecard(
 
 
 def _bin_index(
-    x: npt.NDArray[np.float64], splits: npt.NDArray[np.float64], out: npt.NDArray[np.uint8]
+    x: npt.NDArray[np.float64],
+    splits: npt.NDArray[np.float64],
+    out: npt.NDArray[np.uint8],
+    hit: npt.NDArray[np.bool_],
 ) -> None:
-    """``out[i]`` = number of splits ``<= x[i]``; ``len(splits) + 1`` (missing) for NaN."""
+    """``out[i]`` = number of splits ``<= x[i]``; ``len(splits) + 1`` (missing) for NaN.
+
+    ``hit`` is a scratch buffer as long as ``x``."""
     out[:] = 0
-    hit = np.empty(len(x), dtype=np.bool_)
     for v in splits:
         np.greater_equal(x, v, out=hit)
         out += hit.view(np.uint8)
@@ -102,13 +106,18 @@ def _score_chunk(
     shortfall = np.zeros(n, dtype=np.int32)
     dtype = card.characteristics[0].keys.dtype if card.characteristics else np.uint16
     top = [np.zeros(n, dtype=dtype) for _ in range(MAX_REASONS)]
+    # Scratch buffers reused for every characteristic (no allocation in the loop).
     tmp = np.empty(n, dtype=dtype)
+    key = np.empty(n, dtype=dtype)
     idx = np.empty(n, dtype=np.uint8)
+    hit = np.empty(n, dtype=np.bool_)
     for ch, col in zip(card.characteristics, columns, strict=True):
         x = col[lo:hi]
-        _bin_index(x, ch.splits, idx)
-        key = np.take(ch.keys, idx)
-        shortfall += np.right_shift(key, card.rank_bits)
+        _bin_index(x, ch.splits, idx, hit)
+        # every index is a valid bin, so "clip" never clips; it spares take's buffered copy
+        np.take(ch.keys, idx, out=key, mode="clip")
+        np.right_shift(key, card.rank_bits, out=tmp)
+        np.add(shortfall, tmp, out=shortfall)
         # Insert `key` into the running descending top-4 (keys are unique per row).
         for j in range(MAX_REASONS - 1, 0, -1):
             np.minimum(top[j - 1], key, out=tmp)
