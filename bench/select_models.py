@@ -135,9 +135,17 @@ def fold_metrics(y: np.ndarray, risk: np.ndarray) -> tuple[float, float]:
 
 def gbm_cv(
     Xtr: pl.DataFrame, ytr: np.ndarray, cands: list[str], params: Any, args: Any
-) -> tuple[list[float], list[float], list[int]]:
+) -> dict[str, Any]:
     """fit_gbm's own fold loop (early stopping on each validation fold), seeds of the folds
-    from ``--seed``; AUC/KS of each fold's margins."""
+    from ``--seed``; AUC/KS of each fold's margins.
+
+    ``--lgb`` overrides LightGBM's own parameters (``{"monotone_constraints": "none"}`` lifts
+    every constraint). ``--rounds N`` fits N rounds without early stopping (DART has none) and
+    takes the round at the highest *mean* fold AUC, checked every 10 rounds, for all folds
+    alike. ``--with-scorecard`` also fits the shipped scorecard on each fold's fitting rows and
+    scores, on the same held-out rows, the scorecard alone, logit blends ``w · GBM + (1 − w) ·
+    scorecard`` and a GBM boosted from the scorecard's logit (LightGBM ``init_score``, at full
+    and half weight)."""
     from sklearn.model_selection import StratifiedKFold
 
     from cardpilot.scoring.features import CATEGORICAL_FEATURES
@@ -151,30 +159,114 @@ def gbm_cv(
     }
     X = _matrix(Xtr, names, categories)
     cat_idx = [i for i, n in enumerate(names) if n in categories]
-    lgb_params = _lgb_params(params, names)
-    aucs, kss, best = [], [], []
+    lgb_params = {**_lgb_params(params, names), **json.loads(args.lgb)}
+    if lgb_params["monotone_constraints"] == "none":
+        lgb_params["monotone_constraints"] = [0] * len(names)
+    checks = list(range(10, args.rounds + 1, 10)) if args.rounds else []
+    bag = max(args.seeds, params.n_seeds)
+    # variant -> per fold: AUC/KS (or, with --rounds, the AUC/KS curve over the checks)
+    figures: dict[str, list[Any]] = {}
+    best: list[int] = []
     for r in range(args.repeats):
         folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed + r)
         for fit_rows, val_rows in folds.split(X, ytr):
-            margin = np.zeros(len(val_rows))
-            bag = max(args.seeds, params.n_seeds)
+            yv = ytr[val_rows]
+            if checks:
+                curve = np.zeros((len(checks), len(val_rows)))
+                for b in range(bag):
+                    booster = fixed_rounds(
+                        seeded(lgb_params, params.seed + b),
+                        X,
+                        ytr,
+                        fit_rows,
+                        names,
+                        cat_idx,
+                        args.rounds,
+                    )
+                    for i, c in enumerate(checks):
+                        curve[i] += booster.predict(X[val_rows], num_iteration=c, raw_score=True)
+                figures.setdefault("gbm", []).append([fold_metrics(yv, m) for m in curve])
+                continue
+            margins = {"gbm": np.zeros(len(val_rows))}
+            base = None
+            if args.with_scorecard:
+                base = scorecard_logits(Xtr, ytr, cands, fit_rows, val_rows)
             for b in range(bag):
+                seeded_params = seeded(lgb_params, params.seed + b)
                 booster, fold_margin = fold_booster(
-                    seeded(lgb_params, params.seed + b),
-                    params,
-                    X,
-                    ytr,
-                    fit_rows,
-                    val_rows,
-                    names,
-                    cat_idx,
+                    seeded_params, params, X, ytr, fit_rows, val_rows, names, cat_idx
                 )
-                margin += fold_margin / bag
+                margins["gbm"] += fold_margin / bag
                 best.append(int(booster.best_iteration))
-            a, k = fold_metrics(ytr[val_rows], margin)
-            aucs.append(a)
-            kss.append(k)
-    return aucs, kss, best
+                if base is not None:
+                    for weight in (1.0, 0.5):
+                        key = f"init_scorecard_{weight}"
+                        start = (weight * base[0], weight * base[1])
+                        margins.setdefault(key, np.zeros(len(val_rows)))
+                        _, boosted = fold_booster(
+                            seeded_params, params, X, ytr, fit_rows, val_rows, names, cat_idx, start
+                        )
+                        margins[key] += boosted / bag
+            if base is not None:
+                margins["scorecard"] = base[1]
+                for w in (0.5, 0.7, 0.8, 0.9):
+                    margins[f"blend_{w}"] = w * margins["gbm"] + (1 - w) * base[1]
+            for key, margin in margins.items():
+                figures.setdefault(key, []).append(fold_metrics(yv, margin))
+    out: dict[str, Any] = {}
+    for key, per_fold in figures.items():
+        if checks:
+            aucs = np.array([[a for a, _ in f] for f in per_fold])
+            kss = np.array([[k for _, k in f] for f in per_fold])
+            at = int(np.argmax(aucs.mean(axis=0)))
+            fold_auc, fold_ks = aucs[:, at], kss[:, at]
+            extra = {"rounds": checks[at]}
+        else:
+            fold_auc = np.array([a for a, _ in per_fold])
+            fold_ks = np.array([k for _, k in per_fold])
+            extra = {}
+        out[key] = {
+            "cv_auc": round(float(fold_auc.mean()), 4),
+            "cv_auc_sd": round(float(fold_auc.std()), 4),
+            "cv_ks": round(float(fold_ks.mean()), 4),
+            "cv_ks_sd": round(float(fold_ks.std()), 4),
+            "folds": len(fold_auc),
+            **extra,
+        }
+    main_figures = out.pop("gbm")
+    return {**main_figures, "per_fold_size": best, **({"variants": out} if out else {})}
+
+
+def fixed_rounds(
+    lgb_params: dict[str, Any],
+    X: np.ndarray,
+    y: np.ndarray,
+    fit_rows: np.ndarray,
+    names: list[str],
+    cat_idx: list[int],
+    rounds: int,
+) -> Any:
+    import lightgbm as lgb
+
+    train_set = lgb.Dataset(
+        X[fit_rows], y[fit_rows], feature_name=names, categorical_feature=cat_idx
+    )
+    return lgb.train(lgb_params, train_set, num_boost_round=rounds)
+
+
+def scorecard_logits(
+    Xtr: pl.DataFrame, ytr: np.ndarray, cands: list[str], fit_rows: np.ndarray, val_rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The shipped scorecard fitted on the fold's fitting rows; its log-odds of default (from
+    the integer points: PDO points per doubling) on the fitting and held-out rows, centred on
+    the fitting rows' mean."""
+    from cardpilot.scoring.scorecard import ScorecardParams, fit_scorecard
+
+    model, _ = fit_scorecard(Xtr[fit_rows], ytr[fit_rows], cands, ScorecardParams())
+    per_point = np.log(2) / model.scale.pdo
+    fit = -model.score_arrays(Xtr[fit_rows], threads=1)[0].astype(np.float64) * per_point
+    val = -model.score_arrays(Xtr[val_rows], threads=1)[0].astype(np.float64) * per_point
+    return fit - fit.mean(), val - fit.mean()
 
 
 def main() -> None:
@@ -202,6 +294,11 @@ def main() -> None:
         "--choose-trends", action="store_true", help="scorecard: per-characteristic trend by CV"
     )
     ap.add_argument("--bin-cache", type=Path, default=None, help="folder memoising binnings")
+    ap.add_argument("--lgb", default="{}", help="gbm: JSON overrides of LightGBM's parameters")
+    ap.add_argument("--rounds", type=int, default=0, help="gbm: fixed rounds, best mean round")
+    ap.add_argument(
+        "--with-scorecard", action="store_true", help="gbm: also blends and boosting from it"
+    )
     args = ap.parse_args()
     if not args.data.exists():
         sys.exit(f"data file not found: {args.data} (see ../shared/data/README.md)")
@@ -265,18 +362,18 @@ def main() -> None:
             selected=summary.get("selected", list(summary.get("importance_gain", {}))),
             rounds=summary.get("rounds"),
         )
+    elif args.family == "gbm":
+        out.update(gbm_cv(Xtr, ytr, cands, params, args))
     else:
         aucs, kss, sizes = [], [], []
-        if args.family == "gbm":
-            aucs, kss, sizes = gbm_cv(Xtr, ytr, cands, params, args)
-        for r in range(args.repeats if args.family == "scorecard" else 0):
+        for r in range(args.repeats):
             folds = StratifiedKFold(args.folds, shuffle=True, random_state=args.seed + r)
             for fit_rows, val_rows in folds.split(np.zeros(len(ytr)), ytr):
                 summary, risk = fit_and_risk(Xtr[fit_rows], ytr[fit_rows], Xtr[val_rows])
                 a, k = fold_metrics(ytr[val_rows], risk)
                 aucs.append(a)
                 kss.append(k)
-                sizes.append(len(summary.get("selected", [])) or summary.get("rounds"))
+                sizes.append(len(summary.get("selected", [])))
         out.update(
             cv_auc=round(float(np.mean(aucs)), 4),
             cv_auc_sd=round(float(np.std(aucs)), 4),

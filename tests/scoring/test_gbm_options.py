@@ -110,3 +110,28 @@ def test_unknown_derived_feature_is_refused() -> None:
     frame, y = _frame(n=500)
     with pytest.raises(ValueError, match="unknown derived"):
         fit_gbm(frame, y, ["utilisation_latest"], GbmParams(derived=("d_nope",)))
+
+
+def test_a_fold_booster_boosted_from_given_margins_returns_them_plus_its_trees() -> None:
+    from cardpilot.scoring.gbm import _lgb_params, fold_booster
+
+    frame, y = _frame()
+    names = [c for c in frame.columns if c != "account_id"]
+    X = frame.select(names).to_numpy().astype(np.float64)
+    params = GbmParams(threads=1, max_rounds=40, early_stopping_rounds=5, extra_trees=False)
+    lgb_params = {**_lgb_params(params, names), "monotone_constraints": [0] * len(names)}
+    fit_rows, val_rows = np.arange(0, 2000), np.arange(2000, 3000)
+    start_all = 0.8 * frame.get_column("repayment_status_latest").to_numpy().astype(np.float64)
+    start = (start_all[fit_rows], start_all[val_rows])
+
+    booster, margin = fold_booster(lgb_params, params, X, y, fit_rows, val_rows, names, [], start)
+
+    trees = booster.predict(X[val_rows], num_iteration=booster.best_iteration, raw_score=True)
+    np.testing.assert_allclose(margin, start[1] + trees)
+    plain_booster, plain = fold_booster(lgb_params, params, X, y, fit_rows, val_rows, names, [])
+    np.testing.assert_allclose(
+        plain,
+        plain_booster.predict(
+            X[val_rows], num_iteration=plain_booster.best_iteration, raw_score=True
+        ),
+    )

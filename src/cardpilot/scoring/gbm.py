@@ -270,14 +270,23 @@ def fold_booster(
     val_rows: npt.NDArray[np.int64],
     names: Sequence[str],
     cat_idx: Sequence[int],
+    start: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
 ) -> tuple[Any, npt.NDArray[np.float64]]:
-    """One fold: a booster early-stopped on the validation rows, and its margins on them."""
+    """One fold: a booster early-stopped on the validation rows, and its margins on them.
+
+    ``start``: margins (fitting rows, validation rows) to boost from instead of the base rate
+    (model selection tried the scorecard's log-odds); the returned margins include them."""
     import lightgbm as lgb
 
+    fit_start, val_start = start if start is not None else (None, None)
     train_set = lgb.Dataset(
-        X[fit_rows], y[fit_rows], feature_name=list(names), categorical_feature=list(cat_idx)
+        X[fit_rows],
+        y[fit_rows],
+        init_score=fit_start,
+        feature_name=list(names),
+        categorical_feature=list(cat_idx),
     )
-    val_set = lgb.Dataset(X[val_rows], y[val_rows], reference=train_set)
+    val_set = lgb.Dataset(X[val_rows], y[val_rows], init_score=val_start, reference=train_set)
     booster = lgb.train(
         lgb_params,
         train_set,
@@ -286,7 +295,8 @@ def fold_booster(
         callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
     )
     margin = booster.predict(X[val_rows], num_iteration=booster.best_iteration, raw_score=True)
-    return booster, np.asarray(margin, dtype=np.float64)
+    margin = np.asarray(margin, dtype=np.float64)
+    return booster, margin if val_start is None else val_start + margin
 
 
 def model_inputs(features: pl.DataFrame, candidates: Sequence[str], params: GbmParams) -> list[str]:
