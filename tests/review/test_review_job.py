@@ -184,6 +184,31 @@ def test_next_cycle_reviews_again_and_cooling_follows_limit_history(loaded_store
     }
 
 
+def test_a_cycles_decisions_are_read_through_its_runs(loaded_store, scorer):
+    from cardpilot.jobs.review import CYCLE_DECISIONS, cycle_counts
+
+    first = review_portfolio(loaded_store, scorer, as_of=AS_OF)
+    later = review_portfolio(loaded_store, scorer, as_of=dt.date(2026, 7, 1))
+    engine = make_engine(loaded_store)
+    try:
+        for result in (first, later):
+            decisions = read_decisions(engine, result.cycle_id)
+            assert decisions.height == result.decided > 0
+            assert set(decisions["cycle_id"]) == {result.cycle_id}
+            assert cycle_counts(engine, result.cycle_id)["action"] == result.by_action
+        if engine.dialect.name == "sqlite":
+            with engine.connect() as conn:
+                plan = conn.execute(
+                    text(
+                        f"EXPLAIN QUERY PLAN SELECT id FROM limit_decisions WHERE {CYCLE_DECISIONS}"
+                    ),
+                    {"cycle": first.cycle_id},
+                ).all()
+            assert "ix_limit_decisions_run_account" in " ".join(str(row[-1]) for row in plan)
+    finally:
+        engine.dispose()
+
+
 def test_export_has_one_row_per_decision_in_csv_and_parquet(loaded_store, scorer, tmp_path):
     out_csv = tmp_path / "decisions.csv"
     result = review_portfolio(loaded_store, scorer, as_of=AS_OF, out=out_csv)

@@ -165,14 +165,34 @@ def _limits(url: str, accounts: list[str]) -> dict[str, int]:
     return {a: int(v) for a, v in rows if a in accounts}
 
 
-@pytest.mark.parametrize("already_decided", [0, 3])
-def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_decided(
-    loaded_store, scorer, already_decided
-):
+def _chunk_write(
+    rows: pl.DataFrame, accounts: list[str], watches: tuple[str, dict[str, object]] | None = None
+) -> review_bulk.ChunkWrite:
+    """What the review's run 2 writes for ``rows`` (``watches``: a statement of its own)."""
     from cardpilot.jobs.review import _ACCOUNTS, _COUNTS, _HISTORY
     from cardpilot.jobs.watch import start_watches_statement
     from cardpilot.policy.loading import load_policy
 
+    watches_sql, watches_params = watches or start_watches_statement(
+        load_policy(), AS_OF, run=2, lo=accounts[0], hi=accounts[-1]
+    )
+    return review_bulk.ChunkWrite(
+        columns=tuple(rows.columns),
+        bounds={"run": 2, "lo": accounts[0], "hi": accounts[-1]},
+        history_sql=_HISTORY,
+        accounts_sql=_ACCOUNTS,
+        counts_sql=_COUNTS,
+        watches_sql=watches_sql,
+        watches_params=watches_params,
+        effective=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
+        skipped=0,
+    )
+
+
+@pytest.mark.parametrize("already_decided", [0, 3])
+def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_decided(
+    loaded_store, scorer, already_decided
+):
     review_portfolio(loaded_store, scorer, as_of=AS_OF, chunk_rows=400)
     accounts = sorted(read_decisions(make_engine(loaded_store))["account_id"].head(5).to_list())
     rows = _stored_rows(loaded_store, accounts)
@@ -185,20 +205,7 @@ def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_deci
         .alias("cycle_id")
     )
     before = _limits(loaded_store, accounts)
-    watches_sql, watches_params = start_watches_statement(
-        load_policy(), AS_OF, run=2, lo=accounts[0], hi=accounts[-1]
-    )
-    spec = review_bulk.ChunkWrite(
-        columns=tuple(rows.columns),
-        bounds={"run": 2, "lo": accounts[0], "hi": accounts[-1]},
-        history_sql=_HISTORY,
-        accounts_sql=_ACCOUNTS,
-        counts_sql=_COUNTS,
-        watches_sql=watches_sql,
-        watches_params=watches_params,
-        effective=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
-        skipped=0,
-    )
+    spec = _chunk_write(rows, accounts)
     with review_bulk.writer_connection(loaded_store) as connection:
         written = review_bulk.write_chunk(connection, rows, spec)
         review_bulk.commit_chunk(connection, spec, written)
@@ -207,6 +214,31 @@ def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_deci
     for n, account in enumerate(accounts):
         expected = before[account] if n < already_decided else rows["new_limit_minor"][n]
         assert after[account] == expected, account
+
+
+def test_a_chunk_without_increases_does_not_look_for_watches_to_start(sqlite_store, scorer):
+    review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=400)
+    accounts = sorted(read_decisions(make_engine(sqlite_store))["account_id"].head(5).to_list())
+    rows = _stored_rows(sqlite_store, accounts).with_columns(
+        cycle_id=pl.lit("2099-H1"),
+        action=pl.lit("keep"),
+        new_limit_minor=pl.col("old_limit_minor"),
+    )
+    # A statement that fails if it runs.
+    spec = _chunk_write(rows, accounts, ("SELECT no_such_column FROM limit_watch", {}))
+    with review_bulk.writer_connection(sqlite_store) as connection:
+        written = review_bulk.write_chunk(connection, rows, spec)
+        review_bulk.commit_chunk(connection, spec, written)
+    assert written.watched == 0
+    assert written.by_action == {"keep": 5}
+
+
+def test_the_sqlite_writer_holds_a_chunks_pages_in_its_own_cache(sqlite_store):
+    from cardpilot.store.bulk import read_arrow_whole
+
+    with review_bulk.writer_connection(sqlite_store) as connection:
+        size = read_arrow_whole(connection, "PRAGMA cache_size").column(0)[0].as_py()
+    assert size == -review_bulk.WRITER_CACHE_KIB
 
 
 def test_decisions_appended_as_they_are_are_stored_as_the_staged_insert_stores_them(

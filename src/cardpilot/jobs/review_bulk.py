@@ -36,6 +36,7 @@ from typing import IO, Any
 import polars as pl
 import pyarrow as pa
 
+from cardpilot.domain.decisions import LimitAction
 from cardpilot.store.bulk import (
     bind_named,
     bulk_connection,
@@ -55,6 +56,13 @@ def is_sqlite(connection: Any) -> bool:
     return type(connection).__module__.startswith("adbc_driver_sqlite")
 
 
+# The SQLite writer's page cache (KiB). A 100,000-account chunk dirties about 90 MB of pages
+# (decisions and their three indexes, accounts, history); in SQLite's default 2 MB cache they
+# spill into the WAL in the middle of the transaction and are read back from it when the
+# next statement touches them again. The writer replay of a 1M review took 10-13 % less CPU.
+WRITER_CACHE_KIB = 256 * 1024
+
+
 @contextmanager
 def writer_connection(url: Any) -> Iterator[Any]:
     """The connection that writes the chunks; :func:`persist_chunk` opens and commits each
@@ -63,8 +71,9 @@ def writer_connection(url: Any) -> Iterator[Any]:
     SQLite: autocommit, so the pragmas take effect (``synchronous`` cannot change inside the
     transaction a non-autocommit ADBC connection keeps open): ``synchronous=NORMAL`` as the
     SQLAlchemy engine has it (WAL: a commit does not wait for the disk; a process killed at
-    any point still loses no committed chunk), foreign keys checked as there, and each chunk
-    in ``BEGIN IMMEDIATE`` … ``COMMIT``. PostgreSQL: ``bulk_connection``'s transaction.
+    any point still loses no committed chunk), foreign keys checked as there, a page cache
+    that holds a chunk's pages (``WRITER_CACHE_KIB``), and each chunk in ``BEGIN IMMEDIATE``
+    … ``COMMIT``. PostgreSQL: ``bulk_connection``'s transaction.
     """
     if not supports_bulk(url) or normalise_url(url).get_backend_name() != "sqlite":
         with bulk_connection(url) as connection:
@@ -74,7 +83,13 @@ def writer_connection(url: Any) -> Iterator[Any]:
 
     connection = sqlite_dbapi.connect(normalise_url(url).database, autocommit=True)
     try:
-        for pragma in ("busy_timeout=30000", "synchronous=NORMAL", "temp_store=MEMORY"):
+        pragmas = (
+            "busy_timeout=30000",
+            "synchronous=NORMAL",
+            "temp_store=MEMORY",
+            f"cache_size=-{WRITER_CACHE_KIB}",
+        )
+        for pragma in pragmas:
             execute(connection, f"PRAGMA {pragma}")
         yield connection
     finally:
@@ -225,7 +240,11 @@ def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkW
     by_kind = {(a, g, s): int(n) for a, g, s, n in counts.iter_rows()}
     run(connection, spec.history_sql, {**spec.bounds, "effective_at": spec.effective})
     run(connection, spec.accounts_sql, spec.bounds)
-    watched = run_counted(connection, spec.watches_sql, spec.watches_params)
+    watched = 0
+    # Only an increase starts a watch: without one, the statement would read every decision
+    # of the chunk to find none.
+    if any(kind[0] == LimitAction.INCREASE.value for kind in by_kind):
+        watched = run_counted(connection, spec.watches_sql, spec.watches_params)
     return ChunkWritten(by_kind, watched, rows.height)
 
 

@@ -49,7 +49,11 @@ def stored_limit_notices(
         extra += " AND d.account_id = :account_id"
         params["account_id"] = account_id
     if cycle_id is not None:
-        extra += " AND d.cycle_id = :cycle_id"
+        # Through the cycle's runs: decisions have no index on cycle_id alone.
+        extra += (
+            " AND d.cycle_id = :cycle_id"
+            " AND d.run_id IN (SELECT id FROM review_runs WHERE cycle_id = :cycle_id)"
+        )
         params["cycle_id"] = cycle_id
     if run_id is not None:
         extra += " AND d.run_id = :run_id"

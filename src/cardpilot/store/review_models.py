@@ -95,7 +95,8 @@ class LimitDecisionRecord(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "cycle_id", name="uq_limit_decisions_account_cycle"),
         Index("ix_limit_decisions_run_account", "run_id", "account_id"),
-        Index("ix_limit_decisions_cycle_id", "cycle_id"),
+        # No index on cycle_id alone (migration 0011): a cycle's decisions are read through
+        # its runs (CYCLE_DECISIONS in cardpilot.jobs.review).
     )
 
 
