@@ -217,7 +217,11 @@ def _fit_default_model(
         frame["X5"].to_numpy().astype(np.int64),
     )
     target = frame["Y"].to_numpy().astype(np.int64)
-    model = LogisticRegression(C=1.0, max_iter=2000)
+    # Newton steps to a tight tolerance: the optimum, not wherever a loose solver stops. lbfgs
+    # at its default tolerance stopped ~0.01 short on these unscaled features, at a point that
+    # moved with the processor's BLAS kernels, so the shipped file could not be reproduced on
+    # another machine.
+    model = LogisticRegression(C=1.0, solver="newton-cholesky", tol=1e-10, max_iter=100)
     model.fit(features, target)
     auc = roc_auc_score(target, model.predict_proba(features)[:, 1])
     coefficients = [round(float(c), 6) for c in model.coef_[0]]
