@@ -185,7 +185,8 @@ def test_next_cycle_reviews_again_and_cooling_follows_limit_history(loaded_store
 
 
 def test_a_cycles_decisions_are_read_through_its_runs(loaded_store, scorer):
-    from cardpilot.jobs.review import CYCLE_DECISIONS, cycle_counts
+    from cardpilot.jobs.review import cycle_counts
+    from cardpilot.store.review_models import cycle_decisions
 
     first = review_portfolio(loaded_store, scorer, as_of=AS_OF)
     later = review_portfolio(loaded_store, scorer, as_of=dt.date(2026, 7, 1))
@@ -198,10 +199,9 @@ def test_a_cycles_decisions_are_read_through_its_runs(loaded_store, scorer):
             assert cycle_counts(engine, result.cycle_id)["action"] == result.by_action
         if engine.dialect.name == "sqlite":
             with engine.connect() as conn:
+                query = f"SELECT id FROM limit_decisions WHERE {cycle_decisions()}"
                 plan = conn.execute(
-                    text(
-                        f"EXPLAIN QUERY PLAN SELECT id FROM limit_decisions WHERE {CYCLE_DECISIONS}"
-                    ),
+                    text(f"EXPLAIN QUERY PLAN {query}"),
                     {"cycle": first.cycle_id},
                 ).all()
             assert "ix_limit_decisions_run_account" in " ".join(str(row[-1]) for row in plan)

@@ -51,6 +51,7 @@ from cardpilot.policy.limits import ReasonTexts, decide_limits
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.db import is_sqlite, make_engine, upgrade
+from cardpilot.store.review_models import cycle_decisions
 
 EngineName = Literal["local", "spark"]
 ENGINES: tuple[str, ...] = ("local", "spark")
@@ -889,14 +890,6 @@ def _check_currency(db: Engine, policy: Policy) -> None:
         )
 
 
-# A cycle's decisions (``:cycle``), found through the cycle's runs: a decision's cycle is its
-# run's, and ix_limit_decisions_run_account leads with the run (there is no index on
-# cycle_id alone, migration 0011).
-CYCLE_DECISIONS = (
-    "cycle_id = :cycle AND run_id IN (SELECT id FROM review_runs WHERE cycle_id = :cycle)"
-)
-
-
 def cycle_counts(
     db: Engine, cycle_id: str, run: tuple[int, Kinds] | None = None
 ) -> dict[str, dict[str, int]]:
@@ -908,7 +901,7 @@ def cycle_counts(
     """
     params: dict[str, Any] = {"cycle": cycle_id}
     if run is None:
-        where = f"WHERE {CYCLE_DECISIONS}"
+        where = f"WHERE {cycle_decisions()}"
     else:
         where = (
             "WHERE run_id IN (SELECT id FROM review_runs WHERE cycle_id = :cycle AND id <> :run)"
@@ -1204,7 +1197,7 @@ EXPORT_COLUMNS = (
 
 def read_decisions(db: Engine, cycle_id: str | None = None) -> pl.DataFrame:
     """The stored decisions (of one cycle, or all), reason lists decoded."""
-    where = f"WHERE {CYCLE_DECISIONS}" if cycle_id else ""
+    where = f"WHERE {cycle_decisions()}" if cycle_id else ""
     schema: dict[str, pl.DataType] = {
         "decision_id": pl.Int64(),
         "run_id": pl.Int64(),

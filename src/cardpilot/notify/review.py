@@ -16,6 +16,7 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.orm import Session
 
 from cardpilot.notify.notice import LimitChangeNotice, NoticeReason
+from cardpilot.store.review_models import cycle_decisions
 
 _QUERY = """
 SELECT d.id, d.account_id, a.customer_id, a.currency, d.as_of, d.old_limit_minor,
@@ -49,12 +50,8 @@ def stored_limit_notices(
         extra += " AND d.account_id = :account_id"
         params["account_id"] = account_id
     if cycle_id is not None:
-        # Through the cycle's runs: decisions have no index on cycle_id alone.
-        extra += (
-            " AND d.cycle_id = :cycle_id"
-            " AND d.run_id IN (SELECT id FROM review_runs WHERE cycle_id = :cycle_id)"
-        )
-        params["cycle_id"] = cycle_id
+        extra += f" AND {cycle_decisions('d')}"
+        params["cycle"] = cycle_id
     if run_id is not None:
         extra += " AND d.run_id = :run_id"
         params["run_id"] = run_id

@@ -96,7 +96,7 @@ class LimitDecisionRecord(Base):
         UniqueConstraint("account_id", "cycle_id", name="uq_limit_decisions_account_cycle"),
         Index("ix_limit_decisions_run_account", "run_id", "account_id"),
         # No index on cycle_id alone (migration 0011): a cycle's decisions are read through
-        # its runs (CYCLE_DECISIONS in cardpilot.jobs.review).
+        # its runs (cycle_decisions below).
     )
 
 
@@ -135,4 +135,18 @@ class WatchFlag(Base):
 
     __table_args__ = (
         UniqueConstraint("watch_id", "cycle_date", "rule", name="uq_watch_flags_watch_cycle_rule"),
+    )
+
+
+def cycle_decisions(alias: str = "") -> str:
+    """SQL condition for the decisions of the cycle ``:cycle``, found through the cycle's runs.
+
+    A decision's cycle is its run's, and ix_limit_decisions_run_account leads with the run
+    (there is no index on cycle_id alone, migration 0011). ``alias``: the decisions table's
+    alias in the query, if it has one.
+    """
+    column = f"{alias}." if alias else ""
+    return (
+        f"{column}cycle_id = :cycle"
+        f" AND {column}run_id IN (SELECT id FROM review_runs WHERE cycle_id = :cycle)"
     )
