@@ -113,6 +113,19 @@ class Account(Base):
     )
 
 
+# The statement columns the limit review reads besides the key (``ix_statements_review``).
+REVIEW_READ_COLUMNS = (
+    "credit_limit_minor",
+    "statement_balance_minor",
+    "minimum_due_minor",
+    "amount_paid_minor",
+    "purchases_minor",
+    "cash_advances_minor",
+    "repayment_status",
+    "days_past_due",
+)
+
+
 class Statement(Base):
     """One monthly statement cycle of an account."""
 
@@ -138,21 +151,13 @@ class Statement(Base):
     __table_args__ = (
         CheckConstraint("days_past_due >= 0", name="dpd_non_negative"),
         CheckConstraint("amount_paid_minor >= 0", name="paid_non_negative"),
-        # No index on cycle_date alone (migration 0010): only a once-a-run MAX(cycle_date) read
-        # it, and it was the one unsorted sort of a first import.
-        # Covering index of what the limit review reads, in account order (migration 0008).
-        Index(
-            "ix_statements_review",
-            "account_id",
-            "cycle_date",
-            "credit_limit_minor",
-            "statement_balance_minor",
-            "minimum_due_minor",
-            "amount_paid_minor",
-            "purchases_minor",
-            "cash_advances_minor",
-            "repayment_status",
-            "days_past_due",
+        # The covering index of what the limit review reads, in account order (migration 0008),
+        # on SQLite only (migration 0012): there a statement's row sits in load order and each
+        # look-up through the key costs microseconds. On PostgreSQL a first import writes the
+        # table in key order, later cycles append in key order, and the key with the table's
+        # rows serves the same read. No index on cycle_date alone (migration 0010).
+        Index("ix_statements_review", "account_id", "cycle_date", *REVIEW_READ_COLUMNS).ddl_if(
+            dialect="sqlite"
         ),
     )
 
