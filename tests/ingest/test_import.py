@@ -476,3 +476,36 @@ def test_db_upgrade_command_reports_the_revision(tmp_path: Path) -> None:
 
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {"revision": head_revision()}
+
+
+@pytest.mark.parametrize("order", [["A1", "A2", "A2", "A3"], ["A2", "A3", "A1", "A2"]])
+def test_statement_of_an_unknown_account_is_rejected_in_sorted_and_unsorted_files(
+    store_url: str, tmp_path: Path, order: list[str]
+) -> None:
+    # Every account loads, so only the statements' own check can catch A1; a file in account
+    # order takes the distinct-ids-by-change path, including for its very first row.
+    folder = tmp_path / "portfolio"
+    folder.mkdir()
+    (folder / "customers.csv").write_text("customer_id\nC1\n", encoding="utf-8")
+    (folder / "accounts.csv").write_text(
+        "account_id,customer_id,currency,credit_limit\nA2,C1,CNY,1000\nA3,C1,CNY,1000\n",
+        encoding="utf-8",
+    )
+    cycles = iter(["2025-01-31", "2025-02-28", "2025-03-31", "2025-04-30"])
+    rows = "".join(f"{a},{next(cycles)},10,0,0,0\n" for a in order)
+    (folder / "statements.csv").write_text(
+        "account_id,cycle_date,statement_balance,amount_paid,days_past_due,repayment_status\n"
+        + rows,
+        encoding="utf-8",
+    )
+
+    result = import_portfolio(
+        folder, layout="generic", database_url=store_url, settings=_settings(tmp_path)
+    )
+
+    assert (result.accounts, result.statements, result.rejected) == (2, 3, 1)
+    rejects = _rejects(result.rejects_file)
+    assert rejects.select("file", "row", "field").rows() == [
+        ("portfolio/statements.csv", order.index("A1") + 2, "account_id")
+    ]
+    assert "unknown account_id" in rejects["reason"][0]

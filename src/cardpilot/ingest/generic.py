@@ -493,9 +493,11 @@ class GenericReader:
             cached = (len(parts), accepted.set_sorted())
             self._accepted_sorted[table] = cached
         accepted = cached[1]
-        wanted = ids.unique()
-        if wanted.null_count() or accepted.len() == 0:
+        if ids.null_count() or accepted.len() == 0:
             return False
+        # Statements arrive in account order: their distinct ids are where the id changes,
+        # a tenth of the cost of hashing them (and sorted, which the search below likes).
+        wanted = ids.filter(ids.ne_missing(ids.shift(1))) if ids.is_sorted() else ids.unique()
         at = accepted.search_sorted(wanted).clip(0, accepted.len() - 1)
         return bool((accepted.gather(at) == wanted).all())
 
