@@ -132,3 +132,16 @@ def test_pseudonyms_are_stable_per_secret_and_differ_across_secrets() -> None:
     assert p1.pseudonym("42") == p1.pseudonym("42")
     assert p1.pseudonym("42") != p2.pseudonym("42")
     assert "42" not in p1.pseudonym("42")
+
+
+def test_blind_index_is_the_keyed_hmac_of_the_normalised_id() -> None:
+    import hashlib
+    import hmac
+
+    cipher = FieldCipher(KeyRing.generate())
+    key = cipher._index_key
+    for value in (NATIONAL_ID, f"  {NATIONAL_ID.lower()} ", "11010519900101001x"):
+        expected = hmac.digest(key, value.strip().upper().encode("utf-8"), hashlib.sha256)
+        assert cipher.blind_index(value) == expected
+    assert cipher.blind_index("") is None
+    assert cipher.blind_index(None) is None
