@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from cardpilot.store.db import current_revision, head_revision, make_engine, upgrade
-from cardpilot.store.models import Base, import_all_models
+from cardpilot.store.models import Base, built_on, import_all_models
 
 PORTFOLIO_TABLES = {
     "customers",
@@ -26,16 +26,13 @@ PORTFOLIO_TABLES = {
 
 
 def _portfolio_tables(dialect: str) -> Callable[..., bool]:
-    """The objects of ``cardpilot.store.models`` built on ``dialect`` (other parts check theirs).
+    """The objects of ``cardpilot.store.models`` built on ``dialect`` (other parts check theirs)."""
+    built = built_on(dialect)
 
-    Alembic's comparison does not read ``ddl_if``: an index the models build on one store only
-    (``ix_statements_review``, SQLite) is left out of the comparison on the other."""
-
-    def include(obj: object, name: str | None, type_: str, reflected: bool, *_: object) -> bool:
+    def include(obj: object, name: str | None, type_: str, reflected: bool, *rest: object) -> bool:
         if type_ == "table":
             return name in PORTFOLIO_TABLES
-        only = getattr(obj, "_ddl_if", None)
-        if not reflected and only is not None and only.dialect not in (None, dialect):
+        if not built(obj, name, type_, reflected, *rest):
             return False
         table = getattr(obj, "table", None)
         return table is None or table.name in PORTFOLIO_TABLES

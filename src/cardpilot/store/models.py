@@ -15,6 +15,7 @@ statements by (account, cycle date), transactions by their bank id.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 from sqlalchemy import (
     BigInteger,
@@ -252,3 +253,17 @@ def import_all_models() -> None:
 
     for name in MODEL_MODULES:
         importlib.import_module(name)
+
+
+def built_on(dialect: str) -> Callable[..., bool]:
+    """An Alembic ``include_object`` hook for comparing the models with a ``dialect`` store.
+
+    Alembic's comparison does not read ``ddl_if``: without this it would report an object the
+    models build on another store only (``ix_statements_review``, SQLite) as missing here.
+    """
+
+    def include(obj: object, name: str | None, type_: str, reflected: bool, *_: object) -> bool:
+        only = getattr(obj, "_ddl_if", None)
+        return reflected or only is None or only.dialect in (None, dialect)
+
+    return include

@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection
 
 from cardpilot.store.db import make_engine
-from cardpilot.store.models import Base, import_all_models
+from cardpilot.store.models import Base, built_on, import_all_models
 
 # Every part of cardpilot keeps its tables in a ``cardpilot/store/*models.py`` module on the
 # same ``Base``; all of them must be loaded for autogenerate to see the whole schema.
@@ -23,6 +23,8 @@ def _run(connection: Connection) -> None:
         # SQLite cannot ALTER most things in place; batch mode copies the table instead.
         render_as_batch=True,
         compare_type=True,
+        # Autogenerate compares with this store only what the models build on it.
+        include_object=built_on(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()
