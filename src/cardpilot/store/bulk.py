@@ -27,6 +27,7 @@ import pyarrow.compute as pc
 from sqlalchemy.engine import URL, make_url
 
 from cardpilot.store.db import normalise_url, sqlite_bulk_access
+from cardpilot.store.pg_copy import CopyConnection, copy_connection
 
 # SQLAlchemy's SQLite DateTime reads back exactly this text; timestamps are stored as UTC.
 # (Arrow's %S carries the microseconds of a microsecond timestamp: "05.678901".)
@@ -124,6 +125,10 @@ def ingest(
     """
     if isinstance(data, pa.RecordBatchReader):
         data = data.read_all()
+    if isinstance(connection, CopyConnection):
+        return connection.ingest(
+            table, data, mode=mode, temporary=temporary, batch_rows=COPY_BATCH_ROWS
+        )
     rows = data.num_rows
     source: pa.Table | pa.RecordBatchReader = data
     if _is_sqlite(connection):
@@ -158,6 +163,8 @@ def _conform(connection: Any, table: str, data: pa.Table) -> pa.Table:
 
 def execute(connection: Any, sql: str, parameters: Sequence[Any] | None = None) -> int:
     """Run one statement on the bulk connection; returns the row count the driver reports."""
+    if isinstance(connection, CopyConnection):
+        return connection.execute(sql, parameters)
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         return int(cursor.rowcount) if cursor.rowcount is not None else -1
@@ -165,6 +172,8 @@ def execute(connection: Any, sql: str, parameters: Sequence[Any] | None = None) 
 
 def read_arrow(connection: Any, sql: str, parameters: Sequence[Any] | None = None) -> pa.Table:
     """The result of ``sql`` as one Arrow table (SQLite dates and timestamps come back as text)."""
+    if isinstance(connection, CopyConnection):
+        return connection.read_arrow(sql, parameters)
     with connection.cursor() as cursor:
         cursor.execute(sql, parameters)
         return cursor.fetch_arrow_table()
@@ -176,15 +185,22 @@ def _is_sqlite(connection: Any) -> bool:
 
 @contextmanager
 def managed_connection(url: str | URL) -> Iterator[Any]:
-    """An ADBC connection in autocommit mode: the caller runs ``BEGIN`` … ``COMMIT`` itself.
+    """A bulk connection in autocommit mode: the caller runs ``BEGIN`` … ``COMMIT`` itself.
 
     For loads that decide their own transaction boundaries (``BEGIN IMMEDIATE`` to take
-    SQLite's write lock up front, one transaction across several tables). On SQLite, foreign
-    keys are enforced as on the SQLAlchemy engine (a pragma that only takes effect outside a
-    transaction, hence autocommit) and the page cache is large, for index builds on millions
-    of rows. A transaction still open on exit is rolled back.
+    SQLite's write lock up front, one transaction across several tables). On SQLite an ADBC
+    connection, with foreign keys enforced as on the SQLAlchemy engine (a pragma that only
+    takes effect outside a transaction, hence autocommit) and a large page cache, for index
+    builds on millions of rows. On PostgreSQL a :class:`~cardpilot.store.pg_copy.CopyConnection`
+    (psycopg, with Arrow written by pgpq's binary ``COPY``): the functions of this module take
+    either. A transaction still open on exit is rolled back.
     """
     parsed = normalise_url(url)
+    if parsed.get_backend_name() == "postgresql":
+        uri = make_url(parsed).set(drivername="postgresql").render_as_string(hide_password=False)
+        with copy_connection(uri) as copying:
+            yield copying
+        return
     with _one_library(parsed), _open_managed(parsed) as connection:
         yield connection
 
@@ -204,13 +220,8 @@ def _open_managed(parsed: URL) -> Iterator[Any]:
             "temp_store=MEMORY",
             "cache_size=-262144",
         )
-    elif backend == "postgresql":
-        import adbc_driver_postgresql.dbapi as pg_dbapi
-
-        uri = make_url(parsed).set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = pg_dbapi.connect(uri, autocommit=True)
-    else:  # pragma: no cover - the store supports these two only
-        raise ValueError(f"no bulk driver for {backend!r} stores")
+    else:  # pragma: no cover - PostgreSQL takes managed_connection's CopyConnection
+        raise ValueError(f"no managed ADBC connection for {backend!r} stores")
     try:
         for pragma in pragmas:
             execute(connection, f"PRAGMA {pragma}")
