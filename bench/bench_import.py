@@ -35,6 +35,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import speed_probe  # bench/ is the script's own folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "import.json"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
@@ -371,7 +373,12 @@ def main(argv: list[str] | None = None) -> int:
         ROOT / "bench" / ".cache" / f"synth-{args.accounts}-m{args.months}-s{SEED}"
     )
     lines: list[dict[str, Any]] = []
-    started_env = {"load_avg_at_start": [round(x, 2) for x in os.getloadavg()]}
+    started_env = {
+        "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
+        # The machine's speed before and after the runs (bench/machine.py): figures measured
+        # at different speeds do not compare.
+        "machine_speed_at_start": speed_probe(),
+    }
 
     generated = _cached(cache, args.accounts, args.months)
     if generated is None:
@@ -402,7 +409,8 @@ def main(argv: list[str] | None = None) -> int:
 
     if not args.no_results:
         args.results.parent.mkdir(parents=True, exist_ok=True)
-        document = {"environment": {**_environment(), **started_env}, "results": lines}
+        ended = {"machine_speed_at_end": speed_probe()}
+        document = {"environment": {**_environment(), **started_env, **ended}, "results": lines}
         args.results.write_text(json.dumps(document, indent=1) + "\n")
     return 0
 

@@ -33,6 +33,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from machine import speed_probe  # bench/ is the script's own folder, first on sys.path
+
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results" / "review.json"
@@ -336,6 +338,7 @@ def main(argv: list[str] | None = None) -> int:
                 url = f"sqlite:///{run_copy}"
             else:
                 url = _postgres_copy(template)
+            speed_before = speed_probe()
             figures = _run_child(url, model, engine, str(args.chunk_rows))
             line: dict[str, Any] = {
                 "bench": "review",
@@ -345,6 +348,9 @@ def main(argv: list[str] | None = None) -> int:
                 "statements": args.accounts * 6,
                 "chunk_rows": args.chunk_rows,
                 **figures,
+                # The machine's speed around the run (bench/machine.py): figures measured at
+                # different speeds do not compare.
+                "machine_speed": {"before": speed_before, "after": speed_probe()},
             }
             target = TARGETS.get(args.accounts)
             if target and engine == "local":

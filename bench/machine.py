@@ -1,0 +1,44 @@
+"""How fast this machine runs right now: a fixed workload, timed in CPU seconds.
+
+The benchmarks' wall times move by more than half from one hour to the next on a shared
+2-core machine even when it is otherwise idle: the same 1M review took 25.6 CPU-s at one
+time and 42.8 at another. A run's figures are only comparable with others measured at a
+similar speed, so each benchmark records this probe before and after its runs. The workload
+is the kind the benchmarks do (sorting and hashing columns far larger than the caches, and a
+Python loop): a tight loop alone stayed within 10 % while the benchmarks slowed by 70 %.
+"""
+
+from __future__ import annotations
+
+import resource
+import time
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def speed_probe() -> dict[str, float]:
+    """CPU seconds of a fixed memory-bound workload and of a fixed Python loop (single thread)."""
+    import numpy as np
+
+    rng = np.random.default_rng(20261202)
+    values = rng.integers(0, 1 << 40, size=4_000_000)
+    started = _cpu()
+    for _ in range(2):
+        order = np.argsort(values, kind="stable")
+        values = values[order] ^ (order.astype(np.int64) * 2654435761)
+    memory = _cpu() - started
+    started = _cpu()
+    total = 0
+    for i in range(5_000_000):
+        total += i
+    loop = _cpu() - started
+    return {"memory_cpu_s": round(memory, 3), "python_cpu_s": round(loop, 3), "at": time.time()}
+
+
+if __name__ == "__main__":
+    import json
+
+    print(json.dumps(speed_probe()))
