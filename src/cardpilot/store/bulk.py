@@ -4,7 +4,10 @@ Row-at-a-time drivers (pysqlite's ``executemany``, psycopg's text COPY fed from 
 microseconds per row in the interpreter; ADBC moves whole Arrow batches in native code (SQLite:
 prepared statements bound from Arrow; PostgreSQL: binary COPY), which is what million-account
 imports and reviews need. The ORM stays the way to touch a few rows; this module is for
-columns of millions.
+columns of millions. The import's own connection on PostgreSQL (:func:`managed_connection`) is
+psycopg with pgpq's binary COPY instead (:mod:`cardpilot.store.pg_copy`: whole columns encoded,
+about a third of ADBC's client CPU); :func:`execute`, :func:`read_arrow` and :func:`ingest`
+take either kind.
 
 A bulk connection is its own transaction: work that must be atomic with other writes runs all
 of its statements on this connection (stage with :func:`ingest`, then ``INSERT … SELECT`` /
