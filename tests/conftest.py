@@ -57,6 +57,13 @@ def _empty_postgres(url: URL) -> None:
         conn.execute("CREATE SCHEMA public")
 
 
+@pytest.fixture
+def postgres_store_url(postgres_database_url: URL) -> str:
+    """The URL of an empty store on PostgreSQL only (an empty schema), for its own behaviour."""
+    _empty_postgres(postgres_database_url)
+    return postgres_database_url.render_as_string(hide_password=False)
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty store: a SQLite file, or an empty schema on PostgreSQL."""

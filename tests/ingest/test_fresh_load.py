@@ -143,6 +143,43 @@ def test_fresh_load_with_an_orphan_leaves_the_store_as_it_was(store_url: str) ->
         assert _journal_mode(store_url) == "wal"
 
 
+@pytest.mark.postgres
+def test_keys_loaded_in_their_order_are_checked_by_merge_joins_and_others_by_hashing(
+    postgres_store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL only: SQLite checks foreign keys itself (``_check_sqlite_keys``)."""
+    from cardpilot.store import bulk
+
+    store_url = postgres_store_url
+    issued: list[str] = []
+    execute = bulk.execute
+
+    def recording(connection: object, sql: str, parameters: object = None) -> int:
+        issued.append(sql)
+        return execute(connection, sql, parameters)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk, "execute", recording)
+    open_store(store_url).dispose()
+    with ArrowStoreLoader(store_url) as loader:
+        assert loader.begin_fresh({"customers": 1, "accounts": 1, "statements": 2})
+        loader.load("customers", pl.DataFrame({"customer_id": ["C1"]}))
+        loader.load("accounts", _account("A1", "C1"))
+        loader.load("statements", _statements("A1"))
+        loader.open_limit_history(1)
+        loader.finish_fresh()
+    checks = [
+        (sql, issued[i - 1], issued[i + 1])
+        for i, sql in enumerate(issued)
+        if "VALIDATE CONSTRAINT" in sql
+    ]
+    merged = {sql.split()[2] for sql, before, _ in checks if "enable_hashjoin = off" in before}
+    assert merged == {"statements", "limit_history"}
+    for sql, _, after in checks:
+        if sql.split()[2] in merged:
+            assert after == "SET LOCAL enable_hashjoin = on", sql
+    assert [_count(store_url, t) for t in TABLES] == [1, 1, 2, 0, 1]
+
+
 def test_fresh_load_in_any_table_order_commits_once(store_url: str) -> None:
     open_store(store_url).dispose()
     loader = ArrowStoreLoader(store_url)

@@ -7,7 +7,6 @@ import datetime as dt
 import polars as pl
 import pyarrow as pa
 import pytest
-from sqlalchemy.engine import URL
 
 from cardpilot.store import bulk
 from cardpilot.store.pg_copy import CopyConnection, pg_type_of
@@ -21,15 +20,8 @@ _TABLE = """CREATE TABLE copied (
 
 
 @pytest.fixture
-def pg_url(postgres_database_url: URL) -> str:
-    """An empty schema in the session's PostgreSQL test database."""
-    import psycopg
-
-    libpq = postgres_database_url.set(drivername="postgresql")
-    with psycopg.connect(libpq.render_as_string(hide_password=False), autocommit=True) as conn:
-        conn.execute("DROP SCHEMA IF EXISTS public CASCADE")
-        conn.execute("CREATE SCHEMA public")
-    return postgres_database_url.render_as_string(hide_password=False)
+def pg_url(postgres_store_url: str) -> str:
+    return postgres_store_url
 
 
 def _rows() -> pa.Table:

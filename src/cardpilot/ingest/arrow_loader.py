@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Mapping
 from types import TracebackType
@@ -52,6 +53,26 @@ FRESH_ORDER = (
     "performance_labels",
     "limit_history",
 )
+
+
+# Foreign keys whose rows a load writes in the order of the key: statements and labels are
+# sorted by their primary key, which leads with the account, chunk by chunk (prepare_rows); the
+# opening limit history is inserted from the accounts as they lie, in account order.
+IN_KEY_ORDER = frozenset(
+    {
+        ("statements", "account_id"),
+        ("performance_labels", "account_id"),
+        ("limit_history", "account_id"),
+    }
+)
+
+_SINGLE_KEY = re.compile(r"^FOREIGN KEY \((\w+)\) REFERENCES")
+
+
+def _key_column(definition: str) -> str | None:
+    """The column of a one-column foreign key's definition (``pg_get_constraintdef``)."""
+    found = _SINGLE_KEY.match(definition)
+    return found.group(1) if found else None
 
 
 class ForeignKeyError(ValueError):
@@ -437,7 +458,40 @@ class ArrowStoreLoader:
                         self._conn,
                         f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition} NOT VALID',
                     )
-                    bulk.execute(self._conn, f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"')
+                    self._validate_key(table, name, definition)
+
+    def _validate_key(self, table: str, name: str, definition: str) -> None:
+        """``VALIDATE CONSTRAINT``: one anti-join of the table against the key's parent.
+
+        For the keys of ``IN_KEY_ORDER`` the check runs as a merge join of the table's index on
+        the key (just rebuilt) with the parent's primary key, instead of hashing the whole parent
+        again for every child table: 1M labels 1.1-1.8 s → 0.6-0.7 s, 1M limit-history rows
+        1.3-1.5 → 0.7-0.8, 6M statements 2.3-2.5 → 2.2. Elsewhere (accounts → customers, whose
+        rows are not in customer order) the index walk would visit the table's pages out of
+        order, and the hash join stays (1.5-1.7 s against 1.8-1.9 merging).
+        """
+        column = _key_column(definition)
+        merge = (
+            column is not None
+            and (table, column) in IN_KEY_ORDER
+            and self._leads_an_index(table, column)
+        )
+        if merge:
+            before = str(self._scalar("SELECT current_setting('enable_hashjoin')"))
+            bulk.execute(self._conn, "SET LOCAL enable_hashjoin = off")
+        bulk.execute(self._conn, f'ALTER TABLE {table} VALIDATE CONSTRAINT "{name}"')
+        if merge:
+            # Not after a failed check: the transaction is aborted and rolls back, setting too.
+            bulk.execute(self._conn, f"SET LOCAL enable_hashjoin = {before}")
+
+    def _leads_an_index(self, table: str, column: str) -> bool:
+        return bool(
+            self._scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_index x JOIN pg_attribute a"
+                " ON a.attrelid = x.indrelid AND a.attnum = x.indkey[0]"
+                f" WHERE x.indrelid = '{table}'::regclass AND a.attname = '{column}')"
+            )
+        )
 
     def open_limit_history(self, expected_rows: int | None = None) -> int:
         """Start the limit history of accounts that have none (``opening_limits_sql``).
