@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from machine import speed_probe  # bench/ is the script's own folder, first on sys.path
+from machine import cpu_seconds, speed_probe  # bench/ is the script's own folder, first on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / "bench" / ".cache"
@@ -65,12 +65,6 @@ def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
     own = resource.getrusage(who).ru_maxrss
     scale = 1024 * 1024 if sys.platform == "darwin" else 1024
     return round(own / scale, 1)
-
-
-def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
-    """User + system CPU seconds: steadier than the clock when other work shares the cores."""
-    usage = resource.getrusage(who)
-    return round(usage.ru_utime + usage.ru_stime, 2)
 
 
 # --- the child: one review run --------------------------------------------------------------
@@ -109,7 +103,7 @@ def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[st
         # reader and the writer) in all.
         "cpu_seconds": {
             "review": round(cpu_seconds() - cpu_before, 2),
-            "helpers": cpu_seconds(resource.RUSAGE_CHILDREN),
+            "helpers": round(cpu_seconds(resource.RUSAGE_CHILDREN), 2),
         },
     }
 

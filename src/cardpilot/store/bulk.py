@@ -55,6 +55,11 @@ def _backend(url: str | URL) -> str:
     return normalise_url(url).get_backend_name()
 
 
+def _libpq_uri(parsed: URL) -> str:
+    """The store's PostgreSQL URL as libpq reads it (no SQLAlchemy driver name)."""
+    return make_url(parsed).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
 def _one_library(parsed: URL) -> AbstractContextManager[None]:
     """SQLite: refused while SQLAlchemy has the file open in this process (store/db.py)."""
     if parsed.get_backend_name() == "sqlite":
@@ -90,8 +95,7 @@ def _open_bulk(parsed: URL) -> Iterator[Any]:
     elif backend == "postgresql":
         import adbc_driver_postgresql.dbapi as pg_dbapi
 
-        uri = make_url(parsed).set(drivername="postgresql").render_as_string(hide_password=False)
-        connection = pg_dbapi.connect(uri)
+        connection = pg_dbapi.connect(_libpq_uri(parsed))
     else:  # pragma: no cover - the store supports these two only
         raise ValueError(f"no bulk driver for {backend!r} stores")
     try:
@@ -200,8 +204,7 @@ def managed_connection(url: str | URL) -> Iterator[Any]:
     """
     parsed = normalise_url(url)
     if parsed.get_backend_name() == "postgresql":
-        uri = make_url(parsed).set(drivername="postgresql").render_as_string(hide_password=False)
-        with copy_connection(uri) as copying:
+        with copy_connection(_libpq_uri(parsed)) as copying:
             yield copying
         return
     with _one_library(parsed), _open_managed(parsed) as connection:

@@ -112,17 +112,17 @@ def _sendable(column: pa.ChunkedArray, target: pa.DataType) -> pa.ChunkedArray:
         # Both kinds are microseconds since 2000-01-01 in binary COPY: only the unit matters.
         wanted = pa.timestamp("us", column.type.tz)
         return column if column.type == wanted else column.cast(wanted)
+    kind = column.type
     if pa.types.is_binary(target):
-        if pa.types.is_binary_view(column.type) or pa.types.is_string_view(column.type):
+        if pa.types.is_binary_view(kind) or pa.types.is_string_view(kind):
             return column.cast(pa.large_binary())
-        if pa.types.is_binary(column.type) or pa.types.is_large_binary(column.type):
+        if pa.types.is_large_binary(kind):
             return column
-    if pa.types.is_string(target):
-        if pa.types.is_string(column.type) or pa.types.is_large_string(column.type):
-            return column
-        if pa.types.is_string_view(column.type):
-            return column  # pgpq encodes string views
-    return column if column.type == target else pc.cast(column, target)
+    if pa.types.is_string(target) and (
+        pa.types.is_large_string(kind) or pa.types.is_string_view(kind)
+    ):
+        return column  # pgpq encodes both as text
+    return column if kind == target else pc.cast(column, target)
 
 
 class CopyConnection:
