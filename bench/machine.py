@@ -10,6 +10,7 @@ Python loop): a tight loop alone stayed within 10 % while the benchmarks slowed 
 
 from __future__ import annotations
 
+import os
 import resource
 import time
 
@@ -18,6 +19,23 @@ def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
     """User + system CPU seconds: steadier than the clock when other work shares the cores."""
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
+
+
+def steal_seconds() -> float | None:
+    """CPU seconds the hypervisor gave other guests while this one's work was ready to run.
+
+    The eighth figure of ``/proc/stat``'s ``cpu`` line, summed over every core since boot
+    (``None`` where there is no such file). The difference across a run tells whether a slow
+    run was this machine's cores being taken away rather than the code doing more work.
+    """
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            fields = stat.readline().split()
+    except OSError:
+        return None
+    if len(fields) < 9 or fields[0] != "cpu":
+        return None
+    return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
 def speed_probe() -> dict[str, float]:
