@@ -46,6 +46,8 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# 1M accounts / 6M statements into SQLite and PostgreSQL, three imports each (the stores taking
+# turns); the targets are judged on the median (the import-median lines).
 bench-import: setup
 	$(BIN)/python bench/bench_import.py
 
@@ -54,8 +56,9 @@ bench-import: setup
 bench-aging: setup
 	$(BIN)/python bench/bench_aging.py
 
-# The limit review on 1M synthetic accounts (cached under bench/.cache/), local and Spark;
-# more: make bench-review BENCH_ARGS="--accounts 10000000 --engines local"
+# The limit review on 1M synthetic accounts (cached under bench/.cache/), local and Spark, three
+# runs each judged on the median (review-median lines);
+# more: make bench-review BENCH_ARGS="--accounts 10000000 --engines local --runs 1"
 BENCH_ARGS ?=
 bench-review: setup
 	$(BIN)/python bench/bench_review.py $(BENCH_ARGS)

@@ -282,3 +282,63 @@ def test_closed_accounts_are_not_reviewed(loaded_store, scorer):
 def test_export_rejects_unknown_suffix(loaded_store, scorer, tmp_path: Path):
     with pytest.raises(ReviewError, match=r"\.csv or \.parquet"):
         review_portfolio(loaded_store, scorer, as_of=AS_OF, out=tmp_path / "d.xlsx")
+
+
+def test_each_distinct_list_of_reason_texts_is_stored_once_and_read_back_with_its_decisions(
+    loaded_store, scorer
+):
+    from cardpilot.jobs.review import reason_texts_id
+
+    review_portfolio(loaded_store, scorer, as_of=AS_OF, chunk_rows=400)
+    decisions = _decisions(loaded_store)
+    as_json = decisions.select(
+        pl.col(c).list.eval(pl.element().cast(pl.String)).alias(c)
+        for c in ("reason_texts_zh", "reason_texts_en")
+    ).unique()
+    sets = _scalar(loaded_store, "SELECT COUNT(*) FROM reason_text_sets")
+    assert sets == as_json.height  # one row per distinct pair of lists, over all the chunks
+    # Every new decision refers to its set and keeps no copy of the texts.
+    assert (
+        _scalar(loaded_store, "SELECT COUNT(*) FROM limit_decisions WHERE reason_texts_id IS NULL")
+        == 0
+    )
+    assert (
+        _scalar(
+            loaded_store,
+            "SELECT COUNT(*) FROM limit_decisions"
+            " WHERE reason_texts_zh <> '' OR reason_texts_en <> ''",
+        )
+        == 0
+    )
+    # A set's id is the digest of its texts: the same texts always give the same id.
+    engine = make_engine(loaded_store)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(text("SELECT id, texts_zh, texts_en FROM reason_text_sets")).all()
+    finally:
+        engine.dispose()
+    assert all(set_id == reason_texts_id(zh, en) for set_id, zh, en in stored)
+
+
+def test_a_decision_stored_before_text_sets_keeps_its_own_texts(loaded_store, scorer):
+    review_portfolio(loaded_store, scorer, as_of=AS_OF, chunk_rows=400)
+    engine = make_engine(loaded_store)
+    try:
+        with engine.begin() as conn:
+            account = conn.execute(text("SELECT MIN(account_id) FROM limit_decisions")).scalar_one()
+            conn.execute(
+                text(
+                    "UPDATE limit_decisions SET reason_texts_id = NULL,"
+                    " reason_texts_zh = '[\"旧的理由\"]', reason_texts_en = '[\"an older reason\"]'"
+                    " WHERE account_id = :a"
+                ),
+                {"a": account},
+            )
+    finally:
+        engine.dispose()
+    decisions = _decisions(loaded_store)
+    row = decisions.filter(pl.col("account_id") == account).row(0, named=True)
+    assert row["reason_texts_zh"] == ["旧的理由"]
+    assert row["reason_texts_en"] == ["an older reason"]
+    others = decisions.filter(pl.col("account_id") != account)
+    assert (others["reason_texts_zh"].list.len() >= 1).all()

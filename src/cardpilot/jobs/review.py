@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import hashlib
 import io
 import itertools
 import json
@@ -45,13 +46,12 @@ import polars as pl
 from sqlalchemy import Connection, DateTime, Engine, TextClause, bindparam, text
 
 from cardpilot.domain.decisions import LimitAction
-from cardpilot.frames import with_per_distinct
 from cardpilot.jobs.review_bulk import tally
 from cardpilot.policy.limits import ReasonTexts, decide_limits
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.db import is_sqlite, make_engine, upgrade
-from cardpilot.store.review_models import cycle_decisions
+from cardpilot.store.review_models import cycle_decisions, decision_texts
 
 EngineName = Literal["local", "spark"]
 ENGINES: tuple[str, ...] = ("local", "spark")
@@ -607,29 +607,71 @@ _DECISION_INSERT_COLUMNS = (
     "reason_codes",
     "reason_texts_zh",
     "reason_texts_en",
+    "reason_texts_id",
     "policy_version",
     "model_version",
 )
 
 
 _REASON_COLUMNS = ("reason_codes", "reason_texts_zh", "reason_texts_en")
+_TEXT_COLUMNS = ["reason_texts_zh", "reason_texts_en"]
+# A decision's texts (zh-CN, en JSON arrays) by the id of their set (reason_text_sets).
+TextSets = dict[str, tuple[str, str]]
 
 
-def _decision_frame(decisions: pl.DataFrame, run_id: int, cycle_id: str) -> pl.DataFrame:
-    # A chunk holds few distinct reason lists: each is written as JSON once.
-    as_json = with_per_distinct(
-        decisions, _REASON_COLUMNS, [_json_array(c).alias(c) for c in _REASON_COLUMNS]
+def reason_texts_id(texts_zh: str, texts_en: str) -> str:
+    """The id of a text set: the first 128 bits of SHA-256 over its two JSON arrays, in hex.
+
+    A JSON array's text holds no raw newline (``_json_array`` escapes it), so the newline
+    between the two is unambiguous: equal texts give one id, different texts different ones.
+    """
+    return hashlib.sha256(f"{texts_zh}\n{texts_en}".encode()).hexdigest()[:32]
+
+
+def _decision_frame(
+    decisions: pl.DataFrame, run_id: int, cycle_id: str
+) -> tuple[pl.DataFrame, TextSets]:
+    """The chunk's decision rows and the text sets they refer to (``reason_text_sets``).
+
+    A chunk holds few distinct reason lists (about a hundred in 100,000 decisions): each is
+    written as JSON once, and only its codes and its set's id are joined back to the rows.
+    """
+    keys = list(_REASON_COLUMNS)
+    distinct = decisions.select(keys).unique(maintain_order=True)
+    as_json = distinct.select(_json_array(c).alias(c) for c in keys)
+    ids = [reason_texts_id(zh, en) for zh, en in as_json.select(_TEXT_COLUMNS).iter_rows()]
+    sets: TextSets = dict(zip(ids, as_json.select(_TEXT_COLUMNS).iter_rows(), strict=True))
+    keyed = distinct.with_columns(
+        as_json["reason_codes"].alias("__codes"), pl.Series("reason_texts_id", ids, dtype=pl.String)
     )
-    return as_json.with_columns(
-        pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
-        pl.lit(cycle_id).alias("cycle_id"),
-    ).select(_DECISION_INSERT_COLUMNS)
+    rows = decisions.join(keyed, on=keys, how="left", nulls_equal=True, maintain_order="left")
+    return (
+        rows.with_columns(
+            pl.col("__codes").alias("reason_codes"),
+            pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
+            pl.lit(cycle_id).alias("cycle_id"),
+            # The texts are the set's; the decision's own columns stay empty (migration 0013).
+            *(pl.lit("").alias(c) for c in _TEXT_COLUMNS),
+        ).select(_DECISION_INSERT_COLUMNS),
+        sets,
+    )
 
 
-def _insert_decisions(conn: Connection, frame: pl.DataFrame) -> None:
-    """``INSERT … ON CONFLICT (account_id, cycle_id) DO NOTHING`` of a chunk's decisions:
-    ``executemany`` on SQLite, ``COPY`` into a staging table and one ``INSERT … SELECT`` on
-    PostgreSQL (the import's loader does the same)."""
+# Writing a set again is a no-op: its id is a digest of its texts.
+TEXT_SETS_INSERT = (
+    "INSERT INTO reason_text_sets (id, texts_zh, texts_en) VALUES (:id, :zh, :en)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+
+
+def _insert_decisions(conn: Connection, frame: pl.DataFrame, sets: TextSets) -> None:
+    """The chunk's text sets, then ``INSERT … ON CONFLICT (account_id, cycle_id) DO NOTHING``
+    of its decisions: ``executemany`` on SQLite, ``COPY`` into a staging table and one
+    ``INSERT … SELECT`` on PostgreSQL (the import's loader does the same)."""
+    if sets:
+        conn.execute(
+            text(TEXT_SETS_INSERT), [{"id": k, "zh": zh, "en": en} for k, (zh, en) in sets.items()]
+        )
     cols = ", ".join(_DECISION_INSERT_COLUMNS)
     conflict = " ON CONFLICT (account_id, cycle_id) DO NOTHING"
     if conn.dialect.name == "sqlite":
@@ -713,17 +755,17 @@ def _persist_chunk(
     """
     from cardpilot.jobs.watch import start_watches
 
-    rows = _decision_frame(decisions, run_id, cycle_id)
+    rows, sets = _decision_frame(decisions, run_id, cycle_id)
     bounds: dict[str, Any] = {"run": run_id, "lo": chunk.first, "hi": chunk.last}
     effective = dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC)
     hook = _kill_hook()
     if writer is not None:
         return _persist_chunk_bulk(
-            db, writer, rows, chunk, bounds, effective, policy, as_of, chunk_no, notify, hook
+            db, writer, rows, sets, chunk, bounds, effective, policy, as_of, chunk_no, notify, hook
         )
     with db.begin() as conn:
         if rows.height:
-            _insert_decisions(conn, rows)
+            _insert_decisions(conn, rows, sets)
         by_kind: Kinds = {
             (a, g, s): int(n)
             for a, g, s, n in conn.execute(
@@ -765,6 +807,7 @@ def _persist_chunk_bulk(
     db: Engine,
     writer: Any,
     rows: pl.DataFrame,
+    sets: TextSets,
     chunk: _Chunk,
     bounds: dict[str, Any],
     effective: dt.datetime,
@@ -784,6 +827,8 @@ def _persist_chunk_bulk(
     )
     spec = review_bulk.ChunkWrite(
         columns=_DECISION_INSERT_COLUMNS,
+        text_sets=sets,
+        text_sets_sql=TEXT_SETS_INSERT,
         bounds=bounds,
         history_sql=_HISTORY,
         accounts_sql=_ACCOUNTS,
@@ -1197,7 +1242,7 @@ EXPORT_COLUMNS = (
 
 def read_decisions(db: Engine, cycle_id: str | None = None) -> pl.DataFrame:
     """The stored decisions (of one cycle, or all), reason lists decoded."""
-    where = f"WHERE {cycle_decisions()}" if cycle_id else ""
+    where = f"WHERE {cycle_decisions('d')}" if cycle_id else ""
     schema: dict[str, pl.DataType] = {
         "decision_id": pl.Int64(),
         "run_id": pl.Int64(),
@@ -1220,12 +1265,19 @@ def read_decisions(db: Engine, cycle_id: str | None = None) -> pl.DataFrame:
         "policy_version": pl.String(),
         "model_version": pl.String(),
     }
-    renamed = {"decision_id": "id", "due_for_review": "CAST(due_for_review AS INTEGER)"}
-    cols = ", ".join(renamed.get(c, c) for c in schema)
+    renamed = {
+        "decision_id": "d.id",
+        "due_for_review": "CAST(d.due_for_review AS INTEGER)",
+        "reason_texts_zh": decision_texts("d", "s", "zh"),
+        "reason_texts_en": decision_texts("d", "s", "en"),
+    }
+    cols = ", ".join(renamed.get(c, f"d.{c}") for c in schema)
     with db.connect() as conn:
         frame = query_frame(
             conn,
-            f"SELECT {cols} FROM limit_decisions {where} ORDER BY account_id, id",
+            f"SELECT {cols} FROM limit_decisions d"
+            " LEFT JOIN reason_text_sets s ON s.id = d.reason_texts_id"
+            f" {where} ORDER BY d.account_id, d.id",
             {"cycle": cycle_id} if cycle_id else {},
             {k: (pl.Int64() if v == pl.Boolean() else v) for k, v in schema.items()},
         )

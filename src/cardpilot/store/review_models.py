@@ -10,7 +10,12 @@ the account's grade/segment/review date in the same transaction, so a run killed
 and run again ends with exactly one decision per account per cycle.
 
 Reason lists are stored as JSON arrays in text columns (portable across SQLite and
-PostgreSQL, and written in bulk without per-row serialisation).
+PostgreSQL, and written in bulk without per-row serialisation). A decision keeps its reason
+codes; their zh-CN and en texts are a :class:`ReasonTextSet` it refers to (migration 0013): a
+review of a million accounts gives a few dozen distinct lists of texts, which took 470 of the
+820 bytes of each decision row when every decision carried its own copy. Decisions stored
+before 0013 keep their texts in their own ``reason_texts_zh`` / ``reason_texts_en``; newer
+ones leave those empty and refer to a set (:func:`decision_texts` reads either).
 """
 
 from __future__ import annotations
@@ -63,6 +68,27 @@ class ReviewRun(Base):
     note: Mapped[str | None] = mapped_column(Text)
 
 
+class ReasonTextSet(Base):
+    """The zh-CN and en texts of one list of reasons, shared by the decisions that gave it.
+
+    The id is a digest of the two JSON arrays (``cardpilot.jobs.review.reason_texts_id``), so a
+    set is written once, never changes, and writing it again is a no-op: each decision's
+    texts stay exactly those it was given."""
+
+    __tablename__ = "reason_text_sets"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    texts_zh: Mapped[str] = mapped_column(Text)  # JSON array, in the decision's code order
+    texts_en: Mapped[str] = mapped_column(Text)
+
+
+def decision_texts(alias: str, sets: str, locale: str) -> str:
+    """SQL for the ``locale`` (``zh`` | ``en``) texts of the decision ``alias``, with its text
+    set joined as ``sets`` (``LEFT JOIN reason_text_sets sets ON sets.id =
+    alias.reason_texts_id``): the set's, or the decision's own for those stored before 0013."""
+    return f"COALESCE({sets}.texts_{locale}, {alias}.reason_texts_{locale})"
+
+
 class LimitDecisionRecord(Base):
     """One account's review decision in one cycle (the auditable record)."""
 
@@ -84,8 +110,13 @@ class LimitDecisionRecord(Base):
     increase_pct_bp: Mapped[int | None] = mapped_column(Integer)
     consecutive_overdue_months: Mapped[int | None] = mapped_column(Integer)
     reason_codes: Mapped[str] = mapped_column(Text)  # JSON array
-    reason_texts_zh: Mapped[str] = mapped_column(Text)  # JSON array, same order
-    reason_texts_en: Mapped[str] = mapped_column(Text)  # JSON array, same order
+    # Before migration 0013: the texts themselves (JSON arrays, same order); since: empty, and
+    # the texts are the set of ``reason_texts_id``.
+    reason_texts_zh: Mapped[str] = mapped_column(Text)
+    reason_texts_en: Mapped[str] = mapped_column(Text)
+    reason_texts_id: Mapped[str | None] = mapped_column(
+        String(32), ForeignKey("reason_text_sets.id")
+    )
     policy_version: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[str | None] = mapped_column(String(128))
     decided_at: Mapped[dt.datetime] = mapped_column(
