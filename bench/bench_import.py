@@ -41,6 +41,7 @@ from typing import Any
 from machine import (  # bench/ is the script's own folder, first on sys.path
     speed_probe,
     steal_seconds,
+    steal_since,
 )
 from summary import median_summary
 
@@ -216,7 +217,7 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
             source, layout="generic", database_url=url, rejects_path=rejects, progress=on_progress
         )
     seconds = time.perf_counter() - started
-    steal_after = steal_seconds()
+    stolen = steal_since(steal_before)
     cpu = cpu_seconds() - cpu_before
     server_after = postgres_cpu_seconds() if store == "postgresql" else None
     server_cpu = (
@@ -259,11 +260,7 @@ def worker_import(store: str, source: Path, url: str, accounts: int, rows: int) 
         "load_avg_1_5_15_before": load_before,
         "load_avg_1_5_15_after": [round(x, 2) for x in os.getloadavg()],
         # CPU seconds the hypervisor took from this machine's cores during the import.
-        "steal_seconds": (
-            round(steal_after - steal_before, 2)
-            if steal_before is not None and steal_after is not None
-            else None
-        ),
+        "steal_seconds": stolen,
         "target_rows_per_s": TARGETS[store],
         "meets_target": rate >= TARGETS[store] and memory < PEAK_MB_LIMIT,
     }

@@ -41,6 +41,7 @@ from machine import (  # bench/ is the script's own folder, first on sys.path
     cpu_seconds,
     speed_probe,
     steal_seconds,
+    steal_since,
 )
 from summary import median_summary
 
@@ -322,7 +323,7 @@ def _review_once(
     finally:
         if store == "sqlite":
             _remove_sqlite(Path(url.removeprefix("sqlite:///")))
-    steal_after = steal_seconds()
+    stolen = steal_since(steal_before)
     return {
         "bench": "review",
         "engine": engine,
@@ -335,11 +336,7 @@ def _review_once(
         # different speeds do not compare.
         "machine_speed": {"before": speed_before, "after": speed_probe()},
         # CPU seconds the hypervisor took from this machine's cores during the run.
-        "steal_seconds": (
-            round(steal_after - steal_before, 2)
-            if steal_before is not None and steal_after is not None
-            else None
-        ),
+        "steal_seconds": stolen,
     }
 
 

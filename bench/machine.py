@@ -38,6 +38,13 @@ def steal_seconds() -> float | None:
     return int(fields[8]) / os.sysconf("SC_CLK_TCK")
 
 
+def steal_since(before: float | None) -> float | None:
+    """Steal seconds since the reading ``before`` (:func:`steal_seconds`), to 0.01 s; None
+    when either reading is unknown."""
+    after = steal_seconds()
+    return round(after - before, 2) if before is not None and after is not None else None
+
+
 def speed_probe() -> dict[str, float]:
     """CPU seconds of a fixed memory-bound workload and of a fixed Python loop (single thread)."""
     import numpy as np

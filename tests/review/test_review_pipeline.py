@@ -169,7 +169,7 @@ def _chunk_write(
     rows: pl.DataFrame, accounts: list[str], watches: tuple[str, dict[str, object]] | None = None
 ) -> review_bulk.ChunkWrite:
     """What the review's run 2 writes for ``rows`` (``watches``: a statement of its own)."""
-    from cardpilot.jobs.review import _ACCOUNTS, _COUNTS, _HISTORY, TEXT_SETS_INSERT
+    from cardpilot.jobs.review import _ACCOUNTS, _COUNTS, _HISTORY
     from cardpilot.jobs.watch import start_watches_statement
     from cardpilot.policy.loading import load_policy
 
@@ -179,7 +179,6 @@ def _chunk_write(
     return review_bulk.ChunkWrite(
         columns=tuple(rows.columns),
         text_sets={},  # the stored rows' sets are in the store already
-        text_sets_sql=TEXT_SETS_INSERT,
         bounds={"run": 2, "lo": accounts[0], "hi": accounts[-1]},
         history_sql=_HISTORY,
         accounts_sql=_ACCOUNTS,

@@ -46,12 +46,12 @@ import polars as pl
 from sqlalchemy import Connection, DateTime, Engine, TextClause, bindparam, text
 
 from cardpilot.domain.decisions import LimitAction
-from cardpilot.jobs.review_bulk import tally
+from cardpilot.jobs.review_bulk import TEXT_SETS_INSERT, tally
 from cardpilot.policy.limits import ReasonTexts, decide_limits
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.db import is_sqlite, make_engine, upgrade
-from cardpilot.store.review_models import cycle_decisions, decision_texts
+from cardpilot.store.review_models import TEXT_SETS_JOIN, cycle_decisions, decision_texts
 
 EngineName = Literal["local", "spark"]
 ENGINES: tuple[str, ...] = ("local", "spark")
@@ -639,8 +639,9 @@ def _decision_frame(
     keys = list(_REASON_COLUMNS)
     distinct = decisions.select(keys).unique(maintain_order=True)
     as_json = distinct.select(_json_array(c).alias(c) for c in keys)
-    ids = [reason_texts_id(zh, en) for zh, en in as_json.select(_TEXT_COLUMNS).iter_rows()]
-    sets: TextSets = dict(zip(ids, as_json.select(_TEXT_COLUMNS).iter_rows(), strict=True))
+    pairs = list(as_json.select(_TEXT_COLUMNS).iter_rows())
+    ids = [reason_texts_id(zh, en) for zh, en in pairs]
+    sets: TextSets = dict(zip(ids, pairs, strict=True))
     keyed = distinct.with_columns(
         as_json["reason_codes"].alias("__codes"), pl.Series("reason_texts_id", ids, dtype=pl.String)
     )
@@ -655,13 +656,6 @@ def _decision_frame(
         ).select(_DECISION_INSERT_COLUMNS),
         sets,
     )
-
-
-# Writing a set again is a no-op: its id is a digest of its texts.
-TEXT_SETS_INSERT = (
-    "INSERT INTO reason_text_sets (id, texts_zh, texts_en) VALUES (:id, :zh, :en)"
-    " ON CONFLICT (id) DO NOTHING"
-)
 
 
 def _insert_decisions(conn: Connection, frame: pl.DataFrame, sets: TextSets) -> None:
@@ -828,7 +822,6 @@ def _persist_chunk_bulk(
     spec = review_bulk.ChunkWrite(
         columns=_DECISION_INSERT_COLUMNS,
         text_sets=sets,
-        text_sets_sql=TEXT_SETS_INSERT,
         bounds=bounds,
         history_sql=_HISTORY,
         accounts_sql=_ACCOUNTS,
@@ -1268,15 +1261,14 @@ def read_decisions(db: Engine, cycle_id: str | None = None) -> pl.DataFrame:
     renamed = {
         "decision_id": "d.id",
         "due_for_review": "CAST(d.due_for_review AS INTEGER)",
-        "reason_texts_zh": decision_texts("d", "s", "zh"),
-        "reason_texts_en": decision_texts("d", "s", "en"),
+        "reason_texts_zh": decision_texts("zh"),
+        "reason_texts_en": decision_texts("en"),
     }
     cols = ", ".join(renamed.get(c, f"d.{c}") for c in schema)
     with db.connect() as conn:
         frame = query_frame(
             conn,
-            f"SELECT {cols} FROM limit_decisions d"
-            " LEFT JOIN reason_text_sets s ON s.id = d.reason_texts_id"
+            f"SELECT {cols} FROM limit_decisions d {TEXT_SETS_JOIN}"
             f" {where} ORDER BY d.account_id, d.id",
             {"cycle": cycle_id} if cycle_id else {},
             {k: (pl.Int64() if v == pl.Boolean() else v) for k, v in schema.items()},

@@ -46,7 +46,7 @@ from cardpilot.store.bulk import (
     supports_bulk,
 )
 from cardpilot.store.db import normalise_url
-from cardpilot.store.review_models import decision_texts
+from cardpilot.store.review_models import TEXT_SETS_JOIN, decision_texts
 
 _STAGE = "review_stage_decisions"
 _NOTICE_STAGE = "review_stage_outbox"
@@ -188,9 +188,8 @@ class ChunkWrite:
 
     columns: tuple[str, ...]
     # The chunk's reason text sets (id → zh-CN and en JSON arrays), written before its
-    # decisions by ``text_sets_sql`` (``:id``, ``:zh``, ``:en``; a set already there is kept).
+    # decisions (``TEXT_SETS_INSERT``: a set already there is kept).
     text_sets: dict[str, tuple[str, str]]
-    text_sets_sql: str
     bounds: dict[str, Any]  # run, lo, hi
     history_sql: str
     accounts_sql: str
@@ -225,11 +224,18 @@ class ChunkWritten:
         return sum(self.by_kind.values())
 
 
+# Writing a set again is a no-op: its id is a digest of its texts.
+TEXT_SETS_INSERT = (
+    "INSERT INTO reason_text_sets (id, texts_zh, texts_en) VALUES (:id, :zh, :en)"
+    " ON CONFLICT (id) DO NOTHING"
+)
+
+
 def write_chunk(connection: Any, rows: pl.DataFrame, spec: ChunkWrite) -> ChunkWritten:
     """Open the chunk's transaction and write everything but the run's counts."""
     _begin(connection)
     for set_id, (zh, en) in spec.text_sets.items():
-        run(connection, spec.text_sets_sql, {"id": set_id, "zh": zh, "en": en})
+        run(connection, TEXT_SETS_INSERT, {"id": set_id, "zh": zh, "en": en})
     kinds = "action, grade, segment"
     if rows.height and is_sqlite(connection) and _insert_new(connection, rows, spec.columns):
         # Every row went in: the counts are the chunk's own.
@@ -701,10 +707,9 @@ def chunk_writer(url: Any, process: subprocess.Popen[bytes] | None = None) -> It
 
 _NOTICE_QUERY = (
     "SELECT d.id, d.account_id, a.customer_id, a.currency, d.as_of, d.old_limit_minor,"
-    f" d.new_limit_minor, d.reason_codes, {decision_texts('d', 's', 'zh')},"
-    f" {decision_texts('d', 's', 'en')}, d.policy_version"
-    " FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
-    " LEFT JOIN reason_text_sets s ON s.id = d.reason_texts_id"
+    f" d.new_limit_minor, d.reason_codes, {decision_texts('zh')}, {decision_texts('en')},"
+    " d.policy_version FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
+    f" {TEXT_SETS_JOIN}"
     " WHERE d.run_id = :run AND d.account_id BETWEEN :lo AND :hi"
     " AND d.new_limit_minor <> d.old_limit_minor ORDER BY d.id"
 )

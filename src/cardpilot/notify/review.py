@@ -16,14 +16,14 @@ from sqlalchemy import Connection, inspect, text
 from sqlalchemy.orm import Session
 
 from cardpilot.notify.notice import LimitChangeNotice, NoticeReason
-from cardpilot.store.review_models import cycle_decisions, decision_texts
+from cardpilot.store.review_models import TEXT_SETS_JOIN, cycle_decisions, decision_texts
 
 _QUERY = f"""
 SELECT d.id, d.account_id, a.customer_id, a.currency, d.as_of, d.old_limit_minor,
-       d.new_limit_minor, d.reason_codes, {decision_texts("d", "s", "zh")} AS reason_texts_zh,
-       {decision_texts("d", "s", "en")} AS reason_texts_en, d.policy_version, d.cycle_id
+       d.new_limit_minor, d.reason_codes, {decision_texts("zh")} AS reason_texts_zh,
+       {decision_texts("en")} AS reason_texts_en, d.policy_version, d.cycle_id
 FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id
-LEFT JOIN reason_text_sets s ON s.id = d.reason_texts_id
+{TEXT_SETS_JOIN}
 WHERE d.new_limit_minor <> d.old_limit_minor {{extra}}
 ORDER BY d.id
 """

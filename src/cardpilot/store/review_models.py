@@ -82,11 +82,15 @@ class ReasonTextSet(Base):
     texts_en: Mapped[str] = mapped_column(Text)
 
 
-def decision_texts(alias: str, sets: str, locale: str) -> str:
-    """SQL for the ``locale`` (``zh`` | ``en``) texts of the decision ``alias``, with its text
-    set joined as ``sets`` (``LEFT JOIN reason_text_sets sets ON sets.id =
-    alias.reason_texts_id``): the set's, or the decision's own for those stored before 0013."""
-    return f"COALESCE({sets}.texts_{locale}, {alias}.reason_texts_{locale})"
+# A query of decisions aliased ``d`` joins their text sets as ``s`` with this, and reads the
+# texts with :func:`decision_texts`.
+TEXT_SETS_JOIN = "LEFT JOIN reason_text_sets s ON s.id = d.reason_texts_id"
+
+
+def decision_texts(locale: str) -> str:
+    """SQL for the ``locale`` (``zh`` | ``en``) texts of the decision ``d`` (``TEXT_SETS_JOIN``
+    joined): its set's, or its own for a decision stored before 0013."""
+    return f"COALESCE(s.texts_{locale}, d.reason_texts_{locale})"
 
 
 class LimitDecisionRecord(Base):
