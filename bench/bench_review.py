@@ -7,8 +7,12 @@
 1. A synthetic portfolio of ``--accounts`` accounts with 6 statements each and no transactions
    (``cardpilot generate --no-transactions --months 6``), cached under ``bench/.cache/``.
 2. It is imported once per store kind and cached (SQLite: a file; PostgreSQL: a template
-   database ``cardpilot_bench_review_tpl`` on ``CARDPILOT_BENCH_POSTGRES_URL``).
-3. Each run reviews a fresh copy of that store in a child process: read accounts and
+   database ``cardpilot_bench_review_<accounts>`` on ``CARDPILOT_BENCH_POSTGRES_URL``).
+3. The default policy's score cut-offs are calibrated to the model (``GRADE_SHARES`` of the
+   scores of the store's first ``CALIBRATION_ACCOUNTS`` accounts, as the demo calibrates on its
+   training split), so that the review grades, increases, decreases and watches a realistic
+   mix; the policy goes to each run as ``policy.json`` beside the portfolio.
+4. Each run reviews a fresh copy of that store in a child process: read accounts and
    statements from the store in account-id chunks → behaviour features → score (the scorecard
    of ``--model DIR``; default: trained once on the UCI file into ``bench/.cache/models``) →
    grade, segment, decide, reasons → persist decisions, limit history, account updates and
@@ -54,6 +58,13 @@ SEED = 20260101
 END_CYCLE = dt.date(2026, 9, 30)
 AS_OF = dt.date(2026, 10, 1)
 TARGETS = {1_000_000: (20.0, 3072.0), 10_000_000: (240.0, 6144.0)}  # seconds, peak MB
+# The default policy's score cut-offs assume a 300-900 scale that the bench's model (trained on
+# the UCI data) does not have: under them every account is graded poor, and the review never
+# increases a limit nor starts a watch. As the demo does, the cut-offs are placed at quantiles
+# of the model's own scores (30/30/20/20 %, best grade first), here those of the first
+# CALIBRATION_ACCOUNTS accounts of the portfolio, so the review decides a realistic mix.
+GRADE_SHARES = (0.3, 0.3, 0.2, 0.2)
+CALIBRATION_ACCOUNTS = 100_000
 
 
 def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
@@ -80,11 +91,16 @@ def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
 # --- the child: one review run --------------------------------------------------------------
 
 
-def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[str, Any]:
+def worker_review(
+    url: str, model: str, engine: str, chunk_rows: int, policy_file: str
+) -> dict[str, Any]:
     from cardpilot.jobs.review import review_portfolio
+    from cardpilot.policy.loading import policy_from_data
     from cardpilot.scoring.registry import load_model_dir
 
     scorer = load_model_dir(model)
+    documents = json.loads(Path(policy_file).read_text())
+    policy = policy_from_data(documents["limits"], documents["reasons"])
     spark = None
     if engine == "spark":
         from cardpilot.engines.spark import local_spark_session
@@ -95,10 +111,18 @@ def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[st
     cpu_before = cpu_seconds()
     # The issue's review steps end at persist; notices are measured by bench-notify.
     result = review_portfolio(
-        url, scorer, as_of=AS_OF, engine=engine, chunk_rows=chunk_rows, spark=spark, notify=False
+        url,
+        scorer,
+        policy=policy,
+        as_of=AS_OF,
+        engine=engine,
+        chunk_rows=chunk_rows,
+        spark=spark,
+        notify=False,
     )
     seconds = time.perf_counter() - started
     return {
+        "policy_version": policy.version,
         "decided": result.decided,
         "seconds": round(seconds, 3),
         "accounts_per_s": round(result.decided / seconds),
@@ -107,6 +131,8 @@ def worker_review(url: str, model: str, engine: str, chunk_rows: int) -> dict[st
         # the largest of them (RUSAGE_CHILDREN); the review's total is at most peak + 2 × this.
         "helpers_peak_mb": peak_mb(resource.RUSAGE_CHILDREN),
         "by_action": result.by_action,
+        "by_grade": result.by_grade,
+        "by_segment": result.by_segment,
         "watched": result.watched,
         "stage_seconds": result.stage_seconds,
         # The review's own process during the review; its helper processes (SQLite: the
@@ -196,9 +222,17 @@ def _libpq(url: str) -> str:
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
+def _postgres_url(database: str) -> str:
+    """The URL of ``database`` on the bench's PostgreSQL server."""
+    from sqlalchemy.engine import make_url
+
+    admin = os.environ.get("CARDPILOT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
+    url = make_url(admin).set(drivername="postgresql+psycopg", database=database)
+    return url.render_as_string(hide_password=False)
+
+
 def _postgres_template(accounts: int, portfolio: Path) -> str:
     import psycopg
-    from sqlalchemy.engine import make_url
 
     from cardpilot.config import Settings
     from cardpilot.jobs.importing import import_portfolio
@@ -206,8 +240,7 @@ def _postgres_template(accounts: int, portfolio: Path) -> str:
 
     admin = os.environ.get("CARDPILOT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     name = f"cardpilot_bench_review_{accounts}"
-    url = make_url(admin).set(drivername="postgresql+psycopg", database=name)
-    rendered = url.render_as_string(hide_password=False)
+    rendered = _postgres_url(name)
     with psycopg.connect(_libpq(admin), autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
         if not exists:
@@ -226,15 +259,13 @@ def _postgres_template(accounts: int, portfolio: Path) -> str:
 
 def _postgres_copy(template: str) -> str:
     import psycopg
-    from sqlalchemy.engine import make_url
 
     admin = os.environ.get("CARDPILOT_BENCH_POSTGRES_URL", DEFAULT_POSTGRES)
     name = "cardpilot_bench_review_run"
     with psycopg.connect(_libpq(admin), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-    url = make_url(admin).set(drivername="postgresql+psycopg", database=name)
-    return url.render_as_string(hide_password=False)
+    return _postgres_url(name)
 
 
 def _model(given: str | None) -> str:
@@ -264,6 +295,51 @@ def _model(given: str | None) -> str:
             env={**os.environ, "CARDPILOT_HOME": str(CACHE / "models-home")},
         )
     return str(folder / "scorecard")
+
+
+def _calibrated_policy(url: str, model: str, folder: Path) -> Path:
+    """The default policy with its score cut-offs calibrated to ``model`` (``GRADE_SHARES``)
+    on the store's first ``CALIBRATION_ACCOUNTS`` accounts, read and scored as the review
+    reads and scores them; written as JSON for the review's child process."""
+    from cardpilot.jobs.review import query_frame, read_chunks_with, scored_features
+    from cardpilot.policy.grades import calibrate_score_cutoffs
+    from cardpilot.policy.loading import load_policy
+    from cardpilot.scoring.registry import load_model_dir
+    from cardpilot.store.db import make_engine
+
+    db = make_engine(url)
+    try:
+
+        def fetch(sql: str, params: Any, schema: Any) -> Any:
+            with db.connect() as conn:
+                return query_frame(conn, sql, params, schema)
+
+        # The first chunk of a read is a quarter of its chunk size (chunk_sizes' ramp).
+        chunks = read_chunks_with(
+            fetch,
+            lambda: None,
+            db.dialect.name == "sqlite",
+            as_of=AS_OF,
+            cycle_id="calibration",
+            chunk_rows=CALIBRATION_ACCOUNTS * 4,
+        )
+        first = next(chunks)  # each query has its own connection: nothing is left open
+    finally:
+        db.dispose()
+    sample = scored_features(first, load_model_dir(model), AS_OF)["score"]
+    policy = calibrate_score_cutoffs(load_policy(), sample, GRADE_SHARES)
+    target = folder / "policy.json"
+    target.write_text(
+        json.dumps(
+            {
+                "version": policy.version,
+                "sample_accounts": sample.len(),
+                "limits": policy.limits.model_dump(mode="json", by_alias=True),
+                "reasons": policy.reasons.model_dump(mode="json", by_alias=True),
+            }
+        )
+    )
+    return target
 
 
 def _environment() -> dict[str, Any]:
@@ -305,7 +381,13 @@ def _write(lines: list[dict[str, Any]], accounts: int) -> None:
 
 
 def _review_once(
-    store: str, cached: Path, template: str, model: str, engine: str, args: argparse.Namespace
+    store: str,
+    cached: Path,
+    template: str,
+    model: str,
+    policy: Path,
+    engine: str,
+    args: argparse.Namespace,
 ) -> dict[str, Any]:
     """One review of a fresh copy of the cached store, in a child process."""
     if store == "sqlite":
@@ -319,7 +401,7 @@ def _review_once(
     speed_before = speed_probe()
     steal_before = steal_seconds()
     try:
-        figures = _run_child(url, model, engine, str(args.chunk_rows))
+        figures = _run_child(url, model, engine, str(args.chunk_rows), str(policy))
     finally:
         if store == "sqlite":
             _remove_sqlite(Path(url.removeprefix("sqlite:///")))
@@ -362,7 +444,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stores", default="sqlite")
     parser.add_argument("--model", default=None)
     parser.add_argument("--chunk-rows", type=int, default=100_000)
-    parser.add_argument("--child", nargs=4, metavar=("URL", "MODEL", "ENGINE", "CHUNK"))
+    parser.add_argument(
+        "--child", nargs=5, metavar=("URL", "MODEL", "ENGINE", "CHUNK", "POLICY_JSON")
+    )
     parser.add_argument("--no-write", action="store_true", help="Do not write the results file.")
     parser.add_argument(
         "--runs", type=int, default=3, help="Reviews per engine; targets use the median."
@@ -372,8 +456,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.child:
-        url, model, engine, chunk = args.child
-        print(json.dumps(worker_review(url, model, engine, int(chunk))), flush=True)
+        url, model, engine, chunk, policy_file = args.child
+        print(json.dumps(worker_review(url, model, engine, int(chunk), policy_file)), flush=True)
         return 0
 
     portfolio = _portfolio(args.accounts)
@@ -384,15 +468,19 @@ def main(argv: list[str] | None = None) -> int:
         cached, template = Path(), ""
         if store == "sqlite":
             cached = _sqlite_store(args.accounts, portfolio)
+            source = f"sqlite:///{cached}"
         elif store == "postgresql":
             template = _postgres_template(args.accounts, portfolio)
+            source = _postgres_url(template)
         else:
             raise SystemExit(f"unknown store {store!r}; use sqlite or postgresql")
+        policy = _calibrated_policy(source, model, portfolio.parent)
         engines = [e.strip() for e in args.engines.split(",") if e.strip()]
         done: dict[str, list[dict[str, Any]]] = {engine: [] for engine in engines}
         for run in range(1, args.runs + 1):
             for engine in engines:
-                line = {**_review_once(store, cached, template, model, engine, args), "run": run}
+                line = _review_once(store, cached, template, model, policy, engine, args)
+                line["run"] = run
                 _judge(line, args.accounts)
                 done[engine].append(line)
                 _report(line, lines, args)
