@@ -299,43 +299,28 @@ def _model(given: str | None) -> str:
 
 def _calibrated_policy(url: str, model: str, folder: Path) -> Path:
     """The default policy with its score cut-offs calibrated to ``model`` (``GRADE_SHARES``)
-    on the store's first ``CALIBRATION_ACCOUNTS`` accounts, read and scored as the review
-    reads and scores them; written as JSON for the review's child process."""
-    from cardpilot.jobs.review import query_frame, read_chunks_with, scored_features
-    from cardpilot.policy.grades import calibrate_score_cutoffs
+    on the store's first ``CALIBRATION_ACCOUNTS`` accounts (``cardpilot policy calibrate``),
+    written as JSON for the review's child process."""
+    from cardpilot.jobs.calibrate import calibrate_policy
     from cardpilot.policy.loading import load_policy
     from cardpilot.scoring.registry import load_model_dir
-    from cardpilot.store.db import make_engine
 
-    db = make_engine(url)
-    try:
-
-        def fetch(sql: str, params: Any, schema: Any) -> Any:
-            with db.connect() as conn:
-                return query_frame(conn, sql, params, schema)
-
-        # The first chunk of a read is a quarter of its chunk size (chunk_sizes' ramp).
-        chunks = read_chunks_with(
-            fetch,
-            lambda: None,
-            db.dialect.name == "sqlite",
-            as_of=AS_OF,
-            cycle_id="calibration",
-            chunk_rows=CALIBRATION_ACCOUNTS * 4,
-        )
-        first = next(chunks)  # each query has its own connection: nothing is left open
-    finally:
-        db.dispose()
-    sample = scored_features(first, load_model_dir(model), AS_OF)["score"]
-    policy = calibrate_score_cutoffs(load_policy(), sample, GRADE_SHARES)
+    result = calibrate_policy(
+        url,
+        load_model_dir(model),
+        load_policy(),
+        shares=GRADE_SHARES,
+        as_of=AS_OF,
+        sample=CALIBRATION_ACCOUNTS,
+    )
     target = folder / "policy.json"
     target.write_text(
         json.dumps(
             {
-                "version": policy.version,
-                "sample_accounts": sample.len(),
-                "limits": policy.limits.model_dump(mode="json", by_alias=True),
-                "reasons": policy.reasons.model_dump(mode="json", by_alias=True),
+                "version": result.policy.version,
+                "sample_accounts": result.accounts,
+                "limits": result.policy.limits.model_dump(mode="json", by_alias=True),
+                "reasons": result.policy.reasons.model_dump(mode="json", by_alias=True),
             }
         )
     )

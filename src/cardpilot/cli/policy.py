@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.common import DATABASE_OPTION
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
 from cardpilot.domain.money import format_major
 from cardpilot.policy.diff import diff_policies
@@ -181,3 +182,137 @@ def diff(
             c.path, c.kind, "" if c.old is None else str(c.old), "" if c.new is None else str(c.new)
         )
     console.print(table)
+
+
+@policy_app.command("calibrate")
+def calibrate(
+    path: Path | None = POLICY_ARG,
+    out: Path = typer.Option(..., "--out", help="Folder to write the calibrated policy to (new)."),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model folder from `cardpilot model train --out DIR`."
+    ),
+    family: str = typer.Option(
+        "scorecard", "--family", help="Registry model family whose champion scores."
+    ),
+    shares: str = typer.Option(
+        "30,30,20,20", "--shares", help="Percent of accounts per grade, best grade first."
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Score as of this date (default: as the review does)."
+    ),
+    sample: int | None = typer.Option(
+        None, "--sample", help="Calibrate on the first N accounts (account order), not all."
+    ),
+    label: str | None = typer.Option(
+        None, "--label", help="Observed outcome for the grade report (default: the store's one)."
+    ),
+    version: str | None = typer.Option(
+        None, "--version", help="Declared version of the calibrated policy (default: the source's)"
+    ),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Place the score cut-offs at quantiles of a model's scores on the store's accounts.
+
+    Writes a copy of the policy folder to --out with only the score scale and each grade's
+    score band changed (and the declared version, with --version), and shows the observed
+    default rate per calibrated grade when the store holds outcomes. Check the result with
+    `cardpilot policy diff` before it goes live.
+    """
+    import datetime as dt
+
+    from cardpilot.cli.common import database_url
+    from cardpilot.cli.review import _as_of, load_scorer
+    from cardpilot.jobs.calibrate import (
+        CalibrationError,
+        calibrate_policy,
+        parse_shares,
+        report_rows,
+    )
+    from cardpilot.jobs.review import model_version_of
+    from cardpilot.policy.calibration import with_declared_version, write_calibrated_policy
+    from cardpilot.policy.grades import default_rate_is_monotonic
+
+    source = _load(path)
+    if out.exists():
+        raise fail(f"--out {out}: already exists; give a new folder for the calibrated policy")
+    scorer = load_scorer(model, family)
+    try:
+        fractions = parse_shares(shares, len(source.limits.grades))
+        result = calibrate_policy(
+            database_url(database),
+            scorer,
+            source,
+            shares=fractions,
+            as_of=_as_of(as_of),
+            sample=sample,
+            label=label,
+        )
+    except CalibrationError as exc:
+        raise fail(str(exc)) from None
+    calibrated = result.policy if version is None else with_declared_version(result.policy, version)
+    grades = [
+        {"grade": g.code, "score_min": g.score.min, "score_max": g.score.max}
+        for g in calibrated.limits.grades
+        if g.score is not None
+    ]
+    rows = report_rows(result.report) if result.report is not None else None
+    monotonic = default_rate_is_monotonic(result.report) if result.report is not None else None
+    header = [
+        f"Score cut-offs calibrated by `cardpilot policy calibrate` on {dt.date.today()}:",
+        f"  model {model_version_of(scorer)}, {result.accounts:,} accounts scored as of"
+        f" {result.as_of},",
+        f"  shares {'/'.join(f'{s * 100:g}' for s in result.shares)} % (best grade first).",
+    ]
+    if rows is not None:
+        rates = ", ".join(f"{r['grade']} {_rate(r['default_rate'])}" for r in rows)
+        header.append(f"  Observed default rate ({result.label}), same accounts: {rates}.")
+        header.append(f"  Rising from the best grade to the worst: {'yes' if monotonic else 'NO'}.")
+    else:
+        header.append("  The store holds no outcomes: check the grades with the grade report.")
+    header.append(f"  Source: {calibrated.limits.version}, from {path or 'the shipped policy'}.")
+    try:
+        comments_kept = write_calibrated_policy(
+            path or default_policy_path(), out, calibrated, header
+        )
+    except PolicyError as exc:
+        raise fail(str(exc)) from None
+    payload = {
+        "out": str(out),
+        "version": calibrated.version,
+        "source_version": source.version,
+        "as_of": result.as_of.isoformat(),
+        "accounts": result.accounts,
+        "shares": list(result.shares),
+        "score_scale": calibrated.limits.grading.score_scale.model_dump(),
+        "grades": grades,
+        "label": result.label,
+        "grade_report": rows,
+        "default_rate_monotonic": monotonic,
+        "comments_kept": comments_kept,
+    }
+    if as_json:
+        emit_json(payload)
+        return
+    table = Table(title=f"calibrated cut-offs ({result.accounts:,} accounts as of {result.as_of})")
+    for column in ("grade", "score", "accounts", "default rate"):
+        table.add_column(column, justify="left" if column == "grade" else "right")
+    by_grade = {r["grade"]: r for r in rows or []}
+    for g in grades:
+        r = by_grade.get(str(g["grade"]), {})
+        table.add_row(
+            str(g["grade"]),
+            f"{g['score_min']}–{g['score_max']}",
+            f"{r['accounts']:,}" if r else "—",
+            _rate(r.get("default_rate")),
+        )
+    console.print(table)
+    if monotonic is not None:
+        console.print(f"default rate rising from the best grade to the worst: {monotonic}")
+    console.print(f"policy {calibrated.version} → {out}")
+    if not comments_kept:
+        console.print("[yellow]limits.yaml was written out whole: its comments are not kept[/]")
+
+
+def _rate(value: Any) -> str:
+    return "—" if value is None else f"{value * 100:.1f} %"

@@ -36,7 +36,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -286,7 +286,7 @@ def _read_chunks(
     chunk_rows: int,
     helper: Any = None,
     total: int | None = None,
-) -> Iterator[_Chunk]:
+) -> Generator[_Chunk, None, None]:
     """Accounts in account-id order, ``chunk_rows`` at a time, with their window's statements.
 
     On file stores the reads go through one ADBC connection (Arrow batches, no Python rows),
@@ -506,6 +506,42 @@ def scored_features(chunk: _Chunk, scorer: Scorer, as_of: dt.date) -> pl.DataFra
     drop = [c for c in ("credit_limit_minor", "annual_income_minor") if c in features.columns]
     # The account's current limit (what the review changes) and income come from the store.
     return accounts.join(features.drop(drop), on="account_id", how="left")
+
+
+# A cycle id no review writes (``review_cycle_id`` gives "YYYY-H1" and the like): reading with
+# it skips no account as already decided.
+_NO_CYCLE = "-"
+
+
+def portfolio_scores(
+    db: Engine,
+    scorer: Scorer,
+    as_of: dt.date,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    limit: int | None = None,
+) -> pl.DataFrame:
+    """``account_id``, ``score`` and ``pd`` of the accounts a review grades (the reviewed
+    statuses, scored on their statements up to ``as_of``), read and scored exactly as the review
+    reads and scores them; ``limit``: only the first so many accounts in account order.
+    Accounts without a statement in the window have a null score."""
+    parts: list[pl.DataFrame] = []
+    seen = 0
+    chunks = _read_chunks(db, as_of, _NO_CYCLE, chunk_rows)
+    try:
+        for chunk in chunks:
+            scored = scored_features(chunk, scorer, as_of)
+            parts.append(scored.select("account_id", "score", "pd"))
+            seen += chunk.seen
+            if limit is not None and seen >= limit:
+                break
+    finally:
+        chunks.close()  # stops the reader (its helper process on SQLite)
+    schema = pl.Schema({"account_id": pl.String(), "score": pl.Float64(), "pd": pl.Float64()})
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    frame = pl.concat(parts, how="vertical_relaxed").cast(schema)
+    return frame if limit is None else frame.head(limit)
 
 
 def score_reason_texts(codes: Sequence[str], known: dict[str, dict[str, str]]) -> ReasonTexts:
