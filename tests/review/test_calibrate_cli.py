@@ -81,3 +81,13 @@ def test_calibration_of_a_policy_in_another_currency_is_refused(sqlite_store, tm
     assert result.exit_code != 0
     assert "TWD" in result.output
     assert "CNY" in result.output
+
+
+@pytest.mark.usefixtures("standin_model")
+def test_a_new_declared_version_keeps_the_source_version_in_the_header(sqlite_store, tmp_path):
+    out = tmp_path / "policy"
+    result = _calibrate(sqlite_store, out, "--version", "2026.12.0-calibrated")
+    assert result.exit_code == 0, result.output
+    assert load_policy(out).limits.version == "2026.12.0-calibrated"
+    header = (out / "limits.yaml").read_text(encoding="utf-8").split("\n\n", 1)[0]
+    assert f"Source: {load_policy().limits.version}, from the shipped policy." in header

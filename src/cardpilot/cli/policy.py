@@ -270,7 +270,7 @@ def calibrate(
         header.append(f"  Rising from the best grade to the worst: {'yes' if monotonic else 'NO'}.")
     else:
         header.append("  The store holds no outcomes: check the grades with the grade report.")
-    header.append(f"  Source: {calibrated.limits.version}, from {path or 'the shipped policy'}.")
+    header.append(f"  Source: {source.limits.version}, from {path or 'the shipped policy'}.")
     try:
         comments_kept = write_calibrated_policy(
             path or default_policy_path(), out, calibrated, header

@@ -17,7 +17,14 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine, text
 
-from cardpilot.jobs.review import Scorer, default_as_of, other_currencies, portfolio_scores
+from cardpilot.jobs.review import (
+    DEFAULT_CHUNK_ROWS,
+    Scorer,
+    default_as_of,
+    other_currencies,
+    portfolio_scores,
+    query_frame,
+)
 from cardpilot.policy.grades import calibrate_score_cutoffs, grade_report
 from cardpilot.policy.schema import Policy
 from cardpilot.store.db import make_engine, upgrade
@@ -70,16 +77,13 @@ def _labels(db: Engine, label: str | None) -> tuple[str, pl.DataFrame] | None:
             raise CalibrationError(
                 f"--label {label!r}: not in the store (it holds {', '.join(sorted(names))})"
             )
-        rows = conn.execute(
-            text("SELECT account_id, value FROM performance_labels WHERE label = :label"),
+        frame = query_frame(
+            conn,
+            "SELECT account_id, value FROM performance_labels WHERE label = :label",
             {"label": label},
-        ).all()
-    frame = pl.DataFrame(
-        [(a, int(bool(v))) for a, v in rows],
-        schema={"account_id": pl.String(), "label": pl.Int64()},
-        orient="row",
-    )
-    return label, frame
+            {"account_id": pl.String(), "label": pl.Boolean()},
+        )
+    return label, frame.with_columns(pl.col("label").cast(pl.Int64))
 
 
 def calibrate_policy(
@@ -91,7 +95,7 @@ def calibrate_policy(
     as_of: dt.date | None = None,
     sample: int | None = None,
     label: str | None = None,
-    chunk_rows: int = 100_000,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
 ) -> Calibration:
     """``policy`` with its score cut-offs at the ``shares`` quantiles (best grade first) of
     ``scorer``'s scores on the store's accounts as of ``as_of`` (default: the review's

@@ -523,17 +523,17 @@ def portfolio_scores(
 ) -> pl.DataFrame:
     """``account_id``, ``score`` and ``pd`` of the accounts a review grades (the reviewed
     statuses, scored on their statements up to ``as_of``), read and scored exactly as the review
-    reads and scores them; ``limit``: only the first so many accounts in account order.
+    reads and scores them; ``limit``: only the first so many of them in account order.
     Accounts without a statement in the window have a null score."""
     parts: list[pl.DataFrame] = []
-    seen = 0
+    taken = 0
     chunks = _read_chunks(db, as_of, _NO_CYCLE, chunk_rows)
     try:
         for chunk in chunks:
             scored = scored_features(chunk, scorer, as_of)
             parts.append(scored.select("account_id", "score", "pd"))
-            seen += chunk.seen
-            if limit is not None and seen >= limit:
+            taken += scored.height
+            if limit is not None and taken >= limit:
                 break
     finally:
         chunks.close()  # stops the reader (its helper process on SQLite)

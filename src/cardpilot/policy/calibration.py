@@ -91,11 +91,13 @@ def write_calibrated_policy(
     shutil.copytree(folder, out, ignore=shutil.ignore_patterns("__pycache__"))
     target = out / LIMITS_FILE
     target.write_text(top + "\n" + body, encoding="utf-8")
-    if load_policy(out).limits != calibrated.limits and kept:
+    matches = load_policy(out).limits == calibrated.limits
+    if not matches and kept:
         # A line the rewrite did not reach still differs: write the policy out whole.
         kept = False
         target.write_text(top + "\n" + _dumped_limits(calibrated), encoding="utf-8")
-    if load_policy(out).limits != calibrated.limits:
+        matches = load_policy(out).limits == calibrated.limits
+    if not matches:
         shutil.rmtree(out)
         raise PolicyError(f"{out}: the written policy does not read back as calibrated")
     return kept
