@@ -1,0 +1,63 @@
+"""Restructuring the code must not change a decision: the exports of a review and an overdue
+treatment on the real UCI data are pinned by their SHA-256 digests.
+
+The model (tests/fixtures/models/uci-scorecard, a scorecard trained by ``cardpilot model train
+--format uci``) and the policy (tests/fixtures/policies/uci-twd-2026.11, the ``uci-twd`` files
+as they stood when the digests were recorded) are frozen copies, so the digests move only when
+the code's behaviour does. A deliberate change of behaviour records new digests here, with the
+reason in the commit message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cardpilot.cli import app
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+MODEL = FIXTURES / "models" / "uci-scorecard"
+POLICY = FIXTURES / "policies" / "uci-twd-2026.11"
+
+REVIEW_CSV_SHA256 = "537da8880b291747e81c85307f61d797ef085c1eba34ab5d7af2dd483a0e445f"
+TREAT_CSV_SHA256 = "2efba615b78a8401e4e078dfa5683f358e8e655e827471e0f83109962a7d8c7f"
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def exports(uci_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    home = tmp_path_factory.mktemp("pinned")
+    url = f"sqlite:///{home / 'uci.db'}"
+    runner = CliRunner()
+    env = {"CARDPILOT_HOME": str(home)}
+    steps = [
+        ["import", "--format", "uci", str(uci_path), "--database", url, "--json"],
+        ["review", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy", str(POLICY),
+         "--out", str(home / "review.csv"), "--database", url, "--json"],
+        ["overdue", "treat", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy",
+         str(POLICY), "--out", str(home / "treat.csv"), "--database", url, "--json"],
+    ]  # fmt: skip
+    for args in steps:
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 0, (args, result.output)
+        json.loads(result.stdout)
+    return {"review": home / "review.csv", "treat": home / "treat.csv"}
+
+
+def test_review_export_on_real_data_matches_its_pinned_digest(exports: dict[str, Path]) -> None:
+    assert _sha256(exports["review"]) == REVIEW_CSV_SHA256
+
+
+def test_treatment_export_on_real_data_matches_its_pinned_digest(
+    exports: dict[str, Path],
+) -> None:
+    assert _sha256(exports["treat"]) == TREAT_CSV_SHA256
