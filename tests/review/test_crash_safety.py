@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from cardpilot.jobs.review import KILL_HOOK_ENV, read_decisions, review_portfolio
+from cardpilot.jobs.review import KILL_HOOK_ENV, review_portfolio
 from cardpilot.store.db import make_engine
+from cardpilot.store.limit_decisions import read_decisions
 
 AS_OF = dt.date(2026, 5, 1)
 HERE = Path(__file__).parent

@@ -14,9 +14,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cardpilot.jobs.review import read_decisions, review_portfolio
+from cardpilot.jobs.review import review_portfolio
 from cardpilot.policy.loading import load_policy
 from cardpilot.store.db import make_engine
+from cardpilot.store.limit_decisions import read_decisions
 
 DATA = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "uci_credit_card_default.csv"

@@ -10,10 +10,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 
+from cardpilot.batch.scoring import score_chunk, score_reason_texts
 from cardpilot.engines.single import decide_account_row
-from cardpilot.jobs.review import _read_chunks, read_decisions, review_portfolio, scored_features
+from cardpilot.jobs.review import review_portfolio
 from cardpilot.policy.loading import load_policy
 from cardpilot.store.db import make_engine, open_store
+from cardpilot.store.limit_decisions import read_decisions
+from cardpilot.store.review_backend import read_account_chunks
 
 AS_OF = dt.date(2026, 5, 1)
 COMPARED = [
@@ -45,14 +48,14 @@ def test_single_account_call_matches_the_local_review(sqlite_store, scorer):
     policy = load_policy()
     engine = open_store(sqlite_store)
     try:
-        chunk = next(_read_chunks(engine, AS_OF, "2026-H1", 300))
-        table = scored_features(chunk, scorer, AS_OF)
+        chunks = read_account_chunks(engine, as_of=AS_OF, cycle_id="2026-H1", chunk_rows=300)
+        chunk = next(chunks)
+        chunks.close()
+        table = score_chunk(chunk, scorer, AS_OF)
     finally:
         engine.dispose()
     review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=300)
     stored = read_decisions(make_engine(sqlite_store)).head(300).select(COMPARED)
-    from cardpilot.jobs.review import score_reason_texts
-
     texts = score_reason_texts(table["reason_codes"].explode().drop_nulls().unique().to_list(), {})
     single = pl.DataFrame(
         [

@@ -10,15 +10,11 @@ import polars as pl
 import pytest
 from sqlalchemy import text
 
-from cardpilot.jobs.review import (
-    ReviewError,
-    default_as_of,
-    read_decisions,
-    review_cycle_id,
-    review_portfolio,
-)
+from cardpilot.batch.dates import default_as_of
+from cardpilot.jobs.review import ReviewError, review_cycle_id, review_portfolio
 from cardpilot.policy.loading import load_policy, policy_from_data, read_policy_data
 from cardpilot.store.db import make_engine
+from cardpilot.store.limit_decisions import read_decisions
 
 AS_OF = dt.date(2026, 5, 1)
 
@@ -287,7 +283,7 @@ def test_export_rejects_unknown_suffix(loaded_store, scorer, tmp_path: Path):
 def test_each_distinct_list_of_reason_texts_is_stored_once_and_read_back_with_its_decisions(
     loaded_store, scorer
 ):
-    from cardpilot.jobs.review import reason_texts_id
+    from cardpilot.store.limit_decisions import reason_texts_id
 
     review_portfolio(loaded_store, scorer, as_of=AS_OF, chunk_rows=400)
     decisions = _decisions(loaded_store)

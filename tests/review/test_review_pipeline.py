@@ -1,5 +1,5 @@
 """The review's pipeline between processes: large frames cross as Arrow IPC files in shared
-memory (cardpilot.jobs.review_bulk); the same frames arrive, no file stays behind, a killed
+memory (cardpilot.store.handoff); the same frames arrive, no file stays behind, a killed
 review's files are removed by the next, the review decides the same either way; chunk sizes."""
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from cardpilot.jobs import review_bulk
-from cardpilot.jobs.review import read_decisions, review_portfolio
+from cardpilot.jobs.review import review_portfolio
+from cardpilot.store import adbc_decisions, adbc_statements, handoff
 from cardpilot.store.db import make_engine
+from cardpilot.store.limit_decisions import DecisionChunk, read_decisions
 
 AS_OF = dt.date(2026, 5, 1)
 
@@ -36,12 +37,12 @@ def _frame(rows: int) -> pl.DataFrame:
 def test_large_frames_cross_as_files_and_none_is_left_behind():
     frame = _frame(20_000)
     stream = io.BytesIO()
-    with review_bulk.handoff_directory() as folder:
-        review_bulk._send(stream, ("chunk", {"statements": frame, "n": 3}), folder)
+    with handoff.handoff_directory() as folder:
+        handoff.send_message(stream, ("chunk", {"statements": frame, "n": 3}), folder)
         assert len(list(folder.iterdir())) == 1
         assert stream.tell() < 10_000  # the message names the file; the rows are not in it
         stream.seek(0)
-        kind, payload = review_bulk._load(stream)
+        kind, payload = handoff.receive_message(stream)
         assert list(folder.iterdir()) == []
     assert not folder.exists()
     assert kind == "chunk"
@@ -52,13 +53,13 @@ def test_large_frames_cross_as_files_and_none_is_left_behind():
 
 def test_small_frames_and_messages_without_a_folder_stay_in_the_pipe():
     stream = io.BytesIO()
-    with review_bulk.handoff_directory() as folder:
-        review_bulk._send(stream, _frame(10), folder)
-        review_bulk._send(stream, _frame(20_000))
+    with handoff.handoff_directory() as folder:
+        handoff.send_message(stream, _frame(10), folder)
+        handoff.send_message(stream, _frame(20_000))
         assert list(folder.iterdir()) == []
     stream.seek(0)
-    assert review_bulk._load(stream).equals(_frame(10))
-    assert review_bulk._load(stream).equals(_frame(20_000))
+    assert handoff.receive_message(stream).equals(_frame(10))
+    assert handoff.receive_message(stream).equals(_frame(20_000))
 
 
 def test_a_killed_reviews_handoff_directory_is_removed_by_the_next():
@@ -69,12 +70,12 @@ def test_a_killed_reviews_handoff_directory_is_removed_by_the_next():
         text=True,
     )
     dead_pid = int(gone.stdout)
-    root = review_bulk._handoff_root()
-    stale = root / f"{review_bulk._HANDOFF_PREFIX}{dead_pid}-test"
+    root = handoff.handoff_root()
+    stale = root / f"{handoff.HANDOFF_PREFIX}{dead_pid}-test"
     stale.mkdir()
     (stale / "left.arrow").write_bytes(b"x" * 1024)
     try:
-        with review_bulk.handoff_directory():
+        with handoff.handoff_directory():
             assert not stale.exists()
     finally:
         shutil.rmtree(stale, ignore_errors=True)
@@ -87,9 +88,9 @@ def test_the_review_decides_the_same_through_files_and_through_the_pipe(
     shutil.copy(Path(sqlite_store.removeprefix("sqlite:///")), copy)
     files_url = f"sqlite:///{copy}"
     # The helper processes inherit the environment: every frame through files, or none.
-    monkeypatch.setenv(review_bulk.HANDOFF_MIN_ROWS_ENV, "1")
+    monkeypatch.setenv(handoff.HANDOFF_MIN_ROWS_ENV, "1")
     through_files = review_portfolio(files_url, scorer, as_of=AS_OF, chunk_rows=400)
-    monkeypatch.setenv(review_bulk.HANDOFF_MIN_ROWS_ENV, str(10**12))
+    monkeypatch.setenv(handoff.HANDOFF_MIN_ROWS_ENV, str(10**12))
     through_pipe = review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=400)
     assert through_files.decided == through_pipe.decided > 400
     a = read_decisions(make_engine(files_url)).drop("id", "run_id", "decided_at", strict=False)
@@ -100,7 +101,7 @@ def test_the_review_decides_the_same_through_files_and_through_the_pipe(
 def test_large_chunks_ramp_up_and_down_and_small_ones_do_not():
     from itertools import accumulate, islice
 
-    from cardpilot.jobs.review import chunk_sizes
+    from cardpilot.store.account_chunks import chunk_sizes
 
     def covering(total: int) -> list[int]:
         sizes = list(islice(chunk_sizes(100_000, total), 100))
@@ -117,9 +118,10 @@ def test_large_chunks_ramp_up_and_down_and_small_ones_do_not():
 def _stored_rows(url: str, accounts: list[str]) -> pl.DataFrame:
     from sqlalchemy import text
 
-    from cardpilot.jobs.review import _DECISION_INSERT_COLUMNS, query_frame
+    from cardpilot.store.frame_reads import query_frame
+    from cardpilot.store.limit_decisions import DECISION_COLUMNS
 
-    schema = {c: pl.String() for c in _DECISION_INSERT_COLUMNS}
+    schema = {c: pl.String() for c in DECISION_COLUMNS}
     ints = ("run_id", "score", "old_limit_minor", "new_limit_minor", "increase_pct_bp")
     schema.update({c: pl.Int64() for c in (*ints, "consecutive_overdue_months")})
     schema.update({"pd": pl.Float64(), "as_of": pl.Date(), "due_for_review": pl.Boolean()})
@@ -136,7 +138,7 @@ def _stored_rows(url: str, accounts: list[str]) -> pl.DataFrame:
                 )
             )
             conn.commit()
-            cols = ", ".join(_DECISION_INSERT_COLUMNS)
+            cols = ", ".join(DECISION_COLUMNS)
             frame = query_frame(
                 conn,
                 f"SELECT {cols} FROM limit_decisions WHERE account_id IN ({names})"
@@ -165,28 +167,20 @@ def _limits(url: str, accounts: list[str]) -> dict[str, int]:
     return {a: int(v) for a, v in rows if a in accounts}
 
 
-def _chunk_write(
-    rows: pl.DataFrame, accounts: list[str], watches: tuple[str, dict[str, object]] | None = None
-) -> review_bulk.ChunkWrite:
-    """What the review's run 2 writes for ``rows`` (``watches``: a statement of its own)."""
-    from cardpilot.jobs.review import _ACCOUNTS, _COUNTS, _HISTORY
-    from cardpilot.jobs.watch import start_watches_statement
+def _chunk_write(rows: pl.DataFrame, accounts: list[str]) -> DecisionChunk:
+    """What the review's run 2 writes for ``rows``."""
     from cardpilot.policy.loading import load_policy
+    from cardpilot.watch.rules import watch_start
 
-    watches_sql, watches_params = watches or start_watches_statement(
-        load_policy(), AS_OF, run=2, lo=accounts[0], hi=accounts[-1]
-    )
-    return review_bulk.ChunkWrite(
-        columns=tuple(rows.columns),
+    return DecisionChunk(
+        rows=rows,
         text_sets={},  # the stored rows' sets are in the store already
-        bounds={"run": 2, "lo": accounts[0], "hi": accounts[-1]},
-        history_sql=_HISTORY,
-        accounts_sql=_ACCOUNTS,
-        counts_sql=_COUNTS,
-        watches_sql=watches_sql,
-        watches_params=watches_params,
+        run_id=2,
+        first=accounts[0],
+        last=accounts[-1],
         effective=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
         skipped=0,
+        watch=watch_start(load_policy(), AS_OF),
     )
 
 
@@ -206,10 +200,10 @@ def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_deci
         .alias("cycle_id")
     )
     before = _limits(loaded_store, accounts)
-    spec = _chunk_write(rows, accounts)
-    with review_bulk.writer_connection(loaded_store) as connection:
-        written = review_bulk.write_chunk(connection, rows, spec)
-        review_bulk.commit_chunk(connection, spec, written)
+    chunk = _chunk_write(rows, accounts)
+    with adbc_decisions.writer_connection(loaded_store) as connection:
+        written = adbc_decisions.write_decisions(connection, chunk)
+        adbc_decisions.commit_decisions(connection, chunk, written)
     assert written.inserted == sum(written.by_action.values()) == 5 - already_decided
     after = _limits(loaded_store, accounts)
     for n, account in enumerate(accounts):
@@ -217,7 +211,9 @@ def test_a_chunk_whose_decisions_exist_in_part_updates_only_the_accounts_it_deci
         assert after[account] == expected, account
 
 
-def test_a_chunk_without_increases_does_not_look_for_watches_to_start(sqlite_store, scorer):
+def test_a_chunk_without_increases_does_not_look_for_watches_to_start(
+    sqlite_store, scorer, monkeypatch
+):
     review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=400)
     accounts = sorted(read_decisions(make_engine(sqlite_store))["account_id"].head(5).to_list())
     rows = _stored_rows(sqlite_store, accounts).with_columns(
@@ -226,10 +222,15 @@ def test_a_chunk_without_increases_does_not_look_for_watches_to_start(sqlite_sto
         new_limit_minor=pl.col("old_limit_minor"),
     )
     # A statement that fails if it runs.
-    spec = _chunk_write(rows, accounts, ("SELECT no_such_column FROM limit_watch", {}))
-    with review_bulk.writer_connection(sqlite_store) as connection:
-        written = review_bulk.write_chunk(connection, rows, spec)
-        review_bulk.commit_chunk(connection, spec, written)
+    monkeypatch.setattr(
+        adbc_decisions,
+        "watch_start_statement",
+        lambda *_, **__: ("SELECT no_such_column FROM limit_watch", {}),
+    )
+    chunk = _chunk_write(rows, accounts)
+    with adbc_decisions.writer_connection(sqlite_store) as connection:
+        written = adbc_decisions.write_decisions(connection, chunk)
+        adbc_decisions.commit_decisions(connection, chunk, written)
     assert written.watched == 0
     assert written.by_action == {"keep": 5}
 
@@ -237,9 +238,9 @@ def test_a_chunk_without_increases_does_not_look_for_watches_to_start(sqlite_sto
 def test_the_sqlite_writer_holds_a_chunks_pages_in_its_own_cache(sqlite_store):
     from cardpilot.store.bulk import read_arrow_whole
 
-    with review_bulk.writer_connection(sqlite_store) as connection:
+    with adbc_decisions.writer_connection(sqlite_store) as connection:
         size = read_arrow_whole(connection, "PRAGMA cache_size").column(0)[0].as_py()
-    assert size == -review_bulk.WRITER_CACHE_KIB
+    assert size == -adbc_decisions.WRITER_CACHE_KIB
 
 
 def test_decisions_appended_as_they_are_are_stored_as_the_staged_insert_stores_them(
@@ -253,15 +254,15 @@ def test_decisions_appended_as_they_are_are_stored_as_the_staged_insert_stores_t
     columns = tuple(rows.columns)
     # Every value with its SQLite storage class: the two ways must not differ even there.
     typed = ", ".join(f"typeof({c}), {c}" for c in columns if c != "cycle_id")
-    with review_bulk.writer_connection(sqlite_store) as connection:
-        run = review_bulk.run
+    with adbc_decisions.writer_connection(sqlite_store) as connection:
+        run = adbc_statements.execute_named
         run(connection, "BEGIN IMMEDIATE", {})
         appended = rows.with_columns(cycle_id=pl.lit("2099-H1"))
-        assert review_bulk._insert_new(connection, appended, columns)
+        assert adbc_decisions.append_new(connection, appended)
         staged = rows.with_columns(cycle_id=pl.lit("2099-H2"))
-        review_bulk._insert_staged(connection, staged, columns)
+        adbc_decisions.insert_staged(connection, staged, columns)
         # Appending a chunk that holds an account already decided in the cycle writes nothing.
-        assert not review_bulk._insert_new(connection, appended.tail(2), columns)
+        assert not adbc_decisions.append_new(connection, appended.tail(2))
         stored = {
             cycle: read_arrow_whole(
                 connection,
@@ -292,10 +293,10 @@ def test_the_cycle_counts_kept_while_writing_equal_a_count_of_the_stored_cycle(
     assert result.cycle_decisions == result.decided > 300
 
 
-def test_the_writers_wal_is_restarted_once_it_outgrows_its_limit(sqlite_store, monkeypatch):
+def test_the_writers_wal_is_restarted_once_it_outgrows_its_limit(sqlite_store):
     from cardpilot.store.bulk import execute
+    from cardpilot.store.wal_checkpoint import checkpointing
 
-    monkeypatch.setattr(review_bulk, "WAL_LIMIT_BYTES", 64 * 1024)
     wal = Path(sqlite_store.removeprefix("sqlite:///") + "-wal")
 
     def write(connection, grade: str) -> None:
@@ -304,8 +305,8 @@ def test_the_writers_wal_is_restarted_once_it_outgrows_its_limit(sqlite_store, m
         execute(connection, "COMMIT")
 
     with (
-        review_bulk.writer_connection(sqlite_store) as connection,
-        review_bulk._checkpointing(sqlite_store, connection) as checkpoint,
+        adbc_decisions.writer_connection(sqlite_store) as connection,
+        checkpointing(sqlite_store, connection, wal_limit_bytes=64 * 1024) as checkpoint,
     ):
         write(connection, "a")
         checkpoint.request()

@@ -8,9 +8,10 @@ import polars as pl
 from sqlalchemy import text
 
 from cardpilot.jobs.review import review_portfolio
-from cardpilot.jobs.watch import check_watches, watch_flags_frame, watch_list
 from cardpilot.policy.loading import load_policy
 from cardpilot.store.db import make_engine
+from cardpilot.watch.checks import check_watches, watch_list
+from cardpilot.watch.rules import watch_flags_frame
 
 AS_OF = dt.date(2026, 5, 1)
 

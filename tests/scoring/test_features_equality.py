@@ -296,8 +296,9 @@ def test_uci_real_data(uci_path: Path) -> None:
 def test_synthetic_store_200k_in_review_chunks() -> None:
     if not BENCH_STORE.exists():
         pytest.skip(f"benchmark cache absent: {BENCH_STORE} (make bench-review builds it)")
-    from cardpilot.jobs.review import query_frame, read_chunks_with
+    from cardpilot.store.account_chunks import read_chunks_with
     from cardpilot.store.db import make_engine
+    from cardpilot.store.frame_reads import query_frame
 
     db = make_engine(f"sqlite:///{BENCH_STORE}")
 

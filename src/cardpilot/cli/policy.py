@@ -221,15 +221,15 @@ def calibrate(
     """
     import datetime as dt
 
+    from cardpilot.batch.scoring import model_version_of
     from cardpilot.cli.common import database_url
-    from cardpilot.cli.review import _as_of, load_scorer
+    from cardpilot.cli.review import load_scorer, parse_as_of
     from cardpilot.jobs.calibrate import (
         CalibrationError,
         calibrate_policy,
         parse_shares,
         report_rows,
     )
-    from cardpilot.jobs.review import model_version_of
     from cardpilot.policy.calibration import with_declared_version, write_calibrated_policy
     from cardpilot.policy.grades import default_rate_is_monotonic
 
@@ -244,7 +244,7 @@ def calibrate(
             scorer,
             source,
             shares=fractions,
-            as_of=_as_of(as_of),
+            as_of=parse_as_of(as_of),
             sample=sample,
             label=label,
         )

@@ -29,7 +29,7 @@ def _policy(path: Path | None) -> Any:
         raise fail(f"{exc}\nFix the field named above (cardpilot policy validate).") from None
 
 
-def _as_of(value: str | None) -> dt.date | None:
+def parse_as_of(value: str | None) -> dt.date | None:
     if value is None:
         return None
     try:
@@ -79,7 +79,8 @@ def review(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Decide increase / keep / decrease for every account due in this review cycle."""
-    from cardpilot.jobs.review import ENGINES, ReviewError, review_portfolio
+    from cardpilot.engines.deciders import ENGINES
+    from cardpilot.jobs.review import ReviewError, review_portfolio
 
     if engine not in ENGINES:
         raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
@@ -109,7 +110,7 @@ def review(
                 url,
                 scorer,
                 policy=chosen,
-                as_of=_as_of(as_of),
+                as_of=parse_as_of(as_of),
                 engine=engine,
                 chunk_rows=chunk_rows,
                 out=out,
@@ -170,18 +171,18 @@ def watch(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Show accounts watched after large increases, with the flags and their reasons."""
-    from cardpilot.jobs.review import default_as_of
-    from cardpilot.jobs.watch import check_watches, watch_list
+    from cardpilot.batch.dates import EmptyStoreError
+    from cardpilot.jobs.watch import watch_accounts
 
     chosen = _policy(policy)
     db = open_engine(database)
     try:
-        added = 0
-        if check:
-            added = check_watches(db, chosen, _as_of(as_of) or default_as_of(db))
-        watches = watch_list(db, chosen, locale)
+        report = watch_accounts(db, chosen, check=check, as_of=parse_as_of(as_of), locale=locale)
+    except EmptyStoreError as exc:
+        raise fail(str(exc)) from None
     finally:
         db.dispose()
+    added, watches = report.flags_added, report.watches
     flagged = watches.filter(watches["flags"] > 0) if watches.height else watches
     if as_json:
         emit_json(
@@ -260,7 +261,7 @@ def assign(
                 "annual_income_minor": pl.Int64,
             },
         )
-    offers = assign_limits(frame, chosen, _as_of(as_of))
+    offers = assign_limits(frame, chosen, parse_as_of(as_of))
     if out is not None:
         if out.suffix.lower() == ".parquet":
             offers.write_parquet(out)

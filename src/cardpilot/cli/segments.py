@@ -13,7 +13,7 @@ from rich.table import Table
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
-from cardpilot.cli.review import POLICY_OPTION, _as_of, load_scorer
+from cardpilot.cli.review import POLICY_OPTION, load_scorer, parse_as_of
 
 segments_app = typer.Typer(
     help="Data-driven spending and repayment clusters, compared with the policy's segments.",
@@ -42,7 +42,7 @@ def _input(fmt: str, data: Path | None, database: str | None, as_of: str | None)
     from cardpilot.ingest.sources import SourceError
     from cardpilot.segments.source import SegmentSourceError, read_store_input, read_uci_input
 
-    when = _as_of(as_of)
+    when = parse_as_of(as_of)
     try:
         if fmt == "uci":
             if data is None:

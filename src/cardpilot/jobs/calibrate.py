@@ -15,19 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
-from cardpilot.jobs.review import (
-    DEFAULT_CHUNK_ROWS,
-    Scorer,
-    default_as_of,
-    other_currencies,
-    portfolio_scores,
-    query_frame,
-)
+from cardpilot.batch.currency import require_currency
+from cardpilot.batch.dates import EmptyStoreError, default_as_of
+from cardpilot.batch.scoring import Scorer, portfolio_scores
 from cardpilot.policy.grades import calibrate_score_cutoffs, grade_report
 from cardpilot.policy.schema import Policy
+from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS
 from cardpilot.store.db import make_engine, upgrade
+from cardpilot.store.performance_labels import label_names, read_label
 
 
 class CalibrationError(ValueError):
@@ -60,30 +57,20 @@ def parse_shares(value: str, grades: int) -> tuple[float, ...]:
 
 def _labels(db: Engine, label: str | None) -> tuple[str, pl.DataFrame] | None:
     """The store's observed outcomes of ``label`` (default: its only label) by account."""
-    with db.connect() as conn:
-        names = [r[0] for r in conn.execute(text("SELECT DISTINCT label FROM performance_labels"))]
-        if not names:
-            if label is not None:
-                raise CalibrationError(f"--label {label!r}: the store holds no outcomes")
-            return None
-        if label is None:
-            if len(names) > 1:
-                raise CalibrationError(
-                    f"the store holds several outcomes ({', '.join(sorted(names))}): pick one"
-                    " with --label"
-                )
-            label = names[0]
-        elif label not in names:
+    names = label_names(db)
+    if not names:
+        if label is not None:
+            raise CalibrationError(f"--label {label!r}: the store holds no outcomes")
+        return None
+    if label is None:
+        if len(names) > 1:
             raise CalibrationError(
-                f"--label {label!r}: not in the store (it holds {', '.join(sorted(names))})"
+                f"the store holds several outcomes ({', '.join(names)}): pick one with --label"
             )
-        frame = query_frame(
-            conn,
-            "SELECT account_id, value FROM performance_labels WHERE label = :label",
-            {"label": label},
-            {"account_id": pl.String(), "label": pl.Boolean()},
-        )
-    return label, frame.with_columns(pl.col("label").cast(pl.Int64))
+        label = names[0]
+    elif label not in names:
+        raise CalibrationError(f"--label {label!r}: not in the store (it holds {', '.join(names)})")
+    return label, read_label(db, label)
 
 
 def calibrate_policy(
@@ -107,13 +94,17 @@ def calibrate_policy(
     upgrade(database_url)
     db = make_engine(database_url)
     try:
-        others = other_currencies(db, policy.limits.currency)
-        if others:
-            raise CalibrationError(
-                f"the policy's amounts are {policy.limits.currency} but the store holds"
-                f" accounts in {', '.join(others)}: calibrate a policy in their currency"
-            )
-        as_of = as_of or default_as_of(db)
+        require_currency(
+            db,
+            policy.limits.currency,
+            error=CalibrationError,
+            amounts="the policy's amounts",
+            fix="Calibrate a policy in the accounts' currency.",
+        )
+        try:
+            as_of = as_of or default_as_of(db)
+        except EmptyStoreError as exc:
+            raise CalibrationError(str(exc)) from None
         scores = portfolio_scores(db, scorer, as_of, chunk_rows=chunk_rows, limit=sample)
         scored = scores.filter(pl.col("score").is_not_null())
         if scored.height == 0:

@@ -34,14 +34,16 @@ from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cardpilot.jobs.review import Scorer, model_version_of, other_currencies, query_frame
+from cardpilot.batch.scoring import Scorer, model_version_of
 from cardpilot.notify.compose import default_composer
 from cardpilot.overdue.aging import age_accounts
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.overdue.treatment import assign_treatments
 from cardpilot.store.db import open_store
+from cardpilot.store.frame_reads import query_frame
 from cardpilot.store.overdue_models import OverdueTreatment
+from cardpilot.store.portfolio_facts import other_currencies
 
 DEFAULT_CHUNK_ROWS = 50_000
 TREATED_STATUSES = ("active", "frozen")  # closed and charged-off accounts are not treated

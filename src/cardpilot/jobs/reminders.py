@@ -33,7 +33,6 @@ from sqlalchemy import Connection, Engine, bindparam, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from cardpilot.jobs.review import other_currencies, query_frame
 from cardpilot.notify.compose import Composer, default_composer
 from cardpilot.notify.notice import LimitChangeNotice
 from cardpilot.notify.outbox import enqueue_notices, message_key
@@ -48,8 +47,10 @@ from cardpilot.overdue.reminders import (
 )
 from cardpilot.overdue.schema import OverduePolicy, Segment
 from cardpilot.store.db import open_store
+from cardpilot.store.frame_reads import query_frame
 from cardpilot.store.notify_models import OutboxMessage
 from cardpilot.store.overdue_models import ContactOptIn
+from cardpilot.store.portfolio_facts import other_currencies
 
 DEFAULT_CHUNK_ROWS = 50_000
 REMINDED_STATUSES = ("active", "frozen")  # closed and charged-off accounts get no reminders

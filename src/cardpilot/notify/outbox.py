@@ -128,14 +128,14 @@ def enqueue_notices(
     if prefs:
         known.update(prefs)
     rows = render_rows(notices, known, composer, now, channels)
-    unreachable = _unreachable_channels(session, {n.customer_id for n in notices})
+    unreachable = unreachable_channels(session, {n.customer_id for n in notices})
     # A channel with no address on file is not queued at all: it could only ever go dead.
     rows = [r for r in rows if r["channel"] not in unreachable.get(r["customer_id"], ())]
     insert_rows(session, rows)
     return [r["message_key"] for r in rows]
 
 
-def _unreachable_channels(session: Session, customer_ids: set[str]) -> dict[str, set[str]]:
+def unreachable_channels(session: Session, customer_ids: set[str]) -> dict[str, set[str]]:
     """Per customer, the channels with no address on file (read without decrypting anything).
 
     In-app messages go to the customer id, so they are always reachable.

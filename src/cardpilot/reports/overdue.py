@@ -259,7 +259,7 @@ def _buckets(conn: Connection, policy: OverduePolicy, day: dt.date) -> list[dict
 
 
 def _snapshot(conn: Connection, day: dt.date) -> pl.DataFrame:
-    from cardpilot.jobs.review import query_frame
+    from cardpilot.store.frame_reads import query_frame
 
     return query_frame(
         conn,

@@ -129,7 +129,7 @@ def _changes_table(decisions: pl.DataFrame, by: str) -> str:
 
 
 def _labels(db: Engine, label: str | None) -> tuple[str | None, pl.DataFrame]:
-    from cardpilot.jobs.review import query_frame
+    from cardpilot.store.frame_reads import query_frame
 
     with db.connect() as conn:
         names = query_frame(
@@ -154,9 +154,9 @@ def review_report_context(
     db: Engine, cycle_id: str, policy: Policy, *, label: str | None = "default_next_month"
 ) -> dict[str, Any]:
     """The figures of the report, as plain values (the HTML is rendered from this)."""
-    from cardpilot.jobs.review import read_decisions
-    from cardpilot.jobs.watch import watch_list
     from cardpilot.policy.grades import default_rate_is_monotonic, grade_report
+    from cardpilot.store.limit_decisions import read_decisions
+    from cardpilot.watch.checks import watch_list
 
     decisions = read_decisions(db, cycle_id)
     total = decisions.height

@@ -1,0 +1,112 @@
+"""Scoring a chunk of accounts: features from its statements, the model's scores joined to
+every pending account (an account without statements in the window has no score)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import polars as pl
+from sqlalchemy import Engine
+
+from cardpilot.scoring.features import behaviour_features
+from cardpilot.scoring.reasons import reason_text
+from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, NO_CYCLE, AccountChunk
+from cardpilot.store.review_backend import read_account_chunks
+
+# What a scorer adds to the feature table (docs/CONTRACTS.md "Scores"), and its types when an
+# account has no score.
+SCORE_COLUMNS: dict[str, pl.DataType] = {
+    "score": pl.Int64(),
+    "pd": pl.Float64(),
+    "reason_codes": pl.List(pl.String()),
+    "model_version": pl.String(),
+}
+
+
+class Scorer(Protocol):
+    """What a batch job needs of a model (docs/CONTRACTS.md "Scores")."""
+
+    def score(self, features: pl.DataFrame) -> pl.DataFrame: ...
+
+
+def model_version_of(scorer: Scorer | None) -> str | None:
+    version = getattr(scorer, "model_version", None) or getattr(scorer, "version", None)
+    return str(version) if version is not None else None
+
+
+def score_chunk(chunk: AccountChunk, scorer: Scorer, as_of: dt.date) -> pl.DataFrame:
+    """Features and scores of a chunk, one row per pending account, in the chunk's order;
+    accounts without statements have null features and scores (``SCORE_COLUMNS``), whatever
+    else the chunk holds."""
+    features = behaviour_features(chunk.frames, as_of)
+    scores = scorer.score(features) if features.height else pl.DataFrame()
+    if scores.height:
+        features = features.join(
+            scores.select("account_id", *SCORE_COLUMNS), on="account_id", how="left"
+        )
+    else:
+        features = features.with_columns(
+            pl.lit(None, dtype).alias(name) for name, dtype in SCORE_COLUMNS.items()
+        )
+    accounts = chunk.accounts.select(
+        "account_id",
+        "credit_limit_minor",
+        "last_review_on",
+        "last_limit_change_on",
+        "annual_income_minor",
+    )
+    drop = [c for c in ("credit_limit_minor", "annual_income_minor") if c in features.columns]
+    # The account's current limit (what the review changes) and income come from the store.
+    return accounts.join(features.drop(drop), on="account_id", how="left")
+
+
+def score_reason_texts(
+    codes: Sequence[str], known: dict[str, dict[str, str]]
+) -> dict[str, dict[str, str]]:
+    """zh-CN and en texts of the score's own reason codes (``cardpilot.scoring.reasons``),
+    added to ``known`` (a code without a text is shown as the code itself)."""
+    missing = [c for c in codes if c not in known]
+    for code in missing:
+        try:
+            known[code] = {loc: str(reason_text(code, loc)) for loc in ("zh-CN", "en")}
+        except KeyError:
+            known[code] = {"zh-CN": code, "en": code}
+    return known
+
+
+def portfolio_scores(
+    db: Engine,
+    scorer: Scorer,
+    as_of: dt.date,
+    *,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    limit: int | None = None,
+) -> pl.DataFrame:
+    """``account_id``, ``score`` and ``pd`` of the accounts a review grades (the reviewed
+    statuses, scored on their statements up to ``as_of``), read and scored exactly as the review
+    reads and scores them; ``limit``: only the first so many of them in account order.
+    Accounts without a statement in the window have a null score."""
+    parts: list[pl.DataFrame] = []
+    taken = 0
+    chunks = read_account_chunks(db, as_of=as_of, cycle_id=NO_CYCLE, chunk_rows=chunk_rows)
+    try:
+        for chunk in chunks:
+            scored = score_chunk(chunk, scorer, as_of)
+            parts.append(scored.select("account_id", "score", "pd"))
+            taken += scored.height
+            if limit is not None and taken >= limit:
+                break
+    finally:
+        chunks.close()  # stops the reader (its helper process on SQLite)
+    schema = pl.Schema({"account_id": pl.String(), "score": pl.Float64(), "pd": pl.Float64()})
+    if not parts:
+        return pl.DataFrame(schema=schema)
+    frame = pl.concat(parts, how="vertical_relaxed").cast(schema)
+    return frame if limit is None else frame.head(limit)
+
+
+def reason_codes_of(table: pl.DataFrame) -> list[Any]:
+    """The distinct reason codes a scored table's rows carry."""
+    return table["reason_codes"].explode().drop_nulls().unique().to_list()

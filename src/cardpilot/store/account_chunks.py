@@ -1,0 +1,208 @@
+"""The portfolio in chunks of accounts, with the statements a batch job needs for each.
+
+Accounts are read in account-id order (keyset paging), ``chunk_rows`` at a time, with only the
+statements of the window the behaviour features read, so memory stays bounded by the chunk.
+Accounts already decided in the review cycle are left out of a chunk's pending accounts.
+How the queries reach the store (SQLAlchemy, ADBC, or a helper process on SQLite) is the
+caller's :data:`~cardpilot.store.frame_reads.Fetch`; see ``cardpilot.store.review_backend``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import polars as pl
+
+from cardpilot.domain.plans import add_months
+from cardpilot.store.frame_reads import Fetch
+
+DEFAULT_CHUNK_ROWS = 100_000
+REVIEWED_STATUSES = ("active", "frozen")  # closed and charged-off accounts are not reviewed
+# A cycle id no review writes (reviews write "YYYY-H1" and the like): reading with it skips no
+# account as already decided.
+NO_CYCLE = "-"
+
+ACCOUNT_COLUMNS: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "customer_id": pl.String(),
+    "credit_limit_minor": pl.Int64(),
+    "open_date": pl.Date(),
+    "status": pl.String(),
+    "currency": pl.String(),
+    "last_review_on": pl.Date(),
+    "birth_year": pl.Int32(),
+    "education": pl.String(),
+    "annual_income_minor": pl.Int64(),
+}
+STATEMENT_COLUMNS: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "cycle_date": pl.Date(),
+    "credit_limit_minor": pl.Int64(),
+    "statement_balance_minor": pl.Int64(),
+    "minimum_due_minor": pl.Int64(),
+    "amount_paid_minor": pl.Int64(),
+    "purchases_minor": pl.Int64(),
+    "cash_advances_minor": pl.Int64(),
+    "repayment_status": pl.Int16(),
+    "days_past_due": pl.Int32(),
+}
+# What the review reads of a statement: the behaviour features' columns (``minimum_due`` is
+# not one of them; the watch rules read it themselves).
+REVIEW_STATEMENT_COLUMNS: dict[str, pl.DataType] = {
+    name: dtype for name, dtype in STATEMENT_COLUMNS.items() if name != "minimum_due_minor"
+}
+_LIMIT_CHANGES: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "last_limit_change_on": pl.Date(),
+}
+
+
+@dataclass(frozen=True)
+class ChunkFrames:
+    """The three frames of docs/CONTRACTS.md for one chunk (what ``behaviour_features`` reads)."""
+
+    statements: pl.DataFrame
+    accounts: pl.DataFrame
+    customers: pl.DataFrame
+
+
+@dataclass
+class AccountChunk:
+    """One chunk of accounts: the range ``[first, last]`` in account-id order."""
+
+    first: str
+    last: str
+    accounts: pl.DataFrame  # accounts to decide (reviewed status, not yet decided in the cycle)
+    frames: ChunkFrames
+    skipped: int  # accounts of the range not to decide
+    seen: int  # accounts of the range
+
+
+# Chunks of at least this many accounts ramp up at the start (a quarter, then a half of the
+# chunk size) and down at the end (a half, then a quarter): nothing else can run while the
+# first chunk is read, nor while the last one is written.
+RAMP_FROM_ROWS = 20_000
+
+
+def chunk_sizes(chunk_rows: int, total: int | None = None) -> Iterator[int]:
+    """The sizes of the chunks, in order: ``chunk_rows`` each, ramped (``RAMP_FROM_ROWS``)
+    when the chunks are large; ``total``: the accounts expected (the sizes go on at
+    ``chunk_rows`` past it, should there be more)."""
+    if chunk_rows >= RAMP_FROM_ROWS:
+        up = [chunk_rows // 4, chunk_rows // 2]
+        down = [chunk_rows // 2, chunk_rows // 4]
+        yield from up
+        if total is not None:
+            # Full chunks, then what is left before the ramp down (less than a full one).
+            full, rest = divmod(max(total - sum(up) - sum(down), 0), chunk_rows)
+            yield from itertools.repeat(chunk_rows, full)
+            if rest:
+                yield rest
+            yield from down
+    yield from itertools.repeat(chunk_rows)
+
+
+def statement_window_start(as_of: dt.date) -> dt.date:
+    """The first cycle date a chunk reads: six cycles, the one before (the payment ratio
+    compares with it) and a margin, from the first of the month."""
+    return add_months(as_of, -8).replace(day=1)
+
+
+def read_chunks_with(
+    fetch: Fetch,
+    end_read: Callable[[], None],
+    sqlite: bool,
+    *,
+    as_of: dt.date,
+    cycle_id: str,
+    chunk_rows: int,
+    total: int | None = None,
+) -> Iterator[AccountChunk]:
+    """The chunks of the store, read through ``fetch``; ``end_read`` ends the read
+    transaction after each chunk (none is held while a chunk is decided and written);
+    ``sqlite``: the store's dialect; ``total``: the accounts expected."""
+    since = statement_window_start(as_of)
+    # SQLite would pick the cycle_id index (every decision of the cycle) over the unique
+    # (account_id, cycle_id) one; "+" keeps it on the account range.
+    cycle_col = "+cycle_id" if sqlite else "cycle_id"
+    last_change = (
+        "MAX(effective_at)" if sqlite else "CAST(MAX(effective_at) AT TIME ZONE 'UTC' AS DATE)"
+    )
+    after = ""
+    sizes = chunk_sizes(chunk_rows, total)
+    while True:
+        accounts = fetch(
+            "SELECT a.account_id, a.customer_id, a.credit_limit_minor, a.open_date, a.status,"
+            " a.currency, a.last_review_on, c.birth_year, c.education, c.annual_income_minor"
+            " FROM accounts a LEFT JOIN customers c ON c.customer_id = a.customer_id"
+            " WHERE a.account_id > :after ORDER BY a.account_id LIMIT :n",
+            {"after": after, "n": next(sizes)},
+            ACCOUNT_COLUMNS,
+        )
+        if accounts.height == 0:
+            end_read()
+            return
+        first, last = accounts["account_id"][0], accounts["account_id"][-1]
+        bounds = {"lo": first, "hi": last}
+        decided = fetch(
+            f"SELECT account_id FROM limit_decisions WHERE {cycle_col} = :cycle"
+            " AND account_id BETWEEN :lo AND :hi",
+            {"cycle": cycle_id, **bounds},
+            {"account_id": pl.String()},
+        )
+        pending = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES)).join(
+            decided, on="account_id", how="anti"
+        )
+        statements = pl.DataFrame(schema=REVIEW_STATEMENT_COLUMNS)
+        changes = pl.DataFrame(schema=_LIMIT_CHANGES)
+        if pending.height:
+            statements = fetch(
+                f"SELECT {', '.join(REVIEW_STATEMENT_COLUMNS)} FROM statements"
+                " WHERE account_id BETWEEN :lo AND :hi"
+                " AND cycle_date <= :as_of AND cycle_date >= :since",
+                {**bounds, "as_of": as_of, "since": since},
+                REVIEW_STATEMENT_COLUMNS,
+            )
+            changes = fetch(
+                f"SELECT account_id, {last_change} FROM limit_history"
+                " WHERE account_id BETWEEN :lo AND :hi GROUP BY account_id",
+                bounds,
+                _LIMIT_CHANGES,
+            )
+        end_read()
+        after = last
+        yield _chunk(first, last, accounts, pending, statements, changes, decided.height > 0)
+
+
+def _chunk(
+    first: str,
+    last: str,
+    accounts: pl.DataFrame,
+    pending: pl.DataFrame,
+    statements: pl.DataFrame,
+    changes: pl.DataFrame,
+    some_decided: bool,
+) -> AccountChunk:
+    pending = pending.join(changes, on="account_id", how="left")
+    if some_decided or pending.height < accounts.height:
+        statements = statements.join(pending.select("account_id"), on="account_id", how="semi")
+    frames = ChunkFrames(
+        statements=statements,
+        accounts=pending.select(
+            "account_id", "customer_id", "credit_limit_minor", "open_date", "status", "currency"
+        ),
+        customers=pending.select(
+            "customer_id", "birth_year", "education", "annual_income_minor"
+        ).unique("customer_id"),
+    )
+    return AccountChunk(
+        first=first,
+        last=last,
+        accounts=pending,
+        frames=frames,
+        skipped=accounts.height - pending.height,
+        seen=accounts.height,
+    )

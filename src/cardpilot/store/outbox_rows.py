@@ -1,0 +1,74 @@
+"""Rendered notices into the outbox (``notify_outbox``) as a table, in the caller's
+transaction: a message key already queued is skipped, so a chunk written again adds nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from sqlalchemy import Connection
+from sqlalchemy.dialects import postgresql, sqlite
+
+from cardpilot.store.adbc_statements import execute_named
+from cardpilot.store.bulk import ingest
+from cardpilot.store.notify_models import OutboxMessage
+
+OUTBOX_COLUMNS = (
+    "message_key",
+    "customer_id",
+    "account_id",
+    "decision_ref",
+    "message_type",
+    "category",
+    "channel",
+    "locale",
+    "subject",
+    "body_text",
+    "body_html",
+    "policy_version",
+    "templates_version",
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "created_at",
+)
+_TIMESTAMPS = ("next_attempt_at", "created_at")
+OUTBOX_SCHEMA = pa.schema(
+    [
+        pa.field(c, pa.timestamp("us", "UTC"))
+        if c in _TIMESTAMPS
+        else pa.field(c, pa.int64() if c == "attempts" else pa.string())
+        for c in OUTBOX_COLUMNS
+    ]
+)
+_STAGE = "review_stage_outbox"
+
+
+def outbox_table(rows: list[dict[str, Any]]) -> pa.Table:
+    """Rendered outbox rows (``OUTBOX_COLUMNS``) as one Arrow table."""
+    return pa.Table.from_pylist([{c: r[c] for c in OUTBOX_COLUMNS} for r in rows], OUTBOX_SCHEMA)
+
+
+def insert_outbox_adbc(connection: Any, table: pa.Table | None) -> None:
+    """On an ADBC connection: stage the rows and insert them."""
+    if table is None or table.num_rows == 0:
+        return
+    ingest(connection, _STAGE, table, mode="replace", temporary=True)
+    cols = ", ".join(OUTBOX_COLUMNS)
+    execute_named(
+        connection,
+        f"INSERT INTO notify_outbox ({cols}) SELECT {cols} FROM {_STAGE} WHERE true"
+        " ON CONFLICT (message_key) DO NOTHING",
+        {},
+    )
+
+
+def insert_outbox(conn: Connection, table: pa.Table | None) -> None:
+    """On a SQLAlchemy connection (in its open transaction)."""
+    if table is None or table.num_rows == 0:
+        return
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(OutboxMessage).on_conflict_do_nothing(index_elements=["message_key"])
+    rows = table.to_pylist()
+    for start in range(0, len(rows), 5000):
+        conn.execute(statement, rows[start : start + 5000])
