@@ -14,8 +14,8 @@ from cardpilot.scoring.features import feature_spec
 from cardpilot.scoring.gbm import GbmModel
 from cardpilot.scoring.registry import Registry, load_model_dir, save_model_dir
 from cardpilot.scoring.scorecard import CONDITIONAL, ScorecardModel
-from cardpilot.scoring.sql import scorecard_sql
 from cardpilot.scoring.training import reference_split
+from cardpilot.store.scorecard_sql import scorecard_sql
 
 pytestmark = pytest.mark.realdata
 

@@ -61,7 +61,7 @@ def test_conditional_characteristics_score_from_their_inputs_in_python_and_sql()
     import duckdb
 
     from cardpilot.scoring.reasons import reason_code
-    from cardpilot.scoring.sql import scorecard_sql
+    from cardpilot.store.scorecard_sql import scorecard_sql
 
     rng = np.random.default_rng(11)
     n = 6000

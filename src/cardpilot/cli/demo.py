@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -179,117 +180,126 @@ def _demo_plans(url: str, as_of: dt.date, policy: OverduePolicy) -> None:
     segment; among them, the third with the highest PD stops paying after a number of
     instalments drawn from a generator seeded with the plan id (the plan breaks and its
     waiver is reinstated), the others pay every instalment a few (seeded) days early (kept)."""
-    import json
-    import random
     import time
 
-    from sqlalchemy import text
-
-    from cardpilot.domain.money import format_major
     from cardpilot.domain.plans import add_months
-    from cardpilot.jobs.plans import (
-        PlanStoreError,
-        PlanView,
-        accept_plan,
-        advance_plans,
-        offer_plan,
-        plan_status,
-    )
     from cardpilot.store.db import make_engine
+    from cardpilot.store.payments import insert_payments
 
     console.rule("[bold]和谐还款: plans offered, accepted, paid or missed")
     start = time.perf_counter()
-    harmony = policy.file.harmony.segments
     db = make_engine(url)
     try:
-        with db.connect() as conn:
-            candidates = conn.execute(
-                text(
-                    "SELECT t.account_id, t.risk_segment, t.eligible_plans, t.pd, a.currency"
-                    " FROM overdue_treatments t JOIN accounts a ON a.account_id = t.account_id"
-                    " WHERE t.as_of = :d AND t.harmony_eligible ORDER BY t.account_id"
-                ),
-                {"d": as_of},
-            ).all()
-        offered: list[tuple[PlanView, float, str]] = []
-        taken = dict.fromkeys(harmony, 0)
-        for account_id, segment, eligible, pd, currency in candidates:
-            if segment not in taken or taken[segment] >= _DEMO_PLANS_PER_SEGMENT:
-                continue
-            allowed = json.loads(eligible)
-            kinds = [k for k in _DEMO_KINDS.get(segment, ()) if k in allowed]
-            if not kinds:
-                continue
-            kind = kinds[taken[segment] % len(kinds)]
-            try:
-                plan = offer_plan(
-                    db, account_id, policy, on=as_of, kind=kind, months=_DEMO_MONTHS[kind]
-                )
-            except PlanStoreError:
-                continue  # below the kind's minimum, or the customer has an open plan
-            taken[segment] += 1
-            accept_plan(db, plan.plan_id, on=as_of + dt.timedelta(days=1 + len(offered) % 3))
-            offered.append((plan, 0.0 if pd is None else float(pd), str(currency)))
+        offered = _offer_demo_plans(db, as_of, policy)
         if not offered:
             console.print("  no account eligible for 和谐还款 on this date")
             return
-        by_pd = sorted(offered, key=lambda o: (-o[1], o[0].plan_id))
-        breakers = {p.plan_id for p, _, _ in by_pd[: max(1, len(offered) // 3)]}
-        shanghai = dt.timezone(dt.timedelta(hours=8))
-        rows = []
-        for plan, _, currency in offered:
-            rng = random.Random(f"cardpilot-demo:{plan.plan_id}")
-            paid = len(plan.instalments)
-            if plan.plan_id in breakers:
-                paid = rng.randint(1, len(plan.instalments) - 1)
-            for n, inst in enumerate(plan.instalments[:paid]):
-                day = dt.date.fromisoformat(inst["due_date"]) - dt.timedelta(days=rng.randint(0, 5))
-                rows.append(
-                    {
-                        "t": f"DEMO-{plan.plan_id}-{n + 1}",
-                        "a": plan.account_id,
-                        "p": dt.datetime.combine(day, dt.time(10), tzinfo=shanghai),
-                        "m": inst["amount_minor"],
-                        "c": currency,
-                    }
-                )
-        with db.begin() as conn:
-            conn.execute(
-                text(
-                    "INSERT INTO transactions (transaction_id, account_id, posted_at, kind,"
-                    " amount_minor, currency) VALUES (:t, :a, :p, 'payment', :m, :c)"
-                ),
-                rows,
-            )
-        month = 1
-        while month < 36 and advance_plans(db, add_months(as_of, month)).by_status.keys() & {
-            "offered",
-            "accepted",
-            "active",
-        }:
-            month += 1
+        insert_payments(db, _simulated_payments(offered))
+        month = _advance_until_ended(db, as_of)
         console.print(
             f"  {len(offered)} plans offered on {as_of} and accepted; simulated payments,"
             f" advanced month by month to {add_months(as_of, month)}"
             f" ({time.perf_counter() - start:.1f} s)"
         )
-        console.print(
-            f"  {'account':<11} {'segment':<6} {'kind':<15} {'paid':>5} {'status':<6}"
-            f" {'fees':>8} {'waived':>8} {'reinstated':>10}"
-        )
-        for view in plan_status(db):
-            covered, due = 0, 0
-            for inst in view.instalments:
-                due += inst["amount_minor"]
-                covered += due <= view.paid_minor
-            console.print(
-                f"  {view.account_id:<11} {(view.risk_segment or '-').removesuffix('_risk'):<6}"
-                f" {view.kind:<15} {f'{covered}/{len(view.instalments)}':>5} {view.status:<6}"
-                f" {format_major(view.penalty_fees_minor):>8} {format_major(view.waived_minor):>8}"
-                f" {format_major(view.reinstated_minor):>10}"
-            )
+        _print_plans(db)
     finally:
         db.dispose()
+
+
+def _offer_demo_plans(db: Any, as_of: dt.date, policy: OverduePolicy) -> list[Any]:
+    """Up to ``_DEMO_PLANS_PER_SEGMENT`` plans per harmony segment, offered and accepted:
+    (plan, PD, currency) each."""
+    from cardpilot.jobs.plans import PlanStoreError, accept_plan, offer_plan
+    from cardpilot.store.plan_candidates import harmony_candidates
+
+    harmony = policy.file.harmony.segments
+    offered: list[Any] = []
+    taken = dict.fromkeys(harmony, 0)
+    for candidate in harmony_candidates(db, as_of):
+        segment = candidate.risk_segment
+        if segment not in taken or taken[segment] >= _DEMO_PLANS_PER_SEGMENT:
+            continue
+        kinds = [k for k in _DEMO_KINDS.get(segment, ()) if k in candidate.eligible_plans]
+        if not kinds:
+            continue
+        kind = kinds[taken[segment] % len(kinds)]
+        try:
+            plan = offer_plan(
+                db, candidate.account_id, policy, on=as_of, kind=kind, months=_DEMO_MONTHS[kind]
+            )
+        except PlanStoreError:
+            continue  # below the kind's minimum, or the customer has an open plan
+        taken[segment] += 1
+        accept_plan(db, plan.plan_id, on=as_of + dt.timedelta(days=1 + len(offered) % 3))
+        pd = 0.0 if candidate.pd is None else candidate.pd
+        offered.append((plan, pd, candidate.currency))
+    return offered
+
+
+def _simulated_payments(offered: list[Any]) -> list[Any]:
+    """The instalments paid: all of them a few days early, but for the third of the plans
+    with the highest PD, which stop after a seeded number of instalments."""
+    import random
+
+    from cardpilot.store.payments import Payment
+
+    by_pd = sorted(offered, key=lambda o: (-o[1], o[0].plan_id))
+    breakers = {p.plan_id for p, _, _ in by_pd[: max(1, len(offered) // 3)]}
+    shanghai = dt.timezone(dt.timedelta(hours=8))
+    payments = []
+    for plan, _, currency in offered:
+        rng = random.Random(f"cardpilot-demo:{plan.plan_id}")
+        paid = len(plan.instalments)
+        if plan.plan_id in breakers:
+            paid = rng.randint(1, len(plan.instalments) - 1)
+        for n, inst in enumerate(plan.instalments[:paid]):
+            day = dt.date.fromisoformat(inst["due_date"]) - dt.timedelta(days=rng.randint(0, 5))
+            payments.append(
+                Payment(
+                    transaction_id=f"DEMO-{plan.plan_id}-{n + 1}",
+                    account_id=plan.account_id,
+                    posted_at=dt.datetime.combine(day, dt.time(10), tzinfo=shanghai),
+                    amount_minor=inst["amount_minor"],
+                    currency=currency,
+                )
+            )
+    return payments
+
+
+def _advance_until_ended(db: Any, as_of: dt.date) -> int:
+    """Advance the plans month by month until none is open (36 months at most)."""
+    from cardpilot.domain.plans import add_months
+    from cardpilot.jobs.plans import advance_plans
+
+    month = 1
+    while month < 36 and advance_plans(db, add_months(as_of, month)).by_status.keys() & {
+        "offered",
+        "accepted",
+        "active",
+    }:
+        month += 1
+    return month
+
+
+def _print_plans(db: Any) -> None:
+    from cardpilot.domain.money import format_major
+    from cardpilot.jobs.plans import plan_status
+
+    console.print(
+        f"  {'account':<11} {'segment':<6} {'kind':<15} {'paid':>5} {'status':<6}"
+        f" {'fees':>8} {'waived':>8} {'reinstated':>10}"
+    )
+    for view in plan_status(db):
+        covered, due = 0, 0
+        for inst in view.instalments:
+            due += inst["amount_minor"]
+            covered += due <= view.paid_minor
+        console.print(
+            f"  {view.account_id:<11} {(view.risk_segment or '-').removesuffix('_risk'):<6}"
+            f" {view.kind:<15} {f'{covered}/{len(view.instalments)}':>5} {view.status:<6}"
+            f" {format_major(view.penalty_fees_minor):>8} {format_major(view.waived_minor):>8}"
+            f" {format_major(view.reinstated_minor):>10}"
+        )
 
 
 def _demo_overdue_report(url: str, as_of: dt.date, policy: OverduePolicy) -> None:
@@ -314,20 +324,13 @@ def _demo_overdue_report(url: str, as_of: dt.date, policy: OverduePolicy) -> Non
 
 
 def _latest_due_date(url: str) -> dt.date | None:
-    from sqlalchemy import text
+    from cardpilot.store.portfolio_facts import latest_cycle_due_date
 
     engine = open_engine(url)
     try:
-        with engine.connect() as conn:
-            value = conn.execute(
-                text(
-                    "SELECT max(due_date) FROM statements"
-                    " WHERE cycle_date = (SELECT max(cycle_date) FROM statements)"
-                )
-            ).scalar_one_or_none()
+        return latest_cycle_due_date(engine)
     finally:
         engine.dispose()
-    return None if value is None else dt.date.fromisoformat(str(value))
 
 
 def _show_masked_customers(engine: object) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -92,19 +94,7 @@ def review(
         from cardpilot.engines.spark import local_spark_session
 
         spark = local_spark_session(spark_master)
-    with Progress(
-        TextColumn("[bold]review"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=as_json,
-    ) as bar:
-        task = bar.add_task("review", total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
+    with _progress_bar("review", transient=as_json) as on_progress:
         try:
             result = review_portfolio(
                 url,
@@ -121,18 +111,49 @@ def review(
             raise fail(str(exc)) from None
     payload = result.as_json()
     if report is not None:
-        from cardpilot.reports.review import write_review_report
-        from cardpilot.store.db import make_engine
-
-        db = make_engine(url)
-        try:
-            write_review_report(db, result.cycle_id, chosen, report)
-        finally:
-            db.dispose()
+        _write_report(url, result.cycle_id, chosen, report)
         payload["report"] = str(report)
     if as_json:
         emit_json(payload)
         return
+    _print_review(result)
+    if out is not None:
+        console.print(f"decisions → {out}")
+    if report is not None:
+        console.print(f"report → {report}")
+
+
+@contextmanager
+def _progress_bar(title: str, *, transient: bool) -> Iterator[Callable[[int, int], None]]:
+    """A progress bar on stderr; yields the job's progress callback (done, total)."""
+    with Progress(
+        TextColumn(f"[bold]{title}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=transient,
+    ) as bar:
+        task = bar.add_task(title, total=None)
+
+        def on_progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield on_progress
+
+
+def _write_report(url: str, cycle_id: str, policy: Any, path: Path) -> None:
+    from cardpilot.reports.review import write_review_report
+    from cardpilot.store.db import make_engine
+
+    db = make_engine(url)
+    try:
+        write_review_report(db, cycle_id, policy, path)
+    finally:
+        db.dispose()
+
+
+def _print_review(result: Any) -> None:
     console.print(
         f"review run {result.run_id} · cycle {result.cycle_id} · as of {result.as_of} · "
         f"decided {result.decided:,} · skipped {result.skipped:,} (already decided) · "
@@ -150,10 +171,6 @@ def review(
             table.add_row(key, f"{n:,}")
         console.print(table)
     console.print(f"watched after large increases: {result.watched:,}; flags: {result.flags:,}")
-    if out is not None:
-        console.print(f"decisions → {out}")
-    if report is not None:
-        console.print(f"report → {report}")
 
 
 @app.command("watch")
@@ -300,34 +317,53 @@ def demo_review(
     home: Path,
     out_console: Any = None,
 ) -> dict[str, Any]:
-    """The demo's review steps (issue #5 item 9), for ``cardpilot demo`` to call after loading:
-    train the models, show the grade report, review, write the HTML report.
+    """The demo's review steps, for ``cardpilot demo`` to call after loading: train the models,
+    show the grade report, review, write the HTML report.
 
     ``data``: the UCI file when the demo imported the real data (the NT$ policy variant is used
     and the models are trained on it), else None (synthetic CNY portfolio, trained on the store).
     Returns the review result as JSON with the report's path.
     """
-    from cardpilot.config import get_settings
     from cardpilot.jobs.review import review_portfolio
-    from cardpilot.policy.grades import default_rate_is_monotonic, grade_report
     from cardpilot.policy.loading import default_policy_path, load_policy
-    from cardpilot.reports.review import write_review_report
-    from cardpilot.scoring.registry import Registry, save_model_dir
-    from cardpilot.scoring.scaling import PointsScale
-    from cardpilot.scoring.training import reference_split, train_models, training_data
-    from cardpilot.store.db import make_engine
 
     shown = out_console or console
-    protected = ["sex", "marital_status"]
     shown.rule("[bold]Train the scorecard (champion) and the GBM (challenger)")
+    td, scorer = _train_demo_models(url, data, home, shown)
+    folder = default_policy_path()
+    policy = load_policy(folder.parent / "uci-twd" if data is not None else folder)
+    policy = _demo_grades(td, scorer, policy, calibrate=data is None, shown=shown)
+    shown.rule(f"[bold]Review every account ({policy.version})")
+    result = review_portfolio(url, scorer, policy=policy)
+    shown.print(
+        f"  cycle {result.cycle_id} as of {result.as_of}: "
+        + ", ".join(f"{k} {v:,}" for k, v in result.by_action.items())
+        + f"; watched {result.watched:,}"
+    )
+    out = home / "review-report.html"
+    _write_report(url, result.cycle_id, policy, out)
+    shown.print(f"  report → {out}")
+    payload = result.as_json()
+    payload["report"] = str(out)
+    return payload
+
+
+def _train_demo_models(url: str, data: Path | None, home: Path, shown: Any) -> tuple[Any, Any]:
+    """Both model families trained on the demo's portfolio (the UCI file, or the store) and
+    promoted in the registry; returns the training data and the scorecard."""
+    from cardpilot.config import get_settings
+    from cardpilot.scoring.registry import Registry, save_model_dir
+    from cardpilot.scoring.scaling import PointsScale
+    from cardpilot.scoring.training import train_models, training_data
+
+    protected = ["sex", "marital_status"]
+    frames: Any
     if data is not None:
         from cardpilot.ingest.uci import read_uci
 
-        read = read_uci(data)
-        frames: Any = read
-        labels = read.labels
-        policy_path = default_policy_path().parent / "uci-twd"
+        frames = read_uci(data)
     else:
+        from cardpilot.store.db import make_engine
         from cardpilot.store.frames import read_portfolio_frames
 
         db = make_engine(url)
@@ -335,9 +371,7 @@ def demo_review(
             frames = read_portfolio_frames(db)
         finally:
             db.dispose()
-        labels = frames.labels
-        policy_path = default_policy_path()
-    td = training_data(frames, labels, protected=protected)
+    td = training_data(frames, frames.labels, protected=protected)
     trained = train_models(td, PointsScale(600.0, 50.0, 20.0), protected, source="demo")
     registry = Registry(get_settings().home)
     for family, t in trained.items():
@@ -349,23 +383,30 @@ def demo_review(
         shown.print(
             f"  {family} {t.metadata['version']}: test AUC {t.metadata['metrics']['test_auc']:.3f}"
         )
-    scorer = trained["scorecard"].model
-    policy = load_policy(policy_path)
-    train_rows, test_rows = reference_split(td.y)
+    return td, trained["scorecard"].model
+
+
+def _demo_grades(td: Any, scorer: Any, policy: Any, *, calibrate: bool, shown: Any) -> Any:
+    """The grades on the test split with their observed default rates; ``calibrate``: the
+    cut-offs placed on the training split's scores first. Returns the policy reviewed with."""
     import polars as pl
 
-    if data is None:
+    from cardpilot.policy.grades import (
+        calibrate_score_cutoffs,
+        default_rate_is_monotonic,
+        grade_report,
+    )
+    from cardpilot.scoring.training import reference_split
+
+    train_rows, test_rows = reference_split(td.y)
+    if calibrate:
         # The shipped CNY cut-offs assume a scale this freshly trained model does not have:
         # calibrate them on the training split (30/30/20/20 %), check them on the test split.
-        from cardpilot.policy.grades import calibrate_score_cutoffs
-
         train_scores = scorer.score(td.features[train_rows])["score"]
         policy = calibrate_score_cutoffs(policy, train_scores, [0.3, 0.3, 0.2, 0.2])
         cuts = ", ".join(f"{g.code} ≥ {g.score.min}" for g in policy.limits.grades if g.score)
         shown.print(f"  cut-offs calibrated on the training split: {cuts}")
-
     shown.rule("[bold]Grades on the test split (observed default rate)")
-
     scored = scorer.score(td.features[test_rows]).with_columns(
         pl.Series("label", [int(v) for v in td.y[test_rows]])
     )
@@ -374,21 +415,4 @@ def demo_review(
         rate = "—" if row["default_rate"] is None else f"{row['default_rate'] * 100:.1f} %"
         shown.print(f"  {row['grade']:<10} {row['accounts']:>7,} accounts  default rate {rate}")
     shown.print(f"  monotonic: {default_rate_is_monotonic(report)}")
-
-    shown.rule(f"[bold]Review every account ({policy.version})")
-    result = review_portfolio(url, scorer, policy=policy)
-    shown.print(
-        f"  cycle {result.cycle_id} as of {result.as_of}: "
-        + ", ".join(f"{k} {v:,}" for k, v in result.by_action.items())
-        + f"; watched {result.watched:,}"
-    )
-    out = home / "review-report.html"
-    db = make_engine(url)
-    try:
-        write_review_report(db, result.cycle_id, policy, out)
-    finally:
-        db.dispose()
-    shown.print(f"  report → {out}")
-    payload = result.as_json()
-    payload["report"] = str(out)
-    return payload
+    return policy

@@ -8,9 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from cardpilot.domain.money import format_major
+from cardpilot.store.portfolio_summary import band_totals, portfolio_counts
 
 # Days-past-due bands for the summary; the overdue policy defines its own buckets.
 DPD_BANDS: tuple[tuple[str, int, int | None], ...] = (
@@ -21,36 +22,6 @@ DPD_BANDS: tuple[tuple[str, int, int | None], ...] = (
     ("91-180", 91, 180),
     ("180+", 181, None),
 )
-
-_BAND_SQL = (
-    "CASE "
-    + " ".join(
-        f"WHEN l.days_past_due BETWEEN {lo} AND {hi} THEN '{name}'"
-        if hi is not None
-        else f"WHEN l.days_past_due >= {lo} THEN '{name}'"
-        for name, lo, hi in DPD_BANDS
-    )
-    + " ELSE 'no statement' END"
-)
-
-_SUMMARY_SQL = f"""
-WITH latest_cycle AS (
-    SELECT account_id, MAX(cycle_date) AS cycle_date FROM statements GROUP BY account_id
-), latest AS (
-    SELECT s.account_id, s.statement_balance_minor, s.days_past_due
-    FROM statements s
-    JOIN latest_cycle m ON m.account_id = s.account_id AND m.cycle_date = s.cycle_date
-)
-SELECT a.currency,
-       {_BAND_SQL} AS band,
-       COUNT(*) AS accounts,
-       SUM(a.credit_limit_minor) AS total_limit,
-       SUM(COALESCE(l.statement_balance_minor, 0)) AS total_balance,
-       SUM(CASE WHEN l.statement_balance_minor > 0 THEN l.statement_balance_minor ELSE 0 END)
-           AS drawn_balance
-FROM accounts a LEFT JOIN latest l ON l.account_id = a.account_id
-GROUP BY a.currency, {_BAND_SQL}
-"""
 
 
 @dataclass
@@ -109,24 +80,18 @@ class PortfolioSummary:
 
 def summarise_portfolio(engine: Engine) -> PortfolioSummary:
     per_currency: dict[str, CurrencySummary] = {}
-    with engine.connect() as conn:
-        counts = conn.execute(
-            text(
-                "SELECT (SELECT COUNT(*) FROM accounts), (SELECT COUNT(*) FROM customers),"
-                " (SELECT COUNT(*) FROM statements)"
-            )
-        ).one()
-        for currency, band, n, limit, balance, drawn in conn.execute(text(_SUMMARY_SQL)):
-            cs = per_currency.setdefault(currency, CurrencySummary(currency))
-            cs.accounts += int(n)
-            cs.total_limit_minor += int(limit or 0)
-            cs.total_balance_minor += int(balance or 0)
-            cs.drawn_balance_minor += int(drawn or 0)
-            cs.dpd_accounts[band] = int(n)
-            cs.dpd_balance_minor[band] = int(balance or 0)
+    accounts, customers, statements = portfolio_counts(engine)
+    for totals in band_totals(engine, DPD_BANDS):
+        cs = per_currency.setdefault(totals.currency, CurrencySummary(totals.currency))
+        cs.accounts += totals.accounts
+        cs.total_limit_minor += totals.limit_minor
+        cs.total_balance_minor += totals.balance_minor
+        cs.drawn_balance_minor += totals.drawn_minor
+        cs.dpd_accounts[totals.band] = totals.accounts
+        cs.dpd_balance_minor[totals.band] = totals.balance_minor
     return PortfolioSummary(
-        accounts=int(counts[0]),
-        customers=int(counts[1]),
-        statements=int(counts[2]),
+        accounts=accounts,
+        customers=customers,
+        statements=statements,
         by_currency=sorted(per_currency.values(), key=lambda c: -c.accounts),
     )

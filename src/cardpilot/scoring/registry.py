@@ -27,7 +27,7 @@ from cardpilot.scoring.gbm import GbmModel
 from cardpilot.scoring.protected import assert_not_protected
 from cardpilot.scoring.scaling import PointsScale
 from cardpilot.scoring.scorecard import TABLE_SCHEMA, ScorecardModel
-from cardpilot.scoring.sql import scorecard_sql
+from cardpilot.store.scorecard_sql import scorecard_sql
 
 Model = ScorecardModel | GbmModel
 METADATA = "metadata.json"

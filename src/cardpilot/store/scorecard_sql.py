@@ -1,4 +1,6 @@
-"""The scorecard as one SQL expression, so any SQL engine can score a feature table.
+"""The scorecard as one SQL expression, so any SQL engine can score a feature table: a store
+(in-database scoring) or an analyst's DuckDB. Written beside a scorecard in its model folder
+(``scorecard.sql``).
 
 Each characteristic is a ``CASE`` over its bins (numeric bins are ``[lower, upper)``, exactly as
 in Python; NULL goes to the missing bin; an unseen category scores like missing); the score is
@@ -7,12 +9,9 @@ their sum. Split points are written with ``repr`` so every engine reads the same
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import polars as pl
 
-if TYPE_CHECKING:
-    from cardpilot.scoring.scorecard import ScorecardModel
+from cardpilot.scoring.scorecard import CONDITIONAL, ScorecardModel, derived_sql
 
 
 def _ident(name: str) -> str:
@@ -24,8 +23,6 @@ def _literal(text: str) -> str:
 
 
 def characteristic_sql(model: ScorecardModel, name: str) -> str:
-    from cardpilot.scoring.scorecard import CONDITIONAL, derived_sql
-
     rows = model.table.filter(pl.col("characteristic") == name).sort("bin_index")
     # A conditional characteristic is computed from its inputs in place.
     col = f"({derived_sql(name)})" if name in CONDITIONAL else _ident(name)
