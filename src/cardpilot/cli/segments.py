@@ -40,7 +40,8 @@ def _out(out: Path | None) -> Path:
 
 def _input(fmt: str, data: Path | None, database: str | None, as_of: str | None) -> Any:
     from cardpilot.ingest.sources import SourceError
-    from cardpilot.segments.source import SegmentSourceError, read_store_input, read_uci_input
+    from cardpilot.jobs.segments import read_store_input, read_uci_input
+    from cardpilot.segments.source import SegmentSourceError
 
     when = parse_as_of(as_of)
     try:
@@ -122,7 +123,7 @@ def cluster(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Fit a clustering on behaviour features, save it and write its profile report."""
-    from cardpilot.segments.run import cluster_portfolio
+    from cardpilot.jobs.segments import cluster_portfolio
 
     bounds = _k_range(k_range)
     source, chosen, scorer = _prepare(fmt, data, database, as_of, policy, model, as_json)
@@ -158,8 +159,8 @@ def profile(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Assign accounts to a saved clustering and write the profile report."""
+    from cardpilot.jobs.segments import profile_portfolio
     from cardpilot.segments.clustering import load_clustering
-    from cardpilot.segments.run import profile_portfolio
 
     with _user_errors():
         fitted = load_clustering(clustering)
@@ -202,7 +203,7 @@ def demo_segments(url: str, out: Path, as_of: str) -> None:
     """For ``make demo``: cluster the store's accounts as of ``as_of`` (k by silhouette), with
     the champion scorecard's mean PD per cluster, and print the profile beside the policy's
     segments."""
-    from cardpilot.segments.run import cluster_portfolio
+    from cardpilot.jobs.segments import cluster_portfolio
 
     source, chosen, _ = _prepare("store", None, url, as_of, None, None, False)
     with _user_errors(), console.status("fitting the clustering"):

@@ -1,4 +1,4 @@
-"""Initial limits for new applicants (issue #5 item 5), from the same policy as the review.
+"""Initial limits for new applicants, from the same policy as the review.
 
 ``assign_limits`` takes a table of applicants (``applicant_id, score, pd`` and optional
 ``annual_income_minor``) and returns one offer, decline or referral per applicant through

@@ -138,8 +138,10 @@ def review_portfolio(
         connect_args = {"check_same_thread": False} if is_sqlite(database_url) else {}
         db = make_engine(database_url, connect_args=connect_args)
         try:
-            result = _start(db, scorer, policy, as_of, engine, model_version)
-            _run(db, result, scorer, policy, engine, chunk_rows, spark, progress, notify, helpers)
+            result = _start_run(db, scorer, policy, as_of, engine, model_version)
+            _review_chunks(
+                db, result, scorer, policy, engine, chunk_rows, spark, progress, notify, helpers
+            )
             _count_cycle(db, result)
             if out is not None:
                 export_decisions(db, result.cycle_id, Path(out))
@@ -150,7 +152,7 @@ def review_portfolio(
     return result
 
 
-def _start(
+def _start_run(
     db: Engine,
     scorer: Scorer,
     policy: Policy,
@@ -179,7 +181,7 @@ def _start(
     return ReviewResult(run_id, cycle_id, as_of, engine, policy.version, model_version)
 
 
-def _run(
+def _review_chunks(
     db: Engine,
     result: ReviewResult,
     scorer: Scorer,
@@ -224,7 +226,7 @@ def _run(
 
 
 @dataclass(frozen=True)
-class _Decided:
+class _DecidedChunk:
     chunk: AccountChunk
     decisions: pl.DataFrame
 
@@ -237,12 +239,12 @@ def _review_steps(
     writer: DecisionWriter,
     policy: Policy,
     notify: bool,
-) -> ChunkSteps[AccountChunk, _Decided, ChunkWritten]:
+) -> ChunkSteps[AccountChunk, _DecidedChunk, ChunkWritten]:
     texts: dict[str, dict[str, str]] = {}
     effective = dt.datetime.combine(result.as_of, dt.time(), tzinfo=dt.UTC)
     watch = watch_start(policy, result.as_of)
 
-    def decide_chunk(chunk: AccountChunk, clock: StageClock) -> _Decided | None:
+    def decide_chunk(chunk: AccountChunk, clock: StageClock) -> _DecidedChunk | None:
         result.skipped += chunk.skipped
         if not chunk.accounts.height:
             return None
@@ -252,9 +254,9 @@ def _review_steps(
         with clock.timing("decide"):
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
-        return _Decided(chunk, decided.with_columns(consecutive))
+        return _DecidedChunk(chunk, decided.with_columns(consecutive))
 
-    def write(planned: _Decided, before_commit: Callable[[], None]) -> ChunkWritten:
+    def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
         rows, sets = decision_rows(planned.decisions, result.run_id, result.cycle_id)
         chunk = DecisionChunk(
             rows=rows,
@@ -269,7 +271,7 @@ def _review_steps(
         notices = (lambda changed: limit_change_outbox(db, changed)) if notify else None
         return writer.write(chunk, notices=notices, before_commit=before_commit)
 
-    def collect(_planned: _Decided, written: ChunkWritten) -> None:
+    def collect(_planned: _DecidedChunk, written: ChunkWritten) -> None:
         result.decided += written.inserted
         result.skipped += written.skipped_as_decided
         result.watched += written.watched

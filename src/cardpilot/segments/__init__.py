@@ -1,4 +1,4 @@
-"""Data-driven spending and repayment clusters (issue #5 item 3), beside the policy's segments.
+"""Data-driven spending and repayment clusters, beside the policy's segments.
 
 The policy's segments (``cardpilot.policy.segments``) steer decisions; the clusters here do not.
 They let a risk team see how the portfolio groups itself by behaviour and compare that with the

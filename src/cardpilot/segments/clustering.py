@@ -17,8 +17,8 @@ input's row order. Without ``k``, every k in ``k_range`` is fitted and the one w
 silhouette (on a seeded sample) wins; ties go to the smaller k. Clusters are then renumbered
 by spending level and named from their profiles (``naming``).
 
-Assignment is the nearest centroid, computed in NumPy over the whole table (a million
-accounts in well under a second once the features exist); ties go to the lower id.
+Assignment is the nearest centroid, computed in NumPy over the whole table at once; ties go
+to the lower id.
 
 A fitted clustering is saved as one readable JSON file (no pickles), with a version that is a
 hash of its content: the same data, features and seed give the same version.

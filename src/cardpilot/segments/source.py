@@ -1,8 +1,8 @@
 """The portfolio a clustering reads: behaviour features, outcome labels, currency, policy.
 
-From the store (``read_portfolio_frames``) or a UCI file (``read_uci``); the features are the
-review's own (``cardpilot.scoring.features.behaviour_features``), so a cluster describes the
-same numbers a decision reads.
+Built from portfolio frames (the store's or a UCI file's, read by ``cardpilot.jobs.segments``);
+the features are the review's own (``cardpilot.scoring.features.behaviour_features``), so a
+cluster describes the same numbers a decision reads.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Protocol
 
 import polars as pl
-from sqlalchemy import Engine
 
 from cardpilot.policy.loading import default_policy_path, load_policy
 from cardpilot.policy.schema import Policy
@@ -69,19 +68,6 @@ def input_from_frames(
         as_of=when,
         source=source,
     )
-
-
-def read_uci_input(path: Path, as_of: dt.date | None = None) -> SegmentInput:
-    from cardpilot.ingest.uci import read_uci
-
-    return input_from_frames(read_uci(path), as_of, f"uci:{path}")
-
-
-def read_store_input(engine: Engine, as_of: dt.date | None = None) -> SegmentInput:
-    from cardpilot.store.frames import read_portfolio_frames
-
-    url = engine.url.render_as_string(hide_password=True)
-    return input_from_frames(read_portfolio_frames(engine), as_of, f"store:{url}")
 
 
 def outcome(labels: pl.DataFrame, label: str = DEFAULT_LABEL) -> pl.DataFrame | None:

@@ -12,8 +12,8 @@ and run again ends with exactly one decision per account per cycle.
 Reason lists are stored as JSON arrays in text columns (portable across SQLite and
 PostgreSQL, and written in bulk without per-row serialisation). A decision keeps its reason
 codes; their zh-CN and en texts are a :class:`ReasonTextSet` it refers to (migration 0013): a
-review of a million accounts gives a few dozen distinct lists of texts, which took 470 of the
-820 bytes of each decision row when every decision carried its own copy. Decisions stored
+review gives a few dozen distinct lists of texts, which took most of each decision row when
+every decision carried its own copy. Decisions stored
 before 0013 keep their texts in their own ``reason_texts_zh`` / ``reason_texts_en``; newer
 ones leave those empty and refer to a set (:func:`decision_texts` reads either).
 """
@@ -71,9 +71,9 @@ class ReviewRun(Base):
 class ReasonTextSet(Base):
     """The zh-CN and en texts of one list of reasons, shared by the decisions that gave it.
 
-    The id is a digest of the two JSON arrays (``cardpilot.jobs.review.reason_texts_id``), so a
-    set is written once, never changes, and writing it again is a no-op: each decision's
-    texts stay exactly those it was given."""
+    The id is a digest of the two JSON arrays (``limit_decisions.reason_texts_id``), so a set
+    is written once, never changes, and writing it again is a no-op: each decision's texts stay
+    exactly those it was given."""
 
     __tablename__ = "reason_text_sets"
 
@@ -136,7 +136,7 @@ class LimitDecisionRecord(Base):
 
 
 class LimitWatch(Base):
-    """An account watched after a large increase (issue #5 item 6)."""
+    """An account watched after a large increase."""
 
     __tablename__ = "limit_watch"
 

@@ -1,4 +1,5 @@
-"""The two segment jobs: fit a clustering and profile it, or profile a saved one.
+"""The two segment jobs: fit a clustering and profile it, or profile a saved one
+(``cardpilot segments cluster`` / ``profile``), on the store's portfolio or a UCI file.
 
 Both write into one folder:
 
@@ -10,6 +11,7 @@ Both write into one folder:
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 from dataclasses import dataclass
@@ -17,7 +19,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
+from sqlalchemy import Engine
 
+from cardpilot.ingest.uci import read_uci
 from cardpilot.policy.schema import Policy
 from cardpilot.policy.segments import segment_expr
 from cardpilot.reports.segments import write_profile_report
@@ -31,9 +35,21 @@ from cardpilot.segments.clustering import (
     save_clustering,
 )
 from cardpilot.segments.profile import cluster_profile
-from cardpilot.segments.source import DEFAULT_LABEL, SegmentInput, outcome
+from cardpilot.segments.source import DEFAULT_LABEL, SegmentInput, input_from_frames, outcome
+from cardpilot.store.frames import read_portfolio_frames
 
 CLUSTERING_FILE = "clustering.json"
+
+
+def read_uci_input(path: Path, as_of: dt.date | None = None) -> SegmentInput:
+    """The portfolio of a UCI file, as a clustering reads it."""
+    return input_from_frames(read_uci(path), as_of, f"uci:{path}")
+
+
+def read_store_input(engine: Engine, as_of: dt.date | None = None) -> SegmentInput:
+    """The store's portfolio, as a clustering reads it."""
+    url = engine.url.render_as_string(hide_password=True)
+    return input_from_frames(read_portfolio_frames(engine), as_of, f"store:{url}")
 
 
 class Scorer(Protocol):
