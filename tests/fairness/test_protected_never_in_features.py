@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from cardpilot.config import Settings
 from cardpilot.jobs.importing import import_portfolio
-from cardpilot.jobs.review import read_decisions, review_portfolio
+from cardpilot.jobs.review import review_portfolio
 from cardpilot.policy.loading import load_policy
 from cardpilot.scoring.features import behaviour_features
 from cardpilot.scoring.gbm import fit_gbm
@@ -25,6 +25,7 @@ from cardpilot.scoring.registry import load_model_dir
 from cardpilot.scoring.scorecard import fit_scorecard
 from cardpilot.store.db import open_store
 from cardpilot.store.frames import read_portfolio_frames
+from cardpilot.store.limit_decisions import read_decisions
 from cardpilot.store.models import Customer
 
 MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "uci-scorecard"
