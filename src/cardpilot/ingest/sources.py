@@ -195,10 +195,34 @@ def iter_csv(
             line += block.count(b"\n")
 
 
+# What a damaged or foreign Parquet file can make pyarrow or Polars raise; Polars reports some
+# (metadata that is not UTF-8) as a panic, which is not an Exception.
+_UNREADABLE = (
+    pa.ArrowException,
+    OSError,
+    ValueError,
+    TypeError,
+    pl.exceptions.PolarsError,
+    pl.exceptions.PanicException,
+)
+
+
+def _plain_schema(schema: pa.Schema) -> pa.Schema:
+    """``schema`` without the file's own key-value metadata, which no check reads."""
+    return pa.schema([field.remove_metadata() for field in schema])
+
+
+def _frame(batch: pa.RecordBatch) -> pl.DataFrame:
+    plain = pa.RecordBatch.from_arrays(batch.columns, schema=_plain_schema(batch.schema))
+    frame = pl.from_arrow(plain)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
 def _parquet_file(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
-    except (pa.ArrowException, OSError, ValueError) as exc:
+    except _UNREADABLE as exc:
         raise SourceError(f"{path}: not a readable Parquet file ({_first_line(exc)})") from None
 
 
@@ -218,12 +242,11 @@ def iter_parquet(path: Path, batch_rows: int = PARQUET_BATCH_ROWS) -> Iterator[C
             batch = next(batches, None)
             if batch is None:
                 return
-            frame = pl.from_arrow(batch)
-        except (pa.ArrowException, OSError, ValueError, pl.exceptions.PolarsError) as exc:
+            frame = _frame(batch)
+        except _UNREADABLE as exc:
             raise SourceError(
                 f"{path}: Parquet rows from {offset} not readable ({_first_line(exc)})"
             ) from None
-        assert isinstance(frame, pl.DataFrame)
         yield Chunk(
             path,
             frame.with_columns(
@@ -264,10 +287,10 @@ def file_columns(path: Path, *, encoding: str = DEFAULT_ENCODING) -> list[str]:
 
 def parquet_schema(path: Path) -> dict[str, pl.DataType]:
     """The Polars types a Parquet file's columns read as (``SourceError`` when unreadable)."""
-    schema = _parquet_file(path).schema_arrow
     try:
-        empty = pl.from_arrow(schema.empty_table())
-    except (pa.ArrowException, pl.exceptions.PolarsError, ValueError, TypeError) as exc:
+        schema = _parquet_file(path).schema_arrow
+        empty = pl.from_arrow(_plain_schema(schema).empty_table())
+    except _UNREADABLE as exc:
         raise SourceError(f"{path}: column types not readable ({_first_line(exc)})") from None
     assert isinstance(empty, pl.DataFrame)
     return dict(empty.schema)
