@@ -13,7 +13,13 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cardpilot.ingest.parsers import REASON_MISSING, Kind, column_type_problem, parse_field
+from cardpilot.ingest.parsers import (
+    REASON_MISSING,
+    Kind,
+    column_type_problem,
+    parse_field,
+    stripped_text,
+)
 from cardpilot.ingest.problems import SourceError
 from cardpilot.ingest.rejects import REJECT_SCHEMA
 
@@ -109,6 +115,9 @@ def validate(
         pl.lit(None, dtype=pl.Utf8).alias(s.name) for s in specs if s.name not in raw.columns
     )
     schema = raw.schema
+    # Each text column stripped once, here, for every check that reads it (parse_field).
+    text = [s.name for s in specs if schema[s.name] == pl.Utf8]
+    parsed_from = raw.with_columns(stripped_text(pl.col(n)).alias(n) for n in text)
     values: list[pl.Expr] = []
     reasons: list[pl.Expr] = []
     for spec in specs:
@@ -119,7 +128,7 @@ def validate(
     row_field = pl.lit(None, dtype=pl.Utf8)
     if header and NFIELDS in raw.columns:
         row_reason, row_field = _field_count_reason(header)
-    checked = raw.select(
+    checked = parsed_from.select(
         pl.col(ROW),
         *values,
         *reasons,

@@ -53,12 +53,18 @@ def column_type_problem(kind: Kind, dtype: pl.DataType) -> str | None:
     return f"is of type {dtype}, which cannot hold a {kind} value"
 
 
-def _text(column: str, dtype: pl.DataType) -> pl.Expr:
-    expr = pl.col(column)
-    if dtype != pl.Utf8:
-        expr = expr.cast(pl.Utf8)
-    stripped = expr.str.strip_chars()
+def stripped_text(column: pl.Expr) -> pl.Expr:
+    """Text without surrounding white space; empty text as null (a missing value)."""
+    stripped = column.str.strip_chars()
     return pl.when(stripped == "").then(None).otherwise(stripped)
+
+
+def _text(column: str, dtype: pl.DataType) -> pl.Expr:
+    """A column as ``stripped_text``. Text columns arrive so already (``validate`` strips each
+    once, rather than every check of it again); others are cast to text first."""
+    if dtype == pl.Utf8:
+        return pl.col(column)
+    return stripped_text(pl.col(column).cast(pl.Utf8))
 
 
 def _range_reason(value: pl.Expr, spec: FieldSpec, unit: str = "") -> pl.Expr:
@@ -109,7 +115,7 @@ def _textual(spec: FieldSpec, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
         checks.append((~value.is_in(allowed), f"unknown value (allowed: {', '.join(allowed)})"))
     reason = pl.lit(None, dtype=pl.Utf8)
     for failed, why in reversed(checks):  # the first failing check names the reason
-        reason = pl.when(value.is_not_null() & failed).then(pl.lit(why)).otherwise(reason)
+        reason = pl.when(failed).then(pl.lit(why)).otherwise(reason)  # null value: no reason
     return value, reason
 
 

@@ -288,9 +288,6 @@ def file_columns(path: Path, *, encoding: str = DEFAULT_ENCODING) -> list[str]:
 def parquet_schema(path: Path) -> dict[str, pl.DataType]:
     """The Polars types a Parquet file's columns read as (``SourceError`` when unreadable)."""
     try:
-        schema = _parquet_file(path).schema_arrow
-        empty = pl.from_arrow(_plain_schema(schema).empty_table())
+        return dict(pl.read_parquet_schema(path))
     except _UNREADABLE as exc:
         raise SourceError(f"{path}: column types not readable ({_first_line(exc)})") from None
-    assert isinstance(empty, pl.DataFrame)
-    return dict(empty.schema)
