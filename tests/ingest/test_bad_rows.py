@@ -133,3 +133,46 @@ def test_a_limit_written_with_other_than_ascii_digits_is_a_reject_never_zero(
 
     assert read.accounts.height == 0
     assert read.rejects.select("row", "field", "reason").rows() == [(2, "X1", "not an amount")]
+
+
+# -- one test per case of the corpus (SQLite; the whole corpus runs on both stores above) --------
+
+CASES = pl.read_csv(CORPUS / "expected.csv", infer_schema=False).rows()
+
+
+@pytest.fixture(scope="module")
+def corpus_rejects(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[tuple[str, int], tuple[str, str]]:
+    found: dict[tuple[str, int], tuple[str, str]] = {}
+    for source, layout in ((CORPUS / "generic", "generic"), (CORPUS / "uci.csv", "uci")):
+        folder = tmp_path_factory.mktemp(layout)
+        result = import_portfolio(
+            source,
+            layout=layout,
+            database_url=f"sqlite:///{folder / 'store.db'}",
+            settings=Settings(home=folder / "home"),
+            today=IMPORT_DATE,
+        )
+        for file, row, field, reason in (
+            _rejects(result.rejects_file).select("file", "row", "field", "reason").iter_rows()
+        ):
+            name = str(file).removeprefix(str(CORPUS)).lstrip("/")
+            found[(name, int(row))] = (field, reason)
+    return found
+
+
+@pytest.mark.parametrize(
+    ("file", "row", "field", "reason"), CASES, ids=[f"{c[0]}:{c[1]}:{c[2]}" for c in CASES]
+)
+def test_the_corpus_row_is_rejected_with_its_field_and_reason(
+    corpus_rejects: dict[tuple[str, int], tuple[str, str]],
+    file: str,
+    row: str,
+    field: str,
+    reason: str,
+) -> None:
+    assert (file, int(row)) in corpus_rejects
+    got_field, got_reason = corpus_rejects[(file, int(row))]
+    assert got_field == field
+    assert reason in got_reason
