@@ -173,7 +173,7 @@ def _roll_matrix(figures: dict[str, Any], codes: list[str]) -> dict[str, Any]:
         rows,
         x=Field("to", "to bucket · 迁入"),
         y=Field("from", "from bucket · 迁出"),
-        value=Field("rate", "share of the from-bucket", ".0%"),
+        value=Field("rate", "share of the from-bucket", ".1~%"),
         x_order=to_codes,
         y_order=in_order([c for c in present if c != EXITED], codes),
         details=[
