@@ -1,8 +1,9 @@
 """Protected attributes: measured for fairness, never a model input.
 
-The list is configurable (``DEFAULT_PROTECTED``, or the ``protected`` argument of training);
-``assert_not_protected`` is called on every feature list before a model is fitted and when a
-model directory is loaded, so a model that uses one can neither be trained nor used.
+The list can be extended (the ``protected`` argument of training, a model's metadata), never
+shortened: ``DEFAULT_PROTECTED`` is always banned. ``assert_not_protected`` is called on every
+feature list before a model is fitted and when a model directory is loaded, so a model that
+uses one can neither be trained nor used, whatever list the caller or the model file gives.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ class ProtectedAttributeError(ValueError):
 def assert_not_protected(
     features: Iterable[str], protected: Iterable[str] = DEFAULT_PROTECTED
 ) -> None:
-    banned = [p.lower() for p in protected]
+    banned = list(dict.fromkeys(p.lower() for p in (*DEFAULT_PROTECTED, *protected)))
     bad = [f for f in features if any(p in f.lower() for p in banned)]
     if bad:
         raise ProtectedAttributeError(
