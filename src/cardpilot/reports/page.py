@@ -83,6 +83,19 @@ def chart_scripts() -> str:
     return bundle
 
 
+def static_chart(spec: Mapping[str, Any], width: int = 640) -> str:
+    """``spec`` drawn now as inline SVG, for pages that carry no script (a page to be mailed or
+    archived as it is): no tooltips, the same axes, legends and fonts. It scales down with the
+    page and names no address (the SVG namespaces are implied inside HTML)."""
+    import vl_convert
+
+    sized = {**spec, "width": spec["width"] if isinstance(spec.get("width"), int) else width}
+    svg: str = vl_convert.vegalite_to_svg(sized, vl_version=_vega_lite_version())
+    svg = svg.replace(' xmlns="http://www.w3.org/2000/svg"', "")
+    svg = svg.replace(' xmlns:xlink="http://www.w3.org/1999/xlink"', "")
+    return svg.replace("<svg ", '<svg style="max-width:100%;height:auto" role="img" ', 1)
+
+
 def _inline_json(value: Any) -> str:
     """JSON safe inside a ``<script>`` element (no ``</script>`` can end it early)."""
     return json.dumps(value, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
