@@ -1,6 +1,6 @@
 """Every HTML report opened in headless Chromium as a reader would: the charts draw (in the page,
-or as inline SVG in the fairness report, which carries no script), the page
-asks nothing of the network, Chinese text is set in a CJK font, nothing overflows a 1,400-px
+or as inline SVG in the fairness report, which carries no script), the page asks nothing of
+the network, Chinese text is set in a CJK font, nothing overflows a 1,400-px (or a 1,024-px)
 window, and a full-page screenshot of each is kept in ``.cardpilot/screenshots/`` (not
 committed) for a person to look at.
 
@@ -34,6 +34,7 @@ CHROMIUM_ARGS = [
 OFFLINE_SCHEMES = ("file:", "data:", "about:", "blob:")
 CJK_FONTS = ("Noto Sans CJK", "Source Han Sans", "WenQuanYi", "PingFang", "Microsoft YaHei")
 WIDTH = 1400
+NARROW = 1024
 
 
 def _chromium() -> str | None:
@@ -165,6 +166,9 @@ def test_every_report_draws_its_charts_offline_in_a_cjk_font_within_the_window(
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     shot = SCREENSHOTS / f"{name}-report.png"
     page.screenshot(path=str(shot), full_page=True)
+    page.set_viewport_size({"width": NARROW, "height": 900})  # a laptop: still no overflow
+    page.wait_for_timeout(300)
+    assert page.evaluate("document.documentElement.scrollWidth") <= NARROW
     page.close()
     assert outside == []
     assert shot.stat().st_size > 40_000  # a page of text and charts, not a blank one

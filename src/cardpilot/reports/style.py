@@ -30,7 +30,7 @@ td.wrap{white-space:normal;min-width:16rem}
 .charts{display:grid;gap:1rem 2rem;margin:.8rem 0;
 grid-template-columns:repeat(auto-fit,minmax(min(100%,440px),1fr))}
 figure.chart{margin:0;min-width:0}
-figure.chart .vega-chart{width:100%}
+figure.chart .vega-chart{width:100%;overflow-x:auto}
 figure.chart figcaption{color:#666;font-size:.8rem;margin-top:.2rem}
 .vega-embed{width:100%}
 .chart-missing{color:#c62828;font-size:.85rem}
