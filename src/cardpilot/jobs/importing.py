@@ -176,9 +176,10 @@ def import_portfolio(
         _load_and_record(run, uci, generic)
     except BaseException as exc:
         run.writer.discard()
-        if new_store and store_file is not None:
-            _remove_unused_store(url, store_file, run.result.run_id)
         busy = busy_error(exc, url, run.lock_timeout)
+        # A busy store is another process's store too, even one both of them just created.
+        if new_store and store_file is not None and busy is None:
+            _remove_unused_store(url, store_file, run.result.run_id)
         if busy is not None:
             raise busy from exc
         raise
