@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(UV_VERSION)
 DATA ?=
 
-.PHONY: setup demo test lint typecheck format bench-import bench-models bench-aging clean
+.PHONY: setup demo test lint typecheck format browser bench-import bench-models bench-aging clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -34,8 +34,24 @@ setup: $(STAMP)
 demo: setup
 	$(BIN)/cardpilot demo $(if $(DATA),--data $(DATA))
 
-test: setup
+test: setup browser
 	$(BIN)/pytest -q
+
+# Headless Chromium and the Noto CJK fonts, for the test that opens every HTML report and keeps
+# its screenshot (.cardpilot/screenshots/). Debian's packages, installed once as root; skipped
+# when present. Elsewhere it says what to install and the test skips (unless
+# CARDPILOT_REQUIRE_BROWSER=1).
+BROWSER_PACKAGES := chromium fonts-noto-cjk
+browser:
+	@if ! dpkg -s $(BROWSER_PACKAGES) >/dev/null 2>&1; then \
+		if command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ]; then \
+			echo "installing $(BROWSER_PACKAGES) for the report screenshots"; \
+			(apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+				--no-install-recommends $(BROWSER_PACKAGES)) >/dev/null; \
+		else \
+			echo "make browser: install $(BROWSER_PACKAGES) (Debian) to screenshot the reports"; \
+		fi; \
+	fi
 
 lint: setup
 	$(BIN)/ruff check .

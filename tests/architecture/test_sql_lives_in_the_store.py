@@ -18,14 +18,10 @@ STATEMENT = re.compile(
 # whose SQL has gone must leave it (test_the_pending_list_holds_only_modules_with_sql).
 PENDING_ELSEWHERE = frozenset(
     {
-        "ingest/arrow_loader.py",  # ingest
-        "ingest/loader.py",  # ingest
         "jobs/overdue.py",  # refactor-overdue
         "jobs/reminders.py",  # refactor-overdue
         "jobs/plans.py",  # refactor-overdue
         "cli/overdue.py",  # refactor-overdue
-        "reports/overdue.py",  # reports
-        "reports/review.py",  # reports
     }
 )
 
@@ -78,7 +74,9 @@ def test_no_sql_statement_outside_the_store() -> None:
 
 
 def test_the_pending_list_holds_only_modules_with_sql() -> None:
-    stale = sorted(m for m in PENDING_ELSEWHERE if not sql_statements(SRC / m))
+    stale = sorted(
+        m for m in PENDING_ELSEWHERE if not (SRC / m).exists() or not sql_statements(SRC / m)
+    )
     assert not stale, f"no SQL left in {stale}: remove them from PENDING_ELSEWHERE"
 
 

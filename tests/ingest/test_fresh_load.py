@@ -11,12 +11,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from cardpilot.config import Settings
-from cardpilot.ingest import loader as loader_module
-from cardpilot.ingest.arrow_loader import ArrowStoreLoader
 from cardpilot.ingest.generic import key_bounds
 from cardpilot.jobs import importing
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.privacy import FieldCipher
+from cardpilot.store import loading as loader_module
+from cardpilot.store.arrow_loading import ArrowStoreLoader
 from cardpilot.store.db import make_engine, open_store
 
 from .test_import import EMAIL, NAME, NATIONAL_ID, PHONE, write_portfolio
@@ -241,7 +241,7 @@ _KILLED_MID_LOAD = """
 import os, signal, sys
 import datetime as dt
 import polars as pl
-from cardpilot.ingest.arrow_loader import ArrowStoreLoader
+from cardpilot.store.arrow_loading import ArrowStoreLoader
 from cardpilot.store import bulk
 
 loader = ArrowStoreLoader(sys.argv[1])

@@ -417,7 +417,7 @@ def test_bulk_load_leaves_foreign_keys_in_force(
 ) -> None:
     from sqlalchemy.exc import IntegrityError
 
-    from cardpilot.ingest import loader
+    from cardpilot.store import loading as loader
 
     # The bulk path (PostgreSQL) normally starts at 100,000 rows; take it for this small file.
     monkeypatch.setattr(loader, "BULK_MIN_ROWS", 1)

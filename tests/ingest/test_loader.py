@@ -11,13 +11,13 @@ from sqlalchemy import Engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from cardpilot.config import Settings
-from cardpilot.ingest import loader as loader_module
-from cardpilot.ingest.arrow_loader import ArrowStoreLoader
-from cardpilot.ingest.loader import StoreLoader
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.privacy import FieldCipher
 from cardpilot.privacy.cipher import KeyRing
+from cardpilot.store import loading as loader_module
+from cardpilot.store.arrow_loading import ArrowStoreLoader
 from cardpilot.store.db import open_store
+from cardpilot.store.loading import StoreLoader
 
 from .test_import import write_portfolio
 

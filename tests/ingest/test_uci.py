@@ -97,7 +97,7 @@ def test_repayment_codes_become_days_past_due_thirty_per_month_of_delay(tmp_path
 
 def test_file_with_another_header_is_refused_with_what_is_missing(tmp_path: Path) -> None:
     path = tmp_path / "other.csv"
-    path.write_text("ID,LIMIT_BAL\n1,2\n", encoding="utf-8")
+    path.write_text("ID,LIMIT\n1,2\n", encoding="utf-8")
     with pytest.raises(SourceError, match="missing X1"):
         read_uci(path)
 

@@ -8,6 +8,7 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 from cardpilot.cli import app
 from cardpilot.jobs.overdue import treat_overdue
 from cardpilot.jobs.plans import accept_plan, advance_plans, offer_plan
+from cardpilot.overdue.aging import roll_rates
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.overdue.run import run_aging
 from cardpilot.reports.overdue import (
@@ -89,6 +91,33 @@ def test_buckets_and_roll_rates(reported) -> None:
     assert forward[("M1", "M2")]["rate"] == "1.000000"  # f-closed 30 → 60
     assert forward[("M3", "M4")]["rate"] == "1.000000"  # b-deep 90 → 120
     assert all(c["accounts"] == 0 for c in rolls["cures"])
+
+
+def test_the_roll_matrix_covers_every_pair_of_cycle_snapshots_as_roll_rates_counts_them(
+    reported,
+) -> None:
+    db, policy, _ = reported
+    figures = overdue_report_figures(db, policy)
+    pairs = [(p["from"], p["to"]) for p in figures["roll_history"]]
+    assert pairs == [("2005-07-31", "2005-08-31"), ("2005-08-31", "2005-09-30")]
+    snapshots = {
+        day: pl.read_database(
+            text(
+                "SELECT account_id, bucket, balance_minor FROM aging_snapshots"
+                " WHERE snapshot_date = :d"
+            ),
+            db,
+            execute_options={"parameters": {"d": day}},
+        )
+        for day in (dt.date(2005, 8, 31), dt.date(2005, 9, 30))
+    }
+    expected = roll_rates(*snapshots.values())
+    latest = {(t["from"], t["to"]): t for t in figures["roll_history"][-1]["transitions"]}
+    assert set(latest) == set(zip(expected["from_bucket"], expected["to_bucket"], strict=True))
+    for r in expected.iter_rows(named=True):
+        moved = latest[(r["from_bucket"], r["to_bucket"])]
+        assert (moved["accounts"], moved["from_accounts"]) == (r["accounts"], r["from_accounts"])
+        assert moved["rate"] == f"{r['rate']:.6f}"
 
 
 def test_treatments_by_segment(reported) -> None:

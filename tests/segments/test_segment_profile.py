@@ -136,11 +136,11 @@ def test_the_html_page_shows_names_figures_and_the_crosstab_offline(profile):
         profile["clusters"][0]["name_zh"],
         profile["clusters"][1]["name_en"],
         "3.00 / 2.00",  # the low cluster's spending, mean / median, in major units
-        "66.7 %",
+        "66.7%",
         "cautious_low",
     ):
         assert text in html
-    assert "http" not in html.split("<body>")[1]
+    assert "http" not in html.rsplit("</head>", 1)[1]
 
 
 def test_the_policy_is_the_shipped_one_in_the_accounts_currency():

@@ -41,8 +41,8 @@ def train(
     """Train the scorecard (champion family) and the GBM (challenger) on the reference split."""
     import tempfile
 
+    from cardpilot.reports.model import model_report
     from cardpilot.scoring.registry import save_model_dir
-    from cardpilot.scoring.report import model_report
     from cardpilot.scoring.scaling import PointsScale
     from cardpilot.scoring.scorecard import ScorecardModel
     from cardpilot.scoring.training import reference_split, train_models, training_data

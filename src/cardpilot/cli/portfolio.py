@@ -24,13 +24,26 @@ from cardpilot.cli.common import DATABASE_OPTION, database_url
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
 
 if TYPE_CHECKING:
-    from cardpilot.jobs.importing import ImportResult
+    from cardpilot.jobs.importing import ImportResult, ProgressCallback
 
 LAYOUTS = ("uci", "generic")
 
 
 REJECTS_OPTION = typer.Option(
     None, "--rejects", help="Where to write the rejects CSV; default <home>/rejects/."
+)
+ENCODING_OPTION = typer.Option(
+    "utf-8",
+    "--encoding",
+    metavar="ENCODING",
+    help="Text encoding of CSV files: utf-8 (default; a byte-order mark is fine), gb18030, "
+    "gbk, big5.",
+)
+LOCK_TIMEOUT_OPTION = typer.Option(
+    30.0,
+    "--lock-timeout",
+    metavar="SECONDS",
+    help="How long to wait while another process holds the store's lock.",
 )
 
 
@@ -46,35 +59,41 @@ def import_(
     ),
     database: str | None = DATABASE_OPTION,
     rejects: Path | None = REJECTS_OPTION,
+    encoding: str = ENCODING_OPTION,
+    lock_timeout: float = LOCK_TIMEOUT_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Import a portfolio into the store: good rows load, bad rows go to a rejects file.
 
-    Re-running an import adds nothing twice. Personal fields are encrypted before storage.
+    Re-running an import adds nothing twice. An import is all or nothing: one that fails adds
+    nothing. Personal fields are encrypted before storage.
     """
-    from cardpilot.ingest.sources import SourceError
-    from cardpilot.jobs.importing import import_portfolio
+    from cardpilot.jobs.importing import SourceError, StoreBusyError, import_portfolio
 
     chosen = layout or ("generic" if path.is_dir() else "uci")
     if chosen not in LAYOUTS:
         raise fail(f"--format {chosen!r} is not known; use one of: {', '.join(LAYOUTS)}")
     if not path.exists():
         raise fail(f"{path}: no such file or folder")
+
+    def run(progress: ProgressCallback | None = None) -> ImportResult:
+        return import_portfolio(
+            path,
+            layout=chosen,
+            database_url=database_url(database),
+            rejects_path=rejects,
+            encoding=encoding,
+            lock_timeout=lock_timeout,
+            progress=progress,
+        )
+
     try:
         if as_json:
-            result = import_portfolio(
-                path, layout=chosen, database_url=database_url(database), rejects_path=rejects
-            )
+            result = run()
         else:
-            with _ImportProgress() as progress:
-                result = import_portfolio(
-                    path,
-                    layout=chosen,
-                    database_url=database_url(database),
-                    rejects_path=rejects,
-                    progress=progress.update,
-                )
-    except SourceError as exc:
+            with _ImportProgress() as bars:
+                result = run(bars.update)
+    except (SourceError, StoreBusyError) as exc:
         raise fail(f"{exc}") from exc
     if as_json:
         emit_json(result.as_json())

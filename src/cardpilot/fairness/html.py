@@ -10,11 +10,11 @@ from typing import Any
 from jinja2 import Environment, select_autoescape
 
 from cardpilot.fairness.groups import is_zh
+from cardpilot.reports.charts import GREEN, RED, Field, bars
+from cardpilot.reports.page import static_chart
+from cardpilot.reports.style import FONT_STACK
 
-FONT_STACK = (
-    '"Noto Sans CJK SC","Source Han Sans SC","WenQuanYi Micro Hei","PingFang SC",'
-    '"Microsoft YaHei",sans-serif'
-)
+__all__ = ["FONT_STACK", "TEXTS", "render_fairness_report", "write_fairness_report"]
 
 TEXTS: dict[str, dict[str, str]] = {
     "zh": {
@@ -107,6 +107,7 @@ td,th{padding:.25rem .6rem;border-bottom:1px solid #eee;text-align:right;vertica
 td:first-child,th:first-child{text-align:left}
 .muted{color:#777;font-size:.85rem}.ci{color:#777;font-size:.8rem}
 .flag{color:#b71c1c;font-weight:bold}.small{color:#777}.warn{color:#b71c1c}
+figure.chart{margin:.5rem 0;max-width:760px}
 </style></head><body>
 <h1>{{ t.title }} · {{ r.cycle_id }}</h1>
 <p class="muted">{{ t.as_of }} {{ as_of }} · {{ t.accounts }} {{ r.accounts }} · {{ t.label }} {{ r.label }}<br>
@@ -118,6 +119,7 @@ td:first-child,th:first-child{text-align:left}
 {% else %}<p>{{ t.none_flagged }}</p>{% endif %}
 {% for a in r.attributes %}
 <h2>{{ a.name }}</h2>
+<figure class="chart">{{ charts[a.attribute] | safe }}</figure>
 <table><tr><th>{{ t.group }}</th><th>{{ t.accounts }}</th><th>{{ t.increases }}</th><th>{{ t.increase_share }}</th>
 <th>{{ t.decreases }}</th><th>{{ t.decrease_share }}</th><th>{{ t.air_increase }}</th><th>{{ t.air_decrease }}</th>
 <th>{{ t.default_rate }}</th><th>{{ t.auc }}</th><th>{{ t.flag }}</th></tr>
@@ -163,6 +165,30 @@ def _cell(group: dict[str, Any], grade: str | None) -> dict[str, Any] | None:
     return None
 
 
+def air_chart(attribute: dict[str, Any], texts: dict[str, str], threshold: float) -> str:
+    """Each group's adverse impact ratios (increase and decrease) as bars against the flagging
+    threshold, drawn as inline SVG (the page carries no script)."""
+    measures = {texts["air_increase"]: GREEN, texts["air_decrease"]: RED}
+    rows = [
+        {"group": g["name"], "measure": label, "air": g[key]}
+        for g in attribute["groups"]
+        for label, key in zip(measures, ("air_increase", "air_decrease"), strict=True)
+        if g[key] is not None
+    ]
+    spec = bars(
+        rows,
+        category=Field("group", texts["group"]),
+        value=Field("air", "AIR", ".2f"),
+        order=[g["name"] for g in attribute["groups"]],
+        colour=Field("measure", ""),
+        colours=measures,
+        grouped=True,
+        bar_height=16,
+        rules=[(threshold, f"{threshold:g}")],
+    )
+    return static_chart(spec)
+
+
 def render_fairness_report(report: dict[str, Any]) -> str:
     """The page of a report made by :func:`cardpilot.fairness.report.fairness_report`."""
     zh = is_zh(report["locale"])
@@ -188,6 +214,10 @@ def render_fairness_report(report: dict[str, Any]) -> str:
         lang="zh-CN" if zh else "en",
         fonts=FONT_STACK,
         method=method,
+        charts={
+            a["attribute"]: air_chart(a, texts, report["air_threshold"])
+            for a in report["attributes"]
+        },
         grades=grades,
         as_of=", ".join(as_of) if isinstance(as_of, list) else as_of,
         pct=_pct,

@@ -1,12 +1,15 @@
 """The UCI "Default of Credit Card Clients" layout → customers, accounts, statements and labels.
 
-One row per card account (header ``ID, X1 … X23, Y``; see ``../shared/data/README.md``). Each row
+One row per card account (header ``ID, X1 … X23, Y``; see ``../shared/data/README.md``, or the
+published names ``ID, LIMIT_BAL, SEX, …, PAY_0, …, default.payment.next.month`` of the UCI
+workbook and its Kaggle copy, in any order; the workbook's two header lines, ``X1 …`` above
+``LIMIT_BAL …``, are read as one). Each row
 becomes one customer (``C<ID>``), one account (``<ID>``, the id every export shows), six monthly
 statements (April–September 2005) and the outcome ``Y`` as the label ``default_next_month``.
 The mapping, including how repayment status codes become days past due, is documented in
 ``docs/data-formats.md`` and in CONTRACTS.md ("UCI mapping"). Every column is required.
 
-This module is a pure transform (file in, frames out); ``cardpilot.ingest.loader`` stores them.
+This module is a pure transform (file in, frames out); ``cardpilot.jobs.importing`` stores them.
 """
 
 from __future__ import annotations
@@ -17,9 +20,17 @@ from pathlib import Path
 
 import polars as pl
 
+from cardpilot.domain.portfolio import (
+    ACCOUNT_SCHEMA,
+    CUSTOMER_SCHEMA,
+    LABEL_SCHEMA,
+    STATEMENT_SCHEMA,
+)
+from cardpilot.ingest.encodings import DEFAULT_ENCODING, read_header_line
 from cardpilot.ingest.fields import ROW, FieldSpec, reject_duplicates, validate
+from cardpilot.ingest.problems import SourceError
 from cardpilot.ingest.rejects import REJECT_SCHEMA, rejected_row_count
-from cardpilot.ingest.sources import SourceError, csv_header, iter_csv
+from cardpilot.ingest.sources import csv_header, iter_csv
 
 CURRENCY = "TWD"
 LABEL = "default_next_month"
@@ -55,6 +66,22 @@ EDUCATION = {
 }
 MARRIAGE = {0: "unknown", 1: "married", 2: "single", 3: "other"}
 
+# The published column names (the UCI workbook's second header line, Kaggle's copy) → ours.
+PUBLISHED_NAMES: dict[str, str] = {
+    "limit_bal": "X1",
+    "sex": "X2",
+    "education": "X3",
+    "marriage": "X4",
+    "age": "X5",
+    "pay_0": "X6",
+    "pay_1": "X6",  # some copies number the first repayment status 1, not 0
+    **{f"pay_{k}": f"X{k + 5}" for k in range(2, 7)},
+    **{f"bill_amt{k}": f"X{k + 11}" for k in range(1, 7)},
+    **{f"pay_amt{k}": f"X{k + 17}" for k in range(1, 7)},
+    "default_payment_next_month": "Y",
+    "default_payment": "Y",
+}
+
 SPECS: list[FieldSpec] = [
     FieldSpec("ID", "id", required=True, max_length=60),
     FieldSpec("X1", "money", required=True, min_value=0),
@@ -68,42 +95,6 @@ SPECS: list[FieldSpec] = [
     *(FieldSpec(c, "money", required=True, min_value=0) for c in PAID_COLUMNS),
     FieldSpec("Y", "int", required=True, allowed=frozenset({0, 1})),
 ]
-
-CUSTOMER_SCHEMA: dict[str, pl.DataType] = {
-    "customer_id": pl.Utf8(),
-    "birth_year": pl.Int16(),
-    "education": pl.Utf8(),
-    "annual_income_minor": pl.Int64(),
-    "sex": pl.Utf8(),
-    "marital_status": pl.Utf8(),
-}
-ACCOUNT_SCHEMA: dict[str, pl.DataType] = {
-    "account_id": pl.Utf8(),
-    "customer_id": pl.Utf8(),
-    "credit_limit_minor": pl.Int64(),
-    "open_date": pl.Date(),
-    "status": pl.Utf8(),
-    "currency": pl.Utf8(),
-}
-STATEMENT_SCHEMA: dict[str, pl.DataType] = {
-    "account_id": pl.Utf8(),
-    "cycle_date": pl.Date(),
-    "due_date": pl.Date(),
-    "credit_limit_minor": pl.Int64(),
-    "statement_balance_minor": pl.Int64(),
-    "minimum_due_minor": pl.Int64(),
-    "amount_paid_minor": pl.Int64(),
-    "purchases_minor": pl.Int64(),
-    "cash_advances_minor": pl.Int64(),
-    "repayment_status": pl.Int16(),
-    "days_past_due": pl.Int32(),
-}
-LABEL_SCHEMA: dict[str, pl.DataType] = {
-    "account_id": pl.Utf8(),
-    "label": pl.Utf8(),
-    "observed_on": pl.Date(),
-    "value": pl.Boolean(),
-}
 
 
 @dataclass(frozen=True)
@@ -131,37 +122,63 @@ def days_past_due(code: pl.Expr) -> pl.Expr:
     return (code.clip(lower_bound=0) * DAYS_PER_MONTH_OVERDUE).cast(pl.Int32)
 
 
-def _check_header(path: Path) -> None:
-    header = csv_header(path)
-    if header != COLUMNS:
-        missing = [c for c in COLUMNS if c not in header]
-        extra = [c for c in header if c not in COLUMNS]
-        detail = []
-        if missing:
-            detail.append(f"missing {', '.join(missing)}")
-        if extra:
-            detail.append(f"unexpected {', '.join(extra)}")
-        if not detail:
-            detail.append("columns out of order")
+def _canonical(name: str) -> str | None:
+    """Our name (``X1``) for a column named either way, case and separators aside."""
+    key = "_".join(name.strip().lower().replace(".", " ").replace("_", " ").split())
+    upper = name.strip().upper()
+    if upper in COLUMNS:
+        return upper
+    if key == "id":
+        return "ID"
+    return PUBLISHED_NAMES.get(key)
+
+
+def uci_header(path: Path, encoding: str = DEFAULT_ENCODING) -> tuple[list[str], int]:
+    """The file's own column names and the line they are on (1, or 2 below the workbook's
+    ``X1 … Y`` line); ``SourceError`` unless they name every UCI column once."""
+    first = read_header_line(path, encoding)
+    if first.lstrip().startswith(",X1,") or first.replace(" ", "").startswith(",X1,"):
+        line = 2
+    else:
+        line = 1
+    header = csv_header(path, encoding, line_number=line)
+    canonical = [_canonical(n) for n in header]
+    missing = [c for c in COLUMNS if c not in canonical]
+    extra = [n for n, c in zip(header, canonical, strict=True) if c is None]
+    repeated = sorted({c for c in canonical if c is not None and canonical.count(c) > 1})
+    detail = []
+    if missing:
+        detail.append(f"missing {', '.join(missing)}")
+    if extra:
+        detail.append(f"unexpected {', '.join(extra)}")
+    if repeated:
+        detail.append(f"{', '.join(repeated)} more than once")
+    if detail:
         raise SourceError(
             f"{path}: not the UCI layout ({'; '.join(detail)}); expected the header "
-            f"ID, X1 … X23, Y (use --format generic for the generic layout)"
+            "ID, X1 … X23, Y or the published names ID, LIMIT_BAL, …, PAY_0, …, "
+            "default.payment.next.month (use --format generic for the generic layout)"
         )
+    return header, line
 
 
-def read_uci(path: str | Path) -> UciRead:
+def read_uci(path: str | Path, *, encoding: str = DEFAULT_ENCODING) -> UciRead:
     """Read and check a UCI file; good rows become frames, bad rows become reject records."""
     path = Path(path)
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
-    _check_header(path)
+    header, header_line = uci_header(path, encoding)
+    ours = {name: _canonical(name) or name for name in header}
+    theirs = {c: n for n, c in ours.items()}
     file = str(path)
     goods: list[pl.DataFrame] = []
     rejects: list[pl.DataFrame] = []
     rows_read = 0
-    for chunk in iter_csv(path):
+    for chunk in iter_csv(path, encoding=encoding, header_line=header_line):
         rows_read += chunk.frame.height
-        checked = validate(chunk.frame, SPECS, file=file, expected_fields=len(COLUMNS))
+        checked = validate(
+            chunk.frame.rename(ours), SPECS, file=file, header=[ours[n] for n in header]
+        )
         goods.append(checked.good)
         rejects.append(checked.rejects)
     good = pl.concat(goods) if goods else pl.DataFrame()
@@ -173,6 +190,8 @@ def read_uci(path: str | Path) -> UciRead:
         if rejects
         else pl.DataFrame(schema=REJECT_SCHEMA)
     )
+    if ours != {n: n for n in header}:  # rejects name the file's own columns
+        all_rejects = all_rejects.with_columns(pl.col("field").replace(theirs))
     if good.height == 0:
         return UciRead(
             pl.DataFrame(schema=CUSTOMER_SCHEMA),

@@ -165,7 +165,7 @@ def _profile(
     report_json.write_text(
         json.dumps(profile, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
     )
-    report_html = write_profile_report(profile, out / "profile.html")
+    report_html = write_profile_report(profile, out / "profile.html", currency=data.currency)
     files |= {
         "assignments": str(assignments),
         "profile_json": str(report_json),

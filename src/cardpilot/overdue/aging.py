@@ -171,6 +171,12 @@ def roll_rates(prev: pl.DataFrame, curr: pl.DataFrame) -> pl.DataFrame:
         .group_by("from_bucket", "to_bucket")
         .agg(pl.len().cast(pl.Int64).alias("accounts"), pl.col("balance_minor").sum())
     )
+    return transition_rates(moves)
+
+
+def transition_rates(moves: pl.DataFrame) -> pl.DataFrame:
+    """Accounts and balances that moved per (from, to) bucket pair, with their shares of the
+    from-bucket's accounts (``rate``) and of its balance (``balance_rate``)."""
     totals = moves.group_by("from_bucket").agg(
         pl.col("accounts").sum().alias("from_accounts"),
         pl.col("balance_minor").sum().alias("from_balance_minor"),

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import polars as pl
 
 from cardpilot.domain.plans import add_months
+from cardpilot.domain.portfolio import STATEMENT_SCHEMA
 from cardpilot.store.frame_reads import Fetch
 
 DEFAULT_CHUNK_ROWS = 100_000
@@ -37,17 +38,9 @@ ACCOUNT_COLUMNS: dict[str, pl.DataType] = {
     "education": pl.String(),
     "annual_income_minor": pl.Int64(),
 }
+# The statement frame of docs/CONTRACTS.md without the due date, which no batch job reads.
 STATEMENT_COLUMNS: dict[str, pl.DataType] = {
-    "account_id": pl.String(),
-    "cycle_date": pl.Date(),
-    "credit_limit_minor": pl.Int64(),
-    "statement_balance_minor": pl.Int64(),
-    "minimum_due_minor": pl.Int64(),
-    "amount_paid_minor": pl.Int64(),
-    "purchases_minor": pl.Int64(),
-    "cash_advances_minor": pl.Int64(),
-    "repayment_status": pl.Int16(),
-    "days_past_due": pl.Int32(),
+    name: dtype for name, dtype in STATEMENT_SCHEMA.items() if name != "due_date"
 }
 # What the review reads of a statement: the behaviour features' columns (``minimum_due`` is
 # not one of them; the watch rules read it themselves).

@@ -29,7 +29,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy.engine import URL, make_url
 
-from cardpilot.store.db import normalise_url, sqlite_bulk_access
+from cardpilot.store.db import (
+    LOCK_TIMEOUT_SECONDS,
+    normalise_url,
+    sqlite_bulk_access,
+    sqlite_busy_pragma,
+)
 from cardpilot.store.pg_copy import CopyConnection, copy_connection
 
 # SQLAlchemy's SQLite DateTime reads back exactly this text; timestamps are stored as UTC.
@@ -90,7 +95,7 @@ def _open_bulk(parsed: URL) -> Iterator[Any]:
             # unchecked: bulk paths write parents before children themselves. The journal mode
             # (WAL) is a property of the file, set by the engine; ``synchronous`` cannot change
             # inside the transaction ADBC has already opened, and costs one sync per commit.
-            for pragma in ("busy_timeout=30000", "temp_store=MEMORY"):
+            for pragma in (sqlite_busy_pragma(LOCK_TIMEOUT_SECONDS), "temp_store=MEMORY"):
                 cursor.execute(f"PRAGMA {pragma}")
     elif backend == "postgresql":
         import adbc_driver_postgresql.dbapi as pg_dbapi
@@ -191,7 +196,7 @@ def _is_sqlite(connection: Any) -> bool:
 
 
 @contextmanager
-def managed_connection(url: str | URL) -> Iterator[Any]:
+def managed_connection(url: str | URL, *, lock_timeout: float | None = None) -> Iterator[Any]:
     """A bulk connection in autocommit mode: the caller runs ``BEGIN`` … ``COMMIT`` itself.
 
     For loads that decide their own transaction boundaries (``BEGIN IMMEDIATE`` to take
@@ -201,18 +206,23 @@ def managed_connection(url: str | URL) -> Iterator[Any]:
     builds on millions of rows. On PostgreSQL a :class:`~cardpilot.store.pg_copy.CopyConnection`
     (psycopg, with Arrow written by pgpq's binary ``COPY``): the functions of this module take
     either. A transaction still open on exit is rolled back.
+
+    ``lock_timeout``: how long a statement waits for a lock another connection holds (SQLite's
+    write lock, a PostgreSQL table lock) before it fails (default ``LOCK_TIMEOUT_SECONDS``).
     """
     parsed = normalise_url(url)
+    seconds = LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout
     if parsed.get_backend_name() == "postgresql":
         with copy_connection(_libpq_uri(parsed)) as copying:
+            copying.execute(f"SET lock_timeout = '{max(1, round(seconds * 1000))}ms'")
             yield copying
         return
-    with _one_library(parsed), _open_managed(parsed) as connection:
+    with _one_library(parsed), _open_managed(parsed, seconds) as connection:
         yield connection
 
 
 @contextmanager
-def _open_managed(parsed: URL) -> Iterator[Any]:
+def _open_managed(parsed: URL, lock_timeout: float) -> Iterator[Any]:
     backend = parsed.get_backend_name()
     pragmas: tuple[str, ...] = ()
     if backend == "sqlite":
@@ -220,7 +230,7 @@ def _open_managed(parsed: URL) -> Iterator[Any]:
 
         connection = sqlite_dbapi.connect(parsed.database, autocommit=True)
         pragmas = (
-            "busy_timeout=30000",
+            sqlite_busy_pragma(lock_timeout),
             "foreign_keys=ON",
             "synchronous=NORMAL",
             "temp_store=MEMORY",

@@ -32,6 +32,54 @@ logging.getLogger("alembic").setLevel(logging.WARNING)
 
 _upgrade_lock = threading.Lock()
 
+# How long a statement waits for a lock another process holds (SQLite's write lock, a
+# PostgreSQL table lock) before it fails with ``StoreBusyError``.
+LOCK_TIMEOUT_SECONDS = 30.0
+# A key for PostgreSQL's advisory lock that serialises schema upgrades ("cardpilot" in ASCII).
+_UPGRADE_LOCK_KEY = 0x63617264_70696C6F
+
+
+class StoreBusyError(RuntimeError):
+    """Another process held the store's lock for longer than the lock timeout."""
+
+
+def busy_error(exc: BaseException, url: str | URL, waited: float) -> StoreBusyError | None:
+    """``exc`` as a one-line ``StoreBusyError`` when it is a lock wait that timed out."""
+    text = str(exc).lower()
+    sqlstate = getattr(exc, "sqlstate", None) or getattr(getattr(exc, "orig", None), "sqlstate", "")
+    locked = (
+        "database is locked" in text
+        or "database table is locked" in text
+        or "lock timeout" in text
+        or sqlstate == "55P03"
+    )
+    if not locked:
+        return None
+    where = normalise_url(url).render_as_string(hide_password=True)
+    return StoreBusyError(
+        f"the store {where} is busy: another process held its lock for more than "
+        f"{waited:g} s; run again when it has finished (or wait longer with --lock-timeout)"
+    )
+
+
+def sqlite_busy_pragma(seconds: float) -> str:
+    """SQLite's ``busy_timeout`` pragma (without ``PRAGMA``) for a wait of ``seconds``."""
+    return f"busy_timeout={max(0, round(seconds * 1000))}"
+
+
+def sqlite_file(url: str | URL) -> Path | None:
+    """The file of a SQLite store (None for PostgreSQL and in-memory stores)."""
+    parsed = normalise_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def remove_sqlite_file(path: Path) -> None:
+    """Delete a SQLite store file and its journal, write-ahead log and shared memory."""
+    for suffix in ("", "-journal", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
 
 def normalise_url(url: str | URL) -> URL:
     """Pick the drivers cardpilot ships with: psycopg 3 for PostgreSQL, pysqlite for SQLite."""
@@ -45,7 +93,7 @@ def is_sqlite(url: str | URL) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(lock_timeout: float, dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL lets readers (reports, the API) run while a batch writes; NORMAL sync is durable
     # across application crashes in WAL mode and much faster than FULL.
@@ -53,7 +101,7 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     # SQLite ignores foreign keys unless asked, per connection.
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute(f"PRAGMA {sqlite_busy_pragma(lock_timeout)}")
     cursor.close()
 
 
@@ -129,20 +177,28 @@ def sqlite_bulk_access(database: str) -> Iterator[None]:
             _bulk_holders[key] -= 1
 
 
-def make_engine(url: str | URL, **kwargs: Any) -> Engine:
-    """An engine on ``url``; for SQLite, creates the folder and sets the pragmas per connection."""
+def make_engine(url: str | URL, *, lock_timeout: float | None = None, **kwargs: Any) -> Engine:
+    """An engine on ``url``; for SQLite, creates the folder and sets the pragmas per connection.
+
+    ``lock_timeout``: how long a statement waits for another process's lock (SQLite's write
+    lock; PostgreSQL's row and table locks) before it fails; default ``LOCK_TIMEOUT_SECONDS``.
+    """
     parsed = normalise_url(url)
+    seconds = LOCK_TIMEOUT_SECONDS if lock_timeout is None else lock_timeout
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(parsed, **kwargs)
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", partial(_sqlite_pragmas, seconds))
         if parsed.database and parsed.database != ":memory:":
             key = sqlite_file_key(parsed.database)
             event.listen(engine, "do_connect", partial(_refuse_during_bulk, key))
             event.listen(engine, "connect", partial(_track_pysqlite, key))
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    if lock_timeout is not None:
+        options = kwargs.setdefault("connect_args", {}).get("options", "")
+        kwargs["connect_args"]["options"] = f"{options} -c lock_timeout={round(seconds * 1000)}"
     return create_engine(parsed, **kwargs)
 
 
@@ -180,14 +236,29 @@ def head_revision() -> str | None:
 
 
 def upgrade(url: str | URL, revision: str = "head") -> None:
-    """Bring the store at ``url`` to ``revision``; a store already there costs one query."""
+    """Bring the store at ``url`` to ``revision``; a store already there costs one query.
+
+    Upgrades are serialised across processes (SQLite: the write lock taken before the revision
+    is read again; PostgreSQL: an advisory lock), so two commands starting on a new store at
+    once build its schema once.
+    """
     from alembic import command
 
     engine = make_engine(url)
     try:
         if revision == "head" and current_revision(engine) == head_revision():
             return
+    finally:
+        engine.dispose()
+    engine = make_engine(url)
+    try:
+        if engine.dialect.name == "sqlite":
+            _begin_immediately(engine)
         with _upgrade_lock, engine.begin() as connection:
+            if engine.dialect.name == "postgresql":
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_UPGRADE_LOCK_KEY})")
+            if revision == "head" and _revision_of(connection) == head_revision():
+                return  # another process upgraded it while this one waited
             config = alembic_config(url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
@@ -195,15 +266,32 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
         engine.dispose()
 
 
-def current_revision(engine: Engine) -> str | None:
+def _begin_immediately(engine: Engine) -> None:
+    """Transactions on ``engine`` start with SQLite's write lock (``BEGIN IMMEDIATE``)."""
+
+    def autocommit_driver(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver's own BEGIN stays out of the way
+
+    def begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    event.listen(engine, "connect", autocommit_driver)
+    event.listen(engine, "begin", begin)
+
+
+def _revision_of(connection: Any) -> str | None:
     from alembic.runtime.migration import MigrationContext
 
-    with engine.connect() as connection:
-        revision: str | None = MigrationContext.configure(connection).get_current_revision()
+    revision: str | None = MigrationContext.configure(connection).get_current_revision()
     return revision
 
 
-def open_store(url: str | URL) -> Engine:
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return _revision_of(connection)
+
+
+def open_store(url: str | URL, *, lock_timeout: float | None = None) -> Engine:
     """Upgrade the store if needed and return an engine on it: what commands call."""
     upgrade(url)
-    return make_engine(url)
+    return make_engine(url, lock_timeout=lock_timeout)

@@ -2,7 +2,7 @@
 
 Read straight from the store through the SQLAlchemy connection (``pl.read_database`` in Arrow
 batches), with the column names and dtypes of CONTRACTS.md, so the same feature code runs on a
-store and on ``cardpilot.ingest.uci.read_uci``.
+store and on a file read by a layout's reader (``cardpilot.domain.portfolio`` holds the shapes).
 """
 
 from __future__ import annotations
@@ -14,7 +14,12 @@ from dataclasses import dataclass
 import polars as pl
 from sqlalchemy import Connection, Engine, bindparam, text
 
-from cardpilot.ingest.uci import ACCOUNT_SCHEMA, CUSTOMER_SCHEMA, LABEL_SCHEMA, STATEMENT_SCHEMA
+from cardpilot.domain.portfolio import (
+    ACCOUNT_SCHEMA,
+    CUSTOMER_SCHEMA,
+    LABEL_SCHEMA,
+    STATEMENT_SCHEMA,
+)
 
 _BATCH = 200_000
 _ID_BATCH = 10_000

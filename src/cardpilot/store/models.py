@@ -44,9 +44,6 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-ACCOUNT_STATUSES = ("active", "frozen", "closed", "charged_off")
-TRANSACTION_KINDS = ("purchase", "cash_advance", "payment", "fee", "interest", "refund")
-
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
@@ -235,6 +232,12 @@ class ImportRun(Base):
     labels_added: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     rejects_file: Mapped[str | None] = mapped_column(Text)
+    # running, finished, failed, or interrupted (its process ended without finishing it: seen
+    # by the next import, cardpilot.store.import_runs.mark_interrupted_runs).
+    status: Mapped[str] = mapped_column(String(16), default="running", server_default="running")
+    host: Mapped[str | None] = mapped_column(String(255))  # where the run's process ran
+    pid: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)  # why a failed run failed
 
 
 # Every module that declares tables on ``Base``, so Alembic and ``create_all`` see them all.

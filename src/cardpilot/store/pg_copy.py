@@ -1,6 +1,6 @@
 """PostgreSQL bulk loads as binary ``COPY`` encoded by pgpq, sent over psycopg.
 
-The import's loader (:class:`cardpilot.ingest.arrow_loader.ArrowStoreLoader`) runs one
+The import's loader (:class:`cardpilot.store.arrow_loading.ArrowStoreLoader`) runs one
 transaction of its own over one connection: statements, small reads, and Arrow tables written
 into store and temporary tables. On PostgreSQL this module is that connection. ADBC's driver
 encodes binary ``COPY`` value by value (6,000,000 statement rows: 3.0 CPU-s of the client);

@@ -126,15 +126,33 @@ def names(surname: IntArray, first: IntArray, second: IntArray) -> pa.Array:
     )
 
 
+# The provinces of the region codes above (GB/T 2260's first two digits).
+PROVINCES = tuple(sorted({code[:2] for code in REGION_CODES}))
+SEQUENCES_PER_SEX = 500
+AREAS = 10_000
+
+
+def unique_region_and_sequence(index: IntArray) -> tuple[npt.NDArray[np.uint8], IntArray]:
+    """A region code (province + four digits, as ASCII bytes) and an ID sequence for each
+    0-based customer number, no two alike below ``len(PROVINCES) × AREAS × 500`` customers
+    (130 million): with any birth date, a national id no other customer has."""
+    half = index % SEQUENCES_PER_SEX
+    area_number = index // SEQUENCES_PER_SEX
+    provinces = np.frombuffer("".join(PROVINCES).encode("ascii"), dtype=np.uint8).reshape(-1, 2)
+    province = provinces[area_number % len(PROVINCES)]
+    area = digits((area_number // len(PROVINCES)) % AREAS, 4)
+    return np.hstack([province, area]), half * 2
+
+
 def national_ids(
-    region: IntArray,
+    region: npt.NDArray[np.uint8],
     birth_date: npt.NDArray[np.datetime64],
     sequence: IntArray,
     male: npt.NDArray[np.bool_],
 ) -> pa.StringArray:
-    """18-character IDs: region, YYYYMMDD, 3-digit sequence (odd for men), check digit."""
+    """18-character IDs: region (n × 6 ASCII digits), YYYYMMDD, 3-digit sequence (odd for men),
+    check digit."""
     n = region.shape[0]
-    regions = np.frombuffer("".join(REGION_CODES).encode("ascii"), dtype=np.uint8).reshape(-1, 6)
     day = birth_date.astype("datetime64[D]")
     year = day.astype("datetime64[Y]").astype(np.int64) + 1970
     month = day.astype("datetime64[M]").astype(np.int64) % 12 + 1
@@ -142,7 +160,7 @@ def national_ids(
     # Sequence 000-999 with its last digit's parity set by sex (GB 11643 §5.3).
     seq = (sequence // 2) * 2 + np.where(male, 1, 0)
     body = np.hstack([
-        regions[region],
+        region,
         digits(year * 10000 + month * 100 + dom, 8),
         digits(seq, 3),
     ])  # fmt: skip

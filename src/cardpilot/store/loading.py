@@ -1,15 +1,12 @@
-"""Loading checked, store-shaped frames through SQLAlchemy's SQLite driver (``executemany``).
-
-The path for stores ADBC cannot open (an in-memory SQLite store: two drivers cannot share it);
-files and PostgreSQL load through :mod:`cardpilot.ingest.arrow_loader`. Both keep the same
-contract, and the table facts and SQL they share live here.
+"""Loading checked, store-shaped frames: the contract every import loader keeps, and the
+SQLAlchemy loader for stores ADBC cannot open (an in-memory SQLite store: two drivers cannot
+share it). Files and PostgreSQL load through :mod:`cardpilot.store.arrow_loading`.
 
 Every insert is ``ON CONFLICT DO NOTHING`` on the natural keys, so re-running an import adds
-nothing twice and an interrupted import can simply be run again. Each chunk is its own
-transaction: memory and lock time stay bounded, and what was loaded stays loaded. One
-prepared ``INSERT`` runs through ``executemany``, rows sorted by primary key so the B-tree grows
-at its end. A large first load (``begin_bulk`` on an empty table) runs in one transaction under
-the write lock, the table's secondary indexes dropped and built again at the end.
+nothing twice. An import is one transaction, committed when the loader closes without an
+error: a failed or interrupted import leaves the store as it was. Rows go in sorted by primary
+key so the B-tree grows at its end. A large first load of a table (``begin_bulk`` on an empty
+table) has the table's secondary indexes dropped and built again before the commit.
 """
 
 from __future__ import annotations
@@ -40,6 +37,8 @@ SQLITE_BATCH_ROWS = 50_000
 # the size of what the table already holds, because re-validating a foreign key reads it all).
 BULK_MIN_ROWS = 100_000
 _ID_LOOKUP_BATCH = 5_000
+# Limit history starts with the limit an account was opened with.
+OPENING_LIMIT_NOTE = "opening limit at import"
 
 
 @dataclass
@@ -80,12 +79,12 @@ class StageTimes:
             return {k: round(v, 3) for k, v in self._seconds.items()}
 
 
-def _table_columns(table: str) -> list[str]:
+def table_columns(table: str) -> list[str]:
     return [c.name for c in Base.metadata.tables[table].columns]
 
 
 def _check_columns(table: str, frame: pl.DataFrame) -> list[str]:
-    known = set(_table_columns(table))
+    known = set(table_columns(table))
     unknown = [c for c in frame.columns if c not in known]
     if unknown:
         raise ValueError(f"{table}: no such columns in the store: {', '.join(unknown)}")
@@ -118,14 +117,15 @@ def prepare_rows(
 
 
 class StoreLoader:
-    """Loads frames into a SQLite store through SQLAlchemy's driver; a context manager."""
+    """Loads frames into a SQLite store through SQLAlchemy's driver, in one transaction that
+    commits when the loader closes without an error; a context manager."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.backend = engine.dialect.name
         self._pooled: Any = None
         self._conn: Any = None
-        # table → the foreign keys and indexes dropped for the length of a bulk load
+        # table → the indexes dropped for the length of a bulk load
         self._bulk: dict[str, BulkState] = {}
         # The import reads ahead on another thread; both threads share this one connection.
         self._lock = threading.RLock()
@@ -146,20 +146,39 @@ class StoreLoader:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        if self._pooled is not None:
+        if self._pooled is None:
+            return
+        try:
+            if exc_type is None:
+                self.finish()
+            else:
+                self._bulk.clear()
+                self._conn.rollback()
+            if self.backend == "sqlite":
+                self._conn.execute("PRAGMA cache_size=-2000")
+        finally:
+            self._pooled.close()
+            self._pooled = None
+            self._conn = None
+
+    def finish(self) -> None:
+        """Rebuild what bulk loads took off and commit the import."""
+        with self._lock:
             try:
-                if exc_type is None:
-                    for table in list(self._bulk):
-                        self.end_bulk(table)
-                else:
-                    self._bulk.clear()
-                    self._conn.rollback()
-                if self.backend == "sqlite":
-                    self._conn.execute("PRAGMA cache_size=-2000")
-            finally:
-                self._pooled.close()
-                self._pooled = None
-                self._conn = None
+                for table in list(self._bulk):
+                    self.end_bulk(table)
+                if self._conn.in_transaction:
+                    self._conn.commit()
+            except BaseException:
+                self._conn.rollback()
+                self._bulk.clear()
+                raise
+
+    def _begin(self) -> None:
+        """The import's transaction, with the write lock from its start (DDL included: the
+        driver would otherwise run a ``DROP INDEX`` outside any transaction)."""
+        if not self._conn.in_transaction:
+            self._conn.execute("BEGIN IMMEDIATE")
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -171,6 +190,7 @@ class StoreLoader:
             return 0
         frame, columns = prepare_rows(table, frame, presorted=presorted)
         with self._lock:
+            self._begin()
             return self._load_sqlite(table, frame, columns)
 
     def _load_sqlite(self, table: str, frame: pl.DataFrame, columns: list[str]) -> int:
@@ -178,14 +198,12 @@ class StoreLoader:
             f"INSERT INTO {table} ({', '.join(columns)}) "
             f"VALUES ({', '.join('?' for _ in columns)}) ON CONFLICT DO NOTHING"
         )
-        rows = _sqlite_values(frame)
+        rows = sqlite_values(frame)
         conn = self._conn
         before = conn.total_changes
         try:
             for offset in range(0, rows.height, SQLITE_BATCH_ROWS):
                 conn.executemany(sql, rows.slice(offset, SQLITE_BATCH_ROWS).iter_rows())
-            if table not in self._bulk:
-                conn.commit()
         except BaseException:
             conn.rollback()
             self._bulk.clear()
@@ -195,11 +213,10 @@ class StoreLoader:
     # -- bulk mode -----------------------------------------------------------------------------
 
     def begin_bulk(self, table: str, expected_rows: int | None) -> bool:
-        """Load an empty ``table`` in one transaction, its secondary indexes built at the end.
+        """Load an empty ``table`` with its secondary indexes off, built again at ``end_bulk``.
 
-        Built once from sorted data is faster than grown row by row. The write lock is held for
-        the load, and everything comes back (or rolls back) in the same transaction, so a failed
-        load leaves the table as it was, indexes included.
+        Built once from sorted data is faster than grown row by row. Everything comes back (or
+        rolls back) in the import's one transaction, indexes included.
         """
         if table in self._bulk:
             return False
@@ -210,14 +227,10 @@ class StoreLoader:
 
     def _begin_bulk_sqlite(self, table: str) -> bool:
         conn = self._conn
-        if conn.in_transaction:
-            conn.commit()
-        # The write lock now, so the table stays empty until this load commits.
-        conn.execute("BEGIN IMMEDIATE")
         try:
+            self._begin()
             empty = conn.execute(f"SELECT NOT EXISTS (SELECT 1 FROM {table})").fetchone()[0]
             if not empty:
-                conn.rollback()
                 return False
             # Indexes made by CREATE INDEX (autoindexes of keys have no SQL), unique ones kept.
             indexes = droppable_sqlite_indexes(conn.execute(SQLITE_INDEXES, (table,)).fetchall())
@@ -225,12 +238,13 @@ class StoreLoader:
                 conn.execute(f'DROP INDEX "{name}"')
         except BaseException:
             conn.rollback()
+            self._bulk.clear()
             raise
         self._bulk[table] = BulkState(indexes=indexes, fresh=True)
         return True
 
     def end_bulk(self, table: str) -> None:
-        """Rebuild the indexes ``begin_bulk`` dropped; commit."""
+        """Rebuild the indexes ``begin_bulk`` dropped (the import commits them with its rows)."""
         bulk = self._bulk.pop(table, None)
         if bulk is None:
             return
@@ -238,7 +252,6 @@ class StoreLoader:
             try:
                 for _, sql in bulk.indexes:
                     self._conn.execute(sql)
-                self._conn.commit()
             except BaseException:
                 self._conn.rollback()
                 self._bulk.clear()
@@ -249,8 +262,8 @@ class StoreLoader:
         with self._lock:
             conn = self._conn
             try:
+                self._begin()
                 added = conn.execute(opening_limits_sql(self.backend)).rowcount
-                conn.commit()
             except BaseException:
                 conn.rollback()
                 raise
@@ -263,26 +276,21 @@ class StoreLoader:
         values = values.drop_nulls().unique()
         found: list[Any] = []
         with self._lock:
-            self._existing(table, column, values, found)
+            cursor = self._conn.cursor()
+            try:
+                for offset in range(0, values.len(), _ID_LOOKUP_BATCH):
+                    batch = values.slice(offset, _ID_LOOKUP_BATCH).to_list()
+                    marks = ", ".join("?" for _ in batch)
+                    cursor.execute(
+                        f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", batch
+                    )
+                    found.extend(row[0] for row in cursor.fetchall())
+            finally:
+                cursor.close()
         return pl.Series(column, found, dtype=values.dtype)
 
-    def _existing(self, table: str, column: str, values: pl.Series, found: list[Any]) -> None:
-        cursor = self._conn.cursor()
-        placeholder = "?"
-        try:
-            for offset in range(0, values.len(), _ID_LOOKUP_BATCH):
-                batch = values.slice(offset, _ID_LOOKUP_BATCH).to_list()
-                marks = ", ".join(placeholder for _ in batch)
-                cursor.execute(f"SELECT {column} FROM {table} WHERE {column} IN ({marks})", batch)
-                found.extend(row[0] for row in cursor.fetchall())
-        finally:
-            cursor.close()
-        if not self._bulk:
-            # end the read transaction; a bulk load's own transaction stays open
-            self._conn.commit()
 
-
-def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
+def sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
     """Column types as SQLAlchemy stores them in SQLite (dates and timestamps as ISO text)."""
     exprs: list[pl.Expr] = []
     for name, dtype in frame.schema.items():
@@ -298,15 +306,6 @@ def _sqlite_values(frame: pl.DataFrame) -> pl.DataFrame:
         else:
             exprs.append(col)
     return frame.select(exprs)
-
-
-def load_all(loader: StoreLoader, frames: Sequence[tuple[str, pl.DataFrame]]) -> dict[str, int]:
-    """Load tables in the order given (parents first); rows added per table."""
-    return {table: loader.load(table, frame) for table, frame in frames}
-
-
-# Limit history starts with the limit an account was opened with (issue #3: "limit history").
-OPENING_LIMIT_NOTE = "opening limit at import"
 
 
 def opening_limits_sql(backend: str, *, fresh: bool = False) -> str:
