@@ -10,9 +10,15 @@ from typing import Any, Protocol
 import polars as pl
 from sqlalchemy import Engine
 
+from cardpilot.policy.limits import OVERDUE_COUNTS, since_limit_change
 from cardpilot.scoring.features import behaviour_features
 from cardpilot.scoring.reasons import reason_text
-from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, NO_CYCLE, AccountChunk
+from cardpilot.store.account_chunks import (
+    DEFAULT_CHUNK_ROWS,
+    NO_CYCLE,
+    AccountChunk,
+    ChunkFrames,
+)
 from cardpilot.store.review_backend import read_account_chunks
 
 # What a scorer adds to the feature table (docs/CONTRACTS.md "Scores"), and its types when an
@@ -59,7 +65,41 @@ def score_chunk(chunk: AccountChunk, scorer: Scorer, as_of: dt.date) -> pl.DataF
     )
     drop = [c for c in ("credit_limit_minor", "annual_income_minor") if c in features.columns]
     # The account's current limit (what the review changes) and income come from the store.
-    return accounts.join(features.drop(drop), on="account_id", how="left")
+    table = accounts.join(features.drop(drop), on="account_id", how="left")
+    return table.join(overdue_since_limit_change(chunk, as_of), on="account_id", how="left")
+
+
+def overdue_since_limit_change(chunk: AccountChunk, as_of: dt.date) -> pl.DataFrame:
+    """The overdue counts a decrease trigger reads (``OVERDUE_COUNTS``), counted on the
+    statements dated after the account's last limit change, for the accounts with a statement
+    read on or before that change (for the others the window's counts are the same); 0 for an
+    account with no statement since. Columns ``account_id`` and ``<count>_since_limit_change``."""
+    columns = [since_limit_change(name) for name in OVERDUE_COUNTS]
+    empty = pl.DataFrame(schema={"account_id": pl.String(), **dict.fromkeys(columns, pl.Int64())})
+    changes = chunk.accounts.select("account_id", "last_limit_change_on").drop_nulls()
+    if not changes.height:
+        return empty
+    statements = chunk.frames.statements.join(changes, on="account_id")
+    earlier = pl.col("cycle_date") <= pl.col("last_limit_change_on")
+    changed = statements.filter(earlier).select("account_id").unique(maintain_order=True)
+    if not changed.height:
+        return empty
+    frames = ChunkFrames(
+        statements=statements.join(changed, on="account_id", how="semi")
+        .filter(~earlier)
+        .drop("last_limit_change_on"),
+        accounts=chunk.frames.accounts.join(changed, on="account_id", how="semi"),
+        customers=chunk.frames.customers,
+    )
+    counts = behaviour_features(frames, as_of).select("account_id", *OVERDUE_COUNTS)
+    counted = changed.join(counts, on="account_id", how="left").select(
+        "account_id",
+        *(
+            pl.col(n).fill_null(0).cast(pl.Int64).alias(since_limit_change(n))
+            for n in OVERDUE_COUNTS
+        ),
+    )
+    return counted
 
 
 def score_reason_texts(

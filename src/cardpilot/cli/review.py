@@ -156,9 +156,15 @@ def _write_report(url: str, cycle_id: str, policy: Any, path: Path) -> None:
 def _print_review(result: Any) -> None:
     console.print(
         f"review run {result.run_id} · cycle {result.cycle_id} · as of {result.as_of} · "
-        f"decided {result.decided:,} · skipped {result.skipped:,} (already decided) · "
         f"{result.seconds:.1f} s"
     )
+    console.print(f"decided {result.decided:,} · skipped {result.skipped:,}")
+    console.print(f"  {result.skipped_within_cycle:,} decided in cycle {result.cycle_id} already")
+    console.print(
+        f"  {result.skipped_no_new_evidence:,} with no statement since their last decision"
+    )
+    if result.decided == 0 and result.skipped_no_new_evidence:
+        console.print("nothing new to decide: no new statements since the last decisions")
     for title, counts in (
         ("action", result.by_action),
         ("grade", result.by_grade),

@@ -9,10 +9,13 @@ at any point leaves whole chunks; the next run of the cycle skips the accounts a
 and finishes the rest.
 
 The review cycle is the half-year (``2005-H2``) for ``review.cycle_months: 6`` and the year for
-12: accounts already decided in the cycle are skipped. The policy and the accounts must be in
-the same currency (the engine does not convert); a mismatch is an error naming the fix. The
-decision is ``cardpilot.policy.limits.decide_limits`` on every engine (``local``, or ``spark``
-through ``mapInArrow``).
+12. A review decides an account at most once per cycle, and only on evidence newer than its
+last decision: accounts already decided in the cycle are skipped (``skipped_within_cycle``), and
+so are accounts with no statement dated after their last decision's as-of date
+(``skipped_no_new_evidence``), so running again on the same data decides nothing. The policy
+and the accounts must be in the same currency (the engine does not convert); a mismatch is an
+error naming the fix. The decision is ``cardpilot.policy.limits.decide_limits`` on every
+engine (``local``, or ``spark`` through ``mapInArrow``).
 """
 
 from __future__ import annotations
@@ -79,7 +82,9 @@ class ReviewResult:
     policy_version: str
     model_version: str | None
     decided: int = 0  # by this run
-    skipped: int = 0  # already decided in the cycle by an earlier run, or not reviewed
+    skipped: int = 0  # not decided by this run: the two below, and accounts not reviewed
+    skipped_within_cycle: int = 0  # decided in the cycle already (an earlier run)
+    skipped_no_new_evidence: int = 0  # no statement newer than the account's last decision
     watched: int = 0
     flags: int = 0
     seconds: float = 0.0
@@ -246,6 +251,8 @@ def _review_steps(
 
     def decide_chunk(chunk: AccountChunk, clock: StageClock) -> _DecidedChunk | None:
         result.skipped += chunk.skipped
+        result.skipped_within_cycle += chunk.skipped_within_cycle
+        result.skipped_no_new_evidence += chunk.skipped_no_new_evidence
         if not chunk.accounts.height:
             return None
         with clock.timing("features_score"):
@@ -274,6 +281,7 @@ def _review_steps(
     def collect(_planned: _DecidedChunk, written: ChunkWritten) -> None:
         result.decided += written.inserted
         result.skipped += written.skipped_as_decided
+        result.skipped_within_cycle += written.skipped_as_decided
         result.watched += written.watched
         result.run_kinds.update(written.by_kind)
 

@@ -61,6 +61,28 @@ _BASE_DTYPES: dict[str, pl.DataType] = {
     "last_review_on": pl.Date(),
     "last_limit_change_on": pl.Date(),
 }
+# The overdue counts a decrease trigger reads as counted since the account's last limit change,
+# so a cut is never made twice on the same overdue months: ``<name>_since_limit_change``
+# (``since_limit_change``) when the row has it, else the count over the whole window (an account
+# never changed, or whose statements all postdate the change).
+OVERDUE_COUNTS = (
+    "months_overdue_latest",
+    "max_months_overdue_6m",
+    "overdue_count_3m",
+    "overdue_count_6m",
+    "consecutive_overdue_months",
+)
+
+
+def since_limit_change(name: str) -> str:
+    """The column of an overdue count (``OVERDUE_COUNTS``) counted since the last limit change."""
+    return f"{name}_since_limit_change"
+
+
+_SINCE_CHANGE_DTYPES: dict[str, pl.DataType] = {
+    since_limit_change(name): pl.Int64() for name in OVERDUE_COUNTS
+}
+_BASE_DTYPES |= _SINCE_CHANGE_DTYPES
 # May be absent: filled with nulls (unknown) and handled by explicit policy rules. The grading
 # basis (score or pd) is optional only when the other one is the basis.
 OPTIONAL_COLUMNS = frozenset(
@@ -73,6 +95,7 @@ OPTIONAL_COLUMNS = frozenset(
         "months_on_book",
         "last_review_on",
         "last_limit_change_on",
+        *_SINCE_CHANGE_DTYPES,
     }
 )
 _DERIVED = frozenset({"months_since_review", "months_since_limit_change"})
@@ -252,6 +275,13 @@ def _position_ppm(policy: LimitPolicy) -> pl.Expr:
         value_f = pl.col("pd").clip(0.0, 1.0)
         pos = ((high_f - value_f) / (high_f - low_f) * PPM).floor().cast(pl.Int64)
     return pos.clip(0, PPM)
+
+
+def _trigger_column(name: str) -> pl.Expr:
+    """A feature as a decrease trigger reads it: an overdue count since the last limit change."""
+    if name in OVERDUE_COUNTS:
+        return pl.coalesce(pl.col(since_limit_change(name)), pl.col(name))
+    return pl.col(name)
 
 
 def _floor_to_step(amount: pl.Expr, step: int) -> pl.Expr:
@@ -456,9 +486,10 @@ def _build_review_plan(
             ).alias("_income_cap_bp"),
             pl.any_horizontal(
                 [
-                    ((pl.col("grade") == g.code) & compile_condition(g.decrease.when)).fill_null(
-                        False
-                    )
+                    (
+                        (pl.col("grade") == g.code)
+                        & compile_condition(g.decrease.when, column=_trigger_column)
+                    ).fill_null(False)
                     for g in grades
                 ]
             ).alias("_trigger"),

@@ -2,7 +2,10 @@
 
 Accounts are read in account-id order (keyset paging), ``chunk_rows`` at a time, with only the
 statements of the window the behaviour features read, so memory stays bounded by the chunk.
-Accounts already decided in the review cycle are left out of a chunk's pending accounts.
+An account is left out of a chunk's pending accounts when it was decided in the review cycle
+already, or when no statement has arrived since its last decision (nothing new to decide on):
+one set-based query per chunk, the accounts' last decisions joined to their newer statements
+(:data:`INELIGIBLE`).
 How the queries reach the store (SQLAlchemy, ADBC, or a helper process on SQLite) is the
 caller's :data:`~cardpilot.store.frame_reads.Fetch`; see ``cardpilot.store.review_backend``.
 """
@@ -23,8 +26,26 @@ from cardpilot.store.frame_reads import Fetch
 DEFAULT_CHUNK_ROWS = 100_000
 REVIEWED_STATUSES = ("active", "frozen")  # closed and charged-off accounts are not reviewed
 # A cycle id no review writes (reviews write "YYYY-H1" and the like): reading with it skips no
-# account as already decided.
+# account, whatever its decisions (scoring the whole portfolio).
 NO_CYCLE = "-"
+# Why a reviewed account of a chunk is not decided.
+WITHIN_CYCLE = "within_cycle"  # decided in this review cycle already
+NO_NEW_EVIDENCE = "no_new_evidence"  # no statement dated after its last decision's as-of date
+
+# The chunk's accounts a review may not decide, and why: the last decision of each account
+# decided before (the unique (account_id, cycle_id) index over the account range), and whether
+# a statement dated after that decision's as-of date and up to this review's has arrived since.
+INELIGIBLE = (
+    "SELECT l.account_id, CASE WHEN l.in_cycle = 1"
+    f" THEN '{WITHIN_CYCLE}' ELSE '{NO_NEW_EVIDENCE}' END"
+    " FROM (SELECT account_id, MAX(CASE WHEN cycle_id = :cycle THEN 1 ELSE 0 END) AS in_cycle,"
+    " MAX(as_of) AS last_on FROM limit_decisions WHERE account_id BETWEEN :lo AND :hi"
+    " GROUP BY account_id) l"
+    " WHERE l.in_cycle = 1 OR NOT EXISTS (SELECT 1 FROM statements s"
+    " WHERE s.account_id = l.account_id AND s.cycle_date > l.last_on"
+    " AND s.cycle_date <= :as_of)"
+)
+_INELIGIBLE_COLUMNS: dict[str, pl.DataType] = {"account_id": pl.String(), "why": pl.String()}
 
 ACCOUNT_COLUMNS: dict[str, pl.DataType] = {
     "account_id": pl.String(),
@@ -68,10 +89,14 @@ class AccountChunk:
 
     first: str
     last: str
-    accounts: pl.DataFrame  # accounts to decide (reviewed status, not yet decided in the cycle)
+    accounts: pl.DataFrame  # accounts to decide (reviewed status, eligible: see the module)
     frames: ChunkFrames
     skipped: int  # accounts of the range not to decide
     seen: int  # accounts of the range
+    # Of the skipped accounts of a reviewed status: decided in the cycle already, and without a
+    # statement newer than their last decision.
+    skipped_within_cycle: int = 0
+    skipped_no_new_evidence: int = 0
 
 
 # Chunks of at least this many accounts ramp up at the start (a quarter, then a half of the
@@ -118,9 +143,6 @@ def read_chunks_with(
     transaction after each chunk (none is held while a chunk is decided and written);
     ``sqlite``: the store's dialect; ``total``: the accounts expected."""
     since = statement_window_start(as_of)
-    # SQLite would pick the cycle_id index (every decision of the cycle) over the unique
-    # (account_id, cycle_id) one; "+" keeps it on the account range.
-    cycle_col = "+cycle_id" if sqlite else "cycle_id"
     last_change = (
         "MAX(effective_at)" if sqlite else "CAST(MAX(effective_at) AT TIME ZONE 'UTC' AS DATE)"
     )
@@ -140,15 +162,15 @@ def read_chunks_with(
             return
         first, last = accounts["account_id"][0], accounts["account_id"][-1]
         bounds = {"lo": first, "hi": last}
-        decided = fetch(
-            f"SELECT account_id FROM limit_decisions WHERE {cycle_col} = :cycle"
-            " AND account_id BETWEEN :lo AND :hi",
-            {"cycle": cycle_id, **bounds},
-            {"account_id": pl.String()},
-        )
-        pending = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES)).join(
-            decided, on="account_id", how="anti"
-        )
+        ineligible = pl.DataFrame(schema=_INELIGIBLE_COLUMNS)
+        if cycle_id != NO_CYCLE:
+            ineligible = fetch(
+                INELIGIBLE,
+                {"cycle": cycle_id, "as_of": as_of, **bounds},
+                _INELIGIBLE_COLUMNS,
+            )
+        reviewed = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES))
+        pending = reviewed.join(ineligible, on="account_id", how="anti")
         statements = pl.DataFrame(schema=REVIEW_STATEMENT_COLUMNS)
         changes = pl.DataFrame(schema=_LIMIT_CHANGES)
         if pending.height:
@@ -167,7 +189,11 @@ def read_chunks_with(
             )
         end_read()
         after = last
-        yield _chunk(first, last, accounts, pending, statements, changes, decided.height > 0)
+        why = ineligible.join(reviewed.select("account_id"), on="account_id", how="semi")["why"]
+        chunk = _chunk(first, last, accounts, pending, statements, changes, ineligible.height > 0)
+        chunk.skipped_within_cycle = int((why == WITHIN_CYCLE).sum())
+        chunk.skipped_no_new_evidence = int((why == NO_NEW_EVIDENCE).sum())
+        yield chunk
 
 
 def _chunk(
