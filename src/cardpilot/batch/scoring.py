@@ -61,6 +61,7 @@ def score_chunk(chunk: AccountChunk, scorer: Scorer, as_of: dt.date) -> pl.DataF
         "credit_limit_minor",
         "last_review_on",
         "last_limit_change_on",
+        "increase_hold_until",
         "annual_income_minor",
     )
     drop = [c for c in ("credit_limit_minor", "annual_income_minor") if c in features.columns]

@@ -213,6 +213,7 @@ def watch(
                 "watched": watches.height,
                 "flagged": flagged.height,
                 "flags_added": added,
+                "actions": report.actions,
                 "watches": watches.head(limit).to_dicts(),
             }
         )
@@ -221,6 +222,9 @@ def watch(
         f"{watches.height:,} accounts watched, {flagged.height:,} flagged"
         + (f" ({added:,} new flags)" if check else "")
     )
+    if report.actions:
+        done = ", ".join(f"{n:,} {action}" for action, n in report.actions.items())
+        console.print(f"actions taken on the flags: {done}")
     table = Table()
     for column in ("account", "grade", "from", "to", "old limit", "new limit", "flags", "reasons"):
         table.add_column(column)

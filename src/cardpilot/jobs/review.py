@@ -46,7 +46,7 @@ from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
 from cardpilot.notify.decision_notices import limit_change_outbox
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
-from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, AccountChunk
+from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, EARLY_SUFFIX, AccountChunk
 from cardpilot.store.db import is_sqlite, make_engine, upgrade
 from cardpilot.store.decision_writer import DecisionWriter, open_decision_writer
 from cardpilot.store.limit_decisions import (
@@ -85,6 +85,7 @@ class ReviewResult:
     skipped: int = 0  # not decided by this run: the two below, and accounts not reviewed
     skipped_within_cycle: int = 0  # decided in the cycle already (an earlier run)
     skipped_no_new_evidence: int = 0  # no statement newer than the account's last decision
+    early_reviews: int = 0  # decided in the cycle already, decided again on an early review
     watched: int = 0
     flags: int = 0
     seconds: float = 0.0
@@ -264,7 +265,12 @@ def _review_steps(
         return _DecidedChunk(chunk, decided.with_columns(consecutive))
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
-        rows, sets = decision_rows(planned.decisions, result.run_id, result.cycle_id)
+        accounts = planned.chunk.accounts
+        early = accounts.filter(pl.col("early_review"))["account_id"]
+        early_cycle = result.cycle_id + EARLY_SUFFIX
+        rows, sets = decision_rows(
+            planned.decisions, result.run_id, result.cycle_id, early, early_cycle
+        )
         chunk = DecisionChunk(
             rows=rows,
             text_sets=sets,
@@ -278,7 +284,8 @@ def _review_steps(
         notices = (lambda changed: limit_change_outbox(db, changed)) if notify else None
         return writer.write(chunk, notices=notices, before_commit=before_commit)
 
-    def collect(_planned: _DecidedChunk, written: ChunkWritten) -> None:
+    def collect(planned: _DecidedChunk, written: ChunkWritten) -> None:
+        result.early_reviews += int(planned.chunk.accounts["early_review"].sum())
         result.decided += written.inserted
         result.skipped += written.skipped_as_decided
         result.skipped_within_cycle += written.skipped_as_decided

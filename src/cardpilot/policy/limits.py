@@ -38,6 +38,7 @@ from cardpilot.policy.schema import (
     percent_to_bp,
 )
 from cardpilot.policy.segments import segment_expr, segment_features
+from cardpilot.policy.watch_actions import DEFAULT_HOLD_REASON
 
 PPM = 1_000_000  # positions inside a range, parts per million
 BP = 10_000  # 100 % in basis points
@@ -60,6 +61,8 @@ _BASE_DTYPES: dict[str, pl.DataType] = {
     "months_since_last_overdue": pl.Int64(),
     "last_review_on": pl.Date(),
     "last_limit_change_on": pl.Date(),
+    # The end of a hold on increases raised by a watch flag (policy/watch_actions.py).
+    "increase_hold_until": pl.Date(),
 }
 # The overdue counts a decrease trigger reads as counted since the account's last limit change,
 # so a cut is never made twice on the same overdue months: ``<name>_since_limit_change``
@@ -95,6 +98,7 @@ OPTIONAL_COLUMNS = frozenset(
         "months_on_book",
         "last_review_on",
         "last_limit_change_on",
+        "increase_hold_until",
         *_SINCE_CHANGE_DTYPES,
     }
 )
@@ -334,7 +338,7 @@ def _reason_list(*parts: pl.Expr) -> pl.Expr:
 # --------------------------------------------------------------------------- the review
 
 
-def _increase_blockers(policy: LimitPolicy) -> list[tuple[str, pl.Expr]]:
+def _increase_blockers(policy: LimitPolicy, as_of: dt.date) -> list[tuple[str, pl.Expr]]:
     """Ordered (reason code, expression) pairs that forbid an increase, generated from policy."""
     guards = policy.guards
     blockers: list[tuple[str, pl.Expr]] = [
@@ -357,6 +361,11 @@ def _increase_blockers(policy: LimitPolicy) -> list[tuple[str, pl.Expr]]:
     if guards.cooling_months > 0:
         cooling = pl.col("months_since_limit_change") < guards.cooling_months
         blockers.append((guards.cooling_reason, cooling.fill_null(False)))
+    # A hold on increases a watch flag raised (stored, so it holds whatever the policy now says).
+    actions = policy.watch_actions
+    hold_reason = actions.hold_reason if actions is not None else DEFAULT_HOLD_REASON
+    held = pl.col("increase_hold_until") > pl.lit(as_of, dtype=pl.Date)
+    blockers.append((hold_reason, held.fill_null(False)))
     for guard in guards.custom:
         blockers.append((guard.reason, compile_condition(guard.when)))
     for seg in policy.segments:
@@ -534,7 +543,7 @@ def _build_review_plan(
         (reasons.no_score, ~has_basis),
         (lp.review.not_due_reason, pl.col("_trigger") & ~decrease_applies),
         (reasons.at_floor, decrease_applies & (pl.col("_decreased") >= old)),
-        *_increase_blockers(lp),
+        *_increase_blockers(lp, as_of),
     ]
     keep_reason = pl.coalesce(
         [pl.when(cond.fill_null(False)).then(pl.lit(code)) for code, cond in keep_reasons]

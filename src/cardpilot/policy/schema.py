@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from cardpilot.domain.money import MoneyError, format_major, to_minor
+from cardpilot.policy.watch_actions import WatchActions
 
 # Columns a condition may never read. Kept for fairness measurement only (store/models.py).
 PROTECTED_ATTRIBUTES: frozenset[str] = frozenset({"sex", "gender", "marital_status", "marriage"})
@@ -474,6 +475,8 @@ class LimitPolicy(PolicyModel):
     decision_reasons: DecisionReasons
     initial: InitialLimits
     watch: Watch = Watch()
+    # What follows each watch flag (policy/watch_actions.py); none: flags are only listed.
+    watch_actions: WatchActions | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> LimitPolicy:
@@ -585,6 +588,8 @@ class LimitPolicy(PolicyModel):
             used[f"guards.custom[{i}].reason"] = guard.reason
         for rule, code in self.watch.reason_codes().items():
             used[f"watch.{rule}"] = code
+        if self.watch_actions is not None:
+            used["watch_actions.hold_reason"] = self.watch_actions.hold_reason
         for i, grade in enumerate(self.grades):
             used[f"grades[{i}].decrease.reason"] = grade.decrease.reason
         for i, seg in enumerate(self.segments):

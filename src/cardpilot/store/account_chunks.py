@@ -5,7 +5,9 @@ statements of the window the behaviour features read, so memory stays bounded by
 An account is left out of a chunk's pending accounts when it was decided in the review cycle
 already, or when no statement has arrived since its last decision (nothing new to decide on):
 one set-based query per chunk, the accounts' last decisions joined to their newer statements
-(:data:`INELIGIBLE`).
+(:data:`STANDING`). An early review raised by a watch flag lets an account decided in the cycle
+be decided once more (its pending accounts have ``early_review`` true), and a hold on increases
+comes with its end (``increase_hold_until``).
 How the queries reach the store (SQLAlchemy, ADBC, or a helper process on SQLite) is the
 caller's :data:`~cardpilot.store.frame_reads.Fetch`; see ``cardpilot.store.review_backend``.
 """
@@ -22,22 +24,28 @@ import polars as pl
 from cardpilot.domain.plans import add_months
 from cardpilot.domain.portfolio import STATEMENT_SCHEMA
 from cardpilot.store.frame_reads import Fetch
+from cardpilot.store.watch_actions import EARLY_REVIEW_PENDING, HOLDS_IN_RANGE
 
 DEFAULT_CHUNK_ROWS = 100_000
 REVIEWED_STATUSES = ("active", "frozen")  # closed and charged-off accounts are not reviewed
 # A cycle id no review writes (reviews write "YYYY-H1" and the like): reading with it skips no
 # account, whatever its decisions (scoring the whole portfolio).
 NO_CYCLE = "-"
-# Why a reviewed account of a chunk is not decided.
-WITHIN_CYCLE = "within_cycle"  # decided in this review cycle already
-NO_NEW_EVIDENCE = "no_new_evidence"  # no statement dated after its last decision's as-of date
+# Why a reviewed account of a chunk decided before is, or is not, decided again.
+WITHIN_CYCLE = "within_cycle"  # decided in this review cycle already: not again
+NO_NEW_EVIDENCE = "no_new_evidence"  # no statement dated after its last decision: not again
+# Decided in this cycle, but a watch flag on a later statement asked for an early review: decided
+# again, once, under the cycle id with EARLY_SUFFIX.
+EARLY = "early_review"
+EARLY_SUFFIX = "-early"
 
-# The chunk's accounts a review may not decide, and why: the last decision of each account
-# decided before (the unique (account_id, cycle_id) index over the account range), and whether
-# a statement dated after that decision's as-of date and up to this review's has arrived since.
-INELIGIBLE = (
-    "SELECT l.account_id, CASE WHEN l.in_cycle = 1"
-    f" THEN '{WITHIN_CYCLE}' ELSE '{NO_NEW_EVIDENCE}' END"
+# The chunk's accounts decided before that a review may not decide, or decides early, and why:
+# the last decision of each (the unique (account_id, cycle_id) index over the account range),
+# and whether a statement dated after that decision's as-of date and up to this review's has
+# arrived since, or an early review was raised on one.
+STANDING = (
+    f"SELECT l.account_id, CASE WHEN l.in_cycle = 1 AND {EARLY_REVIEW_PENDING}"
+    f" THEN '{EARLY}' WHEN l.in_cycle = 1 THEN '{WITHIN_CYCLE}' ELSE '{NO_NEW_EVIDENCE}' END"
     " FROM (SELECT account_id, MAX(CASE WHEN cycle_id = :cycle THEN 1 ELSE 0 END) AS in_cycle,"
     " MAX(as_of) AS last_on FROM limit_decisions WHERE account_id BETWEEN :lo AND :hi"
     " GROUP BY account_id) l"
@@ -45,7 +53,8 @@ INELIGIBLE = (
     " WHERE s.account_id = l.account_id AND s.cycle_date > l.last_on"
     " AND s.cycle_date <= :as_of)"
 )
-_INELIGIBLE_COLUMNS: dict[str, pl.DataType] = {"account_id": pl.String(), "why": pl.String()}
+_STANDING_COLUMNS: dict[str, pl.DataType] = {"account_id": pl.String(), "why": pl.String()}
+_HOLDS: dict[str, pl.DataType] = {"account_id": pl.String(), "increase_hold_until": pl.Date()}
 
 ACCOUNT_COLUMNS: dict[str, pl.DataType] = {
     "account_id": pl.String(),
@@ -162,17 +171,18 @@ def read_chunks_with(
             return
         first, last = accounts["account_id"][0], accounts["account_id"][-1]
         bounds = {"lo": first, "hi": last}
-        ineligible = pl.DataFrame(schema=_INELIGIBLE_COLUMNS)
+        standing = pl.DataFrame(schema=_STANDING_COLUMNS)
         if cycle_id != NO_CYCLE:
-            ineligible = fetch(
-                INELIGIBLE,
-                {"cycle": cycle_id, "as_of": as_of, **bounds},
-                _INELIGIBLE_COLUMNS,
-            )
+            params = {"cycle": cycle_id, "as_of": as_of, **bounds}
+            standing = fetch(STANDING, params, _STANDING_COLUMNS)
+        ineligible = standing.filter(pl.col("why") != EARLY)
         reviewed = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES))
         pending = reviewed.join(ineligible, on="account_id", how="anti")
+        early = standing.filter(pl.col("why") == EARLY)["account_id"].implode()
+        pending = pending.with_columns(pl.col("account_id").is_in(early).alias("early_review"))
         statements = pl.DataFrame(schema=REVIEW_STATEMENT_COLUMNS)
         changes = pl.DataFrame(schema=_LIMIT_CHANGES)
+        holds = pl.DataFrame(schema=_HOLDS)
         if pending.height:
             statements = fetch(
                 f"SELECT {', '.join(REVIEW_STATEMENT_COLUMNS)} FROM statements"
@@ -187,9 +197,11 @@ def read_chunks_with(
                 bounds,
                 _LIMIT_CHANGES,
             )
+            holds = fetch(HOLDS_IN_RANGE, bounds, _HOLDS)
         end_read()
         after = last
         why = ineligible.join(reviewed.select("account_id"), on="account_id", how="semi")["why"]
+        pending = pending.join(holds, on="account_id", how="left")
         chunk = _chunk(first, last, accounts, pending, statements, changes, ineligible.height > 0)
         chunk.skipped_within_cycle = int((why == WITHIN_CYCLE).sum())
         chunk.skipped_no_new_evidence = int((why == NO_NEW_EVIDENCE).sum())
