@@ -13,6 +13,7 @@ import polars as pl
 from sqlalchemy import Connection, Engine, text
 
 from cardpilot.store.frame_reads import keyset_chunks, query_frame
+from cardpilot.store.payments import as_zoned
 
 REMINDED_STATUSES = ("active", "frozen")  # closed and charged-off accounts get no reminders
 PAYMENT_LOOKBACK_DAYS = 62  # payments older than two cycles cannot count for the latest one
@@ -52,14 +53,6 @@ class ReminderChunk:
     treatments: pl.DataFrame  # account_id, as_of, risk_segment (up to as_of)
     opt_ins: pl.DataFrame  # customer_id of the customers opted in to the topic
     seen: int  # accounts of the range
-
-
-def as_zoned(value: object, zone: ZoneInfo) -> dt.datetime:
-    """A stored timestamp in ``zone`` (SQLite keeps the UTC wall time, as text or naive)."""
-    stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    if stamp.tzinfo is None:
-        stamp = stamp.replace(tzinfo=dt.UTC)
-    return stamp.astimezone(zone)
 
 
 def recent_payments(
