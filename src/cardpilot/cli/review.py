@@ -163,6 +163,8 @@ def _print_review(result: Any) -> None:
     console.print(
         f"  {result.skipped_no_new_evidence:,} with no statement since their last decision"
     )
+    if result.early_reviews:
+        console.print(f"  of the decided, {result.early_reviews:,} again early (a watch flag)")
     if result.decided == 0 and result.skipped_no_new_evidence:
         console.print("nothing new to decide: no new statements since the last decisions")
     for title, counts in (
