@@ -48,11 +48,13 @@ def uci_features(uci_training):  # type: ignore[no-untyped-def]
 def test_real_data_reasons_name_features_never_bin_conditions(uci_features: pl.DataFrame) -> None:
     model = load_model_dir(MODEL)
     out = directional_reasons(model, uci_features)
-    assert out is not None and out.height == uci_features.height
+    assert out is not None
+    assert out.height == uci_features.height
     conditional_codes = {adverse_code(c) for c in CONDITIONAL}
     for column in ("reason_codes", "positive_codes"):
         codes = set(out[column].explode().drop_nulls().to_list())
-        assert codes and not codes & conditional_codes
+        assert codes
+        assert not codes & conditional_codes
         assert out[column].list.len().max() <= 4  # type: ignore[operator]
     assert all(c.startswith("PF_") for c in out["positive_codes"].explode().drop_nulls())
     assert all(c.startswith("RC_") for c in out["reason_codes"].explode().drop_nulls())
