@@ -152,6 +152,12 @@ def statement_texts(code: str) -> dict[str, str]:
     return {locale: statement(code, locale) for locale in LOCALES}
 
 
+def figure_features(statements: ReasonStatements | None = None) -> frozenset[str]:
+    """The features whose statements show the account's figure."""
+    statements = statements or load_statements()
+    return frozenset(f for f, e in statements.features.items() if e.figure != "none")
+
+
 def statement_codes(statements: ReasonStatements | None = None) -> list[str]:
     """Every score reason code the file gives words for, adverse and positive."""
     statements = statements or load_statements()
