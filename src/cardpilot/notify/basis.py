@@ -65,20 +65,16 @@ def limit_basis(
     old, new = int(row["old_limit_minor"]), int(row["new_limit_minor"])
     applied = applied_pct(old, new) if new != old else None
     rule = (rules or {}).get(grade) if grade else None
-    if rule is not None:
-        return LimitBasis(
-            grade=grade,
-            grade_zh=rule.label_zh,
-            grade_en=rule.label_en,
-            increase_min_pct=rule.increase_min_pct,
-            increase_max_pct=rule.increase_max_pct,
-            cut_pct=rule.cut_pct,
-            applied_pct=applied,
-        )
-    labels = fallback_labels.get(grade or "", {})
+    if rule is None:
+        labels = fallback_labels.get(grade or "", {})
+        names = (labels.get("zh-CN", grade), labels.get("en", grade))
+        return LimitBasis(grade, *names, applied_pct=applied)
     return LimitBasis(
-        grade=grade,
-        grade_zh=labels.get("zh-CN", grade),
-        grade_en=labels.get("en", grade),
-        applied_pct=applied,
+        grade,
+        rule.label_zh,
+        rule.label_en,
+        rule.increase_min_pct,
+        rule.increase_max_pct,
+        rule.cut_pct,
+        applied,
     )

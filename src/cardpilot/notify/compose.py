@@ -150,6 +150,7 @@ class Composer:
             "reasons": [r.text(locale) for r in notice.reasons],
             "reason_codes": [r.code for r in notice.reasons],
             "main_reason": main_reason(notice, locale),
+            "money": lambda minor: format_money(int(minor), notice.currency, locale, iso_money),
             "policy_version": notice.policy_version,
             "issuer": self.policy.issuer.get(locale) or self.policy.issuer[DEFAULT_LOCALE],
             **basis_context(notice.basis, locale),
@@ -198,6 +199,8 @@ class Composer:
             body = joiner.join(line.strip() for line in rendered.splitlines() if line.strip())
             if len(body) <= limit:
                 return body
+        if name.split("/")[0] not in self.policy.limit_notices.sms_length_enforced_for:
+            return body
         raise ValueError(
             f"{name}: the SMS runs to {len(body)} characters without its reason, over the "
             f"{limit} that notify.yaml allows for {locale}; shorten the template"

@@ -54,6 +54,7 @@ class LimitNotices(_Strict):
     tips_after_keep: tuple[str, ...] = ()
     sms_max_chars: dict[str, int] = Field(default_factory=lambda: {"zh-CN": 134, "en": 459})
     grade_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    sms_length_enforced_for: tuple[str, ...] = ("limit_change", "limit_tips")
 
     def sms_limit(self, locale: str) -> int:
         return self.sms_max_chars.get(locale, min(self.sms_max_chars.values(), default=134))
