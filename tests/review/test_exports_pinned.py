@@ -23,7 +23,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MODEL = FIXTURES / "models" / "uci-scorecard"
 POLICY = FIXTURES / "policies" / "uci-twd-2026.11"
 
-REVIEW_CSV_SHA256 = "fe1d9117587bfc355dd2533a878c7748f59c2ecb63149d8a43cc15f3fa6c2f97"
+REVIEW_CSV_SHA256 = "b838adb5935e93166152526eca3ae628cdad87233032a4d2a84bc0e2c93b14d2"
 TREAT_CSV_SHA256 = "2efba615b78a8401e4e078dfa5683f358e8e655e827471e0f83109962a7d8c7f"
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
