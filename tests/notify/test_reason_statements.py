@@ -50,3 +50,8 @@ def test_figures_read_as_the_customer_expects() -> None:
 def test_an_unknown_code_fails_rather_than_reach_a_customer() -> None:
     with pytest.raises(KeyError):
         statement("RC_PAID_AVG_WHEN_CLEAR", "zh-CN")
+
+
+def test_a_zero_count_is_left_out_rather_than_shown() -> None:
+    assert statement("PF_OVERDUE_MONTHS_TOTAL_6M", "zh-CN", 0) == "近6个月累计逾期较少"
+    assert statement("PF_OVERDUE_MONTHS_TOTAL_6M", "zh-CN", 1) == "近6个月累计逾期较少（累计1个月）"

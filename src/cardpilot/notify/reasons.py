@@ -138,6 +138,8 @@ def statement(
     texts: Texts = getattr(entry, direction)
     text = texts.get(locale)
     known = value is not None and not (isinstance(value, float) and math.isnan(value))
+    # "0 months" says nothing the words do not: a zero count is left out.
+    known = known and not (entry.figure in ("months", "count") and value == 0)
     if known and entry.figure != "none" and "{value}" in text:
         assert value is not None
         return text.replace("{value}", format_figure(value, entry.figure, locale, currency))
