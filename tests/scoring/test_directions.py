@@ -83,3 +83,19 @@ def test_real_data_adverse_reasons_are_the_largest_losses_against_the_best(
         worst = sorted(v for v in lost.values() if v > 0)[-len(named) :] if named else []
         assert sorted(lost[f] for f in named if f) == worst  # type: ignore[index]
         assert all(gained[f] > 0 for f in (feature_of_code(c) for c in positives) if f)  # type: ignore[index]
+
+
+def test_gbm_reasons_have_a_direction_too(trained, uci_features: pl.DataFrame) -> None:  # type: ignore[no-untyped-def]
+    model = trained["gbm"].model
+    sample = uci_features.head(300)
+    out = directional_reasons(model, sample)
+    assert out is not None
+    contrib = model.contributions(sample)
+    features = [feature_of_code(c) for c in model.reason_codes]
+    for i, (adverse, positive) in enumerate(
+        zip(out["reason_codes"].to_list(), out["positive_codes"].to_list(), strict=True)
+    ):
+        assert len(adverse) <= 4
+        assert len(positive) <= 4
+        assert all(contrib[i, features.index(feature_of_code(c))] > 0 for c in adverse)
+        assert all(contrib[i, features.index(feature_of_code(c))] < 0 for c in positive)
