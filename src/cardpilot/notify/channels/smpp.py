@@ -263,8 +263,8 @@ class SmppChannel:
 
     def _submit_windowed(self, batch: _Batch, acks: Acks) -> None:
         """Up to ``config.window`` PDUs in flight on the session; a new message starts only
-        while ``acks`` has room, and each message's outcome goes to ``acks`` as soon as the
-        last ``submit_sm_resp`` of its parts is in."""
+        when ``acks`` has a place for it, and each message's outcome goes to ``acks`` as soon
+        as the last ``submit_sm_resp`` of its parts is in."""
         assert self.sock is not None
         window = self.config.window
         pending = batch.pending
@@ -276,9 +276,9 @@ class SmppChannel:
             while i < len(pending) and len(inflight) < window:
                 idx, body = pending[i]
                 if idx != started:
-                    if acks.room() <= 0:
-                        break
-                    acks.admit()
+                    if inflight and acks.room() <= 0:
+                        break  # read answers while the outcomes already in are committed
+                    acks.admit()  # with nothing in flight: wait for a place
                     started = idx
                 seq = self._next_seq()
                 inflight[seq] = idx
@@ -286,8 +286,6 @@ class SmppChannel:
                 i += 1
             if out:
                 self.sock.sendall(out)
-            if not inflight:
-                raise SmppError("nothing in flight and no room to send: the window is stuck")
             for cid, status, seq, body in self._read_pdus():
                 if cid == ENQUIRE_LINK:
                     self.sock.sendall(self._pdu(ENQUIRE_LINK_RESP, seq))
