@@ -29,21 +29,22 @@ import pyarrow as pa
 
 from cardpilot.domain.decisions import InitialAction, LimitAction
 from cardpilot.frames import with_per_distinct
+from cardpilot.policy.base import percent_to_bp
+from cardpilot.policy.condition_syntax import condition_features
 from cardpilot.policy.conditions import compile_condition
-from cardpilot.policy.schema import (
-    FEATURE_COLUMNS,
-    LimitPolicy,
-    Policy,
-    condition_features,
-    percent_to_bp,
-)
+from cardpilot.policy.schema import FEATURE_COLUMNS, LimitPolicy, Policy
 from cardpilot.policy.segments import segment_expr, segment_features
 
 PPM = 1_000_000  # positions inside a range, parts per million
 BP = 10_000  # 100 % in basis points
 MAX_REASONS = 4  # ECOA/Reg B commentary: more than four reasons do not help (REGULATION.md)
 
-_KIND_DTYPE: dict[str, pl.DataType] = {"int": pl.Int64(), "float": pl.Float64(), "str": pl.String()}
+_KIND_DTYPE: dict[str, pl.DataType] = {
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "str": pl.String(),
+    "money": pl.Int64(),
+}
 
 # Columns the engine reads besides the condition features, with their canonical types.
 _BASE_DTYPES: dict[str, pl.DataType] = {
