@@ -10,11 +10,10 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cardpilot.domain.money import BP
 from cardpilot.policy.limits import decide_limits
 from cardpilot.policy.loading import policy_from_data, read_policy_data
 from cardpilot.policy.schema import Policy
-
-BP = 10_000
 
 
 def _policy(

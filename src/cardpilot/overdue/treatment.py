@@ -32,13 +32,13 @@ from typing import Any
 
 import polars as pl
 
+from cardpilot.domain.money import BP
 from cardpilot.overdue.charges import charge_exprs
 from cardpilot.overdue.schema import ACTION_REASONS, OverduePolicy, Segment
 from cardpilot.policy.base import percent_to_bp
 from cardpilot.policy.conditions import compile_condition
 
 MAX_REASONS = 4
-BP = 10_000
 RATE_DTYPE = pl.Decimal(12, 8)
 
 TREATMENT_SCHEMA: dict[str, pl.DataType] = {

@@ -30,7 +30,6 @@ from pydantic import (
 
 from cardpilot.domain.money import MINOR_PER_MAJOR, format_major
 
-BP_PER_UNIT = 10_000  # basis points in a whole (100 %)
 BP_PER_PERCENT = 100
 
 # Serialisation context key: ``{"money": "fen"}`` dumps money as the integer fen held, the

@@ -28,6 +28,7 @@ import polars as pl
 import pyarrow as pa
 
 from cardpilot.domain.decisions import InitialAction, LimitAction
+from cardpilot.domain.money import BP
 from cardpilot.frames import with_per_distinct
 from cardpilot.policy.base import percent_to_bp
 from cardpilot.policy.condition_syntax import condition_features
@@ -36,7 +37,6 @@ from cardpilot.policy.schema import FEATURE_COLUMNS, LimitPolicy, Policy
 from cardpilot.policy.segments import segment_expr, segment_features
 
 PPM = 1_000_000  # positions inside a range, parts per million
-BP = 10_000  # 100 % in basis points
 MAX_REASONS = 4  # ECOA/Reg B commentary: more than four reasons do not help (REGULATION.md)
 
 _KIND_DTYPE: dict[str, pl.DataType] = {
