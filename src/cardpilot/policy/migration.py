@@ -15,10 +15,10 @@ from pathlib import Path
 
 from ruamel.yaml import YAML
 
+from cardpilot.policy.catalogue import LIMITS as LIMITS_FILE
+from cardpilot.policy.catalogue import OVERDUE as OVERDUE_FILE
 from cardpilot.policy.old_syntax import modernise_overdue
 
-OVERDUE_FILE = "overdue.yaml"
-LIMITS_FILE = "limits.yaml"
 YAML_WIDTH = 4096  # never re-wrap a line the analyst wrote
 
 
