@@ -42,7 +42,8 @@ from cardpilot.domain.harmony import (
 )
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
 from cardpilot.overdue.charges import assess_charges
-from cardpilot.overdue.schema import OverduePolicy, percent_to_bp
+from cardpilot.overdue.schema import OverduePolicy
+from cardpilot.policy.base import percent_to_bp
 from cardpilot.store.payments import as_zoned
 from cardpilot.store.repayment_plans import (
     account_customer,

@@ -343,7 +343,8 @@ def decisions_export_frame(decisions: pl.DataFrame) -> pl.DataFrame:
     return decisions.with_columns(
         (pl.col("old_limit_minor").cast(yuan) / 100).cast(yuan).alias("old_limit"),
         (pl.col("new_limit_minor").cast(yuan) / 100).cast(yuan).alias("new_limit"),
-        (pl.col("increase_pct_bp").cast(pl.Float64) / 100).alias("increase_pct"),
+        # Exact decimal text (33.33), as the money columns: the applied percentage is rarely whole.
+        (pl.col("increase_pct_bp").cast(yuan) / 100).cast(yuan).alias("increase_pct"),
         pl.col("reason_texts_zh").alias("reason_texts"),
     ).select(EXPORT_COLUMNS)
 

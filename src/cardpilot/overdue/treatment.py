@@ -35,14 +35,9 @@ import polars as pl
 
 from cardpilot.domain.money import BP
 from cardpilot.overdue.charges import charge_exprs
-from cardpilot.overdue.schema import (
-    ACTION_REASONS,
-    CONDITION_FIELDS,
-    Comparison,
-    OverduePolicy,
-    Segment,
-    percent_to_bp,
-)
+from cardpilot.overdue.schema import ACTION_REASONS, OverduePolicy, Segment
+from cardpilot.policy.base import percent_to_bp
+from cardpilot.policy.conditions import compile_condition
 
 MAX_REASONS = 4
 RATE_DTYPE = pl.Decimal(12, 8)
@@ -95,35 +90,8 @@ class TreatmentInputError(ValueError):
     """The input table cannot be treated: names the column and what to do."""
 
 
-def _comparison(c: Comparison) -> pl.Expr:
-    col = pl.col(c.field)
-    value: Any = c.value_yuan if CONDITION_FIELDS[c.field] == "money" else c.value
-    if c.op == "in":
-        expr = col.is_in(value)
-    elif c.op == "not_in":
-        expr = ~col.is_in(value)
-    else:
-        lit = pl.lit(value)
-        expr = {
-            "==": col == lit,
-            "!=": col != lit,
-            "<": col < lit,
-            "<=": col <= lit,
-            ">": col > lit,
-            ">=": col >= lit,
-        }[c.op]
-    # Null never passes: fill_null(False) after the test.
-    return expr.fill_null(False)
-
-
 def _rule_exprs(segment: Segment) -> list[tuple[str, pl.Expr]]:
-    out = []
-    for rule in segment.when_any:
-        expr = pl.lit(True)
-        for c in rule.all:
-            expr = expr & _comparison(c)
-        out.append((rule.reason, expr))
-    return out
+    return [(rule.reason, compile_condition(rule.when)) for rule in segment.rules]
 
 
 def _by_segment(segments: list[Segment], value: object, dtype: pl.DataType) -> pl.Expr:
@@ -177,9 +145,9 @@ def reason_table(policy: OverduePolicy) -> pl.DataFrame:
     lists: list[list[str]] = []
     for i, s in enumerate(p.segments):
         tail = [s.treatment.reason, *_segment_actions(s)]
-        for mask in range(1 << len(s.when_any)):
-            matched = [r.reason for b, r in enumerate(s.when_any) if mask >> b & 1]
-            head = matched if s.when_any else [s.otherwise_reason or ""]
+        for mask in range(1 << len(s.rules)):
+            matched = [r.reason for b, r in enumerate(s.rules) if mask >> b & 1]
+            head = matched if s.rules else [s.otherwise_reason or ""]
             keys.append((i << RULE_BITS) + mask)
             lists.append([*head, *tail][:MAX_REASONS])
     return pl.DataFrame(
