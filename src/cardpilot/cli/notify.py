@@ -28,12 +28,13 @@ CHANNELS = ("sms", "app", "email")
 def _dispatcher(
     database: str | None, batch_size: int, lease_seconds: float | None, channel: list[str] | None
 ) -> Any:
+    from cardpilot.cli.privacy import checked_cipher
     from cardpilot.notify.channels.factory import channels_from_settings
     from cardpilot.notify.dispatch import Dispatcher
-    from cardpilot.privacy import FieldCipher
 
     settings = get_settings()
     engine = open_engine(database)
+    cipher = checked_cipher(engine)
     try:
         channels = channels_from_settings(settings)
     except ValueError as exc:
@@ -41,7 +42,7 @@ def _dispatcher(
     return Dispatcher(
         engine,
         channels,
-        FieldCipher.from_settings(settings),
+        cipher,
         batch_size=batch_size,
         lease_seconds=lease_seconds,
         only_channels=channel or None,
