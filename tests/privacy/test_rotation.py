@@ -17,6 +17,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ from cardpilot.config import Settings, get_settings
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.jobs.privacy import KILL_HOOK_ENV, key_status, rotate
 from cardpilot.privacy import BlindIndexKey, FieldCipher, KeyRing
+from cardpilot.privacy.cipher import blind_index_prefix, ciphertext_prefix
 from cardpilot.store.db import make_engine
-from cardpilot.store.personal_data import customer_ids_by_blind_index
+from cardpilot.store.personal_data import PersonalRow, customer_ids_by_blind_index, rewrite_batch
 
 CARDPILOT = str(Path(sys.executable).parent / "cardpilot")
 CUSTOMERS = 300
@@ -366,3 +368,46 @@ def test_no_plaintext_personal_data_in_a_dump_after_rotation(
     assert len(values) > CUSTOMERS
     leaked = [v for v in values if len(v) >= 6 and (v in dump or v.hex().encode() in dump)]
     assert leaked == []
+
+
+def test_a_row_another_process_changes_during_a_batch_keeps_what_that_process_wrote(
+    store_url: str, tmp_path: Path, portfolio: Path, plaintext: dict[str, Any]
+) -> None:
+    _import(store_url, tmp_path, portfolio, K1, None)
+    cipher = _cipher(f"{K1},{K2}", "k2")
+    newer = cipher.encrypt("13800000000")
+    changed: list[str] = []
+
+    def rewrite(row: PersonalRow) -> PersonalRow:
+        if not changed:  # an import under the new key writes this customer's phone meanwhile
+            changed.append(row.customer_id)
+            with _store(store_url) as other, other.begin() as conn:
+                conn.execute(
+                    text("UPDATE customers SET phone_enc = :p WHERE customer_id = :c"),
+                    {"p": newer, "c": row.customer_id},
+                )
+        return replace(
+            row,
+            name_enc=cipher.reencrypt(row.name_enc),
+            national_id_enc=cipher.reencrypt(row.national_id_enc),
+            phone_enc=cipher.reencrypt(row.phone_enc),
+            email_enc=cipher.reencrypt(row.email_enc),
+            pii_key_id="k2",
+        )
+
+    with _store(store_url) as engine:
+        last, written = rewrite_batch(
+            engine,
+            after=None,
+            limit=20,
+            active_prefix=ciphertext_prefix("k2"),
+            blind_prefix=blind_index_prefix("b1"),
+            rewrite=rewrite,
+        )
+    assert last is not None
+    assert written == 19
+    back = _read_back(store_url, cipher)
+    assert back[changed[0]] == plaintext[changed[0]] | {"phone": "13800000000"}
+    rest = _rotate(store_url, cipher)
+    assert rest["after"]["values_under_other_keys"] == 0
+    assert _read_back(store_url, _cipher(K2))[changed[0]]["phone"] == "13800000000"
