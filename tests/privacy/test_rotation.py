@@ -281,6 +281,10 @@ def test_status_and_rotate_on_the_command_line_and_a_key_in_use_cannot_leave_the
     after = runner.invoke(app, ["privacy", "status", "--json"], env=_env(tmp_path, K2))
     assert after.exit_code == 0, after.output
     assert json.loads(after.stdout)["values_under_other_keys"] == 0
+    again = runner.invoke(app, ["privacy", "rotate"], env=_env(tmp_path, K2))
+    assert again.exit_code == 0, again.output
+    assert "re-encrypted 0 of 0 customers" in again.stdout
+    assert "values under other keys now 0" in again.stdout
 
 
 def _total(status: dict[str, Any]) -> int:

@@ -124,10 +124,11 @@ def rotate(
     if as_json:
         emit_json(result.as_json())
         return
+    after = result.after
+    assert after is not None  # set when the rotation returns
     console.print(
         f"re-encrypted {result.rows_rewritten:,} of {result.rows_to_rewrite:,} customers in "
         f"{result.batches} batches under key {result.active_key} (blind index: "
-        f"{result.blind_index_key}); values under other keys now "
-        f"{result.after['values_under_other_keys']:,}; keys that can leave the ring: "
-        f"{', '.join(result.after['retirable_keys']) or 'none'}"  # type: ignore[arg-type]
+        f"{result.blind_index_key}); values under other keys now {after.under_other_keys:,}; "
+        f"keys that can leave the ring: {', '.join(after.retirable) or 'none'}"
     )

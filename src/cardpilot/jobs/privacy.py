@@ -10,7 +10,7 @@ still uses is refused, naming the key and how many values it holds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from functools import partial
 
 from sqlalchemy import Engine
@@ -121,11 +121,11 @@ def require_ring_covers_store(engine: Engine, cipher: FieldCipher) -> KeyStatus:
 class RotateResult:
     active_key: str
     blind_index_key: str
+    before: KeyStatus
+    after: KeyStatus | None = None
     rows_to_rewrite: int = 0
     rows_rewritten: int = 0
     batches: int = 0
-    before: dict[str, object] = field(default_factory=dict)
-    after: dict[str, object] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -134,8 +134,8 @@ class RotateResult:
             "rows_to_rewrite": self.rows_to_rewrite,
             "rows_rewritten": self.rows_rewritten,
             "batches": self.batches,
-            "before": self.before,
-            "after": self.after,
+            "before": self.before.as_json(),
+            "after": self.after.as_json() if self.after else None,
         }
 
 
@@ -175,7 +175,7 @@ def rotate(
     all) and a rerun carries on with the rows still to do.
     """
     before = require_ring_covers_store(engine, cipher)
-    result = RotateResult(cipher.active_key_id, cipher.blind_key_id, before=before.as_json())
+    result = RotateResult(cipher.active_key_id, cipher.blind_key_id, before=before)
     active = ciphertext_prefix(cipher.active_key_id)
     blind = blind_index_prefix(cipher.blind_key_id)
     result.rows_to_rewrite = count_to_rewrite(engine, active, blind)
@@ -204,5 +204,5 @@ def rotate(
         after = last
         if progress:
             progress(result.rows_rewritten, result.rows_to_rewrite)
-    result.after = key_status(engine, cipher).as_json()
+    result.after = key_status(engine, cipher)
     return result
