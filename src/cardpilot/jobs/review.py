@@ -28,6 +28,8 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from cardpilot.audit.chain import AuditEntry
+from cardpilot.audit.decisions import DecisionsDigest
 from cardpilot.batch.currency import UCI_HINT, require_currency
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
 from cardpilot.batch.kill_hook import KillHook
@@ -44,6 +46,7 @@ from cardpilot.notify.decision_notices import limit_change_outbox
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, AccountChunk
+from cardpilot.store.audit import default_actor, record_audit
 from cardpilot.store.db import is_sqlite, make_engine, upgrade
 from cardpilot.store.decision_writer import DecisionWriter, open_decision_writer
 from cardpilot.store.limit_decisions import (
@@ -93,10 +96,13 @@ class ReviewResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     # This run's decisions by (action, grade, segment), as the chunks were written.
     run_kinds: Counter[tuple[Any, Any, Any]] = field(default_factory=Counter, repr=False)
+    # This run's decisions as one digest, for its audit record (cardpilot.audit.decisions).
+    digest: DecisionsDigest = field(default_factory=DecisionsDigest, repr=False)
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("run_kinds")
+        out.pop("digest")
         return out
 
 
@@ -221,8 +227,33 @@ def _review_chunks(
         result.flags = check_watches(db, policy, result.as_of)
     except BaseException as exc:
         finish_review_run(db, result.run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
+        audit_review_run(db, result, "failed")
         raise
     finish_review_run(db, result.run_id, "finished")
+    audit_review_run(db, result, "finished")
+
+
+def audit_review_run(db: Engine, result: ReviewResult, status: str) -> None:
+    """One audit record for the run: its counts and the digest of the decisions it wrote (one
+    record per run, not per decision: see cardpilot.audit.decisions)."""
+    by_action = counts_by(result.run_kinds, 0)
+    payload = {
+        "run_id": result.run_id,
+        "cycle_id": result.cycle_id,
+        "as_of": result.as_of.isoformat(),
+        "engine": result.engine,
+        "policy_version": result.policy_version,
+        "model_version": result.model_version,
+        "status": status,
+        "decided": result.decided,
+        "skipped": result.skipped,
+        "watched": result.watched,
+        "by_action": {str(k): n for k, n in sorted(by_action.items())},
+        "decisions_digest": result.digest.hexdigest(),
+        "decisions_digested": result.digest.rows,
+    }
+    subject = f"review_run:{result.run_id}"
+    record_audit(db, AuditEntry(default_actor(), "review.run", subject, payload, after=payload))
 
 
 @dataclass(frozen=True)
@@ -271,11 +302,12 @@ def _review_steps(
         notices = (lambda changed: limit_change_outbox(db, changed)) if notify else None
         return writer.write(chunk, notices=notices, before_commit=before_commit)
 
-    def collect(_planned: _DecidedChunk, written: ChunkWritten) -> None:
+    def collect(planned: _DecidedChunk, written: ChunkWritten) -> None:
         result.decided += written.inserted
         result.skipped += written.skipped_as_decided
         result.watched += written.watched
         result.run_kinds.update(written.by_kind)
+        result.digest.update(planned.decisions)
 
     return ChunkSteps(lambda chunk: chunk.seen, decide_chunk, write, collect)
 

@@ -247,6 +247,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.notify_models",
     "cardpilot.overdue.models",
     "cardpilot.store.overdue_models",
+    "cardpilot.store.audit_models",
+    "cardpilot.store.case_models",
 )
 
 
