@@ -47,6 +47,7 @@ from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, AccountChunk
 from cardpilot.store.audit import default_actor, record_audit
+from cardpilot.store.cases import accounts_on_hold
 from cardpilot.store.db import is_sqlite, make_engine, upgrade
 from cardpilot.store.decision_writer import DecisionWriter, open_decision_writer
 from cardpilot.store.limit_decisions import (
@@ -83,6 +84,7 @@ class ReviewResult:
     model_version: str | None
     decided: int = 0  # by this run
     skipped: int = 0  # already decided in the cycle by an earlier run, or not reviewed
+    held: int = 0  # of those skipped: limits an analyst's override holds (store.cases)
     watched: int = 0
     flags: int = 0
     seconds: float = 0.0
@@ -247,6 +249,7 @@ def audit_review_run(db: Engine, result: ReviewResult, status: str) -> None:
         "status": status,
         "decided": result.decided,
         "skipped": result.skipped,
+        "held": result.held,
         "watched": result.watched,
         "by_action": {str(k): n for k, n in sorted(by_action.items())},
         "decisions_digest": result.digest.hexdigest(),
@@ -260,6 +263,7 @@ def audit_review_run(db: Engine, result: ReviewResult, status: str) -> None:
 class _DecidedChunk:
     chunk: AccountChunk
     decisions: pl.DataFrame
+    held: int = 0
 
 
 def _review_steps(
@@ -274,6 +278,8 @@ def _review_steps(
     texts: dict[str, dict[str, str]] = {}
     effective = dt.datetime.combine(result.as_of, dt.time(), tzinfo=dt.UTC)
     watch = watch_start(policy, result.as_of)
+    # An analyst's override stands for its hold period: those accounts are left undecided.
+    on_hold = sorted(accounts_on_hold(db, result.as_of))
 
     def decide_chunk(chunk: AccountChunk, clock: StageClock) -> _DecidedChunk | None:
         result.skipped += chunk.skipped
@@ -281,11 +287,18 @@ def _review_steps(
             return None
         with clock.timing("features_score"):
             table = score_chunk(chunk, scorer, result.as_of)
+            held = 0
+            if on_hold:
+                scored = table.height
+                table = table.filter(~pl.col("account_id").is_in(on_hold))
+                held = scored - table.height
+                result.held += held
+                result.skipped += held
             codes = reason_codes_of(table)
         with clock.timing("decide"):
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
-        return _DecidedChunk(chunk, decided.with_columns(consecutive))
+        return _DecidedChunk(chunk, decided.with_columns(consecutive), held)
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
         rows, sets = decision_rows(planned.decisions, result.run_id, result.cycle_id)
@@ -296,7 +309,7 @@ def _review_steps(
             first=planned.chunk.first,
             last=planned.chunk.last,
             effective=effective,
-            skipped=planned.chunk.skipped,
+            skipped=planned.chunk.skipped + planned.held,
             watch=watch,
         )
         notices = (lambda changed: limit_change_outbox(db, changed)) if notify else None
