@@ -21,7 +21,7 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -102,10 +102,8 @@ class ReviewResult:
     digest: DecisionsDigest = field(default_factory=DecisionsDigest, repr=False)
 
     def as_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("run_kinds")
-        out.pop("digest")
-        return out
+        internal = ("run_kinds", "digest")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in internal}
 
 
 def review_cycle_id(as_of: dt.date, cycle_months: int) -> str:
