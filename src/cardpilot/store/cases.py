@@ -308,3 +308,9 @@ def accounts_on_hold(db: Engine, as_of: dt.date) -> frozenset[str]:
             {"as_of": as_of},
         )
         return frozenset(str(r[0]) for r in rows)
+
+
+def case_of_override(conn: Connection, decision_id: int) -> CaseRow | None:
+    """The case whose override is the limit decision ``decision_id``."""
+    row = conn.execute(_cases_sql(" WHERE override_decision_id = :d"), {"d": decision_id}).first()
+    return None if row is None else CaseRow(*row)
