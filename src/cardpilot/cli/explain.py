@@ -93,11 +93,12 @@ def print_explanation(explanation: dict[str, Any], heading: str = "") -> None:
 def _print_rule(rule: dict[str, Any]) -> None:
     grade, segment = rule["grade"], rule["segment"]
     if grade is not None:
-        band = grade.get("score") or grade.get("pd")
+        bounds = grade.get("score") or grade.get("pd") or {}
+        band = f"{'score' if grade.get('score') else 'PD'} {bounds.get('min')}–{bounds.get('max')}"
         increase = grade.get("increase_pct")
         allowed = f"increase {increase['min']}–{increase['max']} %" if increase else "no increase"
         console.print(
-            f"  rule: grade {grade['label']['zh-CN']} / {grade['label']['en']} (band {band});"
+            f"  rule: grade {grade['label']['zh-CN']} / {grade['label']['en']} ({band});"
             f" {allowed}; decrease {grade['decrease'].get('cut_pct')} % when"
             f" {condition_text(grade['decrease'].get('when'))}"
         )
