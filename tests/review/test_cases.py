@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
+from cardpilot.audit.chain import digest_text
 from cardpilot.cli import app
 from cardpilot.jobs.review import review_portfolio
 from cardpilot.store.audit import iter_records, verify_chain
@@ -83,8 +84,12 @@ def test_an_override_is_stored_audited_notified_and_held_by_the_next_review(load
                 select(Account.credit_limit_minor).where(Account.account_id == account)
             )
         assert current == new_limit
-        actions = [r.action for r in iter_records(db)]
-        assert actions[-2:] == ["case.open", "case.decide"]
+        records = list(iter_records(db))
+        assert [r.action for r in records[-2:]] == ["case.open", "case.decide"]
+        # The append-only log keeps the analyst's free text by its digest only.
+        assert "收入证明" not in records[-1].payload
+        reason = json.loads(records[-1].payload)["decision_reason"]
+        assert reason == {"sha256": digest_text("收入证明已核实，恢复原额度")}
     finally:
         db.dispose()
     notices = _outbox(loaded_store, f"review_case:{opened['id']}")

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
-from cardpilot.audit.chain import AuditEntry
+from cardpilot.audit.chain import AuditEntry, digest_text
 from cardpilot.notify.notice import LimitChangeNotice, NoticeReason
 from cardpilot.notify.outbox import enqueue_notices
 from cardpilot.policy.cases import OUTCOMES, CasePolicy
@@ -41,6 +41,17 @@ NOTICE_TYPE = "case_outcome"
 
 class CaseError(ValueError):
     """A case request that cannot be carried out: says what is wrong and what to do."""
+
+
+def audited(case: CaseRow) -> dict[str, Any]:
+    """The case as its audit record holds it: the free texts (which may name a person) by
+    their digests, so the append-only log keeps no personal data and still proves the texts
+    in ``review_cases`` unchanged."""
+    out = case.as_json()
+    for key in ("reason", "decision_reason"):
+        if out[key] is not None:
+            out[key] = {"sha256": digest_text(out[key])}
+    return out
 
 
 def _reason(reason: str) -> str:
@@ -82,7 +93,7 @@ def open_review_case(
             at=now,
         )
         entry = AuditEntry(
-            actor, "case.open", f"case:{case.id}", case.as_json(), after=case.as_json()
+            actor, "case.open", f"case:{case.id}", audited(case), after=audited(case)
         )
         append_audit(conn, entry, now)
     return case
@@ -132,13 +143,13 @@ def decide_review_case(
             decided = _override(conn, decided, facts, new_limit_minor, case_policy, today, now)
         mark_decided(conn, decided)
         _notify(conn, decided, facts, new_limit_minor, case_policy, today)
-        before = {"credit_limit_minor": facts.credit_limit_minor, "case": case.as_json()}
+        before = {"credit_limit_minor": facts.credit_limit_minor, "case": audited(case)}
         after = {
             "credit_limit_minor": new_limit_minor or facts.credit_limit_minor,
-            "case": decided.as_json(),
+            "case": audited(decided),
         }
         subject = f"case:{case_id}"
-        entry = AuditEntry(actor, "case.decide", subject, decided.as_json(), before, after)
+        entry = AuditEntry(actor, "case.decide", subject, audited(decided), before, after)
         append_audit(conn, entry, now)
     return decided
 

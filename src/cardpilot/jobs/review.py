@@ -21,6 +21,7 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -227,7 +228,8 @@ def _review_chunks(
         result.flags = check_watches(db, policy, result.as_of)
     except BaseException as exc:
         finish_review_run(db, result.run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
-        audit_review_run(db, result, "failed")
+        with suppress(Exception):  # the store may be what failed: the run's own error goes up
+            audit_review_run(db, result, "failed")
         raise
     finish_review_run(db, result.run_id, "finished")
     audit_review_run(db, result, "finished")
