@@ -53,6 +53,10 @@ class Settings(BaseSettings):
         default=None,
         description="SQLAlchemy URL of the store; default: SQLite file under `home`.",
     )
+    policy_dir: Path | None = Field(
+        default=None,
+        description="Folder of the bank's own policy folders, named by --policy NAME.",
+    )
     timezone: str = DEFAULT_TIMEZONE
     locale: str = DEFAULT_LOCALE
     currency: str = "CNY"

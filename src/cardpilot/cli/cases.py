@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 from rich.table import Table
 
 from cardpilot.cli import app
-from cardpilot.cli.common import DATABASE_OPTION, open_engine
+from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
 
 cases_app = typer.Typer(
@@ -54,8 +52,11 @@ def decide(
     new_limit: str | None = typer.Option(
         None, "--new-limit", help="With override: the new limit, in yuan (e.g. 80000)."
     ),
-    policy: Path | None = typer.Option(
-        None, "--policy", help="Policy folder with cases.yaml; default the shipped one."
+    policy: str | None = typer.Option(
+        None,
+        "--policy",
+        help="Policy by name (`cardpilot policy list`) or folder holding cases.yaml;"
+        " default: the shipped one.",
     ),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
@@ -72,7 +73,7 @@ def decide(
     except MoneyError as exc:
         raise fail(f"--new-limit {new_limit!r}: {exc}") from exc
     try:
-        case_policy = load_case_policy(policy)
+        case_policy = load_case_policy(policy_path(policy))
     except PolicyError as exc:
         raise fail(str(exc)) from exc
     db = open_engine(database)

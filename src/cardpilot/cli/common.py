@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import typer
 from rich.logging import RichHandler
 from sqlalchemy import Engine
 
-from cardpilot.cli.output import err_console
+from cardpilot.cli.output import err_console, fail
 from cardpilot.config import get_settings
 from cardpilot.privacy.logging import install_pii_redaction
 
@@ -19,6 +20,30 @@ DATABASE_OPTION = typer.Option(
     envvar="CARDPILOT_DATABASE_URL",
     show_envvar=True,
 )
+
+
+LIMITS_POLICY_OPTION = typer.Option(
+    None,
+    "--policy",
+    help="Limit policy by name (`cardpilot policy list`) or folder (limits.yaml +"
+    " reasons.yaml); default: the shipped one.",
+)
+OVERDUE_POLICY_OPTION = typer.Option(
+    None,
+    "--policy",
+    help="Overdue policy by name (`cardpilot policy list`), folder or overdue.yaml;"
+    " default: the shipped one.",
+)
+
+
+def policy_path(value: str | Path | None, kind: str | None = None) -> Path | None:
+    """``--policy NAME|PATH`` as a path (``None``: the command's default policy)."""
+    from cardpilot.policy.catalogue import UnknownPolicyError, resolve_policy
+
+    try:
+        return resolve_policy(value, kind=kind, settings=get_settings())
+    except UnknownPolicyError as exc:
+        raise fail(str(exc)) from None
 
 
 def database_url(database: str | None) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from cardpilot.cli.common import DATABASE_OPTION, open_engine
+from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
 from cardpilot.cli.review import POLICY_OPTION, load_scorer, review_app
 
@@ -21,16 +21,17 @@ def explain(
         None, "--model", help="The model folder the review used (default: the champion)."
     ),
     family: str = typer.Option("scorecard", "--family", help="Registry model family."),
-    policy: Path | None = POLICY_OPTION,
+    policy: str | None = POLICY_OPTION,
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Explain the account's latest limit decision (a review's, or a case's override)."""
     from cardpilot.jobs.explain import ExplainError, explain_account
+    from cardpilot.policy.catalogue import LIMITS
     from cardpilot.policy.loading import PolicyError, load_policy
 
     try:
-        chosen = load_policy(policy)
+        chosen = load_policy(policy_path(policy, LIMITS))
     except PolicyError as exc:
         raise fail(str(exc)) from exc
     scorer = load_scorer(model, family)

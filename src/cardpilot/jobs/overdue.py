@@ -12,7 +12,7 @@ actions of the decisions *this run inserted* and queues their notices through th
 re-run of the same date (or one after a kill) treats each account exactly once.
 
 The policy and the accounts must be in the same currency (the engine does not convert; the UCI
-data is NT$: use ``--policy src/cardpilot/policies/uci-twd``, as for the review).
+data is NT$: use ``--policy uci-twd``, as for the review).
 """
 
 from __future__ import annotations
@@ -47,6 +47,7 @@ from cardpilot.overdue.treatment_table import (
     no_broken_promises,
     with_limits,
 )
+from cardpilot.policy.catalogue import OVERDUE
 from cardpilot.scoring.features import behaviour_features
 from cardpilot.store.account_chunks import ChunkFrames
 from cardpilot.store.audit import default_actor, record_audit
@@ -191,8 +192,8 @@ def treat_overdue(
             policy.file.currency,
             error=TreatError,
             amounts="the overdue policy's amounts",
-            fix="Treat with a policy in the accounts' currency, e.g. --policy "
-            "src/cardpilot/policies/uci-twd for the UCI data (NT$), see docs/overdue.md",
+            fix="Treat with a policy in the accounts' currency (docs/overdue.md).",
+            kind=OVERDUE,
         )
         model_version = model_version or model_version_of(scorer)
         result = TreatResult(str(uuid.uuid4()), as_of, policy.version, model_version)

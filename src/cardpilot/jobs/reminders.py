@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from cardpilot.batch.currency import UCI_HINT, require_currency
+from cardpilot.batch.currency import require_currency
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
 from cardpilot.notify.compose import Composer, default_composer
 from cardpilot.notify.prefs import EDUCATION_TOPIC
@@ -35,6 +35,7 @@ from cardpilot.notify.reminder_notices import QueuedReminders, queue_reminders
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.overdue.reminders import apply_daily_cap, due_messages, reminder_input, reminders_of
 from cardpilot.overdue.schema import OverduePolicy
+from cardpilot.policy.catalogue import OVERDUE
 from cardpilot.store.contact_opt_ins import known_customers, upsert_opt_ins
 from cardpilot.store.db import open_store
 from cardpilot.store.portfolio_facts import account_count
@@ -100,7 +101,8 @@ def send_reminders(
             policy.file.currency,
             error=RemindError,
             amounts="the overdue policy's amounts",
-            fix=f"Use a policy in the accounts' currency, {UCI_HINT}",
+            fix="Use a policy in the accounts' currency.",
+            kind=OVERDUE,
         )
         by_rule: Counter[str] = Counter()
         by_type: Counter[str] = Counter()

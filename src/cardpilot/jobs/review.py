@@ -31,7 +31,7 @@ from sqlalchemy import Engine
 
 from cardpilot.audit.chain import AuditEntry
 from cardpilot.audit.decisions import DecisionsDigest
-from cardpilot.batch.currency import UCI_HINT, require_currency
+from cardpilot.batch.currency import require_currency
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
 from cardpilot.batch.kill_hook import KillHook
 from cardpilot.batch.loop import ChunkSteps, ProgressCallback, StageClock, run_chunked
@@ -168,7 +168,7 @@ def _start_run(
     model_version: str | None,
 ) -> ReviewResult:
     """Check the review can run, then start its run."""
-    fix = f"Review with a policy in the accounts' currency, {UCI_HINT}, see docs/review.md"
+    fix = "Review with a policy in the accounts' currency (docs/review.md)."
     amounts = "the policy's amounts"
     require_currency(db, policy.limits.currency, error=ReviewError, amounts=amounts, fix=fix)
     try:
