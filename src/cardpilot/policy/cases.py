@@ -12,19 +12,16 @@ import json
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, ValidationError
 
+from cardpilot.policy.base import PolicyModel, validation_message
 from cardpilot.policy.loading import PolicyError, default_policy_path
 
 CASES_FILE = "cases.yaml"
 OUTCOMES = ("uphold", "override")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class OutcomeText(_Strict):
+class OutcomeText(PolicyModel):
     """What the customer is told of an outcome, in each locale (plain words, no codes)."""
 
     zh_cn: str = Field(alias="zh-CN", min_length=1, max_length=120)
@@ -34,7 +31,7 @@ class OutcomeText(_Strict):
         return self.zh_cn if locale.startswith("zh") else self.en
 
 
-class CasePolicy(_Strict):
+class CasePolicy(PolicyModel):
     """``cases.yaml``; ``version`` is the recorded ``<declared>+<content hash>``."""
 
     version: str = Field(min_length=1)
@@ -68,8 +65,7 @@ def load_case_policy(folder: Path | None = None) -> CasePolicy:
     except yaml.YAMLError as exc:
         raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
-        where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        raise PolicyError(f"{path}: {where}") from exc
+        raise PolicyError(validation_message(str(path), exc)) from exc
     missing = [o for o in OUTCOMES if o not in policy.outcome_texts]
     if missing:
         raise PolicyError(f"{path}: outcome_texts: no text for {', '.join(missing)}")
