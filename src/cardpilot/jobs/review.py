@@ -295,6 +295,8 @@ def _review_steps(
                 held = scored - table.height
                 result.held += held
                 result.skipped += held
+                if not table.height:
+                    return None
             codes = reason_codes_of(table)
         with clock.timing("decide"):
             decided = decide(table, score_reason_texts(codes, texts))
