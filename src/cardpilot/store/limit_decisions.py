@@ -242,6 +242,8 @@ def cycle_kinds(db: Engine, cycle_id: str, *, other_than_run: int | None = None)
     else:
         where = (
             "WHERE run_id IN (SELECT id FROM review_runs WHERE cycle_id = :cycle AND id <> :run)"
+            # A case's override sits under the run it overrode, in a cycle of its own.
+            " AND cycle_id = :cycle"
         )
         params["run"] = other_than_run
     with db.connect() as conn:
