@@ -247,6 +247,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.notify_models",
     "cardpilot.overdue.models",
     "cardpilot.store.overdue_models",
+    "cardpilot.store.ledger_models",
 )
 
 
