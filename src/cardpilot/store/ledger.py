@@ -86,7 +86,8 @@ def account_postings(
     if as_of is not None:
         sql += " AND effective_on <= :d"
         params["d"] = as_of
-    sql += " ORDER BY effective_on, effective_at, id"
+    # An opening balance takes effect with the account's first posting and reads before it.
+    sql += " ORDER BY effective_on, effective_at, kind <> 'opening_balance', id"
     return _typed(query_frame(conn, sql, params, _READ_SCHEMA))
 
 

@@ -1,0 +1,163 @@
+"""Imports post to the ledger: the generic layout's transactions and payments files and the UCI
+layout's derived payments and movements, with statement memos and opening balances; each
+re-import posts nothing twice, and `cardpilot ledger check` finds no violation."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from cardpilot.config import Settings
+from cardpilot.jobs.importing import import_portfolio
+from cardpilot.jobs.ledger import check_ledger
+from cardpilot.store import ledger
+from cardpilot.store.db import make_engine
+
+UCI_POSTINGS = 484_755  # 180,000 statement memos, payments and movements, 30,000 openings
+
+PORTFOLIO: dict[str, dict[str, list[str]]] = {
+    "customers": {"customer_id": ["C1"]},
+    "accounts": {
+        "account_id": ["A1"],
+        "customer_id": ["C1"],
+        "currency": ["CNY"],
+        "credit_limit": ["10000"],
+    },
+    "statements": {
+        "account_id": ["A1", "A1"],
+        "cycle_date": ["2025-01-31", "2025-02-28"],
+        "statement_balance": ["500.00", "300.00"],
+        "amount_paid": ["0", "250.00"],
+        "days_past_due": ["0", "0"],
+    },
+    "transactions": {
+        "transaction_id": ["T1", "T2"],
+        "account_id": ["A1", "A1"],
+        "posted_at": ["2025-01-10T12:00:00+08:00", "2025-02-05T09:00:00+08:00"],
+        "kind": ["purchase", "purchase"],
+        "amount": ["500.00", "50.00"],
+    },
+    "payments": {
+        "payment_id": ["P1", "P2", "P3"],
+        "account_id": ["A1", "A9", "A1"],
+        "paid_at": [
+            "2025-02-20T10:00:00+08:00",
+            "2025-02-21T10:00:00+08:00",
+            "2025-02-22T10:00:00+08:00",
+        ],
+        "amount": ["250.00", "10.00", "-5"],
+    },
+}
+
+
+def _folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "portfolio"
+    folder.mkdir()
+    for table, columns in PORTFOLIO.items():
+        pl.DataFrame(columns).write_csv(folder / f"{table}.csv")
+    return folder
+
+
+def test_generic_payments_and_transactions_post_once_and_reconcile(
+    store_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    folder = _folder(tmp_path)
+    first = import_portfolio(
+        folder,
+        layout="generic",
+        database_url=store_url,
+        settings=settings,
+        today=dt.date(2025, 3, 5),
+    )
+    second = import_portfolio(
+        folder,
+        layout="generic",
+        database_url=store_url,
+        settings=settings,
+        today=dt.date(2025, 3, 5),
+    )
+
+    assert (first.transactions, first.postings) == (3, 6)
+    assert (second.transactions, second.postings) == (0, 0)
+    rejects = pl.read_csv(first.rejects_file or "", infer_schema=False)
+    assert rejects.filter(pl.col("file").str.ends_with("payments.csv")).select(
+        "row", "field"
+    ).rows() == [("3", "account_id"), ("4", "amount")]
+    engine = make_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            postings = ledger.account_postings(conn, "A1")
+            assert sorted(postings["idempotency_key"]) == [
+                "open:A1",
+                "st:A1:20250131",
+                "st:A1:20250228",
+                "tx:P1",
+                "tx:T1",
+                "tx:T2",
+            ]
+            opening = postings.filter(pl.col("kind") == "opening_balance")
+            assert opening["amount_minor"].to_list() == [0]
+            assert ledger.account_balance(conn, "A1", dt.date(2025, 2, 28))["total"] == 30_000
+        checked = check_ledger(engine)
+    finally:
+        engine.dispose()
+    assert (checked.accounts, checked.violations, checked.statements_checked) == (1, 0, 2)
+
+
+def test_ledger_check_command_prints_the_counts_as_json(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from cardpilot.cli import app
+
+    monkeypatch.setenv("CARDPILOT_HOME", str(tmp_path / "home"))
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    import_portfolio(
+        _folder(tmp_path),
+        layout="generic",
+        database_url=url,
+        settings=Settings(home=tmp_path / "home"),
+        today=dt.date(2025, 3, 5),
+    )
+
+    result = CliRunner().invoke(app, ["ledger", "check", "--database", url, "--json"])
+
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    assert payload["accounts"] == 1
+    assert payload["violations"] == 0
+    assert payload["by_invariant"]["waived_over_charged"] == 0
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+def test_uci_import_posts_its_ledger_once_and_every_statement_reconciles(
+    store_url: str, tmp_path: Path, uci_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    first = import_portfolio(uci_path, layout="uci", database_url=store_url, settings=settings)
+    second = import_portfolio(uci_path, layout="uci", database_url=store_url, settings=settings)
+
+    assert (first.postings, second.postings) == (UCI_POSTINGS, 0)
+    engine = make_engine(store_url)
+    try:
+        checked = check_ledger(engine)
+        with engine.connect() as conn:
+            # Account 1's September statement (BILL_AMT1) is 3,913.
+            balance = ledger.account_balance(conn, "1", dt.date(2005, 9, 30))
+            kinds = ledger.account_postings(conn, "1")["kind"].value_counts()
+    finally:
+        engine.dispose()
+    assert (checked.accounts, checked.violations, checked.statements_checked) == (
+        30_000,
+        0,
+        180_000,
+    )
+    assert balance["total"] == 391_300
+    assert dict(kinds.iter_rows())["statement_issued"] == 6
