@@ -94,10 +94,10 @@ def worker(folder: Path) -> dict[str, Any]:
 
     import polars as pl
 
-    from cardpilot.jobs.overdue import unpaid_minimum
     from cardpilot.overdue.aging import age_accounts_lazy
     from cardpilot.overdue.loading import load_overdue_policy
     from cardpilot.overdue.treatment import assign_treatments_lazy
+    from cardpilot.overdue.treatment_table import unpaid_minimum
 
     policy = load_overdue_policy()
     minor = pl.Int64
@@ -121,7 +121,7 @@ def worker(folder: Path) -> dict[str, Any]:
     # The stand-in PD: uniform in [0, 1) from a hash of the account id, squared.
     unit = (pl.col("account_id").hash(seed=7) % 1_000_000).cast(pl.Float64) / 1_000_000
     overdue = snapshot.filter(pl.col("days_past_due") > 0)
-    # The late fee's base, as the treat job reads it (jobs.overdue.unpaid_minimum).
+    # The late fee's base, as the treat job reads it (overdue.treatment_table.unpaid_minimum).
     unpaid = unpaid_minimum(statements.join(overdue.select("account_id"), on="account_id"), AS_OF)
     table = overdue.join(unpaid, on="account_id", how="left").with_columns(
         (unit * unit).alias("pd"), pl.lit(0, pl.Int32).alias("broken_promises")

@@ -13,9 +13,9 @@ from typer.testing import CliRunner
 import cardpilot.cli.aging
 import cardpilot.cli.plan  # noqa: F401 - registers the commands on app
 from cardpilot.cli import app
-from cardpilot.overdue.models import AgingSnapshot
 from cardpilot.store.db import open_store, unit_of_work
 from cardpilot.store.models import Account, Customer, Statement
+from cardpilot.store.overdue_models import AgingSnapshot
 
 runner = CliRunner()
 

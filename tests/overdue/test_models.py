@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
-import cardpilot.overdue.models  # noqa: F401 - puts the model on Base.metadata
+import cardpilot.store.overdue_models  # noqa: F401 - puts the model on Base.metadata
 from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.models import Base
 

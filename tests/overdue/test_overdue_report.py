@@ -14,11 +14,11 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.jobs.aging import run_aging
 from cardpilot.jobs.overdue import treat_overdue
 from cardpilot.jobs.plans import accept_plan, advance_plans, offer_plan
 from cardpilot.overdue.aging import roll_rates
 from cardpilot.overdue.loading import load_overdue_policy
-from cardpilot.overdue.run import run_aging
 from cardpilot.reports.overdue import (
     OverdueReportError,
     fee_totals,

@@ -9,7 +9,7 @@ import json
 import pytest
 from sqlalchemy import text
 
-from cardpilot.jobs.overdue import read_treatments, treat_overdue
+from cardpilot.jobs.overdue import treat_overdue
 from cardpilot.jobs.plans import (
     PlanStoreError,
     accept_plan,
@@ -20,6 +20,7 @@ from cardpilot.jobs.plans import (
 )
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.store.db import make_engine
+from cardpilot.store.overdue_treatments import read_treatments
 
 from .conftest import AS_OF
 

@@ -410,8 +410,8 @@ def test_a_larger_balance_never_costs_less_interest(balance: int, extra: int) ->
 
 
 def test_every_reminder_template_renders_in_both_languages_on_every_channel() -> None:
-    from cardpilot.jobs.reminders import build_notices
     from cardpilot.notify.compose import Composer
+    from cardpilot.notify.reminder_notices import build_notices
 
     statements = _statements(a=(1_000_000, 100_000, 0))
     composer = Composer()

@@ -13,7 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
-from cardpilot.jobs.overdue import TreatError, read_treatments, treat_overdue
+from cardpilot.jobs.overdue import TreatError, treat_overdue
 from cardpilot.overdue.loading import (
     load_overdue_policy,
     overdue_policy_from_data,
@@ -21,6 +21,7 @@ from cardpilot.overdue.loading import (
 )
 from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.models import Base
+from cardpilot.store.overdue_treatments import read_treatments
 
 from .conftest import AS_OF, EXPECTED_SEGMENT, LIMIT
 

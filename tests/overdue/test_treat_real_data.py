@@ -134,8 +134,8 @@ def test_treat_assesses_the_charges_and_waives_the_low_risk_share_on_uci(
     state no minimum payment, so no late fee: penalty interest only), low-risk accounts with a
     waiver share and positive charges have a positive waived amount, high-risk ones none."""
     from cardpilot.domain.fees import OverdueBalances
-    from cardpilot.jobs.overdue import read_treatments
     from cardpilot.overdue.charges import assess_charges
+    from cardpilot.store.overdue_treatments import read_treatments
 
     policy = load_overdue_policy(POLICY)
     engine = make_engine(treated["url"])

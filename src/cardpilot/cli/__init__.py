@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from cardpilot import __version__
+from cardpilot.version import __version__
 
 app = typer.Typer(
     name="cardpilot",

@@ -25,8 +25,8 @@ def aging(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Days past due, buckets and roll rates; stores a snapshot per cycle date (and as-of)."""
+    from cardpilot.jobs.aging import run_aging
     from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
-    from cardpilot.overdue.run import run_aging
     from cardpilot.store.frames import read_portfolio_frames
 
     try:

@@ -105,9 +105,9 @@ def _demo_overdue(url: str, as_of: dt.date, *, real_data: bool) -> None:
     from cardpilot.cli.review import load_scorer
     from cardpilot.domain.money import format_major
     from cardpilot.domain.plans import quote_plan
+    from cardpilot.jobs.aging import run_aging
     from cardpilot.jobs.overdue import treat_overdue
     from cardpilot.overdue.loading import default_overdue_policy_path, load_overdue_policy
-    from cardpilot.overdue.run import run_aging
     from cardpilot.store.db import make_engine
     from cardpilot.store.frames import read_portfolio_frames
 

@@ -46,6 +46,7 @@ def train(
     from cardpilot.scoring.scaling import PointsScale
     from cardpilot.scoring.scorecard import ScorecardModel
     from cardpilot.scoring.training import reference_split, train_models, training_data
+    from cardpilot.store.scorecard_sql import write_scorecard_sql
 
     frames: Any
     protected_list = [p.strip() for p in protected.split(",") if p.strip()]
@@ -83,6 +84,7 @@ def train(
             if target.exists():
                 shutil.rmtree(target)
             save_model_dir(t.model, t.metadata, target)
+            write_scorecard_sql(t.model, target)
             rows = t.model.table.to_dicts() if isinstance(t.model, ScorecardModel) else None
             (target / "report.html").write_text(
                 model_report(t.metadata, td.y[test_rows], t.test_score, t.train_score, rows),

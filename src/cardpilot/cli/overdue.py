@@ -252,22 +252,16 @@ def demo_reminders(
     ``opt_in``: first record an education opt-in (source ``demo``) for that many customers, so
     the education messages show. Good dates: a statement's due date − 5 (before-due reminders),
     due date + 1 (first day overdue), cycle date + 1 (the minimum-payment illustration)."""
-    from sqlalchemy import select, text
-
     from cardpilot.jobs.reminders import record_opt_ins, send_reminders
     from cardpilot.overdue.loading import load_overdue_policy
     from cardpilot.store.db import make_engine, open_store
-    from cardpilot.store.notify_models import OutboxMessage
+    from cardpilot.store.outbox_rows import latest_message_body
+    from cardpilot.store.portfolio_facts import first_customer_ids
 
     if opt_in > 0:
         db = open_store(url)
         try:
-            with db.connect() as conn:
-                ids = conn.execute(
-                    text("SELECT customer_id FROM customers ORDER BY customer_id LIMIT :n"),
-                    {"n": opt_in},
-                ).scalars()
-                chosen = list(ids)
+            chosen = first_customer_ids(db, opt_in)
         finally:
             db.dispose()
         record_opt_ins(url, chosen, source="demo")
@@ -275,16 +269,7 @@ def demo_reminders(
     _print_reminders(result)
     db = make_engine(url)
     try:
-        with db.connect() as conn:
-            sample = conn.execute(
-                select(OutboxMessage.message_type, OutboxMessage.body_text)
-                .where(
-                    OutboxMessage.decision_ref.like("reminder:%"),
-                    OutboxMessage.channel == "app",
-                )
-                .order_by(OutboxMessage.id.desc())
-                .limit(1)
-            ).first()
+        sample = latest_message_body(db, "reminder:", "app")
     finally:
         db.dispose()
     if sample is not None:

@@ -355,6 +355,7 @@ def _train_demo_models(url: str, data: Path | None, home: Path, shown: Any) -> t
     from cardpilot.scoring.registry import Registry, save_model_dir
     from cardpilot.scoring.scaling import PointsScale
     from cardpilot.scoring.training import train_models, training_data
+    from cardpilot.store.scorecard_sql import write_scorecard_sql
 
     protected = ["sex", "marital_status"]
     frames: Any
@@ -377,6 +378,7 @@ def _train_demo_models(url: str, data: Path | None, home: Path, shown: Any) -> t
     for family, t in trained.items():
         target = home / "demo-models" / family
         save_model_dir(t.model, t.metadata, target)
+        write_scorecard_sql(t.model, target)
         registry.register(target)
         # The demo's freshly trained models are the ones the later steps must use.
         registry.promote(t.metadata["version"])

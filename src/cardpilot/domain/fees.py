@@ -30,8 +30,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from cardpilot.domain.money import BP
+
 DAYS_PER_YEAR_ACT365 = 365
-BP = 10_000
 
 
 class ChargeError(ValueError):

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 MINOR_PER_MAJOR = 100  # CNY, TWD, USD, EUR: two decimal places
+BP = 10_000  # 100 % in basis points: every share and percentage held as an integer
 
 
 class MoneyError(ValueError):

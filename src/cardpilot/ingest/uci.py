@@ -122,7 +122,7 @@ def days_past_due(code: pl.Expr) -> pl.Expr:
     return (code.clip(lower_bound=0) * DAYS_PER_MONTH_OVERDUE).cast(pl.Int32)
 
 
-def _canonical(name: str) -> str | None:
+def canonical_name(name: str) -> str | None:
     """Our name (``X1``) for a column named either way, case and separators aside."""
     key = "_".join(name.strip().lower().replace(".", " ").replace("_", " ").split())
     upper = name.strip().upper()
@@ -142,7 +142,7 @@ def uci_header(path: Path, encoding: str = DEFAULT_ENCODING) -> tuple[list[str],
     else:
         line = 1
     header = csv_header(path, encoding, line_number=line)
-    canonical = [_canonical(n) for n in header]
+    canonical = [canonical_name(n) for n in header]
     missing = [c for c in COLUMNS if c not in canonical]
     extra = [n for n, c in zip(header, canonical, strict=True) if c is None]
     repeated = sorted({c for c in canonical if c is not None and canonical.count(c) > 1})
@@ -168,7 +168,7 @@ def read_uci(path: str | Path, *, encoding: str = DEFAULT_ENCODING) -> UciRead:
     if not path.is_file():
         raise SourceError(f"{path}: no such file")
     header, header_line = uci_header(path, encoding)
-    ours = {name: _canonical(name) or name for name in header}
+    ours = {name: canonical_name(name) or name for name in header}
     theirs = {c: n for n, c in ours.items()}
     file = str(path)
     goods: list[pl.DataFrame] = []
@@ -202,10 +202,10 @@ def read_uci(path: str | Path, *, encoding: str = DEFAULT_ENCODING) -> UciRead:
             rows_read,
         )
     return UciRead(
-        customers=_customers(good),
-        accounts=_accounts(good),
-        statements=_statements(good),
-        labels=_labels(good),
+        customers=customers_from_rows(good),
+        accounts=accounts_from_rows(good),
+        statements=statements_from_rows(good),
+        labels=labels_from_rows(good),
         rejects=all_rejects,
         rows_read=rows_read,
     )
@@ -215,7 +215,7 @@ def _customer_id() -> pl.Expr:
     return pl.concat_str(pl.lit("C"), pl.col("ID"))
 
 
-def _customers(good: pl.DataFrame) -> pl.DataFrame:
+def customers_from_rows(good: pl.DataFrame) -> pl.DataFrame:
     return good.select(
         _customer_id().alias("customer_id"),
         (2005 - pl.col("X5")).alias("birth_year"),
@@ -226,7 +226,7 @@ def _customers(good: pl.DataFrame) -> pl.DataFrame:
     ).cast(CUSTOMER_SCHEMA)  # type: ignore[arg-type]
 
 
-def _accounts(good: pl.DataFrame) -> pl.DataFrame:
+def accounts_from_rows(good: pl.DataFrame) -> pl.DataFrame:
     return good.select(
         pl.col("ID").alias("account_id"),
         _customer_id().alias("customer_id"),
@@ -237,7 +237,7 @@ def _accounts(good: pl.DataFrame) -> pl.DataFrame:
     ).cast(ACCOUNT_SCHEMA)  # type: ignore[arg-type]
 
 
-def _statements(good: pl.DataFrame) -> pl.DataFrame:
+def statements_from_rows(good: pl.DataFrame) -> pl.DataFrame:
     months = []
     # Oldest first, so each account's statements come out in cycle order.
     for k in reversed(range(6)):
@@ -264,7 +264,7 @@ def _statements(good: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _labels(good: pl.DataFrame) -> pl.DataFrame:
+def labels_from_rows(good: pl.DataFrame) -> pl.DataFrame:
     return good.select(
         pl.col("ID").alias("account_id"),
         pl.lit(LABEL).alias("label"),

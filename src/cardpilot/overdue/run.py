@@ -1,8 +1,8 @@
-"""The aging run behind ``cardpilot aging``: snapshots per cycle, stored, and the report.
+"""The aging behind ``cardpilot aging``: snapshots per cycle, and the report.
 
 For every statement cycle date on or before ``as_of`` (and ``as_of`` itself when it is not a
-cycle date) the portfolio is aged with ``age_accounts`` and the snapshot is stored in
-``aging_snapshots`` (replacing that date's rows, so a re-run is idempotent). The report gives
+cycle date) the portfolio is aged with ``age_accounts`` and each snapshot is handed to the
+caller to store (``jobs.aging``: ``aging_snapshots``, replacing that date's rows). The report gives
 counts and balances per bucket on ``as_of`` and the roll rates between the last two cycle
 snapshots (month-on-month, the usual collections measure).
 """
@@ -15,27 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Engine, delete, insert
 
 from cardpilot.domain.money import format_major
 from cardpilot.overdue.aging import age_accounts, bucket_summary, roll_rates, roll_summary
-from cardpilot.overdue.models import AgingSnapshot
 from cardpilot.overdue.schema import OverduePolicy
-
-_STORE_BATCH = 50_000
-_COLUMNS = [
-    "account_id",
-    "last_cycle_date",
-    "days_past_due",
-    "bucket",
-    "cycles_delinquent",
-    "consecutive_overdue_months",
-    "cures",
-    "balance_minor",
-    "overdue_balance_minor",
-    "write_off",
-    "policy_version",
-]
 
 
 @dataclass(frozen=True)
@@ -86,32 +69,16 @@ def snapshot_dates(statements: pl.DataFrame, as_of: dt.date) -> tuple[list[dt.da
     return (cycles if is_cycle else [*cycles, as_of]), is_cycle
 
 
-def store_snapshot(engine: Engine, snapshot: pl.DataFrame, kind: str) -> int:
-    """Replace the snapshot of its date in ``aging_snapshots``; returns rows written."""
-    if snapshot.is_empty():
-        return 0
-    day = snapshot["as_of"][0]
-    table = AgingSnapshot
-    rows = snapshot.select(_COLUMNS).with_columns(
-        pl.lit(day).alias("snapshot_date"), pl.lit(kind).alias("kind")
-    )
-    with engine.begin() as conn:
-        conn.execute(delete(table).where(table.snapshot_date == day))
-        for offset in range(0, rows.height, _STORE_BATCH):
-            conn.execute(insert(table), rows.slice(offset, _STORE_BATCH).to_dicts())
-    return rows.height
-
-
-def run_aging(
-    engine: Engine | None,
+def age_snapshots(
     statements: pl.DataFrame,
     as_of: dt.date,
     policy: OverduePolicy,
     *,
-    store: bool = True,
+    save: Callable[[pl.DataFrame, str], int] | None = None,
     progress: Callable[[dt.date], None] | None = None,
 ) -> AgingReport:
-    """Age every snapshot date, store the snapshots (when ``store`` and an engine is given)."""
+    """Age every snapshot date; ``save(snapshot, kind)`` stores each one (``kind``: ``cycle``
+    or ``daily``) and returns the rows it wrote."""
     dates, as_of_is_cycle = snapshot_dates(statements, as_of)
     snapshots: dict[dt.date, pl.DataFrame] = {}
     stored = 0
@@ -120,9 +87,8 @@ def run_aging(
             progress(day)
         snap = age_accounts(statements, day, policy)
         snapshots[day] = snap
-        if store and engine is not None:
-            kind = "cycle" if (day != as_of or as_of_is_cycle) else "daily"
-            stored += store_snapshot(engine, snap, kind)
+        if save is not None:
+            stored += save(snap, "cycle" if (day != as_of or as_of_is_cycle) else "daily")
     cycle_dates = dates if as_of_is_cycle else dates[:-1]
     scale = policy.file.aging.scale()
     current = snapshots.get(as_of, pl.DataFrame())

@@ -391,6 +391,10 @@ class RemindersPolicy(PolicyModel):
 class OverduePolicyFile(PolicyModel):
     version: str = Field(min_length=1, max_length=40)
     currency: str = Field(default="CNY", pattern=r"^[A-Z]{3}$")
+    # A cut limit is rounded down to a multiple of this (default 1.00: a whole unit). Left out
+    # of the dump (and so of the version hash) at its default: files without it keep their
+    # versions.
+    limit_cut_step_yuan: YuanAsFen = Field(default=100, gt=0, exclude_if=lambda v: v == 100)
     aging: AgingPolicy
     charges: ChargePolicy
     segments: list[Segment] = Field(min_length=1)

@@ -32,6 +32,7 @@ from typing import Any
 
 import polars as pl
 
+from cardpilot.domain.money import BP
 from cardpilot.overdue.charges import charge_exprs
 from cardpilot.overdue.schema import (
     ACTION_REASONS,
@@ -43,7 +44,6 @@ from cardpilot.overdue.schema import (
 )
 
 MAX_REASONS = 4
-BP = 10_000
 RATE_DTYPE = pl.Decimal(12, 8)
 
 TREATMENT_SCHEMA: dict[str, pl.DataType] = {

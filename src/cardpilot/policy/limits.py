@@ -28,6 +28,7 @@ import polars as pl
 import pyarrow as pa
 
 from cardpilot.domain.decisions import InitialAction, LimitAction
+from cardpilot.domain.money import BP
 from cardpilot.frames import with_per_distinct
 from cardpilot.policy.conditions import compile_condition
 from cardpilot.policy.schema import (
@@ -40,7 +41,6 @@ from cardpilot.policy.schema import (
 from cardpilot.policy.segments import segment_expr, segment_features
 
 PPM = 1_000_000  # positions inside a range, parts per million
-BP = 10_000  # 100 % in basis points
 MAX_REASONS = 4  # ECOA/Reg B commentary: more than four reasons do not help (REGULATION.md)
 
 _KIND_DTYPE: dict[str, pl.DataType] = {"int": pl.Int64(), "float": pl.Float64(), "str": pl.String()}

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cardpilot.domain.fees import OverdueBalances
-from cardpilot.domain.money import format_major
+from cardpilot.domain.money import BP, format_major
 from cardpilot.overdue.charges import assess_charges
 from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.store.overdue_report_reads import (
@@ -31,7 +31,6 @@ from cardpilot.store.overdue_report_reads import (
     uncharged_treatments,
 )
 
-BP = 10_000
 PLAN_STATUSES_WITH_FEES = ("accepted", "active", "kept", "broken")
 
 

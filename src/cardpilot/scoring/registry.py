@@ -5,7 +5,9 @@ A model directory is self-contained and pickle-free:
 * ``metadata.json`` — family, version, training data hash, features, parameters, metrics,
   calibration, fairness figures, time;
 * scorecard: ``scorecard.json`` (the readable points table; it alone scores) and
-  ``scorecard.parquet`` (the same rows), plus ``scorecard.sql`` (the SQL expression);
+  ``scorecard.parquet`` (the same rows), and ``scorecard.sql`` (the SQL expression), written
+  beside them by whoever saves the model through the store
+  (``cardpilot.store.scorecard_sql.write_scorecard_sql``: SQL text lives in the store);
 * gbm: ``model.txt`` (LightGBM's own text format);
 * ``report.html`` when training wrote one.
 
@@ -27,7 +29,6 @@ from cardpilot.scoring.gbm import GbmModel
 from cardpilot.scoring.protected import assert_not_protected
 from cardpilot.scoring.scaling import PointsScale
 from cardpilot.scoring.scorecard import TABLE_SCHEMA, ScorecardModel
-from cardpilot.store.scorecard_sql import scorecard_sql
 
 Model = ScorecardModel | GbmModel
 METADATA = "metadata.json"
@@ -45,7 +46,6 @@ def save_model_dir(model: Model, metadata: dict[str, Any], path: Path) -> Path:
             json.dumps(rows, ensure_ascii=False, indent=1), encoding="utf-8"
         )
         model.table.write_parquet(path / "scorecard.parquet")
-        (path / "scorecard.sql").write_text(scorecard_sql(model) + "\n", encoding="utf-8")
     else:
         model.booster.save_model(str(path / "model.txt"))
         metadata = {**metadata, "categories": model.categories}

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import polars as pl
-from sqlalchemy import Connection, TextClause, text
+from sqlalchemy import Connection, Engine, TextClause, text
 
 from cardpilot.store.bulk import bind_named, read_arrow_whole
 
@@ -23,6 +23,8 @@ from cardpilot.store.bulk import bind_named, read_arrow_whole
 FrameSchema = Mapping[str, pl.DataType]
 # A query (``:name`` parameters) read as a frame of a schema: what the chunk readers take.
 Fetch = Callable[[str, Mapping[str, Any], FrameSchema], pl.DataFrame]
+
+Chunk = TypeVar("Chunk")
 
 _PARAM = re.compile(r"(?<![:\w]):(\w+)")
 
@@ -120,3 +122,26 @@ def adbc_frame(
         else:
             exprs.append(column)
     return frame.select(exprs)
+
+
+def keyset_chunks(
+    db: Engine,
+    first_query: str,
+    schema: FrameSchema,
+    chunk_rows: int,
+    read_rest: Callable[[Connection, pl.DataFrame, str, str], Chunk],
+) -> Iterator[Chunk]:
+    """Chunks of rows in ``account_id`` order, ``chunk_rows`` at a time (keyset paging):
+    ``first_query`` reads a page (``:after``, the last id of the page before; ``:n``),
+    ``read_rest(conn, page, first id, last id)`` reads the rest of the chunk on the same
+    connection. No connection is held while a chunk is used."""
+    after = ""
+    while True:
+        with db.connect() as conn:
+            page = query_frame(conn, first_query, {"after": after, "n": chunk_rows}, schema)
+            if page.height == 0:
+                return
+            first, last = page["account_id"][0], page["account_id"][-1]
+            chunk = read_rest(conn, page, first, last)
+        after = last
+        yield chunk

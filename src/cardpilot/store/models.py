@@ -245,7 +245,6 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.models",
     "cardpilot.store.review_models",
     "cardpilot.store.notify_models",
-    "cardpilot.overdue.models",
     "cardpilot.store.overdue_models",
     "cardpilot.store.ledger_models",
 )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cardpilot.store.adbc_statements import execute_named
@@ -72,3 +72,35 @@ def insert_outbox(conn: Connection, table: pa.Table | None) -> None:
     rows = table.to_pylist()
     for start in range(0, len(rows), 5000):
         conn.execute(statement, rows[start : start + 5000])
+
+
+def queued_keys(conn: Connection, keys: list[str]) -> set[str]:
+    """The message keys of ``keys`` already in the outbox."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        found.update(
+            conn.execute(
+                select(OutboxMessage.message_key).where(
+                    OutboxMessage.message_key.in_(keys[start : start + 500])
+                )
+            ).scalars()
+        )
+    return found
+
+
+def latest_message_body(
+    db: Engine, decision_ref_prefix: str, channel: str
+) -> tuple[str, str] | None:
+    """(message type, body text) of the newest outbox message on ``channel`` whose decision
+    reference starts with ``decision_ref_prefix``; None when there is none."""
+    with db.connect() as conn:
+        row = conn.execute(
+            select(OutboxMessage.message_type, OutboxMessage.body_text)
+            .where(
+                OutboxMessage.decision_ref.like(f"{decision_ref_prefix}%"),
+                OutboxMessage.channel == channel,
+            )
+            .order_by(OutboxMessage.id.desc())
+            .limit(1)
+        ).first()
+    return None if row is None else (str(row[0]), str(row[1]))

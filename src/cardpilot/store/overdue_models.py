@@ -1,4 +1,9 @@
-"""Store models of overdue treatments and repayment plans (和谐还款).
+"""Store models of aging snapshots, overdue treatments and repayment plans (和谐还款).
+
+``aging_snapshots``: where every account stood on a cycle date (or any day), one row per
+(snapshot_date, account_id); ``kind`` is ``cycle`` for a statement cycle date and ``daily`` for
+any other as-of date. Writing a snapshot replaces the rows of its date in one transaction
+(``store.aging_snapshots``), so re-running ``cardpilot aging`` for a date is idempotent.
 
 ``overdue_treatments``: one auditable decision per (account, as-of date): the risk segment, the
 treatment and everything it does, up to four reasons in zh-CN and en, the policy and model
@@ -186,3 +191,34 @@ class ContactOptIn(Base):
     opted_in: Mapped[bool] = mapped_column(Boolean)
     changed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     source: Mapped[str | None] = mapped_column(String(64))  # e.g. app, branch, cli
+
+
+class AgingSnapshot(Base):
+    """Where one account stood on one snapshot date."""
+
+    __tablename__ = "aging_snapshots"
+
+    snapshot_date: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    account_id: Mapped[str] = mapped_column(
+        String(64), ForeignKey("accounts.account_id"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(8))
+    last_cycle_date: Mapped[dt.date] = mapped_column(Date)
+    days_past_due: Mapped[int] = mapped_column(Integer)
+    bucket: Mapped[str] = mapped_column(String(16))
+    cycles_delinquent: Mapped[int] = mapped_column(SmallInteger)
+    consecutive_overdue_months: Mapped[int] = mapped_column(SmallInteger)
+    cures: Mapped[int] = mapped_column(SmallInteger)
+    balance_minor: Mapped[int] = mapped_column(BigInteger)
+    overdue_balance_minor: Mapped[int] = mapped_column(BigInteger)
+    write_off: Mapped[bool] = mapped_column(Boolean)
+    policy_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('cycle', 'daily')", name="kind_known"),
+        CheckConstraint("days_past_due >= 0", name="dpd_non_negative"),
+        Index("ix_aging_snapshots_date_bucket", "snapshot_date", "bucket"),
+    )

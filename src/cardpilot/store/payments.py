@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
 
@@ -39,3 +40,11 @@ def insert_payments(db: Engine, payments: Sequence[Payment]) -> None:
                 for p in payments
             ],
         )
+
+
+def as_zoned(value: object, zone: ZoneInfo) -> dt.datetime:
+    """A stored timestamp in ``zone`` (SQLite keeps the UTC wall time, as text or naive)."""
+    stamp = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=dt.UTC)
+    return stamp.astimezone(zone)

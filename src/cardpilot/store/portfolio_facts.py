@@ -50,3 +50,12 @@ def latest_cycle_due_date(db: Engine) -> dt.date | None:
             )
         ).scalar_one_or_none()
     return _as_date(value)
+
+
+def first_customer_ids(db: Engine, n: int) -> list[str]:
+    """The first ``n`` customer ids in id order (a demo's sample)."""
+    with db.connect() as conn:
+        rows = conn.execute(
+            text("SELECT customer_id FROM customers ORDER BY customer_id LIMIT :n"), {"n": n}
+        ).scalars()
+        return [str(r) for r in rows]

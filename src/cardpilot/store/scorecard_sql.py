@@ -9,6 +9,8 @@ their sum. Split points are written with ``repr`` so every engine reads the same
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 
 from cardpilot.scoring.scorecard import CONDITIONAL, ScorecardModel, derived_sql
@@ -50,3 +52,13 @@ def characteristic_sql(model: ScorecardModel, name: str) -> str:
 def scorecard_sql(model: ScorecardModel) -> str:
     """``(CASE ... END) + (CASE ... END) + ...`` — the integer score of one row."""
     return "\n+ ".join(f"({characteristic_sql(model, n)})" for n in model.characteristics)
+
+
+def write_scorecard_sql(model: object, folder: Path) -> Path | None:
+    """Write a scorecard's expression to ``folder / "scorecard.sql"`` (its model folder);
+    other model families have none (None)."""
+    if not isinstance(model, ScorecardModel):
+        return None
+    path = folder / "scorecard.sql"
+    path.write_text(scorecard_sql(model) + "\n", encoding="utf-8")
+    return path

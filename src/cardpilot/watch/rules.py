@@ -21,6 +21,7 @@ from decimal import Decimal
 
 import polars as pl
 
+from cardpilot.domain.money import BP
 from cardpilot.domain.plans import add_months
 from cardpilot.policy.schema import Policy, Watch, percent_to_bp
 from cardpilot.store.watches import WatchStart
@@ -31,7 +32,6 @@ WATCH_RULES: tuple[str, ...] = (
     "cash_advance_surge",
     "spending_spike",
 )
-BP = 10_000
 
 
 def watch_start(policy: Policy, as_of: dt.date) -> WatchStart:
