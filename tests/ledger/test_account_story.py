@@ -7,7 +7,6 @@ import datetime as dt
 import json
 from pathlib import Path
 
-import polars as pl
 import pytest
 
 from cardpilot.accounts.story import STORY_KEYS, account_story
@@ -27,36 +26,10 @@ from cardpilot.store.review_models import (
     WatchFlag,
 )
 
+from .portfolio import with_customer, write_folder
+
 NAME, PHONE = "王小明", "13812345678"
-TABLES: dict[str, dict[str, list[str]]] = {
-    "customers": {"customer_id": ["C1"], "name": [NAME], "phone": [PHONE]},
-    "accounts": {
-        "account_id": ["A1"],
-        "customer_id": ["C1"],
-        "currency": ["CNY"],
-        "credit_limit": ["10000"],
-    },
-    "statements": {
-        "account_id": ["A1", "A1"],
-        "cycle_date": ["2025-01-31", "2025-02-28"],
-        "statement_balance": ["500.00", "300.00"],
-        "amount_paid": ["0", "250.00"],
-        "days_past_due": ["0", "0"],
-    },
-    "transactions": {
-        "transaction_id": ["T1", "T2"],
-        "account_id": ["A1", "A1"],
-        "posted_at": ["2025-01-10T12:00:00+08:00", "2025-02-05T09:00:00+08:00"],
-        "kind": ["purchase", "purchase"],
-        "amount": ["500.00", "50.00"],
-    },
-    "payments": {
-        "payment_id": ["P1"],
-        "account_id": ["A1"],
-        "paid_at": ["2025-02-20T10:00:00+08:00"],
-        "amount": ["250.00"],
-    },
-}
+TABLES = with_customer(name=NAME, phone=PHONE)
 
 
 def _now() -> dt.datetime:
@@ -176,10 +149,7 @@ def _records(url: str) -> None:
 
 @pytest.fixture
 def story_store(store_url: str, tmp_path: Path) -> tuple[str, Settings]:
-    folder = tmp_path / "portfolio"
-    folder.mkdir()
-    for table, columns in TABLES.items():
-        pl.DataFrame(columns).write_csv(folder / f"{table}.csv")
+    folder = write_folder(tmp_path / "portfolio", TABLES)
     settings = Settings(home=tmp_path / "home")
     import_portfolio(
         folder,
@@ -260,10 +230,7 @@ def test_account_show_prints_the_story_as_json(
     from cardpilot.cli import app
 
     monkeypatch.setenv("CARDPILOT_HOME", str(tmp_path / "home"))
-    folder = tmp_path / "portfolio"
-    folder.mkdir()
-    for table, columns in TABLES.items():
-        pl.DataFrame(columns).write_csv(folder / f"{table}.csv")
+    folder = write_folder(tmp_path / "portfolio", TABLES)
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     assert (
         CliRunner().invoke(app, ["import", str(folder), "--database", url, "--json"]).exit_code == 0

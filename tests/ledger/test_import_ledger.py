@@ -17,49 +17,13 @@ from cardpilot.jobs.ledger import check_ledger
 from cardpilot.store import ledger
 from cardpilot.store.db import make_engine
 
-UCI_POSTINGS = 484_755  # 180,000 statement memos, payments and movements, 30,000 openings
+from .portfolio import PORTFOLIO, write_folder
 
-PORTFOLIO: dict[str, dict[str, list[str]]] = {
-    "customers": {"customer_id": ["C1"]},
-    "accounts": {
-        "account_id": ["A1"],
-        "customer_id": ["C1"],
-        "currency": ["CNY"],
-        "credit_limit": ["10000"],
-    },
-    "statements": {
-        "account_id": ["A1", "A1"],
-        "cycle_date": ["2025-01-31", "2025-02-28"],
-        "statement_balance": ["500.00", "300.00"],
-        "amount_paid": ["0", "250.00"],
-        "days_past_due": ["0", "0"],
-    },
-    "transactions": {
-        "transaction_id": ["T1", "T2"],
-        "account_id": ["A1", "A1"],
-        "posted_at": ["2025-01-10T12:00:00+08:00", "2025-02-05T09:00:00+08:00"],
-        "kind": ["purchase", "purchase"],
-        "amount": ["500.00", "50.00"],
-    },
-    "payments": {
-        "payment_id": ["P1", "P2", "P3"],
-        "account_id": ["A1", "A9", "A1"],
-        "paid_at": [
-            "2025-02-20T10:00:00+08:00",
-            "2025-02-21T10:00:00+08:00",
-            "2025-02-22T10:00:00+08:00",
-        ],
-        "amount": ["250.00", "10.00", "-5"],
-    },
-}
+UCI_POSTINGS = 484_755  # 180,000 statement memos, payments and movements, 30,000 openings
 
 
 def _folder(tmp_path: Path) -> Path:
-    folder = tmp_path / "portfolio"
-    folder.mkdir()
-    for table, columns in PORTFOLIO.items():
-        pl.DataFrame(columns).write_csv(folder / f"{table}.csv")
-    return folder
+    return write_folder(tmp_path / "portfolio", PORTFOLIO)
 
 
 def test_generic_payments_and_transactions_post_once_and_reconcile(

@@ -141,41 +141,41 @@ def _reasons(codes: Any, zh: Any, en: Any) -> list[dict[str, str]]:
     ]
 
 
+def _decision(kind: str, row: Row, action: str, **extra: Any) -> dict[str, Any]:
+    """What every decision shows: when, what, the limits, its reasons and versions."""
+    return {
+        "type": kind,
+        "as_of": _day(row["as_of"]),
+        "action": row[action],
+        **extra,
+        "old_limit": _money(row["old_limit_minor"]),
+        "new_limit": _money(row["new_limit_minor"]),
+        "reasons": _reasons(row["reason_codes"], row["reason_texts_zh"], row["reason_texts_en"]),
+        "policy_version": row["policy_version"],
+        "model_version": row["model_version"],
+    }
+
+
 def _decisions(records: AccountRecords) -> list[dict[str, Any]]:
     reviews = [
-        {
-            "type": "limit_review",
-            "as_of": _day(d["as_of"]),
-            "cycle": d["cycle_id"],
-            "action": d["action"],
-            "grade": d["grade"],
-            "score": d["score"],
-            "old_limit": _money(d["old_limit_minor"]),
-            "new_limit": _money(d["new_limit_minor"]),
-            "reasons": _reasons(d["reason_codes"], d["reason_texts_zh"], d["reason_texts_en"]),
-            "policy_version": d["policy_version"],
-            "model_version": d["model_version"],
-        }
+        _decision(
+            "limit_review", d, "action", cycle=d["cycle_id"], grade=d["grade"], score=d["score"]
+        )
         for d in records.decisions
     ]
     treatments = [
-        {
-            "type": "overdue_treatment",
-            "as_of": _day(t["as_of"]),
-            "action": t["treatment"],
-            "bucket": t["bucket"],
-            "days_past_due": t["days_past_due"],
-            "risk_level": t["risk_level"],
-            "limit_action": t["limit_action"],
-            "penalty_interest": _money(t["penalty_interest_minor"]),
-            "late_fee": _money(t["late_fee_minor"]),
-            "fee_waived": _money(t["fee_waived_minor"]),
-            "old_limit": _money(t["old_limit_minor"]),
-            "new_limit": _money(t["new_limit_minor"]),
-            "reasons": _reasons(t["reason_codes"], t["reason_texts_zh"], t["reason_texts_en"]),
-            "policy_version": t["policy_version"],
-            "model_version": t["model_version"],
-        }
+        _decision(
+            "overdue_treatment",
+            t,
+            "treatment",
+            bucket=t["bucket"],
+            days_past_due=t["days_past_due"],
+            risk_level=t["risk_level"],
+            limit_action=t["limit_action"],
+            penalty_interest=_money(t["penalty_interest_minor"]),
+            late_fee=_money(t["late_fee_minor"]),
+            fee_waived=_money(t["fee_waived_minor"]),
+        )
         for t in records.treatments
     ]
     return sorted([*reviews, *treatments], key=lambda d: (d["as_of"] or "", d["type"]))
