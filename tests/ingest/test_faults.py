@@ -48,7 +48,7 @@ WHOLE = {
         "customers": ACCOUNTS,
     },
     "generic": {
-        "ledger_postings": 7 * ACCOUNTS,  # no transactions: 6 statement memos and the opening
+        "ledger_postings": ACCOUNTS,  # no transactions or payments: the opening balance
         "limit_history": ACCOUNTS,
         "performance_labels": ACCOUNTS,
         "statements": 6 * ACCOUNTS,

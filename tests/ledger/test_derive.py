@@ -84,3 +84,17 @@ def test_transactions_post_with_their_kind_sign_and_business_day() -> None:
     ]
     assert derived["effective_on"][0] == dt.date(2026, 2, 1)
     assert check_postings(derived).height == 0
+
+
+def test_a_zero_amount_transaction_posts_nothing() -> None:
+    tx = pl.DataFrame(
+        {
+            "transaction_id": ["T1", "T2"],
+            "account_id": ["A", "A"],
+            "posted_at": [dt.datetime(2026, 1, 5, tzinfo=dt.UTC)] * 2,
+            "kind": ["payment", "purchase"],
+            "amount_minor": [0, 10],
+            "currency": ["CNY", "CNY"],
+        }
+    )
+    assert from_transactions(tx, "Asia/Shanghai")["idempotency_key"].to_list() == ["tx:T2"]

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import polars as pl
 from sqlalchemy import text
 
 from cardpilot.ledger.invariants import check_postings
@@ -98,7 +99,7 @@ def test_an_account_reads_back_its_postings_and_balances_as_of_a_day(store_url: 
             "total": 7_250,
         }
     chunks = list(ledger.iter_account_postings(engine))
-    assert [c.height for c in chunks] == [5]
+    assert [(p.height, s.height) for p, s in chunks] == [(5, 0)]
     engine.dispose()
 
 
@@ -116,10 +117,10 @@ def test_the_first_statement_fixes_the_opening_balance_once(store_url: str) -> N
             conn,
             [*POSTINGS, _posting("s1", Kind.STATEMENT_ISSUED, 50_000, 31, component=None)],
         )
-        added = conn.execute(text(ledger.opening_balances_sql())).rowcount
+        added = conn.execute(text(ledger.opening_balances_sql(conn.dialect.name))).rowcount
         assert added == 1
     with engine.begin() as conn:
-        conn.execute(text(ledger.opening_balances_sql()))
+        conn.execute(text(ledger.opening_balances_sql(conn.dialect.name)))
     with engine.connect() as conn:
         back = ledger.account_postings(conn, "A1")
         opening = back.filter(back["kind"] == "opening_balance")
@@ -127,3 +128,58 @@ def test_the_first_statement_fixes_the_opening_balance_once(store_url: str) -> N
         assert opening["effective_on"].to_list() == [dt.date(2026, 3, 2)]
         assert check_postings(back).height == 0
     engine.dispose()
+
+
+def test_an_account_with_statements_only_opens_at_its_first_statement(store_url: str) -> None:
+    _store(store_url)
+    engine = make_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO statements (account_id, cycle_date, statement_balance_minor,"
+                " amount_paid_minor) VALUES ('A1', '2026-03-31', 50000, 0),"
+                " ('A1', '2026-04-30', 20000, 30000)"
+            )
+        )
+        conn.execute(text(ledger.opening_balances_sql(conn.dialect.name)))
+    with engine.connect() as conn:
+        back = ledger.account_postings(conn, "A1")
+    engine.dispose()
+    assert back.select("kind", "amount_minor", "effective_on").rows() == [
+        ("opening_balance", 50_000, dt.date(2026, 3, 31))
+    ]
+    assert back["effective_at"][0] == dt.datetime(2026, 3, 31, tzinfo=dt.UTC)
+    statements = pl.DataFrame(
+        {
+            "account_id": ["A1", "A1"],
+            "cycle_date": [dt.date(2026, 3, 31), dt.date(2026, 4, 30)],
+            "statement_balance_minor": [50_000, 20_000],
+        }
+    )
+    # The April movement has no posting to explain it (no transactions, no payments).
+    found = check_postings(back, statements=statements)
+    assert found.select("invariant", "detail").rows() == [
+        ("statement_mismatch", "statement states 20000, postings sum to 50000")
+    ]
+
+
+def test_an_opening_balance_never_takes_effect_after_the_first_statement(store_url: str) -> None:
+    _store(store_url)
+    engine = make_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO statements (account_id, cycle_date, statement_balance_minor,"
+                " amount_paid_minor) VALUES ('A1', '2026-02-28', -4550, 0)"
+            )
+        )
+        ledger.insert_postings(conn, POSTINGS[:1])  # a purchase on 2 March, after it
+        conn.execute(text(ledger.opening_balances_sql(conn.dialect.name)))
+    with engine.connect() as conn:
+        back = ledger.account_postings(conn, "A1")
+    engine.dispose()
+    assert back.select("kind", "amount_minor", "effective_on").rows()[0] == (
+        "opening_balance",
+        -4550,
+        dt.date(2026, 2, 28),
+    )

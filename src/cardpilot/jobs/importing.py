@@ -280,7 +280,9 @@ def _load(run: _Run, engine: Engine, uci: UciRead | None, generic: GenericReader
         with run.times.timed("limit_history"):
             run.result.limit_history = _open_limit_history(loader, run.result)
         with run.times.timed("opening_balances"):
-            run.result.postings += loader.run_insert(store_ledger.opening_balances_sql())
+            run.result.postings += loader.run_insert(
+                store_ledger.opening_balances_sql(loader.backend)
+            )
         with run.times.timed("finish_fresh") if loader_is_fresh(loader) else nullcontext():
             loader.finish()
 
@@ -419,9 +421,10 @@ def _load_generic(
 
 
 def chunk_postings(chunk: TableChunk, rows: pl.DataFrame, zone: str) -> pl.DataFrame | None:
-    """The ledger postings of a generic-layout chunk's stored rows (None: the table has none)."""
-    if chunk.table == "statements":
-        return derive.statements_issued(rows, zone)
+    """The ledger postings of a generic-layout chunk's stored rows (None: the table has none).
+
+    Statements post nothing: the check reconciles against the statements themselves, and each
+    account's first one fixes its opening balance (``store.ledger.opening_balances_sql``)."""
     if chunk.store_table == "transactions":
         return derive.from_transactions(rows, zone)
     return None

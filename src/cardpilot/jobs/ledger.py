@@ -14,7 +14,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cardpilot.domain.fees import ChargeRules
-from cardpilot.ledger.invariants import INVARIANTS, VIOLATION_SCHEMA, check_postings
+from cardpilot.ledger.invariants import (
+    INVARIANTS,
+    VIOLATION_SCHEMA,
+    check_postings,
+    stated_balances,
+)
 from cardpilot.store import ledger as store_ledger
 
 EXAMPLES = 10  # violations shown with their account, posting and detail
@@ -26,7 +31,7 @@ class LedgerCheck:
     postings: int = 0
     violations: int = 0
     by_invariant: dict[str, int] = field(default_factory=lambda: dict.fromkeys(INVARIANTS, 0))
-    # Accounts whose every statement the postings reconcile (statement_mismatch found none).
+    # Statements reconciled with the postings (imported statements and statement memos).
     statements_checked: int = 0
     examples: list[dict[str, Any]] = field(default_factory=list)
     policy: dict[str, bool] = field(default_factory=dict)
@@ -55,11 +60,11 @@ def check_ledger(db: Engine, rules: ChargeRules | None = None) -> LedgerCheck:
             "compound_penalty": rules.compound_penalty,
         }
     )
-    for chunk in store_ledger.iter_account_postings(db):
-        found = check_postings(chunk, rules)
+    for chunk, statements in store_ledger.iter_account_postings(db):
+        found = check_postings(chunk, rules, statements)
         result.accounts += chunk["account_id"].n_unique()
         result.postings += chunk.height
-        result.statements_checked += int((chunk["kind"] == "statement_issued").sum())
+        result.statements_checked += stated_balances(chunk, statements).height
         result.violations += found.height
         for name, count in found.group_by("invariant").len().iter_rows():
             result.by_invariant[name] += int(count)

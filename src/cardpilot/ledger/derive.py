@@ -2,10 +2,11 @@
 
 - **Transactions** (the generic layout's ``transactions`` and ``payments`` files, stored as
   ``transactions``): one posting each, keyed ``tx:<transaction id>``, on the day it was posted
-  (in the issuer's time zone).
-- **Statements** (both layouts): a ``statement_issued`` memo per cycle carrying the stated
-  balance, keyed ``st:<account>:<cycle>``, on the cycle date. The ledger check reconciles the
-  account's postings against it.
+  (in the issuer's time zone); a zero amount posts nothing.
+- **Statements**: the ledger check reconciles the postings against the imported statements
+  themselves, and each account's first statement fixes its opening balance
+  (``cardpilot.store.ledger.opening_balances_sql``). The UCI layout also posts a
+  ``statement_issued`` memo per cycle (``st:<account>:<cycle>``) carrying the stated balance.
 - **The UCI layout** gives only statement balances (``BILL_AMT*``) and amounts paid
   (``PAY_AMT*``), so its money is derived from them: a payment per month with something paid,
   on the previous statement's due date (the date is not given; the due date lies inside the
@@ -74,7 +75,8 @@ def from_transactions(transactions: pl.DataFrame, zone: str) -> pl.DataFrame:
         posted = posted.dt.replace_time_zone("UTC")
     kind = pl.col("kind")
     return _frame(
-        transactions,
+        # A zero amount moves nothing (and would be a charge or credit of nothing).
+        transactions.filter(pl.col("amount_minor") != 0),
         account_id=pl.col("account_id"),
         kind=kind.replace_strict(kinds, return_dtype=pl.Utf8),
         component=kind.replace_strict(components, return_dtype=pl.Utf8),

@@ -76,8 +76,14 @@ def _violations(frame: pl.DataFrame, invariant: str, detail: pl.Expr) -> pl.Data
     )
 
 
-def check_postings(postings: pl.DataFrame, rules: ChargeRules | None = None) -> pl.DataFrame:
-    """Every violation in ``postings`` (frames of ``POSTING_SCHEMA``, whole accounts)."""
+def check_postings(
+    postings: pl.DataFrame,
+    rules: ChargeRules | None = None,
+    statements: pl.DataFrame | None = None,
+) -> pl.DataFrame:
+    """Every violation in ``postings`` (frames of ``POSTING_SCHEMA``, whole accounts);
+    ``statements`` (``account_id, cycle_date, statement_balance_minor``): the imported
+    statements of the same accounts, reconciled besides the ``statement_issued`` memos."""
     rules = rules or ChargeRules()
     found = [
         posting_rules(postings),
@@ -85,16 +91,20 @@ def check_postings(postings: pl.DataFrame, rules: ChargeRules | None = None) -> 
         accrual_basis(postings, rules),
         instalment_overpaid(postings),
         reversal_unmatched(postings),
-        statement_mismatch(postings),
+        statement_mismatch(postings, statements),
     ]
     return pl.concat([f.cast(VIOLATION_SCHEMA) for f in found])  # type: ignore[arg-type]
 
 
-def check(postings: pl.DataFrame, rules: ChargeRules | None = None) -> CheckResult:
+def check(
+    postings: pl.DataFrame,
+    rules: ChargeRules | None = None,
+    statements: pl.DataFrame | None = None,
+) -> CheckResult:
     return CheckResult(
         accounts=postings["account_id"].n_unique(),
         postings=postings.height,
-        violations=check_postings(postings, rules),
+        violations=check_postings(postings, rules, statements),
     )
 
 
@@ -246,10 +256,33 @@ def reversal_unmatched(postings: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def statement_mismatch(postings: pl.DataFrame) -> pl.DataFrame:
+def stated_balances(postings: pl.DataFrame, statements: pl.DataFrame | None = None) -> pl.DataFrame:
+    """Each balance a statement states once (``account_id, effective_on, amount_minor,
+    idempotency_key``): the ``statement_issued`` memos and the imported ``statements``."""
+    memos = postings.filter(pl.col("kind") == Kind.STATEMENT_ISSUED.value).select(
+        "account_id", "effective_on", "amount_minor", "idempotency_key"
+    )
+    if statements is None or statements.height == 0:
+        return memos
+    stated = statements.select(
+        pl.col("account_id"),
+        pl.col("cycle_date").alias("effective_on"),
+        pl.col("statement_balance_minor").alias("amount_minor"),
+        pl.concat_str(
+            pl.lit("statement:"), pl.col("account_id"), pl.lit(":"), pl.col("cycle_date")
+        ).alias("idempotency_key"),
+    )
+    return pl.concat([memos, stated]).unique(
+        ["account_id", "effective_on", "amount_minor"], keep="first", maintain_order=True
+    )
+
+
+def statement_mismatch(
+    postings: pl.DataFrame, statements: pl.DataFrame | None = None
+) -> pl.DataFrame:
     """Each statement's stated balance against the sum of the account's postings to its day."""
-    statements = postings.filter(pl.col("kind") == Kind.STATEMENT_ISSUED.value)
-    if statements.height == 0:
+    stated = stated_balances(postings, statements)
+    if stated.height == 0:
         return pl.DataFrame(schema=VIOLATION_SCHEMA)
     daily = (
         postings.filter(pl.col("kind").is_in(MONEY_KINDS))
@@ -259,7 +292,7 @@ def statement_mismatch(postings: pl.DataFrame) -> pl.DataFrame:
         .with_columns(pl.col("amount_minor").cum_sum().over("account_id").alias("balance"))
         .select("account_id", "effective_on", "balance")
     )
-    joined = statements.sort("account_id", "effective_on").join_asof(
+    joined = stated.sort("account_id", "effective_on").join_asof(
         daily, on="effective_on", by="account_id", strategy="backward", check_sortedness=False
     )
     bad = joined.with_columns(pl.col("balance").fill_null(0)).filter(

@@ -125,8 +125,9 @@ def balances_as_of(conn: Connection, as_of: dt.date | None = None) -> pl.DataFra
 
 def iter_account_postings(
     db: Engine, chunk_accounts: int = CHECK_CHUNK_ACCOUNTS
-) -> Iterator[pl.DataFrame]:
-    """Every posting, whole accounts at a time (``chunk_accounts`` accounts a chunk)."""
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """Every posting and statement, whole accounts at a time (``chunk_accounts`` accounts with
+    postings a chunk): (postings, statements) per chunk."""
     with db.connect() as conn:
         ids = [
             str(r[0])
@@ -136,10 +137,17 @@ def iter_account_postings(
         ]
         sql = _SELECT.replace("effective_at,", f"{_at_text(conn)} AS effective_at,", 1)
         sql += " WHERE account_id >= :lo AND account_id <= :hi"
+        statements = (
+            "SELECT account_id, cycle_date, statement_balance_minor FROM statements"
+            " WHERE account_id >= :lo AND account_id <= :hi"
+        )
         for start in range(0, len(ids), chunk_accounts):
             chunk = ids[start : start + chunk_accounts]
             params = {"lo": chunk[0], "hi": chunk[-1]}
-            yield _typed(query_frame(conn, sql, params, _READ_SCHEMA))
+            yield (
+                _typed(query_frame(conn, sql, params, _READ_SCHEMA)),
+                query_frame(conn, statements, params, STATEMENT_SCHEMA),
+            )
 
 
 def posting_count(db: Engine) -> int:
@@ -147,26 +155,34 @@ def posting_count(db: Engine) -> int:
         return _count(conn)
 
 
-def opening_balances_sql() -> str:
+def opening_balances_sql(backend: str) -> str:
     """``INSERT … SELECT`` of an opening balance for each account with statements and none yet.
 
     An account's first statement fixes it: the balance that statement states, less what the
-    account's postings up to that day already explain; it takes effect on the account's
-    earliest posting. Set-based (one pass over the postings), the same on SQLite and
-    PostgreSQL, and idempotent: an account's opening balance has the key ``open:<account>``.
+    account's postings up to that day already explain. It takes effect with the account's
+    earliest posting, or at the start of the statement's day (UTC) when the account has no
+    posting until then. Set-based (one pass over the postings) and idempotent: an account's
+    opening balance has the key ``open:<account>``.
     """
+    if backend == "postgresql":
+        day_start = "f.cycle_date::timestamp AT TIME ZONE 'UTC'"
+    else:
+        day_start = "f.cycle_date || ' 00:00:00.000000'"  # SQLAlchemy's SQLite DateTime text
+    # The account's earliest posting is on or before its first statement.
+    early = "p.first_on IS NOT NULL AND p.first_on <= f.cycle_date"
     return (
         f"INSERT INTO {TABLE} (account_id, kind, component, amount_minor, currency,"
         " effective_at, effective_on, source, idempotency_key)"
         " SELECT f.account_id, 'opening_balance', 'principal',"
         " s.statement_balance_minor - coalesce(p.explained, 0), a.currency,"
-        " p.first_at, p.first_on, 'import', "
+        f" CASE WHEN {early} THEN p.first_at ELSE {day_start} END,"
+        f" CASE WHEN {early} THEN p.first_on ELSE f.cycle_date END, 'import', "
         f"'{OPENING_KEY_PREFIX}' || f.account_id"
         " FROM (SELECT account_id, min(cycle_date) AS cycle_date FROM statements"
         " GROUP BY account_id) f"
         " JOIN statements s ON s.account_id = f.account_id AND s.cycle_date = f.cycle_date"
         " JOIN accounts a ON a.account_id = f.account_id"
-        " JOIN (SELECT q.account_id,"
+        " LEFT JOIN (SELECT q.account_id,"
         f" sum(CASE WHEN q.kind IN ({_MONEY}) AND q.effective_on <= g.cycle_date"
         " THEN q.amount_minor ELSE 0 END) AS explained,"
         " min(q.effective_at) AS first_at, min(q.effective_on) AS first_on"
@@ -179,9 +195,17 @@ def opening_balances_sql() -> str:
     )
 
 
+STATEMENT_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.Utf8(),
+    "cycle_date": pl.Date(),
+    "statement_balance_minor": pl.Int64(),
+}
+
+
 __all__ = [
     "BALANCE_SCHEMA",
     "COLUMNS",
+    "STATEMENT_SCHEMA",
     "TABLE",
     "account_balance",
     "account_postings",
