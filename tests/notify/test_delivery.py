@@ -200,7 +200,7 @@ def test_a_dispatcher_killed_mid_batch_and_restarted_delivers_each_message_exact
             stderr=subprocess.DEVNULL,
         )
         _wait_for(lambda: len(slow.entries()) >= 10, timeout=60)
-        os.kill(worker.pid, signal.SIGKILL)  # mid-batch: 40 claimed, some accepted, none marked
+        os.kill(worker.pid, signal.SIGKILL)  # mid-batch: 40 claimed, some accepted and recorded
         worker.wait()
         delivered_before = len(slow.entries())
         assert 0 < delivered_before < n

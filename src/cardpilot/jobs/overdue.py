@@ -12,7 +12,7 @@ actions of the decisions *this run inserted* and queues their notices through th
 re-run of the same date (or one after a kill) treats each account exactly once.
 
 The policy and the accounts must be in the same currency (the engine does not convert; the UCI
-data is NT$: use ``--policy src/cardpilot/policies/uci-twd``, as for the review).
+data is NT$: use ``--policy uci-twd``, as for the review).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from cardpilot.batch.currency import require_currency
+from cardpilot.batch.kill_hook import KillHook
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
 from cardpilot.batch.scoring import Scorer, model_version_of
 from cardpilot.notify.compose import Composer, default_composer
@@ -46,6 +47,7 @@ from cardpilot.overdue.treatment_table import (
     no_broken_promises,
     with_limits,
 )
+from cardpilot.policy.catalogue import OVERDUE
 from cardpilot.scoring.features import behaviour_features
 from cardpilot.store.account_chunks import ChunkFrames
 from cardpilot.store.db import open_store
@@ -62,6 +64,8 @@ from cardpilot.store.portfolio_facts import account_count
 
 DEFAULT_CHUNK_ROWS = 50_000
 DECIDE_STAGE = "treat"
+# The crash-safety tests' kill hook (``batch.kill_hook``): e.g. ``before_commit:2``.
+KILL_HOOK_ENV = "CARDPILOT_TEST_KILL_TREAT"
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -189,15 +193,22 @@ def treat_overdue(
             policy.file.currency,
             error=TreatError,
             amounts="the overdue policy's amounts",
-            fix="Treat with a policy in the accounts' currency, e.g. --policy "
-            "src/cardpilot/policies/uci-twd for the UCI data (NT$), see docs/overdue.md",
+            fix="Treat with a policy in the accounts' currency (docs/overdue.md).",
+            kind=OVERDUE,
         )
         model_version = model_version or model_version_of(scorer)
         result = TreatResult(str(uuid.uuid4()), as_of, policy.version, model_version)
         steps = _steps(db, scorer, policy, result, default_composer())
         chunks = read_treatment_chunks(db, as_of, chunk_rows)
         clock = StageClock(DECIDE_STAGE)
-        run_chunked(chunks, steps, clock=clock, total=account_count(db), progress=progress)
+        run_chunked(
+            chunks,
+            steps,
+            clock=clock,
+            total=account_count(db),
+            progress=progress,
+            kill_hook=KillHook.from_env(KILL_HOOK_ENV),
+        )
         _summarise(read_treatments(db, as_of), result)
         if out is not None:
             try:
