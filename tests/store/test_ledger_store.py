@@ -183,3 +183,18 @@ def test_an_opening_balance_never_takes_effect_after_the_first_statement(store_u
         -4550,
         dt.date(2026, 2, 28),
     )
+
+
+def test_a_stored_payment_is_posted_to_the_ledger_once(store_url: str) -> None:
+    from cardpilot.store.payments import Payment, insert_payments
+
+    _store(store_url)
+    engine = make_engine(store_url)
+    paid = Payment("T9", "A1", dt.datetime(2026, 3, 9, 0, 30, tzinfo=ZONE), 12_345, "CNY")
+    insert_payments(engine, [paid])
+    with engine.connect() as conn:
+        back = ledger.account_postings(conn, "A1")
+    engine.dispose()
+    assert back.select("kind", "amount_minor", "effective_on", "idempotency_key").rows() == [
+        ("payment", -12_345, dt.date(2026, 3, 9), "tx:T9")  # the Shanghai day, not UTC's 8th
+    ]
