@@ -123,3 +123,54 @@ def test_uci_import_posts_its_ledger_once_and_every_statement_reconciles(
     )
     assert balance["total"] == 391_300
     assert dict(kinds.iter_rows())["statement_issued"] == 6
+
+
+def test_a_later_cycle_posts_only_its_own_rows_and_still_reconciles(
+    store_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home")
+    today = dt.date(2025, 4, 5)
+    import_portfolio(
+        _folder(tmp_path), layout="generic", database_url=store_url, settings=settings, today=today
+    )
+    march = {
+        "customers": PORTFOLIO["customers"],
+        "accounts": PORTFOLIO["accounts"],
+        "statements": {
+            "account_id": ["A1"],
+            "cycle_date": ["2025-03-31"],
+            "statement_balance": ["100.00"],
+            "amount_paid": ["300.00"],
+            "days_past_due": ["0"],
+        },
+        "transactions": {
+            "transaction_id": ["T3"],
+            "account_id": ["A1"],
+            "posted_at": ["2025-03-03T09:00:00+08:00"],
+            "kind": ["purchase"],
+            "amount": ["100.00"],
+        },
+        "payments": {
+            "payment_id": ["P4"],
+            "account_id": ["A1"],
+            "paid_at": ["2025-03-20T10:00:00+08:00"],
+            "amount": ["300.00"],
+        },
+    }
+    later = import_portfolio(
+        write_folder(tmp_path / "march", march),
+        layout="generic",
+        database_url=store_url,
+        settings=settings,
+        today=today,
+    )
+
+    assert (later.statements, later.postings) == (1, 2)  # T3 and P4; no second opening
+    engine = make_engine(store_url)
+    try:
+        checked = check_ledger(engine)
+        with engine.connect() as conn:
+            assert ledger.account_balance(conn, "A1", dt.date(2025, 3, 31))["total"] == 10_000
+    finally:
+        engine.dispose()
+    assert (checked.violations, checked.statements_checked) == (0, 3)
