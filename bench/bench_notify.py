@@ -1,6 +1,6 @@
 """Notify benchmark (``make bench-notify``): outbox → loopback servers, per channel.
 
-    python bench/bench_notify.py [--messages 100000] [--channels email,sms,app]
+    python bench/bench_notify.py [--messages 100000] [--channels email,sms,app] [--window 64]
 
 For each channel: a fresh SQLite store with ``--messages`` customers (phone and e-mail
 encrypted as in production), one limit-change notice per customer queued for that channel
@@ -44,6 +44,7 @@ from cardpilot.notify.dispatch import Dispatcher, outbox_status  # noqa: E402
 from cardpilot.notify.notice import LimitChangeNotice, NoticeReason  # noqa: E402
 from cardpilot.notify.outbox import insert_rows, render_rows  # noqa: E402
 from cardpilot.notify.prefs import ContactPrefs  # noqa: E402
+from cardpilot.notify.window import DEFAULT_WINDOW  # noqa: E402
 from cardpilot.privacy import FieldCipher, KeyRing  # noqa: E402
 from cardpilot.store.db import make_engine, unit_of_work, upgrade  # noqa: E402
 from cardpilot.store.models import Customer  # noqa: E402
@@ -126,12 +127,19 @@ def start_peer(channel: str, folder: Path) -> tuple[peers.Peer, Channel]:
     return peer, PushChannel.from_url(f"http://127.0.0.1:{peer.port}/v1/messages", SECRET)
 
 
-def run_channel(channel: str, n: int, folder: Path, cipher: FieldCipher) -> dict[str, Any]:
+def run_channel(
+    channel: str, n: int, folder: Path, cipher: FieldCipher, window: int
+) -> dict[str, Any]:
     engine, queue_seconds = prepare(folder, n, channel, cipher)
     peer, sender = start_peer(channel, folder)
     try:
         dispatcher = Dispatcher(
-            engine, {channel: sender}, cipher, batch_size=2000, clock=lambda: DAYTIME
+            engine,
+            {channel: sender},
+            cipher,
+            batch_size=2000,
+            window=window,
+            clock=lambda: DAYTIME,
         )
         started = time.perf_counter()
         report = dispatcher.run_once()
@@ -151,6 +159,8 @@ def run_channel(channel: str, n: int, folder: Path, cipher: FieldCipher) -> dict
         "messages": report.sent,
         "seconds": round(seconds, 2),
         "messages_per_s": round(report.sent / seconds, 1),
+        "window": window,
+        "outcome_writes": report.flushes,
         "target_per_s": TARGETS[channel],
         "accepted_at_peer": entries,
         "outbox": status["totals"],
@@ -167,6 +177,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=100_000)
     parser.add_argument("--channels", default="email,sms,app")
+    parser.add_argument(
+        "--window",
+        type=int,
+        default=DEFAULT_WINDOW,
+        help="the dispatcher's send window (messages sent and not yet recorded)",
+    )
     args = parser.parse_args()
     ring = KeyRing.generate("bench-1")
     results = []
@@ -175,7 +191,7 @@ def main() -> None:
         settings = Settings(home=folder / "home", pii_keys=ring.to_spec())
         cipher = FieldCipher.from_settings(settings)
         for channel in args.channels.split(","):
-            line = run_channel(channel, args.messages, folder, cipher)
+            line = run_channel(channel, args.messages, folder, cipher, args.window)
             print(json.dumps(line), flush=True)
             results.append(line)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -117,3 +117,35 @@ def test_demo_step_queues_dispatches_and_shows_the_stored_review_decisions(
     # The two limit changes are told on three channels each; the kept limit is not.
     assert "queued 6 messages" in out
     assert "中文原因" in out or "English reason" in out
+
+
+def _queue_emails(store: Engine, cipher: FieldCipher, n: int) -> None:
+    add_customers(store, cipher, n)
+    with unit_of_work(store) as session:
+        enqueue_notices(session, [notice_for(i) for i in range(n)], channels=("email",))
+
+
+def test_dispatch_records_outcomes_as_they_arrive_in_the_window_given(
+    env: dict[str, str], store: Engine, cipher: FieldCipher
+) -> None:
+    _queue_emails(store, cipher, 6)
+    runner = CliRunner()
+    assert runner.invoke(app, ["notify", "dispatch", "--window", "0"]).exit_code != 0
+    result = runner.invoke(app, ["notify", "dispatch", "--window", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["sent"] == 6
+    assert report["outcome_writes"] >= 3  # no write holds more than the window
+
+
+def test_the_dispatch_window_can_be_set_in_the_environment(
+    env: dict[str, str],
+    store: Engine,
+    cipher: FieldCipher,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _queue_emails(store, cipher, 8)
+    monkeypatch.setenv("CARDPILOT_DISPATCH_WINDOW", "1")
+    result = CliRunner().invoke(app, ["notify", "dispatch", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["outcome_writes"] == 8  # one message at a time

@@ -177,7 +177,8 @@ def test_a_policy_in_another_currency_is_refused_with_the_fix(overdue_store: str
         __import__("pathlib").Path(__file__).resolve().parents[2]
         / "src" / "cardpilot" / "policies" / "uci-twd"
     )  # fmt: skip
-    with pytest.raises(TreatError, match="uci-twd"):
+    # The store's accounts are in CNY: the error names the shipped policy in CNY.
+    with pytest.raises(TreatError, match="Use --policy default, the policy in CNY"):
         treat_overdue(overdue_store, scorer, as_of=AS_OF, policy=twd)
 
 

@@ -48,10 +48,8 @@ def test_each_flag_gets_the_action_its_rule_maps_to_once(loaded_store, scorer):
     assert after.height == actions.height
     mapping = policy.limits.watch_actions
     assert mapping is not None
-    stored = {"analyst_case": "case_requested"}
     for row in actions.iter_rows(named=True):
-        expected = mapping.by_rule()[row["rule"]]
-        assert row["action"] == stored.get(expected, expected)
+        assert row["action"] == mapping.by_rule()[row["rule"]]
         assert row["policy_version"] == policy.version
         if row["action"] == "hold_increases":
             months = (row["hold_until"].year - row["flag_cycle_date"].year) * 12 + (
@@ -85,6 +83,39 @@ def test_a_notice_action_queues_its_message_in_the_outbox_once(loaded_store, sco
     assert refs <= {f"watch_action:{i}" for i in actions["id"]}
     assert len(refs) > 0
     assert queued.height == queued.select("decision_ref", "channel").n_unique()
+
+
+def test_a_case_action_opens_a_case_on_the_watched_increase_once(loaded_store, scorer):
+    policy = _policy_acting("analyst_case")
+    review_portfolio(loaded_store, scorer, policy=policy, as_of=FIRST)
+    _check(loaded_store, policy, dt.date(2026, 11, 1))
+    _, actions = _check(loaded_store, policy, dt.date(2026, 11, 1))
+    engine = make_engine(loaded_store)
+    try:
+        with engine.connect() as conn:
+            cases = query_frame(
+                conn,
+                "SELECT c.id, c.account_id, c.requested_by, c.status, w.decision_id, c.decision_id"
+                " FROM review_cases c JOIN watch_actions a ON a.case_id = c.id"
+                " JOIN limit_watch w ON w.id = a.watch_id",
+                {},
+                {
+                    "id": pl.Int64(),
+                    "account_id": pl.String(),
+                    "requested_by": pl.String(),
+                    "status": pl.String(),
+                    "watched_decision": pl.Int64(),
+                    "decision_id": pl.Int64(),
+                },
+            )
+    finally:
+        engine.dispose()
+    assert actions.height > 0
+    assert cases.height == actions.height == count_rows(loaded_store, "review_cases")
+    assert (cases["requested_by"] == "watch").all()
+    assert (cases["status"] == "open").all()
+    assert (cases["watched_decision"] == cases["decision_id"]).all()
+    assert count_rows(loaded_store, "audit_log") >= cases.height
 
 
 def test_the_next_review_respects_a_hold_on_increases(loaded_store, scorer):

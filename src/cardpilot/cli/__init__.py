@@ -31,22 +31,29 @@ def main(
     ),
 ) -> None:
     """cardpilot: explainable credit-card limit and overdue management."""
-    from cardpilot.cli.common import configure_logging
+    from cardpilot.cli.common import check_key_settings, configure_logging
 
     configure_logging()
+    check_key_settings()
 
 
 # Registration: importing a module adds its commands to ``app``.
+from cardpilot.cli import account as _account  # noqa: E402,F401
 from cardpilot.cli import aging as _aging  # noqa: E402,F401
+from cardpilot.cli import audit as _audit  # noqa: E402,F401
+from cardpilot.cli import cases as _cases  # noqa: E402,F401
 from cardpilot.cli import demo as _demo  # noqa: E402,F401
+from cardpilot.cli import explain as _explain  # noqa: E402,F401
 from cardpilot.cli import fairness as _fairness  # noqa: E402,F401
 from cardpilot.cli import generate as _generate  # noqa: E402,F401
+from cardpilot.cli import ledger as _ledger  # noqa: E402,F401
 from cardpilot.cli import model as _model  # noqa: E402,F401
 from cardpilot.cli import notify as _notify  # noqa: E402,F401
 from cardpilot.cli import overdue as _overdue  # noqa: E402,F401
 from cardpilot.cli import plan as _plan  # noqa: E402,F401
 from cardpilot.cli import policy as _policy  # noqa: E402,F401
 from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401
+from cardpilot.cli import privacy as _privacy  # noqa: E402,F401
 from cardpilot.cli import review as _review  # noqa: E402,F401
 from cardpilot.cli import segments as _segments  # noqa: E402,F401
 from cardpilot.cli import summary as _summary  # noqa: E402,F401

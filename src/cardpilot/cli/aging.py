@@ -4,23 +4,21 @@ and roll rates."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from cardpilot.cli import app
-from cardpilot.cli.common import DATABASE_OPTION, open_engine
+from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, open_engine, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.policy.catalogue import OVERDUE
 
 
 @app.command()
 def aging(
     as_of: str = typer.Option(..., "--as-of", help="Date to age the portfolio on, YYYY-MM-DD."),
     database: str | None = DATABASE_OPTION,
-    policy: Path | None = typer.Option(
-        None, "--policy", help="Overdue policy file or folder; default the shipped policy."
-    ),
+    policy: str | None = OVERDUE_POLICY_OPTION,
     no_store: bool = typer.Option(False, "--no-store", help="Report only; store nothing."),
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -34,7 +32,7 @@ def aging(
     except ValueError as exc:
         raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
     try:
-        pol = load_overdue_policy(policy)
+        pol = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     engine = open_engine(database)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import typer
 from rich.logging import RichHandler
 from sqlalchemy import Engine
 
-from cardpilot.cli.output import err_console
+from cardpilot.cli.output import err_console, fail
 from cardpilot.config import get_settings
 from cardpilot.privacy.logging import install_pii_redaction
 
@@ -19,6 +20,30 @@ DATABASE_OPTION = typer.Option(
     envvar="CARDPILOT_DATABASE_URL",
     show_envvar=True,
 )
+
+
+LIMITS_POLICY_OPTION = typer.Option(
+    None,
+    "--policy",
+    help="Limit policy by name (`cardpilot policy list`) or folder (limits.yaml +"
+    " reasons.yaml); default: the shipped one.",
+)
+OVERDUE_POLICY_OPTION = typer.Option(
+    None,
+    "--policy",
+    help="Overdue policy by name (`cardpilot policy list`), folder or overdue.yaml;"
+    " default: the shipped one.",
+)
+
+
+def policy_path(value: str | Path | None, kind: str | None = None) -> Path | None:
+    """``--policy NAME|PATH`` as a path (``None``: the command's default policy)."""
+    from cardpilot.policy.catalogue import UnknownPolicyError, resolve_policy
+
+    try:
+        return resolve_policy(value, kind=kind, settings=get_settings())
+    except UnknownPolicyError as exc:
+        raise fail(str(exc)) from None
 
 
 def database_url(database: str | None) -> str:
@@ -43,3 +68,19 @@ def configure_logging(level: str | None = None) -> None:
     # Alembic announces its plugins at INFO on every start; only its warnings matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     install_pii_redaction(root)
+
+
+def check_key_settings() -> None:
+    """Personal-data keys set in the environment or config are checked before any command runs:
+    a ring of several keys without a named active key, or naming one not on it, ends here in
+    one line instead of in the middle of an import."""
+    from cardpilot.privacy import BlindIndexKey, KeyRing, PiiKeyError
+
+    settings = get_settings()
+    try:
+        if settings.pii_keys:
+            KeyRing.parse(settings.pii_keys, settings.pii_active_key)
+        if settings.blind_index_key:
+            BlindIndexKey.parse(settings.blind_index_key)
+    except PiiKeyError as exc:
+        raise fail(str(exc)) from None

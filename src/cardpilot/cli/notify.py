@@ -26,23 +26,31 @@ CHANNELS = ("sms", "app", "email")
 
 
 def _dispatcher(
-    database: str | None, batch_size: int, lease_seconds: float | None, channel: list[str] | None
+    database: str | None,
+    batch_size: int,
+    lease_seconds: float | None,
+    channel: list[str] | None,
+    window: int | None = None,
 ) -> Any:
+    from cardpilot.cli.privacy import checked_cipher
     from cardpilot.notify.channels.factory import channels_from_settings
     from cardpilot.notify.dispatch import Dispatcher
-    from cardpilot.privacy import FieldCipher
+    from cardpilot.notify.settings import NotifySettings
 
     settings = get_settings()
     engine = open_engine(database)
+    notify = NotifySettings()
+    cipher = checked_cipher(engine)
     try:
-        channels = channels_from_settings(settings)
+        channels = channels_from_settings(settings, notify)
     except ValueError as exc:
         raise fail(str(exc)) from None
     return Dispatcher(
         engine,
         channels,
-        FieldCipher.from_settings(settings),
+        cipher,
         batch_size=batch_size,
+        window=window or notify.dispatch_window,
         lease_seconds=lease_seconds,
         only_channels=channel or None,
     )
@@ -53,6 +61,13 @@ LEASE_OPTION = typer.Option(
     None, "--lease-seconds", help="How long a claim holds (default: notify.yaml lease_seconds)."
 )
 CHANNEL_OPTION = typer.Option(None, "--channel", help="Only this channel (repeatable).")
+WINDOW_OPTION = typer.Option(
+    None,
+    "--window",
+    min=1,
+    help="Most messages sent and not yet recorded: what a kill can send twice"
+    " (default: CARDPILOT_DISPATCH_WINDOW, else 64).",
+)
 
 
 @notify_app.command()
@@ -61,10 +76,11 @@ def dispatch(
     batch_size: int = BATCH_OPTION,
     lease_seconds: float | None = LEASE_OPTION,
     channel: list[str] | None = CHANNEL_OPTION,
+    window: int | None = WINDOW_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """One pass: deliver every message due now, then exit."""
-    dispatcher = _dispatcher(database, batch_size, lease_seconds, channel)
+    dispatcher = _dispatcher(database, batch_size, lease_seconds, channel, window)
     started = time.perf_counter()
     try:
         report = dispatcher.run_once()
@@ -86,10 +102,11 @@ def worker(
     batch_size: int = BATCH_OPTION,
     lease_seconds: float | None = LEASE_OPTION,
     channel: list[str] | None = CHANNEL_OPTION,
+    window: int | None = WINDOW_OPTION,
     poll_seconds: float = typer.Option(1.0, "--poll-seconds", help="Sleep when nothing is due."),
 ) -> None:
     """Long-running: deliver messages as they come due until SIGTERM or Ctrl-C."""
-    dispatcher = _dispatcher(database, batch_size, lease_seconds, channel)
+    dispatcher = _dispatcher(database, batch_size, lease_seconds, channel, window)
     stop = {"now": False}
 
     def _stop(_signum: int, _frame: object) -> None:

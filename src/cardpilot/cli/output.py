@@ -36,5 +36,5 @@ def emit_json(payload: Mapping[str, Any]) -> None:
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a user-facing error (what, where, what to do) and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     return typer.Exit(code)

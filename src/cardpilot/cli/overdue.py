@@ -16,8 +16,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cardpilot.cli import app
-from cardpilot.cli.common import DATABASE_OPTION, database_url
+from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, database_url, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.policy.catalogue import OVERDUE
 
 if TYPE_CHECKING:
     from cardpilot.jobs.reminders import RemindResult
@@ -54,9 +55,7 @@ def treat(
     family: str = typer.Option(
         "scorecard", "--family", help="Registry model family whose champion gives the PD."
     ),
-    policy: Path | None = typer.Option(
-        None, "--policy", help="Overdue policy file or folder; default the shipped policy."
-    ),
+    policy: str | None = OVERDUE_POLICY_OPTION,
     out: Path | None = typer.Option(
         None, "--out", help="Export the date's treatments (.csv or .parquet)."
     ),
@@ -74,7 +73,7 @@ def treat(
     except ValueError as exc:
         raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
     try:
-        chosen = load_overdue_policy(policy)
+        chosen = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     scorer = load_scorer(model, family)
@@ -122,11 +121,11 @@ def report(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Treatment date, YYYY-MM-DD; default the latest treated."
     ),
-    policy: Path | None = typer.Option(
+    policy: str | None = typer.Option(
         None,
         "--policy",
-        help="Overdue policy the treatments were made under; default the "
-        "shipped policy whose version they carry.",
+        help="Overdue policy (name, folder or overdue.yaml) the treatments were made under;"
+        " default the shipped policy whose version they carry.",
     ),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
@@ -147,7 +146,11 @@ def report(
         raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
     db = make_engine(database_url(database))
     try:
-        chosen = policy_for_store(db, day) if policy is None else load_overdue_policy(policy)
+        chosen = (
+            policy_for_store(db, day)
+            if policy is None
+            else load_overdue_policy(policy_path(policy, OVERDUE))
+        )
         figures = write_overdue_report(db, chosen, out, as_of=day)
     except (OverduePolicyError, OverdueReportError) as exc:
         raise fail(str(exc)) from None
@@ -172,9 +175,7 @@ def report(
 @overdue_app.command("remind")
 def remind(
     as_of: str = typer.Option(..., "--as-of", help="The day to plan for, YYYY-MM-DD."),
-    policy: Path | None = typer.Option(
-        None, "--policy", help="Overdue policy file or folder (its reminders section)."
-    ),
+    policy: str | None = OVERDUE_POLICY_OPTION,
     chunk_rows: int = typer.Option(50_000, "--chunk-rows", help="Accounts per chunk."),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
@@ -191,7 +192,7 @@ def remind(
     except ValueError as exc:
         raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
     try:
-        chosen = load_overdue_policy(policy)
+        chosen = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     with _progress("remind", as_json) as on_progress:
@@ -248,7 +249,7 @@ def demo_reminders(
     """For ``make demo``: queue the reminders and education messages of ``as_of`` in the store
     at ``url`` and print a few lines (the run, messages per rule, one rendered in-app message).
 
-    ``policy``: an overdue policy folder (``src/cardpilot/policies/uci-twd`` for the UCI data);
+    ``policy``: an overdue policy folder (the ``uci-twd`` folder for the UCI data);
     ``opt_in``: first record an education opt-in (source ``demo``) for that many customers, so
     the education messages show. Good dates: a statement's due date − 5 (before-due reminders),
     due date + 1 (first day overdue), cycle date + 1 (the minimum-payment illustration)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,10 +17,11 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
-from cardpilot.cli.common import DATABASE_OPTION
+from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
+from cardpilot.policy.catalogue import OVERDUE
 
 plan_app = typer.Typer(help="Instalment, deferral and 和谐还款 plans.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
@@ -90,9 +90,7 @@ def quote(
     segment: str | None = typer.Option(
         None, "--segment", help="Check the plan against this risk segment's eligibility."
     ),
-    policy: Path | None = typer.Option(
-        None, "--policy", help="Overdue policy file or folder; default the shipped policy."
-    ),
+    policy: str | None = OVERDUE_POLICY_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Quote a plan: the full schedule, the APR (monthly IRR × 12) and the effective rate."""
@@ -110,7 +108,7 @@ def quote(
     except ValueError as exc:
         raise fail(f"--start {start!r} is not a date; use YYYY-MM-DD") from exc
     try:
-        pol = load_overdue_policy(policy)
+        pol = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     terms = getattr(pol.file.plans, plan_kind.value)
@@ -255,9 +253,7 @@ def offer(
         help="Penalty fees the waiver applies to (major units); default: assessed from the "
         "policy's charges on the overdue balance.",
     ),
-    policy: Path | None = typer.Option(
-        None, "--policy", help="Overdue policy file or folder; default the shipped policy."
-    ),
+    policy: str | None = OVERDUE_POLICY_OPTION,
     database: str | None = DATABASE,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -270,7 +266,7 @@ def offer(
     if plan_kind is None:
         raise fail(f"--kind {kind!r} is not known; use one of {', '.join(_KINDS)}")
     try:
-        pol = load_overdue_policy(policy)
+        pol = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     try:

@@ -1,7 +1,10 @@
-"""Policy commands: ``cardpilot policy validate | show | diff``."""
+"""Policy commands: ``cardpilot policy list | validate | show | diff | calibrate | migrate``.
+
+Every policy argument is a name (``cardpilot policy list``) or a folder."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,11 +12,16 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
-from cardpilot.cli.common import DATABASE_OPTION
+from cardpilot.cli.common import DATABASE_OPTION, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.config import get_settings
 from cardpilot.domain.money import format_major
+from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
+from cardpilot.policy.catalogue import LIMITS, OVERDUE, PolicyEntry, local_dir, policy_entries
 from cardpilot.policy.diff import diff_policies
 from cardpilot.policy.loading import PolicyError, default_policy_path, load_policy
+from cardpilot.policy.migration import MigrationError, migrate_policy_folder
+from cardpilot.policy.old_syntax import OldPolicySyntaxWarning
 from cardpilot.policy.schema import Policy
 
 policy_app = typer.Typer(
@@ -23,11 +31,20 @@ policy_app = typer.Typer(
 app.add_typer(policy_app, name="policy")
 
 POLICY_ARG = typer.Argument(
-    None, help="Policy folder (limits.yaml + reasons.yaml); default: the shipped policy."
+    None,
+    help="Policy name (`cardpilot policy list`) or folder (limits.yaml + reasons.yaml);"
+    " default: the shipped policy.",
+    show_default=False,
+    metavar="[NAME|PATH]",
 )
 
 
-def _load(path: Path | None) -> Policy:
+def _folder(value: str | Path | None) -> Path | None:
+    return policy_path(value, LIMITS)
+
+
+def _load(value: str | Path | None) -> Policy:
+    path = _folder(value)
     try:
         return load_policy(path)
     except PolicyError as exc:
@@ -90,9 +107,65 @@ def _summary(policy: Policy, path: Path | None) -> dict[str, Any]:
     }
 
 
+def _recorded_versions(entry: PolicyEntry) -> dict[str, str]:
+    """The version each file of ``entry`` records on decisions (declared + content hash), or
+    why it cannot be loaded."""
+    from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
+
+    out: dict[str, str] = {}
+    for f in entry.files:
+        try:
+            if f.kind == LIMITS:
+                out[f.kind] = load_policy(entry.path).version
+            else:
+                out[f.kind] = load_overdue_policy(entry.path).version
+        except (PolicyError, OverduePolicyError) as exc:
+            out[f.kind] = f"invalid: {str(exc).splitlines()[0]}"
+    return out
+
+
+@policy_app.command("list")
+def list_policies(as_json: bool = JSON_OPTION) -> None:
+    """The policies a --policy NAME can name: shipped ones and the local folder's
+    (policy_dir in cardpilot.toml), with currency and version."""
+    entries = policy_entries(get_settings())
+    rows = []
+    for entry in entries:
+        row = entry.as_dict()
+        for kind, version in _recorded_versions(entry).items():
+            row["files"][kind]["recorded_version"] = version
+        rows.append(row)
+    if as_json:
+        emit_json({"local_dir": _local_dir_text(), "policies": rows})
+        return
+    table = Table(title="policies (--policy NAME)")
+    table.add_column("name", no_wrap=True)
+    table.add_column("source")
+    table.add_column("currency")
+    table.add_column("limits.yaml version", overflow="fold")
+    table.add_column("overdue.yaml version", overflow="fold")
+    for row in rows:
+        files = row["files"]
+        table.add_row(
+            row["name"] + (" (shadowed)" if row["shadowed"] else ""),
+            row["source"],
+            row["currency"] or "—",
+            files.get(LIMITS, {}).get("recorded_version", "—"),
+            files.get(OVERDUE, {}).get("recorded_version", "—"),
+        )
+    console.print(table)
+    console.print(f"local policy folder (policy_dir): {_local_dir_text() or 'not set'}")
+
+
+def _local_dir_text() -> str | None:
+    folder = local_dir(get_settings())
+    return None if folder is None else str(folder)
+
+
 @policy_app.command("validate")
-def validate(path: Path | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> None:
+def validate(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> None:
     """Check a policy folder; on error, name the file and field that are wrong."""
+    path = _folder(policy_ref)
     try:
         policy = load_policy(path)
     except PolicyError as exc:
@@ -107,8 +180,9 @@ def validate(path: Path | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> Non
 
 
 @policy_app.command("show")
-def show(path: Path | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> None:
+def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> None:
     """Show a policy's grades, limits, triggers, caps and segments."""
+    path = _folder(policy_ref)
     policy = _load(path)
     summary = _summary(policy, path)
     if as_json:
@@ -155,8 +229,8 @@ def show(path: Path | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> None:
 
 @policy_app.command("diff")
 def diff(
-    old: Annotated[Path, typer.Argument(help="The current policy folder.")],
-    new: Annotated[Path, typer.Argument(help="The proposed policy folder.")],
+    old: Annotated[str, typer.Argument(help="The current policy (name or folder).")],
+    new: Annotated[str, typer.Argument(help="The proposed policy (name or folder).")],
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Every value that differs between two policies (money in yuan, as written)."""
@@ -186,7 +260,7 @@ def diff(
 
 @policy_app.command("calibrate")
 def calibrate(
-    path: Path | None = POLICY_ARG,
+    policy_ref: str | None = POLICY_ARG,
     out: Path = typer.Option(..., "--out", help="Folder to write the calibrated policy to (new)."),
     model: Path | None = typer.Option(
         None, "--model", help="Model folder from `cardpilot model train --out DIR`."
@@ -233,6 +307,7 @@ def calibrate(
     from cardpilot.policy.calibration import with_declared_version, write_calibrated_policy
     from cardpilot.policy.grades import default_rate_is_monotonic
 
+    path = _folder(policy_ref)
     source = _load(path)
     if out.exists():
         raise fail(f"--out {out}: already exists; give a new folder for the calibrated policy")
@@ -316,3 +391,52 @@ def calibrate(
 
 def _rate(value: Any) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
+
+
+@policy_app.command("migrate")
+def migrate(
+    path: Annotated[Path, typer.Argument(help="Policy folder to rewrite in the current syntax.")],
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the migrated folder here (default: rewrite PATH in place)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Rewrite a policy folder in the one condition language, keeping its comments.
+
+    The migrated folder must load without the old-syntax shim and records the same policy
+    versions as before (the rules do not change, only how they are written)."""
+    try:
+        with warnings.catch_warnings():  # the old syntax is what is being migrated
+            warnings.simplefilter("ignore", OldPolicySyntaxWarning)
+            before = _versions(path)
+        migration = migrate_policy_folder(path, out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OldPolicySyntaxWarning)
+            after = _versions(migration.target)
+    except (MigrationError, PolicyError, OverduePolicyError, OldPolicySyntaxWarning) as exc:
+        raise fail(f"{exc}\nNothing was migrated that loads; fix the file named above.") from None
+    if before != after:  # a migration must never change a rule
+        raise fail(f"migrated versions differ: {before} → {after}; please report this")
+    summary = {
+        "source": str(migration.source),
+        "target": str(migration.target),
+        "changed": migration.changed,
+        "versions": after,
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    for name, places in migration.changed.items():
+        what = f"{len(places)} places rewritten" if places else "already in the current syntax"
+        console.print(f"{migration.target / name}: {what} ({after.get(name, '')})")
+
+
+def _versions(folder: Path) -> dict[str, str]:
+    """The recorded version of each policy file in the folder."""
+    folder = folder.parent if folder.is_file() else folder
+    versions = {}
+    if (folder / LIMITS).is_file():
+        versions[LIMITS] = load_policy(folder).version
+    if (folder / OVERDUE).is_file():
+        versions[OVERDUE] = load_overdue_policy(folder).version
+    return versions

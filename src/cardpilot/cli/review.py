@@ -13,18 +13,24 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from cardpilot.cli import app
-from cardpilot.cli.common import DATABASE_OPTION, database_url, open_engine
+from cardpilot.cli.common import (
+    DATABASE_OPTION,
+    LIMITS_POLICY_OPTION,
+    database_url,
+    open_engine,
+    policy_path,
+)
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
 from cardpilot.domain.money import format_major, to_minor
 
-POLICY_OPTION = typer.Option(
-    None, "--policy", help="Policy folder (limits.yaml + reasons.yaml); default: the shipped one."
-)
+POLICY_OPTION = LIMITS_POLICY_OPTION
 
 
-def _policy(path: Path | None) -> Any:
+def _policy(value: str | None) -> Any:
+    from cardpilot.policy.catalogue import LIMITS
     from cardpilot.policy.loading import PolicyError, load_policy
 
+    path = policy_path(value, LIMITS)
     try:
         return load_policy(path)
     except PolicyError as exc:
@@ -58,8 +64,15 @@ def load_scorer(model: Path | None, family: str) -> Any:
         raise fail(str(exc)) from None
 
 
-@app.command("review")
+# ``cardpilot review`` reviews the portfolio; its sub-commands (``review explain``) act on one
+# account's decision.
+review_app = typer.Typer(help="Review the portfolio's limits, or explain one account's decision.")
+app.add_typer(review_app, name="review")
+
+
+@review_app.callback(invoke_without_command=True)
 def review(
+    ctx: typer.Context,
     as_of: str | None = typer.Option(
         None, "--as-of", help="Review date (default: the day after the latest statement cycle)."
     ),
@@ -69,7 +82,7 @@ def review(
     family: str = typer.Option(
         "scorecard", "--family", help="Registry model family whose champion scores."
     ),
-    policy: Path | None = POLICY_OPTION,
+    policy: str | None = POLICY_OPTION,
     engine: str = typer.Option("local", "--engine", help="local (in-process) or spark."),
     out: Path | None = typer.Option(
         None, "--out", help="Export the cycle's decisions (.csv or .parquet)."
@@ -81,6 +94,8 @@ def review(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Decide increase / keep / decrease for every account due in this review cycle."""
+    if ctx.invoked_subcommand is not None:
+        return
     from cardpilot.engines.deciders import ENGINES
     from cardpilot.jobs.review import ReviewError, review_portfolio
 
@@ -189,7 +204,7 @@ def watch(
     as_of: str | None = typer.Option(
         None, "--as-of", help="Check statements up to this date (default: the latest)."
     ),
-    policy: Path | None = POLICY_OPTION,
+    policy: str | None = POLICY_OPTION,
     limit: int = typer.Option(50, "--limit", help="Rows to show."),
     locale: str = typer.Option("zh-CN", "--locale", help="zh-CN or en."),
     database: str | None = DATABASE_OPTION,
@@ -254,13 +269,14 @@ def assign(
     pd: float | None = typer.Option(None, "--pd", help="The applicant's probability of default."),
     income: str | None = typer.Option(None, "--income", help="Annual income in yuan."),
     as_of: str | None = typer.Option(None, "--as-of", help="Decision date (default: today)."),
-    policy: Path | None = POLICY_OPTION,
+    policy: str | None = POLICY_OPTION,
     out: Path | None = typer.Option(None, "--out", help="Write the offers (.csv or .parquet)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Initial limits for new applicants from the policy (grade range, score, income)."""
     import polars as pl
 
+    from cardpilot.csv_safety import write_safe_csv
     from cardpilot.jobs.assign import ApplicantError, assign_limits, read_applicants
 
     chosen = _policy(policy)
@@ -295,10 +311,13 @@ def assign(
         if out.suffix.lower() == ".parquet":
             offers.write_parquet(out)
         elif out.suffix.lower() == ".csv":
-            offers.with_columns(
-                pl.col(c).list.join(";")
-                for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
-            ).write_csv(out)
+            write_safe_csv(
+                offers.with_columns(
+                    pl.col(c).list.join(";")
+                    for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
+                ),
+                out,
+            )
         else:
             raise fail(f"--out {out}: use a .csv or .parquet file name")
     rows = offers.to_dicts()

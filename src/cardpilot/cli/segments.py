@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
-from cardpilot.cli.common import DATABASE_OPTION, open_engine
+from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
 from cardpilot.cli.review import POLICY_OPTION, load_scorer, parse_as_of
 
@@ -56,10 +56,12 @@ def _input(fmt: str, data: Path | None, database: str | None, as_of: str | None)
     raise fail(f"--format {fmt!r}: use store or uci")
 
 
-def _policy(currency: str, folder: Path | None) -> Any:
+def _policy(currency: str, value: str | None) -> Any:
+    from cardpilot.policy.catalogue import LIMITS
     from cardpilot.policy.loading import PolicyError
     from cardpilot.segments.source import SegmentSourceError, policy_for
 
+    folder = policy_path(value, LIMITS)
     try:
         return policy_for(currency, folder)
     except (PolicyError, SegmentSourceError) as exc:
@@ -71,7 +73,7 @@ def _prepare(
     data: Path | None,
     database: str | None,
     as_of: str | None,
-    policy: Path | None,
+    policy: str | None,
     model: Path | None,
     as_json: bool,
 ) -> tuple[Any, Any, Any]:
@@ -116,7 +118,7 @@ def cluster(
     seed: int = typer.Option(20051001, "--seed", help="Seed of the sample and of KMeans."),
     max_fit_rows: int = typer.Option(100_000, "--max-fit-rows", help="Accounts fitted on."),
     as_of: str | None = AS_OF_OPTION,
-    policy: Path | None = POLICY_OPTION,
+    policy: str | None = POLICY_OPTION,
     model: Path | None = MODEL_OPTION,
     label: str = LABEL_OPTION,
     out: Path | None = typer.Option(None, "--out", help="Folder to write (default HOME/segments)."),
@@ -152,7 +154,7 @@ def profile(
     data: Path | None = DATA_OPTION,
     database: str | None = DATABASE_OPTION,
     as_of: str | None = AS_OF_OPTION,
-    policy: Path | None = POLICY_OPTION,
+    policy: str | None = POLICY_OPTION,
     model: Path | None = MODEL_OPTION,
     label: str = LABEL_OPTION,
     out: Path | None = typer.Option(None, "--out", help="Folder to write (default HOME/segments)."),

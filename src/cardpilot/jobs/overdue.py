@@ -12,7 +12,7 @@ actions of the decisions *this run inserted* and queues their notices through th
 re-run of the same date (or one after a kill) treats each account exactly once.
 
 The policy and the accounts must be in the same currency (the engine does not convert; the UCI
-data is NT$: use ``--policy src/cardpilot/policies/uci-twd``, as for the review).
+data is NT$: use ``--policy uci-twd``, as for the review).
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from cardpilot.audit.chain import AuditEntry, digest_text
 from cardpilot.batch.currency import require_currency
+from cardpilot.batch.kill_hook import KillHook
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
 from cardpilot.batch.scoring import Scorer, model_version_of
 from cardpilot.notify.compose import Composer, default_composer
@@ -46,8 +48,10 @@ from cardpilot.overdue.treatment_table import (
     no_broken_promises,
     with_limits,
 )
+from cardpilot.policy.catalogue import OVERDUE
 from cardpilot.scoring.features import behaviour_features
 from cardpilot.store.account_chunks import ChunkFrames
+from cardpilot.store.audit import default_actor, record_audit
 from cardpilot.store.db import open_store
 from cardpilot.store.overdue_treatments import (
     TreatmentChunk,
@@ -62,6 +66,8 @@ from cardpilot.store.portfolio_facts import account_count
 
 DEFAULT_CHUNK_ROWS = 50_000
 DECIDE_STAGE = "treat"
+# The crash-safety tests' kill hook (``batch.kill_hook``): e.g. ``before_commit:2``.
+KILL_HOOK_ENV = "CARDPILOT_TEST_KILL_TREAT"
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -189,16 +195,25 @@ def treat_overdue(
             policy.file.currency,
             error=TreatError,
             amounts="the overdue policy's amounts",
-            fix="Treat with a policy in the accounts' currency, e.g. --policy "
-            "src/cardpilot/policies/uci-twd for the UCI data (NT$), see docs/overdue.md",
+            fix="Treat with a policy in the accounts' currency (docs/overdue.md).",
+            kind=OVERDUE,
         )
         model_version = model_version or model_version_of(scorer)
         result = TreatResult(str(uuid.uuid4()), as_of, policy.version, model_version)
         steps = _steps(db, scorer, policy, result, default_composer())
         chunks = read_treatment_chunks(db, as_of, chunk_rows)
         clock = StageClock(DECIDE_STAGE)
-        run_chunked(chunks, steps, clock=clock, total=account_count(db), progress=progress)
-        _summarise(read_treatments(db, as_of), result)
+        run_chunked(
+            chunks,
+            steps,
+            clock=clock,
+            total=account_count(db),
+            progress=progress,
+            kill_hook=KillHook.from_env(KILL_HOOK_ENV),
+        )
+        treatments = read_treatments(db, as_of)
+        _summarise(treatments, result)
+        audit_treat_run(db, result, treatments)
         if out is not None:
             try:
                 write_treatments_export(
@@ -255,6 +270,30 @@ def _steps(
         result.cut += written.actions.get("cut", 0)
 
     return ChunkSteps(seen=lambda chunk: chunk.seen, decide=decide, write=write, collect=collect)
+
+
+def audit_treat_run(db: Engine, result: TreatResult, treatments: pl.DataFrame) -> None:
+    """One audit record for the run: its counts and a digest of the date's stored treatments
+    (one record per run, not per treatment, as for the review: docs/audit.md)."""
+    lists = [name for name, dtype in treatments.schema.items() if isinstance(dtype, pl.List)]
+    flat = treatments.with_columns(
+        pl.col(name).cast(pl.List(pl.String)).list.join(";") for name in lists
+    )
+    payload = {
+        "run_key": result.run_key,
+        "as_of": result.as_of.isoformat(),
+        "policy_version": result.policy_version,
+        "model_version": result.model_version,
+        "treated": result.treated,
+        "skipped": result.skipped,
+        "notices": result.notices,
+        "frozen": result.frozen,
+        "cut": result.cut,
+        "treatments_on_date": treatments.height,
+        "treatments_digest": digest_text(flat.write_csv()),
+    }
+    subject = f"overdue_run:{result.run_key}"
+    record_audit(db, AuditEntry(default_actor(), "overdue.treat", subject, payload, after=payload))
 
 
 def _summarise(frame: pl.DataFrame, result: TreatResult) -> None:

@@ -2,11 +2,13 @@
 
     store ─(account-id chunks)─► reminder_input ─► plan_reminders ─► notices ─► outbox
 
-Each chunk of accounts (keyset paging in account-id order, as the treatment job does) is read
+The chunked job loop (``batch.loop``) reads the store in chunks of accounts
+(``store.reminder_reads``: keyset paging in account-id order, as the treatment job does): each
 with its statements, the payments since its latest statement (``transactions`` of kind
-``payment``, dated in Asia/Shanghai), its latest overdue treatment and its customers'
-education opt-ins; ``cardpilot.overdue.reminders.plan_reminders`` decides which messages fall
-due; their notices are queued through the outbox in one transaction per chunk.
+``payment``, dated in the issuer's time zone, ``CARDPILOT_TIMEZONE``, Asia/Shanghai by
+default), its latest overdue treatment and its customers' education opt-ins;
+``cardpilot.overdue.reminders.plan_reminders`` decides which messages fall due; their notices
+(``notify.reminder_notices``) are queued through the outbox in one transaction per chunk.
 
 Idempotent: each message's reference is (rule, anchor date, account): the statement's cycle
 date for statement rules, the day for treatment-path steps. The outbox key is derived from it
@@ -27,7 +29,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 
-from cardpilot.batch.currency import UCI_HINT, require_currency
+from cardpilot.batch.currency import require_currency
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
 from cardpilot.notify.compose import Composer, default_composer
 from cardpilot.notify.prefs import EDUCATION_TOPIC
@@ -35,13 +37,17 @@ from cardpilot.notify.reminder_notices import QueuedReminders, queue_reminders
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.overdue.reminders import apply_daily_cap, due_messages, reminder_input, reminders_of
 from cardpilot.overdue.schema import OverduePolicy
+from cardpilot.policy.catalogue import OVERDUE
 from cardpilot.store.contact_opt_ins import known_customers, upsert_opt_ins
 from cardpilot.store.db import open_store
 from cardpilot.store.portfolio_facts import account_count
-from cardpilot.store.reminder_reads import ReminderChunk, read_reminder_chunks
+from cardpilot.store.reminder_reads import (
+    ReminderChunk,
+    payments_known_through,
+    read_reminder_chunks,
+)
 
 DEFAULT_CHUNK_ROWS = 50_000
-DEFAULT_ZONE = "Asia/Shanghai"  # calendar dates of payments (docs/overdue.md)
 PLAN_STAGE = "plan"
 
 ProgressCallback = Callable[[int, int], None]
@@ -63,12 +69,17 @@ class RemindResult:
     already_queued: int = 0  # outbox rows an earlier run of the day had inserted
     not_sent: int = 0  # planned messages with no channel left (opted out, no address)
     seconds: float = 0.0
+    # The last day the store's payment data reaches (ledger imports, payments): "first day
+    # overdue" is sent only for a due date on or before it (None: the store has no payment data).
+    payments_known_through: dt.date | None = None
     by_rule: dict[str, int] = field(default_factory=dict)  # planned, per rule
     queued_by_type: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["as_of"] = self.as_of.isoformat()
+        known = self.payments_known_through
+        out["payments_known_through"] = known.isoformat() if known else None
         return out
 
 
@@ -87,7 +98,7 @@ def send_reminders(
     the issuer's, in which payments are dated (default ``CARDPILOT_TIMEZONE``, Asia/Shanghai)."""
     from cardpilot.config import get_settings
 
-    zone = ZoneInfo(timezone or get_settings().timezone or DEFAULT_ZONE)
+    zone = ZoneInfo(timezone or get_settings().timezone)
     started = time.perf_counter()
     policy = policy or load_overdue_policy()
     reminders_of(policy)  # fail early without a reminders section
@@ -100,8 +111,10 @@ def send_reminders(
             policy.file.currency,
             error=RemindError,
             amounts="the overdue policy's amounts",
-            fix=f"Use a policy in the accounts' currency, {UCI_HINT}",
+            fix="Use a policy in the accounts' currency.",
+            kind=OVERDUE,
         )
+        result.payments_known_through = payments_known_through(db, zone)
         by_rule: Counter[str] = Counter()
         by_type: Counter[str] = Counter()
         steps = _steps(db, policy, default_composer(), now, result, by_rule, by_type)
@@ -142,7 +155,8 @@ def _steps(
                 treatments=chunk.treatments,
                 opt_ins=chunk.opt_ins,
             )
-            due = due_messages(table, result.as_of, policy)
+            known = result.payments_known_through or dt.date.min
+            due = due_messages(table, result.as_of, policy, payments_through=known)
             plan = apply_daily_cap(due, policy)
         result.due += due.height
         result.planned += plan.height

@@ -24,14 +24,17 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
 
-from cardpilot.batch.currency import UCI_HINT, require_currency
+from cardpilot.audit.chain import AuditEntry
+from cardpilot.audit.decisions import DecisionsDigest
+from cardpilot.batch.currency import require_currency
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
 from cardpilot.batch.kill_hook import KillHook
 from cardpilot.batch.loop import ChunkSteps, ProgressCallback, StageClock, run_chunked
@@ -42,11 +45,18 @@ from cardpilot.batch.scoring import (
     score_chunk,
     score_reason_texts,
 )
+from cardpilot.csv_safety import write_safe_csv
 from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
-from cardpilot.notify.decision_notices import limit_change_outbox
+from cardpilot.notify.decision_notices import (
+    figure_columns,
+    limit_change_outbox,
+    limit_notice_context,
+)
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, EARLY_SUFFIX, AccountChunk
+from cardpilot.store.audit import default_actor, record_audit
+from cardpilot.store.cases import accounts_on_hold
 from cardpilot.store.db import is_sqlite, make_engine, upgrade
 from cardpilot.store.decision_writer import DecisionWriter, open_decision_writer
 from cardpilot.store.limit_decisions import (
@@ -82,9 +92,10 @@ class ReviewResult:
     policy_version: str
     model_version: str | None
     decided: int = 0  # by this run
-    skipped: int = 0  # not decided by this run: the two below, and accounts not reviewed
+    skipped: int = 0  # not decided by this run: the three below, and accounts not reviewed
     skipped_within_cycle: int = 0  # decided in the cycle already (an earlier run)
     skipped_no_new_evidence: int = 0  # no statement newer than the account's last decision
+    held: int = 0  # of those skipped: limits an analyst's override holds (store.cases)
     early_reviews: int = 0  # decided in the cycle already, decided again on an early review
     watched: int = 0
     flags: int = 0
@@ -99,11 +110,12 @@ class ReviewResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     # This run's decisions by (action, grade, segment), as the chunks were written.
     run_kinds: Counter[tuple[Any, Any, Any]] = field(default_factory=Counter, repr=False)
+    # This run's decisions as one digest, for its audit record (cardpilot.audit.decisions).
+    digest: DecisionsDigest = field(default_factory=DecisionsDigest, repr=False)
 
     def as_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("run_kinds")
-        return out
+        internal = ("run_kinds", "digest")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in internal}
 
 
 def review_cycle_id(as_of: dt.date, cycle_months: int) -> str:
@@ -167,7 +179,7 @@ def _start_run(
     model_version: str | None,
 ) -> ReviewResult:
     """Check the review can run, then start its run."""
-    fix = f"Review with a policy in the accounts' currency, {UCI_HINT}, see docs/review.md"
+    fix = "Review with a policy in the accounts' currency (docs/review.md)."
     amounts = "the policy's amounts"
     require_currency(db, policy.limits.currency, error=ReviewError, amounts=amounts, fix=fix)
     try:
@@ -227,14 +239,43 @@ def _review_chunks(
         result.flags = check_watches(db, policy, result.as_of)
     except BaseException as exc:
         finish_review_run(db, result.run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
+        with suppress(Exception):  # the store may be what failed: the run's own error goes up
+            audit_review_run(db, result, "failed")
         raise
     finish_review_run(db, result.run_id, "finished")
+    audit_review_run(db, result, "finished")
+
+
+def audit_review_run(db: Engine, result: ReviewResult, status: str) -> None:
+    """One audit record for the run: its counts and the digest of the decisions it wrote (one
+    record per run, not per decision: see cardpilot.audit.decisions)."""
+    by_action = counts_by(result.run_kinds, 0)
+    payload = {
+        "run_id": result.run_id,
+        "cycle_id": result.cycle_id,
+        "as_of": result.as_of.isoformat(),
+        "engine": result.engine,
+        "policy_version": result.policy_version,
+        "model_version": result.model_version,
+        "status": status,
+        "decided": result.decided,
+        "skipped": result.skipped,
+        "held": result.held,
+        "watched": result.watched,
+        "by_action": {str(k): n for k, n in sorted(by_action.items())},
+        "decisions_digest": result.digest.hexdigest(),
+        "decisions_digested": result.digest.rows,
+    }
+    subject = f"review_run:{result.run_id}"
+    record_audit(db, AuditEntry(default_actor(), "review.run", subject, payload, after=payload))
 
 
 @dataclass(frozen=True)
 class _DecidedChunk:
     chunk: AccountChunk
     decisions: pl.DataFrame
+    figures: pl.DataFrame | None = None  # the accounts' figures their notices' reasons show
+    held: int = 0
 
 
 def _review_steps(
@@ -249,6 +290,8 @@ def _review_steps(
     texts: dict[str, dict[str, str]] = {}
     effective = dt.datetime.combine(result.as_of, dt.time(), tzinfo=dt.UTC)
     watch = watch_start(policy, result.as_of)
+    # An analyst's override stands for its hold period: those accounts are left undecided.
+    on_hold = sorted(accounts_on_hold(db, result.as_of))
 
     def decide_chunk(chunk: AccountChunk, clock: StageClock) -> _DecidedChunk | None:
         result.skipped += chunk.skipped
@@ -258,11 +301,21 @@ def _review_steps(
             return None
         with clock.timing("features_score"):
             table = score_chunk(chunk, scorer, result.as_of)
+            held = 0
+            if on_hold:
+                scored = table.height
+                table = table.filter(~pl.col("account_id").is_in(on_hold))
+                held = scored - table.height
+                result.held += held
+                result.skipped += held
+                if not table.height:
+                    return None
             codes = reason_codes_of(table)
         with clock.timing("decide"):
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
-        return _DecidedChunk(chunk, decided.with_columns(consecutive))
+        figures = figure_columns(table) if notify else None
+        return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held)
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
         accounts = planned.chunk.accounts
@@ -278,10 +331,11 @@ def _review_steps(
             first=planned.chunk.first,
             last=planned.chunk.last,
             effective=effective,
-            skipped=planned.chunk.skipped,
+            skipped=planned.chunk.skipped + planned.held,
             watch=watch,
         )
-        notices = (lambda changed: limit_change_outbox(db, changed)) if notify else None
+        context = limit_notice_context(policy, planned.figures)
+        notices = (lambda changed: limit_change_outbox(db, changed, context)) if notify else None
         return writer.write(chunk, notices=notices, before_commit=before_commit)
 
     def collect(planned: _DecidedChunk, written: ChunkWritten) -> None:
@@ -291,6 +345,7 @@ def _review_steps(
         result.skipped_within_cycle += written.skipped_as_decided
         result.watched += written.watched
         result.run_kinds.update(written.by_kind)
+        result.digest.update(planned.decisions)
 
     return ChunkSteps(lambda chunk: chunk.seen, decide_chunk, write, collect)
 
@@ -357,7 +412,8 @@ def decisions_export_frame(decisions: pl.DataFrame) -> pl.DataFrame:
     return decisions.with_columns(
         (pl.col("old_limit_minor").cast(yuan) / 100).cast(yuan).alias("old_limit"),
         (pl.col("new_limit_minor").cast(yuan) / 100).cast(yuan).alias("new_limit"),
-        (pl.col("increase_pct_bp").cast(pl.Float64) / 100).alias("increase_pct"),
+        # Exact decimal text (33.33), as the money columns: the applied percentage is rarely whole.
+        (pl.col("increase_pct_bp").cast(yuan) / 100).cast(yuan).alias("increase_pct"),
         pl.col("reason_texts_zh").alias("reason_texts"),
     ).select(EXPORT_COLUMNS)
 
@@ -365,17 +421,21 @@ def decisions_export_frame(decisions: pl.DataFrame) -> pl.DataFrame:
 def export_decisions(db: Engine, cycle_id: str, path: Path) -> int:
     """Write a cycle's decisions to ``path`` (``.parquet`` or ``.csv``); returns the rows.
 
-    CSV holds lists as ``;``-separated text (reason texts in zh-CN in ``reason_texts``, en in
-    ``reason_texts_en``); Parquet keeps them as lists.
+    CSV (formula-safe: ``cardpilot.csv_safety``) holds lists as ``;``-separated text (reason
+    texts in zh-CN in ``reason_texts``, en in ``reason_texts_en``); Parquet keeps them as lists.
     """
     frame = decisions_export_frame(read_decisions(db, cycle_id))
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
         frame.write_parquet(path)
     elif path.suffix.lower() == ".csv":
-        frame.with_columns(
-            pl.col(c).list.join(";") for c in ("reason_codes", "reason_texts", "reason_texts_en")
-        ).write_csv(path)
+        write_safe_csv(
+            frame.with_columns(
+                pl.col(c).list.join(";")
+                for c in ("reason_codes", "reason_texts", "reason_texts_en")
+            ),
+            path,
+        )
     else:
         raise ReviewError(f"--out {path}: use a .csv or .parquet file name")
     return frame.height

@@ -14,8 +14,11 @@ exactly-once acceptance:
    with exponential backoff; after the policy's ``max_attempts`` (or a permanent error) it is
    ``dead`` with its last error.
 
-A dispatcher killed between 3 and 4 leaves accepted messages in ``sending``; after the lease
-they are sent again with the same key, and the receiver drops the repeat.
+3 and 4 overlap: each outcome (an SMPP ``submit_sm_resp``, an SMTP acceptance, an HTTP answer)
+is recorded while the batch is still going, in small transactions, and no more than ``window``
+messages are ever sent and not yet recorded (``cardpilot.notify.window``). A dispatcher killed
+at any moment leaves at most ``window`` accepted messages in ``sending``; after the lease they
+are sent again with the same key, and a receiver that dedupes by it drops the repeat.
 """
 
 from __future__ import annotations
@@ -31,15 +34,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, func, insert, select, update
+from sqlalchemy import Engine, func, select, update
 
 from cardpilot.notify.channels import Channel, Outgoing, SendResult
 from cardpilot.notify.policy import NotifyPolicy, default_policy
 from cardpilot.notify.prefs import ContactPrefs, load_prefs
+from cardpilot.notify.window import DEFAULT_WINDOW, AckWindow
 from cardpilot.privacy import FieldCipher
 from cardpilot.privacy.masking import redact_text
 from cardpilot.store.models import Customer
-from cardpilot.store.notify_models import DeliveryAttempt, OutboxMessage
+from cardpilot.store.notify_models import OutboxMessage
+from cardpilot.store.outbox_rows import record_outcomes
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +70,7 @@ class DispatchReport:
     dead: int = 0
     held: int = 0
     batches: int = 0
+    flushes: int = 0  # transactions that recorded outcomes while sending
     by_channel: Counter[str] = field(default_factory=Counter)
 
     def add(self, other: DispatchReport) -> None:
@@ -74,6 +80,7 @@ class DispatchReport:
         self.dead += other.dead
         self.held += other.held
         self.batches += other.batches
+        self.flushes += other.flushes
         self.by_channel.update(other.by_channel)
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,6 +91,7 @@ class DispatchReport:
             "dead": self.dead,
             "held": self.held,
             "batches": self.batches,
+            "outcome_writes": self.flushes,
             "sent_by_channel": dict(self.by_channel),
         }
 
@@ -127,6 +135,7 @@ class Dispatcher:
         *,
         policy: NotifyPolicy | None = None,
         batch_size: int = 500,
+        window: int = DEFAULT_WINDOW,
         lease_seconds: float | None = None,
         worker_id: str | None = None,
         clock: Clock = utcnow,
@@ -137,6 +146,9 @@ class Dispatcher:
         self.cipher = cipher
         self.policy = policy or default_policy()
         self.batch_size = batch_size
+        if window < 1:
+            raise ValueError(f"the send window must be at least 1, got {window}")
+        self.window = window
         self.lease = dt.timedelta(seconds=lease_seconds or self.policy.lease_seconds)
         self.worker_id = worker_id or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.clock = clock
@@ -231,10 +243,13 @@ class Dispatcher:
                     out[cid] = (phone, email)
         return out
 
-    def _send(self, batch: list[_Claimed]) -> dict[int, SendResult]:
-        results: dict[int, SendResult] = {}
+    def _outgoing(
+        self, batch: list[_Claimed]
+    ) -> tuple[dict[str, list[tuple[_Claimed, Outgoing]]], list[tuple[_Claimed, SendResult]]]:
+        """The addressed messages per channel, and the outcomes of those without an address."""
         encrypted = self._addresses(batch)
         by_channel: dict[str, list[tuple[_Claimed, Outgoing]]] = defaultdict(list)
+        unaddressed: list[tuple[_Claimed, SendResult]] = []
         for m in batch:
             address: str | None
             if m.channel == "app":
@@ -244,7 +259,8 @@ class Dispatcher:
                 address = self.cipher.decrypt(phone_enc if m.channel == "sms" else email_enc)
             if not address:
                 what = "phone number" if m.channel == "sms" else "e-mail address"
-                results[m.id] = SendResult(ok=False, error=f"no {what} on file", permanent=True)
+                error = f"no {what} on file"
+                unaddressed.append((m, SendResult(ok=False, error=error, permanent=True)))
                 continue
             by_channel[m.channel].append(
                 (
@@ -261,134 +277,108 @@ class Dispatcher:
                     ),
                 )
             )
+        return by_channel, unaddressed
+
+    def _send(self, batch: list[_Claimed], report: DispatchReport) -> None:
+        """Send per channel, recording each outcome as the channel reports it (see window)."""
+        by_channel, unaddressed = self._outgoing(batch)
+        if unaddressed:
+            self._write_outcomes(unaddressed, report)
         for name, pairs in by_channel.items():
+            claimed = [m for m, _ in pairs]
             channel = self.channels.get(name)
             if channel is None:
-                for m, _ in pairs:
-                    results[m.id] = SendResult(ok=False, error=f"channel {name} not configured")
+                missing = SendResult(ok=False, error=f"channel {name} not configured")
+                self._write_outcomes([(m, missing) for m in claimed], report)
                 continue
+            window = AckWindow(self.window, self._writer(claimed, report))
             try:
-                sent = channel.send_batch([o for _, o in pairs])
+                sent = channel.send_batch([o for _, o in pairs], window)
             except Exception as exc:  # a channel bug must not lose the batch: retry later
                 log.exception("channel %s failed on a batch of %d", name, len(pairs))
                 sent = [SendResult(ok=False, error=f"{type(exc).__name__}: {exc}")] * len(pairs)
-            for (m, _), r in zip(pairs, sent, strict=True):
-                results[m.id] = r
-        return results
+            window.finish(sent)
+            report.flushes += window.flushes
 
     # -- 4. record ----------------------------------------------------------------------
-    def _record(
-        self,
-        batch: list[_Claimed],
-        results: dict[int, SendResult],
-        held: list[tuple[_Claimed, dt.datetime, str]],
-        now: dt.datetime,
-        report: DispatchReport,
+    def _writer(
+        self, claimed: list[_Claimed], report: DispatchReport
+    ) -> Callable[[list[tuple[int, SendResult]]], None]:
+        def write(done: list[tuple[int, SendResult]]) -> None:
+            self._write_outcomes([(claimed[i], r) for i, r in done], report)
+
+        return write
+
+    def _write_outcomes(
+        self, outcomes: list[tuple[_Claimed, SendResult]], report: DispatchReport
     ) -> None:
+        """One transaction: each message sent, back to the queue with backoff, or dead."""
+        now = self.clock().astimezone(dt.UTC)
         sent_rows: list[dict[str, Any]] = []
-        retry_rows: list[dict[str, Any]] = []
+        other_rows: list[dict[str, Any]] = []
         log_rows: list[dict[str, Any]] = []
         retry = self.policy.retry
-        for m in batch:
-            r = results.get(m.id)
-            if r is None:
-                continue
+        sent_by_channel: Counter[str] = Counter()
+        dead = retried = 0
+        for m, r in outcomes:
             if r.ok:
-                sent_rows.append({"b_id": m.id, "b_ref": r.provider_ref})
-                log_rows.append(
-                    {
-                        "message_id": m.id,
-                        "attempt": m.attempts,
-                        "at": now,
-                        "outcome": "sent",
-                        "detail": r.provider_ref,
-                    }
-                )
-                report.sent += 1
-                report.by_channel[m.channel] += 1
+                sent_rows.append({"b_id": m.id, "b_ref": r.provider_ref, "b_at": now})
+                log_rows.append(_log_row(m.id, m.attempts, now, "sent", r.provider_ref))
+                sent_by_channel[m.channel] += 1
                 continue
-            dead = r.permanent or m.attempts >= retry.max_attempts
+            gone = r.permanent or m.attempts >= retry.max_attempts
             # A server's reply can echo the address ("550 <a@b.example> unknown"): mask it
             # before it reaches the outbox, the delivery log or a log line.
             error = redact_text(r.error or "unknown error")[:2000]
-            retry_rows.append(
+            other_rows.append(
                 {
                     "b_id": m.id,
-                    "b_state": "dead" if dead else "queued",
-                    "b_next": now if dead else now + retry.backoff(m.attempts),
+                    "b_state": "dead" if gone else "queued",
+                    "b_next": now if gone else now + retry.backoff(m.attempts),
                     "b_err": error,
                     "b_attempts": m.attempts,
                 }
             )
-            log_rows.append(
-                {
-                    "message_id": m.id,
-                    "attempt": m.attempts,
-                    "at": now,
-                    "outcome": "dead" if dead else "retry",
-                    "detail": error,
-                }
-            )
-            if dead:
-                report.dead += 1
+            log_rows.append(_log_row(m.id, m.attempts, now, "dead" if gone else "retry", error))
+            if gone:
+                dead += 1
                 log.warning(
                     "message %s is dead after %d attempts: %s", m.message_key, m.attempts, error
                 )
             else:
-                report.retried += 1
-        for m, resume, why in held:
-            retry_rows.append(
-                {
-                    "b_id": m.id,
-                    "b_state": "waiting",
-                    "b_next": resume,
-                    "b_err": None,
-                    "b_attempts": m.attempts - 1,
-                }
-            )
-            log_rows.append(
-                {
-                    "message_id": m.id,
-                    "attempt": m.attempts - 1,
-                    "at": now,
-                    "outcome": "held",
-                    "detail": f"{why} until {resume.isoformat()}",
-                }
-            )
-            report.held += 1
+                retried += 1
         with self.engine.begin() as conn:
-            if sent_rows:
-                conn.execute(
-                    update(T)
-                    .where(T.id == bindparam("b_id"))
-                    .values(
-                        state="sent",
-                        sent_at=now,
-                        provider_ref=bindparam("b_ref"),
-                        lease_owner=None,
-                        lease_until=None,
-                        last_error=None,
-                    ),
-                    sent_rows,
-                )
-            if retry_rows:
-                # Only while still ours in `sending`: a dispatcher that took over after our
-                # lease ran out may have sent it meanwhile.
-                conn.execute(
-                    update(T)
-                    .where(T.id == bindparam("b_id"), T.state == "sending")
-                    .values(
-                        state=bindparam("b_state"),
-                        next_attempt_at=bindparam("b_next"),
-                        last_error=bindparam("b_err"),
-                        attempts=bindparam("b_attempts"),
-                        lease_owner=None,
-                        lease_until=None,
-                    ),
-                    retry_rows,
-                )
-            if log_rows:
-                conn.execute(insert(DeliveryAttempt), log_rows)
+            record_outcomes(conn, sent_rows, other_rows, log_rows)
+        report.sent += len(sent_rows)
+        report.by_channel.update(sent_by_channel)
+        report.dead += dead
+        report.retried += retried
+
+    def _hold(
+        self,
+        held: list[tuple[_Claimed, dt.datetime, str]],
+        now: dt.datetime,
+        report: DispatchReport,
+    ) -> None:
+        """Messages that must wait (quiet hours, frequency cap) go to ``waiting``; the claim's
+        attempt is given back, since nothing was sent."""
+        rows = [
+            {
+                "b_id": m.id,
+                "b_state": "waiting",
+                "b_next": resume,
+                "b_err": None,
+                "b_attempts": m.attempts - 1,
+            }
+            for m, resume, _ in held
+        ]
+        log_rows = [
+            _log_row(m.id, m.attempts - 1, now, "held", f"{why} until {resume.isoformat()}")
+            for m, resume, why in held
+        ]
+        with self.engine.begin() as conn:
+            record_outcomes(conn, [], rows, log_rows)
+        report.held += len(held)
 
     # -- the loop -----------------------------------------------------------------------
     def process_batch(self) -> DispatchReport | None:
@@ -398,8 +388,10 @@ class Dispatcher:
             return None
         report = DispatchReport(claimed=len(batch), batches=1)
         go, held = self._manners(batch, now)
-        results = self._send(go) if go else {}
-        self._record(batch, results, held, self.clock().astimezone(dt.UTC), report)
+        if held:
+            self._hold(held, now, report)
+        if go:
+            self._send(go, report)
         log.info(
             "batch of %d: %d sent, %d to retry, %d dead, %d held",
             len(batch),
@@ -441,6 +433,18 @@ class Dispatcher:
     def close(self) -> None:
         for channel in self.channels.values():
             channel.close()
+
+
+def _log_row(
+    message_id: int, attempt: int, at: dt.datetime, outcome: str, detail: str | None
+) -> dict[str, Any]:
+    return {
+        "message_id": message_id,
+        "attempt": attempt,
+        "at": at,
+        "outcome": outcome,
+        "detail": detail,
+    }
 
 
 def outbox_status(engine: Engine) -> dict[str, Any]:

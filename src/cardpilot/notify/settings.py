@@ -8,13 +8,20 @@
 ``CARDPILOT_PUSH_URL``  ``https://gateway.bank.example/v1/messages?connections=8`` with the
                         HMAC key in ``CARDPILOT_PUSH_SECRET``
 With none set, messages are written to ``<home>/outbox/<channel>/`` (the embedded default).
+
+``CARDPILOT_DISPATCH_WINDOW``  the most messages a dispatcher has sent and not yet recorded
+                        (default 64): what a dispatcher killed mid-batch can send twice.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from cardpilot.notify.window import DEFAULT_WINDOW
 
 
 class NotifySettings(BaseSettings):
@@ -25,3 +32,4 @@ class NotifySettings(BaseSettings):
     push_url: str | None = None
     push_secret: str | None = None
     outbox_dir: Path | None = None
+    dispatch_window: Annotated[int, Field(ge=1)] = DEFAULT_WINDOW

@@ -1,7 +1,8 @@
-"""Compile policy conditions (``{feature, op, value}``, ``all``, ``any``, ``not``) to Polars
-expressions. No ``eval``: the only operations are the ones listed in ``schema.ComparisonOp``.
+"""Compile conditions of the one condition language (``cardpilot.policy.condition_syntax``) to
+Polars expressions. No ``eval``: the only operations are the ones listed in ``ComparisonOp``.
 
 A comparison on a null value is false (an unknown value is not evidence), except ``is_null``.
+Money thresholds (``value_yuan``) compare with the column's integer fen.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from collections.abc import Callable
 
 import polars as pl
 
-from cardpilot.policy.schema import AllOf, AnyOf, Comparison, NotCond
+from cardpilot.policy.condition_syntax import AllOf, AnyCondition, Comparison, NotCond
 
 
 def _literal(cmp: Comparison) -> int | float | str:
@@ -53,9 +54,7 @@ def _comparison(cmp: Comparison, column: ColumnOf) -> pl.Expr:
     return expr.fill_null(False)
 
 
-def compile_condition(
-    cond: Comparison | AllOf | AnyOf | NotCond, *, column: ColumnOf = pl.col
-) -> pl.Expr:
+def compile_condition(cond: AnyCondition, *, column: ColumnOf = pl.col) -> pl.Expr:
     """A boolean, never-null Polars expression for the condition; ``column``: how a feature
     is read (default: its column)."""
     if isinstance(cond, Comparison):

@@ -30,21 +30,22 @@ import pyarrow as pa
 from cardpilot.domain.decisions import InitialAction, LimitAction
 from cardpilot.domain.money import BP
 from cardpilot.frames import with_per_distinct
+from cardpilot.policy.base import percent_to_bp
+from cardpilot.policy.condition_syntax import condition_features
 from cardpilot.policy.conditions import compile_condition
-from cardpilot.policy.schema import (
-    FEATURE_COLUMNS,
-    LimitPolicy,
-    Policy,
-    condition_features,
-    percent_to_bp,
-)
+from cardpilot.policy.schema import FEATURE_COLUMNS, LimitPolicy, Policy
 from cardpilot.policy.segments import segment_expr, segment_features
 from cardpilot.policy.watch_actions import DEFAULT_HOLD_REASON
 
 PPM = 1_000_000  # positions inside a range, parts per million
 MAX_REASONS = 4  # ECOA/Reg B commentary: more than four reasons do not help (REGULATION.md)
 
-_KIND_DTYPE: dict[str, pl.DataType] = {"int": pl.Int64(), "float": pl.Float64(), "str": pl.String()}
+_KIND_DTYPE: dict[str, pl.DataType] = {
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "str": pl.String(),
+    "money": pl.Int64(),
+}
 
 # Columns the engine reads besides the condition features, with their canonical types.
 _BASE_DTYPES: dict[str, pl.DataType] = {
@@ -52,6 +53,7 @@ _BASE_DTYPES: dict[str, pl.DataType] = {
     "score": pl.Int64(),
     "pd": pl.Float64(),
     "reason_codes": pl.List(pl.String()),
+    "positive_codes": pl.List(pl.String()),
     "model_version": pl.String(),
     "credit_limit_minor": pl.Int64(),
     "annual_income_minor": pl.Int64(),
@@ -93,6 +95,7 @@ OPTIONAL_COLUMNS = frozenset(
         "score",
         "pd",
         "reason_codes",
+        "positive_codes",
         "model_version",
         "annual_income_minor",
         "months_on_book",
@@ -301,6 +304,14 @@ def _pct_of(amount: pl.Expr, bp: pl.Expr | int) -> pl.Expr:
 # --------------------------------------------------------------------------- reasons
 
 
+def _score_reasons(is_inc: pl.Expr) -> pl.Expr:
+    """The score's reasons in the decision's direction: an increase states the positive
+    factors that earned it (``positive_codes``), every other outcome the adverse reasons
+    (``reason_codes``), as adverse-action practice asks (REGULATION.md). A scorer that gives
+    no positive factors leaves an increase with the decision's own reasons only."""
+    return pl.when(is_inc).then(pl.col("positive_codes")).otherwise(pl.col("reason_codes"))
+
+
 def _reason_text_exprs(
     policy: Policy,
     texts_key: tuple[tuple[str, str, str], ...],
@@ -324,9 +335,12 @@ def _reason_text_exprs(
     return [texts_of(zh).alias("reason_texts_zh"), texts_of(en).alias("reason_texts_en")]
 
 
-def _reason_list(*parts: pl.Expr) -> pl.Expr:
-    """Decision reasons first, then the score's own reasons; nulls dropped, at most four."""
-    score_reasons = pl.col("reason_codes").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+def _reason_list(*parts: pl.Expr, score_reasons: pl.Expr | None = None) -> pl.Expr:
+    """Decision reasons first, then the score's own reasons (default: ``reason_codes``);
+    nulls dropped, at most four."""
+    score_reasons = (pl.col("reason_codes") if score_reasons is None else score_reasons).fill_null(
+        pl.lit([], dtype=pl.List(pl.String))
+    )
     return (
         pl.concat_list([*parts, score_reasons])
         .list.drop_nulls()
@@ -336,6 +350,15 @@ def _reason_list(*parts: pl.Expr) -> pl.Expr:
 
 
 # --------------------------------------------------------------------------- the review
+
+
+def _div_half_even(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+    """``numerator / denominator`` rounded half to even (the policy's one rounding of basis
+    points, ``policy.base.percent_to_bp``), in integers; both non-negative, denominator > 0."""
+    quotient = numerator // denominator
+    twice_rest = (numerator - quotient * denominator) * 2
+    up = (twice_rest > denominator) | ((twice_rest == denominator) & (quotient % 2 == 1))
+    return quotient + up.cast(pl.Int64)
 
 
 def _increase_blockers(policy: LimitPolicy, as_of: dt.date) -> list[tuple[str, pl.Expr]]:
@@ -373,9 +396,13 @@ def _increase_blockers(policy: LimitPolicy, as_of: dt.date) -> list[tuple[str, p
             assert seg.block_reason is not None
             blockers.append((seg.block_reason, pl.col("segment") == seg.code))
     reasons = policy.decision_reasons
-    blockers.append((reasons.cap_grade, pl.col("_grade_cap") < pl.col("_min_new")))
-    blockers.append((reasons.cap_income, pl.col("_income_cap") < pl.col("_min_new")))
-    blockers.append((reasons.step_too_small, pl.col("_proposed") <= pl.col("credit_limit_minor")))
+    old = pl.col("credit_limit_minor")
+    # A cap below the smallest increase blocks it; so does a cap at or below the current limit
+    # (rounding the smallest increase down to the step can bring it below the limit): capping
+    # there would turn an increase into a cut or into nothing, so the limit is kept instead.
+    for reason, cap in ((reasons.cap_grade, "_grade_cap"), (reasons.cap_income, "_income_cap")):
+        blockers.append((reason, (pl.col(cap) < pl.col("_min_new")) | (pl.col(cap) <= old)))
+    blockers.append((reasons.step_too_small, pl.col("_proposed") <= old))
     return blockers
 
 
@@ -426,8 +453,8 @@ class _ReviewPlan:
     reasons: list[pl.Expr]
 
 
-# The decision's own primary and secondary reason, and the score's reason codes.
-_REASON_INPUTS = ("_reason_primary", "_reason_secondary", "reason_codes")
+# The decision's own primary and secondary reason, and the score's reasons in its direction.
+_REASON_INPUTS = ("_reason_primary", "_reason_secondary", "_score_reasons")
 
 _PLAN_CACHE: dict[tuple[str, dt.date, tuple[tuple[str, str, str], ...]], _ReviewPlan] = {}
 
@@ -584,15 +611,24 @@ def _build_review_plan(
     stages.append(
         [
             new_limit.alias("new_limit_minor"),
-            pl.when(is_inc).then(pl.col("_pct_bp")).otherwise(None).alias("increase_pct_bp"),
+            # The percentage applied, after the caps and the rounding down to the step.
+            pl.when(is_inc)
+            .then(_div_half_even((new_limit - old) * BP, old))
+            .otherwise(None)
+            .alias("increase_pct_bp"),
             primary.alias("_reason_primary"),
             secondary.alias("_reason_secondary"),
+            _score_reasons(is_inc).alias("_score_reasons"),
             old.alias("old_limit_minor"),
             pl.lit(as_of, dtype=pl.Date).alias("as_of"),
             pl.lit(policy.version, dtype=pl.String).alias("policy_version"),
         ]
     )
-    codes = _reason_list(pl.col("_reason_primary"), pl.col("_reason_secondary"))
+    codes = _reason_list(
+        pl.col("_reason_primary"),
+        pl.col("_reason_secondary"),
+        score_reasons=pl.col("_score_reasons"),
+    )
     return _ReviewPlan(
         stages, [codes.alias("reason_codes"), *_reason_text_exprs(policy, texts_key, codes)]
     )

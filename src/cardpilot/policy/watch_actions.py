@@ -7,31 +7,29 @@ it and queued like a decision:
   outbox);
 * ``hold_increases``: no increase until ``hold_months`` after the flagged statement (the review's
   guard, reason ``hold_reason``);
-* ``analyst_case``: a case for an analyst (stored as requested until a case store exists);
+* ``analyst_case``: a case for an analyst (``review_cases``, opened with the flag);
 * ``early_review``: the account may be reviewed again within its review cycle, on the
   statements since its last decision.
 
-A small model of its own (it only needs Pydantic), so the policy schema gains one field.
+A small model of its own on the shared policy base, so the policy schema gains one field.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from cardpilot.policy.base import PolicyModel, ReasonCode
 
 WatchActionKind = Literal["notice", "hold_increases", "analyst_case", "early_review"]
 WATCH_ACTION_KINDS: tuple[str, ...] = ("notice", "hold_increases", "analyst_case", "early_review")
 # The reason of an increase blocked by a hold when the policy names none.
 DEFAULT_HOLD_REASON = "KEEP_WATCH_HOLD"
 
-_ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
 
-
-class WatchActions(BaseModel):
+class WatchActions(PolicyModel):
     """The action of each watch rule, and how long a hold on increases lasts."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     missed_payment: WatchActionKind
     utilisation_jump: WatchActionKind
@@ -39,7 +37,7 @@ class WatchActions(BaseModel):
     spending_spike: WatchActionKind
     # A hold lasts this many months from the flagged statement's cycle date.
     hold_months: int = Field(default=6, ge=1, le=24)
-    hold_reason: _ReasonCode = DEFAULT_HOLD_REASON
+    hold_reason: ReasonCode = DEFAULT_HOLD_REASON
 
     def by_rule(self) -> dict[str, str]:
         """The action of every rule, by rule name (the watch rules' names)."""

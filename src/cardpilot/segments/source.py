@@ -14,6 +14,7 @@ from typing import Protocol
 
 import polars as pl
 
+from cardpilot.policy.catalogue import currency_hint
 from cardpilot.policy.loading import default_policy_path, load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.scoring.features import PortfolioLike, behaviour_features
@@ -89,8 +90,7 @@ def policy_for(currency: str, folder: Path | None = None) -> Policy:
         if policy.limits.currency != currency:
             raise SegmentSourceError(
                 f"--policy {folder}: amounts in {policy.limits.currency}, accounts in "
-                f"{currency}; use a policy in {currency} (e.g. src/cardpilot/policies/uci-twd "
-                "for the UCI data)"
+                f"{currency}. {currency_hint(currency)}"
             )
         return policy
     default = default_policy_path()

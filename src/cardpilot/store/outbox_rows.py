@@ -1,17 +1,18 @@
 """Rendered notices into the outbox (``notify_outbox``) as a table, in the caller's
-transaction: a message key already queued is skipped, so a chunk written again adds nothing."""
+transaction: a message key already queued is skipped, so a chunk written again adds nothing.
+And the dispatcher's outcomes (sent, to retry, dead, held) written back, with the delivery log."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pyarrow as pa
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cardpilot.store.adbc_statements import execute_named
 from cardpilot.store.bulk import ingest
-from cardpilot.store.notify_models import OutboxMessage
+from cardpilot.store.notify_models import DeliveryAttempt, OutboxMessage
 
 OUTBOX_COLUMNS = (
     "message_key",
@@ -72,6 +73,49 @@ def insert_outbox(conn: Connection, table: pa.Table | None) -> None:
     rows = table.to_pylist()
     for start in range(0, len(rows), 5000):
         conn.execute(statement, rows[start : start + 5000])
+
+
+def record_outcomes(
+    conn: Connection,
+    sent: list[dict[str, Any]],
+    others: list[dict[str, Any]],
+    log: list[dict[str, Any]],
+) -> None:
+    """In ``conn``'s transaction: ``sent`` rows (``b_id``, ``b_ref``, ``b_at``) become
+    ``sent``; ``others`` (``b_id``, ``b_state``, ``b_next``, ``b_err``, ``b_attempts``) go to
+    their state only while still ``sending`` (a dispatcher that took over after our lease ran
+    out may have sent it meanwhile); ``log`` rows go to the delivery log."""
+    t = OutboxMessage
+    if sent:
+        conn.execute(
+            update(t)
+            .where(t.id == bindparam("b_id"))
+            .values(
+                state="sent",
+                sent_at=bindparam("b_at"),
+                provider_ref=bindparam("b_ref"),
+                lease_owner=None,
+                lease_until=None,
+                last_error=None,
+            ),
+            sent,
+        )
+    if others:
+        conn.execute(
+            update(t)
+            .where(t.id == bindparam("b_id"), t.state == "sending")
+            .values(
+                state=bindparam("b_state"),
+                next_attempt_at=bindparam("b_next"),
+                last_error=bindparam("b_err"),
+                attempts=bindparam("b_attempts"),
+                lease_owner=None,
+                lease_until=None,
+            ),
+            others,
+        )
+    if log:
+        conn.execute(insert(DeliveryAttempt), log)
 
 
 def queued_keys(conn: Connection, keys: list[str]) -> set[str]:

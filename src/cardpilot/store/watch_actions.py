@@ -1,15 +1,21 @@
 """What followed the watch flags, in the store (``watch_actions``): written with the flags in one
 transaction, with the notices of the ``notice`` actions in the outbox (the transactional
-outbox), and read by the review (holds on increases, early reviews) in its chunk read."""
+outbox) and the cases of the ``analyst_case`` actions opened (``cardpilot.store.cases``, on the
+increase the watch followed, with their audit records), and read by the review (holds on
+increases, early reviews) in its chunk read."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 
 import polars as pl
 import pyarrow as pa
 from sqlalchemy import Connection, Engine, bindparam, text
 
+from cardpilot.audit.chain import AuditEntry
+from cardpilot.store.audit import append_audit, audited_transaction
+from cardpilot.store.cases import insert_case
 from cardpilot.store.frame_reads import query_frame
 from cardpilot.store.outbox_rows import insert_outbox
 
@@ -19,6 +25,10 @@ _ID_BATCH = 500
 HOLD_INCREASES = "hold_increases"
 EARLY_REVIEW = "early_review"
 NOTICE = "notice"
+ANALYST_CASE = "analyst_case"
+# Who opens a watch's case (``review_cases.requested_by`` and the audit actor).
+WATCH_REQUESTER = "watch"
+WATCH_ACTOR = "cardpilot:watch"
 
 WATCH_ACTION_COLUMNS: dict[str, pl.DataType] = {
     "watch_id": pl.Int64(),
@@ -41,6 +51,14 @@ _INSERT_ACTIONS = text(
     f" VALUES ({', '.join(':' + c for c in WATCH_ACTION_COLUMNS)})"
     " ON CONFLICT (watch_id, flag_cycle_date, rule) DO NOTHING"
 )
+# The case actions of some watches with no case yet, with the increase their watch followed.
+_CASES_TO_OPEN = text(
+    "SELECT w.id, w.account_id, lw.decision_id, w.rule, w.reason_code, w.flag_cycle_date"
+    " FROM watch_actions w JOIN limit_watch lw ON lw.id = w.watch_id"
+    f" WHERE w.action = '{ANALYST_CASE}' AND w.case_id IS NULL AND w.watch_id IN :ids"
+    " ORDER BY w.id"
+).bindparams(bindparam("ids", expanding=True))
+_CASE_OPENED = text("UPDATE watch_actions SET case_id = :case, status = 'opened' WHERE id = :id")
 # The notice actions of some watches, as ``cardpilot.notify.decision_notices`` reads a decision
 # (the limit unchanged; the reason the flag's).
 _NOTICE_ACTIONS = text(
@@ -91,15 +109,44 @@ def store_flags_and_actions(
     again. Returns the flags added."""
     if flags.height == 0:
         return 0
-    with db.begin() as conn:
+    with audited_transaction(db) as conn:
         added = int(conn.execute(_INSERT_FLAGS, flags.to_dicts()).rowcount or 0)
         if actions.height:
             conn.execute(_INSERT_ACTIONS, actions.select(*WATCH_ACTION_COLUMNS).to_dicts())
+        cased = actions.filter(pl.col("action") == ANALYST_CASE)
+        if cased.height:
+            _open_cases(conn, cased["watch_id"].unique().sort().to_list())
         noticed = actions.filter(pl.col("action") == NOTICE)
         if notices is not None and noticed.height:
             rows = _notice_actions(conn, noticed["watch_id"].unique().sort().to_list())
             insert_outbox(conn, notices(rows) if rows.height else None)
     return added
+
+
+def _open_cases(conn: Connection, watch_ids: list[int]) -> None:
+    """A case for an analyst per case action of ``watch_ids`` without one, on the increase its
+    watch followed; each with its audit record, in the caller's transaction."""
+    now = dt.datetime.now(dt.UTC)
+    for start in range(0, len(watch_ids), _ID_BATCH):
+        ids = watch_ids[start : start + _ID_BATCH]
+        for action_id, account, decision, rule, code, cycle in conn.execute(
+            _CASES_TO_OPEN, {"ids": ids}
+        ).all():
+            reason = f"watch flag {rule} ({code}) on the statement of {str(cycle)[:10]}"
+            case = insert_case(
+                conn,
+                account_id=account,
+                decision_id=int(decision),
+                requested_by=WATCH_REQUESTER,
+                reason=reason,
+                actor=WATCH_ACTOR,
+                at=now,
+            )
+            entry = AuditEntry(
+                WATCH_ACTOR, "case.open", f"case:{case.id}", case.as_json(), after=case.as_json()
+            )
+            append_audit(conn, entry, now)
+            conn.execute(_CASE_OPENED, {"case": case.id, "id": action_id})
 
 
 def _notice_actions(conn: Connection, watch_ids: list[int]) -> pl.DataFrame:

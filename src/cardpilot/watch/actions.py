@@ -1,8 +1,7 @@
 """What follows each watch flag, from the policy's ``watch_actions`` (vectorised, no I/O).
 
 One action per flag: the rule's action in the policy, stored with the flag
-(``cardpilot.store.watch_actions``). ``analyst_case`` is stored as ``case_requested`` (status
-``requested``): no case store exists yet to open the case in.
+(``cardpilot.store.watch_actions``, which opens the case of an ``analyst_case`` action).
 """
 
 from __future__ import annotations
@@ -20,7 +19,7 @@ from cardpilot.store.watch_actions import WATCH_ACTION_COLUMNS
 STORED_AS: dict[str, tuple[str, str]] = {
     "notice": ("notice", "queued"),
     "hold_increases": ("hold_increases", "active"),
-    "analyst_case": ("case_requested", "requested"),
+    "analyst_case": ("analyst_case", "opening"),
     "early_review": ("early_review", "pending"),
 }
 # The cardholder's message of a notice action (policies/templates/watch_notice).

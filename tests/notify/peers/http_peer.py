@@ -1,9 +1,10 @@
 """The mobile-banking gateway stand-in: an HTTP/1.1 keep-alive server that checks the HMAC
 signature and records each message once per Idempotency-Key (a repeat: a duplicate).
 
-usage: python http_peer.py PORT LOGFILE SECRET [--fail-first N]
+usage: python http_peer.py PORT LOGFILE SECRET [--fail-first N] [--delay S]
 Prints ``READY <port>`` when listening. Answers 401 to a bad signature, 503 to the first N
-requests with --fail-first.
+requests with --fail-first; with --delay, holds each answer back S seconds after recording the
+message (a slow gateway, so a test can kill a sender mid-batch).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -25,6 +27,7 @@ def main() -> None:
     p.add_argument("log")
     p.add_argument("secret")
     p.add_argument("--fail-first", type=int, default=0)
+    p.add_argument("--delay", type=float, default=0.0)
     args = p.parse_args()
     secret = args.secret.encode()
     out = open(args.log, "a", encoding="utf-8", buffering=1 << 16)  # noqa: SIM115
@@ -71,6 +74,8 @@ def main() -> None:
                 entry = {"key": key, "duplicate": duplicate, **payload}
                 out.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 out.flush()
+            if args.delay:
+                time.sleep(args.delay)
             self._answer(409 if duplicate else 202, key.encode())
 
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)

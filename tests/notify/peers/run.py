@@ -91,9 +91,10 @@ def smtp_peer(log: Path, port: int | None = None, *extra: str) -> Peer:
     return Peer("smtp", cmd, log, port)
 
 
-def smpp_peer(log: Path) -> Peer:
+def smpp_peer(log: Path, delay_ms: int = 0) -> Peer:
     node = ensure_node_modules()
-    return Peer("smpp", [node, str(PEERS / "smpp_peer.js"), "0", str(log)], log)
+    cmd = [node, str(PEERS / "smpp_peer.js"), "0", str(log), str(delay_ms)]
+    return Peer("smpp", cmd, log)
 
 
 def http_peer(log: Path, secret: str, *extra: str) -> Peer:

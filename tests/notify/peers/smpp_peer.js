@@ -2,13 +2,16 @@
 // (server mode). Accepts bind_transmitter, answers enquire_link and unbind, joins concatenated
 // parts (UDH IEI 0x00) and records each message once per idempotency key (optional parameter
 // 0x1501); a repeat is recorded as a duplicate.
-// usage: node smpp_peer.js PORT LOGFILE  → prints "READY <port>" when listening.
+// usage: node smpp_peer.js PORT LOGFILE [DELAY_MS]  → prints "READY <port>" when listening.
+// DELAY_MS holds each submit_sm_resp back (a slow SMSC, so a test can kill a sender mid-batch);
+// the message is recorded on arrival, before its response goes out.
 'use strict';
 const fs = require('fs');
 const smpp = require('smpp');
 
 const port = parseInt(process.argv[2] || '0', 10);
 const out = fs.createWriteStream(process.argv[3] || '/dev/null', { flags: 'a' });
+const delayMs = parseInt(process.argv[4] || '0', 10);
 const TAG_KEY = 0x1501;
 const accepted = new Set();
 const partial = new Map(); // key → { total, parts: Map(seq → text) }
@@ -31,7 +34,9 @@ function onSubmit(session, pdu) {
       seq = udh[4];
     }
   }
-  session.send(pdu.response({ message_id: String(nextId++) }));
+  const resp = pdu.response({ message_id: String(nextId++) });
+  if (delayMs > 0) setTimeout(() => session.send(resp), delayMs);
+  else session.send(resp);
   let entry = partial.get(key);
   if (!entry) {
     entry = { total, parts: new Map(), coding: pdu.data_coding };

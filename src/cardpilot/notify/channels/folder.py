@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from cardpilot.notify.channels import Outgoing, SendResult
+from cardpilot.notify.channels import Acks, Outgoing, SendResult, Unbounded
 
 _SUFFIX = {"email": ".eml.txt", "sms": ".sms.txt", "app": ".app.json"}
 
@@ -22,15 +22,19 @@ class FolderChannel:
         self.name = name
         self.folder = folder / name
 
-    def send_batch(self, items: Sequence[Outgoing]) -> list[SendResult]:
+    def send_batch(self, items: Sequence[Outgoing], acks: Acks | None = None) -> list[SendResult]:
+        acks = acks or Unbounded()
         self.folder.mkdir(parents=True, exist_ok=True)
         out = []
-        for item in items:
+        for index, item in enumerate(items):
             path = self.folder / f"{item.message_key}{_SUFFIX.get(self.name, '.txt')}"
             tmp = path.with_suffix(path.suffix + ".tmp")
+            acks.admit()
             tmp.write_text(self._render(item), encoding="utf-8")
             os.replace(tmp, path)
-            out.append(SendResult(ok=True, provider_ref=f"file:{path.name}"))
+            result = SendResult(ok=True, provider_ref=f"file:{path.name}")
+            acks.done(index, result)
+            out.append(result)
         return out
 
     def _render(self, item: Outgoing) -> str:

@@ -24,7 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlsplit
 
-from cardpilot.notify.channels import Outgoing, SendResult
+from cardpilot.notify.channels import Acks, Outgoing, SendResult, Unbounded
 
 
 @dataclass(frozen=True)
@@ -151,8 +151,16 @@ class PushChannel:
             return SendResult(ok=False, error=f"HTTP {resp.status}", permanent=permanent)
         return SendResult(ok=False, error="HTTP connection lost")
 
-    def send_batch(self, items: Sequence[Outgoing]) -> list[SendResult]:
-        return list(self._pool.map(self._post, items))
+    def send_batch(self, items: Sequence[Outgoing], acks: Acks | None = None) -> list[SendResult]:
+        window = acks or Unbounded()
+
+        def post(index: int, item: Outgoing) -> SendResult:
+            window.admit()
+            result = self._post(item)
+            window.done(index, result)
+            return result
+
+        return list(self._pool.map(post, range(len(items)), items))
 
     def keepalive(self) -> None:
         return None

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cardpilot.notify.channels import Outgoing, SendResult
+from cardpilot.notify.channels import Acks, Outgoing, SendResult, Unbounded
 from cardpilot.privacy.masking import mask_phone
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,8 @@ class SmppChannel:
                 self.sock = None
 
     # -- sending ------------------------------------------------------------------------
-    def send_batch(self, items: Sequence[Outgoing]) -> list[SendResult]:
+    def send_batch(self, items: Sequence[Outgoing], acks: Acks | None = None) -> list[SendResult]:
+        acks = acks or Unbounded()
         try:
             if self.sock is not None and time.monotonic() - self._last_io > 30:
                 self.keepalive()
@@ -239,20 +240,17 @@ class SmppChannel:
         pending: list[tuple[int, bytes]] = []  # (item index, submit_sm body)
         for idx, item in enumerate(items):
             pending.extend((idx, body) for body in submit_sm_bodies(self.config, item))
-        status_of: list[int] = [0] * len(items)
-        refs: list[list[str]] = [[] for _ in items]
+        batch = _Batch(len(items), pending)
         try:
-            self._submit_windowed(pending, status_of, refs)
+            self._submit_windowed(batch, acks)
         except OSError as exc:
             self.reset()
             error = f"SMPP {type(exc).__name__}: {exc}"
             return [
-                SendResult(ok=False, error=error)
-                if status_of[i] == 0 and len(refs[i]) < _parts(pending, i)
-                else self._result(status_of[i], refs[i])
+                batch.result(i) if batch.answered(i) else SendResult(ok=False, error=error)
                 for i in range(len(items))
             ]
-        results = [self._result(status_of[i], refs[i]) for i in range(len(items))]
+        results = [batch.result(i) for i in range(len(items))]
         for item, r in zip(items, results, strict=True):
             if not r.ok:
                 log.info(
@@ -263,27 +261,25 @@ class SmppChannel:
                 )
         return results
 
-    @staticmethod
-    def _result(status: int, refs: list[str]) -> SendResult:
-        if status == 0:
-            return SendResult(ok=True, provider_ref=",".join(refs)[:128])
-        return SendResult(
-            ok=False,
-            error=f"submit_sm command_status 0x{status:08X}",
-            permanent=status not in TRANSIENT_STATUS,
-        )
-
-    def _submit_windowed(
-        self, pending: list[tuple[int, bytes]], status_of: list[int], refs: list[list[str]]
-    ) -> None:
+    def _submit_windowed(self, batch: _Batch, acks: Acks) -> None:
+        """Up to ``config.window`` PDUs in flight on the session; a new message starts only
+        when ``acks`` has a place for it, and each message's outcome goes to ``acks`` as soon
+        as the last ``submit_sm_resp`` of its parts is in."""
         assert self.sock is not None
         window = self.config.window
+        pending = batch.pending
         inflight: dict[int, int] = {}  # sequence number → item index
+        started = -1  # the last message admitted (parts are contiguous in ``pending``)
         i = 0
         while i < len(pending) or inflight:
             out = bytearray()
             while i < len(pending) and len(inflight) < window:
                 idx, body = pending[i]
+                if idx != started:
+                    if inflight and acks.room() <= 0:
+                        break  # read answers while the outcomes already in are committed
+                    acks.admit()  # with nothing in flight: wait for a place
+                    started = idx
                 seq = self._next_seq()
                 inflight[seq] = idx
                 out += self._pdu(SUBMIT_SM, seq, body)
@@ -299,10 +295,8 @@ class SmppChannel:
                 idx_or_none = inflight.pop(seq, None)
                 if idx_or_none is None:
                     continue
-                if status != 0:
-                    status_of[idx_or_none] = status_of[idx_or_none] or status
-                else:
-                    refs[idx_or_none].append(body.split(b"\x00", 1)[0].decode("ascii", "replace"))
+                if batch.answer(idx_or_none, status, body):
+                    acks.done(idx_or_none, batch.result(idx_or_none))
 
     def keepalive(self) -> None:
         if self.sock is None:
@@ -325,5 +319,36 @@ class SmppChannel:
             self.reset()
 
 
-def _parts(pending: list[tuple[int, bytes]], idx: int) -> int:
-    return sum(1 for i, _ in pending if i == idx)
+class _Batch:
+    """Per message of a batch: its parts still unanswered, its first error status, and the
+    SMSC's message ids (``submit_sm_resp``), one per part."""
+
+    def __init__(self, n: int, pending: list[tuple[int, bytes]]) -> None:
+        self.pending = pending
+        self.left = [0] * n
+        for idx, _ in pending:
+            self.left[idx] += 1
+        self.status = [0] * n
+        self.refs: list[list[str]] = [[] for _ in range(n)]
+
+    def answer(self, idx: int, status: int, body: bytes) -> bool:
+        """Record one ``submit_sm_resp``; true when it was the message's last part."""
+        if status != 0:
+            self.status[idx] = self.status[idx] or status
+        else:
+            self.refs[idx].append(body.split(b"\x00", 1)[0].decode("ascii", "replace"))
+        self.left[idx] -= 1
+        return self.left[idx] == 0
+
+    def answered(self, idx: int) -> bool:
+        return self.left[idx] == 0 or self.status[idx] != 0
+
+    def result(self, idx: int) -> SendResult:
+        status = self.status[idx]
+        if status == 0:
+            return SendResult(ok=True, provider_ref=",".join(self.refs[idx])[:128])
+        return SendResult(
+            ok=False,
+            error=f"submit_sm command_status 0x{status:08X}",
+            permanent=status not in TRANSIENT_STATUS,
+        )

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from email.utils import formatdate
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from cardpilot.notify.channels import Outgoing, SendResult
+from cardpilot.notify.channels import Acks, Outgoing, SendResult, Unbounded
 from cardpilot.privacy.masking import mask_email, redact_text
 
 log = logging.getLogger(__name__)
@@ -232,15 +232,19 @@ class SmtpChannel:
     def from_url(cls, url: str) -> SmtpChannel:
         return cls(SmtpConfig.from_url(url))
 
-    def _send_slice(self, session: _Session, items: Sequence[Outgoing]) -> list[SendResult]:
+    def _send_slice(
+        self, session: _Session, items: Sequence[tuple[int, Outgoing]], acks: Acks
+    ) -> list[SendResult]:
         out = []
         failed_connect = False
-        for item in items:
+        for index, item in items:
             if failed_connect:
                 # The server is unreachable: do not hammer it message by message.
                 out.append(SendResult(ok=False, error="SMTP server unreachable"))
                 continue
+            acks.admit()
             result = session.send(item)
+            acks.done(index, result)
             if not result.ok:
                 log.info(
                     "e-mail %s to %s not accepted: %s",
@@ -252,12 +256,14 @@ class SmtpChannel:
             out.append(result)
         return out
 
-    def send_batch(self, items: Sequence[Outgoing]) -> list[SendResult]:
+    def send_batch(self, items: Sequence[Outgoing], acks: Acks | None = None) -> list[SendResult]:
+        acks = acks or Unbounded()
         n = len(self._sessions)
-        slices = [items[i::n] for i in range(n)]
+        indexed = list(enumerate(items))
+        slices = [indexed[i::n] for i in range(n)]
         with self._lock:
             futures = [
-                self._pool.submit(self._send_slice, s, part)
+                self._pool.submit(self._send_slice, s, part, acks)
                 for s, part in zip(self._sessions, slices, strict=True)
                 if part
             ]

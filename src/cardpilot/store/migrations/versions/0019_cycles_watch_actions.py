@@ -4,8 +4,8 @@ Each watch rule maps, in the policy's ``watch_actions``, to a notice, a hold on 
 for an analyst or an early review; the action is stored beside its flag (the audit record) and
 read by the next review (holds, early reviews) through ``(account_id, action)``.
 
-Revision ID: 0016_cycles
-Revises: 0014_ingest
+Revision ID: 0019_cycles
+Revises: 0018_cases_audit
 Create Date: 2026-12-05 11:45:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0016_cycles"
-down_revision: str | None = "0014_ingest"
+revision: str = "0019_cycles"
+down_revision: str | None = "0018_cases_audit"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -36,6 +36,7 @@ def upgrade() -> None:
         sa.Column("action", sa.String(length=32), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("hold_until", sa.Date(), nullable=True),
+        sa.Column("case_id", _ID, nullable=True),
         sa.Column("policy_version", sa.String(length=64), nullable=False),
         sa.Column(
             "created_at",
