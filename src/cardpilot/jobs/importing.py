@@ -22,6 +22,7 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from cardpilot.audit.chain import AuditEntry
 from cardpilot.config import Settings, get_settings
 from cardpilot.ingest.crypt import EncryptionPool
 from cardpilot.ingest.encodings import DEFAULT_ENCODING, check_encoding
@@ -36,6 +37,7 @@ from cardpilot.privacy import FieldCipher
 from cardpilot.store import import_runs, loading
 from cardpilot.store import ledger as store_ledger
 from cardpilot.store.arrow_loading import ArrowStoreLoader
+from cardpilot.store.audit import default_actor, record_audit
 from cardpilot.store.bulk import supports_bulk
 from cardpilot.store.db import (
     LOCK_TIMEOUT_SECONDS,
@@ -236,8 +238,25 @@ def _load_and_record(run: _Run, uci: UciRead | None, generic: GenericReader | No
                 rejected=result.rejected,
                 rejects_file=result.rejects_file,
             )
+            audit_import(engine, result)
     finally:
         engine.dispose()
+
+
+def audit_import(engine: Engine, result: ImportResult) -> None:
+    """The import's audit record: what it read and added (the rows themselves are the
+    store's; the import is one transaction, so a failed one changed nothing to record)."""
+    added = {name: getattr(result, name) for name in import_runs.ADDED_COLUMNS}
+    payload = {
+        "run_id": result.run_id,
+        "source": Path(result.source).name,
+        "layout": result.layout,
+        "read": dict(result.read),
+        "added": added,
+        "rejected": result.rejected,
+    }
+    subject = f"import_run:{result.run_id}"
+    record_audit(engine, AuditEntry(default_actor(), "import.run", subject, payload, after=added))
 
 
 def _record_failure(run: _Run, engine: Engine, exc: BaseException) -> None:
