@@ -44,7 +44,11 @@ from cardpilot.batch.scoring import (
 )
 from cardpilot.csv_safety import write_safe_csv
 from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
-from cardpilot.notify.decision_notices import limit_change_outbox
+from cardpilot.notify.decision_notices import (
+    figure_columns,
+    limit_change_outbox,
+    limit_notice_context,
+)
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, AccountChunk
@@ -264,6 +268,7 @@ def audit_review_run(db: Engine, result: ReviewResult, status: str) -> None:
 class _DecidedChunk:
     chunk: AccountChunk
     decisions: pl.DataFrame
+    figures: pl.DataFrame | None = None  # the accounts' figures their notices' reasons show
     held: int = 0
 
 
@@ -301,7 +306,8 @@ def _review_steps(
         with clock.timing("decide"):
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
-        return _DecidedChunk(chunk, decided.with_columns(consecutive), held)
+        figures = figure_columns(table) if notify else None
+        return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held)
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
         rows, sets = decision_rows(planned.decisions, result.run_id, result.cycle_id)
@@ -315,7 +321,8 @@ def _review_steps(
             skipped=planned.chunk.skipped + planned.held,
             watch=watch,
         )
-        notices = (lambda changed: limit_change_outbox(db, changed)) if notify else None
+        context = limit_notice_context(policy, planned.figures)
+        notices = (lambda changed: limit_change_outbox(db, changed, context)) if notify else None
         return writer.write(chunk, notices=notices, before_commit=before_commit)
 
     def collect(planned: _DecidedChunk, written: ChunkWritten) -> None:

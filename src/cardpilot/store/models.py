@@ -248,6 +248,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.overdue_models",
     "cardpilot.store.audit_models",
     "cardpilot.store.case_models",
+    "cardpilot.store.ledger_models",
 )
 
 

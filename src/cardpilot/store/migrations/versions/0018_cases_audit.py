@@ -6,7 +6,7 @@
 ``case`` for an analyst's override; a plain ADD COLUMN with a default on both stores.
 
 Revision ID: 0018_cases_audit
-Revises: 0014_ingest
+Revises: 0017_ledger
 Create Date: 2026-12-05 11:30:00
 """
 
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018_cases_audit"
-down_revision: str | None = "0014_ingest"
+down_revision: str | None = "0017_ledger"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
