@@ -34,7 +34,14 @@ def emit_json(payload: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def stop_live_displays() -> None:
+    """Clear every progress display still on screen (before an error line is printed)."""
+    from cardpilot.cli.progress import clear_all
+
+    clear_all()
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a user-facing error (what, where, what to do) and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}")
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     return typer.Exit(code)
