@@ -92,6 +92,9 @@ def portfolio(accounts: int) -> Path:
 def worker(folder: Path) -> dict[str, Any]:
     import time
 
+    # Polars imports NumPy on the treatment's first call; the treat job has it loaded (through
+    # the scorer) before it treats a chunk, so it is loaded here before the clock too.
+    import numpy  # noqa: F401
     import polars as pl
 
     from cardpilot.overdue.aging import age_accounts_lazy

@@ -15,7 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
+
+from cardpilot.store.db import make_engine
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
@@ -143,3 +146,49 @@ def spark():  # type: ignore[no-untyped-def]
     session = local_spark_session("local[2]", "cardpilot-tests")
     yield session
     session.stop()
+
+
+# An id a spreadsheet would run as a formula (OWASP "CSV Injection").
+FORMULA_ID = "=cmd|' /C calc'!A0"
+
+
+@pytest.fixture
+def formula_account():  # type: ignore[no-untyped-def]
+    """Copies a store's first account (and its statements) under ``FORMULA_ID``; returns it."""
+
+    def copy(url: str) -> str:
+        copy_account(url, FORMULA_ID)
+        return FORMULA_ID
+
+    return copy
+
+
+def copy_account(url: str, new_id: str) -> None:
+    """A copy of the store's first account (and its statements) under ``new_id``."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            source = conn.execute(text("SELECT MIN(account_id) FROM accounts")).scalar_one()
+            ids = {"new": new_id, "src": source}
+            conn.execute(
+                text(
+                    "INSERT INTO accounts (account_id, customer_id, currency, credit_limit_minor,"
+                    " open_date, status) SELECT :new, customer_id, currency, credit_limit_minor,"
+                    " open_date, status FROM accounts WHERE account_id = :src"
+                ),
+                ids,
+            )
+            columns = (
+                "cycle_date, due_date, credit_limit_minor, statement_balance_minor,"
+                " minimum_due_minor, amount_paid_minor, purchases_minor, cash_advances_minor,"
+                " repayment_status, days_past_due"
+            )
+            conn.execute(
+                text(
+                    f"INSERT INTO statements (account_id, {columns}) SELECT :new, {columns}"
+                    " FROM statements WHERE account_id = :src"
+                ),
+                ids,
+            )
+    finally:
+        engine.dispose()

@@ -80,10 +80,14 @@ class Settings(BaseSettings):
     timezone: str = DEFAULT_TIMEZONE
     locale: str = DEFAULT_LOCALE
     currency: str = "CNY"
-    # Personal-data encryption keys: "kid1:BASE64KEY,kid2:BASE64KEY"; the active one encrypts,
-    # all of them decrypt, so keys can rotate without re-encrypting everything at once.
+    # Personal-data encryption keys: "kid1:BASE64KEY,kid2:BASE64KEY"; every one decrypts, the
+    # one named by pii_active_key encrypts (the order of the ring means nothing), so keys can
+    # rotate: `cardpilot privacy rotate` re-encrypts what an older key made (docs/privacy.md).
     pii_keys: str | None = None
     pii_active_key: str | None = None
+    # The key of the blind index of national ids ("kid:BASE64KEY"), separate from the ring so
+    # that rotating encryption keys never changes a look-up value.
+    blind_index_key: str | None = None
     # Secret for pseudonymous ids in analytics exports (HMAC); separate from the PII keys.
     pseudonym_secret: str | None = None
     log_level: str = "INFO"

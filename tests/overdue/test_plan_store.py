@@ -41,7 +41,8 @@ def db(treated: str):
     engine.dispose()
 
 
-def _pay(db, account: str, when: dt.date, amount: int, tid: str) -> None:
+def _pay(db, account: str, when: dt.date, amount: int, tid: str, at: int = 4) -> None:
+    """A payment posted at ``at`` o'clock UTC on ``when``."""
     with db.begin() as conn:
         conn.execute(
             text(
@@ -51,7 +52,7 @@ def _pay(db, account: str, when: dt.date, amount: int, tid: str) -> None:
             {
                 "t": tid,
                 "a": account,
-                "p": dt.datetime.combine(when, dt.time(4), tzinfo=dt.UTC),
+                "p": dt.datetime.combine(when, dt.time(at), tzinfo=dt.UTC),
                 "m": amount,
             },
         )
@@ -215,3 +216,20 @@ def test_cli_offer_accept_status(treated: str) -> None:
     refused = runner.invoke(app, ["plan", "offer", "--account", "b-deep", *base])
     assert refused.exit_code == 2
     assert "high_risk" in refused.output
+
+
+def test_a_payment_is_dated_in_the_issuers_time_zone(db) -> None:
+    plan = _offer(db)
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    # 2005-10-09 20:00 UTC is already 10 October in Shanghai, still the 9th in New York.
+    _pay(db, "a-low", dt.date(2005, 10, 9), 100, "TZ1", at=20)
+
+    def paid_on(zone: str) -> str:
+        advance_plans(db, dt.date(2005, 10, 12), timezone=zone)
+        events = plan_status(db, plan_id=plan.plan_id)[0].events
+        return next(e["on"] for e in events if e["kind"] == "payment")
+
+    assert paid_on("Asia/Shanghai") == "2005-10-10"
+    with db.begin() as conn:
+        conn.execute(text("DELETE FROM plan_events WHERE kind = 'payment'"))
+    assert paid_on("America/New_York") == "2005-10-09"

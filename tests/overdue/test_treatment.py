@@ -152,10 +152,16 @@ def _seg(data: dict, code: str) -> dict:
         (lambda d: d["plans"].update(max_tenor_months=72), "max_tenor_months"),
         (lambda d: d["reasons"].pop("OVERDUE_HIGH_PD"), "OVERDUE_HIGH_PD"),
         (
-            lambda d: _seg(d, "low_risk")["when_any"][0]["all"].append(
-                {"field": "sex", "op": "==", "value": "F"}
+            lambda d: _seg(d, "low_risk")["rules"][0]["when"]["all"].append(
+                {"feature": "sex", "op": "==", "value": "F"}
             ),
-            "unknown field",
+            r"segments\[1\]\.rules\[0\]\.when\.all\[3\]\.feature: 'sex' is a protected attribute",
+        ),
+        (
+            lambda d: _seg(d, "high_risk")["rules"][1].update(
+                when={"feature": "salary", "op": ">", "value": 1}
+            ),
+            r"segments\[0\]\.rules\[1\]\.when\.feature: unknown feature 'salary'",
         ),
     ],
 )

@@ -7,10 +7,10 @@ import pytest
 from pydantic import TypeAdapter
 
 from cardpilot.policy.conditions import compile_condition
-from cardpilot.policy.schema import Condition, LimitPolicy
+from cardpilot.policy.schema import LimitCondition, LimitPolicy
 from cardpilot.policy.segments import assign_segments
 
-CONDITION = TypeAdapter(Condition)
+CONDITION = TypeAdapter(LimitCondition)
 FRAME = pl.DataFrame(
     {
         "utilisation_avg_6m": [0.7, None, 0.2, 0.9],

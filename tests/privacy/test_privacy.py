@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from cardpilot.config import Settings
-from cardpilot.privacy import FieldCipher, KeyRing, PiiKeyError
+from cardpilot.privacy import BlindIndexKey, FieldCipher, KeyRing, PiiKeyError
 from cardpilot.privacy.logging import install_pii_redaction
 from cardpilot.privacy.masking import (
     mask_card_number,
@@ -60,8 +60,35 @@ def test_rotated_ring_decrypts_old_ciphertext_and_encrypts_with_new_key() -> Non
 def test_blind_index_survives_key_rotation() -> None:
     old = KeyRing.generate("k1")
     rotated = KeyRing(keys={**old.keys, "k2": KeyRing.generate("k2").keys["k2"]}, active="k2")
-    assert FieldCipher(old).blind_index(NATIONAL_ID) == FieldCipher(rotated).blind_index(
-        NATIONAL_ID.lower()
+    blind = BlindIndexKey.generate("b1")
+    assert FieldCipher(old, blind).blind_index(NATIONAL_ID) == FieldCipher(
+        rotated, blind
+    ).blind_index(NATIONAL_ID.lower())
+
+
+def test_blind_index_does_not_depend_on_the_encryption_keys() -> None:
+    blind = BlindIndexKey.generate("b1")
+    one, other = KeyRing.generate("k1"), KeyRing.generate("k1")
+    assert FieldCipher(one, blind).blind_index(PHONE) == FieldCipher(other, blind).blind_index(
+        PHONE
+    )
+
+
+def test_blind_index_without_its_key_is_a_one_line_error() -> None:
+    with pytest.raises(PiiKeyError, match="CARDPILOT_BLIND_INDEX_KEY is not set"):
+        FieldCipher(KeyRing.generate()).blind_index(NATIONAL_ID)
+
+
+def test_blind_index_values_carry_their_key_id() -> None:
+    cipher = FieldCipher(KeyRing.generate(), BlindIndexKey.generate("b7"))
+    value = cipher.blind_index(NATIONAL_ID)
+    assert value is not None
+    assert value.startswith(b"b7:")
+    assert cipher.blind_index_is_current(value)
+    legacy = value[3:]
+    assert not cipher.blind_index_is_current(legacy)
+    assert not FieldCipher(KeyRing.generate(), BlindIndexKey.generate("b8")).blind_index_is_current(
+        value
     )
 
 
@@ -79,11 +106,39 @@ def test_unknown_key_id_is_named_in_the_error() -> None:
         FieldCipher(KeyRing.generate("k9")).decrypt(blob)
 
 
-def test_key_ring_parses_env_spec_and_last_key_is_active() -> None:
+def test_the_active_key_is_the_named_one_whatever_the_order() -> None:
     a, b = KeyRing.generate("a"), KeyRing.generate("b")
-    ring = KeyRing.parse(f"{a.to_spec()},{b.to_spec()}")
-    assert ring.active == "b"
-    assert set(ring.keys) == {"a", "b"}
+    forward = KeyRing.parse(f"{a.to_spec()},{b.to_spec()}", "a")
+    backward = KeyRing.parse(f"{b.to_spec()},{a.to_spec()}", "a")
+    assert forward.active == backward.active == "a"
+    assert set(forward.keys) == set(backward.keys) == {"a", "b"}
+    blob = FieldCipher(backward).encrypt(PHONE)
+    assert blob is not None
+    assert FieldCipher(forward).key_id_of(blob) == "a"
+
+
+def test_a_ring_of_several_keys_without_an_active_one_is_refused() -> None:
+    a, b = KeyRing.generate("a"), KeyRing.generate("b")
+    with pytest.raises(PiiKeyError, match="CARDPILOT_PII_ACTIVE_KEY is not set") as err:
+        KeyRing.parse(f"{a.to_spec()},{b.to_spec()}")
+    assert "\n" not in str(err.value)
+
+
+def test_an_active_key_not_on_the_ring_is_refused() -> None:
+    with pytest.raises(PiiKeyError, match=r"'k3'.*not on the key ring \(a\)"):
+        KeyRing.parse(KeyRing.generate("a").to_spec(), "k3")
+
+
+def test_a_single_key_ring_needs_no_name() -> None:
+    assert KeyRing.parse(KeyRing.generate("solo").to_spec()).active == "solo"
+
+
+def test_settings_name_the_active_key(tmp_path: Path) -> None:
+    a, b = KeyRing.generate("a"), KeyRing.generate("b")
+    blind = BlindIndexKey.generate("b1").to_spec()
+    for spec in (f"{a.to_spec()},{b.to_spec()}", f"{b.to_spec()},{a.to_spec()}"):
+        settings = Settings(home=tmp_path, pii_keys=spec, pii_active_key="a", blind_index_key=blind)
+        assert FieldCipher.from_settings(settings).active_key_id == "a"
 
 
 def test_short_key_is_refused() -> None:
@@ -91,13 +146,15 @@ def test_short_key_is_refused() -> None:
         KeyRing.parse("k1:AAAA")
 
 
-def test_local_key_file_is_created_once_with_owner_only_permissions(tmp_path: Path) -> None:
+def test_local_key_files_are_created_once_with_owner_only_permissions(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path)
     first = FieldCipher.from_settings(settings)
     blob = first.encrypt(PHONE)
     second = FieldCipher.from_settings(settings)
     assert second.decrypt(blob) == PHONE
-    assert (tmp_path / "pii-keys").stat().st_mode & 0o777 == 0o600
+    assert second.blind_index(NATIONAL_ID) == first.blind_index(NATIONAL_ID)
+    for name in ("pii-keys", "blind-index-key"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o600
 
 
 def test_masks_show_enough_to_recognise_and_no_more() -> None:
@@ -138,10 +195,10 @@ def test_blind_index_is_the_keyed_hmac_of_the_normalised_id() -> None:
     import hashlib
     import hmac
 
-    cipher = FieldCipher(KeyRing.generate())
-    key = cipher._index_key
+    blind = BlindIndexKey.generate("b1")
+    cipher = FieldCipher(KeyRing.generate(), blind)
     for value in (NATIONAL_ID, f"  {NATIONAL_ID.lower()} ", "11010519900101001x"):
-        expected = hmac.digest(key, value.strip().upper().encode("utf-8"), hashlib.sha256)
-        assert cipher.blind_index(value) == expected
+        expected = hmac.digest(blind.key, value.strip().upper().encode("utf-8"), hashlib.sha256)
+        assert cipher.blind_index(value) == b"b1:" + expected
     assert cipher.blind_index("") is None
     assert cipher.blind_index(None) is None

@@ -6,6 +6,10 @@ The model (tests/fixtures/models/uci-scorecard, a scorecard trained by ``cardpil
 as they stood when the digests were recorded) are frozen copies, so the digests move only when
 the code's behaviour does. A deliberate change of behaviour records new digests here, with the
 reason in the commit message.
+
+The fixture policy is kept in the old overdue condition syntax (it loads through the shim), and
+the same digests come out of its copy migrated by ``cardpilot policy migrate``: a migration
+changes how the rules are written, never a decision or the recorded policy version.
 """
 
 from __future__ import annotations
@@ -18,12 +22,13 @@ import pytest
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.policy.migration import migrate_policy_folder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MODEL = FIXTURES / "models" / "uci-scorecard"
 POLICY = FIXTURES / "policies" / "uci-twd-2026.11"
 
-REVIEW_CSV_SHA256 = "537da8880b291747e81c85307f61d797ef085c1eba34ab5d7af2dd483a0e445f"
+REVIEW_CSV_SHA256 = "a9ef41be02fc4044aed538ed6e4abb633974d4003e9b6ee7f5252c042a90886b"
 TREAT_CSV_SHA256 = "2efba615b78a8401e4e078dfa5683f358e8e655e827471e0f83109962a7d8c7f"
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
@@ -33,18 +38,23 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(scope="module")
-def exports(uci_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+@pytest.fixture(scope="module", params=["old-syntax fixture", "migrated copy"])
+def exports(
+    request: pytest.FixtureRequest, uci_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Path]:
     home = tmp_path_factory.mktemp("pinned")
+    policy = POLICY
+    if request.param == "migrated copy":
+        policy = migrate_policy_folder(POLICY, home / "policy").target
     url = f"sqlite:///{home / 'uci.db'}"
     runner = CliRunner()
     env = {"CARDPILOT_HOME": str(home)}
     steps = [
         ["import", "--format", "uci", str(uci_path), "--database", url, "--json"],
-        ["review", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy", str(POLICY),
+        ["review", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy", str(policy),
          "--out", str(home / "review.csv"), "--database", url, "--json"],
         ["overdue", "treat", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy",
-         str(POLICY), "--out", str(home / "treat.csv"), "--database", url, "--json"],
+         str(policy), "--out", str(home / "treat.csv"), "--database", url, "--json"],
     ]  # fmt: skip
     for args in steps:
         result = runner.invoke(app, args, env=env)

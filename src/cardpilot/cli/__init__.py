@@ -40,10 +40,11 @@ def main(
     ),
 ) -> None:
     """cardpilot: explainable credit-card limit and overdue management."""
-    from cardpilot.cli.common import configure_logging
+    from cardpilot.cli.common import check_key_settings, configure_logging
 
     Running.name = ctx.invoked_subcommand
     configure_logging()
+    check_key_settings()
 
 
 # Registration: importing a module adds its commands to ``app``.
@@ -57,6 +58,7 @@ from cardpilot.cli import overdue as _overdue  # noqa: E402,F401
 from cardpilot.cli import plan as _plan  # noqa: E402,F401
 from cardpilot.cli import policy as _policy  # noqa: E402,F401
 from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401
+from cardpilot.cli import privacy as _privacy  # noqa: E402,F401
 from cardpilot.cli import review as _review  # noqa: E402,F401
 from cardpilot.cli import segments as _segments  # noqa: E402,F401
 from cardpilot.cli import summary as _summary  # noqa: E402,F401

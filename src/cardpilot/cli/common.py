@@ -86,3 +86,19 @@ def configure_logging(level: str | None = None) -> None:
     # Alembic announces its plugins at INFO on every start; only its warnings matter here.
     logging.getLogger("alembic").setLevel(logging.WARNING)
     install_pii_redaction(root)
+
+
+def check_key_settings() -> None:
+    """Personal-data keys set in the environment or config are checked before any command runs:
+    a ring of several keys without a named active key, or naming one not on it, ends here in
+    one line instead of in the middle of an import."""
+    from cardpilot.privacy import BlindIndexKey, KeyRing, PiiKeyError
+
+    settings = get_settings()
+    try:
+        if settings.pii_keys:
+            KeyRing.parse(settings.pii_keys, settings.pii_active_key)
+        if settings.blind_index_key:
+            BlindIndexKey.parse(settings.blind_index_key)
+    except PiiKeyError as exc:
+        raise fail(str(exc)) from None

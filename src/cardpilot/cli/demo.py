@@ -337,11 +337,11 @@ def _show_masked_customers(engine: object) -> None:
     """Personal data is stored encrypted and shown masked, as a screen would show it."""
     from sqlalchemy import Engine, select
 
-    from cardpilot.privacy import FieldCipher
+    from cardpilot.cli.privacy import checked_cipher
     from cardpilot.store.models import Customer
 
     assert isinstance(engine, Engine)
-    cipher = FieldCipher.from_settings(get_settings())
+    cipher = checked_cipher(engine)
     with engine.connect() as conn:
         rows = conn.execute(
             select(

@@ -32,14 +32,15 @@ def _dispatcher(
     channel: list[str] | None,
     window: int | None = None,
 ) -> Any:
+    from cardpilot.cli.privacy import checked_cipher
     from cardpilot.notify.channels.factory import channels_from_settings
     from cardpilot.notify.dispatch import Dispatcher
     from cardpilot.notify.settings import NotifySettings
-    from cardpilot.privacy import FieldCipher
 
     settings = get_settings()
     engine = open_engine(database)
     notify = NotifySettings()
+    cipher = checked_cipher(engine)
     try:
         channels = channels_from_settings(settings, notify)
     except ValueError as exc:
@@ -47,7 +48,7 @@ def _dispatcher(
     return Dispatcher(
         engine,
         channels,
-        FieldCipher.from_settings(settings),
+        cipher,
         batch_size=batch_size,
         window=window or notify.dispatch_window,
         lease_seconds=lease_seconds,

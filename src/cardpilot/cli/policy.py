@@ -1,9 +1,10 @@
-"""Policy commands: ``cardpilot policy list | validate | show | diff | calibrate``.
+"""Policy commands: ``cardpilot policy list | validate | show | diff | calibrate | migrate``.
 
 Every policy argument is a name (``cardpilot policy list``) or a folder."""
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -15,9 +16,12 @@ from cardpilot.cli.common import DATABASE_OPTION, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
 from cardpilot.config import get_settings
 from cardpilot.domain.money import format_major
+from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
 from cardpilot.policy.catalogue import LIMITS, OVERDUE, PolicyEntry, local_dir, policy_entries
 from cardpilot.policy.diff import diff_policies
 from cardpilot.policy.loading import PolicyError, default_policy_path, load_policy
+from cardpilot.policy.migration import MigrationError, migrate_policy_folder
+from cardpilot.policy.old_syntax import OldPolicySyntaxWarning
 from cardpilot.policy.schema import Policy
 
 policy_app = typer.Typer(
@@ -387,3 +391,52 @@ def calibrate(
 
 def _rate(value: Any) -> str:
     return "—" if value is None else f"{value * 100:.1f} %"
+
+
+@policy_app.command("migrate")
+def migrate(
+    path: Annotated[Path, typer.Argument(help="Policy folder to rewrite in the current syntax.")],
+    out: Path | None = typer.Option(
+        None, "--out", help="Write the migrated folder here (default: rewrite PATH in place)."
+    ),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Rewrite a policy folder in the one condition language, keeping its comments.
+
+    The migrated folder must load without the old-syntax shim and records the same policy
+    versions as before (the rules do not change, only how they are written)."""
+    try:
+        with warnings.catch_warnings():  # the old syntax is what is being migrated
+            warnings.simplefilter("ignore", OldPolicySyntaxWarning)
+            before = _versions(path)
+        migration = migrate_policy_folder(path, out)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", OldPolicySyntaxWarning)
+            after = _versions(migration.target)
+    except (MigrationError, PolicyError, OverduePolicyError, OldPolicySyntaxWarning) as exc:
+        raise fail(f"{exc}\nNothing was migrated that loads; fix the file named above.") from None
+    if before != after:  # a migration must never change a rule
+        raise fail(f"migrated versions differ: {before} → {after}; please report this")
+    summary = {
+        "source": str(migration.source),
+        "target": str(migration.target),
+        "changed": migration.changed,
+        "versions": after,
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    for name, places in migration.changed.items():
+        what = f"{len(places)} places rewritten" if places else "already in the current syntax"
+        console.print(f"{migration.target / name}: {what} ({after.get(name, '')})")
+
+
+def _versions(folder: Path) -> dict[str, str]:
+    """The recorded version of each policy file in the folder."""
+    folder = folder.parent if folder.is_file() else folder
+    versions = {}
+    if (folder / LIMITS).is_file():
+        versions[LIMITS] = load_policy(folder).version
+    if (folder / OVERDUE).is_file():
+        versions[OVERDUE] = load_overdue_policy(folder).version
+    return versions

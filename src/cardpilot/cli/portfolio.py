@@ -69,6 +69,7 @@ def import_(
     nothing. Personal fields are encrypted before storage.
     """
     from cardpilot.jobs.importing import SourceError, StoreBusyError, import_portfolio
+    from cardpilot.privacy import PiiKeyError
 
     chosen = layout or ("generic" if path.is_dir() else "uci")
     if chosen not in LAYOUTS:
@@ -93,7 +94,7 @@ def import_(
         else:
             with _ImportProgress() as bars:
                 result = run(bars.update)
-    except (SourceError, StoreBusyError) as exc:
+    except (SourceError, StoreBusyError, PiiKeyError) as exc:
         raise fail(f"{exc}") from exc
     if as_json:
         emit_json(result.as_json())

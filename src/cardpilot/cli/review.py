@@ -255,6 +255,7 @@ def assign(
     """Initial limits for new applicants from the policy (grade range, score, income)."""
     import polars as pl
 
+    from cardpilot.csv_safety import write_safe_csv
     from cardpilot.jobs.assign import ApplicantError, assign_limits, read_applicants
 
     chosen = _policy(policy)
@@ -289,10 +290,13 @@ def assign(
         if out.suffix.lower() == ".parquet":
             offers.write_parquet(out)
         elif out.suffix.lower() == ".csv":
-            offers.with_columns(
-                pl.col(c).list.join(";")
-                for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
-            ).write_csv(out)
+            write_safe_csv(
+                offers.with_columns(
+                    pl.col(c).list.join(";")
+                    for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
+                ),
+                out,
+            )
         else:
             raise fail(f"--out {out}: use a .csv or .parquet file name")
     rows = offers.to_dicts()

@@ -18,7 +18,7 @@ from types import TracebackType
 import polars as pl
 import pyarrow as pa
 
-from cardpilot.privacy import FieldCipher, KeyRing
+from cardpilot.privacy import BlindIndexKey, FieldCipher, KeyRing
 
 # ``national_id`` also gets a keyed blind index; see FieldCipher.blind_index.
 BLIND_INDEXED = ("national_id", "national_id_hmac")
@@ -31,9 +31,10 @@ Encrypted = dict[str, list[bytes | None]]
 EncryptedStream = bytes
 
 
-def _start_worker(spec: str, active: str) -> None:
+def _start_worker(spec: str, active: str, blind_spec: str | None) -> None:
     global _worker_cipher
-    _worker_cipher = FieldCipher(KeyRing.parse(spec, active))
+    blind = BlindIndexKey.parse(blind_spec) if blind_spec else None
+    _worker_cipher = FieldCipher(KeyRing.parse(spec, active), blind)
 
 
 def encrypt_columns(cipher: FieldCipher, columns: Columns, names: dict[str, str]) -> Encrypted:
@@ -80,8 +81,11 @@ def worker_count(cpus: int | None = None) -> int:
 class EncryptionPool:
     """A pool of worker processes that encrypt personal columns; use as a context manager."""
 
-    def __init__(self, ring: KeyRing, workers: int | None = None) -> None:
+    def __init__(
+        self, ring: KeyRing, blind_key: BlindIndexKey | None, workers: int | None = None
+    ) -> None:
         self._ring = ring
+        self._blind_key = blind_key
         self._workers = workers or worker_count()
         self._pool: ProcessPoolExecutor | None = None
 
@@ -96,7 +100,11 @@ class EncryptionPool:
             max_workers=self._workers,
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_start_worker,
-            initargs=(self._ring.to_spec(), self._ring.active),
+            initargs=(
+                self._ring.to_spec(),
+                self._ring.active,
+                self._blind_key.to_spec() if self._blind_key else None,
+            ),
         )
         return self
 

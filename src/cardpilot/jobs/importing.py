@@ -30,8 +30,7 @@ from cardpilot.ingest.problems import SourceError
 from cardpilot.ingest.rejects import RejectsWriter, default_rejects_path
 from cardpilot.ingest.uci import UciRead, read_uci
 from cardpilot.jobs.import_stream import read_ahead, timed_chunks
-from cardpilot.privacy import FieldCipher, KeyRing
-from cardpilot.privacy.cipher import load_or_create_local_ring
+from cardpilot.privacy import FieldCipher
 from cardpilot.store import import_runs, loading
 from cardpilot.store.arrow_loading import ArrowStoreLoader
 from cardpilot.store.bulk import supports_bulk
@@ -309,17 +308,11 @@ def _load_generic_with_workers(run: _Run, reader: GenericReader, loader: Loader)
     customers = reader.total_rows("customers") if reader.files["customers"] else 0
     pool: EncryptionPool | None = None
     if customers is not None and customers >= ENCRYPT_IN_WORKERS_MIN_ROWS:
-        pool = EncryptionPool(_key_ring(run.settings))
+        cipher = FieldCipher.from_settings(run.settings)
+        pool = EncryptionPool(cipher.ring, cipher.blind_key)
     with pool if pool is not None else nullcontext():
         reader.encryptor = pool
         _load_generic(reader, loader, run.writer, run.result, run.progress, run.times)
-
-
-def _key_ring(settings: Settings) -> KeyRing:
-    """The ring ``FieldCipher.from_settings`` would use, for the encryption workers."""
-    if settings.pii_keys:
-        return KeyRing.parse(settings.pii_keys, settings.pii_active_key)
-    return load_or_create_local_ring(settings.home)
 
 
 def _begin_fresh(loader: Loader, totals: Mapping[str, int | None]) -> bool:

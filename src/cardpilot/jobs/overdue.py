@@ -29,6 +29,7 @@ import polars as pl
 from sqlalchemy import Engine
 
 from cardpilot.batch.currency import require_currency
+from cardpilot.batch.kill_hook import KillHook
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
 from cardpilot.batch.scoring import Scorer, model_version_of
 from cardpilot.notify.compose import Composer, default_composer
@@ -63,6 +64,8 @@ from cardpilot.store.portfolio_facts import account_count
 
 DEFAULT_CHUNK_ROWS = 50_000
 DECIDE_STAGE = "treat"
+# The crash-safety tests' kill hook (``batch.kill_hook``): e.g. ``before_commit:2``.
+KILL_HOOK_ENV = "CARDPILOT_TEST_KILL_TREAT"
 
 ProgressCallback = Callable[[int, int], None]
 
@@ -198,7 +201,14 @@ def treat_overdue(
         steps = _steps(db, scorer, policy, result, default_composer())
         chunks = read_treatment_chunks(db, as_of, chunk_rows)
         clock = StageClock(DECIDE_STAGE)
-        run_chunked(chunks, steps, clock=clock, total=account_count(db), progress=progress)
+        run_chunked(
+            chunks,
+            steps,
+            clock=clock,
+            total=account_count(db),
+            progress=progress,
+            kill_hook=KillHook.from_env(KILL_HOOK_ENV),
+        )
         _summarise(read_treatments(db, as_of), result)
         if out is not None:
             try:

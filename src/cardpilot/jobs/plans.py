@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row
 
+from cardpilot.config import get_settings
 from cardpilot.domain.fees import OverdueBalances
 from cardpilot.domain.harmony import (
     Accepted,
@@ -41,7 +42,8 @@ from cardpilot.domain.harmony import (
 )
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
 from cardpilot.overdue.charges import assess_charges
-from cardpilot.overdue.schema import OverduePolicy, percent_to_bp
+from cardpilot.overdue.schema import OverduePolicy
+from cardpilot.policy.base import percent_to_bp
 from cardpilot.store.payments import as_zoned
 from cardpilot.store.repayment_plans import (
     account_customer,
@@ -65,7 +67,6 @@ from cardpilot.store.repayment_plans import (
 )
 
 _RANK = {"offered": 0, "accepted": 1, "declined": 1, "payment": 2, "day_closed": 3}
-LOCAL_ZONE = ZoneInfo("Asia/Shanghai")  # calendar dates of payments (docs/overdue.md)
 
 
 class PlanStoreError(ValueError):
@@ -413,7 +414,7 @@ def decline_plan(db: Engine, plan_id: str, *, on: dt.date) -> PlanView:
 # --------------------------------------------------------------------------- advancing
 
 
-def _payments(conn: Connection, plan: Any, as_of: dt.date) -> list[dict[str, Any]]:
+def _payments(conn: Connection, plan: Any, as_of: dt.date, zone: ZoneInfo) -> list[dict[str, Any]]:
     """Payment events of the plan's account after the offer date up to ``as_of``: its
     payment transactions when it has any, else its statements' amounts paid (dated on their
     cycle dates)."""
@@ -434,7 +435,7 @@ def _payments(conn: Connection, plan: Any, as_of: dt.date) -> list[dict[str, Any
         ]
     rows: list[dict[str, Any]] = []
     for tid, posted, amount in txns:
-        day = as_zoned(posted, LOCAL_ZONE).date()
+        day = as_zoned(posted, zone).date()
         if offered_on < day <= as_of and int(amount) > 0:
             rows.append(
                 _event_row(
@@ -450,15 +451,17 @@ def _payments(conn: Connection, plan: Any, as_of: dt.date) -> list[dict[str, Any
     return rows
 
 
-def advance_plans(db: Engine, as_of: dt.date) -> AdvanceResult:
+def advance_plans(db: Engine, as_of: dt.date, *, timezone: str | None = None) -> AdvanceResult:
     """Turn the stored payments of every open plan into events, close the day ``as_of`` and
-    fold: plans become active, kept or broken; offers expire. Idempotent per payment and day."""
+    fold: plans become active, kept or broken; offers expire. Idempotent per payment and day.
+    ``timezone``: the issuer's, in which payments are dated (default ``CARDPILOT_TIMEZONE``)."""
+    zone = ZoneInfo(timezone or get_settings().timezone)
     result = AdvanceResult(as_of=as_of)
     with db.begin() as conn:
         plans = open_plans(conn, as_of)
         rows: list[dict[str, Any]] = []
         for plan in plans:
-            rows.extend(_payments(conn, plan, as_of))
+            rows.extend(_payments(conn, plan, as_of, zone))
             rows.append(
                 _event_row(
                     f"{plan.plan_id}:day_closed:{as_of.isoformat()}",

@@ -2,11 +2,13 @@
 
     store ─(account-id chunks)─► reminder_input ─► plan_reminders ─► notices ─► outbox
 
-Each chunk of accounts (keyset paging in account-id order, as the treatment job does) is read
+The chunked job loop (``batch.loop``) reads the store in chunks of accounts
+(``store.reminder_reads``: keyset paging in account-id order, as the treatment job does): each
 with its statements, the payments since its latest statement (``transactions`` of kind
-``payment``, dated in Asia/Shanghai), its latest overdue treatment and its customers'
-education opt-ins; ``cardpilot.overdue.reminders.plan_reminders`` decides which messages fall
-due; their notices are queued through the outbox in one transaction per chunk.
+``payment``, dated in the issuer's time zone, ``CARDPILOT_TIMEZONE``, Asia/Shanghai by
+default), its latest overdue treatment and its customers' education opt-ins;
+``cardpilot.overdue.reminders.plan_reminders`` decides which messages fall due; their notices
+(``notify.reminder_notices``) are queued through the outbox in one transaction per chunk.
 
 Idempotent: each message's reference is (rule, anchor date, account): the statement's cycle
 date for statement rules, the day for treatment-path steps. The outbox key is derived from it
@@ -42,7 +44,6 @@ from cardpilot.store.portfolio_facts import account_count
 from cardpilot.store.reminder_reads import ReminderChunk, read_reminder_chunks
 
 DEFAULT_CHUNK_ROWS = 50_000
-DEFAULT_ZONE = "Asia/Shanghai"  # calendar dates of payments (docs/overdue.md)
 PLAN_STAGE = "plan"
 
 ProgressCallback = Callable[[int, int], None]
@@ -88,7 +89,7 @@ def send_reminders(
     the issuer's, in which payments are dated (default ``CARDPILOT_TIMEZONE``, Asia/Shanghai)."""
     from cardpilot.config import get_settings
 
-    zone = ZoneInfo(timezone or get_settings().timezone or DEFAULT_ZONE)
+    zone = ZoneInfo(timezone or get_settings().timezone)
     started = time.perf_counter()
     policy = policy or load_overdue_policy()
     reminders_of(policy)  # fail early without a reminders section

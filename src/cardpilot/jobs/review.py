@@ -39,6 +39,7 @@ from cardpilot.batch.scoring import (
     score_chunk,
     score_reason_texts,
 )
+from cardpilot.csv_safety import write_safe_csv
 from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
 from cardpilot.notify.decision_notices import limit_change_outbox
 from cardpilot.policy.loading import load_policy
@@ -342,7 +343,8 @@ def decisions_export_frame(decisions: pl.DataFrame) -> pl.DataFrame:
     return decisions.with_columns(
         (pl.col("old_limit_minor").cast(yuan) / 100).cast(yuan).alias("old_limit"),
         (pl.col("new_limit_minor").cast(yuan) / 100).cast(yuan).alias("new_limit"),
-        (pl.col("increase_pct_bp").cast(pl.Float64) / 100).alias("increase_pct"),
+        # Exact decimal text (33.33), as the money columns: the applied percentage is rarely whole.
+        (pl.col("increase_pct_bp").cast(yuan) / 100).cast(yuan).alias("increase_pct"),
         pl.col("reason_texts_zh").alias("reason_texts"),
     ).select(EXPORT_COLUMNS)
 
@@ -350,17 +352,21 @@ def decisions_export_frame(decisions: pl.DataFrame) -> pl.DataFrame:
 def export_decisions(db: Engine, cycle_id: str, path: Path) -> int:
     """Write a cycle's decisions to ``path`` (``.parquet`` or ``.csv``); returns the rows.
 
-    CSV holds lists as ``;``-separated text (reason texts in zh-CN in ``reason_texts``, en in
-    ``reason_texts_en``); Parquet keeps them as lists.
+    CSV (formula-safe: ``cardpilot.csv_safety``) holds lists as ``;``-separated text (reason
+    texts in zh-CN in ``reason_texts``, en in ``reason_texts_en``); Parquet keeps them as lists.
     """
     frame = decisions_export_frame(read_decisions(db, cycle_id))
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".parquet":
         frame.write_parquet(path)
     elif path.suffix.lower() == ".csv":
-        frame.with_columns(
-            pl.col(c).list.join(";") for c in ("reason_codes", "reason_texts", "reason_texts_en")
-        ).write_csv(path)
+        write_safe_csv(
+            frame.with_columns(
+                pl.col(c).list.join(";")
+                for c in ("reason_codes", "reason_texts", "reason_texts_en")
+            ),
+            path,
+        )
     else:
         raise ReviewError(f"--out {path}: use a .csv or .parquet file name")
     return frame.height

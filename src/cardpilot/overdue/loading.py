@@ -1,7 +1,14 @@
 """Load and validate ``overdue.yaml``; the recorded version is ``<declared>+<content hash>``.
 
 Same convention as the limit policy (``cardpilot.policy.loading``): the hash is of the validated
-content, so comments and key order do not change it and any value change does.
+content, so comments and key order do not change it and any value change does. Nor does the
+syntax: the content is hashed in one fixed layout (``hash_layout``: money as integer fen, segment
+rules as ``when_any: [{reason, all: [{field, ...}]}]`` wherever a rule is a plain list of
+comparisons), so a file migrated to the one condition language records the same version as
+before, and decisions made before and after a migration stay comparable.
+
+A file in the old condition syntax still loads: it is converted on load with an
+``OldPolicySyntaxWarning`` (``cardpilot.policy.old_syntax``).
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import yaml
 from pydantic import ValidationError
 
 from cardpilot.overdue.schema import OverduePolicy, OverduePolicyFile
+from cardpilot.policy.base import MONEY_DUMP, validation_message
+from cardpilot.policy.old_syntax import upgrade_overdue_data
 
 OVERDUE_FILE = "overdue.yaml"
 HASH_CHARS = 12
@@ -30,24 +39,40 @@ def default_overdue_policy_path() -> Path:
     return Path(str(resources.files("cardpilot") / "policies" / "default" / OVERDUE_FILE))
 
 
-def _where(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "(top level)"
+def _comparison_layout(cmp: dict[str, Any]) -> dict[str, Any]:
+    return {("field" if k == "feature" else k): v for k, v in cmp.items()}
+
+
+def _rule_layout(rule: dict[str, Any]) -> dict[str, Any]:
+    when = rule["when"]
+    parts = [when] if "feature" in when else when.get("all")
+    if (
+        parts is None
+        or set(when) - {"all", "feature", "op", "value", "value_yuan"}
+        or not all("feature" in part for part in parts)
+    ):
+        return rule  # nested any / not: no older layout to match
+    return {"reason": rule["reason"], "all": [_comparison_layout(part) for part in parts]}
+
+
+def hash_layout(content: OverduePolicyFile) -> dict[str, Any]:
+    """The content in the layout its hash is taken in (see the module docstring)."""
+    payload = content.model_dump(mode="json", by_alias=True, context={MONEY_DUMP: "fen"})
+    for segment in payload["segments"]:
+        segment["when_any"] = [_rule_layout(rule) for rule in segment.pop("rules")]
+    return payload
 
 
 def overdue_policy_from_data(data: Mapping[str, Any], name: str = OVERDUE_FILE) -> OverduePolicy:
+    """Validate a parsed ``overdue.yaml`` (old syntax converted with a warning)."""
+    data = upgrade_overdue_data(dict(data), name)
     try:
         content = OverduePolicyFile.model_validate(data)
     except ValidationError as exc:
-        lines = [
-            f"{name}: {_where(tuple(e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-            for e in exc.errors()
-        ]
-        raise OverduePolicyError("\n".join(lines)) from exc
-    payload = content.model_dump(mode="json", by_alias=True)
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+        raise OverduePolicyError(validation_message(name, exc)) from exc
+    text = json.dumps(
+        hash_layout(content), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    )
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
     return OverduePolicy(version=f"{content.version}+{digest}", file=content)
 

@@ -251,25 +251,7 @@ def reminder_input(
     minimum is still unpaid, whichever is larger; the bucket follows from it.
     """
     terms = reminders_of(policy).minimum_payment
-    # The latest cycle of each account in one pass (one stable sort on the integer date, as
-    # the aging does); its days past due age as ``overdue.aging.age_accounts`` ages them.
-    latest = (
-        statements.lazy()
-        .filter(pl.col("cycle_date") <= as_of)
-        .select(
-            pl.col("account_id").cast(pl.String),
-            pl.col("cycle_date").cast(pl.Date),
-            pl.col("due_date").cast(pl.Date),
-            pl.col("statement_balance_minor").cast(pl.Int64),
-            pl.col("minimum_due_minor").cast(pl.Int64),
-            pl.col("days_past_due").fill_null(0).cast(pl.Int32).alias("cycle_dpd"),
-        )
-        .sort("cycle_date", maintain_order=True)
-        .group_by("account_id")
-        .agg(pl.all().last())
-        .with_columns(_aging_dpd(policy, as_of).alias("aging_dpd"))
-        .collect()
-    )
+    latest = _latest_cycles(statements, policy, as_of)
     share_num, share_den = _ratio(terms.share_of_principal / 100)
     balance = pl.col("statement_balance_minor")
     # No interest split is known on a statement without a minimum: the share of the balance.
@@ -287,28 +269,6 @@ def reminder_input(
         )
         .cast(pl.Int64)
     )
-    if payments is not None and payments.height:
-        paid = (
-            payments.lazy()
-            .join(latest.lazy().select("account_id", "cycle_date"), on="account_id")
-            .filter((pl.col("paid_on") > pl.col("cycle_date")) & (pl.col("paid_on") <= as_of))
-            .group_by("account_id")
-            .agg(pl.col("amount_minor").sum().cast(pl.Int64).alias("paid_since_cycle_minor"))
-            .collect()
-        )
-    else:
-        paid = _empty({"account_id": pl.String(), "paid_since_cycle_minor": pl.Int64()})
-    if treatments is not None and treatments.height:
-        segment = (
-            treatments.lazy()
-            .filter(pl.col("as_of") <= as_of)
-            .sort("as_of")
-            .group_by("account_id")
-            .agg(pl.col("risk_segment").last())
-            .collect()
-        )
-    else:
-        segment = _empty({"account_id": pl.String(), "risk_segment": pl.String()})
     opted = (
         opt_ins.select(pl.col("customer_id").cast(pl.String)).unique()
         if opt_ins is not None
@@ -320,8 +280,8 @@ def reminder_input(
     live_dpd = pl.when((unpaid > 0) & (since_due > 0)).then(since_due).otherwise(0)
     return (
         latest.join(accounts.select("account_id", "customer_id", "currency"), on="account_id")
-        .join(paid, on="account_id", how="left")
-        .join(segment, on="account_id", how="left")
+        .join(_paid_since_cycle(payments, latest, as_of), on="account_id", how="left")
+        .join(_latest_segments(treatments, as_of), on="account_id", how="left")
         .join(opted, on="customer_id", how="left")
         .with_columns(
             pl.coalesce(pl.col("minimum_due_minor"), contract_minimum).alias("minimum_due_minor"),
@@ -338,6 +298,59 @@ def reminder_input(
         )
         .with_columns(bucket_expr(pl.col("days_past_due"), scale).alias("bucket"))
         .select([pl.col(c).cast(t) for c, t in INPUT_SCHEMA.items()])
+    )
+
+
+def _latest_cycles(statements: pl.DataFrame, policy: OverduePolicy, as_of: dt.date) -> pl.DataFrame:
+    """The latest cycle of each account on or before ``as_of``, in one pass (one stable sort
+    on the integer date, as the aging does); its days past due age as
+    ``overdue.aging.age_accounts`` ages them (``aging_dpd``)."""
+    return (
+        statements.lazy()
+        .filter(pl.col("cycle_date") <= as_of)
+        .select(
+            pl.col("account_id").cast(pl.String),
+            pl.col("cycle_date").cast(pl.Date),
+            pl.col("due_date").cast(pl.Date),
+            pl.col("statement_balance_minor").cast(pl.Int64),
+            pl.col("minimum_due_minor").cast(pl.Int64),
+            pl.col("days_past_due").fill_null(0).cast(pl.Int32).alias("cycle_dpd"),
+        )
+        .sort("cycle_date", maintain_order=True)
+        .group_by("account_id")
+        .agg(pl.all().last())
+        .with_columns(_aging_dpd(policy, as_of).alias("aging_dpd"))
+        .collect()
+    )
+
+
+def _paid_since_cycle(
+    payments: pl.DataFrame | None, latest: pl.DataFrame, as_of: dt.date
+) -> pl.DataFrame:
+    """``account_id, paid_since_cycle_minor``: payments after the latest cycle up to ``as_of``."""
+    if payments is None or not payments.height:
+        return _empty({"account_id": pl.String(), "paid_since_cycle_minor": pl.Int64()})
+    return (
+        payments.lazy()
+        .join(latest.lazy().select("account_id", "cycle_date"), on="account_id")
+        .filter((pl.col("paid_on") > pl.col("cycle_date")) & (pl.col("paid_on") <= as_of))
+        .group_by("account_id")
+        .agg(pl.col("amount_minor").sum().cast(pl.Int64).alias("paid_since_cycle_minor"))
+        .collect()
+    )
+
+
+def _latest_segments(treatments: pl.DataFrame | None, as_of: dt.date) -> pl.DataFrame:
+    """``account_id, risk_segment`` of each account's latest treatment on or before ``as_of``."""
+    if treatments is None or not treatments.height:
+        return _empty({"account_id": pl.String(), "risk_segment": pl.String()})
+    return (
+        treatments.lazy()
+        .filter(pl.col("as_of") <= as_of)
+        .sort("as_of")
+        .group_by("account_id")
+        .agg(pl.col("risk_segment").last())
+        .collect()
     )
 
 

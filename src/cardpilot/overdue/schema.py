@@ -3,8 +3,11 @@
 What a valid file is: the aging scale, the charge rules (with the regulation each switch stands
 for), the risk segments with their cut-offs and treatments, plan eligibility and the 和谐还款
 waiver terms, the reason texts, and the reminders and education schedule (``reminders``).
-Money is written in yuan (``*_yuan``) and held as integer fen; rates are ``Decimal`` (daily
-rates for penalty interest, monthly rates for plans); percentages 0–100.
+Money, percentages and codes follow ``cardpilot.policy.base`` (shared with ``limits.yaml``):
+money in yuan (``*_yuan``) held as integer fen, percentages 0–100 (to basis points half to
+even); rates are ``Decimal`` (daily rates for penalty interest, monthly rates for plans). Segment
+rules are written in the one condition language (``cardpilot.policy.condition_syntax``) over the
+treatment input's columns.
 
 Invariants the issue requires are checked here, so a policy that breaks them never loads:
 a ``high`` risk segment gets no fee waiver and no due-date extension; a ``low`` risk segment
@@ -17,16 +20,24 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 
 from cardpilot.domain.delinquency import Bucket, BucketScale, DelinquencyError
-from cardpilot.domain.money import MoneyError, to_minor
 from cardpilot.domain.plans import MAX_TENOR_MONTHS
+from cardpilot.policy.base import (
+    Code,
+    Percent,
+    PolicyModel,
+    ReasonCode,
+    YuanAsFen,
+    exact_decimal,
+)
+from cardpilot.policy.condition_syntax import Condition, Kind, Vocabulary, comparisons
 
 LOCALES: tuple[str, ...] = ("zh-CN", "en")
 
 # Columns a segment condition may read (the treatment input table), with their kinds.
-CONDITION_FIELDS: dict[str, Literal["int", "float", "str", "money"]] = {
+CONDITION_FIELDS: dict[str, Kind] = {
     "pd": "float",
     "days_past_due": "int",
     "bucket": "str",
@@ -36,39 +47,12 @@ CONDITION_FIELDS: dict[str, Literal["int", "float", "str", "money"]] = {
     "cycles_delinquent": "int",
     "overdue_balance_minor": "money",
 }
+TREATMENT_INPUT = Vocabulary(CONDITION_FIELDS)
+# A condition of overdue.yaml: the one condition language, reading the treatment input.
+OverdueCondition = Annotated[Condition, AfterValidator(TREATMENT_INPUT.check)]
 SHIPPED_SEGMENTS = ("high_risk", "medium_risk", "low_risk")
 
-
-class PolicyModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _yuan_to_fen(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ValueError('must be an amount in yuan, e.g. 500 or "500.00"')
-    try:
-        fen = to_minor(repr(value) if isinstance(value, float) else value)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from exc
-    if fen < 0:
-        raise ValueError("must not be negative")
-    return fen
-
-
-def _exact_decimal(value: object) -> object:
-    # YAML reads 0.0005 as a float; its shortest repr is the text the analyst wrote.
-    return Decimal(repr(value)) if isinstance(value, float) else value
-
-
-YuanAsFen = Annotated[int, BeforeValidator(_yuan_to_fen)]
-Rate = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, lt=1)]
-Percent = Annotated[Decimal, BeforeValidator(_exact_decimal), Field(ge=0, le=100)]
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
-ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
-
-
-def percent_to_bp(value: Decimal) -> int:
-    return int((value * 100).to_integral_value())
+Rate = Annotated[Decimal, BeforeValidator(exact_decimal), Field(ge=0, lt=1)]
 
 
 class Texts(PolicyModel):
@@ -144,45 +128,12 @@ class LateFee(PolicyModel):
 
 # --------------------------------------------------------------------------- segments
 
-Op = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in"]
-
-
-class Comparison(PolicyModel):
-    """One test on one input column; a null value never passes (unknown is not evidence)."""
-
-    field: str
-    op: Op
-    value: int | float | str | list[int | float | str] | None = None
-    value_yuan: YuanAsFen | None = None
-
-    @model_validator(mode="after")
-    def _fits(self) -> Comparison:
-        kind = CONDITION_FIELDS.get(self.field)
-        if kind is None:
-            raise ValueError(
-                f"unknown field {self.field!r}; known: {', '.join(sorted(CONDITION_FIELDS))}"
-            )
-        if kind == "money":
-            if self.value_yuan is None or self.value is not None or self.op in ("in", "not_in"):
-                raise ValueError(f"{self.field} is money: give value_yuan and a comparison op")
-            return self
-        if self.value is None or self.value_yuan is not None:
-            raise ValueError(f"{self.field}: give value (value_yuan is for money fields)")
-        is_list = isinstance(self.value, list)
-        if is_list != (self.op in ("in", "not_in")):
-            raise ValueError(f"op {self.op!r} {'needs' if not is_list else 'takes no'} list")
-        values = self.value if isinstance(self.value, list) else [self.value]
-        for v in values:
-            if (kind == "str") != isinstance(v, str):
-                raise ValueError(f"{self.field} is {kind}; value {v!r} does not fit")
-        return self
-
 
 class SegmentRule(PolicyModel):
-    """All comparisons hold → the account belongs to the segment, for ``reason``."""
+    """The condition holds → the account belongs to the segment, for ``reason``."""
 
     reason: ReasonCode
-    all: list[Comparison] = Field(min_length=1)
+    when: OverdueCondition
 
 
 class Contact(PolicyModel):
@@ -201,7 +152,9 @@ class Treatment(PolicyModel):
     limit_action: Literal["none", "freeze", "cut"] = "none"
     limit_cut_share: Percent = Decimal(0)  # share of the limit removed on a cut
     contact: Contact
-    plans: list[Literal["equal_principal", "amortising", "deferral", "personalised"]] = []
+    plans: list[Literal["equal_principal", "amortising", "deferral", "personalised"]] = Field(
+        default_factory=list
+    )
 
     @model_validator(mode="after")
     def _cut_share(self) -> Treatment:
@@ -214,16 +167,17 @@ class Segment(PolicyModel):
     code: Code
     risk_level: Literal["high", "medium", "low"]
     labels: Texts
-    # The segment applies when any rule holds; ``otherwise`` marks the catch-all (last).
-    when_any: list[SegmentRule] = Field(default=[], max_length=12)
+    # The segment applies when any of its rules holds (each holding rule gives its reason);
+    # ``otherwise`` marks the catch-all (last).
+    rules: list[SegmentRule] = Field(default=[], max_length=12)
     otherwise: bool = False
     otherwise_reason: ReasonCode | None = None
     treatment: Treatment
 
     @model_validator(mode="after")
     def _rules_or_otherwise(self) -> Segment:
-        if self.otherwise == bool(self.when_any):
-            raise ValueError(f"segment {self.code}: give either when_any rules or otherwise: true")
+        if self.otherwise == bool(self.rules):
+            raise ValueError(f"segment {self.code}: give either rules or otherwise: true")
         if self.otherwise and self.otherwise_reason is None:
             raise ValueError(f"segment {self.code}: the catch-all needs otherwise_reason")
         t = self.treatment
@@ -375,7 +329,7 @@ class RemindersPolicy(PolicyModel):
     # The segment whose late fee (违约金) the interest-and-fees explanation quotes.
     fee_basis_segment: Code
     rules: list[ReminderRule] = Field(min_length=1)
-    education: list[EducationRule] = []
+    education: list[EducationRule] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _unique_codes(self) -> RemindersPolicy:
@@ -425,7 +379,7 @@ class OverduePolicyFile(PolicyModel):
                     f"segments.{s.code}: low-risk accounts never get a penalty rate above the "
                     f"standard {standard} or a limit cut"
                 )
-            wanted = {r.reason for r in s.when_any} | {t.reason}
+            wanted = {r.reason for r in s.rules} | {t.reason}
             if s.otherwise_reason:
                 wanted.add(s.otherwise_reason)
             missing |= wanted - set(self.reasons)
@@ -440,9 +394,9 @@ class OverduePolicyFile(PolicyModel):
                 raise ValueError(f"harmony.segments: {s.code} is high risk: no waiver allowed")
         buckets = {b.code for b in self.aging.buckets}
         for s in self.segments:
-            for rule in s.when_any:
-                for cmp in rule.all:
-                    if cmp.field == "bucket":
+            for rule in s.rules:
+                for _, cmp in comparisons(rule.when):
+                    if cmp.feature == "bucket" and cmp.value is not None:
                         vals = cmp.value if isinstance(cmp.value, list) else [cmp.value]
                         bad = {str(v) for v in vals} - buckets
                         if bad:

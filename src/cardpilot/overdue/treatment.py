@@ -27,6 +27,7 @@ treatment's reason, then what it does (freeze, cut, waiver, extension): at most 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -34,14 +35,9 @@ import polars as pl
 
 from cardpilot.domain.money import BP
 from cardpilot.overdue.charges import charge_exprs
-from cardpilot.overdue.schema import (
-    ACTION_REASONS,
-    CONDITION_FIELDS,
-    Comparison,
-    OverduePolicy,
-    Segment,
-    percent_to_bp,
-)
+from cardpilot.overdue.schema import ACTION_REASONS, OverduePolicy, Segment
+from cardpilot.policy.base import percent_to_bp
+from cardpilot.policy.conditions import compile_condition
 
 MAX_REASONS = 4
 RATE_DTYPE = pl.Decimal(12, 8)
@@ -94,35 +90,8 @@ class TreatmentInputError(ValueError):
     """The input table cannot be treated: names the column and what to do."""
 
 
-def _comparison(c: Comparison) -> pl.Expr:
-    col = pl.col(c.field)
-    value: Any = c.value_yuan if CONDITION_FIELDS[c.field] == "money" else c.value
-    if c.op == "in":
-        expr = col.is_in(value)
-    elif c.op == "not_in":
-        expr = ~col.is_in(value)
-    else:
-        lit = pl.lit(value)
-        expr = {
-            "==": col == lit,
-            "!=": col != lit,
-            "<": col < lit,
-            "<=": col <= lit,
-            ">": col > lit,
-            ">=": col >= lit,
-        }[c.op]
-    # Null never passes: fill_null(False) after the test.
-    return expr.fill_null(False)
-
-
 def _rule_exprs(segment: Segment) -> list[tuple[str, pl.Expr]]:
-    out = []
-    for rule in segment.when_any:
-        expr = pl.lit(True)
-        for c in rule.all:
-            expr = expr & _comparison(c)
-        out.append((rule.reason, expr))
-    return out
+    return [(rule.reason, compile_condition(rule.when)) for rule in segment.rules]
 
 
 def _by_segment(segments: list[Segment], value: object, dtype: pl.DataType) -> pl.Expr:
@@ -176,9 +145,9 @@ def reason_table(policy: OverduePolicy) -> pl.DataFrame:
     lists: list[list[str]] = []
     for i, s in enumerate(p.segments):
         tail = [s.treatment.reason, *_segment_actions(s)]
-        for mask in range(1 << len(s.when_any)):
-            matched = [r.reason for b, r in enumerate(s.when_any) if mask >> b & 1]
-            head = matched if s.when_any else [s.otherwise_reason or ""]
+        for mask in range(1 << len(s.rules)):
+            matched = [r.reason for b, r in enumerate(s.rules) if mask >> b & 1]
+            head = matched if s.rules else [s.otherwise_reason or ""]
             keys.append((i << RULE_BITS) + mask)
             lists.append([*head, *tail][:MAX_REASONS])
     return pl.DataFrame(
@@ -200,12 +169,23 @@ def reason_table(policy: OverduePolicy) -> pl.DataFrame:
 def assign_treatments_lazy(
     table: pl.DataFrame | pl.LazyFrame, policy: OverduePolicy, as_of: dt.date
 ) -> pl.LazyFrame:
-    p = policy.file
-    segments = p.segments
     lf = _prepare(table).filter(pl.col("days_past_due") > 0)
+    lf, rule_cols = _with_segment(lf, policy.file.segments)
+    lf = _with_guards(_with_segment_terms(lf, policy), policy)
+    lf = _with_charges(lf, policy)
+    lf = _with_reasons(lf, policy, rule_cols).with_columns(
+        pl.lit(as_of).alias("as_of"), pl.lit(policy.version).alias("policy_version")
+    )
+    return lf.select([pl.col(c).cast(t) for c, t in TREATMENT_SCHEMA.items()])
 
-    # Segment: first match wins; remember each rule's verdict for the reasons.
-    rule_cols: list[tuple[str, str, str]] = []  # (segment, reason, column)
+
+# (segment, reason, column) of each segment rule's verdict
+RuleColumns = list[tuple[str, str, str]]
+
+
+def _with_segment(lf: pl.LazyFrame, segments: list[Segment]) -> tuple[pl.LazyFrame, RuleColumns]:
+    """The risk segment (first match wins), with each rule's verdict kept for the reasons."""
+    rule_cols: RuleColumns = []
     exprs: list[pl.Expr] = []
     for s in segments:
         for i, (reason, expr) in enumerate(_rule_exprs(s)):
@@ -213,7 +193,6 @@ def assign_treatments_lazy(
             rule_cols.append((s.code, reason, name))
             exprs.append(expr.alias(name))
     lf = lf.with_columns(exprs)
-    seg_expr: pl.Expr | None = None
     chain: Any = None
     for s in segments[:-1]:
         hit = pl.any_horizontal([pl.col(n) for code, _, n in rule_cols if code == s.code])
@@ -221,49 +200,47 @@ def assign_treatments_lazy(
     seg_expr = (
         pl.lit(segments[-1].code) if chain is None else chain.otherwise(pl.lit(segments[-1].code))
     )
-    lf = lf.with_columns(seg_expr.alias("risk_segment"))
+    return lf.with_columns(seg_expr.alias("risk_segment")), rule_cols
 
-    standard = p.charges.standard_penalty_rate_daily
-    harmony = set(p.harmony.segments)
-    level = _by_segment(segments, lambda s: s.risk_level, pl.String())
-    rate = _by_segment(segments, lambda s: s.treatment.penalty_rate_daily, RATE_DTYPE)
-    waiver_bp = _by_segment(
-        segments, lambda s: percent_to_bp(s.treatment.fee_waiver_share), pl.Int32()
-    )
-    lf = lf.with_columns(
-        level.alias("risk_level"),
-        _by_segment(segments, lambda s: s.treatment.code, pl.String()).alias("treatment"),
-        rate.alias("penalty_rate_daily"),
-        waiver_bp.alias("fee_waiver_share_bp"),
-        _by_segment(segments, lambda s: s.treatment.due_date_extension_days, pl.Int32()).alias(
-            "due_date_extension_days"
+
+def _with_segment_terms(lf: pl.LazyFrame, policy: OverduePolicy) -> pl.LazyFrame:
+    """What the segment's treatment does, per row."""
+    segments = policy.file.segments
+    harmony = set(policy.file.harmony.segments)
+
+    def of(value: Callable[[Segment], Any], dtype: pl.DataType, name: str) -> pl.Expr:
+        return _by_segment(segments, value, dtype).alias(name)
+
+    return lf.with_columns(
+        of(lambda s: s.risk_level, pl.String(), "risk_level"),
+        of(lambda s: s.treatment.code, pl.String(), "treatment"),
+        of(lambda s: s.treatment.penalty_rate_daily, RATE_DTYPE, "penalty_rate_daily"),
+        of(
+            lambda s: percent_to_bp(s.treatment.fee_waiver_share),
+            pl.Int32(),
+            "fee_waiver_share_bp",
         ),
-        _by_segment(segments, lambda s: s.treatment.limit_action, pl.String()).alias(
-            "limit_action"
+        of(lambda s: s.treatment.due_date_extension_days, pl.Int32(), "due_date_extension_days"),
+        of(lambda s: s.treatment.limit_action, pl.String(), "limit_action"),
+        of(
+            lambda s: percent_to_bp(s.treatment.limit_cut_share),
+            pl.Int32(),
+            "limit_cut_share_bp",
         ),
-        _by_segment(
-            segments, lambda s: percent_to_bp(s.treatment.limit_cut_share), pl.Int32()
-        ).alias("limit_cut_share_bp"),
-        _by_segment(segments, lambda s: s.treatment.contact.first_contact_dpd, pl.Int32()).alias(
-            "first_contact_dpd"
-        ),
-        _by_segment(segments, lambda s: s.treatment.contact.contacts_per_week, pl.Int32()).alias(
-            "contacts_per_week"
-        ),
-        _by_segment(segments, lambda s: s.treatment.contact.tone, pl.String()).alias(
-            "contact_tone"
-        ),
-        _by_segment(segments, lambda s: list(s.treatment.plans), pl.List(pl.String())).alias(
-            "eligible_plans"
-        ),
-        _by_segment(segments, lambda s: s.code in harmony, pl.Boolean()).alias("harmony_eligible"),
+        of(lambda s: s.treatment.contact.first_contact_dpd, pl.Int32(), "first_contact_dpd"),
+        of(lambda s: s.treatment.contact.contacts_per_week, pl.Int32(), "contacts_per_week"),
+        of(lambda s: s.treatment.contact.tone, pl.String(), "contact_tone"),
+        of(lambda s: list(s.treatment.plans), pl.List(pl.String()), "eligible_plans"),
+        of(lambda s: s.code in harmony, pl.Boolean(), "harmony_eligible"),
     )
 
-    # The issue's invariants, re-applied on the output whatever the policy says.
+
+def _with_guards(lf: pl.LazyFrame, policy: OverduePolicy) -> pl.LazyFrame:
+    """The issue's invariants, re-applied on the output whatever the policy says."""
     high = pl.col("risk_level") == "high"
     low = pl.col("risk_level") == "low"
-    std = pl.lit(Decimal(standard), RATE_DTYPE)
-    lf = lf.with_columns(
+    std = pl.lit(Decimal(policy.file.charges.standard_penalty_rate_daily), RATE_DTYPE)
+    return lf.with_columns(
         pl.when(high)
         .then(0)
         .otherwise(pl.col("fee_waiver_share_bp"))
@@ -284,9 +261,12 @@ def assign_treatments_lazy(
         .alias("limit_action"),
         pl.when(high).then(False).otherwise(pl.col("harmony_eligible")).alias("harmony_eligible"),
     )
-    # The period's charges (assess_charges, vectorised); the waiver is a share of them.
+
+
+def _with_charges(lf: pl.LazyFrame, policy: OverduePolicy) -> pl.LazyFrame:
+    """The period's charges (assess_charges, vectorised); the waiver is a share of them."""
     interest, late = charge_exprs(policy, charged_so_far_col="penalty_fees_minor")
-    lf = lf.with_columns(
+    return lf.with_columns(
         interest.alias("penalty_interest_minor"), late.alias("late_fee_minor")
     ).with_columns(
         (pl.col("fee_waiver_share_bp") > 0).alias("fee_waived"),
@@ -308,21 +288,20 @@ def assign_treatments_lazy(
         .alias("limit_cut_share_bp"),
     )
 
-    # Reasons depend only on the segment and which of its rules matched (every action is a
-    # per-segment constant), so each row gets an integer key and the lists come from a small
-    # table joined in: far cheaper than building lists row by row.
+
+def _with_reasons(lf: pl.LazyFrame, policy: OverduePolicy, rule_cols: RuleColumns) -> pl.LazyFrame:
+    """The reason lists. They depend only on the segment and which of its rules matched
+    (every action is a per-segment constant), so each row gets an integer key and the lists
+    come from a small table joined in: far cheaper than building lists row by row."""
     key: pl.Expr = pl.lit(0, pl.Int64)
-    for i, s in enumerate(segments):
+    for i, s in enumerate(policy.file.segments):
         mask: pl.Expr = pl.lit(0, pl.Int64)
         for bit, name in enumerate(n for code, _, n in rule_cols if code == s.code):
             mask = mask + pl.col(name).cast(pl.Int64) * (1 << bit)
         key = pl.when(pl.col("risk_segment") == s.code).then(mask + (i << RULE_BITS)).otherwise(key)
-    lf = (
-        lf.with_columns(key.alias("__reason_key"))
-        .join(reason_table(policy).lazy(), on="__reason_key", how="left")
-        .with_columns(pl.lit(as_of).alias("as_of"), pl.lit(policy.version).alias("policy_version"))
+    return lf.with_columns(key.alias("__reason_key")).join(
+        reason_table(policy).lazy(), on="__reason_key", how="left"
     )
-    return lf.select([pl.col(c).cast(t) for c, t in TREATMENT_SCHEMA.items()])
 
 
 def assign_treatments(

@@ -1,14 +1,15 @@
-"""Compile policy conditions (``{feature, op, value}``, ``all``, ``any``, ``not``) to Polars
-expressions. No ``eval``: the only operations are the ones listed in ``schema.ComparisonOp``.
+"""Compile conditions of the one condition language (``cardpilot.policy.condition_syntax``) to
+Polars expressions. No ``eval``: the only operations are the ones listed in ``ComparisonOp``.
 
 A comparison on a null value is false (an unknown value is not evidence), except ``is_null``.
+Money thresholds (``value_yuan``) compare with the column's integer fen.
 """
 
 from __future__ import annotations
 
 import polars as pl
 
-from cardpilot.policy.schema import AllOf, AnyOf, Comparison, NotCond
+from cardpilot.policy.condition_syntax import AllOf, AnyCondition, Comparison, NotCond
 
 
 def _literal(cmp: Comparison) -> int | float | str:
@@ -47,7 +48,7 @@ def _comparison(cmp: Comparison) -> pl.Expr:
     return expr.fill_null(False)
 
 
-def compile_condition(cond: Comparison | AllOf | AnyOf | NotCond) -> pl.Expr:
+def compile_condition(cond: AnyCondition) -> pl.Expr:
     """A boolean, never-null Polars expression for the condition."""
     if isinstance(cond, Comparison):
         return _comparison(cond)

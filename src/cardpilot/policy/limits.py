@@ -30,20 +30,21 @@ import pyarrow as pa
 from cardpilot.domain.decisions import InitialAction, LimitAction
 from cardpilot.domain.money import BP
 from cardpilot.frames import with_per_distinct
+from cardpilot.policy.base import percent_to_bp
+from cardpilot.policy.condition_syntax import condition_features
 from cardpilot.policy.conditions import compile_condition
-from cardpilot.policy.schema import (
-    FEATURE_COLUMNS,
-    LimitPolicy,
-    Policy,
-    condition_features,
-    percent_to_bp,
-)
+from cardpilot.policy.schema import FEATURE_COLUMNS, LimitPolicy, Policy
 from cardpilot.policy.segments import segment_expr, segment_features
 
 PPM = 1_000_000  # positions inside a range, parts per million
 MAX_REASONS = 4  # ECOA/Reg B commentary: more than four reasons do not help (REGULATION.md)
 
-_KIND_DTYPE: dict[str, pl.DataType] = {"int": pl.Int64(), "float": pl.Float64(), "str": pl.String()}
+_KIND_DTYPE: dict[str, pl.DataType] = {
+    "int": pl.Int64(),
+    "float": pl.Float64(),
+    "str": pl.String(),
+    "money": pl.Int64(),
+}
 
 # Columns the engine reads besides the condition features, with their canonical types.
 _BASE_DTYPES: dict[str, pl.DataType] = {
@@ -304,6 +305,15 @@ def _reason_list(*parts: pl.Expr) -> pl.Expr:
 # --------------------------------------------------------------------------- the review
 
 
+def _div_half_even(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
+    """``numerator / denominator`` rounded half to even (the policy's one rounding of basis
+    points, ``policy.base.percent_to_bp``), in integers; both non-negative, denominator > 0."""
+    quotient = numerator // denominator
+    twice_rest = (numerator - quotient * denominator) * 2
+    up = (twice_rest > denominator) | ((twice_rest == denominator) & (quotient % 2 == 1))
+    return quotient + up.cast(pl.Int64)
+
+
 def _increase_blockers(policy: LimitPolicy) -> list[tuple[str, pl.Expr]]:
     """Ordered (reason code, expression) pairs that forbid an increase, generated from policy."""
     guards = policy.guards
@@ -334,9 +344,13 @@ def _increase_blockers(policy: LimitPolicy) -> list[tuple[str, pl.Expr]]:
             assert seg.block_reason is not None
             blockers.append((seg.block_reason, pl.col("segment") == seg.code))
     reasons = policy.decision_reasons
-    blockers.append((reasons.cap_grade, pl.col("_grade_cap") < pl.col("_min_new")))
-    blockers.append((reasons.cap_income, pl.col("_income_cap") < pl.col("_min_new")))
-    blockers.append((reasons.step_too_small, pl.col("_proposed") <= pl.col("credit_limit_minor")))
+    old = pl.col("credit_limit_minor")
+    # A cap below the smallest increase blocks it; so does a cap at or below the current limit
+    # (rounding the smallest increase down to the step can bring it below the limit): capping
+    # there would turn an increase into a cut or into nothing, so the limit is kept instead.
+    for reason, cap in ((reasons.cap_grade, "_grade_cap"), (reasons.cap_income, "_income_cap")):
+        blockers.append((reason, (pl.col(cap) < pl.col("_min_new")) | (pl.col(cap) <= old)))
+    blockers.append((reasons.step_too_small, pl.col("_proposed") <= old))
     return blockers
 
 
@@ -544,7 +558,11 @@ def _build_review_plan(
     stages.append(
         [
             new_limit.alias("new_limit_minor"),
-            pl.when(is_inc).then(pl.col("_pct_bp")).otherwise(None).alias("increase_pct_bp"),
+            # The percentage applied, after the caps and the rounding down to the step.
+            pl.when(is_inc)
+            .then(_div_half_even((new_limit - old) * BP, old))
+            .otherwise(None)
+            .alias("increase_pct_bp"),
             primary.alias("_reason_primary"),
             secondary.alias("_reason_secondary"),
             old.alias("old_limit_minor"),

@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from cardpilot.policy.base import validation_message
 from cardpilot.policy.schema import LimitPolicy, Policy, ReasonCatalog
 
 LIMITS_FILE = "limits.yaml"
@@ -32,30 +33,6 @@ class PolicyError(ValueError):
 def default_policy_path() -> Path:
     """The shipped default policy folder (``cardpilot/policies/default``)."""
     return Path(str(resources.files("cardpilot") / "policies" / "default"))
-
-
-def _format_loc(loc: tuple[int | str, ...]) -> str:
-    out = ""
-    for i, part in enumerate(loc):
-        if isinstance(part, int):
-            out += f"[{part}]"
-            continue
-        # Condition union tags are not fields the analyst wrote: "cmp", and "all"/"any"/"not"
-        # when the field of the same name follows.
-        next_part = loc[i + 1] if i + 1 < len(loc) else None
-        if part == "cmp" or (part in ("all", "any", "not") and next_part == part):
-            continue
-        out += f".{part}" if out else str(part)
-    return out or "(top level)"
-
-
-def _validation_message(file: str, exc: ValidationError) -> str:
-    lines = []
-    for err in exc.errors():
-        where = _format_loc(tuple(err["loc"]))
-        msg = err["msg"].removeprefix("Value error, ")
-        lines.append(f"{file}: {where}: {msg}")
-    return "\n".join(lines)
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
@@ -93,11 +70,11 @@ def policy_from_data(
     try:
         limits = LimitPolicy.model_validate(limits_data)
     except ValidationError as exc:
-        raise PolicyError(_validation_message(limits_name, exc)) from exc
+        raise PolicyError(validation_message(limits_name, exc)) from exc
     try:
         reasons = ReasonCatalog.model_validate(reasons_data)
     except ValidationError as exc:
-        raise PolicyError(_validation_message(reasons_name, exc)) from exc
+        raise PolicyError(validation_message(reasons_name, exc)) from exc
     version = f"{limits.version}+{content_hash(limits, reasons)}"
     try:
         return Policy(version=version, limits=limits, reasons=reasons)

@@ -5,46 +5,41 @@ live in files a risk analyst can read and diff; this module only says what a val
 
 Conventions the models enforce, so an error names the field that is wrong:
 
-* Money is written in yuan (major units) under keys ending in ``_yuan`` and held as integer fen
-  (minor units) in attributes ending in ``_minor``; never float (see ``cardpilot.domain.money``).
-* Percentages are 0–100 with at most two decimals, held as ``Decimal``; the engine works in
-  integer basis points (1 % = 100 bp).
+* Money, percentages and codes follow ``cardpilot.policy.base`` (shared with ``overdue.yaml``):
+  money in yuan under keys ending in ``_yuan``, held as integer fen in attributes ending in
+  ``_minor``; percentages 0–100, to basis points half to even.
+* Conditions are the one condition language of ``cardpilot.policy.condition_syntax``.
 * Ranges are ordered (``min <= max``); grades are listed best first and their score (or PD)
   bands are contiguous and cover the whole scale, so every score falls in exactly one grade.
 * Limit amounts are multiples of the rounding step, so rounding never leaves a range.
-* No condition may read a protected attribute (sex, marital status): PIPL art. 24 requires
-  automated decisions without unreasonable differential treatment.
+* No condition may read a protected attribute (sex, marital status).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Discriminator,
-    Field,
-    PlainSerializer,
-    Tag,
-    field_validator,
-    model_validator,
+from pydantic import AfterValidator, Field, field_validator, model_validator
+
+from cardpilot.domain.money import format_major
+from cardpilot.policy.base import (
+    Code,
+    Percent,
+    PolicyModel,
+    ReasonCode,
+    YuanAsFen,
+    percent_to_bp,
 )
-
-from cardpilot.domain.money import MoneyError, format_major, to_minor
-
-# Columns a condition may never read. Kept for fairness measurement only (store/models.py).
-PROTECTED_ATTRIBUTES: frozenset[str] = frozenset({"sex", "gender", "marital_status", "marriage"})
+from cardpilot.policy.condition_syntax import Condition, Kind, Vocabulary
 
 # Feature-table columns (docs/CONTRACTS.md "Feature table" and "Scores") a condition may read,
 # plus the columns the engine derives from the review dates. A typo fails at load, not mid-run.
-FEATURE_COLUMNS: dict[str, Literal["int", "float", "str"]] = {
+FEATURE_COLUMNS: dict[str, Kind] = {
     "score": "int",
     "pd": "float",
-    "credit_limit_minor": "int",
+    "credit_limit_minor": "money",
     "utilisation_latest": "float",
     "utilisation_avg_6m": "float",
     "utilisation_trend": "float",
@@ -58,54 +53,21 @@ FEATURE_COLUMNS: dict[str, Literal["int", "float", "str"]] = {
     "months_since_last_overdue": "int",
     "bill_growth": "float",
     "payment_volatility": "float",
-    "spend_avg_6m_minor": "int",
+    "spend_avg_6m_minor": "money",
     "cash_advance_share": "float",
     "months_on_book": "int",
     "age": "int",
     "education": "str",
-    "annual_income_minor": "int",
+    "annual_income_minor": "money",
     # Derived by the engine from last_review_on / last_limit_change_on and the as-of date.
     "months_since_review": "int",
     "months_since_limit_change": "int",
 }
+FEATURES = Vocabulary(FEATURE_COLUMNS)
+# A condition of limits.yaml: the one condition language, reading the feature table.
+LimitCondition = Annotated[Condition, AfterValidator(FEATURES.check)]
 
 LOCALES: tuple[str, ...] = ("zh-CN", "en")
-
-
-class PolicyModel(BaseModel):
-    """Base: unknown keys are errors (a misspelt key must not be silently ignored)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _yuan_to_fen(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise ValueError('must be an amount in yuan, e.g. 5000 or "5000.00"')
-    # YAML reads 5000.5 as a float; its shortest repr is the text the analyst wrote.
-    text = repr(value) if isinstance(value, float) else value
-    try:
-        fen = to_minor(text)
-    except MoneyError as exc:
-        raise ValueError(str(exc)) from exc
-    if fen < 0:
-        raise ValueError("must not be negative")
-    return fen
-
-
-# Yuan in the file, integer fen in memory; dumped back as exact yuan text.
-YuanAsFen = Annotated[
-    int,
-    BeforeValidator(_yuan_to_fen),
-    PlainSerializer(format_major, return_type=str),
-]
-Percent = Annotated[Decimal, Field(ge=0, le=100, decimal_places=2)]
-ReasonCode = Annotated[str, Field(pattern=r"^[A-Z][A-Z0-9_]*$", max_length=64)]
-Code = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=32)]
-
-
-def percent_to_bp(value: Decimal) -> int:
-    """Percent (``Decimal("12.5")``) to integer basis points (1250)."""
-    return int(value * 100)
 
 
 class Labels(PolicyModel):
@@ -116,123 +78,6 @@ class Labels(PolicyModel):
 
     def text(self, locale: str) -> str:
         return self.zh_cn if locale == "zh-CN" else self.en
-
-
-# --------------------------------------------------------------------------- conditions
-
-ComparisonOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "is_null", "not_null"]
-Scalar = int | float | str
-
-
-class Comparison(PolicyModel):
-    """``{feature, op, value}``: one test on one feature column. Null never matches a test
-    other than ``is_null`` (an unknown value is not evidence either way)."""
-
-    feature: str
-    op: ComparisonOp
-    value: Scalar | list[Scalar] | None = None
-    value_yuan: YuanAsFen | None = None
-
-    @field_validator("feature")
-    @classmethod
-    def _feature_known(cls, name: str) -> str:
-        if name in PROTECTED_ATTRIBUTES:
-            raise ValueError(
-                f"{name!r} is a protected attribute and may not steer a decision (PIPL art. 24)"
-            )
-        if name not in FEATURE_COLUMNS:
-            known = ", ".join(sorted(FEATURE_COLUMNS))
-            raise ValueError(f"unknown feature {name!r}; known features: {known}")
-        return name
-
-    @model_validator(mode="after")
-    def _value_fits(self) -> Comparison:
-        money = self.feature.endswith("_minor")
-        if self.op in ("is_null", "not_null"):
-            if self.value is not None or self.value_yuan is not None:
-                raise ValueError(f"op {self.op!r} takes no value")
-            return self
-        if money:
-            if self.value is not None or self.value_yuan is None:
-                raise ValueError(
-                    f"{self.feature} is money: give the threshold as value_yuan (in yuan)"
-                )
-            if self.op in ("in", "not_in"):
-                raise ValueError("in / not_in are not allowed on money features")
-            return self
-        if self.value_yuan is not None:
-            raise ValueError(f"value_yuan is only for money features (*_minor), not {self.feature}")
-        if self.value is None:
-            raise ValueError(f"op {self.op!r} needs a value")
-        if self.op in ("in", "not_in") and not isinstance(self.value, list):
-            raise ValueError(f"op {self.op!r} needs a list value")
-        if self.op not in ("in", "not_in") and isinstance(self.value, list):
-            raise ValueError(f"op {self.op!r} needs a single value, not a list")
-        kind = FEATURE_COLUMNS[self.feature]
-        values = self.value if isinstance(self.value, list) else [self.value]
-        for item in values:
-            if (kind == "str") != isinstance(item, str):
-                raise ValueError(f"{self.feature} is {kind}; value {item!r} does not fit")
-        return self
-
-
-class AllOf(PolicyModel):
-    """Every condition holds."""
-
-    all: list[Condition] = Field(min_length=1)
-
-
-class AnyOf(PolicyModel):
-    """At least one condition holds."""
-
-    any: list[Condition] = Field(min_length=1)
-
-
-class NotCond(PolicyModel):
-    """The condition does not hold (null counts as not holding, so ``not`` of it holds)."""
-
-    not_: Condition = Field(alias="not")
-
-
-def _condition_kind(value: Any) -> str:
-    if isinstance(value, dict):
-        for key in ("all", "any", "not"):
-            if key in value:
-                return key
-        return "cmp"
-    if isinstance(value, AllOf):
-        return "all"
-    if isinstance(value, AnyOf):
-        return "any"
-    if isinstance(value, NotCond):
-        return "not"
-    return "cmp"
-
-
-Condition = Annotated[
-    Annotated[Comparison, Tag("cmp")]
-    | Annotated[AllOf, Tag("all")]
-    | Annotated[AnyOf, Tag("any")]
-    | Annotated[NotCond, Tag("not")],
-    Discriminator(_condition_kind),
-]
-
-AllOf.model_rebuild()
-AnyOf.model_rebuild()
-NotCond.model_rebuild()
-
-
-def condition_features(cond: Comparison | AllOf | AnyOf | NotCond) -> set[str]:
-    """Every feature a condition reads."""
-    if isinstance(cond, Comparison):
-        return {cond.feature}
-    if isinstance(cond, NotCond):
-        return condition_features(cond.not_)
-    parts = cond.all if isinstance(cond, AllOf) else cond.any
-    out: set[str] = set()
-    for part in parts:
-        out |= condition_features(part)
-    return out
 
 
 # --------------------------------------------------------------------------- ranges
@@ -293,7 +138,7 @@ class Decrease(PolicyModel):
     """When a grade's limit goes down, and how far."""
 
     reason: ReasonCode
-    when: Condition
+    when: LimitCondition
     cut_pct: Percent = Field(gt=0)
     floor_minor: YuanAsFen = Field(alias="floor_yuan")
 
@@ -326,7 +171,7 @@ class Segment(PolicyModel):
     code: Code
     label: Labels
     # Null only on the last segment: the default for everyone else.
-    when: Condition | None = None
+    when: LimitCondition | None = None
     # "block": the segment keeps a stable limit at review (reason ``block_reason``).
     increase: Literal["allow", "block"] = "allow"
     block_reason: ReasonCode | None = None
@@ -385,7 +230,7 @@ class Grading(PolicyModel):
 
 class CustomGuard(PolicyModel):
     reason: ReasonCode
-    when: Condition
+    when: LimitCondition
 
 
 class Guards(PolicyModel):
@@ -401,7 +246,7 @@ class Guards(PolicyModel):
     unknown_months_on_book: Literal["allow", "block"]
     cooling_months: int = Field(ge=0, le=60)
     cooling_reason: ReasonCode
-    custom: list[CustomGuard] = []
+    custom: list[CustomGuard] = Field(default_factory=list)
 
 
 class DecisionReasons(PolicyModel):

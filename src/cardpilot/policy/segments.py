@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import polars as pl
 
+from cardpilot.policy.condition_syntax import condition_features
 from cardpilot.policy.conditions import compile_condition
-from cardpilot.policy.schema import LimitPolicy, condition_features
+from cardpilot.policy.schema import LimitPolicy
 
 
 def segment_expr(policy: LimitPolicy) -> pl.Expr:

@@ -23,7 +23,8 @@ import polars as pl
 
 from cardpilot.domain.money import BP
 from cardpilot.domain.plans import add_months
-from cardpilot.policy.schema import Policy, Watch, percent_to_bp
+from cardpilot.policy.base import percent_to_bp
+from cardpilot.policy.schema import Policy, Watch
 from cardpilot.store.watches import WatchStart
 
 WATCH_RULES: tuple[str, ...] = (
