@@ -75,8 +75,16 @@ class HandledGroup(TyperGroup):
     """The root group: every sub-command runs inside its ``invoke``, so its errors come here."""
 
     def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
+        from cardpilot.cli.output import err_console
+        from cardpilot.cli.progress import StageBar
+        from cardpilot.domain.progress import reporting
+
+        stages = StageBar(err_console)
         try:
-            return super().invoke(ctx)
+            with reporting(stages):
+                result = super().invoke(ctx)
+            stages.close()
+            return result
         except (typer.Exit, typer.Abort, typer.TyperException):
             stop_live_displays()
             raise

@@ -12,9 +12,24 @@ from typing import Any
 import typer
 from rich.console import Console
 
+# Piped or redirected output is for programs and files: a record stays on one line, however long,
+# and tables take the width they need, instead of being wrapped or cut at 80 columns.
+PIPED_WIDTH = 4096
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that wraps to the terminal, and wraps nothing when its stream is not one."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        piped = not stream.isatty()
+    except (AttributeError, ValueError):
+        piped = True
+    return Console(stderr=stderr, soft_wrap=piped, width=PIPED_WIDTH if piped else None)
+
+
 # Human output and progress go to stderr when --json is on, so stdout stays one JSON object.
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cardpilot.domain import progress
 from cardpilot.scoring.features import MODEL_FEATURES, PortfolioLike, behaviour_features
 from cardpilot.scoring.gbm import GbmModel, GbmParams, fit_gbm
 from cardpilot.scoring.metrics import calibration_table, discrimination, psi
@@ -164,6 +165,7 @@ def train_models(
         version = _version(family, data.data_hash, now)
         started = time.perf_counter()
         model: ScorecardModel | GbmModel
+        progress.stage(f"{family}: fitting", None)
         if family == "scorecard":
             model, summary = fit_scorecard(
                 X_train, y_train, candidates, sc_params, protected, version=version
@@ -173,6 +175,7 @@ def train_models(
                 X_train, y_train, candidates, gb_params, scale, protected, version=version
             )
         fit_seconds = time.perf_counter() - started
+        progress.stage(f"{family}: scoring train and test rows", None)
         test_score, _ = model.score_arrays(X_test)
         train_score, _ = model.score_arrays(X_train)
         test_pd = model.predict_pd(X_test)
