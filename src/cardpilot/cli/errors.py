@@ -72,7 +72,16 @@ def report(exc: BaseException) -> typer.Exit:
 
 
 class HandledGroup(TyperGroup):
-    """The root group: every sub-command runs inside its ``invoke``, so its errors come here."""
+    """The root group: every sub-command runs inside its ``invoke``, so its errors come here.
+
+    Typer builds the whole tree before this group, so the help conventions are applied here.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from cardpilot.cli.conventions import apply
+
+        super().__init__(*args, **kwargs)
+        apply(self)
 
     def invoke(self, ctx: Any) -> Any:  # typer's own (vendored) click Context
         from cardpilot.cli.output import err_console
