@@ -10,10 +10,11 @@ import typer
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
-from cardpilot.cli.conventions import leaves
+from cardpilot.cli.conventions import leaves, nodes
 
 TREE = typer.main.get_command(app)
 LEAVES = leaves(TREE)
+NODES = nodes(TREE)
 TYPE_SHOWN = re.compile(r"<(str|int|float|bool|path|text|integer|choice)[^>]*>", re.IGNORECASE)
 
 
@@ -26,14 +27,14 @@ def test_the_tree_has_every_group_of_commands() -> None:
     assert {"import", "summary", "review", "model", "policy", "plan", "overdue"} <= groups
 
 
-@pytest.mark.parametrize("path", [p for p, _ in LEAVES], ids=" ".join)
+@pytest.mark.parametrize("path", [p for p, _ in NODES], ids=" ".join)
 def test_help_shows_placeholders_not_types(path: tuple[str, ...]) -> None:
     result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert not TYPE_SHOWN.search(result.output), TYPE_SHOWN.search(result.output)
 
 
-@pytest.mark.parametrize(("path", "command"), LEAVES, ids=[" ".join(p) for p, _ in LEAVES])
+@pytest.mark.parametrize(("path", "command"), NODES, ids=[" ".join(p) for p, _ in NODES])
 def test_every_option_that_takes_a_value_has_a_placeholder(
     path: tuple[str, ...], command: Any
 ) -> None:
@@ -46,7 +47,7 @@ def test_every_option_that_takes_a_value_has_a_placeholder(
 
 
 def test_options_with_choices_list_them() -> None:
-    by_path = dict(LEAVES)
+    by_path = dict(NODES)
     fmt = {o.opts[0]: o.metavar for o in _options(by_path[("import",)])}
     assert fmt["--format"] == "uci|generic"
     review = {o.opts[0]: o.metavar for o in _options(by_path[("review",)])}

@@ -91,9 +91,17 @@ def leaves(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ..
     return found
 
 
+def nodes(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], Any]]:
+    """Every command under ``command``, groups (which may take options too) and leaves."""
+    found = [(path, command)]
+    for name, sub in (getattr(command, "commands", None) or {}).items():
+        found += nodes(sub, (*path, name))
+    return found
+
+
 def apply(command: Any) -> None:
     """Give every option of every command under ``command`` its placeholder."""
-    for path, cmd in [((), command), *leaves(command)]:
+    for path, cmd in nodes(command):
         cmd.get_help_option(typer.Context(cmd))  # made (and cached) now, to be given one too
         for param in [*cmd.params, cmd._help_option]:
             if param is None:
