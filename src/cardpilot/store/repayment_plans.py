@@ -129,7 +129,8 @@ def latest_treatment(conn: Connection, account_id: str, on: dt.date) -> Row[Any]
     return conn.execute(
         text(
             "SELECT t.id, t.as_of, t.risk_segment, t.risk_level, t.harmony_eligible,"
-            " t.eligible_plans, t.days_past_due, t.overdue_balance_minor, t.policy_version"
+            " t.eligible_plans, t.days_past_due, t.overdue_balance_minor, t.policy_version,"
+            " t.penalty_interest_minor, t.late_fee_minor, t.fee_waived_minor"
             " FROM overdue_treatments t WHERE t.account_id = :a AND t.as_of <= :on"
             " ORDER BY t.as_of DESC LIMIT 1"
         ),
