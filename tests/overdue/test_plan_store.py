@@ -264,3 +264,28 @@ def test_a_payment_is_dated_in_the_issuers_time_zone(db) -> None:
     with db.begin() as conn:
         conn.execute(text("DELETE FROM plan_events WHERE kind = 'payment'"))
     assert paid_on("America/New_York") == "2005-10-09"
+
+
+def test_an_account_current_on_its_plan_is_left_to_the_plan_until_the_plan_breaks(
+    db, treated: str, scorer
+) -> None:
+    plan = _offer(db, "c-medium")
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    _pay(db, "c-medium", dt.date(2005, 10, 20), plan.instalments[0]["amount_minor"], "T0")
+    advance_plans(db, dt.date(2005, 11, 5))
+    assert plan_status(db, plan_id=plan.plan_id)[0].status == "active"
+    current = treat_overdue(treated, scorer, as_of=dt.date(2005, 11, 5))
+    assert current.on_plan == 1
+    ids = set(read_treatments(db, dt.date(2005, 11, 5))["account_id"])
+    assert "c-medium" not in ids  # no penalty interest on the planned principal, no freeze
+    assert {"a-low", "e-high-pd"} <= ids
+    # The second instalment (due 2005-12-01, 3 days' grace) is missed: the plan breaks and
+    # the account is treated again, with the broken promise counted.
+    advance_plans(db, dt.date(2005, 12, 10))
+    assert plan_status(db, plan_id=plan.plan_id)[0].status == "broken"
+    again = treat_overdue(treated, scorer, as_of=dt.date(2005, 12, 10))
+    assert again.on_plan == 0
+    stored = read_treatments(db, dt.date(2005, 12, 10))
+    row = stored.filter(stored["account_id"] == "c-medium")
+    assert row.height == 1
+    assert row["broken_promises"][0] == 1
