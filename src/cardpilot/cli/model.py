@@ -24,8 +24,15 @@ def _registry() -> Any:
 
 @model_app.command("train")
 def train(
+    family: str = typer.Option(
+        "behaviour",
+        "--family",
+        help="behaviour (accounts and statements) or application (an applications file).",
+    ),
     fmt: str = typer.Option("store", "--format", help="uci (a UCI CSV file) or store."),
-    data: Path | None = typer.Option(None, "--data", help="The UCI CSV file (--format uci)."),
+    data: Path | None = typer.Option(
+        None, "--data", help="The UCI CSV file (--format uci) or the applications file."
+    ),
     database: str | None = typer.Option(
         None, "--database", help="Store URL (default: the configured store)."
     ),
@@ -50,7 +57,17 @@ def train(
 
     frames: Any
     protected_list = [p.strip() for p in protected.split(",") if p.strip()]
-    if fmt == "uci":
+    err = err_console if as_json else console
+    if family == "application":
+        if data is None or not data.exists():
+            raise fail(
+                f"--family application needs --data PATH to an applications file (got {data})"
+            )
+        td = _application_training_data(data, protected_list)
+        source = f"applications:{data}"
+    elif family != "behaviour":
+        raise fail(f"unknown --family {family!r}; use behaviour or application")
+    elif fmt == "uci":
         if data is None or not data.exists():
             raise fail(f"--format uci needs --data PATH to the UCI CSV (got {data})")
         from cardpilot.ingest.uci import read_uci
@@ -68,9 +85,9 @@ def train(
         frames, labels, source = portfolio, portfolio.labels, "store"
     else:
         raise fail(f"unknown --format {fmt!r}; use uci or store")
-    err = err_console if as_json else console
-    with err.status("computing features"):
-        td = training_data(frames, labels, protected=protected_list)
+    if family == "behaviour":
+        with err.status("computing features"):
+            td = training_data(frames, labels, protected=protected_list)
     with err.status("training scorecard and GBM"):
         trained = train_models(
             td, PointsScale(base_score, base_odds, pdo), protected_list, source=source
@@ -109,6 +126,24 @@ def train(
             f"[bold]{family}[/] {r['version']}: test AUC {r['test_auc']:.4f}, "
             f"KS {r['test_ks']:.4f}, Gini {r['test_gini']:.4f}, {len(r['features'])} features"
         )
+
+
+def _application_training_data(data: Path, protected: list[str]) -> Any:
+    from cardpilot.ingest.applications import read_applications
+    from cardpilot.ingest.problems import SourceError
+    from cardpilot.scoring.training import application_training_data
+
+    try:
+        read = read_applications(data)
+    except SourceError as exc:
+        raise fail(str(exc)) from exc
+    if read.rejects.height:
+        first = read.rejects.row(0, named=True)
+        raise fail(
+            f"{data}: {read.rejects.height} rejected rows, first row {first['row']} "
+            f"{first['field']}: {first['reason']}"
+        )
+    return application_training_data(read.applications, read.labels, protected)
 
 
 @model_app.command("list")

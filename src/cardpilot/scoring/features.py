@@ -24,11 +24,13 @@ Conventions (see docs/features.md):
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 import polars as pl
+
+from cardpilot.scoring.application import APPLICATION_DICTIONARY
+from cardpilot.scoring.feature_spec import FeatureSpec
 
 DEFAULT_WINDOW = 6
 PAYMENT_RATIO_CAP = 2.0  # paying twice the bill says no more about risk than paying it once
@@ -45,19 +47,6 @@ class PortfolioLike(Protocol):
 
     @property
     def customers(self) -> pl.DataFrame: ...
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """One entry of the feature dictionary."""
-
-    name: str
-    kind: str  # "numeric" | "categorical" | "id"
-    unit: str
-    description: str
-    # Direction of risk where the domain demands it: +1 higher value never lowers risk,
-    # -1 higher value never raises risk, 0 no constraint (learned from data).
-    risk_direction: int = 0
 
 
 FEATURE_DICTIONARY: tuple[FeatureSpec, ...] = (
@@ -327,8 +316,9 @@ def _extra_aggregations(k: pl.Expr) -> dict[str, pl.Expr]:
 
 FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY)
 MODEL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY if s.kind != "id")
+# Both dictionaries: the model families bin and constrain any feature by these.
 CATEGORICAL_FEATURES: frozenset[str] = frozenset(
-    s.name for s in FEATURE_DICTIONARY if s.kind == "categorical"
+    s.name for s in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY) if s.kind == "categorical"
 )
 # Customer columns the feature plan may read; anything else (sex, marital status, ...) is
 # dropped before the join so no feature can derive from it.
@@ -341,7 +331,7 @@ CUSTOMER_COLUMNS_USED: tuple[str, ...] = (
 
 
 def feature_spec(name: str) -> FeatureSpec:
-    for spec in FEATURE_DICTIONARY:
+    for spec in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY):
         if spec.name == name:
             return spec
     raise KeyError(f"unknown feature {name!r}; see cardpilot.scoring.features.FEATURE_DICTIONARY")
