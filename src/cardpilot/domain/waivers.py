@@ -2,10 +2,11 @@
 penalty fees between an overdue treatment and a plan, exact in fen.
 
 * **One waiver source per fee.** The penalty fees (penalty interest and 违约金) an overdue
-  treatment charged are waived by at most one source. When the treatment waived a share of
-  them (a low-risk segment's waiver), that share is final and the plan's 和谐还款 waiver does
-  not apply to the same fees again; when the treatment waived nothing, the plan's waiver
-  applies to all of them. So ``treatment waived + plan waived ≤ charged`` always holds.
+  treatment charged are waived by at most one source. When anything of them stands waived
+  already (the treatment's share for a low-risk segment, or an earlier plan's waiver that was
+  kept or is still active), the plan's 和谐还款 waiver does not apply to them again; when
+  nothing of them is waived, the plan's waiver applies to all of them. So
+  ``waived ≤ charged`` holds for every treatment's fees whatever plans follow.
 * **The plan schedules the unwaived fees.** What is neither waived by the treatment nor by the
   plan is spread over the plan's instalments like the principal (the first takes the
   remainder), with no plan fee on it: fees never bear interest or fees (银发〔2016〕111号,
@@ -29,7 +30,7 @@ class FeeWaivers:
     """The penalty fees of one treatment and their waivers (fen)."""
 
     charged_minor: int  # penalty interest + 违约金 the treatment charged
-    treatment_waived_minor: int  # the treatment's waiver of them
+    waived_before_minor: int  # standing waivers of them: the treatment's, earlier plans'
     plan_waivable_minor: int  # the part whose waiver source is the plan (0 or all)
     plan_share_bp: int
 
@@ -40,7 +41,7 @@ class FeeWaivers:
 
     @property
     def waived_minor(self) -> int:
-        return self.treatment_waived_minor + self.plan_waived_minor
+        return self.waived_before_minor + self.plan_waived_minor
 
     @property
     def unwaived_minor(self) -> int:
@@ -48,17 +49,13 @@ class FeeWaivers:
         return self.charged_minor - self.waived_minor
 
 
-def split_waivers(
-    charged_minor: int, treatment_waived_minor: int, plan_share_bp: int
-) -> FeeWaivers:
-    """The fees' single waiver source: the treatment when it waived any of them, else the
-    plan (at ``plan_share_bp``)."""
-    if charged_minor < 0 or not 0 <= treatment_waived_minor <= charged_minor:
-        raise ChargeError(
-            f"a treatment cannot waive {treatment_waived_minor} of {charged_minor} fen charged"
-        )
-    waivable = 0 if treatment_waived_minor > 0 else charged_minor
-    return FeeWaivers(charged_minor, treatment_waived_minor, waivable, plan_share_bp)
+def split_waivers(charged_minor: int, waived_before_minor: int, plan_share_bp: int) -> FeeWaivers:
+    """The fees' single waiver source: whoever waived them already (the treatment, an earlier
+    plan) when anything of them stands waived, else the new plan (at ``plan_share_bp``)."""
+    if charged_minor < 0 or not 0 <= waived_before_minor <= charged_minor:
+        raise ChargeError(f"{waived_before_minor} fen waived of {charged_minor} fen charged")
+    waivable = 0 if waived_before_minor > 0 else charged_minor
+    return FeeWaivers(charged_minor, waived_before_minor, waivable, plan_share_bp)
 
 
 def schedule_fees(

@@ -60,6 +60,7 @@ from cardpilot.store.repayment_plans import (
     plan_customer,
     plan_event_rows,
     plan_rows,
+    standing_plan_waivers,
     statement_payments,
     status_counts,
     unpaid_minimum_on,
@@ -368,9 +369,8 @@ def offer_plan(
             if penalty_fees_minor is None
             else penalty_fees_minor
         )
-        waivers = split_waivers(
-            charged, min(charged, int(t.fee_waived_minor or 0)), percent_to_bp(h.waiver_share)
-        )
+        before = int(t.fee_waived_minor or 0) + standing_plan_waivers(conn, int(t.id))
+        waivers = split_waivers(charged, min(charged, before), percent_to_bp(h.waiver_share))
         plan_id = plan_id_for(account_id, on)
         instalments = schedule_fees(
             [(p.due_date, p.total_minor) for p in quote.payments], waivers.unwaived_minor

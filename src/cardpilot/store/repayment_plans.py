@@ -138,6 +138,20 @@ def latest_treatment(conn: Connection, account_id: str, on: dt.date) -> Row[Any]
     ).first()
 
 
+def standing_plan_waivers(conn: Connection, treatment_id: int) -> int:
+    """The waivers standing on the fees of a treatment from the plans that rest on it (kept,
+    or provisional while active; a broken plan's waiver was reinstated)."""
+    return int(
+        conn.execute(
+            text(
+                "SELECT COALESCE(SUM(waived_minor), 0) FROM repayment_plans"
+                " WHERE treatment_id = :t AND status IN ('active', 'kept')"
+            ),
+            {"t": treatment_id},
+        ).scalar_one()
+    )
+
+
 def unpaid_minimum_on(conn: Connection, account_id: str, on: dt.date) -> int:
     """The unpaid part of the minimum payment of the account's latest statement on or before
     ``on`` (0 without a statement or a stated minimum)."""
