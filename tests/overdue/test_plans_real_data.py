@@ -153,6 +153,8 @@ def test_10117_plan_schedules_the_unwaived_half_of_its_penalty_fees(
     quote = quote_plan("equal_principal", plan.principal_minor, 6, terms.monthly_rate, FIRST)
     assert plan.principal_minor == 3_534_100
     assert plan.total_due_minor - quote.total_paid_minor == 54_779 - 27_390 == 27_389
+    assert [i["amount_minor"] for i in plan.instalments] == [614_794] + [614_785] * 5
+    assert plan.total_due_minor == 3_688_719
 
 
 def test_10117_paying_its_plan_on_time_is_not_retreated_on_2005_12_05(
@@ -162,7 +164,7 @@ def test_10117_paying_its_plan_on_time_is_not_retreated_on_2005_12_05(
     balance and frozen."""
     assert scenario["active-on-retreat"]["10117"] == "active"
     assert _treatment(scenario["db"], "10117", RETREAT) is None
-    assert scenario["retreat"].on_plan >= 2  # 10117 and 10018, both current then
+    assert scenario["retreat"].on_plan == 2  # 10117 and 10018, both current then
     with scenario["db"].connect() as conn:
         status, limit = conn.execute(
             text("SELECT status, credit_limit_minor FROM accounts WHERE account_id = '10117'")
@@ -192,4 +194,5 @@ def test_10018_re_offer_after_the_window_is_priced_on_the_current_balance(
     paid = scenario["paid-10018"]
     again = scenario["reoffer-after-window"]
     assert again.status == "offered"
-    assert again.principal_minor == 36_657_700 - paid
+    assert paid == 12_753_829  # two instalments of 63,769.18 / 63,769.11 with their fees
+    assert again.principal_minor == 36_657_700 - paid == 23_903_871
