@@ -52,6 +52,7 @@ _BASE_DTYPES: dict[str, pl.DataType] = {
     "score": pl.Int64(),
     "pd": pl.Float64(),
     "reason_codes": pl.List(pl.String()),
+    "positive_codes": pl.List(pl.String()),
     "model_version": pl.String(),
     "credit_limit_minor": pl.Int64(),
     "annual_income_minor": pl.Int64(),
@@ -69,6 +70,7 @@ OPTIONAL_COLUMNS = frozenset(
         "score",
         "pd",
         "reason_codes",
+        "positive_codes",
         "model_version",
         "annual_income_minor",
         "months_on_book",
@@ -268,6 +270,14 @@ def _pct_of(amount: pl.Expr, bp: pl.Expr | int) -> pl.Expr:
 # --------------------------------------------------------------------------- reasons
 
 
+def _score_reasons(is_inc: pl.Expr) -> pl.Expr:
+    """The score's reasons in the decision's direction: an increase states the positive
+    factors that earned it (``positive_codes``), every other outcome the adverse reasons
+    (``reason_codes``), as adverse-action practice asks (REGULATION.md). A scorer that gives
+    no positive factors leaves an increase with the decision's own reasons only."""
+    return pl.when(is_inc).then(pl.col("positive_codes")).otherwise(pl.col("reason_codes"))
+
+
 def _reason_text_exprs(
     policy: Policy,
     texts_key: tuple[tuple[str, str, str], ...],
@@ -291,9 +301,12 @@ def _reason_text_exprs(
     return [texts_of(zh).alias("reason_texts_zh"), texts_of(en).alias("reason_texts_en")]
 
 
-def _reason_list(*parts: pl.Expr) -> pl.Expr:
-    """Decision reasons first, then the score's own reasons; nulls dropped, at most four."""
-    score_reasons = pl.col("reason_codes").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+def _reason_list(*parts: pl.Expr, score_reasons: pl.Expr | None = None) -> pl.Expr:
+    """Decision reasons first, then the score's own reasons (default: ``reason_codes``);
+    nulls dropped, at most four."""
+    score_reasons = (pl.col("reason_codes") if score_reasons is None else score_reasons).fill_null(
+        pl.lit([], dtype=pl.List(pl.String))
+    )
     return (
         pl.concat_list([*parts, score_reasons])
         .list.drop_nulls()
@@ -401,8 +414,8 @@ class _ReviewPlan:
     reasons: list[pl.Expr]
 
 
-# The decision's own primary and secondary reason, and the score's reason codes.
-_REASON_INPUTS = ("_reason_primary", "_reason_secondary", "reason_codes")
+# The decision's own primary and secondary reason, and the score's reasons in its direction.
+_REASON_INPUTS = ("_reason_primary", "_reason_secondary", "_score_reasons")
 
 _PLAN_CACHE: dict[tuple[str, dt.date, tuple[tuple[str, str, str], ...]], _ReviewPlan] = {}
 
@@ -565,12 +578,17 @@ def _build_review_plan(
             .alias("increase_pct_bp"),
             primary.alias("_reason_primary"),
             secondary.alias("_reason_secondary"),
+            _score_reasons(is_inc).alias("_score_reasons"),
             old.alias("old_limit_minor"),
             pl.lit(as_of, dtype=pl.Date).alias("as_of"),
             pl.lit(policy.version, dtype=pl.String).alias("policy_version"),
         ]
     )
-    codes = _reason_list(pl.col("_reason_primary"), pl.col("_reason_secondary"))
+    codes = _reason_list(
+        pl.col("_reason_primary"),
+        pl.col("_reason_secondary"),
+        score_reasons=pl.col("_score_reasons"),
+    )
     return _ReviewPlan(
         stages, [codes.alias("reason_codes"), *_reason_text_exprs(policy, texts_key, codes)]
     )
