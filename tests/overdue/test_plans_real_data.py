@@ -117,6 +117,9 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     except PlanStoreError as exc:
         out["reoffer-january"] = str(exc)
     out["reoffer-after-window"] = offer_plan(db, "10018", policy, on=dt.date(2006, 10, 25))
+    from cardpilot.jobs.ledger import check_ledger
+
+    out["ledger-check"] = check_ledger(db)
     yield out
     db.dispose()
 
@@ -196,3 +199,30 @@ def test_10018_re_offer_after_the_window_is_priced_on_the_current_balance(
     assert again.status == "offered"
     assert paid == 12_753_829  # two instalments of 63,769.18 / 63,769.11 with their fees
     assert again.principal_minor == 36_657_700 - paid == 23_903_871
+
+
+def _postings(db: Any, account: str) -> dict[str, int]:
+    from cardpilot.store.ledger import account_postings
+
+    with db.connect() as conn:
+        frame = account_postings(conn, account)
+    keys = frame.filter(frame["source"] != "import")
+    return dict(zip(keys["idempotency_key"], keys["amount_minor"], strict=True))
+
+
+def test_the_plans_waivers_and_instalments_are_ledger_postings_and_the_ledger_checks_clean(
+    scenario: dict[str, Any],
+) -> None:
+    """10117: its fee and the treatment's waiver, six instalments due, no plan waiver.
+    10018: its fees, the plan's waiver of half (284,097) and its reinstatement on the break.
+    ``ledger check`` finds no violation: waived ≤ charged for every fee."""
+    p117 = _postings(scenario["db"], "10117")
+    assert sum(v for k, v in p117.items() if ":waiver:" in k) == -27_390
+    assert sum(v for k, v in p117.items() if ":due:" in k) == 3_688_719
+    assert not any(k.startswith("HP-") and ":waiver:" in k for k in p117)
+    p018 = _postings(scenario["db"], "10018")
+    first = scenario["offer-10018"].plan_id
+    assert sum(v for k, v in p018.items() if k.startswith(f"{first}:waiver:")) == -284_097
+    assert sum(v for k, v in p018.items() if k.startswith(f"{first}:reinstated:")) == 284_097
+    check = scenario["ledger-check"]
+    assert check.violations == 0, check.examples

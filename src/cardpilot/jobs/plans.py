@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row
 
+from cardpilot.batch.plan_ledger import post_offer, post_plan_money
 from cardpilot.config import get_settings
 from cardpilot.domain.fees import OverdueBalances
 from cardpilot.domain.harmony import (
@@ -47,6 +48,7 @@ from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.policy.base import percent_to_bp
 from cardpilot.store.payments import as_zoned
 from cardpilot.store.repayment_plans import (
+    account_currency,
     account_customer,
     account_payment_transactions,
     as_date,
@@ -232,6 +234,7 @@ def refold_customer(conn: Connection, customer_id: str) -> HarmonyLedger:
             event_id, {"outcome": "none", "from_status": None, "to_status": None, "reason": None}
         )
         write_event_outcome(conn, event_id, values)
+    post_plan_money(conn, ledger, customer_plans(conn, customer_id), get_settings().timezone)
     return ledger
 
 
@@ -406,6 +409,9 @@ def offer_plan(
         if refused is not None and refused[0] == "rejected":
             # Raising rolls the transaction back: a refused offer leaves no plan behind.
             raise PlanStoreError(f"offer refused: {refused[1]} (customer {customer_id})")
+        zone = get_settings().timezone
+        currency = account_currency(conn, account_id)
+        post_offer(conn, t, account_id, plan_id, instalments, currency, zone)
     return plan_status(db, plan_id=plan_id)[0]
 
 

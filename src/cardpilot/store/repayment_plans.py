@@ -117,6 +117,13 @@ def account_customer(conn: Connection, account_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def account_currency(conn: Connection, account_id: str) -> str:
+    row = conn.execute(
+        text("SELECT currency FROM accounts WHERE account_id = :a"), {"a": account_id}
+    ).first()
+    return "CNY" if row is None or row[0] is None else str(row[0])
+
+
 def plan_customer(conn: Connection, plan_id: str) -> str | None:
     row = conn.execute(
         text("SELECT customer_id FROM repayment_plans WHERE plan_id = :p"), {"p": plan_id}
