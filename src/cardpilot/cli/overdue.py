@@ -81,7 +81,8 @@ def treat(
         return
     console.print(
         f"overdue treatment · as of {result.as_of} · treated {result.treated:,} · "
-        f"already treated {result.skipped:,} · notices {result.notices:,} · "
+        f"already treated {result.skipped:,} · on a 和谐还款 plan {result.on_plan:,} · "
+        f"notices {result.notices:,} · "
         f"{result.seconds:.1f} s · policy {result.policy_version}"
     )
     table = Table("segment", "accounts", "mean PD", title=f"Overdue accounts on {result.as_of}")
