@@ -10,6 +10,7 @@ from typing import Any, Protocol
 import polars as pl
 from sqlalchemy import Engine
 
+from cardpilot.domain import progress
 from cardpilot.notify.reasons import has_statement, statement_texts
 from cardpilot.policy.limits import OVERDUE_COUNTS, since_limit_change
 from cardpilot.scoring.directions import directional_reasons
@@ -152,11 +153,14 @@ def portfolio_scores(
     parts: list[pl.DataFrame] = []
     taken = 0
     chunks = read_account_chunks(db, as_of=as_of, cycle_id=NO_CYCLE, chunk_rows=chunk_rows)
+    progress.stage("scoring accounts", limit)
     try:
         for chunk in chunks:
             scored = score_chunk(chunk, scorer, as_of)
             parts.append(scored.select("account_id", "score", "pd"))
             taken += scored.height
+            progress.advance(scored.height)
+            progress.note(f"{taken:,} accounts")
             if limit is not None and taken >= limit:
                 break
     finally:

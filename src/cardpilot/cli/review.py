@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cardpilot.cli import app
@@ -21,6 +20,7 @@ from cardpilot.cli.common import (
     policy_path,
 )
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.progress import counted
 from cardpilot.domain.money import format_major, to_minor
 
 POLICY_OPTION = LIMITS_POLICY_OPTION
@@ -138,23 +138,11 @@ def review(
         console.print(f"report → {report}")
 
 
-@contextmanager
-def _progress_bar(title: str, *, transient: bool) -> Iterator[Callable[[int, int], None]]:
+def _progress_bar(
+    title: str, *, transient: bool
+) -> AbstractContextManager[Callable[[int, int], None]]:
     """A progress bar on stderr; yields the job's progress callback (done, total)."""
-    with Progress(
-        TextColumn(f"[bold]{title}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=transient,
-    ) as bar:
-        task = bar.add_task(title, total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield on_progress
+    return counted(err_console, title, transient=transient)
 
 
 def _write_report(url: str, cycle_id: str, policy: Any, path: Path) -> None:
