@@ -119,3 +119,14 @@ def test_a_piped_error_is_one_line_however_long() -> None:
     assert failed.returncode == 2
     assert failed.stderr.count("\n") == 1
     assert len(failed.stderr) > 160
+
+
+def test_stages_told_while_a_command_shows_its_own_bar_leave_that_bar_alone() -> None:
+    terminal, screen = _terminal()
+    stages = StageBar(terminal)
+    with bar(terminal) as own, progress.reporting(stages):
+        own.add_task("review", total=10)
+        progress.stage("scoring accounts", 10)
+        progress.advance(5)
+    stages.close()
+    assert "review" in screen.getvalue()

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from rich.console import Console
+from rich.errors import LiveError
 from rich.live import Live
 from rich.progress import (
     BarColumn,
@@ -96,7 +97,12 @@ class StageBar:
             return
         if self._progress is None:
             self._progress = bar(self._console, transient=True)
-            self._progress.start()
+            try:
+                self._progress.start()
+            except LiveError:  # the command shows its own bar now: that one stays
+                forget(self._progress.live)
+                self._progress = None
+                return
         if self._task is not None:
             self._progress.remove_task(self._task)
         self._task = self._progress.add_task(name, total=total)
