@@ -152,9 +152,22 @@ def test_every_limit_change_queues_its_notices_with_its_decision(loaded_store, s
         loaded_store,
         "SELECT COUNT(*) FROM limit_decisions WHERE new_limit_minor <> old_limit_minor",
     )
-    noticed = _scalar(loaded_store, "SELECT COUNT(DISTINCT decision_ref) FROM notify_outbox")
+    noticed = _scalar(
+        loaded_store,
+        "SELECT COUNT(DISTINCT decision_ref) FROM notify_outbox"
+        " WHERE message_type = 'limit_change'",
+    )
     assert changed > 0
     assert noticed == changed
+    # The tips follow only limits kept at a due review (notify.yaml tips_after_keep).
+    tipped_changes = _scalar(
+        loaded_store,
+        "SELECT COUNT(*) FROM notify_outbox o JOIN limit_decisions d"
+        " ON o.decision_ref = 'limit_decision:' || CAST(d.id AS VARCHAR(20))"
+        " WHERE o.message_type = 'limit_tips'"
+        " AND (d.new_limit_minor <> d.old_limit_minor OR NOT d.due_for_review)",
+    )
+    assert tipped_changes == 0
     # A second run in the cycle decides nothing, so it tells nothing more.
     before = _scalar(loaded_store, "SELECT COUNT(*) FROM notify_outbox")
     review_portfolio(loaded_store, scorer, as_of=AS_OF)
