@@ -51,7 +51,11 @@ def account_chunk(
         accounts = accounts.with_columns(
             pl.lit(credit_limit_minor, pl.Int64).alias("credit_limit_minor")
         )
-    accounts = accounts.with_columns(pl.lit(None, pl.Date).alias("last_limit_change_on"))
+    # Re-scoring reads neither: the decision itself records what a change or a hold made of it.
+    accounts = accounts.with_columns(
+        pl.lit(None, pl.Date).alias("last_limit_change_on"),
+        pl.lit(None, pl.Date).alias("increase_hold_until"),
+    )
     frames = ChunkFrames(
         statements=statements,
         accounts=accounts.select(
