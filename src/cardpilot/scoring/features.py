@@ -307,7 +307,7 @@ def _uniform_aggregations(cycles: pl.DataFrame, n: int) -> pl.DataFrame:
 
     Cycle ``k`` of every account is every ``n``-th row, so each aggregation is a row-wise
     expression over ``n`` columns instead of a grouped one; the sums and means
-    (``_SUMMED``) stay grouped so that their floats are added in the same order as in the grouped plan.
+    (``_SUMMED``) stay grouped so that their floats are added in the grouped plan's order.
     """
     wide = pl.concat(
         [
