@@ -48,26 +48,8 @@ def train(
     from cardpilot.scoring.training import reference_split, train_models, training_data
     from cardpilot.store.scorecard_sql import write_scorecard_sql
 
-    frames: Any
     protected_list = [p.strip() for p in protected.split(",") if p.strip()]
-    if fmt == "uci":
-        if data is None or not data.exists():
-            raise fail(f"--format uci needs --data PATH to the UCI CSV (got {data})")
-        from cardpilot.ingest.uci import read_uci
-
-        read = read_uci(data)
-        frames, labels, source = read, read.labels, f"uci:{data}"
-    elif fmt == "store":
-        from sqlalchemy import create_engine
-
-        from cardpilot.config import get_settings
-        from cardpilot.store.frames import read_portfolio_frames
-
-        url = database or get_settings().resolved_database_url()
-        portfolio = read_portfolio_frames(create_engine(url))
-        frames, labels, source = portfolio, portfolio.labels, "store"
-    else:
-        raise fail(f"unknown --format {fmt!r}; use uci or store")
+    frames, labels, source = _training_frames(fmt, data, database)
     err = err_console if as_json else console
     with err.status("computing features"):
         td = training_data(frames, labels, protected=protected_list)
@@ -109,6 +91,27 @@ def train(
             f"[bold]{family}[/] {r['version']}: test AUC {r['test_auc']:.4f}, "
             f"KS {r['test_ks']:.4f}, Gini {r['test_gini']:.4f}, {len(r['features'])} features"
         )
+
+
+def _training_frames(fmt: str, data: Path | None, database: str | None) -> tuple[Any, Any, str]:
+    """(frames, labels, source) to train on: a UCI CSV file or the store."""
+    if fmt == "uci":
+        if data is None or not data.exists():
+            raise fail(f"--format uci needs --data PATH to the UCI CSV (got {data})")
+        from cardpilot.ingest.uci import read_uci
+
+        read = read_uci(data)
+        return read, read.labels, f"uci:{data}"
+    if fmt == "store":
+        from sqlalchemy import create_engine
+
+        from cardpilot.config import get_settings
+        from cardpilot.store.frames import read_portfolio_frames
+
+        url = database or get_settings().resolved_database_url()
+        portfolio = read_portfolio_frames(create_engine(url))
+        return portfolio, portfolio.labels, "store"
+    raise fail(f"unknown --format {fmt!r}; use uci or store")
 
 
 @model_app.command("list")
