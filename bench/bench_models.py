@@ -24,6 +24,7 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "uci_credit_card_default.csv"
+APPLICATIONS = REPO.parent / "shared" / "data" / "credit_data_applications.csv"
 SCORED_ROWS = 1_000_000
 RAW = [f"X{i}" for i in (1, 3, 5, *range(6, 24))]  # no X2 (sex), X4 (marital status)
 RESULTS = REPO / "bench" / "results" / "models.json"
@@ -231,7 +232,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--rows", type=int, default=SCORED_ROWS)
-    parser.add_argument("--only", default="ours,optbinning,toad,scorecardpy")
+    parser.add_argument("--only", default="ours,optbinning,toad,scorecardpy,applications")
+    parser.add_argument("--applications", type=Path, default=APPLICATIONS)
     parser.add_argument("--out", type=Path, default=RESULTS, help="JSON of the run ('' none)")
     args = parser.parse_args()
     if not args.data.exists():
@@ -244,6 +246,11 @@ def main() -> int:
         "scorecardpy": peer_scorecardpy,
     }
     for name in args.only.split(","):
+        if name == "applications":
+            from application_models import run_all
+
+            run_all(args.applications, emit)
+            continue
         try:
             runners[name](args.data, args.rows)
         except ImportError as exc:

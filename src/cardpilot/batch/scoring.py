@@ -10,6 +10,8 @@ from typing import Any, Protocol
 import polars as pl
 from sqlalchemy import Engine
 
+from cardpilot.notify.reasons import has_statement, statement_texts
+from cardpilot.scoring.directions import directional_reasons
 from cardpilot.scoring.features import behaviour_features
 from cardpilot.scoring.reasons import reason_text
 from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, NO_CYCLE, AccountChunk
@@ -21,6 +23,7 @@ SCORE_COLUMNS: dict[str, pl.DataType] = {
     "score": pl.Int64(),
     "pd": pl.Float64(),
     "reason_codes": pl.List(pl.String()),
+    "positive_codes": pl.List(pl.String()),
     "model_version": pl.String(),
 }
 
@@ -41,7 +44,7 @@ def score_chunk(chunk: AccountChunk, scorer: Scorer, as_of: dt.date) -> pl.DataF
     accounts without statements have null features and scores (``SCORE_COLUMNS``), whatever
     else the chunk holds."""
     features = behaviour_features(chunk.frames, as_of)
-    scores = scorer.score(features) if features.height else pl.DataFrame()
+    scores = scored_with_directions(scorer, features) if features.height else pl.DataFrame()
     if scores.height:
         features = features.join(
             scores.select("account_id", *SCORE_COLUMNS), on="account_id", how="left"
@@ -62,13 +65,30 @@ def score_chunk(chunk: AccountChunk, scorer: Scorer, as_of: dt.date) -> pl.DataF
     return accounts.join(features.drop(drop), on="account_id", how="left")
 
 
+def scored_with_directions(scorer: Scorer, features: pl.DataFrame) -> pl.DataFrame:
+    """The scorer's scores, its reasons replaced by reasons with a direction
+    (``cardpilot.scoring.directions``): ``reason_codes`` adverse, ``positive_codes`` positive.
+    A scorer that module does not know keeps its own reasons and gives no positive ones."""
+    scores = scorer.score(features)
+    directions = directional_reasons(scorer, features)
+    if directions is None:
+        return scores.with_columns(pl.lit(None, dtype=pl.List(pl.String())).alias("positive_codes"))
+    return scores.drop("reason_codes", strict=False).join(
+        directions, on="account_id", how="left", maintain_order="left"
+    )
+
+
 def score_reason_texts(
     codes: Sequence[str], known: dict[str, dict[str, str]]
 ) -> dict[str, dict[str, str]]:
-    """zh-CN and en texts of the score's own reason codes (``cardpilot.scoring.reasons``),
-    added to ``known`` (a code without a text is shown as the code itself)."""
+    """zh-CN and en texts of the score's own reason codes, added to ``known``: the customer
+    statements (``cardpilot.notify.reasons``) where the code has one, else the scoring
+    package's text (``cardpilot.scoring.reasons``), else the code itself."""
     missing = [c for c in codes if c not in known]
     for code in missing:
+        if has_statement(code):
+            known[code] = statement_texts(code)
+            continue
         try:
             known[code] = {loc: str(reason_text(code, loc)) for loc in ("zh-CN", "en")}
         except KeyError:
@@ -108,5 +128,6 @@ def portfolio_scores(
 
 
 def reason_codes_of(table: pl.DataFrame) -> list[Any]:
-    """The distinct reason codes a scored table's rows carry."""
-    return table["reason_codes"].explode().drop_nulls().unique().to_list()
+    """The distinct reason codes a scored table's rows carry, adverse and positive."""
+    columns = [c for c in ("reason_codes", "positive_codes") if c in table.columns]
+    return pl.concat([table[c].explode() for c in columns]).drop_nulls().unique().to_list()

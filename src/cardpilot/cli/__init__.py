@@ -38,10 +38,15 @@ def main(
 
 
 # Registration: importing a module adds its commands to ``app``.
+from cardpilot.cli import account as _account  # noqa: E402,F401
 from cardpilot.cli import aging as _aging  # noqa: E402,F401
+from cardpilot.cli import audit as _audit  # noqa: E402,F401
+from cardpilot.cli import cases as _cases  # noqa: E402,F401
 from cardpilot.cli import demo as _demo  # noqa: E402,F401
+from cardpilot.cli import explain as _explain  # noqa: E402,F401
 from cardpilot.cli import fairness as _fairness  # noqa: E402,F401
 from cardpilot.cli import generate as _generate  # noqa: E402,F401
+from cardpilot.cli import ledger as _ledger  # noqa: E402,F401
 from cardpilot.cli import model as _model  # noqa: E402,F401
 from cardpilot.cli import notify as _notify  # noqa: E402,F401
 from cardpilot.cli import overdue as _overdue  # noqa: E402,F401

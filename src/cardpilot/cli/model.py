@@ -24,8 +24,15 @@ def _registry() -> Any:
 
 @model_app.command("train")
 def train(
+    family: str = typer.Option(
+        "behaviour",
+        "--family",
+        help="behaviour (accounts and statements) or application (an applications file).",
+    ),
     fmt: str = typer.Option("store", "--format", help="uci (a UCI CSV file) or store."),
-    data: Path | None = typer.Option(None, "--data", help="The UCI CSV file (--format uci)."),
+    data: Path | None = typer.Option(
+        None, "--data", help="The UCI CSV file (--format uci) or the applications file."
+    ),
     database: str | None = typer.Option(
         None, "--database", help="Store URL (default: the configured store)."
     ),
@@ -49,10 +56,20 @@ def train(
     from cardpilot.store.scorecard_sql import write_scorecard_sql
 
     protected_list = [p.strip() for p in protected.split(",") if p.strip()]
-    frames, labels, source = _training_frames(fmt, data, database)
     err = err_console if as_json else console
-    with err.status("computing features"):
-        td = training_data(frames, labels, protected=protected_list)
+    if family == "application":
+        if data is None or not data.exists():
+            raise fail(
+                f"--family application needs --data PATH to an applications file (got {data})"
+            )
+        td = _application_training_data(data, protected_list)
+        source = f"applications:{data}"
+    elif family != "behaviour":
+        raise fail(f"unknown --family {family!r}; use behaviour or application")
+    else:
+        frames, labels, source = _training_frames(fmt, data, database)
+        with err.status("computing features"):
+            td = training_data(frames, labels, protected=protected_list)
     with err.status("training scorecard and GBM"):
         trained = train_models(
             td, PointsScale(base_score, base_odds, pdo), protected_list, source=source
@@ -73,16 +90,7 @@ def train(
                 encoding="utf-8",
             )
             registry.register(target)
-            m = t.metadata["metrics"]
-            result[family] = {
-                "version": t.metadata["version"],
-                "test_auc": m["test_auc"],
-                "test_ks": m["test_ks"],
-                "test_gini": m["test_gini"],
-                "psi_train_test": m["psi_train_test"],
-                "fit_seconds": t.metadata["fit_seconds"],
-                "features": t.metadata["features"],
-            }
+            result[family] = _trained_summary(t.metadata)
     if as_json:
         emit_json(result)
         return
@@ -93,8 +101,22 @@ def train(
         )
 
 
+def _trained_summary(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What ``model train`` reports of one trained model."""
+    m = metadata["metrics"]
+    return {
+        "version": metadata["version"],
+        "test_auc": m["test_auc"],
+        "test_ks": m["test_ks"],
+        "test_gini": m["test_gini"],
+        "psi_train_test": m["psi_train_test"],
+        "fit_seconds": metadata["fit_seconds"],
+        "features": metadata["features"],
+    }
+
+
 def _training_frames(fmt: str, data: Path | None, database: str | None) -> tuple[Any, Any, str]:
-    """(frames, labels, source) to train on: a UCI CSV file or the store."""
+    """(frames, labels, source) of the behaviour family: a UCI CSV file or the store."""
     if fmt == "uci":
         if data is None or not data.exists():
             raise fail(f"--format uci needs --data PATH to the UCI CSV (got {data})")
@@ -112,6 +134,24 @@ def _training_frames(fmt: str, data: Path | None, database: str | None) -> tuple
         portfolio = read_portfolio_frames(create_engine(url))
         return portfolio, portfolio.labels, "store"
     raise fail(f"unknown --format {fmt!r}; use uci or store")
+
+
+def _application_training_data(data: Path, protected: list[str]) -> Any:
+    from cardpilot.ingest.applications import read_applications
+    from cardpilot.ingest.problems import SourceError
+    from cardpilot.scoring.training import application_training_data
+
+    try:
+        read = read_applications(data)
+    except SourceError as exc:
+        raise fail(str(exc)) from exc
+    if read.rejects.height:
+        first = read.rejects.row(0, named=True)
+        raise fail(
+            f"{data}: {read.rejects.height} rejected rows, first row {first['row']} "
+            f"{first['field']}: {first['reason']}"
+        )
+    return application_training_data(read.applications, read.labels, protected)
 
 
 @model_app.command("list")

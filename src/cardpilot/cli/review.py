@@ -64,8 +64,15 @@ def load_scorer(model: Path | None, family: str) -> Any:
         raise fail(str(exc)) from None
 
 
-@app.command("review")
+# ``cardpilot review`` reviews the portfolio; its sub-commands (``review explain``) act on one
+# account's decision.
+review_app = typer.Typer(help="Review the portfolio's limits, or explain one account's decision.")
+app.add_typer(review_app, name="review")
+
+
+@review_app.callback(invoke_without_command=True)
 def review(
+    ctx: typer.Context,
     as_of: str | None = typer.Option(
         None, "--as-of", help="Review date (default: the day after the latest statement cycle)."
     ),
@@ -87,6 +94,8 @@ def review(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Decide increase / keep / decrease for every account due in this review cycle."""
+    if ctx.invoked_subcommand is not None:
+        return
     from cardpilot.engines.deciders import ENGINES
     from cardpilot.jobs.review import ReviewError, review_portfolio
 

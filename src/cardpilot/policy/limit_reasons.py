@@ -37,9 +37,20 @@ def reason_text_exprs(
     return [texts_of(zh).alias("reason_texts_zh"), texts_of(en).alias("reason_texts_en")]
 
 
-def reason_list(*parts: pl.Expr) -> pl.Expr:
-    """Decision reasons first, then the score's own reasons; nulls dropped, at most four."""
-    score_reasons = pl.col("reason_codes").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+def score_reasons(is_inc: pl.Expr) -> pl.Expr:
+    """The score's reasons in the decision's direction: an increase states the positive
+    factors that earned it (``positive_codes``), every other outcome the adverse reasons
+    (``reason_codes``), as adverse-action practice asks (REGULATION.md). A scorer that gives
+    no positive factors leaves an increase with the decision's own reasons only."""
+    return pl.when(is_inc).then(pl.col("positive_codes")).otherwise(pl.col("reason_codes"))
+
+
+def reason_list(*parts: pl.Expr, score_reasons: pl.Expr | None = None) -> pl.Expr:
+    """Decision reasons first, then the score's own reasons (default: ``reason_codes``);
+    nulls dropped, at most four."""
+    score_reasons = (pl.col("reason_codes") if score_reasons is None else score_reasons).fill_null(
+        pl.lit([], dtype=pl.List(pl.String))
+    )
     return (
         pl.concat_list([*parts, score_reasons])
         .list.drop_nulls()

@@ -56,6 +56,7 @@ from cardpilot.policy.limit_reasons import (
     reason_list,
     reason_text_exprs,
     reason_texts_key,
+    score_reasons,
 )
 from cardpilot.policy.schema import LimitPolicy, Policy
 from cardpilot.policy.segments import segment_expr
@@ -157,8 +158,8 @@ class _ReviewPlan:
     reasons: list[pl.Expr]
 
 
-# The decision's own primary and secondary reason, and the score's reason codes.
-_REASON_INPUTS = ("_reason_primary", "_reason_secondary", "reason_codes")
+# The decision's own primary and secondary reason, and the score's reasons in its direction.
+_REASON_INPUTS = ("_reason_primary", "_reason_secondary", "_score_reasons")
 
 _PLAN_CACHE: dict[tuple[str, dt.date, tuple[tuple[str, str, str], ...]], _ReviewPlan] = {}
 
@@ -191,7 +192,11 @@ def _build_review_plan(
         *_amount_stages(lp),
         *_action_stages(policy, as_of),
     ]
-    codes = reason_list(pl.col("_reason_primary"), pl.col("_reason_secondary"))
+    codes = reason_list(
+        pl.col("_reason_primary"),
+        pl.col("_reason_secondary"),
+        score_reasons=pl.col("_score_reasons"),
+    )
     return _ReviewPlan(
         stages, [codes.alias("reason_codes"), *reason_text_exprs(policy, texts_key, codes)]
     )
@@ -339,6 +344,7 @@ def _action_stages(policy: Policy, as_of: dt.date) -> list[list[pl.Expr]]:
             .alias("increase_pct_bp"),
             primary.alias("_reason_primary"),
             secondary.alias("_reason_secondary"),
+            score_reasons(is_inc).alias("_score_reasons"),
             old.alias("old_limit_minor"),
             pl.lit(as_of, dtype=pl.Date).alias("as_of"),
             pl.lit(policy.version, dtype=pl.String).alias("policy_version"),

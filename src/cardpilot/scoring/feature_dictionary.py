@@ -6,21 +6,8 @@ meaning and, where the domain demands it, its direction of risk (docs/features.m
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-
-@dataclass(frozen=True)
-class FeatureSpec:
-    """One entry of the feature dictionary."""
-
-    name: str
-    kind: str  # "numeric" | "categorical" | "id"
-    unit: str
-    description: str
-    # Direction of risk where the domain demands it: +1 higher value never lowers risk,
-    # -1 higher value never raises risk, 0 no constraint (learned from data).
-    risk_direction: int = 0
-
+from cardpilot.scoring.application import APPLICATION_DICTIONARY
+from cardpilot.scoring.feature_spec import FeatureSpec
 
 FEATURE_DICTIONARY: tuple[FeatureSpec, ...] = (
     FeatureSpec("account_id", "id", "", "Account identifier."),
@@ -273,15 +260,16 @@ FEATURE_DICTIONARY = FEATURE_DICTIONARY + EXTRA_FEATURES
 
 FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY)
 MODEL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY if s.kind != "id")
+# Both dictionaries: the model families bin and constrain any feature by these.
 CATEGORICAL_FEATURES: frozenset[str] = frozenset(
-    s.name for s in FEATURE_DICTIONARY if s.kind == "categorical"
+    s.name for s in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY) if s.kind == "categorical"
 )
 # Customer columns the feature plan may read; anything else (sex, marital status, ...) is
 
 
 def feature_spec(name: str) -> FeatureSpec:
     """The dictionary entry of feature ``name``."""
-    for spec in FEATURE_DICTIONARY:
+    for spec in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY):
         if spec.name == name:
             return spec
     raise KeyError(f"unknown feature {name!r}; see cardpilot.scoring.feature_dictionary")

@@ -35,9 +35,9 @@ from cardpilot.scoring.feature_dictionary import (
     FEATURE_DICTIONARY,
     FEATURE_NAMES,
     MODEL_FEATURES,
-    FeatureSpec,
     feature_spec,
 )
+from cardpilot.scoring.feature_spec import FeatureSpec
 
 # Callers import the dictionary's names from here too; they live in feature_dictionary.
 __all__ = [

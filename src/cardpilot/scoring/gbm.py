@@ -219,15 +219,25 @@ class GbmModel:
     def predict_pd(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
         return self.calibration.pd(self.margin(features))
 
+    def _shap(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
+        X = _matrix(features, self.features, self.categories)
+        return np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
+
+    def _per_code(self, contrib: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return contrib[:, :-1] if self._by_code is None else contrib[:, :-1] @ self._by_code
+
+    def contributions(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
+        """SHAP contributions to the risk margin per account and reason code (columns in
+        ``reason_codes`` order): positive raises the risk, negative lowers it."""
+        return self._per_code(self._shap(features))
+
     def _scored(
         self, features: pl.DataFrame
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.int8]]:
-        X = _matrix(features, self.features, self.categories)
-        contrib = np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
+        contrib = self._shap(features)
         pd_ = self.calibration.pd(contrib.sum(axis=1))  # SHAP values sum to the margin
         score = np.floor(self.scale.score_from_pd(pd_) + 0.5).astype(np.int32)
-        per_code = contrib[:, :-1] if self._by_code is None else contrib[:, :-1] @ self._by_code
-        return score, pd_, top_reasons(per_code)
+        return score, pd_, top_reasons(self._per_code(contrib))
 
     def score_arrays(
         self, features: pl.DataFrame

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from types import MappingProxyType
 
+from cardpilot.scoring.application import APPLICATION_REASONS
+
 # feature -> (code, zh-CN, en)
 _REASONS: dict[str, tuple[str, str, str]] = {
     "credit_limit_minor": (
@@ -305,6 +307,8 @@ _REASONS: dict[str, tuple[str, str, str]] = {
         "Cycles paid in full, for an account revolving or one month late",
     ),
 }
+
+_REASONS.update(APPLICATION_REASONS)
 
 REASON_BY_FEATURE: MappingProxyType[str, str] = MappingProxyType(
     {feature: code for feature, (code, _, _) in _REASONS.items()}

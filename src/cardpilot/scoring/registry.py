@@ -91,6 +91,13 @@ def load_model_dir(path: str | Path) -> Model:
     raise RegistryError(f"{path}: unknown model family {meta['family']!r}")
 
 
+def registry_family(meta: dict[str, Any]) -> str:
+    """The registry's key for a model: its family, prefixed by what it scores unless that is
+    accounts' behaviour (``application-scorecard``), so each population has its champion."""
+    subject = meta.get("subject", "behaviour")
+    return meta["family"] if subject == "behaviour" else f"{subject}-{meta['family']}"
+
+
 class Registry:
     """Versions per family under ``home/models``; one champion per family."""
 
@@ -110,12 +117,12 @@ class Registry:
     def register(self, model_dir: Path) -> dict[str, Any]:
         """Copy a model directory in; the first version of a family becomes its champion."""
         meta = read_metadata(model_dir)
-        target = self.root / meta["family"] / meta["version"]
+        target = self.root / registry_family(meta) / meta["version"]
         if target.resolve() != Path(model_dir).resolve():
             if target.exists():
                 shutil.rmtree(target)
             shutil.copytree(model_dir, target)
-        if meta["family"] not in self.champions():
+        if registry_family(meta) not in self.champions():
             self.promote(meta["version"])
         return meta
 
@@ -128,7 +135,7 @@ class Registry:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
             out.append(
                 {
-                    "family": meta["family"],
+                    "family": registry_family(meta),
                     "version": meta["version"],
                     "created_at": meta["created_at"],
                     "champion": meta["version"] in champions,
@@ -151,7 +158,7 @@ class Registry:
 
     def promote(self, version: str) -> dict[str, str]:
         meta = self.metadata(version)
-        champions = {**self.champions(), meta["family"]: version}
+        champions = {**self.champions(), registry_family(meta): version}
         self.root.mkdir(parents=True, exist_ok=True)
         self._champions_path().write_text(json.dumps(champions, indent=2), encoding="utf-8")
         return champions

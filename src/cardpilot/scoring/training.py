@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cardpilot.scoring.application import APPLICATION_FEATURES, application_features
 from cardpilot.scoring.features import MODEL_FEATURES, PortfolioLike, behaviour_features
 from cardpilot.scoring.gbm import GbmModel, GbmParams, fit_gbm
 from cardpilot.scoring.metrics import calibration_table, discrimination, psi
@@ -26,6 +27,7 @@ from cardpilot.scoring.scaling import PointsScale
 from cardpilot.scoring.scorecard import ScorecardModel, ScorecardParams, fit_scorecard
 
 LABEL = "default_next_month"
+APPLICATION_LABEL = "bad_outcome"
 SPLIT_SEED = 42
 TEST_SHARE = 0.3
 
@@ -37,6 +39,10 @@ class TrainingData:
     protected: pl.DataFrame  # account_id + protected attributes, same order (fairness only)
     as_of: dt.date
     data_hash: str
+    # What is scored: "behaviour" (accounts and their statements) or "application".
+    subject: str = "behaviour"
+    label: str = LABEL
+    candidates: tuple[str, ...] | None = None  # None: the behaviour model features
 
 
 def reference_split(y: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -88,15 +94,20 @@ def training_data(
     return TrainingData(features, y, prot, as_of, frame_hash(features, table.select("y")))
 
 
-def candidate_features(features: pl.DataFrame, protected: Sequence[str]) -> list[str]:
-    names = [c for c in MODEL_FEATURES if c in features.columns]
+def candidate_features(
+    features: pl.DataFrame,
+    protected: Sequence[str],
+    offered: Sequence[str] = MODEL_FEATURES,
+) -> list[str]:
+    names = [c for c in offered if c in features.columns]
     names = [c for c in names if features.get_column(c).null_count() < features.height]
     assert_not_protected(names, protected)
     return names
 
 
-def _version(family: str, data_hash: str, at: dt.datetime) -> str:
-    return f"{family}-{at:%Y%m%d%H%M%S}-{data_hash.split(':')[-1][:8]}"
+def _version(family: str, data_hash: str, at: dt.datetime, subject: str = "behaviour") -> str:
+    prefix = "" if subject == "behaviour" else f"{subject}-"
+    return f"{prefix}{family}-{at:%Y%m%d%H%M%S}-{data_hash.split(':')[-1][:8]}"
 
 
 @dataclass
@@ -119,7 +130,7 @@ def fairness_report(
     Measured on the test rows, never used by a model.
     """
     rows: list[dict[str, Any]] = []
-    for attr in [c for c in protected.columns if c != "account_id"]:
+    for attr in [c for c in protected.columns if c not in ("account_id", "application_id")]:
         groups = protected.get_column(attr).fill_null("unknown").cast(pl.Utf8).to_numpy()
         for g in sorted(set(groups)):
             sel = groups == g
@@ -142,6 +153,19 @@ def fairness_report(
     return rows
 
 
+def _metrics(test: dict[str, Any], train: dict[str, Any], psi_train_test: float) -> dict[str, Any]:
+    """The metrics a model's metadata records: discrimination on both splits, and their PSI."""
+    return {
+        "test_auc": test["auc"],
+        "test_ks": test["ks"],
+        "test_gini": test["gini"],
+        "train_auc": train["auc"],
+        "train_ks": train["ks"],
+        "train_gini": train["gini"],
+        "psi_train_test": round(psi_train_test, 6),
+    }
+
+
 def train_models(
     data: TrainingData,
     scale: PointsScale | None = None,
@@ -152,16 +176,21 @@ def train_models(
 ) -> dict[str, TrainedModel]:
     scale = scale or PointsScale()
     sc_params = scorecard_params or ScorecardParams(scale=scale)
-    gb_params = gbm_params or GbmParams()
+    # The derived GBM inputs are ratios of statement features: behaviour models only.
+    gb_params = gbm_params or (
+        GbmParams() if data.subject == "behaviour" else GbmParams(derived=(), exclude=())
+    )
     train, test = reference_split(data.y)
-    candidates = candidate_features(data.features, protected)
+    candidates = candidate_features(
+        data.features, protected, data.candidates if data.candidates else MODEL_FEATURES
+    )
     X_train, X_test = data.features[train], data.features[test]
     y_train, y_test = data.y[train], data.y[test]
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
     out: dict[str, TrainedModel] = {}
     params = {"scorecard": sc_params.to_dict(), "gbm": gb_params.to_dict()}
     for family in ("scorecard", "gbm"):
-        version = _version(family, data.data_hash, now)
+        version = _version(family, data.data_hash, now, data.subject)
         started = time.perf_counter()
         model: ScorecardModel | GbmModel
         if family == "scorecard":
@@ -181,11 +210,12 @@ def train_models(
         good_cut = int(np.median(train_score))
         metadata: dict[str, Any] = {
             "family": family,
+            "subject": data.subject,
             "version": version,
             "created_at": now.isoformat(),
             "source": source,
             "as_of": data.as_of.isoformat(),
-            "label": LABEL,
+            "label": data.label,
             "data_hash": data.data_hash,
             "split": {
                 "method": "stratified",
@@ -202,15 +232,7 @@ def train_models(
             "calibration": model.calibration.to_dict(),
             "fit_seconds": round(fit_seconds, 3),
             "fit_summary": summary,
-            "metrics": {
-                "test_auc": test_m["auc"],
-                "test_ks": test_m["ks"],
-                "test_gini": test_m["gini"],
-                "train_auc": train_m["auc"],
-                "train_ks": train_m["ks"],
-                "train_gini": train_m["gini"],
-                "psi_train_test": round(psi(train_score, test_score), 6),
-            },
+            "metrics": _metrics(test_m, train_m, psi(train_score, test_score)),
             "calibration_table": calibration_table(test_score, test_pd, y_test).to_dicts(),
             "fairness": {
                 "good_grade_cut": good_cut,
@@ -219,3 +241,36 @@ def train_models(
         }
         out[family] = TrainedModel(model, metadata, test_score, train_score, test_pd)
     return out
+
+
+def application_training_data(
+    applications: pl.DataFrame,
+    labels: pl.DataFrame,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
+    as_of: dt.date | None = None,
+) -> TrainingData:
+    """Application features joined to their outcome (``labels``: application_id, value), in
+    the applications' order; protected columns (marital status) kept aside for fairness."""
+    keyed = applications.join(
+        labels.select("application_id", y=pl.col("value").cast(pl.Int8)),
+        on="application_id",
+        how="inner",
+        maintain_order="left",
+    )
+    if keyed.is_empty():
+        raise ValueError("no application has an outcome; the file needs its outcome column")
+    features = application_features(keyed)
+    attrs = [c for c in protected if c in keyed.columns]
+    prot = keyed.select("application_id", *attrs)
+    y = keyed.get_column("y").to_numpy()
+    when = as_of or dt.datetime.now(dt.UTC).date()
+    return TrainingData(
+        features,
+        y,
+        prot,
+        when,
+        frame_hash(features, keyed.select("y")),
+        subject="application",
+        label=APPLICATION_LABEL,
+        candidates=APPLICATION_FEATURES,
+    )

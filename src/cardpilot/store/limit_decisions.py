@@ -80,14 +80,16 @@ ACCOUNTS_UPDATE = (
     " FROM limit_decisions d WHERE d.account_id = accounts.account_id AND d.run_id = :run"
     " AND d.account_id BETWEEN :lo AND :hi"
 )
-# The run's limit changes in the chunk, read back inside its transaction for their notices.
+# The run's decisions in the chunk that its notices tell, read back inside its transaction:
+# every limit change, and every limit kept at a due review (the tips message may follow it).
 CHANGED_IN_CHUNK = (
     "SELECT d.id, d.account_id, a.customer_id, a.currency, d.as_of, d.old_limit_minor,"
     f" d.new_limit_minor, d.reason_codes, {decision_texts('zh')}, {decision_texts('en')},"
-    " d.policy_version FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
+    " d.policy_version, d.grade, CAST(d.due_for_review AS INTEGER)"
+    " FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
     f" {TEXT_SETS_JOIN}"
     " WHERE d.run_id = :run AND d.account_id BETWEEN :lo AND :hi"
-    " AND d.new_limit_minor <> d.old_limit_minor ORDER BY d.id"
+    " AND (d.new_limit_minor <> d.old_limit_minor OR d.due_for_review) ORDER BY d.id"
 )
 # A decision as a notice reads it (reason lists as JSON array text).
 CHANGE_COLUMNS: dict[str, pl.DataType] = {
@@ -102,6 +104,12 @@ CHANGE_COLUMNS: dict[str, pl.DataType] = {
     "reason_texts_zh": pl.String(),
     "reason_texts_en": pl.String(),
     "policy_version": pl.String(),
+}
+# A limit decision as its notice reads it: the grade it names and whether a review was due.
+LIMIT_NOTICE_COLUMNS: dict[str, pl.DataType] = {
+    **CHANGE_COLUMNS,
+    "grade": pl.String(),
+    "due_for_review": pl.Int64(),
 }
 KIND_COLUMNS: dict[str, pl.DataType] = {
     "action": pl.String(),
@@ -234,6 +242,8 @@ def cycle_kinds(db: Engine, cycle_id: str, *, other_than_run: int | None = None)
     else:
         where = (
             "WHERE run_id IN (SELECT id FROM review_runs WHERE cycle_id = :cycle AND id <> :run)"
+            # A case's override sits under the run it overrode, in a cycle of its own.
+            " AND cycle_id = :cycle"
         )
         params["run"] = other_than_run
     with db.connect() as conn:
@@ -306,7 +316,7 @@ def read_limit_changes(
     include_keeps: bool = False,
 ) -> pl.DataFrame:
     """Stored decisions that changed a limit (or all, with ``include_keeps``) as notices read
-    them (``CHANGE_COLUMNS``), in decision order."""
+    them (``LIMIT_NOTICE_COLUMNS``), in decision order."""
     conditions = [] if include_keeps else ["d.new_limit_minor <> d.old_limit_minor"]
     params: dict[str, Any] = {}
     if account_id is not None:
@@ -326,8 +336,9 @@ def read_limit_changes(
         conn,
         "SELECT d.id, d.account_id, a.customer_id, a.currency, d.as_of, d.old_limit_minor,"
         f" d.new_limit_minor, d.reason_codes, {decision_texts('zh')}, {decision_texts('en')},"
-        " d.policy_version FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
+        " d.policy_version, d.grade, CAST(d.due_for_review AS INTEGER)"
+        " FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
         f" {TEXT_SETS_JOIN} {where} ORDER BY d.id",
         params,
-        CHANGE_COLUMNS,
+        LIMIT_NOTICE_COLUMNS,
     )

@@ -126,6 +126,9 @@ class LimitDecisionRecord(Base):
     decided_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # review (a review run) | case (an analyst's override, cardpilot.store.cases; its cycle_id
+    # is the case's, ``case-<id>``, so it never counts among a review cycle's decisions).
+    source: Mapped[str] = mapped_column(String(16), server_default="review")
 
     __table_args__ = (
         UniqueConstraint("account_id", "cycle_id", name="uq_limit_decisions_account_cycle"),
