@@ -173,3 +173,19 @@ def test_cases_open_needs_a_decision_to_review(loaded_store):
     )
     assert done.exit_code == 2
     assert "no limit decision" in done.output
+
+
+def test_an_override_holds_only_until_its_hold_ends(loaded_store, scorer):
+    account, limit = _reviewed_account(loaded_store, scorer)
+    case = _cli("cases", "open", account, "--reason", "r", "--database", loaded_store)
+    new_limit = str(limit // 100 + 1000)
+    decided = _cli("cases", "decide", str(case["id"]), "--outcome", "override", "--new-limit",
+                   new_limit, "--reason", "r", "--database", loaded_store)  # fmt: skip
+    hold_until = dt.date.fromisoformat(decided["hold_until"])
+    after = review_portfolio(loaded_store, scorer, as_of=hold_until + dt.timedelta(days=1))
+    assert after.held == 0
+    db = make_engine(loaded_store)
+    try:
+        assert account in read_decisions(db, after.cycle_id)["account_id"].to_list()
+    finally:
+        db.dispose()

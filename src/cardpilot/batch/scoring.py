@@ -10,11 +10,18 @@ from typing import Any, Protocol
 import polars as pl
 from sqlalchemy import Engine
 
+from cardpilot.domain import progress
 from cardpilot.notify.reasons import has_statement, statement_texts
+from cardpilot.policy.limits import OVERDUE_COUNTS, since_limit_change
 from cardpilot.scoring.directions import directional_reasons
 from cardpilot.scoring.features import behaviour_features
 from cardpilot.scoring.reasons import reason_text
-from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, NO_CYCLE, AccountChunk
+from cardpilot.store.account_chunks import (
+    DEFAULT_CHUNK_ROWS,
+    NO_CYCLE,
+    AccountChunk,
+    ChunkFrames,
+)
 from cardpilot.store.review_backend import read_account_chunks
 
 # What a scorer adds to the feature table (docs/CONTRACTS.md "Scores"), and its types when an
@@ -58,11 +65,46 @@ def score_chunk(chunk: AccountChunk, scorer: Scorer, as_of: dt.date) -> pl.DataF
         "credit_limit_minor",
         "last_review_on",
         "last_limit_change_on",
+        "increase_hold_until",
         "annual_income_minor",
     )
     drop = [c for c in ("credit_limit_minor", "annual_income_minor") if c in features.columns]
     # The account's current limit (what the review changes) and income come from the store.
-    return accounts.join(features.drop(drop), on="account_id", how="left")
+    table = accounts.join(features.drop(drop), on="account_id", how="left")
+    return table.join(overdue_since_limit_change(chunk, as_of), on="account_id", how="left")
+
+
+def overdue_since_limit_change(chunk: AccountChunk, as_of: dt.date) -> pl.DataFrame:
+    """The overdue counts a decrease trigger reads (``OVERDUE_COUNTS``), counted on the
+    statements dated after the account's last limit change, for the accounts with a statement
+    read on or before that change (for the others the window's counts are the same); 0 for an
+    account with no statement since. Columns ``account_id`` and ``<count>_since_limit_change``."""
+    columns = [since_limit_change(name) for name in OVERDUE_COUNTS]
+    empty = pl.DataFrame(schema={"account_id": pl.String(), **dict.fromkeys(columns, pl.Int64())})
+    changes = chunk.accounts.select("account_id", "last_limit_change_on").drop_nulls()
+    if not changes.height:
+        return empty
+    statements = chunk.frames.statements.join(changes, on="account_id")
+    earlier = pl.col("cycle_date") <= pl.col("last_limit_change_on")
+    changed = statements.filter(earlier).select("account_id").unique(maintain_order=True)
+    if not changed.height:
+        return empty
+    frames = ChunkFrames(
+        statements=statements.join(changed, on="account_id", how="semi")
+        .filter(~earlier)
+        .drop("last_limit_change_on"),
+        accounts=chunk.frames.accounts.join(changed, on="account_id", how="semi"),
+        customers=chunk.frames.customers,
+    )
+    counts = behaviour_features(frames, as_of).select("account_id", *OVERDUE_COUNTS)
+    counted = changed.join(counts, on="account_id", how="left").select(
+        "account_id",
+        *(
+            pl.col(n).fill_null(0).cast(pl.Int64).alias(since_limit_change(n))
+            for n in OVERDUE_COUNTS
+        ),
+    )
+    return counted
 
 
 def scored_with_directions(scorer: Scorer, features: pl.DataFrame) -> pl.DataFrame:
@@ -111,11 +153,14 @@ def portfolio_scores(
     parts: list[pl.DataFrame] = []
     taken = 0
     chunks = read_account_chunks(db, as_of=as_of, cycle_id=NO_CYCLE, chunk_rows=chunk_rows)
+    progress.stage("scoring accounts", limit)
     try:
         for chunk in chunks:
             scored = score_chunk(chunk, scorer, as_of)
             parts.append(scored.select("account_id", "score", "pd"))
             taken += scored.height
+            progress.advance(scored.height)
+            progress.note(f"{taken:,} accounts")
             if limit is not None and taken >= limit:
                 break
     finally:

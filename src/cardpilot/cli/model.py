@@ -9,7 +9,8 @@ from typing import Any
 import typer
 
 from cardpilot.cli import app
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.domain import progress
 
 model_app = typer.Typer(help="Train, inspect and promote credit-risk models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -56,7 +57,6 @@ def train(
     from cardpilot.store.scorecard_sql import write_scorecard_sql
 
     protected_list = [p.strip() for p in protected.split(",") if p.strip()]
-    err = err_console if as_json else console
     if family == "application":
         if data is None or not data.exists():
             raise fail(
@@ -68,12 +68,12 @@ def train(
         raise fail(f"unknown --family {family!r}; use behaviour or application")
     else:
         frames, labels, source = _training_frames(fmt, data, database)
-        with err.status("computing features"):
-            td = training_data(frames, labels, protected=protected_list)
-    with err.status("training scorecard and GBM"):
-        trained = train_models(
-            td, PointsScale(base_score, base_odds, pdo), protected_list, source=source
-        )
+        progress.stage("computing features", None)
+        td = training_data(frames, labels, protected=protected_list)
+    trained = train_models(
+        td, PointsScale(base_score, base_odds, pdo), protected_list, source=source
+    )
+    progress.stage("writing models and reports", len(trained))
     _, test_rows = reference_split(td.y)
     registry = _registry()
     result: dict[str, Any] = {}
@@ -90,6 +90,7 @@ def train(
                 encoding="utf-8",
             )
             registry.register(target)
+            progress.advance()
             result[family] = _trained_summary(t.metadata)
     if as_json:
         emit_json(result)
@@ -125,13 +126,11 @@ def _training_frames(fmt: str, data: Path | None, database: str | None) -> tuple
         read = read_uci(data)
         return read, read.labels, f"uci:{data}"
     if fmt == "store":
-        from sqlalchemy import create_engine
-
-        from cardpilot.config import get_settings
+        from cardpilot.cli.common import open_engine
         from cardpilot.store.frames import read_portfolio_frames
 
-        url = database or get_settings().resolved_database_url()
-        portfolio = read_portfolio_frames(create_engine(url))
+        progress.stage("reading the store", None)
+        portfolio = read_portfolio_frames(open_engine(database))
         return portfolio, portfolio.labels, "store"
     raise fail(f"unknown --format {fmt!r}; use uci or store")
 

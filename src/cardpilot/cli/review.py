@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cardpilot.cli import app
@@ -21,6 +20,7 @@ from cardpilot.cli.common import (
     policy_path,
 )
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.progress import counted
 from cardpilot.domain.money import format_major, to_minor
 
 POLICY_OPTION = LIMITS_POLICY_OPTION
@@ -138,23 +138,11 @@ def review(
         console.print(f"report → {report}")
 
 
-@contextmanager
-def _progress_bar(title: str, *, transient: bool) -> Iterator[Callable[[int, int], None]]:
+def _progress_bar(
+    title: str, *, transient: bool
+) -> AbstractContextManager[Callable[[int, int], None]]:
     """A progress bar on stderr; yields the job's progress callback (done, total)."""
-    with Progress(
-        TextColumn(f"[bold]{title}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=transient,
-    ) as bar:
-        task = bar.add_task(title, total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield on_progress
+    return counted(err_console, title, transient=transient)
 
 
 def _write_report(url: str, cycle_id: str, policy: Any, path: Path) -> None:
@@ -171,9 +159,17 @@ def _write_report(url: str, cycle_id: str, policy: Any, path: Path) -> None:
 def _print_review(result: Any) -> None:
     console.print(
         f"review run {result.run_id} · cycle {result.cycle_id} · as of {result.as_of} · "
-        f"decided {result.decided:,} · skipped {result.skipped:,} (already decided) · "
         f"{result.seconds:.1f} s"
     )
+    console.print(f"decided {result.decided:,} · skipped {result.skipped:,}")
+    console.print(f"  {result.skipped_within_cycle:,} decided in cycle {result.cycle_id} already")
+    console.print(
+        f"  {result.skipped_no_new_evidence:,} with no statement since their last decision"
+    )
+    if result.early_reviews:
+        console.print(f"  of the decided, {result.early_reviews:,} again early (a watch flag)")
+    if result.decided == 0 and result.skipped_no_new_evidence:
+        console.print("nothing new to decide: no new statements since the last decisions")
     for title, counts in (
         ("action", result.by_action),
         ("grade", result.by_grade),
@@ -222,6 +218,7 @@ def watch(
                 "watched": watches.height,
                 "flagged": flagged.height,
                 "flags_added": added,
+                "actions": report.actions,
                 "watches": watches.head(limit).to_dicts(),
             }
         )
@@ -230,6 +227,9 @@ def watch(
         f"{watches.height:,} accounts watched, {flagged.height:,} flagged"
         + (f" ({added:,} new flags)" if check else "")
     )
+    if report.actions:
+        done = ", ".join(f"{n:,} {action}" for action, n in report.actions.items())
+        console.print(f"actions taken on the flags: {done}")
     table = Table()
     for column in ("account", "grade", "from", "to", "old limit", "new limit", "flags", "reasons"):
         table.add_column(column)

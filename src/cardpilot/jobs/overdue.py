@@ -5,7 +5,8 @@
 
 The chunked job loop (``batch.loop``) reads the store in account-id chunks
 (``store.overdue_treatments.read_treatment_chunks``); each chunk's overdue accounts are aged on
-``as_of``, scored with the model, joined with their broken promises (和谐还款 plans broken on or
+``as_of`` (accounts on an accepted or active 和谐还款 plan are left to the plan), scored with
+the model, joined with their broken promises (和谐还款 plans broken on or
 before ``as_of``) and cures, and treated (``overdue.treatment_table``). One transaction per
 chunk inserts the decisions (``ON CONFLICT (account_id, as_of) DO NOTHING``), applies the limit
 actions of the decisions *this run inserted* and queues their notices through the outbox. A
@@ -84,6 +85,7 @@ class TreatResult:
     model_version: str | None
     treated: int = 0  # decisions inserted by this run
     skipped: int = 0  # overdue accounts already treated on this date by an earlier run
+    on_plan: int = 0  # accounts left to their accepted or active 和谐还款 plan (not treated)
     notices: int = 0  # outbox messages queued by this run
     frozen: int = 0
     cut: int = 0
@@ -239,6 +241,7 @@ def _steps(
 
     def decide(chunk: TreatmentChunk, clock: StageClock) -> _Decided | None:
         result.skipped += chunk.skipped
+        result.on_plan += chunk.on_plan
         if not (chunk.accounts.height and chunk.statements.height):
             return None
         with clock.timing(DECIDE_STAGE):

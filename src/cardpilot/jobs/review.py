@@ -9,10 +9,13 @@ at any point leaves whole chunks; the next run of the cycle skips the accounts a
 and finishes the rest.
 
 The review cycle is the half-year (``2005-H2``) for ``review.cycle_months: 6`` and the year for
-12: accounts already decided in the cycle are skipped. The policy and the accounts must be in
-the same currency (the engine does not convert); a mismatch is an error naming the fix. The
-decision is ``cardpilot.policy.limits.decide_limits`` on every engine (``local``, or ``spark``
-through ``mapInArrow``).
+12. A review decides an account at most once per cycle, and only on evidence newer than its
+last decision: accounts already decided in the cycle are skipped (``skipped_within_cycle``), and
+so are accounts with no statement dated after their last decision's as-of date
+(``skipped_no_new_evidence``), so running again on the same data decides nothing. The policy
+and the accounts must be in the same currency (the engine does not convert); a mismatch is an
+error naming the fix. The decision is ``cardpilot.policy.limits.decide_limits`` on every
+engine (``local``, or ``spark`` through ``mapInArrow``).
 """
 
 from __future__ import annotations
@@ -51,7 +54,7 @@ from cardpilot.notify.decision_notices import (
 )
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
-from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, AccountChunk
+from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, EARLY_SUFFIX, AccountChunk
 from cardpilot.store.audit import default_actor, record_audit
 from cardpilot.store.cases import accounts_on_hold
 from cardpilot.store.db import is_sqlite, make_engine, upgrade
@@ -89,8 +92,11 @@ class ReviewResult:
     policy_version: str
     model_version: str | None
     decided: int = 0  # by this run
-    skipped: int = 0  # already decided in the cycle by an earlier run, or not reviewed
+    skipped: int = 0  # not decided by this run: the three below, and accounts not reviewed
+    skipped_within_cycle: int = 0  # decided in the cycle already (an earlier run)
+    skipped_no_new_evidence: int = 0  # no statement newer than the account's last decision
     held: int = 0  # of those skipped: limits an analyst's override holds (store.cases)
+    early_reviews: int = 0  # decided in the cycle already, decided again on an early review
     watched: int = 0
     flags: int = 0
     seconds: float = 0.0
@@ -289,6 +295,8 @@ def _review_steps(
 
     def decide_chunk(chunk: AccountChunk, clock: StageClock) -> _DecidedChunk | None:
         result.skipped += chunk.skipped
+        result.skipped_within_cycle += chunk.skipped_within_cycle
+        result.skipped_no_new_evidence += chunk.skipped_no_new_evidence
         if not chunk.accounts.height:
             return None
         with clock.timing("features_score"):
@@ -310,7 +318,12 @@ def _review_steps(
         return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held)
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
-        rows, sets = decision_rows(planned.decisions, result.run_id, result.cycle_id)
+        accounts = planned.chunk.accounts
+        early = accounts.filter(pl.col("early_review"))["account_id"]
+        early_cycle = result.cycle_id + EARLY_SUFFIX
+        rows, sets = decision_rows(
+            planned.decisions, result.run_id, result.cycle_id, early, early_cycle
+        )
         chunk = DecisionChunk(
             rows=rows,
             text_sets=sets,
@@ -326,8 +339,10 @@ def _review_steps(
         return writer.write(chunk, notices=notices, before_commit=before_commit)
 
     def collect(planned: _DecidedChunk, written: ChunkWritten) -> None:
+        result.early_reviews += int(planned.chunk.accounts["early_review"].sum())
         result.decided += written.inserted
         result.skipped += written.skipped_as_decided
+        result.skipped_within_cycle += written.skipped_as_decided
         result.watched += written.watched
         result.run_kinds.update(written.by_kind)
         result.digest.update(planned.decisions)

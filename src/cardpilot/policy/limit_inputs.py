@@ -39,7 +39,31 @@ _BASE_DTYPES: dict[str, pl.DataType] = {
     "months_since_last_overdue": pl.Int64(),
     "last_review_on": pl.Date(),
     "last_limit_change_on": pl.Date(),
+    # The end of a hold on increases raised by a watch flag (policy/watch_actions.py).
+    "increase_hold_until": pl.Date(),
 }
+# The overdue counts a decrease trigger reads as counted since the account's last limit change,
+# so a cut is never made twice on the same overdue months: ``<name>_since_limit_change``
+# (``since_limit_change``) when the row has it, else the count over the whole window (an account
+# never changed, or whose statements all postdate the change).
+OVERDUE_COUNTS = (
+    "months_overdue_latest",
+    "max_months_overdue_6m",
+    "overdue_count_3m",
+    "overdue_count_6m",
+    "consecutive_overdue_months",
+)
+
+
+def since_limit_change(name: str) -> str:
+    """The column of an overdue count (``OVERDUE_COUNTS``) counted since the last limit change."""
+    return f"{name}_since_limit_change"
+
+
+_SINCE_CHANGE_DTYPES: dict[str, pl.DataType] = {
+    since_limit_change(name): pl.Int64() for name in OVERDUE_COUNTS
+}
+_BASE_DTYPES |= _SINCE_CHANGE_DTYPES
 # May be absent: filled with nulls (unknown) and handled by explicit policy rules. The grading
 # basis (score or pd) is optional only when the other one is the basis.
 OPTIONAL_COLUMNS = frozenset(
@@ -53,6 +77,8 @@ OPTIONAL_COLUMNS = frozenset(
         "months_on_book",
         "last_review_on",
         "last_limit_change_on",
+        "increase_hold_until",
+        *_SINCE_CHANGE_DTYPES,
     }
 )
 _DERIVED = frozenset({"months_since_review", "months_since_limit_change"})

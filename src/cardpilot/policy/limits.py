@@ -44,11 +44,13 @@ from cardpilot.policy.limit_arithmetic import (
 from cardpilot.policy.limit_inputs import (
     DECISION_SCHEMA,
     OPTIONAL_COLUMNS,
+    OVERDUE_COUNTS,
     DecisionInputError,
     decision_arrow_schema,
     input_columns,
     narrow_to_policy,
     required_columns,
+    since_limit_change,
 )
 from cardpilot.policy.limit_reasons import (
     MAX_REASONS,
@@ -60,6 +62,7 @@ from cardpilot.policy.limit_reasons import (
 )
 from cardpilot.policy.schema import LimitPolicy, Policy
 from cardpilot.policy.segments import segment_expr
+from cardpilot.policy.watch_actions import DEFAULT_HOLD_REASON
 
 # Callers import the decision's names from here; they live in the modules named above.
 __all__ = [
@@ -67,6 +70,7 @@ __all__ = [
     "INITIAL_SCHEMA",
     "MAX_REASONS",
     "OPTIONAL_COLUMNS",
+    "OVERDUE_COUNTS",
     "PPM",
     "DecisionInputError",
     "ReasonTexts",
@@ -76,10 +80,18 @@ __all__ = [
     "grade_expr",
     "input_columns",
     "required_columns",
+    "since_limit_change",
 ]
 
 
-def _increase_blockers(policy: LimitPolicy) -> list[tuple[str, pl.Expr]]:
+def _trigger_column(name: str) -> pl.Expr:
+    """A feature as a decrease trigger reads it: an overdue count since the last limit change."""
+    if name in OVERDUE_COUNTS:
+        return pl.coalesce(pl.col(since_limit_change(name)), pl.col(name))
+    return pl.col(name)
+
+
+def _increase_blockers(policy: LimitPolicy, as_of: dt.date) -> list[tuple[str, pl.Expr]]:
     """Ordered (reason code, expression) pairs that forbid an increase, generated from policy."""
     guards = policy.guards
     blockers: list[tuple[str, pl.Expr]] = [
@@ -102,6 +114,11 @@ def _increase_blockers(policy: LimitPolicy) -> list[tuple[str, pl.Expr]]:
     if guards.cooling_months > 0:
         cooling = pl.col("months_since_limit_change") < guards.cooling_months
         blockers.append((guards.cooling_reason, cooling.fill_null(False)))
+    # A hold on increases a watch flag raised (stored, so it holds whatever the policy now says).
+    actions = policy.watch_actions
+    hold_reason = actions.hold_reason if actions is not None else DEFAULT_HOLD_REASON
+    held = pl.col("increase_hold_until") > pl.lit(as_of, dtype=pl.Date)
+    blockers.append((hold_reason, held.fill_null(False)))
     for guard in guards.custom:
         blockers.append((guard.reason, compile_condition(guard.when)))
     for seg in policy.segments:
@@ -234,9 +251,10 @@ def _grading_stages(lp: LimitPolicy, as_of: dt.date) -> list[list[pl.Expr]]:
             ).alias("_income_cap_bp"),
             pl.any_horizontal(
                 [
-                    ((pl.col("grade") == g.code) & compile_condition(g.decrease.when)).fill_null(
-                        False
-                    )
+                    (
+                        (pl.col("grade") == g.code)
+                        & compile_condition(g.decrease.when, column=_trigger_column)
+                    ).fill_null(False)
                     for g in grades
                 ]
             ).alias("_trigger"),
@@ -296,7 +314,7 @@ def _action_stages(policy: Policy, as_of: dt.date) -> list[list[pl.Expr]]:
         (reasons.no_score, ~has_basis),
         (lp.review.not_due_reason, pl.col("_trigger") & ~decrease_applies),
         (reasons.at_floor, decrease_applies & (pl.col("_decreased") >= old)),
-        *_increase_blockers(lp),
+        *_increase_blockers(lp, as_of),
     ]
     keep_reason = pl.coalesce(
         [pl.when(cond.fill_null(False)).then(pl.lit(code)) for code, cond in keep_reasons]

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cardpilot.domain import progress
 from cardpilot.scoring.calibration import PlattCalibration
 from cardpilot.scoring.conditional import (
     CONDITIONAL,
@@ -417,7 +418,9 @@ def _binned_candidates(
     """The optimal bins of each candidate informative enough to keep, and every candidate's IV."""
     binned: dict[str, _Binned] = {}
     ivs: dict[str, float] = {}
+    progress.stage(f"scorecard: binning {len(candidates)} features", len(candidates))
     for name in candidates:
+        progress.advance()
         raw = features.get_column(name)
         if raw.null_count() == len(raw):
             continue

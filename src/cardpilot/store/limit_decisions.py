@@ -186,10 +186,15 @@ def reason_texts_id(texts_zh: str, texts_en: str) -> str:
 
 
 def decision_rows(
-    decisions: pl.DataFrame, run_id: int, cycle_id: str
+    decisions: pl.DataFrame,
+    run_id: int,
+    cycle_id: str,
+    early: pl.Series | None = None,
+    early_cycle_id: str | None = None,
 ) -> tuple[pl.DataFrame, TextSets]:
     """A chunk's decisions (``decide_limits``' columns) as rows of ``DECISION_COLUMNS``, and
-    the text sets they refer to.
+    the text sets they refer to; ``early``: the accounts decided again in the cycle on an early
+    review, whose decisions take ``early_cycle_id`` (one early review per account and cycle).
 
     A chunk holds few distinct reason lists (about a hundred in 100,000 decisions): each is
     written as JSON once, and only its codes and its set's id are joined back to the rows.
@@ -208,11 +213,21 @@ def decision_rows(
         rows.with_columns(
             pl.col("__codes").alias("reason_codes"),
             pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
-            pl.lit(cycle_id).alias("cycle_id"),
+            _cycle_of_rows(cycle_id, early, early_cycle_id).alias("cycle_id"),
             # The texts are the set's; the decision's own columns stay empty (migration 0013).
             *(pl.lit("").alias(c) for c in _TEXT_COLUMNS),
         ).select(DECISION_COLUMNS),
         sets,
+    )
+
+
+def _cycle_of_rows(cycle_id: str, early: pl.Series | None, early_cycle_id: str | None) -> pl.Expr:
+    if early is None or early.len() == 0 or early_cycle_id is None:
+        return pl.lit(cycle_id)
+    return (
+        pl.when(pl.col("account_id").is_in(early.implode()))
+        .then(pl.lit(early_cycle_id))
+        .otherwise(pl.lit(cycle_id))
     )
 
 
