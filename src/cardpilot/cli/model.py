@@ -56,7 +56,6 @@ def train(
     from cardpilot.scoring.training import reference_split, train_models, training_data
     from cardpilot.store.scorecard_sql import write_scorecard_sql
 
-    frames: Any
     protected_list = [p.strip() for p in protected.split(",") if p.strip()]
     if family == "application":
         if data is None or not data.exists():
@@ -67,23 +66,8 @@ def train(
         source = f"applications:{data}"
     elif family != "behaviour":
         raise fail(f"unknown --family {family!r}; use behaviour or application")
-    elif fmt == "uci":
-        if data is None or not data.exists():
-            raise fail(f"--format uci needs --data PATH to the UCI CSV (got {data})")
-        from cardpilot.ingest.uci import read_uci
-
-        read = read_uci(data)
-        frames, labels, source = read, read.labels, f"uci:{data}"
-    elif fmt == "store":
-        from cardpilot.cli.common import open_engine
-        from cardpilot.store.frames import read_portfolio_frames
-
-        progress.stage("reading the store", None)
-        portfolio = read_portfolio_frames(open_engine(database))
-        frames, labels, source = portfolio, portfolio.labels, "store"
     else:
-        raise fail(f"unknown --format {fmt!r}; use uci or store")
-    if family == "behaviour":
+        frames, labels, source = _training_frames(fmt, data, database)
         progress.stage("computing features", None)
         td = training_data(frames, labels, protected=protected_list)
     trained = train_models(
@@ -107,16 +91,7 @@ def train(
             )
             registry.register(target)
             progress.advance()
-            m = t.metadata["metrics"]
-            result[family] = {
-                "version": t.metadata["version"],
-                "test_auc": m["test_auc"],
-                "test_ks": m["test_ks"],
-                "test_gini": m["test_gini"],
-                "psi_train_test": m["psi_train_test"],
-                "fit_seconds": t.metadata["fit_seconds"],
-                "features": t.metadata["features"],
-            }
+            result[family] = _trained_summary(t.metadata)
     if as_json:
         emit_json(result)
         return
@@ -125,6 +100,39 @@ def train(
             f"[bold]{family}[/] {r['version']}: test AUC {r['test_auc']:.4f}, "
             f"KS {r['test_ks']:.4f}, Gini {r['test_gini']:.4f}, {len(r['features'])} features"
         )
+
+
+def _trained_summary(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What ``model train`` reports of one trained model."""
+    m = metadata["metrics"]
+    return {
+        "version": metadata["version"],
+        "test_auc": m["test_auc"],
+        "test_ks": m["test_ks"],
+        "test_gini": m["test_gini"],
+        "psi_train_test": m["psi_train_test"],
+        "fit_seconds": metadata["fit_seconds"],
+        "features": metadata["features"],
+    }
+
+
+def _training_frames(fmt: str, data: Path | None, database: str | None) -> tuple[Any, Any, str]:
+    """(frames, labels, source) of the behaviour family: a UCI CSV file or the store."""
+    if fmt == "uci":
+        if data is None or not data.exists():
+            raise fail(f"--format uci needs --data PATH to the UCI CSV (got {data})")
+        from cardpilot.ingest.uci import read_uci
+
+        read = read_uci(data)
+        return read, read.labels, f"uci:{data}"
+    if fmt == "store":
+        from cardpilot.cli.common import open_engine
+        from cardpilot.store.frames import read_portfolio_frames
+
+        progress.stage("reading the store", None)
+        portfolio = read_portfolio_frames(open_engine(database))
+        return portfolio, portfolio.labels, "store"
+    raise fail(f"unknown --format {fmt!r}; use uci or store")
 
 
 def _application_training_data(data: Path, protected: list[str]) -> Any:

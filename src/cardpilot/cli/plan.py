@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -22,6 +22,9 @@ from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
 from cardpilot.policy.catalogue import OVERDUE
+
+if TYPE_CHECKING:
+    from cardpilot.overdue.schema import OverduePolicy
 
 plan_app = typer.Typer(help="Instalment, deferral and 和谐还款 plans.", no_args_is_help=True)
 app.add_typer(plan_app, name="plan")
@@ -66,6 +69,54 @@ def quote_json(q: PlanQuote, policy_version: str | None) -> dict[str, Any]:
             for p in q.payments
         ],
     }
+
+
+def _check_segment_terms(
+    pol: OverduePolicy, segment: str, plan_kind: PlanKind, months: int, principal_minor: int
+) -> None:
+    """Fail unless the policy's ``segment`` may have this plan on these terms."""
+    terms = getattr(pol.file.plans, plan_kind.value)
+    seg = next((s for s in pol.file.segments if s.code == segment), None)
+    if seg is None:
+        known = ", ".join(s.code for s in pol.file.segments)
+        raise fail(f"--segment {segment!r} is not in the policy; known: {known}")
+    if plan_kind.value not in seg.treatment.plans:
+        raise fail(
+            f"segment {segment} is not eligible for {plan_kind.value} plans "
+            f"(policy: {', '.join(seg.treatment.plans) or 'none'})"
+        )
+    if not terms.min_months <= months <= terms.max_months:
+        raise fail(
+            f"--months {months}: {plan_kind.value} plans run "
+            f"{terms.min_months}..{terms.max_months} months under the policy"
+        )
+    if principal_minor < terms.min_principal_yuan:
+        raise fail(
+            f"--principal: at least {format_major(terms.min_principal_yuan)} yuan "
+            f"for {plan_kind.value} plans"
+        )
+
+
+def _print_quote(q: PlanQuote) -> None:
+    """The schedule as a table, then the totals and the rates."""
+    table = Table("n", "due date", "principal", "fee", "total", title=f"{q.kind.value} plan")
+    for p in q.payments:
+        table.add_row(
+            str(p.n),
+            p.due_date.isoformat(),
+            format_major(p.principal_minor),
+            format_major(p.fee_minor),
+            format_major(p.total_minor),
+        )
+    console.print(table)
+    console.print(
+        f"principal {format_major(q.principal_minor)}, total fee {format_major(q.total_fee_minor)}"
+        f", total paid {format_major(q.total_paid_minor)}"
+    )
+    console.print(
+        f"[bold]APR (年化利率, monthly IRR × 12): {q.apr * 100:.2f} %[/]; "
+        f"effective annual rate {q.ear * 100:.2f} %; nominal {q.nominal_annual_rate * 100:.2f} %"
+    )
 
 
 @plan_app.command("quote")
@@ -117,25 +168,7 @@ def quote(
     except InvalidOperation as exc:
         raise fail(f"--monthly-fee-rate {monthly_fee_rate!r} is not a number, e.g. 0.006") from exc
     if segment is not None:
-        seg = next((s for s in pol.file.segments if s.code == segment), None)
-        if seg is None:
-            known = ", ".join(s.code for s in pol.file.segments)
-            raise fail(f"--segment {segment!r} is not in the policy; known: {known}")
-        if plan_kind.value not in seg.treatment.plans:
-            raise fail(
-                f"segment {segment} is not eligible for {plan_kind.value} plans "
-                f"(policy: {', '.join(seg.treatment.plans) or 'none'})"
-            )
-        if not terms.min_months <= months <= terms.max_months:
-            raise fail(
-                f"--months {months}: {plan_kind.value} plans run "
-                f"{terms.min_months}..{terms.max_months} months under the policy"
-            )
-        if principal_minor < terms.min_principal_yuan:
-            raise fail(
-                f"--principal: at least {format_major(terms.min_principal_yuan)} yuan "
-                f"for {plan_kind.value} plans"
-            )
+        _check_segment_terms(pol, segment, plan_kind, months, principal_minor)
     try:
         q = quote_plan(
             plan_kind,
@@ -151,24 +184,7 @@ def quote(
     if as_json:
         emit_json(quote_json(q, pol.version))
         return
-    table = Table("n", "due date", "principal", "fee", "total", title=f"{q.kind.value} plan")
-    for p in q.payments:
-        table.add_row(
-            str(p.n),
-            p.due_date.isoformat(),
-            format_major(p.principal_minor),
-            format_major(p.fee_minor),
-            format_major(p.total_minor),
-        )
-    console.print(table)
-    console.print(
-        f"principal {format_major(q.principal_minor)}, total fee {format_major(q.total_fee_minor)}"
-        f", total paid {format_major(q.total_paid_minor)}"
-    )
-    console.print(
-        f"[bold]APR (年化利率, monthly IRR × 12): {q.apr * 100:.2f} %[/]; "
-        f"effective annual rate {q.ear * 100:.2f} %; nominal {q.nominal_annual_rate * 100:.2f} %"
-    )
+    _print_quote(q)
 
 
 # --------------------------------------------------------------------------- 和谐还款 store

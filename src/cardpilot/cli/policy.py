@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import warnings
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -23,6 +23,9 @@ from cardpilot.policy.loading import PolicyError, default_policy_path, load_poli
 from cardpilot.policy.migration import MigrationError, migrate_policy_folder
 from cardpilot.policy.old_syntax import OldPolicySyntaxWarning
 from cardpilot.policy.schema import Policy
+
+if TYPE_CHECKING:
+    from cardpilot.jobs.calibrate import Calibration
 
 policy_app = typer.Typer(
     help="Check, show and compare limit policy files (grades, segments, guards, reasons).",
@@ -293,19 +296,11 @@ def calibrate(
     default rate per calibrated grade when the store holds outcomes. Check the result with
     `cardpilot policy diff` before it goes live.
     """
-    import datetime as dt
-
     from cardpilot.batch.scoring import model_version_of
     from cardpilot.cli.common import database_url
     from cardpilot.cli.review import load_scorer, parse_as_of
-    from cardpilot.jobs.calibrate import (
-        CalibrationError,
-        calibrate_policy,
-        parse_shares,
-        report_rows,
-    )
+    from cardpilot.jobs.calibrate import CalibrationError, calibrate_policy, parse_shares
     from cardpilot.policy.calibration import with_declared_version, write_calibrated_policy
-    from cardpilot.policy.grades import default_rate_is_monotonic
 
     path = _folder(policy_ref)
     source = _load(path)
@@ -326,33 +321,56 @@ def calibrate(
     except CalibrationError as exc:
         raise fail(str(exc)) from None
     calibrated = result.policy if version is None else with_declared_version(result.policy, version)
-    grades = [
-        {"grade": g.code, "score_min": g.score.min, "score_max": g.score.max}
-        for g in calibrated.limits.grades
-        if g.score is not None
-    ]
-    rows = report_rows(result.report) if result.report is not None else None
-    monotonic = default_rate_is_monotonic(result.report) if result.report is not None else None
-    header = [
-        f"Score cut-offs calibrated by `cardpilot policy calibrate` on {dt.date.today()}:",
-        f"  model {model_version_of(scorer)}, {result.accounts:,} accounts scored as of"
-        f" {result.as_of},",
-        f"  shares {'/'.join(f'{s * 100:g}' for s in result.shares)} % (best grade first).",
-    ]
-    if rows is not None:
-        rates = ", ".join(f"{r['grade']} {_rate(r['default_rate'])}" for r in rows)
-        header.append(f"  Observed default rate ({result.label}), same accounts: {rates}.")
-        header.append(f"  Rising from the best grade to the worst: {'yes' if monotonic else 'NO'}.")
-    else:
-        header.append("  The store holds no outcomes: check the grades with the grade report.")
-    header.append(f"  Source: {source.limits.version}, from {path or 'the shipped policy'}.")
+    grades = _score_bands(calibrated)
+    rows, monotonic = _grade_report(result)
+    header = _calibration_header(
+        result, model_version_of(scorer), rows, monotonic, source.limits.version, path
+    )
     try:
         comments_kept = write_calibrated_policy(
             path or default_policy_path(), out, calibrated, header
         )
     except PolicyError as exc:
         raise fail(str(exc)) from None
-    payload = {
+    if as_json:
+        emit_json(
+            _calibration_json(result, calibrated, source, grades, rows, monotonic, out)
+            | {"comments_kept": comments_kept}
+        )
+        return
+    _print_calibration(result, grades, rows, monotonic, calibrated.version, out, comments_kept)
+
+
+def _grade_report(result: Calibration) -> tuple[list[dict[str, Any]] | None, bool | None]:
+    """(rows, default rate rising from the best grade to the worst) when outcomes are known."""
+    from cardpilot.jobs.calibrate import report_rows
+    from cardpilot.policy.grades import default_rate_is_monotonic
+
+    if result.report is None:
+        return None, None
+    return report_rows(result.report), default_rate_is_monotonic(result.report)
+
+
+def _score_bands(policy: Policy) -> list[dict[str, Any]]:
+    """Each grade's score band, best grade first."""
+    return [
+        {"grade": g.code, "score_min": g.score.min, "score_max": g.score.max}
+        for g in policy.limits.grades
+        if g.score is not None
+    ]
+
+
+def _calibration_json(
+    result: Calibration,
+    calibrated: Policy,
+    source: Policy,
+    grades: list[dict[str, Any]],
+    rows: list[dict[str, Any]] | None,
+    monotonic: bool | None,
+    out: Path,
+) -> dict[str, Any]:
+    """What ``policy calibrate --json`` prints (besides ``comments_kept``)."""
+    return {
         "out": str(out),
         "version": calibrated.version,
         "source_version": source.version,
@@ -364,11 +382,45 @@ def calibrate(
         "label": result.label,
         "grade_report": rows,
         "default_rate_monotonic": monotonic,
-        "comments_kept": comments_kept,
     }
-    if as_json:
-        emit_json(payload)
-        return
+
+
+def _calibration_header(
+    result: Calibration,
+    model_version: str | None,
+    rows: list[dict[str, Any]] | None,
+    monotonic: bool | None,
+    source_version: str,
+    path: Path | None,
+) -> list[str]:
+    """The comment written at the top of the calibrated limits.yaml: how it was made."""
+    import datetime as dt
+
+    header = [
+        f"Score cut-offs calibrated by `cardpilot policy calibrate` on {dt.date.today()}:",
+        f"  model {model_version}, {result.accounts:,} accounts scored as of {result.as_of},",
+        f"  shares {'/'.join(f'{s * 100:g}' for s in result.shares)} % (best grade first).",
+    ]
+    if rows is not None:
+        rates = ", ".join(f"{r['grade']} {_rate(r['default_rate'])}" for r in rows)
+        header.append(f"  Observed default rate ({result.label}), same accounts: {rates}.")
+        header.append(f"  Rising from the best grade to the worst: {'yes' if monotonic else 'NO'}.")
+    else:
+        header.append("  The store holds no outcomes: check the grades with the grade report.")
+    header.append(f"  Source: {source_version}, from {path or 'the shipped policy'}.")
+    return header
+
+
+def _print_calibration(
+    result: Calibration,
+    grades: list[dict[str, Any]],
+    rows: list[dict[str, Any]] | None,
+    monotonic: bool | None,
+    version: str,
+    out: Path,
+    comments_kept: bool,
+) -> None:
+    """The calibrated cut-offs with each grade's accounts and observed default rate."""
     table = Table(title=f"calibrated cut-offs ({result.accounts:,} accounts as of {result.as_of})")
     for column in ("grade", "score", "accounts", "default rate"):
         table.add_column(column, justify="left" if column == "grade" else "right")
@@ -384,7 +436,7 @@ def calibrate(
     console.print(table)
     if monotonic is not None:
         console.print(f"default rate rising from the best grade to the worst: {monotonic}")
-    console.print(f"policy {calibrated.version} → {out}")
+    console.print(f"policy {version} → {out}")
     if not comments_kept:
         console.print("[yellow]limits.yaml was written out whole: its comments are not kept[/]")
 

@@ -7,7 +7,7 @@ the window, reads cycle ``k`` as a column instead of grouping; it gives the same
 bit, as the general plan (``behaviour_features_lazy``), which it falls back to otherwise;
 ``payment_volatility`` alone is not reproducible to the last bit even by the general plan run
 twice (Polars' grouped ``std``), tests/scoring/test_features_equality.py. The feature
-dictionary (``FEATURE_DICTIONARY`` and docs/features.md) says what each column means, its
+dictionary (``scoring.feature_dictionary`` and docs/features.md) says what each column means, its
 unit and how it is derived.
 
 Conventions (see docs/features.md):
@@ -29,8 +29,32 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 
-from cardpilot.scoring.application import APPLICATION_DICTIONARY
+from cardpilot.scoring.feature_dictionary import (
+    CATEGORICAL_FEATURES,
+    EXTRA_FEATURES,
+    FEATURE_DICTIONARY,
+    FEATURE_NAMES,
+    MODEL_FEATURES,
+    feature_spec,
+)
 from cardpilot.scoring.feature_spec import FeatureSpec
+
+# Callers import the dictionary's names from here too; they live in feature_dictionary.
+__all__ = [
+    "CATEGORICAL_FEATURES",
+    "CUSTOMER_COLUMNS_USED",
+    "DEFAULT_WINDOW",
+    "EXTRA_FEATURES",
+    "FEATURE_DICTIONARY",
+    "FEATURE_NAMES",
+    "MODEL_FEATURES",
+    "PAYMENT_RATIO_CAP",
+    "FeatureSpec",
+    "PortfolioLike",
+    "behaviour_features",
+    "behaviour_features_lazy",
+    "feature_spec",
+]
 
 DEFAULT_WINDOW = 6
 PAYMENT_RATIO_CAP = 2.0  # paying twice the bill says no more about risk than paying it once
@@ -49,255 +73,6 @@ class PortfolioLike(Protocol):
     def customers(self) -> pl.DataFrame: ...
 
 
-FEATURE_DICTIONARY: tuple[FeatureSpec, ...] = (
-    FeatureSpec("account_id", "id", "", "Account identifier."),
-    FeatureSpec(
-        "credit_limit_minor", "numeric", "minor units", "Current credit limit of the account."
-    ),
-    FeatureSpec(
-        "history_months", "numeric", "cycles", "Statement cycles in the window (at most 6)."
-    ),
-    FeatureSpec(
-        "utilisation_latest", "numeric", "ratio", "Latest statement balance / credit limit."
-    ),
-    FeatureSpec("utilisation_avg_6m", "numeric", "ratio", "Mean utilisation over the window."),
-    FeatureSpec("utilisation_max_6m", "numeric", "ratio", "Highest utilisation in the window."),
-    FeatureSpec(
-        "utilisation_trend",
-        "numeric",
-        "ratio / month",
-        "Least-squares slope of utilisation per cycle (positive: rising).",
-    ),
-    FeatureSpec(
-        "payment_ratio_latest",
-        "numeric",
-        "ratio",
-        "Latest payment / previous statement balance, capped at 2; null when nothing was owed.",
-        -1,
-    ),
-    FeatureSpec(
-        "payment_ratio_avg_6m",
-        "numeric",
-        "ratio",
-        "Mean of the payment ratios in the window (cycles that owed something).",
-        -1,
-    ),
-    FeatureSpec(
-        "payment_ratio_previous",
-        "numeric",
-        "ratio",
-        "Payment ratio of the cycle before the latest.",
-        -1,
-    ),
-    FeatureSpec(
-        "payment_ratio_min_3m",
-        "numeric",
-        "ratio",
-        "Lowest payment ratio among the latest 3 cycles.",
-        -1,
-    ),
-    FeatureSpec(
-        "revolving_months_6m",
-        "numeric",
-        "cycles",
-        "Cycles that paid less than the previous balance owed (balance carried over).",
-    ),
-    FeatureSpec(
-        "paid_in_full_months_6m",
-        "numeric",
-        "cycles",
-        "Cycles that paid at least the previous balance owed.",
-    ),
-    FeatureSpec(
-        "inactive_months_6m",
-        "numeric",
-        "cycles",
-        "Cycles with no balance owed and no payment (card not used).",
-    ),
-    FeatureSpec(
-        "repayment_status_latest",
-        "numeric",
-        "issuer code",
-        "Issuer's repayment status of the latest cycle (-2 no use, -1 paid in full, "
-        "0 revolving, 1..9 months late); null when the issuer gives none.",
-    ),
-    FeatureSpec(
-        "repayment_status_previous",
-        "numeric",
-        "issuer code",
-        "Issuer's repayment status of the cycle before the latest; null when none.",
-    ),
-    FeatureSpec(
-        "repayment_pattern_3m",
-        "categorical",
-        "issuer codes",
-        "Issuer's repayment status of the latest 3 cycles, latest first, each capped to -2..3 "
-        "(e.g. '2|2|0'); null when the issuer gives none. Lets the scorecard see how "
-        "delinquency moved, not just its level.",
-    ),
-    FeatureSpec(
-        "status_paid_in_full_months_6m",
-        "numeric",
-        "cycles",
-        "Cycles the issuer marked paid in full (repayment status -1).",
-    ),
-    FeatureSpec(
-        "status_no_use_months_6m",
-        "numeric",
-        "cycles",
-        "Cycles the issuer marked as no consumption (repayment status -2).",
-    ),
-    FeatureSpec(
-        "missed_payment_months_6m",
-        "numeric",
-        "cycles",
-        "Cycles with a positive previous balance and no payment at all.",
-        +1,
-    ),
-    FeatureSpec(
-        "months_overdue_latest", "numeric", "months", "Months overdue in the latest cycle.", +1
-    ),
-    FeatureSpec(
-        "months_overdue_previous",
-        "numeric",
-        "months",
-        "Months overdue in the cycle before the latest.",
-        +1,
-    ),
-    FeatureSpec(
-        "max_months_overdue_3m", "numeric", "months", "Most months overdue, latest 3 cycles.", +1
-    ),
-    FeatureSpec(
-        "max_months_overdue_6m", "numeric", "months", "Most months overdue in the window.", +1
-    ),
-    FeatureSpec("overdue_count_3m", "numeric", "cycles", "Overdue cycles among the latest 3.", +1),
-    FeatureSpec("overdue_count_6m", "numeric", "cycles", "Overdue cycles in the window.", +1),
-    FeatureSpec(
-        "consecutive_overdue_months",
-        "numeric",
-        "cycles",
-        "Number of most recent consecutive cycles with an overdue payment (0 if the latest "
-        "cycle is not overdue).",
-        +1,
-    ),
-    FeatureSpec(
-        "months_since_last_overdue",
-        "numeric",
-        "cycles",
-        "Cycles since the latest overdue one (0: the latest cycle is overdue); null when none "
-        "in the window.",
-    ),
-    FeatureSpec(
-        "bill_growth",
-        "numeric",
-        "ratio",
-        "(Latest balance − oldest balance in the window) / credit limit.",
-    ),
-    FeatureSpec(
-        "payment_volatility",
-        "numeric",
-        "ratio",
-        "Coefficient of variation (std / mean) of the payments in the window; null when "
-        "nothing was paid.",
-    ),
-    FeatureSpec(
-        "payment_to_limit_latest",
-        "numeric",
-        "ratio",
-        "Latest payment / credit limit.",
-        -1,
-    ),
-    FeatureSpec(
-        "payment_to_limit_avg_6m",
-        "numeric",
-        "ratio",
-        "Mean payment in the window / credit limit.",
-        -1,
-    ),
-    FeatureSpec("paid_latest_minor", "numeric", "minor units", "Latest payment."),
-    FeatureSpec(
-        "paid_avg_6m_minor", "numeric", "minor units", "Mean payment per cycle in the window."
-    ),
-    FeatureSpec("balance_latest_minor", "numeric", "minor units", "Latest statement balance."),
-    FeatureSpec(
-        "available_credit_minor",
-        "numeric",
-        "minor units",
-        "Credit limit − latest statement balance (negative when over the limit).",
-    ),
-    FeatureSpec(
-        "spend_avg_6m_minor",
-        "numeric",
-        "minor units",
-        "Mean new spending per cycle: purchases + cash advances when the issuer reports them, "
-        "else max(0, balance − previous balance + payment).",
-    ),
-    FeatureSpec("spend_to_limit_avg_6m", "numeric", "ratio", "spend_avg_6m_minor / credit limit."),
-    FeatureSpec(
-        "cash_advance_share",
-        "numeric",
-        "ratio",
-        "Cash advances / (purchases + cash advances) in the window; null when not reported.",
-    ),
-    FeatureSpec(
-        "months_on_book",
-        "numeric",
-        "months",
-        "Whole months from the account's open date to as-of; null when unknown.",
-    ),
-    FeatureSpec("age", "numeric", "years", "as_of year − birth year; null when unknown."),
-    FeatureSpec("education", "categorical", "", "Education level as recorded by the issuer."),
-    FeatureSpec(
-        "annual_income_minor", "numeric", "minor units", "Declared annual income; null if unknown."
-    ),
-)
-
-# --- Per-cycle behaviour extras (issue #4; chosen by cross-validation on the training rows,
-# bench/select_models.py, docs/scoring.md "How the model was chosen"). Computed in the same
-# plan as the rest by ``_extra_aggregations``; keep the two in step.
-EXTRA_FEATURES: tuple[FeatureSpec, ...] = (
-    FeatureSpec(
-        "overdue_months_total_6m",
-        "numeric",
-        "months",
-        "Sum of the months overdue of every cycle in the window (depth and duration together).",
-        +1,
-    ),
-    FeatureSpec(
-        "payment_ratio_min_6m",
-        "numeric",
-        "ratio",
-        "Lowest payment ratio in the window (cycles that owed something).",
-        -1,
-    ),
-    FeatureSpec(
-        "status_revolving_months_6m",
-        "numeric",
-        "cycles",
-        "Cycles the issuer marked revolving (repayment status 0: minimum paid, balance carried).",
-    ),
-    FeatureSpec(
-        "unpaid_to_limit_latest",
-        "numeric",
-        "ratio",
-        "Part of the previous balance the latest payment left unpaid / credit limit.",
-    ),
-    FeatureSpec(
-        "utilisation_previous",
-        "numeric",
-        "ratio",
-        "Utilisation of the cycle before the latest.",
-    ),
-    FeatureSpec(
-        "utilisation_change_1m",
-        "numeric",
-        "ratio",
-        "Latest utilisation − utilisation of the cycle before (positive: rising).",
-    ),
-)
-FEATURE_DICTIONARY = FEATURE_DICTIONARY + EXTRA_FEATURES
-
-
 def _extra_aggregations(k: pl.Expr) -> dict[str, pl.Expr]:
     """Per-account aggregations of the cycle plan for ``EXTRA_FEATURES``."""
     util = pl.col("_util")
@@ -314,13 +89,6 @@ def _extra_aggregations(k: pl.Expr) -> dict[str, pl.Expr]:
     }
 
 
-FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY)
-MODEL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY if s.kind != "id")
-# Both dictionaries: the model families bin and constrain any feature by these.
-CATEGORICAL_FEATURES: frozenset[str] = frozenset(
-    s.name for s in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY) if s.kind == "categorical"
-)
-# Customer columns the feature plan may read; anything else (sex, marital status, ...) is
 # dropped before the join so no feature can derive from it.
 CUSTOMER_COLUMNS_USED: tuple[str, ...] = (
     "customer_id",
@@ -328,13 +96,6 @@ CUSTOMER_COLUMNS_USED: tuple[str, ...] = (
     "education",
     "annual_income_minor",
 )
-
-
-def feature_spec(name: str) -> FeatureSpec:
-    for spec in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY):
-        if spec.name == name:
-            return spec
-    raise KeyError(f"unknown feature {name!r}; see cardpilot.scoring.features.FEATURE_DICTIONARY")
 
 
 def _ratio(num: pl.Expr, den: pl.Expr) -> pl.Expr:
@@ -521,39 +282,71 @@ _SUMMED = (
 )
 
 
+# The cycle-row columns the uniform shortcut spreads out, one column per cycle ``k``.
+_WIDE_COLUMNS = (
+    "_limit",
+    "_util",
+    "_pay_ratio",
+    "_revolving",
+    "_paid_full",
+    "_inactive",
+    "_missed",
+    "repayment_status",
+    "_months_overdue",
+    "_overdue",
+    "statement_balance_minor",
+    "amount_paid_minor",
+    "_prev_balance",
+    "cash_advances_minor",
+    "purchases_minor",
+)
+
+
 def _uniform_aggregations(cycles: pl.DataFrame, n: int) -> pl.DataFrame:
     """``_aggregations`` when every account has ``n`` cycle rows, in (account, date) order.
 
     Cycle ``k`` of every account is every ``n``-th row, so each aggregation is a row-wise
     expression over ``n`` columns instead of a grouped one; the sums and means
-    (``_SUMMED``) stay grouped so that their floats are added in the same order as before.
+    (``_SUMMED``) stay grouped so that their floats are added in the grouped plan's order.
     """
-    columns = (
-        "_limit",
-        "_util",
-        "_pay_ratio",
-        "_revolving",
-        "_paid_full",
-        "_inactive",
-        "_missed",
-        "repayment_status",
-        "_months_overdue",
-        "_overdue",
-        "statement_balance_minor",
-        "amount_paid_minor",
-        "_prev_balance",
-        "cash_advances_minor",
-        "purchases_minor",
-    )
     wide = pl.concat(
         [
             cycles.gather_every(n, offset=n - 1 - k).select(
-                pl.col(c).alias(f"{c}@{k}") for c in columns
+                pl.col(c).alias(f"{c}@{k}") for c in _WIDE_COLUMNS
             )
             for k in range(n)
         ],
         how="horizontal",
     )
+    rows = _wide_rows(wide, n)
+    aggs = _aggregations()
+    summed = (
+        cycles.lazy()
+        .group_by("_idx", maintain_order=True)
+        .agg(**{name: aggs[name] for name in _SUMMED})
+        .collect()
+    )
+    return pl.concat([summed, rows], how="horizontal").select("_idx", *aggs)
+
+
+def _count_true(exprs: list[pl.Expr]) -> pl.Expr:
+    """How many of ``exprs`` are true per row (null counts as false)."""
+    total = pl.lit(0, pl.Int32)
+    for e in exprs:
+        total = total + e.fill_null(False).cast(pl.Int32)
+    return total
+
+
+def _first_true(flags: list[pl.Expr], otherwise: pl.Expr) -> pl.Expr:
+    """The smallest ``k`` whose flag is true per row, else ``otherwise``."""
+    out = otherwise
+    for k in reversed(range(len(flags))):
+        out = pl.when(flags[k]).then(pl.lit(k, pl.Int32)).otherwise(out)
+    return out
+
+
+def _wide_rows(wide: pl.DataFrame, n: int) -> pl.DataFrame:
+    """The row-wise aggregations of ``wide`` (column ``c@k`` is column ``c`` of cycle ``k``)."""
 
     def at(c: str, k: int) -> pl.Expr:
         if k < n:
@@ -563,31 +356,20 @@ def _uniform_aggregations(cycles: pl.DataFrame, n: int) -> pl.DataFrame:
     def each(c: str, last: int = n) -> list[pl.Expr]:
         return [pl.col(f"{c}@{k}") for k in range(min(last, n))]
 
-    def count(exprs: list[pl.Expr]) -> pl.Expr:
-        total = pl.lit(0, pl.Int32)
-        for e in exprs:
-            total = total + e.fill_null(False).cast(pl.Int32)
-        return total
-
     def int_sum(c: str) -> pl.Expr:
         total = pl.lit(0, pl.Int64)
         for e in each(c):
             total = total + e.fill_null(0).cast(pl.Int64)
         return total
 
-    def first_k(flags: list[pl.Expr], otherwise: pl.Expr) -> pl.Expr:
-        out = otherwise
-        for k in reversed(range(len(flags))):
-            out = pl.when(flags[k]).then(pl.lit(k, pl.Int32)).otherwise(out)
-        return out
-
+    count, first_k = _count_true, _first_true
     status = each("repayment_status")
     overdue = each("_overdue")
     pattern = [e.clip(-2, 3).cast(pl.Utf8) for e in each("repayment_status", 3)]
     unpaid = pl.max_horizontal(
         at("_prev_balance", 0) - at("amount_paid_minor", 0), pl.lit(0, pl.Int64)
     )
-    rows = wide.select(
+    return wide.select(
         _limit_latest=at("_limit", 0),
         history_months=pl.lit(n, pl.Int32),
         utilisation_latest=at("_util", 0),
@@ -625,14 +407,6 @@ def _uniform_aggregations(cycles: pl.DataFrame, n: int) -> pl.DataFrame:
         utilisation_previous=at("_util", 1),
         utilisation_change_1m=at("_util", 0) - at("_util", 1),
     )
-    aggs = _aggregations()
-    summed = (
-        cycles.lazy()
-        .group_by("_idx", maintain_order=True)
-        .agg(**{name: aggs[name] for name in _SUMMED})
-        .collect()
-    )
-    return pl.concat([summed, rows], how="horizontal").select("_idx", *aggs)
 
 
 def _aggregations() -> dict[str, pl.Expr]:

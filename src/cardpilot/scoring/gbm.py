@@ -99,7 +99,7 @@ def with_derived(features: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
 class GbmParams:
     learning_rate: float = 0.05
     num_leaves: int = 7
-    # 100 (was 200): best mean AUC of repeated 5-fold CV on the training rows (docs/scoring.md)
+    # The best mean AUC of repeated 5-fold CV on the training rows (docs/scoring.md)
     min_child_samples: int = 100
     subsample: float = 0.8
     colsample_bytree: float = 0.7

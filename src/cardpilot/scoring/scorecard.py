@@ -28,6 +28,13 @@ import polars as pl
 
 from cardpilot.domain import progress
 from cardpilot.scoring.calibration import PlattCalibration
+from cardpilot.scoring.conditional import (
+    CONDITIONAL,
+    derived_expr,
+    derived_inputs,
+    derived_sql,
+    with_derived,
+)
 from cardpilot.scoring.fastscore import CompiledScorecard, compile_scorecard, score_arrays
 from cardpilot.scoring.features import CATEGORICAL_FEATURES, feature_spec
 from cardpilot.scoring.protected import DEFAULT_PROTECTED, assert_not_protected
@@ -36,74 +43,20 @@ from cardpilot.scoring.scaling import PointsScale
 
 FAMILY = "scorecard"
 
-# Model-side conditional characteristics: a feature read only inside a segment of the latest
-# repayment status, NULL (the missing bin) elsewhere. They let the additive points table give a
-# feature different points per segment — e.g. utilisation raises risk for a revolving account
-# and lowers it for one that paid in full — which one characteristic per feature cannot.
-# Name → (feature, lowest status, highest status); None leaves that side open.
-_SEGMENT_STATUS = "repayment_status_latest"
-CONDITIONAL: dict[str, tuple[str, int | None, int | None]] = {
-    "utilisation_latest_if_clear": ("utilisation_latest", None, -1),
-    "utilisation_latest_if_revolving": ("utilisation_latest", 0, 1),
-    "utilisation_avg_if_clear": ("utilisation_avg_6m", None, -1),
-    "utilisation_avg_if_revolving": ("utilisation_avg_6m", 0, 1),
-    "balance_latest_if_clear": ("balance_latest_minor", None, -1),
-    "payment_ratio_latest_if_clear": ("payment_ratio_latest", None, -1),
-    "paid_avg_if_clear": ("paid_avg_6m_minor", None, -1),
-    "paid_avg_if_revolving": ("paid_avg_6m_minor", 0, 1),
-    "payment_to_limit_avg_if_clear": ("payment_to_limit_avg_6m", None, -1),
-    "credit_limit_if_not_late": ("credit_limit_minor", None, 1),
-    "payment_to_limit_latest_if_clear": ("payment_to_limit_latest", None, -1),
-    "payment_to_limit_latest_if_revolving": ("payment_to_limit_latest", 0, 1),
-    "inactive_months_if_clear": ("inactive_months_6m", None, -1),
-    "balance_latest_if_revolving": ("balance_latest_minor", 0, 1),
-    "balance_latest_if_one_late": ("balance_latest_minor", 1, 1),
-    "spend_to_limit_avg_if_clear": ("spend_to_limit_avg_6m", None, -1),
-    "utilisation_max_if_clear": ("utilisation_max_6m", None, -1),
-    "paid_in_full_months_if_revolving": ("paid_in_full_months_6m", 0, 1),
-}
-
-
-def _segment_bounds(lo: int | None, hi: int | None) -> tuple[pl.Expr, str]:
-    status = pl.col(_SEGMENT_STATUS)
-    ident = '"' + _SEGMENT_STATUS + '"'
-    if lo is None and hi is not None:
-        return status <= hi, f"{ident} <= {hi}"
-    if hi is None and lo is not None:
-        return status >= lo, f"{ident} >= {lo}"
-    if lo is not None and hi is not None:
-        return (status >= lo) & (status <= hi), f"{ident} BETWEEN {lo} AND {hi}"
-    raise ValueError("a conditional characteristic needs a segment")
-
-
-def derived_expr(name: str) -> pl.Expr:
-    """The Polars expression of a conditional characteristic (NULL outside its segment)."""
-    feature, lo, hi = CONDITIONAL[name]
-    cond, _ = _segment_bounds(lo, hi)
-    return pl.when(cond).then(pl.col(feature))
-
-
-def derived_sql(name: str) -> str:
-    """The same as one SQL expression over the feature table's columns."""
-    feature, lo, hi = CONDITIONAL[name]
-    _, cond = _segment_bounds(lo, hi)
-    return f'CASE WHEN {cond} THEN "{feature}" END'
-
-
-def derived_inputs(names: Sequence[str]) -> list[str]:
-    """The feature columns that characteristics ``names`` read (derived ones by their inputs)."""
-    out: list[str] = []
-    for n in names:
-        out += [CONDITIONAL[n][0], _SEGMENT_STATUS] if n in CONDITIONAL else [n]
-    return list(dict.fromkeys(out))
-
-
-def with_derived(features: pl.DataFrame, names: Sequence[str]) -> pl.DataFrame:
-    wanted = [n for n in names if n in CONDITIONAL and n not in features.columns]
-    if not wanted:
-        return features
-    return features.with_columns(derived_expr(n).alias(n) for n in wanted)
-
+# Callers import the conditional characteristics from here too; they live in conditional.
+__all__ = [
+    "CONDITIONAL",
+    "FAMILY",
+    "TABLE_SCHEMA",
+    "ScorecardModel",
+    "ScorecardParams",
+    "derived_expr",
+    "derived_inputs",
+    "derived_sql",
+    "fit_scorecard",
+    "reason_lists",
+    "with_derived",
+]
 
 TABLE_SCHEMA: dict[str, pl.DataType] = {
     "characteristic": pl.Utf8(),
@@ -418,8 +371,6 @@ def fit_scorecard(
     version: str = "unversioned",
 ) -> tuple[ScorecardModel, dict[str, Any]]:
     """Fit on the training rows given; returns the model and a fit summary (IV, dropped)."""
-    from sklearn.linear_model import LogisticRegression
-
     params = params or ScorecardParams()
     # A conditional characteristic is offered when its inputs are candidates themselves.
     extra = [
@@ -429,8 +380,42 @@ def fit_scorecard(
     ]
     assert_not_protected([*candidates, *derived_inputs(extra)], protected)
     features = with_derived(features, extra)
-    candidates = [*candidates, *extra]
     target = np.asarray(y, dtype=np.int8)
+    binned, ivs = _binned_candidates(features, [*candidates, *extra], target, params)
+    # Most informative first: this order breaks ties between equal reasons.
+    kept = sorted(binned, key=lambda n: -binned[n].iv)
+    woe = _woe_columns(features, kept, binned, target)
+    correlated: list[str] = []
+    if params.max_corr is not None and len(kept) > 1:
+        kept, correlated = _decorrelated(kept, woe, params.max_corr)
+    lr, kept, dropped = _fit_positive_weights(kept, woe, target, params)
+    coef = lr.coef_[0]
+    b0 = float(lr.intercept_[0])
+    table = _points_table(kept, coef, b0, binned, woe, params.scale)
+    provisional = ScorecardModel(
+        table, params.scale, PlattCalibration.identity(params.scale), version, protected
+    )
+    score, _ = provisional.score_arrays(features, threads=1)
+    calibration = PlattCalibration.fit(score.astype(np.float64), target)
+    model = ScorecardModel(table, params.scale, calibration, version, protected)
+    summary = {
+        "iv": ivs,
+        "selected": kept,
+        "dropped_for_correlation": correlated,
+        "dropped_for_sign": dropped,
+        "coefficients": {n: round(float(c), 6) for n, c in zip(kept, coef, strict=True)},
+        "intercept": round(b0, 6),
+    }
+    return model, summary
+
+
+def _binned_candidates(
+    features: pl.DataFrame,
+    candidates: Sequence[str],
+    target: npt.NDArray[np.int8],
+    params: ScorecardParams,
+) -> tuple[dict[str, _Binned], dict[str, float]]:
+    """The optimal bins of each candidate informative enough to keep, and every candidate's IV."""
     binned: dict[str, _Binned] = {}
     ivs: dict[str, float] = {}
     progress.stage(f"scorecard: binning {len(candidates)} features", len(candidates))
@@ -448,13 +433,31 @@ def fit_scorecard(
         ivs[name] = round(b.iv, 6)
         if b.iv >= params.min_iv and b.n_bins > 1:
             binned[name] = b
-    # Most informative first: this order breaks ties between equal reasons.
-    kept = sorted(binned, key=lambda n: -binned[n].iv)
+    return binned, ivs
+
+
+@dataclass(frozen=True)
+class _WoeColumn:
+    """One characteristic's weight of evidence per bin, its bin counts and each row's bin."""
+
+    table: npt.NDArray[np.float64]
+    accounts: npt.NDArray[np.int64]
+    defaults: npt.NDArray[np.int64]
+    bin_index: npt.NDArray[np.int64]
+
+    def per_row(self) -> npt.NDArray[np.float64]:
+        return self.table[self.bin_index]
+
+
+def _woe_columns(
+    features: pl.DataFrame,
+    kept: Sequence[str],
+    binned: dict[str, _Binned],
+    target: npt.NDArray[np.int8],
+) -> dict[str, _WoeColumn]:
     bads = float(target.sum())
     goods = float(len(target) - bads)
-    woe_tables: dict[str, npt.NDArray[np.float64]] = {}
-    counts: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
-    bin_idx: dict[str, npt.NDArray[np.int64]] = {}
+    out: dict[str, _WoeColumn] = {}
     for name in kept:
         b = binned[name]
         col = _column(features, name, b.groups if b.categorical else None)
@@ -465,24 +468,41 @@ def fit_scorecard(
         # WoE > 0 means riskier than average; +0.5 keeps empty cells finite.
         woe = np.log(((n_bad + 0.5) / bads) / ((n_good + 0.5) / goods))
         woe[n_all == 0] = 0.0  # an empty bin (usually missing) is neutral
-        woe_tables[name], counts[name], bin_idx[name] = woe, (n_all, n_bad), idx
+        out[name] = _WoeColumn(woe, n_all, n_bad, idx)
+    return out
+
+
+def _decorrelated(
+    kept: list[str], woe: dict[str, _WoeColumn], max_corr: float
+) -> tuple[list[str], list[str]]:
+    """(kept, dropped): of two characteristics correlated above ``max_corr``, the more
+    informative one (earlier in ``kept``) stays."""
+    woe_x = np.column_stack([woe[n].per_row() for n in kept])
+    corr: npt.NDArray[np.float64] = np.atleast_2d(np.nan_to_num(np.corrcoef(woe_x, rowvar=False)))
+    chosen: list[int] = []
+    for j in range(len(kept)):  # IV order: the more informative one stays
+        if all(abs(corr[j, i]) <= max_corr for i in chosen):
+            chosen.append(j)
+    correlated = [n for j, n in enumerate(kept) if j not in chosen]
+    return [kept[j] for j in chosen], correlated
+
+
+def _fit_positive_weights(
+    kept: list[str],
+    woe: dict[str, _WoeColumn],
+    target: npt.NDArray[np.int8],
+    params: ScorecardParams,
+) -> tuple[Any, list[str], list[str]]:
+    """(regression, kept, dropped): refit until every weight is positive, dropping the most
+    negative characteristic each time (or every zero weight an L1 fit left out)."""
+    from sklearn.linear_model import LogisticRegression
+
+    kept = list(kept)
     dropped: list[str] = []
-    correlated: list[str] = []
-    if params.max_corr is not None and len(kept) > 1:
-        woe_x = np.column_stack([woe_tables[n][bin_idx[n]] for n in kept])
-        corr: npt.NDArray[np.float64] = np.atleast_2d(
-            np.nan_to_num(np.corrcoef(woe_x, rowvar=False))
-        )
-        chosen: list[int] = []
-        for j in range(len(kept)):  # IV order: the more informative one stays
-            if all(abs(corr[j, i]) <= params.max_corr for i in chosen):
-                chosen.append(j)
-        correlated = [n for j, n in enumerate(kept) if j not in chosen]
-        kept = [kept[j] for j in chosen]
     while True:
         if not kept:
             raise ValueError("no characteristic left to fit (min_iv, max_corr or C too strict)")
-        X = np.column_stack([woe_tables[n][bin_idx[n]] for n in kept])
+        X = np.column_stack([woe[n].per_row() for n in kept])
         lr = (
             LogisticRegression(C=params.C, max_iter=2000)
             if params.penalty == "l2"
@@ -493,7 +513,7 @@ def fit_scorecard(
         lr.fit(X, target)
         coef = lr.coef_[0]
         if (coef > 0).all():
-            break
+            return lr, kept, dropped
         worst = int(np.argmin(coef))
         if coef[worst] == 0.0:  # L1 left some out: drop every zero weight at once
             zero = {kept[j] for j in np.flatnonzero(coef == 0.0)}
@@ -501,15 +521,25 @@ def fit_scorecard(
             kept = [n for n in kept if n not in zero]
             continue
         dropped.append(kept.pop(worst))
-    scale = params.scale
+
+
+def _points_table(
+    kept: list[str],
+    coef: npt.NDArray[np.float64],
+    b0: float,
+    binned: dict[str, _Binned],
+    woe: dict[str, _WoeColumn],
+    scale: PointsScale,
+) -> pl.DataFrame:
+    """The scorecard table: points per bin, characteristics in IV order."""
     m = len(kept)
-    b0 = float(lr.intercept_[0])
     rows: list[dict[str, Any]] = []
     for name, beta in zip(kept, coef, strict=True):
         b = binned[name]
-        n_all, n_bad = counts[name]
+        column = woe[name]
+        n_all, n_bad = column.accounts, column.defaults
         for i, (label, lo, hi, cats) in enumerate(_bin_labels(b)):
-            log_odds_bad = b0 / m + float(beta) * float(woe_tables[name][i])
+            log_odds_bad = b0 / m + float(beta) * float(column.table[i])
             points = scale.offset / m - scale.factor * log_odds_bad
             rows.append(
                 {
@@ -521,7 +551,7 @@ def fit_scorecard(
                     "categories": cats,
                     "is_missing": label == "Missing",
                     "points": math.floor(points + 0.5),
-                    "woe": float(woe_tables[name][i]),
+                    "woe": float(column.table[i]),
                     "accounts": int(n_all[i]),
                     "defaults": int(n_bad[i]),
                     "event_rate": float(n_bad[i] / n_all[i]) if n_all[i] else None,
@@ -530,21 +560,8 @@ def fit_scorecard(
     table = pl.DataFrame(rows, schema=TABLE_SCHEMA)
     # The table keeps characteristics in IV order; ScorecardModel reads that order back.
     order = {n: i for i, n in enumerate(kept)}
-    table = (
+    return (
         table.with_columns(_o=pl.col("characteristic").replace_strict(order))
         .sort("_o", "bin_index")
         .drop("_o")
     )
-    provisional = ScorecardModel(table, scale, PlattCalibration.identity(scale), version, protected)
-    score, _ = provisional.score_arrays(features, threads=1)
-    calibration = PlattCalibration.fit(score.astype(np.float64), target)
-    model = ScorecardModel(table, scale, calibration, version, protected)
-    summary = {
-        "iv": ivs,
-        "selected": kept,
-        "dropped_for_correlation": correlated,
-        "dropped_for_sign": dropped,
-        "coefficients": {n: round(float(c), 6) for n, c in zip(kept, coef, strict=True)},
-        "intercept": round(b0, 6),
-    }
-    return model, summary

@@ -154,6 +154,19 @@ def fairness_report(
     return rows
 
 
+def _metrics(test: dict[str, Any], train: dict[str, Any], psi_train_test: float) -> dict[str, Any]:
+    """The metrics a model's metadata records: discrimination on both splits, and their PSI."""
+    return {
+        "test_auc": test["auc"],
+        "test_ks": test["ks"],
+        "test_gini": test["gini"],
+        "train_auc": train["auc"],
+        "train_ks": train["ks"],
+        "train_gini": train["gini"],
+        "psi_train_test": round(psi_train_test, 6),
+    }
+
+
 def train_models(
     data: TrainingData,
     scale: PointsScale | None = None,
@@ -222,15 +235,7 @@ def train_models(
             "calibration": model.calibration.to_dict(),
             "fit_seconds": round(fit_seconds, 3),
             "fit_summary": summary,
-            "metrics": {
-                "test_auc": test_m["auc"],
-                "test_ks": test_m["ks"],
-                "test_gini": test_m["gini"],
-                "train_auc": train_m["auc"],
-                "train_ks": train_m["ks"],
-                "train_gini": train_m["gini"],
-                "psi_train_test": round(psi(train_score, test_score), 6),
-            },
+            "metrics": _metrics(test_m, train_m, psi(train_score, test_score)),
             "calibration_table": calibration_table(test_score, test_pd, y_test).to_dicts(),
             "fairness": {
                 "good_grade_cut": good_cut,

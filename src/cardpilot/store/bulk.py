@@ -41,8 +41,8 @@ from cardpilot.store.pg_copy import CopyConnection, copy_connection
 # (Arrow's %S carries the microseconds of a microsecond timestamp: "05.678901".)
 _SQLITE_TIMESTAMP = "%Y-%m-%d %H:%M:%S"
 
-# Rows per Arrow batch handed to PostgreSQL's binary COPY (see ``ingest``): 5,000-100,000 were
-# measured on 1.8M statements; about 20,000 overlapped encoding and loading best.
+# Rows per Arrow batch handed to PostgreSQL's binary COPY (see ``ingest``): small enough that
+# the client encodes one batch while the server loads the one before (docs/bench-history.md).
 COPY_BATCH_ROWS = 20_000
 
 
@@ -150,7 +150,7 @@ def ingest(
             data = _conform(connection, table, data)
         # The driver encodes each batch it is given whole before sending it: one batch of a
         # 300,000-row chunk is encoded while the server waits, then sent while the client
-        # waits. Small batches keep both at work (1.8M statements: 2.6 s → 1.45 s).
+        # waits. Small batches keep both at work.
         source = pa.RecordBatchReader.from_batches(
             data.schema, data.to_batches(max_chunksize=COPY_BATCH_ROWS)
         )
