@@ -31,6 +31,7 @@ import polars as pl
 
 from cardpilot.scoring.application import APPLICATION_DICTIONARY
 from cardpilot.scoring.feature_spec import FeatureSpec
+from cardpilot.scoring.warning_spec import WARNING_DICTIONARY
 
 DEFAULT_WINDOW = 6
 PAYMENT_RATIO_CAP = 2.0  # paying twice the bill says no more about risk than paying it once
@@ -331,7 +332,7 @@ CUSTOMER_COLUMNS_USED: tuple[str, ...] = (
 
 
 def feature_spec(name: str) -> FeatureSpec:
-    for spec in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY):
+    for spec in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY, *WARNING_DICTIONARY):
         if spec.name == name:
             return spec
     raise KeyError(f"unknown feature {name!r}; see cardpilot.scoring.features.FEATURE_DICTIONARY")
