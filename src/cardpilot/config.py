@@ -12,17 +12,28 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 DEFAULT_LOCALE = "zh-CN"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class ConfigError(ValueError):
+    """The configuration (file or ``CARDPILOT_*`` variables) cannot be used: says what to fix."""
 
 
 def _config_file() -> Path | None:
     explicit = os.environ.get("CARDPILOT_CONFIG")
     if explicit:
-        return Path(explicit)
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(
+                f"CARDPILOT_CONFIG names {path}, which is not a file; "
+                "point it at a cardpilot.toml or unset it"
+            )
+        return path
     local = Path("cardpilot.toml")
     return local if local.exists() else None
 
@@ -37,9 +48,18 @@ class _TomlSource(PydanticBaseSettingsSource):
         path = _config_file()
         if path is None or not path.exists():
             return {}
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"{path}: cannot read it as TOML ({exc})") from exc
         table = data.get("cardpilot", data)
-        return {k: v for k, v in table.items() if k in Settings.model_fields}
+        unknown = sorted(k for k in table if k not in Settings.model_fields)
+        if unknown:
+            raise ConfigError(
+                f"{path}: unknown key(s) {', '.join(unknown)}; "
+                f"known: {', '.join(Settings.model_fields)}"
+            )
+        return dict(table)
 
 
 class Settings(BaseSettings):
@@ -72,6 +92,14 @@ class Settings(BaseSettings):
     pseudonym_secret: str | None = None
     log_level: str = "INFO"
 
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"{value!r} is not a log level; use one of {', '.join(LOG_LEVELS)}")
+        return level
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -91,4 +119,19 @@ class Settings(BaseSettings):
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    """The settings in force; ``ConfigError`` names the bad key, its source and what to use."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise ConfigError(_explain(exc)) from None
+
+
+def _explain(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(
+            f"{key} (CARDPILOT_{key.upper()} or {_config_file() or 'cardpilot.toml'}): {message}"
+        )
+    return "invalid configuration: " + "; ".join(problems)

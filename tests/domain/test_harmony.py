@@ -119,17 +119,36 @@ def test_waiver_is_granted_at_most_once_per_policy_period():
         HarmonyReason.WAIVER_USED_IN_PERIOD,  # the offer
         HarmonyReason.UNKNOWN_PLAN,  # the acceptance of a plan that was never opened
     ]
-    assert second.waivers_granted("c1", first.plans["p1"].period) == 1
-    # Next calendar year is a new period: a new waiver may be granted.
+    assert second.waivers_granted("c1", D(2026, 6, 1), 12) == 1
+    # The window is rolling: the waiver granted on 2026-02-25 blocks until 2027-02-25.
+    blocked = apply(second, offer("p3", on=D(2027, 1, 5)))
+    assert blocked.rejections[-1].reason is HarmonyReason.WAIVER_USED_IN_PERIOD
     third = fold(
         [
-            offer("p3", on=D(2027, 1, 5), plan=(Instalment(D(2027, 2, 5), 200_000),)),
-            Accepted("p3-acc", D(2027, 1, 6), "p3"),
-            PaymentReceived("p3-pay", D(2027, 1, 7), "p3", 200_000),
+            offer("p3", on=D(2027, 2, 25), plan=(Instalment(D(2027, 3, 25), 200_000),)),
+            Accepted("p3-acc", D(2027, 2, 26), "p3"),
+            PaymentReceived("p3-pay", D(2027, 2, 27), "p3", 200_000),
         ],
         second,
     )
     assert third.plans["p3"].status is HarmonyStatus.KEPT
+
+
+def test_a_plan_broken_in_december_is_not_re_offered_a_waiver_in_january():
+    """The once-per-period rule does not reset on the calendar year."""
+    december = (Instalment(D(2025, 12, 1), 100_000), Instalment(D(2026, 1, 1), 100_000))
+    broken = fold(
+        [
+            offer("p1", on=D(2025, 10, 1), plan=december),
+            Accepted("p1-acc", D(2025, 10, 2), "p1"),
+            PaymentReceived("p1-pay", D(2025, 11, 20), "p1", 100_000),
+            DayClosed("d", D(2026, 1, 6), "p1"),
+        ]
+    )
+    assert broken.plans["p1"].status is HarmonyStatus.BROKEN
+    again = apply(broken, offer("p2", on=D(2026, 1, 10)))
+    assert "p2" not in again.plans
+    assert again.rejections[-1].reason is HarmonyReason.WAIVER_USED_IN_PERIOD
 
 
 def test_a_broken_plan_uses_the_period_waiver_too():
@@ -176,5 +195,6 @@ def test_any_sequence_with_duplicates_is_deterministic_and_grants_at_most_one_wa
         first.setdefault(e.event_id, e)
     deduped = list(first.values())  # the first occurrence of each id, in order
     assert fold(deduped) == ledger
-    assert ledger.waivers_granted("c1", 2026 * 12 // 12) <= 1
+    for day in (D(2026, 2, 1), D(2026, 6, 1), D(2026, 12, 31)):
+        assert ledger.waivers_granted("c1", day, 12) <= 1
     assert all(p.waived_minor == 0 or p.reinstated_minor == 0 for p in ledger.plans.values())

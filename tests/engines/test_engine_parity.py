@@ -43,6 +43,15 @@ def test_sample_exercises_every_action_grade_and_segment(local_decisions, policy
     assert set(local_decisions["segment"]) == {s.code for s in policy.limits.segments}
 
 
+def test_sample_exercises_holds_and_overdue_counts_since_a_limit_change(
+    features, policy, local_decisions
+):
+    assert "KEEP_WATCH_HOLD" in set(local_decisions["reason_codes"].explode())
+    since = [c for c in features.columns if c.endswith("_since_limit_change")]
+    whole_window = decide_limits(features.drop(since), policy, AS_OF)
+    assert (whole_window["action"] != local_decisions["action"]).any()
+
+
 def test_local_engine_equals_one_call_on_the_whole_table(features, policy, local_decisions):
     assert local_decisions.schema == pl.Schema(DECISION_SCHEMA)
     assert_frame_equal(local_decisions, decide_limits(features, policy, AS_OF))

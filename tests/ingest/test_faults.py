@@ -26,11 +26,21 @@ from cardpilot.store.db import make_engine, open_store
 
 ACCOUNTS = 17_000  # 102,000 statements: a first import takes the one-bulk-load path
 KILLS = 5
-DATA_TABLES = ("limit_history", "performance_labels", "statements", "accounts", "customers")
+DATA_TABLES = (
+    "ledger_postings",
+    "limit_history",
+    "performance_labels",
+    "statements",
+    "accounts",
+    "customers",
+)
 CARDPILOT = str(Path(sys.executable).parent / "cardpilot")
 # A whole import of each layout (the synthetic portfolio's accounts all have an open date).
 WHOLE = {
     "uci": {
+        # Per account: 6 statement memos, the opening balance, one payment (August) and three
+        # movements (July, August, September) of the bills below.
+        "ledger_postings": 11 * ACCOUNTS,
         "limit_history": 0,
         "performance_labels": ACCOUNTS,
         "statements": 6 * ACCOUNTS,
@@ -38,6 +48,7 @@ WHOLE = {
         "customers": ACCOUNTS,
     },
     "generic": {
+        "ledger_postings": ACCOUNTS,  # no transactions or payments: the opening balance
         "limit_history": ACCOUNTS,
         "performance_labels": ACCOUNTS,
         "statements": 6 * ACCOUNTS,

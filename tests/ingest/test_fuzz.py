@@ -165,7 +165,7 @@ def test_generic_reader_on_any_parquet_rejects_or_fails_with_one_clear_error(
 
 # -- whole imports: fail with one error and write nothing, or load with rejects -----------------
 
-_DATA_TABLES = ("customers", "accounts", "statements", "limit_history")
+_DATA_TABLES = ("customers", "accounts", "statements", "limit_history", "ledger_postings")
 
 
 def _counts(url: str) -> dict[str, int]:

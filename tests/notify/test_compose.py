@@ -12,20 +12,27 @@ from cardpilot.notify.prefs import ContactPrefs
 from .conftest import notice_for
 
 
-def test_chinese_sms_states_old_and_new_limit_date_reasons_and_how_to_object() -> None:
+def test_chinese_sms_states_the_change_its_main_reason_and_where_to_read_more() -> None:
     msg = compose_notice(notice_for(1), ContactPrefs(), "zh-CN", channel="sms")
     assert msg.locale == "zh-CN"
     assert msg.subject is None
     body = msg.body_text
-    assert "¥10,000.00" in body
-    assert "¥15,000.00" in body
-    assert "2026年12月1日" in body
-    assert "您的用卡和还款记录良好" in body
-    assert "提额幅度受您所在信用等级" in body
-    assert "人工复核" in body
-    assert "异议" in body
-    assert "申请" in body
+    assert "¥10,000" in body
+    assert "¥15,000" in body
+    assert "主要原因：您的用卡和还款记录良好" in body
+    assert "提额幅度受您所在信用等级" not in body  # every reason: app and e-mail
+    assert "详见手机银行" in body
+    assert "400-800-0000" in body
     assert "\n" not in body
+    assert len(body) <= 134
+
+
+def test_english_sms_stays_in_three_gsm7_parts_and_plain_ascii() -> None:
+    msg = compose_notice(notice_for(1), ContactPrefs(locale="en"), channel="sms")
+    assert "CNY 10,000 to CNY 15,000" in msg.body_text
+    assert "Main reason: your card use and repayment record are good" in msg.body_text
+    assert msg.body_text.isascii()
+    assert len(msg.body_text) <= 459
 
 
 def test_english_email_carries_the_same_facts_in_plain_text_and_html() -> None:
@@ -101,7 +108,7 @@ def test_a_review_decision_becomes_a_notice_with_its_reasons() -> None:
     notice = from_limit_decision(decision, decision_id="42", customer_id="C0007")
     assert notice.action == "decrease"
     msg = compose_notice(notice, None, "zh-CN", channel="sms")
-    assert "¥20,000.00" in msg.body_text
-    assert "¥15,000.00" in msg.body_text
+    assert "¥20,000" in msg.body_text
+    assert "¥15,000" in msg.body_text
     assert "您的账户连续逾期。" in msg.body_text
     assert "2026年11月30日" in msg.body_text

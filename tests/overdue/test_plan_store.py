@@ -9,6 +9,7 @@ import json
 import pytest
 from sqlalchemy import text
 
+from cardpilot.domain.plans import quote_plan, split_principal
 from cardpilot.jobs.overdue import treat_overdue
 from cardpilot.jobs.plans import (
     PlanStoreError,
@@ -63,13 +64,13 @@ def _offer(db, account: str = "a-low", months: int = 3):
 
 
 def test_a_plan_paid_in_full_is_kept_and_half_the_penalty_fees_stay_waived(db) -> None:
-    plan = _offer(db)
+    plan = _offer(db, "c-medium")  # the medium segment's treatment waives nothing
     assert plan.status == "offered"
     assert plan.penalty_fees_minor > 0
     accept_plan(db, plan.plan_id, on=ACCEPT_ON)
     for n, inst in enumerate(plan.instalments):
         due = dt.date.fromisoformat(inst["due_date"])
-        _pay(db, "a-low", due - dt.timedelta(days=5), inst["amount_minor"], f"T{n}")
+        _pay(db, "c-medium", due - dt.timedelta(days=5), inst["amount_minor"], f"T{n}")
     advance_plans(db, dt.date(2005, 11, 1))
     assert plan_status(db, plan_id=plan.plan_id)[0].status == "active"
     advance_plans(db, dt.date(2006, 1, 10))
@@ -85,6 +86,36 @@ def test_a_plan_paid_in_full_is_kept_and_half_the_penalty_fees_stay_waived(db) -
         ("payment", "active", "HARMONY_FIRST_PAYMENT"),
         ("payment", "kept", "HARMONY_ALL_INSTALMENTS_PAID"),
     ]
+
+
+def test_fees_the_treatment_waived_are_not_waived_again_and_the_rest_is_scheduled(db) -> None:
+    """a-low's treatment waived half its penalty fees: the plan's waiver does not apply to
+    them again, and the other half is in the instalments beside the principal."""
+    with db.connect() as conn:
+        charged, waived = conn.execute(
+            text(
+                "SELECT penalty_interest_minor + late_fee_minor, fee_waived_minor"
+                " FROM overdue_treatments WHERE account_id = 'a-low'"
+            )
+        ).one()
+    assert 0 < waived < charged
+    plan = _offer(db)
+    assert plan.penalty_fees_minor == 0  # no fee left whose waiver source is the plan
+    terms = load_overdue_policy().file.plans.equal_principal
+    quote = quote_plan("equal_principal", plan.principal_minor, 3, terms.monthly_rate, OFFER_ON)
+    assert plan.total_due_minor == quote.total_paid_minor + (charged - waived)
+    # the unwaived fees are split like the principal, with no plan fee on them
+    unwaived = split_principal(charged - waived, 3)
+    assert [i["amount_minor"] for i in plan.instalments] == [
+        p.total_minor + f for p, f in zip(quote.payments, unwaived, strict=True)
+    ]
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    _pay(db, "a-low", dt.date(2005, 10, 20), plan.instalments[0]["amount_minor"], "T0")
+    advance_plans(db, dt.date(2005, 10, 21))
+    active = plan_status(db, plan_id=plan.plan_id)[0]
+    assert active.status == "active"
+    assert active.waived_minor == 0
+    assert waived + active.waived_minor <= charged
 
 
 def test_a_missed_instalment_breaks_the_plan_reinstates_the_waiver_and_counts_as_broken(
@@ -233,3 +264,28 @@ def test_a_payment_is_dated_in_the_issuers_time_zone(db) -> None:
     with db.begin() as conn:
         conn.execute(text("DELETE FROM plan_events WHERE kind = 'payment'"))
     assert paid_on("America/New_York") == "2005-10-09"
+
+
+def test_an_account_current_on_its_plan_is_left_to_the_plan_until_the_plan_breaks(
+    db, treated: str, scorer
+) -> None:
+    plan = _offer(db, "c-medium")
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    _pay(db, "c-medium", dt.date(2005, 10, 20), plan.instalments[0]["amount_minor"], "T0")
+    advance_plans(db, dt.date(2005, 11, 5))
+    assert plan_status(db, plan_id=plan.plan_id)[0].status == "active"
+    current = treat_overdue(treated, scorer, as_of=dt.date(2005, 11, 5))
+    assert current.on_plan == 1
+    ids = set(read_treatments(db, dt.date(2005, 11, 5))["account_id"])
+    assert "c-medium" not in ids  # no penalty interest on the planned principal, no freeze
+    assert {"a-low", "e-high-pd"} <= ids
+    # The second instalment (due 2005-12-01, 3 days' grace) is missed: the plan breaks and
+    # the account is treated again, with the broken promise counted.
+    advance_plans(db, dt.date(2005, 12, 10))
+    assert plan_status(db, plan_id=plan.plan_id)[0].status == "broken"
+    again = treat_overdue(treated, scorer, as_of=dt.date(2005, 12, 10))
+    assert again.on_plan == 0
+    stored = read_treatments(db, dt.date(2005, 12, 10))
+    row = stored.filter(stored["account_id"] == "c-medium")
+    assert row.height == 1
+    assert row["broken_promises"][0] == 1

@@ -26,7 +26,7 @@ from .conftest import AS_OF, BALANCE
 
 POLICY = load_overdue_policy()
 DUE = AS_OF + dt.timedelta(days=20)  # 2005-10-20, the September statement's due date
-ACTIVE = {"a-low", "b-deep", "c-medium", "d-current", "e-high-pd", "g-cured", "h-no-pd"}
+NOT_PAST_DUE = {"d-current"}  # the only active account whose September statement is current
 
 
 def _rows(url: str, sql: str, **params: object) -> list[tuple]:
@@ -68,42 +68,62 @@ def test_before_due_reminders_are_queued_once_and_a_rerun_queues_nothing(
 ) -> None:
     day = DUE - dt.timedelta(days=5)
     first = send_reminders(overdue_store, as_of=day)
-    # Every active account (closed ones get nothing) has 500.00 of its minimum unpaid.
-    assert first.by_rule == {"before_due_5": len(ACTIVE)}
-    assert first.queued == len(ACTIVE)  # channel app only (before_due_5)
+    # Every active account has 500.00 of its minimum unpaid, but only the one not already past
+    # due is told to pay before the due date (closed ones get nothing; the others are on the
+    # treatment path, where "to avoid an overdue record" would be false).
+    assert first.by_rule == {"before_due_5": len(NOT_PAST_DUE)}
+    assert first.queued == len(NOT_PAST_DUE)  # channel app only (before_due_5)
     rows = _reminders(overdue_store)
-    assert {r[0] for r in rows} == ACTIVE
+    assert {r[0] for r in rows} == NOT_PAST_DUE
     assert {(r[1], r[2], r[4], r[6]) for r in rows} == {
         ("payment_due_reminder", "app", POLICY.version, "service")
     }
-    body = next(r[5] for r in rows if r[0] == "a-low")
+    body = next(r[5] for r in rows if r[0] == "d-current")
     assert "人民币500.00元" in body
     assert "2005年10月20日" in body
     assert "还有5天" in body
     assert "人民币5000.00元" in body  # the statement balance, to pay in full
     again = send_reminders(overdue_store, as_of=day)
-    assert (again.queued, again.already_queued) == (0, len(ACTIVE))
-    assert len(_reminders(overdue_store)) == len(ACTIVE)
+    assert (again.queued, again.already_queued) == (0, len(NOT_PAST_DUE))
+    assert len(_reminders(overdue_store)) == len(NOT_PAST_DUE)
 
 
-def test_a_payment_of_the_minimum_stops_the_reminder(overdue_store: str) -> None:
-    engine = make_engine(overdue_store)
+def _pay(url: str, account: str, at: dt.datetime, amount_minor: int) -> None:
+    engine = make_engine(url)
     with unit_of_work(engine) as s:
         s.add(
             Transaction(
-                transaction_id="pay-1",
-                account_id="a-low",
-                # 2005-10-10 00:30 in Shanghai is still 10-09 in UTC: the local date counts.
-                posted_at=dt.datetime(2005, 10, 9, 16, 30, tzinfo=dt.UTC),
+                transaction_id=f"pay-{account}",
+                account_id=account,
+                posted_at=at,
                 kind="payment",
-                amount_minor=50_000,
+                amount_minor=amount_minor,
                 currency="CNY",
             )
         )
     engine.dispose()
+
+
+def test_a_payment_of_the_minimum_stops_the_reminder(overdue_store: str) -> None:
+    # 2005-10-10 00:30 in Shanghai is still 10-09 in UTC: the local date counts.
+    _pay(overdue_store, "d-current", dt.datetime(2005, 10, 9, 16, 30, tzinfo=dt.UTC), 50_000)
     result = send_reminders(overdue_store, as_of=DUE - dt.timedelta(days=1))
-    assert "a-low" not in {r[0] for r in _reminders(overdue_store)}
-    assert result.by_rule == {"before_due_1": len(ACTIVE) - 1}
+    assert "d-current" not in {r[0] for r in _reminders(overdue_store)}
+    assert result.by_rule == {}
+
+
+def test_first_day_overdue_waits_for_payment_data_that_reaches_the_due_date(
+    overdue_store: str,
+) -> None:
+    # The store knows no payment at all: whether the minimum was paid by 10-20 is unknown.
+    unknown = send_reminders(overdue_store, as_of=DUE + dt.timedelta(days=1))
+    assert (unknown.by_rule, unknown.payments_known_through) == ({}, None)
+    # A payment feed reaching the due date (someone's payment on it): d-current's is missed.
+    _pay(overdue_store, "b-deep", dt.datetime(2005, 10, 20, 4, tzinfo=dt.UTC), 1)
+    known = send_reminders(overdue_store, as_of=DUE + dt.timedelta(days=1))
+    assert known.payments_known_through == DUE
+    assert known.by_rule == {"first_day_overdue": 1}
+    assert {r[0] for r in _reminders(overdue_store)} == {"d-current"}
 
 
 def test_treatment_path_messages_follow_the_stored_segment(overdue_store: str, scorer) -> None:  # type: ignore[no-untyped-def]
@@ -165,15 +185,17 @@ def test_a_policy_in_another_currency_is_refused(overdue_store: str) -> None:
 
 
 def test_cli_remind_prints_json_and_a_rerun_queues_nothing(overdue_store: str) -> None:
+    _pay(overdue_store, "b-deep", dt.datetime(2005, 10, 20, 4, tzinfo=dt.UTC), 1)
     runner = CliRunner()
     args = ["overdue", "remind", "--as-of", "2005-10-21", "--database", overdue_store, "--json"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     out = json.loads(first.stdout)
-    assert out["by_rule"] == {"first_day_overdue": len(ACTIVE)}
-    assert out["queued"] == len(ACTIVE)  # app only: no phone on file for sms
+    assert out["by_rule"] == {"first_day_overdue": len(NOT_PAST_DUE)}
+    assert out["payments_known_through"] == "2005-10-20"
+    assert out["queued"] == len(NOT_PAST_DUE)  # app only: no phone on file for sms
     second = json.loads(runner.invoke(app, args).stdout)
-    assert (second["queued"], second["already_queued"]) == (0, len(ACTIVE))
+    assert (second["queued"], second["already_queued"]) == (0, len(NOT_PAST_DUE))
     opt = runner.invoke(app, ["overdue", "opt-in", "cust-a-low", "--database", overdue_store])
     assert opt.exit_code == 0
     assert "recorded" in opt.stdout

@@ -1,6 +1,7 @@
 """Reminders on the real UCI data (NT$ policy variant): the September 2005 statement is due on
-2005-10-20; the file has no minimum due and no payments, so every account with a positive
-September balance is reminded five days before, once, and opted-in customers get the exact
+2005-10-20; the file has no minimum due and no payments after September, so every account with
+a positive September balance not already past due is reminded five days before, once, nobody
+is told on 2005-10-21 that a payment was missed, and opted-in customers get the exact
 minimum-payment illustration the day after the statement. Skipped when ../shared/data is
 absent."""
 
@@ -40,6 +41,15 @@ def _scalar(url: str, sql: str) -> Any:
         engine.dispose()
 
 
+def _scalar_row(url: str, sql: str) -> tuple[Any, ...]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return tuple(conn.execute(text(sql)).one())
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture(scope="module")
 def uci_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     from cardpilot.config import Settings
@@ -51,19 +61,22 @@ def uci_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def test_every_positive_september_balance_is_reminded_once_before_the_due_date(
+def test_every_positive_september_balance_not_past_due_is_reminded_once_before_the_due_date(
     uci_store: str,
 ) -> None:
-    positive = _scalar(
+    positive, current = _scalar_row(
         uci_store,
-        "SELECT COUNT(*) FROM statements WHERE cycle_date = '2005-09-30'"
-        " AND statement_balance_minor > 0",
+        "SELECT COUNT(*), SUM(CASE WHEN days_past_due = 0 THEN 1 ELSE 0 END) FROM statements"
+        " WHERE cycle_date = '2005-09-30' AND statement_balance_minor > 0",
     )
+    # 5,129 of the 27,402 positive balances are already past due (PAY_0 ≥ 1): "pay before the
+    # due date to avoid an overdue record" would be false for them.
+    assert (positive, current) == (27_402, 22_273)
     first = send_reminders(uci_store, as_of=dt.date(2005, 10, 15), policy=POLICY)
-    assert first.by_rule == {"before_due_5": positive}
-    assert first.queued == positive  # in-app only: the UCI file has no phone or e-mail
+    assert first.by_rule == {"before_due_5": current}
+    assert first.queued == current  # in-app only: the UCI file has no phone or e-mail
     again = send_reminders(uci_store, as_of=dt.date(2005, 10, 15), policy=POLICY)
-    assert (again.queued, again.already_queued) == (0, positive)
+    assert (again.queued, again.already_queued) == (0, current)
     body = _scalar(
         uci_store,
         "SELECT body_text FROM notify_outbox WHERE decision_ref LIKE 'reminder:before_due_5:%'"
@@ -71,6 +84,17 @@ def test_every_positive_september_balance_is_reminded_once_before_the_due_date(
     )
     assert "新台币" in body
     assert "2005年10月20日" in body
+
+
+def test_no_first_day_overdue_message_without_payment_data_past_the_due_date(
+    uci_store: str,
+) -> None:
+    # The file's payment data (PAY_AMT, in the ledger) ends with September's statement: whether
+    # the minimum due on 2005-10-20 was paid is unknown, so nobody is told it was missed
+    # (27,402 were before the ledger).
+    result = send_reminders(uci_store, as_of=dt.date(2005, 10, 21), policy=POLICY)
+    assert result.payments_known_through == SEPTEMBER
+    assert result.by_rule.get("first_day_overdue", 0) == 0
 
 
 def test_opted_in_uci_customers_get_the_exact_minimum_payment_illustration(

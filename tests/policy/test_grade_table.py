@@ -256,16 +256,32 @@ def test_account_without_score_keeps_its_limit_with_reason(decide):
 
 
 def test_decision_explains_itself_in_both_locales_with_at_most_four_reasons(decide):
-    d = decide(annual_income_minor=5_400_000, reason_codes=["RC_A", "RC_B", "RC_C", "RC_D"])
+    d = decide(
+        annual_income_minor=5_400_000,
+        reason_codes=["RC_A", "RC_B", "RC_C", "RC_D"],
+        positive_codes=["PF_A", "PF_B", "PF_C"],
+    )
     assert d["reason_codes"] == [
         "LIMIT_INCREASE_GOOD_REPAYMENT",
         "INCREASE_CAPPED_INCOME",
-        "RC_A",
-        "RC_B",
+        "PF_A",
+        "PF_B",
     ]
     assert d["reason_texts_zh"][0] == "您的用卡和还款记录良好，信用额度已提升。"
     assert d["reason_texts_en"][1].startswith("The increase is limited")
-    assert d["reason_texts_en"][2] == "RC_A"  # no text given for the score's code: the code
+    assert d["reason_texts_en"][2] == "PF_A"  # no text given for the score's code: the code
+
+
+def test_an_increase_states_positive_factors_and_a_decrease_adverse_reasons(decide):
+    score_reasons = {"reason_codes": ["RC_A", "RC_B"], "positive_codes": ["PF_A", "PF_B"]}
+    increase = decide(**score_reasons)
+    assert increase["action"] == "increase"
+    assert increase["reason_codes"][1:] == ["PF_A", "PF_B"]
+    decrease = decide(
+        score=560, consecutive_overdue_months=3, months_overdue_latest=3, **score_reasons
+    )
+    assert decrease["action"] == "decrease"
+    assert decrease["reason_codes"][1:] == ["RC_A", "RC_B"]
 
 
 def test_decision_records_policy_version_model_version_and_as_of(decide, policy, as_of):

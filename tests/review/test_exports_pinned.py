@@ -28,7 +28,7 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MODEL = FIXTURES / "models" / "uci-scorecard"
 POLICY = FIXTURES / "policies" / "uci-twd-2026.11"
 
-REVIEW_CSV_SHA256 = "a9ef41be02fc4044aed538ed6e4abb633974d4003e9b6ee7f5252c042a90886b"
+REVIEW_CSV_SHA256 = "8ac84aff6f2449366517a98befc5dea2d45f3fda6bf5cf8c2896e3ab24c0a1bc"
 TREAT_CSV_SHA256 = "2efba615b78a8401e4e078dfa5683f358e8e655e827471e0f83109962a7d8c7f"
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]

@@ -58,6 +58,21 @@ def test_review_json_prints_counts_by_action_grade_segment_and_run_id(loaded_sto
     assert _json(watch.stdout)["watched"] == payload["watched"] > 0
 
 
+@pytest.mark.usefixtures("standin_model")
+def test_a_rerun_with_no_new_statements_says_it_has_nothing_new_to_decide(loaded_store):
+    first = ["review", "--as-of", "2026-11-01", "--database", loaded_store, "--json"]
+    decided = _json(runner.invoke(app, first).stdout)["decided"]
+    result = runner.invoke(app, ["review", "--as-of", "2027-01-02", "--database", loaded_store])
+    assert result.exit_code == 0, result.output
+    assert "decided 0 · " in result.stdout
+    assert f"{decided:,} with no statement since their last decision" in result.stdout
+    assert "nothing new to decide" in result.stdout
+    assert max(len(line) for line in result.stdout.splitlines()) <= 80
+
+    watch = runner.invoke(app, ["watch", "--check", "--database", loaded_store])
+    assert watch.exit_code == 0, watch.output
+
+
 def test_review_refuses_unknown_engine_and_bad_date(loaded_store):
     bad = runner.invoke(app, ["review", "--engine", "flink", "--database", loaded_store])
     assert bad.exit_code == 2

@@ -9,6 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from sqlalchemy import text
+from store_counts import stored_decisions
 
 from cardpilot.batch.dates import default_as_of
 from cardpilot.jobs.review import ReviewError, review_cycle_id, review_portfolio
@@ -28,18 +29,10 @@ def _scalar(url: str, sql: str) -> int:
         engine.dispose()
 
 
-def _decisions(url: str) -> pl.DataFrame:
-    engine = make_engine(url)
-    try:
-        return read_decisions(engine)
-    finally:
-        engine.dispose()
-
-
 def test_review_decides_every_account_once_with_one_to_four_reasons(loaded_store, scorer):
     result = review_portfolio(loaded_store, scorer, as_of=AS_OF, chunk_rows=500)
     accounts = _scalar(loaded_store, "SELECT COUNT(*) FROM accounts")
-    decisions = _decisions(loaded_store)
+    decisions = stored_decisions(loaded_store)
     assert result.decided == accounts == decisions.height
     assert decisions["account_id"].n_unique() == accounts
     assert result.cycle_id == "2026-H1"
@@ -97,7 +90,7 @@ def test_account_limits_and_limit_history_follow_the_decisions(loaded_store, sco
 
 def test_increases_stay_in_grade_range_and_never_go_to_overdue_accounts(loaded_store, scorer):
     review_portfolio(loaded_store, scorer, as_of=AS_OF)
-    decisions = _decisions(loaded_store)
+    decisions = stored_decisions(loaded_store)
     policy = load_policy()
     ranges = {
         g.code: (g.increase_pct.min * 100, g.increase_pct.max * 100)
@@ -120,7 +113,7 @@ def test_increases_stay_in_grade_range_and_never_go_to_overdue_accounts(loaded_s
 
 def test_every_decrease_trigger_of_the_grade_table_is_honoured(loaded_store, scorer):
     review_portfolio(loaded_store, scorer, as_of=AS_OF)
-    decisions = _decisions(loaded_store)
+    decisions = stored_decisions(loaded_store)
     # Grade table: excellent ≥ 3, good ≥ 2, fair ≥ 1 consecutive overdue months → decrease
     # (or keep when already at the floor).
     triggers = {"excellent": 3, "good": 2, "fair": 1}
@@ -159,9 +152,22 @@ def test_every_limit_change_queues_its_notices_with_its_decision(loaded_store, s
         loaded_store,
         "SELECT COUNT(*) FROM limit_decisions WHERE new_limit_minor <> old_limit_minor",
     )
-    noticed = _scalar(loaded_store, "SELECT COUNT(DISTINCT decision_ref) FROM notify_outbox")
+    noticed = _scalar(
+        loaded_store,
+        "SELECT COUNT(DISTINCT decision_ref) FROM notify_outbox"
+        " WHERE message_type = 'limit_change'",
+    )
     assert changed > 0
     assert noticed == changed
+    # The tips follow only limits kept at a due review (notify.yaml tips_after_keep).
+    tipped_changes = _scalar(
+        loaded_store,
+        "SELECT COUNT(*) FROM notify_outbox o JOIN limit_decisions d"
+        " ON o.decision_ref = 'limit_decision:' || CAST(d.id AS VARCHAR(20))"
+        " WHERE o.message_type = 'limit_tips'"
+        " AND (d.new_limit_minor <> d.old_limit_minor OR NOT d.due_for_review)",
+    )
+    assert tipped_changes == 0
     # A second run in the cycle decides nothing, so it tells nothing more.
     before = _scalar(loaded_store, "SELECT COUNT(*) FROM notify_outbox")
     review_portfolio(loaded_store, scorer, as_of=AS_OF)
@@ -172,7 +178,7 @@ def test_next_cycle_reviews_again_and_cooling_follows_limit_history(loaded_store
     review_portfolio(loaded_store, scorer, as_of=AS_OF)
     # Two months later is the next half-year only in a new cycle: 2026-07-01 is 2026-H2.
     later = review_portfolio(loaded_store, scorer, as_of=dt.date(2026, 7, 1))
-    decisions = _decisions(loaded_store).filter(pl.col("cycle_id") == "2026-H2")
+    decisions = stored_decisions(loaded_store).filter(pl.col("cycle_id") == "2026-H2")
     assert later.decided == decisions.height > 0
     # Reviewed two months ago: not due, so no increase now.
     assert (decisions["action"] != "increase").all()
@@ -288,7 +294,7 @@ def test_each_distinct_list_of_reason_texts_is_stored_once_and_read_back_with_it
     from cardpilot.store.limit_decisions import reason_texts_id
 
     review_portfolio(loaded_store, scorer, as_of=AS_OF, chunk_rows=400)
-    decisions = _decisions(loaded_store)
+    decisions = stored_decisions(loaded_store)
     as_json = decisions.select(
         pl.col(c).list.eval(pl.element().cast(pl.String)).alias(c)
         for c in ("reason_texts_zh", "reason_texts_en")
@@ -334,7 +340,7 @@ def test_a_decision_stored_before_text_sets_keeps_its_own_texts(loaded_store, sc
             )
     finally:
         engine.dispose()
-    decisions = _decisions(loaded_store)
+    decisions = stored_decisions(loaded_store)
     row = decisions.filter(pl.col("account_id") == account).row(0, named=True)
     assert row["reason_texts_zh"] == ["旧的理由"]
     assert row["reason_texts_en"] == ["an older reason"]

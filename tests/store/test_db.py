@@ -21,6 +21,7 @@ PORTFOLIO_TABLES = {
     "transactions",
     "limit_history",
     "performance_labels",
+    "ledger_postings",
     "import_runs",
 }
 

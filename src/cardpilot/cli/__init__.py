@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typer
 
+from cardpilot.cli.errors import HandledGroup, Running
 from cardpilot.version import __version__
 
 app = typer.Typer(
@@ -15,6 +16,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    cls=HandledGroup,
 )
 
 
@@ -26,22 +28,35 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
+    ctx: typer.Context,
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+    debug: bool = typer.Option(
+        False,
+        "--debug",
+        envvar="CARDPILOT_DEBUG",
+        help="Show the full traceback of an error instead of one line.",
     ),
 ) -> None:
     """cardpilot: explainable credit-card limit and overdue management."""
     from cardpilot.cli.common import check_key_settings, configure_logging
 
+    Running.name = ctx.invoked_subcommand
     configure_logging()
     check_key_settings()
 
 
 # Registration: importing a module adds its commands to ``app``.
+from cardpilot.cli import account as _account  # noqa: E402,F401
 from cardpilot.cli import aging as _aging  # noqa: E402,F401
+from cardpilot.cli import audit as _audit  # noqa: E402,F401
+from cardpilot.cli import cases as _cases  # noqa: E402,F401
 from cardpilot.cli import demo as _demo  # noqa: E402,F401
+from cardpilot.cli import explain as _explain  # noqa: E402,F401
 from cardpilot.cli import fairness as _fairness  # noqa: E402,F401
 from cardpilot.cli import generate as _generate  # noqa: E402,F401
+from cardpilot.cli import ledger as _ledger  # noqa: E402,F401
 from cardpilot.cli import model as _model  # noqa: E402,F401
 from cardpilot.cli import notify as _notify  # noqa: E402,F401
 from cardpilot.cli import overdue as _overdue  # noqa: E402,F401

@@ -46,8 +46,26 @@ def policy_path(value: str | Path | None, kind: str | None = None) -> Path | Non
         raise fail(str(exc)) from None
 
 
+# The commands that may make a store where there is none; every other one refuses a URL with
+# no store instead of leaving an empty one (and folders) behind.
+STORE_MAKERS = frozenset({"import", "generate", "demo", "db"})
+
+
 def database_url(database: str | None) -> str:
-    return database or get_settings().resolved_database_url()
+    """The store's URL, checked: a command that does not make stores needs one to be there."""
+    from cardpilot.store.db import require_store
+
+    url = database or get_settings().resolved_database_url()
+    if not makes_stores():
+        require_store(url)
+    return url
+
+
+def makes_stores() -> bool:
+    """Whether the command running now is one of ``STORE_MAKERS`` (true outside a command)."""
+    from cardpilot.cli.errors import Running
+
+    return Running.name is None or Running.name in STORE_MAKERS
 
 
 def open_engine(database: str | None) -> Engine:

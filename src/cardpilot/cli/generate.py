@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from cardpilot.cli import app
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.progress import TrackedProgress
 from cardpilot.synth.generate import (
     DEFAULT_CHUNK,
     GenerateError,
@@ -65,7 +66,7 @@ def generate(
     )
     if accounts < 1 or chunk_size < 1 or not 1 <= months <= 60:
         raise fail("--accounts and --chunk-size must be at least 1, --months between 1 and 60")
-    progress = Progress(
+    progress = TrackedProgress(
         TextColumn("generating"),
         BarColumn(),
         MofNCompleteColumn(),

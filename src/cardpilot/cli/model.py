@@ -9,7 +9,8 @@ from typing import Any
 import typer
 
 from cardpilot.cli import app
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.domain import progress
 
 model_app = typer.Typer(help="Train, inspect and promote credit-risk models.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
@@ -51,7 +52,6 @@ def train(
 
     frames: Any
     protected_list = [p.strip() for p in protected.split(",") if p.strip()]
-    err = err_console if as_json else console
     if family == "application":
         if data is None or not data.exists():
             raise fail(
@@ -69,23 +69,20 @@ def train(
         read = read_uci(data)
         frames, labels, source = read, read.labels, f"uci:{data}"
     elif fmt == "store":
-        from sqlalchemy import create_engine
-
-        from cardpilot.config import get_settings
+        from cardpilot.cli.common import open_engine
         from cardpilot.store.frames import read_portfolio_frames
 
-        url = database or get_settings().resolved_database_url()
-        portfolio = read_portfolio_frames(create_engine(url))
+        progress.stage("reading the store", None)
+        portfolio = read_portfolio_frames(open_engine(database))
         frames, labels, source = portfolio, portfolio.labels, "store"
     else:
         raise fail(f"unknown --format {fmt!r}; use uci or store")
     if family == "behaviour":
-        with err.status("computing features"):
-            td = training_data(frames, labels, protected=protected_list)
-    with err.status("training scorecard and GBM"):
-        trained = train_models(
-            td, PointsScale(base_score, base_odds, pdo), protected_list, source=source
-        )
+        progress.stage("computing features", None)
+        td = training_data(frames, labels, protected=protected_list)
+    trained = train_models(
+        td, PointsScale(base_score, base_odds, pdo), protected_list, source=source
+    )
     _, test_rows = td.split if td.split is not None else reference_split(td.y)
     result = register_trained(trained, td.y[test_rows], out, _registry())
     if as_json:
@@ -109,6 +106,7 @@ def register_trained(
     from cardpilot.scoring.scorecard import ScorecardModel
     from cardpilot.store.scorecard_sql import write_scorecard_sql
 
+    progress.stage("writing models and reports", len(trained))
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for family, t in trained.items():
@@ -123,6 +121,7 @@ def register_trained(
                 encoding="utf-8",
             )
             registry.register(target)
+            progress.advance()
             m = t.metadata["metrics"]
             result[family] = {
                 "version": t.metadata["version"],

@@ -12,9 +12,24 @@ from typing import Any
 import typer
 from rich.console import Console
 
+# Piped or redirected output is for programs and files: a record stays on one line, however long,
+# and tables take the width they need, instead of being wrapped or cut at 80 columns.
+PIPED_WIDTH = 4096
+
+
+def make_console(*, stderr: bool = False) -> Console:
+    """A console that wraps to the terminal, and wraps nothing when its stream is not one."""
+    stream = sys.stderr if stderr else sys.stdout
+    try:
+        piped = not stream.isatty()
+    except (AttributeError, ValueError):
+        piped = True
+    return Console(stderr=stderr, soft_wrap=piped, width=PIPED_WIDTH if piped else None)
+
+
 # Human output and progress go to stderr when --json is on, so stdout stays one JSON object.
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object on stdout.")
 
@@ -34,7 +49,14 @@ def emit_json(payload: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
+def stop_live_displays() -> None:
+    """Clear every progress display still on screen (before an error line is printed)."""
+    from cardpilot.cli.progress import clear_all
+
+    clear_all()
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print a user-facing error (what, where, what to do) and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
     return typer.Exit(code)

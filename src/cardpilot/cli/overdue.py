@@ -6,18 +6,18 @@ through the outbox; ``cardpilot overdue opt-in``: customers' consent to educatio
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, database_url, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.progress import counted
 from cardpilot.policy.catalogue import OVERDUE
 
 if TYPE_CHECKING:
@@ -27,23 +27,9 @@ overdue_app = typer.Typer(help="Overdue accounts: segments and treatments.", no_
 app.add_typer(overdue_app, name="overdue")
 
 
-@contextmanager
-def _progress(name: str, quiet: bool) -> Iterator[Callable[[int, int], None]]:
+def _progress(name: str, quiet: bool) -> AbstractContextManager[Callable[[int, int], None]]:
     """A Rich bar on stderr (gone after the run with ``--json``); yields the job's callback."""
-    with Progress(
-        TextColumn(f"[bold]{name}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=quiet,
-    ) as bar:
-        task = bar.add_task(name, total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield on_progress
+    return counted(err_console, name, transient=quiet)
 
 
 @overdue_app.command("treat")
@@ -95,7 +81,8 @@ def treat(
         return
     console.print(
         f"overdue treatment · as of {result.as_of} · treated {result.treated:,} · "
-        f"already treated {result.skipped:,} · notices {result.notices:,} · "
+        f"already treated {result.skipped:,} · on a 和谐还款 plan {result.on_plan:,} · "
+        f"notices {result.notices:,} · "
         f"{result.seconds:.1f} s · policy {result.policy_version}"
     )
     table = Table("segment", "accounts", "mean PD", title=f"Overdue accounts on {result.as_of}")

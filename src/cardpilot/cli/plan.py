@@ -215,7 +215,7 @@ def _print_plan(view: Any) -> None:
         f"[bold]{view.plan_id}[/] account {view.account_id} · {view.status}"
         f"{f' ({view.status_reason}, {view.status_on})' if view.status_reason else ''} · "
         f"{view.kind} × {view.months} · principal {format_major(view.principal_minor)} · "
-        f"penalty fees {format_major(view.penalty_fees_minor)} · "
+        f"fees the plan may waive {format_major(view.penalty_fees_minor)} · "
         f"paid {format_major(view.paid_minor)} of {format_major(view.total_due_minor)} · "
         f"waived {format_major(view.waived_minor)} · "
         f"reinstated {format_major(view.reinstated_minor)}"

@@ -6,22 +6,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    SpinnerColumn,
     TaskID,
-    TextColumn,
-    TimeElapsedColumn,
 )
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, database_url
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.progress import bar
 
 if TYPE_CHECKING:
     from cardpilot.jobs.importing import ImportResult, ProgressCallback
@@ -106,23 +101,15 @@ class _ImportProgress:
     """A Rich bar per table on stderr, driven by the job's progress callback."""
 
     def __init__(self) -> None:
-        self._progress = Progress(
-            SpinnerColumn(),
-            TextColumn("[bold]{task.description:<13}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-            transient=False,
-        )
+        self._progress = bar(err_console, label_width=13)
         self._tasks: dict[str, TaskID] = {}
 
     def __enter__(self) -> _ImportProgress:
         self._progress.start()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._progress.stop()
+    def __exit__(self, *exc: Any) -> None:
+        self._progress.__exit__(*exc)  # erased when the import failed
 
     def update(self, stage: str, done: int, total: int | None) -> None:
         task = self._tasks.get(stage)

@@ -9,6 +9,7 @@ import typer
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.progress import TrackedProgress
 from cardpilot.config import get_settings
 
 privacy_app = typer.Typer(
@@ -95,7 +96,7 @@ def rotate(
 ) -> None:
     """Re-encrypt every value under the active key (and rebuild blind indexes made under
     another blind-index key), one transaction per batch; safe to stop and run again."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn
 
     from cardpilot.jobs.privacy import rotate as rotate_keys
     from cardpilot.privacy import PiiKeyError
@@ -103,7 +104,7 @@ def rotate(
     cipher = settings_cipher()
     engine = open_engine(database)
     try:
-        with Progress(
+        with TrackedProgress(
             TextColumn("[bold]rotate"),
             BarColumn(),
             MofNCompleteColumn(),

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from cardpilot.cli import app
@@ -21,6 +20,7 @@ from cardpilot.cli.common import (
     policy_path,
 )
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.progress import counted
 from cardpilot.domain.money import format_major, to_minor
 
 POLICY_OPTION = LIMITS_POLICY_OPTION
@@ -64,8 +64,15 @@ def load_scorer(model: Path | None, family: str) -> Any:
         raise fail(str(exc)) from None
 
 
-@app.command("review")
+# ``cardpilot review`` reviews the portfolio; its sub-commands (``review explain``) act on one
+# account's decision.
+review_app = typer.Typer(help="Review the portfolio's limits, or explain one account's decision.")
+app.add_typer(review_app, name="review")
+
+
+@review_app.callback(invoke_without_command=True)
 def review(
+    ctx: typer.Context,
     as_of: str | None = typer.Option(
         None, "--as-of", help="Review date (default: the day after the latest statement cycle)."
     ),
@@ -87,6 +94,8 @@ def review(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Decide increase / keep / decrease for every account due in this review cycle."""
+    if ctx.invoked_subcommand is not None:
+        return
     from cardpilot.engines.deciders import ENGINES
     from cardpilot.jobs.review import ReviewError, review_portfolio
 
@@ -129,23 +138,11 @@ def review(
         console.print(f"report → {report}")
 
 
-@contextmanager
-def _progress_bar(title: str, *, transient: bool) -> Iterator[Callable[[int, int], None]]:
+def _progress_bar(
+    title: str, *, transient: bool
+) -> AbstractContextManager[Callable[[int, int], None]]:
     """A progress bar on stderr; yields the job's progress callback (done, total)."""
-    with Progress(
-        TextColumn(f"[bold]{title}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err_console,
-        transient=transient,
-    ) as bar:
-        task = bar.add_task(title, total=None)
-
-        def on_progress(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield on_progress
+    return counted(err_console, title, transient=transient)
 
 
 def _write_report(url: str, cycle_id: str, policy: Any, path: Path) -> None:
@@ -162,9 +159,17 @@ def _write_report(url: str, cycle_id: str, policy: Any, path: Path) -> None:
 def _print_review(result: Any) -> None:
     console.print(
         f"review run {result.run_id} · cycle {result.cycle_id} · as of {result.as_of} · "
-        f"decided {result.decided:,} · skipped {result.skipped:,} (already decided) · "
         f"{result.seconds:.1f} s"
     )
+    console.print(f"decided {result.decided:,} · skipped {result.skipped:,}")
+    console.print(f"  {result.skipped_within_cycle:,} decided in cycle {result.cycle_id} already")
+    console.print(
+        f"  {result.skipped_no_new_evidence:,} with no statement since their last decision"
+    )
+    if result.early_reviews:
+        console.print(f"  of the decided, {result.early_reviews:,} again early (a watch flag)")
+    if result.decided == 0 and result.skipped_no_new_evidence:
+        console.print("nothing new to decide: no new statements since the last decisions")
     for title, counts in (
         ("action", result.by_action),
         ("grade", result.by_grade),
@@ -213,6 +218,7 @@ def watch(
                 "watched": watches.height,
                 "flagged": flagged.height,
                 "flags_added": added,
+                "actions": report.actions,
                 "watches": watches.head(limit).to_dicts(),
             }
         )
@@ -221,6 +227,9 @@ def watch(
         f"{watches.height:,} accounts watched, {flagged.height:,} flagged"
         + (f" ({added:,} new flags)" if check else "")
     )
+    if report.actions:
+        done = ", ".join(f"{n:,} {action}" for action, n in report.actions.items())
+        console.print(f"actions taken on the flags: {done}")
     table = Table()
     for column in ("account", "grade", "from", "to", "old limit", "new limit", "flags", "reasons"):
         table.add_column(column)

@@ -12,8 +12,9 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
 from cardpilot.cli.review import POLICY_OPTION, load_scorer, parse_as_of
+from cardpilot.domain import progress
 
 segments_app = typer.Typer(
     help="Data-driven spending and repayment clusters, compared with the policy's segments.",
@@ -78,9 +79,8 @@ def _prepare(
     as_json: bool,
 ) -> tuple[Any, Any, Any]:
     """The portfolio's features and labels, the policy in its currency, the optional scorer."""
-    err = err_console if as_json else console
-    with err.status("reading the portfolio and computing features"):
-        source = _input(fmt, data, database, as_of)
+    progress.stage("reading the portfolio and computing features", None)
+    source = _input(fmt, data, database, as_of)
     chosen = _policy(source.currency, policy)
     scorer = load_scorer(model, "scorecard") if model is not None else None
     return source, chosen, scorer
@@ -129,8 +129,7 @@ def cluster(
 
     bounds = _k_range(k_range)
     source, chosen, scorer = _prepare(fmt, data, database, as_of, policy, model, as_json)
-    err = err_console if as_json else console
-    with _user_errors(), err.status("fitting the clustering"):
+    with _user_errors():
         run = cluster_portfolio(
             source,
             chosen,
@@ -208,7 +207,7 @@ def demo_segments(url: str, out: Path, as_of: str) -> None:
     from cardpilot.jobs.segments import cluster_portfolio
 
     source, chosen, _ = _prepare("store", None, url, as_of, None, None, False)
-    with _user_errors(), console.status("fitting the clustering"):
+    with _user_errors():
         run = cluster_portfolio(
             source, chosen, out, k_range=(3, 6), scorer=load_scorer(None, "scorecard")
         )

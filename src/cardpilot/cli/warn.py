@@ -8,7 +8,8 @@ from typing import Any
 import typer
 
 from cardpilot.cli import app
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.domain import progress
 
 warn_app = typer.Typer(
     help="Early warning: accounts current now that are likely to go overdue next cycle.",
@@ -44,18 +45,16 @@ def train(
     from cardpilot.warning.training import warning_training_data
 
     protected_list = [p.strip() for p in protected.split(",") if p.strip()]
-    err = err_console if as_json else console
     frames, source = _portfolio(fmt, data, database)
-    with err.status("computing early-warning features"):
-        td = warning_training_data(frames, frames.labels, protected=protected_list)
-    with err.status("training the early-warning scorecard and GBM"):
-        trained = train_models(td, protected=protected_list, source=source)
+    progress.stage("computing early-warning features", None)
+    td = warning_training_data(frames, frames.labels, protected=protected_list)
+    trained = train_models(td, protected=protected_list, source=source)
     registry = _registry()
     assert td.split is not None
     _, test = td.split
     models = register_trained(trained, td.y[test], out, registry)
-    with err.status("scoring the same accounts with the champion scorecard"):
-        result = _comparison(td, trained, _champion(champion, registry, frames), models)
+    progress.stage("scoring the same accounts with the champion scorecard", None)
+    result = _comparison(td, trained, _champion(champion, registry, frames), models)
     if as_json:
         emit_json(result)
         return
@@ -82,13 +81,11 @@ def _portfolio(fmt: str, data: Path | None, database: str | None) -> tuple[Any, 
 
         return read_uci(data), f"uci:{data}"
     if fmt == "store":
-        from sqlalchemy import create_engine
-
-        from cardpilot.config import get_settings
+        from cardpilot.cli.common import open_engine
         from cardpilot.store.frames import read_portfolio_frames
 
-        url = database or get_settings().resolved_database_url()
-        return read_portfolio_frames(create_engine(url)), "store"
+        progress.stage("reading the store", None)
+        return read_portfolio_frames(open_engine(database)), "store"
     raise fail(f"unknown --format {fmt!r}; use uci or store")
 
 

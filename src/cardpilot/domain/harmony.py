@@ -12,8 +12,11 @@ penalty fees (违约金 and penalty interest) is waived. The plan moves through
   segment's treatment.
 * The waiver is granted (provisionally) when the plan becomes active, and **at most once per
   customer per policy period**: a broken plan has used the period's chance too, so breaking a
-  plan and asking for a new one in the same period is refused. Periods are calendar-aligned
-  blocks of ``period_months`` (12 = the calendar year) taken from the offer date.
+  plan and asking for a new one in the same period is refused. The period is a rolling window
+  of ``period_months`` (a policy value) ending on the day asked about: a waiver granted on
+  2005-10-05 with a 12-month window blocks another until 2006-10-05, whatever the calendar
+  year (a calendar-aligned block would let a plan broken in December be re-offered with a
+  fresh waiver in January).
 * Acceptance is its own event: no plan starts without the customer's own confirmation
   (银保监规〔2022〕13号 forbids automatic instalments without it; status: to check).
 
@@ -38,6 +41,7 @@ from functools import reduce
 from types import MappingProxyType
 
 from cardpilot.domain.fees import waived_amount
+from cardpilot.domain.plans import add_months
 
 
 class HarmonyStatus(StrEnum):
@@ -157,7 +161,7 @@ class HarmonyPlan:
     plan_id: str
     customer_id: str
     status: HarmonyStatus
-    period: int
+    period_months: int
     offered_on: dt.date
     accept_by: dt.date | None
     penalty_fees_minor: int
@@ -167,6 +171,7 @@ class HarmonyPlan:
     paid_minor: int = 0
     waived_minor: int = 0  # granted and standing (provisional while active, final when kept)
     reinstated_minor: int = 0  # charged back when the plan broke
+    waiver_on: dt.date | None = None  # the day the waiver was granted (the first payment)
 
     @property
     def total_due_minor(self) -> int:
@@ -214,28 +219,24 @@ class HarmonyLedger:
     """Every 和谐还款 plan of one or more customers, and what happened to them."""
 
     plans: Mapping[str, HarmonyPlan] = field(default_factory=_frozen)
-    # (customer_id, period) → the plan that used the period's one waiver
-    waiver_periods: Mapping[tuple[str, int], str] = field(
-        default_factory=lambda: MappingProxyType({})
-    )
     seen_event_ids: frozenset[str] = frozenset()
     transitions: tuple[Transition, ...] = ()
     rejections: tuple[Rejection, ...] = ()
 
-    def waivers_granted(self, customer_id: str, period: int) -> int:
-        """How many plans of the customer had a waiver granted in the period (0 or 1)."""
+    def waivers_granted(self, customer_id: str, on: dt.date, period_months: int) -> int:
+        """How many plans of the customer had a waiver granted in the ``period_months``
+        window ending on ``on`` (0 or 1 by construction)."""
         return sum(
             1
             for p in self.plans.values()
-            if p.customer_id == customer_id
-            and p.period == period
-            and p.status in (HarmonyStatus.ACTIVE, HarmonyStatus.KEPT, HarmonyStatus.BROKEN)
+            if p.customer_id == customer_id and waiver_in_window(p.waiver_on, on, period_months)
         )
 
 
-def policy_period(on: dt.date, period_months: int) -> int:
-    """Calendar-aligned period index: months since year 0 divided by the period length."""
-    return (on.year * 12 + on.month - 1) // period_months
+def waiver_in_window(granted_on: dt.date | None, on: dt.date, period_months: int) -> bool:
+    """A waiver granted on ``granted_on`` still counts on ``on`` under a rolling window of
+    ``period_months``: ``granted_on <= on < granted_on + period_months``."""
+    return granted_on is not None and granted_on <= on < add_months(granted_on, period_months)
 
 
 # ------------------------------------------------------------------------------ the fold
@@ -254,7 +255,6 @@ def _move(
     event: HarmonyEvent,
     plan: HarmonyPlan,
     reason: HarmonyReason,
-    periods: Mapping[tuple[str, int], str] | None = None,
 ) -> HarmonyLedger:
     old = state.plans.get(plan.plan_id)
     plans = dict(state.plans)
@@ -275,9 +275,6 @@ def _move(
     return replace(
         state,
         plans=_frozen(plans),
-        waiver_periods=MappingProxyType(
-            dict(periods if periods is not None else state.waiver_periods)
-        ),
         seen_event_ids=state.seen_event_ids | {event.event_id},
         transitions=transitions,
     )
@@ -295,8 +292,7 @@ def _break(plan: HarmonyPlan) -> HarmonyPlan:
 def _offer(state: HarmonyLedger, e: Offered) -> HarmonyLedger:
     if e.plan_id in state.plans:
         return _reject(state, e, HarmonyReason.PLAN_EXISTS)
-    period = policy_period(e.on, e.period_months)
-    if (e.customer_id, period) in state.waiver_periods:
+    if state.waivers_granted(e.customer_id, e.on, e.period_months):
         return _reject(state, e, HarmonyReason.WAIVER_USED_IN_PERIOD)
     if any(
         p.customer_id == e.customer_id and p.status in OPEN_STATUSES for p in state.plans.values()
@@ -306,7 +302,7 @@ def _offer(state: HarmonyLedger, e: Offered) -> HarmonyLedger:
         plan_id=e.plan_id,
         customer_id=e.customer_id,
         status=HarmonyStatus.OFFERED,
-        period=period,
+        period_months=e.period_months,
         offered_on=e.on,
         accept_by=e.accept_by,
         penalty_fees_minor=e.penalty_fees_minor,
@@ -359,7 +355,7 @@ def apply(state: HarmonyLedger, event: HarmonyEvent) -> HarmonyLedger:
     if isinstance(event, Accepted):
         if plan.status is not HarmonyStatus.OFFERED:
             return _reject(state, event, HarmonyReason.NOT_ALLOWED_IN_STATUS)
-        if (plan.customer_id, plan.period) in state.waiver_periods:
+        if state.waivers_granted(plan.customer_id, event.on, plan.period_months):
             return _reject(state, event, HarmonyReason.WAIVER_USED_IN_PERIOD)
         accepted = replace(plan, status=HarmonyStatus.ACCEPTED)
         return _move(state, event, accepted, HarmonyReason.CUSTOMER_ACCEPTED)
@@ -370,18 +366,17 @@ def _pay(state: HarmonyLedger, e: PaymentReceived, plan: HarmonyPlan) -> Harmony
     if plan.status is HarmonyStatus.OFFERED:
         return _reject(state, e, HarmonyReason.NOT_ALLOWED_IN_STATUS)
     plan = replace(plan, paid_minor=plan.paid_minor + e.amount_minor)
-    periods = state.waiver_periods
     if plan.status is HarmonyStatus.ACCEPTED:
-        key = (plan.customer_id, plan.period)
-        if key in periods:  # another plan took the period's waiver since acceptance
+        # another plan may have taken the window's waiver since acceptance
+        if state.waivers_granted(plan.customer_id, e.on, plan.period_months):
             return _reject(state, e, HarmonyReason.WAIVER_USED_IN_PERIOD)
         plan = replace(
             plan,
             status=HarmonyStatus.ACTIVE,
             waived_minor=waived_amount(plan.penalty_fees_minor, plan.waiver_share_bp),
+            waiver_on=e.on,
         )
-        periods = MappingProxyType({**periods, key: plan.plan_id})
-        state = _move(state, e, plan, HarmonyReason.FIRST_PAYMENT, periods)
+        state = _move(state, e, plan, HarmonyReason.FIRST_PAYMENT)
     if plan.paid_minor >= plan.total_due_minor:
         kept = replace(plan, status=HarmonyStatus.KEPT)
         return _move(state, e, kept, HarmonyReason.ALL_INSTALMENTS_PAID)

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, localcontext
 from enum import StrEnum
 
+from cardpilot.domain.money import format_major
+
 MAX_TENOR_MONTHS = 60  # 银保监规〔2022〕13号 / 办法 art. 70 (to check): at most five years
 MONTHS_PER_YEAR = 12
 RATE_PLACES = Decimal("0.00000001")  # APR/EAR/IRR reported to 1e-8
@@ -109,7 +111,10 @@ def _round(value: Decimal) -> int:
 
 def _check(principal_minor: int, months: int, rate: Decimal, max_tenor_months: int) -> None:
     if principal_minor <= 0:
-        raise PlanError(f"principal must be positive, not {principal_minor} fen")
+        raise PlanError(
+            f"the principal must be a positive amount in major units (e.g. 12000), "
+            f"not {format_major(principal_minor)}"
+        )
     if not 1 <= max_tenor_months <= MAX_TENOR_MONTHS:
         raise PlanError(f"the tenor cap must be 1..{MAX_TENOR_MONTHS} months")
     if not 1 <= months <= max_tenor_months:

@@ -12,6 +12,8 @@ import datetime as dt
 import numpy as np
 import polars as pl
 
+from cardpilot.policy.limits import OVERDUE_COUNTS, since_limit_change
+
 SCORE_REASONS = ("RC_OVERDUE_RECENT", "RC_HIGH_UTILISATION", "RC_LOW_PAYMENT", "RC_SHORT_HISTORY")
 
 
@@ -55,7 +57,7 @@ def sample_features(
             out.append(dt.date(month_index // 12, month_index % 12 + 1, 1 + day))
         return out
 
-    return pl.DataFrame(
+    frame = pl.DataFrame(
         {
             "account_id": [f"A{seed:03d}{i:08d}" for i in range(rows)],
             "score": pl.Series(np.where(null_score, 0, score), dtype=pl.Int32),
@@ -92,4 +94,30 @@ def sample_features(
     ).with_columns(
         pl.when(pl.Series(null_score)).then(None).otherwise(pl.col("score")).alias("score"),
         pl.when(pl.Series(null_score)).then(None).otherwise(pl.col("pd")).alias("pd"),
+    )
+    return _with_holds_and_counts_since_change(frame, rng, as_of)
+
+
+def _with_holds_and_counts_since_change(
+    frame: pl.DataFrame, rng: np.random.Generator, as_of: dt.date
+) -> pl.DataFrame:
+    """A tenth of the accounts under a hold on increases (ended or running), and for half of
+    those with a limit change, overdue counts since it (no more than the window's)."""
+    rows = frame.height
+    held = rng.random(rows) < 0.1
+    offsets = rng.integers(-180, 180, rows).tolist()
+    holds = [
+        as_of + dt.timedelta(days=d) if h else None
+        for h, d in zip(held.tolist(), offsets, strict=True)
+    ]
+    counted = pl.Series(rng.random(rows) < 0.5) & frame["last_limit_change_on"].is_not_null()
+    share = pl.Series(rng.random(rows))
+    return frame.with_columns(
+        pl.Series("increase_hold_until", holds, dtype=pl.Date),
+        *(
+            pl.when(counted)
+            .then((pl.col(name).cast(pl.Float64) * share).floor().cast(pl.Int64))
+            .alias(since_limit_change(name))
+            for name in OVERDUE_COUNTS
+        ),
     )

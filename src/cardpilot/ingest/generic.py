@@ -1,8 +1,8 @@
 """The generic portfolio layout (docs/data-formats.md, CONTRACTS.md) → checked, store-shaped chunks.
 
 A folder holds one table per name (``NAME.csv``, ``NAME.parquet`` or a folder ``NAME/`` of
-parts). Tables are read parents first (customers, accounts, then statements, transactions and
-labels), one bounded chunk at a time. Each chunk's fields are parsed and checked
+parts). Tables are read parents first (customers, accounts, then statements, transactions, payments
+and labels), one bounded chunk at a time. Each chunk's fields are parsed and checked
 (:mod:`cardpilot.ingest.generic_specs`), then its dates and states judged against the import
 date (:mod:`cardpilot.ingest.plausibility`), then its keys and parents against the rest of the
 import and the store (:mod:`cardpilot.ingest.generic_keys`). Personal fields are encrypted here,
@@ -245,6 +245,12 @@ class GenericReader:
             frame = frame.with_columns(pl.col("status").fill_null("active"))
         elif table == "transactions":
             frame = frame.with_columns(pl.col("currency").fill_null(self.defaults.currency))
+        elif table == "payments":
+            frame = frame.rename({"payment_id": "transaction_id", "paid_at": "posted_at"})
+            frame = frame.with_columns(
+                pl.lit("payment").alias("kind"),
+                pl.col("currency").fill_null(self.defaults.currency),
+            )
         return frame, pending
 
     def _encrypt(self, frame: pl.DataFrame) -> tuple[pl.DataFrame, Future[EncryptedStream] | None]:

@@ -74,6 +74,15 @@ SPECS: dict[str, list[FieldSpec]] = {
         FieldSpec("currency", "text", pattern=CURRENCY, upper=True),
         FieldSpec("merchant_category", "text", max_length=8),
     ],
+    # Payments received, stored as transactions of kind ``payment`` (their ids share the
+    # transactions' key: a payment id must not be a transaction id too).
+    "payments": [
+        FieldSpec("payment_id", "id", required=True, max_length=64),
+        FieldSpec("account_id", "id", required=True, max_length=64),
+        FieldSpec("paid_at", "timestamp", required=True),
+        FieldSpec("amount", "money", required=True, min_value=0),
+        FieldSpec("currency", "text", pattern=CURRENCY, upper=True),
+    ],
     "labels": [
         FieldSpec("account_id", "id", required=True, max_length=64),
         FieldSpec("label", "text", required=True, max_length=32),
@@ -81,13 +90,14 @@ SPECS: dict[str, list[FieldSpec]] = {
         FieldSpec("value", "bool", required=True),
     ],
 }
-TABLES = ("customers", "accounts", "statements", "transactions", "labels")
+TABLES = ("customers", "accounts", "statements", "transactions", "payments", "labels")
 REQUIRED_TABLES = ("customers", "accounts", "statements")
 STORE_TABLE = {
     "customers": "customers",
     "accounts": "accounts",
     "statements": "statements",
     "transactions": "transactions",
+    "payments": "transactions",
     "labels": "performance_labels",
 }
 KEY = {
@@ -95,12 +105,14 @@ KEY = {
     "accounts": ["account_id"],
     "statements": ["account_id", "cycle_date"],
     "transactions": ["transaction_id"],
+    "payments": ["payment_id"],
     "labels": ["account_id", "label"],
 }
 PARENT = {
     "accounts": ("customers", "customer_id"),
     "statements": ("accounts", "account_id"),
     "transactions": ("accounts", "account_id"),
+    "payments": ("accounts", "account_id"),
     "labels": ("accounts", "account_id"),
 }
 MONEY_TO_MINOR = {

@@ -123,8 +123,8 @@ def _whole_number(spec: FieldSpec, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr
     """ASCII digits with an optional sign (or a Parquet integer) to an integer."""
     name = spec.name
     if dtype.is_integer():
-        value = pl.col(name).cast(pl.Int64)
-        fmt_bad = pl.lit(False)
+        value = pl.col(name).cast(pl.Int64, strict=False)
+        fmt_bad = pl.col(name).is_not_null() & value.is_null()  # beyond a 64-bit integer
     else:
         text = _text(name, dtype)
         parsed = text.cast(pl.Int64, strict=False)
@@ -132,10 +132,17 @@ def _whole_number(spec: FieldSpec, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr
         # is a reject rather than an empty field.
         fmt_bad = text.is_not_null() & (~text.str.contains(_INT_RE) | parsed.is_null())
         value = pl.when(fmt_bad).then(None).otherwise(parsed)
+    # The field's own integer type may be narrower (a birth year is an Int16): a value beyond
+    # it is a reject, never an error for the whole import.
+    narrowed = value.cast(spec.dtype if spec.dtype != pl.Utf8 else pl.Int64, strict=False)
+    overflow = value.is_not_null() & narrowed.is_null()
+    too_large = pl.when(overflow).then(pl.lit("out of range for this field")).otherwise(None)
     reason = (
-        pl.when(fmt_bad).then(pl.lit("not a whole number")).otherwise(_range_reason(value, spec))
+        pl.when(fmt_bad)
+        .then(pl.lit("not a whole number"))
+        .otherwise(pl.coalesce(_range_reason(value, spec), too_large))
     )
-    return value.cast(spec.dtype if spec.dtype != pl.Utf8 else pl.Int64), reason
+    return pl.when(overflow).then(None).otherwise(narrowed), reason
 
 
 def _money(spec: FieldSpec, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:

@@ -114,12 +114,13 @@ def rules(table: str, today: dt.date) -> list[Rule]:
                 "repayment status does not match days_past_due",
             ),
         ]
-    if table == "transactions":
-        posted = pl.col("posted_at").dt.date()
+    if table in ("transactions", "payments"):
+        column = "posted_at" if table == "transactions" else "paid_at"
+        posted = pl.col(column).dt.date()
         return [
-            Rule("posted_at", posted < history, f"posted before {history.isoformat()}"),
+            Rule(column, posted < history, f"posted before {history.isoformat()}"),
             Rule(
-                "posted_at",
+                column,
                 posted > today + dt.timedelta(days=1),
                 f"posted after {today.isoformat()}",
             ),

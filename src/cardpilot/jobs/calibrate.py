@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from cardpilot.batch.currency import require_currency
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
 from cardpilot.batch.scoring import Scorer, portfolio_scores
+from cardpilot.domain import progress
 from cardpilot.policy.grades import calibrate_score_cutoffs, grade_report
 from cardpilot.policy.schema import Policy
 from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS
@@ -111,6 +112,7 @@ def calibrate_policy(
             raise CalibrationError(
                 f"no account has a statement up to {as_of} to score: nothing to calibrate on"
             )
+        progress.stage("calibrating cut-offs and reading outcomes", None)
         calibrated = calibrate_score_cutoffs(policy, scored["score"], list(shares))
         outcomes = _labels(db, label)
     finally:

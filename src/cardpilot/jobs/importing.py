@@ -22,17 +22,22 @@ import polars as pl
 from sqlalchemy import Engine
 from sqlalchemy.engine import make_url
 
+from cardpilot.audit.chain import AuditEntry
 from cardpilot.config import Settings, get_settings
 from cardpilot.ingest.crypt import EncryptionPool
 from cardpilot.ingest.encodings import DEFAULT_ENCODING, check_encoding
 from cardpilot.ingest.generic import STORE_TABLE, TABLES, Defaults, GenericReader, TableChunk
 from cardpilot.ingest.problems import SourceError
 from cardpilot.ingest.rejects import RejectsWriter, default_rejects_path
+from cardpilot.ingest.uci import CURRENCY as UCI_CURRENCY
 from cardpilot.ingest.uci import UciRead, read_uci
 from cardpilot.jobs.import_stream import read_ahead, timed_chunks
+from cardpilot.ledger import derive
 from cardpilot.privacy import FieldCipher
 from cardpilot.store import import_runs, loading
+from cardpilot.store import ledger as store_ledger
 from cardpilot.store.arrow_loading import ArrowStoreLoader
+from cardpilot.store.audit import default_actor, record_audit
 from cardpilot.store.bulk import supports_bulk
 from cardpilot.store.db import (
     LOCK_TIMEOUT_SECONDS,
@@ -75,6 +80,7 @@ _COUNTED = {
     "statements": "statements",
     "transactions": "transactions",
     "performance_labels": "labels",
+    "ledger_postings": "postings",
 }
 
 
@@ -88,6 +94,7 @@ class ImportResult:
     transactions: int = 0
     labels: int = 0
     limit_history: int = 0  # opening-limit rows started for accounts with no history yet
+    postings: int = 0  # ledger postings added (docs/ledger.md), opening balances included
     rejected: int = 0  # rows, not fields
     rejects_file: str | None = None
     rows_read: int = 0
@@ -231,8 +238,25 @@ def _load_and_record(run: _Run, uci: UciRead | None, generic: GenericReader | No
                 rejected=result.rejected,
                 rejects_file=result.rejects_file,
             )
+            audit_import(engine, result)
     finally:
         engine.dispose()
+
+
+def audit_import(engine: Engine, result: ImportResult) -> None:
+    """The import's audit record: what it read and added (the rows themselves are the
+    store's; the import is one transaction, so a failed one changed nothing to record)."""
+    added = {name: getattr(result, name) for name in import_runs.ADDED_COLUMNS}
+    payload = {
+        "run_id": result.run_id,
+        "source": Path(result.source).name,
+        "layout": result.layout,
+        "read": dict(result.read),
+        "added": added,
+        "rejected": result.rejected,
+    }
+    subject = f"import_run:{result.run_id}"
+    record_audit(engine, AuditEntry(default_actor(), "import.run", subject, payload, after=added))
 
 
 def _record_failure(run: _Run, engine: Engine, exc: BaseException) -> None:
@@ -273,6 +297,10 @@ def _load(run: _Run, engine: Engine, uci: UciRead | None, generic: GenericReader
             _load_generic_with_workers(run, generic, loader)
         with run.times.timed("limit_history"):
             run.result.limit_history = _open_limit_history(loader, run.result)
+        with run.times.timed("opening_balances"):
+            run.result.postings += loader.run_insert(
+                store_ledger.opening_balances_sql(loader.backend)
+            )
         with run.times.timed("finish_fresh") if loader_is_fresh(loader) else nullcontext():
             loader.finish()
 
@@ -282,11 +310,14 @@ def _load_uci(run: _Run, read: UciRead, loader: Loader) -> None:
     result.rows_read = read.rows_read
     result.read = {"rows": read.rows_read}
     run.writer.write(read.rejects)
+    with times.timed("derive:ledger_postings"):
+        postings = derive.from_uci_statements(read.statements, run.settings.timezone, UCI_CURRENCY)
     tables = {
         "customers": read.customers,
         "accounts": read.accounts,
         "statements": read.statements,
         "performance_labels": read.labels,
+        "ledger_postings": postings,
     }
     with times.timed("begin_fresh"):
         fresh = _begin_fresh(loader, {t: f.height for t, f in tables.items()})
@@ -312,7 +343,9 @@ def _load_generic_with_workers(run: _Run, reader: GenericReader, loader: Loader)
         pool = EncryptionPool(cipher.ring, cipher.blind_key)
     with pool if pool is not None else nullcontext():
         reader.encryptor = pool
-        _load_generic(reader, loader, run.writer, run.result, run.progress, run.times)
+        _load_generic(
+            reader, loader, run.writer, run.result, run.progress, run.times, run.settings.timezone
+        )
 
 
 def _begin_fresh(loader: Loader, totals: Mapping[str, int | None]) -> bool:
@@ -333,8 +366,9 @@ def _load_generic(
     result: ImportResult,
     progress: ProgressCallback | None,
     times: StageTimes | None = None,
+    zone: str = "Asia/Shanghai",
 ) -> None:
-    """Load every table's chunks as the reading thread delivers them.
+    """Load every table's chunks as the reading thread delivers them, and their postings.
 
     A fresh load (``ArrowStoreLoader.begin_fresh``) takes chunks in any order: customers whose
     personal fields are still being encrypted wait aside while accounts and statements load,
@@ -358,6 +392,10 @@ def _load_generic(
             chunk.store_table,
             loader.load(chunk.store_table, rows, presorted=chunk.presorted),
         )
+        with times.timed(f"derive:{chunk.table}"):
+            postings = chunk_postings(chunk, rows, zone)
+        if postings is not None:
+            _add(result, "ledger_postings", loader.load("ledger_postings", postings))
 
     def switch_table(table: str) -> None:
         if current is not None and not fresh:
@@ -392,6 +430,16 @@ def _load_generic(
     if current is not None and not fresh:
         with times.timed(f"end_bulk:{STORE_TABLE[current]}"):
             loader.end_bulk(STORE_TABLE[current])
+
+
+def chunk_postings(chunk: TableChunk, rows: pl.DataFrame, zone: str) -> pl.DataFrame | None:
+    """The ledger postings of a generic-layout chunk's stored rows (None: the table has none).
+
+    Statements post nothing: the check reconciles against the statements themselves, and each
+    account's first one fixes its opening balance (``store.ledger.opening_balances_sql``)."""
+    if chunk.store_table == "transactions":
+        return derive.from_transactions(rows, zone)
+    return None
 
 
 def loader_is_fresh(loader: Loader) -> bool:

@@ -5,7 +5,8 @@
 
 The chunked job loop (``batch.loop``) reads the store in account-id chunks
 (``store.overdue_treatments.read_treatment_chunks``); each chunk's overdue accounts are aged on
-``as_of``, scored with the model, joined with their broken promises (和谐还款 plans broken on or
+``as_of`` (accounts on an accepted or active 和谐还款 plan are left to the plan), scored with
+the model, joined with their broken promises (和谐还款 plans broken on or
 before ``as_of``) and cures, and treated (``overdue.treatment_table``). One transaction per
 chunk inserts the decisions (``ON CONFLICT (account_id, as_of) DO NOTHING``), applies the limit
 actions of the decisions *this run inserted* and queues their notices through the outbox. A
@@ -28,6 +29,7 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Engine
 
+from cardpilot.audit.chain import AuditEntry, digest_text
 from cardpilot.batch.currency import require_currency
 from cardpilot.batch.kill_hook import KillHook
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
@@ -50,6 +52,7 @@ from cardpilot.overdue.treatment_table import (
 from cardpilot.policy.catalogue import OVERDUE
 from cardpilot.scoring.features import behaviour_features
 from cardpilot.store.account_chunks import ChunkFrames
+from cardpilot.store.audit import default_actor, record_audit
 from cardpilot.store.db import open_store
 from cardpilot.store.overdue_treatments import (
     TreatmentChunk,
@@ -82,6 +85,7 @@ class TreatResult:
     model_version: str | None
     treated: int = 0  # decisions inserted by this run
     skipped: int = 0  # overdue accounts already treated on this date by an earlier run
+    on_plan: int = 0  # accounts left to their accepted or active 和谐还款 plan (not treated)
     notices: int = 0  # outbox messages queued by this run
     frozen: int = 0
     cut: int = 0
@@ -209,7 +213,9 @@ def treat_overdue(
             progress=progress,
             kill_hook=KillHook.from_env(KILL_HOOK_ENV),
         )
-        _summarise(read_treatments(db, as_of), result)
+        treatments = read_treatments(db, as_of)
+        _summarise(treatments, result)
+        audit_treat_run(db, result, treatments)
         if out is not None:
             try:
                 write_treatments_export(
@@ -235,6 +241,7 @@ def _steps(
 
     def decide(chunk: TreatmentChunk, clock: StageClock) -> _Decided | None:
         result.skipped += chunk.skipped
+        result.on_plan += chunk.on_plan
         if not (chunk.accounts.height and chunk.statements.height):
             return None
         with clock.timing(DECIDE_STAGE):
@@ -266,6 +273,30 @@ def _steps(
         result.cut += written.actions.get("cut", 0)
 
     return ChunkSteps(seen=lambda chunk: chunk.seen, decide=decide, write=write, collect=collect)
+
+
+def audit_treat_run(db: Engine, result: TreatResult, treatments: pl.DataFrame) -> None:
+    """One audit record for the run: its counts and a digest of the date's stored treatments
+    (one record per run, not per treatment, as for the review: docs/audit.md)."""
+    lists = [name for name, dtype in treatments.schema.items() if isinstance(dtype, pl.List)]
+    flat = treatments.with_columns(
+        pl.col(name).cast(pl.List(pl.String)).list.join(";") for name in lists
+    )
+    payload = {
+        "run_key": result.run_key,
+        "as_of": result.as_of.isoformat(),
+        "policy_version": result.policy_version,
+        "model_version": result.model_version,
+        "treated": result.treated,
+        "skipped": result.skipped,
+        "notices": result.notices,
+        "frozen": result.frozen,
+        "cut": result.cut,
+        "treatments_on_date": treatments.height,
+        "treatments_digest": digest_text(flat.write_csv()),
+    }
+    subject = f"overdue_run:{result.run_key}"
+    record_audit(db, AuditEntry(default_actor(), "overdue.treat", subject, payload, after=payload))
 
 
 def _summarise(frame: pl.DataFrame, result: TreatResult) -> None:

@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row
 
+from cardpilot.batch.plan_ledger import post_offer, post_plan_money
 from cardpilot.config import get_settings
 from cardpilot.domain.fees import OverdueBalances
 from cardpilot.domain.harmony import (
@@ -41,11 +42,13 @@ from cardpilot.domain.harmony import (
     fold,
 )
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
+from cardpilot.domain.waivers import current_balance, schedule_fees, split_waivers
 from cardpilot.overdue.charges import assess_charges
 from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.policy.base import percent_to_bp
 from cardpilot.store.payments import as_zoned
 from cardpilot.store.repayment_plans import (
+    account_currency,
     account_customer,
     account_payment_transactions,
     as_date,
@@ -59,6 +62,7 @@ from cardpilot.store.repayment_plans import (
     plan_customer,
     plan_event_rows,
     plan_rows,
+    standing_plan_waivers,
     statement_payments,
     status_counts,
     unpaid_minimum_on,
@@ -230,6 +234,7 @@ def refold_customer(conn: Connection, customer_id: str) -> HarmonyLedger:
             event_id, {"outcome": "none", "from_status": None, "to_status": None, "reason": None}
         )
         write_event_outcome(conn, event_id, values)
+    post_plan_money(conn, ledger, customer_plans(conn, customer_id), get_settings().timezone)
     return ledger
 
 
@@ -299,6 +304,36 @@ def _quote(
         raise PlanStoreError(str(exc)) from exc
 
 
+def _charged(
+    conn: Connection, t: Row[Any], policy: OverduePolicy, account_id: str, on: dt.date
+) -> int:
+    """The penalty fees the treatment ``t`` charged (as stored; recomputed with
+    ``assess_charges`` for a decision stored before the charges were)."""
+    if t.penalty_interest_minor is not None:
+        return int(t.penalty_interest_minor) + int(t.late_fee_minor or 0)
+    return assess_charges(
+        policy,
+        t.risk_segment,
+        OverdueBalances(principal_minor=max(0, int(t.overdue_balance_minor))),
+        int(t.days_past_due),
+        unpaid_minimum_on(conn, account_id, on),
+    ).total_minor
+
+
+def _paid_since(conn: Connection, account_id: str, after: dt.date, up_to: dt.date) -> int:
+    """What the account paid in ``(after, up_to]``: its payment transactions when it has
+    any, else its statements' amounts paid."""
+    txns = account_payment_transactions(conn, account_id)
+    if not txns:
+        return sum(paid for _, paid in statement_payments(conn, account_id, after, up_to))
+    zone = ZoneInfo(get_settings().timezone)
+    return sum(
+        int(amount)
+        for _, posted, amount in txns
+        if after < as_zoned(posted, zone).date() <= up_to and int(amount) > 0
+    )
+
+
 def offer_plan(
     db: Engine,
     account_id: str,
@@ -310,8 +345,14 @@ def offer_plan(
     defer_months: int = 1,
     penalty_fees_minor: int | None = None,
 ) -> PlanView:
-    """Offer 和谐还款 on the account's overdue balance (its latest treatment on or before
-    ``on``): the schedule from the policy's plan terms, the waiver share from ``harmony``.
+    """Offer 和谐还款 on the account's current overdue balance (its latest treatment on or
+    before ``on``, less what was paid since): the schedule from the policy's plan terms, the
+    waiver share from ``harmony``.
+
+    The fees (``penalty_fees_minor``: what the treatment charged unless given) have one
+    waiver source (``domain.waivers``): the plan waives them only when the treatment did not;
+    the instalments carry what stays unwaived. The stored ``penalty_fees_minor`` is the part
+    the plan's waiver applies to.
 
     Refused (``PlanStoreError``) for an untreated account, a segment the policy does not offer
     it to (never a high-risk one), a plan kind or tenor the segment's terms do not allow, and
@@ -323,18 +364,20 @@ def offer_plan(
         if customer_id is None:
             raise PlanStoreError(f"account {account_id!r} is not in the store")
         t = _offerable(latest_treatment(conn, account_id, on), policy, account_id, on, plan_kind)
-        principal = int(t.overdue_balance_minor)
+        paid = _paid_since(conn, account_id, as_date(t.as_of), on)
+        principal = current_balance(int(t.overdue_balance_minor), paid)
         quote = _quote(policy, plan_kind, principal, months, on, defer_months)
-        if penalty_fees_minor is None:
-            penalty_fees_minor = assess_charges(
-                policy,
-                t.risk_segment,
-                OverdueBalances(principal_minor=principal),
-                int(t.days_past_due),
-                unpaid_minimum_on(conn, account_id, on),
-            ).total_minor
+        charged = (
+            _charged(conn, t, policy, account_id, on)
+            if penalty_fees_minor is None
+            else penalty_fees_minor
+        )
+        before = int(t.fee_waived_minor or 0) + standing_plan_waivers(conn, int(t.id))
+        waivers = split_waivers(charged, min(charged, before), percent_to_bp(h.waiver_share))
         plan_id = plan_id_for(account_id, on)
-        instalments = [[p.due_date.isoformat(), p.total_minor] for p in quote.payments]
+        instalments = schedule_fees(
+            [(p.due_date, p.total_minor) for p in quote.payments], waivers.unwaived_minor
+        )
         insert_plan(
             conn,
             {
@@ -344,9 +387,9 @@ def offer_plan(
                 "kind": plan_kind.value,
                 "months": months,
                 "principal_minor": principal,
-                "penalty_fees_minor": penalty_fees_minor,
-                "waiver_share_bp": percent_to_bp(h.waiver_share),
-                "instalments": json.dumps(instalments),
+                "penalty_fees_minor": waivers.plan_waivable_minor,
+                "waiver_share_bp": waivers.plan_share_bp,
+                "instalments": json.dumps([[d.isoformat(), a] for d, a in instalments]),
                 "period_months": h.period_months,
                 "grace_days": h.grace_days,
                 "offered_on": on,
@@ -366,6 +409,9 @@ def offer_plan(
         if refused is not None and refused[0] == "rejected":
             # Raising rolls the transaction back: a refused offer leaves no plan behind.
             raise PlanStoreError(f"offer refused: {refused[1]} (customer {customer_id})")
+        zone = get_settings().timezone
+        currency = account_currency(conn, account_id)
+        post_offer(conn, t, account_id, plan_id, instalments, currency, zone)
     return plan_status(db, plan_id=plan_id)[0]
 
 

@@ -41,7 +41,11 @@ from cardpilot.policy.catalogue import OVERDUE
 from cardpilot.store.contact_opt_ins import known_customers, upsert_opt_ins
 from cardpilot.store.db import open_store
 from cardpilot.store.portfolio_facts import account_count
-from cardpilot.store.reminder_reads import ReminderChunk, read_reminder_chunks
+from cardpilot.store.reminder_reads import (
+    ReminderChunk,
+    payments_known_through,
+    read_reminder_chunks,
+)
 
 DEFAULT_CHUNK_ROWS = 50_000
 PLAN_STAGE = "plan"
@@ -65,12 +69,17 @@ class RemindResult:
     already_queued: int = 0  # outbox rows an earlier run of the day had inserted
     not_sent: int = 0  # planned messages with no channel left (opted out, no address)
     seconds: float = 0.0
+    # The last day the store's payment data reaches (ledger imports, payments): "first day
+    # overdue" is sent only for a due date on or before it (None: the store has no payment data).
+    payments_known_through: dt.date | None = None
     by_rule: dict[str, int] = field(default_factory=dict)  # planned, per rule
     queued_by_type: dict[str, int] = field(default_factory=dict)
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)
         out["as_of"] = self.as_of.isoformat()
+        known = self.payments_known_through
+        out["payments_known_through"] = known.isoformat() if known else None
         return out
 
 
@@ -105,6 +114,7 @@ def send_reminders(
             fix="Use a policy in the accounts' currency.",
             kind=OVERDUE,
         )
+        result.payments_known_through = payments_known_through(db, zone)
         by_rule: Counter[str] = Counter()
         by_type: Counter[str] = Counter()
         steps = _steps(db, policy, default_composer(), now, result, by_rule, by_type)
@@ -145,7 +155,8 @@ def _steps(
                 treatments=chunk.treatments,
                 opt_ins=chunk.opt_ins,
             )
-            due = due_messages(table, result.as_of, policy)
+            known = result.payments_known_through or dt.date.min
+            due = due_messages(table, result.as_of, policy, payments_through=known)
             plan = apply_daily_cap(due, policy)
         result.due += due.height
         result.planned += plan.height

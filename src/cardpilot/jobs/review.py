@@ -9,10 +9,13 @@ at any point leaves whole chunks; the next run of the cycle skips the accounts a
 and finishes the rest.
 
 The review cycle is the half-year (``2005-H2``) for ``review.cycle_months: 6`` and the year for
-12: accounts already decided in the cycle are skipped. The policy and the accounts must be in
-the same currency (the engine does not convert); a mismatch is an error naming the fix. The
-decision is ``cardpilot.policy.limits.decide_limits`` on every engine (``local``, or ``spark``
-through ``mapInArrow``).
+12. A review decides an account at most once per cycle, and only on evidence newer than its
+last decision: accounts already decided in the cycle are skipped (``skipped_within_cycle``), and
+so are accounts with no statement dated after their last decision's as-of date
+(``skipped_no_new_evidence``), so running again on the same data decides nothing. The policy
+and the accounts must be in the same currency (the engine does not convert); a mismatch is an
+error naming the fix. The decision is ``cardpilot.policy.limits.decide_limits`` on every
+engine (``local``, or ``spark`` through ``mapInArrow``).
 """
 
 from __future__ import annotations
@@ -21,13 +24,16 @@ import datetime as dt
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from contextlib import suppress
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
 
+from cardpilot.audit.chain import AuditEntry
+from cardpilot.audit.decisions import DecisionsDigest
 from cardpilot.batch.currency import require_currency
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
 from cardpilot.batch.kill_hook import KillHook
@@ -41,10 +47,16 @@ from cardpilot.batch.scoring import (
 )
 from cardpilot.csv_safety import write_safe_csv
 from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
-from cardpilot.notify.decision_notices import limit_change_outbox
+from cardpilot.notify.decision_notices import (
+    figure_columns,
+    limit_change_outbox,
+    limit_notice_context,
+)
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
-from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, AccountChunk
+from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, EARLY_SUFFIX, AccountChunk
+from cardpilot.store.audit import default_actor, record_audit
+from cardpilot.store.cases import accounts_on_hold
 from cardpilot.store.db import is_sqlite, make_engine, upgrade
 from cardpilot.store.decision_writer import DecisionWriter, open_decision_writer
 from cardpilot.store.limit_decisions import (
@@ -80,7 +92,11 @@ class ReviewResult:
     policy_version: str
     model_version: str | None
     decided: int = 0  # by this run
-    skipped: int = 0  # already decided in the cycle by an earlier run, or not reviewed
+    skipped: int = 0  # not decided by this run: the three below, and accounts not reviewed
+    skipped_within_cycle: int = 0  # decided in the cycle already (an earlier run)
+    skipped_no_new_evidence: int = 0  # no statement newer than the account's last decision
+    held: int = 0  # of those skipped: limits an analyst's override holds (store.cases)
+    early_reviews: int = 0  # decided in the cycle already, decided again on an early review
     watched: int = 0
     flags: int = 0
     seconds: float = 0.0
@@ -94,11 +110,12 @@ class ReviewResult:
     stage_seconds: dict[str, float] = field(default_factory=dict)
     # This run's decisions by (action, grade, segment), as the chunks were written.
     run_kinds: Counter[tuple[Any, Any, Any]] = field(default_factory=Counter, repr=False)
+    # This run's decisions as one digest, for its audit record (cardpilot.audit.decisions).
+    digest: DecisionsDigest = field(default_factory=DecisionsDigest, repr=False)
 
     def as_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out.pop("run_kinds")
-        return out
+        internal = ("run_kinds", "digest")
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in internal}
 
 
 def review_cycle_id(as_of: dt.date, cycle_months: int) -> str:
@@ -222,14 +239,43 @@ def _review_chunks(
         result.flags = check_watches(db, policy, result.as_of)
     except BaseException as exc:
         finish_review_run(db, result.run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
+        with suppress(Exception):  # the store may be what failed: the run's own error goes up
+            audit_review_run(db, result, "failed")
         raise
     finish_review_run(db, result.run_id, "finished")
+    audit_review_run(db, result, "finished")
+
+
+def audit_review_run(db: Engine, result: ReviewResult, status: str) -> None:
+    """One audit record for the run: its counts and the digest of the decisions it wrote (one
+    record per run, not per decision: see cardpilot.audit.decisions)."""
+    by_action = counts_by(result.run_kinds, 0)
+    payload = {
+        "run_id": result.run_id,
+        "cycle_id": result.cycle_id,
+        "as_of": result.as_of.isoformat(),
+        "engine": result.engine,
+        "policy_version": result.policy_version,
+        "model_version": result.model_version,
+        "status": status,
+        "decided": result.decided,
+        "skipped": result.skipped,
+        "held": result.held,
+        "watched": result.watched,
+        "by_action": {str(k): n for k, n in sorted(by_action.items())},
+        "decisions_digest": result.digest.hexdigest(),
+        "decisions_digested": result.digest.rows,
+    }
+    subject = f"review_run:{result.run_id}"
+    record_audit(db, AuditEntry(default_actor(), "review.run", subject, payload, after=payload))
 
 
 @dataclass(frozen=True)
 class _DecidedChunk:
     chunk: AccountChunk
     decisions: pl.DataFrame
+    figures: pl.DataFrame | None = None  # the accounts' figures their notices' reasons show
+    held: int = 0
 
 
 def _review_steps(
@@ -244,21 +290,40 @@ def _review_steps(
     texts: dict[str, dict[str, str]] = {}
     effective = dt.datetime.combine(result.as_of, dt.time(), tzinfo=dt.UTC)
     watch = watch_start(policy, result.as_of)
+    # An analyst's override stands for its hold period: those accounts are left undecided.
+    on_hold = sorted(accounts_on_hold(db, result.as_of))
 
     def decide_chunk(chunk: AccountChunk, clock: StageClock) -> _DecidedChunk | None:
         result.skipped += chunk.skipped
+        result.skipped_within_cycle += chunk.skipped_within_cycle
+        result.skipped_no_new_evidence += chunk.skipped_no_new_evidence
         if not chunk.accounts.height:
             return None
         with clock.timing("features_score"):
             table = score_chunk(chunk, scorer, result.as_of)
+            held = 0
+            if on_hold:
+                scored = table.height
+                table = table.filter(~pl.col("account_id").is_in(on_hold))
+                held = scored - table.height
+                result.held += held
+                result.skipped += held
+                if not table.height:
+                    return None
             codes = reason_codes_of(table)
         with clock.timing("decide"):
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
-        return _DecidedChunk(chunk, decided.with_columns(consecutive))
+        figures = figure_columns(table) if notify else None
+        return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held)
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
-        rows, sets = decision_rows(planned.decisions, result.run_id, result.cycle_id)
+        accounts = planned.chunk.accounts
+        early = accounts.filter(pl.col("early_review"))["account_id"]
+        early_cycle = result.cycle_id + EARLY_SUFFIX
+        rows, sets = decision_rows(
+            planned.decisions, result.run_id, result.cycle_id, early, early_cycle
+        )
         chunk = DecisionChunk(
             rows=rows,
             text_sets=sets,
@@ -266,17 +331,21 @@ def _review_steps(
             first=planned.chunk.first,
             last=planned.chunk.last,
             effective=effective,
-            skipped=planned.chunk.skipped,
+            skipped=planned.chunk.skipped + planned.held,
             watch=watch,
         )
-        notices = (lambda changed: limit_change_outbox(db, changed)) if notify else None
+        context = limit_notice_context(policy, planned.figures)
+        notices = (lambda changed: limit_change_outbox(db, changed, context)) if notify else None
         return writer.write(chunk, notices=notices, before_commit=before_commit)
 
-    def collect(_planned: _DecidedChunk, written: ChunkWritten) -> None:
+    def collect(planned: _DecidedChunk, written: ChunkWritten) -> None:
+        result.early_reviews += int(planned.chunk.accounts["early_review"].sum())
         result.decided += written.inserted
         result.skipped += written.skipped_as_decided
+        result.skipped_within_cycle += written.skipped_as_decided
         result.watched += written.watched
         result.run_kinds.update(written.by_kind)
+        result.digest.update(planned.decisions)
 
     return ChunkSteps(lambda chunk: chunk.seen, decide_chunk, write, collect)
 

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import polars as pl
 from sqlalchemy import Engine
 
+from cardpilot.domain import progress
 from cardpilot.ingest.uci import read_uci
 from cardpilot.policy.schema import Policy
 from cardpilot.policy.segments import segment_expr
@@ -102,6 +103,7 @@ def cluster_portfolio(
         as_of=data.as_of,
         source=data.source,
     )
+    progress.stage("profiling segments and writing the report", None)
     saved = save_clustering(model, out / CLUSTERING_FILE)
     return _profile(model, data, policy, out, scorer, label, started, {"clustering": str(saved)})
 

@@ -13,6 +13,7 @@ characters of the account id, so a rendered body is safe to keep in the outbox a
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
@@ -20,12 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from babel.dates import format_date
-from babel.numbers import format_currency, get_currency_precision
+from babel.numbers import format_currency, format_decimal, get_currency_precision
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
-from cardpilot.notify.notice import LimitChangeNotice, as_notice
+from cardpilot.notify.notice import LimitBasis, LimitChangeNotice, as_notice
 from cardpilot.notify.policy import TEMPLATES_DIR, NotifyPolicy, default_policy
 from cardpilot.notify.prefs import ContactPrefs
+from cardpilot.notify.reasons import is_positive
 
 DEFAULT_LOCALE = "zh-CN"
 LOCALES = ("zh-CN", "en")
@@ -50,11 +52,53 @@ def babel_locale(locale: str) -> str:
 
 
 @lru_cache(maxsize=8192)
-def format_money(amount_minor: int, currency: str, locale: str) -> str:
-    """Integer minor units → ``¥12,000.00`` (zh-CN) / ``CN¥12,000.00`` (en)."""
+def format_money(amount_minor: int, currency: str, locale: str, iso: bool = False) -> str:
+    """Integer minor units → ``¥12,000.00`` (zh-CN) / ``CN¥12,000.00`` (en); ``iso``:
+    ``CNY 12,000.00``."""
     places = get_currency_precision(currency)
     amount = Decimal(amount_minor).scaleb(-places)
+    if iso:
+        return f"{currency} {format_decimal(amount, format='#,##0.00', locale='en')}"
     return format_currency(amount, currency, locale=babel_locale(locale))
+
+
+_FIGURE = re.compile(r"\s?[（(][^（）()]*[）)]")
+
+
+def without_figure(text: str) -> str:
+    """A reason without its bracketed figure (``可用额度对评分不利``)."""
+    return _FIGURE.sub("", text)
+
+
+def main_reason(notice: LimitChangeNotice, locale: str) -> str:
+    """The reason an SMS gives: for an increase the first positive factor (its first reason
+    is the rule's generic sentence), otherwise the first reason (the rule that applied),
+    without its closing full stop; empty when there is none."""
+    reasons = list(notice.reasons)
+    if notice.action == "increase":
+        reasons = [r for r in reasons if is_positive(r.code)] or reasons
+    if not reasons:
+        return ""
+    return reasons[0].text(locale).rstrip("。.")
+
+
+def _pct(value: Decimal | None) -> str | None:
+    return None if value is None else f"{value.normalize():f}"
+
+
+def basis_context(basis: LimitBasis | None, locale: str) -> dict[str, Any]:
+    """The grade and the rule as templates name them (None where unknown)."""
+    if basis is None:
+        return {"grade": None, "rule": None}
+    return {
+        "grade": basis.grade_label(locale),
+        "rule": {
+            "increase_min": _pct(basis.increase_min_pct),
+            "increase_max": _pct(basis.increase_max_pct),
+            "cut": _pct(basis.cut_pct),
+            "applied": _pct(basis.applied_pct),
+        },
+    }
 
 
 @lru_cache(maxsize=1024)
@@ -91,35 +135,45 @@ class Composer:
         self.policy = policy or default_policy()
         self.env = _environment(templates_dir)
 
-    def context(self, notice: LimitChangeNotice, locale: str) -> dict[str, Any]:
+    def context(
+        self, notice: LimitChangeNotice, locale: str, iso_money: bool = False
+    ) -> dict[str, Any]:
+        """What templates see; ``iso_money``: amounts with the currency's ISO code
+        (``CNY 12,000.00``), for an English SMS that must stay in the GSM-7 alphabet."""
         return {
+            "locale": locale,
             "action": notice.action,
             "account_tail": notice.account_id[-4:],
-            "old_limit": format_money(notice.old_limit_minor, notice.currency, locale),
-            "new_limit": format_money(notice.new_limit_minor, notice.currency, locale),
+            "old_limit": format_money(notice.old_limit_minor, notice.currency, locale, iso_money),
+            "new_limit": format_money(notice.new_limit_minor, notice.currency, locale, iso_money),
             "effective_date": format_day(notice.effective_date, locale),
             "reasons": [r.text(locale) for r in notice.reasons],
             "reason_codes": [r.code for r in notice.reasons],
+            "main_reason": main_reason(notice, locale),
+            "money": lambda minor: format_money(int(minor), notice.currency, locale, iso_money),
             "policy_version": notice.policy_version,
             "issuer": self.policy.issuer.get(locale) or self.policy.issuer[DEFAULT_LOCALE],
+            **basis_context(notice.basis, locale),
             **dict(notice.extra),
         }
 
     def render(self, notice: LimitChangeNotice, channel: str, locale: str) -> RenderedMessage:
         locale = supported_locale(locale)
         mtype = notice.message_type
-        ctx = self.context(notice, locale)
+        ctx = self.context(notice, locale, iso_money=channel == "sms" and locale == "en")
+        if channel == "sms":  # whole amounts without their cents: SMS characters are few
+            for key in ("old_limit", "new_limit"):
+                ctx[key] = ctx[key].removesuffix(".00")
         subject = self._render(f"{mtype}/subject.{locale}.j2", ctx).strip()
         ctx["subject"] = subject
         html: str | None = None
         if channel == "email":
             body = self._render(f"{mtype}/email.{locale}.txt.j2", ctx)
             html = self._render(f"{mtype}/email.{locale}.html.j2", ctx, optional=True)
+        elif channel == "sms":
+            body = self._sms(f"{mtype}/sms.{locale}.j2", ctx, locale)
         else:
             body = self._render(f"{mtype}/{channel}.{locale}.j2", ctx)
-        if channel == "sms":
-            # One SMS is one line; template line breaks are for the reader of the file.
-            body = " ".join(line.strip() for line in body.splitlines() if line.strip())
         return RenderedMessage(
             message_type=mtype,
             category=self.policy.category_of(mtype),
@@ -129,6 +183,27 @@ class Composer:
             body_text=body.strip() + ("\n" if channel == "email" else ""),
             body_html=html,
             templates_version=self.policy.version,
+        )
+
+    def _sms(self, name: str, ctx: dict[str, Any], locale: str) -> str:
+        """One SMS line within the policy's length for ``locale``: when too long, the main
+        reason loses its figure, then the SMS loses the main reason (the app and e-mail
+        carry every reason). Still too long: the template is at fault, and says so."""
+        limit = self.policy.limit_notices.sms_limit(locale)
+        full = ctx.get("main_reason") or ""
+        body = ""
+        for reason in dict.fromkeys((full, without_figure(full), "")):
+            # One SMS is one line; template line breaks are for the reader of the file.
+            rendered = self._render(name, {**ctx, "main_reason": reason})
+            joiner = "" if locale.startswith("zh") else " "  # Chinese needs no space
+            body = joiner.join(line.strip() for line in rendered.splitlines() if line.strip())
+            if len(body) <= limit:
+                return body
+        if name.split("/")[0] not in self.policy.limit_notices.sms_length_enforced_for:
+            return body
+        raise ValueError(
+            f"{name}: the SMS runs to {len(body)} characters without its reason, over the "
+            f"{limit} that notify.yaml allows for {locale}; shorten the template"
         )
 
     def _render(self, name: str, ctx: dict[str, Any], optional: bool = False) -> Any:

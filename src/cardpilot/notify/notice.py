@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from cardpilot.domain.decisions import LimitDecision
@@ -28,6 +29,24 @@ class NoticeReason:
 
 
 @dataclass(frozen=True, slots=True)
+class LimitBasis:
+    """The grade and the rule a limit decision applied, as the notice names them: the grade's
+    name in both languages, the policy's increase range or cut for that grade (percent of the
+    old limit; None where the policy was not at hand) and the change actually applied."""
+
+    grade: str | None
+    grade_zh: str | None = None
+    grade_en: str | None = None
+    increase_min_pct: Decimal | None = None
+    increase_max_pct: Decimal | None = None
+    cut_pct: Decimal | None = None
+    applied_pct: Decimal | None = None
+
+    def grade_label(self, locale: str) -> str | None:
+        return self.grade_zh if locale.startswith("zh") else self.grade_en
+
+
+@dataclass(frozen=True, slots=True)
 class LimitChangeNotice:
     """A limit decision as the customer is told it. Money in integer minor units."""
 
@@ -42,6 +61,7 @@ class LimitChangeNotice:
     policy_version: str
     message_type: str = "limit_change"
     extra: Mapping[str, Any] = field(default_factory=dict)
+    basis: LimitBasis | None = None
 
     @property
     def action(self) -> str:

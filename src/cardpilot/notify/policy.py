@@ -49,6 +49,17 @@ class Retry(_Strict):
         return dt.timedelta(seconds=seconds)
 
 
+class LimitNotices(_Strict):
+    decrease_notice_days: int = Field(0, ge=0, le=365)
+    tips_after_keep: tuple[str, ...] = ()
+    sms_max_chars: dict[str, int] = Field(default_factory=lambda: {"zh-CN": 134, "en": 459})
+    grade_labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    sms_length_enforced_for: tuple[str, ...] = ("limit_change", "limit_tips")
+
+    def sms_limit(self, locale: str) -> int:
+        return self.sms_max_chars.get(locale, min(self.sms_max_chars.values(), default=134))
+
+
 class NotifyPolicy(_Strict):
     version: str
     issuer: dict[str, dict[str, str]]
@@ -58,6 +69,7 @@ class NotifyPolicy(_Strict):
     frequency_cap: FrequencyCap = FrequencyCap()  # type: ignore[call-arg]
     retry: Retry = Retry()  # type: ignore[call-arg]
     lease_seconds: float = Field(120, gt=0)
+    limit_notices: LimitNotices = LimitNotices()  # type: ignore[call-arg]
 
     def category_of(self, message_type: str) -> str:
         try:

@@ -12,7 +12,11 @@ from collections.abc import Iterator
 from sqlalchemy import Connection, inspect
 from sqlalchemy.orm import Session
 
-from cardpilot.notify.decision_notices import notices_from_rows
+from cardpilot.notify.decision_notices import (
+    LimitNoticeContext,
+    limit_notice_context,
+    notices_from_rows,
+)
 from cardpilot.notify.notice import LimitChangeNotice
 from cardpilot.store.limit_decisions import read_limit_changes
 
@@ -30,8 +34,11 @@ def stored_limit_notices(
     run_id: int | None = None,
     account_range: tuple[str, str] | None = None,
     include_keeps: bool = False,
+    context: LimitNoticeContext | None = None,
 ) -> Iterator[LimitChangeNotice]:
-    """Notices of the stored decisions that changed a limit (or all, with ``include_keeps``)."""
+    """Notices of the stored decisions that changed a limit (or all, with ``include_keeps``);
+    ``context``: the limit policy's rules and the notice period (default: grade names and the
+    period from notify.yaml, no figures)."""
     if not has_decisions(db):
         return
     conn = db.connection() if isinstance(db, Session) else db
@@ -43,4 +50,4 @@ def stored_limit_notices(
         account_range=account_range,
         include_keeps=include_keeps,
     )
-    yield from notices_from_rows(rows)
+    yield from notices_from_rows(rows, context=context or limit_notice_context())

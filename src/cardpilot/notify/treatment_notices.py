@@ -2,8 +2,8 @@
 
 A treatment's notice is a decision notice (``notices_from_rows``, reference
 ``overdue_treatment:<id>``) of message type ``overdue_treatment``, with the facts its templates
-show: the segment's label, the limit action, the waiver share, the extension, the penalty rate
-and the days past due.
+show: the segment's label, the limit action, the charges and the waiver (share and amount), the
+extension, the penalty rate and the days past due.
 """
 
 from __future__ import annotations
@@ -43,6 +43,12 @@ def treatment_notices(rows: pl.DataFrame, policy: OverduePolicy) -> list[LimitCh
             "segment_label_en": label.en if label else segment,
             "limit_action": row["limit_action"],
             "fee_waiver_pct": f"{int(row['fee_waiver_share_bp']) / 100:g}",
+            # This period's charges and the part waived when the customer repays on time,
+            # in minor units (templates format them with ``money``): penalty interest (罚息)
+            # and the late-payment fee (违约金) are different charges (REGULATION.md).
+            "penalty_interest_minor": int(row["penalty_interest_minor"] or 0),
+            "late_fee_minor": int(row["late_fee_minor"] or 0),
+            "fee_waived_minor": int(row["fee_waived_minor"] or 0),
             "extension_days": int(row["due_date_extension_days"]),
             "penalty_rate_pct": _percent_text(Decimal(row["penalty_rate_daily"])),
             "days_past_due": int(row["days_past_due"]),

@@ -382,17 +382,27 @@ def decision_ref(rule: str, anchor: dt.date, account_id: str) -> str:
     return f"reminder:{rule}:{anchor:%Y%m%d}:#{digest}"
 
 
-def _rule_filter(rule: ReminderRule, as_of: dt.date) -> tuple[pl.Expr, pl.Expr]:
-    """(does the rule fire for the row, its anchor date)."""
+def _rule_filter(
+    rule: ReminderRule, as_of: dt.date, payments_through: dt.date | None = None
+) -> tuple[pl.Expr, pl.Expr]:
+    """(does the rule fire for the row, its anchor date).
+
+    ``payments_through``: the last day the store's payment data reaches (None: up to
+    ``as_of``). "First day overdue" says a payment was due and not made, so it fires only when
+    the data reaches the due date; it and "before due" speak to an account not already past
+    due on an earlier statement, so they never go to one that is (its wording would be
+    wrong: the treatment path's rules speak to those).
+    """
     unpaid = pl.col("unpaid_minimum_minor") > 0
     due = pl.col("due_date")
+    dpd = pl.col("days_past_due")
     if rule.trigger == "before_due":
         days_to_due = (due - pl.lit(as_of)).dt.total_days()
-        return unpaid & (days_to_due == rule.days), pl.col("cycle_date")
+        return unpaid & (days_to_due == rule.days) & (dpd == 0), pl.col("cycle_date")
     if rule.trigger == "first_day_overdue":
         since = (pl.lit(as_of) - due).dt.total_days()
-        return unpaid & (since == 1), pl.col("cycle_date")
-    dpd = pl.col("days_past_due")
+        known = pl.lit(True) if payments_through is None else due <= pl.lit(payments_through)
+        return unpaid & (since == 1) & (dpd == 1) & known, pl.col("cycle_date")
     start = rule.from_dpd or 1
     fires = dpd >= start
     fires = fires & (((dpd - start) % rule.every_days == 0) if rule.every_days else (dpd == start))
@@ -415,8 +425,15 @@ def _education_filter(rule: EducationRule, as_of: dt.date) -> tuple[pl.Expr, pl.
     return fires, pl.col("cycle_date")
 
 
-def due_messages(table: pl.DataFrame, as_of: dt.date, policy: OverduePolicy) -> pl.DataFrame:
-    """Every message the rules make due on ``as_of`` (``PLAN_SCHEMA``), before the daily cap."""
+def due_messages(
+    table: pl.DataFrame,
+    as_of: dt.date,
+    policy: OverduePolicy,
+    *,
+    payments_through: dt.date | None = None,
+) -> pl.DataFrame:
+    """Every message the rules make due on ``as_of`` (``PLAN_SCHEMA``), before the daily cap;
+    ``payments_through``: the last day the payment data reaches (``_rule_filter``)."""
     reminders = reminders_of(policy)
     missing = [c for c in INPUT_SCHEMA if c not in table.columns]
     if missing:
@@ -430,7 +447,7 @@ def due_messages(table: pl.DataFrame, as_of: dt.date, policy: OverduePolicy) -> 
     no_channels = pl.lit(None, pl.List(pl.String()))
     for rule, trigger, topic in rules:
         if isinstance(rule, ReminderRule):
-            fires, anchor = _rule_filter(rule, as_of)
+            fires, anchor = _rule_filter(rule, as_of, payments_through)
         else:
             fires, anchor = _education_filter(rule, as_of)
         channels = pl.lit(rule.channels, pl.List(pl.String())) if rule.channels else no_channels

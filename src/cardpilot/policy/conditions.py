@@ -7,6 +7,8 @@ Money thresholds (``value_yuan``) compare with the column's integer fen.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from cardpilot.policy.condition_syntax import AllOf, AnyCondition, Comparison, NotCond
@@ -21,8 +23,12 @@ def _literal(cmp: Comparison) -> int | float | str:
     return value
 
 
-def _comparison(cmp: Comparison) -> pl.Expr:
-    col = pl.col(cmp.feature)
+# How a condition reads a feature: its column, or an expression standing for it.
+ColumnOf = Callable[[str], pl.Expr]
+
+
+def _comparison(cmp: Comparison, column: ColumnOf) -> pl.Expr:
+    col = column(cmp.feature)
     if cmp.op == "is_null":
         return col.is_null()
     if cmp.op == "not_null":
@@ -48,13 +54,15 @@ def _comparison(cmp: Comparison) -> pl.Expr:
     return expr.fill_null(False)
 
 
-def compile_condition(cond: AnyCondition) -> pl.Expr:
-    """A boolean, never-null Polars expression for the condition."""
+def compile_condition(cond: AnyCondition, *, column: ColumnOf = pl.col) -> pl.Expr:
+    """A boolean, never-null Polars expression for the condition; ``column``: how a feature
+    is read (default: its column)."""
     if isinstance(cond, Comparison):
-        return _comparison(cond)
+        return _comparison(cond, column)
     if isinstance(cond, NotCond):
-        return ~compile_condition(cond.not_)
+        return ~compile_condition(cond.not_, column=column)
     parts = [
-        compile_condition(part) for part in (cond.all if isinstance(cond, AllOf) else cond.any)
+        compile_condition(part, column=column)
+        for part in (cond.all if isinstance(cond, AllOf) else cond.any)
     ]
     return pl.all_horizontal(parts) if isinstance(cond, AllOf) else pl.any_horizontal(parts)

@@ -35,6 +35,7 @@ from cardpilot.policy.condition_syntax import condition_features
 from cardpilot.policy.conditions import compile_condition
 from cardpilot.policy.schema import FEATURE_COLUMNS, LimitPolicy, Policy
 from cardpilot.policy.segments import segment_expr, segment_features
+from cardpilot.policy.watch_actions import DEFAULT_HOLD_REASON
 
 PPM = 1_000_000  # positions inside a range, parts per million
 MAX_REASONS = 4  # ECOA/Reg B commentary: more than four reasons do not help (REGULATION.md)
@@ -52,6 +53,7 @@ _BASE_DTYPES: dict[str, pl.DataType] = {
     "score": pl.Int64(),
     "pd": pl.Float64(),
     "reason_codes": pl.List(pl.String()),
+    "positive_codes": pl.List(pl.String()),
     "model_version": pl.String(),
     "credit_limit_minor": pl.Int64(),
     "annual_income_minor": pl.Int64(),
@@ -61,7 +63,31 @@ _BASE_DTYPES: dict[str, pl.DataType] = {
     "months_since_last_overdue": pl.Int64(),
     "last_review_on": pl.Date(),
     "last_limit_change_on": pl.Date(),
+    # The end of a hold on increases raised by a watch flag (policy/watch_actions.py).
+    "increase_hold_until": pl.Date(),
 }
+# The overdue counts a decrease trigger reads as counted since the account's last limit change,
+# so a cut is never made twice on the same overdue months: ``<name>_since_limit_change``
+# (``since_limit_change``) when the row has it, else the count over the whole window (an account
+# never changed, or whose statements all postdate the change).
+OVERDUE_COUNTS = (
+    "months_overdue_latest",
+    "max_months_overdue_6m",
+    "overdue_count_3m",
+    "overdue_count_6m",
+    "consecutive_overdue_months",
+)
+
+
+def since_limit_change(name: str) -> str:
+    """The column of an overdue count (``OVERDUE_COUNTS``) counted since the last limit change."""
+    return f"{name}_since_limit_change"
+
+
+_SINCE_CHANGE_DTYPES: dict[str, pl.DataType] = {
+    since_limit_change(name): pl.Int64() for name in OVERDUE_COUNTS
+}
+_BASE_DTYPES |= _SINCE_CHANGE_DTYPES
 # May be absent: filled with nulls (unknown) and handled by explicit policy rules. The grading
 # basis (score or pd) is optional only when the other one is the basis.
 OPTIONAL_COLUMNS = frozenset(
@@ -69,11 +95,14 @@ OPTIONAL_COLUMNS = frozenset(
         "score",
         "pd",
         "reason_codes",
+        "positive_codes",
         "model_version",
         "annual_income_minor",
         "months_on_book",
         "last_review_on",
         "last_limit_change_on",
+        "increase_hold_until",
+        *_SINCE_CHANGE_DTYPES,
     }
 )
 _DERIVED = frozenset({"months_since_review", "months_since_limit_change"})
@@ -255,6 +284,13 @@ def _position_ppm(policy: LimitPolicy) -> pl.Expr:
     return pos.clip(0, PPM)
 
 
+def _trigger_column(name: str) -> pl.Expr:
+    """A feature as a decrease trigger reads it: an overdue count since the last limit change."""
+    if name in OVERDUE_COUNTS:
+        return pl.coalesce(pl.col(since_limit_change(name)), pl.col(name))
+    return pl.col(name)
+
+
 def _floor_to_step(amount: pl.Expr, step: int) -> pl.Expr:
     """Round a fen amount down to the policy's limit step."""
     return amount // step * step
@@ -266,6 +302,14 @@ def _pct_of(amount: pl.Expr, bp: pl.Expr | int) -> pl.Expr:
 
 
 # --------------------------------------------------------------------------- reasons
+
+
+def _score_reasons(is_inc: pl.Expr) -> pl.Expr:
+    """The score's reasons in the decision's direction: an increase states the positive
+    factors that earned it (``positive_codes``), every other outcome the adverse reasons
+    (``reason_codes``), as adverse-action practice asks (REGULATION.md). A scorer that gives
+    no positive factors leaves an increase with the decision's own reasons only."""
+    return pl.when(is_inc).then(pl.col("positive_codes")).otherwise(pl.col("reason_codes"))
 
 
 def _reason_text_exprs(
@@ -291,9 +335,12 @@ def _reason_text_exprs(
     return [texts_of(zh).alias("reason_texts_zh"), texts_of(en).alias("reason_texts_en")]
 
 
-def _reason_list(*parts: pl.Expr) -> pl.Expr:
-    """Decision reasons first, then the score's own reasons; nulls dropped, at most four."""
-    score_reasons = pl.col("reason_codes").fill_null(pl.lit([], dtype=pl.List(pl.String)))
+def _reason_list(*parts: pl.Expr, score_reasons: pl.Expr | None = None) -> pl.Expr:
+    """Decision reasons first, then the score's own reasons (default: ``reason_codes``);
+    nulls dropped, at most four."""
+    score_reasons = (pl.col("reason_codes") if score_reasons is None else score_reasons).fill_null(
+        pl.lit([], dtype=pl.List(pl.String))
+    )
     return (
         pl.concat_list([*parts, score_reasons])
         .list.drop_nulls()
@@ -314,7 +361,7 @@ def _div_half_even(numerator: pl.Expr, denominator: pl.Expr) -> pl.Expr:
     return quotient + up.cast(pl.Int64)
 
 
-def _increase_blockers(policy: LimitPolicy) -> list[tuple[str, pl.Expr]]:
+def _increase_blockers(policy: LimitPolicy, as_of: dt.date) -> list[tuple[str, pl.Expr]]:
     """Ordered (reason code, expression) pairs that forbid an increase, generated from policy."""
     guards = policy.guards
     blockers: list[tuple[str, pl.Expr]] = [
@@ -337,6 +384,11 @@ def _increase_blockers(policy: LimitPolicy) -> list[tuple[str, pl.Expr]]:
     if guards.cooling_months > 0:
         cooling = pl.col("months_since_limit_change") < guards.cooling_months
         blockers.append((guards.cooling_reason, cooling.fill_null(False)))
+    # A hold on increases a watch flag raised (stored, so it holds whatever the policy now says).
+    actions = policy.watch_actions
+    hold_reason = actions.hold_reason if actions is not None else DEFAULT_HOLD_REASON
+    held = pl.col("increase_hold_until") > pl.lit(as_of, dtype=pl.Date)
+    blockers.append((hold_reason, held.fill_null(False)))
     for guard in guards.custom:
         blockers.append((guard.reason, compile_condition(guard.when)))
     for seg in policy.segments:
@@ -401,8 +453,8 @@ class _ReviewPlan:
     reasons: list[pl.Expr]
 
 
-# The decision's own primary and secondary reason, and the score's reason codes.
-_REASON_INPUTS = ("_reason_primary", "_reason_secondary", "reason_codes")
+# The decision's own primary and secondary reason, and the score's reasons in its direction.
+_REASON_INPUTS = ("_reason_primary", "_reason_secondary", "_score_reasons")
 
 _PLAN_CACHE: dict[tuple[str, dt.date, tuple[tuple[str, str, str], ...]], _ReviewPlan] = {}
 
@@ -470,9 +522,10 @@ def _build_review_plan(
             ).alias("_income_cap_bp"),
             pl.any_horizontal(
                 [
-                    ((pl.col("grade") == g.code) & compile_condition(g.decrease.when)).fill_null(
-                        False
-                    )
+                    (
+                        (pl.col("grade") == g.code)
+                        & compile_condition(g.decrease.when, column=_trigger_column)
+                    ).fill_null(False)
                     for g in grades
                 ]
             ).alias("_trigger"),
@@ -517,7 +570,7 @@ def _build_review_plan(
         (reasons.no_score, ~has_basis),
         (lp.review.not_due_reason, pl.col("_trigger") & ~decrease_applies),
         (reasons.at_floor, decrease_applies & (pl.col("_decreased") >= old)),
-        *_increase_blockers(lp),
+        *_increase_blockers(lp, as_of),
     ]
     keep_reason = pl.coalesce(
         [pl.when(cond.fill_null(False)).then(pl.lit(code)) for code, cond in keep_reasons]
@@ -565,12 +618,17 @@ def _build_review_plan(
             .alias("increase_pct_bp"),
             primary.alias("_reason_primary"),
             secondary.alias("_reason_secondary"),
+            _score_reasons(is_inc).alias("_score_reasons"),
             old.alias("old_limit_minor"),
             pl.lit(as_of, dtype=pl.Date).alias("as_of"),
             pl.lit(policy.version, dtype=pl.String).alias("policy_version"),
         ]
     )
-    codes = _reason_list(pl.col("_reason_primary"), pl.col("_reason_secondary"))
+    codes = _reason_list(
+        pl.col("_reason_primary"),
+        pl.col("_reason_secondary"),
+        score_reasons=pl.col("_score_reasons"),
+    )
     return _ReviewPlan(
         stages, [codes.alias("reason_codes"), *_reason_text_exprs(policy, texts_key, codes)]
     )

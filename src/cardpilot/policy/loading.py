@@ -49,10 +49,19 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+# Sections added to limits.yaml after policies were in use: hashed only when a file has them, so
+# a file without one keeps the version its decisions recorded.
+LATER_SECTIONS = ("watch_actions",)
+
+
 def content_hash(limits: LimitPolicy, reasons: ReasonCatalog) -> str:
     """Hash of the validated content (canonical JSON), first 12 hex digits."""
+    limits_data = limits.model_dump(mode="json", by_alias=True)
+    for section in LATER_SECTIONS:
+        if limits_data.get(section) is None:
+            limits_data.pop(section, None)
     payload = {
-        "limits": limits.model_dump(mode="json", by_alias=True),
+        "limits": limits_data,
         "reasons": reasons.model_dump(mode="json", by_alias=True),
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))

@@ -33,6 +33,7 @@ from cardpilot.policy.base import (
     percent_to_bp,
 )
 from cardpilot.policy.condition_syntax import Condition, Kind, Vocabulary
+from cardpilot.policy.watch_actions import WatchActions
 
 # Feature-table columns (docs/CONTRACTS.md "Feature table" and "Scores") a condition may read,
 # plus the columns the engine derives from the review dates. A typo fails at load, not mid-run.
@@ -319,6 +320,8 @@ class LimitPolicy(PolicyModel):
     decision_reasons: DecisionReasons
     initial: InitialLimits
     watch: Watch = Watch()
+    # What follows each watch flag (policy/watch_actions.py); none: flags are only listed.
+    watch_actions: WatchActions | None = None
 
     @model_validator(mode="after")
     def _consistent(self) -> LimitPolicy:
@@ -430,6 +433,8 @@ class LimitPolicy(PolicyModel):
             used[f"guards.custom[{i}].reason"] = guard.reason
         for rule, code in self.watch.reason_codes().items():
             used[f"watch.{rule}"] = code
+        if self.watch_actions is not None:
+            used["watch_actions.hold_reason"] = self.watch_actions.hold_reason
         for i, grade in enumerate(self.grades):
             used[f"grades[{i}].decrease.reason"] = grade.decrease.reason
         for i, seg in enumerate(self.segments):

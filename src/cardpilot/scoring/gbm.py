@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cardpilot.domain import progress
 from cardpilot.scoring.calibration import PlattCalibration
 from cardpilot.scoring.fastscore import MAX_REASONS
 from cardpilot.scoring.features import CATEGORICAL_FEATURES, feature_spec
@@ -219,15 +220,25 @@ class GbmModel:
     def predict_pd(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
         return self.calibration.pd(self.margin(features))
 
+    def _shap(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
+        X = _matrix(features, self.features, self.categories)
+        return np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
+
+    def _per_code(self, contrib: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        return contrib[:, :-1] if self._by_code is None else contrib[:, :-1] @ self._by_code
+
+    def contributions(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
+        """SHAP contributions to the risk margin per account and reason code (columns in
+        ``reason_codes`` order): positive raises the risk, negative lowers it."""
+        return self._per_code(self._shap(features))
+
     def _scored(
         self, features: pl.DataFrame
     ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.float64], npt.NDArray[np.int8]]:
-        X = _matrix(features, self.features, self.categories)
-        contrib = np.asarray(self.booster.predict(X, pred_contrib=True), dtype=np.float64)
+        contrib = self._shap(features)
         pd_ = self.calibration.pd(contrib.sum(axis=1))  # SHAP values sum to the margin
         score = np.floor(self.scale.score_from_pd(pd_) + 0.5).astype(np.int32)
-        per_code = contrib[:, :-1] if self._by_code is None else contrib[:, :-1] @ self._by_code
-        return score, pd_, top_reasons(per_code)
+        return score, pd_, top_reasons(self._per_code(contrib))
 
     def score_arrays(
         self, features: pl.DataFrame
@@ -261,6 +272,26 @@ def top_reasons(contrib: npt.NDArray[np.float64], k: int = MAX_REASONS) -> npt.N
     return out
 
 
+def _round_note(max_rounds: int) -> Any:
+    """A LightGBM callback that notes the boosting round reached (every 50 rounds)."""
+
+    def note(env: Any) -> None:
+        if env.iteration % 50 == 0:
+            progress.note(f"round {env.iteration}/{max_rounds} (stops early)")
+
+    return note
+
+
+def _advance_at(rounds: int) -> Any:
+    """A LightGBM callback that counts one step when the last round is done."""
+
+    def advance(env: Any) -> None:
+        if env.iteration + 1 == rounds:
+            progress.advance()
+
+    return advance
+
+
 def fold_booster(
     lgb_params: dict[str, Any],
     params: GbmParams,
@@ -292,7 +323,10 @@ def fold_booster(
         train_set,
         num_boost_round=params.max_rounds,
         valid_sets=[val_set],
-        callbacks=[lgb.early_stopping(params.early_stopping_rounds, verbose=False)],
+        callbacks=[
+            lgb.early_stopping(params.early_stopping_rounds, verbose=False),
+            _round_note(params.max_rounds),
+        ],
     )
     margin = booster.predict(X[val_rows], num_iteration=booster.best_iteration, raw_score=True)
     margin = np.asarray(margin, dtype=np.float64)
@@ -381,20 +415,25 @@ def fit_gbm(
     oof = np.zeros(len(target))
     best: list[int] = []
     seeds = [params.seed + b for b in range(params.n_seeds)]
-    for fit_rows, val_rows in folds.split(X, target):
+    progress.stage(f"GBM: {params.folds} folds × {len(seeds)} seeds", params.folds * len(seeds))
+    for fold, (fit_rows, val_rows) in enumerate(folds.split(X, target), start=1):
         for seed in seeds:
+            progress.note(f"fold {fold}/{params.folds}")
             booster, margin = fold_booster(
                 seeded(lgb_params, seed), params, X, target, fit_rows, val_rows, names, cat_idx
             )
             oof[val_rows] += margin / len(seeds)
             best.append(booster.best_iteration)
+            progress.advance()
     rounds = int(np.mean(best))
+    progress.stage(f"GBM: final fit, {rounds} rounds × {len(seeds)} seeds", len(seeds))
     full = average_boosters(
         [
             lgb.train(
                 seeded(lgb_params, seed),
                 lgb.Dataset(X, target, feature_name=names, categorical_feature=cat_idx),
                 num_boost_round=rounds,
+                callbacks=[_round_note(rounds), _advance_at(rounds)],
             )
             for seed in seeds
         ]

@@ -26,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cardpilot.domain import progress
 from cardpilot.scoring.calibration import PlattCalibration
 from cardpilot.scoring.fastscore import CompiledScorecard, compile_scorecard, score_arrays
 from cardpilot.scoring.features import CATEGORICAL_FEATURES, feature_spec
@@ -432,7 +433,9 @@ def fit_scorecard(
     target = np.asarray(y, dtype=np.int8)
     binned: dict[str, _Binned] = {}
     ivs: dict[str, float] = {}
+    progress.stage(f"scorecard: binning {len(candidates)} features", len(candidates))
     for name in candidates:
+        progress.advance()
         raw = features.get_column(name)
         if raw.null_count() == len(raw):
             continue

@@ -18,6 +18,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cardpilot.domain import progress
 from cardpilot.scoring.application import APPLICATION_FEATURES, application_features
 from cardpilot.scoring.features import MODEL_FEATURES, PortfolioLike, behaviour_features
 from cardpilot.scoring.gbm import GbmModel, GbmParams, fit_gbm
@@ -199,6 +200,7 @@ def train_models(
         version = _version(family, data.data_hash, now, data.subject)
         started = time.perf_counter()
         model: ScorecardModel | GbmModel
+        progress.stage(f"{family}: fitting", None)
         if family == "scorecard":
             model, summary = fit_scorecard(
                 X_train, y_train, candidates, sc_params, protected, version=version
@@ -208,6 +210,7 @@ def train_models(
                 X_train, y_train, candidates, gb_params, scale, protected, version=version
             )
         fit_seconds = time.perf_counter() - started
+        progress.stage(f"{family}: scoring train and test rows", None)
         test_score, _ = model.score_arrays(X_test)
         train_score, _ = model.score_arrays(X_train)
         test_pd = model.predict_pd(X_test)

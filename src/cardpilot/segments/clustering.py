@@ -38,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from cardpilot.domain import progress
 from cardpilot.scoring.features import FEATURE_NAMES, feature_spec
 from cardpilot.scoring.protected import DEFAULT_PROTECTED, assert_not_protected
 from cardpilot.segments.naming import NamingRules, cluster_names, order_key
@@ -227,6 +228,7 @@ def _choose_k(
             raise ClusteringError(
                 f"--k {k}: needs 1 ≤ k ≤ {distinct} (the distinct accounts in the fit sample)"
             )
+        progress.stage(f"clustering: k-means, k = {k} on {n:,} accounts", None)
         centres, labels = _kmeans(points, k, seed)
         return k, centres, labels, {"method": "given", "k": k}
     low, high = k_range
@@ -237,8 +239,11 @@ def _choose_k(
         )
     scores: dict[str, float] = {}
     best: tuple[float, int, FloatArray, npt.NDArray[np.int64]] | None = None
+    progress.stage(f"clustering: k-means for k = {low}..{high} on {n:,} accounts", len(candidates))
     for c in candidates:
+        progress.note(f"k = {c}")
         centres, labels = _kmeans(points, c, seed)
+        progress.advance()
         if np.unique(labels).size < 2:
             continue
         value = float(

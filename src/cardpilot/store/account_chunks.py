@@ -2,7 +2,12 @@
 
 Accounts are read in account-id order (keyset paging), ``chunk_rows`` at a time, with only the
 statements of the window the behaviour features read, so memory stays bounded by the chunk.
-Accounts already decided in the review cycle are left out of a chunk's pending accounts.
+An account is left out of a chunk's pending accounts when it was decided in the review cycle
+already, or when no statement has arrived since its last decision (nothing new to decide on):
+one set-based query per chunk, the accounts' last decisions joined to their newer statements
+(:data:`STANDING`). An early review raised by a watch flag lets an account decided in the cycle
+be decided once more (its pending accounts have ``early_review`` true), and a hold on increases
+comes with its end (``increase_hold_until``).
 How the queries reach the store (SQLAlchemy, ADBC, or a helper process on SQLite) is the
 caller's :data:`~cardpilot.store.frame_reads.Fetch`; see ``cardpilot.store.review_backend``.
 """
@@ -19,12 +24,37 @@ import polars as pl
 from cardpilot.domain.plans import add_months
 from cardpilot.domain.portfolio import STATEMENT_SCHEMA
 from cardpilot.store.frame_reads import Fetch
+from cardpilot.store.watch_actions import EARLY_REVIEW_PENDING, HOLDS_IN_RANGE
 
 DEFAULT_CHUNK_ROWS = 100_000
 REVIEWED_STATUSES = ("active", "frozen")  # closed and charged-off accounts are not reviewed
 # A cycle id no review writes (reviews write "YYYY-H1" and the like): reading with it skips no
-# account as already decided.
+# account, whatever its decisions (scoring the whole portfolio).
 NO_CYCLE = "-"
+# Why a reviewed account of a chunk decided before is, or is not, decided again.
+WITHIN_CYCLE = "within_cycle"  # decided in this review cycle already: not again
+NO_NEW_EVIDENCE = "no_new_evidence"  # no statement dated after its last decision: not again
+# Decided in this cycle, but a watch flag on a later statement asked for an early review: decided
+# again, once, under the cycle id with EARLY_SUFFIX.
+EARLY = "early_review"
+EARLY_SUFFIX = "-early"
+
+# The chunk's accounts decided before that a review may not decide, or decides early, and why:
+# the last decision of each (the unique (account_id, cycle_id) index over the account range),
+# and whether a statement dated after that decision's as-of date and up to this review's has
+# arrived since, or an early review was raised on one.
+STANDING = (
+    f"SELECT l.account_id, CASE WHEN l.in_cycle = 1 AND {EARLY_REVIEW_PENDING}"
+    f" THEN '{EARLY}' WHEN l.in_cycle = 1 THEN '{WITHIN_CYCLE}' ELSE '{NO_NEW_EVIDENCE}' END"
+    " FROM (SELECT account_id, MAX(CASE WHEN cycle_id = :cycle THEN 1 ELSE 0 END) AS in_cycle,"
+    " MAX(as_of) AS last_on FROM limit_decisions WHERE account_id BETWEEN :lo AND :hi"
+    " GROUP BY account_id) l"
+    " WHERE l.in_cycle = 1 OR NOT EXISTS (SELECT 1 FROM statements s"
+    " WHERE s.account_id = l.account_id AND s.cycle_date > l.last_on"
+    " AND s.cycle_date <= :as_of)"
+)
+_STANDING_COLUMNS: dict[str, pl.DataType] = {"account_id": pl.String(), "why": pl.String()}
+_HOLDS: dict[str, pl.DataType] = {"account_id": pl.String(), "increase_hold_until": pl.Date()}
 
 ACCOUNT_COLUMNS: dict[str, pl.DataType] = {
     "account_id": pl.String(),
@@ -68,10 +98,14 @@ class AccountChunk:
 
     first: str
     last: str
-    accounts: pl.DataFrame  # accounts to decide (reviewed status, not yet decided in the cycle)
+    accounts: pl.DataFrame  # accounts to decide (reviewed status, eligible: see the module)
     frames: ChunkFrames
     skipped: int  # accounts of the range not to decide
     seen: int  # accounts of the range
+    # Of the skipped accounts of a reviewed status: decided in the cycle already, and without a
+    # statement newer than their last decision.
+    skipped_within_cycle: int = 0
+    skipped_no_new_evidence: int = 0
 
 
 # Chunks of at least this many accounts ramp up at the start (a quarter, then a half of the
@@ -118,9 +152,6 @@ def read_chunks_with(
     transaction after each chunk (none is held while a chunk is decided and written);
     ``sqlite``: the store's dialect; ``total``: the accounts expected."""
     since = statement_window_start(as_of)
-    # SQLite would pick the cycle_id index (every decision of the cycle) over the unique
-    # (account_id, cycle_id) one; "+" keeps it on the account range.
-    cycle_col = "+cycle_id" if sqlite else "cycle_id"
     last_change = (
         "MAX(effective_at)" if sqlite else "CAST(MAX(effective_at) AT TIME ZONE 'UTC' AS DATE)"
     )
@@ -140,17 +171,18 @@ def read_chunks_with(
             return
         first, last = accounts["account_id"][0], accounts["account_id"][-1]
         bounds = {"lo": first, "hi": last}
-        decided = fetch(
-            f"SELECT account_id FROM limit_decisions WHERE {cycle_col} = :cycle"
-            " AND account_id BETWEEN :lo AND :hi",
-            {"cycle": cycle_id, **bounds},
-            {"account_id": pl.String()},
-        )
-        pending = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES)).join(
-            decided, on="account_id", how="anti"
-        )
+        standing = pl.DataFrame(schema=_STANDING_COLUMNS)
+        if cycle_id != NO_CYCLE:
+            params = {"cycle": cycle_id, "as_of": as_of, **bounds}
+            standing = fetch(STANDING, params, _STANDING_COLUMNS)
+        ineligible = standing.filter(pl.col("why") != EARLY)
+        reviewed = accounts.filter(pl.col("status").is_in(REVIEWED_STATUSES))
+        pending = reviewed.join(ineligible, on="account_id", how="anti")
+        early = standing.filter(pl.col("why") == EARLY)["account_id"].implode()
+        pending = pending.with_columns(pl.col("account_id").is_in(early).alias("early_review"))
         statements = pl.DataFrame(schema=REVIEW_STATEMENT_COLUMNS)
         changes = pl.DataFrame(schema=_LIMIT_CHANGES)
+        holds = pl.DataFrame(schema=_HOLDS)
         if pending.height:
             statements = fetch(
                 f"SELECT {', '.join(REVIEW_STATEMENT_COLUMNS)} FROM statements"
@@ -165,9 +197,15 @@ def read_chunks_with(
                 bounds,
                 _LIMIT_CHANGES,
             )
+            holds = fetch(HOLDS_IN_RANGE, bounds, _HOLDS)
         end_read()
         after = last
-        yield _chunk(first, last, accounts, pending, statements, changes, decided.height > 0)
+        why = ineligible.join(reviewed.select("account_id"), on="account_id", how="semi")["why"]
+        pending = pending.join(holds, on="account_id", how="left")
+        chunk = _chunk(first, last, accounts, pending, statements, changes, ineligible.height > 0)
+        chunk.skipped_within_cycle = int((why == WITHIN_CYCLE).sum())
+        chunk.skipped_no_new_evidence = int((why == NO_NEW_EVIDENCE).sum())
+        yield chunk
 
 
 def _chunk(

@@ -21,11 +21,11 @@ from cardpilot.store.db import normalise_url
 from cardpilot.store.frame_reads import adbc_frame
 from cardpilot.store.limit_decisions import (
     ACCOUNTS_UPDATE,
-    CHANGE_COLUMNS,
     CHANGED_IN_CHUNK,
     HISTORY_INSERT,
     KIND_COLUMNS,
     KINDS_INSERTED,
+    LIMIT_NOTICE_COLUMNS,
     RUN_COLUMNS,
     TEXT_SETS_INSERT,
     ChunkWritten,
@@ -151,9 +151,9 @@ def insert_staged(connection: Any, rows: pl.DataFrame, columns: Sequence[str]) -
 
 
 def changed_decisions(connection: Any, chunk: DecisionChunk) -> pl.DataFrame:
-    """The run's limit changes in the chunk (``CHANGE_COLUMNS``), read back inside its
-    transaction."""
-    return adbc_frame(connection, CHANGED_IN_CHUNK, chunk.bounds, CHANGE_COLUMNS)
+    """The run's decisions in the chunk that its notices tell (``LIMIT_NOTICE_COLUMNS``), read
+    back inside its transaction."""
+    return adbc_frame(connection, CHANGED_IN_CHUNK, chunk.bounds, LIMIT_NOTICE_COLUMNS)
 
 
 def commit_decisions(connection: Any, chunk: DecisionChunk, written: ChunkWritten) -> None:

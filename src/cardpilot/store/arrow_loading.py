@@ -39,8 +39,8 @@ __all__ = ["FRESH_ORDER", "ArrowStoreLoader", "ForeignKeyError"]
 
 _LOOKUP = "_cardpilot_lookup"
 
-# What a fresh load (``begin_fresh``) covers, parents first: limit_history is always in it, since
-# the import starts every new account's history.
+# What a fresh load (``begin_fresh``) covers, parents first: limit_history and ledger_postings
+# are always in it, since the import starts every new account's history and ledger.
 FRESH_ORDER = (
     "customers",
     "accounts",
@@ -48,7 +48,10 @@ FRESH_ORDER = (
     "transactions",
     "performance_labels",
     "limit_history",
+    "ledger_postings",
 )
+# Tables the import itself writes, whatever its input holds: in every fresh load.
+ALWAYS_FRESH = ("limit_history", "ledger_postings")
 
 
 class ArrowStoreLoader:
@@ -207,7 +210,7 @@ class ArrowStoreLoader:
         sorter threads for the index builds (``bulk_ddl.fast_sqlite_pragmas``); all of it is
         put back afterwards. Returns False (and changes nothing) when any table holds rows.
         """
-        names = [t for t in FRESH_ORDER if t in tables or t == "limit_history"]
+        names = [t for t in FRESH_ORDER if t in tables or t in ALWAYS_FRESH]
         with self._lock:
             if self._bulk or self._open or not names:
                 return False
@@ -326,6 +329,20 @@ class ArrowStoreLoader:
                 raise
             if began:
                 self.end_bulk("limit_history")
+        return max(added, 0)
+
+    def run_insert(self, sql: str) -> int:
+        """An ``INSERT … SELECT`` over the store's own rows, in the import's transaction; the
+        rows it added."""
+        with self._lock:
+            try:
+                self._begin()
+                added = bulk.execute(self._conn, sql)
+                if self.backend == "sqlite":
+                    added = int(bulk_ddl.scalar(self._conn, "SELECT changes()"))
+            except BaseException:
+                self._rollback()
+                raise
         return max(added, 0)
 
     # -- look-ups ------------------------------------------------------------------------------

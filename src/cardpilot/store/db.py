@@ -22,7 +22,10 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
+
+from cardpilot.store.access import checked_url, has_schema, missing, unreachable
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -83,7 +86,7 @@ def remove_sqlite_file(path: Path) -> None:
 
 def normalise_url(url: str | URL) -> URL:
     """Pick the drivers cardpilot ships with: psycopg 3 for PostgreSQL, pysqlite for SQLite."""
-    parsed = make_url(url)
+    parsed = checked_url(url)
     if parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed
@@ -246,7 +249,7 @@ def upgrade(url: str | URL, revision: str = "head") -> None:
 
     engine = make_engine(url)
     try:
-        if revision == "head" and current_revision(engine) == head_revision():
+        if revision == "head" and _reachable_revision(engine, url) == head_revision():
             return
     finally:
         engine.dispose()
@@ -286,12 +289,41 @@ def _revision_of(connection: Any) -> str | None:
     return revision
 
 
+def _reachable_revision(engine: Engine, url: str | URL) -> str | None:
+    try:
+        return current_revision(engine)
+    except DBAPIError as exc:
+        raise busy_error(exc, url, LOCK_TIMEOUT_SECONDS) or unreachable(exc, url) from exc
+
+
+def require_store(url: str | URL) -> None:
+    """Refuse (``StoreMissingError``) a URL with no cardpilot store, creating nothing."""
+    path = sqlite_file(url)
+    if path is not None and not path.is_file():
+        raise missing(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            present = has_schema(connection)
+    except DBAPIError as exc:
+        raise unreachable(exc, url) from exc
+    finally:
+        engine.dispose()
+    if not present:
+        raise missing(url)
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return _revision_of(connection)
 
 
-def open_store(url: str | URL, *, lock_timeout: float | None = None) -> Engine:
-    """Upgrade the store if needed and return an engine on it: what commands call."""
+def open_store(url: str | URL, *, lock_timeout: float | None = None, create: bool = True) -> Engine:
+    """Upgrade the store if needed and return an engine on it: what commands call.
+
+    ``create=False``: refuse a URL with no store (``StoreMissingError``) instead of making one.
+    """
+    if not create:
+        require_store(url)
     upgrade(url)
     return make_engine(url, lock_timeout=lock_timeout)

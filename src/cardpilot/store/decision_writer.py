@@ -29,12 +29,12 @@ from cardpilot.store.bulk import supports_bulk
 from cardpilot.store.frame_reads import query_frame
 from cardpilot.store.limit_decisions import (
     ACCOUNTS_UPDATE,
-    CHANGE_COLUMNS,
     CHANGED_IN_CHUNK,
     DECISION_COLUMNS,
     HISTORY_INSERT,
     KIND_COLUMNS,
     KINDS_INSERTED,
+    LIMIT_NOTICE_COLUMNS,
     TEXT_SETS_INSERT,
     ChunkWritten,
     DecisionChunk,
@@ -118,7 +118,7 @@ class SqlAlchemyDecisionWriter:
                 watched = int(conn.execute(text(sql), params).rowcount or 0)
             written = ChunkWritten(by_kind, watched, chunk.rows.height)
             if notices is not None:
-                changed = query_frame(conn, CHANGED_IN_CHUNK, bounds, CHANGE_COLUMNS)
+                changed = query_frame(conn, CHANGED_IN_CHUNK, bounds, LIMIT_NOTICE_COLUMNS)
                 insert_outbox(conn, notices(changed) if changed.height else None)
             before_commit()
             counts = run_counts(

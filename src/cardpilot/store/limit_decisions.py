@@ -80,14 +80,16 @@ ACCOUNTS_UPDATE = (
     " FROM limit_decisions d WHERE d.account_id = accounts.account_id AND d.run_id = :run"
     " AND d.account_id BETWEEN :lo AND :hi"
 )
-# The run's limit changes in the chunk, read back inside its transaction for their notices.
+# The run's decisions in the chunk that its notices tell, read back inside its transaction:
+# every limit change, and every limit kept at a due review (the tips message may follow it).
 CHANGED_IN_CHUNK = (
     "SELECT d.id, d.account_id, a.customer_id, a.currency, d.as_of, d.old_limit_minor,"
     f" d.new_limit_minor, d.reason_codes, {decision_texts('zh')}, {decision_texts('en')},"
-    " d.policy_version FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
+    " d.policy_version, d.grade, CAST(d.due_for_review AS INTEGER)"
+    " FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
     f" {TEXT_SETS_JOIN}"
     " WHERE d.run_id = :run AND d.account_id BETWEEN :lo AND :hi"
-    " AND d.new_limit_minor <> d.old_limit_minor ORDER BY d.id"
+    " AND (d.new_limit_minor <> d.old_limit_minor OR d.due_for_review) ORDER BY d.id"
 )
 # A decision as a notice reads it (reason lists as JSON array text).
 CHANGE_COLUMNS: dict[str, pl.DataType] = {
@@ -102,6 +104,12 @@ CHANGE_COLUMNS: dict[str, pl.DataType] = {
     "reason_texts_zh": pl.String(),
     "reason_texts_en": pl.String(),
     "policy_version": pl.String(),
+}
+# A limit decision as its notice reads it: the grade it names and whether a review was due.
+LIMIT_NOTICE_COLUMNS: dict[str, pl.DataType] = {
+    **CHANGE_COLUMNS,
+    "grade": pl.String(),
+    "due_for_review": pl.Int64(),
 }
 KIND_COLUMNS: dict[str, pl.DataType] = {
     "action": pl.String(),
@@ -178,10 +186,15 @@ def reason_texts_id(texts_zh: str, texts_en: str) -> str:
 
 
 def decision_rows(
-    decisions: pl.DataFrame, run_id: int, cycle_id: str
+    decisions: pl.DataFrame,
+    run_id: int,
+    cycle_id: str,
+    early: pl.Series | None = None,
+    early_cycle_id: str | None = None,
 ) -> tuple[pl.DataFrame, TextSets]:
     """A chunk's decisions (``decide_limits``' columns) as rows of ``DECISION_COLUMNS``, and
-    the text sets they refer to.
+    the text sets they refer to; ``early``: the accounts decided again in the cycle on an early
+    review, whose decisions take ``early_cycle_id`` (one early review per account and cycle).
 
     A chunk holds few distinct reason lists (about a hundred in 100,000 decisions): each is
     written as JSON once, and only its codes and its set's id are joined back to the rows.
@@ -200,11 +213,21 @@ def decision_rows(
         rows.with_columns(
             pl.col("__codes").alias("reason_codes"),
             pl.lit(run_id, dtype=pl.Int64).alias("run_id"),
-            pl.lit(cycle_id).alias("cycle_id"),
+            _cycle_of_rows(cycle_id, early, early_cycle_id).alias("cycle_id"),
             # The texts are the set's; the decision's own columns stay empty (migration 0013).
             *(pl.lit("").alias(c) for c in _TEXT_COLUMNS),
         ).select(DECISION_COLUMNS),
         sets,
+    )
+
+
+def _cycle_of_rows(cycle_id: str, early: pl.Series | None, early_cycle_id: str | None) -> pl.Expr:
+    if early is None or early.len() == 0 or early_cycle_id is None:
+        return pl.lit(cycle_id)
+    return (
+        pl.when(pl.col("account_id").is_in(early.implode()))
+        .then(pl.lit(early_cycle_id))
+        .otherwise(pl.lit(cycle_id))
     )
 
 
@@ -234,6 +257,8 @@ def cycle_kinds(db: Engine, cycle_id: str, *, other_than_run: int | None = None)
     else:
         where = (
             "WHERE run_id IN (SELECT id FROM review_runs WHERE cycle_id = :cycle AND id <> :run)"
+            # A case's override sits under the run it overrode, in a cycle of its own.
+            " AND cycle_id = :cycle"
         )
         params["run"] = other_than_run
     with db.connect() as conn:
@@ -306,7 +331,7 @@ def read_limit_changes(
     include_keeps: bool = False,
 ) -> pl.DataFrame:
     """Stored decisions that changed a limit (or all, with ``include_keeps``) as notices read
-    them (``CHANGE_COLUMNS``), in decision order."""
+    them (``LIMIT_NOTICE_COLUMNS``), in decision order."""
     conditions = [] if include_keeps else ["d.new_limit_minor <> d.old_limit_minor"]
     params: dict[str, Any] = {}
     if account_id is not None:
@@ -326,8 +351,9 @@ def read_limit_changes(
         conn,
         "SELECT d.id, d.account_id, a.customer_id, a.currency, d.as_of, d.old_limit_minor,"
         f" d.new_limit_minor, d.reason_codes, {decision_texts('zh')}, {decision_texts('en')},"
-        " d.policy_version FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
+        " d.policy_version, d.grade, CAST(d.due_for_review AS INTEGER)"
+        " FROM limit_decisions d JOIN accounts a ON a.account_id = d.account_id"
         f" {TEXT_SETS_JOIN} {where} ORDER BY d.id",
         params,
-        CHANGE_COLUMNS,
+        LIMIT_NOTICE_COLUMNS,
     )

@@ -269,6 +269,19 @@ class StoreLoader:
                 raise
         return max(int(added), 0)
 
+    def run_insert(self, sql: str) -> int:
+        """An ``INSERT … SELECT`` over the store's own rows, in the import's transaction; the
+        rows it added."""
+        with self._lock:
+            conn = self._conn
+            try:
+                self._begin()
+                added = conn.execute(sql).rowcount
+            except BaseException:
+                conn.rollback()
+                raise
+        return max(int(added), 0)
+
     # -- look-ups ------------------------------------------------------------------------------
 
     def existing(self, table: str, column: str, values: pl.Series) -> pl.Series:

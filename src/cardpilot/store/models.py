@@ -246,6 +246,9 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.review_models",
     "cardpilot.store.notify_models",
     "cardpilot.store.overdue_models",
+    "cardpilot.store.audit_models",
+    "cardpilot.store.case_models",
+    "cardpilot.store.ledger_models",
 )
 
 

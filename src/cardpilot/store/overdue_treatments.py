@@ -26,6 +26,10 @@ from cardpilot.store.limit_decisions import CHANGE_COLUMNS
 from cardpilot.store.overdue_models import OverdueTreatment
 
 TREATED_STATUSES = ("active", "frozen")  # closed and charged-off accounts are not treated
+# An account whose 和谐还款 plan is accepted or active is treated by the plan: no penalty on the
+# planned principal, no freeze. ``plan advance`` moves a plan whose instalment was missed to
+# broken, and the account is treated again from then on.
+PLAN_TREATS = "'accepted', 'active'"
 INSERT_BATCH_ROWS = 5_000
 
 _ACCOUNTS = {k: v for k, v in ACCOUNT_COLUMNS.items() if k != "last_review_on"}
@@ -48,6 +52,7 @@ class TreatmentChunk:
     broken: pl.DataFrame  # account_id, broken_promises (和谐还款 plans broken by as_of)
     skipped: int  # treatable accounts of the range already treated on as_of
     seen: int  # accounts of the range
+    on_plan: int = 0  # treatable accounts left to their accepted or active 和谐还款 plan
 
 
 def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterator[TreatmentChunk]:
@@ -80,16 +85,26 @@ def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterat
             bounds,
             BROKEN_PROMISES,
         )
+        planned = query_frame(
+            conn,
+            "SELECT DISTINCT account_id FROM repayment_plans"
+            f" WHERE status IN ({PLAN_TREATS}) AND offered_on <= :as_of"
+            " AND account_id BETWEEN :lo AND :hi",
+            bounds,
+            {"account_id": pl.String()},
+        )
         treatable = accounts.filter(pl.col("status").is_in(TREATED_STATUSES))
-        pending = treatable.join(done, on="account_id", how="anti")
+        undone = treatable.join(done, on="account_id", how="anti")
+        pending = undone.join(planned, on="account_id", how="anti")
         return TreatmentChunk(
             first=lo,
             last=hi,
             accounts=pending,
             statements=statements.join(pending.select("account_id"), on="account_id", how="semi"),
             broken=broken,
-            skipped=treatable.height - pending.height,
+            skipped=treatable.height - undone.height,
             seen=accounts.height,
+            on_plan=undone.height - pending.height,
         )
 
     return keyset_chunks(
@@ -212,6 +227,9 @@ _NOTICE_ROWS: dict[str, pl.DataType] = {
     "risk_segment": pl.String(),
     "limit_action": pl.String(),
     "fee_waiver_share_bp": pl.Int32(),
+    "penalty_interest_minor": pl.Int64(),
+    "late_fee_minor": pl.Int64(),
+    "fee_waived_minor": pl.Int64(),
     "due_date_extension_days": pl.Int32(),
     "penalty_rate_daily": pl.String(),
     "days_past_due": pl.Int32(),

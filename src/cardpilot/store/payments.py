@@ -1,4 +1,4 @@
-"""Payments posted to accounts (``transactions`` of kind ``payment``)."""
+"""Payments posted to accounts (``transactions`` of kind ``payment``, and to the ledger)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, text
+
+from cardpilot.ledger.postings import Component, Kind, Posting, Source
+from cardpilot.store.ledger import insert_postings
 
 
 @dataclass(frozen=True)
@@ -20,7 +23,8 @@ class Payment:
 
 
 def insert_payments(db: Engine, payments: Sequence[Payment]) -> None:
-    """Post ``payments`` in one transaction."""
+    """Post ``payments`` in one transaction: as transactions, and to the ledger (``tx:<id>``,
+    on the payment's own business day) as an import of the same transaction would."""
     if not payments:
         return
     with db.begin() as conn:
@@ -40,6 +44,20 @@ def insert_payments(db: Engine, payments: Sequence[Payment]) -> None:
                 for p in payments
             ],
         )
+        insert_postings(conn, [_posting(p) for p in payments if p.amount_minor])
+
+
+def _posting(payment: Payment) -> Posting:
+    return Posting(
+        account_id=payment.account_id,
+        kind=Kind.PAYMENT,
+        effective_at=payment.posted_at,
+        source=Source.EVENT,
+        idempotency_key=f"tx:{payment.transaction_id}",
+        amount_minor=-payment.amount_minor,
+        currency=payment.currency,
+        component=Component.PRINCIPAL,
+    )
 
 
 def as_zoned(value: object, zone: ZoneInfo) -> dt.datetime:

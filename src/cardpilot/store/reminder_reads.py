@@ -58,23 +58,59 @@ class ReminderChunk:
 def recent_payments(
     conn: Connection, lo: str, hi: str, as_of: dt.date, zone: ZoneInfo
 ) -> pl.DataFrame:
-    """Payments of the accounts ``lo``..``hi`` in the last two cycles, dated in ``zone``."""
-    since = dt.datetime.combine(as_of - dt.timedelta(days=PAYMENT_LOOKBACK_DAYS), dt.time(), zone)
-    rows = conn.execute(
+    """Payments of the accounts ``lo``..``hi`` in the last two cycles: the ledger's (on their
+    business day), and payments stored as transactions that were never posted to it."""
+    since_day = as_of - dt.timedelta(days=PAYMENT_LOOKBACK_DAYS)
+    since = dt.datetime.combine(since_day, dt.time(), zone)
+    posted = conn.execute(
         text(
-            "SELECT account_id, posted_at, amount_minor FROM transactions"
-            " WHERE kind = 'payment' AND account_id BETWEEN :lo AND :hi AND posted_at >= :since"
+            "SELECT account_id, effective_on, amount_minor FROM ledger_postings"
+            " WHERE kind = 'payment' AND account_id BETWEEN :lo AND :hi"
+            " AND effective_on >= :since"
+        ),
+        {"lo": lo, "hi": hi, "since": since_day},
+    ).all()
+    unposted = conn.execute(
+        text(
+            "SELECT t.account_id, t.posted_at, t.amount_minor FROM transactions t"
+            " WHERE t.kind = 'payment' AND t.account_id BETWEEN :lo AND :hi"
+            " AND t.posted_at >= :since AND NOT EXISTS (SELECT 1 FROM ledger_postings p"
+            " WHERE p.idempotency_key = 'tx:' || t.transaction_id)"
         ),
         {"lo": lo, "hi": hi, "since": since.astimezone(dt.UTC)},
     ).all()
     return pl.DataFrame(
         {
-            "account_id": [r[0] for r in rows],
-            "paid_on": [as_zoned(r[1], zone).date() for r in rows],
-            "amount_minor": [abs(int(r[2])) for r in rows],
+            "account_id": [r[0] for r in posted] + [r[0] for r in unposted],
+            "paid_on": [dt.date.fromisoformat(str(r[1])[:10]) for r in posted]
+            + [as_zoned(r[1], zone).date() for r in unposted],
+            "amount_minor": [abs(int(r[2])) for r in posted] + [abs(int(r[2])) for r in unposted],
         },
         schema=_PAYMENTS,
     )
+
+
+def payments_known_through(db: Engine, zone: ZoneInfo) -> dt.date | None:
+    """The last day the store's payment data reaches (None: it holds none).
+
+    The latest business day of anything an import posted to the ledger (a UCI file reaches its
+    last statement; a payments file its last payment), or of a payment stored as a
+    transaction. Before it, a payment that was due and is not in the store was not made; after
+    it, the store cannot tell.
+    """
+    with db.connect() as conn:
+        posted = conn.execute(
+            text("SELECT max(effective_on) FROM ledger_postings WHERE source = 'import'")
+        ).scalar()
+        paid = conn.execute(
+            text("SELECT max(posted_at) FROM transactions WHERE kind = 'payment'")
+        ).scalar()
+    days = []
+    if posted is not None:
+        days.append(dt.date.fromisoformat(str(posted)[:10]))
+    if paid is not None:
+        days.append(as_zoned(paid, zone).date())
+    return max(days) if days else None
 
 
 def read_reminder_chunks(

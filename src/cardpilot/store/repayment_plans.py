@@ -117,6 +117,13 @@ def account_customer(conn: Connection, account_id: str) -> str | None:
     return None if row is None else str(row[0])
 
 
+def account_currency(conn: Connection, account_id: str) -> str:
+    row = conn.execute(
+        text("SELECT currency FROM accounts WHERE account_id = :a"), {"a": account_id}
+    ).first()
+    return "CNY" if row is None or row[0] is None else str(row[0])
+
+
 def plan_customer(conn: Connection, plan_id: str) -> str | None:
     row = conn.execute(
         text("SELECT customer_id FROM repayment_plans WHERE plan_id = :p"), {"p": plan_id}
@@ -129,12 +136,27 @@ def latest_treatment(conn: Connection, account_id: str, on: dt.date) -> Row[Any]
     return conn.execute(
         text(
             "SELECT t.id, t.as_of, t.risk_segment, t.risk_level, t.harmony_eligible,"
-            " t.eligible_plans, t.days_past_due, t.overdue_balance_minor, t.policy_version"
+            " t.eligible_plans, t.days_past_due, t.overdue_balance_minor, t.policy_version,"
+            " t.penalty_interest_minor, t.late_fee_minor, t.fee_waived_minor"
             " FROM overdue_treatments t WHERE t.account_id = :a AND t.as_of <= :on"
             " ORDER BY t.as_of DESC LIMIT 1"
         ),
         {"a": account_id, "on": on},
     ).first()
+
+
+def standing_plan_waivers(conn: Connection, treatment_id: int) -> int:
+    """The waivers standing on the fees of a treatment from the plans that rest on it (kept,
+    or provisional while active; a broken plan's waiver was reinstated)."""
+    return int(
+        conn.execute(
+            text(
+                "SELECT COALESCE(SUM(waived_minor), 0) FROM repayment_plans"
+                " WHERE treatment_id = :t AND status IN ('active', 'kept')"
+            ),
+            {"t": treatment_id},
+        ).scalar_one()
+    )
 
 
 def unpaid_minimum_on(conn: Connection, account_id: str, on: dt.date) -> int:

@@ -126,6 +126,9 @@ class LimitDecisionRecord(Base):
     decided_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # review (a review run) | case (an analyst's override, cardpilot.store.cases; its cycle_id
+    # is the case's, ``case-<id>``, so it never counts among a review cycle's decisions).
+    source: Mapped[str] = mapped_column(String(16), server_default="review")
 
     __table_args__ = (
         UniqueConstraint("account_id", "cycle_id", name="uq_limit_decisions_account_cycle"),
@@ -170,6 +173,42 @@ class WatchFlag(Base):
 
     __table_args__ = (
         UniqueConstraint("watch_id", "cycle_date", "rule", name="uq_watch_flags_watch_cycle_rule"),
+    )
+
+
+class WatchAction(Base):
+    """What followed one watch flag, as the policy's ``watch_actions`` said (its audit record:
+    the flag, the action, the policy version). One per flag.
+
+    ``action``: ``notice`` (queued in the outbox, ``status`` ``queued``), ``hold_increases``
+    (``hold_until``: no increase before it; ``active``), ``early_review`` (the account may be
+    reviewed again within its cycle on the statements since its last decision; ``pending``
+    until a decision follows the flagged statement), ``analyst_case`` (a case for an analyst,
+    opened in ``review_cases``: ``opened``, ``case_id``).
+    """
+
+    __tablename__ = "watch_actions"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    watch_id: Mapped[int] = mapped_column(ForeignKey("limit_watch.id"))
+    account_id: Mapped[str] = mapped_column(String(64))
+    flag_cycle_date: Mapped[dt.date] = mapped_column(Date)  # the flagged statement's cycle
+    rule: Mapped[str] = mapped_column(String(32))
+    reason_code: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    hold_until: Mapped[dt.date | None] = mapped_column(Date)
+    case_id: Mapped[int | None] = mapped_column(_ID)  # the analyst's case it opened
+    policy_version: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+    __table_args__ = (
+        UniqueConstraint(
+            "watch_id", "flag_cycle_date", "rule", name="uq_watch_actions_watch_cycle_rule"
+        ),
+        Index("ix_watch_actions_account_action", "account_id", "action"),
     )
 
 

@@ -90,23 +90,6 @@ def watched_statements(
     return pl.concat(frames)
 
 
-def insert_watch_flags(db: Engine, flags: pl.DataFrame) -> int:
-    """Store ``flags`` (watch_id, account_id, cycle_date, rule, reason_code, detail); a flag
-    already there (same watch, cycle and rule) is kept. Returns the flags added."""
-    if flags.height == 0:
-        return 0
-    with db.begin() as conn:
-        result = conn.execute(
-            text(
-                "INSERT INTO watch_flags (watch_id, account_id, cycle_date, rule, reason_code,"
-                " detail) VALUES (:watch_id, :account_id, :cycle_date, :rule, :reason_code,"
-                " :detail) ON CONFLICT (watch_id, cycle_date, rule) DO NOTHING"
-            ),
-            flags.to_dicts(),
-        )
-    return int(result.rowcount or 0)
-
-
 def read_watches(db: Engine) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Every watch with its decision's grade and segment, and every flag, in id order."""
     with db.connect() as conn:

@@ -1,7 +1,9 @@
 """Checking the watches over the store, and listing them.
 
 Flags are stored with their reason code, unique per watch, cycle and rule, so checking again
-adds nothing. The watched accounts are checked in chunks (the chunked job loop): each chunk's
+adds nothing. Each new flag's action (the policy's ``watch_actions``, ``cardpilot.watch.actions``)
+is stored with it, in the same transaction, and a notice action queues its message in the
+outbox there too. The watched accounts are checked in chunks (the chunked job loop): each chunk's
 statements are read on a thread while the one before is checked, its flags stored in one
 transaction.
 """
@@ -12,19 +14,24 @@ import datetime as dt
 from collections.abc import Iterator
 
 import polars as pl
+import pyarrow as pa
 from sqlalchemy import Engine
 
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
+from cardpilot.notify.decision_notices import notices_from_rows, outbox_rows
 from cardpilot.policy.schema import Policy
+from cardpilot.store.watch_actions import store_flags_and_actions
 from cardpilot.store.watches import (
-    insert_watch_flags,
     read_watches,
     watched_statements,
     watches_started_before,
 )
+from cardpilot.watch.actions import WATCH_NOTICE, notice_rows, watch_actions_frame
 from cardpilot.watch.rules import watch_flags_frame
 
 WATCHED_ACCOUNTS_PER_CHUNK = 10_000
+# A notice action's messages are keyed by the action: ``watch_action:<id>``.
+WATCH_ACTION_KIND = "watch_action"
 
 
 def check_watches(
@@ -33,9 +40,11 @@ def check_watches(
     as_of: dt.date,
     *,
     chunk_accounts: int = WATCHED_ACCOUNTS_PER_CHUNK,
+    notify: bool = True,
 ) -> int:
-    """Check every statement up to ``as_of`` of every watch against the rules; store new flags.
-    Returns the flags added (checking again adds nothing)."""
+    """Check every statement up to ``as_of`` of every watch against the rules; store new flags
+    and their actions (``notify``: queue the notices of notice actions). Returns the flags
+    added (checking again adds nothing)."""
     watches = watches_started_before(db, as_of)
     if watches.height == 0:
         return 0
@@ -54,11 +63,20 @@ def check_watches(
         flags = watch_flags_frame(chunk[0], chunk[1], policy)
         return flags if flags.height else None
 
+    def render(actions: pl.DataFrame) -> pa.Table | None:
+        rows = notice_rows(actions, policy)
+        return outbox_rows(
+            db, notices_from_rows(rows, decision_kind=WATCH_ACTION_KIND, message_type=WATCH_NOTICE)
+        )
+
+    notices = render if notify else None
     added: list[int] = []
     steps = ChunkSteps(
         seen=lambda chunk: chunk[0]["account_id"].n_unique(),
         decide=flags_of,
-        write=lambda flags, _before_commit: insert_watch_flags(db, flags),
+        write=lambda flags, _before_commit: store_flags_and_actions(
+            db, flags, watch_actions_frame(flags, policy), notices
+        ),
         collect=lambda _flags, n: added.append(n),
     )
     run_chunked(chunks(), steps, clock=StageClock(), total=len(accounts))

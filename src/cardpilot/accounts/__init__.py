@@ -1,0 +1,1 @@
+"""One account's view over the store: its story (statements, ledger, decisions, plans, contacts)."""

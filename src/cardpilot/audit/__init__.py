@@ -1,0 +1,1 @@
+"""The audit trail's pure core: canonical records, their hash chain, and its verification."""

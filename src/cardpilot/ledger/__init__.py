@@ -1,0 +1,1 @@
+"""The account ledger: postings of money and events, balances as their sums, invariants."""

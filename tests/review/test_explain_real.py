@@ -1,0 +1,118 @@
+"""``cardpilot review explain`` on the real UCI data reviewed with the fixture scorecard and the
+uci-twd policy: an increase, a keep and a decrease explained whole, and a case's override."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cardpilot.cli import app
+from cardpilot.store.db import make_engine
+from cardpilot.store.limit_decisions import read_decisions
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+MODEL = FIXTURES / "models" / "uci-scorecard"
+POLICY = Path(__file__).resolve().parents[2] / "src" / "cardpilot" / "policies" / "uci-twd"
+
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def reviewed(uci_path: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
+    """The UCI store reviewed as of 2005-10-01; its URL and one account per action."""
+    home = tmp_path_factory.mktemp("explain")
+    url = f"sqlite:///{home / 'uci.db'}"
+    env = {"CARDPILOT_HOME": str(home)}
+    steps = [
+        ["import", "--format", "uci", str(uci_path), "--database", url, "--json"],
+        ["review", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy", str(POLICY),
+         "--database", url, "--json"],
+    ]  # fmt: skip
+    for args in steps:
+        result = runner.invoke(app, args, env=env)
+        assert result.exit_code == 0, (args, result.output)
+    db = make_engine(url)
+    try:
+        decisions = read_decisions(db, "2005-H2")
+    finally:
+        db.dispose()
+    picks = {
+        action: decisions.filter(decisions["action"] == action).row(0, named=True)
+        for action in ("increase", "keep", "decrease")
+    }
+    return url, picks
+
+
+def _explain(url: str, account: str) -> dict:
+    args = ["review", "explain", account, "--model", str(MODEL), "--policy", str(POLICY)]
+    result = runner.invoke(app, [*args, "--database", url, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("action", ["increase", "keep", "decrease"])
+def test_explain_gives_score_grade_rule_reasons_and_points_of_a_real_decision(reviewed, action):
+    url, picks = reviewed
+    stored = picks[action]
+    e = _explain(url, stored["account_id"])
+    d = e["decision"]
+    assert (d["action"], d["grade"], d["score"]) == (action, stored["grade"], stored["score"])
+    assert d["pd"] == pytest.approx(stored["pd"])
+    # Scored again exactly as the review scored it; the points add up to the score.
+    assert e["scored_again"]["matches_stored"] is True
+    assert sum(c["points"] for c in e["contributions"]) == d["score"]
+    assert all(c["lost"] == c["best"] - c["points"] >= 0 for c in e["contributions"])
+    # The score's reasons are the characteristics that lost the most points, in order.
+    lost = [c["reason_code"] for c in e["contributions"] if c["lost"] > 0]
+    score_reasons = [r["code"] for r in e["reasons"] if r["code"].startswith("RC_")]
+    assert score_reasons == lost[: len(score_reasons)]
+    # The rule: the grade's own entry of the policy, and the policy reason that decided.
+    assert e["rule"]["grade"]["code"] == stored["grade"]
+    assert e["rule"]["segment"]["code"] == stored["segment"]
+    assert [r["code"] for r in e["rule"]["applied"]] == [stored["reason_codes"][0]]
+    assert e["versions"]["policy_matches"]
+    assert e["versions"]["model_matches"]
+
+
+def test_explain_of_an_override_shows_the_case_and_the_decision_it_overrode(reviewed):
+    url, picks = reviewed
+    account = picks["decrease"]["account_id"]
+    opened = runner.invoke(
+        app, ["cases", "open", account, "--reason", "客户申请复核", "--database", url, "--json"]
+    )
+    assert opened.exit_code == 0, opened.output
+    case_id = json.loads(opened.stdout)["id"]
+    new_limit = str(picks["decrease"]["old_limit_minor"] // 100)
+    decided = runner.invoke(
+        app, ["cases", "decide", str(case_id), "--outcome", "override", "--new-limit", new_limit,
+              "--reason", "临时困难已解除", "--policy", str(POLICY), "--database", url],
+    )  # fmt: skip
+    assert decided.exit_code == 0, decided.output
+    e = _explain(url, account)
+    assert e["decision"]["source"] == "case"
+    assert e["decision"]["action"] == "increase"
+    assert e["case"]["id"] == case_id
+    assert e["case"]["decision_reason"] == "临时困难已解除"
+    assert e["overrode"]["decision"]["action"] == "decrease"
+    assert e["overrode"]["scored_again"]["matches_stored"] is True
+    text = runner.invoke(
+        app, ["review", "explain", account, "--model", str(MODEL), "--policy", str(POLICY),
+              "--database", url],
+    )  # fmt: skip
+    assert text.exit_code == 0, text.output
+    assert f"case {case_id} override" in text.output
+    verified = runner.invoke(app, ["audit", "verify", "--database", url, "--json"])
+    assert verified.exit_code == 0
+    assert json.loads(verified.stdout)["checked"] == 4
+
+
+def test_explain_names_an_unknown_account(reviewed):
+    url, _ = reviewed
+    args = ["review", "explain", "no-such", "--model", str(MODEL), "--policy", str(POLICY)]
+    result = runner.invoke(app, [*args, "--database", url])
+    assert result.exit_code == 2
+    assert "not in the store" in result.output
