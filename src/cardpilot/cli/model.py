@@ -47,14 +47,8 @@ def train(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Train the scorecard (champion family) and the GBM (challenger) on the reference split."""
-    import tempfile
-
-    from cardpilot.reports.model import model_report
-    from cardpilot.scoring.registry import save_model_dir
     from cardpilot.scoring.scaling import PointsScale
-    from cardpilot.scoring.scorecard import ScorecardModel
     from cardpilot.scoring.training import reference_split, train_models, training_data
-    from cardpilot.store.scorecard_sql import write_scorecard_sql
 
     protected_list = [p.strip() for p in protected.split(",") if p.strip()]
     if family == "application":
@@ -73,9 +67,30 @@ def train(
     trained = train_models(
         td, PointsScale(base_score, base_odds, pdo), protected_list, source=source
     )
+    _, test_rows = td.split if td.split is not None else reference_split(td.y)
+    result = register_trained(trained, td.y[test_rows], out, _registry())
+    if as_json:
+        emit_json(result)
+        return
+    for family, r in result.items():
+        console.print(
+            f"[bold]{family}[/] {r['version']}: test AUC {r['test_auc']:.4f}, "
+            f"KS {r['test_ks']:.4f}, Gini {r['test_gini']:.4f}, {len(r['features'])} features"
+        )
+
+
+def register_trained(
+    trained: dict[str, Any], y_test: Any, out: Path | None, registry: Any
+) -> dict[str, Any]:
+    """Write each trained model's directory (and report), register it; its figures per family."""
+    import tempfile
+
+    from cardpilot.reports.model import model_report
+    from cardpilot.scoring.registry import save_model_dir
+    from cardpilot.scoring.scorecard import ScorecardModel
+    from cardpilot.store.scorecard_sql import write_scorecard_sql
+
     progress.stage("writing models and reports", len(trained))
-    _, test_rows = reference_split(td.y)
-    registry = _registry()
     result: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for family, t in trained.items():
@@ -86,20 +101,13 @@ def train(
             write_scorecard_sql(t.model, target)
             rows = t.model.table.to_dicts() if isinstance(t.model, ScorecardModel) else None
             (target / "report.html").write_text(
-                model_report(t.metadata, td.y[test_rows], t.test_score, t.train_score, rows),
+                model_report(t.metadata, y_test, t.test_score, t.train_score, rows),
                 encoding="utf-8",
             )
             registry.register(target)
             progress.advance()
             result[family] = _trained_summary(t.metadata)
-    if as_json:
-        emit_json(result)
-        return
-    for family, r in result.items():
-        console.print(
-            f"[bold]{family}[/] {r['version']}: test AUC {r['test_auc']:.4f}, "
-            f"KS {r['test_ks']:.4f}, Gini {r['test_gini']:.4f}, {len(r['features'])} features"
-        )
+    return result
 
 
 def _trained_summary(metadata: dict[str, Any]) -> dict[str, Any]:

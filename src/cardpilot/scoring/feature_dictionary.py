@@ -7,6 +7,7 @@ meaning and, where the domain demands it, its direction of risk (docs/features.m
 from __future__ import annotations
 
 from cardpilot.scoring.application import APPLICATION_DICTIONARY
+from cardpilot.scoring.warning_spec import WARNING_DICTIONARY
 from cardpilot.scoring.feature_spec import FeatureSpec
 
 FEATURE_DICTIONARY: tuple[FeatureSpec, ...] = (
@@ -262,14 +263,16 @@ FEATURE_NAMES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY)
 MODEL_FEATURES: tuple[str, ...] = tuple(s.name for s in FEATURE_DICTIONARY if s.kind != "id")
 # Both dictionaries: the model families bin and constrain any feature by these.
 CATEGORICAL_FEATURES: frozenset[str] = frozenset(
-    s.name for s in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY) if s.kind == "categorical"
+    s.name
+    for s in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY, *WARNING_DICTIONARY)
+    if s.kind == "categorical"
 )
 # Customer columns the feature plan may read; anything else (sex, marital status, ...) is
 
 
 def feature_spec(name: str) -> FeatureSpec:
     """The dictionary entry of feature ``name``."""
-    for spec in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY):
+    for spec in (*FEATURE_DICTIONARY, *APPLICATION_DICTIONARY, *WARNING_DICTIONARY):
         if spec.name == name:
             return spec
     raise KeyError(f"unknown feature {name!r}; see cardpilot.scoring.feature_dictionary")

@@ -11,6 +11,7 @@ from __future__ import annotations
 from types import MappingProxyType
 
 from cardpilot.scoring.application import APPLICATION_REASONS
+from cardpilot.scoring.warning_spec import WARNING_REASONS
 
 # feature -> (code, zh-CN, en)
 _REASONS: dict[str, tuple[str, str, str]] = {
@@ -309,6 +310,7 @@ _REASONS: dict[str, tuple[str, str, str]] = {
 }
 
 _REASONS.update(APPLICATION_REASONS)
+_REASONS.update(WARNING_REASONS)
 
 REASON_BY_FEATURE: MappingProxyType[str, str] = MappingProxyType(
     {feature: code for feature, (code, _, _) in _REASONS.items()}

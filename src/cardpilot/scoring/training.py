@@ -31,6 +31,7 @@ LABEL = "default_next_month"
 APPLICATION_LABEL = "bad_outcome"
 SPLIT_SEED = 42
 TEST_SHARE = 0.3
+STATEMENT_SUBJECTS = ("behaviour", "warning")  # models whose inputs come from statements
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,9 @@ class TrainingData:
     subject: str = "behaviour"
     label: str = LABEL
     candidates: tuple[str, ...] | None = None  # None: the behaviour model features
+    # Train and test rows when they are not the reference split of these rows (a subset of a
+    # larger population keeps the rows its population's reference split gave it).
+    split: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]] | None = None
 
 
 def reference_split(y: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
@@ -64,14 +68,11 @@ def frame_hash(*frames: pl.DataFrame) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-def training_data(
-    frames: PortfolioLike,
-    labels: pl.DataFrame,
-    as_of: dt.date | None = None,
-    label: str = LABEL,
-    protected: Sequence[str] = DEFAULT_PROTECTED,
-) -> TrainingData:
-    """Features as of ``as_of`` (default: the latest cycle date) joined to one label."""
+def labelled_accounts(
+    frames: PortfolioLike, labels: pl.DataFrame, as_of: dt.date | None, label: str
+) -> tuple[dt.date, pl.DataFrame]:
+    """``as_of`` (default: the latest cycle date) and the accounts' values of one label
+    (account_id, y), in the labels' order."""
     if as_of is None:
         latest = frames.statements.get_column("cycle_date").max()
         if not isinstance(latest, dt.date):
@@ -80,16 +81,34 @@ def training_data(
     chosen = labels.filter(pl.col("label") == label)
     if chosen.is_empty():
         raise ValueError(f"no labels named {label!r}; import labels with the portfolio")
-    keyed = chosen.select("account_id", y=pl.col("value").cast(pl.Int8)).with_row_index("_row")
-    feats = behaviour_features(frames, as_of)
-    table = keyed.join(feats, on="account_id", how="inner").sort("_row")
+    return as_of, chosen.select("account_id", y=pl.col("value").cast(pl.Int8))
+
+
+def protected_of(
+    frames: PortfolioLike, table: pl.DataFrame, protected: Sequence[str]
+) -> pl.DataFrame:
+    """account_id and the protected attributes of ``table``'s accounts (fairness only)."""
     attrs = [c for c in protected if c in frames.customers.columns]
     who = (
         frames.accounts.select("account_id", "customer_id")
         .join(frames.customers.select("customer_id", *attrs), on="customer_id", how="left")
         .select("account_id", *attrs)
     )
-    prot = table.select("account_id").join(who, on="account_id", how="left")
+    return table.select("account_id").join(who, on="account_id", how="left")
+
+
+def training_data(
+    frames: PortfolioLike,
+    labels: pl.DataFrame,
+    as_of: dt.date | None = None,
+    label: str = LABEL,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
+) -> TrainingData:
+    """Features as of ``as_of`` (default: the latest cycle date) joined to one label."""
+    as_of, keyed = labelled_accounts(frames, labels, as_of, label)
+    feats = behaviour_features(frames, as_of)
+    table = keyed.with_row_index("_row").join(feats, on="account_id", how="inner").sort("_row")
+    prot = protected_of(frames, table, protected)
     features = table.drop("_row", "y")
     y = table.get_column("y").to_numpy()
     return TrainingData(features, y, prot, as_of, frame_hash(features, table.select("y")))
@@ -179,9 +198,9 @@ def train_models(
     sc_params = scorecard_params or ScorecardParams(scale=scale)
     # The derived GBM inputs are ratios of statement features: behaviour models only.
     gb_params = gbm_params or (
-        GbmParams() if data.subject == "behaviour" else GbmParams(derived=(), exclude=())
+        GbmParams() if data.subject in STATEMENT_SUBJECTS else GbmParams(derived=(), exclude=())
     )
-    train, test = reference_split(data.y)
+    train, test = data.split if data.split is not None else reference_split(data.y)
     candidates = candidate_features(
         data.features, protected, data.candidates if data.candidates else MODEL_FEATURES
     )
