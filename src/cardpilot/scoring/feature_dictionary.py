@@ -7,8 +7,8 @@ meaning and, where the domain demands it, its direction of risk (docs/features.m
 from __future__ import annotations
 
 from cardpilot.scoring.application import APPLICATION_DICTIONARY
-from cardpilot.scoring.warning_spec import WARNING_DICTIONARY
 from cardpilot.scoring.feature_spec import FeatureSpec
+from cardpilot.scoring.warning_spec import WARNING_DICTIONARY
 
 FEATURE_DICTIONARY: tuple[FeatureSpec, ...] = (
     FeatureSpec("account_id", "id", "", "Account identifier."),
