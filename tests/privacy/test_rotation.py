@@ -232,13 +232,16 @@ def test_the_active_key_is_refused_in_one_line_when_unnamed_or_unknown(tmp_path:
 
 def _env(home: Path, ring: str, active: str | None = None) -> dict[str, str | None]:
     get_settings.cache_clear()
+    # An empty configuration file of the test's own, so no cardpilot.toml around is read.
+    config = home / "empty.toml"
+    config.touch()
     return {
         "CARDPILOT_HOME": str(home),
         "CARDPILOT_DATABASE_URL": f"sqlite:///{home / 'store.db'}",
         "CARDPILOT_PII_KEYS": ring,
         "CARDPILOT_PII_ACTIVE_KEY": active,
         "CARDPILOT_BLIND_INDEX_KEY": B1,
-        "CARDPILOT_CONFIG": str(home / "absent.toml"),
+        "CARDPILOT_CONFIG": str(config),
         "COLUMNS": "200",
     }
 
