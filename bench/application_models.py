@@ -35,7 +35,6 @@ def ours(path: Path, emit: Emit) -> None:
 
     read = read_applications(path)
     td = application_training_data(read.applications, read.labels)
-    started = time.perf_counter()
     trained = train_models(td, source=f"applications:{path}")
     for family, model in trained.items():
         m = model.metadata["metrics"]
@@ -50,7 +49,6 @@ def ours(path: Path, emit: Emit) -> None:
                 "inputs": "application features (ratios and amounts), Marital excluded",
             }
         )
-    del started
 
 
 def _raw_split(path: Path) -> tuple[Any, Any, np.ndarray, np.ndarray]:

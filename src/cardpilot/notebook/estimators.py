@@ -80,6 +80,25 @@ def _labels_for(frames: NotebookFrames, features: pl.DataFrame, y: Any) -> npt.N
     return joined.get_column("y").to_numpy()
 
 
+def _in_input_order(frames: NotebookFrames, per_account: pl.DataFrame) -> pl.DataFrame:
+    """``per_account`` rows in the input's order: one per UCI row, or per generic account in
+    order of first appearance."""
+    order = frames.row_accounts.to_frame("account_id")
+    if frames.layout == "generic":
+        order = order.unique(maintain_order=True)
+    return order.join(per_account, on="account_id", how="left", maintain_order="left")
+
+
+def _as_given(out: pl.DataFrame, index: Any, frames: NotebookFrames) -> Any:
+    """Polars for a polars input; pandas for a pandas one, with its index for UCI rows."""
+    if index is None:
+        return out
+    result = out.to_pandas()
+    if frames.layout == "uci":
+        result.index = index
+    return result
+
+
 class CreditModel(BaseEstimator):  # type: ignore[misc]
     """What both families share; a subclass sets ``family`` and ``_fit``."""
 
@@ -139,11 +158,7 @@ class CreditModel(BaseEstimator):  # type: ignore[misc]
         model = self._fitted()
         frames, index = _frames(X)
         feats = behaviour_features(frames, self._as_of(frames))
-        scored = model.score(feats)
-        order = frames.row_accounts.unique(maintain_order=True).to_frame("account_id")
-        if frames.layout == "uci":
-            order = frames.row_accounts.to_frame("account_id")
-        return order.join(scored, on="account_id", how="left", maintain_order="left"), index, frames
+        return _in_input_order(frames, model.score(feats)), index, frames
 
     def predict_proba(self, X: Any) -> npt.NDArray[np.float64]:
         """Columns: P(good), P(default), one row per ``score`` row."""
@@ -176,12 +191,7 @@ class CreditModel(BaseEstimator):  # type: ignore[misc]
             .alias("reasons"),
             "model_version",
         ).with_columns(pl.lit(policy.version).alias("policy_version"))
-        if index is None:
-            return out
-        result = out.to_pandas()
-        if frames.layout == "uci":
-            result.index = index
-        return result
+        return _as_given(out, index, frames)
 
     def _reason(self, code: str) -> str:
         return reason_text(code, self.locale)
@@ -252,13 +262,4 @@ def features(data: Any, *, as_of: dt.date | None = None) -> Any:
     frames, index = _frames(data)
     when = as_of or latest_cycle_of(frames)
     feats = behaviour_features(frames, when)
-    order = frames.row_accounts.to_frame("account_id")
-    if frames.layout == "generic":
-        order = order.unique(maintain_order=True)
-    out = order.join(feats, on="account_id", how="left", maintain_order="left")
-    if index is None:
-        return out
-    result = out.to_pandas()
-    if frames.layout == "uci":
-        result.index = index
-    return result
+    return _as_given(_in_input_order(frames, feats), index, frames)
