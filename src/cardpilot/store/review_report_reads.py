@@ -11,21 +11,26 @@ from typing import Any
 import polars as pl
 from sqlalchemy import Connection, Date, Engine, bindparam, text
 
+from cardpilot.policy.limit_inputs import DECISION_SCHEMA as DECIDED
 from cardpilot.store.review_models import TEXT_SETS_JOIN, cycle_decisions, decision_texts
 
+# The report's columns of a stored decision, typed as the decision function makes them.
 DECISION_SCHEMA: dict[str, Any] = {
-    "account_id": pl.String(),
-    "grade": pl.String(),
-    "segment": pl.String(),
-    "action": pl.String(),
-    "score": pl.Int64(),
-    "pd": pl.Float64(),
-    "old_limit_minor": pl.Int64(),
-    "new_limit_minor": pl.Int64(),
-    "increase_pct_bp": pl.Int64(),
-    "reason_codes": pl.List(pl.String()),
-    "reason_texts_zh": pl.List(pl.String()),
-    "reason_texts_en": pl.List(pl.String()),
+    name: DECIDED[name]
+    for name in (
+        "account_id",
+        "grade",
+        "segment",
+        "action",
+        "score",
+        "pd",
+        "old_limit_minor",
+        "new_limit_minor",
+        "increase_pct_bp",
+        "reason_codes",
+        "reason_texts_zh",
+        "reason_texts_en",
+    )
 }
 
 _TEXTS = ("reason_texts_zh", "reason_texts_en")
