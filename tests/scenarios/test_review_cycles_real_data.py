@@ -5,92 +5,35 @@ change.
 import → review as of 2005-10-01 → review as of 2006-01-01 with no new statement (nothing
 decided) → one more statement for 100 accounts (tests/fixtures/uci-further-cycle, October 2005:
 each account's September bill and payment again, its delay one month longer when it was late)
-→ review again: only those 100 are decided. Through the CLI, as a bank runs it. Skipped when
-../shared/data is absent.
+→ review again: only those 100 are decided. Through the CLI, as a bank runs it (the scenario is
+``review_cycles``, conftest; the second review that decides nothing is the first case of
+``test_account_over_time.py``). Skipped when ../shared/data is absent.
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-from typing import Any
-
 import polars as pl
 import pytest
-from store_counts import count_rows
-from typer.testing import CliRunner
-
-from cardpilot.cli import app
-from cardpilot.store.db import make_engine
-from cardpilot.store.limit_decisions import read_decisions
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-MODEL = FIXTURES / "models" / "uci-scorecard"
-POLICY = FIXTURES / "policies" / "uci-twd-2026.11"
-FURTHER_CYCLE = FIXTURES / "uci-further-cycle"
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
-def _run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
-    result = CliRunner().invoke(app, [*args, "--json"], env=env)
-    assert result.exit_code == 0, (args, result.output)
-    payload: dict[str, Any] = json.loads(result.stdout)
-    return payload
+def test_a_first_review_of_the_real_data_decides_every_account(review_cycles):
+    assert review_cycles["first"]["decided"] == 30_000
+    assert review_cycles["first"]["skipped"] == 0
 
 
-def _review(as_of: str, url: str, env: dict[str, str]) -> dict[str, Any]:
-    args = ["review", "--as-of", as_of, "--model", str(MODEL), "--policy", str(POLICY)]
-    return _run([*args, "--database", url], env)
-
-
-@pytest.fixture(scope="module")
-def cycles(uci_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    home = tmp_path_factory.mktemp("cycles")
-    url = f"sqlite:///{home / 'uci.db'}"
-    env = {"CARDPILOT_HOME": str(home)}
-    _run(["import", "--format", "uci", str(uci_path), "--database", url], env)
-    runs: dict[str, Any] = {"url": url, "first": _review("2005-10-01", url, env)}
-    runs["history_after_first"] = count_rows(url, "limit_history")
-    runs["again"] = _review("2006-01-01", url, env)
-    runs["history_after_again"] = count_rows(url, "limit_history")
-    runs["import"] = _run(
-        ["import", str(FURTHER_CYCLE), "--format", "generic", "--database", url], env
-    )
-    runs["further"] = _review("2006-01-01", url, env)
-    engine = make_engine(url)
-    try:
-        runs["decisions"] = read_decisions(engine)
-    finally:
-        engine.dispose()
-    return runs
-
-
-def test_a_first_review_of_the_real_data_decides_every_account(cycles):
-    assert cycles["first"]["decided"] == 30_000
-    assert cycles["first"]["skipped"] == 0
-
-
-def test_a_review_with_no_statement_since_the_last_decides_nothing_and_says_why(cycles):
-    again = cycles["again"]
-    assert again["cycle_id"] == "2006-H1"
-    assert again["decided"] == 0
-    assert again["skipped_no_new_evidence"] == 30_000
-    assert again["skipped_within_cycle"] == 0
-    assert cycles["history_after_again"] == cycles["history_after_first"]
-
-
-def test_only_the_accounts_with_a_further_statement_are_decided_again(cycles):
-    assert cycles["import"]["statements"] == 100
-    further = cycles["further"]
+def test_only_the_accounts_with_a_further_statement_are_decided_again(review_cycles):
+    assert review_cycles["import"]["statements"] == 100
+    further = review_cycles["further"]
     assert further["decided"] == 100
     assert further["skipped_no_new_evidence"] == 29_900
-    decided = cycles["decisions"].filter(pl.col("cycle_id") == "2006-H1")
+    decided = review_cycles["decisions"].filter(pl.col("cycle_id") == "2006-H1")
     assert sorted(decided["account_id"].cast(pl.Int64)) == list(range(1, 101))
 
 
-def test_a_decrease_trigger_counts_only_overdue_months_since_the_last_limit_change(cycles):
-    decisions = cycles["decisions"]
+def test_a_decrease_trigger_counts_only_overdue_months_since_the_last_limit_change(review_cycles):
+    decisions = review_cycles["decisions"]
     first = decisions.filter(pl.col("cycle_id") == "2005-H2").select(
         "account_id", pl.col("action").alias("first_action")
     )
@@ -110,3 +53,25 @@ def test_a_decrease_trigger_counts_only_overdue_months_since_the_last_limit_chan
     account_1 = second.filter(pl.col("account_id") == "1").row(0, named=True)
     assert (account_1["old_limit_minor"], account_1["new_limit_minor"]) == (1_000_000, 500_000)
     assert account_1["grade"] == "poor"
+
+
+def test_the_further_cycle_of_statements_only_posts_its_bills_and_the_ledger_reconciles(
+    review_cycles,
+):
+    """The further cycle's file has statements only: its 100 statements are posted as the UCI
+    import posts its own (a memo, the payment, the movement), against each account's September
+    statement of the earlier import."""
+    from cardpilot.jobs.ledger import check_ledger
+    from cardpilot.store.db import make_engine
+
+    assert review_cycles["import"]["postings"] == FURTHER_CYCLE_POSTINGS
+    engine = make_engine(review_cycles["url"])
+    try:
+        check = check_ledger(engine)
+    finally:
+        engine.dispose()
+    assert check.violations == 0, check.examples
+    assert check.statements_checked == 180_100
+
+
+FURTHER_CYCLE_POSTINGS = 260  # 100 statement memos, and the payments and movements they imply
