@@ -45,6 +45,9 @@ def _broker(
 @events_app.command("publish")
 def publish(
     file: Path = typer.Argument(..., help="Events as JSON lines (.jsonl) or Parquet (.parquet)."),
+    rate: float = typer.Option(
+        0.0, "--rate", min=0.0, help="At most this many events a second (0: as fast as possible)."
+    ),
     nats_url: str | None = NATS_OPTION,
     stream: str | None = STREAM_OPTION,
     subject_prefix: str | None = SUBJECT_OPTION,
@@ -58,7 +61,7 @@ def publish(
 
     broker = _broker(nats_url, stream, subject_prefix)
     try:
-        counts = asyncio.run(publish_file(broker, file))
+        counts = asyncio.run(publish_file(broker, file, rate))
     except (BrokerError, EventFileError) as exc:
         raise fail(str(exc)) from exc
     if as_json:

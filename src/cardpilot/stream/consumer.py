@@ -16,7 +16,7 @@ import datetime as dt
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -85,6 +85,8 @@ class BatchDone:
     committed_at: dt.datetime
     added: int
     interventions: int
+    # When the stream stored each message (told to a listener only: the benchmark's latency).
+    stored_at: tuple[dt.datetime, ...] = ()
 
 
 class Intake:
@@ -180,7 +182,7 @@ async def consume(
             counts.add(done.plan, done.added, done.interventions)
             progress.advance(len(msgs))
             if on_batch is not None:
-                on_batch(done)
+                on_batch(replace(done, stored_at=tuple(m.metadata.timestamp for m in msgs)))
             if options.max_messages is not None and counts.messages >= options.max_messages:
                 break
     finally:

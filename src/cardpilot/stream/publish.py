@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ from cardpilot.stream.broker import Broker, connect, ensure_streams
 
 # Messages published and not yet confirmed by the stream, at most.
 WINDOW = 2_000
+# A paced publisher checks the clock every this many messages.
+PACE_STEP = 25
 
 
 class EventFileError(ValueError):
@@ -79,19 +82,39 @@ def count_lines(path: Path) -> int | None:
         return sum(1 for line in lines if line.strip())
 
 
-async def publish_lines(broker: Broker, lines: Iterator[bytes]) -> PublishCounts:
-    """Publish ``lines`` in order; returns what the stream confirmed."""
+class Pace:
+    """At most ``rate`` messages a second (0: as fast as the broker confirms them)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.sent = 0
+        self.started = time.perf_counter()
+
+    async def tick(self) -> None:
+        self.sent += 1
+        if self.rate <= 0 or self.sent % PACE_STEP:
+            return
+        ahead = self.sent / self.rate - (time.perf_counter() - self.started)
+        if ahead > 0:
+            await asyncio.sleep(ahead)
+
+
+async def publish_lines(broker: Broker, lines: Iterator[bytes], rate: float = 0.0) -> PublishCounts:
+    """Publish ``lines`` in order (at most ``rate`` a second); returns what the stream
+    confirmed."""
     counts = PublishCounts()
     started = asyncio.get_running_loop().time()
     nc, js = await connect(broker)
     try:
         await ensure_streams(js, broker)
         pending: list[asyncio.Future[Any]] = []
+        pace = Pace(rate)
         for line in lines:
             if not line.strip():
                 counts.skipped_blank += 1
                 continue
             pending.append(await js.publish_async(broker.subject, line))
+            await pace.tick()
             if len(pending) >= WINDOW:
                 await asyncio.gather(*pending)
                 counts.published += len(pending)
@@ -106,6 +129,6 @@ async def publish_lines(broker: Broker, lines: Iterator[bytes]) -> PublishCounts
     return counts
 
 
-async def publish_file(broker: Broker, path: Path) -> PublishCounts:
+async def publish_file(broker: Broker, path: Path, rate: float = 0.0) -> PublishCounts:
     progress.stage(f"publishing {path.name}", count_lines(path))
-    return await publish_lines(broker, event_lines(path))
+    return await publish_lines(broker, event_lines(path), rate)
