@@ -88,7 +88,9 @@ def _upsert(conn: Connection, table: Any, rows: list[dict[str, Any]], key: str) 
         return
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table)
-    updates = {c: statement.excluded[c] for c in rows[0] if c != key}
+    updates: dict[str, Any] = {c: statement.excluded[c] for c in rows[0] if c != key}
+    if "updated_at" in table.c:
+        updates["updated_at"] = func.now()
     conn.execute(statement.on_conflict_do_update(index_elements=[key], set_=updates), rows)
 
 
