@@ -8,10 +8,11 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from tests.events.factories import START, event
 
 from cardpilot.events.features import AccountFeatures, apply_event, features_from_json
 from cardpilot.events.schema import Event
+
+from .factories import START, event
 
 TZ = ZoneInfo("Asia/Shanghai")
 WINDOW = dt.timedelta(hours=72)
@@ -49,8 +50,11 @@ def test_a_minimum_paid_after_the_due_date_counts_negative_days() -> None:
 
 
 def test_spending_against_the_average_of_the_months_before() -> None:
-    history = [event("purchase", m, at=at(30 * m), amount_minor=10_000) for m in range(1, 7)]
-    spike = event("purchase", 7, at=at(30 * 7), amount_minor=50_000)
+    def month(m: int) -> dt.datetime:  # the 5th of the m-th month after START's
+        return START.replace(year=2026 + (10 + m) // 12, month=(10 + m) % 12 + 1, day=5)
+
+    history = [event("purchase", m, at=month(m), amount_minor=10_000) for m in range(1, 7)]
+    spike = event("purchase", 7, at=month(7), amount_minor=50_000)
     state = fold([*history, spike])
     assert state.spend_ratio_bp(6) == 50_000  # five times the average: 500 %
     assert fold(history[:1]).spend_ratio_bp(6) is None  # no month before the first

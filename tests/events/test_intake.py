@@ -6,8 +6,6 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from tests.events.factories import START, line
-
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import (
     APPLIED,
@@ -19,6 +17,8 @@ from cardpilot.events.intake import (
     plan_batch,
 )
 from cardpilot.events.policy import load_events_policy
+
+from .factories import START, line
 
 TZ = ZoneInfo("Asia/Shanghai")
 POLICY = load_events_policy()

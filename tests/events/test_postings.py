@@ -7,10 +7,11 @@ import json
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.events.factories import event
 
 from cardpilot.events.postings import event_postings
 from cardpilot.ledger.postings import Component, Kind, Source
+
+from .factories import event
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.events.factories import raw
 
 from cardpilot.events.schema import EVENT_ADAPTER, EventType, event_json_schema_text, to_json
+
+from .factories import raw
 
 SCHEMA_FILE = Path(__file__).resolve().parents[2] / "docs" / "events.schema.json"
 

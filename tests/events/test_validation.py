@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.events.factories import raw
 
 from cardpilot.events.schema import Purchase
 from cardpilot.events.validation import Rejection, parse_event
+
+from .factories import raw
 
 
 def _rejected(data: object) -> Rejection:

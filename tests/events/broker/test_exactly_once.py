@@ -12,7 +12,12 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.stream.helpers import (
+
+from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
+from cardpilot.store.events import intake_digests, receipt_counts
+from cardpilot.stream.broker import Broker
+
+from .helpers import (
     account_ids,
     consume_all,
     dead_letters,
@@ -20,11 +25,7 @@ from tests.stream.helpers import (
     make_store,
     publish,
 )
-from tests.stream.processes import start_consumer
-
-from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
-from cardpilot.store.events import intake_digests, receipt_counts
-from cardpilot.stream.broker import Broker
+from .processes import start_consumer
 
 pytestmark = pytest.mark.slow
 

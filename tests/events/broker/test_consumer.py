@@ -6,12 +6,12 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from tests.events.factories import START, line
-from tests.stream.helpers import consume_all, dead_letters, make_store, publish
-
 from cardpilot.store.events import account_features, intake_digests, receipt_counts
 from cardpilot.store.ledger import account_balance
 from cardpilot.stream.broker import Broker
+
+from ..factories import START, line
+from .helpers import consume_all, dead_letters, make_store, publish
 
 
 def test_duplicates_are_applied_once(broker: Broker, store_url: str) -> None:

@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from urllib.parse import urlparse
 
 import pytest
-from tests.stream.helpers import delete_streams
 
 from cardpilot.stream.broker import Broker
+
+from .helpers import delete_streams
 
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 

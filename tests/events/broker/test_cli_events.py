@@ -10,12 +10,13 @@ import time
 from pathlib import Path
 
 import polars as pl
-from tests.events.factories import raw
-from tests.stream.helpers import account_ids, make_store, publish
-from tests.stream.processes import CLI, cli_env, start_consumer
 
 from cardpilot.store.events import receipt_counts
 from cardpilot.stream.broker import Broker
+
+from ..factories import raw
+from .helpers import account_ids, make_store, publish
+from .processes import CLI, cli_env, start_consumer
 
 
 def _publish_cli(path: Path, home: Path, broker: Broker) -> dict[str, object]:
