@@ -1,6 +1,8 @@
 """Each account's running features, folded from its events, for the early-warning rules.
 
-``AccountFeatures`` is immutable; ``apply_event`` returns the next state. What it tracks:
+``apply_event`` moves an ``AccountFeatures`` on by one event, in place (the consumer folds a
+whole batch into the states it read for it; copying the state at every event cost more than
+the rest of the fold). What it tracks:
 
 - **payment before or after the due date**: the latest statement's minimum due and due date,
   what has been paid since that statement, and the day the minimum was covered
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from cardpilot.domain.money import BP
@@ -50,7 +52,7 @@ class Recent:
     cash_advance: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccountFeatures:
     account_id: str
     last_sequence: int = 0
@@ -114,8 +116,12 @@ class AccountFeatures:
         return spent * BP * history // total
 
     def as_record(self, months: int) -> dict[str, Any]:
-        """The state as stored (JSON-safe, one canonical form) with the derived features."""
-        record = {
+        """The state (JSON-safe, one canonical form) with the derived features."""
+        return {**self.stored(), "derived": self.derived(months)}
+
+    def stored(self) -> dict[str, Any]:
+        """The state as stored: what ``features_from_json`` reads back."""
+        return {
             "account_id": self.account_id,
             "last_sequence": self.last_sequence,
             "last_occurred_at": _iso(self.last_occurred_at),
@@ -141,17 +147,19 @@ class AccountFeatures:
                 [_iso(r.at), r.balance_minor, r.paid_minor, r.cash_advance] for r in self.recent
             ],
         }
-        derived = {
+
+    def derived(self, months: int) -> dict[str, Any]:
+        """What the early-warning rules read, worked out from the state."""
+        return {
             "balance_minor": self.balance_minor,
             "utilisation_bp": self.utilisation_bp,
             "utilisation_change_bp": self.utilisation_change_bp,
             "payment_days_before_due": self.payment_days_before_due,
             "spend_ratio_bp": self.spend_ratio_bp(months),
         }
-        return {**record, "derived": derived}
 
-    def to_json(self, months: int) -> str:
-        return json.dumps(self.as_record(months), sort_keys=True, separators=(",", ":"))
+    def to_json(self) -> str:
+        return json.dumps(self.stored(), separators=(",", ":"))
 
 
 def _iso(value: dt.date | None) -> str | None:
@@ -250,73 +258,74 @@ def _covered_on(state: AccountFeatures, tz: dt.tzinfo) -> dt.date | None:
 
 def _apply_money(
     state: AccountFeatures, event: Event, tz: dt.tzinfo, at: dt.datetime, months: int
-) -> AccountFeatures:
+) -> None:
     local = at.astimezone(tz)
     balance, paid, spend = _money_effect(event)
-    changes: dict[str, Any] = {}
     if spend:
-        changes["spend_by_month"], changes["first_month"] = _add_spend(
+        state.spend_by_month, state.first_month = _add_spend(
             state, local.strftime("%Y-%m"), spend, months
         )
-    if state.statement_at is None or at > state.statement_at:
-        changes["balance_since_statement_minor"] = state.balance_since_statement_minor + balance
-        changes["paid_since_statement_minor"] = state.paid_since_statement_minor + paid
+    after_statement = state.statement_at is None or at > state.statement_at
+    if after_statement:
+        state.balance_since_statement_minor += balance
+        state.paid_since_statement_minor += paid
     if isinstance(event, Payment):
         last = state.last_payment_on
-        changes["last_payment_on"] = local.date() if last is None else max(last, local.date())
-    if isinstance(event, CashAdvance):
+        state.last_payment_on = local.date() if last is None else max(last, local.date())
+    cash = isinstance(event, CashAdvance)
+    if cash:
         last = state.last_cash_advance_on
-        on = local.date() if last is None else max(last, local.date())
-        changes["last_cash_advance_on"] = on
-        if state.statement_at is None or at > state.statement_at:
-            changes["cash_advances_this_cycle"] = state.cash_advances_this_cycle + 1
-    changes["recent"] = (*state.recent, Recent(at, balance, paid, isinstance(event, CashAdvance)))
-    state = replace(state, **changes)
-    return replace(state, minimum_paid_on=_covered_on(state, tz)) if paid else state
+        state.last_cash_advance_on = local.date() if last is None else max(last, local.date())
+        if after_statement:
+            state.cash_advances_this_cycle += 1
+    state.recent = (*state.recent, Recent(at, balance, paid, cash))
+    if paid:
+        state.minimum_paid_on = _covered_on(state, tz)
 
 
 def _apply_statement(
     state: AccountFeatures, event: StatementIssued, at: dt.datetime, tz: dt.tzinfo
-) -> AccountFeatures:
+) -> None:
     if state.statement_at is not None and at <= state.statement_at:
-        return state  # an older statement than the one held: the ledger keeps it, no more
+        return  # an older statement than the one held: the ledger keeps it, no more
     after = [r for r in state.recent if r.at > at]
     limit = event.credit_limit_minor
-    state = replace(
-        state,
-        currency=event.currency,
-        statement_at=at,
-        statement_balance_minor=event.statement_balance_minor,
-        credit_limit_minor=limit,
-        minimum_due_minor=event.minimum_due_minor,
-        due_date=event.due_date,
-        balance_since_statement_minor=sum(r.balance_minor for r in after),
-        paid_since_statement_minor=sum(r.paid_minor for r in after),
-        minimum_paid_on=None,
-        utilisation_at_statement_bp=event.statement_balance_minor * BP // limit,
-        cash_advances_this_cycle=sum(1 for r in after if r.cash_advance),
-    )
-    return replace(state, minimum_paid_on=_covered_on(state, tz))
+    state.currency = event.currency
+    state.statement_at = at
+    state.statement_balance_minor = event.statement_balance_minor
+    state.credit_limit_minor = limit
+    state.minimum_due_minor = event.minimum_due_minor
+    state.due_date = event.due_date
+    state.balance_since_statement_minor = sum(r.balance_minor for r in after)
+    state.paid_since_statement_minor = sum(r.paid_minor for r in after)
+    state.minimum_paid_on = None
+    state.utilisation_at_statement_bp = event.statement_balance_minor * BP // limit
+    state.cash_advances_this_cycle = sum(1 for r in after if r.cash_advance)
+    state.minimum_paid_on = _covered_on(state, tz)
 
 
 def apply_event(
     state: AccountFeatures, event: Event, tz: dt.tzinfo, months: int, window: dt.timedelta
 ) -> AccountFeatures:
-    """``state`` after ``event`` (the caller has checked its order and that it is new)."""
+    """``state`` moved on by ``event``, in place (the caller has checked the event's order and
+    that it is new); returns it."""
     at = event.occurred_at.astimezone(dt.UTC)
     if isinstance(event, StatementIssued):
-        state = _apply_statement(state, event, at, tz)
+        _apply_statement(state, event, at, tz)
     elif isinstance(event, ContactOutcome):
         if state.last_contact_at is None or at >= state.last_contact_at:
-            state = replace(state, last_contact_outcome=event.outcome, last_contact_at=at)
+            state.last_contact_outcome, state.last_contact_at = event.outcome, at
     else:
-        state = _apply_money(state, event, tz, at, months)
+        _apply_money(state, event, tz, at, months)
     latest = at if state.last_occurred_at is None else max(state.last_occurred_at, at)
     horizon = latest - window
-    return replace(
-        state,
-        last_sequence=max(state.last_sequence, event.sequence),
-        last_occurred_at=latest,
-        events_applied=state.events_applied + 1,
-        recent=tuple(sorted((r for r in state.recent if r.at >= horizon), key=lambda r: r.at)),
-    )
+    state.last_sequence = max(state.last_sequence, event.sequence)
+    state.last_occurred_at = latest
+    state.events_applied += 1
+    if state.recent and (state.recent[0].at < horizon or len(state.recent) > 1):
+        state.recent = tuple(sorted((r for r in state.recent if r.at >= horizon), key=_at))
+    return state
+
+
+def _at(r: Recent) -> dt.datetime:
+    return r.at

@@ -9,9 +9,10 @@ the messages only after that transaction commits.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -19,8 +20,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cardpilot.events.features import AccountFeatures, features_from_json
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
+from cardpilot.ledger.postings import Posting
 from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
-from cardpilot.store.ledger import insert_postings
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.models import Account
 from cardpilot.store.notify_models import OutboxMessage
@@ -36,9 +37,14 @@ def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
 
 
 def read_lookups(
-    conn: Connection, event_ids: set[str], account_ids: set[str], sequences: set[int]
+    conn: Connection,
+    event_ids: set[str],
+    account_ids: set[str],
+    sequences: set[int],
+    held: Mapping[str, AccountFeatures] | None = None,
 ) -> BatchLookups:
-    """What the store knows about a batch with these ids, accounts and sequences."""
+    """What the store knows about a batch with these ids, accounts and sequences; the features
+    of accounts in ``held`` (the consumer's own, committed states) are not read again."""
     r = EventReceipt.__table__.c
     received: dict[str, Receipt] = {}
     taken: dict[tuple[str, int], str] = {}
@@ -54,7 +60,10 @@ def read_lookups(
     return BatchLookups(
         received=received,
         taken=taken,
-        states=account_features(conn, account_ids),
+        states={
+            **account_features(conn, account_ids - set(held or ())),
+            **{a: held[a] for a in account_ids if held and a in held},
+        },
         accounts=frozenset(existing_accounts(conn, account_ids)),
     )
 
@@ -110,14 +119,41 @@ def feature_row(state: AccountFeatures, months: int) -> dict[str, Any]:
         "utilisation_bp": state.utilisation_bp,
         "spend_ratio_bp": state.spend_ratio_bp(months),
         "payment_days_before_due": state.payment_days_before_due,
-        "state": state.to_json(months),
+        "state": state.to_json(),
     }
+
+
+def posting_rows(postings: Sequence[Posting]) -> list[dict[str, Any]]:
+    """``ledger_postings`` rows of ``postings`` (``effective_at`` in UTC)."""
+    return [
+        {
+            "account_id": p.account_id,
+            "kind": p.kind.value,
+            "component": p.component.value if p.component else None,
+            "amount_minor": p.amount_minor,
+            "currency": p.currency,
+            "effective_at": p.effective_at.astimezone(dt.UTC),
+            "effective_on": p.effective_on,
+            "source": p.source.value,
+            "idempotency_key": p.idempotency_key,
+            "reference": p.reference,
+            "basis": p.basis.value if p.basis else None,
+            "detail": p.detail,
+        }
+        for p in postings
+    ]
 
 
 def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
     """The batch's postings, receipts and features, in the caller's transaction; returns the
-    postings added."""
-    added = insert_postings(conn, plan.postings) if plan.postings else 0
+    postings written.
+
+    The postings go in as one insert-or-ignore on their keys, without reading back what was
+    added: an applied event's receipt is written in the same transaction, so its postings are
+    new whenever its receipt is.
+    """
+    _insert_new(conn, LedgerPosting.__table__, posting_rows(plan.postings), "idempotency_key")
+    added = len(plan.postings)
     receipts = [
         {
             "event_id": r.event_id,

@@ -24,6 +24,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
 from cardpilot.domain import progress
+from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import (
     APPLIED,
     DEAD,
@@ -38,6 +39,9 @@ from cardpilot.events.validation import Rejection
 from cardpilot.store.events import read_lookups, write_batch
 from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
 from cardpilot.stream.triggers import evaluate_triggers
+
+# Accounts whose committed features the consumer keeps between batches, at most.
+HELD_ACCOUNTS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,20 +94,34 @@ class BatchDone:
 
 
 class Intake:
-    """The store side of one batch (runs off the event loop)."""
+    """The store side of one batch (runs off the event loop).
+
+    It keeps the features it committed (``held``, at most ``HELD_ACCOUNTS``) so the next batch
+    need not read and parse them again: the consumer is the features' only writer, and one
+    consumer serves a stream (the per-account order needs it). A batch that fails drops them
+    all (its fold had moved them on before the rollback).
+    """
 
     def __init__(self, engine: Engine, policy: EventsPolicy, tz: dt.tzinfo) -> None:
         self.engine, self.policy, self.tz = engine, policy, tz
+        self.held: dict[str, AccountFeatures] = {}
 
     def process(self, raws: list[bytes]) -> BatchDone:
         parsed = parse_batch(raws)
         ids, accounts, sequences = batch_keys(parsed)
         months = self.policy.spending_average_months
-        with self.engine.begin() as conn:
-            lookups = read_lookups(conn, ids, accounts, sequences)
-            plan = plan_batch(parsed, lookups, self.policy, self.tz)
-            added = write_batch(conn, plan, months)
-            interventions = evaluate_triggers(conn, plan.states, dt.datetime.now(dt.UTC))
+        try:
+            with self.engine.begin() as conn:
+                lookups = read_lookups(conn, ids, accounts, sequences, self.held)
+                plan = plan_batch(parsed, lookups, self.policy, self.tz)
+                added = write_batch(conn, plan, months)
+                interventions = evaluate_triggers(conn, plan.states, dt.datetime.now(dt.UTC))
+        except BaseException:
+            self.held.clear()
+            raise
+        if len(self.held) + len(plan.states) > HELD_ACCOUNTS:
+            self.held.clear()
+        self.held.update(plan.states)
         return BatchDone(plan, dt.datetime.now(dt.UTC), added, interventions)
 
 
