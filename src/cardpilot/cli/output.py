@@ -1,16 +1,21 @@
-"""How commands report: one JSON object on stdout with ``--json``, Rich text otherwise."""
+"""How commands report: one JSON envelope on stdout with ``--json``, Rich text otherwise.
+
+Every ``--json`` goes through ``print_json(command, data)``; see its docstring for the envelope
+and ``cardpilot.domain.figures`` for money and rates.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Mapping
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+
+from cardpilot.domain.figures import json_value
+from cardpilot.version import __version__
 
 # Piped or redirected output is for programs and files: a record stays on one line, however long,
 # and tables take the width they need, instead of being wrapped or cut at 80 columns.
@@ -31,21 +36,42 @@ def make_console(*, stderr: bool = False) -> Console:
 console = make_console()
 err_console = make_console(stderr=True)
 
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+JSON_OPTION = typer.Option(
+    False, "--json", help="Print one JSON envelope on stdout (command, version, data)."
+)
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def json_envelope(command: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The envelope ``print_json`` prints, as a dict (for callers that embed it)."""
+    return {"command": command, "version": __version__, "data": json_value(data)}
+
+
+def print_json(command: str, data: Mapping[str, Any]) -> None:
+    """Print the ``--json`` answer of ``command``: the one envelope every command uses.
+
+    ``command`` is the command's path under ``cardpilot`` (``"review run"``, ``"summary"``);
+    ``data`` is its figures. stdout gets exactly one line::
+
+        {"command": "review run", "version": "0.1.0", "data": {...}}
+
+    Inside ``data`` (``cardpilot.domain.figures`` has the formatters):
+
+    - money is a decimal string in major units (``"1234.56"``, via ``figures.money(minor)``)
+      and the object holding it, or one enclosing it, has ``currency`` (``"CNY"``);
+    - rates and shares are decimal strings (``figures.rate(0.1234)`` → ``"0.123400"``), never
+      floats or basis points; counts are integers; no number has a fraction part;
+    - dates are ISO text; a run is named by ``run_id``.
+
+    Human text and progress go to stderr while ``--json`` is on (``err_console``), so stdout
+    stays one envelope. ``docs/cli.md`` and ``cli/envelope.schema.json`` say the same."""
+    text = json.dumps(json_envelope(command, data), ensure_ascii=False)
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
 
 
 def emit_json(payload: Mapping[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=_default) + "\n")
+    """The bare object some commands still print; they are moving to ``print_json``."""
+    sys.stdout.write(json.dumps(json_value(payload), ensure_ascii=False) + "\n")
     sys.stdout.flush()
 
 

@@ -6,7 +6,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json
+from cardpilot.cli.output import JSON_OPTION, console, print_json
 from cardpilot.domain.money import to_major
 from cardpilot.jobs.summary import DPD_BANDS, PortfolioSummary, summarise_portfolio
 
@@ -21,7 +21,7 @@ def summary(
     """Summarise the portfolio in the store: limits, balances, utilisation, days past due."""
     result = summarise_portfolio(open_engine(database))
     if as_json:
-        emit_json(result.as_json())
+        print_json("summary", result.as_json())
         return
     print_summary(result)
 
