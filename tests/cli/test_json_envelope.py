@@ -12,7 +12,13 @@ import jsonschema
 import pytest
 
 from cardpilot.cli.output import json_envelope, print_json
-from cardpilot.domain.figures import json_value, money, rate, rate_from_bp
+from cardpilot.domain.figures import (
+    MoneyWithoutCurrencyWarning,
+    json_value,
+    money,
+    rate,
+    rate_from_bp,
+)
 from cardpilot.version import __version__
 
 
@@ -51,6 +57,27 @@ def test_rates_are_decimal_strings_never_floats_or_basis_points() -> None:
     assert rate_from_bp(1250) == "0.125000"
 
 
+def test_stored_minor_units_and_basis_points_come_out_as_money_and_rates() -> None:
+    row = {"currency": "TWD", "old_limit_minor": 2_000_000, "cut_bp": 2_500, "fees_minor": None}
+    assert json_value({"rows": [row]}) == {
+        "rows": [{"currency": "TWD", "old_limit": "20000.00", "cut": "0.250000", "fees": None}]
+    }
+    stats = {"currency": "CNY", "spend_minor": {"mean": 12_345, "median": 10_000}}
+    assert json_value(stats)["spend"] == {"mean": "123.45", "median": "100.00"}
+
+
+def test_an_amount_with_no_currency_above_it_is_told() -> None:
+    with pytest.warns(MoneyWithoutCurrencyWarning, match="limit_minor"):
+        json_value({"rows": [{"limit_minor": 1}]})
+
+
+def test_the_schema_wants_run_id_as_text_and_currency_as_a_code() -> None:
+    for data in ({"run_id": 1}, {"currency": "yuan"}):
+        envelope = {"command": "review", "version": __version__, "data": data}
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate(envelope, envelope_schema())
+
+
 def test_floats_decimals_dates_and_paths_become_text_inside_the_envelope() -> None:
     data = {
         "auc": 0.75,
@@ -59,6 +86,7 @@ def test_floats_decimals_dates_and_paths_become_text_inside_the_envelope() -> No
         "out": Path("/tmp/x.html"),
         "bad": float("inf"),
         "rows": (1, 2),
+        "tiny": 1e-7,
     }
     assert json_value(data) == {
         "auc": "0.75",
@@ -67,6 +95,7 @@ def test_floats_decimals_dates_and_paths_become_text_inside_the_envelope() -> No
         "out": "/tmp/x.html",
         "bad": None,
         "rows": [1, 2],
+        "tiny": "0.0000001",
     }
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import json
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 import cardpilot.cli.review as review_cli
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 
 runner = CliRunner()
 
@@ -20,7 +21,7 @@ def standin_model(monkeypatch, scorer):
 
 
 def _json(output: str) -> dict:
-    return json.loads(output.strip().splitlines()[-1])
+    return envelope_data(output)
 
 
 @pytest.mark.usefixtures("standin_model")
@@ -31,7 +32,7 @@ def test_review_json_prints_counts_by_action_grade_segment_and_run_id(loaded_sto
     result = runner.invoke(app, [*args, "--out", str(out), "--report", str(report)])
     assert result.exit_code == 0, result.output
     payload = _json(result.stdout)
-    assert payload["run_id"] == 1
+    assert payload["run_id"] == "1"
     assert payload["cycle_id"] == "2026-H1"
     assert sum(payload["by_action"].values()) == payload["decided"] > 0
     assert sum(payload["by_grade"].values()) == payload["decided"]
@@ -85,10 +86,12 @@ def test_review_refuses_unknown_engine_and_bad_date(loaded_store):
 def test_assign_one_applicant_places_limit_inside_the_grade_range():
     result = runner.invoke(app, ["assign", "--score", "800", "--income", "200000", "--json"])
     assert result.exit_code == 0, result.output
-    offer = _json(result.stdout)["offers"][0]
+    data = _json(result.stdout)
+    offer = data["offers"][0]
     assert offer["grade"] == "excellent"
     assert offer["action"] == "offer"
-    assert 1_000_000 <= offer["initial_limit_minor"] <= 5_000_000
+    assert data["currency"] == "CNY"
+    assert Decimal("10000") <= Decimal(offer["initial_limit"]) <= Decimal("50000")
     assert offer["reason_codes"][0] == "INITIAL_LIMIT_BY_GRADE"
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.config import get_settings
 
 account_app = typer.Typer(
@@ -52,7 +52,7 @@ def show(
     if story is None:
         raise fail(f"no account {account_id!r} in the store")
     if as_json:
-        emit_json(story)
+        print_json("account show", story)
         return
     _print(story)
 

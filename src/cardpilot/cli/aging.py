@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.policy.catalogue import OVERDUE
 
 
@@ -49,7 +49,7 @@ def aging(
         progress=lambda d: out.print(f"aging {d.isoformat()}", style="dim"),
     )
     if as_json:
-        emit_json(report.as_json())
+        print_json("aging", {**report.as_json(), "currency": pol.file.currency})
         return
     data = report.as_json()
     table = Table("bucket", "accounts", "balance", "overdue balance", title=f"Aging on {as_of}")

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.cli.review import POLICY_OPTION, load_scorer, review_app
 
 
@@ -43,7 +43,7 @@ def explain(
     finally:
         db.dispose()
     if as_json:
-        emit_json(explanation)
+        print_json("review explain", explanation)
         return
     print_explanation(explanation)
 

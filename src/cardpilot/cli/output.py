@@ -69,10 +69,15 @@ def print_json(command: str, data: Mapping[str, Any]) -> None:
     sys.stdout.flush()
 
 
-def emit_json(payload: Mapping[str, Any]) -> None:
-    """The bare object some commands still print; they are moving to ``print_json``."""
-    sys.stdout.write(json.dumps(json_value(payload), ensure_ascii=False) + "\n")
-    sys.stdout.flush()
+def envelope_data(printed: str | bytes) -> Any:
+    """The ``data`` of the envelope ``print_json`` printed (the last line of ``printed``: a
+    command's stdout); raises ``ValueError`` when that line is not one."""
+    text = printed.decode() if isinstance(printed, bytes) else printed
+    lines = text.strip().splitlines()
+    envelope = json.loads(lines[-1]) if lines else None
+    if not isinstance(envelope, dict) or set(envelope) != {"command", "version", "data"}:
+        raise ValueError(f"not a cardpilot --json envelope: {text[:200]!r}")
+    return envelope["data"]
 
 
 def stop_live_displays() -> None:

@@ -16,7 +16,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, database_url, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.cli.progress import counted
 from cardpilot.policy.catalogue import OVERDUE
 
@@ -77,7 +77,7 @@ def treat(
         except TreatError as exc:
             raise fail(str(exc)) from None
     if as_json:
-        emit_json(result.as_json())
+        print_json("overdue treat", result.as_json())
         return
     console.print(
         f"overdue treatment · as of {result.as_of} · treated {result.treated:,} · "
@@ -144,7 +144,7 @@ def report(
     finally:
         db.dispose()
     if as_json:
-        emit_json(figures)
+        print_json("overdue report", figures)
         return
     fees = figures["fees"]
     plans = figures["plans"]["total"]
@@ -194,7 +194,7 @@ def remind(
         except (RemindError, RemindersError) as exc:
             raise fail(str(exc)) from None
     if as_json:
-        emit_json(result.as_json())
+        print_json("overdue remind", result.as_json())
         return
     _print_reminders(result)
 
@@ -219,6 +219,7 @@ def opt_in(
     withdraw: bool = typer.Option(False, "--withdraw", help="Record an opt-out instead."),
     source: str = typer.Option("cli", "--source", help="Where the consent was given."),
     database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Record customers' consent to education messages (or withdraw it)."""
     from cardpilot.jobs.reminders import RemindError, record_opt_ins
@@ -227,6 +228,12 @@ def opt_in(
         n = record_opt_ins(database_url(database), customers, opted_in=not withdraw, source=source)
     except RemindError as exc:
         raise fail(str(exc)) from None
+    if as_json:
+        print_json(
+            "overdue opt-in",
+            {"customers": n, "opted_in": not withdraw, "source": source},
+        )
+        return
     console.print(f"{'withdrew' if withdraw else 'recorded'} education opt-in for {n} customers")
 
 

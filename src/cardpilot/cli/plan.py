@@ -3,7 +3,8 @@ decline | advance | status``.
 
 A quote prints the full schedule and the annualised rate (年化利率) as the monthly IRR × 12,
 with the effective annual rate beside it (PBOC 〔2021〕 No. 3 and 银保监规〔2022〕13号, to
-check: see docs/overdue.md). Amounts are decimal strings in yuan in ``--json``.
+check: see docs/overdue.md). ``--json``: amounts in major units beside ``currency``, rates as
+decimal strings.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
 from cardpilot.policy.catalogue import OVERDUE
@@ -42,9 +43,10 @@ def _today_local() -> dt.date:
     return dt.datetime.now(ZoneInfo(zone)).date()
 
 
-def quote_json(q: PlanQuote, policy_version: str | None) -> dict[str, Any]:
+def quote_json(q: PlanQuote, policy_version: str | None, currency: str) -> dict[str, Any]:
     return {
         "kind": q.kind.value,
+        "currency": currency,
         "principal": format_major(q.principal_minor),
         "months": q.months,
         "defer_months": q.defer_months,
@@ -182,7 +184,7 @@ def quote(
     except PlanError as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        emit_json(quote_json(q, pol.version))
+        print_json("plan quote", quote_json(q, pol.version, pol.file.currency))
         return
     _print_quote(q)
 
@@ -199,31 +201,6 @@ def _day(value: str | None, option: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise fail(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
-
-
-def _yuan(minor: int | None) -> str | None:
-    return None if minor is None else format_major(minor)
-
-
-def plan_json(view: Any) -> dict[str, Any]:
-    """A stored plan for ``--json``: amounts as decimal strings in major units."""
-    data: dict[str, Any] = view.as_json()
-    for key in (
-        "principal_minor",
-        "penalty_fees_minor",
-        "paid_minor",
-        "total_due_minor",
-        "waived_minor",
-        "reinstated_minor",
-    ):
-        data[key.removesuffix("_minor")] = _yuan(data.pop(key))
-    data["waiver_share"] = str(Decimal(data.pop("waiver_share_bp")) / 100)
-    data["instalments"] = [
-        {"due_date": i["due_date"], "amount": _yuan(i["amount_minor"])} for i in data["instalments"]
-    ]
-    for e in data["events"]:
-        e["amount"] = _yuan(e.pop("amount_minor"))
-    return data
 
 
 def _print_plan(view: Any) -> None:
@@ -244,9 +221,10 @@ def _print_plan(view: Any) -> None:
     console.print(table)
 
 
-def _emit(views: list[Any], as_json: bool) -> None:
+def _emit(command: str, views: list[Any], as_json: bool) -> None:
     if as_json:
-        emit_json({"plans": [plan_json(v) for v in views]})
+        # the amounts in major units beside each plan's currency, the waiver share as a rate
+        print_json(command, {"plans": [v.as_json() for v in views]})
         return
     if not views:
         console.print("no plans")
@@ -305,7 +283,10 @@ def offer(
         raise fail(str(exc)) from None
     finally:
         engine.dispose()
-    _emit([view], as_json)
+    _emit("plan offer", [view], as_json)
+
+
+STEP_COMMANDS = {"accepted": "plan accept", "declined": "plan decline"}
 
 
 def _step(plan: str, kind: str, on: str | None, database: str | None, as_json: bool) -> None:
@@ -320,7 +301,7 @@ def _step(plan: str, kind: str, on: str | None, database: str | None, as_json: b
         raise fail(str(exc)) from None
     finally:
         engine.dispose()
-    _emit([view], as_json)
+    _emit(STEP_COMMANDS[kind], [view], as_json)
     mine = [e for e in view.events if e["kind"] == kind]
     if mine and mine[-1]["outcome"] == "rejected":
         raise fail(f"{kind} refused: {mine[-1]['reason']}")
@@ -365,7 +346,7 @@ def advance(
     finally:
         engine.dispose()
     if as_json:
-        emit_json(result.as_json())
+        print_json("plan advance", result.as_json())
         return
     console.print(
         f"advanced {result.plans:,} open plans to {result.as_of}; {result.events_added:,} new "
@@ -391,4 +372,4 @@ def status(
         engine.dispose()
     if plan is not None and not views:
         raise fail(f"plan {plan!r} is not in the store")
-    _emit(views, as_json)
+    _emit("plan status", views, as_json)

@@ -13,7 +13,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.config import get_settings
 from cardpilot.domain.money import format_major
 from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
@@ -139,7 +139,7 @@ def list_policies(as_json: bool = JSON_OPTION) -> None:
             row["files"][kind]["recorded_version"] = version
         rows.append(row)
     if as_json:
-        emit_json({"local_dir": _local_dir_text(), "policies": rows})
+        print_json("policy list", {"local_dir": _local_dir_text(), "policies": rows})
         return
     table = Table(title="policies (--policy NAME)")
     table.add_column("name", no_wrap=True)
@@ -173,11 +173,11 @@ def validate(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -
         policy = load_policy(path)
     except PolicyError as exc:
         if as_json:
-            emit_json({"valid": False, "errors": str(exc).splitlines()})
+            print_json("policy validate", {"valid": False, "errors": str(exc).splitlines()})
             raise typer.Exit(2) from None
         raise fail(f"{exc}\nFix the field named above and validate again.") from None
     if as_json:
-        emit_json({"valid": True, "version": policy.version})
+        print_json("policy validate", {"valid": True, "version": policy.version})
         return
     console.print(f"[green]valid[/] policy {policy.version}")
 
@@ -189,7 +189,7 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
     policy = _load(path)
     summary = _summary(policy, path)
     if as_json:
-        emit_json(summary)
+        print_json("policy show", summary)
         return
     console.print(
         f"policy [bold]{policy.version}[/] ({summary['currency']}, review every "
@@ -240,12 +240,14 @@ def diff(
     a, b = _load(old), _load(new)
     changes = diff_policies(a, b)
     if as_json:
-        emit_json(
+        print_json(
+            "policy diff",
             {
                 "old_version": a.version,
                 "new_version": b.version,
+                "currency": b.limits.currency,
                 "changes": [c.as_dict() for c in changes],
-            }
+            },
         )
         return
     if not changes:
@@ -333,9 +335,10 @@ def calibrate(
     except PolicyError as exc:
         raise fail(str(exc)) from None
     if as_json:
-        emit_json(
+        print_json(
+            "policy calibrate",
             _calibration_json(result, calibrated, source, grades, rows, monotonic, out)
-            | {"comments_kept": comments_kept}
+            | {"comments_kept": comments_kept},
         )
         return
     _print_calibration(result, grades, rows, monotonic, calibrated.version, out, comments_kept)
@@ -476,7 +479,7 @@ def migrate(
         "versions": after,
     }
     if as_json:
-        emit_json(summary)
+        print_json("policy migrate", summary)
         return
     for name, places in migration.changed.items():
         what = f"{len(places)} places rewritten" if places else "already in the current syntax"

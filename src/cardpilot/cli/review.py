@@ -19,7 +19,7 @@ from cardpilot.cli.common import (
     open_engine,
     policy_path,
 )
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.cli.progress import counted
 from cardpilot.domain.money import format_major, to_minor
 
@@ -124,12 +124,12 @@ def review(
             )
         except ReviewError as exc:
             raise fail(str(exc)) from None
-    payload = result.as_json()
+    payload = {**result.as_json(), "run_id": str(result.run_id)}
     if report is not None:
         _write_report(url, result.cycle_id, chosen, report)
         payload["report"] = str(report)
     if as_json:
-        emit_json(payload)
+        print_json("review", payload)
         return
     _print_review(result)
     if out is not None:
@@ -213,14 +213,16 @@ def watch(
     added, watches = report.flags_added, report.watches
     flagged = watches.filter(watches["flags"] > 0) if watches.height else watches
     if as_json:
-        emit_json(
+        print_json(
+            "watch",
             {
+                "currency": chosen.limits.currency,
                 "watched": watches.height,
                 "flagged": flagged.height,
                 "flags_added": added,
                 "actions": report.actions,
                 "watches": watches.head(limit).to_dicts(),
-            }
+            },
         )
         return
     console.print(
@@ -310,7 +312,10 @@ def assign(
             raise fail(f"--out {out}: use a .csv or .parquet file name")
     rows = offers.to_dicts()
     if as_json:
-        emit_json({"applicants": len(rows), "offers": rows})
+        print_json(
+            "assign",
+            {"currency": chosen.limits.currency, "applicants": len(rows), "offers": rows},
+        )
         return
     table = Table()
     for column in ("applicant", "grade", "action", "initial limit", "reasons"):

@@ -12,7 +12,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.cli.review import POLICY_OPTION, load_scorer, parse_as_of
 from cardpilot.domain import progress
 
@@ -141,7 +141,7 @@ def cluster(
             scorer=scorer,
             label=label,
         )
-    _report(run, as_json)
+    _report("segments cluster", run, as_json)
 
 
 @segments_app.command("profile")
@@ -168,12 +168,12 @@ def profile(
     source, chosen, scorer = _prepare(fmt, data, database, as_of, policy, model, as_json)
     with _user_errors():
         run = profile_portfolio(fitted, source, chosen, _out(out), scorer=scorer, label=label)
-    _report(run, as_json)
+    _report("segments profile", run, as_json)
 
 
-def _report(run: Any, as_json: bool) -> None:
+def _report(command: str, run: Any, as_json: bool) -> None:
     if as_json:
-        emit_json(run.as_json())
+        print_json(command, run.as_json())
         return
     p = run.profile
     console.print(
@@ -211,4 +211,4 @@ def demo_segments(url: str, out: Path, as_of: str) -> None:
         run = cluster_portfolio(
             source, chosen, out, k_range=(3, 6), scorer=load_scorer(None, "scorecard")
         )
-    _report(run, False)
+    _report("segments cluster", run, False)

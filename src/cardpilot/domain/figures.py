@@ -8,7 +8,9 @@
 - **Counts** are JSON integers. No JSON number in the envelope has a fraction part.
 
 Pure: no I/O. ``cardpilot.cli.output.print_json`` applies ``json_value`` to whatever a command
-hands it, so a float that slipped through still comes out as a decimal string.
+hands it, so a float that slipped through still comes out as a decimal string, and a stored
+row's ``limit_minor`` (fen) comes out as ``limit`` (``"1234.56"``), its ``cut_bp`` as ``cut``
+(``"0.125000"``): the store's unit suffixes never reach the envelope.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import datetime as dt
 import enum
 import math
 import numbers
+import warnings
 from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import PurePath
@@ -49,32 +52,82 @@ def rate_from_bp(bp: int | None) -> str | None:
     return None if bp is None else rate(Decimal(bp) / BP)
 
 
-def json_value(value: Any) -> Any:
+MINOR_SUFFIX = "_minor"
+BP_SUFFIX = "_bp"
+
+
+def _in_unit(value: Any, convert: Any) -> Any:
+    """Every integer in ``value`` (a figure, or the statistics of one: mean, median...)
+    through ``convert``; anything else as it is."""
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return convert(value)
+    if isinstance(value, Mapping):
+        return {k: _in_unit(v, convert) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_in_unit(v, convert) for v in value]
+    return value
+
+
+class MoneyWithoutCurrencyWarning(UserWarning):
+    """An amount reached the envelope with no ``currency`` beside it or above it."""
+
+
+def _unit_free(key: str, value: Any, currency_known: bool) -> tuple[str, Any]:
+    """A store column's name and value in the envelope's units (``x_minor`` → ``x`` as money,
+    ``x_bp`` → ``x`` as a rate); other keys as they are."""
+    if key.endswith(MINOR_SUFFIX) and len(key) > len(MINOR_SUFFIX):
+        if not currency_known:
+            warnings.warn(
+                f"{key}: an amount without a currency key beside it or above it",
+                MoneyWithoutCurrencyWarning,
+                stacklevel=4,
+            )
+        return key.removesuffix(MINOR_SUFFIX), _in_unit(value, money)
+    if key.endswith(BP_SUFFIX) and len(key) > len(BP_SUFFIX):
+        return key.removesuffix(BP_SUFFIX), _in_unit(value, rate_from_bp)
+    return key, value
+
+
+def _decimal_text(value: Decimal) -> str | None:
+    """A finite decimal as plain text, never in exponent form (``1E-7`` → ``0.0000001``)."""
+    return format(value, "f") if value.is_finite() else None
+
+
+def json_value(value: Any, *, currency_known: bool = False) -> Any:
     """``value`` with every figure in the envelope's convention, ready for ``json.dumps``.
 
     Decimals and floats become decimal strings (a float's shortest exact text; NaN and
     infinities ``None``), dates and times ISO text, paths text, enums their value, tuples and
-    sets lists. Integers, strings, booleans and ``None`` stay as they are."""
+    sets lists, frames lists of rows; a key ending ``_minor`` (integer minor units) drops the
+    suffix and holds money, one ending ``_bp`` (basis points) a rate. Integers, strings,
+    booleans and ``None`` stay as they are.
+
+    An amount converted where no enclosing object has ``currency`` (``currency_known``) is
+    told with a ``MoneyWithoutCurrencyWarning``: the envelope test turns it into a failure."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else None
+        return _decimal_text(Decimal(repr(value))) if math.isfinite(value) else None
     if isinstance(value, Decimal):
-        return str(value) if value.is_finite() else None
+        return _decimal_text(value)
     if isinstance(value, numbers.Integral):  # NumPy's integers
         return int(value)
     if isinstance(value, numbers.Real):  # NumPy's floats
         return json_value(float(value))
     if isinstance(value, Mapping):
-        return {str(k): json_value(v) for k, v in value.items()}
+        known = currency_known or "currency" in value
+        pairs = [_unit_free(str(k), v, known) for k, v in value.items()]
+        return {k: json_value(v, currency_known=known) for k, v in pairs}
     if isinstance(value, list | tuple | set | frozenset):
-        return [json_value(v) for v in value]
+        return [json_value(v, currency_known=currency_known) for v in value]
     if isinstance(value, dt.date | dt.datetime | dt.time):
         return value.isoformat()
     if isinstance(value, PurePath):
         return str(value)
     if isinstance(value, enum.Enum):
-        return json_value(value.value)
+        return json_value(value.value, currency_known=currency_known)
+    if hasattr(value, "to_dicts"):  # a Polars frame: its rows
+        return json_value(value.to_dicts(), currency_known=currency_known)
     if hasattr(value, "as_json"):
-        return json_value(value.as_json())
+        return json_value(value.as_json(), currency_known=currency_known)
     raise TypeError(f"not a JSON figure: {type(value).__name__}")
