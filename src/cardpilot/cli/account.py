@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
 from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.config import get_settings
@@ -22,9 +20,7 @@ app.add_typer(account_app, name="account")
 @account_app.command("show")
 def show(
     account_id: str = typer.Argument(..., metavar="ID", help="The account id."),
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="The day to tell the story up to (YYYY-MM-DD); default today."
-    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="The day to tell the story up to"),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -33,18 +29,10 @@ def show(
     from cardpilot.accounts.story import account_story
     from cardpilot.privacy import FieldCipher
 
-    settings = get_settings()
-    try:
-        day = (
-            dt.date.fromisoformat(as_of)
-            if as_of
-            else dt.datetime.now(ZoneInfo(settings.timezone)).date()
-        )
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
-    cipher = FieldCipher.from_settings(settings)
+    cipher = FieldCipher.from_settings(get_settings())
     db = open_engine(database)
     try:
+        day = as_of_or_default(as_of, db)
         with db.connect() as conn:
             story = account_story(conn, account_id, day, cipher.decrypt)
     finally:

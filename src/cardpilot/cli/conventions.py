@@ -6,7 +6,8 @@ added anywhere under ``cardpilot`` follows them without doing anything:
 - every option that takes a value shows a placeholder (``--as-of DATE``, ``--database URL``)
   instead of a type (``<str>``); flags show none;
 - an option with choices shows them as its placeholder (``uci|generic``);
-- an argument shows its placeholder in the usage line and in its own panel.
+- an argument shows its placeholder in the usage line and in its own panel;
+- every ``--as-of`` is parsed and defaulted by one rule (``cli.as_of``), said in its help.
 """
 
 from __future__ import annotations
@@ -99,13 +100,26 @@ def nodes(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...
     return found
 
 
+def _one_as_of_rule(param: Any, path: tuple[str, ...]) -> None:
+    """``--as-of``: the one parsing (checked before the command runs) and the one default,
+    said at the end of its help (``cli.as_of``)."""
+    from cardpilot.cli.as_of import as_of_help, check_as_of
+
+    if "--as-of" not in getattr(param, "opts", ()) or param.callback is check_as_of:
+        return
+    param.callback = check_as_of
+    param.help = as_of_help(param.help, path)
+
+
 def apply(command: Any) -> None:
-    """Give every option of every command under ``command`` its placeholder."""
+    """Give every option of every command under ``command`` its placeholder, and every
+    ``--as-of`` the one rule."""
     for path, cmd in nodes(command):
         cmd.get_help_option(typer.Context(cmd))  # made (and cached) now, to be given one too
         for param in [*cmd.params, cmd._help_option]:
             if param is None:
                 continue
+            _one_as_of_rule(param, path)
             if param.metavar is None or getattr(param, "is_flag", False):
                 param.metavar = placeholder(param, path)
             if isinstance(param, typer.core.TyperArgument):

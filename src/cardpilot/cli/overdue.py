@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_for_url, as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, database_url, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.cli.progress import counted
@@ -34,7 +35,7 @@ def _progress(name: str, quiet: bool) -> AbstractContextManager[Callable[[int, i
 
 @overdue_app.command("treat")
 def treat(
-    as_of: str = typer.Option(..., "--as-of", help="Treatment date, YYYY-MM-DD."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Treatment date"),
     model: Path | None = typer.Option(
         None, "--model", help="Model folder from `cardpilot model train --out DIR`."
     ),
@@ -55,18 +56,16 @@ def treat(
     from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
 
     try:
-        day = dt.date.fromisoformat(as_of)
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
-    try:
         chosen = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     scorer = load_scorer(model, family)
+    url = database_url(database)
+    day = as_of_for_url(as_of, url)
     with _progress("treat", as_json) as on_progress:
         try:
             result = treat_overdue(
-                database_url(database),
+                url,
                 scorer,
                 as_of=day,
                 policy=chosen,
@@ -106,7 +105,7 @@ def treat(
 def report(
     out: Path = typer.Option(..., "--out", help="The HTML report to write."),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Treatment date, YYYY-MM-DD; default the latest treated."
+        None, "--as-of", help="Report the treatments of this date (the latest on or before it)"
     ),
     policy: str | None = typer.Option(
         None,
@@ -127,12 +126,9 @@ def report(
     )
     from cardpilot.store.db import make_engine
 
-    try:
-        day = None if as_of is None else dt.date.fromisoformat(as_of)
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
     db = make_engine(database_url(database))
     try:
+        day = as_of_or_default(as_of, db)
         chosen = (
             policy_for_store(db, day)
             if policy is None
@@ -161,7 +157,7 @@ def report(
 
 @overdue_app.command("remind")
 def remind(
-    as_of: str = typer.Option(..., "--as-of", help="The day to plan for, YYYY-MM-DD."),
+    as_of: str | None = typer.Option(None, "--as-of", help="The day to plan the messages for"),
     policy: str | None = OVERDUE_POLICY_OPTION,
     chunk_rows: int = typer.Option(50_000, "--chunk-rows", help="Accounts per chunk."),
     database: str | None = DATABASE_OPTION,
@@ -175,17 +171,15 @@ def remind(
     from cardpilot.overdue.reminders import RemindersError
 
     try:
-        day = dt.date.fromisoformat(as_of)
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
-    try:
         chosen = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
+    url = database_url(database)
+    day = as_of_for_url(as_of, url)
     with _progress("remind", as_json) as on_progress:
         try:
             result = send_reminders(
-                database_url(database),
+                url,
                 as_of=day,
                 policy=chosen,
                 chunk_rows=chunk_rows,

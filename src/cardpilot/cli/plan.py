@@ -18,6 +18,7 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.domain.money import MoneyError, format_major, to_minor
@@ -331,7 +332,7 @@ def decline(
 
 @plan_app.command("advance")
 def advance(
-    as_of: str | None = typer.Option(None, "--as-of", help="Close this day; default today."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Close the plans' days up to this one"),
     database: str | None = DATABASE,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -342,7 +343,7 @@ def advance(
 
     engine = open_engine(database)
     try:
-        result = advance_plans(engine, _day(as_of, "--as-of"))
+        result = advance_plans(engine, as_of_or_default(as_of, engine))
     finally:
         engine.dispose()
     if as_json:

@@ -276,9 +276,7 @@ def calibrate(
     shares: str = typer.Option(
         "30,30,20,20", "--shares", help="Percent of accounts per grade, best grade first."
     ),
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="Score as of this date (default: as the review does)."
-    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="Score as of this date"),
     sample: int | None = typer.Option(
         None, "--sample", help="Calibrate on the first N accounts (account order), not all."
     ),
@@ -299,8 +297,9 @@ def calibrate(
     `cardpilot policy diff` before it goes live.
     """
     from cardpilot.batch.scoring import model_version_of
+    from cardpilot.cli.as_of import parse_as_of
     from cardpilot.cli.common import database_url
-    from cardpilot.cli.review import load_scorer, parse_as_of
+    from cardpilot.cli.review import load_scorer
     from cardpilot.jobs.calibrate import CalibrationError, calibrate_policy, parse_shares
     from cardpilot.policy.calibration import with_declared_version, write_calibrated_policy
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -12,6 +11,7 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_or_today, parse_as_of
 from cardpilot.cli.common import (
     DATABASE_OPTION,
     LIMITS_POLICY_OPTION,
@@ -35,15 +35,6 @@ def _policy(value: str | None) -> Any:
         return load_policy(path)
     except PolicyError as exc:
         raise fail(f"{exc}\nFix the field named above (cardpilot policy validate).") from None
-
-
-def parse_as_of(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail(f"--as-of {value!r}: expected a date YYYY-MM-DD") from None
 
 
 def load_scorer(model: Path | None, family: str) -> Any:
@@ -73,9 +64,7 @@ app.add_typer(review_app, name="review")
 @review_app.callback(invoke_without_command=True)
 def review(
     ctx: typer.Context,
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="Review date (default: the day after the latest statement cycle)."
-    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="Review date"),
     model: Path | None = typer.Option(
         None, "--model", help="Model folder from `cardpilot model train --out DIR`."
     ),
@@ -190,7 +179,7 @@ def watch(
         False, "--check", help="Check new statements against the watch rules first."
     ),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Check statements up to this date (default: the latest)."
+        None, "--as-of", help="With --check: check the statements up to this date"
     ),
     policy: str | None = POLICY_OPTION,
     limit: int = typer.Option(50, "--limit", help="Rows to show."),
@@ -258,7 +247,7 @@ def assign(
     score: int | None = typer.Option(None, "--score", help="The applicant's score (points)."),
     pd: float | None = typer.Option(None, "--pd", help="The applicant's probability of default."),
     income: str | None = typer.Option(None, "--income", help="Annual income in yuan."),
-    as_of: str | None = typer.Option(None, "--as-of", help="Decision date (default: today)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Decision date"),
     policy: str | None = POLICY_OPTION,
     out: Path | None = typer.Option(None, "--out", help="Write the offers (.csv or .parquet)."),
     as_json: bool = JSON_OPTION,
@@ -296,7 +285,7 @@ def assign(
                 "annual_income_minor": pl.Int64,
             },
         )
-    offers = assign_limits(frame, chosen, parse_as_of(as_of))
+    offers = assign_limits(frame, chosen, as_of_or_today(as_of))
     if out is not None:
         if out.suffix.lower() == ".parquet":
             offers.write_parquet(out)

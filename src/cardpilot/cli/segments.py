@@ -11,9 +11,10 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
-from cardpilot.cli.review import POLICY_OPTION, load_scorer, parse_as_of
+from cardpilot.cli.review import POLICY_OPTION, load_scorer
 from cardpilot.domain import progress
 
 segments_app = typer.Typer(
@@ -25,7 +26,7 @@ app.add_typer(segments_app, name="segments")
 FORMAT_OPTION = typer.Option("store", "--format", help="store, or uci (a UCI CSV file).")
 DATA_OPTION = typer.Option(None, "--data", help="The UCI CSV file (--format uci).")
 AS_OF_OPTION = typer.Option(
-    None, "--as-of", help="Features as of (default: the day after the latest statement cycle)."
+    None, "--as-of", help="Features as of this date (--format uci: the file is the store)"
 )
 MODEL_OPTION = typer.Option(
     None, "--model", help="Model folder (cardpilot model train --out DIR): adds score and PD."
