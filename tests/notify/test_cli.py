@@ -74,7 +74,7 @@ def test_preview_renders_every_channel_for_an_account(
 def test_preview_of_an_unknown_account_says_so(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["notify", "preview", "--account", "NOPE"])
     assert result.exit_code == 2
-    assert "no such account" in result.output
+    assert "no such account" in result.output or "没有这个账户" in result.output  # en | zh-CN
 
 
 def test_demo_step_queues_dispatches_and_shows_the_stored_review_decisions(

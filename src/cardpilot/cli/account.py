@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 from cardpilot.config import get_settings
 
 account_app = typer.Typer(
@@ -60,7 +59,7 @@ def _print(story: dict[str, object]) -> None:
         f"balance {balances['total']} (principal {balances['principal']}, interest "
         f"{balances['interest']}, fees {balances['fees']})"
     )
-    table = Table("day", "kind", "component", "amount", "source", title="postings")
+    table = titled_table("day", "kind", "component", "amount", "source", title="postings")
     for p in story["postings"]:  # type: ignore[attr-defined]
         table.add_row(
             p["effective_on"], p["kind"], p["component"] or "", p["amount"] or "", p["source"]

@@ -4,12 +4,12 @@ and roll rates."""
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.policy.catalogue import OVERDUE
 
 
@@ -48,14 +48,24 @@ def aging(
         print_json("aging", {**report.as_json(), "currency": pol.file.currency})
         return
     data = report.as_json()
-    table = Table("bucket", "accounts", "balance", "overdue balance", title=f"Aging on {day}")
+    table = titled_table(
+        "bucket",
+        "accounts",
+        "balance",
+        "overdue balance",
+        title=tr("Aging on {day}").format(day=day),
+    )
     for b in data["buckets"]:
         table.add_row(b["bucket"], f"{b['accounts']:,}", b["balance"], b["overdue_balance"])
     console.print(table)
     rolls = data["roll_rates"]
     if rolls:
-        rt = Table(
-            "from", "to", "accounts", "rate", title=f"Roll rates {rolls['from']} → {rolls['to']}"
+        rt = titled_table(
+            "from",
+            "to",
+            "accounts",
+            "rate",
+            title=tr("Roll rates {start} → {end}").format(start=rolls["from"], end=rolls["to"]),
         )
         for r in rolls["forward"] + rolls["cures"]:
             rt.add_row(str(r["from"]), str(r["to"]), f"{r['accounts']:,}", str(r["rate"]))

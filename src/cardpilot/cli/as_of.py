@@ -30,10 +30,13 @@ TODAY_COMMANDS = frozenset({("assign",)})
 
 
 def as_of_help(own: str | None, path: tuple[str, ...]) -> str:
-    """A command's ``--as-of`` help (what the date means to it) ended by the rule."""
-    rule = AS_OF_TODAY if path in TODAY_COMMANDS else AS_OF_DEFAULT
-    own = (own or "").strip().rstrip(".")
-    return f"{own}, {rule}" if own else f"The date to work as of, {rule}"
+    """A command's ``--as-of`` help (what the date means to it, already in the locale) ended
+    by the rule, in the locale."""
+    from cardpilot.cli.i18n import tr
+
+    rule = tr(AS_OF_TODAY if path in TODAY_COMMANDS else AS_OF_DEFAULT)
+    own = (own or "").strip().rstrip(".。") or tr("The date to work as of")
+    return tr("{own}, {rule}").format(own=own, rule=rule)
 
 
 def parse_as_of(value: str | None) -> dt.date | None:

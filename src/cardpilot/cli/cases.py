@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 
 cases_app = typer.Typer(
     help="Human review of automated limit decisions: open, decide and list cases.",
@@ -113,7 +112,9 @@ def list_(
     if as_json:
         print_json("cases list", {"cases": [c.as_json() for c in cases]})
         return
-    table = Table("case", "account", "status", "requested by", "outcome", "hold until", "reason")
+    table = titled_table(
+        "case", "account", "status", "requested by", "outcome", "hold until", "reason"
+    )
     for c in cases:
         table.add_row(
             str(c.id),

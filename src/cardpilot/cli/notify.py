@@ -13,7 +13,7 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.config import get_settings
 from cardpilot.domain.money import MoneyError, to_minor
 
@@ -132,9 +132,8 @@ def status(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTION) 
     if as_json:
         print_json("notify status", result)
         return
-    from rich.table import Table
 
-    table = Table("state", *CHANNELS, "total")
+    table = titled_table("state", *CHANNELS, "total")
     for state in ("queued", "waiting", "sending", "sent", "dead"):
         row = result["states"].get(state, {})
         table.add_row(state, *(f"{row.get(c, 0):,}" for c in CHANNELS), f"{sum(row.values()):,}")

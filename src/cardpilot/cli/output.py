@@ -13,6 +13,8 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
 
 from cardpilot.domain.figures import json_value
 from cardpilot.version import __version__
@@ -80,6 +82,14 @@ def envelope_data(printed: str | bytes) -> Any:
     return envelope["data"]
 
 
+def titled_table(*columns: str, title: str | None = None) -> Table:
+    """A Rich table whose column headings and title are written in the configured locale (the
+    title's ``{…}`` fields filled by the caller through ``tr``, or given already filled)."""
+    from cardpilot.cli.i18n import tr
+
+    return Table(*(tr(c) for c in columns), title=tr(title) if title else None)
+
+
 def stop_live_displays() -> None:
     """Clear every progress display still on screen (before an error line is printed)."""
     from cardpilot.cli.progress import clear_all
@@ -88,6 +98,13 @@ def stop_live_displays() -> None:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a user-facing error (what, where, what to do) and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    """Print a user-facing error (what, where, what to do) and return the exit to raise.
+
+    The ``error:`` prefix stays as it is for scripts to find; the message is written in the
+    configured locale when the catalogue has its template (``cli.i18n.translate_error``)."""
+    from cardpilot.cli.i18n import translate_error
+
+    err_console.print(
+        f"[bold red]error:[/] {escape(translate_error(message))}", soft_wrap=True, highlight=False
+    )
     return typer.Exit(code)

@@ -12,12 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_for_url, as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, database_url, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.cli.progress import counted
 from cardpilot.policy.catalogue import OVERDUE
 
@@ -84,7 +84,12 @@ def treat(
         f"notices {result.notices:,} · "
         f"{result.seconds:.1f} s · policy {result.policy_version}"
     )
-    table = Table("segment", "accounts", "mean PD", title=f"Overdue accounts on {result.as_of}")
+    table = titled_table(
+        "segment",
+        "accounts",
+        "mean PD",
+        title=tr("Overdue accounts on {day}").format(day=result.as_of),
+    )
     for seg, n in result.by_segment.items():
         mean = result.mean_pd_by_segment.get(seg)
         table.add_row(seg, f"{n:,}", "-" if mean is None else f"{mean:.4f}")
@@ -93,7 +98,7 @@ def treat(
         ("treatment", result.by_treatment),
         ("limit action", result.by_limit_action),
     ):
-        t = Table(title, "accounts", title=f"by {title}")
+        t = titled_table(title, "accounts", title=tr("by {what}").format(what=tr(title)))
         for key, n in counts.items():
             t.add_row(key, f"{n:,}")
         console.print(t)
@@ -201,7 +206,7 @@ def _print_reminders(result: RemindResult) -> None:
         f"{result.seconds:.1f} s · policy {result.policy_version}"
     )
     if result.by_rule:
-        table = Table("rule", "messages", title="planned by rule")
+        table = titled_table("rule", "messages", title="planned by rule")
         for rule, n in result.by_rule.items():
             table.add_row(rule, f"{n:,}")
         console.print(table)

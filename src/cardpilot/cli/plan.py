@@ -15,12 +15,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
 from cardpilot.policy.catalogue import OVERDUE
@@ -102,7 +101,7 @@ def _check_segment_terms(
 
 def _print_quote(q: PlanQuote) -> None:
     """The schedule as a table, then the totals and the rates."""
-    table = Table("n", "due date", "principal", "fee", "total", title=f"{q.kind.value} plan")
+    table = titled_table("n", "due date", "principal", "fee", "total", title=f"{q.kind.value} plan")
     for p in q.payments:
         table.add_row(
             str(p.n),
@@ -214,7 +213,7 @@ def _print_plan(view: Any) -> None:
         f"waived {format_major(view.waived_minor)} · "
         f"reinstated {format_major(view.reinstated_minor)}"
     )
-    table = Table("date", "event", "amount", "outcome", "status", "reason")
+    table = titled_table("date", "event", "amount", "outcome", "status", "reason")
     for e in view.events:
         status = f"{e['from_status'] or ''} → {e['to_status']}" if e["to_status"] else ""
         amount = "" if e["amount_minor"] is None else format_major(e["amount_minor"])

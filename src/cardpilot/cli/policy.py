@@ -13,6 +13,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, policy_path
+from cardpilot.cli.i18n import tr
 from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.config import get_settings
 from cardpilot.domain.money import format_major
@@ -141,12 +142,12 @@ def list_policies(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json("policy list", {"local_dir": _local_dir_text(), "policies": rows})
         return
-    table = Table(title="policies (--policy NAME)")
-    table.add_column("name", no_wrap=True)
-    table.add_column("source")
-    table.add_column("currency")
-    table.add_column("limits.yaml version", overflow="fold")
-    table.add_column("overdue.yaml version", overflow="fold")
+    table = Table(title=tr("policies (--policy NAME)"))
+    table.add_column(tr("name"), no_wrap=True)
+    table.add_column(tr("source"))
+    table.add_column(tr("currency"))
+    table.add_column(tr("limits.yaml version"), overflow="fold")
+    table.add_column(tr("overdue.yaml version"), overflow="fold")
     for row in rows:
         files = row["files"]
         table.add_row(
@@ -198,7 +199,7 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
     )
     grades = Table(title="grades")
     for column in ("grade", "score", "initial limit", "increase", "decrease", "cap"):
-        grades.add_column(column)
+        grades.add_column(tr(column))
     for g in summary["grades"]:
         band = (
             f"{g['score_min']}–{g['score_max']}"
@@ -222,7 +223,7 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
     console.print(grades)
     segments = Table(title="segments (first match wins)")
     for column in ("segment", "increase", "placement pull"):
-        segments.add_column(column)
+        segments.add_column(tr(column))
     for s in summary["segments"]:
         segments.add_row(
             f"{s['label_zh']} {s['label_en']}", s["increase"], str(s["placement_pull"])
@@ -255,7 +256,7 @@ def diff(
         return
     table = Table(title=f"{a.version} → {b.version}")
     for column in ("path", "change", "old", "new"):
-        table.add_column(column)
+        table.add_column(tr(column))
     for c in changes:
         table.add_row(
             c.path, c.kind, "" if c.old is None else str(c.old), "" if c.new is None else str(c.new)
@@ -425,7 +426,7 @@ def _print_calibration(
     """The calibrated cut-offs with each grade's accounts and observed default rate."""
     table = Table(title=f"calibrated cut-offs ({result.accounts:,} accounts as of {result.as_of})")
     for column in ("grade", "score", "accounts", "default rate"):
-        table.add_column(column, justify="left" if column == "grade" else "right")
+        table.add_column(tr(column), justify="left" if column == "grade" else "right")
     by_grade = {r["grade"]: r for r in rows or []}
     for g in grades:
         r = by_grade.get(str(g["grade"]), {})

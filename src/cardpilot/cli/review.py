@@ -19,6 +19,7 @@ from cardpilot.cli.common import (
     open_engine,
     policy_path,
 )
+from cardpilot.cli.i18n import tr
 from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.cli.progress import counted
 from cardpilot.domain.money import format_major, to_minor
@@ -164,9 +165,11 @@ def _print_review(result: Any) -> None:
         ("grade", result.by_grade),
         ("segment", result.by_segment),
     ):
-        table = Table(title=f"cycle {result.cycle_id} by {title}")
-        table.add_column(title)
-        table.add_column("accounts", justify="right")
+        table = Table(
+            title=tr("cycle {cycle} by {what}").format(cycle=result.cycle_id, what=tr(title))
+        )
+        table.add_column(tr(title))
+        table.add_column(tr("accounts"), justify="right")
         for key, n in counts.items():
             table.add_row(key, f"{n:,}")
         console.print(table)
@@ -223,7 +226,7 @@ def watch(
         console.print(f"actions taken on the flags: {done}")
     table = Table()
     for column in ("account", "grade", "from", "to", "old limit", "new limit", "flags", "reasons"):
-        table.add_column(column)
+        table.add_column(tr(column))
     for w in watches.head(limit).iter_rows(named=True):
         table.add_row(
             w["account_id"],
@@ -308,7 +311,7 @@ def assign(
         return
     table = Table()
     for column in ("applicant", "grade", "action", "initial limit", "reasons"):
-        table.add_column(column)
+        table.add_column(tr(column))
     for r in rows[:50]:
         limit = r["initial_limit_minor"]
         table.add_row(

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 from cardpilot.cli.review import POLICY_OPTION, load_scorer
 from cardpilot.domain import progress
 
@@ -184,7 +183,9 @@ def _report(command: str, run: Any, as_json: bool) -> None:
     from cardpilot.config import get_settings
 
     name_key = "name_zh" if get_settings().locale == "zh-CN" else "name_en"
-    table = Table("id", "name", "accounts", "share", "default rate", "mean PD", "policy segment")
+    table = titled_table(
+        "id", "name", "accounts", "share", "default rate", "mean PD", "policy segment"
+    )
     for c in p["clusters"]:
         rate, pd = c.get("default_rate"), c.get("pd_mean")
         table.add_row(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, print_json
+from cardpilot.cli.output import JSON_OPTION, console, print_json, titled_table
 from cardpilot.domain.money import to_major
 from cardpilot.jobs.summary import DPD_BANDS, PortfolioSummary, summarise_portfolio
 
@@ -37,7 +35,7 @@ def print_summary(result: PortfolioSummary) -> None:
             f"balance {_grouped(cs.total_balance_minor)}, "
             f"utilisation {cs.utilisation:.2%}"
         )
-        table = Table("days past due (latest cycle)", "accounts", "share", "balance")
+        table = titled_table("days past due (latest cycle)", "accounts", "share", "balance")
         for band, n in sorted(cs.dpd_accounts.items(), key=lambda kv: BAND_ORDER[kv[0]]):
             share = n / cs.accounts if cs.accounts else 0.0
             table.add_row(
