@@ -66,6 +66,11 @@ def test_stored_minor_units_and_basis_points_come_out_as_money_and_rates() -> No
     assert json_value(stats)["spend"] == {"mean": "123.45", "median": "100.00"}
 
 
+def test_a_feature_named_after_its_unit_keeps_its_name_and_figure() -> None:
+    iv = {"iv": {"spend_avg_6m_minor": 0.31, "utilisation": 0.2}}
+    assert json_value(iv) == {"iv": {"spend_avg_6m_minor": "0.31", "utilisation": "0.2"}}
+
+
 def test_an_amount_with_no_currency_above_it_is_told() -> None:
     with pytest.warns(MoneyWithoutCurrencyWarning, match="limit_minor"):
         json_value({"rows": [{"limit_minor": 1}]})
@@ -103,7 +108,7 @@ def test_floats_decimals_dates_and_paths_become_text_inside_the_envelope() -> No
     "data",
     [{"share": 0.5}, {"balance_minor": 5}, {"rate_bp": 12}, {"rows": [{"limit_fen": 1}]}],
 )
-def test_the_schema_refuses_floats_and_keys_that_name_a_unit(data: dict[str, object]) -> None:
+def test_the_schema_refuses_floats_and_amounts_left_in_a_unit(data: dict[str, object]) -> None:
     envelope = {"command": "summary", "version": __version__, "data": data}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(envelope, envelope_schema())

@@ -56,16 +56,30 @@ MINOR_SUFFIX = "_minor"
 BP_SUFFIX = "_bp"
 
 
-def _in_unit(value: Any, convert: Any) -> Any:
-    """Every integer in ``value`` (a figure, or the statistics of one: mean, median...)
-    through ``convert``; anything else as it is."""
-    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-        return convert(value)
-    if isinstance(value, Mapping):
-        return {k: _in_unit(v, convert) for k, v in value.items()}
+def _whole(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _in_units(value: Any) -> bool:
+    """Whether ``value`` is an amount (or amounts, or the statistics of one: ``{"mean": …}``)
+    in whole units, as a store column ending ``_minor``/``_bp`` holds it. A feature's name
+    used as a key (``{"spend_avg_6m_minor": 0.31}``: its information value) is not."""
+    if _whole(value):
+        return True
     if isinstance(value, list | tuple):
-        return [_in_unit(v, convert) for v in value]
-    return value
+        return all(_whole(v) for v in value)
+    if isinstance(value, Mapping):
+        return bool(value) and all(_whole(v) for v in value.values())
+    return False
+
+
+def _in_unit(value: Any, convert: Any) -> Any:
+    """Every integer in ``value`` through ``convert``."""
+    if isinstance(value, Mapping):
+        return {k: convert(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [convert(v) for v in value]
+    return convert(value)
 
 
 class MoneyWithoutCurrencyWarning(UserWarning):
@@ -75,6 +89,8 @@ class MoneyWithoutCurrencyWarning(UserWarning):
 def _unit_free(key: str, value: Any, currency_known: bool) -> tuple[str, Any]:
     """A store column's name and value in the envelope's units (``x_minor`` → ``x`` as money,
     ``x_bp`` → ``x`` as a rate); other keys as they are."""
+    if not _in_units(value):
+        return key, value
     if key.endswith(MINOR_SUFFIX) and len(key) > len(MINOR_SUFFIX):
         if not currency_known:
             warnings.warn(
