@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 
 import polars as pl
@@ -13,6 +14,17 @@ from cardpilot.cli import app
 from cardpilot.cli.output import envelope_data
 
 runner = CliRunner()
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The English wording of the errors checked here (zh-CN: tests/cli/test_zh_cn.py)."""
+    from cardpilot.config import get_settings
+
+    monkeypatch.setenv("CARDPILOT_LOCALE", "en")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -74,6 +86,7 @@ def test_a_rerun_with_no_new_statements_says_it_has_nothing_new_to_decide(loaded
     assert watch.exit_code == 0, watch.output
 
 
+@pytest.mark.usefixtures("english")
 def test_review_refuses_unknown_engine_and_bad_date(loaded_store):
     bad = runner.invoke(app, ["review", "--engine", "flink", "--database", loaded_store])
     assert bad.exit_code == 2

@@ -4,6 +4,7 @@ the real UCI data."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,17 @@ from cardpilot.cli import app
 from cardpilot.cli.output import envelope_data
 
 runner = CliRunner()
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The English wording of the errors checked here (zh-CN: tests/cli/test_zh_cn.py)."""
+    from cardpilot.config import get_settings
+
+    monkeypatch.setenv("CARDPILOT_LOCALE", "en")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def _run(*args: str) -> dict[str, Any]:
@@ -78,6 +90,7 @@ def test_the_store_and_the_file_give_the_same_clusters(store_url, sample_csv, tm
     assert "Clusters × policy segments" in html
 
 
+@pytest.mark.usefixtures("english")
 def test_the_command_refuses_what_it_cannot_use_and_says_what_to_do(sample_csv, tmp_path):
     from cardpilot.policy.loading import default_policy_path
 
