@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(UV_VERSION)
 DATA ?=
 
-.PHONY: setup demo test lint typecheck format browser bench-import bench-models bench-aging bench-events clean
+.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging bench-events clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,9 +27,17 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 	touch $@
 
 # The project's own modules too (an editable install is not compiled by the sync); compileall
-# skips what is up to date, so this costs a moment.
+# skips what is up to date, so this costs a moment. The command line's zh-CN catalogue is
+# compiled from its .po (the .mo is not committed; without it the .po is read, more slowly).
+LOCALES := src/cardpilot/cli/locale
 setup: $(STAMP)
 	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q -j 0 src
+	@$(BIN)/pybabel -q compile -D cardpilot -d $(LOCALES)
+
+# Gather the command line's texts (help, table headings) into the zh-CN catalogue: new texts
+# arrive untranslated (translate them in the .po), unused ones are dropped.
+messages: $(STAMP)
+	$(BIN)/python -m cardpilot.cli.messages
 
 demo: setup
 	$(BIN)/cardpilot demo $(if $(DATA),--data $(DATA))
