@@ -4,12 +4,13 @@ run the CLI, count rows, pay and read a treatment (tests/scenarios/conftest.py r
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import text
 from typer.testing import CliRunner
+
+from cardpilot.cli.output import envelope_data
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -28,7 +29,7 @@ WATCH_CHECK = dt.date(2005, 10, 1)
 def run_cli(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     result = CliRunner().invoke(app_of_cli(), [*args, "--json"], env=env)
     assert result.exit_code == 0, (args, result.output)
-    payload: dict[str, Any] = json.loads(result.stdout)
+    payload: dict[str, Any] = envelope_data(result.stdout)
     return payload
 
 
