@@ -1,14 +1,18 @@
-"""Early-warning commands: ``cardpilot warn train``."""
+"""Early-warning commands: ``cardpilot warn train``, ``warn run`` and ``warn list``."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import typer
+from rich.table import Table
 
 from cardpilot.cli import app
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.common import DATABASE_OPTION, database_url, policy_path
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.progress import counted
 from cardpilot.domain import progress
 
 warn_app = typer.Typer(
@@ -113,3 +117,133 @@ def _comparison(
 
     figures = compare_with_champion(td, trained, champion[0])
     return {**figures, "champion": champion[1], "models": models}
+
+
+WARNING_POLICY_OPTION = typer.Option(
+    None,
+    "--policy",
+    help="Policy by name (`cardpilot policy list`) or folder holding warning.yaml and "
+    "overdue.yaml (plan terms, minimum due, revolving rate); default: the shipped one.",
+)
+
+
+def _day(value: str, option: str = "--as-of") -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise fail(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
+
+
+@warn_app.command("run")
+def run(
+    as_of: str = typer.Option(..., "--as-of", help="The day to decide for, YYYY-MM-DD."),
+    model: Path | None = typer.Option(
+        None,
+        "--model",
+        help="An early-warning model folder (`cardpilot warn train --out DIR`); default: the "
+        "registry's warning-gbm champion.",
+    ),
+    policy: str | None = WARNING_POLICY_OPTION,
+    chunk_rows: int = typer.Option(20_000, "--chunk-rows", help="Accounts per chunk."),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Score the accounts current now with the early-warning model, decide warning.yaml's
+    interventions (cool-downs, cap), store them with their reasons and advice, and queue their
+    messages through the outbox; a re-run stores and queues nothing twice. Quiet hours and
+    the per-customer cap apply when `cardpilot notify dispatch` sends them."""
+    from cardpilot.config import get_settings
+    from cardpilot.jobs.warning import WarnRunError, load_warning_model, run_warning
+    from cardpilot.notify.warning_notices import WarningPlanError
+    from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
+    from cardpilot.overdue.reminders import RemindersError
+    from cardpilot.policy.catalogue import WARNING
+    from cardpilot.warning.policy import WarningPolicyError, load_warning_policy
+
+    day = _day(as_of)
+    folder = policy_path(policy, WARNING)
+    try:
+        warning = load_warning_policy(folder)
+        overdue = load_overdue_policy(None if folder is None else _folder(folder))
+        scorer = load_warning_model(model, get_settings().home)
+    except (WarningPolicyError, OverduePolicyError, WarnRunError) as exc:
+        raise fail(str(exc)) from None
+    with counted(err_console, "warn", transient=as_json) as on_progress:
+        try:
+            result = run_warning(
+                database_url(database),
+                as_of=day,
+                model=scorer,
+                warning_policy=warning,
+                overdue_policy=overdue,
+                chunk_rows=chunk_rows,
+                progress=on_progress,
+            )
+        except (WarnRunError, WarningPlanError, RemindersError) as exc:
+            raise fail(str(exc)) from None
+    if as_json:
+        emit_json(result.as_json())
+        return
+    console.print(
+        f"early warning · {result.as_of} · accounts {result.accounts:,} · current "
+        f"{result.current:,} · scored {result.scored:,} · interventions "
+        f"{result.interventions:,} (new {result.stored:,}, holds {result.holds:,}) · queued "
+        f"{result.queued:,} · {result.seconds:.1f} s · policy {result.policy_version} · "
+        f"model {result.model_version}"
+    )
+    if result.by_rule:
+        table = Table("rule", "interventions", title="by rule")
+        for rule, n in result.by_rule.items():
+            table.add_row(rule, f"{n:,}")
+        console.print(table)
+
+
+def _folder(path: Path) -> Path:
+    return path.parent if path.is_file() else path
+
+
+@warn_app.command("list")
+def watch_list(
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="The run to list, YYYY-MM-DD; default: the latest run."
+    ),
+    limit: int = typer.Option(50, "--limit", min=1, help="Accounts to list, riskiest first."),
+    locale: str = typer.Option("zh-CN", "--locale", help="Language of the reasons: zh-CN or en."),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The watch list of an early-warning run: the highest scores first, with the reasons and
+    the interventions decided that day."""
+    from cardpilot.scoring.reasons import reason_text
+    from cardpilot.store.db import make_engine
+    from cardpilot.store.warning_interventions import latest_run_date
+    from cardpilot.store.warning_interventions import watch_list as read_watch_list
+
+    db = make_engine(database_url(database))
+    try:
+        day = latest_run_date(db, None if as_of is None else _day(as_of))
+        if day is None:
+            when = "" if as_of is None else f" on or before {as_of}"
+            raise fail(f"no early-warning run{when}; run `cardpilot warn run --as-of DATE`")
+        rows = read_watch_list(db, day, limit)
+    finally:
+        db.dispose()
+    if as_json:
+        emit_json({"as_of": day.isoformat(), "accounts": len(rows), "watch_list": rows})
+        return
+    table = Table("#", "account", "score", "change", "reasons", "interventions")
+    for r in rows:
+        codes = r["reason_codes"][:2]
+        texts = []
+        for code in codes:
+            try:
+                texts.append(str(reason_text(code, locale)))
+            except KeyError:
+                texts.append(code)
+        change = "" if r["score_change"] is None else f"{r['score_change']:+.3f}"
+        actions = ", ".join(i["intervention"] for i in r["interventions"])
+        table.add_row(
+            str(r["rank"]), r["account_id"], f"{r['score']:.3f}", change, "; ".join(texts), actions
+        )
+    console.print(f"early-warning watch list · run of {day} · {len(rows)} accounts")
+    console.print(table)
