@@ -164,6 +164,7 @@ def test_the_instalment_offer_quotes_the_customers_own_figures(warn_store: str) 
     advice = json.loads(row["advice"])
     quote = quote_plan("equal_principal", BALANCE, 12, Decimal("0.006"), DUE)
     assert advice == {
+        "currency": "CNY",
         "statement_balance_minor": BALANCE,
         "minimum_due_minor": MINIMUM,
         "unpaid_minimum_minor": MINIMUM,

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 
 import cardpilot.cli.warn  # noqa: F401 - registers the commands on app
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.store.db import make_engine
 
 from .conftest import save_quick_warning_model
@@ -52,7 +53,7 @@ def uci_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     args = ["warn", "run", "--as-of", "2005-10-01", "--policy", "uci-twd", "--model", str(model)]
     result = runner.invoke(app, [*args, "--database", url, "--json"])
     assert result.exit_code == 0, result.output
-    return {"url": url, "result": json.loads(result.stdout), "args": args}
+    return {"url": url, "result": envelope_data(result.stdout), "args": args}
 
 
 def rows(url: str, sql: str) -> list[Any]:
@@ -104,12 +105,12 @@ def test_the_watch_list_ranks_the_run_and_a_rerun_adds_nothing(uci_run: dict[str
     url = uci_run["url"]
     listed = runner.invoke(app, ["warn", "list", "--limit", "20", "--database", url, "--json"])
     assert listed.exit_code == 0, listed.output
-    watch = json.loads(listed.stdout)["watch_list"]
-    scores = np.array([r["score"] for r in watch])
+    watch = envelope_data(listed.stdout)["watch_list"]
+    scores = np.array([float(r["score"]) for r in watch])  # decimal text in the envelope
     assert len(watch) == 20
     assert (np.diff(scores) <= 0).all()
     assert all(r["interventions"] for r in watch)
     again = runner.invoke(app, [*uci_run["args"], "--database", url, "--json"])
-    out = json.loads(again.stdout)
+    out = envelope_data(again.stdout)
     assert (out["stored"], out["queued"]) == (0, 0)
     assert out["already_stored"] == uci_run["result"]["interventions"]

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_for_url, as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, database_url, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import (
+    JSON_OPTION,
+    console,
+    err_console,
+    fail,
+    print_json,
+    titled_table,
+)
 from cardpilot.cli.progress import counted
 from cardpilot.domain import progress
 
@@ -60,7 +66,7 @@ def train(
     progress.stage("scoring the same accounts with the champion scorecard", None)
     result = _comparison(td, trained, _champion(champion, registry, frames), models)
     if as_json:
-        emit_json(result)
+        print_json("warn train", result)
         return
     console.print(
         f"early warning ({result['model']}) on {result['test_accounts']} current accounts: "
@@ -127,16 +133,9 @@ WARNING_POLICY_OPTION = typer.Option(
 )
 
 
-def _day(value: str, option: str = "--as-of") -> dt.date:
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
-
-
 @warn_app.command("run")
 def run(
-    as_of: str = typer.Option(..., "--as-of", help="The day to decide for, YYYY-MM-DD."),
+    as_of: str | None = typer.Option(None, "--as-of", help="The day to decide for"),
     model: Path | None = typer.Option(
         None,
         "--model",
@@ -160,7 +159,6 @@ def run(
     from cardpilot.policy.catalogue import WARNING
     from cardpilot.warning.policy import WarningPolicyError, load_warning_policy
 
-    day = _day(as_of)
     folder = policy_path(policy, WARNING)
     try:
         warning = load_warning_policy(folder)
@@ -168,10 +166,12 @@ def run(
         scorer = load_warning_model(model, get_settings().home)
     except (WarningPolicyError, OverduePolicyError, WarnRunError) as exc:
         raise fail(str(exc)) from None
+    url = database_url(database)
+    day = as_of_for_url(as_of, url)
     with counted(err_console, "warn", transient=as_json) as on_progress:
         try:
             result = run_warning(
-                database_url(database),
+                url,
                 as_of=day,
                 model=scorer,
                 warning_policy=warning,
@@ -182,7 +182,7 @@ def run(
         except (WarnRunError, WarningPlanError, RemindersError) as exc:
             raise fail(str(exc)) from None
     if as_json:
-        emit_json(result.as_json())
+        print_json("warn run", result.as_json())
         return
     console.print(
         f"early warning · {result.as_of} · accounts {result.accounts:,} · current "
@@ -192,7 +192,7 @@ def run(
         f"model {result.model_version}"
     )
     if result.by_rule:
-        table = Table("rule", "interventions", title="by rule")
+        table = titled_table("rule", "interventions", title="interventions by rule")
         for rule, n in result.by_rule.items():
             table.add_row(rule, f"{n:,}")
         console.print(table)
@@ -205,45 +205,55 @@ def _folder(path: Path) -> Path:
 @warn_app.command("list")
 def watch_list(
     as_of: str | None = typer.Option(
-        None, "--as-of", help="The run to list, YYYY-MM-DD; default: the latest run."
+        None, "--as-of", help="List the latest early-warning run on or before this day"
     ),
     limit: int = typer.Option(50, "--limit", min=1, help="Accounts to list, riskiest first."),
-    locale: str = typer.Option("zh-CN", "--locale", help="Language of the reasons: zh-CN or en."),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The watch list of an early-warning run: the highest scores first, with the reasons and
     the interventions decided that day."""
-    from cardpilot.scoring.reasons import reason_text
+    from cardpilot.cli.i18n import configured_locale
     from cardpilot.store.db import make_engine
     from cardpilot.store.warning_interventions import latest_run_date
     from cardpilot.store.warning_interventions import watch_list as read_watch_list
 
     db = make_engine(database_url(database))
     try:
-        day = latest_run_date(db, None if as_of is None else _day(as_of))
+        on_or_before = as_of_or_default(as_of, db)
+        day = latest_run_date(db, on_or_before)
         if day is None:
-            when = "" if as_of is None else f" on or before {as_of}"
-            raise fail(f"no early-warning run{when}; run `cardpilot warn run --as-of DATE`")
+            raise fail(
+                f"no early-warning run on or before {on_or_before}; "
+                "run `cardpilot warn run --as-of DATE`"
+            )
         rows = read_watch_list(db, day, limit)
     finally:
         db.dispose()
     if as_json:
-        emit_json({"as_of": day.isoformat(), "accounts": len(rows), "watch_list": rows})
+        print_json(
+            "warn list", {"as_of": day.isoformat(), "accounts": len(rows), "watch_list": rows}
+        )
         return
-    table = Table("#", "account", "score", "change", "reasons", "interventions")
+    table = titled_table(
+        "rank", "account", "score", "change", "reasons", "interventions", title="watch list"
+    )
+    locale = configured_locale()
     for r in rows:
-        codes = r["reason_codes"][:2]
-        texts = []
-        for code in codes:
-            try:
-                texts.append(str(reason_text(code, locale)))
-            except KeyError:
-                texts.append(code)
+        texts = [_reason(code, locale) for code in r["reason_codes"][:2]]
         change = "" if r["score_change"] is None else f"{r['score_change']:+.3f}"
         actions = ", ".join(i["intervention"] for i in r["interventions"])
         table.add_row(
             str(r["rank"]), r["account_id"], f"{r['score']:.3f}", change, "; ".join(texts), actions
         )
-    console.print(f"early-warning watch list · run of {day} · {len(rows)} accounts")
+    console.print(f"early warning · run of {day} · {len(rows)} accounts")
     console.print(table)
+
+
+def _reason(code: str, locale: str) -> str:
+    from cardpilot.scoring.reasons import reason_text
+
+    try:
+        return str(reason_text(code, locale))
+    except KeyError:
+        return code

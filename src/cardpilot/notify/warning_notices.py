@@ -112,7 +112,7 @@ def reason_entries(codes: list[str], warning: WarningPolicy) -> list[dict[str, s
     return out
 
 
-def _advice(row: dict[str, Any], terms: AdviceTerms, plan: PlanTerms) -> RepaymentAdvice:
+def _advice(row: dict[str, Any], terms: AdviceTerms, plan: PlanTerms | None) -> RepaymentAdvice:
     return repayment_advice(
         statement_balance_minor=int(row["statement_balance_minor"] or 0),
         minimum_due_minor=int(row["minimum_due_minor"] or 0),
@@ -136,8 +136,9 @@ def intervention_rows(
         action = warning.file.interventions[f["intervention"]]
         plan = terms.plans[f["intervention"]]
         advice = None
-        if action.kind != "hold_increases":
-            advice = _advice(f, terms, plan).as_json() if plan else None
+        if action.kind != "hold_increases":  # every message quotes the customer's figures
+            figures = _advice(f, terms, plan).as_json()
+            advice = {"currency": f["currency"], **figures}
         hold = None
         if action.hold_days is not None:
             hold = f["as_of"] + dt.timedelta(days=action.hold_days)
