@@ -35,6 +35,14 @@ NO_JSON = {
 }
 
 Context = dict[str, Any]
+
+
+def trained(ctx: Context) -> str:
+    """The scorecard version ``model train`` registered (its report is in the registry)."""
+    version: str = ctx["model train"]["scorecard"]["version"]
+    return version
+
+
 Step = tuple[tuple[str, ...], Callable[[Context], list[str]]]
 
 # One invocation per command with --json, in an order where each finds what it needs (a case
@@ -133,15 +141,15 @@ STEPS: list[Step] = [
             str(c["tmp"] / "seg-again"),
         ],
     ),
+    (("model", "train"), lambda c: ["model", "train", "--out", str(c["tmp"] / "models")]),
     (("model", "list"), lambda c: ["model", "list"]),
-    (("model", "show"), lambda c: ["model", "show", c["model"]]),
-    (("model", "promote"), lambda c: ["model", "promote", c["model"]]),
+    (("model", "show"), lambda c: ["model", "show", trained(c)]),
+    (("model", "promote"), lambda c: ["model", "promote", trained(c)]),
     (
         ("model", "report"),
-        lambda c: ["model", "report", c["model"], "--out", str(c["tmp"] / "m.html")],
+        lambda c: ["model", "report", trained(c), "--out", str(c["tmp"] / "m.html")],
     ),
     (("model", "psi"), lambda c: ["model", "psi", str(c["scores_a"]), str(c["scores_b"])]),
-    (("model", "train"), lambda c: ["model", "train", "--out", str(c["tmp"] / "models")]),
     (("warn", "train"), lambda c: ["warn", "train", "--format", "store"]),
     (("policy", "list"), lambda c: ["policy", "list"]),
     (("policy", "validate"), lambda c: ["policy", "validate", "default"]),
@@ -251,15 +259,12 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     from cardpilot.policy.loading import default_policy_path
 
     shutil.copytree(default_policy_path(), tmp / "policy-copy")
-    listed = CliRunner().invoke(app, ["model", "list", "--json"])
-    models = json.loads(listed.stdout)["data"]["models"]
     yield {
         "tmp": tmp,
         "as_of": "2026-11-01",  # the day after the demo's last cycle
         "scores_a": tmp / "a.csv",
         "scores_b": tmp / "b.csv",
         "policy_copy": tmp / "policy-copy",
-        "model": next(m["version"] for m in models if m["family"] == "scorecard"),
         **_store_facts(home / "demo.db"),
     }
     patch.undo()
