@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(UV_VERSION)
 DATA ?=
 
-.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging clean
+.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging bench-events clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -98,6 +98,12 @@ notify-peers: $(NOTIFY_PEERS)/node_modules/.package-lock.json
 
 bench-notify: setup notify-peers
 	$(BIN)/python bench/bench_notify.py
+
+# The event intake end to end on the NATS JetStream server on loopback (127.0.0.1:4222):
+# 200,000 events published and consumed into SQLite and PostgreSQL, then 5,000 events/s steady
+# for the p99 latency; prints JSON and writes bench/results/events.json.
+bench-events: setup
+	$(BIN)/python bench/bench_events.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .cardpilot .pytest_cache .mypy_cache .ruff_cache
