@@ -116,9 +116,7 @@ def consume(
     finally:
         db.dispose()
     if as_json:
-        print_json(
-            "events consume", {"policy_version": rules.recorded_version, **counts.as_json()}
-        )
+        print_json("events consume", {"policy_version": rules.recorded_version, **counts.as_json()})
     else:
         console.print(
             f"consumed {counts.messages:,} events · {counts.applied:,} applied · "
