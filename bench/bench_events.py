@@ -168,7 +168,8 @@ def _run(
     counts = asyncio.run(
         consume(engine, broker, load_events_policy(), TZ, options, asyncio.Event(), on_batch)
     )
-    published = json.loads(publisher.communicate(timeout=600)[0] or "{}")
+    printed = publisher.communicate(timeout=600)[0].strip()
+    published = json.loads(printed.splitlines()[-1])["data"] if printed else {}
     seconds = last_commit[0] - started
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else None
