@@ -186,7 +186,7 @@ async def consume(
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(options.batch, timeout=options.fetch_timeout_s)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nothing came within the wait
                 msgs = []
             if not msgs:
                 idle = time.monotonic() - idle_since
