@@ -239,8 +239,21 @@ def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
     big = folder / "month.jsonl"
     steady = folder / "steady.jsonl"
     if not big.exists():
-        _write_events(big, accounts, args.events)
-        _write_events(steady, accounts, args.latency_events)
+        # In a process of its own, so the peak memory measured is the consumer's.
+        for path, count in ((big, args.events), (steady, args.latency_events)):
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--write",
+                    str(path),
+                    "--events",
+                    str(count),
+                    "--accounts",
+                    str(args.accounts),
+                ],
+                check=True,
+            )
     out = []
     for bench, path, rate in (
         ("events-throughput", big, 0.0),
@@ -277,7 +290,11 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=5_000.0)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.write:
+        _write_events(args.write, _accounts(args.accounts), args.events)
+        return
     results = []
     with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
         for kind in args.stores.split(","):
