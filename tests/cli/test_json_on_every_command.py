@@ -202,7 +202,37 @@ STEPS: list[Step] = [
             f"sqlite:///{c['tmp'] / 'imported.db'}",
         ],
     ),
+    (("events", "publish"), lambda c: ["events", "publish", _events_file(c), *_stream(c)]),
+    (
+        ("events", "consume"),
+        lambda c: ["events", "consume", "--idle-exit", "1", "--durable", "envelope", *_stream(c)],
+    ),
 ]
+
+
+def _stream(c: Context) -> list[str]:
+    """A stream and subjects of this test run's own on the loopback NATS server."""
+    tag = c["tmp"].name.replace("-", "").replace("_", "")[-12:]
+    return ["--stream", f"ENVELOPE_{tag}", "--subject-prefix", f"envelope.{tag}"]
+
+
+def _events_file(c: Context) -> str:
+    """Two events of the demo's account (a purchase, a payment) as JSON lines."""
+    path = c["tmp"] / "events.jsonl"
+    common = {"schema_version": 1, "account_id": c["account"], "currency": "CNY"}
+    rows = [
+        {
+            **common,
+            "event_id": f"env-{c['account']}-{n}",
+            "sequence": n,
+            "type": kind,
+            "occurred_at": f"2026-11-0{n}T10:00:00+08:00",
+            "amount_minor": 10_000,
+        }
+        for n, kind in ((1, "purchase"), (2, "payment"))
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
 
 
 def envelope_schema() -> dict[str, Any]:

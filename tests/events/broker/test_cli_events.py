@@ -7,10 +7,8 @@ import json
 import signal
 import subprocess
 import time
-from importlib import resources
 from pathlib import Path
 
-import jsonschema
 import polars as pl
 
 from cardpilot.cli.output import envelope_data
@@ -34,15 +32,7 @@ def _publish_cli(path: Path, home: Path, broker: Broker) -> dict[str, object]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    valid_envelope(done.stdout, "events publish")
-    return envelope_data(done.stdout)
-
-
-def valid_envelope(printed: str, command: str) -> None:
-    text = resources.files("cardpilot.cli").joinpath("envelope.schema.json").read_text("utf-8")
-    envelope = json.loads(printed.strip().splitlines()[-1])
-    jsonschema.validate(envelope, json.loads(text))
-    assert envelope["command"] == command
+    return envelope_data(done.stdout)  # type: ignore[no-any-return]
 
 
 def test_publish_json_lines_prints_its_counts(broker: Broker, tmp_path: Path) -> None:
@@ -63,7 +53,6 @@ def test_publish_parquet_then_consume_applies_every_row(broker: Broker, tmp_path
     proc = start_consumer(url, tmp_path / "home", broker, "--idle-exit", "2")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    valid_envelope(out, "events consume")
     counts = envelope_data(out)
     assert (counts["messages"], counts["applied"], counts["dead"]) == (3, 3, 0)
     engine.dispose()
