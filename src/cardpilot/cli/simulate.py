@@ -1,0 +1,177 @@
+"""``cardpilot simulate``: a limit policy priced against another (or the current limits) before
+it runs, on a store as of a date; writes no decision."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from cardpilot.cli import app
+from cardpilot.cli.common import DATABASE_OPTION, database_url, policy_path
+from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.progress import counted
+from cardpilot.cli.review import load_scorer, parse_as_of
+
+SHOWN = ("accounts", "changed", "limit_added", "limit_removed", "exposure", "expected_loss")
+SHOWN_MONEY = ("revenue", "cost", "net")
+
+
+def _named(value: str | None, option: str) -> Any:
+    from cardpilot.jobs.simulate import NamedPolicy
+    from cardpilot.policy.catalogue import DEFAULT_NAME, LIMITS
+    from cardpilot.policy.loading import PolicyError, load_policy
+
+    path = policy_path(value, LIMITS)
+    try:
+        policy = load_policy(path)
+    except PolicyError as exc:
+        raise fail(
+            f"{option}: {exc}\nFix the field named above (cardpilot policy validate)."
+        ) from None
+    return NamedPolicy(value or DEFAULT_NAME, policy), path
+
+
+def _assumptions(given: Path | None, policy_folder: Path | None) -> Any:
+    from cardpilot.policy.assumptions import load_assumptions
+    from cardpilot.policy.loading import PolicyError
+
+    try:
+        return load_assumptions(given or policy_folder)
+    except PolicyError as exc:
+        raise fail(str(exc)) from None
+
+
+@app.command("simulate")
+def simulate(
+    policy: str | None = typer.Option(
+        None,
+        "--policy",
+        help="The limit policy to simulate, by name or folder; default: the shipped one.",
+    ),
+    against: str | None = typer.Option(
+        None,
+        "--against",
+        metavar="NAME|PATH",
+        help="The policy to compare with, by name or folder; default: every current limit kept.",
+    ),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Simulate as of this date (default: the day after the latest cycle)."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model folder from `cardpilot model train --out DIR`."
+    ),
+    family: str = typer.Option(
+        "scorecard", "--family", help="Registry model family whose champion scores."
+    ),
+    assumptions: Path | None = typer.Option(
+        None,
+        "--assumptions",
+        help="simulation.yaml to price with; default: the one in --policy's folder.",
+    ),
+    label: str = typer.Option(
+        "default_next_month", "--label", help="The outcome to back-test on, when the store has it."
+    ),
+    backtest: bool = typer.Option(True, "--backtest/--no-backtest", help="Back-test on outcomes."),
+    out: Path | None = typer.Option(None, "--out", help="Write the HTML report."),
+    chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Accounts per chunk."),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Exposure, expected loss, revenue, cost and net of a policy against another, by grade,
+    segment and in total; no decision is written."""
+    from cardpilot.jobs.simulate import SimulationError, simulate_portfolio
+
+    if out is not None and out.suffix.lower() not in (".html", ".htm"):
+        raise fail(f"--out {out}: the report is HTML; use a .html file name")
+    chosen, folder = _named(policy, "--policy")
+    compared = _named(against, "--against")[0] if against is not None else None
+    priced = _assumptions(assumptions, folder)
+    scorer = load_scorer(model, family)
+    url = database_url(database)
+    with counted(err_console, "simulate", transient=as_json) as on_progress:
+        try:
+            result = simulate_portfolio(
+                url,
+                scorer,
+                chosen,
+                priced,
+                against=compared,
+                as_of=parse_as_of(as_of),
+                label=label if backtest else None,
+                chunk_rows=chunk_rows,
+                progress=on_progress,
+            )
+        except SimulationError as exc:
+            raise fail(str(exc)) from None
+    payload = result.as_json()
+    if out is not None:
+        from cardpilot.reports.simulation import write_simulation_report
+
+        write_simulation_report(payload, out)
+        payload["report"] = str(out)
+    if as_json:
+        emit_json(payload)
+        return
+    _print(payload)
+    if out is not None:
+        console.print(f"report → {out}")
+
+
+def _print(payload: dict[str, Any]) -> None:
+    policy, against = payload["policies"]
+    console.print(
+        f"simulation as of {payload['as_of']} · {payload['currency']} · model"
+        f" {payload['model_version']} · assumptions {payload['assumptions_version']}"
+    )
+    table = Table(title="in total (money in major units)")
+    table.add_column("")
+    for figures in (policy, against):
+        table.add_column(f"{figures['name']}\n{figures['policy_version'] or ''}", justify="right")
+    table.add_column("difference", justify="right")
+    for key in (*SHOWN, *SHOWN_MONEY):
+        values = [policy["total"][key], against["total"][key], payload["difference"]["total"][key]]
+        table.add_row(key, *(f"{v if isinstance(v, int) else Decimal(v):,}" for v in values))
+    console.print(table)
+    by_grade = Table(title="net and expected loss by grade")
+    by_grade.add_column("grade")
+    for column in ("net", "net (against)", "Δ net", "expected loss", "Δ expected loss"):
+        by_grade.add_column(column, justify="right")
+    theirs = {r["grade"]: r for r in against["by_grade"]}
+    change = {r["grade"]: r for r in payload["difference"]["by_grade"]}
+    for row in policy["by_grade"]:
+        g = row["grade"]
+        other = theirs.get(g, {})
+        delta = change.get(g, {})
+        by_grade.add_row(
+            g,
+            row["net"],
+            other.get("net", "—"),
+            delta.get("net", "—"),
+            row["expected_loss"],
+            delta.get("expected_loss", "—"),
+        )
+    console.print(by_grade)
+    if "backtest" in payload:
+        _print_backtest(payload["backtest"])
+
+
+def _print_backtest(backtest: dict[str, Any]) -> None:
+    table = Table(title=f"back-test on {backtest['label']} (policy {backtest['policy']})")
+    for column in ("grade", "accounts", "observed", "predicted", "95 % interval", "within"):
+        table.add_column(column, justify="right")
+    for r in backtest["grades"]:
+        low, high = r["defaults_interval"]
+        table.add_row(
+            r["grade"],
+            f"{r['accounts']:,}",
+            f"{r['observed_defaults']:,}",
+            f"{r['predicted_defaults']:,}",
+            f"{low:,}–{high:,}",
+            "yes" if r["defaults_within"] else f"no ({r['defaults_miss']:+,})",
+        )
+    console.print(table)
+    console.print(backtest["verdict"])
