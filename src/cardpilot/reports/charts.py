@@ -270,10 +270,9 @@ def heatmap(
     return spec(chart)
 
 
-def _waterfall_rows(
-    start: tuple[str, float], steps: Sequence[tuple[str, float]], end: str
-) -> list[dict[str, Any]]:
-    """Each column's span: the levels from zero, each step from the level before it."""
+def _waterfall_rows(steps: Sequence[tuple[str, float]], end: str) -> list[dict[str, Any]]:
+    """Each column's span: each step from the level before it (the first from zero), the end
+    from zero to where the steps arrived."""
 
     def column(step: str, before: float, after: float, kind: str) -> dict[str, Any]:
         change = after - before if kind != "level" else after
@@ -287,8 +286,8 @@ def _waterfall_rows(
             "kind": kind,
         }
 
-    level = start[1]
-    rows = [column(start[0], 0.0, level, "level")]
+    level = 0.0
+    rows = []
     for label, change in steps:
         rows.append(column(label, level, level + change, "up" if change >= 0 else "down"))
         level += change
@@ -296,17 +295,11 @@ def _waterfall_rows(
     return rows
 
 
-def waterfall(
-    start: tuple[str, float],
-    steps: Sequence[tuple[str, float]],
-    end: str,
-    *,
-    value: Field,
-) -> dict[str, Any]:
-    """From ``start`` (a label and a level) through ``steps`` (label, change) to ``end``: one
-    column per step floating from the level before it to the level after, green up, red down,
-    the two levels blue; tooltips give the change and the level reached."""
-    rows = _waterfall_rows(start, steps, end)
+def waterfall(steps: Sequence[tuple[str, float]], end: str, *, value: Field) -> dict[str, Any]:
+    """From zero through ``steps`` (label, change) to ``end``, their sum: one column per step
+    floating from the level before it to the level after, green up, red down, the sum blue;
+    tooltips give the change and the level reached."""
+    rows = _waterfall_rows(steps, end)
     kinds = {"level": BLUE, "up": GREEN, "down": RED}
     chart = (
         alt.Chart(_data(rows))

@@ -60,19 +60,15 @@ def _table(parts: dict[str, Any], column: str, fmt: ReportFormat) -> list[dict[s
 
 
 def simulation_charts(p: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The waterfall from the compared policy's net to the simulated one's, and per-grade bars
+    """The waterfall of the net change (``policy − against``) by component, and per-grade bars
     of both policies' net and expected loss."""
     policy, against = p["policies"]
     delta = p["difference"]["total"]
     money = Field("amount", f"{p['currency']} · 金额", MONEY)
-    start, end = f"net · {against['name']}", f"net · {policy['name']}"
-    if start == end:  # one policy against itself: the columns still need two names
-        start, end = f"{start} (against)", f"{end} (policy)"
     charts = {
         "net-waterfall": waterfall(
-            (start, _major(against["total"]["net"])),
             [(title, sign * _major(delta[key])) for key, title, sign in COMPONENTS],
-            end,
+            "net change · 净收益变动",
             value=money,
         )
     }

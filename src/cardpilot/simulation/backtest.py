@@ -92,7 +92,8 @@ def _row(grade: str, part: pl.DataFrame) -> dict[str, Any]:
     loss_low, loss_high = _loss_interval(float(s["observed_loss"]), float(s["loss_sq"]), n)
     predicted_loss = int(s["predicted_loss"])
     miss = _miss(predicted, low * n, high * n)
-    loss_miss = _miss(predicted_loss, loss_low, loss_high)
+    # Without an observed default the loss interval is a point: no verdict on the loss.
+    loss_miss = _miss(predicted_loss, loss_low, loss_high) if k else None
     return {
         "grade": grade,
         "accounts": n,
@@ -107,8 +108,8 @@ def _row(grade: str, part: pl.DataFrame) -> dict[str, Any]:
         "predicted_loss_minor": predicted_loss,
         "observed_loss_minor": int(s["observed_loss"]),
         "loss_interval_minor": [round(loss_low), round(loss_high)],
-        "loss_within": loss_miss == 0.0,
-        "loss_miss_minor": round(loss_miss),
+        "loss_within": None if loss_miss is None else loss_miss == 0.0,
+        "loss_miss_minor": None if loss_miss is None else round(loss_miss),
     }
 
 
