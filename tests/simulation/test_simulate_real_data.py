@@ -6,6 +6,7 @@ the October 2005 default flag."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from decimal import Decimal
@@ -26,6 +27,7 @@ DATA = (
 )
 MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "uci-scorecard"
 KEYS = ("exposure", "expected_loss", "revenue", "cost", "net")
+AS_OF_OVERDUE = dt.date(2005, 9, 30)
 
 pytestmark = [
     pytest.mark.realdata,
@@ -119,3 +121,32 @@ def test_uci_back_test_names_each_grade_that_misses_and_by_how_much(
         named = any(f"{grade} {side}-predicts" in backtest["verdict"] for side in ("over", "under"))
         assert named == (not r["defaults_within"])
         assert (r["defaults_miss"] == 0) == r["defaults_within"]
+
+
+def test_uci_overdue_policy_is_priced_on_the_observed_transitions(uci_store: str) -> None:
+    from cardpilot.store.db import make_engine
+
+    db = make_engine(uci_store)
+    try:
+        from cardpilot.jobs.aging import run_aging
+        from cardpilot.overdue.loading import load_overdue_policy
+        from cardpilot.store.frames import read_portfolio_frames
+
+        policy = load_overdue_policy(shipped_dir() / "uci-twd")
+        run_aging(db, read_portfolio_frames(db).statements, AS_OF_OVERDUE, policy)
+    finally:
+        db.dispose()
+    command = ["overdue", "simulate", "--policy", "uci-twd", "--as-of", str(AS_OF_OVERDUE)]
+    result = CliRunner().invoke(
+        app, [*command, "--model", str(MODEL), "--database", uci_store, "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["observed"]["transitions"] == 5 * 30_000  # six cycles, five pairs
+    rows = payload["policies"][0]["by_treatment"]
+    assert {r["risk_segment"] for r in rows} == {"high_risk", "medium_risk", "low_risk", "all"}
+    total = rows[-1]
+    assert total["cure_low"] <= total["cure"] <= total["cure_high"]
+    keep = os.environ.get("CARDPILOT_SIMULATION_OUT")
+    if keep:
+        Path(keep, "uci-overdue-simulation.json").write_text(json.dumps(payload, indent=1))

@@ -13,8 +13,10 @@ from rich.table import Table
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, database_url, policy_path
 from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.overdue import overdue_app
 from cardpilot.cli.progress import counted
 from cardpilot.cli.review import load_scorer, parse_as_of
+from cardpilot.domain.money import format_major
 
 SHOWN = ("accounts", "changed", "limit_added", "limit_removed", "exposure", "expected_loss")
 SHOWN_MONEY = ("revenue", "cost", "net")
@@ -175,3 +177,108 @@ def _print_backtest(backtest: dict[str, Any]) -> None:
         )
     console.print(table)
     console.print(backtest["verdict"])
+
+
+def _overdue_policy(value: str | None) -> tuple[Any, Path | None]:
+    from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
+    from cardpilot.policy.catalogue import OVERDUE
+
+    path = policy_path(value, OVERDUE)
+    try:
+        return load_overdue_policy(path), path
+    except OverduePolicyError as exc:
+        raise fail(str(exc)) from None
+
+
+@overdue_app.command("simulate")
+def simulate_overdue(
+    as_of: str = typer.Option(..., "--as-of", help="Simulate the treatments of this date."),
+    policy: str | None = typer.Option(
+        None, "--policy", help="The overdue policy, by name, folder or overdue.yaml."
+    ),
+    against: str | None = typer.Option(
+        None, "--against", metavar="NAME|PATH", help="An overdue policy to compare with."
+    ),
+    model: Path | None = typer.Option(
+        None, "--model", help="Model folder from `cardpilot model train --out DIR`."
+    ),
+    family: str = typer.Option(
+        "scorecard", "--family", help="Registry model family whose champion gives the PD."
+    ),
+    assumptions: Path | None = typer.Option(
+        None, "--assumptions", help="simulation.yaml (contact cost, horizon); default: --policy's."
+    ),
+    chunk_rows: int = typer.Option(50_000, "--chunk-rows", help="Accounts per chunk."),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Expected cures, roll-forwards and write-offs, fees charged and waived and contact costs
+    of an overdue policy's treatments (and another's), on the store's aging history; writes
+    nothing."""
+    from cardpilot.jobs.overdue import TreatError, simulate_treatments
+
+    day = parse_as_of(as_of)
+    assert day is not None
+    chosen, path = _overdue_policy(policy)
+    folder = path.parent if path is not None and path.is_file() else path
+    priced = _assumptions(assumptions, folder)
+    policies = [(policy or "default", chosen)]
+    if against is not None:
+        policies.append((against, _overdue_policy(against)[0]))
+    scorer = load_scorer(model, family)
+    with counted(err_console, "simulate", transient=as_json) as on_progress:
+        try:
+            payload = simulate_treatments(
+                database_url(database),
+                scorer,
+                policies,
+                as_of=day,
+                contact_cost_minor=priced.message_cost.value_yuan,
+                months=priced.horizon.months,
+                chunk_rows=chunk_rows,
+                progress=on_progress,
+            )
+        except TreatError as exc:
+            raise fail(str(exc)) from None
+    payload["assumptions_version"] = priced.version
+    if as_json:
+        emit_json(payload)
+        return
+    _print_overdue(payload)
+
+
+def _print_overdue(payload: dict[str, Any]) -> None:
+    console.print(
+        f"overdue simulation as of {payload['as_of']} · rates from"
+        f" {payload['observed']['transitions']:,} observed transitions · unrated: no transition"
+        " observed from the account's bucket"
+    )
+    for p in payload["policies"]:
+        table = Table(title=f"{p['name']} ({p['policy_version']}): next cycle, expected")
+        for column in (
+            "segment",
+            "treatment",
+            "accounts",
+            "cures",
+            "roll forward",
+            "write-off",
+            "fees charged",
+            "waived",
+            "contact cost",
+            "unrated",
+        ):
+            table.add_column(column, justify="right")
+        for r in p["by_treatment"]:
+            table.add_row(
+                r["risk_segment"],
+                r["treatment"],
+                f"{r['accounts']:,}",
+                f"{r['cure']:,} ({r['cure_low']:,}–{r['cure_high']:,})",
+                f"{r['roll_forward']:,}",
+                f"{r['write_off']:,}",
+                format_major(r["fees_charged_minor"]),
+                format_major(r["fees_waived_minor"]),
+                format_major(r["contact_cost_minor"]),
+                f"{r['unrated']:,}",
+            )
+        console.print(table)

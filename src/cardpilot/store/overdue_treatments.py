@@ -55,8 +55,12 @@ class TreatmentChunk:
     on_plan: int = 0  # treatable accounts left to their accepted or active 和谐还款 plan
 
 
-def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterator[TreatmentChunk]:
-    """The store's accounts in chunks of ``chunk_rows`` (keyset paging in account-id order)."""
+def read_treatment_chunks(
+    db: Engine, as_of: dt.date, chunk_rows: int, *, skip_treated: bool = True
+) -> Iterator[TreatmentChunk]:
+    """The store's accounts in chunks of ``chunk_rows`` (keyset paging in account-id order);
+    ``skip_treated`` False: accounts treated on ``as_of`` already are pending too (a
+    simulation, which writes nothing, treats every account)."""
     statuses = ", ".join(f"'{s}'" for s in TREATED_STATUSES)
 
     def rest(conn: Connection, accounts: pl.DataFrame, lo: str, hi: str) -> TreatmentChunk:
@@ -94,7 +98,7 @@ def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterat
             {"account_id": pl.String()},
         )
         treatable = accounts.filter(pl.col("status").is_in(TREATED_STATUSES))
-        undone = treatable.join(done, on="account_id", how="anti")
+        undone = treatable.join(done, on="account_id", how="anti") if skip_treated else treatable
         pending = undone.join(planned, on="account_id", how="anti")
         return TreatmentChunk(
             first=lo,
