@@ -5,8 +5,8 @@ charged and waived and contact costs, from the overdue decision function (nothin
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +16,7 @@ import yaml
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.jobs.aging import run_aging
 from cardpilot.jobs.overdue import simulate_treatments, treat_overdue
 from cardpilot.overdue.loading import load_overdue_policy
@@ -183,10 +184,11 @@ def test_cli_compares_two_overdue_policies(aged_store: str, tmp_path: Path) -> N
         ],
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
+    payload = envelope_data(result.stdout)
     mine, theirs = (p["by_treatment"][-1] for p in payload["policies"])
     assert mine["accounts"] == theirs["accounts"]
-    assert theirs["fees_waived_minor"] > mine["fees_waived_minor"]
+    assert Decimal(theirs["fees_waived"]) > Decimal(mine["fees_waived"])
+    assert payload["currency"] == "CNY"
 
 
 def test_an_account_in_a_bucket_never_seen_is_unrated_and_one_seen_is_not() -> None:

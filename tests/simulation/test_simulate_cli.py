@@ -3,12 +3,12 @@ difference and the back-test; the HTML report with its charts and every assumpti
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.policy.assumptions import load_assumptions
 from cardpilot.policy.catalogue import shipped_dir
 from cardpilot.store.db import make_engine
@@ -43,7 +43,7 @@ def test_simulate_prints_both_policies_the_difference_and_writes_the_report(
         ],
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
+    payload = envelope_data(result.stdout)
     mine, theirs = payload["policies"]
     assert (mine["name"], theirs["name"]) == ("default", str(against))
     for key in KEYS:

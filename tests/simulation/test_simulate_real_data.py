@@ -17,6 +17,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.policy.catalogue import shipped_dir
 from cardpilot.simulation.economics import FIGURES
 
@@ -72,7 +73,7 @@ def simulated(uci_store: str, tmp_path_factory: pytest.TempPathFactory) -> dict[
         ],
     )
     assert result.exit_code == 0, result.output
-    payload: dict[str, Any] = json.loads(result.stdout)
+    payload: dict[str, Any] = envelope_data(result.stdout)
     keep = os.environ.get("CARDPILOT_SIMULATION_OUT")
     if keep:  # the figures and the page, to read
         Path(keep).mkdir(parents=True, exist_ok=True)
@@ -116,11 +117,11 @@ def test_uci_back_test_names_each_grade_that_misses_and_by_how_much(
     assert rows["all"]["observed_defaults"] == 6_636  # the UCI base rate, 22.12 %
     for grade in ("excellent", "good", "fair", "poor"):
         r = rows[grade]
-        low, high = r["defaults_interval"]
+        low, high = (Decimal(v) for v in r["defaults_interval"])
         assert low <= r["observed_defaults"] <= high
         named = any(f"{grade} {side}-predicts" in backtest["verdict"] for side in ("over", "under"))
         assert named == (not r["defaults_within"])
-        assert (r["defaults_miss"] == 0) == r["defaults_within"]
+        assert (Decimal(r["defaults_miss"]) == 0) == r["defaults_within"]
 
 
 def test_uci_overdue_policy_is_priced_on_the_observed_transitions(uci_store: str) -> None:
@@ -141,12 +142,13 @@ def test_uci_overdue_policy_is_priced_on_the_observed_transitions(uci_store: str
         app, [*command, "--model", str(MODEL), "--database", uci_store, "--json"]
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
+    payload = envelope_data(result.stdout)
     assert payload["observed"]["transitions"] == 5 * 30_000  # six cycles, five pairs
     rows = payload["policies"][0]["by_treatment"]
     assert {r["risk_segment"] for r in rows} == {"high_risk", "medium_risk", "low_risk", "all"}
     total = rows[-1]
-    assert total["cure_low"] <= total["cure"] <= total["cure_high"]
+    low, cure, high = (Decimal(total[k]) for k in ("cure_low", "cure", "cure_high"))
+    assert low <= cure <= high
     keep = os.environ.get("CARDPILOT_SIMULATION_OUT")
     if keep:
         Path(keep, "uci-overdue-simulation.json").write_text(json.dumps(payload, indent=1))

@@ -11,11 +11,12 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_for_url, parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, database_url, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.cli.overdue import overdue_app
 from cardpilot.cli.progress import counted
-from cardpilot.cli.review import load_scorer, parse_as_of
+from cardpilot.cli.review import load_scorer
 from cardpilot.domain.money import format_major
 
 SHOWN = ("accounts", "changed", "limit_added", "limit_removed", "exposure", "expected_loss")
@@ -61,7 +62,7 @@ def simulate(
         help="The policy to compare with, by name or folder; default: every current limit kept.",
     ),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Simulate as of this date (default: the day after the latest cycle)."
+        None, "--as-of", help="The date the policies are simulated as of"
     ),
     model: Path | None = typer.Option(
         None, "--model", help="Model folder from `cardpilot model train --out DIR`."
@@ -116,7 +117,7 @@ def simulate(
         write_simulation_report(payload, out)
         payload["report"] = str(out)
     if as_json:
-        emit_json(payload)
+        print_json("simulate", payload)
         return
     _print(payload)
     if out is not None:
@@ -192,7 +193,7 @@ def _overdue_policy(value: str | None) -> tuple[Any, Path | None]:
 
 @overdue_app.command("simulate")
 def simulate_overdue(
-    as_of: str = typer.Option(..., "--as-of", help="Simulate the treatments of this date."),
+    as_of: str | None = typer.Option(None, "--as-of", help="The treatments' date"),
     policy: str | None = typer.Option(
         None, "--policy", help="The overdue policy, by name, folder or overdue.yaml."
     ),
@@ -217,8 +218,6 @@ def simulate_overdue(
     nothing."""
     from cardpilot.jobs.overdue import TreatError, simulate_treatments
 
-    day = parse_as_of(as_of)
-    assert day is not None
     chosen, path = _overdue_policy(policy)
     folder = path.parent if path is not None and path.is_file() else path
     priced = _assumptions(assumptions, folder)
@@ -226,10 +225,12 @@ def simulate_overdue(
     if against is not None:
         policies.append((against, _overdue_policy(against)[0]))
     scorer = load_scorer(model, family)
+    url = database_url(database)
+    day = as_of_for_url(as_of, url)
     with counted(err_console, "simulate", transient=as_json) as on_progress:
         try:
             payload = simulate_treatments(
-                database_url(database),
+                url,
                 scorer,
                 policies,
                 as_of=day,
@@ -242,7 +243,7 @@ def simulate_overdue(
             raise fail(str(exc)) from None
     payload["assumptions_version"] = priced.version
     if as_json:
-        emit_json(payload)
+        print_json("overdue simulate", payload)
         return
     _print_overdue(payload)
 

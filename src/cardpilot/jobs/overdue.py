@@ -101,7 +101,9 @@ class TreatResult:
     out: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # ``run_id`` as every command's JSON names a run (its key is the id of this run)
+        out = asdict(self)
+        return {"run_id": out.pop("run_key"), **out}
 
 
 def chunk_frames(chunk: TreatmentChunk) -> ChunkFrames:
@@ -413,6 +415,7 @@ def _priced(
     }
     return {
         "as_of": as_of.isoformat(),
+        "currency": policies[0][1].file.currency,
         "model_version": model_version_of(scorer),
         "policies": [
             {"name": name, "policy_version": policy.version, "by_treatment": priced[name]}
