@@ -149,14 +149,14 @@ def _print(payload: dict[str, Any]) -> None:
         g = row["grade"]
         other = theirs.get(g, {})
         delta = change.get(g, {})
-        by_grade.add_row(
-            g,
+        cells = (
             row["net"],
-            other.get("net", "—"),
-            delta.get("net", "—"),
+            other.get("net"),
+            delta.get("net"),
             row["expected_loss"],
-            delta.get("expected_loss", "—"),
+            delta.get("expected_loss"),
         )
+        by_grade.add_row(g, *("—" if v is None else f"{Decimal(v):,}" for v in cells))
     console.print(by_grade)
     if "backtest" in payload:
         _print_backtest(payload["backtest"])
