@@ -92,6 +92,8 @@ STEPS: list[Step] = [
     (("overdue", "report"), lambda c: ["overdue", "report", "--out", str(c["tmp"] / "o.html")]),
     (("overdue", "remind"), lambda c: ["overdue", "remind", "--as-of", c["as_of"]]),
     (("overdue", "opt-in"), lambda c: ["overdue", "opt-in", c["customer"]]),
+    (("overdue", "simulate"), lambda c: ["overdue", "simulate", "--as-of", c["as_of"]]),
+    (("simulate",), lambda c: ["simulate", "--out", str(c["tmp"] / "simulation.html")]),
     (
         ("plan", "quote"),
         lambda c: [
