@@ -77,7 +77,11 @@ def test_a_review_with_no_statement_since_the_last_decides_nothing_and_says_why(
     assert again["decided"] == 0
     assert again["skipped_no_new_evidence"] == 30_000
     assert again["skipped_within_cycle"] == 0
-    assert cycles["history_after_again"] == cycles["history_after_first"]
+    # Only the first run's decreases, their notice period over, took effect (applied before
+    # the run read any account); nothing was decided.
+    decreases = cycles["first"]["by_action"]["decrease"]
+    assert again["pending_applied"] == decreases
+    assert cycles["history_after_again"] == cycles["history_after_first"] + decreases
 
 
 def test_only_the_accounts_with_a_further_statement_are_decided_again(cycles):
