@@ -271,6 +271,7 @@ def assemble_story(
     pending = _pending_limits(records)
     waiting = [p for p in pending if p["status"] == "pending"]
     return {
+        "currency": currency,  # of every amount in the story
         "account": {
             "account_id": account["account_id"],
             "currency": currency,

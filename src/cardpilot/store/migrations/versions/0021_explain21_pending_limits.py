@@ -4,8 +4,8 @@ A review's decrease is stored as a pending change with its effective date and ap
 account by the first job whose as-of date reaches it (``cardpilot.store.pending_limits``).
 Decisions made before this revision were applied on their decision date and have no row here.
 
-Revision ID: 0020_explain21_pending_limits
-Revises: 0019_cycles
+Revision ID: 0021_explain21_pending_limits
+Revises: 0020_events23_event_intake
 Create Date: 2026-12-05 14:40:00
 """
 
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_explain21_pending_limits"
-down_revision: str | None = "0019_cycles"
+revision: str = "0021_explain21_pending_limits"
+down_revision: str | None = "0020_events23_event_intake"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
