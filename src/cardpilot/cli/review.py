@@ -174,6 +174,11 @@ def _print_review(result: Any) -> None:
             table.add_row(key, f"{n:,}")
         console.print(table)
     console.print(f"watched after large increases: {result.watched:,}; flags: {result.flags:,}")
+    # A decrease takes effect after its notice period (cardpilot limits apply-pending).
+    console.print(
+        f"decreases waiting for their notice period: {result.by_action.get('decrease', 0):,}"
+    )
+    console.print(f"earlier decreases taking effect now: {result.pending_applied:,}")
 
 
 @app.command("watch")
