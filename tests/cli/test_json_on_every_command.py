@@ -164,6 +164,8 @@ STEPS: list[Step] = [
     ),
     (("model", "psi"), lambda c: ["model", "psi", str(c["scores_a"]), str(c["scores_b"])]),
     (("warn", "train"), lambda c: ["warn", "train", "--format", "store"]),
+    (("warn", "run"), lambda c: ["warn", "run", "--as-of", c["as_of"]]),
+    (("warn", "list"), lambda c: ["warn", "list", "--limit", "5"]),
     (("policy", "list"), lambda c: ["policy", "list"]),
     (("policy", "validate"), lambda c: ["policy", "validate", "default"]),
     (("policy", "show"), lambda c: ["policy", "show", "default"]),
