@@ -5,20 +5,18 @@
 due date, minimum due and what is unpaid of it, days past due), the early-warning features
 (utilisation, spending against the six-month average, months on book), the model's score and
 reasons, the score of the previous run, and the dates of limit increases and cash advances.
-The event consumer builds the same rows from its running features instead (``event_states``).
+The event consumer builds its rows from its running features (``AccountFeatures.trigger_row``,
+one per event) and adds what the store knows with ``with_store_facts``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from cardpilot.domain.money import BP
-from cardpilot.events.features import AccountFeatures
 from cardpilot.warning.triggers import STATE_SCHEMA
 
 DUE_COLUMNS = (
@@ -112,68 +110,48 @@ def batch_states(
     )
 
 
-SPEND_AVERAGE_MONTHS = 6  # the rules speak of the six-month average
 ONLINE_STATUSES = ("active", "frozen")  # closed and charged-off accounts get no messages
 
 
-def _opt_days(later: dt.date | None, earlier: dt.date | None) -> int | None:
+def _day_gap(later: dt.date | None, earlier: dt.date | None) -> int | None:
     return None if later is None or earlier is None else (later - earlier).days
 
 
-def event_state(
-    features: AccountFeatures, stored: Mapping[str, Any], today: dt.date, zone: ZoneInfo
-) -> dict[str, Any] | None:
-    """One account's trigger state (``STATE_SCHEMA`` keys) from its running features after an
-    event and what the store knows of it (``stored``: customer, currency, status, the latest
-    early-warning score of a batch run, ``increased_on``); None for an account that gets no
-    messages. The score is the latest run's: the consumer does not run the model per event.
-
-    Days past due: the days since the due date while the minimum is unpaid. The cash advance
-    after an increase is the latest one (online, the first one after an increase is the latest
-    when it arrives)."""
-    if stored.get("status") not in ONLINE_STATUSES:
-        return None
-    unpaid = max(features.minimum_due_minor - features.paid_since_statement_minor, 0)
-    late = _opt_days(today, features.due_date)
-    increased = stored.get("increased_on")
-    advanced = features.last_cash_advance_on
-    after = _opt_days(advanced, increased)
-    spend = features.spend_ratio_bp(SPEND_AVERAGE_MONTHS)
-    utilisation = features.utilisation_bp
-    statement = features.statement_at
-    return {
-        "account_id": features.account_id,
-        "customer_id": stored.get("customer_id"),
-        "currency": features.currency or stored.get("currency"),
-        "cycle_date": None if statement is None else statement.astimezone(zone).date(),
-        "due_date": features.due_date,
-        "days_past_due": late if late is not None and late > 0 and unpaid > 0 else 0,
-        "score": stored.get("score"),
-        "score_change": stored.get("score_change"),
-        "statement_balance_minor": features.statement_balance_minor,
-        "minimum_due_minor": features.minimum_due_minor,
-        "unpaid_minimum_minor": unpaid,
-        "utilisation": None if utilisation is None else utilisation / BP,
-        "spend_to_6m_average": None if spend is None else spend / BP,
-        "days_since_limit_increase": _opt_days(today, increased),
-        "cash_advance_days_after_increase": after if after is not None and after >= 0 else None,
-        "days_since_cash_advance": _opt_days(today, advanced),
-        "months_on_book": None,
-        "model_version": stored.get("model_version"),
-        "reason_codes": stored.get("reason_codes"),
-    }
-
-
-def event_states(
-    changed: Mapping[str, AccountFeatures],
-    stored: Mapping[str, Mapping[str, Any]],
-    today: dt.date,
-    zone: ZoneInfo,
-) -> pl.DataFrame:
-    """``event_state`` of every changed account the store knows (``STATE_SCHEMA`` frame)."""
-    rows = [
-        state
-        for account, features in changed.items()
-        if (state := event_state(features, stored.get(account, {}), today, zone)) is not None
-    ]
-    return pl.DataFrame(rows, schema=STATE_SCHEMA) if rows else pl.DataFrame(schema=STATE_SCHEMA)
+def with_store_facts(
+    rows: Sequence[Mapping[str, Any]], stored: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The event consumer's trigger rows (``AccountFeatures.trigger_row``, one per applied
+    event) with what the store knows of each account (``stored``: customer, currency, status,
+    the latest early-warning score of a batch run with its change and reasons,
+    ``increased_on``) and the days past due the row implies (the days since the due date
+    while the minimum is unpaid). Rows of accounts that get no messages, or without a day,
+    are left out. The cash advance after an increase is the latest one the row knows."""
+    out = []
+    for row in rows:
+        facts = stored.get(row["account_id"])
+        as_of = row.get("as_of")
+        if facts is None or facts.get("status") not in ONLINE_STATUSES or as_of is None:
+            continue
+        increased = facts.get("increased_on")
+        if increased is not None and increased > as_of:
+            increased = None
+        cash_days = row.get("days_since_cash_advance")
+        cash_on = None if cash_days is None else as_of - dt.timedelta(days=cash_days)
+        after = _day_gap(cash_on, increased)
+        late = _day_gap(as_of, row.get("due_date"))
+        unpaid = row.get("unpaid_minimum_minor") or 0
+        out.append(
+            {
+                **row,
+                "customer_id": facts.get("customer_id"),
+                "currency": row.get("currency") or facts.get("currency"),
+                "days_past_due": late if late is not None and late > 0 and unpaid > 0 else 0,
+                "score": facts.get("score"),
+                "score_change": facts.get("score_change"),
+                "reason_codes": facts.get("reason_codes"),
+                "model_version": facts.get("model_version"),
+                "days_since_limit_increase": _day_gap(as_of, increased),
+                "cash_advance_days_after_increase": after if after is None or after >= 0 else None,
+            }
+        )
+    return out

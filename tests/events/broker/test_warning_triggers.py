@@ -1,23 +1,36 @@
-"""The early-warning rules online: the consumer on the real broker decides warning.yaml's
-interventions for the accounts a batch changed, as of the day of their latest event, stores
-them and queues their messages in the batch's transaction; a second run over the same events
-adds nothing."""
+"""The early-warning rules online: the consumer on the real broker judges every applied event
+by warning.yaml's rules as of its day, with the score of the latest batch run, and stores and
+queues what fired in the batch's transaction; a second run over the same events adds nothing."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
+from cardpilot.events.policy import load_events_policy
 from cardpilot.store.warning_interventions import insert_scores
 from cardpilot.stream.broker import Broker
+from cardpilot.stream.consumer import ConsumeCounts, ConsumeOptions, consume
+from cardpilot.warning.policy import load_warning_policy
 
 from ..factories import START, line
-from .helpers import consume_all, make_store, publish
+from .helpers import TZ, make_store, publish
 
 DUE = (START + dt.timedelta(days=20)).date()  # the statement's due date: 2026-11-21
 NEAR_DUE = START + dt.timedelta(days=18)  # two days before it
+
+
+def consume_all(engine: Engine, broker: Broker) -> ConsumeCounts:
+    """Everything on the stream, with the shipped warning.yaml."""
+    options = ConsumeOptions(batch=100, ack_wait_s=2.0, fetch_timeout_s=0.5, idle_exit_s=1.0)
+    stop = asyncio.Event()
+    warning = load_warning_policy()
+    return asyncio.run(
+        consume(engine, broker, load_events_policy(), TZ, options, stop, warning=warning)
+    )
 
 
 def _scores(engine, accounts: dict[str, float]) -> None:  # type: ignore[no-untyped-def]
@@ -61,13 +74,13 @@ def test_an_unpaid_minimum_two_days_before_the_due_date_brings_an_offer_once(
     publish(broker, lines)
     counts = consume_all(engine, broker)
     assert (counts.applied, counts.dead) == (6, 0)
-    day = NEAR_DUE.date().isoformat()
+    issued, near = START.date().isoformat(), NEAR_DUE.date().isoformat()
     assert _interventions(engine) == {
-        ("A1", "unpaid_near_due", day),  # score 0.45, minimum unpaid, due in two days
-        ("A1", "high_score", day),
-        ("A2", "high_score", day),  # paid: a warning only
+        ("A1", "high_score", issued),  # the statement's day: a high score
+        ("A1", "unpaid_near_due", near),  # minimum unpaid two days before the due date
+        ("A2", "high_score", issued),  # paid in time: the warning only
     }  # A3: a low score, nothing
-    assert counts.interventions == 3
+    assert counts.triggers_fired == 3
     with engine.connect() as conn:
         queued = conn.execute(text("SELECT COUNT(*) FROM notify_outbox")).scalar_one()
         ref = conn.execute(
@@ -76,6 +89,6 @@ def test_an_unpaid_minimum_two_days_before_the_due_date_brings_an_offer_once(
     assert queued == 3  # in-app: these customers have no phone on file
     assert ref == f"warning:unpaid_near_due:{START.date():%Y%m%d}:A1"
     again = Broker(broker.url, broker.stream, broker.prefix, durable=broker.durable + "x")
-    assert consume_all(engine, again).interventions == 0
+    assert consume_all(engine, again).triggers_fired == 0
     assert len(_interventions(engine)) == 3
     engine.dispose()
