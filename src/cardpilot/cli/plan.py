@@ -22,6 +22,7 @@ from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
 from cardpilot.policy.catalogue import OVERDUE
+from cardpilot.service.plans import plan_json, quote_json
 
 if TYPE_CHECKING:
     from cardpilot.overdue.schema import OverduePolicy
@@ -40,35 +41,6 @@ def _today_local() -> dt.date:
     except Exception:  # settings unreadable: the China default
         zone = "Asia/Shanghai"
     return dt.datetime.now(ZoneInfo(zone)).date()
-
-
-def quote_json(q: PlanQuote, policy_version: str | None) -> dict[str, Any]:
-    return {
-        "kind": q.kind.value,
-        "principal": format_major(q.principal_minor),
-        "months": q.months,
-        "defer_months": q.defer_months,
-        "start": q.start.isoformat(),
-        "monthly_rate": str(q.monthly_rate),
-        "nominal_annual_rate": str(q.nominal_annual_rate),
-        "irr_monthly": str(q.irr_monthly),
-        "apr": str(q.apr),
-        "apr_basis": "monthly IRR x 12 (simple annualisation)",
-        "ear": str(q.ear),
-        "total_fee": format_major(q.total_fee_minor),
-        "total_paid": format_major(q.total_paid_minor),
-        "policy_version": policy_version,
-        "payments": [
-            {
-                "n": p.n,
-                "due_date": p.due_date.isoformat(),
-                "principal": format_major(p.principal_minor),
-                "fee": format_major(p.fee_minor),
-                "total": format_major(p.total_minor),
-            }
-            for p in q.payments
-        ],
-    }
 
 
 def _check_segment_terms(
@@ -199,31 +171,6 @@ def _day(value: str | None, option: str) -> dt.date:
         return dt.date.fromisoformat(value)
     except ValueError:
         raise fail(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
-
-
-def _yuan(minor: int | None) -> str | None:
-    return None if minor is None else format_major(minor)
-
-
-def plan_json(view: Any) -> dict[str, Any]:
-    """A stored plan for ``--json``: amounts as decimal strings in major units."""
-    data: dict[str, Any] = view.as_json()
-    for key in (
-        "principal_minor",
-        "penalty_fees_minor",
-        "paid_minor",
-        "total_due_minor",
-        "waived_minor",
-        "reinstated_minor",
-    ):
-        data[key.removesuffix("_minor")] = _yuan(data.pop(key))
-    data["waiver_share"] = str(Decimal(data.pop("waiver_share_bp")) / 100)
-    data["instalments"] = [
-        {"due_date": i["due_date"], "amount": _yuan(i["amount_minor"])} for i in data["instalments"]
-    ]
-    for e in data["events"]:
-        e["amount"] = _yuan(e.pop("amount_minor"))
-    return data
 
 
 def _print_plan(view: Any) -> None:
