@@ -28,11 +28,11 @@ ROUTERS = (routes_public.router, routes_accounts.router, routes_work.router)
 
 def declared_routes(routers: tuple[APIRouter, ...] = ROUTERS) -> list[str]:
     """Every ``METHOD /path`` the application serves, but its own documentation pages."""
-    out = []
+    out: list[str] = []
     for router in routers:
         for route in router.routes:
             if isinstance(route, APIRoute) and route.include_in_schema:
-                out.extend(f"{m} {route.path}" for m in sorted(route.methods))
+                out.extend(f"{m} {route.path}" for m in sorted(route.methods or ()))
     return out
 
 
