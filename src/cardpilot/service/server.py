@@ -20,6 +20,7 @@ from cardpilot.service.state import ServiceConfig
 from cardpilot.store.db import open_store
 
 FACTORY = "cardpilot.service.app:app_from_env"
+WORKER_START_SECONDS = 120
 
 
 def prepare(config: ServiceConfig) -> str | None:
@@ -49,6 +50,10 @@ def serve(config: ServiceConfig, *, host: str, port: int, workers: int) -> None:
             log_level=get_settings().log_level.lower(),
             access_log=False,
             proxy_headers=False,
+            # A worker loads the model, policies and the scientific stack before it answers
+            # the supervisor's health check: on a busy machine that takes more than the
+            # default 5 s, and a worker still starting would be killed as hung.
+            timeout_worker_healthcheck=WORKER_START_SECONDS,
         )
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
