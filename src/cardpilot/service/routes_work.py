@@ -112,7 +112,9 @@ class QuoteRequest(BaseModel):
     principal: Yuan
     months: int = Field(ge=1, le=60)
     kind: PlanKind = PlanKind.EQUAL_PRINCIPAL
-    monthly_fee_rate: Decimal | None = Field(default=None, ge=0, le=Decimal("0.1"))
+    monthly_fee_rate: Decimal | None = Field(
+        default=None, ge=0, le=Decimal("0.1"), decimal_places=6, examples=["0.006"]
+    )
     start: Day | None = None
     defer_months: int = Field(default=1, ge=0, le=12)
 
