@@ -11,7 +11,6 @@ each account's September bill and payment again, its delay one month longer when
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from store_counts import count_rows
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.store.db import make_engine
 from cardpilot.store.limit_decisions import read_decisions
 
@@ -35,7 +35,7 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 def _run(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     result = CliRunner().invoke(app, [*args, "--json"], env=env)
     assert result.exit_code == 0, (args, result.output)
-    payload: dict[str, Any] = json.loads(result.stdout)
+    payload: dict[str, Any] = envelope_data(result.stdout)
     return payload
 
 

@@ -3,13 +3,13 @@ in the store, every change audited, a bad role refused naming the roles there ar
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.service.credentials import password_matches, secret_digest, split_api_key
 from cardpilot.store.audit import iter_records
 from cardpilot.store.db import make_engine, open_store
@@ -32,7 +32,7 @@ def _cli(*args: str, code: int = 0) -> str:
 def test_users_are_added_with_a_password_hash_listed_and_disabled(tmp_path):
     url = _store(tmp_path)
     _cli("users", "add", "li.na", "--role", "analyst", "--database", url)
-    listed = json.loads(_cli("users", "list", "--database", url, "--json"))["users"]
+    listed = envelope_data(_cli("users", "list", "--database", url, "--json"))["users"]
     assert [(u["username"], u["role"], u["disabled"]) for u in listed] == [
         ("li.na", "analyst", False)
     ]
@@ -42,7 +42,7 @@ def test_users_are_added_with_a_password_hash_listed_and_disabled(tmp_path):
     assert "s3cret-pass" not in stored
     assert password_matches(stored, "s3cret-pass")
     _cli("users", "disable", "li.na", "--database", url)
-    assert json.loads(_cli("users", "list", "--database", url, "--json"))["users"][0]["disabled"]
+    assert envelope_data(_cli("users", "list", "--database", url, "--json"))["users"][0]["disabled"]
     actions = [r.action for r in iter_records(db)]
     assert actions == ["user.add", "user.disable"]
     db.dispose()
@@ -61,7 +61,7 @@ def test_an_unknown_role_is_refused_naming_the_roles(tmp_path):
 
 def test_a_key_is_shown_once_stored_as_a_hash_and_revoked(tmp_path):
     url = _store(tmp_path)
-    made = json.loads(_cli("keys", "create", "card-platform", "--database", url, "--json"))
+    made = envelope_data(_cli("keys", "create", "card-platform", "--database", url, "--json"))
     parts = split_api_key(made["key"])
     assert parts is not None
     assert parts[0] == made["key_id"]
@@ -71,7 +71,7 @@ def test_a_key_is_shown_once_stored_as_a_hash_and_revoked(tmp_path):
     assert stored == secret_digest(parts[1])
     assert parts[1] not in stored
     _cli("keys", "revoke", made["key_id"], "--database", url)
-    keys = json.loads(_cli("keys", "list", "--database", url, "--json"))["keys"]
+    keys = envelope_data(_cli("keys", "list", "--database", url, "--json"))["keys"]
     assert keys[0]["revoked_at"] is not None
     assert "key" not in keys[0]
     assert [r.action for r in iter_records(db)] == ["key.create", "key.revoke"]

@@ -110,4 +110,4 @@ def test_scoring_one_account_gives_the_score_pd_and_reasons(fresh):
     body = reply.json()
     assert reply.status_code == 200
     assert body["score"] is not None
-    assert 0 < body["pd"] < 1
+    assert 0 < float(body["pd"]) < 1

@@ -18,6 +18,7 @@ import pytest
 from serving import running
 
 from cardpilot.config import Settings
+from cardpilot.domain.figures import json_value, rate_from_bp
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.jobs.review import review_portfolio
 from cardpilot.policy.loading import load_policy
@@ -33,7 +34,7 @@ POLICY = Path(__file__).resolve().parents[2] / "src" / "cardpilot" / "policies" 
 AS_OF = dt.date(2005, 10, 1)
 ACCOUNTS = 1_000
 COMMITTED = 100
-COMPARED = ("action", "grade", "segment", "score", "old_limit", "new_limit", "increase_pct")
+COMPARED = ("action", "grade", "segment", "score", "old_limit", "new_limit", "increase")
 
 pytestmark = [
     pytest.mark.realdata,
@@ -57,8 +58,8 @@ def _batch_json(row: dict) -> dict:
         "score": row["score"],
         "old_limit": f"{row['old_limit_minor'] / 100:.2f}",
         "new_limit": f"{row['new_limit_minor'] / 100:.2f}",
-        "increase_pct": None if bp is None else str(bp / 100),
-        "pd": row["pd"],
+        "increase": rate_from_bp(bp),
+        "pd": json_value(row["pd"]),
         "reason_codes": list(row["reason_codes"]),
         "reason_texts_zh": list(row["reason_texts_zh"]),
         "reason_texts_en": list(row["reason_texts_en"]),

@@ -256,6 +256,7 @@ def assemble_story(
     account = records.account
     currency = str(account["currency"])
     return {
+        "currency": currency,  # of every amount in the story
         "account": {
             "account_id": account["account_id"],
             "currency": currency,

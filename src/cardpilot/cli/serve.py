@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, database_url, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 
 users_app = typer.Typer(help="Staff who sign in to the HTTP service.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of the bank's systems.", no_args_is_help=True)
@@ -88,7 +88,7 @@ def users_add(
     finally:
         db.dispose()
     if as_json:
-        emit_json(user.as_json())
+        print_json("users add", user.as_json())
         return
     console.print(f"user {user.username} added as {user.role}")
 
@@ -123,7 +123,7 @@ def users_list(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTI
     finally:
         db.dispose()
     if as_json:
-        emit_json({"users": [u.as_json() for u in users]})
+        print_json("users list", {"users": [u.as_json() for u in users]})
         return
     table = Table("user", "role", "disabled", "created")
     for u in users:
@@ -151,7 +151,7 @@ def keys_create(
     finally:
         db.dispose()
     if as_json:
-        emit_json(row.as_json() | {"key": token})
+        print_json("keys create", row.as_json() | {"key": token})
         return
     console.print(f"key {row.key_id} ({row.role}) for {row.name}: {token}")
     console.print("keep it now: it is not stored and cannot be shown again")
@@ -187,7 +187,7 @@ def keys_list(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTIO
     finally:
         db.dispose()
     if as_json:
-        emit_json({"keys": [k.as_json() for k in keys]})
+        print_json("keys list", {"keys": [k.as_json() for k in keys]})
         return
     table = Table("key", "name", "role", "created", "revoked")
     for k in keys:

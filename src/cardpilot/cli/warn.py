@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from cardpilot.cli import app
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.domain import progress
 
 warn_app = typer.Typer(
@@ -56,7 +56,7 @@ def train(
     progress.stage("scoring the same accounts with the champion scorecard", None)
     result = _comparison(td, trained, _champion(champion, registry, frames), models)
     if as_json:
-        emit_json(result)
+        print_json("warn train", result)
         return
     console.print(
         f"early warning ({result['model']}) on {result['test_accounts']} current accounts: "

@@ -48,6 +48,7 @@ def audited(case: CaseRow) -> dict[str, Any]:
     their digests, so the append-only log keeps no personal data and still proves the texts
     in ``review_cases`` unchanged."""
     out = case.as_json()
+    out.pop("currency", None)  # the account's, not the case's: records stay as they were
     for key in ("reason", "decision_reason"):
         if out[key] is not None:
             out[key] = {"sha256": digest_text(out[key])}

@@ -99,7 +99,9 @@ class TreatResult:
     out: str | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return asdict(self)
+        # ``run_id`` as every command's JSON names a run (its key is the id of this run)
+        out = asdict(self)
+        return {"run_id": out.pop("run_key"), **out}
 
 
 def chunk_frames(chunk: TreatmentChunk) -> ChunkFrames:

@@ -17,6 +17,7 @@ import polars as pl
 
 from cardpilot.audit.chain import AuditEntry
 from cardpilot.batch.scoring import reason_codes_of, score_chunk, score_reason_texts
+from cardpilot.domain.figures import rate_from_bp
 from cardpilot.domain.money import format_major
 from cardpilot.engines.deciders import limit_decider
 from cardpilot.jobs.review import review_cycle_id
@@ -101,7 +102,7 @@ def decision_json(row: dict[str, Any], currency: str) -> dict[str, Any]:
         "currency": currency,
         "old_limit": format_major(int(row["old_limit_minor"])),
         "new_limit": format_major(int(row["new_limit_minor"])),
-        "increase_pct": None if bp is None else str(bp / 100),
+        "increase": rate_from_bp(bp),
         "grade": row.get("grade"),
         "segment": row.get("segment"),
         "score": row.get("score"),

@@ -18,7 +18,6 @@ from cardpilot.jobs.plans import plan_status
 from cardpilot.policy.permissions import UNMASK
 from cardpilot.service import decisions
 from cardpilot.service.days import Day
-from cardpilot.service.plans import plan_json
 from cardpilot.service.problems import PROBLEM_RESPONSES, ApiError
 from cardpilot.service.security import CallerDep, state_of
 from cardpilot.store.account_pages import account_page
@@ -163,4 +162,4 @@ def plans(request: Request, who: CallerDep, account_id: AccountId) -> Json:
     """The account's 和谐还款 plans with their events (``plan status --account``)."""
     state = state_of(request)
     views = plan_status(state.db, account_id=account_id)
-    return {"account_id": account_id, "plans": [plan_json(v) for v in views]}
+    return {"account_id": account_id, "plans": [v.as_json() for v in views]}

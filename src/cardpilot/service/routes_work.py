@@ -137,7 +137,8 @@ def quote(request: Request, who: CallerDep, body: QuoteRequest) -> Json:
         )
     except (PlanError, MoneyError, OverflowError) as exc:
         raise ApiError(422, str(exc)) from None
-    return quote_json(q, state.overdue_policy.version)
+    policy = state.overdue_policy
+    return quote_json(q, policy.version, policy.file.currency)
 
 
 # --------------------------------------------------------------------------- review runs

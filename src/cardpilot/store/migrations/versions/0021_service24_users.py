@@ -1,8 +1,8 @@
 """The HTTP service's callers: ``service_users`` (staff, Argon2 password hashes) and
 ``service_api_keys`` (systems, SHA-256 of each key's secret).
 
-Revision ID: 0020_service24_users
-Revises: 0019_cycles
+Revision ID: 0021_service24_users
+Revises: 0020_events23_event_intake
 Create Date: 2026-12-05 14:40:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_service24_users"
-down_revision: str | None = "0019_cycles"
+revision: str = "0021_service24_users"
+down_revision: str | None = "0020_events23_event_intake"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
