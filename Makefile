@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(UV_VERSION)
 DATA ?=
 
-.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging bench-events bench-api clean
+.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging bench-events bench-simulate bench-api clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -87,6 +87,11 @@ bench-aging: setup
 BENCH_ARGS ?=
 bench-review: setup
 	$(BIN)/python bench/bench_review.py $(BENCH_ARGS)
+
+# Two limit policies priced on the same 1M synthetic accounts as bench-review (its cached store):
+# prints JSON and writes bench/results/simulate.json.
+bench-simulate: setup
+	$(BIN)/python bench/bench_simulate.py $(BENCH_ARGS)
 
 # The SMPP test peer (the npm `smpp` package) for the notify tests and benchmark; the tests'
 # fixture also runs `npm ci` itself when node_modules is missing.

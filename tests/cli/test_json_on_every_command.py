@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import shutil
 import sqlite3
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -23,6 +26,7 @@ from cardpilot.cli import app
 from cardpilot.cli.conventions import leaves, nodes
 from cardpilot.config import get_settings
 from cardpilot.domain.figures import MoneyWithoutCurrencyWarning
+from cardpilot.stream.broker import Broker, connect
 from cardpilot.version import __version__
 
 pytestmark = pytest.mark.slow
@@ -34,7 +38,22 @@ NO_JSON = {
     ("audit", "export"): "writes the audit records themselves, as JSON lines",
 }
 
+# Commands with --json whose envelope another test validates, because they need a service this
+# test does not start.
+ENVELOPE_TESTED_ELSEWHERE = {
+    ("events", "publish"): "tests/events/broker/test_cli_events.py (the NATS broker)",
+    ("events", "consume"): "tests/events/broker/test_cli_events.py (the NATS broker)",
+}
+
 Context = dict[str, Any]
+
+
+def trained(ctx: Context) -> str:
+    """The scorecard version ``model train`` registered (its report is in the registry)."""
+    version: str = ctx["model train"]["scorecard"]["version"]
+    return version
+
+
 Step = tuple[tuple[str, ...], Callable[[Context], list[str]]]
 
 # One invocation per command with --json, in an order where each finds what it needs (a case
@@ -73,6 +92,8 @@ STEPS: list[Step] = [
     (("overdue", "report"), lambda c: ["overdue", "report", "--out", str(c["tmp"] / "o.html")]),
     (("overdue", "remind"), lambda c: ["overdue", "remind", "--as-of", c["as_of"]]),
     (("overdue", "opt-in"), lambda c: ["overdue", "opt-in", c["customer"]]),
+    (("overdue", "simulate"), lambda c: ["overdue", "simulate", "--as-of", c["as_of"]]),
+    (("simulate",), lambda c: ["simulate", "--out", str(c["tmp"] / "simulation.html")]),
     (
         ("plan", "quote"),
         lambda c: [
@@ -133,15 +154,15 @@ STEPS: list[Step] = [
             str(c["tmp"] / "seg-again"),
         ],
     ),
+    (("model", "train"), lambda c: ["model", "train", "--out", str(c["tmp"] / "models")]),
     (("model", "list"), lambda c: ["model", "list"]),
-    (("model", "show"), lambda c: ["model", "show", c["model"]]),
-    (("model", "promote"), lambda c: ["model", "promote", c["model"]]),
+    (("model", "show"), lambda c: ["model", "show", trained(c)]),
+    (("model", "promote"), lambda c: ["model", "promote", trained(c)]),
     (
         ("model", "report"),
-        lambda c: ["model", "report", c["model"], "--out", str(c["tmp"] / "m.html")],
+        lambda c: ["model", "report", trained(c), "--out", str(c["tmp"] / "m.html")],
     ),
     (("model", "psi"), lambda c: ["model", "psi", str(c["scores_a"]), str(c["scores_b"])]),
-    (("model", "train"), lambda c: ["model", "train", "--out", str(c["tmp"] / "models")]),
     (("warn", "train"), lambda c: ["warn", "train", "--format", "store"]),
     (("policy", "list"), lambda c: ["policy", "list"]),
     (("policy", "validate"), lambda c: ["policy", "validate", "default"]),
@@ -154,6 +175,11 @@ STEPS: list[Step] = [
     (("policy", "migrate"), lambda c: ["policy", "migrate", str(c["policy_copy"])]),
     (("privacy", "status"), lambda c: ["privacy", "status"]),
     (("privacy", "rotate"), lambda c: ["privacy", "rotate"]),
+    (("events", "publish"), lambda c: ["events", "publish", str(c["events"]), *c["broker"]]),
+    (
+        ("events", "consume"),
+        lambda c: ["events", "consume", "--idle-exit", "1", "--ack-wait", "1", *c["broker"]],
+    ),
     (
         ("generate",),
         lambda c: [
@@ -178,7 +204,37 @@ STEPS: list[Step] = [
             f"sqlite:///{c['tmp'] / 'imported.db'}",
         ],
     ),
+    (("events", "publish"), lambda c: ["events", "publish", _events_file(c), *_stream(c)]),
+    (
+        ("events", "consume"),
+        lambda c: ["events", "consume", "--idle-exit", "1", "--durable", "envelope", *_stream(c)],
+    ),
 ]
+
+
+def _stream(c: Context) -> list[str]:
+    """A stream and subjects of this test run's own on the loopback NATS server."""
+    tag = c["tmp"].name.replace("-", "").replace("_", "")[-12:]
+    return ["--stream", f"ENVELOPE_{tag}", "--subject-prefix", f"envelope.{tag}"]
+
+
+def _events_file(c: Context) -> str:
+    """Two events of the demo's account (a purchase, a payment) as JSON lines."""
+    path = c["tmp"] / "events.jsonl"
+    common = {"schema_version": 1, "account_id": c["account"], "currency": "CNY"}
+    rows = [
+        {
+            **common,
+            "event_id": f"env-{c['account']}-{n}",
+            "sequence": n,
+            "type": kind,
+            "occurred_at": f"2026-11-0{n}T10:00:00+08:00",
+            "amount_minor": 10_000,
+        }
+        for n, kind in ((1, "purchase"), (2, "payment"))
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
 
 
 def envelope_schema() -> dict[str, Any]:
@@ -203,10 +259,34 @@ def test_every_command_takes_json_unless_it_reports_no_figures_of_its_own() -> N
 
 
 def test_every_command_with_json_is_run_by_the_envelope_test() -> None:
-    covered = {path for path, _ in STEPS}
+    covered = {path for path, _ in STEPS} | set(ENVELOPE_TESTED_ELSEWHERE)
     with_json = [path for path, cmd in nodes(typer.main.get_command(app)) if takes_json(cmd)]
     untested = sorted(p for p in with_json if p not in covered)
     assert untested == [], f"add a step to STEPS for {untested}"
+
+
+def _purchase(account: str) -> dict[str, Any]:
+    """One purchase event of ``account`` (cardpilot.events.schema)."""
+    return {
+        "schema_version": 1,
+        "event_id": f"{account}-json-1",
+        "account_id": account,
+        "sequence": 1,
+        "occurred_at": "2026-11-01T09:00:00+08:00",
+        "type": "purchase",
+        "amount_minor": 10_000,
+        "currency": "CNY",
+    }
+
+
+async def _delete_streams(broker: Broker) -> None:
+    nc, js = await connect(broker)
+    try:
+        for name in (broker.stream, broker.dead_stream):
+            with contextlib.suppress(Exception):  # never made, or gone already
+                await js.delete_stream(name)
+    finally:
+        await nc.close()
 
 
 def _store_facts(db: Path) -> dict[str, Any]:
@@ -251,19 +331,29 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     from cardpilot.policy.loading import default_policy_path
 
     shutil.copytree(default_policy_path(), tmp / "policy-copy")
-    listed = CliRunner().invoke(app, ["model", "list", "--json"])
-    models = json.loads(listed.stdout)["data"]["models"]
+    events = tmp / "events.jsonl"
+    account = _store_facts(home / "demo.db")["account"]
+    events.write_text(json.dumps(_purchase(account)) + "\n", encoding="utf-8")
+    tag = uuid.uuid4().hex[:8]
+    broker = Broker(stream=f"CLI_JSON_{tag}", prefix=f"cli-json.{tag}", durable=f"cli{tag}")
     yield {
         "tmp": tmp,
         "as_of": "2026-11-01",  # the day after the demo's last cycle
         "scores_a": tmp / "a.csv",
         "scores_b": tmp / "b.csv",
         "policy_copy": tmp / "policy-copy",
-        "model": next(m["version"] for m in models if m["family"] == "scorecard"),
+        "events": events,
+        "broker": [
+            "--stream",
+            broker.stream,
+            "--subject-prefix",
+            broker.prefix,
+        ],
         **_store_facts(home / "demo.db"),
     }
     patch.undo()
     get_settings.cache_clear()
+    asyncio.run(_delete_streams(broker))
 
 
 def _run(path: tuple[str, ...], args: list[str], ctx: Context) -> list[str]:

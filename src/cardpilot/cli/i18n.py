@@ -101,7 +101,10 @@ def catalogue(locale: str) -> Catalogue:
             continue
         if not isinstance(message.id, str) or not isinstance(message.string, str):
             continue  # plural forms: none in this catalogue
-        target = found.errors if message.context == ERROR_CONTEXT else found.messages
+        context = message.context
+        if isinstance(context, bytes):  # Babel's read_mo leaves the context undecoded
+            context = context.decode("utf-8")
+        target = found.errors if context == ERROR_CONTEXT else found.messages
         target[message.id] = message.string
     return found
 

@@ -3,8 +3,9 @@ review's own chunk reader (``store.one_account.review_chunk``), scored by
 ``batch.scoring.score_chunk`` and decided by the review's local engine
 (``engines.deciders.limit_decider``, i.e. ``policy.limits.decide_limits``). A committed decision
 is written by the review's decision writer as a one-account review run (engine ``api``): the
-decision, the limit history and account update, the watch after a large increase and the
-customer's notice in the outbox, in one transaction; then its audit record.
+decision, the limit history and account update (a decrease as a pending change after its notice
+period), the watch after a large increase and the customer's notice in the outbox, in one
+transaction; then its audit record.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from typing import Any
 import polars as pl
 
 from cardpilot.audit.chain import AuditEntry
+from cardpilot.batch.pending_limits import apply_pending_limits
 from cardpilot.batch.scoring import reason_codes_of, score_chunk, score_reason_texts
 from cardpilot.domain.figures import rate_from_bp
 from cardpilot.domain.money import format_major
 from cardpilot.engines.deciders import limit_decider
 from cardpilot.jobs.review import review_cycle_id
 from cardpilot.notify.decision_notices import (
+    decrease_effective_on,
     figure_columns,
     limit_change_outbox,
     limit_notice_context,
@@ -131,6 +134,8 @@ def commit_decision(
     cycle gets that decision back (the call is idempotent)."""
     scorer = state.require_scorer()
     cycle_id = review_cycle_id(as_of, state.policy.limits.review.cycle_months)
+    # As a review does first: the limits in force on the day are those it decides from.
+    apply_pending_limits(state.db, as_of, zone=state.settings.timezone, actor=actor)
     chunk = review_chunk(state.db, account_id, as_of, cycle_id)
     if chunk is None:
         raise _not_found(account_id)
@@ -188,8 +193,9 @@ def _write(
         effective=dt.datetime.combine(as_of, dt.time(), tzinfo=dt.UTC),
         skipped=0,
         watch=watch_start(state.policy, as_of),
+        decrease_effective_on=decrease_effective_on(as_of, state.notify_policy),
     )
-    context = limit_notice_context(state.policy, figure_columns(table))
+    context = limit_notice_context(state.policy, figure_columns(table), state.notify_policy)
     written = SqlAlchemyDecisionWriter(state.db).write(
         chunk,
         notices=lambda changed: limit_change_outbox(state.db, changed, context),

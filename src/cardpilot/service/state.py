@@ -20,6 +20,8 @@ from sqlalchemy import Engine
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
 from cardpilot.batch.scoring import Scorer
 from cardpilot.config import Settings, get_settings
+from cardpilot.notify.policy import NotifyPolicy
+from cardpilot.notify.policy import default_policy as default_notify_policy
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.policy.cases import CasePolicy, load_case_policy
@@ -142,6 +144,7 @@ class ServiceState:
     matrix: PermissionMatrix
     signing_keys: SigningKeys
     cipher: FieldCipher
+    notify_policy: NotifyPolicy
     cache: TimedCache = field(default_factory=TimedCache)
     _refresh: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -161,6 +164,7 @@ class ServiceState:
             matrix=load_permissions(config.permissions),
             signing_keys=SigningKeys.from_settings(settings),
             cipher=FieldCipher.from_settings(settings),
+            notify_policy=default_notify_policy(),
         )
 
     def require_scorer(self) -> Scorer:
