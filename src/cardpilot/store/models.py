@@ -250,6 +250,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.case_models",
     "cardpilot.store.ledger_models",
     "cardpilot.store.event_models",
+    "cardpilot.store.warning_models",
     "cardpilot.store.service_models",
 )
 
