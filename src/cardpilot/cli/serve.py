@@ -97,6 +97,7 @@ def users_add(
 def users_disable(
     username: str = typer.Argument(..., help="The user's sign-in name."),
     database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Disable a user: no new sign-in; tokens already issued end within token_minutes."""
     from cardpilot.service.callers import disable_user
@@ -109,6 +110,9 @@ def users_disable(
         raise fail(str(exc)) from exc
     finally:
         db.dispose()
+    if as_json:
+        print_json("users disable", {"username": username, "disabled": True})
+        return
     console.print(f"user {username} disabled")
 
 
@@ -161,6 +165,7 @@ def keys_create(
 def keys_revoke(
     key_id: str = typer.Argument(..., help="The key's id (cardpilot keys list)."),
     database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Revoke a key (workers stop accepting it within 30 seconds)."""
     from cardpilot.service.callers import revoke_key
@@ -173,6 +178,9 @@ def keys_revoke(
         raise fail(str(exc)) from exc
     finally:
         db.dispose()
+    if as_json:
+        print_json("keys revoke", {"key_id": key_id, "revoked": True})
+        return
     console.print(f"key {key_id} revoked")
 
 
