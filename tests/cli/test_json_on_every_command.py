@@ -36,6 +36,7 @@ NO_JSON = {
     ("demo",): "a guided tour printing its steps; each step is a command below",
     ("notify", "worker"): "runs until stopped; `notify status --json` reports on it",
     ("audit", "export"): "writes the audit records themselves, as JSON lines",
+    ("serve",): "runs the HTTP service until stopped; its own answers are JSON",
 }
 
 
@@ -170,6 +171,15 @@ STEPS: list[Step] = [
     ),
     (("policy", "migrate"), lambda c: ["policy", "migrate", str(c["policy_copy"])]),
     (("limits", "apply-pending"), lambda c: ["limits", "apply-pending", "--as-of", c["as_of"]]),
+    (
+        ("users", "add"),
+        lambda c: ["users", "add", "li.na", "--role", "analyst", "--password", "s3cret-pass"],
+    ),
+    (("users", "list"), lambda c: ["users", "list"]),
+    (("users", "disable"), lambda c: ["users", "disable", "li.na"]),
+    (("keys", "create"), lambda c: ["keys", "create", "card-platform"]),
+    (("keys", "list"), lambda c: ["keys", "list"]),
+    (("keys", "revoke"), lambda c: ["keys", "revoke", c["keys create"]["key_id"]]),
     (("privacy", "status"), lambda c: ["privacy", "status"]),
     (("privacy", "rotate"), lambda c: ["privacy", "rotate"]),
     (("events", "publish"), lambda c: ["events", "publish", str(c["events"]), *c["broker"]]),

@@ -251,6 +251,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.ledger_models",
     "cardpilot.store.event_models",
     "cardpilot.store.warning_models",
+    "cardpilot.store.service_models",
 )
 
 
