@@ -72,3 +72,23 @@ def portfolio_store(portfolio_dir: Path, tmp_path: Path) -> str:
         portfolio_dir, layout="generic", database_url=url, settings=Settings(home=tmp_path)
     )
     return url
+
+
+@pytest.fixture(scope="session")
+def calibrated_policy(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default policy (CNY) with the score scale and grade bands the uci-twd policy
+    calibrated to the UCI scorecard, so the fixture scorecard spreads accounts over the grades."""
+    import shutil
+
+    import yaml
+
+    from cardpilot.policy.catalogue import shipped_dir
+
+    folder = shutil.copytree(shipped_dir() / "default", tmp_path_factory.mktemp("p") / "cal")
+    twd = yaml.safe_load((shipped_dir() / "uci-twd" / "limits.yaml").read_text("utf-8"))
+    limits = yaml.safe_load((folder / "limits.yaml").read_text("utf-8"))
+    limits["grading"]["score_scale"] = twd["grading"]["score_scale"]
+    for grade, calibrated in zip(limits["grades"], twd["grades"], strict=True):
+        grade["score"] = calibrated["score"]
+    (folder / "limits.yaml").write_text(yaml.safe_dump(limits, allow_unicode=True), "utf-8")
+    return folder

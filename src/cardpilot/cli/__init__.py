@@ -49,6 +49,7 @@ def main(
 
 # Registration: importing a module adds its commands to ``app``.
 from cardpilot.cli import account as _account  # noqa: E402,F401
+from cardpilot.cli import advise as _advise  # noqa: E402,F401
 from cardpilot.cli import aging as _aging  # noqa: E402,F401
 from cardpilot.cli import apply as _apply  # noqa: E402,F401
 from cardpilot.cli import audit as _audit  # noqa: E402,F401

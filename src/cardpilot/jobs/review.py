@@ -46,12 +46,15 @@ from cardpilot.batch.scoring import (
     score_reason_texts,
 )
 from cardpilot.csv_safety import write_safe_csv
+from cardpilot.customer.advice import tips_advice as advise_tips
 from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
 from cardpilot.notify.decision_notices import (
     figure_columns,
     limit_change_outbox,
     limit_notice_context,
+    tips_accounts,
 )
+from cardpilot.policy.customer import AdvicePolicy
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, EARLY_SUFFIX, AccountChunk
@@ -138,6 +141,7 @@ def review_portfolio(
     spark: Any = None,
     model_version: str | None = None,
     notify: bool = True,
+    tips_advice: AdvicePolicy | None = None,
 ) -> ReviewResult:
     """Review every account of the store at ``database_url`` not yet decided in the cycle.
 
@@ -145,6 +149,9 @@ def review_portfolio(
     ``engine``: ``local`` (in-process) or ``spark`` (``spark`` a session; default a local one).
     ``out``: export the cycle's decisions to CSV or Parquet (by suffix). ``notify``: queue the
     notice of every limit change in the outbox, in its decision's transaction.
+    ``tips_advice``: the customer policy's advice, put in the tips message of every limit kept
+    (``cardpilot.customer.advice``; each such account is rescored once per combination of
+    actions).
     """
     if engine not in ENGINES:
         raise ReviewError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
@@ -158,7 +165,17 @@ def review_portfolio(
         try:
             result = _start_run(db, scorer, policy, as_of, engine, model_version)
             _review_chunks(
-                db, result, scorer, policy, engine, chunk_rows, spark, progress, notify, helpers
+                db,
+                result,
+                scorer,
+                policy,
+                engine,
+                chunk_rows,
+                spark,
+                progress,
+                notify,
+                helpers,
+                tips_advice,
             )
             _count_cycle(db, result)
             if out is not None:
@@ -210,6 +227,7 @@ def _review_chunks(
     progress: ProgressCallback | None,
     notify: bool,
     helpers: HelperProcesses,
+    tips_advice: AdvicePolicy | None = None,
 ) -> None:
     """The chunks, then the watches; the run marked finished, or failed with the reason."""
     clock = StageClock(*STAGES)
@@ -225,7 +243,7 @@ def _review_chunks(
                 reader=helpers.reader,
                 total=total,
             )
-            steps = _review_steps(db, result, scorer, decide, writer, policy, notify)
+            steps = _review_steps(db, result, scorer, decide, writer, policy, notify, tips_advice)
             run_chunked(
                 chunks,
                 steps,
@@ -276,6 +294,7 @@ class _DecidedChunk:
     decisions: pl.DataFrame
     figures: pl.DataFrame | None = None  # the accounts' figures their notices' reasons show
     held: int = 0
+    advice: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # tips' advice lines
 
 
 def _review_steps(
@@ -286,8 +305,10 @@ def _review_steps(
     writer: DecisionWriter,
     policy: Policy,
     notify: bool,
+    tips_advice: AdvicePolicy | None = None,
 ) -> ChunkSteps[AccountChunk, _DecidedChunk, ChunkWritten]:
     texts: dict[str, dict[str, str]] = {}
+    tips_after_keep = limit_notice_context(policy).tips_after_keep if tips_advice else ()
     effective = dt.datetime.combine(result.as_of, dt.time(), tzinfo=dt.UTC)
     watch = watch_start(policy, result.as_of)
     # An analyst's override stands for its hold period: those accounts are left undecided.
@@ -315,7 +336,11 @@ def _review_steps(
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
         figures = figure_columns(table) if notify else None
-        return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held)
+        advice: dict[str, dict[str, list[str]]] = {}
+        if notify and tips_advice is not None:
+            kept = tips_accounts(decided, tips_after_keep)["account_id"].to_list()
+            advice = advise_tips(chunk.frames, kept, result.as_of, scorer, policy, tips_advice)
+        return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held, advice)
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
         accounts = planned.chunk.accounts
@@ -334,7 +359,7 @@ def _review_steps(
             skipped=planned.chunk.skipped + planned.held,
             watch=watch,
         )
-        context = limit_notice_context(policy, planned.figures)
+        context = limit_notice_context(policy, planned.figures, advice=planned.advice)
         notices = (lambda changed: limit_change_outbox(db, changed, context)) if notify else None
         return writer.write(chunk, notices=notices, before_commit=before_commit)
 
