@@ -67,6 +67,7 @@ from cardpilot.cli import policy as _policy  # noqa: E402,F401
 from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401
 from cardpilot.cli import privacy as _privacy  # noqa: E402,F401
 from cardpilot.cli import purchase as _purchase  # noqa: E402,F401
+from cardpilot.cli import request as _request  # noqa: E402,F401
 from cardpilot.cli import review as _review  # noqa: E402,F401
 from cardpilot.cli import segments as _segments  # noqa: E402,F401
 from cardpilot.cli import summary as _summary  # noqa: E402,F401
