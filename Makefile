@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(UV_VERSION)
 DATA ?=
 
-.PHONY: setup demo test lint typecheck format browser bench-import bench-models bench-aging clean
+.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging bench-events bench-simulate clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -27,9 +27,17 @@ $(STAMP): $(UV) pyproject.toml uv.lock
 	touch $@
 
 # The project's own modules too (an editable install is not compiled by the sync); compileall
-# skips what is up to date, so this costs a moment.
+# skips what is up to date, so this costs a moment. The command line's zh-CN catalogue is
+# compiled from its .po (the .mo is not committed; without it the .po is read, more slowly).
+LOCALES := src/cardpilot/cli/locale
 setup: $(STAMP)
 	@PYTHONDONTWRITEBYTECODE= $(BIN)/python -m compileall -q -j 0 src
+	@$(BIN)/pybabel -q compile -D cardpilot -d $(LOCALES)
+
+# Gather the command line's texts (help, table headings) into the zh-CN catalogue: new texts
+# arrive untranslated (translate them in the .po), unused ones are dropped.
+messages: $(STAMP)
+	$(BIN)/python -m cardpilot.cli.messages
 
 demo: setup
 	$(BIN)/cardpilot demo $(if $(DATA),--data $(DATA))
@@ -80,6 +88,11 @@ BENCH_ARGS ?=
 bench-review: setup
 	$(BIN)/python bench/bench_review.py $(BENCH_ARGS)
 
+# Two limit policies priced on the same 1M synthetic accounts as bench-review (its cached store):
+# prints JSON and writes bench/results/simulate.json.
+bench-simulate: setup
+	$(BIN)/python bench/bench_simulate.py $(BENCH_ARGS)
+
 # The SMPP test peer (the npm `smpp` package) for the notify tests and benchmark; the tests'
 # fixture also runs `npm ci` itself when node_modules is missing.
 NOTIFY_PEERS := tests/notify/peers
@@ -90,6 +103,12 @@ notify-peers: $(NOTIFY_PEERS)/node_modules/.package-lock.json
 
 bench-notify: setup notify-peers
 	$(BIN)/python bench/bench_notify.py
+
+# The event intake end to end on the NATS JetStream server on loopback (127.0.0.1:4222):
+# 200,000 events published and consumed into SQLite and PostgreSQL, then 5,000 events/s steady
+# for the p99 latency; prints JSON and writes bench/results/events.json.
+bench-events: setup
+	$(BIN)/python bench/bench_events.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .cardpilot .pytest_cache .mypy_cache .ruff_cache

@@ -33,7 +33,9 @@ def test_demo_loads_a_generated_portfolio_and_summarises_it(home: Path) -> None:
     store = f"sqlite:///{(home / 'demo.db').resolve()}"
     summary = CliRunner().invoke(app, ["summary", "--json", "--database", store])
     assert summary.exit_code == 0, summary.output
-    figures = json.loads(summary.stdout)
+    envelope = json.loads(summary.stdout)
+    assert envelope["command"] == "summary"
+    figures = envelope["data"]
     assert figures["accounts"] == 300
     assert figures["statements"] == 300 * 12
     bands = figures["by_currency"][0]["days_past_due"]
@@ -46,7 +48,7 @@ def test_demo_rebuilds_its_own_store_so_runs_never_mix(home: Path) -> None:
         assert result.exit_code == 0, result.output
     store = f"sqlite:///{(home / 'demo.db').resolve()}"
     summary = CliRunner().invoke(app, ["summary", "--json", "--database", store])
-    assert json.loads(summary.stdout)["accounts"] == 150
+    assert json.loads(summary.stdout)["data"]["accounts"] == 150
 
 
 def test_store_and_logs_hold_no_plaintext_personal_data(

@@ -19,6 +19,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("CARDPILOT_HOME", str(tmp_path / "home"))
     for name in ("CARDPILOT_DATABASE_URL", "CARDPILOT_CONFIG", "CARDPILOT_DEBUG"):
         monkeypatch.delenv(name, raising=False)
+    # The wording checked here is the English one (test_zh_cn.py: the same errors in zh-CN).
+    monkeypatch.setenv("CARDPILOT_LOCALE", "en")
     get_settings.cache_clear()
     yield tmp_path / "home"
     get_settings.cache_clear()

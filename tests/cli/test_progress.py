@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import subprocess
 import sys
@@ -16,6 +15,7 @@ from typer.testing import CliRunner
 
 import cardpilot.cli.output as output
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.cli.progress import StageBar, bar
 from cardpilot.config import get_settings
 from cardpilot.domain import progress
@@ -101,7 +101,7 @@ def _piped(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_piped_tables_are_neither_wrapped_nor_cut_at_80_columns() -> None:
-    listed = json.loads(_piped("policy", "list", "--json").stdout)
+    listed = envelope_data(_piped("policy", "list", "--json").stdout)
     table = _piped("policy", "list")
     assert table.returncode == 0, table.stderr
     rows = [line for line in table.stdout.splitlines() if line.startswith("│")]

@@ -3,12 +3,11 @@ points it gains, the promised grade reached when the actions are applied and res
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.store.db import make_engine
 
 from .conftest import UCI_MODEL
@@ -35,7 +34,7 @@ def test_advise_gives_at_most_three_actions_with_their_points(portfolio_store):
              "--json"],
         )  # fmt: skip
         assert result.exit_code == 0, result.output
-        out = json.loads(result.stdout)
+        out = envelope_data(result.stdout)
         assert out["account_id"] == account
         assert len(out["actions"]) <= 3
         assert out["promised_score"] - out["score"] == sum(a["points"] for a in out["actions"])

@@ -15,6 +15,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.ingest.applications import read_applications
 from cardpilot.jobs.apply import apply_applications
 from cardpilot.policy.catalogue import shipped_dir
@@ -192,7 +193,7 @@ def test_the_command_reads_stdin_and_prints_json(tmp_path, sqlite_store, monkeyp
         input=body,
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = envelope_data(result.stdout)
     assert out["applications"] == out["decided"] == len(ROWS)
     assert out["offered"] + out["declined"] == len(ROWS)
     assert [g["grade"] for g in out["grades"]] == ["excellent", "good", "fair", "poor"]

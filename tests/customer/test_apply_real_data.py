@@ -5,13 +5,13 @@ the bad rate rising from the best grade to the worst (docs/customer.md has the f
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import polars as pl
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 
 runner = CliRunner()
 TEST_ROWS = 1_337  # 30 % of 4,454, stratified on the outcome
@@ -29,7 +29,7 @@ def test_apply_on_the_test_rows_decides_everyone_within_range_cap_and_rising_bad
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout.strip().splitlines()[-1])
+    out = envelope_data(result.stdout)
     assert out["applications"] == out["decided"] == TEST_ROWS
     assert out["referred"] == 0
     decisions = pl.DataFrame(out["decisions"])
@@ -37,14 +37,14 @@ def test_apply_on_the_test_rows_decides_everyone_within_range_cap_and_rising_bad
         pl.col("initial_limit", "affordability_cap").cast(pl.Float64)
     )
     assert out["accounts_opened"] == offers.height
-    ranges = {g["grade"]: (g["range_min_minor"], g["range_max_minor"]) for g in out["grades"]}
+    ranges = {g["grade"]: (float(g["range_min"]), float(g["range_max"])) for g in out["grades"]}
     for row in offers.iter_rows(named=True):
         low, high = ranges[row["grade"]]
-        assert low <= round(row["initial_limit"] * 100) <= high
+        assert low <= row["initial_limit"] <= high
         if row["affordability_cap"] is not None:
             assert row["initial_limit"] <= row["affordability_cap"]
-    bad_rates = [g["bad_rate"] for g in out["grades"]]
+    bad_rates = [float(g["bad_rate"]) for g in out["grades"]]
     assert bad_rates == sorted(bad_rates), bad_rates
     assert all(g["applicants"] > 0 for g in out["grades"])
-    approvals = [g["approval_rate"] for g in out["grades"]]
+    approvals = [float(g["approval_rate"]) for g in out["grades"]]
     assert approvals[0] > approvals[-1]

@@ -103,16 +103,15 @@ def test_currency_must_match_the_limit_policy(tmp_path: Path) -> None:
 
 
 def test_policy_validate_checks_customer_yaml_too(tmp_path: Path) -> None:
-    import json
-
     from typer.testing import CliRunner
 
     from cardpilot.cli import app
+    from cardpilot.cli.output import envelope_data
 
     runner = CliRunner()
     ok = runner.invoke(app, ["policy", "validate", "credit-data", "--json"])
     assert ok.exit_code == 0, ok.output
-    assert json.loads(ok.stdout)["customer_version"].startswith("credit-data-2026.12.0+")
+    assert envelope_data(ok.stdout)["customer_version"].startswith("credit-data-2026.12.0+")
 
     def renamed(data: dict) -> None:
         data["applications"]["grades"][0]["grade"] = "platinum"
@@ -121,4 +120,4 @@ def test_policy_validate_checks_customer_yaml_too(tmp_path: Path) -> None:
         app, ["policy", "validate", str(_variant(tmp_path, "credit-data", renamed)), "--json"]
     )
     assert bad.exit_code == 2
-    assert json.loads(bad.stdout)["valid"] is False
+    assert envelope_data(bad.stdout)["valid"] is False

@@ -4,12 +4,12 @@ the instalments already due from its ledger, the income given or declared."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from zoneinfo import ZoneInfo
 
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.ledger.postings import Kind, Posting, Source
 from cardpilot.store.db import make_engine
 from cardpilot.store.ledger import insert_postings
@@ -57,7 +57,7 @@ def _plan(url: str, *args: str) -> dict:
         ["plan", "purchase", "A1", "--purpose", "car", "--database", url, "--json", *args],
     )
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return dict(envelope_data(result.stdout))
 
 
 def test_a_car_plan_reads_the_declared_income_and_offers_both(sqlite_store):

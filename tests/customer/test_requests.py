@@ -5,13 +5,14 @@ product's grades, cap and months, expiring on its date; each stored, applied and
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
+from cardpilot.domain.money import to_minor
 from cardpilot.store.audit import iter_records, verify_chain
 from cardpilot.store.db import make_engine
 
@@ -43,7 +44,7 @@ def _request(url: str, account: str, *args: str) -> dict:
          "--database", url, "--policy", str(POLICY[0]), "--json", *args],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return dict(envelope_data(result.stdout))
 
 
 def _accounts(url: str) -> list[tuple[str, int]]:
@@ -65,15 +66,16 @@ def test_a_permanent_request_is_the_reviews_decision_now_and_cools_down(portfoli
             assert stored[0] == limit
             continue
         granted += 1
-        assert limit < out["new_limit_minor"] <= limit * 3
-        assert stored[0] == out["new_limit_minor"]
+        new_limit = to_minor(out["new_limit"])
+        assert limit < new_limit <= limit * 3
+        assert stored[0] == new_limit
         history = _q(
             portfolio_store,
             "SELECT old_limit_minor, new_limit_minor FROM limit_history"
             " WHERE account_id = :a AND source = 'request'",
             a=account,
         )
-        assert history == [(limit, out["new_limit_minor"])]
+        assert history == [(limit, new_limit)]
         again = _request(portfolio_store, account, "--kind", "permanent", "--amount",
                          str(limit * 4 // 100))  # fmt: skip
         assert again["action"] == "declined"
@@ -105,18 +107,18 @@ def test_a_temporary_limit_is_granted_within_the_cap_and_expires_on_its_date(por
             a=account,
         )
         assert row[0] == limit
-        assert row[1] == out["temporary_limit_minor"] <= limit // 4
+        assert row[1] == to_minor(out["temporary_limit"]) <= limit // 4
         assert str(row[2])[:10] == "2027-01-15"
         result = runner.invoke(
             app, ["request", "expire", "--as-of", "2027-01-14", "--database", portfolio_store,
                   "--json"],
         )  # fmt: skip
-        assert json.loads(result.stdout)["expired"] == []
+        assert envelope_data(result.stdout)["expired"] == []
         result = runner.invoke(
             app, ["request", "expire", "--as-of", "2027-01-15", "--database", portfolio_store,
                   "--json"],
         )  # fmt: skip
-        assert [e["account_id"] for e in json.loads(result.stdout)["expired"]] == [account]
+        assert [e["account_id"] for e in envelope_data(result.stdout)["expired"]] == [account]
         (row,) = _q(
             portfolio_store,
             "SELECT temp_limit_minor, temp_limit_expires_on FROM accounts WHERE account_id = :a",
@@ -145,7 +147,7 @@ def test_a_temporary_limit_is_granted_within_the_cap_and_expires_on_its_date(por
             app, ["request", "expire", "--as-of", "2027-02-01", "--database", portfolio_store,
                   "--json"],
         )  # fmt: skip
-        assert json.loads(result.stdout)["expired"] == []
+        assert envelope_data(result.stdout)["expired"] == []
         done = True
         break
     assert done

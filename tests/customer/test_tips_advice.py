@@ -4,12 +4,11 @@ grade with the points each gains; limit changes and the review's decisions are u
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.store.db import make_engine
 
 from .conftest import UCI_MODEL
@@ -48,7 +47,7 @@ def test_kept_limits_get_the_advice_in_their_tips_message(
         env={"CARDPILOT_HOME": str(tmp_path / "home")},
     )
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["decided"] > 0
+    assert envelope_data(result.stdout)["decided"] > 0
     tips = _bodies(portfolio_store, "limit_tips")
     assert tips
     advised = [body for channel, body in tips if channel != "sms" and "提额建议" in body]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import get_settings
 from cardpilot.fairness.html import FONT_STACK
 
@@ -33,7 +33,7 @@ def _run(*args: str) -> tuple[int, str, str]:
 def test_json_lists_every_attribute_with_its_groups_measures(reviewed_store: str) -> None:
     code, out, _ = _run("--database", reviewed_store, "--min-group", "10", "--json")
     assert code == 0, out
-    report = json.loads(out)
+    report = envelope_data(out)
     assert [a["attribute"] for a in report["attributes"]] == ["sex", "marital_status", "age_band"]
     for attribute in report["attributes"]:
         for group in attribute["groups"]:
@@ -73,7 +73,7 @@ def test_english_labels_follow_cardpilot_locale(
     page = tmp_path / "fairness.html"
     code, out, _ = _run("--database", reviewed_store, "--json", "--out", str(page))
     assert code == 0
-    report = json.loads(out)
+    report = envelope_data(out)
     assert report["locale"] == "en"
     assert report["attributes"][0]["name"] == "Sex"
     html = page.read_text(encoding="utf-8")

@@ -8,7 +8,6 @@ waited for up to ``--lock-timeout`` seconds, then the import ends with a one-lin
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import random
 import signal
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from cardpilot.cli.output import envelope_data
 from cardpilot.ingest.uci import COLUMNS
 from cardpilot.store.db import make_engine, open_store
 
@@ -193,7 +193,7 @@ def test_a_first_import_killed_at_five_random_moments_leaves_the_store_empty_and
 
     done = subprocess.run(command, env=_env(home), check=True, capture_output=True, timeout=600)
 
-    result = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    result = envelope_data(done.stdout)
     assert (result["accounts"], result["statements"]) == (ACCOUNTS, 6 * ACCOUNTS)
     assert result["rejected"] == 0
     runs = _runs(store_url)
@@ -252,7 +252,7 @@ def test_two_first_imports_at_once_on_sqlite_load_once_and_the_loser_says_so_in_
         assert out is not None
         assert err is not None
         if code == 0:
-            added += json.loads(out.read().decode().strip().splitlines()[-1])["accounts"]
+            added += envelope_data(out.read())["accounts"]
         else:
             lines = err.read().decode().strip().splitlines()
             assert len(lines) == 1, lines

@@ -4,7 +4,6 @@ file's published header; and what an import leaves when it fails."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import subprocess
 import sys
@@ -14,6 +13,7 @@ import polars as pl
 import pytest
 from sqlalchemy import text
 
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import Settings
 from cardpilot.ingest.problems import SourceError
 from cardpilot.ingest.uci import COLUMNS, PUBLISHED_NAMES, read_uci
@@ -64,7 +64,7 @@ def test_the_real_uci_file_with_crlf_or_in_gb18030_adds_30000_accounts_and_rejec
     )
 
     assert done.returncode == 0, done.stderr.decode()
-    result = json.loads(done.stdout.decode().strip().splitlines()[-1])
+    result = envelope_data(done.stdout)
     assert (result["accounts"], result["statements"], result["rejected"]) == (30_000, 180_000, 0)
 
 
@@ -92,7 +92,7 @@ def test_a_gbk_file_without_encoding_is_one_error_naming_the_option_and_with_it_
     assert "customers.csv: line 2" in lines[0]
     assert "--encoding gb18030" in lines[0]
     assert done.returncode == 0, done.stderr.decode()
-    assert json.loads(done.stdout.decode().strip().splitlines()[-1])["customers"] == 1
+    assert envelope_data(done.stdout)["customers"] == 1
     engine = make_engine(url)
     try:
         with engine.connect() as connection:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import polars as pl
 import pytest
 from sqlalchemy import inspect, text
 
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import Settings
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.privacy import FieldCipher
@@ -381,7 +381,7 @@ def test_import_command_prints_what_it_added_as_json(
     result = CliRunner().invoke(app, ["import", str(source), "--database", url, "--json"])
 
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    payload = envelope_data(result.stdout)
     assert payload["accounts"] == 2
     assert payload["statements"] == 3
     assert payload["rejected"] == 0
@@ -475,7 +475,7 @@ def test_db_upgrade_command_reports_the_revision(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["db", "upgrade", "--database", url, "--json"])
 
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout.strip().splitlines()[-1]) == {"revision": head_revision()}
+    assert envelope_data(result.stdout) == {"revision": head_revision()}
 
 
 @pytest.mark.parametrize("order", [["A1", "A2", "A2", "A3"], ["A2", "A3", "A1", "A2"]])

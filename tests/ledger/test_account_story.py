@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from cardpilot.accounts.story import STORY_KEYS, account_story
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import Settings
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.ledger.postings import Kind, Posting, Source
@@ -241,7 +242,7 @@ def test_account_show_prints_the_story_as_json(
     )
 
     assert result.exit_code == 0, result.output
-    story = json.loads(result.stdout.strip().splitlines()[-1])
+    story = envelope_data(result.stdout)
     assert story["balances"]["total"] == "300.00"
     assert NAME not in result.stdout
     missing = CliRunner().invoke(app, ["account", "show", "nope", "--database", url])

@@ -5,12 +5,12 @@ re-import posts nothing twice, and `cardpilot ledger check` finds no violation."
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import polars as pl
 import pytest
 
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import Settings
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.jobs.ledger import check_ledger
@@ -91,7 +91,7 @@ def test_ledger_check_command_prints_the_counts_as_json(
     result = CliRunner().invoke(app, ["ledger", "check", "--database", url, "--json"])
 
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    payload = envelope_data(result.stdout)
     assert payload["accounts"] == 1
     assert payload["violations"] == 0
     assert payload["by_invariant"]["waived_over_charged"] == 0

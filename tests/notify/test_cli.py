@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,6 +10,7 @@ from typer.testing import CliRunner
 
 import cardpilot.cli.notify  # noqa: F401  (registers the group until cli/__init__ imports it)
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import Settings, get_settings
 from cardpilot.notify import enqueue_notices
 from cardpilot.privacy import FieldCipher
@@ -45,13 +45,13 @@ def test_dispatch_writes_the_outbox_folder_and_status_counts_per_state_and_chann
     runner = CliRunner()
     before = runner.invoke(app, ["notify", "status", "--json"])
     assert before.exit_code == 0, before.output
-    assert json.loads(before.stdout)["states"]["queued"] == {"sms": 4, "app": 4, "email": 4}
+    assert envelope_data(before.stdout)["states"]["queued"] == {"sms": 4, "app": 4, "email": 4}
     result = runner.invoke(app, ["notify", "dispatch", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report = envelope_data(result.stdout)
     # Sent now, or held by quiet hours when the test runs at night in Shanghai.
     assert report["sent"] + report["held"] == 12
-    after = json.loads(runner.invoke(app, ["notify", "status", "--json"]).stdout)
+    after = envelope_data(runner.invoke(app, ["notify", "status", "--json"]).stdout)
     assert after["totals"].get("sent", 0) == report["sent"]
     files = list((settings.home / "outbox").rglob("*.*"))
     assert len(files) == report["sent"]
@@ -74,7 +74,7 @@ def test_preview_renders_every_channel_for_an_account(
 def test_preview_of_an_unknown_account_says_so(env: dict[str, str]) -> None:
     result = CliRunner().invoke(app, ["notify", "preview", "--account", "NOPE"])
     assert result.exit_code == 2
-    assert "no such account" in result.output
+    assert "no such account" in result.output or "没有这个账户" in result.output  # en | zh-CN
 
 
 def test_demo_step_queues_dispatches_and_shows_the_stored_review_decisions(
@@ -133,7 +133,7 @@ def test_dispatch_records_outcomes_as_they_arrive_in_the_window_given(
     assert runner.invoke(app, ["notify", "dispatch", "--window", "0"]).exit_code != 0
     result = runner.invoke(app, ["notify", "dispatch", "--window", "2", "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report = envelope_data(result.stdout)
     assert report["sent"] == 6
     assert report["outcome_writes"] >= 3  # no write holds more than the window
 
@@ -148,4 +148,4 @@ def test_the_dispatch_window_can_be_set_in_the_environment(
     monkeypatch.setenv("CARDPILOT_DISPATCH_WINDOW", "1")
     result = CliRunner().invoke(app, ["notify", "dispatch", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["outcome_writes"] == 8  # one message at a time
+    assert envelope_data(result.stdout)["outcome_writes"] == 8  # one message at a time

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from decimal import Decimal
 
 import pytest
@@ -13,6 +12,7 @@ from typer.testing import CliRunner
 import cardpilot.cli.aging
 import cardpilot.cli.plan  # noqa: F401 - registers the commands on app
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.store.db import open_store, unit_of_work
 from cardpilot.store.models import Account, Customer, Statement
 from cardpilot.store.overdue_models import AgingSnapshot
@@ -29,9 +29,10 @@ def test_plan_quote_12000_over_12_months_at_0_6_percent():
         ],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout)
+    out = envelope_data(result.stdout)
     assert [p["total"] for p in out["payments"]] == ["1072.00"] * 12
     assert out["total_fee"] == "864.00"
+    assert out["currency"] == "CNY"
     assert sum(Decimal(p["principal"]) for p in out["payments"]) == Decimal("12000.00")
     assert abs(Decimal(out["apr"]) - Decimal(out["irr_monthly"]) * 12) < Decimal("0.0005")
     assert Decimal(out["apr"]).quantize(Decimal("0.0001")) == Decimal("0.1303")
@@ -82,7 +83,7 @@ def test_aging_reports_buckets_and_roll_rates_and_stores_snapshots_idempotently(
     args = ["aging", "--as-of", "2005-09-30", "--database", store, "--json"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
-    out = json.loads(first.stdout)
+    out = envelope_data(first.stdout)
     buckets = {b["bucket"]: b for b in out["buckets"]}
     assert (buckets["current"]["accounts"], buckets["M1"]["accounts"]) == (2, 1)
     assert buckets["M2"]["overdue_balance"] == "500.00"
@@ -102,7 +103,7 @@ def test_aging_reports_buckets_and_roll_rates_and_stores_snapshots_idempotently(
 def test_aging_between_cycles_stores_a_daily_snapshot(store):
     result = runner.invoke(app, ["aging", "--as-of", "2005-10-10", "--database", store, "--json"])
     assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout)
+    out = envelope_data(result.stdout)
     assert out["snapshots"][-1] == "2005-10-10"
     buckets = {b["bucket"]: b["accounts"] for b in out["buckets"]}
     assert buckets["M2"] == 1  # 30 dpd on 09-30 → 40 dpd on 10-10

@@ -5,7 +5,6 @@ against a value worked out by hand (docs/overdue.md "Report")."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import polars as pl
@@ -14,6 +13,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.jobs.aging import run_aging
 from cardpilot.jobs.overdue import treat_overdue
 from cardpilot.jobs.plans import accept_plan, advance_plans, offer_plan
@@ -207,7 +207,7 @@ def test_report_html_json_and_cli(reported, tmp_path: Path, overdue_store: str) 
         app, ["overdue", "report", "--out", str(cli_out), "--database", overdue_store, "--json"]
     )
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
+    payload = envelope_data(result.stdout)
     assert payload["fees"]["charged"] == "900.00"
     assert payload["plans"]["total"]["kept_rate"] == "0.500000"
     assert cli_out.exists()

@@ -4,11 +4,11 @@ transactions or statements, kept and broken plans, replays and duplicate events.
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 from sqlalchemy import text
 
+from cardpilot.cli.output import envelope_data
 from cardpilot.domain.plans import quote_plan, split_principal
 from cardpilot.jobs.overdue import treat_overdue
 from cardpilot.jobs.plans import (
@@ -232,16 +232,18 @@ def test_cli_offer_accept_status(treated: str) -> None:
         app, ["plan", "offer", "--account", "a-low", "--months", "3", "--on", "2005-10-01", *base]
     )
     assert offered.exit_code == 0, offered.output
-    plan = json.loads(offered.stdout)["plans"][0]
+    plan = envelope_data(offered.stdout)["plans"][0]
     assert plan["status"] == "offered"
-    assert plan["waiver_share"] == "50"
+    assert plan["waiver_share"] == "0.500000"  # a rate, as every rate in --json
+    assert plan["currency"] == "CNY"
+    assert all(i["amount"].count(".") == 1 for i in plan["instalments"])  # major units
     accepted = runner.invoke(
         app, ["plan", "accept", "--plan", plan["plan_id"], "--on", "2005-10-02", *base]
     )
     assert accepted.exit_code == 0, accepted.output
     status = runner.invoke(app, ["plan", "status", "--account", "a-low", *base])
     assert status.exit_code == 0, status.output
-    shown = json.loads(status.stdout)["plans"][0]
+    shown = envelope_data(status.stdout)["plans"][0]
     assert shown["status"] == "accepted"
     assert [e["kind"] for e in shown["events"]] == ["offered", "accepted"]
     refused = runner.invoke(app, ["plan", "offer", "--account", "b-deep", *base])

@@ -5,7 +5,6 @@ follows the stored segment, education only with an opt-in, the policy version re
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,6 +13,7 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.jobs.overdue import treat_overdue
 from cardpilot.jobs.reminders import RemindError, record_opt_ins, send_reminders
 from cardpilot.overdue.loading import load_overdue_policy
@@ -190,11 +190,11 @@ def test_cli_remind_prints_json_and_a_rerun_queues_nothing(overdue_store: str) -
     args = ["overdue", "remind", "--as-of", "2005-10-21", "--database", overdue_store, "--json"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
-    out = json.loads(first.stdout)
+    out = envelope_data(first.stdout)
     assert out["by_rule"] == {"first_day_overdue": len(NOT_PAST_DUE)}
     assert out["payments_known_through"] == "2005-10-20"
     assert out["queued"] == len(NOT_PAST_DUE)  # app only: no phone on file for sms
-    second = json.loads(runner.invoke(app, args).stdout)
+    second = envelope_data(runner.invoke(app, args).stdout)
     assert (second["queued"], second["already_queued"]) == (0, len(NOT_PAST_DUE))
     opt = runner.invoke(app, ["overdue", "opt-in", "cust-a-low", "--database", overdue_store])
     assert opt.exit_code == 0

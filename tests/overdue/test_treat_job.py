@@ -5,7 +5,7 @@ same transaction, idempotent re-runs, and the migration matching the models."""
 from __future__ import annotations
 
 import datetime as dt
-import json
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -13,6 +13,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import text
 
+from cardpilot.cli.output import envelope_data
 from cardpilot.jobs.overdue import TreatError, treat_overdue
 from cardpilot.overdue.loading import (
     load_overdue_policy,
@@ -196,11 +197,11 @@ def test_cli_treat_writes_one_row_per_overdue_account_and_counts(
     args = ["overdue", "treat", "--as-of", AS_OF.isoformat(), "--database", overdue_store]
     result = CliRunner().invoke(app, [*args, "--out", str(out), "--json"])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout)
+    payload = envelope_data(result.stdout)
     assert payload["by_segment"] == {"high_risk": 2, "low_risk": 2, "medium_risk": 2}
     assert payload["by_limit_action"] == {"freeze": 4, "none": 2}
     means = payload["mean_pd_by_segment"]
-    assert means["high_risk"] > means["low_risk"]
+    assert Decimal(means["high_risk"]) > Decimal(means["low_risk"])  # rates: decimal strings
     frame = pl.read_csv(out)
     assert frame.height == 6
     for column in (

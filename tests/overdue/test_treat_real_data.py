@@ -10,8 +10,8 @@ absent.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,7 @@ import polars as pl
 import pytest
 from sqlalchemy import text
 
+from cardpilot.cli.output import envelope_data
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.store.db import make_engine
 
@@ -80,8 +81,8 @@ def treated(model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, A
     finally:
         engine.dispose()
     return {
-        "summary": json.loads(result.stdout),
-        "rerun": json.loads(again.stdout),
+        "summary": envelope_data(result.stdout),
+        "rerun": envelope_data(again.stdout),
         "frame": pl.read_csv(out, schema_overrides={"account_id": pl.String}),
         "notices": int(notices),
         "stored": int(stored),
@@ -122,7 +123,7 @@ def test_low_risk_never_gets_a_higher_penalty_rate_or_a_cut_on_uci(treated: dict
 
 
 def test_mean_pd_of_high_risk_is_above_low_risk_on_uci(treated: dict[str, Any]) -> None:
-    means = treated["summary"]["mean_pd_by_segment"]
+    means = {k: Decimal(v) for k, v in treated["summary"]["mean_pd_by_segment"].items()}
     assert set(means) == {"high_risk", "medium_risk", "low_risk"}
     assert means["high_risk"] > means["medium_risk"] > means["low_risk"]
 

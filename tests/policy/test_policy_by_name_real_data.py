@@ -4,7 +4,6 @@ refused naming ``uci-twd``, and ``--policy uci-twd`` reviews every account. Skip
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from typer.testing import CliRunner
 
 import cardpilot.cli.review  # noqa: F401  (registers the command until cli/__init__ imports it)
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import Settings
 
 MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "uci-scorecard"
@@ -37,6 +37,6 @@ def test_the_uci_store_is_reviewed_by_policy_name_and_the_currency_error_names_i
 
     reviewed = runner.invoke(app, [*base, "--policy", "uci-twd", "--json"])
     assert reviewed.exit_code == 0, reviewed.output
-    result = json.loads(reviewed.stdout)
+    result = envelope_data(reviewed.stdout)
     assert result["decided"] == 30_000
     assert result["policy_version"].startswith("2026.11.0-uci-twd+")

@@ -3,7 +3,6 @@ policy folder of ``cardpilot.toml``, and currency errors that name the policy to
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -17,6 +16,7 @@ from typer.testing import CliRunner
 import cardpilot
 import cardpilot.cli.policy
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import Settings, get_settings
 from cardpilot.policy.catalogue import (
     LIMITS,
@@ -137,7 +137,7 @@ def test_policy_list_shows_shipped_and_local_policies_with_currency_and_version(
 ) -> None:
     result = runner.invoke(app, ["policy", "list", "--json"])
     assert result.exit_code == 0, result.output
-    listed = {(p["name"], p["source"]): p for p in json.loads(result.stdout)["policies"]}
+    listed = {(p["name"], p["source"]): p for p in envelope_data(result.stdout)["policies"]}
     hkd = listed[("bank-hkd", "local")]
     assert hkd["currency"] == "HKD"
     assert hkd["files"][LIMITS]["recorded_version"].startswith("2026.12-hkd+")
@@ -155,12 +155,12 @@ def test_policy_list_shows_shipped_and_local_policies_with_currency_and_version(
 def test_policy_show_validate_and_diff_take_names(in_folder: Path) -> None:
     shown = runner.invoke(app, ["policy", "show", "bank-hkd", "--json"])
     assert shown.exit_code == 0, shown.output
-    assert json.loads(shown.stdout)["currency"] == "HKD"
+    assert envelope_data(shown.stdout)["currency"] == "HKD"
     assert runner.invoke(app, ["policy", "validate", "uci-twd"]).exit_code == 0
     diff = runner.invoke(app, ["policy", "diff", "uci-twd", "bank-hkd", "--json"])
     assert diff.exit_code == 0, diff.output
     assert {"path": "limits.currency", "kind": "changed", "old": "TWD", "new": "HKD"} in (
-        json.loads(diff.stdout)["changes"]
+        envelope_data(diff.stdout)["changes"]
     )
     unknown = runner.invoke(app, ["policy", "show", "uci-usd"])
     assert unknown.exit_code == 2
@@ -183,12 +183,13 @@ def test_an_overdue_command_takes_a_policy_name(in_folder: Path) -> None:
         ],
     )
     assert quote.exit_code == 0, quote.output
-    assert json.loads(quote.stdout)["policy_version"].startswith("2026.11-overdue-2-uci-twd+")
+    assert envelope_data(quote.stdout)["policy_version"].startswith("2026.11-overdue-2-uci-twd+")
     refused = runner.invoke(
         app, ["plan", "quote", "--principal", "12000", "--months", "12", "--policy", "bank-hkd"]
     )
     assert refused.exit_code == 2
-    assert "holds no overdue.yaml" in " ".join(refused.output.split())
+    said = " ".join(refused.output.split())
+    assert "holds no overdue.yaml" in said or "中没有 overdue.yaml" in said  # en | zh-CN
 
 
 def test_a_name_works_from_an_installed_package_without_a_source_checkout(tmp_path: Path) -> None:
@@ -210,6 +211,6 @@ def test_a_name_works_from_an_installed_package_without_a_source_checkout(tmp_pa
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    shown = json.loads(result.stdout)
+    shown = envelope_data(result.stdout)
     assert shown["currency"] == "TWD"
     assert Path(shown["path"]) == site / "cardpilot" / "policies" / "uci-twd"

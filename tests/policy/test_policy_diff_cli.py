@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import yaml
@@ -10,6 +9,7 @@ from typer.testing import CliRunner
 
 import cardpilot.cli.policy  # noqa: F401  (registers the group until cli/__init__ imports it)
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.policy.diff import diff_policies
 from cardpilot.policy.loading import default_policy_path, policy_from_data
 
@@ -54,7 +54,7 @@ def test_diff_reports_segment_reordering(policy, policy_data):
 def test_validate_command_accepts_the_shipped_policy():
     result = runner.invoke(app, ["policy", "validate", "--json"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["valid"] is True
+    assert envelope_data(result.stdout)["valid"] is True
 
 
 def test_validate_command_names_the_wrong_field(tmp_path):
@@ -64,14 +64,14 @@ def test_validate_command_names_the_wrong_field(tmp_path):
     folder = edited_copy(tmp_path, edit)
     result = runner.invoke(app, ["policy", "validate", str(folder), "--json"])
     assert result.exit_code == 2
-    errors = json.loads(result.stdout)["errors"]
+    errors = envelope_data(result.stdout)["errors"]
     assert any("grades[2].increase_pct" in e for e in errors)
 
 
 def test_show_command_reports_grades_as_json():
     result = runner.invoke(app, ["policy", "show", "--json"])
     assert result.exit_code == 0, result.output
-    shown = json.loads(result.stdout)
+    shown = envelope_data(result.stdout)
     assert [g["code"] for g in shown["grades"]] == ["excellent", "good", "fair", "poor"]
     assert shown["grades"][0]["initial_min"] == "10000.00"
 
@@ -85,7 +85,7 @@ def test_diff_command_reports_changes_as_json(tmp_path):
         app, ["policy", "diff", str(default_policy_path()), str(folder), "--json"]
     )
     assert result.exit_code == 0, result.output
-    out = json.loads(result.stdout)
+    out = envelope_data(result.stdout)
     assert out["changes"] == [
         {"path": "limits.review.cycle_months", "kind": "changed", "old": 6, "new": 12}
     ]

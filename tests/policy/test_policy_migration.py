@@ -4,7 +4,6 @@ rewrites them in the one condition language, keeping comments, rules and recorde
 from __future__ import annotations
 
 import datetime as dt
-import json
 import shutil
 import warnings
 from pathlib import Path
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.overdue.loading import load_overdue_policy, overdue_policy_from_data
 from cardpilot.overdue.treatment import assign_treatments
 from cardpilot.policy.loading import default_policy_path, load_policy
@@ -133,12 +133,12 @@ def test_migrate_command_rewrites_a_folder_in_place_and_reports_json(tmp_path):
     shutil.copytree(OLD_FOLDER, folder)
     result = CliRunner().invoke(app, ["policy", "migrate", str(folder), "--json"])
     assert result.exit_code == 0, result.output
-    report = json.loads(result.stdout)
+    report = envelope_data(result.stdout)
     assert "segments[0].when_any" in report["changed"]["overdue.yaml"]
     assert report["changed"]["limits.yaml"] == []
     _load_new(folder)
     again = CliRunner().invoke(app, ["policy", "migrate", str(folder), "--json"])
-    assert json.loads(again.stdout)["changed"]["overdue.yaml"] == []  # idempotent
+    assert envelope_data(again.stdout)["changed"]["overdue.yaml"] == []  # idempotent
 
 
 def test_migrate_command_refuses_a_folder_without_policy_files(tmp_path):

@@ -10,7 +10,6 @@ finishes when run again, and a key still in use cannot leave the ring.
 from __future__ import annotations
 
 import base64
-import json
 import os
 import shutil
 import signal
@@ -28,6 +27,7 @@ from sqlalchemy import Engine, text
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import Settings, get_settings
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.jobs.privacy import KILL_HOOK_ENV, key_status, rotate
@@ -266,10 +266,10 @@ def test_status_and_rotate_on_the_command_line_and_a_key_in_use_cannot_leave_the
     assert shown.exit_code == 0, shown.output
     assert "customers.national_id_enc: 300 under k1  (to re-encrypt)" in shown.stdout
     counted = runner.invoke(app, ["privacy", "status", "--json"], env=_env(tmp_path, K1))
-    used = _total(json.loads(counted.stdout))
+    used = _total(envelope_data(counted.stdout))
     status = runner.invoke(app, ["privacy", "status", "--json"], env=_env(tmp_path, K2))
     assert status.exit_code == 1
-    assert json.loads(status.stdout)["missing_keys"] == {"k1": used}
+    assert envelope_data(status.stdout)["missing_keys"] == {"k1": used}
     for args in (["privacy", "rotate"], ["notify", "dispatch"]):
         refused = runner.invoke(app, args, env=_env(tmp_path, K2))
         assert refused.exit_code == 2, refused.output
@@ -280,10 +280,10 @@ def test_status_and_rotate_on_the_command_line_and_a_key_in_use_cannot_leave_the
         app, ["privacy", "rotate", "--json"], env=_env(tmp_path, f"{K1},{K2}", "k2")
     )
     assert rotated.exit_code == 0, rotated.output
-    assert json.loads(rotated.stdout)["after"]["retirable_keys"] == ["k1"]
+    assert envelope_data(rotated.stdout)["after"]["retirable_keys"] == ["k1"]
     after = runner.invoke(app, ["privacy", "status", "--json"], env=_env(tmp_path, K2))
     assert after.exit_code == 0, after.output
-    assert json.loads(after.stdout)["values_under_other_keys"] == 0
+    assert envelope_data(after.stdout)["values_under_other_keys"] == 0
     again = runner.invoke(app, ["privacy", "rotate"], env=_env(tmp_path, K2))
     assert again.exit_code == 0, again.output
     assert "re-encrypted 0 of 0 customers" in again.stdout

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from typer.testing import CliRunner
 
 import cardpilot.cli.review as review_cli
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.jobs.review import review_portfolio
 from cardpilot.policy.loading import load_policy
 
@@ -33,10 +32,10 @@ def test_calibrated_grades_hold_the_shares_asked_for_with_their_default_rates(
     out = tmp_path / "policy"
     result = _calibrate(loaded_store, out)
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    payload = envelope_data(result.stdout)
     assert payload["accounts"] > 1_000
     assert payload["label"] is not None
-    shares = [row["share"] for row in payload["grade_report"]]
+    shares = [float(row["share"]) for row in payload["grade_report"]]
     assert shares == pytest.approx([0.3, 0.3, 0.2, 0.2], abs=0.03)
     assert all(row["default_rate"] is not None for row in payload["grade_report"])
     policy = load_policy(out)
@@ -50,7 +49,7 @@ def test_calibrated_grades_hold_the_shares_asked_for_with_their_default_rates(
 def test_calibration_on_a_sample_scores_only_the_first_accounts(sqlite_store, tmp_path):
     result = _calibrate(sqlite_store, tmp_path / "policy", "--sample", "300")
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout.strip().splitlines()[-1])["accounts"] <= 300
+    assert envelope_data(result.stdout)["accounts"] <= 300
 
 
 @pytest.mark.usefixtures("standin_model")

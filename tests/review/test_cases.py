@@ -12,6 +12,8 @@ from typer.testing import CliRunner
 
 from cardpilot.audit.chain import digest_text
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
+from cardpilot.domain.money import format_major
 from cardpilot.jobs.review import review_portfolio
 from cardpilot.store.audit import iter_records, verify_chain
 from cardpilot.store.cases import accounts_on_hold
@@ -27,7 +29,7 @@ FIRST, NEXT = dt.date(2026, 5, 1), dt.date(2026, 11, 1)
 def _cli(*args: str) -> dict:
     result = runner.invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    return envelope_data(result.stdout)
 
 
 def _reviewed_account(url: str, scorer) -> tuple[str, int]:
@@ -68,7 +70,8 @@ def test_an_override_is_stored_audited_notified_and_held_by_the_next_review(load
         "--database", loaded_store,
     )  # fmt: skip
     assert decided["outcome"] == "override"
-    assert decided["new_limit_minor"] == new_limit
+    assert decided["new_limit"] == format_major(new_limit)
+    assert decided["currency"] == "CNY"
     hold_until = dt.date.fromisoformat(decided["hold_until"])
     assert hold_until > dt.datetime.now(dt.UTC).date()
 

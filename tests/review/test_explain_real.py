@@ -3,13 +3,13 @@ uci-twd policy: an increase, a keep and a decrease explained whole, and a case's
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.scoring.directions import adverse_code, customer_feature
 from cardpilot.store.db import make_engine
 from cardpilot.store.limit_decisions import read_decisions
@@ -52,7 +52,7 @@ def _explain(url: str, account: str) -> dict:
     args = ["review", "explain", account, "--model", str(MODEL), "--policy", str(POLICY)]
     result = runner.invoke(app, [*args, "--database", url, "--json"])
     assert result.exit_code == 0, result.output
-    return json.loads(result.stdout)
+    return envelope_data(result.stdout)
 
 
 @pytest.mark.parametrize("action", ["increase", "keep", "decrease"])
@@ -62,7 +62,7 @@ def test_explain_gives_score_grade_rule_reasons_and_points_of_a_real_decision(re
     e = _explain(url, stored["account_id"])
     d = e["decision"]
     assert (d["action"], d["grade"], d["score"]) == (action, stored["grade"], stored["score"])
-    assert d["pd"] == pytest.approx(stored["pd"])
+    assert float(d["pd"]) == pytest.approx(stored["pd"])  # a decimal string, as rates are
     # Scored again exactly as the review scored it; the points add up to the score.
     assert e["scored_again"]["matches_stored"] is True
     assert sum(c["points"] for c in e["contributions"]) == d["score"]
@@ -82,6 +82,12 @@ def test_explain_gives_score_grade_rule_reasons_and_points_of_a_real_decision(re
     assert [r["code"] for r in e["rule"]["applied"]] == [stored["reason_codes"][0]]
     assert e["versions"]["policy_matches"]
     assert e["versions"]["model_matches"]
+    # A decrease waits for its notice period (notify.yaml); the others took effect at once.
+    pending = e["pending_change"]
+    if action == "decrease":
+        assert (pending["effective_on"], pending["status"]) == ("2005-10-08", "pending")
+    else:
+        assert pending is None
 
 
 def test_explain_of_an_override_shows_the_case_and_the_decision_it_overrode(reviewed):
@@ -91,7 +97,7 @@ def test_explain_of_an_override_shows_the_case_and_the_decision_it_overrode(revi
         app, ["cases", "open", account, "--reason", "客户申请复核", "--database", url, "--json"]
     )
     assert opened.exit_code == 0, opened.output
-    case_id = json.loads(opened.stdout)["id"]
+    case_id = envelope_data(opened.stdout)["id"]
     new_limit = str(picks["decrease"]["old_limit_minor"] // 100)
     decided = runner.invoke(
         app, ["cases", "decide", str(case_id), "--outcome", "override", "--new-limit", new_limit,
@@ -113,7 +119,7 @@ def test_explain_of_an_override_shows_the_case_and_the_decision_it_overrode(revi
     assert f"case {case_id} override" in text.output
     verified = runner.invoke(app, ["audit", "verify", "--database", url, "--json"])
     assert verified.exit_code == 0
-    assert json.loads(verified.stdout)["checked"] == 4
+    assert envelope_data(verified.stdout)["checked"] == 4
 
 
 def test_explain_names_an_unknown_account(reviewed):

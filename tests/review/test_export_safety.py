@@ -4,13 +4,13 @@ formula comes out with a leading quote (``cardpilot.csv_safety``)."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import polars as pl
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.jobs.review import review_portfolio
 
 AS_OF = dt.date(2026, 5, 1)
@@ -33,5 +33,5 @@ def test_a_formula_applicant_id_is_neutralised_in_the_assign_export(tmp_path: Pa
     args = ["assign", "--id", hostile, "--score", "800", "--out", str(out), "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout.strip().splitlines()[-1])["applicants"] == 1
+    assert envelope_data(result.stdout)["applicants"] == 1
     assert pl.read_csv(out, infer_schema=False)["applicant_id"].to_list() == ["'" + hostile]

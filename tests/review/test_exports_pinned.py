@@ -15,13 +15,13 @@ changes how the rules are written, never a decision or the recorded policy versi
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.policy.migration import migrate_policy_folder
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -59,7 +59,7 @@ def exports(
     for args in steps:
         result = runner.invoke(app, args, env=env)
         assert result.exit_code == 0, (args, result.output)
-        json.loads(result.stdout)
+        envelope_data(result.stdout)
     return {"review": home / "review.csv", "treat": home / "treat.csv"}
 
 

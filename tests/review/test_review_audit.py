@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from cardpilot.audit.decisions import digest_decisions
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.jobs.review import review_portfolio
 from cardpilot.store.audit import iter_records, rewrite_audit_value
 from cardpilot.store.db import make_engine
@@ -41,7 +42,7 @@ def test_audit_verify_passes_then_names_the_altered_record(loaded_store, scorer)
     review_portfolio(loaded_store, scorer, as_of=dt.date(2026, 5, 1), notify=False)
     ok = runner.invoke(app, ["audit", "verify", "--database", loaded_store, "--json"])
     assert ok.exit_code == 0, ok.output
-    assert json.loads(ok.stdout) == {"ok": True, "checked": 2, "broken": None}
+    assert envelope_data(ok.stdout) == {"ok": True, "checked": 2, "broken": None}
 
     db = make_engine(loaded_store)
     try:
@@ -50,7 +51,7 @@ def test_audit_verify_passes_then_names_the_altered_record(loaded_store, scorer)
         db.dispose()
     broken = runner.invoke(app, ["audit", "verify", "--database", loaded_store, "--json"])
     assert broken.exit_code == 1
-    report = json.loads(broken.stdout)
+    report = envelope_data(broken.stdout)
     assert report["ok"] is False
     assert report["broken"]["seq"] == 1
     text = runner.invoke(app, ["audit", "verify", "--database", loaded_store])

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import json
+from collections.abc import Iterator
+from decimal import Decimal
 
 import polars as pl
 import pytest
@@ -10,8 +11,20 @@ from typer.testing import CliRunner
 
 import cardpilot.cli.review as review_cli
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 
 runner = CliRunner()
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The English wording of the errors checked here (zh-CN: tests/cli/test_zh_cn.py)."""
+    from cardpilot.config import get_settings
+
+    monkeypatch.setenv("CARDPILOT_LOCALE", "en")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -20,7 +33,7 @@ def standin_model(monkeypatch, scorer):
 
 
 def _json(output: str) -> dict:
-    return json.loads(output.strip().splitlines()[-1])
+    return envelope_data(output)
 
 
 @pytest.mark.usefixtures("standin_model")
@@ -31,7 +44,7 @@ def test_review_json_prints_counts_by_action_grade_segment_and_run_id(loaded_sto
     result = runner.invoke(app, [*args, "--out", str(out), "--report", str(report)])
     assert result.exit_code == 0, result.output
     payload = _json(result.stdout)
-    assert payload["run_id"] == 1
+    assert payload["run_id"] == "1"
     assert payload["cycle_id"] == "2026-H1"
     assert sum(payload["by_action"].values()) == payload["decided"] > 0
     assert sum(payload["by_grade"].values()) == payload["decided"]
@@ -73,6 +86,7 @@ def test_a_rerun_with_no_new_statements_says_it_has_nothing_new_to_decide(loaded
     assert watch.exit_code == 0, watch.output
 
 
+@pytest.mark.usefixtures("english")
 def test_review_refuses_unknown_engine_and_bad_date(loaded_store):
     bad = runner.invoke(app, ["review", "--engine", "flink", "--database", loaded_store])
     assert bad.exit_code == 2
@@ -85,10 +99,12 @@ def test_review_refuses_unknown_engine_and_bad_date(loaded_store):
 def test_assign_one_applicant_places_limit_inside_the_grade_range():
     result = runner.invoke(app, ["assign", "--score", "800", "--income", "200000", "--json"])
     assert result.exit_code == 0, result.output
-    offer = _json(result.stdout)["offers"][0]
+    data = _json(result.stdout)
+    offer = data["offers"][0]
     assert offer["grade"] == "excellent"
     assert offer["action"] == "offer"
-    assert 1_000_000 <= offer["initial_limit_minor"] <= 5_000_000
+    assert data["currency"] == "CNY"
+    assert Decimal("10000") <= Decimal(offer["initial_limit"]) <= Decimal("50000")
     assert offer["reason_codes"][0] == "INITIAL_LIMIT_BY_GRADE"
 
 

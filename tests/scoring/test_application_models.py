@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import get_settings
 from cardpilot.ingest.applications import read_applications
 from cardpilot.scoring.application import APPLICATION_FEATURES, application_features
@@ -91,7 +92,7 @@ def test_model_train_application_prints_both_families_and_the_scorecard_reaches_
     )
     assert result.exit_code == 0, result.output
     printed = CliRunner().invoke(app, ["model", "list", "--json"]).stdout
-    listed = json.loads(printed)["models"]
+    listed = envelope_data(printed)["models"]
     assert {m["family"] for m in listed if m["champion"]} == {
         "application-scorecard",
         "application-gbm",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import get_settings
 from cardpilot.scoring.registry import Registry, save_model_dir
 
@@ -30,14 +30,14 @@ def home(trained, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:  # t
 
 def test_list_marks_one_champion_per_family_and_promote_switches(home: Path, trained) -> None:  # type: ignore[no-untyped-def]
     runner = CliRunner()
-    listed = json.loads(runner.invoke(app, ["model", "list", "--json"]).stdout)["models"]
+    listed = envelope_data(runner.invoke(app, ["model", "list", "--json"]).stdout)["models"]
     assert {m["family"] for m in listed if m["champion"]} == {"scorecard", "gbm"}
     version = trained["gbm"].metadata["version"]
-    shown = json.loads(runner.invoke(app, ["model", "show", version, "--json"]).stdout)
+    shown = envelope_data(runner.invoke(app, ["model", "show", version, "--json"]).stdout)
     assert shown["data_hash"].startswith("sha256:")
-    assert shown["metrics"]["test_auc"] > 0.7
+    assert float(shown["metrics"]["test_auc"]) > 0.7  # a decimal string, as figures are
     result = runner.invoke(app, ["model", "promote", version, "--json"])
-    assert json.loads(result.stdout)["champions"]["gbm"] == version
+    assert envelope_data(result.stdout)["champions"]["gbm"] == version
     missing = runner.invoke(app, ["model", "show", "no-such-version"])
     assert missing.exit_code == 2
 
@@ -49,4 +49,4 @@ def test_psi_compares_two_scored_populations(tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app, ["model", "psi", str(tmp_path / "a.parquet"), str(tmp_path / "b.csv"), "--json"]
     )
-    assert json.loads(result.stdout)["verdict"] == "shifted"
+    assert envelope_data(result.stdout)["verdict"] == "shifted"

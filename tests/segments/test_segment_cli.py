@@ -4,6 +4,8 @@ the real UCI data."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,14 +14,26 @@ import pytest
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 
 runner = CliRunner()
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The English wording of the errors checked here (zh-CN: tests/cli/test_zh_cn.py)."""
+    from cardpilot.config import get_settings
+
+    monkeypatch.setenv("CARDPILOT_LOCALE", "en")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
 
 
 def _run(*args: str) -> dict[str, Any]:
     result = runner.invoke(app, ["segments", *args, "--json"])
     assert result.exit_code == 0, result.output
-    payload: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    payload: dict[str, Any] = envelope_data(result.stdout)
     return payload
 
 
@@ -76,6 +90,7 @@ def test_the_store_and_the_file_give_the_same_clusters(store_url, sample_csv, tm
     assert "Clusters × policy segments" in html
 
 
+@pytest.mark.usefixtures("english")
 def test_the_command_refuses_what_it_cannot_use_and_says_what_to_do(sample_csv, tmp_path):
     from cardpilot.policy.loading import default_policy_path
 
@@ -114,15 +129,16 @@ def test_clusters_of_the_real_uci_data_separate_default_risk(uci_path, tmp_path)
     assert 3 <= payload["k"] <= 8
     assert payload["k_selection"]["method"] == "silhouette"
     clusters = payload["clusters"]
-    assert abs(sum(c["share"] for c in clusters) - 1) < 1e-5
-    assert payload["overall"]["default_rate"] == 0.2212  # 6,636 of 30,000
-    rates = [c["default_rate"] for c in clusters]
+    assert abs(sum(Decimal(c["share"]) for c in clusters) - 1) < Decimal("1e-5")
+    assert Decimal(payload["overall"]["default_rate"]) == Decimal("0.2212")  # 6,636 of 30,000
+    rates = [Decimal(c["default_rate"]) for c in clusters]
     assert max(rates) > 2 * min(rates)
     riskiest = clusters[rates.index(max(rates))]
     assert riskiest["policy_segment"] == "under_strain"
     assert "overdue" in riskiest["name_en"]
     assert any(c["policy_segment"] == "dormant" for c in clusters)
-    medians = [c["features"]["spend_avg_6m_minor"]["median"] for c in clusters]
+    assert payload["currency"] == "TWD"
+    medians = [Decimal(c["features"]["spend_avg_6m"]["median"]) for c in clusters]
     assert medians == sorted(medians)
     assert "sex" not in json.dumps(payload["clustered_on"])
     for name in ("clustering", "assignments", "profile_json", "profile_html"):
@@ -186,10 +202,14 @@ def test_a_model_adds_mean_score_and_pd_per_cluster(monkeypatch, sample_csv, tmp
     )
     assert asked == [(tmp_path / "models", "scorecard")]
     assert payload["model_version"] == "standin-1"
-    scores = [c["score_mean"] for c in payload["clusters"]]
+    scores = [Decimal(c["score_mean"]) for c in payload["clusters"]]
     assert all(400 <= s <= 600 for s in scores)
     # The cluster using most of its limit scores worst.
-    utilisation = [c["features"]["utilisation_avg_6m"]["mean"] for c in payload["clusters"]]
+    utilisation = [
+        Decimal(c["features"]["utilisation_avg_6m"]["mean"]) for c in payload["clusters"]
+    ]
     assert scores.index(min(scores)) == utilisation.index(max(utilisation))
-    assert all(0.01 <= c["pd_mean"] <= 0.51 for c in payload["clusters"])
+    assert all(
+        Decimal("0.01") <= Decimal(c["pd_mean"]) <= Decimal("0.51") for c in payload["clusters"]
+    )
     assert "mean score" in Path(payload["files"]["profile_html"]).read_text(encoding="utf-8")

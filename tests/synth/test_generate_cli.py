@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 
 
 def test_generate_prints_one_json_object_with_counts(tmp_path: Path) -> None:
@@ -17,7 +17,7 @@ def test_generate_prints_one_json_object_with_counts(tmp_path: Path) -> None:
     args += ["--end-cycle", "2026-06-30", "--json"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.stdout.strip().splitlines()[-1])
+    payload = envelope_data(result.stdout)
     assert payload["rows"] == {
         "customers": 1500,
         "accounts": 1500,

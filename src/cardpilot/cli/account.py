@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 from cardpilot.config import get_settings
 
 account_app = typer.Typer(
@@ -22,9 +19,7 @@ app.add_typer(account_app, name="account")
 @account_app.command("show")
 def show(
     account_id: str = typer.Argument(..., metavar="ID", help="The account id."),
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="The day to tell the story up to (YYYY-MM-DD); default today."
-    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="The day to tell the story up to"),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -33,18 +28,10 @@ def show(
     from cardpilot.accounts.story import account_story
     from cardpilot.privacy import FieldCipher
 
-    settings = get_settings()
-    try:
-        day = (
-            dt.date.fromisoformat(as_of)
-            if as_of
-            else dt.datetime.now(ZoneInfo(settings.timezone)).date()
-        )
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
-    cipher = FieldCipher.from_settings(settings)
+    cipher = FieldCipher.from_settings(get_settings())
     db = open_engine(database)
     try:
+        day = as_of_or_default(as_of, db)
         with db.connect() as conn:
             story = account_story(conn, account_id, day, cipher.decrypt)
     finally:
@@ -52,7 +39,7 @@ def show(
     if story is None:
         raise fail(f"no account {account_id!r} in the store")
     if as_json:
-        emit_json(story)
+        print_json("account show", story)
         return
     _print(story)
 
@@ -68,17 +55,24 @@ def _print(story: dict[str, object]) -> None:
         f"limit {account['credit_limit']} {account['currency']} · {account['status']} · "
         f"as of {story['as_of']}"
     )
+    pending = account.get("pending_limit")
+    if isinstance(pending, dict):
+        console.print(
+            f"pending: limit {pending['old_limit']} → {pending['new_limit']} from "
+            f"{pending['effective_on']} (decided {pending['decided_on']})"
+        )
     console.print(
         f"balance {balances['total']} (principal {balances['principal']}, interest "
         f"{balances['interest']}, fees {balances['fees']})"
     )
-    table = Table("day", "kind", "component", "amount", "source", title="postings")
+    table = titled_table("day", "kind", "component", "amount", "source", title="postings")
     for p in story["postings"]:  # type: ignore[attr-defined]
         table.add_row(
             p["effective_on"], p["kind"], p["component"] or "", p["amount"] or "", p["source"]
         )
     console.print(table)
-    for name in ("statements", "decisions", "plans", "watch_flags", "contacts"):
+    names = ("statements", "decisions", "pending_limit_changes", "plans", "watch_flags", "contacts")
+    for name in names:
         items = story[name]
         assert isinstance(items, list)
         console.print(f"{name}: {len(items)}")

@@ -9,9 +9,10 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.apply import load_policies
+from cardpilot.cli.as_of import parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, LIMITS_POLICY_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
-from cardpilot.cli.review import load_scorer, parse_as_of
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.review import load_scorer
 
 
 @app.command("advise")
@@ -21,9 +22,7 @@ def advise(
     model: Path | None = typer.Option(
         None, "--model", help="Model folder; default: the registry's scorecard champion."
     ),
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="Date (default: the day after the latest statement cycle)."
-    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="The date to advise as of"),
     locale: str = typer.Option("zh-CN", "--locale", help="zh-CN or en (text output)."),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
@@ -43,7 +42,7 @@ def advise(
     finally:
         db.dispose()
     if as_json:
-        emit_json(result)
+        print_json("advise", result)
         return
     _print(result, locale)
 

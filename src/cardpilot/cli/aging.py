@@ -3,20 +3,19 @@ and roll rates."""
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.policy.catalogue import OVERDUE
 
 
 @app.command()
 def aging(
-    as_of: str = typer.Option(..., "--as-of", help="Date to age the portfolio on, YYYY-MM-DD."),
+    as_of: str | None = typer.Option(None, "--as-of", help="The day to age the portfolio on"),
     database: str | None = DATABASE_OPTION,
     policy: str | None = OVERDUE_POLICY_OPTION,
     no_store: bool = typer.Option(False, "--no-store", help="Report only; store nothing."),
@@ -28,14 +27,11 @@ def aging(
     from cardpilot.store.frames import read_portfolio_frames
 
     try:
-        day = dt.date.fromisoformat(as_of)
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
-    try:
         pol = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     engine = open_engine(database)
+    day = as_of_or_default(as_of, engine)
     statements = read_portfolio_frames(engine).statements
     if statements.is_empty():
         raise fail("the store holds no statements; import a portfolio first (cardpilot import)")
@@ -49,17 +45,27 @@ def aging(
         progress=lambda d: out.print(f"aging {d.isoformat()}", style="dim"),
     )
     if as_json:
-        emit_json(report.as_json())
+        print_json("aging", {**report.as_json(), "currency": pol.file.currency})
         return
     data = report.as_json()
-    table = Table("bucket", "accounts", "balance", "overdue balance", title=f"Aging on {as_of}")
+    table = titled_table(
+        "bucket",
+        "accounts",
+        "balance",
+        "overdue balance",
+        title=tr("Aging on {day}").format(day=day),
+    )
     for b in data["buckets"]:
         table.add_row(b["bucket"], f"{b['accounts']:,}", b["balance"], b["overdue_balance"])
     console.print(table)
     rolls = data["roll_rates"]
     if rolls:
-        rt = Table(
-            "from", "to", "accounts", "rate", title=f"Roll rates {rolls['from']} → {rolls['to']}"
+        rt = titled_table(
+            "from",
+            "to",
+            "accounts",
+            "rate",
+            title=tr("Roll rates {start} → {end}").format(start=rolls["from"], end=rolls["to"]),
         )
         for r in rolls["forward"] + rolls["cures"]:
             rt.add_row(str(r["from"]), str(r["to"]), f"{r['accounts']:,}", str(r["rate"]))

@@ -11,9 +11,10 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, LIMITS_POLICY_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
-from cardpilot.cli.review import load_scorer, parse_as_of
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.review import load_scorer
 from cardpilot.domain.money import format_major
 
 
@@ -60,7 +61,7 @@ def apply(
         "--split",
         help="all, or test: only the reference split's test rows (held out in training).",
     ),
-    as_of: str | None = typer.Option(None, "--as-of", help="Decision date (default: today)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Decision date"),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -92,7 +93,11 @@ def apply(
         db.dispose()
     summary = result.summary()
     if as_json:
-        emit_json({**summary, "decisions": _decision_rows(result.decisions)})
+        currency = limits.limits.currency
+        print_json(
+            "apply",
+            {**summary, "currency": currency, "decisions": _decision_rows(result.decisions)},
+        )
         return
     _print(summary, limits.limits.currency)
 

@@ -11,7 +11,7 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 
 audit_app = typer.Typer(
     help="The audit trail: a hash chain of every state change.", no_args_is_help=True
@@ -30,7 +30,10 @@ def verify(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTION) 
     finally:
         db.dispose()
     if as_json:
-        emit_json({"ok": broken is None, "checked": checked, "broken": broken and broken.as_json()})
+        print_json(
+            "audit verify",
+            {"ok": broken is None, "checked": checked, "broken": broken and broken.as_json()},
+        )
     elif broken is None:
         console.print(f"audit chain holds: {checked:,} records checked")
     else:

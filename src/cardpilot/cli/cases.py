@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 
 cases_app = typer.Typer(
     help="Human review of automated limit decisions: open, decide and list cases.",
@@ -39,7 +38,7 @@ def open_(
     finally:
         db.dispose()
     if as_json:
-        emit_json(case.as_json())
+        print_json("cases open", case.as_json())
         return
     console.print(f"case {case.id} opened on account {account} (decision {case.decision_id})")
 
@@ -86,7 +85,7 @@ def decide(
     finally:
         db.dispose()
     if as_json:
-        emit_json(case.as_json())
+        print_json("cases decide", case.as_json())
         return
     held = (
         f"; later reviews leave the limit alone until {case.hold_until}" if case.hold_until else ""
@@ -111,9 +110,11 @@ def list_(
     finally:
         db.dispose()
     if as_json:
-        emit_json({"cases": [c.as_json() for c in cases]})
+        print_json("cases list", {"cases": [c.as_json() for c in cases]})
         return
-    table = Table("case", "account", "status", "requested by", "outcome", "hold until", "reason")
+    table = titled_table(
+        "case", "account", "status", "requested by", "outcome", "hold until", "reason"
+    )
     for c in cases:
         table.add_row(
             str(c.id),

@@ -6,7 +6,9 @@ added anywhere under ``cardpilot`` follows them without doing anything:
 - every option that takes a value shows a placeholder (``--as-of DATE``, ``--database URL``)
   instead of a type (``<str>``); flags show none;
 - an option with choices shows them as its placeholder (``uci|generic``);
-- an argument shows its placeholder in the usage line and in its own panel.
+- an argument shows its placeholder in the usage line and in its own panel;
+- every ``--as-of`` is parsed and defaulted by one rule (``cli.as_of``), said in its help;
+- help is written in the configured locale, zh-CN or en (``cli.i18n``).
 """
 
 from __future__ import annotations
@@ -99,13 +101,32 @@ def nodes(command: Any, path: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...
     return found
 
 
+def _one_as_of_rule(param: Any, path: tuple[str, ...]) -> None:
+    """``--as-of``: the one parsing (checked before the command runs) and the one default,
+    said at the end of its help (``cli.as_of``)."""
+    from cardpilot.cli.as_of import as_of_help, check_as_of
+
+    if "--as-of" not in getattr(param, "opts", ()) or param.callback is check_as_of:
+        return
+    param.callback = check_as_of
+    param.own_help = param.help  # what the date means to the command (for the catalogue)
+    param.help = as_of_help(param.help, path)
+
+
 def apply(command: Any) -> None:
-    """Give every option of every command under ``command`` its placeholder."""
-    for path, cmd in nodes(command):
+    """Give every option of every command under ``command`` its placeholder, every ``--as-of``
+    the one rule, and every help the configured locale (``cli.i18n``)."""
+    from cardpilot.cli.i18n import localise_tree
+
+    tree = nodes(command)
+    for _path, cmd in tree:
         cmd.get_help_option(typer.Context(cmd))  # made (and cached) now, to be given one too
+    localise_tree(tree)
+    for path, cmd in tree:
         for param in [*cmd.params, cmd._help_option]:
             if param is None:
                 continue
+            _one_as_of_rule(param, path)
             if param.metavar is None or getattr(param, "is_flag", False):
                 param.metavar = placeholder(param, path)
             if isinstance(param, typer.core.TyperArgument):

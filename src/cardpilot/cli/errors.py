@@ -13,6 +13,7 @@ from typing import Any
 import typer
 from typer.core import TyperGroup
 
+from cardpilot.cli.i18n import translate_error
 from cardpilot.cli.output import fail, stop_live_displays
 
 # Exit codes: 2 for a failure the user can fix (input, configuration, store), 1 for a fault.
@@ -94,8 +95,10 @@ class HandledGroup(TyperGroup):
                 result = super().invoke(ctx)
             stages.close()
             return result
-        except (typer.Exit, typer.Abort, typer.TyperException):
+        except (typer.Exit, typer.Abort, typer.TyperException) as exc:
             stop_live_displays()
+            if isinstance(getattr(exc, "message", None), str):  # a usage error: in the locale
+                exc.message = translate_error(exc.message)  # type: ignore[union-attr]
             raise
         except Exception as exc:
             if debugging(ctx):

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 from cardpilot.cli.review import POLICY_OPTION, load_scorer, review_app
 
 
@@ -43,7 +42,7 @@ def explain(
     finally:
         db.dispose()
     if as_json:
-        emit_json(explanation)
+        print_json("review explain", explanation)
         return
     print_explanation(explanation)
 
@@ -63,6 +62,12 @@ def print_explanation(explanation: dict[str, Any], heading: str = "") -> None:
     change = f"{_yuan(d['old_limit'], currency)} → {_yuan(d['new_limit'], currency)}"
     pct = f" (+{d['increase_pct']:g} %)" if d["increase_pct"] else ""
     console.print(f"  action {d['action']}: {change}{pct}")
+    pending = explanation.get("pending_change")
+    if pending:
+        console.print(
+            f"  takes effect {pending['effective_on']} (after its notice period):"
+            f" {pending['status']}"
+        )
     if "case" in explanation:
         case = explanation["case"]
         console.print(
@@ -126,7 +131,7 @@ def condition_text(condition: Any) -> str:
 
 def _print_contributions(contributions: list[dict[str, Any]]) -> None:
     """The characteristics that lost points, most first; the rest in one line."""
-    table = Table("characteristic", "value", "bin", "points", "best", "lost")
+    table = titled_table("characteristic", "value", "bin", "points", "best", "lost")
     for c in contributions:
         if c["lost"] <= 0:
             continue

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.config import get_settings
 from cardpilot.fairness.cycle import DEFAULT_LABEL, FairnessError, cycle_fairness_report
 from cardpilot.fairness.html import TEXTS, write_fairness_report
@@ -64,7 +64,7 @@ def report(
         written = write_fairness_report(result, out)
         (err_console if as_json else console).print(f"HTML report written to {written}")
     if as_json:
-        emit_json(result)
+        print_json("fairness report", result)
         return
     print_report(result)
 

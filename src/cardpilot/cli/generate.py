@@ -10,7 +10,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn
 
 from cardpilot.cli import app
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.cli.progress import TrackedProgress
 from cardpilot.synth.generate import (
     DEFAULT_CHUNK,
@@ -86,7 +86,7 @@ def generate(
     payload = result.as_dict()
     payload["accounts_per_s"] = round(accounts / result.seconds) if result.seconds else None
     if as_json:
-        emit_json(payload)
+        print_json("generate", payload)
         return
     rows = ", ".join(f"{count:,} {name}" for name, count in result.rows.items())
     console.print(

@@ -8,7 +8,7 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 
 ledger_app = typer.Typer(
     help="The account ledger: postings, balances, invariants.", no_args_is_help=True
@@ -43,7 +43,7 @@ def check(
     finally:
         db.dispose()
     if as_json:
-        emit_json(result.as_json())
+        print_json("ledger check", result.as_json())
     else:
         console.print(
             f"ledger check · {result.accounts:,} accounts · {result.postings:,} postings · "

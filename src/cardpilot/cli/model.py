@@ -9,7 +9,7 @@ from typing import Any
 import typer
 
 from cardpilot.cli import app
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.domain import progress
 
 model_app = typer.Typer(help="Train, inspect and promote credit-risk models.", no_args_is_help=True)
@@ -70,7 +70,7 @@ def train(
     _, test_rows = td.split if td.split is not None else reference_split(td.y)
     result = register_trained(trained, td.y[test_rows], out, _registry())
     if as_json:
-        emit_json(result)
+        print_json("model train", result)
         return
     for family, r in result.items():
         console.print(
@@ -166,7 +166,7 @@ def list_models(as_json: bool = JSON_OPTION) -> None:
     """Model versions in the registry; * marks each family's champion."""
     rows = _registry().versions()
     if as_json:
-        emit_json({"models": rows})
+        print_json("model list", {"models": rows})
         return
     for r in rows:
         mark = "*" if r["champion"] else " "
@@ -186,7 +186,7 @@ def show(version: str, as_json: bool = JSON_OPTION) -> None:
     except RegistryError as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        emit_json(meta)
+        print_json("model show", meta)
         return
     keys = ("family", "version", "created_at", "data_hash", "as_of", "metrics", "features")
     for k in keys:
@@ -203,7 +203,7 @@ def promote(version: str, as_json: bool = JSON_OPTION) -> None:
     except RegistryError as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        emit_json({"champions": champions})
+        print_json("model promote", {"champions": champions})
     else:
         console.print(f"champions: {champions}")
 
@@ -226,7 +226,7 @@ def report(
     out.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(src, out)
     if as_json:
-        emit_json({"report": str(out)})
+        print_json("model report", {"report": str(out)})
     else:
         console.print(f"report written to {out}")
 
@@ -255,6 +255,6 @@ def psi_command(
     value = psi(read(expected), read(actual), bins)
     verdict = "stable" if value < 0.10 else "watch" if value < 0.25 else "shifted"
     if as_json:
-        emit_json({"psi": round(value, 6), "verdict": verdict})
+        print_json("model psi", {"psi": round(value, 6), "verdict": verdict})
     else:
         console.print(f"PSI {value:.4f} ({verdict})")

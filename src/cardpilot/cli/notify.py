@@ -13,8 +13,9 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.config import get_settings
+from cardpilot.domain.money import MoneyError, to_minor
 
 notify_app = typer.Typer(
     help="Tell customers: preview notices, deliver the outbox, show its state.",
@@ -88,7 +89,7 @@ def dispatch(
         dispatcher.close()
     payload = report.as_dict() | {"seconds": round(time.perf_counter() - started, 3)}
     if as_json:
-        emit_json(payload)
+        print_json("notify dispatch", payload)
     else:
         console.print(
             f"sent {report.sent:,}, to retry {report.retried:,}, dead {report.dead:,}, "
@@ -129,11 +130,10 @@ def status(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTION) 
 
     result = outbox_status(open_engine(database))
     if as_json:
-        emit_json(result)
+        print_json("notify status", result)
         return
-    from rich.table import Table
 
-    table = Table("state", *CHANNELS, "total")
+    table = titled_table("state", *CHANNELS, "total")
     for state in ("queued", "waiting", "sending", "sent", "dead"):
         row = result["states"].get(state, {})
         table.add_row(state, *(f"{row.get(c, 0):,}" for c in CHANNELS), f"{sum(row.values()):,}")
@@ -157,7 +157,7 @@ def queue(
             raise fail("no limit decisions in the store yet; run the limit review first")
         keys = enqueue_notices(session, list(stored_limit_notices(session, cycle_id=cycle)))
     if as_json:
-        emit_json({"offered": len(keys)})
+        print_json("notify queue", {"offered": len(keys)})
     else:
         console.print(
             f"queued the notices of the stored decisions ({len(keys):,} messages offered)"
@@ -172,16 +172,70 @@ def preview(
     decision_file: Path | None = typer.Option(
         None, "--decision", help="A decision as JSON (default: the account's latest stored one)."
     ),
-    new_limit: float | None = typer.Option(
-        None, "--new-limit", help="With no stored decision: preview a change to this limit."
+    new_limit: str | None = typer.Option(
+        None,
+        "--new-limit",
+        help="With no stored decision: preview a change to this limit, in major units.",
     ),
     html: bool = typer.Option(False, "--html", help="Show the e-mail's HTML part too."),
     database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Render the notice an account would get, on every channel, without sending anything."""
+    from cardpilot.notify.compose import Composer
+
+    channels = CHANNELS if channel == "all" else (channel,)
+    for ch in channels:
+        if ch not in CHANNELS:
+            raise fail(f"--channel {ch}: expected one of sms, app, email or all")
+    try:
+        new_limit_minor = None if new_limit is None else to_minor(new_limit)
+    except MoneyError as exc:
+        raise fail(f"--new-limit {new_limit!r}: {exc}; give major units like 80000") from None
+    notice, prefs_locale = _preview_notice(database, account, decision_file, new_limit_minor)
+    composer = Composer()
+    loc = locale or prefs_locale or get_settings().locale
+    messages = [composer.render(notice, ch, loc) for ch in channels]
+    if as_json:
+        print_json(
+            "notify preview",
+            {
+                "account_id": account,
+                "currency": notice.currency,
+                "old_limit_minor": notice.old_limit_minor,
+                "new_limit_minor": notice.new_limit_minor,
+                "decision_id": notice.decision_id,
+                "messages": [
+                    {
+                        "channel": ch,
+                        "locale": msg.locale,
+                        "message_type": msg.message_type,
+                        "templates_version": msg.templates_version,
+                        "subject": msg.subject,
+                        "body_text": msg.body_text,
+                        "body_html": msg.body_html if html else None,
+                    }
+                    for ch, msg in zip(channels, messages, strict=True)
+                ],
+            },
+        )
+        return
+    for ch, msg in zip(channels, messages, strict=True):
+        console.rule(f"[bold]{ch} · {msg.locale} · {msg.message_type} ({msg.templates_version})")
+        if msg.subject:
+            console.print(f"[bold]{msg.subject}[/]")
+        console.print(msg.body_text, markup=False, highlight=False)
+        if ch == "email" and html and msg.body_html:
+            console.print(msg.body_html, markup=False, highlight=False)
+
+
+def _preview_notice(
+    database: str | None, account: str, decision_file: Path | None, new_limit_minor: int | None
+) -> tuple[Any, str | None]:
+    """The notice ``notify preview`` renders (from ``--decision``, the account's latest stored
+    decision, or a sample change to ``new_limit_minor``) and the customer's locale."""
     from sqlalchemy import select
 
-    from cardpilot.notify.compose import Composer
     from cardpilot.notify.notice import LimitChangeNotice, NoticeReason
     from cardpilot.notify.prefs import load_prefs
     from cardpilot.notify.review import stored_limit_notices
@@ -206,37 +260,25 @@ def preview(
         else:
             stored = list(stored_limit_notices(conn, account_id=account, include_keeps=True))
             notice = stored[-1] if stored else None
-        if notice is None:
-            new_minor = round(new_limit * 100) if new_limit is not None else acc[1]
-            notice = LimitChangeNotice(
-                decision_id="preview",
-                account_id=account,
-                customer_id=acc[0],
-                old_limit_minor=acc[1],
-                new_limit_minor=new_minor,
-                currency=acc[2] or "CNY",
-                effective_date=dt.date.today(),
-                reasons=(
-                    NoticeReason(
-                        "PREVIEW",
-                        "（示例原因：此账户尚无额度评估结果。）",
-                        "(Sample reason: this account has no limit review decision yet.)",
-                    ),
+    if notice is None:
+        notice = LimitChangeNotice(
+            decision_id="preview",
+            account_id=account,
+            customer_id=acc[0],
+            old_limit_minor=acc[1],
+            new_limit_minor=acc[1] if new_limit_minor is None else new_limit_minor,
+            currency=acc[2] or "CNY",
+            effective_date=dt.date.today(),
+            reasons=(
+                NoticeReason(
+                    "PREVIEW",
+                    "（示例原因：此账户尚无额度评估结果。）",
+                    "(Sample reason: this account has no limit review decision yet.)",
                 ),
-                policy_version="preview",
-            )
-    composer = Composer()
-    loc = locale or (prefs.locale if prefs else None) or get_settings().locale
-    for ch in CHANNELS if channel == "all" else (channel,):
-        if ch not in CHANNELS:
-            raise fail(f"--channel {ch}: expected one of sms, app, email or all")
-        msg = composer.render(notice, ch, loc)
-        console.rule(f"[bold]{ch} · {msg.locale} · {msg.message_type} ({msg.templates_version})")
-        if msg.subject:
-            console.print(f"[bold]{msg.subject}[/]")
-        console.print(msg.body_text, markup=False, highlight=False)
-        if ch == "email" and html and msg.body_html:
-            console.print(msg.body_html, markup=False, highlight=False)
+            ),
+            policy_version="preview",
+        )
+    return notice, prefs.locale if prefs else None
 
 
 def demo_step(database: str | None = None, show: int = 3) -> None:

@@ -1,16 +1,23 @@
-"""How commands report: one JSON object on stdout with ``--json``, Rich text otherwise."""
+"""How commands report: one JSON envelope on stdout with ``--json``, Rich text otherwise.
+
+Every ``--json`` goes through ``print_json(command, data)``; see its docstring for the envelope
+and ``cardpilot.domain.figures`` for money and rates.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
 from collections.abc import Mapping
-from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from cardpilot.domain.figures import json_value
+from cardpilot.version import __version__
 
 # Piped or redirected output is for programs and files: a record stays on one line, however long,
 # and tables take the width they need, instead of being wrapped or cut at 80 columns.
@@ -31,22 +38,56 @@ def make_console(*, stderr: bool = False) -> Console:
 console = make_console()
 err_console = make_console(stderr=True)
 
-JSON_OPTION = typer.Option(False, "--json", help="Print one JSON object on stdout.")
+JSON_OPTION = typer.Option(
+    False, "--json", help="Print one JSON envelope on stdout (command, version, data)."
+)
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, Decimal):
-        return str(value)
-    if isinstance(value, Path):
-        return str(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def json_envelope(command: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """The envelope ``print_json`` prints, as a dict (for callers that embed it)."""
+    return {"command": command, "version": __version__, "data": json_value(data)}
 
 
-def emit_json(payload: Mapping[str, Any]) -> None:
-    sys.stdout.write(json.dumps(payload, ensure_ascii=False, default=_default) + "\n")
+def print_json(command: str, data: Mapping[str, Any]) -> None:
+    """Print the ``--json`` answer of ``command``: the one envelope every command uses.
+
+    ``command`` is the command's path under ``cardpilot`` (``"review run"``, ``"summary"``);
+    ``data`` is its figures. stdout gets exactly one line::
+
+        {"command": "review run", "version": "0.1.0", "data": {...}}
+
+    Inside ``data`` (``cardpilot.domain.figures`` has the formatters):
+
+    - money is a decimal string in major units (``"1234.56"``, via ``figures.money(minor)``)
+      and the object holding it, or one enclosing it, has ``currency`` (``"CNY"``);
+    - rates and shares are decimal strings (``figures.rate(0.1234)`` → ``"0.123400"``), never
+      floats or basis points; counts are integers; no number has a fraction part;
+    - dates are ISO text; a run is named by ``run_id``.
+
+    Human text and progress go to stderr while ``--json`` is on (``err_console``), so stdout
+    stays one envelope. ``docs/cli.md`` and ``cli/envelope.schema.json`` say the same."""
+    text = json.dumps(json_envelope(command, data), ensure_ascii=False)
+    sys.stdout.write(text + "\n")
     sys.stdout.flush()
+
+
+def envelope_data(printed: str | bytes) -> Any:
+    """The ``data`` of the envelope ``print_json`` printed (the last line of ``printed``: a
+    command's stdout); raises ``ValueError`` when that line is not one."""
+    text = printed.decode() if isinstance(printed, bytes) else printed
+    lines = text.strip().splitlines()
+    envelope = json.loads(lines[-1]) if lines else None
+    if not isinstance(envelope, dict) or set(envelope) != {"command", "version", "data"}:
+        raise ValueError(f"not a cardpilot --json envelope: {text[:200]!r}")
+    return envelope["data"]
+
+
+def titled_table(*columns: str, title: str | None = None) -> Table:
+    """A Rich table whose column headings and title are written in the configured locale (the
+    title's ``{…}`` fields filled by the caller through ``tr``, or given already filled)."""
+    from cardpilot.cli.i18n import tr
+
+    return Table(*(tr(c) for c in columns), title=tr(title) if title else None)
 
 
 def stop_live_displays() -> None:
@@ -57,6 +98,13 @@ def stop_live_displays() -> None:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    """Print a user-facing error (what, where, what to do) and return the exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True, highlight=False)
+    """Print a user-facing error (what, where, what to do) and return the exit to raise.
+
+    The ``error:`` prefix stays as it is for scripts to find; the message is written in the
+    configured locale when the catalogue has its template (``cli.i18n.translate_error``)."""
+    from cardpilot.cli.i18n import translate_error
+
+    err_console.print(
+        f"[bold red]error:[/] {escape(translate_error(message))}", soft_wrap=True, highlight=False
+    )
     return typer.Exit(code)

@@ -12,11 +12,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_for_url, as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, database_url, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.cli.progress import counted
 from cardpilot.policy.catalogue import OVERDUE
 
@@ -34,7 +35,7 @@ def _progress(name: str, quiet: bool) -> AbstractContextManager[Callable[[int, i
 
 @overdue_app.command("treat")
 def treat(
-    as_of: str = typer.Option(..., "--as-of", help="Treatment date, YYYY-MM-DD."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Treatment date"),
     model: Path | None = typer.Option(
         None, "--model", help="Model folder from `cardpilot model train --out DIR`."
     ),
@@ -55,18 +56,16 @@ def treat(
     from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
 
     try:
-        day = dt.date.fromisoformat(as_of)
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
-    try:
         chosen = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     scorer = load_scorer(model, family)
+    url = database_url(database)
+    day = as_of_for_url(as_of, url)
     with _progress("treat", as_json) as on_progress:
         try:
             result = treat_overdue(
-                database_url(database),
+                url,
                 scorer,
                 as_of=day,
                 policy=chosen,
@@ -77,7 +76,7 @@ def treat(
         except TreatError as exc:
             raise fail(str(exc)) from None
     if as_json:
-        emit_json(result.as_json())
+        print_json("overdue treat", result.as_json())
         return
     console.print(
         f"overdue treatment · as of {result.as_of} · treated {result.treated:,} · "
@@ -85,7 +84,12 @@ def treat(
         f"notices {result.notices:,} · "
         f"{result.seconds:.1f} s · policy {result.policy_version}"
     )
-    table = Table("segment", "accounts", "mean PD", title=f"Overdue accounts on {result.as_of}")
+    table = titled_table(
+        "segment",
+        "accounts",
+        "mean PD",
+        title=tr("Overdue accounts on {day}").format(day=result.as_of),
+    )
     for seg, n in result.by_segment.items():
         mean = result.mean_pd_by_segment.get(seg)
         table.add_row(seg, f"{n:,}", "-" if mean is None else f"{mean:.4f}")
@@ -94,7 +98,7 @@ def treat(
         ("treatment", result.by_treatment),
         ("limit action", result.by_limit_action),
     ):
-        t = Table(title, "accounts", title=f"by {title}")
+        t = titled_table(title, "accounts", title=tr("by {what}").format(what=tr(title)))
         for key, n in counts.items():
             t.add_row(key, f"{n:,}")
         console.print(t)
@@ -106,7 +110,7 @@ def treat(
 def report(
     out: Path = typer.Option(..., "--out", help="The HTML report to write."),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Treatment date, YYYY-MM-DD; default the latest treated."
+        None, "--as-of", help="Report the treatments of this date (the latest on or before it)"
     ),
     policy: str | None = typer.Option(
         None,
@@ -127,12 +131,9 @@ def report(
     )
     from cardpilot.store.db import make_engine
 
-    try:
-        day = None if as_of is None else dt.date.fromisoformat(as_of)
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
     db = make_engine(database_url(database))
     try:
+        day = as_of_or_default(as_of, db)
         chosen = (
             policy_for_store(db, day)
             if policy is None
@@ -144,7 +145,7 @@ def report(
     finally:
         db.dispose()
     if as_json:
-        emit_json(figures)
+        print_json("overdue report", figures)
         return
     fees = figures["fees"]
     plans = figures["plans"]["total"]
@@ -161,7 +162,7 @@ def report(
 
 @overdue_app.command("remind")
 def remind(
-    as_of: str = typer.Option(..., "--as-of", help="The day to plan for, YYYY-MM-DD."),
+    as_of: str | None = typer.Option(None, "--as-of", help="The day to plan the messages for"),
     policy: str | None = OVERDUE_POLICY_OPTION,
     chunk_rows: int = typer.Option(50_000, "--chunk-rows", help="Accounts per chunk."),
     database: str | None = DATABASE_OPTION,
@@ -175,17 +176,15 @@ def remind(
     from cardpilot.overdue.reminders import RemindersError
 
     try:
-        day = dt.date.fromisoformat(as_of)
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
-    try:
         chosen = load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
+    url = database_url(database)
+    day = as_of_for_url(as_of, url)
     with _progress("remind", as_json) as on_progress:
         try:
             result = send_reminders(
-                database_url(database),
+                url,
                 as_of=day,
                 policy=chosen,
                 chunk_rows=chunk_rows,
@@ -194,7 +193,7 @@ def remind(
         except (RemindError, RemindersError) as exc:
             raise fail(str(exc)) from None
     if as_json:
-        emit_json(result.as_json())
+        print_json("overdue remind", result.as_json())
         return
     _print_reminders(result)
 
@@ -207,7 +206,7 @@ def _print_reminders(result: RemindResult) -> None:
         f"{result.seconds:.1f} s · policy {result.policy_version}"
     )
     if result.by_rule:
-        table = Table("rule", "messages", title="planned by rule")
+        table = titled_table("rule", "messages", title="planned by rule")
         for rule, n in result.by_rule.items():
             table.add_row(rule, f"{n:,}")
         console.print(table)
@@ -219,6 +218,7 @@ def opt_in(
     withdraw: bool = typer.Option(False, "--withdraw", help="Record an opt-out instead."),
     source: str = typer.Option("cli", "--source", help="Where the consent was given."),
     database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Record customers' consent to education messages (or withdraw it)."""
     from cardpilot.jobs.reminders import RemindError, record_opt_ins
@@ -227,6 +227,12 @@ def opt_in(
         n = record_opt_ins(database_url(database), customers, opted_in=not withdraw, source=source)
     except RemindError as exc:
         raise fail(str(exc)) from None
+    if as_json:
+        print_json(
+            "overdue opt-in",
+            {"customers": n, "opted_in": not withdraw, "source": source},
+        )
+        return
     console.print(f"{'withdrew' if withdraw else 'recorded'} education opt-in for {n} customers")
 
 

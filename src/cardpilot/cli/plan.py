@@ -3,7 +3,8 @@ decline | advance | status``.
 
 A quote prints the full schedule and the annualised rate (年化利率) as the monthly IRR × 12,
 with the effective annual rate beside it (PBOC 〔2021〕 No. 3 and 银保监规〔2022〕13号, to
-check: see docs/overdue.md). Amounts are decimal strings in yuan in ``--json``.
+check: see docs/overdue.md). ``--json``: amounts in major units beside ``currency``, rates as
+decimal strings.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_or_default
 from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
 from cardpilot.policy.catalogue import OVERDUE
@@ -42,9 +43,10 @@ def today_local() -> dt.date:
     return dt.datetime.now(ZoneInfo(zone)).date()
 
 
-def quote_json(q: PlanQuote, policy_version: str | None) -> dict[str, Any]:
+def quote_json(q: PlanQuote, policy_version: str | None, currency: str) -> dict[str, Any]:
     return {
         "kind": q.kind.value,
+        "currency": currency,
         "principal": format_major(q.principal_minor),
         "months": q.months,
         "defer_months": q.defer_months,
@@ -99,7 +101,7 @@ def _check_segment_terms(
 
 def print_quote(q: PlanQuote) -> None:
     """The schedule as a table, then the totals and the rates."""
-    table = Table("n", "due date", "principal", "fee", "total", title=f"{q.kind.value} plan")
+    table = titled_table("n", "due date", "principal", "fee", "total", title=f"{q.kind.value} plan")
     for p in q.payments:
         table.add_row(
             str(p.n),
@@ -182,7 +184,7 @@ def quote(
     except PlanError as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        emit_json(quote_json(q, pol.version))
+        print_json("plan quote", quote_json(q, pol.version, pol.file.currency))
         return
     print_quote(q)
 
@@ -201,31 +203,6 @@ def _day(value: str | None, option: str) -> dt.date:
         raise fail(f"{option} {value!r} is not a date; use YYYY-MM-DD") from None
 
 
-def _yuan(minor: int | None) -> str | None:
-    return None if minor is None else format_major(minor)
-
-
-def plan_json(view: Any) -> dict[str, Any]:
-    """A stored plan for ``--json``: amounts as decimal strings in major units."""
-    data: dict[str, Any] = view.as_json()
-    for key in (
-        "principal_minor",
-        "penalty_fees_minor",
-        "paid_minor",
-        "total_due_minor",
-        "waived_minor",
-        "reinstated_minor",
-    ):
-        data[key.removesuffix("_minor")] = _yuan(data.pop(key))
-    data["waiver_share"] = str(Decimal(data.pop("waiver_share_bp")) / 100)
-    data["instalments"] = [
-        {"due_date": i["due_date"], "amount": _yuan(i["amount_minor"])} for i in data["instalments"]
-    ]
-    for e in data["events"]:
-        e["amount"] = _yuan(e.pop("amount_minor"))
-    return data
-
-
 def _print_plan(view: Any) -> None:
     console.print(
         f"[bold]{view.plan_id}[/] account {view.account_id} · {view.status}"
@@ -236,7 +213,7 @@ def _print_plan(view: Any) -> None:
         f"waived {format_major(view.waived_minor)} · "
         f"reinstated {format_major(view.reinstated_minor)}"
     )
-    table = Table("date", "event", "amount", "outcome", "status", "reason")
+    table = titled_table("date", "event", "amount", "outcome", "status", "reason")
     for e in view.events:
         status = f"{e['from_status'] or ''} → {e['to_status']}" if e["to_status"] else ""
         amount = "" if e["amount_minor"] is None else format_major(e["amount_minor"])
@@ -244,9 +221,10 @@ def _print_plan(view: Any) -> None:
     console.print(table)
 
 
-def _emit(views: list[Any], as_json: bool) -> None:
+def _emit(command: str, views: list[Any], as_json: bool) -> None:
     if as_json:
-        emit_json({"plans": [plan_json(v) for v in views]})
+        # the amounts in major units beside each plan's currency, the waiver share as a rate
+        print_json(command, {"plans": [v.as_json() for v in views]})
         return
     if not views:
         console.print("no plans")
@@ -305,7 +283,10 @@ def offer(
         raise fail(str(exc)) from None
     finally:
         engine.dispose()
-    _emit([view], as_json)
+    _emit("plan offer", [view], as_json)
+
+
+STEP_COMMANDS = {"accepted": "plan accept", "declined": "plan decline"}
 
 
 def _step(plan: str, kind: str, on: str | None, database: str | None, as_json: bool) -> None:
@@ -320,7 +301,7 @@ def _step(plan: str, kind: str, on: str | None, database: str | None, as_json: b
         raise fail(str(exc)) from None
     finally:
         engine.dispose()
-    _emit([view], as_json)
+    _emit(STEP_COMMANDS[kind], [view], as_json)
     mine = [e for e in view.events if e["kind"] == kind]
     if mine and mine[-1]["outcome"] == "rejected":
         raise fail(f"{kind} refused: {mine[-1]['reason']}")
@@ -350,7 +331,7 @@ def decline(
 
 @plan_app.command("advance")
 def advance(
-    as_of: str | None = typer.Option(None, "--as-of", help="Close this day; default today."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Close the plans' days up to this one"),
     database: str | None = DATABASE,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -361,11 +342,11 @@ def advance(
 
     engine = open_engine(database)
     try:
-        result = advance_plans(engine, _day(as_of, "--as-of"))
+        result = advance_plans(engine, as_of_or_default(as_of, engine))
     finally:
         engine.dispose()
     if as_json:
-        emit_json(result.as_json())
+        print_json("plan advance", result.as_json())
         return
     console.print(
         f"advanced {result.plans:,} open plans to {result.as_of}; {result.events_added:,} new "
@@ -391,4 +372,4 @@ def status(
         engine.dispose()
     if plan is not None and not views:
         raise fail(f"plan {plan!r} is not in the store")
-    _emit(views, as_json)
+    _emit("plan status", views, as_json)

@@ -13,11 +13,19 @@ from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.config import get_settings
 from cardpilot.domain.money import format_major
 from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
-from cardpilot.policy.catalogue import LIMITS, OVERDUE, PolicyEntry, local_dir, policy_entries
+from cardpilot.policy.catalogue import (
+    LIMITS,
+    OVERDUE,
+    WARNING,
+    PolicyEntry,
+    local_dir,
+    policy_entries,
+)
 from cardpilot.policy.diff import diff_policies
 from cardpilot.policy.loading import PolicyError, default_policy_path, load_policy
 from cardpilot.policy.migration import MigrationError, migrate_policy_folder
@@ -114,15 +122,18 @@ def _recorded_versions(entry: PolicyEntry) -> dict[str, str]:
     """The version each file of ``entry`` records on decisions (declared + content hash), or
     why it cannot be loaded."""
     from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
+    from cardpilot.warning.policy import WarningPolicyError, load_warning_policy
 
     out: dict[str, str] = {}
     for f in entry.files:
         try:
             if f.kind == LIMITS:
                 out[f.kind] = load_policy(entry.path).version
+            elif f.kind == WARNING:
+                out[f.kind] = load_warning_policy(entry.path).version
             else:
                 out[f.kind] = load_overdue_policy(entry.path).version
-        except (PolicyError, OverduePolicyError) as exc:
+        except (PolicyError, OverduePolicyError, WarningPolicyError) as exc:
             out[f.kind] = f"invalid: {str(exc).splitlines()[0]}"
     return out
 
@@ -139,14 +150,15 @@ def list_policies(as_json: bool = JSON_OPTION) -> None:
             row["files"][kind]["recorded_version"] = version
         rows.append(row)
     if as_json:
-        emit_json({"local_dir": _local_dir_text(), "policies": rows})
+        print_json("policy list", {"local_dir": _local_dir_text(), "policies": rows})
         return
-    table = Table(title="policies (--policy NAME)")
-    table.add_column("name", no_wrap=True)
-    table.add_column("source")
-    table.add_column("currency")
-    table.add_column("limits.yaml version", overflow="fold")
-    table.add_column("overdue.yaml version", overflow="fold")
+    table = Table(title=tr("policies (--policy NAME)"))
+    table.add_column(tr("name"), no_wrap=True)
+    table.add_column(tr("source"))
+    table.add_column(tr("currency"))
+    table.add_column(tr("limits.yaml version"), overflow="fold")
+    table.add_column(tr("overdue.yaml version"), overflow="fold")
+    table.add_column(tr("warning.yaml version"), overflow="fold")
     for row in rows:
         files = row["files"]
         table.add_row(
@@ -155,6 +167,7 @@ def list_policies(as_json: bool = JSON_OPTION) -> None:
             row["currency"] or "—",
             files.get(LIMITS, {}).get("recorded_version", "—"),
             files.get(OVERDUE, {}).get("recorded_version", "—"),
+            files.get(WARNING, {}).get("recorded_version", "—"),
         )
     console.print(table)
     console.print(f"local policy folder (policy_dir): {_local_dir_text() or 'not set'}")
@@ -174,11 +187,14 @@ def validate(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -
         customer = customer_version(path, policy)
     except PolicyError as exc:
         if as_json:
-            emit_json({"valid": False, "errors": str(exc).splitlines()})
+            print_json("policy validate", {"valid": False, "errors": str(exc).splitlines()})
             raise typer.Exit(2) from None
         raise fail(f"{exc}\nFix the field named above and validate again.") from None
     if as_json:
-        emit_json({"valid": True, "version": policy.version, "customer_version": customer})
+        print_json(
+            "policy validate",
+            {"valid": True, "version": policy.version, "customer_version": customer},
+        )
         return
     console.print(f"[green]valid[/] policy {policy.version}")
     if customer is not None:
@@ -211,7 +227,7 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
     policy = _load(path)
     summary = _summary(policy, path)
     if as_json:
-        emit_json(summary)
+        print_json("policy show", summary)
         return
     console.print(
         f"policy [bold]{policy.version}[/] ({summary['currency']}, review every "
@@ -220,7 +236,7 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
     )
     grades = Table(title="grades")
     for column in ("grade", "score", "initial limit", "increase", "decrease", "cap"):
-        grades.add_column(column)
+        grades.add_column(tr(column))
     for g in summary["grades"]:
         band = (
             f"{g['score_min']}–{g['score_max']}"
@@ -244,7 +260,7 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
     console.print(grades)
     segments = Table(title="segments (first match wins)")
     for column in ("segment", "increase", "placement pull"):
-        segments.add_column(column)
+        segments.add_column(tr(column))
     for s in summary["segments"]:
         segments.add_row(
             f"{s['label_zh']} {s['label_en']}", s["increase"], str(s["placement_pull"])
@@ -262,12 +278,14 @@ def diff(
     a, b = _load(old), _load(new)
     changes = diff_policies(a, b)
     if as_json:
-        emit_json(
+        print_json(
+            "policy diff",
             {
                 "old_version": a.version,
                 "new_version": b.version,
+                "currency": b.limits.currency,
                 "changes": [c.as_dict() for c in changes],
-            }
+            },
         )
         return
     if not changes:
@@ -275,7 +293,7 @@ def diff(
         return
     table = Table(title=f"{a.version} → {b.version}")
     for column in ("path", "change", "old", "new"):
-        table.add_column(column)
+        table.add_column(tr(column))
     for c in changes:
         table.add_row(
             c.path, c.kind, "" if c.old is None else str(c.old), "" if c.new is None else str(c.new)
@@ -296,9 +314,7 @@ def calibrate(
     shares: str = typer.Option(
         "30,30,20,20", "--shares", help="Percent of accounts per grade, best grade first."
     ),
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="Score as of this date (default: as the review does)."
-    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="Score as of this date"),
     sample: int | None = typer.Option(
         None, "--sample", help="Calibrate on the first N accounts (account order), not all."
     ),
@@ -319,8 +335,9 @@ def calibrate(
     `cardpilot policy diff` before it goes live.
     """
     from cardpilot.batch.scoring import model_version_of
+    from cardpilot.cli.as_of import parse_as_of
     from cardpilot.cli.common import database_url
-    from cardpilot.cli.review import load_scorer, parse_as_of
+    from cardpilot.cli.review import load_scorer
     from cardpilot.jobs.calibrate import CalibrationError, calibrate_policy, parse_shares
     from cardpilot.policy.calibration import with_declared_version, write_calibrated_policy
 
@@ -355,9 +372,10 @@ def calibrate(
     except PolicyError as exc:
         raise fail(str(exc)) from None
     if as_json:
-        emit_json(
+        print_json(
+            "policy calibrate",
             _calibration_json(result, calibrated, source, grades, rows, monotonic, out)
-            | {"comments_kept": comments_kept}
+            | {"comments_kept": comments_kept},
         )
         return
     _print_calibration(result, grades, rows, monotonic, calibrated.version, out, comments_kept)
@@ -445,7 +463,7 @@ def _print_calibration(
     """The calibrated cut-offs with each grade's accounts and observed default rate."""
     table = Table(title=f"calibrated cut-offs ({result.accounts:,} accounts as of {result.as_of})")
     for column in ("grade", "score", "accounts", "default rate"):
-        table.add_column(column, justify="left" if column == "grade" else "right")
+        table.add_column(tr(column), justify="left" if column == "grade" else "right")
     by_grade = {r["grade"]: r for r in rows or []}
     for g in grades:
         r = by_grade.get(str(g["grade"]), {})
@@ -498,7 +516,7 @@ def migrate(
         "versions": after,
     }
     if as_json:
-        emit_json(summary)
+        print_json("policy migrate", summary)
         return
     for name, places in migration.changed.items():
         what = f"{len(places)} places rewritten" if places else "already in the current syntax"

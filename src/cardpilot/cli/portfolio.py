@@ -15,7 +15,7 @@ from rich.progress import (
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, database_url
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.cli.progress import bar
 
 if TYPE_CHECKING:
@@ -92,7 +92,8 @@ def import_(
     except (SourceError, StoreBusyError, PiiKeyError) as exc:
         raise fail(f"{exc}") from exc
     if as_json:
-        emit_json(result.as_json())
+        run_id = None if result.run_id is None else str(result.run_id)
+        print_json("import", {**result.as_json(), "run_id": run_id})
     else:
         _print_import(result)
 
@@ -153,6 +154,6 @@ def db_upgrade(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTI
     finally:
         engine.dispose()
     if as_json:
-        emit_json({"revision": revision})
+        print_json("db upgrade", {"revision": revision})
     else:
         console.print(f"Store at revision [bold]{revision}[/].")

@@ -8,7 +8,7 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.cli.progress import TrackedProgress
 from cardpilot.config import get_settings
 
@@ -54,7 +54,7 @@ def status(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTION) 
     finally:
         engine.dispose()
     if as_json:
-        emit_json(result.as_json())
+        print_json("privacy status", result.as_json())
     else:
         _print_status(result)
     if result.missing_keys:
@@ -123,7 +123,7 @@ def rotate(
     finally:
         engine.dispose()
     if as_json:
-        emit_json(result.as_json())
+        print_json("privacy rotate", result.as_json())
         return
     after = result.after
     assert after is not None  # set when the rotation returns

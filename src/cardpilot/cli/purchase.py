@@ -9,7 +9,7 @@ import typer
 
 from cardpilot.cli.apply import load_policies
 from cardpilot.cli.common import DATABASE_OPTION, LIMITS_POLICY_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.cli.plan import plan_app, print_quote, quote_json, today_local
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 
@@ -71,10 +71,10 @@ def purchase(
             max(position.credit_limit_minor - position.balance_minor, 0)
         ),
         "customer_policy_version": customer.version,
-        "options": [_option_json(o, customer.version) for o in options],
+        "options": [_option_json(o, customer.version, position.currency) for o in options],
     }
     if as_json:
-        emit_json(out)
+        print_json("plan purchase", out)
         return
     _print(out, options)
 
@@ -83,21 +83,18 @@ def _major(value: int | None) -> str | None:
     return None if value is None else format_major(value)
 
 
-def _pct(bp: int | None) -> str | None:
-    return None if bp is None else f"{bp / 100:.2f}%"
-
-
-def _option_json(option: Any, version: str) -> dict[str, Any]:
+def _option_json(option: Any, version: str, currency: str) -> dict[str, Any]:
     return {
         "product": option.product,
+        "currency": currency,
         "offered": option.offered,
         "reasons": [{"code": r.code, "zh-CN": r.zh_cn, "en": r.en} for r in option.reasons],
         "monthly_payment": _major(option.monthly_payment_minor),
-        "payment_to_income": _pct(option.payment_to_income_bp),
-        "debt_to_income": _pct(option.debt_to_income_bp),
+        "payment_to_income_bp": option.payment_to_income_bp,
+        "debt_to_income_bp": option.debt_to_income_bp,
         "temporary_limit": _major(option.temporary_limit_minor),
         "expires_on": option.expires_on.isoformat() if option.expires_on else None,
-        "quote": quote_json(option.quote, version) if option.quote is not None else None,
+        "quote": quote_json(option.quote, version, currency) if option.quote else None,
     }
 
 

@@ -10,9 +10,10 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.apply import load_policies
+from cardpilot.cli.as_of import parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, LIMITS_POLICY_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
-from cardpilot.cli.review import load_scorer, parse_as_of
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.review import load_scorer
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 
 request_app = typer.Typer(
@@ -35,7 +36,7 @@ def increase(
     model: Path | None = typer.Option(
         None, "--model", help="Model folder; default: the registry's scorecard champion."
     ),
-    as_of: str | None = typer.Option(None, "--as-of", help="Decision date (default: today)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Decision date"),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -60,7 +61,7 @@ def increase(
     finally:
         db.dispose()
     if as_json:
-        emit_json(result)
+        print_json("request increase", {**result, "currency": limits.limits.currency})
         return
     _print(result)
 
@@ -83,7 +84,9 @@ def _print(result: dict[str, Any]) -> None:
 
 @request_app.command("expire")
 def expire(
-    as_of: str | None = typer.Option(None, "--as-of", help="Date (default: today)."),
+    as_of: str | None = typer.Option(
+        None, "--as-of", help="Temporary limits expiring on or before"
+    ),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -96,6 +99,6 @@ def expire(
     finally:
         db.dispose()
     if as_json:
-        emit_json({"expired": expired})
+        print_json("request expire", {"expired": expired})
         return
     console.print(f"{len(expired)} temporary limits expired")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -12,6 +11,7 @@ import typer
 from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_or_today, parse_as_of
 from cardpilot.cli.common import (
     DATABASE_OPTION,
     LIMITS_POLICY_OPTION,
@@ -19,7 +19,8 @@ from cardpilot.cli.common import (
     open_engine,
     policy_path,
 )
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, err_console, fail
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 from cardpilot.cli.progress import counted
 from cardpilot.domain.money import format_major, to_minor
 
@@ -35,15 +36,6 @@ def _policy(value: str | None) -> Any:
         return load_policy(path)
     except PolicyError as exc:
         raise fail(f"{exc}\nFix the field named above (cardpilot policy validate).") from None
-
-
-def parse_as_of(value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise fail(f"--as-of {value!r}: expected a date YYYY-MM-DD") from None
 
 
 def load_scorer(model: Path | None, family: str) -> Any:
@@ -91,9 +83,7 @@ app.add_typer(review_app, name="review")
 @review_app.callback(invoke_without_command=True)
 def review(
     ctx: typer.Context,
-    as_of: str | None = typer.Option(
-        None, "--as-of", help="Review date (default: the day after the latest statement cycle)."
-    ),
+    as_of: str | None = typer.Option(None, "--as-of", help="Review date"),
     model: Path | None = typer.Option(
         None, "--model", help="Model folder from `cardpilot model train --out DIR`."
     ),
@@ -143,12 +133,12 @@ def review(
             )
         except ReviewError as exc:
             raise fail(str(exc)) from None
-    payload = result.as_json()
+    payload = {**result.as_json(), "run_id": str(result.run_id)}
     if report is not None:
         _write_report(url, result.cycle_id, chosen, report)
         payload["report"] = str(report)
     if as_json:
-        emit_json(payload)
+        print_json("review", payload)
         return
     _print_review(result)
     if out is not None:
@@ -194,13 +184,20 @@ def _print_review(result: Any) -> None:
         ("grade", result.by_grade),
         ("segment", result.by_segment),
     ):
-        table = Table(title=f"cycle {result.cycle_id} by {title}")
-        table.add_column(title)
-        table.add_column("accounts", justify="right")
+        table = Table(
+            title=tr("cycle {cycle} by {what}").format(cycle=result.cycle_id, what=tr(title))
+        )
+        table.add_column(tr(title))
+        table.add_column(tr("accounts"), justify="right")
         for key, n in counts.items():
             table.add_row(key, f"{n:,}")
         console.print(table)
     console.print(f"watched after large increases: {result.watched:,}; flags: {result.flags:,}")
+    # A decrease takes effect after its notice period (cardpilot limits apply-pending).
+    console.print(
+        f"decreases waiting for their notice period: {result.by_action.get('decrease', 0):,}"
+    )
+    console.print(f"earlier decreases taking effect now: {result.pending_applied:,}")
 
 
 @app.command("watch")
@@ -209,7 +206,7 @@ def watch(
         False, "--check", help="Check new statements against the watch rules first."
     ),
     as_of: str | None = typer.Option(
-        None, "--as-of", help="Check statements up to this date (default: the latest)."
+        None, "--as-of", help="With --check: check the statements up to this date"
     ),
     policy: str | None = POLICY_OPTION,
     limit: int = typer.Option(50, "--limit", help="Rows to show."),
@@ -232,14 +229,16 @@ def watch(
     added, watches = report.flags_added, report.watches
     flagged = watches.filter(watches["flags"] > 0) if watches.height else watches
     if as_json:
-        emit_json(
+        print_json(
+            "watch",
             {
+                "currency": chosen.limits.currency,
                 "watched": watches.height,
                 "flagged": flagged.height,
                 "flags_added": added,
                 "actions": report.actions,
                 "watches": watches.head(limit).to_dicts(),
-            }
+            },
         )
         return
     console.print(
@@ -251,7 +250,7 @@ def watch(
         console.print(f"actions taken on the flags: {done}")
     table = Table()
     for column in ("account", "grade", "from", "to", "old limit", "new limit", "flags", "reasons"):
-        table.add_column(column)
+        table.add_column(tr(column))
     for w in watches.head(limit).iter_rows(named=True):
         table.add_row(
             w["account_id"],
@@ -275,7 +274,7 @@ def assign(
     score: int | None = typer.Option(None, "--score", help="The applicant's score (points)."),
     pd: float | None = typer.Option(None, "--pd", help="The applicant's probability of default."),
     income: str | None = typer.Option(None, "--income", help="Annual income in yuan."),
-    as_of: str | None = typer.Option(None, "--as-of", help="Decision date (default: today)."),
+    as_of: str | None = typer.Option(None, "--as-of", help="Decision date"),
     policy: str | None = POLICY_OPTION,
     out: Path | None = typer.Option(None, "--out", help="Write the offers (.csv or .parquet)."),
     as_json: bool = JSON_OPTION,
@@ -283,7 +282,6 @@ def assign(
     """Initial limits for new applicants from the policy (grade range, score, income)."""
     import polars as pl
 
-    from cardpilot.csv_safety import write_safe_csv
     from cardpilot.jobs.assign import ApplicantError, assign_limits, read_applicants
 
     chosen = _policy(policy)
@@ -313,27 +311,19 @@ def assign(
                 "annual_income_minor": pl.Int64,
             },
         )
-    offers = assign_limits(frame, chosen, parse_as_of(as_of))
+    offers = assign_limits(frame, chosen, as_of_or_today(as_of))
     if out is not None:
-        if out.suffix.lower() == ".parquet":
-            offers.write_parquet(out)
-        elif out.suffix.lower() == ".csv":
-            write_safe_csv(
-                offers.with_columns(
-                    pl.col(c).list.join(";")
-                    for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
-                ),
-                out,
-            )
-        else:
-            raise fail(f"--out {out}: use a .csv or .parquet file name")
+        _write_offers(offers, out)
     rows = offers.to_dicts()
     if as_json:
-        emit_json({"applicants": len(rows), "offers": rows})
+        print_json(
+            "assign",
+            {"currency": chosen.limits.currency, "applicants": len(rows), "offers": rows},
+        )
         return
     table = Table()
     for column in ("applicant", "grade", "action", "initial limit", "reasons"):
-        table.add_column(column)
+        table.add_column(tr(column))
     for r in rows[:50]:
         limit = r["initial_limit_minor"]
         table.add_row(
@@ -346,6 +336,26 @@ def assign(
     console.print(table)
     if out is not None:
         console.print(f"offers → {out}")
+
+
+def _write_offers(offers: Any, out: Path) -> None:
+    """``assign --out``: the offers as Parquet, or as CSV with their lists joined by ``;``."""
+    import polars as pl
+
+    from cardpilot.csv_safety import write_safe_csv
+
+    if out.suffix.lower() == ".parquet":
+        offers.write_parquet(out)
+    elif out.suffix.lower() == ".csv":
+        write_safe_csv(
+            offers.with_columns(
+                pl.col(c).list.join(";")
+                for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
+            ),
+            out,
+        )
+    else:
+        raise fail(f"--out {out}: use a .csv or .parquet file name")
 
 
 def demo_review(

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
-from cardpilot.cli.review import POLICY_OPTION, load_scorer, parse_as_of
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
+from cardpilot.cli.review import POLICY_OPTION, load_scorer
 from cardpilot.domain import progress
 
 segments_app = typer.Typer(
@@ -25,7 +25,7 @@ app.add_typer(segments_app, name="segments")
 FORMAT_OPTION = typer.Option("store", "--format", help="store, or uci (a UCI CSV file).")
 DATA_OPTION = typer.Option(None, "--data", help="The UCI CSV file (--format uci).")
 AS_OF_OPTION = typer.Option(
-    None, "--as-of", help="Features as of (default: the day after the latest statement cycle)."
+    None, "--as-of", help="Features as of this date (--format uci: the file is the store)"
 )
 MODEL_OPTION = typer.Option(
     None, "--model", help="Model folder (cardpilot model train --out DIR): adds score and PD."
@@ -141,7 +141,7 @@ def cluster(
             scorer=scorer,
             label=label,
         )
-    _report(run, as_json)
+    _report("segments cluster", run, as_json)
 
 
 @segments_app.command("profile")
@@ -168,12 +168,12 @@ def profile(
     source, chosen, scorer = _prepare(fmt, data, database, as_of, policy, model, as_json)
     with _user_errors():
         run = profile_portfolio(fitted, source, chosen, _out(out), scorer=scorer, label=label)
-    _report(run, as_json)
+    _report("segments profile", run, as_json)
 
 
-def _report(run: Any, as_json: bool) -> None:
+def _report(command: str, run: Any, as_json: bool) -> None:
     if as_json:
-        emit_json(run.as_json())
+        print_json(command, run.as_json())
         return
     p = run.profile
     console.print(
@@ -183,7 +183,9 @@ def _report(run: Any, as_json: bool) -> None:
     from cardpilot.config import get_settings
 
     name_key = "name_zh" if get_settings().locale == "zh-CN" else "name_en"
-    table = Table("id", "name", "accounts", "share", "default rate", "mean PD", "policy segment")
+    table = titled_table(
+        "id", "name", "accounts", "share", "default rate", "mean PD", "policy segment"
+    )
     for c in p["clusters"]:
         rate, pd = c.get("default_rate"), c.get("pd_mean")
         table.add_row(
@@ -211,4 +213,4 @@ def demo_segments(url: str, out: Path, as_of: str) -> None:
         run = cluster_portfolio(
             source, chosen, out, k_range=(3, 6), scorer=load_scorer(None, "scorecard")
         )
-    _report(run, False)
+    _report("segments cluster", run, False)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from rich.table import Table
-
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json
+from cardpilot.cli.output import JSON_OPTION, console, print_json, titled_table
 from cardpilot.domain.money import to_major
 from cardpilot.jobs.summary import DPD_BANDS, PortfolioSummary, summarise_portfolio
 
@@ -21,7 +19,7 @@ def summary(
     """Summarise the portfolio in the store: limits, balances, utilisation, days past due."""
     result = summarise_portfolio(open_engine(database))
     if as_json:
-        emit_json(result.as_json())
+        print_json("summary", result.as_json())
         return
     print_summary(result)
 
@@ -37,7 +35,7 @@ def print_summary(result: PortfolioSummary) -> None:
             f"balance {_grouped(cs.total_balance_minor)}, "
             f"utilisation {cs.utilisation:.2%}"
         )
-        table = Table("days past due (latest cycle)", "accounts", "share", "balance")
+        table = titled_table("days past due (latest cycle)", "accounts", "share", "balance")
         for band, n in sorted(cs.dpd_accounts.items(), key=lambda kv: BAND_ORDER[kv[0]]):
             share = n / cs.accounts if cs.accounts else 0.0
             table.add_row(

@@ -85,6 +85,7 @@ class PlanView:
     status: str
     kind: str
     months: int
+    currency: str
     principal_minor: int
     penalty_fees_minor: int
     waiver_share_bp: int
@@ -537,6 +538,7 @@ def _view(plan: Row[Any], events: list[Row[Any]]) -> PlanView:
         status=plan.status,
         kind=plan.kind,
         months=int(plan.months),
+        currency=plan.currency,
         principal_minor=int(plan.principal_minor),
         penalty_fees_minor=int(plan.penalty_fees_minor),
         waiver_share_bp=int(plan.waiver_share_bp),

@@ -228,11 +228,12 @@ def _event(account: str, at: dt.datetime, key: str, detail: dict[str, Any]) -> P
 
 def _notify_end(
     conn: Connection, request_id: int, account: str, amount: int, ended: dt.date
-) -> None:
-    """The customer's notice that the temporary limit has ended, in the expiry's transaction."""
+) -> str | None:
+    """The customer's notice that the temporary limit has ended, in the expiry's transaction;
+    the account's currency."""
     facts = account_facts(conn, account)
     if facts is None:
-        return
+        return None
     notice = LimitChangeNotice(
         decision_id=f"limit_request_end:{request_id}",
         account_id=account,
@@ -248,6 +249,7 @@ def _notify_end(
     with Session(bind=conn) as session:
         enqueue_notices(session, [notice])
         session.flush()
+    return facts.currency
 
 
 def _audited(row: dict[str, Any]) -> dict[str, Any]:
@@ -271,10 +273,10 @@ def expire_temporary_limits(db: Engine, as_of: dt.date | None = None) -> list[di
                 "request_id": request_id,
             }
             insert_postings(conn, [_event(account, at, f"request:{request_id}:expired", detail)])
-            _notify_end(conn, request_id, account, amount, expires_on)
+            currency = _notify_end(conn, request_id, account, amount, expires_on)
             expired.append(
-                {"id": request_id, "account_id": account, "amount_minor": amount,
-                 "expires_on": expires_on.isoformat()}
+                {"id": request_id, "account_id": account, "currency": currency,
+                 "amount_minor": amount, "expires_on": expires_on.isoformat()}
             )  # fmt: skip
         if expired:
             payload = {"as_of": as_of.isoformat(), "expired": expired}

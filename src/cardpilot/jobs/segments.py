@@ -69,6 +69,7 @@ class SegmentRun:
     def as_json(self) -> dict[str, Any]:
         return {
             "clustering_version": self.model.version,
+            "currency": self.model.currency,
             "k": self.model.k,
             "k_selection": self.model.k_selection,
             "seed": self.model.seed,

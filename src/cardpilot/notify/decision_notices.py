@@ -158,6 +158,13 @@ def tips_accounts(rows: pl.DataFrame, tips_after_keep: tuple[str, ...]) -> pl.Da
     return kept.filter(first.is_in(list(tips_after_keep)))
 
 
+def decrease_effective_on(as_of: dt.date, notify_policy: NotifyPolicy | None = None) -> dt.date:
+    """The day a decrease decided on ``as_of`` takes effect: after the notice period its notice
+    gives (the one value the notice and the pending change both read)."""
+    days = (notify_policy or default_policy()).limit_notices.decrease_notice_days
+    return as_of + dt.timedelta(days=days)
+
+
 def figure_columns(table: pl.DataFrame) -> pl.DataFrame:
     """``account_id`` and the feature columns of ``table`` that a reason statement shows."""
     wanted = figure_features()

@@ -39,8 +39,14 @@ CASE_COLUMNS = (
 _TIMES = {"opened_at": DateTime(timezone=True), "decided_at": DateTime(timezone=True)}
 
 
+# The account's currency rides along, for the amounts (``new_limit``) to be read in it.
+_CURRENCY = (
+    "(SELECT a.currency FROM accounts a WHERE a.account_id = review_cases.account_id) AS currency"
+)
+
+
 def _cases_sql(tail: str) -> TextualSelect:
-    return text(f"SELECT {', '.join(CASE_COLUMNS)} FROM review_cases{tail}").columns(
+    return text(f"SELECT {', '.join(CASE_COLUMNS)}, {_CURRENCY} FROM review_cases{tail}").columns(
         **_TIMES, hold_until=Date
     )
 
@@ -89,6 +95,7 @@ class CaseRow:
     override_decision_id: int | None
     hold_until: dt.date | None
     case_policy_version: str | None
+    currency: str | None = None  # the account's
 
     def as_json(self) -> dict[str, Any]:
         out = asdict(self)

@@ -250,6 +250,8 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.case_models",
     "cardpilot.store.ledger_models",
     "cardpilot.store.customer_models",
+    "cardpilot.store.event_models",
+    "cardpilot.store.warning_models",
 )
 
 

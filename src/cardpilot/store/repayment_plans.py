@@ -239,15 +239,21 @@ def status_counts(conn: Connection, plan_ids: Sequence[str]) -> dict[str, int]:
 def plan_rows(
     conn: Connection, *, plan_id: str | None = None, account_id: str | None = None
 ) -> list[Row[Any]]:
-    """Plans (one, an account's, or all; every column) by offer date and id."""
+    """Plans (one, an account's, or all; every column, and the account's currency) by offer
+    date and id."""
     where, params = "", {}
     if plan_id is not None:
-        where, params = "WHERE plan_id = :p", {"p": plan_id}
+        where, params = "WHERE p.plan_id = :p", {"p": plan_id}
     elif account_id is not None:
-        where, params = "WHERE account_id = :a", {"a": account_id}
+        where, params = "WHERE p.account_id = :a", {"a": account_id}
     return list(
         conn.execute(
-            text(f"SELECT * FROM repayment_plans {where} ORDER BY offered_on, plan_id"), params
+            text(
+                "SELECT p.*, a.currency AS currency FROM repayment_plans p"
+                f" JOIN accounts a ON a.account_id = p.account_id {where}"
+                " ORDER BY p.offered_on, p.plan_id"
+            ),
+            params,
         )
     )
 

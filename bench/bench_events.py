@@ -1,0 +1,307 @@
+"""Event intake benchmark (``make bench-events``): broker → consumer → ledger, end to end.
+
+    python bench/bench_events.py [--events 200000] [--accounts 10000] [--stores sqlite,postgresql]
+
+For each store (a fresh SQLite file; a fresh PostgreSQL database on loopback) two runs, each on
+a stream of its own on the NATS JetStream server on loopback:
+
+* ``events-throughput``: a synthetic month of ``--events`` events (``events.synthetic``) is
+  published by ``cardpilot events publish`` in its own process as fast as the broker takes it,
+  while the consumer (this process) drains it: parsed, ordered, ledger postings, receipts and
+  features written, the early-warning rules evaluated on every event, one transaction a batch,
+  acknowledged. The clock runs from the first event the stream stored to the last batch's
+  commit.
+* ``events-latency``: the same at a steady ``--rate`` (5,000 events/s) for ``--latency-events``
+  events; the latency of an event is from the moment the stream stored it to the commit of its
+  batch (the transaction the triggers' outbox rows are written in).
+
+Prints one JSON object per run: ``bench, store, events, seconds, events_per_s,
+p99_event_to_outbox_ms, peak_mb`` (targets on 2 cores: ≥ 20,000 events/s; p99 ≤ 1,000 ms at
+5,000 events/s), and writes them to ``bench/results/events.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from cardpilot.cli.output import envelope_data
+from cardpilot.events.policy import load_events_policy
+from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
+from cardpilot.store.db import make_engine, upgrade
+from cardpilot.store.models import Account, Customer
+from cardpilot.stream.broker import Broker, connect
+from cardpilot.stream.consumer import BatchDone, ConsumeOptions, consume
+from cardpilot.warning.policy import load_warning_policy
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "events.json"
+CLI = Path(sys.executable).with_name("cardpilot")
+PG_ADMIN = os.environ.get(
+    "CARDPILOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+)
+TARGET_EVENTS_PER_S = 20_000
+TARGET_P99_MS = 1_000
+TZ = ZoneInfo("Asia/Shanghai")
+
+
+def _accounts(n: int) -> list[str]:
+    return [f"B{i:07d}" for i in range(1, n + 1)]
+
+
+def _make_store(url: str, accounts: list[str]) -> Engine:
+    upgrade(url)
+    engine = make_engine(url)
+    with Session(engine) as session, session.begin():
+        session.execute(Customer.__table__.insert(), [{"customer_id": f"C{a}"} for a in accounts])
+        session.execute(
+            Account.__table__.insert(),
+            [
+                {"account_id": a, "customer_id": f"C{a}", "credit_limit_minor": 1_000_000}
+                for a in accounts
+            ],
+        )
+    return engine
+
+
+def _pg_database() -> tuple[str, str]:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(PG_ADMIN)
+    name = f"bench_events_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return admin.set(database=name).render_as_string(hide_password=False), name
+
+
+def _drop_pg(name: str) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    libpq = make_url(PG_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(libpq, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _write_events(path: Path, accounts: list[str], events: int) -> int:
+    per_account = max(2, events // len(accounts))
+    month = synthetic_month(accounts, events_per_account=per_account, seed=3)
+    lines = with_faults(month, Faults(duplicates=0.01, swaps=0.02, held_back=5, malformed=3))
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    return len(lines)
+
+
+def _broker(tag: str) -> Broker:
+    unique = uuid.uuid4().hex[:8]
+    return Broker(
+        url=os.environ.get("CARDPILOT_NATS_URL", "nats://127.0.0.1:4222"),
+        stream=f"BENCH_{tag}_{unique}".upper(),
+        prefix=f"bench.{tag}.{unique}",
+        durable=f"bench-{unique}",
+    )
+
+
+async def _delete(broker: Broker) -> None:
+    nc, js = await connect(broker)
+    try:
+        for name in (broker.stream, broker.dead_stream):
+            with contextlib.suppress(Exception):  # not made
+                await js.delete_stream(name)
+    finally:
+        await nc.close()
+
+
+def _publisher(path: Path, broker: Broker, rate: float, home: Path) -> subprocess.Popen[str]:
+    env = {
+        **os.environ,
+        "CARDPILOT_HOME": str(home),
+        "CARDPILOT_NATS_URL": broker.url,
+        "CARDPILOT_EVENTS_STREAM": broker.stream,
+        "CARDPILOT_EVENTS_SUBJECT": broker.prefix,
+    }
+    args = [str(CLI), "events", "publish", str(path), "--rate", str(rate), "--json"]
+    return subprocess.Popen(
+        args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+async def _ensure(broker: Broker) -> None:
+    from cardpilot.stream.broker import ensure_streams
+
+    nc, js = await connect(broker)
+    try:
+        await ensure_streams(js, broker)
+    finally:
+        await nc.close()
+
+
+def _run(
+    engine: Engine, path: Path, lines: int, broker: Broker, rate: float, batch: int, home: Path
+) -> dict[str, Any]:
+    latencies: list[float] = []
+    first_stored, last_commit = [float("inf")], [0.0]
+
+    asyncio.run(_ensure(broker))
+    options = ConsumeOptions(batch=batch, ack_wait_s=30, fetch_timeout_s=0.2)
+    consumed = [0]
+
+    def on_batch(done: BatchDone) -> None:
+        committed = done.committed_at.timestamp()
+        last_commit[0] = committed
+        consumed[0] += len(done.plan.outcomes)
+        stored = [at.timestamp() for at in done.stored_at]
+        first_stored[0] = min(first_stored[0], *stored)
+        latencies.extend(committed - at for at in stored)
+
+    async def drain() -> Any:
+        stop = asyncio.Event()
+        task = asyncio.create_task(
+            consume(
+                engine,
+                broker,
+                load_events_policy(),
+                TZ,
+                options,
+                stop,
+                on_batch,
+                load_warning_policy(),
+            )
+        )
+        # Stop once every line is consumed, or the publisher is done and nothing came for 5 s.
+        quiet_since = time.perf_counter()
+        seen = 0
+        while not task.done():
+            await asyncio.sleep(0.1)
+            if consumed[0] != seen:
+                seen, quiet_since = consumed[0], time.perf_counter()
+            finished = publisher.poll() is not None
+            if consumed[0] >= lines or (finished and time.perf_counter() - quiet_since > 5):
+                stop.set()
+        return await task
+
+    publisher = _publisher(path, broker, rate, home)
+    counts = asyncio.run(drain())
+    out, err = publisher.communicate(timeout=600)
+    if publisher.returncode != 0:
+        raise SystemExit(f"events publish failed: {err[-2000:]}")
+    published = envelope_data(out)
+    # From the first event the stream stored to the commit of the last batch.
+    seconds = last_commit[0] - first_stored[0]
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] if latencies else None
+    return {
+        "events": counts.messages,
+        "published": published.get("published"),
+        "lines": lines,
+        "applied": counts.applied,
+        "duplicates": counts.duplicates,
+        "dead": counts.dead,
+        "seconds": round(seconds, 3),
+        "events_per_s": round(counts.messages / seconds) if seconds > 0 else None,
+        "p99_event_to_outbox_ms": None if p99 is None else round(p99 * 1000, 1),
+        "triggers_fired": counts.triggers_fired,
+        "batch": batch,
+    }
+
+
+def _peak_mb() -> float:
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024, 1)
+
+
+def _store(kind: str, folder: Path) -> tuple[str, str | None]:
+    if kind == "sqlite":
+        return f"sqlite:///{folder / f'events-{uuid.uuid4().hex[:6]}.db'}", None
+    return _pg_database()
+
+
+def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
+    accounts = _accounts(args.accounts)
+    big = folder / "month.jsonl"
+    steady = folder / "steady.jsonl"
+    if not big.exists():
+        # In a process of its own, so the peak memory measured is the consumer's.
+        for path, count in ((big, args.events), (steady, args.latency_events)):
+            subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--write",
+                    str(path),
+                    "--events",
+                    str(count),
+                    "--accounts",
+                    str(args.accounts),
+                ],
+                check=True,
+            )
+    out = []
+    for bench, path, rate in (
+        ("events-throughput", big, 0.0),
+        ("events-latency", steady, args.rate),
+    ):
+        url, pg_name = _store(kind, folder)
+        engine = _make_store(url, accounts)
+        broker = _broker(kind)
+        lines = sum(1 for _ in path.open("rb"))
+        try:
+            result = _run(engine, path, lines, broker, rate, args.batch, folder)
+        finally:
+            engine.dispose()
+            asyncio.run(_delete(broker))
+            if pg_name:
+                _drop_pg(pg_name)
+        result = {"bench": bench, "store": kind, **result, "peak_mb": _peak_mb()}
+        if rate:
+            result["rate"] = rate
+            result["target_p99_ms"] = TARGET_P99_MS
+        else:
+            result["target_events_per_s"] = TARGET_EVENTS_PER_S
+        result["at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        print(json.dumps(result), flush=True)
+        out.append(result)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--latency-events", type=int, default=50_000)
+    parser.add_argument("--accounts", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=5_000.0)
+    parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.write:
+        _write_events(args.write, _accounts(args.accounts), args.events)
+        return
+    results = []
+    with tempfile.TemporaryDirectory(prefix="bench-events-") as tmp:
+        for kind in args.stores.split(","):
+            results.extend(bench_store(kind, args, Path(tmp)))
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

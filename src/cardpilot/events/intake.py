@@ -1,0 +1,185 @@
+"""One batch of events from the broker, decided: applied, duplicate or dead-lettered.
+
+Pure: the consumer parses the batch (``parse_batch``), reads what the store knows about it
+(``BatchLookups``: the event ids already received, the sequences already taken, the accounts'
+states, which accounts exist) and hands both to ``plan_batch``, which returns everything the
+store writes in one transaction and what goes to the dead-letter subject.
+
+The order rule, per account: events are applied in the order they arrive, which on one
+JetStream subject is the order they were published. An event whose sequence is below the
+highest the account has applied arrived late; it is applied (and lands in its place: postings
+carry the time it happened, the features fold by that time) when it happened at most the
+policy's late window before the account's latest event, and dead-lettered with the reason when
+further behind. A sequence another event already holds is a conflict; an unknown account is
+dead-lettered too. An event id seen before is a duplicate: acknowledged, nothing written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from cardpilot.events.features import AccountFeatures, apply_event
+from cardpilot.events.policy import EventsPolicy
+from cardpilot.events.postings import event_postings
+from cardpilot.events.schema import Event
+from cardpilot.events.validation import Rejection, parse_event
+from cardpilot.ledger.postings import Posting
+
+APPLIED, DUPLICATE, DEAD = "applied", "duplicate", "dead"
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the store keeps of an event received: its outcome (and why, if dead)."""
+
+    event_id: str
+    account_id: str
+    sequence: int
+    outcome: str
+    kind: str | None = None  # dead: the rejection's kind, field and reason
+    field: str | None = None
+    reason: str | None = None
+
+    def rejection(self) -> Rejection:
+        return Rejection(
+            self.field or "$", self.reason or "", self.kind or "", self.event_id, self.account_id
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLookups:
+    """What the store knows about a batch's events before it is applied."""
+
+    received: Mapping[str, Receipt]  # event id → what became of it
+    taken: Mapping[tuple[str, int], str]  # (account, sequence) → the applied event id
+    states: Mapping[str, AccountFeatures]  # the accounts' running features
+    accounts: frozenset[str]  # the batch's accounts that exist in the store
+
+
+@dataclass(slots=True)
+class BatchPlan:
+    outcomes: list[str] = field(default_factory=list)  # one per message, in batch order
+    postings: list[Posting] = field(default_factory=list)
+    receipts: list[Receipt] = field(default_factory=list)
+    states: dict[str, AccountFeatures] = field(default_factory=dict)  # accounts changed
+    dead_letters: list[tuple[int, Rejection]] = field(default_factory=list)  # (position, why)
+    applied: list[Event] = field(default_factory=list)
+    # Each applied event's account as the early-warning rules see it right after the event:
+    # the rules judge every event, whatever batch it arrived in.
+    trigger_rows: list[dict[str, object]] = field(default_factory=list)
+
+    def counts(self) -> dict[str, int]:
+        return {k: self.outcomes.count(k) for k in (APPLIED, DUPLICATE, DEAD)}
+
+
+def parse_batch(raws: Iterable[bytes]) -> list[Event | Rejection]:
+    return [parse_event(raw) for raw in raws]
+
+
+def batch_keys(parsed: Iterable[Event | Rejection]) -> tuple[set[str], set[str], set[int]]:
+    """The event ids, accounts and sequences the store is asked about."""
+    ids, accounts, sequences = set(), set(), set()
+    for item in parsed:
+        if not isinstance(item, Rejection):
+            ids.add(item.event_id)
+            accounts.add(item.account_id)
+            sequences.add(item.sequence)
+    return ids, accounts, sequences
+
+
+def _hours(delta: dt.timedelta) -> str:
+    hours = delta.total_seconds() / 3600
+    return f"{hours:.1f} h"
+
+
+def _rejection(
+    event: Event,
+    lookups: BatchLookups,
+    taken: Mapping[tuple[str, int], str],
+    state: AccountFeatures,
+    policy: EventsPolicy,
+) -> Rejection | None:
+    ids = {"event_id": event.event_id, "account_id": event.account_id}
+    if event.account_id not in lookups.accounts:
+        return Rejection(
+            "account_id", f"no account {event.account_id} in the store", "unknown_account", **ids
+        )
+    holder = taken.get((event.account_id, event.sequence))
+    if holder is not None and holder != event.event_id:
+        return Rejection(
+            "sequence",
+            f"sequence {event.sequence} of account {event.account_id} is already event {holder}",
+            "conflict",
+            **ids,
+        )
+    latest = state.last_occurred_at
+    if event.sequence < state.last_sequence and latest is not None:
+        behind = latest - event.occurred_at.astimezone(dt.UTC)
+        if behind > policy.late_window:
+            return Rejection(
+                "occurred_at",
+                f"late: sequence {event.sequence} arrived after sequence {state.last_sequence};"
+                f" it happened {_hours(behind)} before the account's latest event"
+                f" ({latest.isoformat()}), beyond the late window of"
+                f" {policy.late_window_hours} h",
+                "late",
+                **ids,
+            )
+    return None
+
+
+def plan_batch(
+    parsed: list[Event | Rejection], lookups: BatchLookups, policy: EventsPolicy, tz: dt.tzinfo
+) -> BatchPlan:
+    """What to write and what to dead-letter for ``parsed`` (in batch order)."""
+    plan = BatchPlan()
+    seen: set[str] = set(lookups.received)
+    redone: set[str] = set()
+    taken = dict(lookups.taken)
+    states = dict(lookups.states)
+    for position, item in enumerate(parsed):
+        if isinstance(item, Rejection):
+            plan.outcomes.append(DEAD)
+            plan.dead_letters.append((position, item))
+            continue
+        if item.event_id in seen:
+            before = lookups.received.get(item.event_id)
+            if before is not None and before.outcome == DEAD and item.event_id not in redone:
+                # Dead-lettered before, maybe not yet published: published again (the
+                # dead-letter message id makes it once) and acknowledged.
+                redone.add(item.event_id)
+                plan.outcomes.append(DEAD)
+                plan.dead_letters.append((position, before.rejection()))
+            else:
+                plan.outcomes.append(DUPLICATE)
+            continue
+        seen.add(item.event_id)
+        state = states.get(item.account_id) or AccountFeatures(item.account_id)
+        why = _rejection(item, lookups, taken, state, policy)
+        if why is not None:
+            plan.outcomes.append(DEAD)
+            plan.dead_letters.append((position, why))
+            plan.receipts.append(
+                Receipt(
+                    item.event_id,
+                    item.account_id,
+                    item.sequence,
+                    DEAD,
+                    why.kind,
+                    why.field,
+                    why.reason,
+                )
+            )
+            continue
+        taken[(item.account_id, item.sequence)] = item.event_id
+        months = policy.spending_average_months
+        state = apply_event(state, item, tz, months, policy.late_window)
+        states[item.account_id] = plan.states[item.account_id] = state
+        plan.trigger_rows.append(state.trigger_row(tz, months))
+        plan.postings.extend(event_postings(item, tz))
+        plan.receipts.append(Receipt(item.event_id, item.account_id, item.sequence, APPLIED))
+        plan.applied.append(item)
+        plan.outcomes.append(APPLIED)
+    return plan

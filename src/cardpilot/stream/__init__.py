@@ -1,0 +1,1 @@
+"""The event intake on the broker (NATS JetStream): publishing, the consumer, dead letters."""

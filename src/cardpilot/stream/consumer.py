@@ -1,0 +1,241 @@
+"""The event consumer: pull a batch, decide it, write it in one transaction, then acknowledge.
+
+Per batch: the messages are parsed and decided (``events.intake``) against what the store
+knows, the postings, receipts and features are written and the triggers evaluated in one
+transaction (``store.events``), then the dead letters are published (each once: its message id
+is the event's) and the batch is acknowledged. A crash anywhere before the acknowledgement
+leaves the batch to be delivered again; its applied events are then duplicates by event id, so
+nothing is written twice. ``stop`` (SIGTERM in the CLI) ends the loop between batches: the batch
+in hand is finished and acknowledged first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from sqlalchemy import Engine
+
+from cardpilot.domain import progress
+from cardpilot.events.features import AccountFeatures
+from cardpilot.events.intake import (
+    APPLIED,
+    DEAD,
+    DUPLICATE,
+    BatchPlan,
+    batch_keys,
+    parse_batch,
+    plan_batch,
+)
+from cardpilot.events.policy import EventsPolicy
+from cardpilot.events.validation import Rejection
+from cardpilot.store.events import read_lookups, write_batch
+from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
+from cardpilot.stream.triggers import evaluate_triggers
+from cardpilot.warning.policy import WarningPolicy
+
+# Accounts whose committed features the consumer keeps between batches, at most.
+HELD_ACCOUNTS = 200_000
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumeOptions:
+    batch: int = 1000
+    ack_wait_s: float = 30.0
+    fetch_timeout_s: float = 1.0
+    idle_exit_s: float | None = None  # stop after this long with nothing to fetch (replays)
+    max_messages: int | None = None
+
+
+@dataclass(slots=True)
+class ConsumeCounts:
+    messages: int = 0
+    applied: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    batches: int = 0
+    postings: int = 0
+    triggers_fired: int = 0
+    seconds: float = 0.0
+    dead_reasons: dict[str, int] = field(default_factory=dict)
+
+    def add(self, plan: BatchPlan, added: int, fired: int) -> None:
+        counts = plan.counts()
+        self.messages += len(plan.outcomes)
+        self.applied += counts[APPLIED]
+        self.duplicates += counts[DUPLICATE]
+        self.dead += counts[DEAD]
+        self.batches += 1
+        self.postings += added
+        self.triggers_fired += fired
+        for _, why in plan.dead_letters:
+            self.dead_reasons[why.kind] = self.dead_reasons.get(why.kind, 0) + 1
+
+    def as_json(self) -> dict[str, object]:
+        return asdict(self)
+
+
+@dataclass(frozen=True, slots=True)
+class BatchDone:
+    """What a listener (progress, the benchmark's latency) learns of a committed batch."""
+
+    plan: BatchPlan
+    committed_at: dt.datetime
+    added: int
+    triggers_fired: int  # interventions the early-warning rules gave for its events
+    # When the stream stored each message (told to a listener only: the benchmark's latency).
+    stored_at: tuple[dt.datetime, ...] = ()
+
+
+class Intake:
+    """The store side of one batch (runs off the event loop).
+
+    It keeps the features it committed (``held``, at most ``HELD_ACCOUNTS``) so the next batch
+    need not read and parse them again: the consumer is the features' only writer, and one
+    consumer serves a stream (the per-account order needs it). A batch that fails drops them
+    all (its fold had moved them on before the rollback).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        policy: EventsPolicy,
+        tz: dt.tzinfo,
+        warning: WarningPolicy | None = None,
+    ) -> None:
+        self.engine, self.policy, self.tz, self.warning = engine, policy, tz, warning
+        self.held: dict[str, AccountFeatures] = {}
+
+    def process(self, raws: list[bytes]) -> BatchDone:
+        parsed = parse_batch(raws)
+        ids, accounts, sequences = batch_keys(parsed)
+        months = self.policy.spending_average_months
+        try:
+            with self.engine.begin() as conn:
+                lookups = read_lookups(conn, ids, accounts, sequences, self.held)
+                plan = plan_batch(parsed, lookups, self.policy, self.tz)
+                added = write_batch(conn, plan, months)
+                fired = evaluate_triggers(
+                    conn, plan.trigger_rows, self.warning, dt.datetime.now(dt.UTC)
+                )
+        except BaseException:
+            self.held.clear()
+            raise
+        if len(self.held) + len(plan.states) > HELD_ACCOUNTS:
+            self.held.clear()
+        self.held.update(plan.states)
+        return BatchDone(plan, dt.datetime.now(dt.UTC), added, fired.height)
+
+
+def dead_letter(msg: Msg, why: Rejection) -> tuple[bytes, dict[str, str]]:
+    """The dead-letter message of ``msg``: why, and the event as it arrived."""
+    sequence = msg.metadata.sequence.stream
+    body = {
+        **why.as_dict(),
+        "stream_sequence": sequence,
+        "payload": msg.data.decode("utf-8", errors="replace"),
+    }
+    key = f"dead:{why.event_id}" if why.event_id else f"dead:seq:{sequence}"
+    return json.dumps(body, ensure_ascii=False).encode(), {"Nats-Msg-Id": key}
+
+
+async def publish_dead_letters(
+    js: JetStreamContext, broker: Broker, msgs: list[Msg], plan: BatchPlan
+) -> None:
+    if not plan.dead_letters:
+        return
+    futures = []
+    for position, why in plan.dead_letters:
+        payload, headers = dead_letter(msgs[position], why)
+        futures.append(await js.publish_async(broker.dead_subject, payload, headers=headers))
+    await asyncio.gather(*futures)
+
+
+async def _subscribe(
+    js: JetStreamContext, broker: Broker, options: ConsumeOptions
+) -> JetStreamContext.PullSubscription:
+    config = consumer_config(broker, options.batch, options.ack_wait_s)
+    # Created, or updated to this batch size and ack wait (a durable keeps its position).
+    await js.add_consumer(broker.stream, config=config)
+    sub = await js.pull_subscribe_bind(durable=broker.durable, stream=broker.stream)
+    info = await sub.consumer_info()
+    if info.num_ack_pending:
+        # A batch a crashed consumer held: it comes back once its ack wait is over, and must
+        # be taken before anything newer (the order rule depends on it).
+        await asyncio.sleep((info.config.ack_wait or options.ack_wait_s) + 0.1)
+    return sub
+
+
+async def consume(
+    engine: Engine,
+    broker: Broker,
+    policy: EventsPolicy,
+    tz: dt.tzinfo,
+    options: ConsumeOptions,
+    stop: asyncio.Event,
+    on_batch: Callable[[BatchDone], None] | None = None,
+    warning: WarningPolicy | None = None,
+) -> ConsumeCounts:
+    """Consume until ``stop`` is set (or idle for ``options.idle_exit_s``); returns the counts."""
+    counts = ConsumeCounts()
+    started = time.perf_counter()
+    intake = Intake(engine, policy, tz, warning)
+    nc, js = await connect(broker)
+    try:
+        await ensure_streams(js, broker)
+        sub = await _subscribe(js, broker, options)
+        progress.stage("events consumed", None)
+        idle_since = time.monotonic()
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(options.batch, timeout=options.fetch_timeout_s)
+            except (nats.errors.TimeoutError, TimeoutError):  # nothing came within the wait
+                msgs = []
+            if not msgs:
+                idle = time.monotonic() - idle_since
+                if options.idle_exit_s is not None and idle >= options.idle_exit_s:
+                    break
+                continue
+            done = await asyncio.to_thread(intake.process, [m.data for m in msgs])
+            await publish_dead_letters(js, broker, msgs, done.plan)
+            await msgs[-1].ack_sync()  # AckPolicy.ALL: the whole batch
+            idle_since = time.monotonic()
+            counts.add(done.plan, done.added, done.triggers_fired)
+            progress.advance(len(msgs))
+            if on_batch is not None:
+                on_batch(replace(done, stored_at=tuple(m.metadata.timestamp for m in msgs)))
+            if options.max_messages is not None and counts.messages >= options.max_messages:
+                break
+    finally:
+        counts.seconds = round(time.perf_counter() - started, 3)
+        await nc.close()
+    return counts
+
+
+def run_consumer(
+    engine: Engine,
+    broker: Broker,
+    policy: EventsPolicy,
+    tz: dt.tzinfo,
+    options: ConsumeOptions,
+    on_batch: Callable[[BatchDone], None] | None = None,
+    warning: WarningPolicy | None = None,
+) -> ConsumeCounts:
+    """``consume`` until SIGTERM or SIGINT (the batch in hand is finished and acknowledged)."""
+    import signal
+
+    async def main() -> ConsumeCounts:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        return await consume(engine, broker, policy, tz, options, stop, on_batch, warning)
+
+    return asyncio.run(main())

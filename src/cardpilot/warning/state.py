@@ -1,0 +1,107 @@
+"""The trigger input of a chunk of accounts, as the batch builds it. Pure.
+
+``batch_states`` joins what the batch knows of each account into the rows
+``cardpilot.warning.triggers`` reads (``STATE_SCHEMA``): the statement figures (latest cycle,
+due date, minimum due and what is unpaid of it, days past due), the early-warning features
+(utilisation, spending against the six-month average, months on book), the model's score and
+reasons, the score of the previous run, and the dates of limit increases and cash advances.
+The event consumer builds the same rows from its running features instead.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import polars as pl
+
+from cardpilot.warning.triggers import STATE_SCHEMA
+
+DUE_COLUMNS = (
+    "account_id",
+    "customer_id",
+    "currency",
+    "cycle_date",
+    "due_date",
+    "statement_balance_minor",
+    "minimum_due_minor",
+    "unpaid_minimum_minor",
+    "days_past_due",
+)
+
+
+def _days(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
+    return (later - earlier).dt.total_days().cast(pl.Int32)
+
+
+def event_dates(
+    increases: pl.DataFrame, cash_advances: pl.DataFrame, as_of: dt.date
+) -> pl.DataFrame:
+    """Per account: days since its latest limit increase, days from that increase to the
+    first cash advance after it, days since its latest cash advance (each null when none).
+
+    ``increases``: ``account_id, increased_on``; ``cash_advances``: ``account_id,
+    advanced_on``; only dates on or before ``as_of`` count."""
+    latest = (
+        increases.filter(pl.col("increased_on") <= as_of)
+        .group_by("account_id")
+        .agg(pl.col("increased_on").max())
+    )
+    advances = cash_advances.filter(pl.col("advanced_on") <= as_of)
+    last_advance = advances.group_by("account_id").agg(pl.col("advanced_on").max().alias("_last"))
+    after = (
+        advances.join(latest, on="account_id")
+        .filter(pl.col("advanced_on") >= pl.col("increased_on"))
+        .group_by("account_id")
+        .agg(pl.col("advanced_on").min().alias("_first_after"))
+    )
+    return (
+        latest.join(last_advance, on="account_id", how="full", coalesce=True)
+        .join(after, on="account_id", how="left")
+        .select(
+            "account_id",
+            _days(pl.lit(as_of), pl.col("increased_on")).alias("days_since_limit_increase"),
+            _days(pl.col("_first_after"), pl.col("increased_on")).alias(
+                "cash_advance_days_after_increase"
+            ),
+            _days(pl.lit(as_of), pl.col("_last")).alias("days_since_cash_advance"),
+        )
+    )
+
+
+def batch_states(
+    due: pl.DataFrame,
+    features: pl.DataFrame,
+    scores: pl.DataFrame,
+    previous: pl.DataFrame,
+    events: pl.DataFrame,
+) -> pl.DataFrame:
+    """``STATE_SCHEMA`` rows, one per account of ``due``.
+
+    ``due``: ``DUE_COLUMNS`` (``overdue.reminders.reminder_input`` rows); ``features``:
+    ``warning_features`` rows (``utilisation_latest``, ``spend_spike``, ``months_on_book``);
+    ``scores``: ``account_id, pd, reason_codes, model_version``; ``previous``:
+    ``account_id, previous_score``; ``events``: ``event_dates`` rows."""
+    feats = features.select(
+        "account_id",
+        pl.col("utilisation_latest").alias("utilisation"),
+        pl.col("spend_spike").alias("spend_to_6m_average"),
+        "months_on_book",
+    )
+    table = (
+        due.select(DUE_COLUMNS)
+        .join(feats, on="account_id", how="left")
+        .join(
+            scores.select(
+                "account_id", pl.col("pd").alias("score"), "reason_codes", "model_version"
+            ),
+            on="account_id",
+            how="left",
+        )
+        .join(previous, on="account_id", how="left")
+        .join(events, on="account_id", how="left")
+        .with_columns((pl.col("score") - pl.col("previous_score")).alias("score_change"))
+    )
+    return table.select(
+        (pl.col(c) if c in table.columns else pl.lit(None)).cast(t).alias(c)
+        for c, t in STATE_SCHEMA.items()
+    )

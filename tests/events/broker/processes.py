@@ -1,0 +1,39 @@
+"""``cardpilot events consume`` as a real process, for the kill and SIGTERM tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from cardpilot.stream.broker import Broker
+
+CLI = Path(sys.executable).with_name("cardpilot")
+
+
+def cli_env(home: Path, broker: Broker) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CARDPILOT_HOME": str(home),
+        "CARDPILOT_CONFIG": str(home / "none.toml"),
+        "CARDPILOT_NATS_URL": broker.url,
+        "CARDPILOT_EVENTS_STREAM": broker.stream,
+        "CARDPILOT_EVENTS_SUBJECT": broker.prefix,
+        "CARDPILOT_EVENTS_DURABLE": broker.durable,
+    }
+
+
+def start_consumer(
+    url: str, home: Path, broker: Broker, *extra: str, batch: int = 50
+) -> subprocess.Popen[str]:
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "none.toml").write_text("", encoding="utf-8")
+    args = [str(CLI), "events", "consume", "--database", url, "--batch", str(batch)]
+    return subprocess.Popen(
+        [*args, "--ack-wait", "1", "--json", *extra],
+        env=cli_env(home, broker),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
