@@ -62,6 +62,7 @@ STEPS: list[Step] = [
         ],
     ),
     (("cases", "list"), lambda c: ["cases", "list"]),
+    (("limits", "apply-pending"), lambda c: ["limits", "apply-pending", "--as-of", c["as_of"]]),
     (("audit", "verify"), lambda c: ["audit", "verify"]),
     (("ledger", "check"), lambda c: ["ledger", "check"]),
     (("fairness", "report"), lambda c: ["fairness", "report", "--min-group", "10"]),

@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from cardpilot.batch.pending_limits import apply_pending_limits
 from cardpilot.cli import app
+from cardpilot.cli.output import envelope_data
 from cardpilot.config import get_settings
 from cardpilot.jobs.cases import decide_review_case, open_review_case
 from cardpilot.jobs.review import review_portfolio
@@ -186,7 +187,7 @@ def test_the_account_story_shows_the_pending_decrease_and_the_cli_applies_it(
               "--database", loaded_store],
     )  # fmt: skip
     assert shown.exit_code == 0, shown.output
-    story = json.loads(shown.stdout)
+    story = envelope_data(shown.stdout)
     waiting = story["account"]["pending_limit"]
     assert waiting["status"] == "pending"
     assert waiting["effective_on"] == EFFECTIVE.isoformat()
@@ -198,17 +199,17 @@ def test_the_account_story_shows_the_pending_decrease_and_the_cli_applies_it(
               "--database", loaded_store],
     )  # fmt: skip
     assert applied.exit_code == 0, applied.output
-    assert json.loads(applied.stdout)["applied"] == _decreases(loaded_store).height
+    assert envelope_data(applied.stdout)["applied"] == _decreases(loaded_store).height
     twice = runner.invoke(
         app, ["limits", "apply-pending", "--as-of", EFFECTIVE.isoformat(), "--json",
               "--database", loaded_store],
     )  # fmt: skip
-    assert json.loads(twice.stdout)["applied"] == 0
+    assert envelope_data(twice.stdout)["applied"] == 0
     later = runner.invoke(
         app, ["account", "show", account, "--as-of", EFFECTIVE.isoformat(), "--json",
               "--database", loaded_store],
     )  # fmt: skip
-    story = json.loads(later.stdout)
+    story = envelope_data(later.stdout)
     assert story["account"]["pending_limit"] is None
     assert story["pending_limit_changes"][0]["status"] == "applied"
     assert story["pending_limit_changes"][0]["applied_on"] == EFFECTIVE.isoformat()

@@ -8,7 +8,7 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 
 limits_app = typer.Typer(
     help="Limit changes waiting for their notice period.", no_args_is_help=True
@@ -41,7 +41,7 @@ def apply_pending(
     finally:
         db.dispose()
     if as_json:
-        emit_json(applied.as_json())
+        print_json("limits apply-pending", applied.as_json())
         return
     console.print(
         f"as of {applied.as_of}: {applied.applied} pending decreases applied,"
