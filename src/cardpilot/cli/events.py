@@ -9,7 +9,7 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, emit_json, fail
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 
 if TYPE_CHECKING:
     from cardpilot.stream.broker import Broker
@@ -65,7 +65,7 @@ def publish(
     except (BrokerError, EventFileError) as exc:
         raise fail(str(exc)) from exc
     if as_json:
-        emit_json({"command": "events publish", "file": str(file), **counts.as_json()})
+        print_json("events publish", {"file": str(file), **counts.as_json()})
     else:
         console.print(
             f"published {counts.published:,} events to {broker.subject} in {counts.seconds:.1f} s"
@@ -116,13 +116,7 @@ def consume(
     finally:
         db.dispose()
     if as_json:
-        emit_json(
-            {
-                "command": "events consume",
-                "policy_version": rules.recorded_version,
-                **counts.as_json(),
-            }
-        )
+        print_json("events consume", {"policy_version": rules.recorded_version, **counts.as_json()})
     else:
         console.print(
             f"consumed {counts.messages:,} events · {counts.applied:,} applied · "
