@@ -76,6 +76,7 @@ STEPS: list[Step] = [
         ],
     ),
     (("cases", "list"), lambda c: ["cases", "list"]),
+    (("limits", "apply-pending"), lambda c: ["limits", "apply-pending", "--as-of", c["as_of"]]),
     (("audit", "verify"), lambda c: ["audit", "verify"]),
     (("ledger", "check"), lambda c: ["ledger", "check"]),
     (("fairness", "report"), lambda c: ["fairness", "report", "--min-group", "10"]),
@@ -206,7 +207,6 @@ STEPS: list[Step] = [
         ],
     ),
     (("request", "expire"), lambda c: ["request", "expire", "--as-of", "2030-01-01"]),
-    (("limits", "apply-pending"), lambda c: ["limits", "apply-pending", "--as-of", c["as_of"]]),
     (
         ("users", "add"),
         lambda c: ["users", "add", "li.na", "--role", "analyst", "--password", "s3cret-pass"],
