@@ -36,6 +36,7 @@ NO_JSON = {
     ("demo",): "a guided tour printing its steps; each step is a command below",
     ("notify", "worker"): "runs until stopped; `notify status --json` reports on it",
     ("audit", "export"): "writes the audit records themselves, as JSON lines",
+    ("serve",): "runs the HTTP service until stopped; its own answers are JSON",
 }
 
 
@@ -75,6 +76,7 @@ STEPS: list[Step] = [
         ],
     ),
     (("cases", "list"), lambda c: ["cases", "list"]),
+    (("limits", "apply-pending"), lambda c: ["limits", "apply-pending", "--as-of", c["as_of"]]),
     (("audit", "verify"), lambda c: ["audit", "verify"]),
     (("ledger", "check"), lambda c: ["ledger", "check"]),
     (("fairness", "report"), lambda c: ["fairness", "report", "--min-group", "10"]),
@@ -205,7 +207,15 @@ STEPS: list[Step] = [
         ],
     ),
     (("request", "expire"), lambda c: ["request", "expire", "--as-of", "2030-01-01"]),
-    (("limits", "apply-pending"), lambda c: ["limits", "apply-pending", "--as-of", c["as_of"]]),
+    (
+        ("users", "add"),
+        lambda c: ["users", "add", "li.na", "--role", "analyst", "--password", "s3cret-pass"],
+    ),
+    (("users", "list"), lambda c: ["users", "list"]),
+    (("users", "disable"), lambda c: ["users", "disable", "li.na"]),
+    (("keys", "create"), lambda c: ["keys", "create", "card-platform"]),
+    (("keys", "list"), lambda c: ["keys", "list"]),
+    (("keys", "revoke"), lambda c: ["keys", "revoke", c["keys create"]["key_id"]]),
     (("privacy", "status"), lambda c: ["privacy", "status"]),
     (("privacy", "rotate"), lambda c: ["privacy", "rotate"]),
     (("events", "publish"), lambda c: ["events", "publish", str(c["events"]), *c["broker"]]),

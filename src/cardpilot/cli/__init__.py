@@ -72,6 +72,7 @@ from cardpilot.cli import purchase as _purchase  # noqa: E402,F401
 from cardpilot.cli import request as _request  # noqa: E402,F401
 from cardpilot.cli import review as _review  # noqa: E402,F401
 from cardpilot.cli import segments as _segments  # noqa: E402,F401
+from cardpilot.cli import serve as _serve  # noqa: E402,F401
 from cardpilot.cli import simulate as _simulate  # noqa: E402,F401
 from cardpilot.cli import summary as _summary  # noqa: E402,F401
 from cardpilot.cli import warn as _warn  # noqa: E402,F401

@@ -27,7 +27,13 @@ AS_OF_DEFAULT = "YYYY-MM-DD; default: the day after the latest statement cycle i
 AS_OF_TODAY = "YYYY-MM-DD; default: today in the issuer's time zone (CARDPILOT_TIMEZONE)."
 # The commands that read no store, and so default to today.
 TODAY_COMMANDS = frozenset(
-    {("assign",), ("apply",), ("request", "increase"), ("request", "expire")}
+    {
+        ("assign",),
+        ("apply",),
+        ("request", "increase"),
+        ("request", "expire"),
+        ("limits", "apply-pending"),
+    }
 )
 
 

@@ -23,6 +23,7 @@ from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
 from cardpilot.policy.catalogue import OVERDUE
+from cardpilot.service.plans import quote_json
 
 if TYPE_CHECKING:
     from cardpilot.overdue.schema import OverduePolicy
@@ -41,36 +42,6 @@ def today_local() -> dt.date:
     except Exception:  # settings unreadable: the China default
         zone = "Asia/Shanghai"
     return dt.datetime.now(ZoneInfo(zone)).date()
-
-
-def quote_json(q: PlanQuote, policy_version: str | None, currency: str) -> dict[str, Any]:
-    return {
-        "kind": q.kind.value,
-        "currency": currency,
-        "principal": format_major(q.principal_minor),
-        "months": q.months,
-        "defer_months": q.defer_months,
-        "start": q.start.isoformat(),
-        "monthly_rate": str(q.monthly_rate),
-        "nominal_annual_rate": str(q.nominal_annual_rate),
-        "irr_monthly": str(q.irr_monthly),
-        "apr": str(q.apr),
-        "apr_basis": "monthly IRR x 12 (simple annualisation)",
-        "ear": str(q.ear),
-        "total_fee": format_major(q.total_fee_minor),
-        "total_paid": format_major(q.total_paid_minor),
-        "policy_version": policy_version,
-        "payments": [
-            {
-                "n": p.n,
-                "due_date": p.due_date.isoformat(),
-                "principal": format_major(p.principal_minor),
-                "fee": format_major(p.fee_minor),
-                "total": format_major(p.total_minor),
-            }
-            for p in q.payments
-        ],
-    }
 
 
 def _check_segment_terms(

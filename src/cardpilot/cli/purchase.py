@@ -10,8 +10,9 @@ import typer
 from cardpilot.cli.apply import load_policies
 from cardpilot.cli.common import DATABASE_OPTION, LIMITS_POLICY_OPTION, open_engine
 from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
-from cardpilot.cli.plan import plan_app, print_quote, quote_json, today_local
+from cardpilot.cli.plan import plan_app, print_quote, today_local
 from cardpilot.domain.money import MoneyError, format_major, to_minor
+from cardpilot.service.plans import quote_json
 
 
 def _money(option: str, value: str | None) -> int | None:

@@ -252,6 +252,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.customer_models",
     "cardpilot.store.event_models",
     "cardpilot.store.warning_models",
+    "cardpilot.store.service_models",
 )
 
 

@@ -1,8 +1,8 @@
 """Decided applications: ``application_decisions``, one row per application (``cardpilot apply``);
 requests for more credit: ``limit_requests`` (``cardpilot request``).
 
-Revision ID: 0020_customer25_applications
-Revises: 0019_cycles
+Revision ID: 0023_customer25_applications
+Revises: 0022_service24_users
 Create Date: 2026-12-05 15:00:00
 """
 
@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0020_customer25_applications"
-down_revision: str | None = "0019_cycles"
+revision: str = "0023_customer25_applications"
+down_revision: str | None = "0022_service24_users"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
