@@ -46,6 +46,7 @@ RESULTS = ROOT / "bench" / "results" / "api.json"
 CLI = Path(sys.executable).with_name("cardpilot")
 TARGETS_MS = {"decide": 25.0, "account": 15.0}
 WARMUP_SECONDS = 3.0
+MAX_CONNECTIONS = 256
 
 
 @dataclass
@@ -95,21 +96,33 @@ def _raw(method: str, path: str, key: str, body: bytes = b"") -> bytes:
 
 
 async def open_loop(port: int, requests: list[bytes], rate: float, warmup: int) -> Tally:
-    """Send ``requests`` at ``rate`` per second; the first ``warmup`` are not counted."""
-    pool: list[Connection] = []
+    """Send ``requests`` at ``rate`` per second; the first ``warmup`` are not counted. At
+    most ``MAX_CONNECTIONS`` are open: a request due while all are busy waits for one, and its
+    wait counts in its latency (it was due when it was due)."""
+    idle: asyncio.Queue[Connection] = asyncio.Queue()
+    opened = 0
     tally = Tally()
     start = time.perf_counter() + 0.2
 
+    async def connection() -> Connection:
+        nonlocal opened
+        if idle.empty() and opened < MAX_CONNECTIONS:
+            opened += 1
+            return await Connection.open("127.0.0.1", port)
+        return await idle.get()
+
     async def one(i: int, raw: bytes, due: float) -> None:
-        conn = pool.pop() if pool else await Connection.open("127.0.0.1", port)
+        nonlocal opened
+        conn = await connection()
         try:
             status = await conn.request(raw)
         except (OSError, asyncio.IncompleteReadError, ValueError):
             conn.close()
+            opened -= 1
             if i >= warmup:
                 tally.errors += 1
             return
-        pool.append(conn)
+        idle.put_nowait(conn)
         if i < warmup:
             return
         tally.latencies.append((time.perf_counter() - due) * 1000)
@@ -125,8 +138,8 @@ async def open_loop(port: int, requests: list[bytes], rate: float, warmup: int) 
             await asyncio.sleep(delay)
         tasks.append(asyncio.create_task(one(i, raw, due)))
     await asyncio.gather(*tasks)
-    for conn in pool:
-        conn.close()
+    while not idle.empty():
+        idle.get_nowait().close()
     return tally
 
 
