@@ -7,8 +7,8 @@ steady request rate, against ``cardpilot serve`` with a 1M-account store.
 1. The store is the review benchmark's cached one (a synthetic portfolio of ``--accounts``
    accounts with 6 statements each, imported into SQLite under ``bench/.cache/``; made when
    absent), copied for the run; the model the review benchmark trains (or ``--model``).
-2. ``cardpilot serve --workers N`` on loopback, a system API key made by ``cardpilot keys
-   create``.
+2. ``cardpilot serve --workers N`` on loopback, an API key made by ``cardpilot keys create``
+   (role admin: one key both reads and decides).
 3. An open-loop load generator (asyncio, HTTP/1.1 keep-alive on a pool of connections): the
    requests are sent at a fixed rate whatever the server's latency, each to a random account,
    and a request's latency runs from when it was due to be sent (a slow server cannot slow
@@ -51,8 +51,9 @@ MAX_CONNECTIONS = 256
 
 @dataclass
 class Tally:
-    latencies: list[float] = field(default_factory=list)
-    errors: int = 0
+    latencies: list[float] = field(default_factory=list)  # of every answered request
+    errors: int = 0  # not answered, or not 2xx
+    failed: int = 0  # not answered (the connection failed)
     statuses: dict[int, int] = field(default_factory=dict)
 
 
@@ -121,6 +122,7 @@ async def open_loop(port: int, requests: list[bytes], rate: float, warmup: int) 
             opened -= 1
             if i >= warmup:
                 tally.errors += 1
+                tally.failed += 1
             return
         idle.put_nowait(conn)
         if i < warmup:
@@ -186,7 +188,7 @@ def _run(
         "bench": "api",
         "endpoint": endpoint,
         "rate_rps": rate,
-        "requests": len(tally.latencies) + tally.errors,
+        "requests": len(tally.latencies) + tally.failed,
         "p50_ms": _quantile(tally.latencies, 0.50),
         "p99_ms": p99,
         "max_ms": round(max(tally.latencies, default=0.0), 2),
@@ -225,10 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         url = f"sqlite:///{store}"
         env = {**os.environ, "CARDPILOT_HOME": str(cached.parent / "home")}
         made = subprocess.run(
-            [str(CLI), "keys", "create", "bench", "--database", url, "--json"],
+            [str(CLI), "keys", "create", "bench", "--role", "admin", "--database", url, "--json"],
             check=True, capture_output=True, env=env,
         )  # fmt: skip
-        key = json.loads(made.stdout)["key"]
+        key = json.loads(made.stdout)["data"]["key"]  # the --json envelope
         server = subprocess.Popen(
             [str(CLI), "serve", "--port", str(args.port), "--workers", str(args.workers),
              "--database", url, "--model", model],
