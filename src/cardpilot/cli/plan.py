@@ -34,7 +34,7 @@ app.add_typer(plan_app, name="plan")
 _KINDS = {k.value.replace("_", "-"): k for k in PlanKind}
 
 
-def _today_local() -> dt.date:
+def today_local() -> dt.date:
     try:
         from cardpilot.config import get_settings
 
@@ -70,7 +70,7 @@ def _check_segment_terms(
         )
 
 
-def _print_quote(q: PlanQuote) -> None:
+def print_quote(q: PlanQuote) -> None:
     """The schedule as a table, then the totals and the rates."""
     table = titled_table("n", "due date", "principal", "fee", "total", title=f"{q.kind.value} plan")
     for p in q.payments:
@@ -128,7 +128,7 @@ def quote(
     except MoneyError as exc:
         raise fail(f"--principal: {exc}; give yuan like 12000 or 12000.50") from exc
     try:
-        start_date = dt.date.fromisoformat(start) if start else _today_local()
+        start_date = dt.date.fromisoformat(start) if start else today_local()
     except ValueError as exc:
         raise fail(f"--start {start!r} is not a date; use YYYY-MM-DD") from exc
     try:
@@ -157,7 +157,7 @@ def quote(
     if as_json:
         print_json("plan quote", quote_json(q, pol.version, pol.file.currency))
         return
-    _print_quote(q)
+    print_quote(q)
 
 
 # --------------------------------------------------------------------------- 和谐还款 store
@@ -167,7 +167,7 @@ DATABASE = DATABASE_OPTION
 
 def _day(value: str | None, option: str) -> dt.date:
     if value is None:
-        return _today_local()
+        return today_local()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:

@@ -2,7 +2,7 @@
 ``service_api_keys`` (systems, SHA-256 of each key's secret).
 
 Revision ID: 0022_service24_users
-Revises: 0021_explain21_pending_limits, 0021_warning23_interventions
+Revises: 0022_warning23_interventions
 Create Date: 2026-12-05 14:40:00
 """
 
@@ -14,12 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0022_service24_users"
-# Also the merge point of main's two 0021 heads (pending limits, warning interventions), which
-# both follow 0020: one head again.
-down_revision: str | tuple[str, ...] | None = (
-    "0021_explain21_pending_limits",
-    "0021_warning23_interventions",
-)
+down_revision: str | None = "0022_warning23_interventions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
