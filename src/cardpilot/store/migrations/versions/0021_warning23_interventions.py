@@ -2,7 +2,7 @@
 (one stored decision per account, rule and statement cycle); see store/warning_models.py.
 
 Revision ID: 0021_warning23_interventions
-Revises: 0020_events23_event_intake
+Revises: 0021_explain21_pending_limits
 Create Date: 2026-12-05 15:00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0021_warning23_interventions"
-down_revision: str | None = "0020_events23_event_intake"
+down_revision: str | None = "0021_explain21_pending_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
