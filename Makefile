@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(UV_VERSION)
 DATA ?=
 
-.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging bench-events bench-simulate clean
+.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging bench-events bench-simulate bench-api clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -103,6 +103,13 @@ notify-peers: $(NOTIFY_PEERS)/node_modules/.package-lock.json
 
 bench-notify: setup notify-peers
 	$(BIN)/python bench/bench_notify.py
+
+# The HTTP service on a 1M-account store (the review benchmark's cached one): decide one account
+# at 300 requests/s and read one account at 500 requests/s from an open-loop generator on
+# loopback; prints JSON and writes bench/results/api.json.
+API_BENCH_ARGS ?=
+bench-api: setup
+	$(BIN)/python bench/bench_api.py $(API_BENCH_ARGS)
 
 # The event intake end to end on the NATS JetStream server on loopback (127.0.0.1:4222):
 # 200,000 events published and consumed into SQLite and PostgreSQL, then 5,000 events/s steady

@@ -48,7 +48,7 @@ from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.models import Account, Customer
 from cardpilot.stream.broker import Broker, connect
 from cardpilot.stream.consumer import BatchDone, ConsumeOptions, consume
-from cardpilot.stream.triggers import Triggers
+from cardpilot.warning.policy import load_warning_policy
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "events.json"
@@ -182,7 +182,7 @@ def _run(
                 options,
                 stop,
                 on_batch,
-                Triggers.load(),
+                load_warning_policy(),
             )
         )
         # Stop once every line is consumed, or the publisher is done and nothing came for 5 s.

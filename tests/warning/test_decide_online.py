@@ -1,15 +1,15 @@
-"""The consumer's step (``batch.warnings.decide_online``): one account's state after an event,
-decided by the batch's rules in the caller's transaction, stored and queued once however often
-the account is seen again in the cycle; the batch then sees the same intervention."""
+"""The consumer's step (``notify.warning_decisions.decide_online``): one account's state after an
+event, decided by the batch's rules in the caller's transaction, stored and queued once however
+often the account is seen again in the cycle; the batch then sees the same intervention."""
 
 from __future__ import annotations
 
 import polars as pl
 from sqlalchemy import text
 
-from cardpilot.batch.warnings import decide_online
 from cardpilot.jobs.warning import run_warning
 from cardpilot.notify.compose import default_composer
+from cardpilot.notify.warning_decisions import decide_online
 from cardpilot.notify.warning_notices import AdviceTerms
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.store.db import make_engine

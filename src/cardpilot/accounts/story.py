@@ -69,7 +69,7 @@ def _json_list(value: Any) -> list[Any]:
     return list(loaded)
 
 
-def _customer(customer: Row, decrypt: Decrypt | None) -> dict[str, Any]:
+def _customer(customer: Row, decrypt: Decrypt | None, masked: bool = True) -> dict[str, Any]:
     def clear(column: str) -> str | None:
         blob = customer.get(column)
         if blob is None or decrypt is None:
@@ -79,6 +79,12 @@ def _customer(customer: Row, decrypt: Decrypt | None) -> dict[str, Any]:
         except Exception:  # a key this process does not hold: masked as unknown
             return None
 
+    if not masked:  # for a caller allowed to see personal data, who is audited for it
+        return {
+            "customer_id": customer.get("customer_id"),
+            **{f: clear(f"{f}_enc") for f in ("name", "national_id", "phone", "email")},
+            "locale": customer.get("locale"),
+        }
     return {
         "customer_id": customer.get("customer_id"),
         "name": mask_name(clear("name_enc")),
@@ -263,9 +269,10 @@ def _pending_limits(records: AccountRecords) -> list[dict[str, Any]]:
 
 
 def assemble_story(
-    records: AccountRecords, as_of: dt.date, decrypt: Decrypt | None = None
+    records: AccountRecords, as_of: dt.date, decrypt: Decrypt | None = None, masked: bool = True
 ) -> dict[str, Any]:
-    """The story of ``records`` as of ``as_of``; personal fields decrypted only to be masked."""
+    """The story of ``records`` as of ``as_of``; personal fields decrypted only to be masked
+    (``masked=False``: in clear, for the API's callers allowed to see them)."""
     account = records.account
     currency = str(account["currency"])
     pending = _pending_limits(records)
@@ -279,7 +286,7 @@ def assemble_story(
             "status": account["status"],
             "grade": account["grade"],
             "segment": account["segment"],
-            "customer": _customer(records.customer, decrypt),
+            "customer": _customer(records.customer, decrypt, masked),
             # The decrease in its notice period, if one is: the limit above stands until then.
             "pending_limit": waiting[-1] if waiting else None,
         },
@@ -304,8 +311,12 @@ def assemble_story(
 
 
 def account_story(
-    conn: Connection, account_id: str, as_of: dt.date, decrypt: Decrypt | None = None
+    conn: Connection,
+    account_id: str,
+    as_of: dt.date,
+    decrypt: Decrypt | None = None,
+    masked: bool = True,
 ) -> dict[str, Any] | None:
     """The story of ``account_id`` as of ``as_of`` from the store (None: no such account)."""
     records = read_account(conn, account_id, as_of)
-    return None if records is None else assemble_story(records, as_of, decrypt)
+    return None if records is None else assemble_story(records, as_of, decrypt, masked)

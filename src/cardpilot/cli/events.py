@@ -102,23 +102,21 @@ def consume(
 
     from cardpilot.config import get_settings
     from cardpilot.events.policy import EventsPolicyError, load_events_policy
-    from cardpilot.overdue.loading import OverduePolicyError
     from cardpilot.stream.broker import BrokerError
     from cardpilot.stream.consumer import ConsumeOptions, run_consumer
-    from cardpilot.stream.triggers import Triggers
-    from cardpilot.warning.policy import WarningPolicyError
+    from cardpilot.warning.policy import WarningPolicyError, load_warning_policy
 
     try:
         rules = load_events_policy(policy)
-        triggers = Triggers.load(warning_policy)
-    except (EventsPolicyError, WarningPolicyError, OverduePolicyError) as exc:
+        warning = load_warning_policy(warning_policy)
+    except (EventsPolicyError, WarningPolicyError) as exc:
         raise fail(str(exc)) from exc
     options = ConsumeOptions(batch=batch, ack_wait_s=ack_wait, idle_exit_s=idle_exit)
     broker = _broker(nats_url, stream, subject_prefix, durable)
     db = open_engine(database)
     try:
         zone = ZoneInfo(get_settings().timezone)
-        counts = run_consumer(db, broker, rules, zone, options, triggers=triggers)
+        counts = run_consumer(db, broker, rules, zone, options, warning=warning)
     except BrokerError as exc:
         raise fail(str(exc)) from exc
     finally:
@@ -126,7 +124,7 @@ def consume(
     if as_json:
         versions = {
             "policy_version": rules.recorded_version,
-            "warning_policy_version": triggers.warning.version,
+            "warning_policy_version": warning.version,
         }
         print_json("events consume", {**versions, **counts.as_json()})
     else:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import typer
 
 from cardpilot.cli import app
+from cardpilot.cli.as_of import as_of_or_today
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, print_json
 
 limits_app = typer.Typer(
     help="Limit changes waiting for their notice period.", no_args_is_help=True
@@ -21,8 +20,7 @@ def apply_pending(
     as_of: str | None = typer.Option(
         None,
         "--as-of",
-        help="Apply the decreases effective on or before this day (YYYY-MM-DD);"
-        " default today in the issuer's time zone.",
+        help="Apply the decreases effective on or before this day",
     ),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
@@ -31,10 +29,7 @@ def apply_pending(
     account's limit and a ledger event, audited; running it again changes nothing."""
     from cardpilot.jobs.limits import apply_pending as apply
 
-    try:
-        day = dt.date.fromisoformat(as_of) if as_of else None
-    except ValueError as exc:
-        raise fail(f"--as-of {as_of!r} is not a date; use YYYY-MM-DD") from exc
+    day = as_of_or_today(as_of)
     db = open_engine(database)
     try:
         applied = apply(db, day)

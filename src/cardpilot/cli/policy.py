@@ -184,15 +184,40 @@ def validate(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -
     path = _folder(policy_ref)
     try:
         policy = load_policy(path)
+        customer = customer_version(path, policy)
     except PolicyError as exc:
         if as_json:
             print_json("policy validate", {"valid": False, "errors": str(exc).splitlines()})
             raise typer.Exit(2) from None
         raise fail(f"{exc}\nFix the field named above and validate again.") from None
     if as_json:
-        print_json("policy validate", {"valid": True, "version": policy.version})
+        print_json(
+            "policy validate",
+            {"valid": True, "version": policy.version, "customer_version": customer},
+        )
         return
     console.print(f"[green]valid[/] policy {policy.version}")
+    if customer is not None:
+        console.print(f"[green]valid[/] customer policy {customer}")
+
+
+def customer_version(path: Path | None, policy: Any) -> str | None:
+    """The version of the folder's ``customer.yaml`` checked against its limit policy (None:
+    the folder has none); ``PolicyError`` names what is wrong."""
+    from cardpilot.policy.customer import (
+        CUSTOMER_FILE,
+        application_limit_policy,
+        load_customer_policy,
+    )
+
+    folder = path or default_policy_path()
+    folder = folder.parent if folder.is_file() else folder
+    if not (folder / CUSTOMER_FILE).is_file():
+        return None
+    customer = load_customer_policy(folder)
+    if customer.applications is not None:
+        application_limit_policy(policy, customer)
+    return customer.version
 
 
 @policy_app.command("show")

@@ -53,15 +53,18 @@ from cardpilot.batch.scoring import (
     score_reason_texts,
 )
 from cardpilot.csv_safety import write_safe_csv
+from cardpilot.customer.advice import tips_advice as advise_tips
 from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
 from cardpilot.notify.decision_notices import (
     decrease_effective_on,
     figure_columns,
     limit_change_outbox,
     limit_notice_context,
+    tips_accounts,
 )
 from cardpilot.notify.policy import NotifyPolicy
 from cardpilot.notify.policy import default_policy as default_notify_policy
+from cardpilot.policy.customer import AdvicePolicy
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, EARLY_SUFFIX, AccountChunk
@@ -153,6 +156,7 @@ def review_portfolio(
     model_version: str | None = None,
     notify: bool = True,
     notify_policy: NotifyPolicy | None = None,
+    tips_advice: AdvicePolicy | None = None,
 ) -> ReviewResult:
     """Review every account of the store at ``database_url`` not yet decided in the cycle.
 
@@ -162,6 +166,9 @@ def review_portfolio(
     notice of every limit change in the outbox, in its decision's transaction.
     ``notify_policy``: the notices' policy, whose ``decrease_notice_days`` also dates the
     pending decreases (default: the shipped one).
+    ``tips_advice``: the customer policy's advice, put in the tips message of every limit kept
+    (``cardpilot.customer.advice``; each such account is rescored once per combination of
+    actions).
     """
     if engine not in ENGINES:
         raise ReviewError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
@@ -176,7 +183,7 @@ def review_portfolio(
             result = _start_run(db, scorer, policy, as_of, engine, model_version)
             # The limits the review reads are those in force on its as-of date.
             _apply_pending(db, result)
-            notices = _Notices(notify, notify_policy or default_notify_policy())
+            notices = _Notices(notify, notify_policy or default_notify_policy(), tips_advice)
             _review_chunks(
                 db, result, scorer, policy, engine, chunk_rows, spark, progress, notices, helpers
             )
@@ -301,6 +308,8 @@ def audit_review_run(db: Engine, result: ReviewResult, status: str) -> None:
 class _Notices:
     queue: bool  # queue the notices of the review's limit changes in the outbox
     policy: NotifyPolicy  # their policy: texts, and the decrease's notice period
+    # The customer policy's advice, put in the tips message of a kept limit (None: no advice).
+    tips_advice: AdvicePolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -309,6 +318,7 @@ class _DecidedChunk:
     decisions: pl.DataFrame
     figures: pl.DataFrame | None = None  # the accounts' figures their notices' reasons show
     held: int = 0
+    advice: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # tips' advice lines
 
 
 def _review_steps(
@@ -321,6 +331,8 @@ def _review_steps(
     notices: _Notices,
 ) -> ChunkSteps[AccountChunk, _DecidedChunk, ChunkWritten]:
     texts: dict[str, dict[str, str]] = {}
+    tips_advice = notices.tips_advice
+    tips_after_keep = notices.policy.limit_notices.tips_after_keep if tips_advice else ()
     effective = dt.datetime.combine(result.as_of, dt.time(), tzinfo=dt.UTC)
     decreases_from = decrease_effective_on(result.as_of, notices.policy)
     notify = notices.queue
@@ -350,7 +362,11 @@ def _review_steps(
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
         figures = figure_columns(table) if notify else None
-        return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held)
+        advice: dict[str, dict[str, list[str]]] = {}
+        if notify and tips_advice is not None:
+            kept = tips_accounts(decided, tips_after_keep)["account_id"].to_list()
+            advice = advise_tips(chunk.frames, kept, result.as_of, scorer, policy, tips_advice)
+        return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held, advice)
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
         accounts = planned.chunk.accounts
@@ -370,7 +386,9 @@ def _review_steps(
             watch=watch,
             decrease_effective_on=decreases_from,
         )
-        context = limit_notice_context(policy, planned.figures, notices.policy)
+        context = limit_notice_context(
+            policy, planned.figures, notices.policy, advice=planned.advice
+        )
         outbox = (lambda changed: limit_change_outbox(db, changed, context)) if notify else None
         return writer.write(chunk, notices=outbox, before_commit=before_commit)
 

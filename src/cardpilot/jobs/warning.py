@@ -32,8 +32,8 @@ from sqlalchemy import Engine
 from cardpilot.audit.chain import AuditEntry, digest_text
 from cardpilot.batch.currency import require_currency
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
-from cardpilot.batch.warnings import decided_rows, store_and_queue
 from cardpilot.notify.compose import Composer, default_composer
+from cardpilot.notify.warning_decisions import decided_rows, store_and_queue
 from cardpilot.notify.warning_notices import AdviceTerms, QueuedWarnings
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.overdue.reminders import reminder_input, reminders_of

@@ -93,7 +93,8 @@ _HISTORY = text(HISTORY_INSERT).bindparams(bindparam("effective_at", type_=DateT
 
 
 class SqlAlchemyDecisionWriter:
-    """A store no bulk driver can open (in-memory SQLite): the statements on SQLAlchemy."""
+    """A store no bulk driver can open (in-memory SQLite), and the HTTP API's one decision at a
+    time on any store: the statements on SQLAlchemy."""
 
     writes_behind = False
 
@@ -149,6 +150,16 @@ class SqlAlchemyDecisionWriter:
         import polars as pl
 
         cols = ", ".join(DECISION_COLUMNS)
+        if conn.dialect.name != "sqlite":  # the HTTP API's one decision on PostgreSQL
+            named = ", ".join(f":{c}" for c in DECISION_COLUMNS)
+            conn.execute(
+                text(
+                    f"INSERT INTO limit_decisions ({cols}) VALUES ({named})"
+                    " ON CONFLICT (account_id, cycle_id) DO NOTHING"
+                ),
+                chunk.rows.select(DECISION_COLUMNS).to_dicts(),
+            )
+            return
         marks = ", ".join(["?"] * len(DECISION_COLUMNS))
         rows = chunk.rows.with_columns(  # the text and 0/1 SQLAlchemy's SQLite types store
             pl.col("as_of").cast(pl.String), pl.col("due_for_review").cast(pl.Int8)

@@ -77,16 +77,6 @@ def existing_accounts(conn: Connection, account_ids: Iterable[str]) -> set[str]:
     return found
 
 
-def account_customers(conn: Connection, account_ids: Iterable[str]) -> dict[str, str]:
-    """Each account's customer id."""
-    a = Account.__table__.c
-    out: dict[str, str] = {}
-    for ids in _chunks(account_ids):
-        query = select(a.account_id, a.customer_id).where(a.account_id.in_(ids))
-        out.update({str(k): str(v) for k, v in conn.execute(query)})
-    return out
-
-
 def account_features(
     conn: Connection, account_ids: Iterable[str] | None = None
 ) -> dict[str, AccountFeatures]:
@@ -196,8 +186,8 @@ def _digest(rows: Sequence[Sequence[Any]]) -> str:
 
 def intake_digests(conn: Connection) -> dict[str, str]:
     """SHA-256 of what the intake wrote, each in a fixed order and without write times: the
-    event postings, the receipts, the features, the early-warning decisions and the outbox (the
-    exactly-once tests compare them)."""
+    event postings, the receipts, the features, the early-warning decisions and the outbox
+    (the exactly-once tests compare them)."""
     p = LedgerPosting.__table__.c
     o = OutboxMessage.__table__.c
     r = EventReceipt.__table__.c
@@ -223,27 +213,16 @@ def intake_digests(conn: Connection) -> dict[str, str]:
         )
     ).all()
     features = conn.execute(select(f.account_id, f.state).order_by(f.account_id)).all()
-    w = WarningIntervention.__table__.c
-    decisions = conn.execute(
-        select(
-            w.decision_ref,
-            w.account_id,
-            w.customer_id,
-            w.as_of,
-            w.cycle_date,
-            w.rule,
-            w.intervention,
-            w.kind,
-            w.reasons,
-            w.advice,
-            w.hold_until,
-            w.policy_version,
-        ).order_by(w.decision_ref)
-    ).all()
     outbox = conn.execute(
         select(
             o.message_key, o.account_id, o.decision_ref, o.message_type, o.channel, o.body_text
         ).order_by(o.message_key)
+    ).all()
+    w = WarningIntervention.__table__.c
+    decisions = conn.execute(
+        select(
+            w.decision_ref, w.account_id, w.rule, w.intervention, w.reasons, w.advice, w.hold_until
+        ).order_by(w.decision_ref)
     ).all()
     return {
         "decisions": _digest(decisions),

@@ -11,10 +11,12 @@ import datetime as dt
 import json
 from collections.abc import Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cardpilot.store.payments import as_zoned
 from cardpilot.store.warning_models import WarningIntervention, WarningScore
 
 _BATCH = 5_000
@@ -175,3 +177,47 @@ def references_on(db: Engine, day: dt.date) -> list[str]:
             {"day": day},
         ).scalars()
         return sorted(str(r) for r in rows)
+
+
+_ONLINE_ACCOUNTS = text(
+    "SELECT a.account_id, a.customer_id, a.currency, a.status, a.open_date"
+    " FROM accounts a WHERE a.account_id IN :ids"
+).bindparams(bindparam("ids", expanding=True))
+_ONLINE_SCORES = text(
+    "SELECT w.account_id, w.score, w.score_change, w.reason_codes, w.model_version"
+    " FROM warning_scores w JOIN (SELECT account_id, MAX(as_of) AS last_on FROM warning_scores"
+    " WHERE account_id IN :ids AND as_of <= :as_of GROUP BY account_id) p"
+    " ON p.account_id = w.account_id AND p.last_on = w.as_of"
+).bindparams(bindparam("ids", expanding=True))
+_ONLINE_INCREASES = text(
+    "SELECT account_id, MAX(effective_at) FROM limit_history WHERE account_id IN :ids"
+    " AND old_limit_minor IS NOT NULL AND new_limit_minor > old_limit_minor GROUP BY account_id"
+).bindparams(bindparam("ids", expanding=True))
+
+
+def online_inputs(
+    conn: Connection, account_ids: Sequence[str], as_of: dt.date, zone: ZoneInfo
+) -> dict[str, dict[str, Any]]:
+    """What the event consumer's trigger states take from the store, per account: its
+    customer, currency and status, its latest early-warning score on or before ``as_of``
+    (with its change, reasons and model version) and the day of its latest limit increase in
+    the issuer's zone (``increased_on``). In ``conn``'s transaction."""
+    ids = sorted(set(account_ids))
+    out: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 500):
+        part = ids[start : start + 500]
+        for row in conn.execute(_ONLINE_ACCOUNTS, {"ids": part}).mappings():
+            out[row["account_id"]] = dict(row)
+        scores = conn.execute(_ONLINE_SCORES, {"ids": part, "as_of": as_of}).mappings()
+        for row in scores:
+            if row["account_id"] in out:
+                out[row["account_id"]].update(
+                    score=row["score"],
+                    score_change=row["score_change"],
+                    reason_codes=json.loads(row["reason_codes"]),
+                    model_version=row["model_version"],
+                )
+        for account, at in conn.execute(_ONLINE_INCREASES, {"ids": part}):
+            if account in out and at is not None:
+                out[account]["increased_on"] = as_zoned(at, zone).date()
+    return out

@@ -38,7 +38,8 @@ from cardpilot.events.policy import EventsPolicy
 from cardpilot.events.validation import Rejection
 from cardpilot.store.events import read_lookups, write_batch
 from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
-from cardpilot.stream.triggers import Triggers, evaluate_triggers
+from cardpilot.stream.triggers import evaluate_triggers
+from cardpilot.warning.policy import WarningPolicy
 
 # Accounts whose committed features the consumer keeps between batches, at most.
 HELD_ACCOUNTS = 200_000
@@ -107,9 +108,9 @@ class Intake:
         engine: Engine,
         policy: EventsPolicy,
         tz: dt.tzinfo,
-        triggers: Triggers | None = None,
+        warning: WarningPolicy | None = None,
     ) -> None:
-        self.engine, self.policy, self.tz, self.triggers = engine, policy, tz, triggers
+        self.engine, self.policy, self.tz, self.warning = engine, policy, tz, warning
         self.held: dict[str, AccountFeatures] = {}
 
     def process(self, raws: list[bytes]) -> BatchDone:
@@ -122,7 +123,7 @@ class Intake:
                 plan = plan_batch(parsed, lookups, self.policy, self.tz)
                 added = write_batch(conn, plan, months)
                 fired = evaluate_triggers(
-                    conn, plan.trigger_rows, self.triggers, dt.datetime.now(dt.UTC)
+                    conn, plan.trigger_rows, self.warning, dt.datetime.now(dt.UTC)
                 )
         except BaseException:
             self.held.clear()
@@ -180,12 +181,12 @@ async def consume(
     options: ConsumeOptions,
     stop: asyncio.Event,
     on_batch: Callable[[BatchDone], None] | None = None,
-    triggers: Triggers | None = None,
+    warning: WarningPolicy | None = None,
 ) -> ConsumeCounts:
     """Consume until ``stop`` is set (or idle for ``options.idle_exit_s``); returns the counts."""
     counts = ConsumeCounts()
     started = time.perf_counter()
-    intake = Intake(engine, policy, tz, triggers)
+    intake = Intake(engine, policy, tz, warning)
     nc, js = await connect(broker)
     try:
         await ensure_streams(js, broker)
@@ -225,7 +226,7 @@ def run_consumer(
     tz: dt.tzinfo,
     options: ConsumeOptions,
     on_batch: Callable[[BatchDone], None] | None = None,
-    triggers: Triggers | None = None,
+    warning: WarningPolicy | None = None,
 ) -> ConsumeCounts:
     """``consume`` until SIGTERM or SIGINT (the batch in hand is finished and acknowledged)."""
     import signal
@@ -235,6 +236,6 @@ def run_consumer(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await consume(engine, broker, policy, tz, options, stop, on_batch, triggers)
+        return await consume(engine, broker, policy, tz, options, stop, on_batch, warning)
 
     return asyncio.run(main())

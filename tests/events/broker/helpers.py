@@ -18,7 +18,6 @@ from cardpilot.store.models import Account, Customer
 from cardpilot.stream.broker import Broker, connect
 from cardpilot.stream.consumer import ConsumeCounts, ConsumeOptions, consume
 from cardpilot.stream.publish import PublishCounts, publish_lines
-from cardpilot.stream.triggers import Triggers
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -46,19 +45,12 @@ def publish(broker: Broker, lines: list[bytes]) -> PublishCounts:
 
 
 def consume_all(
-    engine: Engine,
-    broker: Broker,
-    *,
-    batch: int = 100,
-    idle_exit_s: float = 1.0,
-    triggers: Triggers | None = None,
+    engine: Engine, broker: Broker, *, batch: int = 100, idle_exit_s: float = 1.0
 ) -> ConsumeCounts:
     options = ConsumeOptions(
         batch=batch, ack_wait_s=2.0, fetch_timeout_s=0.5, idle_exit_s=idle_exit_s
     )
-    policy = load_events_policy()
-    stop = asyncio.Event()
-    return asyncio.run(consume(engine, broker, policy, TZ, options, stop, None, triggers))
+    return asyncio.run(consume(engine, broker, load_events_policy(), TZ, options, asyncio.Event()))
 
 
 async def _dead_letters(broker: Broker) -> list[dict[str, Any]]:

@@ -85,31 +85,3 @@ def test_malformed_and_out_of_window_events_are_dead_lettered_with_reasons(
     assert by_field["amount_minor"]["event_id"] == "A1-3"
     assert by_field["$"]["payload"] == "{not json"
     engine.dispose()
-
-
-def test_a_fired_rule_is_stored_and_queued_once_with_the_batch(
-    broker: Broker, tmp_path: Path
-) -> None:
-    from sqlalchemy import func, select
-
-    from cardpilot.store.notify_models import OutboxMessage
-    from cardpilot.store.warning_models import WarningIntervention
-    from cardpilot.stream.triggers import Triggers
-
-    from ..test_triggers_online import _spike_lines
-
-    engine = make_store(f"sqlite:///{tmp_path / 's.db'}", ["A1"])
-    publish(broker, _spike_lines())
-    counts = consume_all(engine, broker, triggers=Triggers.load())
-    assert counts.triggers_fired == 1
-    with engine.connect() as conn:
-        rules = conn.execute(select(WarningIntervention.rule)).scalars().all()
-        messages = conn.execute(select(func.count()).select_from(OutboxMessage)).scalar_one()
-        before = intake_digests(conn)
-    assert rules == ["spend_spike_high_use"]
-    assert messages >= 1
-    again = Broker(broker.url, broker.stream, broker.prefix, durable=broker.durable + "x")
-    consume_all(engine, again, triggers=Triggers.load())
-    with engine.connect() as conn:
-        assert intake_digests(conn) == before
-    engine.dispose()

@@ -16,7 +16,6 @@ from cardpilot.cli.output import envelope_data
 from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
 from cardpilot.store.events import intake_digests, receipt_counts
 from cardpilot.stream.broker import Broker
-from cardpilot.stream.triggers import Triggers
 
 from .helpers import (
     account_ids,
@@ -70,7 +69,7 @@ def test_killed_and_restarted_consumer_ends_equal_to_an_uninterrupted_run(
     try:
         calm = make_store(f"sqlite:///{tmp_path / 'calm.db'}", accounts)
         publish(quiet, lines)
-        consume_all(calm, quiet, batch=50, triggers=Triggers.load())
+        consume_all(calm, quiet, batch=50)
         expected, expected_dead = _digests(calm), _dead(quiet)
     finally:
         asyncio.run(delete_streams(quiet))

@@ -4,9 +4,9 @@ consumer share.
 ``decided_rows`` turns the interventions ``warning.triggers.decide`` gave for some trigger
 states into stored rows (reasons, advice; ``notify.warning_notices.intervention_rows``);
 ``store_and_queue`` writes them and queues their messages in the caller's transaction (the
-transactional outbox). ``decide_online`` is the consumer's whole step for the accounts its
-events touched: their history read in the same transaction, the rules, the writes; the batch
-reads the history with its chunk instead and writes in the chunk loop's write step.
+transactional outbox): ``warn run`` calls them from its chunk loop, the event consumer
+(``stream.triggers``) in each batch's transaction. ``decide_online`` is one whole step for
+trigger states a caller builds: their history read in its transaction, the rules, the writes.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Early warning: ``warning_scores`` (the watch list of each run) and ``warning_interventions``
 (one stored decision per account, rule and statement cycle); see store/warning_models.py.
 
-Revision ID: 0021_warning23_interventions
+Revision ID: 0022_warning23_interventions
 Revises: 0021_explain21_pending_limits
 Create Date: 2026-12-05 15:00:00
 """
@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0021_warning23_interventions"
+revision: str = "0022_warning23_interventions"
 down_revision: str | None = "0021_explain21_pending_limits"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
