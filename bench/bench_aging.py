@@ -7,10 +7,12 @@
    complete cached portfolio of the limit-review benchmark with the same manifest (same
    generator, seed, months and end cycle) is reused instead of generating a second copy.
 2. In a child process (so ``peak_mb`` is that process's own peak resident set, input frame
-   included): the statement frame is read from Parquet, then the clock covers
-   ``age_accounts`` on the last cycle date, the unpaid minimum payments (the late fee's base)
-   and ``assign_treatments`` of every overdue account (the shipped policy), which assesses
-   each account's penalty interest and late fee and the waived share. The PD is a fixed
+   included): the statement frame is read from Parquet and the ledger's payments derived from
+   it as a statements-only import posts them, then the clock covers ``age_accounts`` on the
+   last cycle date with those payments (the ledger decides days past due where it can), the
+   unpaid minimum payments (the late fee's base), ``assign_treatments`` of every overdue
+   account (the shipped policy), which assesses each account's penalty interest and late fee
+   and the waived share, and the ledger postings of those decisions. The PD is a fixed
    stand-in column (a uniform value from a hash of the account id, squared so most PDs are
    low), not the scorer: the bench measures aging and the policy engine, the scorer has its
    own benchmark (``bench-models``).
@@ -97,9 +99,10 @@ def worker(folder: Path) -> dict[str, Any]:
     import numpy  # noqa: F401
     import polars as pl
 
-    from cardpilot.overdue.aging import age_accounts_lazy
+    from cardpilot.overdue.aging import LedgerPayments, age_accounts_lazy
     from cardpilot.overdue.loading import load_overdue_policy
     from cardpilot.overdue.treatment import assign_treatments_lazy
+    from cardpilot.overdue.treatment_postings import TREATMENT_CHARGES, treatment_postings
     from cardpilot.overdue.treatment_table import unpaid_minimum
 
     policy = load_overdue_policy()
@@ -109,6 +112,7 @@ def worker(folder: Path) -> dict[str, Any]:
         .select(
             "account_id",
             "cycle_date",
+            "due_date",
             (pl.col("statement_balance") * 100).cast(minor).alias("statement_balance_minor"),
             (pl.col("minimum_due") * 100).cast(minor).alias("minimum_due_minor"),
             (pl.col("amount_paid") * 100).cast(minor).alias("amount_paid_minor"),
@@ -117,9 +121,19 @@ def worker(folder: Path) -> dict[str, Any]:
         .collect()
     )
     rows = statements.height
+    # The ledger's payments as a statements-only import derives them (store.ledger
+    # statement_postings_sql): what each statement says was paid, on the previous due date;
+    # the treat job reads them from the store with its chunk, so they are read before the clock.
+    payments = (
+        statements.sort("account_id", "cycle_date")
+        .with_columns(pl.col("due_date").shift(1).over("account_id").alias("paid_on"))
+        .filter(pl.col("paid_on").is_not_null() & (pl.col("amount_paid_minor") > 0))
+        .select("account_id", "paid_on", pl.col("amount_paid_minor").alias("amount_minor"))
+    )
+    ledger = LedgerPayments(payments, END_CYCLE, AS_OF - dt.timedelta(days=62))
     started = time.perf_counter()
     cpu0 = time.process_time()
-    snapshot = age_accounts_lazy(statements.lazy(), AS_OF, policy).collect()
+    snapshot = age_accounts_lazy(statements.lazy(), AS_OF, policy, ledger).collect()
     aged = time.perf_counter()
     # The stand-in PD: uniform in [0, 1) from a hash of the account id, squared.
     unit = (pl.col("account_id").hash(seed=7) % 1_000_000).cast(pl.Float64) / 1_000_000
@@ -130,6 +144,21 @@ def worker(folder: Path) -> dict[str, Any]:
         (unit * unit).alias("pd"), pl.lit(0, pl.Int32).alias("broken_promises")
     )
     treated = assign_treatments_lazy(table, policy, AS_OF).collect()
+    treated_at = time.perf_counter()
+    # What the treat job posts to the ledger for these decisions (its charges, waivers and
+    # limit actions; the decision ids stand in as row numbers).
+    postings = treatment_postings(
+        treated.with_row_index("id", offset=1)
+        .with_columns(
+            pl.col("id").cast(pl.Int64),
+            pl.lit(AS_OF).alias("as_of"),
+            pl.lit(policy.file.currency).alias("currency"),
+            pl.lit(0, pl.Int64).alias("old_limit_minor"),
+            pl.lit(0, pl.Int64).alias("new_limit_minor"),
+        )
+        .select(list(TREATMENT_CHARGES)),
+        "Asia/Shanghai",
+    )
     done = time.perf_counter()
     cpu = time.process_time() - cpu0
     seconds = done - started
@@ -142,9 +171,15 @@ def worker(folder: Path) -> dict[str, Any]:
         "accounts_per_s": round(accounts / seconds),
         "peak_mb": peak_mb(),
         "statement_rows": rows,
+        "ledger_payment_rows": payments.height,
         "overdue_accounts": treated.height,
         "aging_seconds": round(aged - started, 3),
-        "treatment_seconds": round(done - aged, 3),
+        "treatment_seconds": round(treated_at - aged, 3),
+        "ledger_postings_seconds": round(done - treated_at, 3),
+        # The ledger rows the treatment adds and their size in memory (Arrow); the portfolio's
+        # ledger on disk is the review bench's (``ledger_rows``, ``ledger_mb`` of its store).
+        "ledger_rows": postings.height,
+        "ledger_mb": round(postings.estimated_size() / 2**20, 1),
         "cpu_seconds": round(cpu, 3),
         "segments": segments,
         "charged_minor": int(

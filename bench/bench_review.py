@@ -121,8 +121,20 @@ def worker_review(
         notify=False,
     )
     seconds = time.perf_counter() - started
+    from cardpilot.store.db import make_engine
+    from cardpilot.store.ledger import ledger_footprint
+
+    db = make_engine(url)
+    try:
+        ledger_rows, ledger_bytes = ledger_footprint(db)
+    finally:
+        db.dispose()
     return {
         "policy_version": policy.version,
+        # The store's ledger beside the review (the review reads none of it): its rows and
+        # bytes on disk, indexes included.
+        "ledger_rows": ledger_rows,
+        "ledger_mb": None if ledger_bytes is None else round(ledger_bytes / 2**20, 1),
         "decided": result.decided,
         "seconds": round(seconds, 3),
         "accounts_per_s": round(result.decided / seconds),

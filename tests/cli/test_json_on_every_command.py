@@ -36,7 +36,9 @@ NO_JSON = {
     ("demo",): "a guided tour printing its steps; each step is a command below",
     ("notify", "worker"): "runs until stopped; `notify status --json` reports on it",
     ("audit", "export"): "writes the audit records themselves, as JSON lines",
+    ("serve",): "runs the HTTP service until stopped; its own answers are JSON",
 }
+
 
 Context = dict[str, Any]
 
@@ -74,6 +76,7 @@ STEPS: list[Step] = [
         ],
     ),
     (("cases", "list"), lambda c: ["cases", "list"]),
+    (("limits", "apply-pending"), lambda c: ["limits", "apply-pending", "--as-of", c["as_of"]]),
     (("audit", "verify"), lambda c: ["audit", "verify"]),
     (("ledger", "check"), lambda c: ["ledger", "check"]),
     (("fairness", "report"), lambda c: ["fairness", "report", "--min-group", "10"]),
@@ -85,6 +88,8 @@ STEPS: list[Step] = [
     (("overdue", "report"), lambda c: ["overdue", "report", "--out", str(c["tmp"] / "o.html")]),
     (("overdue", "remind"), lambda c: ["overdue", "remind", "--as-of", c["as_of"]]),
     (("overdue", "opt-in"), lambda c: ["overdue", "opt-in", c["customer"]]),
+    (("overdue", "simulate"), lambda c: ["overdue", "simulate", "--as-of", c["as_of"]]),
+    (("simulate",), lambda c: ["simulate", "--out", str(c["tmp"] / "simulation.html")]),
     (
         ("plan", "quote"),
         lambda c: [
@@ -155,6 +160,8 @@ STEPS: list[Step] = [
     ),
     (("model", "psi"), lambda c: ["model", "psi", str(c["scores_a"]), str(c["scores_b"])]),
     (("warn", "train"), lambda c: ["warn", "train", "--format", "store"]),
+    (("warn", "run"), lambda c: ["warn", "run", "--as-of", c["as_of"]]),
+    (("warn", "list"), lambda c: ["warn", "list", "--limit", "5"]),
     (("policy", "list"), lambda c: ["policy", "list"]),
     (("policy", "validate"), lambda c: ["policy", "validate", "default"]),
     (("policy", "show"), lambda c: ["policy", "show", "default"]),
@@ -164,6 +171,51 @@ STEPS: list[Step] = [
         lambda c: ["policy", "calibrate", "--sample", "300", "--out", str(c["tmp"] / "cal")],
     ),
     (("policy", "migrate"), lambda c: ["policy", "migrate", str(c["policy_copy"])]),
+    (
+        ("apply",),
+        lambda c: ["apply", str(_applications(c["tmp"])), "--model", str(APPLICATION_MODEL)],
+    ),
+    (("advise",), lambda c: ["advise", c["account"]]),
+    (
+        ("plan", "purchase"),
+        lambda c: [
+            "plan",
+            "purchase",
+            c["account"],
+            "--purpose",
+            "car",
+            "--amount",
+            "60000",
+            "--months",
+            "12",
+            "--income",
+            "40000",
+        ],
+    ),
+    (
+        ("request", "increase"),
+        lambda c: [
+            "request",
+            "increase",
+            c["account"],
+            "--kind",
+            "temporary",
+            "--amount",
+            "1000",
+            "--months",
+            "2",
+        ],
+    ),
+    (("request", "expire"), lambda c: ["request", "expire", "--as-of", "2030-01-01"]),
+    (
+        ("users", "add"),
+        lambda c: ["users", "add", "li.na", "--role", "analyst", "--password", "s3cret-pass"],
+    ),
+    (("users", "list"), lambda c: ["users", "list"]),
+    (("users", "disable"), lambda c: ["users", "disable", "li.na"]),
+    (("keys", "create"), lambda c: ["keys", "create", "card-platform"]),
+    (("keys", "list"), lambda c: ["keys", "list"]),
+    (("keys", "revoke"), lambda c: ["keys", "revoke", c["keys create"]["key_id"]]),
     (("privacy", "status"), lambda c: ["privacy", "status"]),
     (("privacy", "rotate"), lambda c: ["privacy", "rotate"]),
     (("events", "publish"), lambda c: ["events", "publish", str(c["events"]), *c["broker"]]),
@@ -196,6 +248,24 @@ STEPS: list[Step] = [
         ],
     ),
 ]
+
+
+APPLICATION_MODEL = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "models" / "application-scorecard"
+)
+
+
+def _applications(tmp: Path) -> Path:
+    """A two-row applications file (the generic layout's)."""
+    path = tmp / "applications.csv"
+    path.write_text(
+        "application_id,seniority_years,home,term_months,age,adverse_records,job,"
+        "monthly_expenses,monthly_income,assets,debt,amount_requested,purchase_price\n"
+        "J1,12,owner,36,40,no,fixed,4000,30000,200000,0,30000,40000\n"
+        "J2,1,rent,60,23,yes,partime,6000,5000,0,20000,80000,82000\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def envelope_schema() -> dict[str, Any]:

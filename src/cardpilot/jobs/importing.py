@@ -297,6 +297,12 @@ def _load(run: _Run, engine: Engine, uci: UciRead | None, generic: GenericReader
             _load_generic_with_workers(run, generic, loader)
         with run.times.timed("limit_history"):
             run.result.limit_history = _open_limit_history(loader, run.result)
+        if generic is not None and not (generic.files["transactions"] or generic.files["payments"]):
+            # Statements only: the ledger's money is what the statements imply (docs/ledger.md).
+            with run.times.timed("statement_postings"):
+                run.result.postings += loader.run_insert(
+                    store_ledger.statement_postings_sql(loader.backend)
+                )
         with run.times.timed("opening_balances"):
             run.result.postings += loader.run_insert(
                 store_ledger.opening_balances_sql(loader.backend)

@@ -1,16 +1,20 @@
 """The overdue treatment over the store: ``cardpilot overdue treat``.
 
     store ─(account-id chunks)─► age ─► features ─► score (PD) ─► + plan history
-          ─► explained_treatments ─► with_limits ─► store, limit actions, notices ─► export
+          ─► explained_treatments ─► with_limits ─► store, limit actions, ledger postings,
+             notices ─► export
 
 The chunked job loop (``batch.loop``) reads the store in account-id chunks
 (``store.overdue_treatments.read_treatment_chunks``); each chunk's overdue accounts are aged on
-``as_of`` (accounts on an accepted or active 和谐还款 plan are left to the plan), scored with
-the model, joined with their broken promises (和谐还款 plans broken on or
-before ``as_of``) and cures, and treated (``overdue.treatment_table``). One transaction per
+``as_of`` by their statements and, where it can judge, by the ledger's payments
+(``overdue.aging.LedgerPayments``; accounts on an accepted or active 和谐还款 plan are left to
+the plan), scored with the model, joined with their broken promises (和谐还款 plans broken on
+or before ``as_of``) and cures, and treated (``overdue.treatment_table``). One transaction per
 chunk inserts the decisions (``ON CONFLICT (account_id, as_of) DO NOTHING``), applies the limit
-actions of the decisions *this run inserted* and queues their notices through the outbox. A
-re-run of the same date (or one after a kill) treats each account exactly once.
+actions of the decisions *this run inserted*, posts their charges, waivers and limit actions to
+the ledger (``overdue.treatment_postings``, keyed by the decision) and queues their notices
+through the outbox. A re-run of the same date (or one after a kill) treats each account
+exactly once and posts nothing twice.
 
 The policy and the accounts must be in the same currency (the engine does not convert; the UCI
 data is NT$: use ``--policy uci-twd``, as for the review).
@@ -32,11 +36,13 @@ from sqlalchemy import Engine
 from cardpilot.audit.chain import AuditEntry, digest_text
 from cardpilot.batch.currency import require_currency
 from cardpilot.batch.kill_hook import KillHook
+from cardpilot.batch.ledger_view import known_through
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
 from cardpilot.batch.scoring import Scorer, model_version_of
+from cardpilot.config import get_settings
 from cardpilot.notify.compose import Composer, default_composer
 from cardpilot.notify.treatment_notices import enqueue_on, treatment_notices
-from cardpilot.overdue.aging import age_accounts
+from cardpilot.overdue.aging import LEDGER_PAYMENTS, LedgerPayments, age_accounts
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.overdue.treatment_export import (
@@ -44,6 +50,7 @@ from cardpilot.overdue.treatment_export import (
     treatments_export_frame,
     write_treatments_export,
 )
+from cardpilot.overdue.treatment_postings import treatment_postings
 from cardpilot.overdue.treatment_table import (
     explained_treatments,
     no_broken_promises,
@@ -51,13 +58,17 @@ from cardpilot.overdue.treatment_table import (
 )
 from cardpilot.policy.catalogue import OVERDUE
 from cardpilot.scoring.features import behaviour_features
+from cardpilot.simulation.overdue import expected_outcomes, outcome_rows, transition_rates
 from cardpilot.store.account_chunks import ChunkFrames
+from cardpilot.store.aging_transitions import observed_transitions
 from cardpilot.store.audit import default_actor, record_audit
 from cardpilot.store.db import open_store
+from cardpilot.store.ledger import PAYMENT_LOOKBACK_DAYS, insert_postings
 from cardpilot.store.overdue_treatments import (
     TreatmentChunk,
     apply_limit_actions,
     insert_treatments,
+    inserted_charges,
     inserted_treatments,
     read_treatment_chunks,
     read_treatments,
@@ -87,6 +98,10 @@ class TreatResult:
     skipped: int = 0  # overdue accounts already treated on this date by an earlier run
     on_plan: int = 0  # accounts left to their accepted or active 和谐还款 plan (not treated)
     notices: int = 0  # outbox messages queued by this run
+    postings: int = 0  # ledger postings added: charges, waivers, limit actions (docs/ledger.md)
+    # The last day the store's payment data reaches: up to it, days past due come from what
+    # the ledger shows due and unpaid (statements with a minimum due).
+    payments_known_through: dt.date | None = None
     frozen: int = 0
     cut: int = 0
     seconds: float = 0.0
@@ -141,10 +156,12 @@ def treat_frames(
     as_of: dt.date,
     broken: pl.DataFrame | None = None,
     pd_column: pl.DataFrame | None = None,
+    ledger: LedgerPayments | None = None,
 ) -> pl.DataFrame:
     """Age, score and treat one set of frames (no store): the treatments with the inputs that
-    explain them. ``pd_column`` (``account_id, pd``) stands in for the model when given."""
-    snapshot = age_accounts(frames.statements, as_of, policy)
+    explain them. ``pd_column`` (``account_id, pd``) stands in for the model when given;
+    ``ledger``: the payments that decide days past due where they can (``overdue.aging``)."""
+    snapshot = age_accounts(frames.statements, as_of, policy, ledger)
     overdue_ids = snapshot.filter(pl.col("days_past_due") > 0).select("account_id")
     scores = (
         pd_column if pd_column is not None else overdue_scores(frames, overdue_ids, scorer, as_of)
@@ -171,6 +188,7 @@ class _Written:
     inserted: int
     queued: int
     actions: dict[str, int]  # inserted per limit action
+    postings: int = 0
 
 
 def treat_overdue(
@@ -183,12 +201,14 @@ def treat_overdue(
     out: Path | str | None = None,
     progress: ProgressCallback | None = None,
     model_version: str | None = None,
+    timezone: str | None = None,
 ) -> TreatResult:
     """Treat every account of the store overdue on ``as_of`` and not yet treated that day.
 
     ``scorer``: a model with ``.score(features)`` (a registry champion or ``load_model_dir``);
     ``None`` leaves the PD unknown (no rule passes on it: such accounts fall to the rules on
     days past due and promises, or the catch-all). ``out``: export the date's decisions.
+    ``timezone``: the issuer's, the day its postings fall on (default ``CARDPILOT_TIMEZONE``).
     """
     started = time.perf_counter()
     policy = policy or load_overdue_policy()
@@ -204,7 +224,9 @@ def treat_overdue(
         )
         model_version = model_version or model_version_of(scorer)
         result = TreatResult(str(uuid.uuid4()), as_of, policy.version, model_version)
-        steps = _steps(db, scorer, policy, result, default_composer())
+        zone = timezone or get_settings().timezone
+        steps = _steps(db, scorer, policy, result, default_composer(), zone)
+        result.payments_known_through = known_through(db, zone)
         chunks = read_treatment_chunks(db, as_of, chunk_rows)
         clock = StageClock(DECIDE_STAGE)
         run_chunked(
@@ -238,6 +260,7 @@ def _steps(
     policy: OverduePolicy,
     result: TreatResult,
     composer: Composer,
+    zone: str,
 ) -> ChunkSteps[TreatmentChunk, _Decided, _Written]:
     """The treatment's steps of the chunked loop: decide a chunk, write it, add it up."""
 
@@ -247,7 +270,16 @@ def _steps(
         if not (chunk.accounts.height and chunk.statements.height):
             return None
         with clock.timing(DECIDE_STAGE):
-            treated = treat_frames(chunk_frames(chunk), scorer, policy, result.as_of, chunk.broken)
+            ledger = LedgerPayments(
+                chunk.payments
+                if chunk.payments is not None
+                else pl.DataFrame(schema=LEDGER_PAYMENTS),
+                result.payments_known_through,
+                result.as_of - dt.timedelta(days=PAYMENT_LOOKBACK_DAYS),
+            )
+            treated = treat_frames(
+                chunk_frames(chunk), scorer, policy, result.as_of, chunk.broken, ledger=ledger
+            )
             if not treated.height:
                 return None
             old_limits = chunk.accounts.rename({"credit_limit_minor": "old_limit_minor"})
@@ -262,15 +294,18 @@ def _steps(
             actions = apply_limit_actions(
                 conn, result.run_key, chunk.first, chunk.last, result.as_of
             )
+            charges = inserted_charges(conn, result.run_key, chunk.first, chunk.last)
+            posted = insert_postings(conn, treatment_postings(charges, zone))
             stored = inserted_treatments(conn, result.run_key, chunk.first, chunk.last)
             queued = enqueue_on(conn, treatment_notices(stored, policy), composer)
             before_commit()
-        return _Written(sum(actions.values()), queued, actions)
+        return _Written(sum(actions.values()), queued, actions, posted)
 
     def collect(decided: _Decided, written: _Written) -> None:
         result.treated += written.inserted
         result.skipped += decided.planned - written.inserted
         result.notices += written.queued
+        result.postings += written.postings
         result.frozen += written.actions.get("freeze", 0)
         result.cut += written.actions.get("cut", 0)
 
@@ -315,3 +350,125 @@ def _summarise(frame: pl.DataFrame, result: TreatResult) -> None:
         frame.group_by("risk_segment").agg(pl.col("pd").mean()).sort("risk_segment").iter_rows()
     ):
         result.mean_pd_by_segment[str(key)] = None if mean is None else round(float(mean), 6)
+
+
+# --------------------------------------------------------------------------- simulation
+
+SIMULATED_COLUMNS = (
+    "account_id",
+    "bucket",
+    "risk_segment",
+    "treatment",
+    "overdue_balance_minor",
+    "late_fee_minor",
+    "penalty_interest_minor",
+    "fee_waived_minor",
+    "contacts_per_week",
+)
+
+
+def simulate_treatments(
+    database_url: str,
+    scorer: Scorer | None,
+    policies: list[tuple[str, OverduePolicy]],
+    *,
+    as_of: dt.date,
+    contact_cost_minor: int,
+    months: int = 1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Each overdue policy's treatments of the accounts overdue on ``as_of``, decided as
+    ``treat`` decides them (``treat_frames``) but written nowhere, priced on the transition rates
+    of the store's aging history (``simulation.overdue``): expected cures, roll-forwards and
+    write-offs by treatment with intervals, fees charged and waived, contacts and their cost."""
+    db = open_store(database_url)
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name, _ in policies}
+    try:
+        for name, policy in policies:
+            require_currency(
+                db,
+                policy.file.currency,
+                error=TreatError,
+                amounts=f"the amounts of overdue policy {name}",
+                fix="Simulate with policies in the accounts' currency (docs/simulation.md).",
+                kind=OVERDUE,
+            )
+        transitions = observed_transitions(db)
+
+        def decide(chunk: TreatmentChunk, clock: StageClock) -> None:
+            if not (chunk.accounts.height and chunk.statements.height):
+                return None
+            frames, scores = chunk_frames(chunk), None
+            with clock.timing(DECIDE_STAGE):
+                for name, policy in policies:
+                    treated = treat_frames(frames, scorer, policy, as_of, chunk.broken, scores)
+                    scores = treated.select("account_id", "score", "pd", "model_version")
+                    parts[name].append(treated.select(SIMULATED_COLUMNS))
+            return None  # nothing to write
+
+        steps: ChunkSteps[TreatmentChunk, None, None] = ChunkSteps(
+            seen=lambda chunk: chunk.seen,
+            decide=decide,
+            write=lambda _planned, _commit: None,
+            collect=lambda _planned, _written: None,
+        )
+        chunks = read_treatment_chunks(db, as_of, chunk_rows, skip_treated=False)
+        total = account_count(db)
+        run_chunked(chunks, steps, clock=StageClock(DECIDE_STAGE), total=total, progress=progress)
+    finally:
+        db.dispose()
+    return _priced(policies, parts, transitions, as_of, scorer, contact_cost_minor, months)
+
+
+def _priced(
+    policies: list[tuple[str, OverduePolicy]],
+    parts: dict[str, list[pl.DataFrame]],
+    transitions: pl.DataFrame,
+    as_of: dt.date,
+    scorer: Scorer | None,
+    contact_cost_minor: int,
+    months: int,
+) -> dict[str, Any]:
+    """The simulated treatments priced on the observed rates (on the first policy's scale)."""
+    aging = policies[0][1].file.aging
+    limit = aging.write_off_after_days
+    write_off = [b.code for b in aging.bucket_list if limit is not None and b.min_dpd > limit]
+    rates = transition_rates(transitions, aging.scale().codes, write_off)
+    priced = {
+        name: outcome_rows(
+            expected_outcomes(
+                pl.concat(frames) if frames else pl.DataFrame(schema=_SIMULATED_SCHEMA),
+                rates,
+                contact_cost_minor=contact_cost_minor,
+                months=months,
+            )
+        )
+        for name, frames in parts.items()
+    }
+    return {
+        "as_of": as_of.isoformat(),
+        "currency": policies[0][1].file.currency,
+        "model_version": model_version_of(scorer),
+        "policies": [
+            {"name": name, "policy_version": policy.version, "by_treatment": priced[name]}
+            for name, policy in policies
+        ],
+        "observed": {
+            "transitions": int(transitions["accounts"].sum()) if transitions.height else 0,
+            "rates": rates.to_dicts(),
+        },
+    }
+
+
+_SIMULATED_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "bucket": pl.String(),
+    "risk_segment": pl.String(),
+    "treatment": pl.String(),
+    "overdue_balance_minor": pl.Int64(),
+    "late_fee_minor": pl.Int64(),
+    "penalty_interest_minor": pl.Int64(),
+    "fee_waived_minor": pl.Int64(),
+    "contacts_per_week": pl.Int32(),
+}

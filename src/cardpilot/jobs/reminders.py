@@ -146,6 +146,7 @@ def _steps(
         if not (chunk.accounts.height and chunk.statements.height):
             return None
         with clock.timing(PLAN_STAGE):
+            known = result.payments_known_through or dt.date.min
             table = reminder_input(
                 chunk.statements,
                 chunk.accounts,
@@ -154,8 +155,8 @@ def _steps(
                 payments=chunk.payments,
                 treatments=chunk.treatments,
                 opt_ins=chunk.opt_ins,
+                payments_through=known,
             )
-            known = result.payments_known_through or dt.date.min
             due = due_messages(table, result.as_of, policy, payments_through=known)
             plan = apply_daily_cap(due, policy)
         result.due += due.height

@@ -40,7 +40,7 @@ TRANSACTION_POSTINGS: dict[str, tuple[Kind, Component, int]] = {
 UCI_DUE_DAYS = 20
 
 
-def _local_midnight(day: pl.Expr, zone: str) -> pl.Expr:
+def local_midnight(day: pl.Expr, zone: str) -> pl.Expr:
     """The start of ``day`` in ``zone``, as a UTC instant."""
     return (
         day.cast(pl.Datetime("us"))
@@ -49,7 +49,7 @@ def _local_midnight(day: pl.Expr, zone: str) -> pl.Expr:
     )
 
 
-def _frame(frame: pl.DataFrame, **columns: pl.Expr) -> pl.DataFrame:
+def shaped_postings(frame: pl.DataFrame, **columns: pl.Expr) -> pl.DataFrame:
     """``frame`` shaped as postings: every ``POSTING_SCHEMA`` column, missing ones null."""
     exprs = [
         columns[name].alias(name) if name in columns else pl.lit(None, dtype=dtype).alias(name)
@@ -58,7 +58,7 @@ def _frame(frame: pl.DataFrame, **columns: pl.Expr) -> pl.DataFrame:
     return frame.select(exprs).cast(POSTING_SCHEMA)  # type: ignore[arg-type]
 
 
-def _day_key(prefix: str, day: pl.Expr, suffix: str = "") -> pl.Expr:
+def day_key(prefix: str, day: pl.Expr, suffix: str = "") -> pl.Expr:
     return pl.concat_str(
         pl.lit(prefix), pl.col("account_id"), pl.lit(":"), day.dt.strftime("%Y%m%d"), pl.lit(suffix)
     )
@@ -74,7 +74,7 @@ def from_transactions(transactions: pl.DataFrame, zone: str) -> pl.DataFrame:
     if transactions.schema["posted_at"].time_zone is None:  # type: ignore[attr-defined]
         posted = posted.dt.replace_time_zone("UTC")
     kind = pl.col("kind")
-    return _frame(
+    return shaped_postings(
         # A zero amount moves nothing (and would be a charge or credit of nothing).
         transactions.filter(pl.col("amount_minor") != 0),
         account_id=pl.col("account_id"),
@@ -94,16 +94,16 @@ def statements_issued(
 ) -> pl.DataFrame:
     """A ``statement_issued`` memo per statement row (its stated balance, on its cycle date)."""
     cycle = pl.col("cycle_date")
-    return _frame(
+    return shaped_postings(
         statements,
         account_id=pl.col("account_id"),
         kind=pl.lit(Kind.STATEMENT_ISSUED.value),
         amount_minor=pl.col("statement_balance_minor"),
         currency=pl.lit(currency, dtype=pl.Utf8),
-        effective_at=_local_midnight(cycle, zone),
+        effective_at=local_midnight(cycle, zone),
         effective_on=cycle,
         source=pl.lit(Source.IMPORT.value),
-        idempotency_key=_day_key("st:", cycle),
+        idempotency_key=day_key("st:", cycle),
     )
 
 
@@ -122,22 +122,22 @@ def from_uci_statements(statements: pl.DataFrame, zone: str, currency: str) -> p
     )
     fallback_due = cycle.dt.offset_by("-1mo").dt.month_end() + pl.duration(days=UCI_DUE_DAYS)
     paid_on = pl.min_horizontal(pl.col("previous_due").fill_null(fallback_due), cycle)
-    payments = _frame(
+    payments = shaped_postings(
         before.filter(paid > 0),
         account_id=pl.col("account_id"),
         kind=pl.lit(Kind.PAYMENT.value),
         component=pl.lit(Component.PRINCIPAL.value),
         amount_minor=-paid,
         currency=pl.lit(currency),
-        effective_at=_local_midnight(paid_on, zone),
+        effective_at=local_midnight(paid_on, zone),
         effective_on=paid_on,
         source=pl.lit(Source.IMPORT.value),
-        idempotency_key=_day_key("uci:", cycle, ":paid"),
+        idempotency_key=day_key("uci:", cycle, ":paid"),
     )
     moved = before.with_columns(
         (balance - pl.col("previous_balance") + paid).alias("movement")
     ).filter(pl.col("movement").is_not_null() & (pl.col("movement") != 0))
-    movements = _frame(
+    movements = shaped_postings(
         moved,
         account_id=pl.col("account_id"),
         kind=pl.when(pl.col("movement") > 0)
@@ -146,10 +146,10 @@ def from_uci_statements(statements: pl.DataFrame, zone: str, currency: str) -> p
         component=pl.lit(Component.PRINCIPAL.value),
         amount_minor=pl.col("movement"),
         currency=pl.lit(currency),
-        effective_at=_local_midnight(cycle, zone),
+        effective_at=local_midnight(cycle, zone),
         effective_on=cycle,
         source=pl.lit(Source.IMPORT.value),
-        idempotency_key=_day_key("uci:", cycle, ":moved"),
+        idempotency_key=day_key("uci:", cycle, ":moved"),
     )
     memos = statements_issued(ordered, zone, currency)
     return pl.concat([payments, movements, memos]).sort("account_id", "effective_on")

@@ -16,12 +16,22 @@ Definitions (docs/overdue.md):
   cures: how many times an overdue cycle was followed by one that was not.
 * balance: the latest statement balance, negative (credit) balances counted as 0;
   overdue balance: that balance when the account is past due, else 0.
+
+**What the ledger shows** (``LedgerPayments``: the ledger's payments and the last day its
+payment data reaches) decides days past due wherever it can: for an account whose latest
+statement states a minimum due and a due date, the payments the ledger holds after the cycle
+date up to ``as_of`` either meet the minimum (the account is current: the minimum includes
+anything past due) or not; a minimum not met makes a statement that was current past due by
+the days since its due date only when the payment data reaches that due date (else nobody
+knows it was missed); one already past due keeps aging. Without a stated minimum (the UCI
+file) the statements' own days past due stand.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -50,6 +60,69 @@ class AgingInputError(ValueError):
     """The statement frame lacks a column aging needs."""
 
 
+LEDGER_PAYMENTS: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "paid_on": pl.Date(),  # the business day, in the issuer's time zone
+    "amount_minor": pl.Int64(),  # > 0
+}
+
+
+@dataclass(frozen=True)
+class LedgerPayments:
+    """The ledger's payments (``LEDGER_PAYMENTS``; those after ``since`` are enough: a
+    statement older than ``since`` is not judged by them) and the last day the store's
+    payment data reaches (None: it holds none)."""
+
+    payments: pl.DataFrame
+    known_through: dt.date | None
+    since: dt.date | None = None
+
+
+def _ledger_dpd(statement_dpd: pl.Expr, as_of: dt.date, ledger: LedgerPayments) -> pl.Expr:
+    """Days past due where the ledger can judge the latest statement, else ``statement_dpd``.
+
+    A minimum met by the payments in the ledger is a fact whatever the data's reach; a minimum
+    not met counts only when the payment data reaches the due date (or ``as_of``)."""
+    if ledger.known_through is None:
+        return statement_dpd
+    due, minimum = pl.col("due_last"), pl.col("minimum_last")
+    seen = (minimum > 0) & due.is_not_null()
+    if ledger.since is not None:
+        seen = seen & (pl.col("last_cycle_date") >= pl.lit(ledger.since))
+    known = seen & (pl.lit(ledger.known_through) >= pl.min_horizontal(due, pl.lit(as_of)))
+    since_due = (pl.lit(as_of) - due).dt.total_days().cast(pl.Int32)
+    return (
+        pl.when((seen & (pl.col("paid_since_cycle") >= minimum)).fill_null(False))
+        .then(pl.lit(0, pl.Int32))
+        .when((known & (pl.col("dpd_last") == 0) & (since_due > 0)).fill_null(False))
+        .then(since_due)
+        .otherwise(statement_dpd)
+    )
+
+
+def _paid_since_cycle(
+    per_account: pl.LazyFrame, as_of: dt.date, ledger: LedgerPayments
+) -> pl.LazyFrame:
+    """``per_account`` with ``paid_since_cycle``: the ledger's payments after each account's
+    latest cycle date, up to ``as_of``."""
+    paid = (
+        ledger.payments.lazy()
+        .select(
+            pl.col("account_id").cast(pl.String),
+            pl.col("paid_on").cast(pl.Date),
+            pl.col("amount_minor").cast(pl.Int64),
+        )
+        .filter(pl.col("paid_on") <= as_of)
+        .join(per_account.select("account_id", "last_cycle_date"), on="account_id")
+        .filter(pl.col("paid_on") > pl.col("last_cycle_date"))
+        .group_by("account_id")
+        .agg(pl.col("amount_minor").sum().alias("paid_since_cycle"))
+    )
+    return per_account.join(paid, on="account_id", how="left").with_columns(
+        pl.col("paid_since_cycle").fill_null(0)
+    )
+
+
 def bucket_expr(dpd: pl.Expr, scale: BucketScale) -> pl.Expr:
     """The bucket code for a days-past-due expression, from the policy's scale."""
     buckets = scale.buckets
@@ -66,25 +139,27 @@ def _aging(policy: OverduePolicy | AgingPolicy) -> tuple[AgingPolicy, str]:
     return policy, "aging-only"
 
 
-def age_accounts_lazy(
-    statements: pl.LazyFrame, as_of: dt.date, policy: OverduePolicy | AgingPolicy
-) -> pl.LazyFrame:
-    aging, version = _aging(policy)
-    names = statements.collect_schema().names()
-    needed = ("account_id", "cycle_date", "statement_balance_minor", "days_past_due")
-    missing = [c for c in needed if c not in names]
-    if missing:
-        raise AgingInputError(
-            f"statement frame lacks {', '.join(missing)} (docs/CONTRACTS.md 'Statement frame')"
-        )
+def _per_account(statements: pl.LazyFrame, as_of: dt.date, judging: bool) -> pl.LazyFrame:
+    """Each account's cycles up to ``as_of`` summed up: its latest cycle (date, days past due,
+    balance; with ``judging``, its due date and minimum due), cycles delinquent, the run of
+    overdue cycles ending at the latest, cures."""
     overdue = pl.col("dpd") > 0
     ov_newest_first = overdue.reverse()
-    per_account = (
+    terms = (
+        [
+            pl.col("due_date").cast(pl.Date).alias("due"),
+            pl.col("minimum_due_minor").cast(pl.Int64).alias("minimum"),
+        ]
+        if judging
+        else []
+    )
+    return (
         statements.select(
             pl.col("account_id").cast(pl.String),
             pl.col("cycle_date").cast(pl.Date),
             pl.col("days_past_due").fill_null(0).cast(pl.Int32).alias("dpd"),
             pl.col("statement_balance_minor").cast(pl.Int64).alias("bal"),
+            *terms,
         )
         .filter(pl.col("cycle_date") <= as_of)
         # One stable sort on the (integer) date; group_by keeps row order inside each group,
@@ -102,8 +177,34 @@ def age_accounts_lazy(
             .cast(pl.Int32)
             .alias("consecutive_overdue_months"),
             (overdue.shift(1) & ~overdue).sum().cast(pl.Int32).alias("cures"),
+            *(
+                [
+                    pl.col("due").last().alias("due_last"),
+                    pl.col("minimum").last().alias("minimum_last"),
+                ]
+                if judging
+                else []
+            ),
         )
     )
+
+
+def age_accounts_lazy(
+    statements: pl.LazyFrame,
+    as_of: dt.date,
+    policy: OverduePolicy | AgingPolicy,
+    ledger: LedgerPayments | None = None,
+) -> pl.LazyFrame:
+    aging, version = _aging(policy)
+    names = statements.collect_schema().names()
+    needed = ("account_id", "cycle_date", "statement_balance_minor", "days_past_due")
+    missing = [c for c in needed if c not in names]
+    if missing:
+        raise AgingInputError(
+            f"statement frame lacks {', '.join(missing)} (docs/CONTRACTS.md 'Statement frame')"
+        )
+    judging = ledger is not None and {"due_date", "minimum_due_minor"} <= set(names)
+    per_account = _per_account(statements, as_of, judging)
     gap = (pl.lit(as_of) - pl.col("last_cycle_date")).dt.total_days().cast(pl.Int32)
     dpd = (
         pl.when(pl.col("dpd_last") > 0)
@@ -111,6 +212,9 @@ def age_accounts_lazy(
         .otherwise(pl.lit(0, pl.Int32))
         .cast(pl.Int32)
     )
+    if judging and ledger is not None:
+        per_account = _paid_since_cycle(per_account, as_of, ledger)
+        dpd = _ledger_dpd(dpd, as_of, ledger).cast(pl.Int32)
     balance = pl.max_horizontal(pl.col("bal_last"), pl.lit(0, pl.Int64))
     write_off = (
         pl.col("days_past_due") > aging.write_off_after_days
@@ -134,10 +238,15 @@ def age_accounts_lazy(
 
 
 def age_accounts(
-    statements: pl.DataFrame | pl.LazyFrame, as_of: dt.date, policy: OverduePolicy | AgingPolicy
+    statements: pl.DataFrame | pl.LazyFrame,
+    as_of: dt.date,
+    policy: OverduePolicy | AgingPolicy,
+    ledger: LedgerPayments | None = None,
 ) -> pl.DataFrame:
-    """Per-account aging on ``as_of`` (accounts with no cycle by then are left out)."""
-    return age_accounts_lazy(statements.lazy(), as_of, policy).sort("account_id").collect()
+    """Per-account aging on ``as_of`` (accounts with no cycle by then are left out); with
+    ``ledger``, days past due from what the ledger shows due and unpaid where it can."""
+    lazy = age_accounts_lazy(statements.lazy(), as_of, policy, ledger)
+    return lazy.sort("account_id").collect()
 
 
 def bucket_summary(snapshot: pl.DataFrame, scale: BucketScale) -> pl.DataFrame:

@@ -236,6 +236,7 @@ def reminder_input(
     payments: pl.DataFrame | None = None,
     treatments: pl.DataFrame | None = None,
     opt_ins: pl.DataFrame | None = None,
+    payments_through: dt.date | None = None,
 ) -> pl.DataFrame:
     """One row per account with a statement on or before ``as_of`` (``INPUT_SCHEMA``).
 
@@ -249,6 +250,9 @@ def reminder_input(
     A statement without a minimum due gets the contract's (``reminders.minimum_payment``).
     Days past due: the aging's (the statements' own), or the days since the due date when its
     minimum is still unpaid, whichever is larger; the bucket follows from it.
+    ``payments_through``: the last day the store's payment data reaches (None: up to
+    ``as_of``); a minimum whose due date lies beyond it is not known to be unpaid, so it adds
+    no days past due (as the aging has it, ``overdue.aging``).
     """
     terms = reminders_of(policy).minimum_payment
     latest = _latest_cycles(statements, policy, as_of)
@@ -277,7 +281,8 @@ def reminder_input(
     scale = policy.file.aging.scale()
     unpaid = pl.col("unpaid_minimum_minor")
     since_due = (pl.lit(as_of) - pl.col("due_date")).dt.total_days().cast(pl.Int32)
-    live_dpd = pl.when((unpaid > 0) & (since_due > 0)).then(since_due).otherwise(0)
+    known = pl.lit(True) if payments_through is None else pl.col("due_date") <= payments_through
+    live_dpd = pl.when((unpaid > 0) & (since_due > 0) & known).then(since_due).otherwise(0)
     return (
         latest.join(accounts.select("account_id", "customer_id", "currency"), on="account_id")
         .join(_paid_since_cycle(payments, latest, as_of), on="account_id", how="left")

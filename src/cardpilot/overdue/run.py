@@ -17,7 +17,13 @@ from typing import Any
 import polars as pl
 
 from cardpilot.domain.money import format_major
-from cardpilot.overdue.aging import age_accounts, bucket_summary, roll_rates, roll_summary
+from cardpilot.overdue.aging import (
+    LedgerPayments,
+    age_accounts,
+    bucket_summary,
+    roll_rates,
+    roll_summary,
+)
 from cardpilot.overdue.schema import OverduePolicy
 
 
@@ -32,6 +38,9 @@ class AgingReport:
     roll_to: dt.date | None
     rolls: dict[str, list[dict[str, object]]] | None
     stored_rows: int
+    # The last day the store's payment data reaches: up to it, days past due come from what the
+    # ledger shows due and unpaid (statements with a minimum due); None: the statements' own.
+    payments_known_through: dt.date | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -40,6 +49,9 @@ class AgingReport:
             "accounts": self.accounts,
             "snapshots": [d.isoformat() for d in self.snapshot_dates],
             "stored_rows": self.stored_rows,
+            "payments_known_through": None
+            if self.payments_known_through is None
+            else self.payments_known_through.isoformat(),
             "buckets": [
                 {
                     "bucket": r["bucket"],
@@ -76,16 +88,18 @@ def age_snapshots(
     *,
     save: Callable[[pl.DataFrame, str], int] | None = None,
     progress: Callable[[dt.date], None] | None = None,
+    ledger: LedgerPayments | None = None,
 ) -> AgingReport:
     """Age every snapshot date; ``save(snapshot, kind)`` stores each one (``kind``: ``cycle``
-    or ``daily``) and returns the rows it wrote."""
+    or ``daily``) and returns the rows it wrote. ``ledger``: the ledger's payments, which
+    decide days past due where they can (``overdue.aging``)."""
     dates, as_of_is_cycle = snapshot_dates(statements, as_of)
     snapshots: dict[dt.date, pl.DataFrame] = {}
     stored = 0
     for day in dates:
         if progress is not None:
             progress(day)
-        snap = age_accounts(statements, day, policy)
+        snap = age_accounts(statements, day, policy, ledger)
         snapshots[day] = snap
         if save is not None:
             stored += save(snap, "cycle" if (day != as_of or as_of_is_cycle) else "daily")
@@ -111,4 +125,5 @@ def age_snapshots(
         roll_to=roll_to,
         rolls=rolls,
         stored_rows=stored,
+        payments_known_through=None if ledger is None else ledger.known_through,
     )

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 import polars as pl
 from sqlalchemy import Connection, Engine, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError
 
 from cardpilot.ledger.balances import BALANCE_SCHEMA, COMPONENTS, MONEY_KINDS
 from cardpilot.ledger.postings import POSTING_SCHEMA, Posting, postings_frame
@@ -150,9 +151,57 @@ def iter_account_postings(
             )
 
 
+# A payment older than this cannot count towards an account's latest statement (two cycles).
+PAYMENT_LOOKBACK_DAYS = 62
+PAYMENT_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.Utf8(),
+    "paid_on": pl.Date(),
+    "amount_minor": pl.Int64(),
+}
+
+
+def ledger_payments(
+    conn: Connection, as_of: dt.date, lo: str | None = None, hi: str | None = None
+) -> pl.DataFrame:
+    """The ledger's payments of the last ``PAYMENT_LOOKBACK_DAYS`` up to ``as_of`` (of the
+    accounts ``lo``..``hi`` when given): ``account_id, paid_on`` (the business day),
+    ``amount_minor`` (> 0)."""
+    sql = (
+        f"SELECT account_id, effective_on, -amount_minor FROM {TABLE} WHERE kind = 'payment'"
+        " AND effective_on > :since AND effective_on <= :d"
+    )
+    since = as_of - dt.timedelta(days=PAYMENT_LOOKBACK_DAYS)
+    params: dict[str, object] = {"since": since, "d": as_of}
+    if lo is not None and hi is not None:
+        sql += " AND account_id BETWEEN :lo AND :hi"
+        params |= {"lo": lo, "hi": hi}
+    return query_frame(conn, sql, params, PAYMENT_SCHEMA)
+
+
 def posting_count(db: Engine) -> int:
     with db.connect() as conn:
         return _count(conn)
+
+
+def ledger_footprint(db: Engine) -> tuple[int, int | None]:
+    """The ledger's rows and its bytes on disk, its indexes included (SQLite: the pages of the
+    table and its indexes, from ``dbstat``; PostgreSQL: ``pg_total_relation_size``); None
+    where the size cannot be read (a SQLite built without ``dbstat``)."""
+    with db.connect() as conn:
+        rows = _count(conn)
+        if conn.dialect.name == "postgresql":
+            size = conn.execute(text(f"SELECT pg_total_relation_size('{TABLE}')")).scalar_one()
+            return rows, int(size)
+        try:
+            size = conn.execute(
+                text(
+                    "SELECT SUM(pgsize) FROM dbstat WHERE name IN (SELECT name FROM sqlite_master"
+                    f" WHERE tbl_name = '{TABLE}')"
+                )
+            ).scalar_one()
+        except DBAPIError:
+            return rows, None
+    return rows, None if size is None else int(size)
 
 
 def opening_balances_sql(backend: str) -> str:
@@ -195,6 +244,68 @@ def opening_balances_sql(backend: str) -> str:
     )
 
 
+STATEMENT_KEY_PREFIX = "st:"
+DERIVED_KEY_PREFIX = "stm:"
+
+
+def statement_postings_sql(backend: str) -> str:
+    """``INSERT … SELECT`` of the postings a statements-only portfolio's statements imply, for
+    each statement not yet posted (no ``st:<account>:<cycle>`` memo) of an account with no
+    imported transaction (``tx:``): as the UCI layout derives them (``ledger.derive``), set-based
+    so that an account's previous statement is found whatever import or chunk brought it.
+
+    Per statement: a ``statement_issued`` memo of its stated balance (``st:<account>:<cycle>``);
+    what it says was paid (``amount_paid``) as a payment (``stm:<account>:<cycle>:paid``) on
+    the previous statement's due date (the statement's own cycle date for the first one, or
+    when that due date is later); and the movement the payment leaves unexplained
+    (balance − previous balance + paid) as a purchase or a refund on the cycle date
+    (``stm:<account>:<cycle>:moved``; none for an account's first statement, whose movement is
+    part of its opening balance). Days are business days; the instants are the start of the
+    day in UTC, as for the opening balance. Idempotent: every posting has its key.
+    """
+    if backend == "postgresql":
+        day = "to_char({d}, 'YYYYMMDD')"
+        start = "{d}::timestamp AT TIME ZONE 'UTC'"
+    else:
+        day = "strftime('%Y%m%d', {d})"
+        start = "{d} || ' 00:00:00.000000'"
+    paid_on = (
+        "CASE WHEN prev_due IS NULL OR prev_due > cycle_date THEN cycle_date ELSE prev_due END"
+    )
+    moved = "bal - prev_bal + paid"
+    columns = (
+        "account_id, kind, component, amount_minor, currency, effective_at, effective_on,"
+        " source, idempotency_key"
+    )
+    key = f"account_id || ':' || {day.format(d='cycle_date')}"
+    return (
+        f"INSERT INTO {TABLE} ({columns})"
+        " WITH s AS (SELECT st.account_id, st.cycle_date, st.statement_balance_minor AS bal,"
+        " st.amount_paid_minor AS paid, a.currency,"
+        " LAG(st.due_date) OVER (PARTITION BY st.account_id ORDER BY st.cycle_date) AS prev_due,"
+        " LAG(st.statement_balance_minor) OVER (PARTITION BY st.account_id"
+        " ORDER BY st.cycle_date) AS prev_bal"
+        " FROM statements st JOIN accounts a ON a.account_id = st.account_id"
+        f" WHERE NOT EXISTS (SELECT 1 FROM {TABLE} t WHERE t.account_id = st.account_id"
+        " AND substr(t.idempotency_key, 1, 3) = 'tx:')),"
+        f" n AS (SELECT s.*, {paid_on} AS paid_on FROM s WHERE NOT EXISTS (SELECT 1 FROM {TABLE} p"
+        f" WHERE p.idempotency_key = '{STATEMENT_KEY_PREFIX}' || s.{key}))"
+        " SELECT * FROM ("
+        "SELECT account_id, 'statement_issued' AS kind, NULL AS component, bal AS amount_minor,"
+        f" currency, {start.format(d='cycle_date')} AS effective_at, cycle_date AS effective_on,"
+        f" 'import' AS source, '{STATEMENT_KEY_PREFIX}' || {key} AS idempotency_key FROM n"
+        " UNION ALL SELECT account_id, 'payment', 'principal', -paid, currency,"
+        f" {start.format(d=paid_on)}, {paid_on}, 'import',"
+        f" '{DERIVED_KEY_PREFIX}' || {key} || ':paid' FROM n WHERE paid > 0"
+        " UNION ALL SELECT account_id,"
+        f" CASE WHEN {moved} > 0 THEN 'purchase' ELSE 'refund' END, 'principal', {moved},"
+        f" currency, {start.format(d='cycle_date')}, cycle_date, 'import',"
+        f" '{DERIVED_KEY_PREFIX}' || {key} || ':moved'"
+        f" FROM n WHERE prev_bal IS NOT NULL AND {moved} <> 0"
+        ") u WHERE true ON CONFLICT DO NOTHING"
+    )
+
+
 STATEMENT_SCHEMA: dict[str, pl.DataType] = {
     "account_id": pl.Utf8(),
     "cycle_date": pl.Date(),
@@ -205,6 +316,7 @@ STATEMENT_SCHEMA: dict[str, pl.DataType] = {
 __all__ = [
     "BALANCE_SCHEMA",
     "COLUMNS",
+    "PAYMENT_LOOKBACK_DAYS",
     "STATEMENT_SCHEMA",
     "TABLE",
     "account_balance",
@@ -213,6 +325,9 @@ __all__ = [
     "balances_as_of",
     "insert_postings",
     "iter_account_postings",
+    "ledger_footprint",
+    "ledger_payments",
     "opening_balances_sql",
     "posting_count",
+    "statement_postings_sql",
 ]

@@ -108,14 +108,32 @@ def treatment_policy_versions(conn: Connection, day: dt.date) -> list[str]:
     return sorted(str(v) for (v,) in rows)
 
 
+# Each account's treatment postings of one day (``overdue.treatment_postings``): what the
+# ledger holds of a decision's charges and of its own waiver.
+_POSTED_CHARGES = (
+    "SELECT account_id,"
+    " SUM(CASE WHEN kind = 'penalty_interest' THEN amount_minor ELSE 0 END) AS interest,"
+    " SUM(CASE WHEN kind = 'late_fee' THEN amount_minor ELSE 0 END) AS late,"
+    " -SUM(CASE WHEN kind = 'fee_waiver' THEN amount_minor ELSE 0 END) AS waived"
+    " FROM ledger_postings WHERE effective_on = :d AND source = 'decision'"
+    " AND substr(idempotency_key, 1, 6) = 'treat:' GROUP BY account_id"
+)
+
+
 def stored_charges_by_segment(conn: Connection, day: dt.date) -> list[SegmentCharges]:
-    """The charges and waivers stored with the treatment decisions of ``day``, by segment."""
+    """The charges and waivers of the treatment decisions of ``day``, by segment: as the ledger
+    holds them (the treatment posts them), else as stored with the decision (one made before
+    the treatment posted, whose charges no plan offer has posted either)."""
     rows = conn.execute(
         text(
-            "SELECT risk_segment, COUNT(*), SUM(penalty_interest_minor),"
-            " SUM(late_fee_minor), SUM(fee_waived_minor) FROM overdue_treatments"
-            " WHERE as_of = :d AND penalty_interest_minor IS NOT NULL"
-            " AND late_fee_minor IS NOT NULL GROUP BY risk_segment"
+            "SELECT t.risk_segment, COUNT(*),"
+            " SUM(COALESCE(x.interest, t.penalty_interest_minor)),"
+            " SUM(COALESCE(x.late, t.late_fee_minor)),"
+            " SUM(COALESCE(x.waived, t.fee_waived_minor))"
+            f" FROM overdue_treatments t LEFT JOIN ({_POSTED_CHARGES}) x"
+            " ON x.account_id = t.account_id"
+            " WHERE t.as_of = :d AND t.penalty_interest_minor IS NOT NULL"
+            " AND t.late_fee_minor IS NOT NULL GROUP BY t.risk_segment"
         ),
         {"d": day},
     )

@@ -20,8 +20,10 @@ import polars as pl
 from sqlalchemy import Connection, DateTime, Engine, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
+from cardpilot.overdue.treatment_postings import TREATMENT_CHARGES
 from cardpilot.store.account_chunks import ACCOUNT_COLUMNS, STATEMENT_COLUMNS
 from cardpilot.store.frame_reads import keyset_chunks, query_frame
+from cardpilot.store.ledger import ledger_payments
 from cardpilot.store.limit_decisions import CHANGE_COLUMNS
 from cardpilot.store.overdue_models import OverdueTreatment
 
@@ -35,6 +37,8 @@ INSERT_BATCH_ROWS = 5_000
 _ACCOUNTS = {k: v for k, v in ACCOUNT_COLUMNS.items() if k != "last_review_on"}
 _CUSTOMER_OWN = ("birth_year", "education", "annual_income_minor")
 _ACCOUNT_OWN = tuple(c for c in _ACCOUNTS if c not in _CUSTOMER_OWN)
+# The statements the treatment ages: with the due date, which the ledger's payments are judged by.
+_STATEMENTS = {**STATEMENT_COLUMNS, "due_date": pl.Date()}
 BROKEN_PROMISES: dict[str, pl.DataType] = {
     "account_id": pl.String(),
     "broken_promises": pl.Int32(),
@@ -53,10 +57,16 @@ class TreatmentChunk:
     skipped: int  # treatable accounts of the range already treated on as_of
     seen: int  # accounts of the range
     on_plan: int = 0  # treatable accounts left to their accepted or active 和谐还款 plan
+    # The ledger's recent payments of the range (``store.ledger.ledger_payments``).
+    payments: pl.DataFrame | None = None
 
 
-def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterator[TreatmentChunk]:
-    """The store's accounts in chunks of ``chunk_rows`` (keyset paging in account-id order)."""
+def read_treatment_chunks(
+    db: Engine, as_of: dt.date, chunk_rows: int, *, skip_treated: bool = True
+) -> Iterator[TreatmentChunk]:
+    """The store's accounts in chunks of ``chunk_rows`` (keyset paging in account-id order);
+    ``skip_treated`` False: accounts treated on ``as_of`` already are pending too (a
+    simulation, which writes nothing, treats every account)."""
     statuses = ", ".join(f"'{s}'" for s in TREATED_STATUSES)
 
     def rest(conn: Connection, accounts: pl.DataFrame, lo: str, hi: str) -> TreatmentChunk:
@@ -70,12 +80,12 @@ def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterat
         )
         statements = query_frame(
             conn,
-            f"SELECT {', '.join('s.' + c for c in STATEMENT_COLUMNS)}"
+            f"SELECT {', '.join('s.' + c for c in _STATEMENTS)}"
             " FROM statements s JOIN accounts a ON a.account_id = s.account_id"
             f" WHERE s.account_id BETWEEN :lo AND :hi AND a.status IN ({statuses})"
             " AND s.cycle_date <= :as_of",
             bounds,
-            STATEMENT_COLUMNS,
+            _STATEMENTS,
         )
         broken = query_frame(
             conn,
@@ -94,7 +104,7 @@ def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterat
             {"account_id": pl.String()},
         )
         treatable = accounts.filter(pl.col("status").is_in(TREATED_STATUSES))
-        undone = treatable.join(done, on="account_id", how="anti")
+        undone = treatable.join(done, on="account_id", how="anti") if skip_treated else treatable
         pending = undone.join(planned, on="account_id", how="anti")
         return TreatmentChunk(
             first=lo,
@@ -105,6 +115,7 @@ def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterat
             skipped=treatable.height - undone.height,
             seen=accounts.height,
             on_plan=undone.height - pending.height,
+            payments=ledger_payments(conn, as_of, lo, hi),
         )
 
     return keyset_chunks(
@@ -250,6 +261,21 @@ def inserted_treatments(conn: Connection, run_key: str, first: str, last: str) -
         " WHERE t.run_key = :run AND t.account_id BETWEEN :lo AND :hi ORDER BY t.id",
         {"run": run_key, "lo": first, "hi": last},
         _NOTICE_ROWS,
+    )
+
+
+def inserted_charges(conn: Connection, run_key: str, first: str, last: str) -> pl.DataFrame:
+    """What the treatments ``run_key`` inserted for accounts ``first``..``last`` post to the
+    ledger: their charges, waivers and limit actions, with the account's currency
+    (``overdue.treatment_postings.TREATMENT_CHARGES``)."""
+    columns = ", ".join("a.currency" if c == "currency" else f"t.{c}" for c in TREATMENT_CHARGES)
+    return query_frame(
+        conn,
+        f"SELECT {columns} FROM overdue_treatments t"
+        " JOIN accounts a ON a.account_id = t.account_id"
+        " WHERE t.run_key = :run AND t.account_id BETWEEN :lo AND :hi ORDER BY t.id",
+        {"run": run_key, "lo": first, "hi": last},
+        TREATMENT_CHARGES,
     )
 
 

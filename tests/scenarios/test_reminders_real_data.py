@@ -1,8 +1,9 @@
 """Reminders on the real UCI data (NT$ policy variant): the September 2005 statement is due on
 2005-10-20; the file has no minimum due and no payments after September, so every account with
-a positive September balance not already past due is reminded five days before, once, nobody
-is told on 2005-10-21 that a payment was missed, and opted-in customers get the exact
-minimum-payment illustration the day after the statement. Skipped when ../shared/data is
+a positive September balance not already past due is reminded five days before, once, and
+opted-in customers get the exact minimum-payment illustration the day after the statement
+(nobody told on 2005-10-21 that a payment was missed is a case of
+``test_account_over_time.py``). Skipped when ../shared/data is
 absent."""
 
 from __future__ import annotations
@@ -21,15 +22,10 @@ from cardpilot.overdue.reminders import minimum_payment_cost
 from cardpilot.store.db import make_engine
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data" / "uci_credit_card_default.csv"
 POLICY = load_overdue_policy(ROOT / "src" / "cardpilot" / "policies" / "uci-twd")
 SEPTEMBER = dt.date(2005, 9, 30)
 
-pytestmark = [
-    pytest.mark.realdata,
-    pytest.mark.slow,
-    pytest.mark.skipif(not DATA.exists(), reason=f"real data absent ({DATA})"),
-]
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 def _scalar(url: str, sql: str) -> Any:
@@ -51,14 +47,9 @@ def _scalar_row(url: str, sql: str) -> tuple[Any, ...]:
 
 
 @pytest.fixture(scope="module")
-def uci_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
-
-    home = tmp_path_factory.mktemp("uci-reminders")
-    url = f"sqlite:///{home / 'store.db'}"
-    import_portfolio(DATA, layout="uci", database_url=url, settings=Settings(home=home))
-    return url
+def uci_store(uci_store_copy: Any) -> str:
+    url, _home = uci_store_copy("uci-reminders")
+    return str(url)
 
 
 def test_every_positive_september_balance_not_past_due_is_reminded_once_before_the_due_date(
@@ -84,17 +75,6 @@ def test_every_positive_september_balance_not_past_due_is_reminded_once_before_t
     )
     assert "新台币" in body
     assert "2005年10月20日" in body
-
-
-def test_no_first_day_overdue_message_without_payment_data_past_the_due_date(
-    uci_store: str,
-) -> None:
-    # The file's payment data (PAY_AMT, in the ledger) ends with September's statement: whether
-    # the minimum due on 2005-10-20 was paid is unknown, so nobody is told it was missed
-    # (27,402 were before the ledger).
-    result = send_reminders(uci_store, as_of=dt.date(2005, 10, 21), policy=POLICY)
-    assert result.payments_known_through == SEPTEMBER
-    assert result.by_rule.get("first_day_overdue", 0) == 0
 
 
 def test_opted_in_uci_customers_get_the_exact_minimum_payment_illustration(
