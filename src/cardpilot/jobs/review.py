@@ -334,8 +334,6 @@ def _review_steps(
     tips_advice = notices.tips_advice
     tips_after_keep = notices.policy.limit_notices.tips_after_keep if tips_advice else ()
     effective = dt.datetime.combine(result.as_of, dt.time(), tzinfo=dt.UTC)
-    decreases_from = decrease_effective_on(result.as_of, notices.policy)
-    notify = notices.queue
     watch = watch_start(policy, result.as_of)
     # An analyst's override stands for its hold period: those accounts are left undecided.
     on_hold = sorted(accounts_on_hold(db, result.as_of))
@@ -361,9 +359,9 @@ def _review_steps(
         with clock.timing("decide"):
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
-        figures = figure_columns(table) if notify else None
+        figures = figure_columns(table) if notices.queue else None
         advice: dict[str, dict[str, list[str]]] = {}
-        if notify and tips_advice is not None:
+        if notices.queue and tips_advice is not None:
             kept = tips_accounts(decided, tips_after_keep)["account_id"].to_list()
             advice = advise_tips(chunk.frames, kept, result.as_of, scorer, policy, tips_advice)
         return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held, advice)
@@ -384,12 +382,13 @@ def _review_steps(
             effective=effective,
             skipped=planned.chunk.skipped + planned.held,
             watch=watch,
-            decrease_effective_on=decreases_from,
+            decrease_effective_on=decrease_effective_on(result.as_of, notices.policy),
         )
         context = limit_notice_context(
             policy, planned.figures, notices.policy, advice=planned.advice
         )
-        outbox = (lambda changed: limit_change_outbox(db, changed, context)) if notify else None
+        queue = notices.queue
+        outbox = (lambda changed: limit_change_outbox(db, changed, context)) if queue else None
         return writer.write(chunk, notices=outbox, before_commit=before_commit)
 
     def collect(planned: _DecidedChunk, written: ChunkWritten) -> None:
