@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.synced-$(UV_VERSION)
 DATA ?=
 
-.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging bench-events clean
+.PHONY: setup messages demo test lint typecheck format browser bench-import bench-models bench-aging bench-events bench-simulate bench-api clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -88,6 +88,11 @@ BENCH_ARGS ?=
 bench-review: setup
 	$(BIN)/python bench/bench_review.py $(BENCH_ARGS)
 
+# Two limit policies priced on the same 1M synthetic accounts as bench-review (its cached store):
+# prints JSON and writes bench/results/simulate.json.
+bench-simulate: setup
+	$(BIN)/python bench/bench_simulate.py $(BENCH_ARGS)
+
 # The SMPP test peer (the npm `smpp` package) for the notify tests and benchmark; the tests'
 # fixture also runs `npm ci` itself when node_modules is missing.
 NOTIFY_PEERS := tests/notify/peers
@@ -98,6 +103,13 @@ notify-peers: $(NOTIFY_PEERS)/node_modules/.package-lock.json
 
 bench-notify: setup notify-peers
 	$(BIN)/python bench/bench_notify.py
+
+# The HTTP service on a 1M-account store (the review benchmark's cached one): decide one account
+# at 300 requests/s and read one account at 500 requests/s from an open-loop generator on
+# loopback; prints JSON and writes bench/results/api.json.
+API_BENCH_ARGS ?=
+bench-api: setup
+	$(BIN)/python bench/bench_api.py $(API_BENCH_ARGS)
 
 # The event intake end to end on the NATS JetStream server on loopback (127.0.0.1:4222):
 # 200,000 events published and consumed into SQLite and PostgreSQL, then 5,000 events/s steady

@@ -91,6 +91,15 @@ class Settings(BaseSettings):
     # Secret for pseudonymous ids in analytics exports (HMAC); separate from the PII keys.
     pseudonym_secret: str | None = None
     log_level: str = "INFO"
+    # The HTTP service (docs/service.md). Token signing keys "kid1:SECRET,kid2:SECRET": every
+    # one verifies, jwt_active_key signs (default: a key file made in the home folder), so keys
+    # rotate by adding one, making it active, and removing the old one after token_minutes.
+    jwt_keys: str | None = None
+    jwt_active_key: str | None = None
+    token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # The first admin, made by `cardpilot serve` when no user of that name exists yet.
+    admin_user: str | None = None
+    admin_password: str | None = None
 
     @field_validator("log_level")
     @classmethod

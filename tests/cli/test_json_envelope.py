@@ -31,14 +31,14 @@ def envelope_schema() -> dict[str, object]:
 def test_print_json_prints_one_line_envelope_with_command_version_and_data(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    print_json("review run", {"run_id": 3, "currency": "CNY", "total": money(123456)})
+    print_json("review", {"run_id": "3", "currency": "CNY", "total": money(123456)})
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     envelope = json.loads(out)
     assert envelope == {
-        "command": "review run",
+        "command": "review",
         "version": __version__,
-        "data": {"run_id": 3, "currency": "CNY", "total": "1234.56"},
+        "data": {"run_id": "3", "currency": "CNY", "total": "1234.56"},
     }
     jsonschema.validate(envelope, envelope_schema())
 

@@ -3,9 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import shutil
 import sqlite3
+import uuid
 import warnings
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -23,6 +26,7 @@ from cardpilot.cli import app
 from cardpilot.cli.conventions import leaves, nodes
 from cardpilot.config import get_settings
 from cardpilot.domain.figures import MoneyWithoutCurrencyWarning
+from cardpilot.stream.broker import Broker, connect
 from cardpilot.version import __version__
 
 pytestmark = pytest.mark.slow
@@ -32,9 +36,19 @@ NO_JSON = {
     ("demo",): "a guided tour printing its steps; each step is a command below",
     ("notify", "worker"): "runs until stopped; `notify status --json` reports on it",
     ("audit", "export"): "writes the audit records themselves, as JSON lines",
+    ("serve",): "runs the HTTP service until stopped; its own answers are JSON",
 }
 
+
 Context = dict[str, Any]
+
+
+def trained(ctx: Context) -> str:
+    """The scorecard version ``model train`` registered (its report is in the registry)."""
+    version: str = ctx["model train"]["scorecard"]["version"]
+    return version
+
+
 Step = tuple[tuple[str, ...], Callable[[Context], list[str]]]
 
 # One invocation per command with --json, in an order where each finds what it needs (a case
@@ -62,6 +76,7 @@ STEPS: list[Step] = [
         ],
     ),
     (("cases", "list"), lambda c: ["cases", "list"]),
+    (("limits", "apply-pending"), lambda c: ["limits", "apply-pending", "--as-of", c["as_of"]]),
     (("audit", "verify"), lambda c: ["audit", "verify"]),
     (("ledger", "check"), lambda c: ["ledger", "check"]),
     (("fairness", "report"), lambda c: ["fairness", "report", "--min-group", "10"]),
@@ -73,6 +88,8 @@ STEPS: list[Step] = [
     (("overdue", "report"), lambda c: ["overdue", "report", "--out", str(c["tmp"] / "o.html")]),
     (("overdue", "remind"), lambda c: ["overdue", "remind", "--as-of", c["as_of"]]),
     (("overdue", "opt-in"), lambda c: ["overdue", "opt-in", c["customer"]]),
+    (("overdue", "simulate"), lambda c: ["overdue", "simulate", "--as-of", c["as_of"]]),
+    (("simulate",), lambda c: ["simulate", "--out", str(c["tmp"] / "simulation.html")]),
     (
         ("plan", "quote"),
         lambda c: [
@@ -133,16 +150,18 @@ STEPS: list[Step] = [
             str(c["tmp"] / "seg-again"),
         ],
     ),
+    (("model", "train"), lambda c: ["model", "train", "--out", str(c["tmp"] / "models")]),
     (("model", "list"), lambda c: ["model", "list"]),
-    (("model", "show"), lambda c: ["model", "show", c["model"]]),
-    (("model", "promote"), lambda c: ["model", "promote", c["model"]]),
+    (("model", "show"), lambda c: ["model", "show", trained(c)]),
+    (("model", "promote"), lambda c: ["model", "promote", trained(c)]),
     (
         ("model", "report"),
-        lambda c: ["model", "report", c["model"], "--out", str(c["tmp"] / "m.html")],
+        lambda c: ["model", "report", trained(c), "--out", str(c["tmp"] / "m.html")],
     ),
     (("model", "psi"), lambda c: ["model", "psi", str(c["scores_a"]), str(c["scores_b"])]),
-    (("model", "train"), lambda c: ["model", "train", "--out", str(c["tmp"] / "models")]),
     (("warn", "train"), lambda c: ["warn", "train", "--format", "store"]),
+    (("warn", "run"), lambda c: ["warn", "run", "--as-of", c["as_of"]]),
+    (("warn", "list"), lambda c: ["warn", "list", "--limit", "5"]),
     (("policy", "list"), lambda c: ["policy", "list"]),
     (("policy", "validate"), lambda c: ["policy", "validate", "default"]),
     (("policy", "show"), lambda c: ["policy", "show", "default"]),
@@ -152,8 +171,58 @@ STEPS: list[Step] = [
         lambda c: ["policy", "calibrate", "--sample", "300", "--out", str(c["tmp"] / "cal")],
     ),
     (("policy", "migrate"), lambda c: ["policy", "migrate", str(c["policy_copy"])]),
+    (
+        ("apply",),
+        lambda c: ["apply", str(_applications(c["tmp"])), "--model", str(APPLICATION_MODEL)],
+    ),
+    (("advise",), lambda c: ["advise", c["account"]]),
+    (
+        ("plan", "purchase"),
+        lambda c: [
+            "plan",
+            "purchase",
+            c["account"],
+            "--purpose",
+            "car",
+            "--amount",
+            "60000",
+            "--months",
+            "12",
+            "--income",
+            "40000",
+        ],
+    ),
+    (
+        ("request", "increase"),
+        lambda c: [
+            "request",
+            "increase",
+            c["account"],
+            "--kind",
+            "temporary",
+            "--amount",
+            "1000",
+            "--months",
+            "2",
+        ],
+    ),
+    (("request", "expire"), lambda c: ["request", "expire", "--as-of", "2030-01-01"]),
+    (
+        ("users", "add"),
+        lambda c: ["users", "add", "li.na", "--role", "analyst", "--password", "s3cret-pass"],
+    ),
+    (("users", "list"), lambda c: ["users", "list"]),
+    (("users", "disable"), lambda c: ["users", "disable", "li.na"]),
+    (("keys", "create"), lambda c: ["keys", "create", "card-platform"]),
+    (("keys", "list"), lambda c: ["keys", "list"]),
+    (("keys", "revoke"), lambda c: ["keys", "revoke", c["keys create"]["key_id"]]),
     (("privacy", "status"), lambda c: ["privacy", "status"]),
     (("privacy", "rotate"), lambda c: ["privacy", "rotate"]),
+    (("events", "publish"), lambda c: ["events", "publish", str(c["events"]), *c["broker"]]),
+    (
+        ("events", "consume"),
+        lambda c: ["events", "consume", "--idle-exit", "1", "--ack-wait", "1", *c["broker"]],
+    ),
     (
         ("generate",),
         lambda c: [
@@ -179,6 +248,24 @@ STEPS: list[Step] = [
         ],
     ),
 ]
+
+
+APPLICATION_MODEL = (
+    Path(__file__).resolve().parents[1] / "fixtures" / "models" / "application-scorecard"
+)
+
+
+def _applications(tmp: Path) -> Path:
+    """A two-row applications file (the generic layout's)."""
+    path = tmp / "applications.csv"
+    path.write_text(
+        "application_id,seniority_years,home,term_months,age,adverse_records,job,"
+        "monthly_expenses,monthly_income,assets,debt,amount_requested,purchase_price\n"
+        "J1,12,owner,36,40,no,fixed,4000,30000,200000,0,30000,40000\n"
+        "J2,1,rent,60,23,yes,partime,6000,5000,0,20000,80000,82000\n",
+        encoding="utf-8",
+    )
+    return path
 
 
 def envelope_schema() -> dict[str, Any]:
@@ -207,6 +294,30 @@ def test_every_command_with_json_is_run_by_the_envelope_test() -> None:
     with_json = [path for path, cmd in nodes(typer.main.get_command(app)) if takes_json(cmd)]
     untested = sorted(p for p in with_json if p not in covered)
     assert untested == [], f"add a step to STEPS for {untested}"
+
+
+def _purchase(account: str) -> dict[str, Any]:
+    """One purchase event of ``account`` (cardpilot.events.schema)."""
+    return {
+        "schema_version": 1,
+        "event_id": f"{account}-json-1",
+        "account_id": account,
+        "sequence": 1,
+        "occurred_at": "2026-11-01T09:00:00+08:00",
+        "type": "purchase",
+        "amount_minor": 10_000,
+        "currency": "CNY",
+    }
+
+
+async def _delete_streams(broker: Broker) -> None:
+    nc, js = await connect(broker)
+    try:
+        for name in (broker.stream, broker.dead_stream):
+            with contextlib.suppress(Exception):  # never made, or gone already
+                await js.delete_stream(name)
+    finally:
+        await nc.close()
 
 
 def _store_facts(db: Path) -> dict[str, Any]:
@@ -251,19 +362,29 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     from cardpilot.policy.loading import default_policy_path
 
     shutil.copytree(default_policy_path(), tmp / "policy-copy")
-    listed = CliRunner().invoke(app, ["model", "list", "--json"])
-    models = json.loads(listed.stdout)["data"]["models"]
+    events = tmp / "events.jsonl"
+    account = _store_facts(home / "demo.db")["account"]
+    events.write_text(json.dumps(_purchase(account)) + "\n", encoding="utf-8")
+    tag = uuid.uuid4().hex[:8]
+    broker = Broker(stream=f"CLI_JSON_{tag}", prefix=f"cli-json.{tag}", durable=f"cli{tag}")
     yield {
         "tmp": tmp,
         "as_of": "2026-11-01",  # the day after the demo's last cycle
         "scores_a": tmp / "a.csv",
         "scores_b": tmp / "b.csv",
         "policy_copy": tmp / "policy-copy",
-        "model": next(m["version"] for m in models if m["family"] == "scorecard"),
+        "events": events,
+        "broker": [
+            "--stream",
+            broker.stream,
+            "--subject-prefix",
+            broker.prefix,
+        ],
         **_store_facts(home / "demo.db"),
     }
     patch.undo()
     get_settings.cache_clear()
+    asyncio.run(_delete_streams(broker))
 
 
 def _run(path: tuple[str, ...], args: list[str], ctx: Context) -> list[str]:

@@ -140,3 +140,27 @@ def test_the_catalogue_compiles_with_babel_into_a_mo_gettext_reads(tmp_path: Pat
     assert compiled.pgettext("error", "the store refused the work: {reason}").startswith("存储")
     assert catalogue("zh-CN").messages["Options"] == "选项"
     assert tr("Usage: ") in ("用法：", "Usage: ")  # as the last tree built left the locale
+
+
+def test_a_compiled_mo_alone_gives_the_messages_and_the_error_templates(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    import cardpilot.cli.i18n as i18n
+
+    with catalogue_path().open("rb") as fh:
+        po = read_po(fh, locale="zh_CN", domain="cardpilot")
+    folder = tmp_path / "zh_CN" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    with (folder / "cardpilot.mo").open("wb") as fh:
+        write_mo(fh, po)
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    i18n.catalogue.cache_clear()
+    try:
+        compiled = i18n.catalogue("zh-CN")
+    finally:
+        i18n.catalogue.cache_clear()
+    assert compiled.messages["Options"] == "选项"
+    assert compiled.errors["the store refused the work: {reason}"] == "存储拒绝了此操作：{reason}"

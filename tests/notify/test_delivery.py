@@ -331,6 +331,32 @@ def test_a_refused_address_goes_dead_at_once_without_the_address_in_logs_or_stor
         assert email_of(1) not in text
 
 
+@pytest.mark.parametrize(
+    ("key", "text", "coding", "parts"),
+    [
+        # English: GSM-7, 153 septets a part, so the longest English notice (459) is 3 parts.
+        ("k-en-459", ("Your credit limit is now CNY 15,000. " * 13)[:459], 0, 3),
+        # An extension character takes two septets: 458 characters and one € are 460 septets.
+        ("k-en-euro", "€" + "x" * 458, 0, 4),
+        # zh-CN: UCS-2, 67 characters a part, so the longest Chinese notice (134) is 2 parts.
+        ("k-zh-134", ("您的信用额度已调整，详情请查看手机银行。" * 7)[:134], 8, 2),
+    ],
+)
+def test_an_sms_goes_out_in_its_coding_and_as_few_parts_as_it_needs(
+    smpp_peer: peers.Peer, key: str, text: str, coding: int, parts: int
+) -> None:
+    from cardpilot.notify.channels import Outgoing
+
+    smsc = SmppChannel.from_url(f"smpp://cp:pw@127.0.0.1:{smpp_peer.port}")
+    item = Outgoing(key, "C1", "limit_change", "en", "8613900000000", None, text, None)
+    assert smsc.send_batch([item])[0].ok
+    smsc.close()
+    _wait_for(lambda: any(e["key"] == key for e in smpp_peer.entries()))
+    entry = next(e for e in smpp_peer.entries() if e["key"] == key)
+    # The peer (the npm smpp package) decodes each part by its data_coding and joins them.
+    assert (entry["data_coding"], entry["parts"], entry["text"]) == (coding, parts, text)
+
+
 def test_the_smpp_session_survives_enquire_link_and_unbinds_on_close(
     smpp_peer: peers.Peer,
 ) -> None:

@@ -3,7 +3,8 @@
 Each queued limit notice (``limit_change`` and ``limit_tips``) is read back: none shows a
 feature name, a reason code or a bin-condition label; an increase states positive factors and
 every other outcome adverse reasons; every notice names the grade; every zh-CN SMS fits two
-UCS-2 parts (134 characters) and every English SMS three GSM-7 parts (459, plain ASCII).
+UCS-2 parts (134 characters) and every English SMS three GSM-7 parts (459, plain ASCII), as
+the SMPP channel codes them.
 
 The real data's customers have no phone or e-mail, so their notices are queued for the app in
 Chinese only: each of them is also rendered in every channel and both languages, with the
@@ -29,6 +30,7 @@ from cardpilot.config import get_settings
 from cardpilot.notify.compose import default_composer
 from cardpilot.notify.decision_notices import figure_columns, limit_notice_context
 from cardpilot.notify.review import stored_limit_notices
+from cardpilot.notify.sms_coding import DC_GSM7, DC_UCS2, split_sms
 from cardpilot.policy.loading import default_policy_path, load_policy
 from cardpilot.scoring.features import FEATURE_DICTIONARY, behaviour_features
 from cardpilot.scoring.scorecard import CONDITIONAL
@@ -38,6 +40,8 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MODEL = FIXTURES / "models" / "uci-scorecard"
 POLICY = FIXTURES / "policies" / "uci-twd-2026.11"
 SMS_MAX = {"zh-CN": 134, "en": 459}
+SMS_PARTS = {"zh-CN": 2, "en": 3}
+SMS_CODING = {"zh-CN": DC_UCS2, "en": DC_GSM7}
 
 # Feature names with an underscore: "age" and "education" are also plain words.
 _NAMES = {f.name for f in FEATURE_DICTIONARY} | set(CONDITIONAL)
@@ -76,6 +80,10 @@ def _check_body(body: str, channel: str, locale: str, grade_label: str) -> None:
     if channel == "sms":
         assert len(body) <= SMS_MAX[locale], body
         assert "\n" not in body
+        # On the wire (the SMPP channel's coding): English GSM-7 in at most 3 parts, Chinese
+        # UCS-2 in at most 2.
+        coding, parts = split_sms(body)
+        assert (coding, len(parts) <= SMS_PARTS[locale]) == (SMS_CODING[locale], True), body
         if locale == "en":
             assert body.isascii(), body
 

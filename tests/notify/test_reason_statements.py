@@ -14,6 +14,7 @@ from cardpilot.notify.reasons import (
     statement_codes,
 )
 from cardpilot.scoring.application import APPLICATION_REASONS
+from cardpilot.scoring.directions import adverse_code, positive_code
 from cardpilot.scoring.reasons import REASON_BY_FEATURE
 from cardpilot.scoring.scorecard import CONDITIONAL
 from cardpilot.scoring.warning_spec import WARNING_REASONS
@@ -24,14 +25,32 @@ MODEL_VOCABULARY = re.compile(
 )
 
 
-def test_every_behaviour_feature_has_both_directions_in_both_languages() -> None:
-    # Application features explain initial limits, not reviews: their words are still the
-    # scoring package's (cardpilot.scoring.application).
+def test_every_behaviour_and_application_feature_has_both_directions_in_both_languages() -> None:
     # Early-warning features explain interventions, which have no customer wording yet.
-    plain = (
-        set(REASON_BY_FEATURE) - set(CONDITIONAL) - set(APPLICATION_REASONS) - set(WARNING_REASONS)
-    )
+    plain = set(REASON_BY_FEATURE) - set(CONDITIONAL) - set(WARNING_REASONS)
+    assert set(APPLICATION_REASONS) <= plain
     assert plain <= set(load_statements().features) <= set(REASON_BY_FEATURE)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_application_reasons_reach_the_applicant_as_statements_not_feature_labels(
+    locale: str,
+) -> None:
+    for feature, (code, zh, en) in APPLICATION_REASONS.items():
+        for direction_code in (adverse_code(feature), positive_code(feature)):
+            text = statement(direction_code, locale)
+            assert text, direction_code
+            assert not MODEL_VOCABULARY.search(text), (direction_code, text)
+            # A plain statement with its direction, not the analyst's label.
+            assert text not in (zh, en), (direction_code, text)
+            words = ("不利", "lowered") if direction_code == code else ("有利", "helped")
+            assert any(w in text for w in words), (direction_code, text)
+    assert statement("RC_APP_INSTALMENT_TO_INCOME", "zh-CN", 0.42) == (
+        "每月还款额占月收入的比例较高（42%），对评分不利"
+    )
+    assert statement("RC_APP_INSTALMENT_TO_INCOME", "en") == (
+        "The monthly repayment is a large share of your income, which lowered your score"
+    )
 
 
 @pytest.mark.parametrize("locale", LOCALES)

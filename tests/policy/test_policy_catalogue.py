@@ -61,7 +61,7 @@ def test_an_existing_path_is_a_path_and_none_keeps_the_default(tmp_path: Path) -
 
 
 def test_an_unknown_name_is_refused_with_the_names_there_are() -> None:
-    with pytest.raises(UnknownPolicyError, match="default, uci-twd"):
+    with pytest.raises(UnknownPolicyError, match="credit-data, default, uci-twd"):
         resolve_policy("uci-usd", settings=Settings())
     with pytest.raises(UnknownPolicyError, match="no such file or folder"):
         resolve_policy("no/such/folder", settings=Settings())
@@ -164,7 +164,7 @@ def test_policy_show_validate_and_diff_take_names(in_folder: Path) -> None:
     )
     unknown = runner.invoke(app, ["policy", "show", "uci-usd"])
     assert unknown.exit_code == 2
-    assert "bank-hkd, default, uci-twd" in " ".join(unknown.output.split())
+    assert "bank-hkd, credit-data, default, uci-twd" in " ".join(unknown.output.split())
 
 
 def test_an_overdue_command_takes_a_policy_name(in_folder: Path) -> None:

@@ -64,7 +64,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     """Every HTML report cardpilot writes, on a small synthetic portfolio: the demo's review,
-    overdue and segment profile reports, and a model report."""
+    overdue and segment profile reports, its fairness report and policy simulation, and a model
+    report."""
     from typer.testing import CliRunner
 
     from cardpilot.cli import app
@@ -91,12 +92,18 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     assert result.exit_code == 0, result.output
     model = home / "model-report.html"
     model.write_text(_model_page(), encoding="utf-8")
+    simulation = home / "simulation-report.html"
+    scorecard = home / "demo-models" / "scorecard"
+    command = ["simulate", "--database", store, "--model", str(scorecard), "--out", str(simulation)]
+    result = CliRunner().invoke(app, [*command, "--json"])
+    assert result.exit_code == 0, result.output
     return {
         "review": home / "review-report.html",
         "overdue": home / "overdue-report.html",
         "segments": home / "demo-segments" / "profile.html",
         "model": model,
         "fairness": fairness,
+        "simulation": simulation,
     }
 
 
@@ -128,7 +135,9 @@ def _fonts_of(page: Any, selector: str) -> list[str]:
     return [f["familyName"] for f in fonts]
 
 
-@pytest.mark.parametrize("name", ["model", "review", "overdue", "segments", "fairness"])
+@pytest.mark.parametrize(
+    "name", ["model", "review", "overdue", "segments", "fairness", "simulation"]
+)
 def test_every_report_draws_its_charts_offline_in_a_cjk_font_within_the_window(
     browser: Any, reports: dict[str, Path], name: str
 ) -> None:

@@ -1,6 +1,7 @@
 """A review killed at any point (SIGKILL) and run again ends with exactly one decision per
-account per cycle, account limits equal to the decision's new limit, and a limit history with
-one row per changed decision."""
+account per cycle, account limits equal to the decision's new limit (a decrease's old one: it
+waits for its notice period as one pending change), and a limit history with one row per
+increase."""
 
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ def test_review_killed_mid_run_and_run_again_decides_each_account_exactly_once(
                 )
             ).all()
             runs = dict(conn.execute(text("SELECT id, status FROM review_runs")).all())
+            pending = conn.execute(text("SELECT decision_id FROM pending_limit_changes")).all()
     finally:
         engine.dispose()
     assert decisions.height == len(accounts)
@@ -71,10 +73,13 @@ def test_review_killed_mid_run_and_run_again_decides_each_account_exactly_once(
     assert resumed.cycle_decisions == len(accounts)
     last = {r["account_id"]: r for r in decisions.iter_rows(named=True)}
     for account_id, limit in accounts.items():
-        assert limit == last[account_id]["new_limit_minor"]
-    changed = {str(r["decision_id"]) for r in last.values() if r["action"] != "keep"}
+        waits = last[account_id]["action"] == "decrease"
+        assert limit == last[account_id]["old_limit_minor" if waits else "new_limit_minor"]
+    changed = {str(r["decision_id"]) for r in last.values() if r["action"] == "increase"}
     assert len(history) == len(changed)
     assert {h[2] for h in history} == changed
+    cut = sorted(r["decision_id"] for r in last.values() if r["action"] == "decrease")
+    assert sorted(p[0] for p in pending) == cut
     for account_id, new_limit, _ in history:
         assert accounts[account_id] == new_limit
     assert sorted(runs.values()) == ["finished", "interrupted"]

@@ -82,6 +82,12 @@ def test_explain_gives_score_grade_rule_reasons_and_points_of_a_real_decision(re
     assert [r["code"] for r in e["rule"]["applied"]] == [stored["reason_codes"][0]]
     assert e["versions"]["policy_matches"]
     assert e["versions"]["model_matches"]
+    # A decrease waits for its notice period (notify.yaml); the others took effect at once.
+    pending = e["pending_change"]
+    if action == "decrease":
+        assert (pending["effective_on"], pending["status"]) == ("2005-10-08", "pending")
+    else:
+        assert pending is None
 
 
 def test_explain_of_an_override_shows_the_case_and_the_decision_it_overrode(reviewed):

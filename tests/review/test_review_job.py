@@ -55,6 +55,8 @@ def test_review_decides_every_account_once_with_one_to_four_reasons(loaded_store
 
 
 def test_account_limits_and_limit_history_follow_the_decisions(loaded_store, scorer):
+    """Increases change the limit at once; a decrease waits for its notice period as a pending
+    change (tests/review/test_pending_limits.py), so its account keeps the old limit."""
     review_portfolio(loaded_store, scorer, as_of=AS_OF, chunk_rows=400)
     engine = make_engine(loaded_store)
     try:
@@ -69,13 +71,21 @@ def test_account_limits_and_limit_history_follow_the_decisions(loaded_store, sco
                     " FROM limit_history WHERE source <> 'import'"  # opening limits
                 )
             ).all()
+            pending = dict(
+                conn.execute(text("SELECT decision_id, status FROM pending_limit_changes")).all()
+            )
             grades = dict(conn.execute(text("SELECT account_id, grade FROM accounts")).all())
     finally:
         engine.dispose()
     for row in decisions.iter_rows(named=True):
-        assert accounts[row["account_id"]] == row["new_limit_minor"]
+        waits = row["action"] == "decrease"
+        limit = row["old_limit_minor"] if waits else row["new_limit_minor"]
+        assert accounts[row["account_id"]] == limit
         assert grades[row["account_id"]] == row["grade"]
-    changed = decisions.filter(pl.col("action") != "keep")
+    decreases = decisions.filter(pl.col("action") == "decrease")
+    assert decreases.height > 0
+    assert pending == dict.fromkeys(decreases["decision_id"], "pending")
+    changed = decisions.filter(pl.col("action") == "increase")
     assert len(history) == changed.height
     by_id = {str(r["decision_id"]): r for r in changed.iter_rows(named=True)}
     for account_id, old, new, decision_id, source in history:
@@ -140,7 +150,12 @@ def test_second_run_in_the_same_cycle_skips_every_account(loaded_store, scorer):
     assert second.decided == 0
     assert second.skipped == first.decided
     assert _scalar(loaded_store, "SELECT COUNT(*) FROM limit_decisions") == first.decided
-    assert _scalar(loaded_store, "SELECT COUNT(*) FROM limit_history") == history
+    # Nothing decided again; only the first run's decreases, 20 days on and so past their
+    # notice period, took effect before the second run read any account.
+    assert second.pending_applied == first.by_action["decrease"] > 0
+    assert _scalar(loaded_store, "SELECT COUNT(*) FROM limit_history") == (
+        history + second.pending_applied
+    )
     assert second.by_action == first.by_action
     runs = _scalar(loaded_store, "SELECT COUNT(*) FROM review_runs WHERE status = 'finished'")
     assert runs == 2

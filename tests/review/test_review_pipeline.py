@@ -152,6 +152,7 @@ def _stored_rows(url: str, accounts: list[str]) -> pl.DataFrame:
         pl.col("due_for_review").cast(pl.Boolean),
         pl.lit(2, pl.Int64).alias("run_id"),
         (pl.col("old_limit_minor") + 100_000).alias("new_limit_minor"),
+        pl.lit("increase").alias("action"),  # a decrease would wait for its notice period
     )
 
 
@@ -181,6 +182,7 @@ def _chunk_write(rows: pl.DataFrame, accounts: list[str]) -> DecisionChunk:
         effective=dt.datetime(2026, 5, 1, tzinfo=dt.UTC),
         skipped=0,
         watch=watch_start(load_policy(), AS_OF),
+        decrease_effective_on=AS_OF + dt.timedelta(days=7),
     )
 
 

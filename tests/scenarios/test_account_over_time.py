@@ -40,7 +40,11 @@ def test_case_1_a_second_review_with_no_new_statement_cuts_nothing(
     assert again["decided"] == 0
     assert again["skipped_no_new_evidence"] == 30_000
     assert again["skipped_within_cycle"] == 0
-    assert review_cycles["history_after_again"] == review_cycles["history_after_first"]
+    # Only the first run's decreases, their notice period over, took effect (applied before
+    # the run read any account); nothing was decided.
+    decreases = review_cycles["first"]["by_action"]["decrease"]
+    assert again["pending_applied"] == decreases
+    assert review_cycles["history_after_again"] == review_cycles["history_after_first"] + decreases
     first = review_cycles["decisions"].filter(
         (pl.col("cycle_id") == "2005-H2") & (pl.col("account_id") == "1")
     )

@@ -3,7 +3,9 @@
 ``cardpilot account show`` prints it and the HTTP API returns it for one account. Its keys:
 ``account`` (masked personal data), ``as_of``, ``statements``, ``postings``, ``balances`` (by
 component, the sums of the postings), ``decisions`` (limit reviews and overdue treatments,
-each with its reasons in zh-CN and en, policy and model versions), ``plans`` (each with its
+each with its reasons in zh-CN and en, policy and model versions), ``pending_limit_changes``
+(decreases waiting for their notice period, applied or superseded; the one still waiting is
+also ``account.pending_limit``), ``plans`` (each with its
 events), ``watch_flags`` and ``contacts`` (messages queued or sent, and contact events in the
 ledger; never their text, which may hold personal data). Amounts are decimal strings in major
 units with the account's currency; dates ISO 8601.
@@ -33,6 +35,7 @@ STORY_KEYS = (
     "postings",
     "balances",
     "decisions",
+    "pending_limit_changes",
     "plans",
     "watch_flags",
     "contacts",
@@ -66,7 +69,7 @@ def _json_list(value: Any) -> list[Any]:
     return list(loaded)
 
 
-def _customer(customer: Row, decrypt: Decrypt | None) -> dict[str, Any]:
+def _customer(customer: Row, decrypt: Decrypt | None, masked: bool = True) -> dict[str, Any]:
     def clear(column: str) -> str | None:
         blob = customer.get(column)
         if blob is None or decrypt is None:
@@ -76,6 +79,12 @@ def _customer(customer: Row, decrypt: Decrypt | None) -> dict[str, Any]:
         except Exception:  # a key this process does not hold: masked as unknown
             return None
 
+    if not masked:  # for a caller allowed to see personal data, who is audited for it
+        return {
+            "customer_id": customer.get("customer_id"),
+            **{f: clear(f"{f}_enc") for f in ("name", "national_id", "phone", "email")},
+            "locale": customer.get("locale"),
+        }
     return {
         "customer_id": customer.get("customer_id"),
         "name": mask_name(clear("name_enc")),
@@ -242,12 +251,32 @@ def _contacts(records: AccountRecords) -> list[dict[str, Any]]:
     return sorted([*sent, *logged], key=lambda c: c["at"] or "")
 
 
+def _pending_limits(records: AccountRecords) -> list[dict[str, Any]]:
+    return [
+        {
+            "decision_id": p["decision_id"],
+            "old_limit": _money(p["old_limit_minor"]),
+            "new_limit": _money(p["new_limit_minor"]),
+            "decided_on": _day(p["decided_on"]),
+            "effective_on": _day(p["effective_on"]),
+            "status": p["status"],
+            "applied_on": _day(p["applied_on"]),
+            "superseded_by": p["superseded_by"],
+            "note": p["note"],
+        }
+        for p in records.pending_limits
+    ]
+
+
 def assemble_story(
-    records: AccountRecords, as_of: dt.date, decrypt: Decrypt | None = None
+    records: AccountRecords, as_of: dt.date, decrypt: Decrypt | None = None, masked: bool = True
 ) -> dict[str, Any]:
-    """The story of ``records`` as of ``as_of``; personal fields decrypted only to be masked."""
+    """The story of ``records`` as of ``as_of``; personal fields decrypted only to be masked
+    (``masked=False``: in clear, for the API's callers allowed to see them)."""
     account = records.account
     currency = str(account["currency"])
+    pending = _pending_limits(records)
+    waiting = [p for p in pending if p["status"] == "pending"]
     return {
         "currency": currency,  # of every amount in the story
         "account": {
@@ -257,13 +286,16 @@ def assemble_story(
             "status": account["status"],
             "grade": account["grade"],
             "segment": account["segment"],
-            "customer": _customer(records.customer, decrypt),
+            "customer": _customer(records.customer, decrypt, masked),
+            # The decrease in its notice period, if one is: the limit above stands until then.
+            "pending_limit": waiting[-1] if waiting else None,
         },
         "as_of": as_of.isoformat(),
         "statements": _statements(records.statements),
         "postings": _postings(records.postings),
         "balances": _balances(records.postings, as_of, currency),
         "decisions": _decisions(records),
+        "pending_limit_changes": pending,
         "plans": _plans(records),
         "watch_flags": [
             {
@@ -279,8 +311,12 @@ def assemble_story(
 
 
 def account_story(
-    conn: Connection, account_id: str, as_of: dt.date, decrypt: Decrypt | None = None
+    conn: Connection,
+    account_id: str,
+    as_of: dt.date,
+    decrypt: Decrypt | None = None,
+    masked: bool = True,
 ) -> dict[str, Any] | None:
     """The story of ``account_id`` as of ``as_of`` from the store (None: no such account)."""
     records = read_account(conn, account_id, as_of)
-    return None if records is None else assemble_story(records, as_of, decrypt)
+    return None if records is None else assemble_story(records, as_of, decrypt, masked)

@@ -49,7 +49,9 @@ def main(
 
 # Registration: importing a module adds its commands to ``app``.
 from cardpilot.cli import account as _account  # noqa: E402,F401
+from cardpilot.cli import advise as _advise  # noqa: E402,F401
 from cardpilot.cli import aging as _aging  # noqa: E402,F401
+from cardpilot.cli import apply as _apply  # noqa: E402,F401
 from cardpilot.cli import audit as _audit  # noqa: E402,F401
 from cardpilot.cli import cases as _cases  # noqa: E402,F401
 from cardpilot.cli import demo as _demo  # noqa: E402,F401
@@ -58,6 +60,7 @@ from cardpilot.cli import explain as _explain  # noqa: E402,F401
 from cardpilot.cli import fairness as _fairness  # noqa: E402,F401
 from cardpilot.cli import generate as _generate  # noqa: E402,F401
 from cardpilot.cli import ledger as _ledger  # noqa: E402,F401
+from cardpilot.cli import limits as _limits  # noqa: E402,F401
 from cardpilot.cli import model as _model  # noqa: E402,F401
 from cardpilot.cli import notify as _notify  # noqa: E402,F401
 from cardpilot.cli import overdue as _overdue  # noqa: E402,F401
@@ -65,7 +68,11 @@ from cardpilot.cli import plan as _plan  # noqa: E402,F401
 from cardpilot.cli import policy as _policy  # noqa: E402,F401
 from cardpilot.cli import portfolio as _portfolio  # noqa: E402,F401
 from cardpilot.cli import privacy as _privacy  # noqa: E402,F401
+from cardpilot.cli import purchase as _purchase  # noqa: E402,F401
+from cardpilot.cli import request as _request  # noqa: E402,F401
 from cardpilot.cli import review as _review  # noqa: E402,F401
 from cardpilot.cli import segments as _segments  # noqa: E402,F401
+from cardpilot.cli import serve as _serve  # noqa: E402,F401
+from cardpilot.cli import simulate as _simulate  # noqa: E402,F401
 from cardpilot.cli import summary as _summary  # noqa: E402,F401
 from cardpilot.cli import warn as _warn  # noqa: E402,F401

@@ -55,6 +55,12 @@ def _print(story: dict[str, object]) -> None:
         f"limit {account['credit_limit']} {account['currency']} · {account['status']} · "
         f"as of {story['as_of']}"
     )
+    pending = account.get("pending_limit")
+    if isinstance(pending, dict):
+        console.print(
+            f"pending: limit {pending['old_limit']} → {pending['new_limit']} from "
+            f"{pending['effective_on']} (decided {pending['decided_on']})"
+        )
     console.print(
         f"balance {balances['total']} (principal {balances['principal']}, interest "
         f"{balances['interest']}, fees {balances['fees']})"
@@ -65,7 +71,8 @@ def _print(story: dict[str, object]) -> None:
             p["effective_on"], p["kind"], p["component"] or "", p["amount"] or "", p["source"]
         )
     console.print(table)
-    for name in ("statements", "decisions", "plans", "watch_flags", "contacts"):
+    names = ("statements", "decisions", "pending_limit_changes", "plans", "watch_flags", "contacts")
+    for name in names:
         items = story[name]
         assert isinstance(items, list)
         console.print(f"{name}: {len(items)}")

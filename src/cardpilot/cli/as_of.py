@@ -26,7 +26,15 @@ from cardpilot.cli.output import fail
 AS_OF_DEFAULT = "YYYY-MM-DD; default: the day after the latest statement cycle in the store."
 AS_OF_TODAY = "YYYY-MM-DD; default: today in the issuer's time zone (CARDPILOT_TIMEZONE)."
 # The commands that read no store, and so default to today.
-TODAY_COMMANDS = frozenset({("assign",)})
+TODAY_COMMANDS = frozenset(
+    {
+        ("assign",),
+        ("apply",),
+        ("request", "increase"),
+        ("request", "expire"),
+        ("limits", "apply-pending"),
+    }
+)
 
 
 def as_of_help(own: str | None, path: tuple[str, ...]) -> str:

@@ -87,6 +87,9 @@ def consume(
     policy: Path | None = typer.Option(
         None, "--policy", help="events.yaml (late window, spending months); default shipped."
     ),
+    warning_policy: Path | None = typer.Option(
+        None, "--warning-policy", help="warning.yaml (the triggers); default the shipped one."
+    ),
     nats_url: str | None = NATS_OPTION,
     stream: str | None = STREAM_OPTION,
     subject_prefix: str | None = SUBJECT_OPTION,
@@ -101,22 +104,29 @@ def consume(
     from cardpilot.events.policy import EventsPolicyError, load_events_policy
     from cardpilot.stream.broker import BrokerError
     from cardpilot.stream.consumer import ConsumeOptions, run_consumer
+    from cardpilot.warning.policy import WarningPolicyError, load_warning_policy
 
     try:
         rules = load_events_policy(policy)
-    except EventsPolicyError as exc:
+        warning = load_warning_policy(warning_policy)
+    except (EventsPolicyError, WarningPolicyError) as exc:
         raise fail(str(exc)) from exc
     options = ConsumeOptions(batch=batch, ack_wait_s=ack_wait, idle_exit_s=idle_exit)
     broker = _broker(nats_url, stream, subject_prefix, durable)
     db = open_engine(database)
     try:
-        counts = run_consumer(db, broker, rules, ZoneInfo(get_settings().timezone), options)
+        zone = ZoneInfo(get_settings().timezone)
+        counts = run_consumer(db, broker, rules, zone, options, warning=warning)
     except BrokerError as exc:
         raise fail(str(exc)) from exc
     finally:
         db.dispose()
     if as_json:
-        print_json("events consume", {"policy_version": rules.recorded_version, **counts.as_json()})
+        versions = {
+            "policy_version": rules.recorded_version,
+            "warning_policy_version": warning.version,
+        }
+        print_json("events consume", {**versions, **counts.as_json()})
     else:
         console.print(
             f"consumed {counts.messages:,} events · {counts.applied:,} applied · "

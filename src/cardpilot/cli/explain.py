@@ -62,6 +62,12 @@ def print_explanation(explanation: dict[str, Any], heading: str = "") -> None:
     change = f"{_yuan(d['old_limit'], currency)} → {_yuan(d['new_limit'], currency)}"
     pct = f" (+{d['increase_pct']:g} %)" if d["increase_pct"] else ""
     console.print(f"  action {d['action']}: {change}{pct}")
+    pending = explanation.get("pending_change")
+    if pending:
+        console.print(
+            f"  takes effect {pending['effective_on']} (after its notice period):"
+            f" {pending['status']}"
+        )
     if "case" in explanation:
         case = explanation["case"]
         console.print(

@@ -59,7 +59,9 @@ def configured_locale() -> str:
     try:
         from cardpilot.config import get_settings
 
-        chosen = get_settings().locale
+        # read, not cached: the tree may be built before the command's own environment is
+        # in place (typer's test runner), and the command must read its settings itself
+        chosen = get_settings.__wrapped__().locale
     except Exception:  # the configuration is broken: its error still needs a language
         chosen = os.environ.get("CARDPILOT_LOCALE", DEFAULT_LOCALE)
     return "en" if chosen.lower().startswith("en") else DEFAULT_LOCALE
@@ -101,7 +103,10 @@ def catalogue(locale: str) -> Catalogue:
             continue
         if not isinstance(message.id, str) or not isinstance(message.string, str):
             continue  # plural forms: none in this catalogue
-        target = found.errors if message.context == ERROR_CONTEXT else found.messages
+        context = message.context
+        if isinstance(context, bytes):  # Babel's read_mo leaves the context undecoded
+            context = context.decode("utf-8")
+        target = found.errors if context == ERROR_CONTEXT else found.messages
         target[message.id] = message.string
     return found
 

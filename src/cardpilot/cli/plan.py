@@ -23,6 +23,7 @@ from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_
 from cardpilot.domain.money import MoneyError, format_major, to_minor
 from cardpilot.domain.plans import PlanError, PlanKind, PlanQuote, quote_plan
 from cardpilot.policy.catalogue import OVERDUE
+from cardpilot.service.plans import quote_json
 
 if TYPE_CHECKING:
     from cardpilot.overdue.schema import OverduePolicy
@@ -33,7 +34,7 @@ app.add_typer(plan_app, name="plan")
 _KINDS = {k.value.replace("_", "-"): k for k in PlanKind}
 
 
-def _today_local() -> dt.date:
+def today_local() -> dt.date:
     try:
         from cardpilot.config import get_settings
 
@@ -41,36 +42,6 @@ def _today_local() -> dt.date:
     except Exception:  # settings unreadable: the China default
         zone = "Asia/Shanghai"
     return dt.datetime.now(ZoneInfo(zone)).date()
-
-
-def quote_json(q: PlanQuote, policy_version: str | None, currency: str) -> dict[str, Any]:
-    return {
-        "kind": q.kind.value,
-        "currency": currency,
-        "principal": format_major(q.principal_minor),
-        "months": q.months,
-        "defer_months": q.defer_months,
-        "start": q.start.isoformat(),
-        "monthly_rate": str(q.monthly_rate),
-        "nominal_annual_rate": str(q.nominal_annual_rate),
-        "irr_monthly": str(q.irr_monthly),
-        "apr": str(q.apr),
-        "apr_basis": "monthly IRR x 12 (simple annualisation)",
-        "ear": str(q.ear),
-        "total_fee": format_major(q.total_fee_minor),
-        "total_paid": format_major(q.total_paid_minor),
-        "policy_version": policy_version,
-        "payments": [
-            {
-                "n": p.n,
-                "due_date": p.due_date.isoformat(),
-                "principal": format_major(p.principal_minor),
-                "fee": format_major(p.fee_minor),
-                "total": format_major(p.total_minor),
-            }
-            for p in q.payments
-        ],
-    }
 
 
 def _check_segment_terms(
@@ -99,7 +70,7 @@ def _check_segment_terms(
         )
 
 
-def _print_quote(q: PlanQuote) -> None:
+def print_quote(q: PlanQuote) -> None:
     """The schedule as a table, then the totals and the rates."""
     table = titled_table("n", "due date", "principal", "fee", "total", title=f"{q.kind.value} plan")
     for p in q.payments:
@@ -157,7 +128,7 @@ def quote(
     except MoneyError as exc:
         raise fail(f"--principal: {exc}; give yuan like 12000 or 12000.50") from exc
     try:
-        start_date = dt.date.fromisoformat(start) if start else _today_local()
+        start_date = dt.date.fromisoformat(start) if start else today_local()
     except ValueError as exc:
         raise fail(f"--start {start!r} is not a date; use YYYY-MM-DD") from exc
     try:
@@ -186,7 +157,7 @@ def quote(
     if as_json:
         print_json("plan quote", quote_json(q, pol.version, pol.file.currency))
         return
-    _print_quote(q)
+    print_quote(q)
 
 
 # --------------------------------------------------------------------------- 和谐还款 store
@@ -196,7 +167,7 @@ DATABASE = DATABASE_OPTION
 
 def _day(value: str | None, option: str) -> dt.date:
     if value is None:
-        return _today_local()
+        return today_local()
     try:
         return dt.date.fromisoformat(value)
     except ValueError:

@@ -18,7 +18,14 @@ from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
 from cardpilot.config import get_settings
 from cardpilot.domain.money import format_major
 from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
-from cardpilot.policy.catalogue import LIMITS, OVERDUE, PolicyEntry, local_dir, policy_entries
+from cardpilot.policy.catalogue import (
+    LIMITS,
+    OVERDUE,
+    WARNING,
+    PolicyEntry,
+    local_dir,
+    policy_entries,
+)
 from cardpilot.policy.diff import diff_policies
 from cardpilot.policy.loading import PolicyError, default_policy_path, load_policy
 from cardpilot.policy.migration import MigrationError, migrate_policy_folder
@@ -115,15 +122,18 @@ def _recorded_versions(entry: PolicyEntry) -> dict[str, str]:
     """The version each file of ``entry`` records on decisions (declared + content hash), or
     why it cannot be loaded."""
     from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
+    from cardpilot.warning.policy import WarningPolicyError, load_warning_policy
 
     out: dict[str, str] = {}
     for f in entry.files:
         try:
             if f.kind == LIMITS:
                 out[f.kind] = load_policy(entry.path).version
+            elif f.kind == WARNING:
+                out[f.kind] = load_warning_policy(entry.path).version
             else:
                 out[f.kind] = load_overdue_policy(entry.path).version
-        except (PolicyError, OverduePolicyError) as exc:
+        except (PolicyError, OverduePolicyError, WarningPolicyError) as exc:
             out[f.kind] = f"invalid: {str(exc).splitlines()[0]}"
     return out
 
@@ -148,6 +158,7 @@ def list_policies(as_json: bool = JSON_OPTION) -> None:
     table.add_column(tr("currency"))
     table.add_column(tr("limits.yaml version"), overflow="fold")
     table.add_column(tr("overdue.yaml version"), overflow="fold")
+    table.add_column(tr("warning.yaml version"), overflow="fold")
     for row in rows:
         files = row["files"]
         table.add_row(
@@ -156,6 +167,7 @@ def list_policies(as_json: bool = JSON_OPTION) -> None:
             row["currency"] or "—",
             files.get(LIMITS, {}).get("recorded_version", "—"),
             files.get(OVERDUE, {}).get("recorded_version", "—"),
+            files.get(WARNING, {}).get("recorded_version", "—"),
         )
     console.print(table)
     console.print(f"local policy folder (policy_dir): {_local_dir_text() or 'not set'}")
@@ -172,15 +184,40 @@ def validate(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -
     path = _folder(policy_ref)
     try:
         policy = load_policy(path)
+        customer = customer_version(path, policy)
     except PolicyError as exc:
         if as_json:
             print_json("policy validate", {"valid": False, "errors": str(exc).splitlines()})
             raise typer.Exit(2) from None
         raise fail(f"{exc}\nFix the field named above and validate again.") from None
     if as_json:
-        print_json("policy validate", {"valid": True, "version": policy.version})
+        print_json(
+            "policy validate",
+            {"valid": True, "version": policy.version, "customer_version": customer},
+        )
         return
     console.print(f"[green]valid[/] policy {policy.version}")
+    if customer is not None:
+        console.print(f"[green]valid[/] customer policy {customer}")
+
+
+def customer_version(path: Path | None, policy: Any) -> str | None:
+    """The version of the folder's ``customer.yaml`` checked against its limit policy (None:
+    the folder has none); ``PolicyError`` names what is wrong."""
+    from cardpilot.policy.customer import (
+        CUSTOMER_FILE,
+        application_limit_policy,
+        load_customer_policy,
+    )
+
+    folder = path or default_policy_path()
+    folder = folder.parent if folder.is_file() else folder
+    if not (folder / CUSTOMER_FILE).is_file():
+        return None
+    customer = load_customer_policy(folder)
+    if customer.applications is not None:
+        application_limit_policy(policy, customer)
+    return customer.version
 
 
 @policy_app.command("show")

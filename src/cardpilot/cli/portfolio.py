@@ -92,7 +92,8 @@ def import_(
     except (SourceError, StoreBusyError, PiiKeyError) as exc:
         raise fail(f"{exc}") from exc
     if as_json:
-        print_json("import", result.as_json())
+        run_id = None if result.run_id is None else str(result.run_id)
+        print_json("import", {**result.as_json(), "run_id": run_id})
     else:
         _print_import(result)
 

@@ -56,6 +56,24 @@ def load_scorer(model: Path | None, family: str) -> Any:
         raise fail(str(exc)) from None
 
 
+def tips_advice(value: str | None) -> Any:
+    """The advice section of the policy folder's ``customer.yaml`` when the policy puts advice
+    in the tips message (``advice.in_tips``); None when it has none."""
+    from cardpilot.policy.catalogue import LIMITS
+    from cardpilot.policy.customer import CUSTOMER_FILE, load_customer_policy
+    from cardpilot.policy.loading import PolicyError, default_policy_path
+
+    folder = policy_path(value, LIMITS) or default_policy_path()
+    folder = folder.parent if folder.is_file() else folder
+    if not (folder / CUSTOMER_FILE).is_file():
+        return None
+    try:
+        advice = load_customer_policy(folder).advice
+    except PolicyError as exc:
+        raise fail(f"{exc}\nFix the field named above (cardpilot policy validate).") from None
+    return advice if advice is not None and advice.in_tips else None
+
+
 # ``cardpilot review`` reviews the portfolio; its sub-commands (``review explain``) act on one
 # account's decision.
 review_app = typer.Typer(help="Review the portfolio's limits, or explain one account's decision.")
@@ -111,6 +129,7 @@ def review(
                 out=out,
                 progress=on_progress,
                 spark=spark,
+                tips_advice=tips_advice(policy),
             )
         except ReviewError as exc:
             raise fail(str(exc)) from None
@@ -174,6 +193,11 @@ def _print_review(result: Any) -> None:
             table.add_row(key, f"{n:,}")
         console.print(table)
     console.print(f"watched after large increases: {result.watched:,}; flags: {result.flags:,}")
+    # A decrease takes effect after its notice period (cardpilot limits apply-pending).
+    console.print(
+        f"decreases waiting for their notice period: {result.by_action.get('decrease', 0):,}"
+    )
+    console.print(f"earlier decreases taking effect now: {result.pending_applied:,}")
 
 
 @app.command("watch")
@@ -258,7 +282,6 @@ def assign(
     """Initial limits for new applicants from the policy (grade range, score, income)."""
     import polars as pl
 
-    from cardpilot.csv_safety import write_safe_csv
     from cardpilot.jobs.assign import ApplicantError, assign_limits, read_applicants
 
     chosen = _policy(policy)
@@ -290,18 +313,7 @@ def assign(
         )
     offers = assign_limits(frame, chosen, as_of_or_today(as_of))
     if out is not None:
-        if out.suffix.lower() == ".parquet":
-            offers.write_parquet(out)
-        elif out.suffix.lower() == ".csv":
-            write_safe_csv(
-                offers.with_columns(
-                    pl.col(c).list.join(";")
-                    for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
-                ),
-                out,
-            )
-        else:
-            raise fail(f"--out {out}: use a .csv or .parquet file name")
+        _write_offers(offers, out)
     rows = offers.to_dicts()
     if as_json:
         print_json(
@@ -324,6 +336,26 @@ def assign(
     console.print(table)
     if out is not None:
         console.print(f"offers → {out}")
+
+
+def _write_offers(offers: Any, out: Path) -> None:
+    """``assign --out``: the offers as Parquet, or as CSV with their lists joined by ``;``."""
+    import polars as pl
+
+    from cardpilot.csv_safety import write_safe_csv
+
+    if out.suffix.lower() == ".parquet":
+        offers.write_parquet(out)
+    elif out.suffix.lower() == ".csv":
+        write_safe_csv(
+            offers.with_columns(
+                pl.col(c).list.join(";")
+                for c in ("reason_codes", "reason_texts_zh", "reason_texts_en")
+            ),
+            out,
+        )
+    else:
+        raise fail(f"--out {out}: use a .csv or .parquet file name")
 
 
 def demo_review(

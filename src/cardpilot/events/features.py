@@ -158,6 +158,28 @@ class AccountFeatures:
             "spend_ratio_bp": self.spend_ratio_bp(months),
         }
 
+    def trigger_row(self, tz: dt.tzinfo, months: int) -> dict[str, Any]:
+        """What the early-warning rules read of this state, as of its latest event's day
+        (``warning.triggers.STATE_SCHEMA`` names; what events do not tell is left out)."""
+        latest = self.last_occurred_at
+        as_of = latest.astimezone(tz).date() if latest else None
+        ratio, use = self.spend_ratio_bp(months), self.utilisation_bp
+        unpaid = max(self.minimum_due_minor - self.paid_since_statement_minor, 0)
+        cash = self.last_cash_advance_on
+        return {
+            "as_of": as_of,
+            "account_id": self.account_id,
+            "currency": self.currency,
+            "cycle_date": self.statement_at.astimezone(tz).date() if self.statement_at else None,
+            "due_date": self.due_date,
+            "statement_balance_minor": self.statement_balance_minor if self.statement_at else None,
+            "minimum_due_minor": self.minimum_due_minor if self.statement_at else None,
+            "unpaid_minimum_minor": unpaid if self.statement_at else None,
+            "utilisation": None if use is None else use / BP,
+            "spend_to_6m_average": None if ratio is None else ratio / BP,
+            "days_since_cash_advance": (as_of - cash).days if cash and as_of else None,
+        }
+
     def to_json(self) -> str:
         return json.dumps(self.stored(), separators=(",", ":"))
 

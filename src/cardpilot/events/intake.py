@@ -66,6 +66,9 @@ class BatchPlan:
     states: dict[str, AccountFeatures] = field(default_factory=dict)  # accounts changed
     dead_letters: list[tuple[int, Rejection]] = field(default_factory=list)  # (position, why)
     applied: list[Event] = field(default_factory=list)
+    # Each applied event's account as the early-warning rules see it right after the event:
+    # the rules judge every event, whatever batch it arrived in.
+    trigger_rows: list[dict[str, object]] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {k: self.outcomes.count(k) for k in (APPLIED, DUPLICATE, DEAD)}
@@ -171,9 +174,10 @@ def plan_batch(
             )
             continue
         taken[(item.account_id, item.sequence)] = item.event_id
-        states[item.account_id] = plan.states[item.account_id] = apply_event(
-            state, item, tz, policy.spending_average_months, policy.late_window
-        )
+        months = policy.spending_average_months
+        state = apply_event(state, item, tz, months, policy.late_window)
+        states[item.account_id] = plan.states[item.account_id] = state
+        plan.trigger_rows.append(state.trigger_row(tz, months))
         plan.postings.extend(event_postings(item, tz))
         plan.receipts.append(Receipt(item.event_id, item.account_id, item.sequence, APPLIED))
         plan.applied.append(item)

@@ -18,6 +18,7 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.orm import Session
 
 from cardpilot.audit.chain import AuditEntry, digest_text
+from cardpilot.config import get_settings
 from cardpilot.notify.notice import LimitChangeNotice, NoticeReason
 from cardpilot.notify.outbox import enqueue_notices
 from cardpilot.policy.cases import OUTCOMES, CasePolicy
@@ -34,6 +35,7 @@ from cardpilot.store.cases import (
     mark_decided,
     read_case,
 )
+from cardpilot.store.pending_limits import apply_due, supersede_for_account
 
 REQUESTERS = ("customer", "analyst")
 NOTICE_TYPE = "case_outcome"
@@ -129,6 +131,9 @@ def decide_review_case(
             raise CaseError(f"case {case_id} does not exist; see cardpilot cases list")
         if case.status != "open":
             raise CaseError(f"case {case_id} was already decided ({case.outcome})")
+        # A decrease whose notice period is over is in force: the case decides from it.
+        zone = get_settings().timezone
+        pending = apply_due(conn, today, zone=zone, now=now, account_id=case.account_id)
         facts = account_facts(conn, case.account_id)
         assert facts is not None  # a case's account is a foreign key
         decided = replace(
@@ -145,6 +150,8 @@ def decide_review_case(
         mark_decided(conn, decided)
         _notify(conn, decided, facts, new_limit_minor, case_policy, today)
         before = {"credit_limit_minor": facts.credit_limit_minor, "case": audited(case)}
+        if pending.changed:
+            before["pending_limit_changes"] = pending.as_json()
         after = {
             "credit_limit_minor": new_limit_minor or facts.credit_limit_minor,
             "case": audited(decided),
@@ -184,6 +191,8 @@ def _override(
         policy_version=policy.version,
     )
     decision_id = insert_override(conn, override)
+    # A decrease still in its notice period gives way to the analyst's limit.
+    supersede_for_account(conn, facts.account_id, decision_id, f"case {case.id} override")
     return replace(
         case,
         new_limit_minor=new_limit_minor,

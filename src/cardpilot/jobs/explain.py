@@ -7,7 +7,8 @@ scorecard the review used, the points each characteristic earned against the bes
 The account is scored again exactly as the review scored it (``batch.scoring.score_chunk`` on
 the statements before the decision's as-of date, at the limit it had then), so the explanation
 says whether the recomputed score matches the stored one. For a case's override, the case and
-the explanation of the review decision it overrode.
+the explanation of the review decision it overrode. A decrease also says when it takes effect
+(its notice period) and whether it has been applied or superseded.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cardpilot.scoring.contributions import point_contributions
 from cardpilot.scoring.scorecard import ScorecardModel
 from cardpilot.store.cases import account_facts, case_of_override, decision_by_id, latest_decision
 from cardpilot.store.one_account import account_chunk
+from cardpilot.store.pending_limits import pending_of_decision
 
 
 class ExplainError(ValueError):
@@ -92,6 +94,7 @@ def explain_decision(
         "decision": _decision(decision),
         "rule": _rule(decision, policy),
         "reasons": reasons,
+        "pending_change": _pending_change(db, int(decision["id"])),
         **_scored_again(db, decision, scorer),
         "versions": {
             "decision_policy": decision["policy_version"],
@@ -102,6 +105,24 @@ def explain_decision(
             "model_matches": model_version_of(scorer) == decision["model_version"],
         },
     }
+
+
+def _pending_change(db: Engine, decision_id: int) -> dict[str, Any] | None:
+    """A decrease's wait for its notice period: when it takes effect, and whether it has."""
+    with db.connect() as conn:
+        pending = pending_of_decision(conn, decision_id)
+    if pending is None:
+        return None
+    return {
+        "effective_on": _iso(pending["effective_on"]),
+        "status": pending["status"],
+        "applied_on": _iso(pending["applied_on"]),
+        "superseded_by": pending["superseded_by"],
+    }
+
+
+def _iso(day: Any) -> str | None:
+    return None if day is None else str(day)[:10]
 
 
 def _rule(decision: dict[str, Any], policy: Policy) -> dict[str, Any]:

@@ -58,7 +58,9 @@ from cardpilot.overdue.treatment_table import (
 )
 from cardpilot.policy.catalogue import OVERDUE
 from cardpilot.scoring.features import behaviour_features
+from cardpilot.simulation.overdue import expected_outcomes, outcome_rows, transition_rates
 from cardpilot.store.account_chunks import ChunkFrames
+from cardpilot.store.aging_transitions import observed_transitions
 from cardpilot.store.audit import default_actor, record_audit
 from cardpilot.store.db import open_store
 from cardpilot.store.ledger import PAYMENT_LOOKBACK_DAYS, insert_postings
@@ -348,3 +350,125 @@ def _summarise(frame: pl.DataFrame, result: TreatResult) -> None:
         frame.group_by("risk_segment").agg(pl.col("pd").mean()).sort("risk_segment").iter_rows()
     ):
         result.mean_pd_by_segment[str(key)] = None if mean is None else round(float(mean), 6)
+
+
+# --------------------------------------------------------------------------- simulation
+
+SIMULATED_COLUMNS = (
+    "account_id",
+    "bucket",
+    "risk_segment",
+    "treatment",
+    "overdue_balance_minor",
+    "late_fee_minor",
+    "penalty_interest_minor",
+    "fee_waived_minor",
+    "contacts_per_week",
+)
+
+
+def simulate_treatments(
+    database_url: str,
+    scorer: Scorer | None,
+    policies: list[tuple[str, OverduePolicy]],
+    *,
+    as_of: dt.date,
+    contact_cost_minor: int,
+    months: int = 1,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: ProgressCallback | None = None,
+) -> dict[str, Any]:
+    """Each overdue policy's treatments of the accounts overdue on ``as_of``, decided as
+    ``treat`` decides them (``treat_frames``) but written nowhere, priced on the transition rates
+    of the store's aging history (``simulation.overdue``): expected cures, roll-forwards and
+    write-offs by treatment with intervals, fees charged and waived, contacts and their cost."""
+    db = open_store(database_url)
+    parts: dict[str, list[pl.DataFrame]] = {name: [] for name, _ in policies}
+    try:
+        for name, policy in policies:
+            require_currency(
+                db,
+                policy.file.currency,
+                error=TreatError,
+                amounts=f"the amounts of overdue policy {name}",
+                fix="Simulate with policies in the accounts' currency (docs/simulation.md).",
+                kind=OVERDUE,
+            )
+        transitions = observed_transitions(db)
+
+        def decide(chunk: TreatmentChunk, clock: StageClock) -> None:
+            if not (chunk.accounts.height and chunk.statements.height):
+                return None
+            frames, scores = chunk_frames(chunk), None
+            with clock.timing(DECIDE_STAGE):
+                for name, policy in policies:
+                    treated = treat_frames(frames, scorer, policy, as_of, chunk.broken, scores)
+                    scores = treated.select("account_id", "score", "pd", "model_version")
+                    parts[name].append(treated.select(SIMULATED_COLUMNS))
+            return None  # nothing to write
+
+        steps: ChunkSteps[TreatmentChunk, None, None] = ChunkSteps(
+            seen=lambda chunk: chunk.seen,
+            decide=decide,
+            write=lambda _planned, _commit: None,
+            collect=lambda _planned, _written: None,
+        )
+        chunks = read_treatment_chunks(db, as_of, chunk_rows, skip_treated=False)
+        total = account_count(db)
+        run_chunked(chunks, steps, clock=StageClock(DECIDE_STAGE), total=total, progress=progress)
+    finally:
+        db.dispose()
+    return _priced(policies, parts, transitions, as_of, scorer, contact_cost_minor, months)
+
+
+def _priced(
+    policies: list[tuple[str, OverduePolicy]],
+    parts: dict[str, list[pl.DataFrame]],
+    transitions: pl.DataFrame,
+    as_of: dt.date,
+    scorer: Scorer | None,
+    contact_cost_minor: int,
+    months: int,
+) -> dict[str, Any]:
+    """The simulated treatments priced on the observed rates (on the first policy's scale)."""
+    aging = policies[0][1].file.aging
+    limit = aging.write_off_after_days
+    write_off = [b.code for b in aging.bucket_list if limit is not None and b.min_dpd > limit]
+    rates = transition_rates(transitions, aging.scale().codes, write_off)
+    priced = {
+        name: outcome_rows(
+            expected_outcomes(
+                pl.concat(frames) if frames else pl.DataFrame(schema=_SIMULATED_SCHEMA),
+                rates,
+                contact_cost_minor=contact_cost_minor,
+                months=months,
+            )
+        )
+        for name, frames in parts.items()
+    }
+    return {
+        "as_of": as_of.isoformat(),
+        "currency": policies[0][1].file.currency,
+        "model_version": model_version_of(scorer),
+        "policies": [
+            {"name": name, "policy_version": policy.version, "by_treatment": priced[name]}
+            for name, policy in policies
+        ],
+        "observed": {
+            "transitions": int(transitions["accounts"].sum()) if transitions.height else 0,
+            "rates": rates.to_dicts(),
+        },
+    }
+
+
+_SIMULATED_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "bucket": pl.String(),
+    "risk_segment": pl.String(),
+    "treatment": pl.String(),
+    "overdue_balance_minor": pl.Int64(),
+    "late_fee_minor": pl.Int64(),
+    "penalty_interest_minor": pl.Int64(),
+    "fee_waived_minor": pl.Int64(),
+    "contacts_per_week": pl.Int32(),
+}

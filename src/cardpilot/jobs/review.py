@@ -16,6 +16,12 @@ so are accounts with no statement dated after their last decision's as-of date
 and the accounts must be in the same currency (the engine does not convert); a mismatch is an
 error naming the fix. The decision is ``cardpilot.policy.limits.decide_limits`` on every
 engine (``local``, or ``spark`` through ``mapInArrow``).
+
+A decrease does not take effect on the review date: it waits for the notify policy's notice
+period (``limit_notices.decrease_notice_days``) as a pending change, and its notice gives the
+date (``cardpilot.store.pending_limits``). The review applies the pending changes that are due
+by its as-of date before it reads any account (and again at its end, for a notice period of
+zero days); ``cardpilot limits apply-pending`` applies them on any day.
 """
 
 from __future__ import annotations
@@ -38,6 +44,7 @@ from cardpilot.batch.currency import require_currency
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
 from cardpilot.batch.kill_hook import KillHook
 from cardpilot.batch.loop import ChunkSteps, ProgressCallback, StageClock, run_chunked
+from cardpilot.batch.pending_limits import apply_pending_limits
 from cardpilot.batch.scoring import (
     Scorer,
     model_version_of,
@@ -46,12 +53,18 @@ from cardpilot.batch.scoring import (
     score_reason_texts,
 )
 from cardpilot.csv_safety import write_safe_csv
+from cardpilot.customer.advice import tips_advice as advise_tips
 from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
 from cardpilot.notify.decision_notices import (
+    decrease_effective_on,
     figure_columns,
     limit_change_outbox,
     limit_notice_context,
+    tips_accounts,
 )
+from cardpilot.notify.policy import NotifyPolicy
+from cardpilot.notify.policy import default_policy as default_notify_policy
+from cardpilot.policy.customer import AdvicePolicy
 from cardpilot.policy.loading import load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.store.account_chunks import DEFAULT_CHUNK_ROWS, EARLY_SUFFIX, AccountChunk
@@ -96,6 +109,10 @@ class ReviewResult:
     skipped_within_cycle: int = 0  # decided in the cycle already (an earlier run)
     skipped_no_new_evidence: int = 0  # no statement newer than the account's last decision
     held: int = 0  # of those skipped: limits an analyst's override holds (store.cases)
+    # Earlier decreases whose notice period ended by the as-of date, applied before (and, for a
+    # notice period of 0 days, after) the run; and due ones whose limit had moved meanwhile.
+    pending_applied: int = 0
+    pending_superseded: int = 0
     early_reviews: int = 0  # decided in the cycle already, decided again on an early review
     watched: int = 0
     flags: int = 0
@@ -138,6 +155,8 @@ def review_portfolio(
     spark: Any = None,
     model_version: str | None = None,
     notify: bool = True,
+    notify_policy: NotifyPolicy | None = None,
+    tips_advice: AdvicePolicy | None = None,
 ) -> ReviewResult:
     """Review every account of the store at ``database_url`` not yet decided in the cycle.
 
@@ -145,6 +164,11 @@ def review_portfolio(
     ``engine``: ``local`` (in-process) or ``spark`` (``spark`` a session; default a local one).
     ``out``: export the cycle's decisions to CSV or Parquet (by suffix). ``notify``: queue the
     notice of every limit change in the outbox, in its decision's transaction.
+    ``notify_policy``: the notices' policy, whose ``decrease_notice_days`` also dates the
+    pending decreases (default: the shipped one).
+    ``tips_advice``: the customer policy's advice, put in the tips message of every limit kept
+    (``cardpilot.customer.advice``; each such account is rescored once per combination of
+    actions).
     """
     if engine not in ENGINES:
         raise ReviewError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
@@ -157,9 +181,13 @@ def review_portfolio(
         db = make_engine(database_url, connect_args=connect_args)
         try:
             result = _start_run(db, scorer, policy, as_of, engine, model_version)
+            # The limits the review reads are those in force on its as-of date.
+            _apply_pending(db, result)
+            notices = _Notices(notify, notify_policy or default_notify_policy(), tips_advice)
             _review_chunks(
-                db, result, scorer, policy, engine, chunk_rows, spark, progress, notify, helpers
+                db, result, scorer, policy, engine, chunk_rows, spark, progress, notices, helpers
             )
+            _apply_pending(db, result)
             _count_cycle(db, result)
             if out is not None:
                 export_decisions(db, result.cycle_id, Path(out))
@@ -168,6 +196,12 @@ def review_portfolio(
             db.dispose()
     result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def _apply_pending(db: Engine, result: ReviewResult) -> None:
+    applied = apply_pending_limits(db, result.as_of)
+    result.pending_applied += applied.applied
+    result.pending_superseded += applied.superseded
 
 
 def _start_run(
@@ -208,7 +242,7 @@ def _review_chunks(
     chunk_rows: int,
     spark: Any,
     progress: ProgressCallback | None,
-    notify: bool,
+    notices: _Notices,
     helpers: HelperProcesses,
 ) -> None:
     """The chunks, then the watches; the run marked finished, or failed with the reason."""
@@ -225,7 +259,7 @@ def _review_chunks(
                 reader=helpers.reader,
                 total=total,
             )
-            steps = _review_steps(db, result, scorer, decide, writer, policy, notify)
+            steps = _review_steps(db, result, scorer, decide, writer, policy, notices)
             run_chunked(
                 chunks,
                 steps,
@@ -271,11 +305,37 @@ def audit_review_run(db: Engine, result: ReviewResult, status: str) -> None:
 
 
 @dataclass(frozen=True)
+class _Notices:
+    queue: bool  # queue the notices of the review's limit changes in the outbox
+    policy: NotifyPolicy  # their policy: texts, and the decrease's notice period
+    # The customer policy's advice, put in the tips message of a kept limit (None: no advice).
+    tips_advice: AdvicePolicy | None = None
+
+
+@dataclass(frozen=True)
 class _DecidedChunk:
     chunk: AccountChunk
     decisions: pl.DataFrame
     figures: pl.DataFrame | None = None  # the accounts' figures their notices' reasons show
     held: int = 0
+    advice: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # tips' advice lines
+
+
+def _tips_advice(
+    chunk: AccountChunk,
+    decided: pl.DataFrame,
+    as_of: dt.date,
+    scorer: Scorer,
+    policy: Policy,
+    notices: _Notices,
+) -> dict[str, dict[str, list[str]]]:
+    """The advice lines of the chunk's accounts whose kept limit gets the tips message, when
+    the customer policy puts advice there (none otherwise)."""
+    if not notices.queue or notices.tips_advice is None:
+        return {}
+    tips_after_keep = notices.policy.limit_notices.tips_after_keep
+    kept = tips_accounts(decided, tips_after_keep)["account_id"].to_list()
+    return advise_tips(chunk.frames, kept, as_of, scorer, policy, notices.tips_advice)
 
 
 def _review_steps(
@@ -285,10 +345,12 @@ def _review_steps(
     decide: LimitDecider,
     writer: DecisionWriter,
     policy: Policy,
-    notify: bool,
+    notices: _Notices,
 ) -> ChunkSteps[AccountChunk, _DecidedChunk, ChunkWritten]:
     texts: dict[str, dict[str, str]] = {}
     effective = dt.datetime.combine(result.as_of, dt.time(), tzinfo=dt.UTC)
+    decreases_from = decrease_effective_on(result.as_of, notices.policy)
+    notify = notices.queue
     watch = watch_start(policy, result.as_of)
     # An analyst's override stands for its hold period: those accounts are left undecided.
     on_hold = sorted(accounts_on_hold(db, result.as_of))
@@ -315,7 +377,8 @@ def _review_steps(
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
         figures = figure_columns(table) if notify else None
-        return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held)
+        advice = _tips_advice(chunk, decided, result.as_of, scorer, policy, notices)
+        return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held, advice)
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
         accounts = planned.chunk.accounts
@@ -333,10 +396,13 @@ def _review_steps(
             effective=effective,
             skipped=planned.chunk.skipped + planned.held,
             watch=watch,
+            decrease_effective_on=decreases_from,
         )
-        context = limit_notice_context(policy, planned.figures)
-        notices = (lambda changed: limit_change_outbox(db, changed, context)) if notify else None
-        return writer.write(chunk, notices=notices, before_commit=before_commit)
+        context = limit_notice_context(
+            policy, planned.figures, notices.policy, advice=planned.advice
+        )
+        outbox = (lambda changed: limit_change_outbox(db, changed, context)) if notify else None
+        return writer.write(chunk, notices=outbox, before_commit=before_commit)
 
     def collect(planned: _DecidedChunk, written: ChunkWritten) -> None:
         result.early_reviews += int(planned.chunk.accounts["early_review"].sum())

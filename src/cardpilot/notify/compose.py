@@ -28,6 +28,7 @@ from cardpilot.notify.notice import LimitBasis, LimitChangeNotice, as_notice
 from cardpilot.notify.policy import TEMPLATES_DIR, NotifyPolicy, default_policy
 from cardpilot.notify.prefs import ContactPrefs
 from cardpilot.notify.reasons import is_positive
+from cardpilot.notify.sms_coding import sms_units
 
 DEFAULT_LOCALE = "zh-CN"
 LOCALES = ("zh-CN", "en")
@@ -197,12 +198,12 @@ class Composer:
             rendered = self._render(name, {**ctx, "main_reason": reason})
             joiner = "" if locale.startswith("zh") else " "  # Chinese needs no space
             body = joiner.join(line.strip() for line in rendered.splitlines() if line.strip())
-            if len(body) <= limit:
+            if sms_units(body) <= limit:
                 return body
         if name.split("/")[0] not in self.policy.limit_notices.sms_length_enforced_for:
             return body
         raise ValueError(
-            f"{name}: the SMS runs to {len(body)} characters without its reason, over the "
+            f"{name}: the SMS runs to {sms_units(body)} characters without its reason, over the "
             f"{limit} that notify.yaml allows for {locale}; shorten the template"
         )
 

@@ -112,19 +112,23 @@ def _reasons_of(row: Mapping[str, Any], currency: str) -> tuple[NoticeReason, ..
 class LimitNoticeContext:
     """What a limit notice tells beside its decision row: the limit policy's grade rules
     (None: names only, from ``grade_labels``), the decrease's notice period in days, the
-    reasons after which a kept limit gets the tips message, and the accounts' figures."""
+    reasons after which a kept limit gets the tips message, the accounts' figures, and the
+    personal advice a tips message carries (account id → locale → lines, from
+    ``cardpilot.customer.advice``)."""
 
     rules: GradeRules | None = None
     grade_labels: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     decrease_notice_days: int = 0
     tips_after_keep: tuple[str, ...] = ()
     figures: pl.DataFrame | None = None
+    advice: Mapping[str, Mapping[str, list[str]]] = field(default_factory=dict)
 
 
 def limit_notice_context(
     policy: Policy | None = None,
     figures: pl.DataFrame | None = None,
     notify_policy: NotifyPolicy | None = None,
+    advice: Mapping[str, Mapping[str, list[str]]] | None = None,
 ) -> LimitNoticeContext:
     """The context of limit notices under ``policy`` (the limit policy that decided) and the
     notify policy (default: the shipped one)."""
@@ -135,7 +139,30 @@ def limit_notice_context(
         decrease_notice_days=settings.decrease_notice_days,
         tips_after_keep=settings.tips_after_keep,
         figures=figures,
+        advice=advice or {},
     )
+
+
+def tips_accounts(rows: pl.DataFrame, tips_after_keep: tuple[str, ...]) -> pl.DataFrame:
+    """The decision rows that get the tips message: a limit kept at a due review whose first
+    reason is one of ``tips_after_keep``."""
+    if not tips_after_keep or "due_for_review" not in rows.columns or not rows.height:
+        return rows.clear()
+    kept = rows.filter(
+        (pl.col("new_limit_minor") == pl.col("old_limit_minor"))
+        & (pl.col("due_for_review").cast(pl.Int64) == 1)
+    )
+    first = kept["reason_codes"].map_elements(
+        lambda v: (_reason_list(v) or [""])[0], return_dtype=pl.String
+    )
+    return kept.filter(first.is_in(list(tips_after_keep)))
+
+
+def decrease_effective_on(as_of: dt.date, notify_policy: NotifyPolicy | None = None) -> dt.date:
+    """The day a decrease decided on ``as_of`` takes effect: after the notice period its notice
+    gives (the one value the notice and the pending change both read)."""
+    days = (notify_policy or default_policy()).limit_notices.decrease_notice_days
+    return as_of + dt.timedelta(days=days)
 
 
 def figure_columns(table: pl.DataFrame) -> pl.DataFrame:
@@ -152,16 +179,17 @@ def limit_notices(rows: pl.DataFrame, context: LimitNoticeContext) -> list[Limit
         return []
     changed = rows.filter(pl.col("new_limit_minor") != pl.col("old_limit_minor"))
     notices = notices_from_rows(changed, context=context)
-    if context.tips_after_keep and "due_for_review" in rows.columns:
-        kept = rows.filter(
-            (pl.col("new_limit_minor") == pl.col("old_limit_minor"))
-            & (pl.col("due_for_review").cast(pl.Int64) == 1)
+    kept = tips_accounts(rows, context.tips_after_keep)
+    if kept.height:
+        advice = context.advice
+
+        def advised(row: Mapping[str, Any]) -> Mapping[str, Any]:
+            lines = advice.get(str(row["account_id"]))
+            return {"advice": lines} if lines else {}
+
+        notices += notices_from_rows(
+            kept, message_type="limit_tips", context=context, extra=advised
         )
-        first = kept["reason_codes"].map_elements(
-            lambda v: (_reason_list(v) or [""])[0], return_dtype=pl.String
-        )
-        kept = kept.filter(first.is_in(list(context.tips_after_keep)))
-        notices += notices_from_rows(kept, message_type="limit_tips", context=context)
     return notices
 
 

@@ -29,7 +29,8 @@ from cardpilot.config import Settings, get_settings
 
 LIMITS = "limits.yaml"
 OVERDUE = "overdue.yaml"
-KINDS = (LIMITS, OVERDUE)
+WARNING = "warning.yaml"
+KINDS = (LIMITS, OVERDUE, WARNING)
 DEFAULT_NAME = "default"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 

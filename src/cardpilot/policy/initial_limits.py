@@ -1,5 +1,7 @@
 """Initial limits for applicants: the grade's initial range, placed by score within the grade,
-rounded down to the policy's step and capped by the grade's income cap where income is known."""
+rounded down to the policy's step and capped by the grade's income cap where income is known, and
+by the caller's affordability cap where it gives one (``cardpilot apply``: the customer policy's
+months of free income)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,10 @@ from cardpilot.policy.limit_reasons import (
 )
 from cardpilot.policy.schema import Policy
 
-__all__ = ["INITIAL_SCHEMA", "assign_initial_limit"]
+__all__ = ["AFFORDABILITY_CAP", "INITIAL_SCHEMA", "assign_initial_limit"]
+
+# The caller's own cap on an initial limit (fen), beside the grade's share of annual income.
+AFFORDABILITY_CAP = "affordability_cap_minor"
 
 
 def assign_initial_limit(
@@ -40,9 +45,11 @@ def assign_initial_limit(
     """Initial limits for new applicants, vectorised like ``decide_limits``.
 
     Input: ``applicant_id, score, pd, annual_income_minor`` (income may be null or absent) and
-    optional ``reason_codes, model_version``. The limit is the grade's initial range, placed
-    by score within the grade, rounded down to the step and capped by the grade's income cap
-    where income is known. Returns the columns of ``INITIAL_SCHEMA``.
+    optional ``reason_codes, model_version, affordability_cap_minor``. The limit is the grade's
+    initial range, placed by score within the grade, rounded down to the step and capped by the
+    grade's income cap where income is known and by ``affordability_cap_minor`` where given (the
+    lower of the two); a cap below the grade's minimum follows ``initial.below_grade_min``.
+    Returns the columns of ``INITIAL_SCHEMA``.
     """
     lp = policy.limits
     step = lp.rounding.limit_step_minor
@@ -61,7 +68,10 @@ def assign_initial_limit(
     )
     lazy = lazy.with_columns(
         floor_to_step(low + (high - low) * position_ppm(lp) // PPM, step).alias("_placed"),
-        floor_to_step(pct_of(pl.col("annual_income_minor"), income_bp), step).alias("_cap"),
+        pl.min_horizontal(
+            floor_to_step(pct_of(pl.col("annual_income_minor"), income_bp), step),
+            floor_to_step(pl.col(AFFORDABILITY_CAP), step),
+        ).alias("_cap"),
         low.alias("_low"),
     )
     has_basis = pl.col(basis).is_not_null()
@@ -112,8 +122,8 @@ def _applicants(table: pa.Table | pa.RecordBatch | pl.DataFrame, basis: str) -> 
         raise DecisionInputError(f"applicant table needs columns applicant_id and {basis}")
     optional = {"score", "pd", "annual_income_minor", "reason_codes", "model_version"}
     exprs: list[pl.Expr] = [pl.col("applicant_id").cast(pl.String)]
-    for name in sorted(optional):
-        dtype = dtype_of(name)
+    for name in sorted(optional | {AFFORDABILITY_CAP}):
+        dtype = pl.Int64() if name == AFFORDABILITY_CAP else dtype_of(name)
         exprs.append(
             (
                 pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype=dtype)

@@ -268,3 +268,73 @@ def heatmap(
         .resolve_axis(x="independent", y="independent")  # every matrix labelled
     )
     return spec(chart)
+
+
+def _waterfall_rows(steps: Sequence[tuple[str, float]], end: str) -> list[dict[str, Any]]:
+    """Each column's span: each step from the level before it (the first from zero), the end
+    from zero to where the steps arrived."""
+
+    def column(step: str, before: float, after: float, kind: str) -> dict[str, Any]:
+        change = after - before if kind != "level" else after
+        low, high = min(before, after), max(before, after)
+        return {
+            "step": step,
+            "low": low,
+            "high": high,
+            "change": change,
+            "level": after,
+            "kind": kind,
+        }
+
+    level = 0.0
+    rows = []
+    for label, change in steps:
+        rows.append(column(label, level, level + change, "up" if change >= 0 else "down"))
+        level += change
+    rows.append(column(end, 0.0, level, "level"))
+    return rows
+
+
+def waterfall(steps: Sequence[tuple[str, float]], end: str, *, value: Field) -> dict[str, Any]:
+    """From zero through ``steps`` (label, change) to ``end``, their sum: one column per step
+    floating from the level before it to the level after, green up, red down, the sum blue;
+    tooltips give the change and the level reached."""
+    rows = _waterfall_rows(steps, end)
+    kinds = {"level": BLUE, "up": GREEN, "down": RED}
+    chart = (
+        alt.Chart(_data(rows))
+        .mark_bar()
+        .encode(
+            x=alt.X(
+                "step",
+                type="nominal",
+                sort=[r["step"] for r in rows],
+                title=None,
+                axis=alt.Axis(labelAngle=-30),
+            ),
+            y=alt.Y(
+                "low",
+                type="quantitative",
+                title=value.title,
+                axis=alt.Axis(format=value.number_format, tickCount=6),
+            ),
+            y2="high",
+            color=alt.Color(
+                "kind",
+                type="nominal",
+                legend=None,
+                scale=alt.Scale(domain=list(kinds), range=list(kinds.values())),
+            ),
+            tooltip=[
+                alt.Tooltip("step", type="nominal", title="step"),
+                alt.Tooltip(
+                    "change", type="quantitative", title="change · 变动", format=value.number_format
+                ),
+                alt.Tooltip(
+                    "level", type="quantitative", title=value.title, format=value.number_format
+                ),
+            ],
+        )
+        .properties(width="container", height=320)
+    )
+    return spec(chart)

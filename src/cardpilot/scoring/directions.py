@@ -23,6 +23,7 @@ Everything here is pure: a model and a feature table in, arrays and frames out.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -81,7 +82,21 @@ class PointsReference:
     conditional: npt.NDArray[np.bool_]
 
 
+# A scorecard's reference points depend on its table only: worked out once per model object
+# (a one-account decision would otherwise spend more on them than on the account).
+_REFERENCES: weakref.WeakKeyDictionary[ScorecardModel, PointsReference] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def points_reference(model: ScorecardModel) -> PointsReference:
+    known = _REFERENCES.get(model)
+    if known is None:
+        known = _REFERENCES[model] = _points_reference(model)
+    return known
+
+
+def _points_reference(model: ScorecardModel) -> PointsReference:
     best, neutral = [], []
     for name in model.characteristics:
         rows = model.table.filter(pl.col("characteristic") == name)
@@ -108,7 +123,7 @@ def points_by_characteristic(
     """Points per account and characteristic, and whether the characteristic reads the
     account (False: a conditional characteristic outside its segment)."""
     columns = model.columns(features)
-    points = model.points_matrix(features)
+    points = model.points_matrix(features, columns)
     reads = np.ones(points.shape, dtype=np.bool_)
     for j, name in enumerate(model.characteristics):
         if name in CONDITIONAL:

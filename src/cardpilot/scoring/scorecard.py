@@ -333,12 +333,16 @@ class ScorecardModel:
         score, _ = self.score_arrays(features)
         return self.calibration.pd(score)
 
-    def points_matrix(self, features: pl.DataFrame) -> npt.NDArray[np.int32]:
-        """Points per account (rows) and characteristic (columns) — for audits and tests."""
+    def points_matrix(
+        self,
+        features: pl.DataFrame,
+        columns: list[npt.NDArray[np.float64]] | None = None,
+    ) -> npt.NDArray[np.int32]:
+        """Points per account (rows) and characteristic (columns) — for audits and tests;
+        ``columns``: ``self.columns(features)`` when the caller has them already."""
         out = np.empty((features.height, len(self.characteristics)), dtype=np.int32)
-        for j, (ch, col) in enumerate(
-            zip(self.compiled.characteristics, self.columns(features), strict=True)
-        ):
+        columns = self.columns(features) if columns is None else columns
+        for j, (ch, col) in enumerate(zip(self.compiled.characteristics, columns, strict=True)):
             idx = np.searchsorted(ch.splits, col, side="right")
             idx[np.isnan(col)] = len(ch.splits) + 1
             out[:, j] = ch.points[idx]

@@ -147,10 +147,12 @@ def read_chunks_with(
     cycle_id: str,
     chunk_rows: int,
     total: int | None = None,
+    only: str | None = None,
 ) -> Iterator[AccountChunk]:
     """The chunks of the store, read through ``fetch``; ``end_read`` ends the read
     transaction after each chunk (none is held while a chunk is decided and written);
-    ``sqlite``: the store's dialect; ``total``: the accounts expected."""
+    ``sqlite``: the store's dialect; ``total``: the accounts expected; ``only``: the one
+    chunk of that account alone (the HTTP API's one decision, read as the review reads it)."""
     since = statement_window_start(as_of)
     last_change = (
         "MAX(effective_at)" if sqlite else "CAST(MAX(effective_at) AT TIME ZONE 'UTC' AS DATE)"
@@ -158,12 +160,15 @@ def read_chunks_with(
     after = ""
     sizes = chunk_sizes(chunk_rows, total)
     while True:
+        which, params = ("a.account_id > :after", {"after": after, "n": next(sizes)})
+        if only is not None:
+            which, params = ("a.account_id = :after", {"after": only, "n": 1})
         accounts = fetch(
             "SELECT a.account_id, a.customer_id, a.credit_limit_minor, a.open_date, a.status,"
             " a.currency, a.last_review_on, c.birth_year, c.education, c.annual_income_minor"
             " FROM accounts a LEFT JOIN customers c ON c.customer_id = a.customer_id"
-            " WHERE a.account_id > :after ORDER BY a.account_id LIMIT :n",
-            {"after": after, "n": next(sizes)},
+            f" WHERE {which} ORDER BY a.account_id LIMIT :n",
+            params,
             ACCOUNT_COLUMNS,
         )
         if accounts.height == 0:
@@ -206,6 +211,8 @@ def read_chunks_with(
         chunk.skipped_within_cycle = int((why == WITHIN_CYCLE).sum())
         chunk.skipped_no_new_evidence = int((why == NO_NEW_EVIDENCE).sum())
         yield chunk
+        if only is not None:
+            return
 
 
 def _chunk(

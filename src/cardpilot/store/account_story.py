@@ -1,7 +1,8 @@
 """One account's records as of a day, for its story (``cardpilot account show``, the API).
 
 Small per-account reads through the indexes each table already has: the account and its
-customer, statements, ledger postings, limit decisions with their reason texts, overdue
+customer, statements, ledger postings, limit decisions with their reason texts, pending
+decreases, overdue
 treatments, plans and their events, watch flags and the messages sent about the account.
 Personal fields come back as stored (ciphertext); the story masks them.
 """
@@ -16,6 +17,7 @@ import polars as pl
 from sqlalchemy import Connection, inspect, text
 
 from cardpilot.store.ledger import account_postings
+from cardpilot.store.pending_limits import pending_of_account
 
 Row = dict[str, Any]
 
@@ -32,6 +34,8 @@ class AccountRecords:
     plan_events: list[Row] = field(default_factory=list)
     watch_flags: list[Row] = field(default_factory=list)
     messages: list[Row] = field(default_factory=list)
+    # Decreases in (or past) their notice period: pending, applied or superseded.
+    pending_limits: list[Row] = field(default_factory=list)
 
 
 def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[Row]:
@@ -121,8 +125,14 @@ def read_account(conn: Connection, account_id: str, as_of: dt.date) -> AccountRe
         if _has_table(conn, "notify_outbox")
         else []
     )
+    pending = (
+        pending_of_account(conn, account_id, as_of)
+        if _has_table(conn, "pending_limit_changes")
+        else []
+    )
     return AccountRecords(
         account=account,
+        pending_limits=pending,
         customer=customers[0] if customers else {},
         postings=account_postings(conn, account_id, as_of),
         statements=_rows(conn, STATEMENTS, params),

@@ -32,6 +32,7 @@ from cardpilot.store.limit_decisions import (
     DecisionChunk,
     kinds_of,
 )
+from cardpilot.store.pending_limits import PENDING_IN_CHUNK, SUPERSEDED_IN_CHUNK
 from cardpilot.store.review_runs import RUN_COUNTS_UPDATE, run_counts
 from cardpilot.store.watches import watch_start_statement
 
@@ -94,6 +95,10 @@ def write_decisions(connection: Any, chunk: DecisionChunk) -> ChunkWritten:
             insert_staged(connection, rows, columns)
         counts = adbc_frame(connection, KINDS_INSERTED, bounds, KIND_COLUMNS)
     by_kind = kinds_of(counts)
+    adbc.execute_named(connection, SUPERSEDED_IN_CHUNK, bounds)
+    if any(kind[0] == LimitAction.DECREASE.value for kind in by_kind):
+        pending = {**bounds, "effective_on": chunk.decrease_effective_on}
+        adbc.execute_named(connection, PENDING_IN_CHUNK, pending)
     adbc.execute_named(connection, HISTORY_INSERT, {**bounds, "effective_at": chunk.effective})
     adbc.execute_named(connection, ACCOUNTS_UPDATE, bounds)
     watched = 0

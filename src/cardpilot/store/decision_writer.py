@@ -1,10 +1,11 @@
 """The one way a batch job writes a chunk of review decisions: :class:`DecisionWriter`.
 
 Each chunk is one transaction: its decisions (``ON CONFLICT (account_id, cycle_id) DO
-NOTHING``), the limit history and account updates of the decisions it inserted, the watches
-after large increases, the notices of its limit changes in the outbox (rendered by the caller
-from the changes read back inside the transaction: the transactional outbox) and the run's
-counts. ``before_commit`` runs inside the transaction, after everything else was written.
+NOTHING``), the pending decreases of the decisions it inserted (and the earlier pending changes
+they supersede, ``cardpilot.store.pending_limits``), the limit history and account updates, the
+watches after large increases, the notices of its limit changes in the outbox (rendered by the
+caller from the changes read back inside the transaction: the transactional outbox) and the
+run's counts. ``before_commit`` runs inside the transaction, after everything else was written.
 
 Three back ends, one interface (:func:`open_decision_writer` picks):
 
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from sqlalchemy import Connection, DateTime, Engine, bindparam, text
+from sqlalchemy import Connection, Date, DateTime, Engine, bindparam, text
 
 from cardpilot.domain.decisions import LimitAction
 from cardpilot.store import adbc_decisions
@@ -41,6 +42,7 @@ from cardpilot.store.limit_decisions import (
     kinds_of,
 )
 from cardpilot.store.outbox_rows import insert_outbox, insert_outbox_adbc
+from cardpilot.store.pending_limits import PENDING_IN_CHUNK, SUPERSEDED_IN_CHUNK
 from cardpilot.store.review_runs import RUN_COUNTS_UPDATE, run_counts
 from cardpilot.store.sqlite_helpers import NoticeRenderer, RemoteDecisionWriter
 from cardpilot.store.watches import watch_start_statement
@@ -86,11 +88,13 @@ class AdbcDecisionWriter:
         return written
 
 
+_PENDING = text(PENDING_IN_CHUNK).bindparams(bindparam("effective_on", type_=Date))
 _HISTORY = text(HISTORY_INSERT).bindparams(bindparam("effective_at", type_=DateTime(timezone=True)))
 
 
 class SqlAlchemyDecisionWriter:
-    """A store no bulk driver can open (in-memory SQLite): the statements on SQLAlchemy."""
+    """A store no bulk driver can open (in-memory SQLite), and the HTTP API's one decision at a
+    time on any store: the statements on SQLAlchemy."""
 
     writes_behind = False
 
@@ -108,6 +112,10 @@ class SqlAlchemyDecisionWriter:
         with self._db.begin() as conn:
             self._insert(conn, chunk)
             by_kind = kinds_of(query_frame(conn, KINDS_INSERTED, bounds, KIND_COLUMNS))
+            conn.execute(text(SUPERSEDED_IN_CHUNK), bounds)
+            if any(kind[0] == LimitAction.DECREASE.value for kind in by_kind):
+                pending = {**bounds, "effective_on": chunk.decrease_effective_on}
+                conn.execute(_PENDING, pending)
             conn.execute(_HISTORY, {**bounds, "effective_at": chunk.effective})
             conn.execute(text(ACCOUNTS_UPDATE), bounds)
             watched = 0
@@ -142,6 +150,16 @@ class SqlAlchemyDecisionWriter:
         import polars as pl
 
         cols = ", ".join(DECISION_COLUMNS)
+        if conn.dialect.name != "sqlite":  # the HTTP API's one decision on PostgreSQL
+            named = ", ".join(f":{c}" for c in DECISION_COLUMNS)
+            conn.execute(
+                text(
+                    f"INSERT INTO limit_decisions ({cols}) VALUES ({named})"
+                    " ON CONFLICT (account_id, cycle_id) DO NOTHING"
+                ),
+                chunk.rows.select(DECISION_COLUMNS).to_dicts(),
+            )
+            return
         marks = ", ".join(["?"] * len(DECISION_COLUMNS))
         rows = chunk.rows.with_columns(  # the text and 0/1 SQLAlchemy's SQLite types store
             pl.col("as_of").cast(pl.String), pl.col("due_for_review").cast(pl.Int8)

@@ -25,6 +25,7 @@ from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.models import Account
 from cardpilot.store.notify_models import OutboxMessage
+from cardpilot.store.warning_models import WarningIntervention
 
 # Values bound in one IN list (well under SQLite's limit of 32,766 variables).
 IN_CHUNK = 5_000
@@ -185,8 +186,8 @@ def _digest(rows: Sequence[Sequence[Any]]) -> str:
 
 def intake_digests(conn: Connection) -> dict[str, str]:
     """SHA-256 of what the intake wrote, each in a fixed order and without write times: the
-    event postings, the receipts, the features and the outbox (the exactly-once tests compare
-    them)."""
+    event postings, the receipts, the features, the early-warning decisions and the outbox
+    (the exactly-once tests compare them)."""
     p = LedgerPosting.__table__.c
     o = OutboxMessage.__table__.c
     r = EventReceipt.__table__.c
@@ -217,7 +218,14 @@ def intake_digests(conn: Connection) -> dict[str, str]:
             o.message_key, o.account_id, o.decision_ref, o.message_type, o.channel, o.body_text
         ).order_by(o.message_key)
     ).all()
+    w = WarningIntervention.__table__.c
+    decisions = conn.execute(
+        select(
+            w.decision_ref, w.account_id, w.rule, w.intervention, w.reasons, w.advice, w.hold_until
+        ).order_by(w.decision_ref)
+    ).all()
     return {
+        "decisions": _digest(decisions),
         "outbox": _digest(outbox),
         "ledger": _digest(postings),
         "receipts": _digest(receipts),

@@ -5,7 +5,9 @@ A chunk's write (``cardpilot.store.decision_writer``) inserts the decisions with
 (account_id, cycle_id) DO NOTHING`` and then applies, from the decisions *that run inserted*
 (``WHERE run_id = :run`` over the chunk's account range), the limit-history rows and the
 accounts' new limit, grade, segment and review date: a decision made by another run is never
-applied twice.
+applied twice. An increase changes the limit at once; a decrease is stored as a pending change
+effective after its notice period (``cardpilot.store.pending_limits``), and the account keeps its
+limit until then.
 """
 
 from __future__ import annotations
@@ -71,10 +73,12 @@ HISTORY_INSERT = (
     " SELECT account_id, :effective_at, old_limit_minor, new_limit_minor, 'review',"
     " CAST(id AS VARCHAR(64)), policy_version, model_version, action"
     " FROM limit_decisions WHERE run_id = :run AND account_id BETWEEN :lo AND :hi"
-    " AND action <> 'keep'"
+    # A decrease waits for its notice period (cardpilot.store.pending_limits).
+    " AND action = 'increase'"
 )
 ACCOUNTS_UPDATE = (
-    "UPDATE accounts SET credit_limit_minor = d.new_limit_minor, grade = d.grade,"
+    "UPDATE accounts SET credit_limit_minor = CASE WHEN d.action = 'decrease'"
+    " THEN accounts.credit_limit_minor ELSE d.new_limit_minor END, grade = d.grade,"
     " segment = d.segment,"
     " last_review_on = CASE WHEN d.due_for_review THEN d.as_of ELSE accounts.last_review_on END"
     " FROM limit_decisions d WHERE d.account_id = accounts.account_id AND d.run_id = :run"
@@ -131,6 +135,8 @@ class DecisionChunk:
     effective: dt.datetime  # of the limit-history rows
     skipped: int  # accounts of the range not offered (not due, or decided before)
     watch: WatchStart
+    # When the chunk's decreases take effect: the decision date plus the notice period.
+    decrease_effective_on: dt.date
 
     @property
     def bounds(self) -> dict[str, Any]:

@@ -249,7 +249,10 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.audit_models",
     "cardpilot.store.case_models",
     "cardpilot.store.ledger_models",
+    "cardpilot.store.customer_models",
     "cardpilot.store.event_models",
+    "cardpilot.store.warning_models",
+    "cardpilot.store.service_models",
 )
 
 

@@ -1,4 +1,5 @@
-"""One account read as the review reads a chunk of them: for explaining its decision.
+"""One account read as the review reads a chunk of them: for explaining its decision
+(:func:`account_chunk`), and for deciding it now (:func:`review_chunk`, the HTTP API).
 
 The same columns and statement window as ``cardpilot.store.account_chunks``, for one account id
 (the review's chunks start from the first account, which one account must not wait for).
@@ -7,18 +8,22 @@ The same columns and statement window as ``cardpilot.store.account_chunks``, for
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Engine
 
 from cardpilot.store.account_chunks import (
     ACCOUNT_COLUMNS,
+    NO_CYCLE,
     REVIEW_STATEMENT_COLUMNS,
     AccountChunk,
     ChunkFrames,
+    read_chunks_with,
     statement_window_start,
 )
-from cardpilot.store.frame_reads import query_frame
+from cardpilot.store.frame_reads import FrameSchema, query_frame
 
 
 def account_chunk(
@@ -64,3 +69,27 @@ def account_chunk(
         customers=accounts.select("customer_id", "birth_year", "education", "annual_income_minor"),
     )
     return AccountChunk(account_id, account_id, accounts, frames, skipped=0, seen=1)
+
+
+def review_chunk(
+    db: Engine, account_id: str, as_of: dt.date, cycle_id: str = NO_CYCLE
+) -> AccountChunk | None:
+    """The account as a one-account review chunk, read by the review's own reader (its limit
+    changes, holds and, for a ``cycle_id``, whether the cycle may decide it: an account it may
+    not decide is in the chunk's skipped counts, not its accounts). None: no such account."""
+    sqlite = db.dialect.name == "sqlite"
+    with db.connect() as conn:
+
+        def fetch(sql: str, params: Mapping[str, Any], schema: FrameSchema) -> pl.DataFrame:
+            return query_frame(conn, sql, params, schema)
+
+        chunks = read_chunks_with(
+            fetch,
+            lambda: None,
+            sqlite,
+            as_of=as_of,
+            cycle_id=cycle_id,
+            chunk_rows=1,
+            only=account_id,
+        )
+        return next(iter(chunks), None)

@@ -61,8 +61,12 @@ class TreatmentChunk:
     payments: pl.DataFrame | None = None
 
 
-def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterator[TreatmentChunk]:
-    """The store's accounts in chunks of ``chunk_rows`` (keyset paging in account-id order)."""
+def read_treatment_chunks(
+    db: Engine, as_of: dt.date, chunk_rows: int, *, skip_treated: bool = True
+) -> Iterator[TreatmentChunk]:
+    """The store's accounts in chunks of ``chunk_rows`` (keyset paging in account-id order);
+    ``skip_treated`` False: accounts treated on ``as_of`` already are pending too (a
+    simulation, which writes nothing, treats every account)."""
     statuses = ", ".join(f"'{s}'" for s in TREATED_STATUSES)
 
     def rest(conn: Connection, accounts: pl.DataFrame, lo: str, hi: str) -> TreatmentChunk:
@@ -100,7 +104,7 @@ def read_treatment_chunks(db: Engine, as_of: dt.date, chunk_rows: int) -> Iterat
             {"account_id": pl.String()},
         )
         treatable = accounts.filter(pl.col("status").is_in(TREATED_STATUSES))
-        undone = treatable.join(done, on="account_id", how="anti")
+        undone = treatable.join(done, on="account_id", how="anti") if skip_treated else treatable
         pending = undone.join(planned, on="account_id", how="anti")
         return TreatmentChunk(
             first=lo,

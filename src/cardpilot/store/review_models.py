@@ -138,6 +138,42 @@ class LimitDecisionRecord(Base):
     )
 
 
+class PendingLimitChange(Base):
+    """A decrease waiting for its notice period: decided by a review, told to the customer, and
+    applied to the account on ``effective_on`` (the decision's date plus the notify policy's
+    ``limit_notices.decrease_notice_days``), not on the decision's date.
+
+    ``status``: ``pending`` → ``applied`` (by the first job whose as-of date reaches
+    ``effective_on``: the limit history row, the account's limit and a ``limit_change`` ledger
+    event, ``apply_batch`` naming the job's batch) or ``superseded`` (a later decision on the
+    account, ``superseded_by``, or a limit that moved meanwhile, ``note``): never applied then.
+    """
+
+    __tablename__ = "pending_limit_changes"
+
+    id: Mapped[int] = mapped_column(_ID, primary_key=True)
+    decision_id: Mapped[int] = mapped_column(ForeignKey("limit_decisions.id"), unique=True)
+    account_id: Mapped[str] = mapped_column(String(64), ForeignKey("accounts.account_id"))
+    old_limit_minor: Mapped[int] = mapped_column(BigInteger)
+    new_limit_minor: Mapped[int] = mapped_column(BigInteger)
+    decided_on: Mapped[dt.date] = mapped_column(Date)
+    effective_on: Mapped[dt.date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16))  # pending | applied | superseded
+    applied_on: Mapped[dt.date | None] = mapped_column(Date)  # the as-of date of the job
+    applied_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    apply_batch: Mapped[str | None] = mapped_column(String(32))
+    superseded_by: Mapped[int | None] = mapped_column(_ID)  # the later decision's id
+    note: Mapped[str | None] = mapped_column(Text)
+    policy_version: Mapped[str] = mapped_column(String(64))
+    model_version: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (
+        Index("ix_pending_limit_changes_account_status", "account_id", "status"),
+        Index("ix_pending_limit_changes_status_effective", "status", "effective_on"),
+        Index("ix_pending_limit_changes_apply_batch", "apply_batch"),
+    )
+
+
 class LimitWatch(Base):
     """An account watched after a large increase."""
 

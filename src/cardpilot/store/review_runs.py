@@ -39,21 +39,25 @@ def start_review_run(
     policy_version: str,
     engine: str,
     model_version: str | None,
+    interrupt_running: bool = True,
 ) -> int:
     """A new run of the cycle, marked running; returns its id.
 
     A run of this cycle still marked running was killed (or is running now: two reviews of one
     store at once are not supported; SQLite serialises them anyway): it becomes interrupted.
+    ``interrupt_running=False``: the one-account runs of the HTTP API, which run beside a
+    review and leave its run alone.
     """
     now = dt.datetime.now(dt.UTC)
     with db.begin() as conn:
-        conn.execute(
-            text(
-                "UPDATE review_runs SET status = 'interrupted'"
-                " WHERE cycle_id = :cycle AND status = 'running'"
-            ),
-            {"cycle": cycle_id},
-        )
+        if interrupt_running:
+            conn.execute(
+                text(
+                    "UPDATE review_runs SET status = 'interrupted'"
+                    " WHERE cycle_id = :cycle AND status = 'running'"
+                ),
+                {"cycle": cycle_id},
+            )
         run_id = conn.execute(
             text(
                 "INSERT INTO review_runs (cycle_id, as_of, policy_version, model_version, engine,"
@@ -83,3 +87,59 @@ def finish_review_run(db: Engine, run_id: int, status: str, note: str | None = N
             ).bindparams(bindparam("now", type_=DateTime(timezone=True))),
             {"status": status, "now": dt.datetime.now(dt.UTC), "note": note, "run": run_id},
         )
+
+
+RUN_COLUMNS = (
+    "id",
+    "cycle_id",
+    "as_of",
+    "policy_version",
+    "model_version",
+    "engine",
+    "status",
+    "started_at",
+    "finished_at",
+    "decided",
+    "skipped",
+    "increases",
+    "keeps",
+    "decreases",
+    "watched",
+    "note",
+)
+
+
+def _run(row: Any) -> dict[str, Any]:
+    out = dict(zip(RUN_COLUMNS, row, strict=True))
+    for key in ("as_of", "started_at", "finished_at"):
+        value = out[key]
+        out[key] = (
+            None
+            if value is None
+            else str(value.isoformat() if hasattr(value, "isoformat") else value)
+        )
+    return out
+
+
+def list_review_runs(
+    db: Engine, *, before: int | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Review runs, newest first; ``before``: only runs with a smaller id (the next page)."""
+    where = "" if before is None else " WHERE id < :before"
+    with db.connect() as conn:
+        rows = conn.execute(
+            text(
+                f"SELECT {', '.join(RUN_COLUMNS)} FROM review_runs{where} ORDER BY id DESC LIMIT :n"
+            ),
+            {"before": before, "n": limit},
+        )
+        return [_run(r) for r in rows]
+
+
+def review_run(db: Engine, run_id: int) -> dict[str, Any] | None:
+    with db.connect() as conn:
+        row = conn.execute(
+            text(f"SELECT {', '.join(RUN_COLUMNS)} FROM review_runs WHERE id = :run"),
+            {"run": run_id},
+        ).first()
+    return None if row is None else _run(row)

@@ -81,10 +81,13 @@ NOTICE_ACTION_COLUMNS: dict[str, pl.DataType] = {
 NoticeRenderer = Callable[[pl.DataFrame], pa.Table | None]
 
 # For the review's chunk read (``:lo``, ``:hi``: the chunk's account range): the latest hold on
-# increases of each account of the range that has one.
+# increases of each account of the range that has one, raised by a watch flag or by an
+# early-warning intervention (``warning_interventions.hold_until``).
 HOLDS_IN_RANGE = (
-    "SELECT account_id, MAX(hold_until) FROM watch_actions"
+    "SELECT account_id, MAX(hold_until) FROM (SELECT account_id, hold_until FROM watch_actions"
     f" WHERE account_id BETWEEN :lo AND :hi AND action = '{HOLD_INCREASES}'"
+    " UNION ALL SELECT account_id, hold_until FROM warning_interventions"
+    " WHERE account_id BETWEEN :lo AND :hi AND hold_until IS NOT NULL) holds"
     " GROUP BY account_id"
 )
 # A correlated condition for the chunk read: the account ``l.account_id`` has an early review

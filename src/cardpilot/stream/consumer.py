@@ -39,6 +39,7 @@ from cardpilot.events.validation import Rejection
 from cardpilot.store.events import read_lookups, write_batch
 from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
 from cardpilot.stream.triggers import evaluate_triggers
+from cardpilot.warning.policy import WarningPolicy
 
 # Accounts whose committed features the consumer keeps between batches, at most.
 HELD_ACCOUNTS = 200_000
@@ -61,11 +62,11 @@ class ConsumeCounts:
     dead: int = 0
     batches: int = 0
     postings: int = 0
-    interventions: int = 0
+    triggers_fired: int = 0
     seconds: float = 0.0
     dead_reasons: dict[str, int] = field(default_factory=dict)
 
-    def add(self, plan: BatchPlan, added: int, interventions: int) -> None:
+    def add(self, plan: BatchPlan, added: int, fired: int) -> None:
         counts = plan.counts()
         self.messages += len(plan.outcomes)
         self.applied += counts[APPLIED]
@@ -73,7 +74,7 @@ class ConsumeCounts:
         self.dead += counts[DEAD]
         self.batches += 1
         self.postings += added
-        self.interventions += interventions
+        self.triggers_fired += fired
         for _, why in plan.dead_letters:
             self.dead_reasons[why.kind] = self.dead_reasons.get(why.kind, 0) + 1
 
@@ -88,7 +89,7 @@ class BatchDone:
     plan: BatchPlan
     committed_at: dt.datetime
     added: int
-    interventions: int
+    triggers_fired: int  # interventions the early-warning rules gave for its events
     # When the stream stored each message (told to a listener only: the benchmark's latency).
     stored_at: tuple[dt.datetime, ...] = ()
 
@@ -102,8 +103,14 @@ class Intake:
     all (its fold had moved them on before the rollback).
     """
 
-    def __init__(self, engine: Engine, policy: EventsPolicy, tz: dt.tzinfo) -> None:
-        self.engine, self.policy, self.tz = engine, policy, tz
+    def __init__(
+        self,
+        engine: Engine,
+        policy: EventsPolicy,
+        tz: dt.tzinfo,
+        warning: WarningPolicy | None = None,
+    ) -> None:
+        self.engine, self.policy, self.tz, self.warning = engine, policy, tz, warning
         self.held: dict[str, AccountFeatures] = {}
 
     def process(self, raws: list[bytes]) -> BatchDone:
@@ -115,14 +122,16 @@ class Intake:
                 lookups = read_lookups(conn, ids, accounts, sequences, self.held)
                 plan = plan_batch(parsed, lookups, self.policy, self.tz)
                 added = write_batch(conn, plan, months)
-                interventions = evaluate_triggers(conn, plan.states, dt.datetime.now(dt.UTC))
+                fired = evaluate_triggers(
+                    conn, plan.trigger_rows, self.warning, dt.datetime.now(dt.UTC)
+                )
         except BaseException:
             self.held.clear()
             raise
         if len(self.held) + len(plan.states) > HELD_ACCOUNTS:
             self.held.clear()
         self.held.update(plan.states)
-        return BatchDone(plan, dt.datetime.now(dt.UTC), added, interventions)
+        return BatchDone(plan, dt.datetime.now(dt.UTC), added, fired.height)
 
 
 def dead_letter(msg: Msg, why: Rejection) -> tuple[bytes, dict[str, str]]:
@@ -172,11 +181,12 @@ async def consume(
     options: ConsumeOptions,
     stop: asyncio.Event,
     on_batch: Callable[[BatchDone], None] | None = None,
+    warning: WarningPolicy | None = None,
 ) -> ConsumeCounts:
     """Consume until ``stop`` is set (or idle for ``options.idle_exit_s``); returns the counts."""
     counts = ConsumeCounts()
     started = time.perf_counter()
-    intake = Intake(engine, policy, tz)
+    intake = Intake(engine, policy, tz, warning)
     nc, js = await connect(broker)
     try:
         await ensure_streams(js, broker)
@@ -186,7 +196,7 @@ async def consume(
         while not stop.is_set():
             try:
                 msgs = await sub.fetch(options.batch, timeout=options.fetch_timeout_s)
-            except nats.errors.TimeoutError:
+            except (nats.errors.TimeoutError, TimeoutError):  # nothing came within the wait
                 msgs = []
             if not msgs:
                 idle = time.monotonic() - idle_since
@@ -197,7 +207,7 @@ async def consume(
             await publish_dead_letters(js, broker, msgs, done.plan)
             await msgs[-1].ack_sync()  # AckPolicy.ALL: the whole batch
             idle_since = time.monotonic()
-            counts.add(done.plan, done.added, done.interventions)
+            counts.add(done.plan, done.added, done.triggers_fired)
             progress.advance(len(msgs))
             if on_batch is not None:
                 on_batch(replace(done, stored_at=tuple(m.metadata.timestamp for m in msgs)))
@@ -216,6 +226,7 @@ def run_consumer(
     tz: dt.tzinfo,
     options: ConsumeOptions,
     on_batch: Callable[[BatchDone], None] | None = None,
+    warning: WarningPolicy | None = None,
 ) -> ConsumeCounts:
     """``consume`` until SIGTERM or SIGINT (the batch in hand is finished and acknowledged)."""
     import signal
@@ -225,6 +236,6 @@ def run_consumer(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await consume(engine, broker, policy, tz, options, stop, on_batch)
+        return await consume(engine, broker, policy, tz, options, stop, on_batch, warning)
 
     return asyncio.run(main())

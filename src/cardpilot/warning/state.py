@@ -5,12 +5,15 @@
 due date, minimum due and what is unpaid of it, days past due), the early-warning features
 (utilisation, spending against the six-month average, months on book), the model's score and
 reasons, the score of the previous run, and the dates of limit increases and cash advances.
-The event consumer builds the same rows from its running features instead.
+The event consumer builds its rows from its running features (``AccountFeatures.trigger_row``,
+one per event) and adds what the store knows with ``with_store_facts``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -105,3 +108,50 @@ def batch_states(
         (pl.col(c) if c in table.columns else pl.lit(None)).cast(t).alias(c)
         for c, t in STATE_SCHEMA.items()
     )
+
+
+ONLINE_STATUSES = ("active", "frozen")  # closed and charged-off accounts get no messages
+
+
+def _day_gap(later: dt.date | None, earlier: dt.date | None) -> int | None:
+    return None if later is None or earlier is None else (later - earlier).days
+
+
+def with_store_facts(
+    rows: Sequence[Mapping[str, Any]], stored: Mapping[str, Mapping[str, Any]]
+) -> list[dict[str, Any]]:
+    """The event consumer's trigger rows (``AccountFeatures.trigger_row``, one per applied
+    event) with what the store knows of each account (``stored``: customer, currency, status,
+    the latest early-warning score of a batch run with its change and reasons,
+    ``increased_on``) and the days past due the row implies (the days since the due date
+    while the minimum is unpaid). Rows of accounts that get no messages, or without a day,
+    are left out. The cash advance after an increase is the latest one the row knows."""
+    out = []
+    for row in rows:
+        facts = stored.get(row["account_id"])
+        as_of = row.get("as_of")
+        if facts is None or facts.get("status") not in ONLINE_STATUSES or as_of is None:
+            continue
+        increased = facts.get("increased_on")
+        if increased is not None and increased > as_of:
+            increased = None
+        cash_days = row.get("days_since_cash_advance")
+        cash_on = None if cash_days is None else as_of - dt.timedelta(days=cash_days)
+        after = _day_gap(cash_on, increased)
+        late = _day_gap(as_of, row.get("due_date"))
+        unpaid = row.get("unpaid_minimum_minor") or 0
+        out.append(
+            {
+                **row,
+                "customer_id": facts.get("customer_id"),
+                "currency": row.get("currency") or facts.get("currency"),
+                "days_past_due": late if late is not None and late > 0 and unpaid > 0 else 0,
+                "score": facts.get("score"),
+                "score_change": facts.get("score_change"),
+                "reason_codes": facts.get("reason_codes"),
+                "model_version": facts.get("model_version"),
+                "days_since_limit_increase": _day_gap(as_of, increased),
+                "cash_advance_days_after_increase": after if after is None or after >= 0 else None,
+            }
+        )
+    return out

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import polars as pl
 
+from cardpilot.cli.output import envelope_data
 from cardpilot.store.events import receipt_counts
 from cardpilot.stream.broker import Broker
 
@@ -31,7 +32,7 @@ def _publish_cli(path: Path, home: Path, broker: Broker) -> dict[str, object]:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return envelope_data(done.stdout)  # type: ignore[no-any-return]
 
 
 def test_publish_json_lines_prints_its_counts(broker: Broker, tmp_path: Path) -> None:
@@ -52,7 +53,7 @@ def test_publish_parquet_then_consume_applies_every_row(broker: Broker, tmp_path
     proc = start_consumer(url, tmp_path / "home", broker, "--idle-exit", "2")
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
-    counts = json.loads(out)
+    counts = envelope_data(out)
     assert (counts["messages"], counts["applied"], counts["dead"]) == (3, 3, 0)
     engine.dispose()
 
@@ -74,7 +75,7 @@ def test_sigterm_finishes_the_batch_acknowledges_and_exits_zero(
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    counts = json.loads(out)
+    counts = envelope_data(out)
     with engine.connect() as conn:
         stored = receipt_counts(conn)["applied"]
     # Every message it took was finished: written and counted, none left half-done.

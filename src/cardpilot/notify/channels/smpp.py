@@ -1,10 +1,11 @@
 """SMS over SMPP 3.4: our own client (bind_transmitter, windowed submit_sm, enquire_link,
 unbind) over a plain socket.
 
-Chinese text goes as UCS-2 (data_coding 0x08): 70 characters fit one SMS; a longer text is cut
-into parts of 67 characters, each with a User Data Header (IEI 0x00: reference, total, sequence)
-and ``esm_class`` UDHI set, which the handset joins back. ASCII-only text goes as Latin-1
-(data_coding 0x03): 140 characters, or 134 per part.
+Text in the GSM 7-bit alphabet goes as GSM-7 (data_coding 0x00): 160 septets fit one SMS, 153
+each part of a longer one; anything else, Chinese included, as UCS-2 (data_coding 0x08): 70
+characters, or 67 per part (``cardpilot.notify.sms_coding``). Each part of a concatenated SMS
+carries a User Data Header (IEI 0x00: reference, total, sequence) with ``esm_class`` UDHI set,
+which the handset joins back.
 
 Throughput: up to ``window`` submit_sm PDUs are in flight before a response is awaited
 (SMPP 3.4 §2.7 allows asynchronous operation), and PDUs are written in batches.
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from cardpilot.notify.channels import Acks, Outgoing, SendResult, Unbounded
+from cardpilot.notify.sms_coding import split_sms
 from cardpilot.privacy.masking import mask_phone
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,6 @@ GENERIC_NACK = 0x80000000
 
 TAG_MESSAGE_KEY = 0x1501
 ESM_UDHI = 0x40
-DC_LATIN1 = 0x03
-DC_UCS2 = 0x08
 # Transient SMSC errors: throttled, queue full, system error; others are permanent.
 TRANSIENT_STATUS = {0x08, 0x14, 0x58, 0x64}
 
@@ -84,28 +84,6 @@ class SmppConfig:
 
 def _cstr(value: str, encoding: str = "ascii") -> bytes:
     return value.encode(encoding) + b"\x00"
-
-
-def split_sms(text: str) -> tuple[int, list[bytes]]:
-    """The data coding and the short_message bodies (without UDH) of ``text``."""
-    if all(ord(ch) < 128 for ch in text):
-        raw = text.encode("latin-1")
-        if len(raw) <= 140:
-            return DC_LATIN1, [raw]
-        return DC_LATIN1, [raw[i : i + 134] for i in range(0, len(raw), 134)]
-    raw = text.encode("utf-16-be")
-    if len(raw) <= 140:
-        return DC_UCS2, [raw]
-    parts: list[bytes] = []
-    i = 0
-    while i < len(raw):
-        end = min(i + 134, len(raw))
-        # Never cut a surrogate pair (characters outside the BMP) between two parts.
-        if end < len(raw) and 0xD8 <= raw[end - 2] <= 0xDB:
-            end -= 2
-        parts.append(raw[i:end])
-        i = end
-    return DC_UCS2, parts
 
 
 def submit_sm_bodies(cfg: SmppConfig, item: Outgoing) -> list[bytes]:

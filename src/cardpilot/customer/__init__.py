@@ -1,0 +1,1 @@
+"""The customer's side: personal limit advice and large-purchase plans (pure)."""

@@ -1,0 +1,166 @@
+"""Callers' secrets: password hashes (Argon2id), API keys (a public id and the SHA-256 of a
+random secret) and the short-lived JWTs staff sign in for, under signing keys with ids.
+
+A token's header names the key that signed it (``kid``); every key of the ring verifies and the
+active one signs, so a key is rotated by adding a new one, making it active, and removing the
+old one once the tokens it signed have expired (``token_minutes``).
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from cardpilot.config import Settings
+
+API_KEY_PREFIX = "cpk"
+TOKEN_ALGORITHM = "HS256"
+TOKEN_ISSUER = "cardpilot"
+KEY_FILE = "jwt-keys"
+_HASHER = PasswordHasher()
+
+
+class CredentialError(ValueError):
+    """A secret that cannot be used: says which and why (never echoing the secret)."""
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise CredentialError("the password is too short: use at least 8 characters")
+    return _HASHER.hash(password)
+
+
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    key_id: str
+    secret_sha256: str
+    token: str  # shown once to whoever made it: ``cpk_<key_id>.<secret>``
+
+
+def secret_digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8")).hexdigest()
+
+
+def new_api_key() -> NewApiKey:
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return NewApiKey(key_id, secret_digest(secret), f"{API_KEY_PREFIX}_{key_id}.{secret}")
+
+
+def split_api_key(token: str) -> tuple[str, str] | None:
+    """``cpk_<key_id>.<secret>`` as (key id, secret); None when it is not of that form."""
+    head, dot, secret = token.partition(".")
+    prefix, underscore, key_id = head.partition("_")
+    if not (dot and underscore and prefix == API_KEY_PREFIX and key_id and secret):
+        return None
+    return key_id, secret
+
+
+def secret_matches(stored_sha256: str, secret: str) -> bool:
+    return hmac.compare_digest(stored_sha256, secret_digest(secret))
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    """The token signing keys by id, and the id of the one that signs."""
+
+    keys: dict[str, bytes]
+    active: str
+
+    @classmethod
+    def parse(cls, text: str, active: str | None) -> SigningKeys:
+        keys: dict[str, bytes] = {}
+        for part in filter(None, (p.strip() for p in text.split(","))):
+            kid, colon, secret = part.partition(":")
+            if not colon or not kid or len(secret) < 32:
+                raise CredentialError(
+                    "CARDPILOT_JWT_KEYS: write kid:SECRET,… with secrets of 32 characters or more"
+                )
+            keys[kid] = secret.encode("utf-8")
+        if not keys:
+            raise CredentialError("CARDPILOT_JWT_KEYS holds no key")
+        if active is None and len(keys) > 1:
+            raise CredentialError("CARDPILOT_JWT_ACTIVE_KEY: name the key that signs")
+        active = active or next(iter(keys))
+        if active not in keys:
+            raise CredentialError(f"CARDPILOT_JWT_ACTIVE_KEY {active!r} is not in the key ring")
+        return cls(keys, active)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SigningKeys:
+        """The configured ring, or the key file in the home folder (made on first use)."""
+        if settings.jwt_keys:
+            return cls.parse(settings.jwt_keys, settings.jwt_active_key)
+        path = Path(settings.home) / KEY_FILE
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            kid = dt.datetime.now(dt.UTC).strftime("k%Y%m%d")
+            secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+            path.touch(mode=0o600)
+            path.write_text(f"{kid}:{secret}\n", encoding="utf-8")
+        return cls.parse(path.read_text(encoding="utf-8").strip(), settings.jwt_active_key)
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject: str
+    role: str
+    expires: dt.datetime
+
+
+def issue_token(keys: SigningKeys, subject: str, role: str, minutes: int) -> tuple[str, int]:
+    """A signed token for ``subject`` in ``role``; returns it and its lifetime in seconds."""
+    now = dt.datetime.now(dt.UTC)
+    claims = {
+        "sub": subject,
+        "role": role,
+        "iss": TOKEN_ISSUER,
+        "iat": now,
+        "exp": now + dt.timedelta(minutes=minutes),
+    }
+    token = jwt.encode(
+        claims, keys.keys[keys.active], TOKEN_ALGORITHM, headers={"kid": keys.active}
+    )
+    return token, minutes * 60
+
+
+def verify_token(keys: SigningKeys, token: str) -> TokenClaims:
+    """The claims of a token signed by a key of the ring; ``CredentialError`` says why not."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError as exc:
+        raise CredentialError("the bearer token is not a JWT") from exc
+    secret = keys.keys.get(str(kid))
+    if secret is None:
+        raise CredentialError("the token was signed by a key that is no longer accepted")
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[TOKEN_ALGORITHM],
+            issuer=TOKEN_ISSUER,
+            options={"require": ["exp", "sub", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise CredentialError("the token has expired; sign in again") from exc
+    except jwt.PyJWTError as exc:
+        raise CredentialError(f"the token is not valid ({exc})") from exc
+    expires = dt.datetime.fromtimestamp(int(claims["exp"]), dt.UTC)
+    return TokenClaims(str(claims["sub"]), str(claims.get("role", "")), expires)

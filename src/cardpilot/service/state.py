@@ -1,0 +1,206 @@
+"""What the service is configured with and what each worker holds: the store engine, the
+scorer and policies the batch would use, the permission matrix and the signing keys.
+
+``cardpilot serve`` hands its options to the workers (each its own process) through the
+environment: ``CARDPILOT_DATABASE_URL`` and the ``CARDPILOT_SERVE_*`` variables below.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from cardpilot.batch.dates import EmptyStoreError, default_as_of
+from cardpilot.batch.scoring import Scorer
+from cardpilot.config import Settings, get_settings
+from cardpilot.notify.policy import NotifyPolicy
+from cardpilot.notify.policy import default_policy as default_notify_policy
+from cardpilot.overdue.loading import load_overdue_policy
+from cardpilot.overdue.schema import OverduePolicy
+from cardpilot.policy.cases import CasePolicy, load_case_policy
+from cardpilot.policy.catalogue import LIMITS, OVERDUE, resolve_policy
+from cardpilot.policy.loading import PolicyError, load_policy
+from cardpilot.policy.permissions import PermissionMatrix, load_permissions
+from cardpilot.policy.schema import Policy
+from cardpilot.privacy import FieldCipher
+from cardpilot.scoring.registry import Registry, RegistryError, load_model_dir
+from cardpilot.service.credentials import SigningKeys
+from cardpilot.service.problems import ApiError
+from cardpilot.store.db import is_sqlite, make_engine
+
+MODEL_ENV = "CARDPILOT_SERVE_MODEL"
+POLICY_ENV = "CARDPILOT_SERVE_POLICY"
+OVERDUE_POLICY_ENV = "CARDPILOT_SERVE_OVERDUE_POLICY"
+PERMISSIONS_ENV = "CARDPILOT_SERVE_PERMISSIONS"
+# How long a worker trusts what it read of an API key, or the store's default as-of day.
+CACHE_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    database_url: str
+    model: Path | None = None  # a model folder; None: the registry's scorecard champion
+    policy: str | None = None  # limit policy name or folder; None: the shipped default
+    overdue_policy: str | None = None
+    permissions: Path | None = None  # a permissions.yaml; None: the shipped one
+
+    @classmethod
+    def from_env(cls, settings: Settings | None = None) -> ServiceConfig:
+        settings = settings or get_settings()
+
+        def path(name: str) -> Path | None:
+            value = os.environ.get(name)
+            return Path(value) if value else None
+
+        return cls(
+            database_url=settings.resolved_database_url(),
+            model=path(MODEL_ENV),
+            policy=os.environ.get(POLICY_ENV) or None,
+            overdue_policy=os.environ.get(OVERDUE_POLICY_ENV) or None,
+            permissions=path(PERMISSIONS_ENV),
+        )
+
+    def environment(self) -> dict[str, str]:
+        """The variables that give a worker process this configuration."""
+        out = {"CARDPILOT_DATABASE_URL": self.database_url}
+        for name, value in (
+            (MODEL_ENV, self.model),
+            (POLICY_ENV, self.policy),
+            (OVERDUE_POLICY_ENV, self.overdue_policy),
+            (PERMISSIONS_ENV, self.permissions),
+        ):
+            if value is not None:
+                out[name] = str(value)
+        return out
+
+
+def load_scorer(model: Path | None, settings: Settings) -> Scorer | None:
+    """The model folder (or the folder of one per family: its scorecard), else the registry's
+    scorecard champion; None when there is neither (scoring routes then answer 503)."""
+    try:
+        if model is None:
+            scorer: Scorer = Registry(settings.home).champion("scorecard")
+            return scorer
+        if (model / "scorecard").is_dir() and not (model / "metadata.json").exists():
+            model = model / "scorecard"
+        return load_model_dir(model)
+    except (RegistryError, FileNotFoundError):
+        return None
+
+
+@dataclass
+class TimedCache:
+    """A small per-worker cache whose entries are trusted for ``seconds``."""
+
+    seconds: float = CACHE_SECONDS
+    entries: dict[Any, tuple[float, Any]] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, key: Any) -> Any:
+        with self.lock:
+            hit = self.entries.get(key)
+        if hit is None or time.monotonic() - hit[0] > self.seconds:
+            return None
+        return hit[1]
+
+    def put(self, key: Any, value: Any) -> None:
+        with self.lock:
+            if len(self.entries) > 10_000:
+                self.entries.clear()
+            self.entries[key] = (time.monotonic(), value)
+
+
+def _engine(url: str) -> Engine:
+    # Requests run on a thread pool: SQLite connections move between threads.
+    if is_sqlite(url):
+        return make_engine(url, connect_args={"check_same_thread": False})
+    return make_engine(url, pool_size=8, max_overflow=8)
+
+
+def _case_policy(limits: Path | None) -> CasePolicy:
+    """The limit policy's cases.yaml, or the shipped one when its folder has none."""
+    try:
+        return load_case_policy(limits)
+    except PolicyError:
+        return load_case_policy(None)
+
+
+@dataclass
+class ServiceState:
+    config: ServiceConfig
+    settings: Settings
+    db: Engine
+    scorer: Scorer | None
+    policy: Policy
+    overdue_policy: OverduePolicy
+    case_policy: CasePolicy
+    matrix: PermissionMatrix
+    signing_keys: SigningKeys
+    cipher: FieldCipher
+    notify_policy: NotifyPolicy
+    cache: TimedCache = field(default_factory=TimedCache)
+    _refresh: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @classmethod
+    def load(cls, config: ServiceConfig, settings: Settings | None = None) -> ServiceState:
+        settings = settings or get_settings()
+        limits = resolve_policy(config.policy, kind=LIMITS, settings=settings)
+        overdue = resolve_policy(config.overdue_policy, kind=OVERDUE, settings=settings)
+        return cls(
+            config=config,
+            settings=settings,
+            db=_engine(config.database_url),
+            scorer=load_scorer(config.model, settings),
+            policy=load_policy(limits),
+            overdue_policy=load_overdue_policy(overdue),
+            case_policy=_case_policy(limits),
+            matrix=load_permissions(config.permissions),
+            signing_keys=SigningKeys.from_settings(settings),
+            cipher=FieldCipher.from_settings(settings),
+            notify_policy=default_notify_policy(),
+        )
+
+    def require_scorer(self) -> Scorer:
+        if self.scorer is None:
+            raise ApiError(
+                503,
+                "the service has no model: start it with --model DIR, or promote a champion"
+                " (cardpilot model promote)",
+            )
+        return self.scorer
+
+    def default_as_of(self) -> dt.date:
+        """The day after the store's latest statement cycle (what a review defaults to).
+
+        Reading it scans the statements, so a worker reads it once and then refreshes it on
+        a thread of its own every ``CACHE_SECONDS``, answering with the day it has meanwhile."""
+        known = self.cache.entries.get("default_as_of")
+        if known is None:
+            return self._read_default_as_of()
+        if time.monotonic() - known[0] > self.cache.seconds and self._refresh.acquire(False):
+
+            def refresh() -> None:
+                try:
+                    self._read_default_as_of()
+                except ApiError:
+                    pass
+                finally:
+                    self._refresh.release()
+
+            threading.Thread(target=refresh, daemon=True).start()
+        return dt.date.fromisoformat(known[1])
+
+    def _read_default_as_of(self) -> dt.date:
+        try:
+            day = default_as_of(self.db)
+        except EmptyStoreError as exc:
+            raise ApiError(409, str(exc)) from None
+        self.cache.put("default_as_of", day.isoformat())
+        return day

@@ -1,0 +1,85 @@
+"""The permission matrix walked on a running server: every route of permissions.yaml × every
+role answers 2xx when the matrix allows the role and 403 when it does not, and 401 without
+credentials; the matrix names exactly the application's routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from cardpilot.policy.permissions import PUBLIC, load_permissions
+from cardpilot.service.app import declared_routes
+from conftest import ROLES, Service
+
+
+def _open_case(service: Service) -> int:
+    reply = httpx.post(
+        f"{service.url}/v1/cases",
+        json={"account_id": service.account_id, "reason": "customer asked"},
+        headers=service.headers["admin"],
+    )
+    assert reply.status_code == 201, reply.text
+    return int(reply.json()["id"])
+
+
+def _request(service: Service, route: str) -> tuple[str, str, dict[str, Any]]:
+    """A valid call of ``route`` (``METHOD /template``) against the seeded store."""
+    method, template = route.split(" ", 1)
+    values = {
+        "account_id": service.account_id,
+        "run_id": str(service.run_id),
+        "name": "default",
+        "other": "uci-twd",
+    }
+    kwargs: dict[str, Any] = {}
+    if template == "/v1/cases/{case_id}/decision":
+        values["case_id"] = str(_open_case(service))
+        kwargs["json"] = {"outcome": "uphold", "reason": "checked the statements"}
+    elif template == "/v1/cases":
+        kwargs["json"] = {"account_id": service.account_id, "reason": "please look again"}
+    elif template == "/v1/plans/quote":
+        kwargs["json"] = {"principal": "12000", "months": 6}
+    elif template == "/v1/auth/token":
+        kwargs["data"] = {"username": "admin-1", "password": "correct horse battery"}
+    path = template.format(**values) if "{" in template else template
+    return method, path, kwargs
+
+
+MATRIX = load_permissions()
+PROTECTED = sorted(r for r, allowed in MATRIX.routes.items() if allowed != PUBLIC)
+
+
+def test_the_matrix_names_every_route_of_the_application_and_no_other():
+    assert sorted(MATRIX.routes) == sorted(declared_routes())
+
+
+@pytest.mark.parametrize("route", PROTECTED)
+def test_every_role_gets_2xx_where_the_matrix_allows_it_and_403_elsewhere(service, route):
+    for role in ROLES:
+        method, path, kwargs = _request(service, route)
+        reply = httpx.request(
+            method, f"{service.url}{path}", headers=service.headers[role], timeout=60, **kwargs
+        )
+        if MATRIX.allows(route, role):
+            assert 200 <= reply.status_code < 300, (route, role, reply.text)
+        else:
+            assert reply.status_code == 403, (route, role, reply.text)
+            assert reply.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("route", PROTECTED)
+def test_every_protected_route_answers_401_without_credentials(service, route):
+    method, path, kwargs = _request(service, route)
+    reply = httpx.request(method, f"{service.url}{path}", timeout=60, **kwargs)
+    assert reply.status_code == 401, (route, reply.text)
+    assert reply.json()["status"] == 401
+    assert "WWW-Authenticate" in reply.headers
+
+
+@pytest.mark.parametrize("route", sorted(r for r, a in MATRIX.routes.items() if a == PUBLIC))
+def test_public_routes_answer_without_credentials(service, route):
+    method, path, kwargs = _request(service, route)
+    reply = httpx.request(method, f"{service.url}{path}", timeout=60, **kwargs)
+    assert 200 <= reply.status_code < 300, (route, reply.text)
