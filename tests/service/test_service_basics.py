@@ -7,9 +7,9 @@ import datetime as dt
 
 import httpx
 import jwt
+from service_support import PASSWORD, Service
 
 from cardpilot.service.credentials import SigningKeys, issue_token
-from conftest import PASSWORD, Service
 
 
 def test_the_openapi_document_is_served_as_openapi_3_1_with_versioned_paths(service):
