@@ -132,6 +132,17 @@ def chunk_frames(chunk: TreatmentChunk) -> ChunkFrames:
     )
 
 
+def chunk_ledger(
+    chunk: TreatmentChunk, known_through: dt.date | None, as_of: dt.date
+) -> LedgerPayments:
+    """What the ledger shows of a chunk's payments, to age its accounts by (``overdue.aging``)."""
+    return LedgerPayments(
+        chunk.payments if chunk.payments is not None else pl.DataFrame(schema=LEDGER_PAYMENTS),
+        known_through,
+        as_of - dt.timedelta(days=PAYMENT_LOOKBACK_DAYS),
+    )
+
+
 def overdue_scores(
     frames: ChunkFrames, overdue_ids: pl.DataFrame, scorer: Scorer | None, as_of: dt.date
 ) -> pl.DataFrame:
@@ -270,13 +281,7 @@ def _steps(
         if not (chunk.accounts.height and chunk.statements.height):
             return None
         with clock.timing(DECIDE_STAGE):
-            ledger = LedgerPayments(
-                chunk.payments
-                if chunk.payments is not None
-                else pl.DataFrame(schema=LEDGER_PAYMENTS),
-                result.payments_known_through,
-                result.as_of - dt.timedelta(days=PAYMENT_LOOKBACK_DAYS),
-            )
+            ledger = chunk_ledger(chunk, result.payments_known_through, result.as_of)
             treated = treat_frames(
                 chunk_frames(chunk), scorer, policy, result.as_of, chunk.broken, ledger=ledger
             )
@@ -395,6 +400,7 @@ def simulate_treatments(
                 kind=OVERDUE,
             )
         transitions = observed_transitions(db)
+        known = known_through(db, get_settings().timezone)
 
         def decide(chunk: TreatmentChunk, clock: StageClock) -> None:
             if not (chunk.accounts.height and chunk.statements.height):
@@ -402,7 +408,15 @@ def simulate_treatments(
             frames, scores = chunk_frames(chunk), None
             with clock.timing(DECIDE_STAGE):
                 for name, policy in policies:
-                    treated = treat_frames(frames, scorer, policy, as_of, chunk.broken, scores)
+                    treated = treat_frames(
+                        frames,
+                        scorer,
+                        policy,
+                        as_of,
+                        chunk.broken,
+                        scores,
+                        ledger=chunk_ledger(chunk, known, as_of),
+                    )
                     scores = treated.select("account_id", "score", "pd", "model_version")
                     parts[name].append(treated.select(SIMULATED_COLUMNS))
             return None  # nothing to write
