@@ -67,7 +67,9 @@ def start_service(url: str, settings: Settings, model: Path = MODEL):  # type: i
 
     config = ServiceConfig(database_url=url, model=model)
     state = ServiceState.load(config, settings)
-    return create_app(config, state), state
+    app = create_app(config, state)
+    assert state.warmed.wait(60)  # its start-up read of the store, as /ready waits for
+    return app, state
 
 
 def role_headers(url: str, state) -> dict[str, dict[str, str]]:  # type: ignore[no-untyped-def]
