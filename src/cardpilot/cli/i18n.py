@@ -59,7 +59,9 @@ def configured_locale() -> str:
     try:
         from cardpilot.config import get_settings
 
-        chosen = get_settings().locale
+        # read, not cached: the tree may be built before the command's own environment is
+        # in place (typer's test runner), and the command must read its settings itself
+        chosen = get_settings.__wrapped__().locale
     except Exception:  # the configuration is broken: its error still needs a language
         chosen = os.environ.get("CARDPILOT_LOCALE", DEFAULT_LOCALE)
     return "en" if chosen.lower().startswith("en") else DEFAULT_LOCALE

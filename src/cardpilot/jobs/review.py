@@ -321,6 +321,23 @@ class _DecidedChunk:
     advice: dict[str, dict[str, list[str]]] = field(default_factory=dict)  # tips' advice lines
 
 
+def _tips_advice(
+    chunk: AccountChunk,
+    decided: pl.DataFrame,
+    as_of: dt.date,
+    scorer: Scorer,
+    policy: Policy,
+    notices: _Notices,
+) -> dict[str, dict[str, list[str]]]:
+    """The advice lines of the chunk's accounts whose kept limit gets the tips message, when
+    the customer policy puts advice there (none otherwise)."""
+    if not notices.queue or notices.tips_advice is None:
+        return {}
+    tips_after_keep = notices.policy.limit_notices.tips_after_keep
+    kept = tips_accounts(decided, tips_after_keep)["account_id"].to_list()
+    return advise_tips(chunk.frames, kept, as_of, scorer, policy, notices.tips_advice)
+
+
 def _review_steps(
     db: Engine,
     result: ReviewResult,
@@ -331,8 +348,6 @@ def _review_steps(
     notices: _Notices,
 ) -> ChunkSteps[AccountChunk, _DecidedChunk, ChunkWritten]:
     texts: dict[str, dict[str, str]] = {}
-    tips_advice = notices.tips_advice
-    tips_after_keep = notices.policy.limit_notices.tips_after_keep if tips_advice else ()
     effective = dt.datetime.combine(result.as_of, dt.time(), tzinfo=dt.UTC)
     decreases_from = decrease_effective_on(result.as_of, notices.policy)
     notify = notices.queue
@@ -362,10 +377,7 @@ def _review_steps(
             decided = decide(table, score_reason_texts(codes, texts))
         consecutive = table["consecutive_overdue_months"].cast(pl.Int64)
         figures = figure_columns(table) if notify else None
-        advice: dict[str, dict[str, list[str]]] = {}
-        if notify and tips_advice is not None:
-            kept = tips_accounts(decided, tips_after_keep)["account_id"].to_list()
-            advice = advise_tips(chunk.frames, kept, result.as_of, scorer, policy, tips_advice)
+        advice = _tips_advice(chunk, decided, result.as_of, scorer, policy, notices)
         return _DecidedChunk(chunk, decided.with_columns(consecutive), figures, held, advice)
 
     def write(planned: _DecidedChunk, before_commit: Callable[[], None]) -> ChunkWritten:
