@@ -118,3 +118,18 @@ def test_the_schema_accepts_what_json_envelope_makes() -> None:
     envelope = json_envelope("summary", {"accounts": 3, "utilisation": 0.25})
     jsonschema.validate(envelope, envelope_schema())
     assert envelope["data"]["utilisation"] == "0.25"
+
+
+def test_every_command_schema_is_valid_and_names_a_command() -> None:
+    import typer
+
+    from cardpilot.cli import app
+    from cardpilot.cli.conventions import nodes
+
+    commands = {"-".join(path) for path, _ in nodes(typer.main.get_command(app))}
+    folder = resources.files("cardpilot.cli").joinpath("schemas")
+    found = [f for f in folder.iterdir() if f.name.endswith(".schema.json")]
+    assert found
+    for f in found:
+        jsonschema.Draft202012Validator.check_schema(json.loads(f.read_text("utf-8")))
+        assert f.name.removesuffix(".schema.json") in commands, f.name

@@ -274,6 +274,17 @@ def envelope_schema() -> dict[str, Any]:
     return schema
 
 
+def command_schema(command: str) -> dict[str, Any] | None:
+    """The JSON Schema of ``command``'s data (``cli/schemas/<command>.schema.json``), if any."""
+    found = resources.files("cardpilot.cli").joinpath(
+        "schemas", command.replace(" ", "-") + ".schema.json"
+    )
+    if not found.is_file():
+        return None
+    schema: dict[str, Any] = json.loads(found.read_text("utf-8"))
+    return schema
+
+
 def takes_json(cmd: Any) -> bool:
     return any("--json" in getattr(p, "opts", ()) for p in cmd.params)
 
@@ -403,6 +414,12 @@ def _run(path: tuple[str, ...], args: list[str], ctx: Context) -> list[str]:
         f"{name}: {e.json_path}: {e.message}"
         for e in jsonschema.Draft202012Validator(envelope_schema()).iter_errors(envelope)
     ]
+    own = command_schema(name)
+    if own is not None:  # the command's own data schema (cli/schemas/), where there is one
+        problems += [
+            f"{name}: data{e.json_path[1:]}: {e.message}"
+            for e in jsonschema.Draft202012Validator(own).iter_errors(envelope.get("data"))
+        ]
     if envelope.get("command") != name:
         problems.append(f"{name}: the envelope names {envelope.get('command')!r}")
     if envelope.get("version") != __version__:

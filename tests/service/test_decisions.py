@@ -8,12 +8,12 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from service_support import MODEL, Service, role_headers, seeded_store, start_service
 from serving import running
 from sqlalchemy import text
 
 from cardpilot.store.audit import iter_records, verify_chain
 from cardpilot.store.limit_decisions import read_decisions
-from conftest import MODEL, Service, role_headers, seeded_store, start_service
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from service_support import role_headers, seeded_store, start_service
 from serving import running
 from sqlalchemy import text
 
 from cardpilot.store.audit import iter_records, verify_chain
 from cardpilot.store.limit_decisions import read_decisions
-from conftest import role_headers, seeded_store, start_service
 
 pytestmark = pytest.mark.postgres
 

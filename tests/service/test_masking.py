@@ -4,10 +4,10 @@ unmasked only for a role holding personal_data.unmask, and every unmasked view a
 from __future__ import annotations
 
 import httpx
+from service_support import Service
 
 from cardpilot.privacy.masking import mask_national_id, mask_phone
 from cardpilot.store.audit import iter_records
-from conftest import Service
 
 
 def _customer(service: Service, role: str, **params: str) -> httpx.Response:

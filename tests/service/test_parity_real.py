@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
+from service_support import MODEL, role_headers
 from serving import running
 
 from cardpilot.config import Settings
@@ -25,7 +26,6 @@ from cardpilot.policy.loading import load_policy
 from cardpilot.scoring.registry import load_model_dir
 from cardpilot.store.db import make_engine
 from cardpilot.store.limit_decisions import read_decisions
-from conftest import MODEL, role_headers
 
 DATA = (
     Path(__file__).resolve().parents[2].parent / "shared" / "data" / "uci_credit_card_default.csv"

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
+from service_support import ROLES, Service
 
 from cardpilot.policy.permissions import PUBLIC, load_permissions
 from cardpilot.service.app import declared_routes
-from conftest import ROLES, Service
 
 
 def _open_case(service: Service) -> int:

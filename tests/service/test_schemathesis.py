@@ -9,8 +9,7 @@ pytest plugin does not load under the project's pytest)."""
 from __future__ import annotations
 
 import pytest
-
-from conftest import Service
+from service_support import Service
 
 schemathesis = pytest.importorskip("schemathesis")
 

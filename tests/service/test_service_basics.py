@@ -7,9 +7,9 @@ import datetime as dt
 
 import httpx
 import jwt
+from service_support import PASSWORD, Service
 
 from cardpilot.service.credentials import SigningKeys, issue_token
-from conftest import PASSWORD, Service
 
 
 def test_the_openapi_document_is_served_as_openapi_3_1_with_versioned_paths(service):
@@ -52,6 +52,7 @@ def test_invalid_input_is_a_422_problem_naming_the_field(service):
 
 def test_health_and_readiness_say_the_store_is_at_the_migrations_head(service):
     assert httpx.get(f"{service.url}/health").json() == {"status": "ok"}
+    assert service.state.warmed.wait(30)  # the worker's start-up read of the store
     ready = httpx.get(f"{service.url}/ready").json()
     assert ready["status"] == "ready"
     assert ready["revision"] == ready["head"]

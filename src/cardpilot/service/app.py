@@ -78,6 +78,7 @@ def create_app(config: ServiceConfig, state: ServiceState | None = None) -> Fast
     if problems:
         raise PermissionMatrixError("; ".join(problems))
     app.state.service = state
+    state.warm()
     return app
 
 

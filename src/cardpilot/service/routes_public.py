@@ -61,8 +61,11 @@ def health() -> Health:
     responses={503: {"model": Problem, "description": "Not ready"}},
 )
 def ready(request: Request) -> Readiness:
-    """The store is reachable and its schema is at the migrations' head."""
+    """The store is reachable, its schema is at the migrations' head, and the worker has read
+    what every decision needs (the store's default day)."""
     state = state_of(request)
+    if not state.warmed.is_set():
+        raise ApiError(503, "warming up: reading the store's latest statement cycle")
     try:
         revision = current_revision(state.db)
     except SQLAlchemyError as exc:

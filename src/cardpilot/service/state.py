@@ -7,6 +7,7 @@ environment: ``CARDPILOT_DATABASE_URL`` and the ``CARDPILOT_SERVE_*`` variables 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import threading
@@ -147,6 +148,8 @@ class ServiceState:
     notify_policy: NotifyPolicy
     cache: TimedCache = field(default_factory=TimedCache)
     _refresh: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _first_read: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    warmed: threading.Event = field(default_factory=threading.Event, repr=False)
 
     @classmethod
     def load(cls, config: ServiceConfig, settings: Settings | None = None) -> ServiceState:
@@ -179,11 +182,16 @@ class ServiceState:
     def default_as_of(self) -> dt.date:
         """The day after the store's latest statement cycle (what a review defaults to).
 
-        Reading it scans the statements, so a worker reads it once and then refreshes it on
-        a thread of its own every ``CACHE_SECONDS``, answering with the day it has meanwhile."""
+        Reading it scans the statements (seconds on a large store), so a worker reads it once,
+        at start (``warm``) or on the first request that needs it, the requests arriving
+        meanwhile waiting for that one read, and then refreshes it on a thread of its own every
+        ``CACHE_SECONDS``, answering with the day it has meanwhile."""
         known = self.cache.entries.get("default_as_of")
         if known is None:
-            return self._read_default_as_of()
+            with self._first_read:  # one scan; the requests that came meanwhile wait for it
+                known = self.cache.entries.get("default_as_of")
+                if known is None:
+                    return self._read_default_as_of()
         if time.monotonic() - known[0] > self.cache.seconds and self._refresh.acquire(False):
 
             def refresh() -> None:
@@ -204,3 +212,13 @@ class ServiceState:
             raise ApiError(409, str(exc)) from None
         self.cache.put("default_as_of", day.isoformat())
         return day
+
+    def warm(self) -> None:
+        """Read the default day on a thread now, so that no request waits for the scan."""
+
+        def read() -> None:
+            with contextlib.suppress(ApiError):  # an empty store: the requests will say so
+                self.default_as_of()
+            self.warmed.set()
+
+        threading.Thread(target=read, daemon=True).start()
