@@ -142,8 +142,20 @@ def top_indices(weights: npt.NDArray[np.float64], k: int = MAX_REASONS) -> npt.N
     return out
 
 
-def _code_lists(top: npt.NDArray[np.int64], codes: Sequence[str]) -> list[list[str]]:
-    return [[codes[i] for i in row if i >= 0] for row in top.tolist()]
+def _code_lists(top: npt.NDArray[np.int64], codes: Sequence[str]) -> pl.Series:
+    """Each row's codes (``top``'s indices into ``codes``, -1 for none) as a list column,
+    built from offsets and values in Arrow: a Python list per account costs more than scoring
+    the account."""
+    import pyarrow as pa
+
+    present = top >= 0
+    offsets = np.zeros(top.shape[0] + 1, dtype=np.int32)
+    np.cumsum(present.sum(axis=1), out=offsets[1:])
+    values = pa.array(list(codes), type=pa.string()).take(pa.array(top[present]))
+    lists = pa.ListArray.from_arrays(pa.array(offsets), values)
+    series = pl.from_arrow(lists)
+    assert isinstance(series, pl.Series)
+    return series.cast(pl.List(pl.String()))
 
 
 def _by_feature(
@@ -158,7 +170,7 @@ def _by_feature(
 
 def scorecard_directions(
     model: ScorecardModel, features: pl.DataFrame
-) -> tuple[list[list[str]], list[list[str]]]:
+) -> tuple[pl.Series, pl.Series]:
     """Per account: adverse reason codes (points lost against the best) and positive factor
     codes (points above neutral), at most four each, largest first."""
     ref = points_reference(model)
@@ -172,9 +184,7 @@ def scorecard_directions(
     return adverse, positive
 
 
-def gbm_directions(
-    model: GbmModel, features: pl.DataFrame
-) -> tuple[list[list[str]], list[list[str]]]:
+def gbm_directions(model: GbmModel, features: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
     """The same for the GBM: SHAP contributions to the risk margin; adverse reasons raise it,
     positive factors lower it."""
     contrib = model.contributions(features)
@@ -193,11 +203,10 @@ def directional_reasons(model: Any, features: pl.DataFrame) -> pl.DataFrame | No
         adverse, positive = gbm_directions(model, features)
     else:
         return None
-    codes = pl.List(pl.String())
     return pl.DataFrame(
         {
             "account_id": features.get_column("account_id"),
-            "reason_codes": pl.Series(adverse, dtype=codes),
-            "positive_codes": pl.Series(positive, dtype=codes),
+            "reason_codes": adverse,
+            "positive_codes": positive,
         }
     )
