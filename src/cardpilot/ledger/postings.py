@@ -23,6 +23,7 @@ import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import polars as pl
 
@@ -188,26 +189,27 @@ POSTING_SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+def posting_row(p: Posting) -> dict[str, Any]:
+    """One posting as a ``ledger_postings`` row (``effective_at`` in UTC)."""
+    return {
+        "account_id": p.account_id,
+        "kind": p.kind.value,
+        "component": p.component.value if p.component else None,
+        "amount_minor": p.amount_minor,
+        "currency": p.currency,
+        "effective_at": p.effective_at.astimezone(dt.UTC),
+        "effective_on": p.effective_on,
+        "source": p.source.value,
+        "idempotency_key": p.idempotency_key,
+        "reference": p.reference,
+        "basis": p.basis.value if p.basis else None,
+        "detail": p.detail,
+    }
+
+
 def postings_frame(postings: Iterable[Posting]) -> pl.DataFrame:
     """Posting records as a frame of ``POSTING_SCHEMA`` (in the order given)."""
-    rows = [
-        {
-            "account_id": p.account_id,
-            "kind": p.kind.value,
-            "component": p.component.value if p.component else None,
-            "amount_minor": p.amount_minor,
-            "currency": p.currency,
-            "effective_at": p.effective_at.astimezone(dt.UTC),
-            "effective_on": p.effective_on,
-            "source": p.source.value,
-            "idempotency_key": p.idempotency_key,
-            "reference": p.reference,
-            "basis": p.basis.value if p.basis else None,
-            "detail": p.detail,
-        }
-        for p in postings
-    ]
-    return pl.DataFrame(rows, schema=POSTING_SCHEMA)
+    return pl.DataFrame([posting_row(p) for p in postings], schema=POSTING_SCHEMA)
 
 
 def first_per_key(frame: pl.DataFrame) -> pl.DataFrame:

@@ -9,7 +9,6 @@ the messages only after that transaction commits.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -20,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from cardpilot.events.features import AccountFeatures, features_from_json
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
-from cardpilot.ledger.postings import Posting
+from cardpilot.ledger.postings import Posting, posting_row
 from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.models import Account
@@ -126,23 +125,7 @@ def feature_row(state: AccountFeatures, months: int) -> dict[str, Any]:
 
 def posting_rows(postings: Sequence[Posting]) -> list[dict[str, Any]]:
     """``ledger_postings`` rows of ``postings`` (``effective_at`` in UTC)."""
-    return [
-        {
-            "account_id": p.account_id,
-            "kind": p.kind.value,
-            "component": p.component.value if p.component else None,
-            "amount_minor": p.amount_minor,
-            "currency": p.currency,
-            "effective_at": p.effective_at.astimezone(dt.UTC),
-            "effective_on": p.effective_on,
-            "source": p.source.value,
-            "idempotency_key": p.idempotency_key,
-            "reference": p.reference,
-            "basis": p.basis.value if p.basis else None,
-            "detail": p.detail,
-        }
-        for p in postings
-    ]
+    return [posting_row(p) for p in postings]
 
 
 def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
