@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from machine import (  # bench/ is the script's own folder, first on sys.path
+    child_json,
     cpu_seconds,
     speed_probe,
     steal_seconds,
@@ -157,19 +158,6 @@ def worker_review(
 
 
 # --- the parent ---------------------------------------------------------------------------
-
-
-def _run_child(*args: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    line: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return line
 
 
 def _portfolio(accounts: int) -> Path:
@@ -398,7 +386,7 @@ def _review_once(
     speed_before = speed_probe()
     steal_before = steal_seconds()
     try:
-        figures = _run_child(url, model, engine, str(args.chunk_rows), str(policy))
+        figures = child_json(__file__, url, model, engine, str(args.chunk_rows), str(policy))
     finally:
         if store == "sqlite":
             _remove_sqlite(Path(url.removeprefix("sqlite:///")))

@@ -24,8 +24,6 @@ import argparse
 import json
 import os
 import resource
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -39,7 +37,7 @@ from bench_review import (  # bench/ is the script's own folder, first on sys.pa
     _sqlite_store,
     peak_mb,
 )
-from machine import cpu_seconds, speed_probe
+from machine import child_json, cpu_seconds, speed_probe
 
 RESULTS = ROOT / "bench" / "results" / "simulate.json"
 MODEL = ROOT / "tests" / "fixtures" / "models" / "uci-scorecard"
@@ -97,19 +95,6 @@ def worker_simulate(url: str, model: str, chunk_rows: int, policy_file: str) -> 
     }
 
 
-def _run_child(*args: str) -> dict[str, Any]:
-    proc = subprocess.run(
-        [sys.executable, __file__, "--child", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    if proc.returncode != 0:
-        raise SystemExit(f"child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
-    line: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    return line
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--accounts", type=int, default=1_000_000)
@@ -130,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = []
     for run in range(1, args.runs + 1):
         speed_before = speed_probe()
-        figures = _run_child(url, args.model, str(args.chunk_rows), str(policy))
+        figures = child_json(__file__, url, args.model, str(args.chunk_rows), str(policy))
         line = {
             "bench": "simulate",
             "accounts": args.accounts,

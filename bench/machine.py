@@ -10,9 +10,13 @@ Python loop): a tight loop alone stayed within 10 % while the benchmarks slowed 
 
 from __future__ import annotations
 
+import json
 import os
 import resource
+import subprocess
+import sys
 import time
+from typing import Any
 
 
 def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
@@ -68,3 +72,18 @@ if __name__ == "__main__":
     import json
 
     print(json.dumps(speed_probe()))
+
+
+def child_json(script: str, *args: str) -> dict[str, Any]:
+    """Run ``script --child ARGS`` in a fresh interpreter (its own peak memory and CPU) and
+    return the JSON of its last line; a failed child ends the benchmark with its stderr."""
+    proc = subprocess.run(
+        [sys.executable, script, "--child", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    if proc.returncode != 0:
+        raise SystemExit(f"child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
+    line: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return line
