@@ -42,7 +42,9 @@ def test_minimum_detectable_effect_of_a_proportion_for_the_arms_sizes() -> None:
 
 def test_an_empty_arm_gives_no_difference() -> None:
     c = compare_proportions(0, 0, 3, 10)
-    assert c.difference is None and c.mde is None and c.significant is None
+    assert c.difference is None
+    assert c.mde is None
+    assert c.significant is None
     assert c.challenger.value == pytest.approx(0.3)
 
 

@@ -28,7 +28,7 @@ def test_an_accounts_arm_is_the_same_in_another_interpreter() -> None:
     here = arms_of(IDS, "limits-2005h2", 2_000)
     code = (
         "from cardpilot.domain.experiments import arms_of;"
-        f"print(','.join(arms_of([f'A{{n:07d}}' for n in range(2000)], 'limits-2005h2', 2000)))"
+        "print(','.join(arms_of([f'A{n:07d}' for n in range(2000)], 'limits-2005h2', 2000)))"
     )
     there = subprocess.run(
         [sys.executable, "-c", code], check=True, capture_output=True, text=True

@@ -90,11 +90,14 @@ def with_spark_arms(features: DataFrame, test: str, share_bp: int) -> DataFrame:
     from pyspark.sql.functions import col
     from pyspark.sql.pandas.functions import pandas_udf
 
-    @pandas_udf("string")  # type: ignore[call-overload, untyped-decorator]
-    def arm(account_ids: pd.Series) -> pd.Series:
+    def arm(account_ids):  # type: ignore[no-untyped-def]
         return pd.Series(arms_of(account_ids.tolist(), test, share_bp), dtype=object)
 
-    return features.withColumn("arm", arm(col("account_id")))
+    # Spark reads the UDF's kind from its type hints, as objects (this module's postponed
+    # annotations would be strings naming a pandas imported here only).
+    arm.__annotations__ = {"account_ids": pd.Series, "return": pd.Series}
+    udf: Any = pandas_udf(arm, "string")  # type: ignore[call-overload]
+    return features.withColumn("arm", udf(col("account_id")))
 
 
 def review_spark_experiment(

@@ -1,5 +1,5 @@
-"""A challenger limit policy for the champion/challenger tests: the shipped policy with every
-grade's increase range 10 points higher, under its own version."""
+"""A challenger limit policy for the champion/challenger tests: a policy folder copied with
+every grade's increase range 10 points higher, under its own version."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from pathlib import Path
 from cardpilot.policy.loading import default_policy_path
 
 
-def challenger_policy(tmp_path: Path, points: int = 10) -> Path:
-    """A copy of the shipped policy folder whose increase ranges are ``points`` higher."""
-    source = default_policy_path()
+def challenger_policy(tmp_path: Path, points: int = 10, source: Path | None = None) -> Path:
+    """A copy of ``source`` (default: the shipped policy folder) whose increase ranges are
+    ``points`` higher."""
+    source = source or default_policy_path()
     source = source.parent if source.is_file() else source
     target = tmp_path / "challenger"
     shutil.copytree(source, target)
