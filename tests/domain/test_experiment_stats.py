@@ -60,3 +60,11 @@ def test_difference_of_means_with_welch_standard_error() -> None:
     assert c.low == pytest.approx(2.5 - 1.959964 * se, abs=1e-6)
     pooled = (3 * var_a + 3 * var_b) / 6
     assert c.mde == pytest.approx(2.801585 * math.sqrt(pooled * 0.5), abs=1e-5)
+
+
+def test_no_event_in_either_arm_gives_no_interval_of_the_difference() -> None:
+    c = compare_proportions(0, 800, 0, 200)
+    assert c.difference == 0
+    assert c.low is None
+    assert c.mde is None
+    assert c.challenger.high == pytest.approx(wilson(0, 200, 1.959964)[1])

@@ -134,7 +134,7 @@ def test_the_tests_life_is_audited_and_a_promoted_challenger_reviews_later(
         )
         report = experiment_report(db, "t-life")
         assert report["arms"][CHAMPION] + report["arms"][CHALLENGER] > 1_000
-        assert abs(report["challenger_share"] - 0.2) < 0.05
+        assert abs(float(report["challenger_share"]) - 0.2) < 0.05
         metrics = {o["metric"]: o for o in report["outcomes"]}
         assert {"overdue_next_cycles", "utilisation", "revolving_balance", "complaints"} <= set(
             metrics

@@ -178,7 +178,7 @@ def report(
 def _figure(value: Any, money: bool) -> str:
     if value is None:
         return "-"
-    return str(value) if money else f"{value:.4f}"
+    return str(value) if money else f"{float(value):.4f}"
 
 
 def _print_report(data: dict[str, Any]) -> None:
@@ -191,7 +191,7 @@ def _print_report(data: dict[str, Any]) -> None:
         )
     )
     table = titled_table(
-        "outcome",
+        "measure",
         "champion",
         "challenger",
         "difference",
@@ -199,7 +199,8 @@ def _print_report(data: dict[str, Any]) -> None:
         "minimum detectable effect",
         "significant",
         title=tr("{confidence} intervals, power {power}").format(
-            confidence=f"{data['confidence'] * 100:g} %", power=f"{data['power'] * 100:g} %"
+            confidence=f"{float(data['confidence']) * 100:g} %",
+            power=f"{float(data['power']) * 100:g} %",
         ),
     )
     for o in data["outcomes"]:

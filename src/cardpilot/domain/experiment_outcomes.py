@@ -30,6 +30,7 @@ from cardpilot.domain.experiment_stats import (
     compare_proportions,
 )
 from cardpilot.domain.experiments import CHALLENGER, CHAMPION
+from cardpilot.domain.figures import money, rate
 
 PROPORTION = "proportion"
 MEAN = "mean"
@@ -166,16 +167,16 @@ def arm_versions(decisions: pl.DataFrame) -> dict[str, list[str]]:
     return out
 
 
-def outcome_json(outcome: Outcome, money: Any) -> dict[str, Any]:
-    """One outcome as the report's JSON: figures as floats (money through ``money``, which
-    turns minor units into the envelope's decimal text), the interval, the minimum
-    detectable effect and whether the interval excludes zero."""
+def outcome_json(outcome: Outcome) -> dict[str, Any]:
+    """One outcome as the report's JSON (the envelope's figures: money as decimal text in major
+    units, rates as decimal text of six places), the interval, the minimum detectable effect
+    and whether the interval excludes zero."""
     c = outcome.comparison
 
-    def figure(value: float | None) -> Any:
+    def figure(value: float | None) -> str | None:
         if value is None:
             return None
-        return money(round(value)) if outcome.money else value
+        return money(round(value)) if outcome.money else rate(value)
 
     def arm(a: Any) -> dict[str, Any]:
         return {

@@ -92,8 +92,12 @@ def compare_proportions(
     if n_champion == 0 or n_challenger == 0:
         return Comparison(arms[0], arms[1], None, None, None, None)
     p1, p2 = k_champion / n_champion, k_challenger / n_challenger
-    se = math.sqrt(p1 * (1 - p1) / n_champion + p2 * (1 - p2) / n_challenger)
     pooled = (k_champion + k_challenger) / (n_champion + n_challenger)
+    if pooled in (0.0, 1.0):
+        # No event (or nothing else) in either arm: the normal approximation has no spread to
+        # give; each arm's Wilson interval still bounds its rate.
+        return Comparison(arms[0], arms[1], p2 - p1, None, None, None)
+    se = math.sqrt(p1 * (1 - p1) / n_champion + p2 * (1 - p2) / n_challenger)
     spread = math.sqrt(pooled * (1 - pooled) * (1 / n_champion + 1 / n_challenger))
     mde = (z + z_power(power_bp)) * spread
     diff = p2 - p1

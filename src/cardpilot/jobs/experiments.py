@@ -32,7 +32,7 @@ from cardpilot.domain.experiment_outcomes import (
 )
 from cardpilot.domain.experiment_stats import z_power, z_two_sided
 from cardpilot.domain.experiments import ExperimentSpec
-from cardpilot.domain.figures import money
+from cardpilot.domain.figures import rate
 from cardpilot.domain.money import BP
 from cardpilot.store.audit import default_actor
 from cardpilot.store.db import make_engine, upgrade
@@ -180,13 +180,13 @@ def experiment_report(db: Engine, name: str) -> dict[str, Any]:
         "decided_to": dates.max() if dates.len() else None,
         "later_statements": later.height,
         "arms": sizes,
-        "challenger_share": sizes["challenger"] / total if total else None,
-        "requested_share": stored.share_bp / BP,
+        "challenger_share": rate(sizes["challenger"] / total) if total else None,
+        "requested_share": rate(stored.share_bp / BP),
         "policy_versions": arm_versions(decisions),
-        "confidence": 1 - stored.alpha_bp / BP,
-        "power": stored.power_bp / BP,
-        "z": {"alpha": z_two_sided(stored.alpha_bp), "power": z_power(stored.power_bp)},
-        "outcomes": [outcome_json(o, money) for o in outcomes],
+        "confidence": rate(1 - stored.alpha_bp / BP),
+        "power": rate(stored.power_bp / BP),
+        "z": {"alpha": rate(z_two_sided(stored.alpha_bp)), "power": rate(z_power(stored.power_bp))},
+        "outcomes": [outcome_json(o) for o in outcomes],
     }
 
 

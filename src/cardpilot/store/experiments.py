@@ -235,16 +235,20 @@ def split_decisions(db: Engine, name: str, kind: str) -> pl.DataFrame:
 
 
 def later_statements(db: Engine, name: str, kind: str) -> pl.DataFrame:
-    """The statements of a test's accounts dated after their decision in the test."""
+    """The statements of a test's accounts dated after their decision in the test (the
+    limit: the statement's, else the account's)."""
     table = SPLIT_TABLES[kind]
     with db.connect() as conn:
         return query_frame(
             conn,
-            "SELECT s.account_id, d.arm, s.cycle_date, s.credit_limit_minor,"
+            # A statement without its limit is read against the account's limit now.
+            "SELECT s.account_id, d.arm, s.cycle_date,"
+            " COALESCE(s.credit_limit_minor, a.credit_limit_minor),"
             " s.statement_balance_minor, s.amount_paid_minor, s.days_past_due,"
             " s.repayment_status"
             f" FROM {table} d JOIN statements s ON s.account_id = d.account_id"
-            " AND s.cycle_date > d.as_of WHERE d.experiment = :name",
+            " AND s.cycle_date > d.as_of JOIN accounts a ON a.account_id = d.account_id"
+            " WHERE d.experiment = :name",
             {"name": name},
             _LATER,
         )
