@@ -11,8 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from experiment_policies import challenger_policy
 from uci_scenarios import FIXTURE_POLICY, FURTHER_CYCLE, MODEL, run_cli
+
+from experiment_policies import challenger_policy
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
