@@ -15,7 +15,7 @@ import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import polars as pl
 
@@ -39,12 +39,21 @@ class ExperimentSpecError(ValueError):
     """A test's settings are out of range: names the setting and the fix."""
 
 
+def _keyed(test: str) -> Any:
+    """The test's keyed hash before any account: copied per account (cheaper than keying it
+    again, and the same digest)."""
+    return hashlib.blake2b(digest_size=8, key=test.encode()[:64], person=b"cardpilot-exp")
+
+
+def _position(keyed: Any, account_id: str) -> int:
+    h = keyed.copy()
+    h.update(account_id.encode())
+    return int.from_bytes(h.digest(), "big")
+
+
 def unit_hash(account_id: str, test: str) -> int:
     """The account's position in the test, an integer in ``[0, 2**64)``."""
-    digest = hashlib.blake2b(
-        account_id.encode(), digest_size=8, key=test.encode()[:64], person=b"cardpilot-exp"
-    ).digest()
-    return int.from_bytes(digest, "big")
+    return _position(_keyed(test), account_id)
 
 
 def in_challenger(account_id: str, test: str, share_bp: int) -> bool:
@@ -59,8 +68,8 @@ def arm_of(account_id: str, test: str, share_bp: int) -> str:
 
 def arms_of(account_ids: Iterable[str], test: str, share_bp: int) -> list[str]:
     """The arm of each account, in order."""
-    limit = share_bp * _SCALE
-    return [CHALLENGER if unit_hash(a, test) * BP < limit else CHAMPION for a in account_ids]
+    limit, keyed = share_bp * _SCALE, _keyed(test)
+    return [CHALLENGER if _position(keyed, a) * BP < limit else CHAMPION for a in account_ids]
 
 
 def arm_column(account_ids: pl.Series, test: str, share_bp: int) -> pl.Series:
