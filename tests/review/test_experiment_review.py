@@ -163,3 +163,25 @@ def test_the_tests_life_is_audited_and_a_promoted_challenger_reviews_later(
         assert actions == ["experiment.create", "experiment.stop", "experiment.promote"]
     finally:
         db.dispose()
+
+
+def test_a_review_dated_before_the_tests_start_is_refused(sqlite_store, scorer, tmp_path):
+    from cardpilot.jobs.review import ReviewError
+
+    challenger = challenger_policy(tmp_path)
+    late = ExperimentSpec(
+        name="starts-later",
+        kind="limits",
+        champion="default",
+        challenger=str(challenger),
+        share_bp=2_000,
+        start_on=AS_OF + dt.timedelta(days=1),
+    )
+    create_experiment(sqlite_store, late)
+    db = make_engine(sqlite_store)
+    try:
+        arms = limit_arms(db, "starts-later")
+    finally:
+        db.dispose()
+    with pytest.raises(ReviewError, match="starts on 2026-05-02"):
+        review_portfolio(sqlite_store, scorer, as_of=AS_OF, experiment=arms)

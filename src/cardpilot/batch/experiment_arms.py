@@ -81,7 +81,7 @@ def limit_arms(db: Engine, name: str) -> Arms[Policy]:
     champion = load_limit_policy(stored.champion)
     challenger = load_limit_policy(stored.challenger)
     _checked_versions(stored, (champion.version, challenger.version))
-    return Arms(stored.name, stored.share_bp, champion, challenger)
+    return Arms(stored.name, stored.share_bp, champion, challenger, stored.start_on)
 
 
 def treatment_arms(db: Engine, name: str) -> Arms[OverduePolicy]:
@@ -90,4 +90,4 @@ def treatment_arms(db: Engine, name: str) -> Arms[OverduePolicy]:
     champion = load_treatment_policy(stored.champion)
     challenger = load_treatment_policy(stored.challenger)
     _checked_versions(stored, (champion.version, challenger.version))
-    return Arms(stored.name, stored.share_bp, champion, challenger)
+    return Arms(stored.name, stored.share_bp, champion, challenger, stored.start_on)

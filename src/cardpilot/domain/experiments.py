@@ -119,6 +119,11 @@ class Arms(Generic[P]):
     share_bp: int
     champion: P
     challenger: P
+    start_on: dt.date | None = None  # a run dated before it is refused
 
     def policy(self, arm: str) -> P:
         return self.challenger if arm == CHALLENGER else self.champion
+
+    def starts_after(self, as_of: dt.date) -> bool:
+        """True when a run dated ``as_of`` comes before the test's start."""
+        return self.start_on is not None and as_of < self.start_on

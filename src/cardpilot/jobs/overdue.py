@@ -231,6 +231,11 @@ def treat_overdue(
     """
     started = time.perf_counter()
     if experiment is not None:
+        if experiment.starts_after(as_of):
+            raise TreatError(
+                f"test {experiment.name} starts on {experiment.start_on}: a treatment as of"
+                f" {as_of} comes before it"
+            )
         policy = experiment.champion
     policy = policy or load_overdue_policy()
     arms = experiment or Arms("", 0, policy, policy)

@@ -195,6 +195,8 @@ def review_portfolio(
         connect_args = {"check_same_thread": False} if is_sqlite(database_url) else {}
         db = make_engine(database_url, connect_args=connect_args)
         try:
+            if experiment is not None:
+                _check_start(db, experiment, as_of)
             result = _start_run(db, scorer, policy, as_of, engine, model_version)
             result.experiment = experiment.name if experiment is not None else None
             # The limits the review reads are those in force on its as-of date.
@@ -235,6 +237,16 @@ def _check_arms(arms: Arms[Policy]) -> None:
             f"test {arms.name}: the champion reviews every {champion.review.cycle_months}"
             f" months, the challenger every {challenger.review.cycle_months}; a test's"
             " policies share the review cycle"
+        )
+
+
+def _check_start(db: Engine, arms: Arms[Policy], as_of: dt.date | None) -> None:
+    """A test splits no review dated before its start (an empty store fails later, saying so)."""
+    with suppress(EmptyStoreError):
+        as_of = as_of or default_as_of(db)
+    if as_of is not None and arms.starts_after(as_of):
+        raise ReviewError(
+            f"test {arms.name} starts on {arms.start_on}: a review as of {as_of} comes before it"
         )
 
 
