@@ -185,3 +185,26 @@ def test_a_review_dated_before_the_tests_start_is_refused(sqlite_store, scorer, 
         db.dispose()
     with pytest.raises(ReviewError, match="starts on 2026-05-02"):
         review_portfolio(sqlite_store, scorer, as_of=AS_OF, experiment=arms)
+
+
+@pytest.mark.spark
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
+def test_a_split_review_on_spark_stores_the_local_engines_arms_and_decisions(
+    sqlite_store, scorer, spark, tmp_path
+):
+    challenger = challenger_policy(tmp_path)
+    spark_url = _copy(sqlite_store, tmp_path, "spark.db")
+    create_experiment(sqlite_store, _spec(challenger, 2_500, "on-spark"))
+    create_experiment(spark_url, _spec(challenger, 2_500, "on-spark"))
+    db = make_engine(sqlite_store)
+    arms = limit_arms(db, "on-spark")
+    db.dispose()
+    local = review_portfolio(sqlite_store, scorer, as_of=AS_OF, chunk_rows=500, experiment=arms)
+    remote = review_portfolio(
+        spark_url, scorer, as_of=AS_OF, chunk_rows=500, engine="spark", spark=spark, experiment=arms
+    )
+    assert remote.by_arm == local.by_arm
+    here = _arms(read_decisions(make_engine(sqlite_store)), sqlite_store).select(*COMPARED, "arm")
+    there = _arms(read_decisions(make_engine(spark_url)), spark_url).select(*COMPARED, "arm")
+    assert here.equals(there)

@@ -67,7 +67,8 @@ def experiment_decider(
                     parts.append(
                         decide(own.drop("arm"), texts).with_columns(pl.lit(arm).alias("arm"))
                     )
-            out = pl.concat(parts) if parts else pl.DataFrame(schema=DECISION_SCHEMA)
+            empty = pl.DataFrame(schema={**DECISION_SCHEMA, "arm": pl.String()})
+            out = pl.concat(parts) if parts else empty
             out = out.with_columns(pl.lit(arms.name, dtype=pl.String).alias("experiment"))
             return table.select("account_id").join(
                 out.select(list(EXPERIMENT_SCHEMA)),
