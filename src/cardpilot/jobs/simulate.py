@@ -4,9 +4,13 @@
     store ─(account chunks)─► features ─► score ─► decide_limits (each policy) ─► figures
 
 The accounts are read, scored and decided exactly as the review reads, scores and decides them
-(``store.review_backend``, ``batch.scoring.score_chunk``, ``engines.deciders``), every account
-whatever its review cycle; accounts an analyst's override holds are left out, as the review
-leaves them. Each chunk is scored once and decided under both policies; its per-account
+(``store.review_backend``, ``batch.scoring.score_chunk``, ``engines.deciders``: in process or
+on Spark, the one ``decide_limits`` either way), every account whatever its review cycle;
+accounts an analyst's override holds are left out, as the review leaves them. The score's
+reasons are the one thing left out: no figure reads a reason, and the reasons with a direction
+cost more than the features, so the decisions carry the policy's own reasons only (their
+actions and limits are the review's). Each chunk is scored once and decided under both
+policies; its per-account
 figures (``simulation.economics``) are added up per (grade, segment) and handed on, so memory
 stays bounded by the chunk. With an outcome in the store (``label``), the simulation's
 predictions at the current limits are set beside what happened (``simulation.backtest``).
@@ -25,15 +29,9 @@ from sqlalchemy import Engine
 from cardpilot.batch.currency import require_currency
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
 from cardpilot.batch.loop import ChunkSteps, ProgressCallback, StageClock, run_chunked
-from cardpilot.batch.scoring import (
-    Scorer,
-    model_version_of,
-    reason_codes_of,
-    score_chunk,
-    score_reason_texts,
-)
+from cardpilot.batch.scoring import Scorer, model_version_of, score_chunk
 from cardpilot.domain.money import BP
-from cardpilot.engines.deciders import LimitDecider, limit_decider
+from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
 from cardpilot.policy.assumptions import SimulationAssumptions
 from cardpilot.policy.schema import Policy
 from cardpilot.simulation.backtest import backtest_rows, chunk_sums, verdict
@@ -77,6 +75,7 @@ class SimulationResult:
     against: PolicyFigures
     label: str | None = None
     backtest: list[dict[str, Any]] = field(default_factory=list)
+    engine: str = "local"  # where the decisions were made
     held: int = 0  # accounts an analyst's override holds: not simulated
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
@@ -87,6 +86,7 @@ class SimulationResult:
             "as_of": self.as_of.isoformat(),
             "currency": self.currency,
             "model_version": self.model_version,
+            "engine": self.engine,
             "assumptions_version": self.assumptions.version,
             "assumptions": self.assumptions.shown(),
             "held": self.held,
@@ -143,7 +143,11 @@ def simulate_portfolio(
 ) -> SimulationResult:
     """Simulate ``policy`` against ``against`` (default: every current limit kept) on the store
     at ``database_url`` as of ``as_of`` (default: the day after the latest statement cycle).
-    ``label``: the outcome to back-test on, when the store holds it (None: no back-test)."""
+    ``label``: the outcome to back-test on, when the store holds it (None: no back-test).
+    ``engine``: where the decisions are made, ``local`` or ``spark`` (``spark``: a session,
+    default a local one); the scores and the figures are worked out in this process."""
+    if engine not in ENGINES:
+        raise SimulationError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     started = time.perf_counter()
     # The chunk reader runs on its own thread (cardpilot.batch.prefetch).
     connect_args = {"check_same_thread": False} if is_sqlite(database_url) else {}
@@ -160,6 +164,7 @@ def simulate_portfolio(
             db, as_of=as_of, cycle_id=NO_CYCLE, chunk_rows=chunk_rows, total=total
         )
         result = _result(policy, against, assumptions, scorer, as_of)
+        result.engine = engine
         steps = _steps(result, scorer, deciders, labels, on_hold, parts)
         run_chunked(chunks, steps, clock=clock, total=total, progress=progress)
     finally:
@@ -258,23 +263,23 @@ def _steps(
     on_hold: list[str],
     parts: _Parts,
 ) -> ChunkSteps[AccountChunk, _ChunkFigures, _ChunkFigures]:
-    texts: dict[str, dict[str, str]] = {}
     assumptions = result.assumptions
 
     def decide_chunk(chunk: AccountChunk, clock: StageClock) -> _ChunkFigures | None:
         if not chunk.accounts.height:
             return None
         with clock.timing("features_score"):
-            table = score_chunk(chunk, scorer, result.as_of)
+            # No figure reads a reason: the score's reasons are not worked out (the decisions
+            # state only the policy's own), and the actions and limits are the review's.
+            table = score_chunk(chunk, scorer, result.as_of, reasons=False)
             if on_hold:
                 scored = table.height
                 table = table.filter(~pl.col("account_id").is_in(on_hold))
                 result.held += scored - table.height
             if not table.height:
                 return None
-            known = score_reason_texts(reason_codes_of(table), texts)
         with clock.timing("decide"):
-            decided = [decide(table, known) for decide in deciders]
+            decided = [decide(table, {}) for decide in deciders]
         with clock.timing("figures"):
             mine = account_figures(decided[0], table, assumptions)
             current = account_figures(kept(decided[0]), table, assumptions)
