@@ -19,7 +19,7 @@ from cardpilot.policy.loading import load_policy
 from .conftest import AS_OF, raised_increase_ranges
 
 DEFAULT = shipped_dir() / "default"
-TIMINGS = ("seconds", "stage_seconds")
+TIMINGS = ("seconds", "stage_seconds", "stage_cpu_seconds")
 
 
 def _simulate(url: str, scorer: Any, against: Path, **kw: Any) -> dict[str, Any]:

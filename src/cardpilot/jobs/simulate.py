@@ -79,6 +79,7 @@ class SimulationResult:
     held: int = 0  # accounts an analyst's override holds: not simulated
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)  # this process's
 
     def as_json(self) -> dict[str, Any]:
         """Counts as integers, money as exact decimal strings in major units of ``currency``."""
@@ -102,6 +103,7 @@ class SimulationResult:
             "difference": breakdown_json(difference(self.policy, self.against)),
             "seconds": self.seconds,
             "stage_seconds": self.stage_seconds,
+            "stage_cpu_seconds": self.stage_cpu_seconds,
         }
         if self.label is not None:
             out["backtest"] = {
@@ -175,6 +177,7 @@ def simulate_portfolio(
         result.label = label
         result.backtest = backtest_rows(combine_backtest(parts.backtest), _grades(policy))
     result.stage_seconds = clock.rounded()
+    result.stage_cpu_seconds = clock.rounded_cpu()
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
