@@ -34,7 +34,13 @@ from cardpilot.domain.money import BP
 from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
 from cardpilot.policy.assumptions import SimulationAssumptions
 from cardpilot.policy.schema import Policy
-from cardpilot.simulation.backtest import backtest_rows, chunk_sums, verdict
+from cardpilot.simulation.backtest import (
+    backtest_rows,
+    chunk_sums,
+    in_account_order,
+    outcomes_within,
+    verdict,
+)
 from cardpilot.simulation.economics import account_figures, cell_sums, kept
 from cardpilot.simulation.figures import (
     PolicyFigures,
@@ -157,7 +163,9 @@ def simulate_portfolio(
     try:
         as_of = _check(db, policy, against, assumptions, as_of)
         deciders = [limit_decider(engine, p.policy, as_of, spark) for p in (policy, against) if p]
-        labels = read_label(db, label) if label and label in label_names(db) else None
+        labels = None
+        if label and label in label_names(db):
+            labels = in_account_order(read_label(db, label))
         on_hold = sorted(accounts_on_hold(db, as_of))
         clock = StageClock(*STAGES)
         parts = _Parts()
@@ -323,5 +331,10 @@ def _with_outcomes(
             .cast(pl.Int64)
             .alias("loss_if_default"),
         )
-        .join(labels, on="account_id", how="left", maintain_order="left")
+        .join(
+            outcomes_within(labels, current["account_id"]),
+            on="account_id",
+            how="left",
+            maintain_order="left",
+        )
     )
