@@ -49,9 +49,7 @@ class StageClock:
             yield
         finally:
             self.add(stage, time.perf_counter() - started)
-            self.cpu_seconds[stage] = self.cpu_seconds.get(stage, 0.0) + (
-                time.process_time() - cpu
-            )
+            self.cpu_seconds[stage] = self.cpu_seconds.get(stage, 0.0) + (time.process_time() - cpu)
 
     def add(self, stage: str, seconds: float) -> None:
         self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
