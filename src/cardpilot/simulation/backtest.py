@@ -35,8 +35,8 @@ def outcomes_within(labels: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
     if not known.len():
         return labels.clear()
     column = labels.get_column("account_id")
-    start = int(column.search_sorted(known.min(), "left"))
-    end = int(column.search_sorted(known.max(), "right"))
+    start = column.search_sorted(str(known.min()), "left")
+    end = column.search_sorted(str(known.max()), "right")
     return labels.slice(start, end - start)
 
 
