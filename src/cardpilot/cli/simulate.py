@@ -90,6 +90,7 @@ def simulate(
     segment and in total; no decision is written."""
     from cardpilot.jobs.simulate import SimulationError, simulate_portfolio
 
+    _check_engine(engine)
     if out is not None and out.suffix.lower() not in (".html", ".htm"):
         raise fail(f"--out {out}: the report is HTML; use a .html file name")
     chosen, folder = _named(policy, "--policy")
@@ -129,12 +130,15 @@ def simulate(
         console.print(f"report → {out}")
 
 
-def _spark_session(engine: str, spark_master: str) -> Any:
-    """The Spark session the ``spark`` engine decides on; None for ``local``."""
+def _check_engine(engine: str) -> None:
     from cardpilot.engines.deciders import ENGINES
 
     if engine not in ENGINES:
         raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+
+
+def _spark_session(engine: str, spark_master: str) -> Any:
+    """The Spark session the ``spark`` engine decides on; None for ``local``."""
     if engine != "spark":
         return None
     from cardpilot.engines.spark import local_spark_session
