@@ -146,20 +146,26 @@ def decision_json(row: dict[str, Any], currency: str) -> dict[str, Any]:
 def preview_decision(state: ServiceState, account_id: str, as_of: dt.date) -> dict[str, Any]:
     """The decision the review would make for the account on ``as_of``; nothing is written."""
     scorer = state.require_scorer()
-    with state.db.connect() as conn:
-        rows = account_rows(conn, account_id, as_of)
-    if rows is None:
-        raise _not_found(account_id)
-    if not rows.reviewed:
-        raise _not_reviewed(account_id)
-    row = scored_account_row(rows, scorer, as_of)
-    if row is None:  # not a scorecard, or statements only the plan orders: the chunk way
-        scored = score_account(state, account_id, as_of)
-        decided = decide_scored(state, scored.table, as_of).row(0, named=True)
-        currency = scored.currency
-    else:
-        decided = _batches(state).decide(as_of, row)
-        currency = str(rows.account["currency"])
+    batches = _batches(state)
+    arrival = batches.arrival()
+    try:
+        with state.db.connect() as conn:
+            rows = account_rows(conn, account_id, as_of)
+        if rows is None:
+            raise _not_found(account_id)
+        if not rows.reviewed:
+            raise _not_reviewed(account_id)
+        row = scored_account_row(rows, scorer, as_of)
+        if row is None:  # not a scorecard, or statements only the plan orders: the chunk way
+            arrival.done()
+            scored = score_account(state, account_id, as_of)
+            decided = decide_scored(state, scored.table, as_of).row(0, named=True)
+            currency = scored.currency
+        else:
+            decided = batches.decide(as_of, row, arrival)
+            currency = str(rows.account["currency"])
+    finally:
+        arrival.done()
     out = decision_json(decided, currency)
     on_hold = account_on_hold(state.db, account_id, as_of)
     return {"decision": out, "committed": False, "held_by_case": on_hold}
