@@ -230,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     cache = Path(args.cache)
-    cached = sqlite_store(args.accounts, portfolio(args.accounts, cache), cache)
+    folder = portfolio(args.accounts, cache)
+    cached = sqlite_store(args.accounts, folder, cache)
     model = bench_model(args.model, cache)
     work = Path(tempfile.mkdtemp(prefix="bench-api-", dir=cache))
     lines: list[dict[str, Any]] = []
@@ -259,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name, endpoint, rate in plans:
                 n = int((args.seconds + WARMUP_SECONDS) * rate)
-                ids = _account_ids(portfolio, n, rng.randrange(2**31))
+                ids = _account_ids(folder, n, rng.randrange(2**31))
                 method, template = endpoint.split(" ")
                 body = b"{}" if method == "POST" else b""
                 requests = [_raw(method, template.format(id=i), key, body) for i in ids]
