@@ -14,8 +14,9 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, inspect, text
+from sqlalchemy import Connection, Engine, inspect
 
+from cardpilot.store.frame_reads import query_rows
 from cardpilot.store.ledger import account_balance, account_posting_rows
 from cardpilot.store.pending_limits import pending_of_account
 
@@ -40,7 +41,7 @@ class AccountRecords:
 
 
 def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[Row]:
-    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    return query_rows(conn, sql, params)
 
 
 # The store's tables, read once per engine: a story is read many times a second in the HTTP

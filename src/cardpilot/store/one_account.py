@@ -26,7 +26,7 @@ from cardpilot.store.account_chunks import (
     read_chunks_with,
     statement_window_start,
 )
-from cardpilot.store.frame_reads import FrameSchema, query_frame
+from cardpilot.store.frame_reads import FrameSchema, query_frame, query_rows
 from cardpilot.store.watch_actions import HOLDS_IN_RANGE
 
 
@@ -129,19 +129,8 @@ _DATES = ("open_date", "last_review_on", "cycle_date", "last_limit_change_on")
 
 
 def _rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """The rows of ``sql``; on SQLite through the driver's own cursor (SQLAlchemy's result
-    machinery costs more than these look-ups), dates back as dates either way."""
-    if conn.dialect.name == "sqlite":
-        values = {k: v.isoformat() if isinstance(v, dt.date) else v for k, v in params.items()}
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        try:
-            found = cursor.execute(sql, values)
-            names = [d[0] for d in found.description]
-            rows = [dict(zip(names, r, strict=True)) for r in found.fetchall()]
-        finally:
-            cursor.close()
-    else:
-        rows = [dict(r) for r in conn.execute(text(sql), dict(params)).mappings()]
+    """The rows of ``sql``, dates back as dates."""
+    rows = query_rows(conn, sql, params)
     for row in rows:
         for name in _DATES:
             if isinstance(row.get(name), str):
