@@ -119,6 +119,48 @@ def test_table_headings_are_in_chinese(locale: Any) -> None:
     assert "limits.yaml version" in english.output
 
 
+def test_policy_show_and_diff_print_their_tables_with_chinese_titles_and_headings(
+    locale: Any,
+) -> None:
+    shown = CliRunner().invoke(app, ["policy", "show", "default"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    for heading in (
+        "信用等级",
+        "评分",
+        "初始额度",
+        "提额",
+        "降额",
+        "上限",
+        "客户分组（按先匹配者）",
+    ):
+        assert heading in shown.output, heading
+    for english in ("grades", "initial limit", "segments (first match wins)", "placement pull"):
+        assert english not in shown.output, english
+    diff = CliRunner().invoke(app, ["policy", "diff", "default", "uci-twd"], env={"COLUMNS": "200"})
+    assert diff.exit_code == 0, diff.output
+    for heading in ("路径", "变化", "原值", "新值"):
+        assert heading in diff.output, heading
+    locale("en")
+    english = CliRunner().invoke(app, ["policy", "show", "default"], env={"COLUMNS": "200"})
+    assert "segments (first match wins)" in english.output
+    assert "initial limit" in english.output
+
+
+def test_every_command_line_table_is_built_by_titled_table() -> None:
+    """A bare ``rich.table.Table`` would print its headings in English whatever the locale;
+    ``cli.output.titled_table`` writes them in the configured one (and ``make messages`` finds
+    them)."""
+    cli = Path(__file__).resolve().parents[2] / "src" / "cardpilot" / "cli"
+    bare = [
+        f"{path.name}:{n}"
+        for path in sorted(cli.glob("*.py"))
+        if path.name != "output.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\bTable\(|from rich.table import", line)
+    ]
+    assert bare == []
+
+
 def test_the_catalogue_translates_every_text_the_command_line_shows() -> None:
     from cardpilot.cli.messages import main
 

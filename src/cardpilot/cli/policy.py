@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, policy_path
 from cardpilot.cli.i18n import tr
-from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 from cardpilot.config import get_settings
 from cardpilot.domain.money import format_major
 from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
@@ -152,13 +151,18 @@ def list_policies(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json("policy list", {"local_dir": _local_dir_text(), "policies": rows})
         return
-    table = Table(title=tr("policies (--policy NAME)"))
-    table.add_column(tr("name"), no_wrap=True)
-    table.add_column(tr("source"))
-    table.add_column(tr("currency"))
-    table.add_column(tr("limits.yaml version"), overflow="fold")
-    table.add_column(tr("overdue.yaml version"), overflow="fold")
-    table.add_column(tr("warning.yaml version"), overflow="fold")
+    versions = ("limits.yaml version", "overdue.yaml version", "warning.yaml version")
+    table = titled_table(
+        "name",
+        "source",
+        "currency",
+        "limits.yaml version",
+        "overdue.yaml version",
+        "warning.yaml version",
+        title="policies (--policy NAME)",
+        no_wrap=("name",),
+        fold=versions,
+    )
     for row in rows:
         files = row["files"]
         table.add_row(
@@ -234,9 +238,9 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
         f"{summary['review_cycle_months']} months, limits rounded down to "
         f"{summary['limit_step']})"
     )
-    grades = Table(title="grades")
-    for column in ("grade", "score", "initial limit", "increase", "decrease", "cap"):
-        grades.add_column(tr(column))
+    grades = titled_table(
+        "grade", "score", "initial limit", "increase", "decrease", "cap", title="grades"
+    )
     for g in summary["grades"]:
         band = (
             f"{g['score_min']}–{g['score_max']}"
@@ -258,9 +262,9 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
             cap,
         )
     console.print(grades)
-    segments = Table(title="segments (first match wins)")
-    for column in ("segment", "increase", "placement pull"):
-        segments.add_column(tr(column))
+    segments = titled_table(
+        "segment", "increase", "placement pull", title="segments (first match wins)"
+    )
     for s in summary["segments"]:
         segments.add_row(
             f"{s['label_zh']} {s['label_en']}", s["increase"], str(s["placement_pull"])
@@ -291,9 +295,7 @@ def diff(
     if not changes:
         console.print(f"no differences ({a.version} = {b.version})")
         return
-    table = Table(title=f"{a.version} → {b.version}")
-    for column in ("path", "change", "old", "new"):
-        table.add_column(tr(column))
+    table = titled_table("path", "change", "old", "new", title=f"{a.version} → {b.version}")
     for c in changes:
         table.add_row(
             c.path, c.kind, "" if c.old is None else str(c.old), "" if c.new is None else str(c.new)
@@ -461,9 +463,16 @@ def _print_calibration(
     comments_kept: bool,
 ) -> None:
     """The calibrated cut-offs with each grade's accounts and observed default rate."""
-    table = Table(title=f"calibrated cut-offs ({result.accounts:,} accounts as of {result.as_of})")
-    for column in ("grade", "score", "accounts", "default rate"):
-        table.add_column(tr(column), justify="left" if column == "grade" else "right")
+    table = titled_table(
+        "grade",
+        "score",
+        "accounts",
+        "default rate",
+        title=tr("calibrated cut-offs ({accounts} accounts as of {as_of})").format(
+            accounts=f"{result.accounts:,}", as_of=result.as_of
+        ),
+        right=("score", "accounts", "default rate"),
+    )
     by_grade = {r["grade"]: r for r in rows or []}
     for g in grades:
         r = by_grade.get(str(g["grade"]), {})

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, database_url, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 
 users_app = typer.Typer(help="Staff who sign in to the HTTP service.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of the bank's systems.", no_args_is_help=True)
@@ -129,7 +128,7 @@ def users_list(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTI
     if as_json:
         print_json("users list", {"users": [u.as_json() for u in users]})
         return
-    table = Table("user", "role", "disabled", "created")
+    table = titled_table("user", "role", "disabled", "created")
     for u in users:
         j = u.as_json()
         table.add_row(u.username, u.role, "yes" if u.disabled else "", j["created_at"])
@@ -197,7 +196,7 @@ def keys_list(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTIO
     if as_json:
         print_json("keys list", {"keys": [k.as_json() for k in keys]})
         return
-    table = Table("key", "name", "role", "created", "revoked")
+    table = titled_table("key", "name", "role", "created", "revoked")
     for k in keys:
         j = k.as_json()
         table.add_row(k.key_id, k.name, k.role, j["created_at"], j["revoked_at"] or "")
