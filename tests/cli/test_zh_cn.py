@@ -134,8 +134,8 @@ def test_policy_show_and_diff_print_their_tables_with_chinese_titles_and_heading
         "客户分组（按先匹配者）",
     ):
         assert heading in shown.output, heading
-    for english in ("grades", "initial limit", "segments (first match wins)", "placement pull"):
-        assert english not in shown.output, english
+    for word in ("grades", "initial limit", "segments (first match wins)", "placement pull"):
+        assert word not in shown.output, word
     diff = CliRunner().invoke(app, ["policy", "diff", "default", "uci-twd"], env={"COLUMNS": "200"})
     assert diff.exit_code == 0, diff.output
     for heading in ("路径", "变化", "原值", "新值"):
