@@ -167,6 +167,36 @@ def test_the_catalogue_translates_every_text_the_command_line_shows() -> None:
     assert main(["--check"]) == 0  # make messages: nothing untranslated
 
 
+def test_every_error_the_command_line_writes_is_gathered_as_a_template() -> None:
+    from cardpilot.cli.messages import error_texts
+
+    found = error_texts()
+    for template in (
+        "--split {split}: use all or test",  # fail(f"--split {split!r}: ...") in a command
+        "{filename}: is a folder; give a file",  # the error handler's own explanation
+        "{path}: cannot read it as TOML ({exc})",  # the configuration's
+        "the driver {driver} for {parsed} is not installed; use postgresql+psycopg:// "
+        "(shipped with cardpilot) or install it",  # the store access's
+    ):
+        assert template in found, template
+    # a module constant in an f-string is shown as written, not as a field
+    assert any(t.startswith("{url} is not a database URL; use sqlite:////") for t in found)
+
+
+def test_an_error_text_no_catalogue_template_fits_is_reported_untranslated() -> None:
+    from cardpilot.cli.messages import untranslated_errors
+
+    brand_new = "--colour {value}: use red or green"
+    known = "--split {split}: use all or test"
+    assert untranslated_errors([brand_new, known]) == [brand_new]
+
+
+def test_an_error_of_a_command_is_written_in_chinese(locale: Any, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "report.txt")])
+    assert result.exit_code == 2
+    assert "报告为 HTML 格式；请使用 .html 文件名" in result.stderr, result.stderr
+
+
 def test_the_catalogue_compiles_with_babel_into_a_mo_gettext_reads(tmp_path: Path) -> None:
     from babel.messages.mofile import write_mo
     from babel.messages.pofile import read_po
