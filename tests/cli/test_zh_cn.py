@@ -203,6 +203,7 @@ def test_the_catalogue_compiles_with_babel_into_a_mo_gettext_reads(tmp_path: Pat
 
     with catalogue_path().open("rb") as fh:
         po = read_po(fh, locale="zh_CN", domain="cardpilot")
+    assert [(m.id, errors) for m, errors in po.check()] == []  # as pybabel compile checks
     mo = tmp_path / "cardpilot.mo"
     with mo.open("wb") as fh:
         write_mo(fh, po)

@@ -178,12 +178,12 @@ def _print_backtest(backtest: dict[str, Any]) -> None:
         "accounts",
         "observed",
         "predicted",
-        "95 % interval",
+        "interval (95 %)",
         "within",
         title=tr("back-test on {label} (policy {policy})").format(
             label=backtest["label"], policy=backtest["policy"]
         ),
-        right=("grade", "accounts", "observed", "predicted", "95 % interval", "within"),
+        right=("grade", "accounts", "observed", "predicted", "interval (95 %)", "within"),
     )
     for r in backtest["grades"]:
         low, high = r["defaults_interval"]
