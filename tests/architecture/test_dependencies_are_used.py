@@ -15,7 +15,7 @@ MODULE_NAME = re.compile(r"^([a-z_][a-z0-9_]*)(?:\.[a-z0-9_]+)*$")
 
 # A dependency another one loads by name without cardpilot importing it, with the reason.
 NEEDED_WITHOUT_IMPORT = {
-    "python-multipart": "FastAPI reads the token endpoint's form (OAuth2PasswordRequestForm) with it",
+    "python-multipart": "FastAPI reads the token endpoint's form (OAuth2PasswordRequestForm)",
 }
 
 
