@@ -107,7 +107,7 @@ def test_calibration_tells_its_stages_scoring_counted_then_calibrating(loaded_st
             shares=[0.3, 0.3, 0.2, 0.2],
             as_of=dt.date.fromisoformat(AS_OF),
         )
-    stages = [name for name, _total in heard.of("stage")]  # type: ignore[misc]
+    stages = [str(event[0]) for event in heard.of("stage")]  # type: ignore[index]
     assert stages[0] == "scoring accounts"
     assert stages[-1] == "calibrating cut-offs and reading outcomes"
     assert sum(heard.of("advance")) > 1_000  # type: ignore[arg-type]  # accounts scored
