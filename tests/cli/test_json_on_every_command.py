@@ -289,13 +289,14 @@ def command_schema(command: str) -> dict[str, Any] | None:
 
 
 MONEY, RATE, DECIMAL = "#/$defs/money", "#/$defs/rate", "#/$defs/decimal"
+PERCENT = "#/$defs/percent"  # a policy file's percentage as written, under a key ending _pct
 DECIMAL_TEXT = re.compile(r"^-?[0-9]+\.[0-9]+$")
 
 
 def _declared(node: dict[str, Any]) -> str | None:
     """The figure a schema node declares (money, rate or another decimal), if any."""
     for option in [node, *node.get("anyOf", [])]:
-        if option.get("$ref") in (MONEY, RATE, DECIMAL):
+        if option.get("$ref") in (MONEY, RATE, DECIMAL, PERCENT):
             return str(option["$ref"])
     return None
 
