@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row
 
+from cardpilot.audit.chain import AuditEntry
 from cardpilot.batch.plan_ledger import post_offer, post_plan_money
 from cardpilot.config import get_settings
 from cardpilot.domain.fees import OverdueBalances
@@ -46,6 +47,7 @@ from cardpilot.domain.waivers import current_balance, schedule_fees, split_waive
 from cardpilot.overdue.charges import assess_charges
 from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.policy.base import percent_to_bp
+from cardpilot.store.audit import append_audit, audited_transaction, default_actor
 from cardpilot.store.payments import as_zoned
 from cardpilot.store.repayment_plans import (
     account_currency,
@@ -345,6 +347,8 @@ def offer_plan(
     months: int = 6,
     defer_months: int = 1,
     penalty_fees_minor: int | None = None,
+    actor: str | None = None,
+    source: str = "cli",
 ) -> PlanView:
     """Offer 和谐还款 on the account's current overdue balance (its latest treatment on or
     before ``on``, less what was paid since): the schedule from the policy's plan terms, the
@@ -357,10 +361,13 @@ def offer_plan(
 
     Refused (``PlanStoreError``) for an untreated account, a segment the policy does not offer
     it to (never a high-risk one), a plan kind or tenor the segment's terms do not allow, and
-    what the state machine refuses (one open plan per customer, one waiver per period)."""
+    what the state machine refuses (one open plan per customer, one waiver per period).
+
+    A new offer is appended to the audit trail (``plan.offer``, by ``actor``) in its
+    transaction; offering again the same day returns the plan offered then."""
     plan_kind = PlanKind(kind)
     h = policy.file.harmony
-    with db.begin() as conn:
+    with audited_transaction(db) as conn:
         customer_id = account_customer(conn, account_id)
         if customer_id is None:
             raise PlanStoreError(f"account {account_id!r} is not in the store")
@@ -379,7 +386,7 @@ def offer_plan(
         instalments = schedule_fees(
             [(p.due_date, p.total_minor) for p in quote.payments], waivers.unwaived_minor
         )
-        insert_plan(
+        added = insert_plan(
             conn,
             {
                 "plan_id": plan_id,
@@ -404,7 +411,7 @@ def offer_plan(
                 "reinstated_minor": 0,
             },
         )
-        event = _event_row(f"{plan_id}:offered", plan_id, customer_id, "offered", on, None, "cli")
+        event = _event_row(f"{plan_id}:offered", plan_id, customer_id, "offered", on, None, source)
         record_events(conn, [event])
         refused = event_outcome(conn, event["event_id"])
         if refused is not None and refused[0] == "rejected":
@@ -413,6 +420,23 @@ def offer_plan(
         zone = get_settings().timezone
         currency = account_currency(conn, account_id)
         post_offer(conn, t, account_id, plan_id, instalments, currency, zone)
+        if added:
+            terms = {
+                "account_id": account_id,
+                "kind": plan_kind.value,
+                "months": months,
+                "currency": currency,
+                "principal_minor": principal,
+                "penalty_fees_minor": waivers.plan_waivable_minor,
+                "waiver_share_bp": waivers.plan_share_bp,
+                "offered_on": on.isoformat(),
+                "policy_version": policy.version,
+                "source": source,
+            }
+            entry = AuditEntry(
+                actor or default_actor(), "plan.offer", f"plan:{plan_id}", terms, after=terms
+            )
+            append_audit(conn, entry)
     return plan_status(db, plan_id=plan_id)[0]
 
 
@@ -432,30 +456,73 @@ def plan_event(
     amount_minor: int | None = None,
     event_id: str | None = None,
     source: str | None = None,
+    actor: str | None = None,
 ) -> PlanView:
     """Record one event of a plan (``accepted``, ``declined``, ``payment``, ``day_closed``)
     and return the plan after the fold. Without ``event_id`` the id is derived from the plan,
-    kind and date (accepting twice is one acceptance)."""
+    kind and date (accepting twice is one acceptance). A new event is appended to the audit
+    trail (``plan.<kind>``, by ``actor``, with the plan's status before and after and what the
+    state machine made of it) in its transaction."""
     if kind not in _RANK or kind == "offered":
         raise PlanStoreError(f"unknown plan event {kind!r}")
     if kind == "payment" and (amount_minor is None or amount_minor <= 0):
         raise PlanStoreError("a payment needs a positive amount")
-    with db.begin() as conn:
+    with audited_transaction(db) as conn:
         customer = _plan_customer(conn, plan_id)
+        before = _plan_state(conn, plan_id)
         eid = event_id or f"{plan_id}:{kind}:{on.isoformat()}"
-        record_events(
-            conn, [_event_row(eid, plan_id, customer, kind, on, amount_minor, source or "cli")]
-        )
+        row = _event_row(eid, plan_id, customer, kind, on, amount_minor, source or "cli")
+        if record_events(conn, [row]):
+            outcome, reason = event_outcome(conn, eid) or (None, None)
+            after = _plan_state(conn, plan_id)
+            payload = {
+                "event_id": eid,
+                "on": on.isoformat(),
+                "currency": after["currency"],
+                "amount_minor": amount_minor,
+                "source": row["source"],
+                "outcome": outcome,
+                "reason": reason,
+            }
+            entry = AuditEntry(
+                actor or default_actor(),
+                f"plan.{kind}",
+                f"plan:{plan_id}",
+                payload,
+                before,
+                after,
+            )
+            append_audit(conn, entry)
     return plan_status(db, plan_id=plan_id)[0]
 
 
-def accept_plan(db: Engine, plan_id: str, *, on: dt.date) -> PlanView:
+def _plan_state(conn: Connection, plan_id: str) -> dict[str, Any]:
+    """What an audit record holds of a plan: its status and amounts."""
+    plan = plan_rows(conn, plan_id=plan_id)[0]
+    return {
+        "status": plan.status,
+        "currency": plan.currency,
+        "paid_minor": int(plan.paid_minor),
+        "waived_minor": int(plan.waived_minor),
+        "reinstated_minor": int(plan.reinstated_minor),
+    }
+
+
+def accept_plan(
+    db: Engine, plan_id: str, *, on: dt.date, actor: str | None = None, source: str = "cli"
+) -> PlanView:
     """The customer's own confirmation (银保监规〔2022〕13号, to check: no plan without it)."""
-    return plan_event(db, plan_id, "accepted", on=on, event_id=f"{plan_id}:accepted")
+    return plan_event(
+        db, plan_id, "accepted", on=on, event_id=f"{plan_id}:accepted", source=source, actor=actor
+    )
 
 
-def decline_plan(db: Engine, plan_id: str, *, on: dt.date) -> PlanView:
-    return plan_event(db, plan_id, "declined", on=on, event_id=f"{plan_id}:declined")
+def decline_plan(
+    db: Engine, plan_id: str, *, on: dt.date, actor: str | None = None, source: str = "cli"
+) -> PlanView:
+    return plan_event(
+        db, plan_id, "declined", on=on, event_id=f"{plan_id}:declined", source=source, actor=actor
+    )
 
 
 # --------------------------------------------------------------------------- advancing
