@@ -41,7 +41,7 @@ def seeded_store(
     from cardpilot.scoring.registry import load_model_dir
     from cardpilot.synth.generate import GenerateOptions, generate_portfolio
 
-    settings = Settings(home=home)
+    settings = Settings(home=home, policy_dir=home / "policies")  # where policies publish
     portfolio = home / "portfolio"
     generate_portfolio(
         GenerateOptions(

@@ -12,6 +12,7 @@ import pytest
 from routes_support import ANSWER_ON, OFFER_ON, offered_plans
 from service_support import ROLES, Service
 
+from cardpilot.policy.catalogue import shipped_dir
 from cardpilot.policy.permissions import PUBLIC, load_permissions
 from cardpilot.service.app import declared_routes
 
@@ -26,6 +27,10 @@ def _open_case(service: Service) -> int:
     return int(reply.json()["id"])
 
 
+_DEFAULT_FILES = {
+    f: (shipped_dir() / "default" / f).read_text(encoding="utf-8")
+    for f in ("limits.yaml", "reasons.yaml")
+}
 _PLANS: dict[str, list[str]] = {}
 
 
@@ -74,6 +79,8 @@ def _request(service: Service, route: str) -> tuple[str, str, dict[str, Any]]:
     elif template in ("/v1/plans/{plan_id}/accept", "/v1/plans/{plan_id}/decline"):
         values["plan_id"] = _plan(service, 1 if template.endswith("accept") else 2)
         kwargs["json"] = {"on": ANSWER_ON.isoformat()}
+    elif template == "/v1/policies" and method == "POST":
+        kwargs["json"] = {"name": f"walk-{uuid.uuid4().hex[:12]}", "files": _DEFAULT_FILES}
     elif template == "/v1/events":
         kwargs["json"] = {"events": [_event(service)]}
     elif template == "/v1/auth/token":

@@ -19,6 +19,7 @@ from cardpilot.service import (
     routes_accounts,
     routes_events,
     routes_plans,
+    routes_policies,
     routes_public,
     routes_warnings,
     routes_work,
@@ -52,6 +53,7 @@ ROUTERS = (
     routes_plans.router,
     routes_warnings.router,
     routes_events.router,
+    routes_policies.router,
 )
 
 
