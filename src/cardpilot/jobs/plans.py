@@ -8,7 +8,8 @@ re-folded and the results written back: the plan row's status and amounts (a cac
 fold) and, per event, what the machine made of it (a transition with its reason, a rejection
 with its reason, or nothing). Because event ids are unique and the fold orders events by
 (date, kind, id), recording the same payment twice, or replaying a payment file, gives the
-same state.
+same state. Each new offer, acceptance or refusal (and a payment recorded by hand) is appended
+to the audit trail in its transaction, by the ``actor`` given (``batch.plan_audit``).
 
 ``advance_plans(engine, as_of)`` turns the stored payments of each open plan's account into
 payment events (``transactions`` of kind ``payment`` when the account has any, otherwise the
@@ -27,7 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row
 
-from cardpilot.audit.chain import AuditEntry
+from cardpilot.batch.plan_audit import audit_offer, audit_step, plan_state
 from cardpilot.batch.plan_ledger import post_offer, post_plan_money
 from cardpilot.config import get_settings
 from cardpilot.domain.fees import OverdueBalances
@@ -47,7 +48,7 @@ from cardpilot.domain.waivers import current_balance, schedule_fees, split_waive
 from cardpilot.overdue.charges import assess_charges
 from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.policy.base import percent_to_bp
-from cardpilot.store.audit import append_audit, audited_transaction, default_actor
+from cardpilot.store.audit import audited_transaction
 from cardpilot.store.payments import as_zoned
 from cardpilot.store.repayment_plans import (
     account_currency,
@@ -361,10 +362,7 @@ def offer_plan(
 
     Refused (``PlanStoreError``) for an untreated account, a segment the policy does not offer
     it to (never a high-risk one), a plan kind or tenor the segment's terms do not allow, and
-    what the state machine refuses (one open plan per customer, one waiver per period).
-
-    A new offer is appended to the audit trail (``plan.offer``, by ``actor``) in its
-    transaction; offering again the same day returns the plan offered then."""
+    what the state machine refuses (one open plan per customer, one waiver per period)."""
     plan_kind = PlanKind(kind)
     h = policy.file.harmony
     with audited_transaction(db) as conn:
@@ -386,57 +384,39 @@ def offer_plan(
         instalments = schedule_fees(
             [(p.due_date, p.total_minor) for p in quote.payments], waivers.unwaived_minor
         )
-        added = insert_plan(
-            conn,
-            {
-                "plan_id": plan_id,
-                "account_id": account_id,
-                "customer_id": customer_id,
-                "kind": plan_kind.value,
-                "months": months,
-                "principal_minor": principal,
-                "penalty_fees_minor": waivers.plan_waivable_minor,
-                "waiver_share_bp": waivers.plan_share_bp,
-                "instalments": json.dumps([[d.isoformat(), a] for d, a in instalments]),
-                "period_months": h.period_months,
-                "grace_days": h.grace_days,
-                "offered_on": on,
-                "accept_by": on + dt.timedelta(days=h.offer_valid_days),
-                "risk_segment": t.risk_segment,
-                "treatment_id": int(t.id),
-                "policy_version": policy.version,
-                "status": "offered",
-                "paid_minor": 0,
-                "waived_minor": 0,
-                "reinstated_minor": 0,
-            },
-        )
+        row = {
+            "plan_id": plan_id,
+            "account_id": account_id,
+            "customer_id": customer_id,
+            "kind": plan_kind.value,
+            "months": months,
+            "principal_minor": principal,
+            "penalty_fees_minor": waivers.plan_waivable_minor,
+            "waiver_share_bp": waivers.plan_share_bp,
+            "instalments": json.dumps([[d.isoformat(), a] for d, a in instalments]),
+            "period_months": h.period_months,
+            "grace_days": h.grace_days,
+            "offered_on": on,
+            "accept_by": on + dt.timedelta(days=h.offer_valid_days),
+            "risk_segment": t.risk_segment,
+            "treatment_id": int(t.id),
+            "policy_version": policy.version,
+            "status": "offered",
+            "paid_minor": 0,
+            "waived_minor": 0,
+            "reinstated_minor": 0,
+        }
+        added = insert_plan(conn, row)
         event = _event_row(f"{plan_id}:offered", plan_id, customer_id, "offered", on, None, source)
         record_events(conn, [event])
         refused = event_outcome(conn, event["event_id"])
         if refused is not None and refused[0] == "rejected":
             # Raising rolls the transaction back: a refused offer leaves no plan behind.
             raise PlanStoreError(f"offer refused: {refused[1]} (customer {customer_id})")
-        zone = get_settings().timezone
         currency = account_currency(conn, account_id)
-        post_offer(conn, t, account_id, plan_id, instalments, currency, zone)
+        post_offer(conn, t, account_id, plan_id, instalments, currency, get_settings().timezone)
         if added:
-            terms = {
-                "account_id": account_id,
-                "kind": plan_kind.value,
-                "months": months,
-                "currency": currency,
-                "principal_minor": principal,
-                "penalty_fees_minor": waivers.plan_waivable_minor,
-                "waiver_share_bp": waivers.plan_share_bp,
-                "offered_on": on.isoformat(),
-                "policy_version": policy.version,
-                "source": source,
-            }
-            entry = AuditEntry(
-                actor or default_actor(), "plan.offer", f"plan:{plan_id}", terms, after=terms
-            )
-            append_audit(conn, entry)
+            audit_offer(conn, row, currency, actor, source)
     return plan_status(db, plan_id=plan_id)[0]
 
 
@@ -469,43 +449,12 @@ def plan_event(
         raise PlanStoreError("a payment needs a positive amount")
     with audited_transaction(db) as conn:
         customer = _plan_customer(conn, plan_id)
-        before = _plan_state(conn, plan_id)
+        before = plan_state(conn, plan_id)
         eid = event_id or f"{plan_id}:{kind}:{on.isoformat()}"
         row = _event_row(eid, plan_id, customer, kind, on, amount_minor, source or "cli")
         if record_events(conn, [row]):
-            outcome, reason = event_outcome(conn, eid) or (None, None)
-            after = _plan_state(conn, plan_id)
-            payload = {
-                "event_id": eid,
-                "on": on.isoformat(),
-                "currency": after["currency"],
-                "amount_minor": amount_minor,
-                "source": row["source"],
-                "outcome": outcome,
-                "reason": reason,
-            }
-            entry = AuditEntry(
-                actor or default_actor(),
-                f"plan.{kind}",
-                f"plan:{plan_id}",
-                payload,
-                before,
-                after,
-            )
-            append_audit(conn, entry)
+            audit_step(conn, row, before, actor)
     return plan_status(db, plan_id=plan_id)[0]
-
-
-def _plan_state(conn: Connection, plan_id: str) -> dict[str, Any]:
-    """What an audit record holds of a plan: its status and amounts."""
-    plan = plan_rows(conn, plan_id=plan_id)[0]
-    return {
-        "status": plan.status,
-        "currency": plan.currency,
-        "paid_minor": int(plan.paid_minor),
-        "waived_minor": int(plan.waived_minor),
-        "reinstated_minor": int(plan.reinstated_minor),
-    }
 
 
 def accept_plan(
