@@ -172,6 +172,10 @@ STEPS: list[Step] = [
     ),
     (("policy", "migrate"), lambda c: ["policy", "migrate", str(c["policy_copy"])]),
     (
+        ("policy", "publish"),
+        lambda c: ["policy", "publish", str(c["policy_copy"]), "--name", "bank-json"],
+    ),
+    (
         ("apply",),
         lambda c: ["apply", str(_applications(c["tmp"])), "--model", str(APPLICATION_MODEL)],
     ),
@@ -362,6 +366,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     patch = pytest.MonkeyPatch()
     patch.setenv("CARDPILOT_HOME", str(home))
     patch.delenv("CARDPILOT_DATABASE_URL", raising=False)
+    patch.setenv("CARDPILOT_POLICY_DIR", str(tmp / "local-policies"))  # where policies publish
     get_settings.cache_clear()
     made = CliRunner().invoke(app, ["demo", "--accounts", "300", "--seed", "7"])
     assert made.exit_code == 0, made.output
