@@ -100,3 +100,13 @@ def test_no_local_policy_folder_is_a_conflict_that_says_what_to_set(tmp_path):
     files = {"overdue.yaml": (shipped_dir() / "default" / "overdue.yaml").read_text()}
     with pytest.raises(PublishConflictError, match="policy_dir"):
         publish_policy(db, "bank-c", files, Settings(policy_dir=None))
+
+
+def test_text_that_is_no_policy_or_no_utf8_is_refused_naming_the_file(tmp_path):
+    db = make_engine(_store(tmp_path))
+    settings = Settings(policy_dir=tmp_path / "local")
+    for file in ("limits.yaml", "overdue.yaml", "warning.yaml"):
+        for text in ("", "- a", "a: [", "\x00", "&a [*a]", "a: \ud800"):
+            with pytest.raises(PublishError, match=file.replace(".", r"\.")):
+                publish_policy(db, "bank-d", {file: text}, settings)
+    assert list(iter_records(db)) == []

@@ -122,6 +122,11 @@ def publish_policy(
     too_long = [f for f, t in files.items() if len(t) > MAX_FILE_CHARS]
     if too_long:
         raise PublishError(f"{too_long[0]}: longer than {MAX_FILE_CHARS:,} characters")
+    for file, text in files.items():
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise PublishError(f"{file}: not UTF-8 text ({exc.reason} at {exc.start})") from None
     _check_name(name, settings)
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=root))
