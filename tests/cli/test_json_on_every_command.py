@@ -220,6 +220,7 @@ STEPS: list[Step] = [
     (("keys", "create"), lambda c: ["keys", "create", "card-platform"]),
     (("keys", "list"), lambda c: ["keys", "list"]),
     (("keys", "revoke"), lambda c: ["keys", "revoke", c["keys create"]["key_id"]]),
+    (("keys", "rotate-signing"), lambda c: ["keys", "rotate-signing"]),
     (("privacy", "status"), lambda c: ["privacy", "status"]),
     (("privacy", "rotate"), lambda c: ["privacy", "rotate"]),
     (("events", "publish"), lambda c: ["events", "publish", str(c["events"]), *c["broker"]]),
