@@ -81,13 +81,18 @@ def simulate(
     backtest: bool = typer.Option(True, "--backtest/--no-backtest", help="Back-test on outcomes."),
     out: Path | None = typer.Option(None, "--out", help="Write the HTML report."),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Accounts per chunk."),
+    engine: str = typer.Option("local", "--engine", help="local (in-process) or spark."),
+    spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master URL."),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Exposure, expected loss, revenue, cost and net of a policy against another, by grade,
     segment and in total; no decision is written."""
+    from cardpilot.engines.deciders import ENGINES
     from cardpilot.jobs.simulate import SimulationError, simulate_portfolio
 
+    if engine not in ENGINES:
+        raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
     if out is not None and out.suffix.lower() not in (".html", ".htm"):
         raise fail(f"--out {out}: the report is HTML; use a .html file name")
     chosen, folder = _named(policy, "--policy")
@@ -95,6 +100,11 @@ def simulate(
     priced = _assumptions(assumptions, folder)
     scorer = load_scorer(model, family)
     url = database_url(database)
+    spark = None
+    if engine == "spark":
+        from cardpilot.engines.spark import local_spark_session
+
+        spark = local_spark_session(spark_master)
     with counted(err_console, "simulate", transient=as_json) as on_progress:
         try:
             result = simulate_portfolio(
@@ -105,6 +115,8 @@ def simulate(
                 against=compared,
                 as_of=parse_as_of(as_of),
                 label=label if backtest else None,
+                engine=engine,
+                spark=spark,
                 chunk_rows=chunk_rows,
                 progress=on_progress,
             )
