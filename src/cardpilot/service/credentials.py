@@ -184,7 +184,8 @@ def rotate_key_file(settings: Settings, now: dt.datetime | None = None) -> Rotat
         raise CredentialError(f"a key {new} was made this second already")
     order = [*ring.keys, new]
     lifetime = dt.timedelta(minutes=settings.token_minutes)
-    kept, retired = [], []
+    kept: list[str] = []
+    retired: list[str] = []
     for kid, successor in itertools.pairwise(order):
         made = _made_at(successor)
         (retired if made is not None and now - made > lifetime else kept).append(kid)
