@@ -316,13 +316,14 @@ def command_schema(command: str) -> dict[str, Any] | None:
 
 MONEY, RATE, DECIMAL = "#/$defs/money", "#/$defs/rate", "#/$defs/decimal"
 PERCENT = "#/$defs/percent"  # a policy file's percentage as written, under a key ending _pct
+FIGURE = "#/$defs/figure"  # money or a rate as its row says (experiments report: "money")
 DECIMAL_TEXT = re.compile(r"^-?[0-9]+\.[0-9]+$")
 
 
 def _declared(node: dict[str, Any]) -> str | None:
     """The figure a schema node declares (money, rate or another decimal), if any."""
     for option in [node, *node.get("anyOf", [])]:
-        if option.get("$ref") in (MONEY, RATE, DECIMAL, PERCENT):
+        if option.get("$ref") in (MONEY, RATE, DECIMAL, PERCENT, FIGURE):
             return str(option["$ref"])
     return None
 
@@ -344,24 +345,38 @@ def _items(node: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def _resolved(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """``node``, or the definition its ``$ref`` names when that is not a figure's."""
+    ref = node.get("$ref")
+    if isinstance(ref, str) and _declared(node) is None and ref.startswith("#/$defs/"):
+        return dict(root.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {}))
+    return node
+
+
 def figure_problems(
-    node: dict[str, Any], data: Any, where: str = "data", currency: bool = False
+    node: dict[str, Any],
+    data: Any,
+    where: str = "data",
+    currency: bool = False,
+    root: dict[str, Any] | None = None,
 ) -> list[str]:
     """Where ``data`` breaks the money and rate convention, by its command's schema: money
     (``$defs/money``) with no ``currency`` at its level or above it, and a decimal figure the
     schema does not declare as money, a rate or another decimal (so none is left unchecked)."""
+    root = node if root is None else root
+    node = _resolved(node, root)
     if isinstance(data, dict):
         currency = currency or bool(data.get("currency"))
         return [
             p
             for key, value in data.items()
-            for p in figure_problems(_child(node, key), value, f"{where}.{key}", currency)
+            for p in figure_problems(_child(node, key), value, f"{where}.{key}", currency, root)
         ]
     if isinstance(data, list):
         return [
             p
             for i, value in enumerate(data)
-            for p in figure_problems(_items(node), value, f"{where}[{i}]", currency)
+            for p in figure_problems(_items(node), value, f"{where}[{i}]", currency, root)
         ]
     declared = _declared(node)
     if declared == MONEY and data is not None and not currency:
