@@ -46,9 +46,10 @@ PG_ADMIN = os.environ.get(
 )
 
 
-def replay_store(url: str, accounts: list[str]) -> Engine:
+def replay_store(url: str, accounts: list[str], high_every: int = 10) -> Engine:
     """A migrated store holding ``accounts``, each with an early-warning score of the day
-    before the month (every tenth one high), so the online rules have something to fire."""
+    before the month (every ``high_every``-th one high, so the online rules have something to
+    fire; 0: no scores, as ``make bench-events`` has)."""
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session, session.begin():
@@ -60,13 +61,15 @@ def replay_store(url: str, accounts: list[str]) -> Engine:
                 for a in accounts
             ],
         )
+    if not high_every:
+        return engine
     scores = [
         {
             "account_id": a,
             "as_of": dt.date(2026, 10, 31),
             "customer_id": f"C{a}",
-            "score": 0.6 if n % 10 == 0 else 0.1,
-            "score_change": 0.15 if n % 20 == 0 else 0.0,
+            "score": 0.6 if n % high_every == 0 else 0.1,
+            "score_change": 0.15 if n % (2 * high_every) == 0 else 0.0,
             "reason_codes": ["RC_EW_PAYMENT_DROP"],
             "model_version": "replay",
             "policy_version": "replay",
@@ -131,6 +134,9 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=2_000)
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--store", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument(
+        "--high-every", type=int, default=10, help="every Nth account scores high (0: no scores)"
+    )
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
     args = parser.parse_args()
     accounts = [f"B{i:07d}" for i in range(1, args.accounts + 1)]
@@ -142,8 +148,8 @@ def main() -> None:
         else:
             url, pg_name = _pg_url()
         try:
-            engine = replay_store(url, accounts)
-            profile = cProfile.Profile() if args.profile else None
+            engine = replay_store(url, accounts, args.high_every)
+            profile = cProfile.Profile(time.process_time) if args.profile else None
             if profile:
                 profile.enable()
             result = replay(engine, lines, args.batch)
@@ -158,7 +164,8 @@ def main() -> None:
         finally:
             if pg_name:
                 _drop_pg(pg_name)
-    print(json.dumps({"store": args.store, **result}), flush=True)
+    threads = os.environ.get("POLARS_MAX_THREADS")
+    print(json.dumps({"store": args.store, "polars_threads": threads, **result}), flush=True)
 
 
 if __name__ == "__main__":
