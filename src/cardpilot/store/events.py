@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, func, select, tuple_
 
 from cardpilot.events.features import AccountFeatures, features_from_json
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
@@ -39,11 +39,12 @@ def read_lookups(
     conn: Connection,
     event_ids: set[str],
     account_ids: set[str],
-    sequences: set[int],
+    keys: set[tuple[str, int]],
     held: Mapping[str, AccountFeatures] | None = None,
 ) -> BatchLookups:
-    """What the store knows about a batch with these ids, accounts and sequences; the features
-    of accounts in ``held`` (the consumer's own, committed states) are not read again."""
+    """What the store knows about a batch with these event ids, accounts and (account,
+    sequence) keys; the features of accounts in ``held`` (the consumer's own, committed
+    states) are not read again."""
     r = EventReceipt.__table__.c
     received: dict[str, Receipt] = {}
     taken: dict[tuple[str, int], str] = {}
@@ -51,9 +52,11 @@ def read_lookups(
         query = select(r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
         for row in conn.execute(query.where(r.event_id.in_(ids))):
             received[row[0]] = Receipt(*row)
-    for accounts in _chunks(account_ids):
+    # The exact (account, sequence) pairs of the batch: the accounts' other applied events
+    # (their whole history, growing with every batch) are not read.
+    for pairs in _chunks(keys):
         query = select(r.account_id, r.sequence, r.event_id).where(
-            r.account_id.in_(accounts), r.sequence.in_(sorted(sequences)), r.outcome == APPLIED
+            tuple_(r.account_id, r.sequence).in_(pairs), r.outcome == APPLIED
         )
         taken.update({(str(row[0]), int(row[1])): str(row[2]) for row in conn.execute(query)})
     return BatchLookups(

@@ -119,11 +119,11 @@ class Intake:
 
     def process(self, raws: list[bytes]) -> BatchDone:
         parsed = parse_batch(raws)
-        ids, accounts, sequences = batch_keys(parsed)
+        ids, accounts, keys = batch_keys(parsed)
         months = self.policy.spending_average_months
         try:
             with self.engine.begin() as conn:
-                lookups = read_lookups(conn, ids, accounts, sequences, self.held)
+                lookups = read_lookups(conn, ids, accounts, keys, self.held)
                 plan = plan_batch(parsed, lookups, self.policy, self.tz)
                 added = write_batch(conn, plan, months)
                 fired = evaluate_triggers(
