@@ -224,6 +224,27 @@ STEPS: list[Step] = [
         lambda c: ["events", "consume", "--idle-exit", "1", "--ack-wait", "1", *c["broker"]],
     ),
     (
+        ("experiments", "create"),
+        lambda c: [
+            "experiments",
+            "create",
+            "t-json",
+            "--champion",
+            "default",
+            "--challenger",
+            str(c["policy_copy"]),
+            "--share",
+            "0.2",
+            "--start",
+            c["as_of"],
+        ],
+    ),
+    (("experiments", "list"), lambda c: ["experiments", "list"]),
+    (("experiments", "report"), lambda c: ["experiments", "report", "t-json"]),
+    (("experiments", "stop"), lambda c: ["experiments", "stop", "t-json"]),
+    # Last of the store's steps: a promoted challenger reviews later runs given no --policy.
+    (("experiments", "promote"), lambda c: ["experiments", "promote", "t-json"]),
+    (
         ("generate",),
         lambda c: [
             "generate",

@@ -81,6 +81,8 @@ def simulate(
     backtest: bool = typer.Option(True, "--backtest/--no-backtest", help="Back-test on outcomes."),
     out: Path | None = typer.Option(None, "--out", help="Write the HTML report."),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Accounts per chunk."),
+    engine: str = typer.Option("local", "--engine", help="local (in-process) or spark."),
+    spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master URL."),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -88,6 +90,7 @@ def simulate(
     segment and in total; no decision is written."""
     from cardpilot.jobs.simulate import SimulationError, simulate_portfolio
 
+    _check_engine(engine)
     if out is not None and out.suffix.lower() not in (".html", ".htm"):
         raise fail(f"--out {out}: the report is HTML; use a .html file name")
     chosen, folder = _named(policy, "--policy")
@@ -95,6 +98,7 @@ def simulate(
     priced = _assumptions(assumptions, folder)
     scorer = load_scorer(model, family)
     url = database_url(database)
+    spark = _spark_session(engine, spark_master)
     with counted(err_console, "simulate", transient=as_json) as on_progress:
         try:
             result = simulate_portfolio(
@@ -105,6 +109,8 @@ def simulate(
                 against=compared,
                 as_of=parse_as_of(as_of),
                 label=label if backtest else None,
+                engine=engine,
+                spark=spark,
                 chunk_rows=chunk_rows,
                 progress=on_progress,
             )
@@ -122,6 +128,22 @@ def simulate(
     _print(payload)
     if out is not None:
         console.print(f"report → {out}")
+
+
+def _check_engine(engine: str) -> None:
+    from cardpilot.engines.deciders import ENGINES
+
+    if engine not in ENGINES:
+        raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+
+
+def _spark_session(engine: str, spark_master: str) -> Any:
+    """The Spark session the ``spark`` engine decides on; None for ``local``."""
+    if engine != "spark":
+        return None
+    from cardpilot.engines.spark import local_spark_session
+
+    return local_spark_session(spark_master)
 
 
 def _print(payload: dict[str, Any]) -> None:
