@@ -172,6 +172,10 @@ STEPS: list[Step] = [
     ),
     (("policy", "migrate"), lambda c: ["policy", "migrate", str(c["policy_copy"])]),
     (
+        ("policy", "publish"),
+        lambda c: ["policy", "publish", str(c["policy_copy"]), "--name", "bank-json"],
+    ),
+    (
         ("apply",),
         lambda c: ["apply", str(_applications(c["tmp"])), "--model", str(APPLICATION_MODEL)],
     ),
@@ -216,6 +220,7 @@ STEPS: list[Step] = [
     (("keys", "create"), lambda c: ["keys", "create", "card-platform"]),
     (("keys", "list"), lambda c: ["keys", "list"]),
     (("keys", "revoke"), lambda c: ["keys", "revoke", c["keys create"]["key_id"]]),
+    (("keys", "rotate-signing"), lambda c: ["keys", "rotate-signing"]),
     (("privacy", "status"), lambda c: ["privacy", "status"]),
     (("privacy", "rotate"), lambda c: ["privacy", "rotate"]),
     (("events", "publish"), lambda c: ["events", "publish", str(c["events"]), *c["broker"]]),
@@ -223,6 +228,27 @@ STEPS: list[Step] = [
         ("events", "consume"),
         lambda c: ["events", "consume", "--idle-exit", "1", "--ack-wait", "1", *c["broker"]],
     ),
+    (
+        ("experiments", "create"),
+        lambda c: [
+            "experiments",
+            "create",
+            "t-json",
+            "--champion",
+            "default",
+            "--challenger",
+            str(c["policy_copy"]),
+            "--share",
+            "0.2",
+            "--start",
+            c["as_of"],
+        ],
+    ),
+    (("experiments", "list"), lambda c: ["experiments", "list"]),
+    (("experiments", "report"), lambda c: ["experiments", "report", "t-json"]),
+    (("experiments", "stop"), lambda c: ["experiments", "stop", "t-json"]),
+    # Last of the store's steps: a promoted challenger reviews later runs given no --policy.
+    (("experiments", "promote"), lambda c: ["experiments", "promote", "t-json"]),
     (
         ("generate",),
         lambda c: [
@@ -362,6 +388,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     patch = pytest.MonkeyPatch()
     patch.setenv("CARDPILOT_HOME", str(home))
     patch.delenv("CARDPILOT_DATABASE_URL", raising=False)
+    patch.setenv("CARDPILOT_POLICY_DIR", str(tmp / "local-policies"))  # where policies publish
     get_settings.cache_clear()
     made = CliRunner().invoke(app, ["demo", "--accounts", "300", "--seed", "7"])
     assert made.exit_code == 0, made.output

@@ -82,3 +82,9 @@ def build_overdue_store(store_url: str) -> str:
                 )
     engine.dispose()
     return store_url
+
+
+@pytest.fixture
+def sqlite_overdue_stores(tmp_path):  # type: ignore[no-untyped-def]
+    """``build(name)``: another SQLite file store holding ``ACCOUNTS`` (several per test)."""
+    return lambda name: build_overdue_store(f"sqlite:///{tmp_path / name}.db")

@@ -1,4 +1,5 @@
-"""Policy commands: ``cardpilot policy list | validate | show | diff | calibrate | migrate``.
+"""Policy commands: ``cardpilot policy list | validate | show | diff | publish | calibrate |
+migrate``.
 
 Every policy argument is a name (``cardpilot policy list``) or a folder."""
 
@@ -26,6 +27,7 @@ from cardpilot.policy.catalogue import (
     local_dir,
     policy_entries,
 )
+from cardpilot.policy.customer import customer_version
 from cardpilot.policy.diff import diff_policies
 from cardpilot.policy.loading import PolicyError, default_policy_path, load_policy
 from cardpilot.policy.migration import MigrationError, migrate_policy_folder
@@ -201,25 +203,6 @@ def validate(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -
         console.print(f"[green]valid[/] customer policy {customer}")
 
 
-def customer_version(path: Path | None, policy: Any) -> str | None:
-    """The version of the folder's ``customer.yaml`` checked against its limit policy (None:
-    the folder has none); ``PolicyError`` names what is wrong."""
-    from cardpilot.policy.customer import (
-        CUSTOMER_FILE,
-        application_limit_policy,
-        load_customer_policy,
-    )
-
-    folder = path or default_policy_path()
-    folder = folder.parent if folder.is_file() else folder
-    if not (folder / CUSTOMER_FILE).is_file():
-        return None
-    customer = load_customer_policy(folder)
-    if customer.applications is not None:
-        application_limit_policy(policy, customer)
-    return customer.version
-
-
 @policy_app.command("show")
 def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> None:
     """Show a policy's grades, limits, triggers, caps and segments."""
@@ -299,6 +282,39 @@ def diff(
             c.path, c.kind, "" if c.old is None else str(c.old), "" if c.new is None else str(c.new)
         )
     console.print(table)
+
+
+@policy_app.command("publish")
+def publish(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of the new policy's files (limits.yaml, ...).")
+    ],
+    name: str = typer.Option(..., "--name", help="Name to publish it under (not yet taken)."),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Validate a policy folder and publish it, under a new name, into the local policy
+    folder (policy_dir); audited. A published policy is never changed."""
+    from cardpilot.cli.common import open_engine
+    from cardpilot.jobs.policy_publish import PUBLISHABLE, PublishError, publish_policy
+
+    if not folder.is_dir():
+        raise fail(f"{folder}: not a folder")
+    files = {
+        f: (folder / f).read_text(encoding="utf-8") for f in PUBLISHABLE if (folder / f).is_file()
+    }
+    engine = open_engine(database)
+    try:
+        published = publish_policy(engine, name, files, get_settings())
+    except PublishError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json("policy publish", published.as_json())
+        return
+    versions = ", ".join(f"{f} {v}" for f, v in published.versions.items())
+    console.print(f"[green]published[/] policy {published.name} ({versions}) in {published.path}")
 
 
 @policy_app.command("calibrate")

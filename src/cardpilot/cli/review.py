@@ -14,8 +14,10 @@ from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_or_today, parse_as_of
 from cardpilot.cli.common import (
     DATABASE_OPTION,
+    EXPERIMENT_OPTION,
     LIMITS_POLICY_OPTION,
     database_url,
+    experiment_policies,
     open_engine,
     policy_path,
 )
@@ -98,6 +100,7 @@ def review(
     report: Path | None = typer.Option(None, "--report", help="Write the HTML review report."),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Accounts per chunk."),
     spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master URL."),
+    experiment: str | None = EXPERIMENT_OPTION,
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -109,9 +112,10 @@ def review(
 
     if engine not in ENGINES:
         raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
-    chosen = _policy(policy)
-    scorer = load_scorer(model, family)
     url = database_url(database)
+    arms, policy = experiment_policies(url, experiment, policy, "limits")
+    chosen = arms.champion if arms is not None else _policy(policy)
+    scorer = load_scorer(model, family)
     spark = None
     if engine == "spark":
         from cardpilot.engines.spark import local_spark_session
@@ -130,6 +134,7 @@ def review(
                 progress=on_progress,
                 spark=spark,
                 tips_advice=tips_advice(policy),
+                experiment=arms,
             )
         except ReviewError as exc:
             raise fail(str(exc)) from None

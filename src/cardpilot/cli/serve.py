@@ -1,5 +1,5 @@
 """``cardpilot serve`` (the HTTP decision service) and its callers: ``cardpilot users
-add|disable|list`` and ``cardpilot keys create|revoke|list`` (docs/service.md)."""
+add|disable|list`` and ``cardpilot keys create|revoke|list|rotate-signing`` (docs/service.md)."""
 
 from __future__ import annotations
 
@@ -202,3 +202,29 @@ def keys_list(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTIO
         j = k.as_json()
         table.add_row(k.key_id, k.name, k.role, j["created_at"], j["revoked_at"] or "")
     console.print(table)
+
+
+@keys_app.command("rotate-signing")
+def keys_rotate_signing(
+    database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTION
+) -> None:
+    """Make a new token signing key the active one in the home folder's key file; keys whose
+    tokens have all expired are dropped. Restart the service afterwards."""
+    from cardpilot.config import get_settings
+    from cardpilot.service.callers import rotate_signing_key
+    from cardpilot.service.credentials import CredentialError
+
+    db = open_engine(database)
+    try:
+        rotation = rotate_signing_key(db, get_settings())
+    except CredentialError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        db.dispose()
+    if as_json:
+        print_json("keys rotate-signing", rotation.as_json())
+        return
+    console.print(
+        f"signing key {rotation.active} active; still verifying: {', '.join(rotation.kept) or '-'}"
+        f"; dropped: {', '.join(rotation.retired) or '-'}. Restart cardpilot serve."
+    )

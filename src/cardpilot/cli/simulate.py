@@ -88,11 +88,9 @@ def simulate(
 ) -> None:
     """Exposure, expected loss, revenue, cost and net of a policy against another, by grade,
     segment and in total; no decision is written."""
-    from cardpilot.engines.deciders import ENGINES
     from cardpilot.jobs.simulate import SimulationError, simulate_portfolio
 
-    if engine not in ENGINES:
-        raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+    _check_engine(engine)
     if out is not None and out.suffix.lower() not in (".html", ".htm"):
         raise fail(f"--out {out}: the report is HTML; use a .html file name")
     chosen, folder = _named(policy, "--policy")
@@ -100,11 +98,7 @@ def simulate(
     priced = _assumptions(assumptions, folder)
     scorer = load_scorer(model, family)
     url = database_url(database)
-    spark = None
-    if engine == "spark":
-        from cardpilot.engines.spark import local_spark_session
-
-        spark = local_spark_session(spark_master)
+    spark = _spark_session(engine, spark_master)
     with counted(err_console, "simulate", transient=as_json) as on_progress:
         try:
             result = simulate_portfolio(
@@ -134,6 +128,22 @@ def simulate(
     _print(payload)
     if out is not None:
         console.print(f"report → {out}")
+
+
+def _check_engine(engine: str) -> None:
+    from cardpilot.engines.deciders import ENGINES
+
+    if engine not in ENGINES:
+        raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+
+
+def _spark_session(engine: str, spark_master: str) -> Any:
+    """The Spark session the ``spark`` engine decides on; None for ``local``."""
+    if engine != "spark":
+        return None
+    from cardpilot.engines.spark import local_spark_session
+
+    return local_spark_session(spark_master)
 
 
 def _print(payload: dict[str, Any]) -> None:

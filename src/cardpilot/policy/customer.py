@@ -240,3 +240,16 @@ def application_limit_policy(limits: Policy, customer: CustomerPolicy) -> Policy
     grading = lp.grading.model_copy(update={"basis": "pd"})
     graded = lp.model_copy(update={"grades": grades, "grading": grading})
     return limits.model_copy(update={"limits": graded})
+
+
+def customer_version(path: Path | None, policy: Policy) -> str | None:
+    """The version of the folder's ``customer.yaml`` checked against its limit policy (None:
+    the folder has none); ``PolicyError`` names what is wrong."""
+    folder = path or default_policy_path()
+    folder = folder.parent if folder.is_file() else folder
+    if not (folder / CUSTOMER_FILE).is_file():
+        return None
+    customer = load_customer_policy(folder)
+    if customer.applications is not None:
+        application_limit_policy(policy, customer)
+    return customer.version
