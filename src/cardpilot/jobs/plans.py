@@ -121,9 +121,8 @@ class AdvanceResult:
 
 
 def _fold_order(row: Any) -> tuple[dt.date, int, int, str]:
-    # The customer's own steps of one day go in the order they were recorded (who declines
-    # and then accepts has declined first, whatever the events' names); the rest by event id,
-    # so a replay recorded in another order folds the same.
+    # A customer's own steps of one day in the order given; the rest by event id, so that a
+    # replay recorded in another order folds the same.
     rank = _RANK[row.kind]
     return (as_date(row.event_date), rank, row.id if rank == _RANK["accepted"] else 0, row.event_id)
 
