@@ -316,3 +316,15 @@ def test_each_new_plan_step_is_audited_once_with_who_took_it(db) -> None:
     assert steps[2]["before_digest"] == steps[2]["after_digest"]  # the plan did not change
     assert len(steps) == 3
     assert verify_chain(db)[1] is None
+
+
+def test_a_decline_then_an_acceptance_on_one_day_folds_in_the_order_they_were_given(db) -> None:
+    from cardpilot.jobs.plans import decline_plan
+
+    plan = _offer(db)
+    decline_plan(db, plan.plan_id, on=ACCEPT_ON)
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    view = plan_status(db, plan_id=plan.plan_id)[0]
+    assert view.status == "declined"
+    steps = {e["kind"]: e["outcome"] for e in view.events if e["kind"] in ("accepted", "declined")}
+    assert steps == {"declined": "transition", "accepted": "rejected"}

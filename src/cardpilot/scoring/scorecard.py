@@ -343,9 +343,7 @@ class ScorecardModel:
         out = np.empty((features.height, len(self.characteristics)), dtype=np.int32)
         columns = self.columns(features) if columns is None else columns
         for j, (ch, col) in enumerate(zip(self.compiled.characteristics, columns, strict=True)):
-            idx = np.searchsorted(ch.splits, col, side="right")
-            idx[np.isnan(col)] = len(ch.splits) + 1
-            out[:, j] = ch.points[idx]
+            out[:, j] = ch.points[ch.bins(col)]
         return out
 
 

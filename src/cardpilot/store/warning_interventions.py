@@ -222,3 +222,29 @@ def online_inputs(
             if account in out and at is not None:
                 out[account]["increased_on"] = as_zoned(at, zone).date()
     return out
+
+
+_SINCE = text(
+    "SELECT as_of, account_id, rule, intervention, reasons FROM warning_interventions"
+    " WHERE as_of >= :since ORDER BY as_of, account_id, priority, rule LIMIT :n"
+)
+
+
+def interventions_since(db: Engine, since: dt.date, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` interventions stored for ``since`` or later (by day, account,
+    priority), each with its rule's reason (en)."""
+    with db.connect() as conn:
+        rows = conn.execute(_SINCE, {"since": since, "n": limit}).mappings().all()
+    out = []
+    for r in rows:
+        reasons = json.loads(r["reasons"])
+        out.append(
+            {
+                "as_of": str(r["as_of"])[:10],
+                "account_id": r["account_id"],
+                "rule": r["rule"],
+                "intervention": r["intervention"],
+                "reason": reasons[0]["en"] if reasons else "",
+            }
+        )
+    return out
