@@ -132,7 +132,7 @@ def report(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Buckets and roll rates, treatments by segment, plans kept and broken, fees charged and
-    waived: one self-contained HTML page (``--json``: the figures)."""
+    waived: one self-contained HTML page (with --json: the figures)."""
     from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
     from cardpilot.reports.overdue import (
         OverdueReportError,

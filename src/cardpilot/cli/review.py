@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_or_today, parse_as_of
@@ -22,7 +21,7 @@ from cardpilot.cli.common import (
     policy_path,
 )
 from cardpilot.cli.i18n import tr
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.cli.progress import counted
 from cardpilot.domain.money import format_major, to_minor
 
@@ -189,11 +188,12 @@ def _print_review(result: Any) -> None:
         ("grade", result.by_grade),
         ("segment", result.by_segment),
     ):
-        table = Table(
-            title=tr("cycle {cycle} by {what}").format(cycle=result.cycle_id, what=tr(title))
+        table = titled_table(
+            title,
+            "accounts",
+            title=tr("cycle {cycle} by {what}").format(cycle=result.cycle_id, what=tr(title)),
+            right=("accounts",),
         )
-        table.add_column(tr(title))
-        table.add_column(tr("accounts"), justify="right")
         for key, n in counts.items():
             table.add_row(key, f"{n:,}")
         console.print(table)
@@ -253,9 +253,17 @@ def watch(
     if report.actions:
         done = ", ".join(f"{n:,} {action}" for action, n in report.actions.items())
         console.print(f"actions taken on the flags: {done}")
-    table = Table()
-    for column in ("account", "grade", "from", "to", "old limit", "new limit", "flags", "reasons"):
-        table.add_column(tr(column))
+    table = titled_table(
+        "account",
+        "grade",
+        "from",
+        "to",
+        "old limit",
+        "new limit",
+        "flags",
+        "reasons",
+        right=("old limit", "new limit", "flags"),
+    )
     for w in watches.head(limit).iter_rows(named=True):
         table.add_row(
             w["account_id"],
@@ -326,9 +334,9 @@ def assign(
             {"currency": chosen.limits.currency, "applicants": len(rows), "offers": rows},
         )
         return
-    table = Table()
-    for column in ("applicant", "grade", "action", "initial limit", "reasons"):
-        table.add_column(tr(column))
+    table = titled_table(
+        "applicant", "grade", "action", "initial limit", "reasons", right=("initial limit",)
+    )
     for r in rows[:50]:
         limit = r["initial_limit_minor"]
         table.add_row(

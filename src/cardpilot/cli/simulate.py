@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_for_url, parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, database_url, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.cli.overdue import overdue_app
 from cardpilot.cli.progress import counted
 from cardpilot.cli.review import load_scorer
@@ -152,19 +152,29 @@ def _print(payload: dict[str, Any]) -> None:
         f"simulation as of {payload['as_of']} · {payload['currency']} · model"
         f" {payload['model_version']} · assumptions {payload['assumptions_version']}"
     )
-    table = Table(title="in total (money in major units)")
-    table.add_column("")
-    for figures in (policy, against):
-        table.add_column(f"{figures['name']}\n{figures['policy_version'] or ''}", justify="right")
-    table.add_column("difference", justify="right")
+    named = [f"{f['name']}\n{f['policy_version'] or ''}" for f in (policy, against)]
+    table = titled_table(
+        "",
+        *named,
+        "difference",
+        title="in total (money in major units)",
+        right=(*named, "difference"),
+    )
     for key in (*SHOWN, *SHOWN_MONEY):
         values = [policy["total"][key], against["total"][key], payload["difference"]["total"][key]]
         table.add_row(key, *(f"{v if isinstance(v, int) else Decimal(v):,}" for v in values))
     console.print(table)
-    by_grade = Table(title="net and expected loss by grade")
-    by_grade.add_column("grade")
-    for column in ("net", "net (against)", "Δ net", "expected loss", "Δ expected loss"):
-        by_grade.add_column(column, justify="right")
+    figures = ("net", "net (against)", "Δ net", "expected loss", "Δ expected loss")
+    by_grade = titled_table(
+        "grade",
+        "net",
+        "net (against)",
+        "Δ net",
+        "expected loss",
+        "Δ expected loss",
+        title="net and expected loss by grade",
+        right=figures,
+    )
     theirs = {r["grade"]: r for r in against["by_grade"]}
     change = {r["grade"]: r for r in payload["difference"]["by_grade"]}
     for row in policy["by_grade"]:
@@ -185,9 +195,18 @@ def _print(payload: dict[str, Any]) -> None:
 
 
 def _print_backtest(backtest: dict[str, Any]) -> None:
-    table = Table(title=f"back-test on {backtest['label']} (policy {backtest['policy']})")
-    for column in ("grade", "accounts", "observed", "predicted", "95 % interval", "within"):
-        table.add_column(column, justify="right")
+    table = titled_table(
+        "grade",
+        "accounts",
+        "observed",
+        "predicted",
+        "interval (95 %)",
+        "within",
+        title=tr("back-test on {label} (policy {policy})").format(
+            label=backtest["label"], policy=backtest["policy"]
+        ),
+        right=("grade", "accounts", "observed", "predicted", "interval (95 %)", "within"),
+    )
     for r in backtest["grades"]:
         low, high = r["defaults_interval"]
         table.add_row(
@@ -277,8 +296,7 @@ def _print_overdue(payload: dict[str, Any]) -> None:
         " observed from the account's bucket"
     )
     for p in payload["policies"]:
-        table = Table(title=f"{p['name']} ({p['policy_version']}): next cycle, expected")
-        for column in (
+        columns = (
             "segment",
             "treatment",
             "accounts",
@@ -289,8 +307,23 @@ def _print_overdue(payload: dict[str, Any]) -> None:
             "waived",
             "contact cost",
             "unrated",
-        ):
-            table.add_column(column, justify="right")
+        )
+        table = titled_table(
+            "segment",
+            "treatment",
+            "accounts",
+            "cures",
+            "roll forward",
+            "write-off",
+            "fees charged",
+            "waived",
+            "contact cost",
+            "unrated",
+            title=tr("{name} ({version}): next cycle, expected").format(
+                name=p["name"], version=p["policy_version"]
+            ),
+            right=columns,
+        )
         for r in p["by_treatment"]:
             table.add_row(
                 r["risk_segment"],

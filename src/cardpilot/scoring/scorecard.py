@@ -367,9 +367,7 @@ class ScorecardModel:
         rows = len(columns[0]) if columns else 0
         out = np.empty((rows, len(self.characteristics)), dtype=np.int32)
         for j, (ch, col) in enumerate(zip(self.compiled.characteristics, columns, strict=True)):
-            idx = np.searchsorted(ch.splits, col, side="right")
-            idx[np.isnan(col)] = len(ch.splits) + 1
-            out[:, j] = ch.points[idx]
+            out[:, j] = ch.points[ch.bins(col)]
         return out
 
 

@@ -10,7 +10,15 @@ from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
 from cardpilot.policy.permissions import route_mismatch
-from cardpilot.service import routes_accounts, routes_public, routes_work
+from cardpilot.service import (
+    routes_accounts,
+    routes_events,
+    routes_plans,
+    routes_policies,
+    routes_public,
+    routes_warnings,
+    routes_work,
+)
 from cardpilot.service.figures_response import FiguresResponse
 from cardpilot.service.middleware import RequestContext
 from cardpilot.service.problems import install_problem_handlers
@@ -24,7 +32,15 @@ class PermissionMatrixError(RuntimeError):
     """The matrix and the application name different routes."""
 
 
-ROUTERS = (routes_public.router, routes_accounts.router, routes_work.router)
+ROUTERS = (
+    routes_public.router,
+    routes_accounts.router,
+    routes_work.router,
+    routes_plans.router,
+    routes_warnings.router,
+    routes_events.router,
+    routes_policies.router,
+)
 
 
 def declared_routes(routers: tuple[APIRouter, ...] = ROUTERS) -> list[str]:

@@ -38,6 +38,7 @@ from cardpilot.service.credentials import SigningKeys
 from cardpilot.service.decision_batches import DecisionBatches
 from cardpilot.service.problems import ApiError
 from cardpilot.store.db import is_sqlite, make_engine
+from cardpilot.stream.broker import Broker
 
 MODEL_ENV = "CARDPILOT_SERVE_MODEL"
 POLICY_ENV = "CARDPILOT_SERVE_POLICY"
@@ -149,6 +150,9 @@ class ServiceState:
     signing_keys: SigningKeys
     cipher: FieldCipher
     notify_policy: NotifyPolicy
+    # Where POST /v1/events publishes: CARDPILOT_NATS_URL, CARDPILOT_EVENTS_STREAM and
+    # CARDPILOT_EVENTS_SUBJECT, as for `cardpilot events publish`.
+    broker: Broker = field(default_factory=Broker.from_env)
     cache: TimedCache = field(default_factory=TimedCache)
     _refresh: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _first_read: threading.Lock = field(default_factory=threading.Lock, repr=False)
