@@ -82,6 +82,12 @@ def test_a_split_review_its_report_and_a_promoted_challenger(loaded_store, tmp_p
     later = _ok(["review", "--as-of", "2026-11-01", *db])
     assert later["policy_version"] == load_policy(challenger).version
     assert later.get("experiment") is None
+    # A service worker started now decides by the same promoted policy.
+    from cardpilot.service.state import ServiceConfig, ServiceState
+
+    service = ServiceState.load(ServiceConfig(database_url=loaded_store))
+    assert service.policy.version == load_policy(challenger).version
+    service.db.dispose()
 
 
 @pytest.mark.usefixtures("english")

@@ -38,6 +38,7 @@ from cardpilot.service.credentials import SigningKeys
 from cardpilot.service.decision_batches import DecisionBatches
 from cardpilot.service.problems import ApiError
 from cardpilot.store.db import is_sqlite, make_engine
+from cardpilot.store.experiments import promoted_policy
 from cardpilot.stream.broker import Broker
 
 MODEL_ENV = "CARDPILOT_SERVE_MODEL"
@@ -129,6 +130,13 @@ def _engine(url: str) -> Engine:
     return make_engine(url, pool_size=8, max_overflow=8)
 
 
+def _promoted(db: Engine, kind: str) -> str | None:
+    """The challenger of the store's last promoted test of ``kind``, as the batch takes it when
+    no policy is named; a worker reads it at start."""
+    promoted = promoted_policy(db, kind)
+    return None if promoted is None else promoted.challenger
+
+
 def _case_policy(limits: Path | None) -> CasePolicy:
     """The limit policy's cases.yaml, or the shipped one when its folder has none."""
     try:
@@ -165,12 +173,17 @@ class ServiceState:
     @classmethod
     def load(cls, config: ServiceConfig, settings: Settings | None = None) -> ServiceState:
         settings = settings or get_settings()
-        limits = resolve_policy(config.policy, kind=LIMITS, settings=settings)
-        overdue = resolve_policy(config.overdue_policy, kind=OVERDUE, settings=settings)
+        db = _engine(config.database_url)
+        limits = resolve_policy(
+            config.policy or _promoted(db, "limits"), kind=LIMITS, settings=settings
+        )
+        overdue = resolve_policy(
+            config.overdue_policy or _promoted(db, "overdue"), kind=OVERDUE, settings=settings
+        )
         return cls(
             config=config,
             settings=settings,
-            db=_engine(config.database_url),
+            db=db,
             scorer=load_scorer(config.model, settings),
             policy=load_policy(limits),
             overdue_policy=load_overdue_policy(overdue),
