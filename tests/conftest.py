@@ -124,6 +124,31 @@ def uci_path() -> Path:
     return UCI_PATH
 
 
+def _uci_importer(path: Path) -> Build:
+    def build(url: str, home: Path) -> None:
+        from cardpilot.config import Settings
+        from cardpilot.jobs.importing import import_portfolio
+
+        import_portfolio(path, layout="uci", database_url=url, settings=Settings(home=home))
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def uci_store_copy(
+    uci_path: Path, store_templates: StoreTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], tuple[str, Path]]:
+    """``copy(name)``: a fresh SQLite copy of the UCI file imported once per session (as
+    ``cardpilot import --format uci`` imports it); its URL and its home folder (the import's
+    keys in it). Every real-data test that starts from the imported file starts from a copy."""
+
+    def copy(name: str) -> tuple[str, Path]:
+        home = tmp_path_factory.mktemp(name)
+        return store_templates.sqlite_copy("uci", _uci_importer(uci_path), home), home
+
+    return copy
+
+
 @pytest.fixture(scope="session")
 def uci_training(uci_path: Path):  # type: ignore[no-untyped-def]
     from cardpilot.ingest.uci import read_uci

@@ -8,6 +8,7 @@ flag exactly where the four-fifths rule puts it, and the model's AUC measured in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,11 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def report(uci_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    home = tmp_path_factory.mktemp("fairness-uci")
-    url = f"sqlite:///{home / 'uci.db'}"
+def report(uci_store_copy: Callable[[str], tuple[str, Path]]) -> dict[str, Any]:
+    url, home = uci_store_copy("fairness-uci")
     runner = CliRunner()
     env = {"CARDPILOT_HOME": str(home)}
     steps = [
-        ["import", "--format", "uci", str(uci_path), "--database", url, "--json"],
         ["review", "--as-of", "2005-10-01", "--policy", str(POLICY), "--model", str(MODEL),
          "--database", url, "--json"],
         ["fairness", "report", "--database", url, "--json", "--out", str(home / "f.html")],

@@ -3,6 +3,7 @@ uci-twd policy: an increase, a keep and a decrease explained whole, and a case's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,13 +24,11 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def reviewed(uci_path: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
+def reviewed(uci_store_copy: Callable[[str], tuple[str, Path]]) -> tuple[str, dict]:
     """The UCI store reviewed as of 2005-10-01; its URL and one account per action."""
-    home = tmp_path_factory.mktemp("explain")
-    url = f"sqlite:///{home / 'uci.db'}"
+    url, home = uci_store_copy("explain")
     env = {"CARDPILOT_HOME": str(home)}
     steps = [
-        ["import", "--format", "uci", str(uci_path), "--database", url, "--json"],
         ["review", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy", str(POLICY),
          "--database", url, "--json"],
     ]  # fmt: skip
