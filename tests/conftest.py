@@ -150,6 +150,35 @@ def uci_store_copy(
 
 
 @pytest.fixture(scope="session")
+def uci_reviewed_copy(
+    uci_path: Path, store_templates: StoreTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], tuple[str, Path]]:
+    """``copy(name)``: as ``uci_store_copy``, the store reviewed as of 2005-10-01 by ``cardpilot
+    review`` with the shipped uci-twd policy and the fixture scorecard, once per session."""
+    from typer.testing import CliRunner
+
+    from cardpilot.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    model = root / "tests" / "fixtures" / "models" / "uci-scorecard"
+    policy = root / "src" / "cardpilot" / "policies" / "uci-twd"
+
+    def review(url: str, home: Path) -> None:
+        store_templates.sqlite_copy("uci", _uci_importer(uci_path), home)
+        args = ["review", "--as-of", "2005-10-01", "--model", str(model), "--policy", str(policy)]
+        result = CliRunner().invoke(
+            app, [*args, "--database", url, "--json"], env={"CARDPILOT_HOME": str(home)}
+        )
+        assert result.exit_code == 0, result.output
+
+    def copy(name: str) -> tuple[str, Path]:
+        home = tmp_path_factory.mktemp(name)
+        return store_templates.sqlite_copy("uci_reviewed", review, home), home
+
+    return copy
+
+
+@pytest.fixture(scope="session")
 def uci_training(uci_path: Path):  # type: ignore[no-untyped-def]
     from cardpilot.ingest.uci import read_uci
     from cardpilot.scoring.training import training_data
