@@ -38,8 +38,8 @@ from typing import Any
 
 import polars as pl
 
-from bench_review import CACHE, _model, _portfolio, _sqlite_store
-from machine import speed_probe
+from machine import speed_probe  # bench/ is the script's own folder, first on sys.path
+from portfolio import CACHE, bench_model, portfolio, sqlite_store
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "api.json"
@@ -224,12 +224,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--read-rate", type=float, default=500.0)
     parser.add_argument("--model", default=None)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--cache", default=str(CACHE), help="Folder of the cached portfolio, store and model."
+    )
     args = parser.parse_args(argv)
 
-    portfolio = _portfolio(args.accounts)
-    cached = _sqlite_store(args.accounts, portfolio)
-    model = _model(args.model)
-    work = Path(tempfile.mkdtemp(prefix="bench-api-", dir=CACHE))
+    cache = Path(args.cache)
+    folder = portfolio(args.accounts, cache)
+    cached = sqlite_store(args.accounts, folder, cache)
+    model = bench_model(args.model, cache)
+    work = Path(tempfile.mkdtemp(prefix="bench-api-", dir=cache))
     lines: list[dict[str, Any]] = []
     try:
         store = work / "store.db"
@@ -256,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             for name, endpoint, rate in plans:
                 n = int((args.seconds + WARMUP_SECONDS) * rate)
-                ids = _account_ids(portfolio, n, rng.randrange(2**31))
+                ids = _account_ids(folder, n, rng.randrange(2**31))
                 method, template = endpoint.split(" ")
                 body = b"{}" if method == "POST" else b""
                 requests = [_raw(method, template.format(id=i), key, body) for i in ids]

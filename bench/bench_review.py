@@ -2,10 +2,12 @@
 
     python bench/bench_review.py [--accounts 1000000] [--engines local,spark]
                                  [--stores sqlite,postgresql] [--model DIR] [--chunk-rows N]
-                                 [--runs 3]
+                                 [--runs 3] [--cache DIR]
 
 1. A synthetic portfolio of ``--accounts`` accounts with 6 statements each and no transactions
-   (``cardpilot generate --no-transactions --months 6``), cached under ``bench/.cache/``.
+   (``cardpilot generate --no-transactions --months 6``), cached under ``bench/.cache/`` (or
+   ``--cache DIR``); it, the SQLite store, the model and the calibration are
+   ``bench/portfolio.py``'s, shared with ``bench-simulate`` and ``bench-api``.
 2. It is imported once per store kind and cached (SQLite: a file; PostgreSQL: a template
    database ``cardpilot_bench_review_<accounts>`` on ``CARDPILOT_BENCH_POSTGRES_URL``).
 3. The default policy's score cut-offs are calibrated to the model (``GRADE_SHARES`` of the
@@ -29,14 +31,10 @@ and Spark's ratio to the local engine are judged by), and writes them to
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import resource
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -44,49 +42,26 @@ from typing import Any
 from machine import (  # bench/ is the script's own folder, first on sys.path
     child_json,
     cpu_seconds,
+    environment,
+    peak_mb,
     speed_probe,
     steal_seconds,
     steal_since,
 )
+from portfolio import (
+    AS_OF,
+    CACHE,
+    ROOT,
+    bench_model,
+    calibrated_policy,
+    portfolio,
+    sqlite_store,
+)
 from summary import median_summary
 
-ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / "bench" / ".cache"
 RESULTS = ROOT / "bench" / "results" / "review.json"
-UCI = ROOT.parent / "shared" / "data" / "uci_credit_card_default.csv"
 DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-SEED = 20260101
-END_CYCLE = dt.date(2026, 9, 30)
-AS_OF = dt.date(2026, 10, 1)
 TARGETS = {1_000_000: (20.0, 3072.0), 10_000_000: (240.0, 6144.0)}  # seconds, peak MB
-# The default policy's score cut-offs assume a 300-900 scale that the bench's model (trained on
-# the UCI data) does not have: under them every account is graded poor, and the review never
-# increases a limit nor starts a watch. As the demo does, the cut-offs are placed at quantiles
-# of the model's own scores (30/30/20/20 %, best grade first), here those of the first
-# CALIBRATION_ACCOUNTS accounts of the portfolio, so the review decides a realistic mix.
-GRADE_SHARES = (0.3, 0.3, 0.2, 0.2)
-CALIBRATION_ACCOUNTS = 100_000
-
-
-def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident memory in MB: of this process, or the largest of the children it waited for.
-
-    This process's own figure is the kernel's high-water mark of its address space
-    (``VmHWM``), where Linux has one: ``ru_maxrss`` carries the peak of the process it was
-    started from across ``exec`` (the child is spawned through vfork, sharing the parent's
-    memory until it execs), so a child started right after the parent built a 10M-account
-    store reported the parent's 6.3 GB as its own.
-    """
-    if who == resource.RUSAGE_SELF:
-        try:
-            for line in Path("/proc/self/status").read_text().splitlines():
-                if line.startswith("VmHWM:"):
-                    return round(int(line.split()[1]) / 1024, 1)
-        except OSError:
-            pass
-    own = resource.getrusage(who).ru_maxrss
-    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
-    return round(own / scale, 1)
 
 
 # --- the child: one review run --------------------------------------------------------------
@@ -160,46 +135,6 @@ def worker_review(
 # --- the parent ---------------------------------------------------------------------------
 
 
-def _portfolio(accounts: int) -> Path:
-    from cardpilot.synth.generate import GenerateOptions, generate_portfolio
-
-    folder = CACHE / f"review-{accounts}-m6" / "portfolio"
-    manifest = folder / "synth.json"
-    if manifest.exists() and json.loads(manifest.read_text()).get("complete"):
-        return folder
-    generate_portfolio(
-        GenerateOptions(
-            accounts=accounts,
-            out=folder,
-            seed=SEED,
-            months=6,
-            transactions=False,
-            end_cycle=END_CYCLE,
-            overwrite=True,
-        )
-    )
-    return folder
-
-
-def _sqlite_store(accounts: int, portfolio: Path) -> Path:
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
-    from cardpilot.store.db import open_store
-
-    base = CACHE / f"review-{accounts}-m6"
-    store = base / "store.db"
-    if not store.exists():
-        tmp = base / "store.tmp.db"
-        tmp.unlink(missing_ok=True)
-        url = f"sqlite:///{tmp}"
-        import_portfolio(
-            portfolio, layout="generic", database_url=url, settings=Settings(home=base / "home")
-        )
-        tmp.rename(store)
-    open_store(f"sqlite:///{store}").dispose()  # migrate the cached store before copying it
-    return store
-
-
 def _remove_sqlite(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
@@ -231,7 +166,7 @@ def _postgres_url(database: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
-def _postgres_template(accounts: int, portfolio: Path) -> str:
+def _postgres_template(accounts: int, folder: Path) -> str:
     import psycopg
 
     from cardpilot.config import Settings
@@ -246,12 +181,11 @@ def _postgres_template(accounts: int, portfolio: Path) -> str:
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
     if not exists:
-        base = CACHE / f"review-{accounts}-m6"
         import_portfolio(
-            portfolio,
+            folder,
             layout="generic",
             database_url=rendered,
-            settings=Settings(home=base / "home"),
+            settings=Settings(home=folder.parent / "home"),
         )
     open_store(rendered).dispose()
     return name
@@ -268,86 +202,6 @@ def _postgres_copy(template: str) -> str:
     return _postgres_url(name)
 
 
-def _model(given: str | None) -> str:
-    if given:
-        path = Path(given)
-        return str(path / "scorecard" if (path / "scorecard").is_dir() else path)
-    folder = CACHE / "models"
-    if not (folder / "scorecard").is_dir():
-        if not UCI.exists():
-            raise SystemExit(
-                f"no model: pass --model DIR (cardpilot model train --out DIR); {UCI} absent"
-            )
-        subprocess.run(
-            [
-                str(Path(sys.executable).with_name("cardpilot")),
-                "model",
-                "train",
-                "--format",
-                "uci",
-                "--data",
-                str(UCI),
-                "--out",
-                str(folder),
-                "--json",
-            ],
-            check=True,
-            env={**os.environ, "CARDPILOT_HOME": str(CACHE / "models-home")},
-        )
-    return str(folder / "scorecard")
-
-
-def _calibrated_policy(url: str, model: str, folder: Path) -> Path:
-    """The default policy with its score cut-offs calibrated to ``model`` (``GRADE_SHARES``)
-    on the store's first ``CALIBRATION_ACCOUNTS`` accounts (``cardpilot policy calibrate``),
-    written as JSON for the review's child process."""
-    from cardpilot.jobs.calibrate import calibrate_policy
-    from cardpilot.policy.loading import load_policy
-    from cardpilot.scoring.registry import load_model_dir
-
-    result = calibrate_policy(
-        url,
-        load_model_dir(model),
-        load_policy(),
-        shares=GRADE_SHARES,
-        as_of=AS_OF,
-        sample=CALIBRATION_ACCOUNTS,
-    )
-    target = folder / "policy.json"
-    target.write_text(
-        json.dumps(
-            {
-                "version": result.policy.version,
-                "sample_accounts": result.accounts,
-                "limits": result.policy.limits.model_dump(mode="json", by_alias=True),
-                "reasons": result.policy.reasons.model_dump(mode="json", by_alias=True),
-            }
-        )
-    )
-    return target
-
-
-def _environment() -> dict[str, Any]:
-    import polars
-
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    return {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "commit": commit,
-        "cpus": os.cpu_count(),
-        "machine": platform.machine(),
-        "python": platform.python_version(),
-        "polars": polars.__version__,
-        # Other work on the machine slows every figure down: the load when the runs ended.
-        "load_average_1m": round(os.getloadavg()[0], 2),
-    }
-
-
 def _write(lines: list[dict[str, Any]], accounts: int) -> None:
     """Results so far (a later run of the same size, engine, store and chunk replaces the
     earlier one's line)."""
@@ -361,7 +215,7 @@ def _write(lines: list[dict[str, Any]], accounts: int) -> None:
             if (r.get("accounts"), r.get("engine"), r.get("store"), r.get("chunk_rows"))
             not in fresh
         ]
-    payload = {"environment": _environment(), "results": previous + lines}
+    payload = {"environment": environment(), "results": previous + lines}
     RESULTS.write_text(json.dumps(payload, indent=1) + "\n")
 
 
@@ -428,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--engines", default="local,spark")
     parser.add_argument("--stores", default="sqlite")
     parser.add_argument("--model", default=None)
+    parser.add_argument(
+        "--cache", default=str(CACHE), help="Folder of the cached portfolio, stores and model."
+    )
     parser.add_argument("--chunk-rows", type=int, default=100_000)
     parser.add_argument(
         "--child", nargs=5, metavar=("URL", "MODEL", "ENGINE", "CHUNK", "POLICY_JSON")
@@ -445,21 +302,22 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(worker_review(url, model, engine, int(chunk), policy_file)), flush=True)
         return 0
 
-    portfolio = _portfolio(args.accounts)
-    model = _model(args.model)
+    cache = Path(args.cache)
+    folder = portfolio(args.accounts, cache)
+    model = bench_model(args.model, cache)
     lines: list[dict[str, Any]] = []
     local_seconds: dict[str, float] = {}
     for store in [s.strip() for s in args.stores.split(",") if s.strip()]:
         cached, template = Path(), ""
         if store == "sqlite":
-            cached = _sqlite_store(args.accounts, portfolio)
+            cached = sqlite_store(args.accounts, folder, cache)
             source = f"sqlite:///{cached}"
         elif store == "postgresql":
-            template = _postgres_template(args.accounts, portfolio)
+            template = _postgres_template(args.accounts, folder)
             source = _postgres_url(template)
         else:
             raise SystemExit(f"unknown store {store!r}; use sqlite or postgresql")
-        policy = _calibrated_policy(source, model, portfolio.parent)
+        policy = calibrated_policy(source, model, folder.parent)
         engines = [e.strip() for e in args.engines.split(",") if e.strip()]
         done: dict[str, list[dict[str, Any]]] = {engine: [] for engine in engines}
         for run in range(1, args.runs + 1):

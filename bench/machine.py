@@ -10,13 +10,18 @@ Python loop): a tight loop alone stayed within 10 % while the benchmarks slowed 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import platform
 import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def cpu_seconds(who: int = resource.RUSAGE_SELF) -> float:
@@ -68,12 +73,6 @@ def speed_probe() -> dict[str, float]:
     return {"memory_cpu_s": round(memory, 3), "python_cpu_s": round(loop, 3), "at": time.time()}
 
 
-if __name__ == "__main__":
-    import json
-
-    print(json.dumps(speed_probe()))
-
-
 def child_json(script: str, *args: str) -> dict[str, Any]:
     """Run ``script --child ARGS`` in a fresh interpreter (its own peak memory and CPU) and
     return the JSON of its last line; a failed child ends the benchmark with its stderr."""
@@ -87,3 +86,50 @@ def child_json(script: str, *args: str) -> dict[str, Any]:
         raise SystemExit(f"child failed ({proc.returncode}):\n{proc.stderr[-4000:]}")
     line: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     return line
+
+
+def peak_mb(who: int = resource.RUSAGE_SELF) -> float:
+    """Peak resident memory in MB: of this process, or the largest of the children it waited for.
+
+    This process's own figure is the kernel's high-water mark of its address space
+    (``VmHWM``), where Linux has one: ``ru_maxrss`` carries the peak of the process it was
+    started from across ``exec`` (the child is spawned through vfork, sharing the parent's
+    memory until it execs), so a child started right after the parent built a 10M-account
+    store reported the parent's 6.3 GB as its own.
+    """
+    if who == resource.RUSAGE_SELF:
+        try:
+            for line in Path("/proc/self/status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+        except OSError:
+            pass
+    own = resource.getrusage(who).ru_maxrss
+    scale = 1024 * 1024 if sys.platform == "darwin" else 1024
+    return round(own / scale, 1)
+
+
+def environment() -> dict[str, Any]:
+    """When, on which commit and on what a benchmark ran, and the machine's load then."""
+    import polars
+
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "commit": commit,
+        "cpus": os.cpu_count(),
+        "machine": platform.machine(),
+        "python": platform.python_version(),
+        "polars": polars.__version__,
+        # Other work on the machine slows every figure down: the load when the runs ended.
+        "load_average_1m": round(os.getloadavg()[0], 2),
+    }
+
+
+if __name__ == "__main__":
+    print(json.dumps(speed_probe()))

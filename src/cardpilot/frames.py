@@ -17,6 +17,8 @@ def with_per_distinct(
     lists of a review chunk hold about a hundred distinct ones): the same frame for a
     fraction of the work. Nulls are keys like any other value.
     """
+    if frame.height < 2:  # nothing to share (one account: the HTTP service)
+        return frame.with_columns(exprs)
     outputs = [e.meta.output_name() for e in exprs]
     distinct = frame.select(keys).unique(maintain_order=True)
     if distinct.height * 2 > frame.height:  # mostly distinct (or tiny): nothing to save

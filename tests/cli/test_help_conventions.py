@@ -54,3 +54,13 @@ def test_options_with_choices_list_them() -> None:
     assert review["--engine"] == "local|spark"
     assert review["--as-of"] == "DATE"
     assert review["--database"] == "URL"
+
+
+RST_MARKUP = re.compile(r"``|:(func|class|meth|mod|ref|attr):`|^\.\. |\\\\", re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", [p for p, _ in NODES], ids=" ".join)
+def test_help_shows_no_restructuredtext_markup(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(app, [*path, "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert not RST_MARKUP.search(result.output), RST_MARKUP.search(result.output)

@@ -1,11 +1,14 @@
 """Every command that reports figures prints the one ``--json`` envelope, valid against
-``envelope.schema.json``: run on the demo's store, one command after another."""
+``envelope.schema.json`` and against its own data schema (``cli/schemas/<command>.schema.json``),
+money in major units under a currency and rates as decimal strings: run on the demo's store, one
+command after another."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import json
+import re
 import shutil
 import sqlite3
 import uuid
@@ -172,6 +175,10 @@ STEPS: list[Step] = [
     ),
     (("policy", "migrate"), lambda c: ["policy", "migrate", str(c["policy_copy"])]),
     (
+        ("policy", "publish"),
+        lambda c: ["policy", "publish", str(c["policy_copy"]), "--name", "bank-json"],
+    ),
+    (
         ("apply",),
         lambda c: ["apply", str(_applications(c["tmp"])), "--model", str(APPLICATION_MODEL)],
     ),
@@ -216,6 +223,7 @@ STEPS: list[Step] = [
     (("keys", "create"), lambda c: ["keys", "create", "card-platform"]),
     (("keys", "list"), lambda c: ["keys", "list"]),
     (("keys", "revoke"), lambda c: ["keys", "revoke", c["keys create"]["key_id"]]),
+    (("keys", "rotate-signing"), lambda c: ["keys", "rotate-signing"]),
     (("privacy", "status"), lambda c: ["privacy", "status"]),
     (("privacy", "rotate"), lambda c: ["privacy", "rotate"]),
     (("events", "publish"), lambda c: ["events", "publish", str(c["events"]), *c["broker"]]),
@@ -223,6 +231,27 @@ STEPS: list[Step] = [
         ("events", "consume"),
         lambda c: ["events", "consume", "--idle-exit", "1", "--ack-wait", "1", *c["broker"]],
     ),
+    (
+        ("experiments", "create"),
+        lambda c: [
+            "experiments",
+            "create",
+            "t-json",
+            "--champion",
+            "default",
+            "--challenger",
+            str(c["policy_copy"]),
+            "--share",
+            "0.2",
+            "--start",
+            c["as_of"],
+        ],
+    ),
+    (("experiments", "list"), lambda c: ["experiments", "list"]),
+    (("experiments", "report"), lambda c: ["experiments", "report", "t-json"]),
+    (("experiments", "stop"), lambda c: ["experiments", "stop", "t-json"]),
+    # Last of the store's steps: a promoted challenger reviews later runs given no --policy.
+    (("experiments", "promote"), lambda c: ["experiments", "promote", "t-json"]),
     (
         ("generate",),
         lambda c: [
@@ -285,6 +314,78 @@ def command_schema(command: str) -> dict[str, Any] | None:
     return schema
 
 
+MONEY, RATE, DECIMAL = "#/$defs/money", "#/$defs/rate", "#/$defs/decimal"
+PERCENT = "#/$defs/percent"  # a policy file's percentage as written, under a key ending _pct
+FIGURE = "#/$defs/figure"  # money or a rate as its row says (experiments report: "money")
+DECIMAL_TEXT = re.compile(r"^-?[0-9]+\.[0-9]+$")
+
+
+def _declared(node: dict[str, Any]) -> str | None:
+    """The figure a schema node declares (money, rate or another decimal), if any."""
+    for option in [node, *node.get("anyOf", [])]:
+        if option.get("$ref") in (MONEY, RATE, DECIMAL, PERCENT, FIGURE):
+            return str(option["$ref"])
+    return None
+
+
+def _child(node: dict[str, Any], key: str) -> dict[str, Any]:
+    for option in [node, *node.get("anyOf", [])]:
+        found = option.get("properties", {}).get(key)
+        if found is None and isinstance(option.get("additionalProperties"), dict):
+            found = option["additionalProperties"]
+        if found is not None:
+            return dict(found)
+    return {}
+
+
+def _items(node: dict[str, Any]) -> dict[str, Any]:
+    for option in [node, *node.get("anyOf", [])]:
+        if isinstance(option.get("items"), dict):
+            return dict(option["items"])
+    return {}
+
+
+def _resolved(node: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
+    """``node``, or the definition its ``$ref`` names when that is not a figure's."""
+    ref = node.get("$ref")
+    if isinstance(ref, str) and _declared(node) is None and ref.startswith("#/$defs/"):
+        return dict(root.get("$defs", {}).get(ref.removeprefix("#/$defs/"), {}))
+    return node
+
+
+def figure_problems(
+    node: dict[str, Any],
+    data: Any,
+    where: str = "data",
+    currency: bool = False,
+    root: dict[str, Any] | None = None,
+) -> list[str]:
+    """Where ``data`` breaks the money and rate convention, by its command's schema: money
+    (``$defs/money``) with no ``currency`` at its level or above it, and a decimal figure the
+    schema does not declare as money, a rate or another decimal (so none is left unchecked)."""
+    root = node if root is None else root
+    node = _resolved(node, root)
+    if isinstance(data, dict):
+        currency = currency or bool(data.get("currency"))
+        return [
+            p
+            for key, value in data.items()
+            for p in figure_problems(_child(node, key), value, f"{where}.{key}", currency, root)
+        ]
+    if isinstance(data, list):
+        return [
+            p
+            for i, value in enumerate(data)
+            for p in figure_problems(_items(node), value, f"{where}[{i}]", currency, root)
+        ]
+    declared = _declared(node)
+    if declared == MONEY and data is not None and not currency:
+        return [f"{where}: money with no currency beside it or above it"]
+    if declared is None and isinstance(data, str) and DECIMAL_TEXT.match(data):
+        return [f"{where}: {data!r} is a figure the schema does not declare (money, rate)"]
+    return []
+
+
 def takes_json(cmd: Any) -> bool:
     return any("--json" in getattr(p, "opts", ()) for p in cmd.params)
 
@@ -305,6 +406,31 @@ def test_every_command_with_json_is_run_by_the_envelope_test() -> None:
     with_json = [path for path, cmd in nodes(typer.main.get_command(app)) if takes_json(cmd)]
     untested = sorted(p for p in with_json if p not in covered)
     assert untested == [], f"add a step to STEPS for {untested}"
+
+
+def test_every_command_with_json_has_a_data_schema() -> None:
+    missing = sorted({" ".join(p) for p, _ in STEPS if command_schema(" ".join(p)) is None})
+    assert missing == [], f"write cli/schemas/<command>.schema.json for {missing}"
+
+
+def test_the_convention_check_finds_money_without_currency_and_undeclared_figures() -> None:
+    schema = {
+        "type": "object",
+        "properties": {
+            "limit": {"$ref": MONEY},
+            "rows": {"type": "array", "items": {"properties": {"cut": {"$ref": RATE}}}},
+        },
+    }
+    assert (
+        figure_problems(schema, {"currency": "CNY", "limit": "1.00", "rows": [{"cut": "0.1"}]})
+        == []
+    )
+    assert figure_problems(schema, {"limit": "1.00"}) == [
+        "data.limit: money with no currency beside it or above it"
+    ]
+    assert figure_problems(schema, {"rows": [{"cut": "0.1", "fee": "2.50"}]}) == [
+        "data.rows[0].fee: '2.50' is a figure the schema does not declare (money, rate)"
+    ]
 
 
 def _purchase(account: str) -> dict[str, Any]:
@@ -362,6 +488,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Context]:
     patch = pytest.MonkeyPatch()
     patch.setenv("CARDPILOT_HOME", str(home))
     patch.delenv("CARDPILOT_DATABASE_URL", raising=False)
+    patch.setenv("CARDPILOT_POLICY_DIR", str(tmp / "local-policies"))  # where policies publish
     get_settings.cache_clear()
     made = CliRunner().invoke(app, ["demo", "--accounts", "300", "--seed", "7"])
     assert made.exit_code == 0, made.output
@@ -415,11 +542,16 @@ def _run(path: tuple[str, ...], args: list[str], ctx: Context) -> list[str]:
         for e in jsonschema.Draft202012Validator(envelope_schema()).iter_errors(envelope)
     ]
     own = command_schema(name)
-    if own is not None:  # the command's own data schema (cli/schemas/), where there is one
+    if own is None:
+        problems.append(
+            f"{name}: no data schema (cli/schemas/{name.replace(' ', '-')}.schema.json)"
+        )
+    else:  # the command's own data schema, and the money and rate convention by it
         problems += [
             f"{name}: data{e.json_path[1:]}: {e.message}"
             for e in jsonschema.Draft202012Validator(own).iter_errors(envelope.get("data"))
         ]
+        problems += [f"{name}: {p}" for p in figure_problems(own, envelope.get("data"))]
     if envelope.get("command") != name:
         problems.append(f"{name}: the envelope names {envelope.get('command')!r}")
     if envelope.get("version") != __version__:

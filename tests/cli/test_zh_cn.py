@@ -119,10 +119,82 @@ def test_table_headings_are_in_chinese(locale: Any) -> None:
     assert "limits.yaml version" in english.output
 
 
+def test_policy_show_and_diff_print_their_tables_with_chinese_titles_and_headings(
+    locale: Any,
+) -> None:
+    shown = CliRunner().invoke(app, ["policy", "show", "default"], env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    for heading in (
+        "信用等级",
+        "评分",
+        "初始额度",
+        "提额",
+        "降额",
+        "上限",
+        "客户分组（按先匹配者）",
+    ):
+        assert heading in shown.output, heading
+    for word in ("grades", "initial limit", "segments (first match wins)", "placement pull"):
+        assert word not in shown.output, word
+    diff = CliRunner().invoke(app, ["policy", "diff", "default", "uci-twd"], env={"COLUMNS": "200"})
+    assert diff.exit_code == 0, diff.output
+    for heading in ("路径", "变化", "原值", "新值"):
+        assert heading in diff.output, heading
+    locale("en")
+    english = CliRunner().invoke(app, ["policy", "show", "default"], env={"COLUMNS": "200"})
+    assert "segments (first match wins)" in english.output
+    assert "initial limit" in english.output
+
+
+def test_every_command_line_table_is_built_by_titled_table() -> None:
+    """A bare ``rich.table.Table`` would print its headings in English whatever the locale;
+    ``cli.output.titled_table`` writes them in the configured one (and ``make messages`` finds
+    them)."""
+    cli = Path(__file__).resolve().parents[2] / "src" / "cardpilot" / "cli"
+    bare = [
+        f"{path.name}:{n}"
+        for path in sorted(cli.glob("*.py"))
+        if path.name != "output.py"
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if re.search(r"\bTable\(|from rich.table import", line)
+    ]
+    assert bare == []
+
+
 def test_the_catalogue_translates_every_text_the_command_line_shows() -> None:
     from cardpilot.cli.messages import main
 
     assert main(["--check"]) == 0  # make messages: nothing untranslated
+
+
+def test_every_error_the_command_line_writes_is_gathered_as_a_template() -> None:
+    from cardpilot.cli.messages import error_texts
+
+    found = error_texts()
+    for template in (
+        "--split {split}: use all or test",  # fail(f"--split {split!r}: ...") in a command
+        "{filename}: is a folder; give a file",  # the error handler's own explanation
+        "{path}: cannot read it as TOML ({exc})",  # the configuration's
+        "the driver {driver} for {parsed} is not installed; use postgresql+psycopg:// "
+        "(shipped with cardpilot) or install it",  # the store access's
+    ):
+        assert template in found, template
+    # a module constant in an f-string is shown as written, not as a field
+    assert any(t.startswith("{url} is not a database URL; use sqlite:////") for t in found)
+
+
+def test_an_error_text_no_catalogue_template_fits_is_reported_untranslated() -> None:
+    from cardpilot.cli.messages import untranslated_errors
+
+    brand_new = "--colour {value}: use red or green"
+    known = "--split {split}: use all or test"
+    assert untranslated_errors([brand_new, known]) == [brand_new]
+
+
+def test_an_error_of_a_command_is_written_in_chinese(locale: Any, tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["simulate", "--out", str(tmp_path / "report.txt")])
+    assert result.exit_code == 2
+    assert "报告为 HTML 格式；请使用 .html 文件名" in result.stderr, result.stderr
 
 
 def test_the_catalogue_compiles_with_babel_into_a_mo_gettext_reads(tmp_path: Path) -> None:
@@ -131,6 +203,7 @@ def test_the_catalogue_compiles_with_babel_into_a_mo_gettext_reads(tmp_path: Pat
 
     with catalogue_path().open("rb") as fh:
         po = read_po(fh, locale="zh_CN", domain="cardpilot")
+    assert [(m.id, errors) for m, errors in po.check()] == []  # as pybabel compile checks
     mo = tmp_path / "cardpilot.mo"
     with mo.open("wb") as fh:
         write_mo(fh, po)

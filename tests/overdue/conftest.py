@@ -1,15 +1,15 @@
-"""A small hand-made store for the treatment and plan tests (SQLite and PostgreSQL), and a
-test-only scorer whose PD is fixed per account (so each account's segment is known)."""
+"""A small hand-made store for the treatment and plan tests (SQLite and PostgreSQL), and the
+PD each account is scored with (so each account's segment is known)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-import polars as pl
 import pytest
 
 from cardpilot.store.db import open_store, unit_of_work
 from cardpilot.store.models import Account, Customer, Statement
+from support.scorers import FixedPdScorer, overdue_scorer
 
 CYCLES = (dt.date(2005, 7, 31), dt.date(2005, 8, 31), dt.date(2005, 9, 30))
 AS_OF = dt.date(2005, 9, 30)
@@ -37,35 +37,12 @@ EXPECTED_SEGMENT = {
 }
 
 
-class FixedPdScorer:
-    """Scores only the accounts it is given, with the PD of ``ACCOUNTS`` (test only)."""
-
-    model_version = "fixed-pd-test-1"
-
-    def score(self, features: pl.DataFrame) -> pl.DataFrame:
-        pds = {k: v[1] for k, v in ACCOUNTS.items()}
-        ids = features["account_id"].to_list()
-        return pl.DataFrame(
-            {
-                "account_id": ids,
-                "score": [600] * len(ids),
-                "pd": [pds.get(i) for i in ids],
-                "reason_codes": [["RC_OVERDUE_RECENT"]] * len(ids),
-                "model_version": [self.model_version] * len(ids),
-            },
-            schema={
-                "account_id": pl.String(),
-                "score": pl.Int32(),
-                "pd": pl.Float64(),
-                "reason_codes": pl.List(pl.String()),
-                "model_version": pl.String(),
-            },
-        )
+OVERDUE_PDS = {account: pd for account, (_, pd, _) in ACCOUNTS.items()}
 
 
 @pytest.fixture
 def scorer() -> FixedPdScorer:
-    return FixedPdScorer()
+    return overdue_scorer(OVERDUE_PDS)
 
 
 @pytest.fixture
@@ -105,3 +82,9 @@ def build_overdue_store(store_url: str) -> str:
                 )
     engine.dispose()
     return store_url
+
+
+@pytest.fixture
+def sqlite_overdue_stores(tmp_path):  # type: ignore[no-untyped-def]
+    """``build(name)``: another SQLite file store holding ``ACCOUNTS`` (several per test)."""
+    return lambda name: build_overdue_store(f"sqlite:///{tmp_path / name}.db")

@@ -291,3 +291,40 @@ def test_an_account_current_on_its_plan_is_left_to_the_plan_until_the_plan_break
     row = stored.filter(stored["account_id"] == "c-medium")
     assert row.height == 1
     assert row["broken_promises"][0] == 1
+
+
+def test_each_new_plan_step_is_audited_once_with_who_took_it(db) -> None:
+    from cardpilot.jobs.plans import decline_plan
+    from cardpilot.store.audit import iter_records, verify_chain
+
+    policy = load_overdue_policy()
+    plan = offer_plan(db, "c-medium", policy, on=OFFER_ON, months=3, actor="user:li.na")
+    offer_plan(db, "c-medium", policy, on=OFFER_ON, months=3, actor="user:li.na")  # the same
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON, actor="key:app", source="api")
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON, actor="key:app", source="api")  # the same
+    decline_plan(db, plan.plan_id, on=ACCEPT_ON + dt.timedelta(days=1))  # refused: recorded
+    records = [r.as_json() for r in iter_records(db)]
+    steps = [r for r in records if r["subject"] == f"plan:{plan.plan_id}"]
+    assert [(r["action"], r["actor"]) for r in steps[:2]] == [
+        ("plan.offer", "user:li.na"),
+        ("plan.accepted", "key:app"),
+    ]
+    assert steps[1]["payload"]["source"] == "api"
+    assert steps[1]["before_digest"] != steps[1]["after_digest"]
+    assert steps[2]["action"] == "plan.declined"
+    assert steps[2]["payload"]["outcome"] == "rejected"
+    assert steps[2]["before_digest"] == steps[2]["after_digest"]  # the plan did not change
+    assert len(steps) == 3
+    assert verify_chain(db)[1] is None
+
+
+def test_a_decline_then_an_acceptance_on_one_day_folds_in_the_order_they_were_given(db) -> None:
+    from cardpilot.jobs.plans import decline_plan
+
+    plan = _offer(db)
+    decline_plan(db, plan.plan_id, on=ACCEPT_ON)
+    accept_plan(db, plan.plan_id, on=ACCEPT_ON)
+    view = plan_status(db, plan_id=plan.plan_id)[0]
+    assert view.status == "declined"
+    steps = {e["kind"]: e["outcome"] for e in view.events if e["kind"] in ("accepted", "declined")}
+    assert steps == {"declined": "transition", "accepted": "rejected"}

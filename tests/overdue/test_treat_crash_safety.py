@@ -15,22 +15,23 @@ from sqlalchemy import text
 from cardpilot.jobs.overdue import KILL_HOOK_ENV, treat_overdue
 from cardpilot.store.db import make_engine
 
-from .conftest import AS_OF, EXPECTED_SEGMENT
+from .conftest import AS_OF, EXPECTED_SEGMENT, OVERDUE_PDS
 
-HERE = Path(__file__).parent
+TESTS = Path(__file__).parent.parent
 
 # Two accounts a chunk: a-low and b-deep (both overdue) make the first one.
 _CHILD = """
 import datetime as dt, sys
-sys.path.insert(0, {here!r})
-from conftest import FixedPdScorer
+sys.path.insert(0, {tests!r})
+from support.scorers import overdue_scorer
 from cardpilot.jobs.overdue import treat_overdue
-treat_overdue({url!r}, FixedPdScorer(), as_of=dt.date.fromisoformat({as_of!r}), chunk_rows=2)
+scorer = overdue_scorer({pds!r})
+treat_overdue({url!r}, scorer, as_of=dt.date.fromisoformat({as_of!r}), chunk_rows=2)
 """
 
 
 def _run_child(url: str, hook: str) -> subprocess.CompletedProcess[str]:
-    code = _CHILD.format(here=str(HERE), url=url, as_of=AS_OF.isoformat())
+    code = _CHILD.format(tests=str(TESTS), url=url, pds=OVERDUE_PDS, as_of=AS_OF.isoformat())
     return subprocess.run(
         [sys.executable, "-c", code],
         env={**os.environ, KILL_HOOK_ENV: hook},

@@ -5,6 +5,7 @@ peak, and pages that name nothing on the network."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -126,3 +127,42 @@ def _minimal_model_context() -> dict[str, object]:
         "fairness": table,
         "attribution": "",
     }
+
+
+def _layers(spec: dict[str, object]) -> list[dict[str, object]]:
+    found = [spec] if "mark" in spec else []
+    for key in ("layer", "hconcat", "vconcat", "concat"):
+        for part in spec.get(key, []) or []:  # type: ignore[attr-defined]
+            found += _layers(part)
+    return found
+
+
+def test_every_model_chart_has_axes_with_ticks_a_legend_for_its_colours_and_tooltips() -> None:
+    from cardpilot.reports.model_charts import model_charts
+
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.25).astype(np.int8)
+    scores = (560 - 60 * y.astype(float) + rng.normal(0, 30, y.size)).astype(np.int32)
+    metadata = {"features": ["a"], "fit_summary": {"iv": {"a": 0.3}}, "calibration_table": []}
+    figures = model_report_figures(metadata, y, scores, scores)
+    charts = model_charts(figures, {"test_auc": 0.7})
+    assert {"roc", "ks", "calibration", "distribution", "iv"} <= set(charts)
+    for name, spec in charts.items():
+        marks = [layer for layer in _layers(spec) if layer.get("encoding")]
+        assert marks, name
+        formatted = set()
+        for layer in marks:
+            encoding: dict[str, dict[str, Any]] = layer["encoding"]  # type: ignore[assignment]
+            for channel in ("x", "y"):
+                shown = encoding.get(channel, {})
+                if "axis" in shown:  # an axis of null is hidden: never
+                    assert shown["axis"] is not None, (name, channel)
+                    assert shown["axis"].get("labels", True), (name, channel)
+                    assert shown["axis"].get("ticks", True), (name, channel)
+                    if shown["axis"].get("format"):
+                        formatted.add(channel)
+            colour = encoding.get("color")
+            if colour is not None and "field" in colour:
+                assert colour.get("legend", {}) is not None, name  # a legend names the series
+        assert formatted, name  # numbers on the ticks, formatted as the tables are
+        assert any("tooltip" in layer["encoding"] for layer in marks), name  # type: ignore[operator]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 from typer.testing import CliRunner
 
@@ -90,3 +92,22 @@ def test_a_new_declared_version_keeps_the_source_version_in_the_header(sqlite_st
     assert load_policy(out).limits.version == "2026.12.0-calibrated"
     header = (out / "limits.yaml").read_text(encoding="utf-8").split("\n\n", 1)[0]
     assert f"Source: {load_policy().limits.version}, from the shipped policy." in header
+
+
+def test_calibration_tells_its_stages_scoring_counted_then_calibrating(loaded_store, scorer):
+    from cardpilot.domain import progress
+    from cardpilot.jobs.calibrate import calibrate_policy
+
+    heard = progress.Recording()
+    with progress.reporting(heard):
+        calibrate_policy(
+            loaded_store,
+            scorer,
+            load_policy(),
+            shares=[0.3, 0.3, 0.2, 0.2],
+            as_of=dt.date.fromisoformat(AS_OF),
+        )
+    stages = [str(event[0]) for event in heard.of("stage")]  # type: ignore[index]
+    assert stages[0] == "scoring accounts"
+    assert stages[-1] == "calibrating cut-offs and reading outcomes"
+    assert sum(heard.of("advance")) > 1_000  # type: ignore[arg-type]  # accounts scored

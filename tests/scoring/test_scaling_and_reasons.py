@@ -55,6 +55,15 @@ def test_account_at_every_maximum_has_no_reasons_and_missing_uses_missing_points
     assert reasons[1].tolist() == [1, 0, -1, -1]  # shortfalls 7 and 3
 
 
+def test_a_characteristics_bins_match_the_points_the_fast_scorer_gives() -> None:
+    card = _card([[5, 10, 7]])
+    values = np.array([0.0, 0.5, 2.0, np.nan])
+    bins = card.characteristics[0].bins(values)
+    assert bins.tolist() == [0, 1, 1, 2]  # a value on a split goes to the bin above; NaN: missing
+    score, _ = score_arrays(card, [values], threads=1)
+    assert score.tolist() == card.characteristics[0].points[bins].tolist()
+
+
 def test_threaded_scoring_equals_single_threaded() -> None:
     rng = np.random.default_rng(1)
     card = compile_scorecard(

@@ -11,6 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from routes_support import delete_streams
 from service_support import Service, role_headers, seeded_store, start_service
 from serving import running
 
@@ -29,4 +30,5 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     with running(app) as base:
         headers = role_headers(base, state)
         yield Service(base, url, home, headers, account, run_id, state)
+    delete_streams(state.broker)
     state.db.dispose()

@@ -41,7 +41,7 @@ def seeded_store(
     from cardpilot.scoring.registry import load_model_dir
     from cardpilot.synth.generate import GenerateOptions, generate_portfolio
 
-    settings = Settings(home=home)
+    settings = Settings(home=home, policy_dir=home / "policies")  # where policies publish
     portfolio = home / "portfolio"
     generate_portfolio(
         GenerateOptions(
@@ -62,11 +62,14 @@ def seeded_store(
 
 
 def start_service(url: str, settings: Settings, model: Path = MODEL):  # type: ignore[no-untyped-def]
+    from routes_support import isolated_broker
+
     from cardpilot.service.app import create_app
     from cardpilot.service.state import ServiceConfig, ServiceState
 
     config = ServiceConfig(database_url=url, model=model)
     state = ServiceState.load(config, settings)
+    state.broker = isolated_broker()  # never the stream a running consumer reads
     app = create_app(config, state)
     assert state.warmed.wait(60)  # its start-up read of the store, as /ready waits for
     return app, state

@@ -4,12 +4,15 @@ credentials; the matrix names exactly the application's routes."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 import pytest
+from routes_support import ANSWER_ON, OFFER_ON, offered_plans
 from service_support import ROLES, Service
 
+from cardpilot.policy.catalogue import shipped_dir
 from cardpilot.policy.permissions import PUBLIC, load_permissions
 from cardpilot.service.app import declared_routes
 
@@ -22,6 +25,33 @@ def _open_case(service: Service) -> int:
     )
     assert reply.status_code == 201, reply.text
     return int(reply.json()["id"])
+
+
+_DEFAULT_FILES = {
+    f: (shipped_dir() / "default" / f).read_text(encoding="utf-8")
+    for f in ("limits.yaml", "reasons.yaml")
+}
+_PLANS: dict[str, list[str]] = {}
+
+
+def _plan(service: Service, which: int) -> str:
+    """Plans offered in the seeded store: 0 is read and offered again, 1 accepted, 2 declined."""
+    if service.url not in _PLANS:
+        _PLANS[service.url] = offered_plans(service.database_url, service.state.db, 3)  # type: ignore[attr-defined]
+    return _PLANS[service.url][which]
+
+
+def _event(service: Service) -> dict[str, Any]:
+    return {
+        "schema_version": 1,
+        "event_id": f"walk-{uuid.uuid4().hex}",
+        "account_id": service.account_id,
+        "sequence": 1,
+        "occurred_at": "2026-11-02T10:00:00+08:00",
+        "type": "purchase",
+        "amount_minor": 12_000,
+        "currency": "CNY",
+    }
 
 
 def _request(service: Service, route: str) -> tuple[str, str, dict[str, Any]]:
@@ -41,6 +71,18 @@ def _request(service: Service, route: str) -> tuple[str, str, dict[str, Any]]:
         kwargs["json"] = {"account_id": service.account_id, "reason": "please look again"}
     elif template == "/v1/plans/quote":
         kwargs["json"] = {"principal": "12000", "months": 6}
+    elif template == "/v1/accounts/{account_id}/plans":
+        values["account_id"] = _plan(service, 0).split("-")[1]
+        kwargs["json"] = {"months": 6, "on": OFFER_ON.isoformat()}
+    elif template == "/v1/plans/{plan_id}":
+        values["plan_id"] = _plan(service, 0)
+    elif template in ("/v1/plans/{plan_id}/accept", "/v1/plans/{plan_id}/decline"):
+        values["plan_id"] = _plan(service, 1 if template.endswith("accept") else 2)
+        kwargs["json"] = {"on": ANSWER_ON.isoformat()}
+    elif template == "/v1/policies" and method == "POST":
+        kwargs["json"] = {"name": f"walk-{uuid.uuid4().hex[:12]}", "files": _DEFAULT_FILES}
+    elif template == "/v1/events":
+        kwargs["json"] = {"events": [_event(service)]}
     elif template == "/v1/auth/token":
         kwargs["data"] = {"username": "admin-1", "password": "correct horse battery"}
     path = template.format(**values) if "{" in template else template

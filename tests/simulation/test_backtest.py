@@ -6,7 +6,14 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from cardpilot.simulation.backtest import backtest_rows, chunk_sums, verdict, wilson
+from cardpilot.simulation.backtest import (
+    backtest_rows,
+    chunk_sums,
+    in_account_order,
+    outcomes_within,
+    verdict,
+    wilson,
+)
 
 
 def test_wilson_interval_matches_the_textbook_values() -> None:
@@ -55,3 +62,23 @@ def test_accounts_without_an_outcome_are_left_out() -> None:
     )
     rows = backtest_rows(chunk_sums(frame), ("good",))
     assert rows[0]["accounts"] == 6
+
+
+def test_a_chunk_joins_the_same_outcomes_from_the_slice_of_its_account_range() -> None:
+    ids = [f"A{i:05d}" for i in range(0, 3_000, 3)]  # every third account has an outcome
+    labels = pl.DataFrame({"account_id": ids[::-1], "label": [i % 2 for i in range(len(ids))]})
+    ordered = in_account_order(labels)
+    chunk = pl.Series("account_id", [f"A{i:05d}" for i in (1_500, 1_201, 1_203, 1_899, 1_302)])
+    frame = chunk.to_frame()
+    whole = frame.join(labels, on="account_id", how="left", maintain_order="left")
+    part = outcomes_within(ordered, chunk)
+    assert part.height < ordered.height / 2
+    assert frame.join(part, on="account_id", how="left", maintain_order="left").equals(whole)
+    assert whole["label"].null_count() == 1  # A01201 has none
+
+
+def test_a_chunk_of_unknown_accounts_takes_no_outcome() -> None:
+    ordered = in_account_order(pl.DataFrame({"account_id": ["B1", "B2"], "label": [0, 1]}))
+    assert outcomes_within(ordered, pl.Series([None], dtype=pl.String)).height == 0
+    assert outcomes_within(ordered, pl.Series(["A1", "A9"])).height == 0
+    assert outcomes_within(ordered, pl.Series(["C1"])).height == 0

@@ -1,7 +1,6 @@
 """Early-warning test helpers: a quickly fitted early-warning GBM saved as a model folder (a
 real LightGBM model on a short schedule, so `warn run --model DIR` reads what training
-writes), and a test-only scorer whose PD is set per account (so each rule's account is known).
-"""
+writes)."""
 
 from __future__ import annotations
 
@@ -76,31 +75,3 @@ def random_warning_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     risk = features["utilisation_latest"].to_numpy() + rng.normal(0, 0.5, n)
     y = (risk > 1.4).astype(np.int8)
     return save_quick_warning_model(features, y, tmp_path_factory.mktemp("warn-model") / "gbm")
-
-
-class FixedPdScorer:
-    """Scores the accounts it is given with the PD of ``pds`` (test only); unknown: 0.01."""
-
-    version = "warning-fixed-pd-test"
-
-    def __init__(self, pds: dict[str, float]) -> None:
-        self.pds = pds
-
-    def score(self, features: pl.DataFrame) -> pl.DataFrame:
-        ids = features["account_id"].to_list()
-        return pl.DataFrame(
-            {
-                "account_id": ids,
-                "score": [600] * len(ids),
-                "pd": [self.pds.get(i, 0.01) for i in ids],
-                "reason_codes": [["RC_EW_PAYMENT_DROP", "RC_EW_BALANCE_RISING"]] * len(ids),
-                "model_version": [self.version] * len(ids),
-            },
-            schema={
-                "account_id": pl.String(),
-                "score": pl.Int32(),
-                "pd": pl.Float64(),
-                "reason_codes": pl.List(pl.String()),
-                "model_version": pl.String(),
-            },
-        )

@@ -14,8 +14,8 @@ from cardpilot.notify.warning_notices import AdviceTerms
 from cardpilot.overdue.loading import load_overdue_policy
 from cardpilot.store.db import make_engine
 from cardpilot.warning.policy import load_warning_policy
+from support.scorers import warning_scorer
 
-from .conftest import FixedPdScorer
 from .test_warn_run import AS_OF, BALANCE, DUE, LATEST, MINIMUM, NOW, PDS, build_store
 
 WARNING = load_warning_policy()
@@ -76,7 +76,7 @@ def test_an_event_step_stores_and_queues_once_and_the_batch_agrees(store_url: st
     assert step(store_url, 0.33) == set()  # the same rule on the same statement
     assert (count(store_url, "warning_interventions"), count(store_url, "notify_outbox")) == (1, 1)
     batch = run_warning(
-        store_url, as_of=AS_OF, model=FixedPdScorer(PDS), now=NOW, timezone="Asia/Shanghai"
+        store_url, as_of=AS_OF, model=warning_scorer(PDS), now=NOW, timezone="Asia/Shanghai"
     )
     assert batch.already_stored == 1  # w2's offer, decided online first
     assert batch.stored == batch.interventions - 1

@@ -20,8 +20,7 @@ from cardpilot.store.frame_reads import query_frame
 from cardpilot.store.models import Account, Customer, LimitChange, Statement, Transaction
 from cardpilot.store.payments import Payment, insert_payments
 from cardpilot.store.watch_actions import HOLDS_IN_RANGE
-
-from .conftest import FixedPdScorer
+from support.scorers import WARNING_SCORER_VERSION, warning_scorer
 
 LATEST = dt.date(2026, 2, 28)
 DUE = dt.date(2026, 3, 20)
@@ -106,7 +105,7 @@ def warn_store(store_url: str) -> str:
 
 def run(url: str, pds: dict[str, float] = PDS, as_of: dt.date = AS_OF) -> Any:
     return run_warning(
-        url, as_of=as_of, model=FixedPdScorer(pds), now=NOW, timezone="Asia/Shanghai"
+        url, as_of=as_of, model=warning_scorer(pds), now=NOW, timezone="Asia/Shanghai"
     )
 
 
@@ -190,7 +189,7 @@ def test_the_instalment_offer_quotes_the_customers_own_figures(warn_store: str) 
     assert reasons[0]["zh-CN"].startswith("距到期还款日不足两天")
     assert reasons[0]["en"] == "The minimum payment is still unpaid two days before the due date"
     assert row["policy_version"].startswith("2026.12-warning-1+")
-    assert row["model_version"] == FixedPdScorer.version
+    assert row["model_version"] == WARNING_SCORER_VERSION
     body = scalar(
         warn_store,
         "SELECT body_text FROM notify_outbox WHERE account_id = 'w2-near-due'",

@@ -19,8 +19,8 @@ from cardpilot.notify.outbox import message_key
 from cardpilot.notify.settings import NotifySettings
 from cardpilot.privacy import FieldCipher, KeyRing
 from cardpilot.store.db import make_engine
+from support.scorers import warning_scorer
 
-from .conftest import FixedPdScorer
 from .test_warn_run import AS_OF, LATEST, PDS, build_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "notify"))
@@ -49,7 +49,7 @@ def test_quiet_hours_hold_an_in_app_warning_until_eight(
 ) -> None:
     build_store(store_url)
     result = run_warning(
-        store_url, as_of=AS_OF, model=FixedPdScorer(PDS), now=NIGHT, timezone="Asia/Shanghai"
+        store_url, as_of=AS_OF, model=warning_scorer(PDS), now=NIGHT, timezone="Asia/Shanghai"
     )
     assert result.queued == 4
     clock = {"now": NIGHT}

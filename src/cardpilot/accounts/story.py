@@ -20,11 +20,9 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-import polars as pl
 from sqlalchemy import Connection
 
 from cardpilot.domain.money import format_major
-from cardpilot.ledger.balances import balances
 from cardpilot.ledger.postings import Kind
 from cardpilot.privacy.masking import mask_email, mask_name, mask_national_id, mask_phone
 from cardpilot.store.account_story import AccountRecords, Row, read_account
@@ -116,7 +114,7 @@ def _statements(rows: list[Row]) -> list[dict[str, Any]]:
     ]
 
 
-def _postings(frame: pl.DataFrame) -> list[dict[str, Any]]:
+def _postings(rows: list[Row]) -> list[dict[str, Any]]:
     return [
         {
             "effective_on": p["effective_on"].isoformat(),
@@ -130,13 +128,11 @@ def _postings(frame: pl.DataFrame) -> list[dict[str, Any]]:
             "reference": p["reference"],
             "detail": p["detail"],
         }
-        for p in frame.iter_rows(named=True)
+        for p in rows
     ]
 
 
-def _balances(frame: pl.DataFrame, as_of: dt.date, currency: str) -> dict[str, Any]:
-    table = balances(frame, as_of)
-    row = table.row(0, named=True) if table.height else {}
+def _balances(row: Row, as_of: dt.date, currency: str) -> dict[str, Any]:
     parts = ("principal", "interest", "fees", "total")
     return {"as_of": as_of.isoformat(), "currency": currency} | {
         p: format_major(int(row.get(p) or 0)) for p in parts
@@ -243,10 +239,10 @@ def _contacts(records: AccountRecords) -> list[dict[str, Any]]:
         }
         for m in records.messages
     ]
-    events = records.postings.filter(pl.col("kind") == Kind.CONTACT.value)
     logged = [
         {"at": p["effective_at"].isoformat(), "type": "contact", "detail": p["detail"]}
-        for p in events.iter_rows(named=True)
+        for p in records.postings
+        if p["kind"] == Kind.CONTACT.value
     ]
     return sorted([*sent, *logged], key=lambda c: c["at"] or "")
 
@@ -293,7 +289,7 @@ def assemble_story(
         "as_of": as_of.isoformat(),
         "statements": _statements(records.statements),
         "postings": _postings(records.postings),
-        "balances": _balances(records.postings, as_of, currency),
+        "balances": _balances(records.balance, as_of, currency),
         "decisions": _decisions(records),
         "pending_limit_changes": pending,
         "plans": _plans(records),

@@ -46,12 +46,17 @@ def model_version_of(scorer: Scorer | None) -> str | None:
     return str(version) if version is not None else None
 
 
-def score_chunk(chunk: AccountChunk, scorer: Scorer, as_of: dt.date) -> pl.DataFrame:
+def score_chunk(
+    chunk: AccountChunk, scorer: Scorer, as_of: dt.date, *, reasons: bool = True
+) -> pl.DataFrame:
     """Features and scores of a chunk, one row per pending account, in the chunk's order;
     accounts without statements have null features and scores (``SCORE_COLUMNS``), whatever
-    else the chunk holds."""
+    else the chunk holds. ``reasons`` False: the score's reasons are left null (the reasons
+    with a direction cost more than the features; a caller that states no reason skips them)."""
     features = behaviour_features(chunk.frames, as_of)
-    scores = scored_with_directions(scorer, features) if features.height else pl.DataFrame()
+    scores = pl.DataFrame()
+    if features.height:
+        scores = scored_with_directions(scorer, features) if reasons else scored(scorer, features)
     if scores.height:
         features = features.join(
             scores.select("account_id", *SCORE_COLUMNS), on="account_id", how="left"
@@ -105,6 +110,15 @@ def overdue_since_limit_change(chunk: AccountChunk, as_of: dt.date) -> pl.DataFr
         ),
     )
     return counted
+
+
+def scored(scorer: Scorer, features: pl.DataFrame) -> pl.DataFrame:
+    """The scorer's scores and PDs without reasons (``reason_codes`` and ``positive_codes``
+    null): what a caller that states no reason needs."""
+    return scorer.score(features).with_columns(
+        pl.lit(None, dtype=pl.List(pl.String())).alias(name)
+        for name in ("reason_codes", "positive_codes")
+    )
 
 
 def scored_with_directions(scorer: Scorer, features: pl.DataFrame) -> pl.DataFrame:

@@ -56,6 +56,7 @@ from cardpilot.cli import audit as _audit  # noqa: E402,F401
 from cardpilot.cli import cases as _cases  # noqa: E402,F401
 from cardpilot.cli import demo as _demo  # noqa: E402,F401
 from cardpilot.cli import events as _events  # noqa: E402,F401
+from cardpilot.cli import experiments as _experiments  # noqa: E402,F401
 from cardpilot.cli import explain as _explain  # noqa: E402,F401
 from cardpilot.cli import fairness as _fairness  # noqa: E402,F401
 from cardpilot.cli import generate as _generate  # noqa: E402,F401

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, LIMITS_POLICY_OPTION, open_engine, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.cli.review import load_scorer
 from cardpilot.domain.money import format_major
 
@@ -138,9 +138,16 @@ def _print(summary: dict[str, Any], currency: str) -> None:
         f" {summary['declined']} declined, {summary['referred']} referred;"
         f" {summary['accounts_opened']} accounts opened ({summary['stored']} new decisions)"
     )
-    table = Table(title=f"By grade ({currency})")
-    for col in ("grade", "applicants", "approval", "bad rate", "bad rate offered", "limits"):
-        table.add_column(col)
+    table = titled_table(
+        "grade",
+        "applicants",
+        "approval",
+        "bad rate",
+        "bad rate offered",
+        "limits",
+        title=tr("By grade ({currency})").format(currency=currency),
+        right=("applicants", "approval", "bad rate", "bad rate offered", "limits"),
+    )
     for g in summary["grades"]:
         low, high = g["limit_min_minor"], g["limit_max_minor"]
         table.add_row(

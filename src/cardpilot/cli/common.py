@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import typer
 from rich.logging import RichHandler
@@ -34,6 +35,41 @@ OVERDUE_POLICY_OPTION = typer.Option(
     help="Overdue policy by name (`cardpilot policy list`), folder or overdue.yaml;"
     " default: the shipped one.",
 )
+EXPERIMENT_OPTION = typer.Option(
+    None,
+    "--experiment",
+    help="A running champion/challenger test (cardpilot experiments): its challenger decides"
+    " its share of the accounts, its champion the rest.",
+)
+
+
+def experiment_policies(
+    url: str, experiment: str | None, policy: str | None, kind: str
+) -> tuple[Any, str | None]:
+    """The test's two loaded policies (``--experiment``), or None and the ``--policy`` to use:
+    as given, else the challenger of the store's last promoted test of ``kind``, else None
+    (the shipped policy)."""
+    from cardpilot.batch.experiment_arms import ExperimentError, limit_arms, treatment_arms
+    from cardpilot.store.db import make_engine
+    from cardpilot.store.experiments import promoted_policy
+
+    if experiment is not None and policy is not None:
+        raise fail("give --experiment or --policy, not both: a test names its own policies")
+    db = make_engine(url)
+    try:
+        if experiment is not None:
+            try:
+                arms = (limit_arms if kind == "limits" else treatment_arms)(db, experiment)
+            except ExperimentError as exc:
+                raise fail(str(exc)) from None
+            return arms, None
+        if policy is None:
+            promoted = promoted_policy(db, kind)
+            if promoted is not None:
+                return None, promoted.challenger
+        return None, policy
+    finally:
+        db.dispose()
 
 
 def policy_path(value: str | Path | None, kind: str | None = None) -> Path | None:

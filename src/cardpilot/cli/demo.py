@@ -15,6 +15,7 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
+from cardpilot.cli.demo_events import demo_events
 from cardpilot.cli.notify import demo_step as notify_demo_step
 from cardpilot.cli.output import console, fail
 from cardpilot.cli.review import demo_review
@@ -84,6 +85,8 @@ def demo(
     _demo_overdue(url, dt.date.fromisoformat(str(reviewed["as_of"])), real_data=data is not None)
     console.rule("[bold]Notices: queue through the outbox and dispatch")
     notify_demo_step(url)
+    if data is None:  # the synthetic events are in the synthetic portfolio's currency (CNY)
+        demo_events(url, dt.date.fromisoformat(str(reviewed["as_of"])))
 
 
 def _fresh_demo_store(home: Path, *, real_data: bool) -> str:

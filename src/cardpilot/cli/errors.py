@@ -48,8 +48,12 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
             "give its encoding with --encoding (e.g. gb18030)",
             USER_ERROR,
         )
-    if isinstance(exc, FileNotFoundError | IsADirectoryError | NotADirectoryError):
-        return f"{exc.filename}: {exc.strerror.lower() if exc.strerror else exc}", USER_ERROR
+    if isinstance(exc, FileNotFoundError):
+        return f"{exc.filename}: no such file or folder", USER_ERROR
+    if isinstance(exc, IsADirectoryError):
+        return f"{exc.filename}: is a folder; give a file", USER_ERROR
+    if isinstance(exc, NotADirectoryError):
+        return f"{exc.filename}: a part of the path is a file, not a folder", USER_ERROR
     if isinstance(exc, PermissionError):
         return f"{exc.filename}: permission denied; check the file's owner and mode", USER_ERROR
     if isinstance(exc, DBAPIError):

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.config import get_settings
 from cardpilot.fairness.cycle import DEFAULT_LABEL, FairnessError, cycle_fairness_report
 from cardpilot.fairness.html import TEXTS, write_fairness_report
@@ -87,7 +86,7 @@ def print_report(result: dict[str, Any]) -> None:
         console.print(f"[red]{t['incomplete']}[/]")
     for attribute in result["attributes"]:
         # Short headings: the nine columns fit an 80-column terminal.
-        table = Table(
+        table = titled_table(
             t["group"],
             t["accounts"],
             t["increase_share"],

@@ -144,9 +144,12 @@ def _error_templates(locale: str) -> list[tuple[re.Pattern[str], list[str], str]
     found = []
     for template, translated in catalogue(locale).errors.items():
         pattern, names = _template_pattern(template)
-        found.append((pattern, names, translated))
-    # the most specific (longest) template first
-    return sorted(found, key=lambda t: -len(t[0].pattern))
+        words = "".join(literal for literal, *_ in string.Formatter().parse(template))
+        found.append((len(words), pattern, names, translated))
+    # the most specific template first: the one with the most text of its own, so that
+    # "No such option: {option}" wins over "{option} {value}: {reason}"
+    found.sort(key=lambda t: -t[0])
+    return [(pattern, names, translated) for _, pattern, names, translated in found]
 
 
 def translate_error(message: str) -> str:

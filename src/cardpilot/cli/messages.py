@@ -4,9 +4,15 @@
 English), typer's fixed texts, the ``--as-of`` rule and every text ``cardpilot.cli`` hands
 ``tr`` or ``titled_table`` (table headings), and merges them with Babel into
 ``locale/zh_CN/LC_MESSAGES/cardpilot.po``: new texts arrive untranslated, texts no longer used
-are dropped, translations are kept. The error templates (context ``error``) are written by
-hand in the ``.po`` and kept as they are. ``--check`` only reports what is missing (exit 1
-when a text has no translation).
+are dropped, translations are kept.
+
+Errors are translated by template (context ``error``, ``cli.i18n.translate_error``). Every
+error the command line writes itself (``fail(...)`` with a literal or f-string message, the
+error handler's explanations, the configuration's and the store access's errors) is gathered
+as a template (``f"--kind {kind!r} is not known"`` → ``"--kind {kind} is not known"``) and
+counts as translated when a template of the catalogue fits it; one that none fits is added to
+the ``.po`` untranslated. Templates written by hand for other errors are kept as they are.
+``--check`` only reports what is missing (exit 1 when a text has no translation).
 """
 
 from __future__ import annotations
@@ -14,12 +20,14 @@ from __future__ import annotations
 import ast
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from cardpilot.cli.i18n import DOMAIN, ERROR_CONTEXT, TYPER_TEXTS, USAGE, catalogue_path
 
 CLI_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = CLI_DIR.parent
 
 
 def tree_texts() -> list[str]:
@@ -95,6 +103,133 @@ def source_texts() -> list[str]:
     return texts
 
 
+# The errors the command line writes: ``fail(message)`` in its modules, and the exceptions the
+# error handler prints as they are (``cli.errors.explain``): configuration and store access.
+ERROR_CALLS = frozenset(
+    {
+        "fail",
+        "ConfigError",
+        "StoreURLError",
+        "StoreDriverMissingError",
+        "StoreUnreachableError",
+        "StoreMissingError",
+        "StoreBusyError",
+    }
+)
+ERROR_SOURCES = ("config.py", "store/access.py", "store/db.py")
+
+
+def _field_name(node: ast.expr) -> str:
+    """A template field's name for an f-string's expression: ``{exc.encoding}`` → encoding."""
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return node.attr
+    if isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant):
+        return str(node.slice.value)
+    if isinstance(node, ast.Call):
+        inner = [_field_name(a) for a in node.args]
+        return inner[0] if inner and inner[0] != "value" else "value"
+    return "value"
+
+
+def _constants_of(tree: ast.Module) -> dict[str, str]:
+    """The module's text constants (``EXAMPLES = "..."``), which an f-string shows as written."""
+    found: dict[str, str] = {}
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and len(node.targets) == 1
+            and isinstance(node.targets[0], ast.Name)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            found[node.targets[0].id] = node.value.value
+    return found
+
+
+def _template(node: ast.expr, constants: Mapping[str, str] | None = None) -> str | None:
+    """``node`` (a literal or an f-string) as an error template; ``None`` for anything else, or
+    for one with no words of its own."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value
+    if not isinstance(node, ast.JoinedStr):
+        return None
+    parts: list[str] = []
+    used: dict[str, int] = {}
+    for piece in node.values:
+        if isinstance(piece, ast.Constant):
+            parts.append(str(piece.value).replace("{", "{{").replace("}", "}}"))
+        elif isinstance(piece, ast.FormattedValue):
+            if isinstance(piece.value, ast.Name) and piece.value.id in (constants or {}):
+                fixed = (constants or {})[piece.value.id]
+                parts.append(fixed.replace("{", "{{").replace("}", "}}"))
+                continue
+            name = _field_name(piece.value)
+            used[name] = used.get(name, 0) + 1
+            parts.append("{" + (name if used[name] == 1 else f"{name}{used[name]}") + "}")
+    text = "".join(parts)
+    literal = "".join(p for p in parts if not p.startswith("{") or p.startswith("{{"))
+    # one with no words of its own (f"{exc}", f"{option} {value!r}: {exc}") shows another
+    # error's text, which has nothing to translate
+    return text if any(c.isalpha() for c in literal) else None
+
+
+def _error_nodes(tree: ast.AST, explaining: bool) -> list[ast.expr]:
+    found: list[ast.expr] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and node.args:
+            func = node.func
+            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
+            if name in ERROR_CALLS:
+                found.append(node.args[0])
+        if explaining and isinstance(node, ast.Return) and isinstance(node.value, ast.Tuple):
+            found.append(node.value.elts[0])  # errors.explain: (message, exit code)
+    return found
+
+
+def error_texts() -> list[str]:
+    """Every error template the command line writes itself, in source order."""
+    paths = [*sorted(CLI_DIR.glob("*.py")), *(PACKAGE_DIR / p for p in ERROR_SOURCES)]
+    texts: list[str] = []
+    for path in paths:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        constants = _constants_of(tree)
+        for node in _error_nodes(tree, explaining=path.name == "errors.py"):
+            template = _template(node, constants)
+            if template is not None and template not in texts:
+                texts.append(template)
+    return texts
+
+
+def _filled(template: str) -> str:
+    """``template`` with each field filled by a sample value, as an error would show it."""
+    import string
+
+    out = []
+    for literal, name, _spec, _conv in string.Formatter().parse(template):
+        out.append(literal)
+        if name is not None:
+            out.append(f"<{name}>")
+    return "".join(out)
+
+
+def untranslated_errors(texts: list[str] | None = None) -> list[str]:
+    """The error templates no zh-CN catalogue template fits (``translate_error`` leaves them)."""
+    from cardpilot.cli import i18n
+
+    before = i18n.current_locale()
+    i18n.use_locale("zh-CN")
+    try:
+        return [
+            t
+            for t in (error_texts() if texts is None else texts)
+            if i18n.translate_error(_filled(t)) == _filled(t)
+        ]
+    finally:
+        i18n.use_locale(before)
+
+
 def fixed_texts() -> list[str]:
     from cardpilot.cli.as_of import AS_OF_DEFAULT, AS_OF_TODAY
 
@@ -126,13 +261,17 @@ def merged(pot: Any) -> Any:
     errors = [m for m in po if m.context == ERROR_CONTEXT]
     for m in errors:
         pot.add(m.id, context=ERROR_CONTEXT)
+    for text in untranslated_errors():
+        pot.add(text, context=ERROR_CONTEXT)
     po.update(pot, no_fuzzy_matching=True)
     po.obsolete.clear()
     return po
 
 
 def untranslated(po: Any) -> list[str]:
-    return [str(m.id) for m in po if m.id and not m.string]
+    """The catalogue's texts with no translation, and the errors no template fits."""
+    missing = [str(m.id) for m in po if m.id and not m.string]
+    return missing + [t for t in untranslated_errors() if t not in missing]
 
 
 def main(argv: list[str]) -> int:

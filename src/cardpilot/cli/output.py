@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import typer
@@ -82,12 +82,30 @@ def envelope_data(printed: str | bytes) -> Any:
     return envelope["data"]
 
 
-def titled_table(*columns: str, title: str | None = None) -> Table:
+def titled_table(
+    *columns: str,
+    title: str | None = None,
+    right: Collection[str] = (),
+    fold: Collection[str] = (),
+    no_wrap: Collection[str] = (),
+) -> Table:
     """A Rich table whose column headings and title are written in the configured locale (the
-    title's ``{…}`` fields filled by the caller through ``tr``, or given already filled)."""
+    title's ``{…}`` fields filled by the caller through ``tr``, or given already filled).
+
+    ``right`` names the columns aligned right (figures), ``fold`` those whose long values fold
+    onto the next line rather than being cut, ``no_wrap`` those kept on one line; each by its
+    heading as written here, in English."""
     from cardpilot.cli.i18n import tr
 
-    return Table(*(tr(c) for c in columns), title=tr(title) if title else None)
+    table = Table(title=tr(title) if title else None)
+    for column in columns:
+        table.add_column(
+            tr(column),
+            justify="right" if column in right else "left",
+            overflow="fold" if column in fold else "ellipsis",
+            no_wrap=column in no_wrap,
+        )
+    return table
 
 
 def stop_live_displays() -> None:

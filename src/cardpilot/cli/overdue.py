@@ -15,7 +15,14 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_for_url, as_of_or_default
-from cardpilot.cli.common import DATABASE_OPTION, OVERDUE_POLICY_OPTION, database_url, policy_path
+from cardpilot.cli.common import (
+    DATABASE_OPTION,
+    EXPERIMENT_OPTION,
+    OVERDUE_POLICY_OPTION,
+    database_url,
+    experiment_policies,
+    policy_path,
+)
 from cardpilot.cli.i18n import tr
 from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.cli.progress import counted
@@ -47,6 +54,7 @@ def treat(
         None, "--out", help="Export the date's treatments (.csv or .parquet)."
     ),
     chunk_rows: int = typer.Option(50_000, "--chunk-rows", help="Accounts per chunk."),
+    experiment: str | None = EXPERIMENT_OPTION,
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -55,12 +63,13 @@ def treat(
     from cardpilot.jobs.overdue import TreatError, treat_overdue
     from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
 
+    url = database_url(database)
+    arms, policy = experiment_policies(url, experiment, policy, "overdue")
     try:
-        chosen = load_overdue_policy(policy_path(policy, OVERDUE))
+        chosen = arms.champion if arms else load_overdue_policy(policy_path(policy, OVERDUE))
     except OverduePolicyError as exc:
         raise fail(str(exc)) from exc
     scorer = load_scorer(model, family)
-    url = database_url(database)
     day = as_of_for_url(as_of, url)
     with _progress("treat", as_json) as on_progress:
         try:
@@ -72,6 +81,7 @@ def treat(
                 chunk_rows=chunk_rows,
                 out=out,
                 progress=on_progress,
+                experiment=arms,
             )
         except TreatError as exc:
             raise fail(str(exc)) from None
@@ -122,7 +132,7 @@ def report(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Buckets and roll rates, treatments by segment, plans kept and broken, fees charged and
-    waived: one self-contained HTML page (``--json``: the figures)."""
+    waived: one self-contained HTML page (with --json: the figures)."""
     from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
     from cardpilot.reports.overdue import (
         OverdueReportError,

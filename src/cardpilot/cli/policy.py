@@ -1,4 +1,5 @@
-"""Policy commands: ``cardpilot policy list | validate | show | diff | calibrate | migrate``.
+"""Policy commands: ``cardpilot policy list | validate | show | diff | publish | calibrate |
+migrate``.
 
 Every policy argument is a name (``cardpilot policy list``) or a folder."""
 
@@ -9,12 +10,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, policy_path
 from cardpilot.cli.i18n import tr
-from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, fail, print_json, titled_table
 from cardpilot.config import get_settings
 from cardpilot.domain.money import format_major
 from cardpilot.overdue.loading import OverduePolicyError, load_overdue_policy
@@ -26,6 +26,7 @@ from cardpilot.policy.catalogue import (
     local_dir,
     policy_entries,
 )
+from cardpilot.policy.customer import customer_version
 from cardpilot.policy.diff import diff_policies
 from cardpilot.policy.loading import PolicyError, default_policy_path, load_policy
 from cardpilot.policy.migration import MigrationError, migrate_policy_folder
@@ -152,13 +153,18 @@ def list_policies(as_json: bool = JSON_OPTION) -> None:
     if as_json:
         print_json("policy list", {"local_dir": _local_dir_text(), "policies": rows})
         return
-    table = Table(title=tr("policies (--policy NAME)"))
-    table.add_column(tr("name"), no_wrap=True)
-    table.add_column(tr("source"))
-    table.add_column(tr("currency"))
-    table.add_column(tr("limits.yaml version"), overflow="fold")
-    table.add_column(tr("overdue.yaml version"), overflow="fold")
-    table.add_column(tr("warning.yaml version"), overflow="fold")
+    versions = ("limits.yaml version", "overdue.yaml version", "warning.yaml version")
+    table = titled_table(
+        "name",
+        "source",
+        "currency",
+        "limits.yaml version",
+        "overdue.yaml version",
+        "warning.yaml version",
+        title="policies (--policy NAME)",
+        no_wrap=("name",),
+        fold=versions,
+    )
     for row in rows:
         files = row["files"]
         table.add_row(
@@ -201,25 +207,6 @@ def validate(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -
         console.print(f"[green]valid[/] customer policy {customer}")
 
 
-def customer_version(path: Path | None, policy: Any) -> str | None:
-    """The version of the folder's ``customer.yaml`` checked against its limit policy (None:
-    the folder has none); ``PolicyError`` names what is wrong."""
-    from cardpilot.policy.customer import (
-        CUSTOMER_FILE,
-        application_limit_policy,
-        load_customer_policy,
-    )
-
-    folder = path or default_policy_path()
-    folder = folder.parent if folder.is_file() else folder
-    if not (folder / CUSTOMER_FILE).is_file():
-        return None
-    customer = load_customer_policy(folder)
-    if customer.applications is not None:
-        application_limit_policy(policy, customer)
-    return customer.version
-
-
 @policy_app.command("show")
 def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> None:
     """Show a policy's grades, limits, triggers, caps and segments."""
@@ -234,9 +221,9 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
         f"{summary['review_cycle_months']} months, limits rounded down to "
         f"{summary['limit_step']})"
     )
-    grades = Table(title="grades")
-    for column in ("grade", "score", "initial limit", "increase", "decrease", "cap"):
-        grades.add_column(tr(column))
+    grades = titled_table(
+        "grade", "score", "initial limit", "increase", "decrease", "cap", title="grades"
+    )
     for g in summary["grades"]:
         band = (
             f"{g['score_min']}–{g['score_max']}"
@@ -258,9 +245,9 @@ def show(policy_ref: str | None = POLICY_ARG, as_json: bool = JSON_OPTION) -> No
             cap,
         )
     console.print(grades)
-    segments = Table(title="segments (first match wins)")
-    for column in ("segment", "increase", "placement pull"):
-        segments.add_column(tr(column))
+    segments = titled_table(
+        "segment", "increase", "placement pull", title="segments (first match wins)"
+    )
     for s in summary["segments"]:
         segments.add_row(
             f"{s['label_zh']} {s['label_en']}", s["increase"], str(s["placement_pull"])
@@ -291,14 +278,45 @@ def diff(
     if not changes:
         console.print(f"no differences ({a.version} = {b.version})")
         return
-    table = Table(title=f"{a.version} → {b.version}")
-    for column in ("path", "change", "old", "new"):
-        table.add_column(tr(column))
+    table = titled_table("path", "change", "old", "new", title=f"{a.version} → {b.version}")
     for c in changes:
         table.add_row(
             c.path, c.kind, "" if c.old is None else str(c.old), "" if c.new is None else str(c.new)
         )
     console.print(table)
+
+
+@policy_app.command("publish")
+def publish(
+    folder: Annotated[
+        Path, typer.Argument(help="Folder of the new policy's files (limits.yaml, ...).")
+    ],
+    name: str = typer.Option(..., "--name", help="Name to publish it under (not yet taken)."),
+    database: str | None = DATABASE_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Validate a policy folder and publish it, under a new name, into the local policy
+    folder (policy_dir); audited. A published policy is never changed."""
+    from cardpilot.cli.common import open_engine
+    from cardpilot.jobs.policy_publish import PUBLISHABLE, PublishError, publish_policy
+
+    if not folder.is_dir():
+        raise fail(f"{folder}: not a folder")
+    files = {
+        f: (folder / f).read_text(encoding="utf-8") for f in PUBLISHABLE if (folder / f).is_file()
+    }
+    engine = open_engine(database)
+    try:
+        published = publish_policy(engine, name, files, get_settings())
+    except PublishError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        engine.dispose()
+    if as_json:
+        print_json("policy publish", published.as_json())
+        return
+    versions = ", ".join(f"{f} {v}" for f, v in published.versions.items())
+    console.print(f"[green]published[/] policy {published.name} ({versions}) in {published.path}")
 
 
 @policy_app.command("calibrate")
@@ -461,9 +479,16 @@ def _print_calibration(
     comments_kept: bool,
 ) -> None:
     """The calibrated cut-offs with each grade's accounts and observed default rate."""
-    table = Table(title=f"calibrated cut-offs ({result.accounts:,} accounts as of {result.as_of})")
-    for column in ("grade", "score", "accounts", "default rate"):
-        table.add_column(tr(column), justify="left" if column == "grade" else "right")
+    table = titled_table(
+        "grade",
+        "score",
+        "accounts",
+        "default rate",
+        title=tr("calibrated cut-offs ({accounts} accounts as of {as_of})").format(
+            accounts=f"{result.accounts:,}", as_of=result.as_of
+        ),
+        right=("score", "accounts", "default rate"),
+    )
     by_grade = {r["grade"]: r for r in rows or []}
     for g in grades:
         r = by_grade.get(str(g["grade"]), {})

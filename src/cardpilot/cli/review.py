@@ -8,19 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_or_today, parse_as_of
 from cardpilot.cli.common import (
     DATABASE_OPTION,
+    EXPERIMENT_OPTION,
     LIMITS_POLICY_OPTION,
     database_url,
+    experiment_policies,
     open_engine,
     policy_path,
 )
 from cardpilot.cli.i18n import tr
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.cli.progress import counted
 from cardpilot.domain.money import format_major, to_minor
 
@@ -98,6 +99,7 @@ def review(
     report: Path | None = typer.Option(None, "--report", help="Write the HTML review report."),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Accounts per chunk."),
     spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master URL."),
+    experiment: str | None = EXPERIMENT_OPTION,
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -109,9 +111,10 @@ def review(
 
     if engine not in ENGINES:
         raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
-    chosen = _policy(policy)
-    scorer = load_scorer(model, family)
     url = database_url(database)
+    arms, policy = experiment_policies(url, experiment, policy, "limits")
+    chosen = arms.champion if arms is not None else _policy(policy)
+    scorer = load_scorer(model, family)
     spark = None
     if engine == "spark":
         from cardpilot.engines.spark import local_spark_session
@@ -130,6 +133,7 @@ def review(
                 progress=on_progress,
                 spark=spark,
                 tips_advice=tips_advice(policy),
+                experiment=arms,
             )
         except ReviewError as exc:
             raise fail(str(exc)) from None
@@ -184,11 +188,12 @@ def _print_review(result: Any) -> None:
         ("grade", result.by_grade),
         ("segment", result.by_segment),
     ):
-        table = Table(
-            title=tr("cycle {cycle} by {what}").format(cycle=result.cycle_id, what=tr(title))
+        table = titled_table(
+            title,
+            "accounts",
+            title=tr("cycle {cycle} by {what}").format(cycle=result.cycle_id, what=tr(title)),
+            right=("accounts",),
         )
-        table.add_column(tr(title))
-        table.add_column(tr("accounts"), justify="right")
         for key, n in counts.items():
             table.add_row(key, f"{n:,}")
         console.print(table)
@@ -248,9 +253,17 @@ def watch(
     if report.actions:
         done = ", ".join(f"{n:,} {action}" for action, n in report.actions.items())
         console.print(f"actions taken on the flags: {done}")
-    table = Table()
-    for column in ("account", "grade", "from", "to", "old limit", "new limit", "flags", "reasons"):
-        table.add_column(tr(column))
+    table = titled_table(
+        "account",
+        "grade",
+        "from",
+        "to",
+        "old limit",
+        "new limit",
+        "flags",
+        "reasons",
+        right=("old limit", "new limit", "flags"),
+    )
     for w in watches.head(limit).iter_rows(named=True):
         table.add_row(
             w["account_id"],
@@ -321,9 +334,9 @@ def assign(
             {"currency": chosen.limits.currency, "applicants": len(rows), "offers": rows},
         )
         return
-    table = Table()
-    for column in ("applicant", "grade", "action", "initial limit", "reasons"):
-        table.add_column(tr(column))
+    table = titled_table(
+        "applicant", "grade", "action", "initial limit", "reasons", right=("initial limit",)
+    )
     for r in rows[:50]:
         limit = r["initial_limit_minor"]
         table.add_row(

@@ -1,5 +1,5 @@
 """``cardpilot serve`` (the HTTP decision service) and its callers: ``cardpilot users
-add|disable|list`` and ``cardpilot keys create|revoke|list`` (docs/service.md)."""
+add|disable|list`` and ``cardpilot keys create|revoke|list|rotate-signing`` (docs/service.md)."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, database_url, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 
 users_app = typer.Typer(help="Staff who sign in to the HTTP service.", no_args_is_help=True)
 keys_app = typer.Typer(help="API keys of the bank's systems.", no_args_is_help=True)
@@ -129,7 +128,7 @@ def users_list(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTI
     if as_json:
         print_json("users list", {"users": [u.as_json() for u in users]})
         return
-    table = Table("user", "role", "disabled", "created")
+    table = titled_table("user", "role", "disabled", "created")
     for u in users:
         j = u.as_json()
         table.add_row(u.username, u.role, "yes" if u.disabled else "", j["created_at"])
@@ -197,8 +196,34 @@ def keys_list(database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTIO
     if as_json:
         print_json("keys list", {"keys": [k.as_json() for k in keys]})
         return
-    table = Table("key", "name", "role", "created", "revoked")
+    table = titled_table("key", "name", "role", "created", "revoked")
     for k in keys:
         j = k.as_json()
         table.add_row(k.key_id, k.name, k.role, j["created_at"], j["revoked_at"] or "")
     console.print(table)
+
+
+@keys_app.command("rotate-signing")
+def keys_rotate_signing(
+    database: str | None = DATABASE_OPTION, as_json: bool = JSON_OPTION
+) -> None:
+    """Make a new token signing key the active one in the home folder's key file; keys whose
+    tokens have all expired are dropped. Restart the service afterwards."""
+    from cardpilot.config import get_settings
+    from cardpilot.service.callers import rotate_signing_key
+    from cardpilot.service.credentials import CredentialError
+
+    db = open_engine(database)
+    try:
+        rotation = rotate_signing_key(db, get_settings())
+    except CredentialError as exc:
+        raise fail(str(exc)) from exc
+    finally:
+        db.dispose()
+    if as_json:
+        print_json("keys rotate-signing", rotation.as_json())
+        return
+    console.print(
+        f"signing key {rotation.active} active; still verifying: {', '.join(rotation.kept) or '-'}"
+        f"; dropped: {', '.join(rotation.retired) or '-'}. Restart cardpilot serve."
+    )

@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.table import Table
 
 from cardpilot.cli import app
 from cardpilot.cli.as_of import as_of_for_url, parse_as_of
 from cardpilot.cli.common import DATABASE_OPTION, database_url, policy_path
-from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.cli.overdue import overdue_app
 from cardpilot.cli.progress import counted
 from cardpilot.cli.review import load_scorer
@@ -81,6 +81,8 @@ def simulate(
     backtest: bool = typer.Option(True, "--backtest/--no-backtest", help="Back-test on outcomes."),
     out: Path | None = typer.Option(None, "--out", help="Write the HTML report."),
     chunk_rows: int = typer.Option(100_000, "--chunk-rows", help="Accounts per chunk."),
+    engine: str = typer.Option("local", "--engine", help="local (in-process) or spark."),
+    spark_master: str = typer.Option("local[2]", "--spark-master", help="Spark master URL."),
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -88,6 +90,7 @@ def simulate(
     segment and in total; no decision is written."""
     from cardpilot.jobs.simulate import SimulationError, simulate_portfolio
 
+    _check_engine(engine)
     if out is not None and out.suffix.lower() not in (".html", ".htm"):
         raise fail(f"--out {out}: the report is HTML; use a .html file name")
     chosen, folder = _named(policy, "--policy")
@@ -95,6 +98,7 @@ def simulate(
     priced = _assumptions(assumptions, folder)
     scorer = load_scorer(model, family)
     url = database_url(database)
+    spark = _spark_session(engine, spark_master)
     with counted(err_console, "simulate", transient=as_json) as on_progress:
         try:
             result = simulate_portfolio(
@@ -105,6 +109,8 @@ def simulate(
                 against=compared,
                 as_of=parse_as_of(as_of),
                 label=label if backtest else None,
+                engine=engine,
+                spark=spark,
                 chunk_rows=chunk_rows,
                 progress=on_progress,
             )
@@ -124,25 +130,51 @@ def simulate(
         console.print(f"report → {out}")
 
 
+def _check_engine(engine: str) -> None:
+    from cardpilot.engines.deciders import ENGINES
+
+    if engine not in ENGINES:
+        raise fail(f"--engine {engine!r}: use one of {', '.join(ENGINES)}")
+
+
+def _spark_session(engine: str, spark_master: str) -> Any:
+    """The Spark session the ``spark`` engine decides on; None for ``local``."""
+    if engine != "spark":
+        return None
+    from cardpilot.engines.spark import local_spark_session
+
+    return local_spark_session(spark_master)
+
+
 def _print(payload: dict[str, Any]) -> None:
     policy, against = payload["policies"]
     console.print(
         f"simulation as of {payload['as_of']} · {payload['currency']} · model"
         f" {payload['model_version']} · assumptions {payload['assumptions_version']}"
     )
-    table = Table(title="in total (money in major units)")
-    table.add_column("")
-    for figures in (policy, against):
-        table.add_column(f"{figures['name']}\n{figures['policy_version'] or ''}", justify="right")
-    table.add_column("difference", justify="right")
+    named = [f"{f['name']}\n{f['policy_version'] or ''}" for f in (policy, against)]
+    table = titled_table(
+        "",
+        *named,
+        "difference",
+        title="in total (money in major units)",
+        right=(*named, "difference"),
+    )
     for key in (*SHOWN, *SHOWN_MONEY):
         values = [policy["total"][key], against["total"][key], payload["difference"]["total"][key]]
         table.add_row(key, *(f"{v if isinstance(v, int) else Decimal(v):,}" for v in values))
     console.print(table)
-    by_grade = Table(title="net and expected loss by grade")
-    by_grade.add_column("grade")
-    for column in ("net", "net (against)", "Δ net", "expected loss", "Δ expected loss"):
-        by_grade.add_column(column, justify="right")
+    figures = ("net", "net (against)", "Δ net", "expected loss", "Δ expected loss")
+    by_grade = titled_table(
+        "grade",
+        "net",
+        "net (against)",
+        "Δ net",
+        "expected loss",
+        "Δ expected loss",
+        title="net and expected loss by grade",
+        right=figures,
+    )
     theirs = {r["grade"]: r for r in against["by_grade"]}
     change = {r["grade"]: r for r in payload["difference"]["by_grade"]}
     for row in policy["by_grade"]:
@@ -163,9 +195,18 @@ def _print(payload: dict[str, Any]) -> None:
 
 
 def _print_backtest(backtest: dict[str, Any]) -> None:
-    table = Table(title=f"back-test on {backtest['label']} (policy {backtest['policy']})")
-    for column in ("grade", "accounts", "observed", "predicted", "95 % interval", "within"):
-        table.add_column(column, justify="right")
+    table = titled_table(
+        "grade",
+        "accounts",
+        "observed",
+        "predicted",
+        "interval (95 %)",
+        "within",
+        title=tr("back-test on {label} (policy {policy})").format(
+            label=backtest["label"], policy=backtest["policy"]
+        ),
+        right=("grade", "accounts", "observed", "predicted", "interval (95 %)", "within"),
+    )
     for r in backtest["grades"]:
         low, high = r["defaults_interval"]
         table.add_row(
@@ -255,8 +296,7 @@ def _print_overdue(payload: dict[str, Any]) -> None:
         " observed from the account's bucket"
     )
     for p in payload["policies"]:
-        table = Table(title=f"{p['name']} ({p['policy_version']}): next cycle, expected")
-        for column in (
+        columns = (
             "segment",
             "treatment",
             "accounts",
@@ -267,8 +307,23 @@ def _print_overdue(payload: dict[str, Any]) -> None:
             "waived",
             "contact cost",
             "unrated",
-        ):
-            table.add_column(column, justify="right")
+        )
+        table = titled_table(
+            "segment",
+            "treatment",
+            "accounts",
+            "cures",
+            "roll forward",
+            "write-off",
+            "fees charged",
+            "waived",
+            "contact cost",
+            "unrated",
+            title=tr("{name} ({version}): next cycle, expected").format(
+                name=p["name"], version=p["policy_version"]
+            ),
+            right=columns,
+        )
         for r in p["by_treatment"]:
             table.add_row(
                 r["risk_segment"],

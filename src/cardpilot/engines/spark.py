@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from cardpilot.domain.experiments import ARMS, Arms, arms_of
 from cardpilot.engines.local import decide_batches
 from cardpilot.policy.limits import ReasonTexts, decision_arrow_schema, input_columns
 from cardpilot.policy.schema import Policy
@@ -79,3 +80,46 @@ def review_spark(
         yield from decide_batches(batches, policy, as_of, reason_texts=texts)
 
     return features.select(*present).mapInArrow(decide, spark_decision_schema())
+
+
+def with_spark_arms(features: DataFrame, test: str, share_bp: int) -> DataFrame:
+    """``features`` with each account's ``arm`` in a test, computed on the executors by a
+    pandas UDF over ``cardpilot.domain.experiments.arms_of``: the same pure function as the
+    local engine, so both put every account in the same arm."""
+    import pandas as pd
+    from pyspark.sql.functions import col
+    from pyspark.sql.pandas.functions import pandas_udf
+
+    def arm(account_ids):  # type: ignore[no-untyped-def]
+        return pd.Series(arms_of(account_ids.tolist(), test, share_bp), dtype=object)
+
+    # Spark reads the UDF's kind from its type hints, as objects (this module's postponed
+    # annotations would be strings naming a pandas imported here only).
+    arm.__annotations__ = {"account_ids": pd.Series, "return": pd.Series}
+    udf: Any = pandas_udf(arm, "string")  # type: ignore[call-overload]
+    return features.withColumn("arm", udf(col("account_id")))
+
+
+def review_spark_experiment(
+    features: DataFrame,
+    arms: Arms[Policy],
+    as_of: dt.date,
+    *,
+    reason_texts: ReasonTexts | None = None,
+) -> DataFrame:
+    """Decide a Spark DataFrame of scored features under a champion/challenger test: each
+    account by its arm's policy (``with_spark_arms``); the decision table's columns with
+    ``experiment`` and ``arm``."""
+    from pyspark.sql.functions import col, lit
+
+    split = with_spark_arms(features, arms.name, arms.share_bp)
+    parts = [
+        review_spark(
+            split.filter(col("arm") == arm).drop("arm"),
+            arms.policy(arm),
+            as_of,
+            reason_texts=reason_texts,
+        ).withColumns({"experiment": lit(arms.name), "arm": lit(arm)})
+        for arm in ARMS
+    ]
+    return parts[0].unionByName(parts[1])

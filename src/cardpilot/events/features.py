@@ -23,6 +23,7 @@ is therefore the same whatever the order the events arrive in within the window.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,6 +189,7 @@ def _iso(value: dt.date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
+@functools.lru_cache(maxsize=4096)
 def _month_index(month: str) -> int:
     year, mon = month.split("-")
     return int(year) * 12 + int(mon) - 1
@@ -285,7 +287,7 @@ def _apply_money(
     balance, paid, spend = _money_effect(event)
     if spend:
         state.spend_by_month, state.first_month = _add_spend(
-            state, local.strftime("%Y-%m"), spend, months
+            state, f"{local.year:04d}-{local.month:02d}", spend, months
         )
     after_statement = state.statement_at is None or at > state.statement_at
     if after_statement:
@@ -344,8 +346,11 @@ def apply_event(
     state.last_sequence = max(state.last_sequence, event.sequence)
     state.last_occurred_at = latest
     state.events_applied += 1
-    if state.recent and (state.recent[0].at < horizon or len(state.recent) > 1):
-        state.recent = tuple(sorted((r for r in state.recent if r.at >= horizon), key=_at))
+    recent = state.recent
+    # Kept in time order, within the window: sorted again only when an event arrived out of
+    # order or the oldest one left the window (the order is kept after every event).
+    if recent and (recent[0].at < horizon or (len(recent) > 1 and recent[-1].at < recent[-2].at)):
+        state.recent = tuple(sorted((r for r in recent if r.at >= horizon), key=_at))
     return state
 
 

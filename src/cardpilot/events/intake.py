@@ -78,15 +78,19 @@ def parse_batch(raws: Iterable[bytes]) -> list[Event | Rejection]:
     return [parse_event(raw) for raw in raws]
 
 
-def batch_keys(parsed: Iterable[Event | Rejection]) -> tuple[set[str], set[str], set[int]]:
-    """The event ids, accounts and sequences the store is asked about."""
-    ids, accounts, sequences = set(), set(), set()
+def batch_keys(
+    parsed: Iterable[Event | Rejection],
+) -> tuple[set[str], set[str], set[tuple[str, int]]]:
+    """The event ids, accounts and (account, sequence) keys the store is asked about."""
+    ids: set[str] = set()
+    accounts: set[str] = set()
+    keys: set[tuple[str, int]] = set()
     for item in parsed:
         if not isinstance(item, Rejection):
             ids.add(item.event_id)
             accounts.add(item.account_id)
-            sequences.add(item.sequence)
-    return ids, accounts, sequences
+            keys.add((item.account_id, item.sequence))
+    return ids, accounts, keys
 
 
 def _hours(delta: dt.timedelta) -> str:

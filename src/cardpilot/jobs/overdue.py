@@ -18,6 +18,10 @@ exactly once and posts nothing twice.
 
 The policy and the accounts must be in the same currency (the engine does not convert; the UCI
 data is NT$: use ``--policy uci-twd``, as for the review).
+
+A champion/challenger test (``experiment``) splits the treatment as it splits the review: each
+overdue account is treated by its arm's policy alone (``cardpilot.domain.experiments``), and
+each decision records the test, the arm and its policy's version.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from cardpilot.batch.ledger_view import known_through
 from cardpilot.batch.loop import ChunkSteps, StageClock, run_chunked
 from cardpilot.batch.scoring import Scorer, model_version_of
 from cardpilot.config import get_settings
+from cardpilot.domain.experiments import ARMS, Arms, arm_column
 from cardpilot.notify.compose import Composer, default_composer
 from cardpilot.notify.treatment_notices import enqueue_on, treatment_notices
 from cardpilot.overdue.aging import LEDGER_PAYMENTS, LedgerPayments, age_accounts
@@ -94,6 +99,7 @@ class TreatResult:
     as_of: dt.date
     policy_version: str
     model_version: str | None
+    experiment: str | None = None  # the champion/challenger test that split the run
     treated: int = 0  # decisions inserted by this run
     skipped: int = 0  # overdue accounts already treated on this date by an earlier run
     on_plan: int = 0  # accounts left to their accepted or active 和谐还款 plan (not treated)
@@ -213,6 +219,7 @@ def treat_overdue(
     progress: ProgressCallback | None = None,
     model_version: str | None = None,
     timezone: str | None = None,
+    experiment: Arms[OverduePolicy] | None = None,
 ) -> TreatResult:
     """Treat every account of the store overdue on ``as_of`` and not yet treated that day.
 
@@ -220,23 +227,34 @@ def treat_overdue(
     ``None`` leaves the PD unknown (no rule passes on it: such accounts fall to the rules on
     days past due and promises, or the catch-all). ``out``: export the date's decisions.
     ``timezone``: the issuer's, the day its postings fall on (default ``CARDPILOT_TIMEZONE``).
+    ``experiment``: a champion/challenger test's two policies (``policy`` is then its champion).
     """
     started = time.perf_counter()
+    if experiment is not None:
+        if experiment.starts_after(as_of):
+            raise TreatError(
+                f"test {experiment.name} starts on {experiment.start_on}: a treatment as of"
+                f" {as_of} comes before it"
+            )
+        policy = experiment.champion
     policy = policy or load_overdue_policy()
+    arms = experiment or Arms("", 0, policy, policy)
     db = open_store(database_url)
     try:
-        require_currency(
-            db,
-            policy.file.currency,
-            error=TreatError,
-            amounts="the overdue policy's amounts",
-            fix="Treat with a policy in the accounts' currency (docs/overdue.md).",
-            kind=OVERDUE,
-        )
+        for each in {id(p): p for p in (arms.champion, arms.challenger)}.values():
+            require_currency(
+                db,
+                each.file.currency,
+                error=TreatError,
+                amounts="the overdue policy's amounts",
+                fix="Treat with a policy in the accounts' currency (docs/overdue.md).",
+                kind=OVERDUE,
+            )
         model_version = model_version or model_version_of(scorer)
         result = TreatResult(str(uuid.uuid4()), as_of, policy.version, model_version)
+        result.experiment = experiment.name if experiment is not None else None
         zone = timezone or get_settings().timezone
-        steps = _steps(db, scorer, policy, result, default_composer(), zone)
+        steps = _steps(db, scorer, arms, result, default_composer(), zone)
         result.payments_known_through = known_through(db, zone)
         chunks = read_treatment_chunks(db, as_of, chunk_rows)
         clock = StageClock(DECIDE_STAGE)
@@ -265,15 +283,58 @@ def treat_overdue(
     return result
 
 
+def _treat_chunk(
+    chunk: TreatmentChunk,
+    scorer: Scorer | None,
+    policy: OverduePolicy,
+    result: TreatResult,
+) -> pl.DataFrame:
+    """One chunk's treatments under one policy, with old and new limits."""
+    ledger = chunk_ledger(chunk, result.payments_known_through, result.as_of)
+    treated = treat_frames(
+        chunk_frames(chunk), scorer, policy, result.as_of, chunk.broken, ledger=ledger
+    )
+    if not treated.height:
+        return treated
+    old_limits = chunk.accounts.rename({"credit_limit_minor": "old_limit_minor"})
+    return with_limits(treated, old_limits, policy.file.limit_cut_step_yuan)
+
+
+def _treat_split(
+    chunk: TreatmentChunk,
+    scorer: Scorer | None,
+    arms: Arms[OverduePolicy],
+    result: TreatResult,
+) -> pl.DataFrame:
+    """A chunk's treatments under a test: every account as its arm's policy treats it (each
+    policy treats the chunk; an account keeps its own arm's row)."""
+    parts = []
+    for arm in ARMS:
+        treated = _treat_chunk(chunk, scorer, arms.policy(arm), result)
+        if not treated.height:
+            continue
+        own = treated.with_columns(arm_column(treated["account_id"], arms.name, arms.share_bp))
+        parts.append(own.filter(pl.col("arm") == arm))
+    if not parts:
+        return pl.DataFrame()
+    return (
+        pl.concat(parts, how="diagonal_relaxed")
+        .sort("account_id")
+        .with_columns(pl.lit(arms.name, dtype=pl.String).alias("experiment"))
+    )
+
+
 def _steps(
     db: Engine,
     scorer: Scorer | None,
-    policy: OverduePolicy,
+    arms: Arms[OverduePolicy],
     result: TreatResult,
     composer: Composer,
     zone: str,
 ) -> ChunkSteps[TreatmentChunk, _Decided, _Written]:
-    """The treatment's steps of the chunked loop: decide a chunk, write it, add it up."""
+    """The treatment's steps of the chunked loop: decide a chunk, write it, add it up.
+    ``arms``: a test's two policies (outside a test, the one policy twice and no name)."""
+    split = bool(arms.name)
 
     def decide(chunk: TreatmentChunk, clock: StageClock) -> _Decided | None:
         result.skipped += chunk.skipped
@@ -281,15 +342,23 @@ def _steps(
         if not (chunk.accounts.height and chunk.statements.height):
             return None
         with clock.timing(DECIDE_STAGE):
-            ledger = chunk_ledger(chunk, result.payments_known_through, result.as_of)
-            treated = treat_frames(
-                chunk_frames(chunk), scorer, policy, result.as_of, chunk.broken, ledger=ledger
-            )
+            if split:
+                treated = _treat_split(chunk, scorer, arms, result)
+            else:
+                treated = _treat_chunk(chunk, scorer, arms.champion, result)
             if not treated.height:
                 return None
-            old_limits = chunk.accounts.rename({"credit_limit_minor": "old_limit_minor"})
-            step = policy.file.limit_cut_step_yuan
-            return _Decided(chunk, with_limits(treated, old_limits, step), treated.height)
+            return _Decided(chunk, treated, treated.height)
+
+    def notices(stored: pl.DataFrame, decided: _Decided) -> list[Any]:
+        if not split:
+            return treatment_notices(stored, arms.champion)
+        out = []
+        for arm in ARMS:
+            own = decided.treatments.filter(pl.col("arm") == arm).select("account_id")
+            mine = stored.join(own, on="account_id", how="semi")
+            out.extend(treatment_notices(mine, arms.policy(arm)) if mine.height else [])
+        return out
 
     def write(decided: _Decided, before_commit: Callable[[], None]) -> _Written:
         chunk = decided.chunk
@@ -302,7 +371,7 @@ def _steps(
             charges = inserted_charges(conn, result.run_key, chunk.first, chunk.last)
             posted = insert_postings(conn, treatment_postings(charges, zone))
             stored = inserted_treatments(conn, result.run_key, chunk.first, chunk.last)
-            queued = enqueue_on(conn, treatment_notices(stored, policy), composer)
+            queued = enqueue_on(conn, notices(stored, decided), composer)
             before_commit()
         return _Written(sum(actions.values()), queued, actions, posted)
 
@@ -329,6 +398,7 @@ def audit_treat_run(db: Engine, result: TreatResult, treatments: pl.DataFrame) -
         "as_of": result.as_of.isoformat(),
         "policy_version": result.policy_version,
         "model_version": result.model_version,
+        **({"experiment": result.experiment} if result.experiment else {}),
         "treated": result.treated,
         "skipped": result.skipped,
         "notices": result.notices,

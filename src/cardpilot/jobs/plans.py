@@ -8,7 +8,8 @@ re-folded and the results written back: the plan row's status and amounts (a cac
 fold) and, per event, what the machine made of it (a transition with its reason, a rejection
 with its reason, or nothing). Because event ids are unique and the fold orders events by
 (date, kind, id), recording the same payment twice, or replaying a payment file, gives the
-same state.
+same state. Each new offer, acceptance or refusal (and a payment recorded by hand) is appended
+to the audit trail in its transaction, by the ``actor`` given (``batch.plan_audit``).
 
 ``advance_plans(engine, as_of)`` turns the stored payments of each open plan's account into
 payment events (``transactions`` of kind ``payment`` when the account has any, otherwise the
@@ -27,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine, Row
 
+from cardpilot.batch.plan_audit import audit_offer, audit_step, plan_state
 from cardpilot.batch.plan_ledger import post_offer, post_plan_money
 from cardpilot.config import get_settings
 from cardpilot.domain.fees import OverdueBalances
@@ -46,6 +48,7 @@ from cardpilot.domain.waivers import current_balance, schedule_fees, split_waive
 from cardpilot.overdue.charges import assess_charges
 from cardpilot.overdue.schema import OverduePolicy
 from cardpilot.policy.base import percent_to_bp
+from cardpilot.store.audit import audited_transaction
 from cardpilot.store.payments import as_zoned
 from cardpilot.store.repayment_plans import (
     account_currency,
@@ -117,8 +120,11 @@ class AdvanceResult:
         return asdict(self)
 
 
-def _fold_order(row: Any) -> tuple[dt.date, int, str]:
-    return (as_date(row.event_date), _RANK[row.kind], row.event_id)
+def _fold_order(row: Any) -> tuple[dt.date, int, int, str]:
+    # A customer's own steps of one day in the order given; the rest by event id, so that a
+    # replay recorded in another order folds the same.
+    rank = _RANK[row.kind]
+    return (as_date(row.event_date), rank, row.id if rank == _RANK["accepted"] else 0, row.event_id)
 
 
 def _opt_date(value: Any) -> dt.date | None:
@@ -345,6 +351,8 @@ def offer_plan(
     months: int = 6,
     defer_months: int = 1,
     penalty_fees_minor: int | None = None,
+    actor: str | None = None,
+    source: str = "cli",
 ) -> PlanView:
     """Offer 和谐还款 on the account's current overdue balance (its latest treatment on or
     before ``on``, less what was paid since): the schedule from the policy's plan terms, the
@@ -360,7 +368,7 @@ def offer_plan(
     what the state machine refuses (one open plan per customer, one waiver per period)."""
     plan_kind = PlanKind(kind)
     h = policy.file.harmony
-    with db.begin() as conn:
+    with audited_transaction(db) as conn:
         customer_id = account_customer(conn, account_id)
         if customer_id is None:
             raise PlanStoreError(f"account {account_id!r} is not in the store")
@@ -379,40 +387,39 @@ def offer_plan(
         instalments = schedule_fees(
             [(p.due_date, p.total_minor) for p in quote.payments], waivers.unwaived_minor
         )
-        insert_plan(
-            conn,
-            {
-                "plan_id": plan_id,
-                "account_id": account_id,
-                "customer_id": customer_id,
-                "kind": plan_kind.value,
-                "months": months,
-                "principal_minor": principal,
-                "penalty_fees_minor": waivers.plan_waivable_minor,
-                "waiver_share_bp": waivers.plan_share_bp,
-                "instalments": json.dumps([[d.isoformat(), a] for d, a in instalments]),
-                "period_months": h.period_months,
-                "grace_days": h.grace_days,
-                "offered_on": on,
-                "accept_by": on + dt.timedelta(days=h.offer_valid_days),
-                "risk_segment": t.risk_segment,
-                "treatment_id": int(t.id),
-                "policy_version": policy.version,
-                "status": "offered",
-                "paid_minor": 0,
-                "waived_minor": 0,
-                "reinstated_minor": 0,
-            },
-        )
-        event = _event_row(f"{plan_id}:offered", plan_id, customer_id, "offered", on, None, "cli")
+        row = {
+            "plan_id": plan_id,
+            "account_id": account_id,
+            "customer_id": customer_id,
+            "kind": plan_kind.value,
+            "months": months,
+            "principal_minor": principal,
+            "penalty_fees_minor": waivers.plan_waivable_minor,
+            "waiver_share_bp": waivers.plan_share_bp,
+            "instalments": json.dumps([[d.isoformat(), a] for d, a in instalments]),
+            "period_months": h.period_months,
+            "grace_days": h.grace_days,
+            "offered_on": on,
+            "accept_by": on + dt.timedelta(days=h.offer_valid_days),
+            "risk_segment": t.risk_segment,
+            "treatment_id": int(t.id),
+            "policy_version": policy.version,
+            "status": "offered",
+            "paid_minor": 0,
+            "waived_minor": 0,
+            "reinstated_minor": 0,
+        }
+        added = insert_plan(conn, row)
+        event = _event_row(f"{plan_id}:offered", plan_id, customer_id, "offered", on, None, source)
         record_events(conn, [event])
         refused = event_outcome(conn, event["event_id"])
         if refused is not None and refused[0] == "rejected":
             # Raising rolls the transaction back: a refused offer leaves no plan behind.
             raise PlanStoreError(f"offer refused: {refused[1]} (customer {customer_id})")
-        zone = get_settings().timezone
         currency = account_currency(conn, account_id)
-        post_offer(conn, t, account_id, plan_id, instalments, currency, zone)
+        post_offer(conn, t, account_id, plan_id, instalments, currency, get_settings().timezone)
+        if added:
+            audit_offer(conn, row, currency, actor, source)
     return plan_status(db, plan_id=plan_id)[0]
 
 
@@ -432,30 +439,42 @@ def plan_event(
     amount_minor: int | None = None,
     event_id: str | None = None,
     source: str | None = None,
+    actor: str | None = None,
 ) -> PlanView:
     """Record one event of a plan (``accepted``, ``declined``, ``payment``, ``day_closed``)
     and return the plan after the fold. Without ``event_id`` the id is derived from the plan,
-    kind and date (accepting twice is one acceptance)."""
+    kind and date (accepting twice is one acceptance). A new event is appended to the audit
+    trail (``plan.<kind>``, by ``actor``, with the plan's status before and after and what the
+    state machine made of it) in its transaction."""
     if kind not in _RANK or kind == "offered":
         raise PlanStoreError(f"unknown plan event {kind!r}")
     if kind == "payment" and (amount_minor is None or amount_minor <= 0):
         raise PlanStoreError("a payment needs a positive amount")
-    with db.begin() as conn:
+    with audited_transaction(db) as conn:
         customer = _plan_customer(conn, plan_id)
+        before = plan_state(conn, plan_id)
         eid = event_id or f"{plan_id}:{kind}:{on.isoformat()}"
-        record_events(
-            conn, [_event_row(eid, plan_id, customer, kind, on, amount_minor, source or "cli")]
-        )
+        row = _event_row(eid, plan_id, customer, kind, on, amount_minor, source or "cli")
+        if record_events(conn, [row]):
+            audit_step(conn, row, before, actor)
     return plan_status(db, plan_id=plan_id)[0]
 
 
-def accept_plan(db: Engine, plan_id: str, *, on: dt.date) -> PlanView:
+def accept_plan(
+    db: Engine, plan_id: str, *, on: dt.date, actor: str | None = None, source: str = "cli"
+) -> PlanView:
     """The customer's own confirmation (银保监规〔2022〕13号, to check: no plan without it)."""
-    return plan_event(db, plan_id, "accepted", on=on, event_id=f"{plan_id}:accepted")
+    return plan_event(
+        db, plan_id, "accepted", on=on, event_id=f"{plan_id}:accepted", source=source, actor=actor
+    )
 
 
-def decline_plan(db: Engine, plan_id: str, *, on: dt.date) -> PlanView:
-    return plan_event(db, plan_id, "declined", on=on, event_id=f"{plan_id}:declined")
+def decline_plan(
+    db: Engine, plan_id: str, *, on: dt.date, actor: str | None = None, source: str = "cli"
+) -> PlanView:
+    return plan_event(
+        db, plan_id, "declined", on=on, event_id=f"{plan_id}:declined", source=source, actor=actor
+    )
 
 
 # --------------------------------------------------------------------------- advancing

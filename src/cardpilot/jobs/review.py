@@ -22,6 +22,12 @@ period (``limit_notices.decrease_notice_days``) as a pending change, and its not
 date (``cardpilot.store.pending_limits``). The review applies the pending changes that are due
 by its as-of date before it reads any account (and again at its end, for a notice period of
 zero days); ``cardpilot limits apply-pending`` applies them on any day.
+
+A champion/challenger test (``experiment``: its two loaded policies) splits the review: each
+account falls in an arm by the stable hash of its id and the test's name
+(``cardpilot.domain.experiments``), and is decided by that arm's policy alone, on either engine;
+each decision records the test, its arm and its policy's version. The run's own policy (its
+cycle, watches, notices' texts) is the champion's.
 """
 
 from __future__ import annotations
@@ -54,7 +60,8 @@ from cardpilot.batch.scoring import (
 )
 from cardpilot.csv_safety import write_safe_csv
 from cardpilot.customer.advice import tips_advice as advise_tips
-from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
+from cardpilot.domain.experiments import Arms
+from cardpilot.engines.deciders import ENGINES, LimitDecider, experiment_decider, limit_decider
 from cardpilot.notify.decision_notices import (
     decrease_effective_on,
     figure_columns,
@@ -125,6 +132,9 @@ class ReviewResult:
     out: str | None = None
     # Where the time went: waiting for the store (read), features + score, decide, persist.
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    # The champion/challenger test that split the run, and this run's decisions by arm.
+    experiment: str | None = None
+    by_arm: dict[str, int] = field(default_factory=dict)
     # This run's decisions by (action, grade, segment), as the chunks were written.
     run_kinds: Counter[tuple[Any, Any, Any]] = field(default_factory=Counter, repr=False)
     # This run's decisions as one digest, for its audit record (cardpilot.audit.decisions).
@@ -157,6 +167,7 @@ def review_portfolio(
     notify: bool = True,
     notify_policy: NotifyPolicy | None = None,
     tips_advice: AdvicePolicy | None = None,
+    experiment: Arms[Policy] | None = None,
 ) -> ReviewResult:
     """Review every account of the store at ``database_url`` not yet decided in the cycle.
 
@@ -169,23 +180,38 @@ def review_portfolio(
     ``tips_advice``: the customer policy's advice, put in the tips message of every limit kept
     (``cardpilot.customer.advice``; each such account is rescored once per combination of
     actions).
+    ``experiment``: a champion/challenger test's two policies (``policy`` is then its champion).
     """
     if engine not in ENGINES:
         raise ReviewError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     started = time.perf_counter()
     with helper_processes(database_url) as helpers:
+        if experiment is not None:
+            _check_arms(experiment)
+            policy = experiment.champion
         policy = policy or load_policy()
         upgrade(database_url)
         # The chunk reader runs on its own thread (cardpilot.batch.prefetch).
         connect_args = {"check_same_thread": False} if is_sqlite(database_url) else {}
         db = make_engine(database_url, connect_args=connect_args)
         try:
+            if experiment is not None:
+                _check_start(db, experiment, as_of)
             result = _start_run(db, scorer, policy, as_of, engine, model_version)
+            result.experiment = experiment.name if experiment is not None else None
             # The limits the review reads are those in force on its as-of date.
             _apply_pending(db, result)
             notices = _Notices(notify, notify_policy or default_notify_policy(), tips_advice)
             _review_chunks(
-                db, result, scorer, policy, engine, chunk_rows, spark, progress, notices, helpers
+                db,
+                result,
+                scorer,
+                policy,
+                (engine, spark, experiment),
+                chunk_rows,
+                progress,
+                notices,
+                helpers,
             )
             _apply_pending(db, result)
             _count_cycle(db, result)
@@ -196,6 +222,32 @@ def review_portfolio(
             db.dispose()
     result.seconds = round(time.perf_counter() - started, 3)
     return result
+
+
+def _check_arms(arms: Arms[Policy]) -> None:
+    """A test's two policies must agree on what the run shares: currency and cycle."""
+    champion, challenger = arms.champion.limits, arms.challenger.limits
+    if champion.currency != challenger.currency:
+        raise ReviewError(
+            f"test {arms.name}: the champion's currency is {champion.currency}, the"
+            f" challenger's {challenger.currency}; test policies in one currency"
+        )
+    if champion.review.cycle_months != challenger.review.cycle_months:
+        raise ReviewError(
+            f"test {arms.name}: the champion reviews every {champion.review.cycle_months}"
+            f" months, the challenger every {challenger.review.cycle_months}; a test's"
+            " policies share the review cycle"
+        )
+
+
+def _check_start(db: Engine, arms: Arms[Policy], as_of: dt.date | None) -> None:
+    """A test splits no review dated before its start (an empty store fails later, saying so)."""
+    with suppress(EmptyStoreError):
+        as_of = as_of or default_as_of(db)
+    if as_of is not None and arms.starts_after(as_of):
+        raise ReviewError(
+            f"test {arms.name} starts on {arms.start_on}: a review as of {as_of} comes before it"
+        )
 
 
 def _apply_pending(db: Engine, result: ReviewResult) -> None:
@@ -238,17 +290,21 @@ def _review_chunks(
     result: ReviewResult,
     scorer: Scorer,
     policy: Policy,
-    engine: str,
+    on: tuple[str, Any, Arms[Policy] | None],
     chunk_rows: int,
-    spark: Any,
     progress: ProgressCallback | None,
     notices: _Notices,
     helpers: HelperProcesses,
 ) -> None:
-    """The chunks, then the watches; the run marked finished, or failed with the reason."""
+    """The chunks, then the watches; the run marked finished, or failed with the reason.
+    ``on``: the engine, its Spark session (or None) and the test that splits the run."""
     clock = StageClock(*STAGES)
+    engine, spark, experiment = on
     try:
-        decide = limit_decider(engine, policy, result.as_of, spark)
+        if experiment is None:
+            decide = limit_decider(engine, policy, result.as_of, spark)
+        else:
+            decide = experiment_decider(engine, experiment, result.as_of, spark)
         total = account_count(db)
         with open_decision_writer(db, helpers.writer) as writer:
             chunks = read_account_chunks(
@@ -300,6 +356,9 @@ def audit_review_run(db: Engine, result: ReviewResult, status: str) -> None:
         "decisions_digest": result.digest.hexdigest(),
         "decisions_digested": result.digest.rows,
     }
+    if result.experiment is not None:
+        payload["experiment"] = result.experiment
+        payload["by_arm"] = dict(sorted(result.by_arm.items()))
     subject = f"review_run:{result.run_id}"
     record_audit(db, AuditEntry(default_actor(), "review.run", subject, payload, after=payload))
 
@@ -412,6 +471,9 @@ def _review_steps(
         result.watched += written.watched
         result.run_kinds.update(written.by_kind)
         result.digest.update(planned.decisions)
+        if "arm" in planned.decisions.columns:
+            for arm, n in planned.decisions.group_by("arm").len().iter_rows():
+                result.by_arm[str(arm)] = result.by_arm.get(str(arm), 0) + int(n)
 
     return ChunkSteps(lambda chunk: chunk.seen, decide_chunk, write, collect)
 

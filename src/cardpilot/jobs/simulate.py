@@ -4,9 +4,13 @@
     store ─(account chunks)─► features ─► score ─► decide_limits (each policy) ─► figures
 
 The accounts are read, scored and decided exactly as the review reads, scores and decides them
-(``store.review_backend``, ``batch.scoring.score_chunk``, ``engines.deciders``), every account
-whatever its review cycle; accounts an analyst's override holds are left out, as the review
-leaves them. Each chunk is scored once and decided under both policies; its per-account
+(``store.review_backend``, ``batch.scoring.score_chunk``, ``engines.deciders``: in process or
+on Spark, the one ``decide_limits`` either way), every account whatever its review cycle;
+accounts an analyst's override holds are left out, as the review leaves them. The score's
+reasons are the one thing left out: no figure reads a reason, and the reasons with a direction
+cost more than the features, so the decisions carry the policy's own reasons only (their
+actions and limits are the review's). Each chunk is scored once and decided under both
+policies; its per-account
 figures (``simulation.economics``) are added up per (grade, segment) and handed on, so memory
 stays bounded by the chunk. With an outcome in the store (``label``), the simulation's
 predictions at the current limits are set beside what happened (``simulation.backtest``).
@@ -25,18 +29,18 @@ from sqlalchemy import Engine
 from cardpilot.batch.currency import require_currency
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
 from cardpilot.batch.loop import ChunkSteps, ProgressCallback, StageClock, run_chunked
-from cardpilot.batch.scoring import (
-    Scorer,
-    model_version_of,
-    reason_codes_of,
-    score_chunk,
-    score_reason_texts,
-)
+from cardpilot.batch.scoring import Scorer, model_version_of, score_chunk
 from cardpilot.domain.money import BP
-from cardpilot.engines.deciders import LimitDecider, limit_decider
+from cardpilot.engines.deciders import ENGINES, LimitDecider, limit_decider
 from cardpilot.policy.assumptions import SimulationAssumptions
 from cardpilot.policy.schema import Policy
-from cardpilot.simulation.backtest import backtest_rows, chunk_sums, verdict
+from cardpilot.simulation.backtest import (
+    backtest_rows,
+    chunk_sums,
+    in_account_order,
+    outcomes_within,
+    verdict,
+)
 from cardpilot.simulation.economics import account_figures, cell_sums, kept
 from cardpilot.simulation.figures import (
     PolicyFigures,
@@ -77,9 +81,11 @@ class SimulationResult:
     against: PolicyFigures
     label: str | None = None
     backtest: list[dict[str, Any]] = field(default_factory=list)
+    engine: str = "local"  # where the decisions were made
     held: int = 0  # accounts an analyst's override holds: not simulated
     seconds: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    stage_cpu_seconds: dict[str, float] = field(default_factory=dict)  # this process's
 
     def as_json(self) -> dict[str, Any]:
         """Counts as integers, money as exact decimal strings in major units of ``currency``."""
@@ -87,6 +93,7 @@ class SimulationResult:
             "as_of": self.as_of.isoformat(),
             "currency": self.currency,
             "model_version": self.model_version,
+            "engine": self.engine,
             "assumptions_version": self.assumptions.version,
             "assumptions": self.assumptions.shown(),
             "held": self.held,
@@ -102,6 +109,7 @@ class SimulationResult:
             "difference": breakdown_json(difference(self.policy, self.against)),
             "seconds": self.seconds,
             "stage_seconds": self.stage_seconds,
+            "stage_cpu_seconds": self.stage_cpu_seconds,
         }
         if self.label is not None:
             out["backtest"] = {
@@ -143,7 +151,11 @@ def simulate_portfolio(
 ) -> SimulationResult:
     """Simulate ``policy`` against ``against`` (default: every current limit kept) on the store
     at ``database_url`` as of ``as_of`` (default: the day after the latest statement cycle).
-    ``label``: the outcome to back-test on, when the store holds it (None: no back-test)."""
+    ``label``: the outcome to back-test on, when the store holds it (None: no back-test).
+    ``engine``: where the decisions are made, ``local`` or ``spark`` (``spark``: a session,
+    default a local one); the scores and the figures are worked out in this process."""
+    if engine not in ENGINES:
+        raise SimulationError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     started = time.perf_counter()
     # The chunk reader runs on its own thread (cardpilot.batch.prefetch).
     connect_args = {"check_same_thread": False} if is_sqlite(database_url) else {}
@@ -151,7 +163,9 @@ def simulate_portfolio(
     try:
         as_of = _check(db, policy, against, assumptions, as_of)
         deciders = [limit_decider(engine, p.policy, as_of, spark) for p in (policy, against) if p]
-        labels = read_label(db, label) if label and label in label_names(db) else None
+        labels = None
+        if label and label in label_names(db):
+            labels = in_account_order(read_label(db, label))
         on_hold = sorted(accounts_on_hold(db, as_of))
         clock = StageClock(*STAGES)
         parts = _Parts()
@@ -160,6 +174,7 @@ def simulate_portfolio(
             db, as_of=as_of, cycle_id=NO_CYCLE, chunk_rows=chunk_rows, total=total
         )
         result = _result(policy, against, assumptions, scorer, as_of)
+        result.engine = engine
         steps = _steps(result, scorer, deciders, labels, on_hold, parts)
         run_chunked(chunks, steps, clock=clock, total=total, progress=progress)
     finally:
@@ -170,6 +185,7 @@ def simulate_portfolio(
         result.label = label
         result.backtest = backtest_rows(combine_backtest(parts.backtest), _grades(policy))
     result.stage_seconds = clock.rounded()
+    result.stage_cpu_seconds = clock.rounded_cpu()
     result.seconds = round(time.perf_counter() - started, 3)
     return result
 
@@ -258,23 +274,23 @@ def _steps(
     on_hold: list[str],
     parts: _Parts,
 ) -> ChunkSteps[AccountChunk, _ChunkFigures, _ChunkFigures]:
-    texts: dict[str, dict[str, str]] = {}
     assumptions = result.assumptions
 
     def decide_chunk(chunk: AccountChunk, clock: StageClock) -> _ChunkFigures | None:
         if not chunk.accounts.height:
             return None
         with clock.timing("features_score"):
-            table = score_chunk(chunk, scorer, result.as_of)
+            # No figure reads a reason: the score's reasons are not worked out (the decisions
+            # state only the policy's own), and the actions and limits are the review's.
+            table = score_chunk(chunk, scorer, result.as_of, reasons=False)
             if on_hold:
                 scored = table.height
                 table = table.filter(~pl.col("account_id").is_in(on_hold))
                 result.held += scored - table.height
             if not table.height:
                 return None
-            known = score_reason_texts(reason_codes_of(table), texts)
         with clock.timing("decide"):
-            decided = [decide(table, known) for decide in deciders]
+            decided = [decide(table, {}) for decide in deciders]
         with clock.timing("figures"):
             mine = account_figures(decided[0], table, assumptions)
             current = account_figures(kept(decided[0]), table, assumptions)
@@ -315,5 +331,10 @@ def _with_outcomes(
             .cast(pl.Int64)
             .alias("loss_if_default"),
         )
-        .join(labels, on="account_id", how="left", maintain_order="left")
+        .join(
+            outcomes_within(labels, current["account_id"]),
+            on="account_id",
+            how="left",
+            maintain_order="left",
+        )
     )

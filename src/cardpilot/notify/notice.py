@@ -138,3 +138,29 @@ def from_limit_decision(
         reasons=tuple(NoticeReason(r.code, r.text_zh, r.text_en) for r in decision.reasons),
         policy_version=decision.policy_version,
     )
+
+
+def planned_message_notice(
+    row: Mapping[str, Any],
+    *,
+    message_type: str,
+    extra: Mapping[str, Any],
+    reasons: tuple[NoticeReason, ...] = (),
+) -> LimitChangeNotice:
+    """The notice of a planned message that changes no limit (an overdue reminder, an early
+    warning): ``row`` is the plan's row (``decision_ref``, ``account_id``, ``customer_id``,
+    ``currency``, ``policy_version``, ``due_date``, ``as_of``); it takes effect on the
+    statement's due date, or on ``as_of`` when the row has none."""
+    return LimitChangeNotice(
+        decision_id=row["decision_ref"],
+        account_id=row["account_id"],
+        customer_id=row["customer_id"],
+        old_limit_minor=0,
+        new_limit_minor=0,
+        currency=row["currency"],
+        effective_date=row["due_date"] or row["as_of"],
+        reasons=reasons,
+        policy_version=row["policy_version"],
+        message_type=message_type,
+        extra=extra,
+    )

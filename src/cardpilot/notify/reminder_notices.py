@@ -22,7 +22,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from cardpilot.notify.compose import Composer
-from cardpilot.notify.notice import LimitChangeNotice
+from cardpilot.notify.notice import LimitChangeNotice, planned_message_notice
 from cardpilot.notify.outbox import enqueue_notices, message_key
 from cardpilot.notify.prefs import ContactPrefs, load_prefs
 from cardpilot.overdue.reminders import education_figures, reminders_of
@@ -133,21 +133,7 @@ def build_notices(plan: pl.DataFrame, policy: OverduePolicy) -> list[LimitChange
         extra = notice_context(row, policy, terms)
         if row["decision_ref"] in figures:
             extra.update(_education_context(figures[row["decision_ref"]]))
-        notices.append(
-            LimitChangeNotice(
-                decision_id=row["decision_ref"],
-                account_id=row["account_id"],
-                customer_id=row["customer_id"],
-                old_limit_minor=0,
-                new_limit_minor=0,
-                currency=row["currency"],
-                effective_date=row["due_date"] or row["as_of"],
-                reasons=(),
-                policy_version=row["policy_version"],
-                message_type=row["message_type"],
-                extra=extra,
-            )
-        )
+        notices.append(planned_message_notice(row, message_type=row["message_type"], extra=extra))
     return notices
 
 

@@ -24,7 +24,7 @@ from sqlalchemy import Connection
 from sqlalchemy.orm import Session
 
 from cardpilot.notify.compose import Composer
-from cardpilot.notify.notice import LimitChangeNotice, NoticeReason
+from cardpilot.notify.notice import LimitChangeNotice, NoticeReason, planned_message_notice
 from cardpilot.notify.outbox import enqueue_notices, message_key
 from cardpilot.notify.prefs import ContactPrefs, load_prefs
 from cardpilot.notify.reasons import has_statement, statement_texts
@@ -213,18 +213,11 @@ def build_notices(
             continue
         reasons = tuple(NoticeReason(r["code"], r["zh-CN"], r["en"]) for r in row["reasons"])
         notices.append(
-            LimitChangeNotice(
-                decision_id=row["decision_ref"],
-                account_id=row["account_id"],
-                customer_id=row["customer_id"],
-                old_limit_minor=0,
-                new_limit_minor=0,
-                currency=row["currency"],
-                effective_date=row["due_date"] or row["as_of"],
-                reasons=reasons,
-                policy_version=row["policy_version"],
+            planned_message_notice(
+                row,
                 message_type=action.message_type,
                 extra=notice_extra(row, action, terms),
+                reasons=reasons,
             )
         )
     return notices

@@ -13,22 +13,19 @@ A file in the old condition syntax still loads: it is converted on load with an
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from cardpilot.overdue.schema import OverduePolicy, OverduePolicyFile
 from cardpilot.policy.base import MONEY_DUMP, validation_message
+from cardpilot.policy.files import content_digest, read_yaml_mapping
 from cardpilot.policy.old_syntax import upgrade_overdue_data
 
 OVERDUE_FILE = "overdue.yaml"
-HASH_CHARS = 12
 
 
 class OverduePolicyError(ValueError):
@@ -70,26 +67,16 @@ def overdue_policy_from_data(data: Mapping[str, Any], name: str = OVERDUE_FILE) 
         content = OverduePolicyFile.model_validate(data)
     except ValidationError as exc:
         raise OverduePolicyError(validation_message(name, exc)) from exc
-    text = json.dumps(
-        hash_layout(content), sort_keys=True, ensure_ascii=False, separators=(",", ":")
+    return OverduePolicy(
+        version=f"{content.version}+{content_digest(hash_layout(content))}", file=content
     )
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
-    return OverduePolicy(version=f"{content.version}+{digest}", file=content)
 
 
 def read_overdue_data(path: Path | None = None) -> dict[str, Any]:
     file = default_overdue_policy_path() if path is None else Path(path)
     if file.is_dir():
         file = file / OVERDUE_FILE
-    if not file.is_file():
-        raise OverduePolicyError(f"{file}: file not found; a policy folder holds {OVERDUE_FILE}")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise OverduePolicyError(f"{file}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise OverduePolicyError(f"{file}: expected a mapping at the top level")
-    return data
+    return read_yaml_mapping(file, OverduePolicyError, f"a policy folder holds {OVERDUE_FILE}")
 
 
 def load_overdue_policy(path: Path | None = None) -> OverduePolicy:

@@ -10,13 +10,10 @@ errors. ``cardpilot simulate`` shows every value beside its source.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 
-import yaml
 from pydantic import BeforeValidator, Field, ValidationError, field_validator
 
 from cardpilot.policy.base import (
@@ -27,6 +24,7 @@ from cardpilot.policy.base import (
     percent_to_bp,
     validation_message,
 )
+from cardpilot.policy.files import content_digest, read_yaml_file
 from cardpilot.policy.loading import PolicyError, default_policy_path
 
 SIMULATION_FILE = "simulation.yaml"
@@ -120,11 +118,6 @@ class SimulationAssumptions(PolicyModel):
         return rows
 
 
-def _hash(data: dict[str, object]) -> str:
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
 def assumptions_from_data(data: object, name: str = SIMULATION_FILE) -> SimulationAssumptions:
     """Validate a parsed ``simulation.yaml``; ``PolicyError`` names the file and the field."""
     try:
@@ -132,7 +125,7 @@ def assumptions_from_data(data: object, name: str = SIMULATION_FILE) -> Simulati
     except ValidationError as exc:
         raise PolicyError(validation_message(name, exc)) from exc
     dumped = checked.model_dump(mode="json", by_alias=True)
-    return checked.model_copy(update={"version": f"{checked.version}+{_hash(dumped)}"})
+    return checked.model_copy(update={"version": f"{checked.version}+{content_digest(dumped)}"})
 
 
 def load_assumptions(path: Path | None = None) -> SimulationAssumptions:
@@ -141,13 +134,9 @@ def load_assumptions(path: Path | None = None) -> SimulationAssumptions:
     target = default_policy_path() if path is None else Path(path)
     if target.is_dir():
         target = target / SIMULATION_FILE
-    if not target.is_file():
-        raise PolicyError(
-            f"{target}: file not found; a policy folder that is simulated holds {SIMULATION_FILE}"
-            " (or pass --assumptions FILE)"
-        )
-    try:
-        data = yaml.safe_load(target.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{target}: not valid YAML: {exc}") from exc
+    data = read_yaml_file(
+        target,
+        PolicyError,
+        f"a policy folder that is simulated holds {SIMULATION_FILE} (or pass --assumptions FILE)",
+    )
     return assumptions_from_data(data, str(target))

@@ -7,14 +7,12 @@ change of the hold period is a policy release that every case decided under it r
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
-import yaml
 from pydantic import Field, ValidationError
 
 from cardpilot.policy.base import PolicyModel, validation_message
+from cardpilot.policy.files import content_digest, read_yaml_file
 from cardpilot.policy.loading import PolicyError, default_policy_path
 
 CASES_FILE = "cases.yaml"
@@ -45,11 +43,6 @@ class CasePolicy(PolicyModel):
         return self.outcome_texts[outcome]
 
 
-def _hash(data: dict[str, object]) -> str:
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
 def load_case_policy(folder: Path | None = None) -> CasePolicy:
     """The ``cases.yaml`` of a policy folder (default: the shipped one); ``PolicyError``
     names the file and field that are wrong."""
@@ -57,17 +50,13 @@ def load_case_policy(folder: Path | None = None) -> CasePolicy:
     if folder.is_file():
         folder = folder.parent
     path = folder / CASES_FILE
-    if not path.is_file():
-        raise PolicyError(f"{path}: file not found; a policy folder for cases holds {CASES_FILE}")
+    data = read_yaml_file(path, PolicyError, f"a policy folder for cases holds {CASES_FILE}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         policy = CasePolicy.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         raise PolicyError(validation_message(str(path), exc)) from exc
     missing = [o for o in OUTCOMES if o not in policy.outcome_texts]
     if missing:
         raise PolicyError(f"{path}: outcome_texts: no text for {', '.join(missing)}")
     checked = policy.model_dump(mode="json", by_alias=True)
-    return policy.model_copy(update={"version": f"{policy.version}+{_hash(checked)}"})
+    return policy.model_copy(update={"version": f"{policy.version}+{content_digest(checked)}"})

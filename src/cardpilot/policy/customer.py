@@ -12,14 +12,11 @@ attribute.
 
 from __future__ import annotations
 
-import hashlib
 import itertools
-import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, model_validator
 
 from cardpilot.policy.base import (
@@ -31,6 +28,7 @@ from cardpilot.policy.base import (
     validation_message,
 )
 from cardpilot.policy.condition_syntax import Condition, Kind, Vocabulary
+from cardpilot.policy.files import content_digest, read_yaml_file
 from cardpilot.policy.loading import PolicyError, default_policy_path
 from cardpilot.policy.purchases import PurchasePolicy, RequestPolicy
 from cardpilot.policy.schema import Labels, Policy, ReasonText
@@ -194,11 +192,6 @@ class CustomerPolicy(PolicyModel):
         return {c: {"zh-CN": t.zh_cn, "en": t.en} for c, t in self.reasons.items()}
 
 
-def _hash(data: object) -> str:
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:12]
-
-
 def load_customer_policy(folder: Path | None = None) -> CustomerPolicy:
     """The ``customer.yaml`` of a policy folder (default: the shipped one); ``PolicyError``
     names the file and field that are wrong."""
@@ -206,20 +199,17 @@ def load_customer_policy(folder: Path | None = None) -> CustomerPolicy:
     if folder.is_file():
         folder = folder.parent
     path = folder / CUSTOMER_FILE
-    if not path.is_file():
-        raise PolicyError(
-            f"{path}: file not found; a policy folder for applications, advice and purchase"
-            f" plans holds {CUSTOMER_FILE}"
-        )
+    data = read_yaml_file(
+        path,
+        PolicyError,
+        f"a policy folder for applications, advice and purchase plans holds {CUSTOMER_FILE}",
+    )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         policy = CustomerPolicy.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         raise PolicyError(validation_message(str(path), exc)) from exc
     checked = policy.model_dump(mode="json", by_alias=True, context={"money": "fen"})
-    return policy.model_copy(update={"version": f"{policy.version}+{_hash(checked)}"})
+    return policy.model_copy(update={"version": f"{policy.version}+{content_digest(checked)}"})
 
 
 def application_limit_policy(limits: Policy, customer: CustomerPolicy) -> Policy:
@@ -250,3 +240,16 @@ def application_limit_policy(limits: Policy, customer: CustomerPolicy) -> Policy
     grading = lp.grading.model_copy(update={"basis": "pd"})
     graded = lp.model_copy(update={"grades": grades, "grading": grading})
     return limits.model_copy(update={"limits": graded})
+
+
+def customer_version(path: Path | None, policy: Policy) -> str | None:
+    """The version of the folder's ``customer.yaml`` checked against its limit policy (None:
+    the folder has none); ``PolicyError`` names what is wrong."""
+    folder = path or default_policy_path()
+    folder = folder.parent if folder.is_file() else folder
+    if not (folder / CUSTOMER_FILE).is_file():
+        return None
+    customer = load_customer_policy(folder)
+    if customer.applications is not None:
+        application_limit_policy(policy, customer)
+    return customer.version

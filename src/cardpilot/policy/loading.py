@@ -8,22 +8,19 @@ even if someone forgot to bump the declared version. Comments and key order do n
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 
 from cardpilot.policy.base import validation_message
+from cardpilot.policy.files import content_digest, read_yaml_mapping
 from cardpilot.policy.schema import LimitPolicy, Policy, ReasonCatalog
 
 LIMITS_FILE = "limits.yaml"
 REASONS_FILE = "reasons.yaml"
-HASH_CHARS = 12
 
 
 class PolicyError(ValueError):
@@ -36,17 +33,9 @@ def default_policy_path() -> Path:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise PolicyError(
-            f"{path}: file not found; a policy folder holds {LIMITS_FILE} and {REASONS_FILE}"
-        )
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise PolicyError(f"{path}: expected a mapping at the top level")
-    return data
+    return read_yaml_mapping(
+        path, PolicyError, f"a policy folder holds {LIMITS_FILE} and {REASONS_FILE}"
+    )
 
 
 # Sections added to limits.yaml after policies were in use: hashed only when a file has them, so
@@ -64,8 +53,7 @@ def content_hash(limits: LimitPolicy, reasons: ReasonCatalog) -> str:
         "limits": limits_data,
         "reasons": reasons.model_dump(mode="json", by_alias=True),
     }
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
+    return content_digest(payload)
 
 
 def policy_from_data(

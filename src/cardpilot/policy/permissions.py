@@ -13,10 +13,10 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from cardpilot.policy.base import PolicyModel, validation_message
+from cardpilot.policy.files import read_yaml_file
 from cardpilot.policy.loading import PolicyError, default_policy_path
 
 PERMISSIONS_FILE = "permissions.yaml"
@@ -80,15 +80,13 @@ def load_permissions(folder: Path | None = None) -> PermissionMatrix:
     names the file and field that are wrong. Its version gets the content hash appended."""
     folder = default_policy_path() if folder is None else Path(folder)
     path = folder if folder.is_file() else folder / PERMISSIONS_FILE
-    if not path.is_file():
-        raise PolicyError(f"{path}: file not found; the service's roles live in {PERMISSIONS_FILE}")
+    data = read_yaml_file(path, PolicyError, f"the service's roles live in {PERMISSIONS_FILE}")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
         matrix = PermissionMatrix.model_validate(data)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
     except ValidationError as exc:
         raise PolicyError(validation_message(str(path), exc)) from exc
+    # Not ``content_digest``: this JSON keeps the default separators, so the versions the
+    # service has already recorded stay the same.
     checked = json.dumps(matrix.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
     digest = hashlib.sha256(checked.encode("utf-8")).hexdigest()[:12]
     return matrix.model_copy(update={"version": f"{matrix.version}+{digest}"})

@@ -3,7 +3,8 @@ latest repayment status, as a Polars expression and as the same SQL expression."
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import polars as pl
 
@@ -52,6 +53,16 @@ def derived_expr(name: str) -> pl.Expr:
     feature, lo, hi = CONDITIONAL[name]
     cond, _ = _segment_bounds(lo, hi)
     return pl.when(cond).then(pl.col(feature))
+
+
+def derived_value(name: str, features: Mapping[str, Any]) -> Any:
+    """The same for one account's features (a dict): the feature inside the segment, None
+    outside it or when the status is unknown."""
+    feature, lo, hi = CONDITIONAL[name]
+    status = features.get(_SEGMENT_STATUS)
+    if status is None or (lo is not None and status < lo) or (hi is not None and status > hi):
+        return None
+    return features.get(feature)
 
 
 def derived_sql(name: str) -> str:

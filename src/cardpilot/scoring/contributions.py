@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-import numpy as np
 import polars as pl
 
 from cardpilot.scoring.reasons import reason_code, reason_text
@@ -48,17 +47,14 @@ def point_contributions(model: ScorecardModel, features: pl.DataFrame) -> list[P
     lost first (ties in the model's own order, the order its reason codes break ties in)."""
     one = features.head(1)
     derived = with_derived(one, model.characteristics)
-    points = model.points_matrix(one)[0]
+    columns = model.columns(one)
+    points = model.points_matrix(one, columns)[0]
     out: list[tuple[int, int, PointContribution]] = []
     for j, (name, compiled, column) in enumerate(
-        zip(model.characteristics, model.compiled.characteristics, model.columns(one), strict=True)
+        zip(model.characteristics, model.compiled.characteristics, columns, strict=True)
     ):
         bins = model.table.filter(pl.col("characteristic") == name).sort("bin_index")
-        index = (
-            len(compiled.splits) + 1
-            if np.isnan(column[0])
-            else int(np.searchsorted(compiled.splits, column[0], side="right"))
-        )
+        index = int(compiled.bins(column)[0])
         best = int(compiled.points.max())
         code = reason_code(name)
         value = derived[name][0] if name in derived.columns else None

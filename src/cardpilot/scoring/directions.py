@@ -122,8 +122,15 @@ def points_by_characteristic(
 ) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
     """Points per account and characteristic, and whether the characteristic reads the
     account (False: a conditional characteristic outside its segment)."""
-    columns = model.columns(features)
-    points = model.points_matrix(features, columns)
+    return points_of_columns(model, model.columns(features))
+
+
+def points_of_columns(
+    model: ScorecardModel, columns: list[npt.NDArray[np.float64]]
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
+    """The same from the characteristics' columns (``ScorecardModel.columns`` or
+    ``row_columns``)."""
+    points = model.points_of_columns(columns)
     reads = np.ones(points.shape, dtype=np.bool_)
     for j, name in enumerate(model.characteristics):
         if name in CONDITIONAL:
@@ -168,19 +175,51 @@ def _by_feature(
     return per_column @ onehot, distinct
 
 
+@dataclass(frozen=True)
+class Directions:
+    """Per account, the indices (into ``adverse_codes`` and ``positive_codes``) of its
+    adverse reasons and positive factors, largest first, -1 padding."""
+
+    adverse: npt.NDArray[np.int64]
+    positive: npt.NDArray[np.int64]
+    adverse_codes: list[str]
+    positive_codes: list[str]
+
+    def row(self, i: int) -> tuple[list[str], list[str]]:
+        """Account ``i``'s codes, adverse and positive."""
+        return (
+            [self.adverse_codes[j] for j in self.adverse[i] if j >= 0],
+            [self.positive_codes[j] for j in self.positive[i] if j >= 0],
+        )
+
+
+def scorecard_directions_of_columns(
+    model: ScorecardModel, columns: list[npt.NDArray[np.float64]]
+) -> Directions:
+    """Adverse reasons (points lost against the best) and positive factors (points above
+    neutral), at most four each, from the characteristics' columns."""
+    ref = points_reference(model)
+    points, reads = points_of_columns(model, columns)
+    lost = np.where(reads, ref.best - points, 0.0)
+    gained = np.where(reads, points - ref.neutral, 0.0)
+    lost_f, names = _by_feature(lost, ref.features)
+    gained_f, _ = _by_feature(np.clip(gained, 0.0, None), ref.features)
+    return Directions(
+        top_indices(lost_f),
+        top_indices(gained_f),
+        [adverse_code(f) for f in names],
+        [positive_code(f) for f in names],
+    )
+
+
 def scorecard_directions(
     model: ScorecardModel, features: pl.DataFrame
 ) -> tuple[pl.Series, pl.Series]:
     """Per account: adverse reason codes (points lost against the best) and positive factor
     codes (points above neutral), at most four each, largest first."""
-    ref = points_reference(model)
-    points, reads = points_by_characteristic(model, features)
-    lost = np.where(reads, ref.best - points, 0.0)
-    gained = np.where(reads, points - ref.neutral, 0.0)
-    lost_f, names = _by_feature(lost, ref.features)
-    gained_f, _ = _by_feature(np.clip(gained, 0.0, None), ref.features)
-    adverse = _code_lists(top_indices(lost_f), [adverse_code(f) for f in names])
-    positive = _code_lists(top_indices(gained_f), [positive_code(f) for f in names])
+    found = scorecard_directions_of_columns(model, model.columns(features))
+    adverse = _code_lists(found.adverse, found.adverse_codes)
+    positive = _code_lists(found.positive, found.positive_codes)
     return adverse, positive
 
 

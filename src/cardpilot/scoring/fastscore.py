@@ -32,6 +32,12 @@ class CompiledCharacteristic:
     keys: npt.NDArray[np.uint16] | npt.NDArray[np.uint32]
     max_points: int
 
+    def bins(self, values: npt.NDArray[np.float64]) -> npt.NDArray[np.intp]:
+        """Each value's bin: the number of splits ``<= x``; NaN the missing bin (the last)."""
+        idx = np.searchsorted(self.splits, values, side="right")
+        idx[np.isnan(values)] = len(self.splits) + 1
+        return idx
+
 
 @dataclass(frozen=True)
 class CompiledScorecard:

@@ -282,6 +282,14 @@ _SUMMED = (
 )
 
 
+def summed_aggregations() -> dict[str, pl.Expr]:
+    """The aggregations of ``_SUMMED`` (the float sums and means, over the cycle rows'
+    columns ``k``, ``_util``, ``_pay_ratio``, ``amount_paid_minor`` and ``_spend``): one
+    account's features (``scoring.account_features``) evaluate these very expressions."""
+    aggs = _aggregations()
+    return {name: aggs[name] for name in _SUMMED}
+
+
 # The cycle-row columns the uniform shortcut spreads out, one column per cycle ``k``.
 _WIDE_COLUMNS = (
     "_limit",

@@ -18,7 +18,7 @@ import logging
 import math
 import sys
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,6 +33,7 @@ from cardpilot.scoring.conditional import (
     derived_expr,
     derived_inputs,
     derived_sql,
+    derived_value,
     with_derived,
 )
 from cardpilot.scoring.fastscore import CompiledScorecard, compile_scorecard, score_arrays
@@ -297,6 +298,12 @@ class ScorecardModel:
             points.append(np.asarray(pts, dtype=np.int32))
         self.compiled: CompiledScorecard = compile_scorecard(order, splits, points)
         self.reason_codes = [reason_code(c) for c in order]
+        # A category's bin index per categorical characteristic, for ``row_columns``.
+        self._bin_of: dict[str, dict[str, float]] = {
+            name: {c: float(i) for i, g in enumerate(groups) for c in g}
+            for name, groups in self._groups.items()
+            if groups is not None
+        }
 
     @property
     def features(self) -> list[str]:
@@ -310,6 +317,18 @@ class ScorecardModel:
     def columns(self, features: pl.DataFrame) -> list[npt.NDArray[np.float64]]:
         features = with_derived(features, self.characteristics)
         return [_column(features, c, self._groups[c]) for c in self.characteristics]
+
+    def row_columns(self, features: Mapping[str, Any]) -> list[npt.NDArray[np.float64]]:
+        """``columns`` of one account's features (a dict of feature values): one-element
+        arrays, NaN for missing, a category as its bin's index, as ``_column`` gives them."""
+        out = []
+        for name in self.characteristics:
+            value = derived_value(name, features) if name in CONDITIONAL else features.get(name)
+            bins = self._bin_of.get(name)
+            if value is not None and bins is not None:
+                value = bins.get(str(value))
+            out.append(np.array([np.nan if value is None else float(value)], dtype=np.float64))
+        return out
 
     def score_arrays(
         self, features: pl.DataFrame, threads: int | None = None
@@ -340,12 +359,15 @@ class ScorecardModel:
     ) -> npt.NDArray[np.int32]:
         """Points per account (rows) and characteristic (columns) — for audits and tests;
         ``columns``: ``self.columns(features)`` when the caller has them already."""
-        out = np.empty((features.height, len(self.characteristics)), dtype=np.int32)
         columns = self.columns(features) if columns is None else columns
+        return self.points_of_columns(columns)
+
+    def points_of_columns(self, columns: list[npt.NDArray[np.float64]]) -> npt.NDArray[np.int32]:
+        """``points_matrix`` of the characteristics' columns (``columns``, ``row_columns``)."""
+        rows = len(columns[0]) if columns else 0
+        out = np.empty((rows, len(self.characteristics)), dtype=np.int32)
         for j, (ch, col) in enumerate(zip(self.compiled.characteristics, columns, strict=True)):
-            idx = np.searchsorted(ch.splits, col, side="right")
-            idx[np.isnan(col)] = len(ch.splits) + 1
-            out[:, j] = ch.points[idx]
+            out[:, j] = ch.points[ch.bins(col)]
         return out
 
 

@@ -6,16 +6,20 @@ start (``PermissionMatrixError``): a route nobody thought about is never left op
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 
-from cardpilot.domain.figures import json_value
 from cardpilot.policy.permissions import route_mismatch
-from cardpilot.service import routes_accounts, routes_public, routes_work
+from cardpilot.service import (
+    routes_accounts,
+    routes_events,
+    routes_plans,
+    routes_policies,
+    routes_public,
+    routes_warnings,
+    routes_work,
+)
+from cardpilot.service.figures_response import FiguresResponse
 from cardpilot.service.middleware import RequestContext
 from cardpilot.service.problems import install_problem_handlers
 from cardpilot.service.state import ServiceConfig, ServiceState
@@ -24,21 +28,19 @@ from cardpilot.version import __version__
 API_VERSION = "v1"
 
 
-class FiguresResponse(JSONResponse):
-    """JSON in the project's one convention for figures (``cardpilot.domain.figures``, as the
-    CLI's ``--json``): money as decimal strings in major units beside a currency, rates as
-    decimal strings, never floats."""
-
-    def render(self, content: Any) -> bytes:
-        text = json.dumps(json_value(content), ensure_ascii=False, separators=(",", ":"))
-        return text.encode("utf-8")
-
-
 class PermissionMatrixError(RuntimeError):
     """The matrix and the application name different routes."""
 
 
-ROUTERS = (routes_public.router, routes_accounts.router, routes_work.router)
+ROUTERS = (
+    routes_public.router,
+    routes_accounts.router,
+    routes_work.router,
+    routes_plans.router,
+    routes_warnings.router,
+    routes_events.router,
+    routes_policies.router,
+)
 
 
 def declared_routes(routers: tuple[APIRouter, ...] = ROUTERS) -> list[str]:

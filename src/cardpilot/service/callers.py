@@ -1,5 +1,6 @@
 """Users and API keys: made, disabled, revoked and listed (``cardpilot users``, ``cardpilot
-keys``), each change audited; and the first admin, from the environment."""
+keys``), and the token signing key rotated, each change audited; and the first admin, from the
+environment."""
 
 from __future__ import annotations
 
@@ -8,7 +9,13 @@ from sqlalchemy import Engine
 from cardpilot.audit.chain import AuditEntry
 from cardpilot.config import Settings
 from cardpilot.policy.permissions import PermissionMatrix
-from cardpilot.service.credentials import CredentialError, hash_password, new_api_key
+from cardpilot.service.credentials import (
+    CredentialError,
+    Rotation,
+    hash_password,
+    new_api_key,
+    rotate_key_file,
+)
 from cardpilot.store.audit import default_actor, record_audit
 from cardpilot.store.service_callers import (
     ApiKeyRow,
@@ -62,6 +69,15 @@ def revoke_key(db: Engine, key_id: str) -> None:
         raise CredentialError(f"no live key {key_id!r}; see cardpilot keys list")
     payload = {"key_id": key_id}
     record_audit(db, AuditEntry(default_actor(), "key.revoke", f"key:{key_id}", payload))
+
+
+def rotate_signing_key(db: Engine, settings: Settings) -> Rotation:
+    """A new token signing key in the home folder's key file (``rotate_key_file``); audited
+    with the key ids, never a secret."""
+    rotation = rotate_key_file(settings)
+    subject = f"signing_key:{rotation.active}"
+    record_audit(db, AuditEntry(default_actor(), "signing_key.rotate", subject, rotation.as_json()))
+    return rotation
 
 
 def bootstrap_admin(db: Engine, matrix: PermissionMatrix, settings: Settings) -> str | None:

@@ -3,7 +3,9 @@ random secret) and the short-lived JWTs staff sign in for, under signing keys wi
 
 A token's header names the key that signed it (``kid``); every key of the ring verifies and the
 active one signs, so a key is rotated by adding a new one, making it active, and removing the
-old one once the tokens it signed have expired (``token_minutes``).
+old one once the tokens it signed have expired (``token_minutes``). The ring is configured
+(``CARDPILOT_JWT_KEYS``) or kept in a key file of the home folder, one ``kid:SECRET`` a line,
+the last one active, which ``rotate_key_file`` rotates (``cardpilot keys rotate-signing``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import base64
 import datetime as dt
 import hashlib
 import hmac
+import itertools
+import os
+import re
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +32,7 @@ API_KEY_PREFIX = "cpk"
 TOKEN_ALGORITHM = "HS256"
 TOKEN_ISSUER = "cardpilot"
 KEY_FILE = "jwt-keys"
+KID_FORMAT = "k%Y%m%dT%H%M%SZ"
 _HASHER = PasswordHasher()
 
 
@@ -87,7 +93,7 @@ class SigningKeys:
     @classmethod
     def parse(cls, text: str, active: str | None) -> SigningKeys:
         keys: dict[str, bytes] = {}
-        for part in filter(None, (p.strip() for p in text.split(","))):
+        for part in filter(None, (p.strip() for p in re.split(r"[,\n]", text))):
             kid, colon, secret = part.partition(":")
             if not colon or not kid or len(secret) < 32:
                 raise CredentialError(
@@ -110,12 +116,82 @@ class SigningKeys:
             return cls.parse(settings.jwt_keys, settings.jwt_active_key)
         path = Path(settings.home) / KEY_FILE
         if not path.is_file():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            kid = dt.datetime.now(dt.UTC).strftime("k%Y%m%d")
-            secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
-            path.touch(mode=0o600)
-            path.write_text(f"{kid}:{secret}\n", encoding="utf-8")
-        return cls.parse(path.read_text(encoding="utf-8").strip(), settings.jwt_active_key)
+            _write_key_file(path, [(_kid(dt.datetime.now(dt.UTC)), _new_secret())])
+        text = path.read_text(encoding="utf-8").strip()
+        parts = [p for p in re.split(r"[,\n]", text) if p.strip()]
+        last = parts[-1].partition(":")[0].strip() if parts else None
+        return cls.parse(text, settings.jwt_active_key or last)
+
+
+def _new_secret() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode("ascii")
+
+
+def _kid(made: dt.datetime) -> str:
+    """A key's id: when it was made (UTC), which rotation reads back."""
+    return made.astimezone(dt.UTC).strftime(KID_FORMAT)
+
+
+def _made_at(kid: str) -> dt.datetime | None:
+    for form in (KID_FORMAT, "k%Y%m%d"):  # the second: key files made before rotation was
+        try:
+            return dt.datetime.strptime(kid, form).replace(tzinfo=dt.UTC)
+        except ValueError:
+            continue
+    return None
+
+
+def _write_key_file(path: Path, keys: list[tuple[str, str]]) -> None:
+    """The key file replaced whole (readable by its owner only), the active key last."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staged = path.with_name(f".{path.name}.new")
+    staged.unlink(missing_ok=True)
+    staged.touch(mode=0o600)
+    staged.write_text("".join(f"{kid}:{secret}\n" for kid, secret in keys), encoding="utf-8")
+    os.replace(staged, path)
+
+
+@dataclass(frozen=True)
+class Rotation:
+    active: str  # the new signing key's id
+    kept: list[str]  # older keys still verifying the tokens they signed
+    retired: list[str]  # keys dropped: every token they signed has expired
+
+    def as_json(self) -> dict[str, Any]:
+        return {"active": self.active, "kept": self.kept, "retired": self.retired}
+
+
+def rotate_key_file(settings: Settings, now: dt.datetime | None = None) -> Rotation:
+    """A new signing key, made the active one, in the home folder's key file; a key whose
+    successor was made more than ``token_minutes`` ago is dropped (every token it signed has
+    expired). Running workers read the ring when they start: restart the service after."""
+    if settings.jwt_keys:
+        raise CredentialError(
+            "the signing keys come from CARDPILOT_JWT_KEYS: rotate there (add a key, name it in"
+            " CARDPILOT_JWT_ACTIVE_KEY, drop the old one after token_minutes)"
+        )
+    if settings.jwt_active_key:
+        raise CredentialError(
+            "CARDPILOT_JWT_ACTIVE_KEY names the signing key: unset it to rotate the key file"
+        )
+    now = now or dt.datetime.now(dt.UTC)
+    if not (Path(settings.home) / KEY_FILE).is_file():  # the first key is the new one
+        _write_key_file(Path(settings.home) / KEY_FILE, [(_kid(now), _new_secret())])
+        return Rotation(_kid(now), [], [])
+    ring = SigningKeys.from_settings(settings)
+    new = _kid(now)
+    if new in ring.keys:
+        raise CredentialError(f"a key {new} was made this second already")
+    order = [*ring.keys, new]
+    lifetime = dt.timedelta(minutes=settings.token_minutes)
+    kept: list[str] = []
+    retired: list[str] = []
+    for kid, successor in itertools.pairwise(order):
+        made = _made_at(successor)
+        (retired if made is not None and now - made > lifetime else kept).append(kid)
+    keys = [(kid, ring.keys[kid].decode("utf-8")) for kid in kept] + [(new, _new_secret())]
+    _write_key_file(Path(settings.home) / KEY_FILE, keys)
+    return Rotation(new, kept, retired)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,11 @@
 """Score and decide one account now, with the code the review runs: the account read by the
 review's own chunk reader (``store.one_account.review_chunk``), scored by
 ``batch.scoring.score_chunk`` and decided by the review's local engine
-(``engines.deciders.limit_decider``, i.e. ``policy.limits.decide_limits``). A committed decision
+(``engines.deciders.limit_decider``, i.e. ``policy.limits.decide_limits``). A preview with a
+scorecard reads the account as rows instead (``store.one_account.account_rows``) and scores
+them as one row (``batch.account_scoring``, held equal to ``score_chunk`` by its tests), then
+decides that row with the same ``decide_limits``: a frame's planning costs more than one
+account's work. A committed decision
 is written by the review's decision writer as a one-account review run (engine ``api``): the
 decision, the limit history and account update (a decrease as a pending change after its notice
 period), the watch after a large increase and the customer's notice in the outbox, in one
@@ -17,6 +21,7 @@ from typing import Any
 import polars as pl
 
 from cardpilot.audit.chain import AuditEntry
+from cardpilot.batch.account_scoring import decision_frame, scored_account_row
 from cardpilot.batch.pending_limits import apply_pending_limits
 from cardpilot.batch.scoring import reason_codes_of, score_chunk, score_reason_texts
 from cardpilot.domain.figures import rate_from_bp
@@ -29,14 +34,16 @@ from cardpilot.notify.decision_notices import (
     limit_change_outbox,
     limit_notice_context,
 )
+from cardpilot.policy.limits import decide_limits
+from cardpilot.service.decision_batches import DecisionBatches
 from cardpilot.service.problems import ApiError
 from cardpilot.service.state import ServiceState
 from cardpilot.store.account_chunks import EARLY_SUFFIX, NO_CYCLE
 from cardpilot.store.audit import record_audit
-from cardpilot.store.cases import accounts_on_hold, latest_decision
+from cardpilot.store.cases import account_on_hold, latest_decision
 from cardpilot.store.decision_writer import SqlAlchemyDecisionWriter
 from cardpilot.store.limit_decisions import DecisionChunk, decision_rows
-from cardpilot.store.one_account import review_chunk
+from cardpilot.store.one_account import account_rows, review_chunk
 from cardpilot.store.review_runs import finish_review_run, start_review_run
 from cardpilot.watch.rules import watch_start
 
@@ -55,6 +62,25 @@ def _not_found(account_id: str) -> ApiError:
     return ApiError(404, f"account {account_id!r} is not in the store")
 
 
+def _batches(state: ServiceState) -> DecisionBatches:
+    """The worker's batches of previews (``service.decision_batches``), made on first use."""
+    if state.decision_batches is None:
+        with state.lock:
+            if state.decision_batches is None:
+
+                def decide(day: dt.date, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+                    frame = decision_frame(rows, state.policy)
+                    texts = state.score_texts()
+                    return decide_limits(frame, state.policy, day, reason_texts=texts).to_dicts()
+
+                state.decision_batches = DecisionBatches(decide)
+    return state.decision_batches
+
+
+def _not_reviewed(account_id: str) -> ApiError:
+    return ApiError(409, f"account {account_id!r} is not of a reviewed status (closed?)")
+
+
 def score_account(state: ServiceState, account_id: str, as_of: dt.date) -> Scored:
     """The account's features and score as the review computes them on ``as_of``."""
     scorer = state.require_scorer()
@@ -62,7 +88,7 @@ def score_account(state: ServiceState, account_id: str, as_of: dt.date) -> Score
     if chunk is None:
         raise _not_found(account_id)
     if not chunk.accounts.height:
-        raise ApiError(409, f"account {account_id!r} is not of a reviewed status (closed?)")
+        raise _not_reviewed(account_id)
     currency = str(chunk.frames.accounts["currency"][0])
     return Scored(score_chunk(chunk, scorer, as_of), currency)
 
@@ -119,10 +145,29 @@ def decision_json(row: dict[str, Any], currency: str) -> dict[str, Any]:
 
 def preview_decision(state: ServiceState, account_id: str, as_of: dt.date) -> dict[str, Any]:
     """The decision the review would make for the account on ``as_of``; nothing is written."""
-    scored = score_account(state, account_id, as_of)
-    decided = decide_scored(state, scored.table, as_of)
-    out = decision_json(decided.row(0, named=True), scored.currency)
-    on_hold = account_id in accounts_on_hold(state.db, as_of)
+    scorer = state.require_scorer()
+    batches = _batches(state)
+    arrival = batches.arrival()
+    try:
+        with state.db.connect() as conn:
+            rows = account_rows(conn, account_id, as_of)
+        if rows is None:
+            raise _not_found(account_id)
+        if not rows.reviewed:
+            raise _not_reviewed(account_id)
+        row = scored_account_row(rows, scorer, as_of)
+        if row is None:  # not a scorecard, or statements only the plan orders: the chunk way
+            arrival.done()
+            scored = score_account(state, account_id, as_of)
+            decided = decide_scored(state, scored.table, as_of).row(0, named=True)
+            currency = scored.currency
+        else:
+            decided = batches.decide(as_of, row, arrival)
+            currency = str(rows.account["currency"])
+    finally:
+        arrival.done()
+    out = decision_json(decided, currency)
+    on_hold = account_on_hold(state.db, account_id, as_of)
     return {"decision": out, "committed": False, "held_by_case": on_hold}
 
 
@@ -141,7 +186,7 @@ def commit_decision(
         raise _not_found(account_id)
     if not chunk.accounts.height:
         return False, _standing(state, account_id, chunk.skipped_within_cycle > 0, cycle_id)
-    if account_id in accounts_on_hold(state.db, as_of):
+    if account_on_hold(state.db, account_id, as_of):
         raise ApiError(409, f"account {account_id!r}: an analyst's override holds its limit")
     currency = str(chunk.frames.accounts["currency"][0])
     table = score_chunk(chunk, scorer, as_of)

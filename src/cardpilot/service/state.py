@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cardpilot.batch.dates import EmptyStoreError, default_as_of
-from cardpilot.batch.scoring import Scorer
+from cardpilot.batch.scoring import Scorer, score_reason_texts
 from cardpilot.config import Settings, get_settings
 from cardpilot.notify.policy import NotifyPolicy
 from cardpilot.notify.policy import default_policy as default_notify_policy
@@ -31,10 +31,14 @@ from cardpilot.policy.loading import PolicyError, load_policy
 from cardpilot.policy.permissions import PermissionMatrix, load_permissions
 from cardpilot.policy.schema import Policy
 from cardpilot.privacy import FieldCipher
+from cardpilot.scoring.account_score import score_codes
 from cardpilot.scoring.registry import Registry, RegistryError, load_model_dir
+from cardpilot.scoring.scorecard import ScorecardModel
 from cardpilot.service.credentials import SigningKeys
+from cardpilot.service.decision_batches import DecisionBatches
 from cardpilot.service.problems import ApiError
 from cardpilot.store.db import is_sqlite, make_engine
+from cardpilot.stream.broker import Broker
 
 MODEL_ENV = "CARDPILOT_SERVE_MODEL"
 POLICY_ENV = "CARDPILOT_SERVE_POLICY"
@@ -146,10 +150,17 @@ class ServiceState:
     signing_keys: SigningKeys
     cipher: FieldCipher
     notify_policy: NotifyPolicy
+    # Where POST /v1/events publishes: CARDPILOT_NATS_URL, CARDPILOT_EVENTS_STREAM and
+    # CARDPILOT_EVENTS_SUBJECT, as for `cardpilot events publish`.
+    broker: Broker = field(default_factory=Broker.from_env)
     cache: TimedCache = field(default_factory=TimedCache)
     _refresh: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _first_read: threading.Lock = field(default_factory=threading.Lock, repr=False)
     warmed: threading.Event = field(default_factory=threading.Event, repr=False)
+    _score_texts: dict[str, dict[str, str]] | None = field(default=None, repr=False)
+    # The previews decided together (service.decisions makes it on first use).
+    decision_batches: DecisionBatches | None = field(default=None, repr=False)
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def load(cls, config: ServiceConfig, settings: Settings | None = None) -> ServiceState:
@@ -169,6 +180,15 @@ class ServiceState:
             cipher=FieldCipher.from_settings(settings),
             notify_policy=default_notify_policy(),
         )
+
+    def score_texts(self) -> dict[str, dict[str, str]]:
+        """The zh-CN and en texts of every reason code the scorecard's scores can carry, read
+        once: the decision's plan is cached by the texts it is given, so one set for every
+        account keeps it built once."""
+        if self._score_texts is None:
+            codes = score_codes(self.scorer) if isinstance(self.scorer, ScorecardModel) else []
+            self._score_texts = score_reason_texts(codes, {})
+        return self._score_texts
 
     def require_scorer(self) -> Scorer:
         if self.scorer is None:

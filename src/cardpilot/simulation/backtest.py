@@ -22,6 +22,24 @@ SUMS = ("accounts", "defaults", "predicted_defaults", "predicted_loss", "observe
 NONE = "none"
 
 
+def in_account_order(labels: pl.DataFrame) -> pl.DataFrame:
+    """The outcomes (``account_id``, ``label``) sorted by account id, for ``outcomes_within``."""
+    return labels.sort("account_id")
+
+
+def outcomes_within(labels: pl.DataFrame, ids: pl.Series) -> pl.DataFrame:
+    """The rows of ``labels`` (``in_account_order``) whose account ids lie between the least and
+    the greatest of ``ids``: every outcome a chunk of those accounts can join to. A join with
+    the whole portfolio's outcomes would hash all of them again for every chunk."""
+    known = ids.drop_nulls()
+    if not known.len():
+        return labels.clear()
+    column = labels.get_column("account_id")
+    start = column.search_sorted(str(known.min()), "left")
+    end = column.search_sorted(str(known.max()), "right")
+    return labels.slice(start, end - start)
+
+
 def chunk_sums(scored: pl.DataFrame) -> pl.DataFrame:
     """Per grade: accounts with a label, observed defaults, Σ PD, predicted and observed loss
     (minor units) and Σ (default × loss)² (for the loss interval). ``scored``: ``grade``, ``pd``,

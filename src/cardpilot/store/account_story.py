@@ -10,13 +10,14 @@ Personal fields come back as stored (ciphertext); the story masks them.
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-import polars as pl
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, Engine, inspect
 
-from cardpilot.store.ledger import account_postings
+from cardpilot.store.frame_reads import query_rows
+from cardpilot.store.ledger import account_balance, account_posting_rows
 from cardpilot.store.pending_limits import pending_of_account
 
 Row = dict[str, Any]
@@ -26,7 +27,8 @@ Row = dict[str, Any]
 class AccountRecords:
     account: Row
     customer: Row
-    postings: pl.DataFrame  # POSTING_SCHEMA
+    postings: list[Row]  # the columns of POSTING_SCHEMA, in date order
+    balance: Row  # by component and in total, as of the day (store.ledger.account_balance)
     statements: list[Row] = field(default_factory=list)
     decisions: list[Row] = field(default_factory=list)
     treatments: list[Row] = field(default_factory=list)
@@ -39,11 +41,19 @@ class AccountRecords:
 
 
 def _rows(conn: Connection, sql: str, params: dict[str, Any]) -> list[Row]:
-    return [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    return query_rows(conn, sql, params)
+
+
+# The store's tables, read once per engine: a story is read many times a second in the HTTP
+# service, and a table is added only by an upgrade, never while the store is served.
+_TABLES: weakref.WeakKeyDictionary[Engine, frozenset[str]] = weakref.WeakKeyDictionary()
 
 
 def _has_table(conn: Connection, name: str) -> bool:
-    return bool(inspect(conn).has_table(name))
+    tables = _TABLES.get(conn.engine)
+    if tables is None or name not in tables:  # a table made since (tests make stores)
+        tables = _TABLES[conn.engine] = frozenset(inspect(conn).get_table_names())
+    return name in tables
 
 
 ACCOUNT = (
@@ -134,7 +144,8 @@ def read_account(conn: Connection, account_id: str, as_of: dt.date) -> AccountRe
         account=account,
         pending_limits=pending,
         customer=customers[0] if customers else {},
-        postings=account_postings(conn, account_id, as_of),
+        postings=account_posting_rows(conn, account_id, as_of),
+        balance=account_balance(conn, account_id, as_of),
         statements=_rows(conn, STATEMENTS, params),
         messages=messages,
         **found,

@@ -317,6 +317,20 @@ def accounts_on_hold(db: Engine, as_of: dt.date) -> frozenset[str]:
         return frozenset(str(r[0]) for r in rows)
 
 
+def account_on_hold(db: Engine, account_id: str, as_of: dt.date) -> bool:
+    """Whether an analyst's override holds the account's limit at ``as_of``
+    (``accounts_on_hold`` for one account, by its index)."""
+    with db.connect() as conn:
+        row = conn.execute(
+            text(
+                "SELECT 1 FROM review_cases WHERE account_id = :a"
+                " AND outcome = 'override' AND hold_until > :as_of LIMIT 1"
+            ).bindparams(bindparam("as_of", type_=Date)),
+            {"a": account_id, "as_of": as_of},
+        ).first()
+        return row is not None
+
+
 def case_of_override(conn: Connection, decision_id: int) -> CaseRow | None:
     """The case whose override is the limit decision ``decision_id``."""
     row = conn.execute(_cases_sql(" WHERE override_decision_id = :d"), {"d": decision_id}).first()

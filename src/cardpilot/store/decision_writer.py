@@ -31,7 +31,6 @@ from cardpilot.store.frame_reads import query_frame
 from cardpilot.store.limit_decisions import (
     ACCOUNTS_UPDATE,
     CHANGED_IN_CHUNK,
-    DECISION_COLUMNS,
     HISTORY_INSERT,
     KIND_COLUMNS,
     KINDS_INSERTED,
@@ -149,18 +148,20 @@ class SqlAlchemyDecisionWriter:
             return
         import polars as pl
 
-        cols = ", ".join(DECISION_COLUMNS)
+        # DECISION_COLUMNS, and a test's columns when it split the review.
+        columns = tuple(chunk.rows.columns)
+        cols = ", ".join(columns)
         if conn.dialect.name != "sqlite":  # the HTTP API's one decision on PostgreSQL
-            named = ", ".join(f":{c}" for c in DECISION_COLUMNS)
+            named = ", ".join(f":{c}" for c in columns)
             conn.execute(
                 text(
                     f"INSERT INTO limit_decisions ({cols}) VALUES ({named})"
                     " ON CONFLICT (account_id, cycle_id) DO NOTHING"
                 ),
-                chunk.rows.select(DECISION_COLUMNS).to_dicts(),
+                chunk.rows.to_dicts(),
             )
             return
-        marks = ", ".join(["?"] * len(DECISION_COLUMNS))
+        marks = ", ".join(["?"] * len(columns))
         rows = chunk.rows.with_columns(  # the text and 0/1 SQLAlchemy's SQLite types store
             pl.col("as_of").cast(pl.String), pl.col("due_for_review").cast(pl.Int8)
         ).rows()

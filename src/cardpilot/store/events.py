@@ -14,8 +14,7 @@ import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, func, select, tuple_
 
 from cardpilot.events.features import AccountFeatures, features_from_json
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
@@ -40,11 +39,12 @@ def read_lookups(
     conn: Connection,
     event_ids: set[str],
     account_ids: set[str],
-    sequences: set[int],
+    keys: set[tuple[str, int]],
     held: Mapping[str, AccountFeatures] | None = None,
 ) -> BatchLookups:
-    """What the store knows about a batch with these ids, accounts and sequences; the features
-    of accounts in ``held`` (the consumer's own, committed states) are not read again."""
+    """What the store knows about a batch with these event ids, accounts and (account,
+    sequence) keys; the features of accounts in ``held`` (the consumer's own, committed
+    states) are not read again."""
     r = EventReceipt.__table__.c
     received: dict[str, Receipt] = {}
     taken: dict[tuple[str, int], str] = {}
@@ -52,9 +52,11 @@ def read_lookups(
         query = select(r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
         for row in conn.execute(query.where(r.event_id.in_(ids))):
             received[row[0]] = Receipt(*row)
-    for accounts in _chunks(account_ids):
+    # The exact (account, sequence) pairs of the batch: the accounts' other applied events
+    # (their whole history, growing with every batch) are not read.
+    for pairs in _chunks(keys):
         query = select(r.account_id, r.sequence, r.event_id).where(
-            r.account_id.in_(accounts), r.sequence.in_(sorted(sequences)), r.outcome == APPLIED
+            tuple_(r.account_id, r.sequence).in_(pairs), r.outcome == APPLIED
         )
         taken.update({(str(row[0]), int(row[1])): str(row[2]) for row in conn.execute(query)})
     return BatchLookups(
@@ -92,68 +94,164 @@ def account_features(
     return out
 
 
-def _upsert(conn: Connection, table: Any, rows: list[dict[str, Any]], key: str) -> None:
+# The columns the intake writes, in the order its rows are built.
+POSTING_COLUMNS = (
+    "account_id",
+    "kind",
+    "component",
+    "amount_minor",
+    "currency",
+    "effective_at",
+    "effective_on",
+    "source",
+    "idempotency_key",
+    "reference",
+    "basis",
+    "detail",
+)
+RECEIPT_COLUMNS = ("event_id", "account_id", "sequence", "outcome", "kind", "field", "reason")
+FEATURE_COLUMNS = (
+    "account_id",
+    "last_sequence",
+    "last_occurred_at",
+    "events_applied",
+    "utilisation_bp",
+    "spend_ratio_bp",
+    "payment_days_before_due",
+    "state",
+)
+
+
+def _bound(
+    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> list[tuple[Any, ...]]:
+    """``rows`` with each value as SQLAlchemy binds it on this dialect (SQLite's dates and
+    times as its text), so what the driver stores is what an ORM write would have stored."""
+    dialect = conn.dialect
+    procs = [
+        (i, table.c[c].type.dialect_impl(dialect).bind_processor(dialect))
+        for i, c in enumerate(columns)
+    ]
+    procs = [(i, f) for i, f in procs if f is not None]
+    if not procs:
+        return rows
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, f in procs:
+            if values[i] is not None:
+                values[i] = f(values[i])
+        out.append(tuple(values))
+    return out
+
+
+def _staged(
+    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
+) -> str:
+    """PostgreSQL: ``rows`` copied into a temporary table shaped like ``table`` (emptied at
+    commit); returns its name. One COPY instead of a statement's parameters per row."""
+    stage = f"_stage_{table.name}"
+    names = ", ".join(columns)
+    conn.exec_driver_sql(
+        f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {names} FROM {table.name} WITH NO DATA"
+    )
+    conn.exec_driver_sql(f"TRUNCATE {stage}")
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    return stage
+
+
+def _insert_new(
+    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]], key: str
+) -> None:
+    """Insert ``rows`` (values in ``columns`` order), leaving those whose ``key`` is stored."""
     if not rows:
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(table)
-    updates: dict[str, Any] = {c: statement.excluded[c] for c in rows[0] if c != key}
+    names = ", ".join(columns)
+    if conn.dialect.name == "postgresql":
+        stage = _staged(conn, table, columns, rows)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage}"
+            f" ON CONFLICT ({key}) DO NOTHING"
+        )
+        return
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING",
+        _bound(conn, table, columns, rows),
+    )
+
+
+def _upsert(
+    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]], key: str
+) -> None:
+    """Insert ``rows``, or update the stored row of the same ``key`` to them."""
+    if not rows:
+        return
+    names = ", ".join(columns)
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
     if "updated_at" in table.c:
-        updates["updated_at"] = func.now()
-    conn.execute(statement.on_conflict_do_update(index_elements=[key], set_=updates), rows)
-
-
-def _insert_new(conn: Connection, table: Any, rows: list[dict[str, Any]], key: str) -> None:
-    if not rows:
+        updates += ", updated_at = CURRENT_TIMESTAMP"
+    if conn.dialect.name == "postgresql":
+        stage = _staged(conn, table, columns, rows)
+        conn.exec_driver_sql(
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage}"
+            f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+        )
         return
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    conn.execute(dialect.insert(table).on_conflict_do_nothing(index_elements=[key]), rows)
+    marks = ", ".join("?" for _ in columns)
+    conn.exec_driver_sql(
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        f" ON CONFLICT ({key}) DO UPDATE SET {updates}",
+        _bound(conn, table, columns, rows),
+    )
 
 
-def feature_row(state: AccountFeatures, months: int) -> dict[str, Any]:
-    return {
-        "account_id": state.account_id,
-        "last_sequence": state.last_sequence,
-        "last_occurred_at": state.last_occurred_at,
-        "events_applied": state.events_applied,
-        "utilisation_bp": state.utilisation_bp,
-        "spend_ratio_bp": state.spend_ratio_bp(months),
-        "payment_days_before_due": state.payment_days_before_due,
-        "state": state.to_json(),
-    }
+def feature_row(state: AccountFeatures, months: int) -> tuple[Any, ...]:
+    """An account's features as an ``event_account_features`` row (``FEATURE_COLUMNS``)."""
+    return (
+        state.account_id,
+        state.last_sequence,
+        state.last_occurred_at,
+        state.events_applied,
+        state.utilisation_bp,
+        state.spend_ratio_bp(months),
+        state.payment_days_before_due,
+        state.to_json(),
+    )
 
 
-def posting_rows(postings: Sequence[Posting]) -> list[dict[str, Any]]:
-    """``ledger_postings`` rows of ``postings`` (``effective_at`` in UTC)."""
-    return [posting_row(p) for p in postings]
+def posting_rows(postings: Sequence[Posting]) -> list[tuple[Any, ...]]:
+    """``ledger_postings`` rows of ``postings`` (``POSTING_COLUMNS``, ``effective_at`` in UTC)."""
+    rows = []
+    for p in postings:
+        row = posting_row(p)
+        rows.append(tuple(row[c] for c in POSTING_COLUMNS))
+    return rows
 
 
 def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
     """The batch's postings, receipts and features, in the caller's transaction; returns the
     postings written.
 
-    The postings go in as one insert-or-ignore on their keys, without reading back what was
-    added: an applied event's receipt is written in the same transaction, so its postings are
-    new whenever its receipt is.
+    Each table is one statement over the batch's rows (SQLite: one ``executemany`` through the
+    driver; PostgreSQL: one ``COPY`` into a temporary table, then one ``INSERT … SELECT``). The
+    postings go in as insert-or-ignore on their keys, without reading back what was added: an
+    applied event's receipt is written in the same transaction, so its postings are new
+    whenever its receipt is.
     """
-    _insert_new(conn, LedgerPosting.__table__, posting_rows(plan.postings), "idempotency_key")
-    added = len(plan.postings)
+    table = LedgerPosting.__table__
+    _insert_new(conn, table, POSTING_COLUMNS, posting_rows(plan.postings), "idempotency_key")
     receipts = [
-        {
-            "event_id": r.event_id,
-            "account_id": r.account_id,
-            "sequence": r.sequence,
-            "outcome": r.outcome,
-            "kind": r.kind,
-            "field": r.field,
-            "reason": r.reason,
-        }
+        (r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
         for r in plan.receipts
     ]
-    _insert_new(conn, EventReceipt.__table__, receipts, "event_id")
-    rows = [feature_row(s, months) for s in plan.states.values()]
-    _upsert(conn, EventAccountFeatures.__table__, rows, "account_id")
-    return added
+    _insert_new(conn, EventReceipt.__table__, RECEIPT_COLUMNS, receipts, "event_id")
+    features = [feature_row(s, months) for s in plan.states.values()]
+    _upsert(conn, EventAccountFeatures.__table__, FEATURE_COLUMNS, features, "account_id")
+    return len(plan.postings)
 
 
 def receipt_counts(conn: Connection) -> dict[str, int]:

@@ -43,6 +43,32 @@ def query_frame(
     return rows_frame([tuple(r) for r in rows], schema, dates_as_text=sqlite)
 
 
+def query_rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Run ``sql`` on ``conn`` and return its rows as dicts by column name, values as the
+    driver gives them (SQLite: dates as ISO text). On SQLite through the driver's own cursor:
+    a one-account read makes a dozen small queries, and SQLAlchemy's result layer costs more
+    than they do. Parameters bind as they do through SQLAlchemy there (the driver's own
+    adapters: a ``datetime`` as ``str(value)``, a ``date`` as ``YYYY-MM-DD``)."""
+    if conn.dialect.name != "sqlite":
+        return [dict(r) for r in conn.execute(text(sql), dict(params)).mappings()]
+    values = {k: _sqlite_value(v) for k, v in params.items()}
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        found = cursor.execute(sql, values)
+        names = [d[0] for d in found.description]
+        return [dict(zip(names, r, strict=True)) for r in found.fetchall()]
+    finally:
+        cursor.close()
+
+
+def _sqlite_value(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
 def rows_frame(
     rows: list[tuple[Any, ...]], schema: FrameSchema, *, dates_as_text: bool
 ) -> pl.DataFrame:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, Engine, text
@@ -90,6 +91,29 @@ def account_postings(
     # An opening balance takes effect with the account's first posting and reads before it.
     sql += " ORDER BY effective_on, effective_at, kind <> 'opening_balance', id"
     return _typed(query_frame(conn, sql, params, _READ_SCHEMA))
+
+
+def account_posting_rows(
+    conn: Connection, account_id: str, as_of: dt.date | None = None
+) -> list[dict[str, Any]]:
+    """``account_postings`` as plain rows (one account's story reads a few dozen: a frame
+    costs more than they do): ``effective_at`` a UTC datetime, ``effective_on`` a date."""
+    sql = _SELECT.replace("effective_at,", f"{_at_text(conn)} AS effective_at,", 1)
+    sql += " WHERE account_id = :a"
+    params: dict[str, object] = {"a": account_id}
+    if as_of is not None:
+        sql += " AND effective_on <= :d"
+        params["d"] = as_of
+    sql += " ORDER BY effective_on, effective_at, kind <> 'opening_balance', id"
+    rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    for row in rows:
+        on = row["effective_on"]
+        row["effective_on"] = dt.date.fromisoformat(on[:10]) if isinstance(on, str) else on
+        at = dt.datetime.fromisoformat(str(row["effective_at"]))
+        row["effective_at"] = (
+            at.replace(tzinfo=dt.UTC) if at.tzinfo is None else at.astimezone(dt.UTC)
+        )
+    return rows
 
 
 def account_balance(

@@ -47,6 +47,8 @@ DECISION_COLUMNS = (
     "policy_version",
     "model_version",
 )
+# A champion/challenger test's columns: written only by a review the test splits.
+EXPERIMENT_COLUMNS = ("experiment", "arm")
 # Columns equal on every row a run writes.
 RUN_COLUMNS = ("run_id", "cycle_id", "as_of", "policy_version", "model_version")
 _REASON_COLUMNS = ("reason_codes", "reason_texts_zh", "reason_texts_en")
@@ -198,7 +200,8 @@ def decision_rows(
     early: pl.Series | None = None,
     early_cycle_id: str | None = None,
 ) -> tuple[pl.DataFrame, TextSets]:
-    """A chunk's decisions (``decide_limits``' columns) as rows of ``DECISION_COLUMNS``, and
+    """A chunk's decisions (``decide_limits``' columns) as rows of ``DECISION_COLUMNS`` (and
+    ``EXPERIMENT_COLUMNS`` when a test split them), and
     the text sets they refer to; ``early``: the accounts decided again in the cycle on an early
     review, whose decisions take ``early_cycle_id`` (one early review per account and cycle).
 
@@ -206,6 +209,7 @@ def decision_rows(
     written as JSON once, and only its codes and its set's id are joined back to the rows.
     """
     keys = list(_REASON_COLUMNS)
+    columns = DECISION_COLUMNS + tuple(c for c in EXPERIMENT_COLUMNS if c in decisions.columns)
     distinct = decisions.select(keys).unique(maintain_order=True)
     as_json = distinct.select(json_array(c).alias(c) for c in keys)
     pairs = list(as_json.select(_TEXT_COLUMNS).iter_rows())
@@ -222,7 +226,7 @@ def decision_rows(
             _cycle_of_rows(cycle_id, early, early_cycle_id).alias("cycle_id"),
             # The texts are the set's; the decision's own columns stay empty (migration 0013).
             *(pl.lit("").alias(c) for c in _TEXT_COLUMNS),
-        ).select(DECISION_COLUMNS),
+        ).select(columns),
         sets,
     )
 

@@ -253,6 +253,7 @@ MODEL_MODULES: tuple[str, ...] = (
     "cardpilot.store.event_models",
     "cardpilot.store.warning_models",
     "cardpilot.store.service_models",
+    "cardpilot.store.experiment_models",
 )
 
 

@@ -94,6 +94,10 @@ class OverdueTreatment(Base):
     created_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # The champion/challenger test that split the treatment and the account's arm (null
+    # outside a test).
+    experiment: Mapped[str | None] = mapped_column(String(64))
+    arm: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         UniqueConstraint("account_id", "as_of", name="uq_overdue_treatments_account_as_of"),

@@ -176,6 +176,8 @@ def treatment_records(
         for c in ("reason_codes", "reason_texts_zh", "reason_texts_en"):
             row[c] = json.dumps(r[c], ensure_ascii=False)
         row["model_version"] = r["model_version"] or model_version
+        # A champion/challenger test's split (cardpilot.domain.experiments), when one ran.
+        row["experiment"], row["arm"] = r.get("experiment"), r.get("arm")
         rows.append(row)
     return rows
 

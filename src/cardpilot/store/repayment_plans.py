@@ -65,12 +65,12 @@ def customer_plans(conn: Connection, customer_id: str) -> dict[str, Row[Any]]:
 
 
 def customer_events(conn: Connection, customer_id: str) -> list[Row[Any]]:
-    """The events of the customer's plans (``event_id, plan_id, kind, event_date,
-    amount_minor``), unordered."""
+    """The events of the customer's plans (``id, event_id, plan_id, kind, event_date,
+    amount_minor``; ``id`` is the order they were recorded in), unordered."""
     return list(
         conn.execute(
             text(
-                "SELECT event_id, plan_id, kind, event_date, amount_minor FROM plan_events"
+                "SELECT id, event_id, plan_id, kind, event_date, amount_minor FROM plan_events"
                 " WHERE customer_id = :c"
             ),
             {"c": customer_id},
@@ -263,7 +263,7 @@ def plan_event_rows(conn: Connection, plan_id: str) -> list[Row[Any]]:
     return list(
         conn.execute(
             text(
-                "SELECT event_id, kind, event_date, amount_minor, source, outcome,"
+                "SELECT id, event_id, kind, event_date, amount_minor, source, outcome,"
                 " from_status, to_status, reason FROM plan_events WHERE plan_id = :p"
             ),
             {"p": plan_id},

@@ -129,6 +129,10 @@ class LimitDecisionRecord(Base):
     # review (a review run) | case (an analyst's override, cardpilot.store.cases; its cycle_id
     # is the case's, ``case-<id>``, so it never counts among a review cycle's decisions).
     source: Mapped[str] = mapped_column(String(16), server_default="review")
+    # The champion/challenger test that split the review, and the arm the account fell in
+    # (cardpilot.domain.experiments); null outside a test.
+    experiment: Mapped[str | None] = mapped_column(String(64))
+    arm: Mapped[str | None] = mapped_column(String(16))
 
     __table_args__ = (
         UniqueConstraint("account_id", "cycle_id", name="uq_limit_decisions_account_cycle"),

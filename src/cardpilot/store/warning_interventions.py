@@ -78,7 +78,7 @@ def latest_run_date(db: Engine, on_or_before: dt.date | None = None) -> dt.date 
 _TOP = text(
     "SELECT account_id, customer_id, score, score_change, reason_codes, model_version,"
     " policy_version FROM warning_scores WHERE as_of = :day"
-    " ORDER BY score DESC, account_id LIMIT :n"
+    " ORDER BY score DESC, account_id LIMIT :n OFFSET :skip"
 )
 _OF_ACCOUNTS = text(
     "SELECT account_id, rule, intervention, kind, reasons, advice, hold_until, cycle_date"
@@ -87,11 +87,12 @@ _OF_ACCOUNTS = text(
 ).bindparams(bindparam("ids", expanding=True))
 
 
-def watch_list(db: Engine, day: dt.date, limit: int) -> list[dict[str, Any]]:
-    """The ``limit`` highest scores of the run of ``day``, riskiest first, each with the
-    interventions decided for it that day."""
+def watch_list(db: Engine, day: dt.date, limit: int, after: int = 0) -> list[dict[str, Any]]:
+    """The ``limit`` highest scores of the run of ``day`` ranked below ``after``, riskiest
+    first, each with the interventions decided for it that day."""
     with db.connect() as conn:
-        top = conn.execute(_TOP, {"day": day, "n": limit}).mappings().all()
+        params = {"day": day, "n": limit, "skip": after}
+        top = conn.execute(_TOP, params).mappings().all()
         ids = [r["account_id"] for r in top]
         actions: dict[str, list[dict[str, Any]]] = {i: [] for i in ids}
         for start in range(0, len(ids), 500):
@@ -122,7 +123,7 @@ def watch_list(db: Engine, day: dt.date, limit: int) -> list[dict[str, Any]]:
             "policy_version": r["policy_version"],
             "interventions": actions[r["account_id"]],
         }
-        for rank, r in enumerate(top, start=1)
+        for rank, r in enumerate(top, start=after + 1)
     ]
 
 
@@ -220,4 +221,30 @@ def online_inputs(
         for account, at in conn.execute(_ONLINE_INCREASES, {"ids": part}):
             if account in out and at is not None:
                 out[account]["increased_on"] = as_zoned(at, zone).date()
+    return out
+
+
+_SINCE = text(
+    "SELECT as_of, account_id, rule, intervention, reasons FROM warning_interventions"
+    " WHERE as_of >= :since ORDER BY as_of, account_id, priority, rule LIMIT :n"
+)
+
+
+def interventions_since(db: Engine, since: dt.date, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` interventions stored for ``since`` or later (by day, account,
+    priority), each with its rule's reason (en)."""
+    with db.connect() as conn:
+        rows = conn.execute(_SINCE, {"since": since, "n": limit}).mappings().all()
+    out = []
+    for r in rows:
+        reasons = json.loads(r["reasons"])
+        out.append(
+            {
+                "as_of": str(r["as_of"])[:10],
+                "account_id": r["account_id"],
+                "rule": r["rule"],
+                "intervention": r["intervention"],
+                "reason": reasons[0]["en"] if reasons else "",
+            }
+        )
     return out

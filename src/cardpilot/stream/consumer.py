@@ -38,7 +38,7 @@ from cardpilot.events.policy import EventsPolicy
 from cardpilot.events.validation import Rejection
 from cardpilot.store.events import read_lookups, write_batch
 from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
-from cardpilot.stream.triggers import evaluate_triggers
+from cardpilot.stream.triggers import advice_terms, evaluate_triggers
 from cardpilot.warning.policy import WarningPolicy
 
 # Accounts whose committed features the consumer keeps between batches, at most.
@@ -112,14 +112,18 @@ class Intake:
     ) -> None:
         self.engine, self.policy, self.tz, self.warning = engine, policy, tz, warning
         self.held: dict[str, AccountFeatures] = {}
+        if warning is not None:
+            # The advice terms read the policy catalogue (a second of YAML): once here, not
+            # inside the first batch that fires a rule.
+            advice_terms(warning)
 
     def process(self, raws: list[bytes]) -> BatchDone:
         parsed = parse_batch(raws)
-        ids, accounts, sequences = batch_keys(parsed)
+        ids, accounts, keys = batch_keys(parsed)
         months = self.policy.spending_average_months
         try:
             with self.engine.begin() as conn:
-                lookups = read_lookups(conn, ids, accounts, sequences, self.held)
+                lookups = read_lookups(conn, ids, accounts, keys, self.held)
                 plan = plan_batch(parsed, lookups, self.policy, self.tz)
                 added = write_batch(conn, plan, months)
                 fired = evaluate_triggers(

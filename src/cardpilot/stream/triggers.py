@@ -6,11 +6,13 @@ right after that event (``AccountFeatures.trigger_row``: statement figures, what
 the minimum, utilisation, spending against the six-month average, days since a cash advance),
 as of the day the event happened, with what the store knows of the account
 (``warning.state.with_store_facts``: its customer, the latest early-warning score of a
-``cardpilot warn run`` with its change and reasons, its latest limit increase). The rows are
-decided one day at a time with the batch's ``decide``, against the interventions stored
-before and those of the batch's earlier days (cool-downs, the contact cap); a rule fires once
-per account and cycle (its ``decision_ref``), so the first event that makes it fire is the one
-it is for, whatever the batch boundaries were.
+``cardpilot warn run`` with its change and reasons, its latest limit increase). The batch is
+one frame: the rules' conditions pick the events where some rule holds, and those are decided
+in waves (at most one event of an account and one day each) with the batch's ``decide``,
+against the interventions stored before and those of the earlier waves (cool-downs, the
+contact cap). A rule fires once per account and cycle (its ``decision_ref``), for the first
+event that makes it fire and with that event's figures, whatever the batch boundaries were:
+the same as deciding event by event.
 
 What fired is stored and queued in the same transaction
 (``notify.warning_decisions.store_and_queue``: the interventions with their reasons and
@@ -30,50 +32,120 @@ import polars as pl
 from sqlalchemy import Connection
 
 from cardpilot.notify.compose import default_composer
-from cardpilot.notify.warning_decisions import decided_rows, store_and_queue
-from cardpilot.notify.warning_notices import AdviceTerms
+from cardpilot.notify.warning_decisions import FIGURES, store_and_queue
+from cardpilot.notify.warning_notices import AdviceTerms, intervention_rows
 from cardpilot.store.warning_interventions import history_of, online_inputs
 from cardpilot.warning.policy import WarningPolicy
-from cardpilot.warning.state import with_store_facts
-from cardpilot.warning.triggers import FIRED_SCHEMA, HISTORY_SCHEMA, decide
+from cardpilot.warning.state import facts_frame, with_store_facts
+from cardpilot.warning.triggers import FIRED_SCHEMA, HISTORY_SCHEMA, decide, holding_rules
+
+# The columns of ``AccountFeatures.trigger_row``.
+TRIGGER_ROW_SCHEMA: dict[str, pl.DataType] = {
+    "as_of": pl.Date(),
+    "account_id": pl.String(),
+    "currency": pl.String(),
+    "cycle_date": pl.Date(),
+    "due_date": pl.Date(),
+    "statement_balance_minor": pl.Int64(),
+    "minimum_due_minor": pl.Int64(),
+    "unpaid_minimum_minor": pl.Int64(),
+    "utilisation": pl.Float64(),
+    "spend_to_6m_average": pl.Float64(),
+    "days_since_cash_advance": pl.Int32(),
+}
+
+
+def trigger_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
+    """The trigger rows of a batch (``AccountFeatures.trigger_row``) as one frame, in order."""
+    return pl.DataFrame(
+        {c: [r.get(c) for r in rows] for c in TRIGGER_ROW_SCHEMA}, schema=TRIGGER_ROW_SCHEMA
+    )
+
+
+def _candidates(frame: pl.DataFrame, policy: WarningPolicy) -> pl.DataFrame:
+    """The rows of ``frame`` that can fire something, each numbered by its place among its
+    account's (``_wave``).
+
+    A row where no rule holds fires nothing. A row whose day, cycle and holding rules are
+    those of the account's previous candidate decides nothing new either: what fired at the
+    previous one is stored, and what the cool-downs or the cap held back then is held back
+    again on the same day. Both are left out before ``decide``."""
+    holding = holding_rules(frame, policy)
+    marked = frame.with_columns(
+        holding["rules"].list.join(",").alias("_rules"), holding["cycle_key"].alias("_cycle")
+    ).filter(pl.col("_rules") != "")
+    same = pl.all_horizontal(
+        (pl.col(c) == pl.col(c).shift(1).over("account_id")).fill_null(False)
+        for c in ("as_of", "_cycle", "_rules")
+    )
+    return (
+        marked.filter(~same)
+        .with_columns(pl.int_range(pl.len()).over("account_id").alias("_wave"))
+        .drop("_rules", "_cycle")
+    )
 
 
 def fired_for_events(
-    rows: Sequence[dict[str, Any]],
+    rows: pl.DataFrame | Sequence[dict[str, Any]],
     policy: WarningPolicy,
     history: Sequence[dict[str, Any]] = (),
 ) -> pl.DataFrame:
-    """The interventions the rules give for ``rows`` (one per applied event, in order): each
-    day's rows decided as of that day against ``history`` (``HISTORY_SCHEMA`` rows) and what
-    the earlier days fired, one row per ``decision_ref`` (the first)."""
-    if not rows:
-        return pl.DataFrame(schema=FIRED_SCHEMA)
-    frame = pl.DataFrame(list(rows), infer_schema_length=None).with_row_index("_event")
-    frame = frame.filter(pl.col("as_of").is_not_null())
-    past = list(history)
+    """The interventions the rules give for ``rows`` (one per applied event, in order), each
+    with the statement figures of the event that fired it (``FIRED_SCHEMA`` and ``FIGURES``):
+    as if every event were decided on its own as of its day, against ``history``
+    (``HISTORY_SCHEMA`` rows) and what the events before it fired; one row per
+    ``decision_ref`` (the first).
+
+    Events are decided in waves, each holding at most one event of an account (its first
+    candidate, then its second, …) and one day, so the order per account is kept while
+    accounts are decided together."""
+    if isinstance(rows, pl.DataFrame):
+        frame = rows
+    elif rows:
+        frame = pl.DataFrame(list(rows), infer_schema_length=None)
+    else:
+        return pl.DataFrame(schema={**FIRED_SCHEMA, **_FIGURE_SCHEMA})
+    frame = frame.with_row_index("_event").filter(pl.col("as_of").is_not_null())
+    candidates = _candidates(frame, policy)
+    past = [pl.DataFrame(list(history), schema=HISTORY_SCHEMA)]
     parts = []
-    for (as_of,), day in frame.partition_by("as_of", as_dict=True, maintain_order=True).items():
+    groups = candidates.partition_by("_wave", "as_of", as_dict=True, maintain_order=True)
+    # Waves in order (an account's candidates in its order), days within a wave in order.
+    for (_, as_of), group in sorted(groups.items(), key=_wave_day):
         assert isinstance(as_of, dt.date)
-        known = pl.DataFrame(past, schema=HISTORY_SCHEMA) if past else None
-        fired = decide(day.drop("as_of", "_event"), policy, as_of, known)
+        known = pl.concat(past, how="vertical_relaxed")
+        fired = decide(group.drop("as_of", "_event", "_wave"), policy, as_of, known)
         if fired.height:
-            # Each account's first event of the day that fires the rule comes first.
-            first = day.group_by("account_id").agg(pl.col("_event").min())
-            parts.append(fired.join(first, on="account_id", how="left"))
-            past += [
-                {
-                    "account_id": r["account_id"],
-                    "rule": r["rule"],
-                    "cycle_date": r["cycle_date"],
-                    "fired_on": as_of,
-                    "sends": r["sends"],
-                }
-                for r in fired.iter_rows(named=True)
-            ]
+            figures = group.select("_event", *(c for c in FIGURES if c in group.columns))
+            parts.append(fired.join(figures, on="account_id", how="left"))
+            past.append(
+                fired.select(
+                    "account_id",
+                    "rule",
+                    "cycle_date",
+                    pl.lit(as_of).alias("fired_on"),
+                    "sends",
+                ).cast(HISTORY_SCHEMA)  # type: ignore[arg-type]
+            )
     if not parts:
-        return pl.DataFrame(schema=FIRED_SCHEMA)
-    out = pl.concat(parts, how="vertical_relaxed").sort("_event", maintain_order=True)
+        return pl.DataFrame(schema={**FIRED_SCHEMA, **_FIGURE_SCHEMA})
+    out = pl.concat(parts, how="diagonal_relaxed").sort("_event", maintain_order=True)
+    out = out.with_columns(
+        pl.lit(None).cast(t).alias(c) for c, t in _FIGURE_SCHEMA.items() if c not in out.columns
+    )
     return out.unique("decision_ref", keep="first", maintain_order=True).drop("_event")
+
+
+def _wave_day(item: tuple[tuple[object, ...], pl.DataFrame]) -> tuple[int, dt.date]:
+    wave, day = item[0]
+    assert isinstance(wave, int)
+    assert isinstance(day, dt.date)
+    return wave, day
+
+
+_FIGURE_SCHEMA: dict[str, pl.DataType] = {
+    c: TRIGGER_ROW_SCHEMA[c] for c in FIGURES if c != "account_id"
+}
 
 
 _TERMS: dict[str, AdviceTerms] = {}
@@ -115,11 +187,10 @@ def evaluate_triggers(
     zone = ZoneInfo(get_settings().timezone)
     accounts = sorted({r["account_id"] for r in rows})
     stored = online_inputs(conn, accounts, max(days), zone)
-    known = with_store_facts(rows, stored)
+    known = with_store_facts(trigger_frame(rows), facts_frame(stored))
     fired = fired_for_events(known, policy, history_of(conn, accounts, max(days)))
     if fired.height:
         terms = advice_terms(policy)
-        states = pl.DataFrame(known, infer_schema_length=None).drop("as_of")
-        decided = decided_rows(states, fired, policy, terms)
+        decided = intervention_rows(fired.to_dicts(), policy, terms)
         store_and_queue(conn, decided, policy, terms, default_composer(), now)
     return fired

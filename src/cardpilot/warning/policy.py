@@ -17,13 +17,10 @@ numbers. Loaded like the other policy files: the recorded version is
 
 from __future__ import annotations
 
-import hashlib
-import json
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from cardpilot.policy.base import (
@@ -34,9 +31,9 @@ from cardpilot.policy.base import (
     validation_message,
 )
 from cardpilot.policy.condition_syntax import Condition, Vocabulary
+from cardpilot.policy.files import content_digest, read_yaml_mapping
 
 WARNING_FILE = "warning.yaml"
-HASH_CHARS = 12
 MAX_PLAN_MONTHS = 60  # the plans module's tenor cap (domain.plans.MAX_TENOR_MONTHS)
 
 # What a trigger condition may read: one row per account (``cardpilot.warning.triggers``).
@@ -196,9 +193,7 @@ def warning_policy_from_data(data: object, name: str = WARNING_FILE) -> WarningP
     except ValidationError as exc:
         raise WarningPolicyError(validation_message(name, exc)) from exc
     payload = content.model_dump(mode="json", by_alias=True, context={MONEY_DUMP: "fen"})
-    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:HASH_CHARS]
-    return WarningPolicy(version=f"{content.version}+{digest}", file=content)
+    return WarningPolicy(version=f"{content.version}+{content_digest(payload)}", file=content)
 
 
 def load_warning_policy(path: Path | None = None) -> WarningPolicy:
@@ -206,12 +201,5 @@ def load_warning_policy(path: Path | None = None) -> WarningPolicy:
     file = default_warning_policy_path() if path is None else Path(path)
     if file.is_dir():
         file = file / WARNING_FILE
-    if not file.is_file():
-        raise WarningPolicyError(f"{file}: file not found; a policy folder holds {WARNING_FILE}")
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise WarningPolicyError(f"{file}: not valid YAML: {exc}") from exc
-    if not isinstance(data, dict):
-        raise WarningPolicyError(f"{file}: expected a mapping at the top level")
+    data = read_yaml_mapping(file, WarningPolicyError, f"a policy folder holds {WARNING_FILE}")
     return warning_policy_from_data(data, str(file))

@@ -6,13 +6,13 @@ due date, minimum due and what is unpaid of it, days past due), the early-warnin
 (utilisation, spending against the six-month average, months on book), the model's score and
 reasons, the score of the previous run, and the dates of limit increases and cash advances.
 The event consumer builds its rows from its running features (``AccountFeatures.trigger_row``,
-one per event) and adds what the store knows with ``with_store_facts``.
+one per event, as one frame) and adds what the store knows with ``with_store_facts``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
@@ -113,45 +113,53 @@ def batch_states(
 ONLINE_STATUSES = ("active", "frozen")  # closed and charged-off accounts get no messages
 
 
-def _day_gap(later: dt.date | None, earlier: dt.date | None) -> int | None:
-    return None if later is None or earlier is None else (later - earlier).days
+FACTS_SCHEMA: dict[str, pl.DataType] = {
+    "account_id": pl.String(),
+    "customer_id": pl.String(),
+    "facts_currency": pl.String(),
+    "status": pl.String(),
+    "score": pl.Float64(),
+    "score_change": pl.Float64(),
+    "reason_codes": pl.List(pl.String()),
+    "model_version": pl.String(),
+    "increased_on": pl.Date(),
+}
 
 
-def with_store_facts(
-    rows: Sequence[Mapping[str, Any]], stored: Mapping[str, Mapping[str, Any]]
-) -> list[dict[str, Any]]:
+def facts_frame(stored: Mapping[str, Mapping[str, Any]]) -> pl.DataFrame:
+    """``stored`` (``store.warning_interventions.online_inputs``: per account, its customer,
+    currency, status, score, score change, reasons, model version and ``increased_on``) as
+    one row per account, ``FACTS_SCHEMA``."""
+    keys = {c: c for c in FACTS_SCHEMA} | {"facts_currency": "currency"}
+    facts = list(stored.values())
+    columns = {c: [f.get(k) for f in facts] for c, k in keys.items() if c != "account_id"}
+    return pl.DataFrame({"account_id": list(stored), **columns}, schema=FACTS_SCHEMA)
+
+
+def _days_between(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
+    return (later - earlier).dt.total_days().cast(pl.Int32)
+
+
+def with_store_facts(rows: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
     """The event consumer's trigger rows (``AccountFeatures.trigger_row``, one per applied
-    event) with what the store knows of each account (``stored``: customer, currency, status,
-    the latest early-warning score of a batch run with its change and reasons,
-    ``increased_on``) and the days past due the row implies (the days since the due date
-    while the minimum is unpaid). Rows of accounts that get no messages, or without a day,
-    are left out. The cash advance after an increase is the latest one the row knows."""
-    out = []
-    for row in rows:
-        facts = stored.get(row["account_id"])
-        as_of = row.get("as_of")
-        if facts is None or facts.get("status") not in ONLINE_STATUSES or as_of is None:
-            continue
-        increased = facts.get("increased_on")
-        if increased is not None and increased > as_of:
-            increased = None
-        cash_days = row.get("days_since_cash_advance")
-        cash_on = None if cash_days is None else as_of - dt.timedelta(days=cash_days)
-        after = _day_gap(cash_on, increased)
-        late = _day_gap(as_of, row.get("due_date"))
-        unpaid = row.get("unpaid_minimum_minor") or 0
-        out.append(
-            {
-                **row,
-                "customer_id": facts.get("customer_id"),
-                "currency": row.get("currency") or facts.get("currency"),
-                "days_past_due": late if late is not None and late > 0 and unpaid > 0 else 0,
-                "score": facts.get("score"),
-                "score_change": facts.get("score_change"),
-                "reason_codes": facts.get("reason_codes"),
-                "model_version": facts.get("model_version"),
-                "days_since_limit_increase": _day_gap(as_of, increased),
-                "cash_advance_days_after_increase": after if after is None or after >= 0 else None,
-            }
-        )
-    return out
+    event, in order) with what the store knows of each account (``facts``, ``facts_frame``:
+    customer, currency, status, the latest early-warning score of a batch run with its change
+    and reasons, ``increased_on``) and the days past due the row implies (the days since the
+    due date while the minimum is unpaid). Rows of accounts that get no messages, or without a
+    day, are left out; the order is kept. The cash advance after an increase is the latest one
+    the row knows."""
+    joined = rows.join(facts, on="account_id", how="inner", maintain_order="left").filter(
+        pl.col("status").is_in(ONLINE_STATUSES) & pl.col("as_of").is_not_null()
+    )
+    as_of = pl.col("as_of")
+    increased = pl.when(pl.col("increased_on") <= as_of).then(pl.col("increased_on"))
+    cash_on = as_of - pl.duration(days=pl.col("days_since_cash_advance"))
+    after = _days_between(cash_on, increased)
+    late = _days_between(as_of, pl.col("due_date"))
+    unpaid = pl.col("unpaid_minimum_minor").fill_null(0)
+    return joined.with_columns(
+        pl.coalesce(pl.col("currency"), pl.col("facts_currency")).alias("currency"),
+        pl.when((late > 0) & (unpaid > 0)).then(late).otherwise(0).alias("days_past_due"),
+        _days_between(as_of, increased).alias("days_since_limit_increase"),
+        pl.when(after >= 0).then(after).alias("cash_advance_days_after_increase"),
+    ).drop("facts_currency", "status", "increased_on")

@@ -118,8 +118,36 @@ def trigger_table(states: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     )
 
 
-def _days_to(day: pl.Expr, as_of: dt.date) -> pl.Expr:
-    return (day - pl.lit(as_of)).dt.total_days().cast(pl.Int32)
+def _days_to(day: pl.Expr, as_of: dt.date | pl.Expr) -> pl.Expr:
+    at = as_of if isinstance(as_of, pl.Expr) else pl.lit(as_of)
+    return (day - at).dt.total_days().cast(pl.Int32)
+
+
+def holding_rules(states: pl.DataFrame, policy: WarningPolicy) -> pl.DataFrame:
+    """Per row of ``states`` (``STATE_SCHEMA`` columns and an ``as_of`` column: each row's own
+    day), the codes of the rules whose condition holds that day (``rules``, empty for an
+    account past due) and the cycle an intervention would be for (``cycle_key``).
+
+    What ``fired_rules`` selects on, for many days at once: the event consumer uses it to pass
+    ``decide`` only the rows where some rule holds (a row where none does fires nothing)."""
+    at = pl.col("_as_of")
+    table = (
+        conform(states)
+        .with_columns(states["as_of"].alias("_as_of"))
+        .with_columns(
+            _days_to(pl.col("due_date"), at).alias("days_to_due"),
+            pl.coalesce(pl.col("cycle_date"), at).alias("cycle_date"),
+        )
+    )
+    current = pl.col("days_past_due").fill_null(0) <= CURRENT_DPD_MAX
+    holds = [
+        pl.when(current & compile_condition(rule.when)).then(pl.lit(rule.code))
+        for rule in policy.file.rules
+    ]
+    return table.select(
+        pl.concat_list(holds).list.drop_nulls().alias("rules"),
+        pl.col("cycle_date").alias("cycle_key"),
+    )
 
 
 def decision_ref(rule: str, cycle: dt.date, account_id: str) -> str:

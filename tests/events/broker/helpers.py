@@ -18,6 +18,7 @@ from cardpilot.store.models import Account, Customer
 from cardpilot.stream.broker import Broker, connect
 from cardpilot.stream.consumer import ConsumeCounts, ConsumeOptions, consume
 from cardpilot.stream.publish import PublishCounts, publish_lines
+from cardpilot.warning.policy import WarningPolicy
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -45,12 +46,19 @@ def publish(broker: Broker, lines: list[bytes]) -> PublishCounts:
 
 
 def consume_all(
-    engine: Engine, broker: Broker, *, batch: int = 100, idle_exit_s: float = 1.0
+    engine: Engine,
+    broker: Broker,
+    *,
+    batch: int = 100,
+    idle_exit_s: float = 1.0,
+    warning: WarningPolicy | None = None,
 ) -> ConsumeCounts:
     options = ConsumeOptions(
         batch=batch, ack_wait_s=2.0, fetch_timeout_s=0.5, idle_exit_s=idle_exit_s
     )
-    return asyncio.run(consume(engine, broker, load_events_policy(), TZ, options, asyncio.Event()))
+    stop = asyncio.Event()
+    policy = load_events_policy()
+    return asyncio.run(consume(engine, broker, policy, TZ, options, stop, warning=warning))
 
 
 async def _dead_letters(broker: Broker) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Test helpers shared across test folders (``tests/`` is on ``sys.path`` via its conftest)."""
