@@ -42,8 +42,10 @@ messages: $(STAMP)
 demo: setup
 	$(BIN)/cardpilot demo $(if $(DATA),--data $(DATA))
 
+# --durations: the slowest tests named at the end of every run (CI's log included), so the
+# suite's time stays visible.
 test: setup browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=25
 
 # Headless Chromium and the Noto CJK fonts, for the test that opens every HTML report and keeps
 # its screenshot (.cardpilot/screenshots/). Debian's packages, installed once as root; skipped

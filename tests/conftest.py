@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -19,8 +19,13 @@ from sqlalchemy import text
 from sqlalchemy.engine import URL, make_url
 
 from cardpilot.store.db import make_engine
+from store_templates import Build, StoreTemplates
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+def _admin_url() -> URL:
+    return make_url(os.environ.get("CARDPILOT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
 
 
 def _libpq(url: URL) -> str:
@@ -32,7 +37,7 @@ def postgres_database_url() -> Iterator[URL]:
     """A fresh database on the loopback PostgreSQL server for this test session."""
     import psycopg
 
-    admin = make_url(os.environ.get("CARDPILOT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
+    admin = _admin_url()
     required = os.environ.get("CARDPILOT_REQUIRE_POSTGRES") == "1"
     try:
         conn = psycopg.connect(_libpq(admin), autocommit=True, connect_timeout=3)
@@ -77,6 +82,34 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return url.render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="session")
+def store_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreTemplates]:
+    templates = StoreTemplates(tmp_path_factory.mktemp("store-templates"), _admin_url())
+    yield templates
+    templates.close()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store_copy(
+    request: pytest.FixtureRequest, store_templates: StoreTemplates, tmp_path: Path
+) -> Iterator[Callable[[str, Build], str]]:
+    """``copy(name, build)``: the URL of a fresh copy of a store built once per session by
+    ``build(url, home)``, on SQLite (``tmp_path/store.db``) and on PostgreSQL (a database of its
+    own); ``tmp_path`` gets the build's home files (its keys), as if the test had built it."""
+    made: list[str] = []
+
+    def copy(name: str, build: Build) -> str:
+        if request.param == "sqlite":
+            return store_templates.sqlite_copy(name, build, tmp_path)
+        server: URL = request.getfixturevalue("postgres_database_url")
+        made.append(store_templates.postgres_copy(name, build, tmp_path, server))
+        return made[-1]
+
+    yield copy
+    for url in made:
+        store_templates.drop(url)
+
+
 # --- the real UCI data and models trained on it, once per test session -------------------
 
 UCI_PATH = (
@@ -89,6 +122,60 @@ def uci_path() -> Path:
     if not UCI_PATH.exists():
         pytest.skip(f"real data absent: {UCI_PATH} (see ../shared/data/README.md)")
     return UCI_PATH
+
+
+def _uci_importer(path: Path) -> Build:
+    def build(url: str, home: Path) -> None:
+        from cardpilot.config import Settings
+        from cardpilot.jobs.importing import import_portfolio
+
+        import_portfolio(path, layout="uci", database_url=url, settings=Settings(home=home))
+
+    return build
+
+
+@pytest.fixture(scope="session")
+def uci_store_copy(
+    uci_path: Path, store_templates: StoreTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], tuple[str, Path]]:
+    """``copy(name)``: a fresh SQLite copy of the UCI file imported once per session (as
+    ``cardpilot import --format uci`` imports it); its URL and its home folder (the import's
+    keys in it). Every real-data test that starts from the imported file starts from a copy."""
+
+    def copy(name: str) -> tuple[str, Path]:
+        home = tmp_path_factory.mktemp(name)
+        return store_templates.sqlite_copy("uci", _uci_importer(uci_path), home), home
+
+    return copy
+
+
+@pytest.fixture(scope="session")
+def uci_reviewed_copy(
+    uci_path: Path, store_templates: StoreTemplates, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], tuple[str, Path]]:
+    """``copy(name)``: as ``uci_store_copy``, the store reviewed as of 2005-10-01 by ``cardpilot
+    review`` with the shipped uci-twd policy and the fixture scorecard, once per session."""
+    from typer.testing import CliRunner
+
+    from cardpilot.cli import app
+
+    root = Path(__file__).resolve().parents[1]
+    model = root / "tests" / "fixtures" / "models" / "uci-scorecard"
+    policy = root / "src" / "cardpilot" / "policies" / "uci-twd"
+
+    def review(url: str, home: Path) -> None:
+        store_templates.sqlite_copy("uci", _uci_importer(uci_path), home)
+        args = ["review", "--as-of", "2005-10-01", "--model", str(model), "--policy", str(policy)]
+        result = CliRunner().invoke(
+            app, [*args, "--database", url, "--json"], env={"CARDPILOT_HOME": str(home)}
+        )
+        assert result.exit_code == 0, result.output
+
+    def copy(name: str) -> tuple[str, Path]:
+        home = tmp_path_factory.mktemp(name)
+        return store_templates.sqlite_copy("uci_reviewed", review, home), home
+
+    return copy
 
 
 @pytest.fixture(scope="session")

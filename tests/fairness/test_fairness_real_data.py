@@ -1,5 +1,6 @@
 """The fairness report on the real UCI portfolio: imported, reviewed as of 2005-10-01 with the
-uci-twd policy and the fixture scorecard, then ``cardpilot fairness report --json``.
+uci-twd policy and the fixture scorecard (``uci_reviewed_copy``), then ``cardpilot fairness
+report --json``.
 
 The figures themselves are in docs/fairness.md; the policy files may be recalibrated, so this
 test holds what does not move with them: the groups the data has, every measure present, each
@@ -8,6 +9,7 @@ flag exactly where the four-fifths rule puts it, and the model's AUC measured in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,29 +19,17 @@ from typer.testing import CliRunner
 from cardpilot.cli import app
 from cardpilot.cli.output import envelope_data
 
-ROOT = Path(__file__).resolve().parents[2]
-MODEL = ROOT / "tests" / "fixtures" / "models" / "uci-scorecard"
-POLICY = ROOT / "src" / "cardpilot" / "policies" / "uci-twd"
 MEASURES = ("increase_share", "decrease_share", "air_increase", "air_decrease", "auc")
 
 pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
-def report(uci_path: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    home = tmp_path_factory.mktemp("fairness-uci")
-    url = f"sqlite:///{home / 'uci.db'}"
-    runner = CliRunner()
-    env = {"CARDPILOT_HOME": str(home)}
-    steps = [
-        ["import", "--format", "uci", str(uci_path), "--database", url, "--json"],
-        ["review", "--as-of", "2005-10-01", "--policy", str(POLICY), "--model", str(MODEL),
-         "--database", url, "--json"],
-        ["fairness", "report", "--database", url, "--json", "--out", str(home / "f.html")],
-    ]  # fmt: skip
-    for args in steps:
-        result = runner.invoke(app, args, env=env)
-        assert result.exit_code == 0, (args, result.output)
+def report(uci_reviewed_copy: Callable[[str], tuple[str, Path]]) -> dict[str, Any]:
+    url, home = uci_reviewed_copy("fairness-uci")
+    args = ["fairness", "report", "--database", url, "--json", "--out", str(home / "f.html")]
+    result = CliRunner().invoke(app, args, env={"CARDPILOT_HOME": str(home)})
+    assert result.exit_code == 0, result.output
     parsed: dict[str, Any] = envelope_data(result.stdout)
     return parsed
 

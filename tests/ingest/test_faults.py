@@ -35,27 +35,6 @@ DATA_TABLES = (
     "customers",
 )
 CARDPILOT = str(Path(sys.executable).parent / "cardpilot")
-# A whole import of each layout (the synthetic portfolio's accounts all have an open date).
-WHOLE = {
-    "uci": {
-        # Per account: 6 statement memos, the opening balance, one payment (August) and three
-        # movements (July, August, September) of the bills below.
-        "ledger_postings": 11 * ACCOUNTS,
-        "limit_history": 0,
-        "performance_labels": ACCOUNTS,
-        "statements": 6 * ACCOUNTS,
-        "accounts": ACCOUNTS,
-        "customers": ACCOUNTS,
-    },
-    "generic": {
-        "ledger_postings": ACCOUNTS,  # no transactions or payments: the opening balance
-        "limit_history": ACCOUNTS,
-        "performance_labels": ACCOUNTS,
-        "statements": 6 * ACCOUNTS,
-        "accounts": ACCOUNTS,
-        "customers": ACCOUNTS,
-    },
-}
 
 
 @pytest.fixture(scope="module")
@@ -137,21 +116,22 @@ def _integrity(url: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def import_seconds(
+def whole_imports(
     uci_file: Path, generic_folder: Path, tmp_path_factory: pytest.TempPathFactory
-) -> dict[str, float]:
-    """How long one whole import of each layout takes here and now (a SQLite store)."""
-    seconds = {}
+) -> dict[str, tuple[float, dict[str, int]]]:
+    """How long one whole import of each layout takes here and now (a SQLite store), and the
+    rows it leaves: a run killed after its commit, on its way out, leaves exactly these."""
+    whole = {}
     for layout, source in (("uci", uci_file), ("generic", generic_folder)):
         folder = tmp_path_factory.mktemp(f"timing-{layout}")
-        command = _import(source, layout, f"sqlite:///{folder / 'store.db'}", folder, "--json")
+        url = f"sqlite:///{folder / 'store.db'}"
+        command = _import(source, layout, url, folder, "--json")
         started = time.perf_counter()
         subprocess.run(command, env=_env(folder), check=True, capture_output=True, timeout=600)
-        seconds[layout] = time.perf_counter() - started
-    return seconds
+        whole[layout] = (time.perf_counter() - started, _counts(url))
+    return whole
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("layout", ["uci", "generic"])
 def test_a_first_import_killed_at_five_random_moments_leaves_the_store_empty_and_reruns(
     store_url: str,
@@ -159,13 +139,13 @@ def test_a_first_import_killed_at_five_random_moments_leaves_the_store_empty_and
     layout: str,
     uci_file: Path,
     generic_folder: Path,
-    import_seconds: dict[str, float],
+    whole_imports: dict[str, tuple[float, dict[str, int]]],
 ) -> None:
     source = uci_file if layout == "uci" else generic_folder
     home = tmp_path / "home"
     command = _import(source, layout, store_url, home, "--json")
     open_store(store_url).dispose()
-    whole = import_seconds[layout]
+    whole, rows = whole_imports[layout]
     rng = random.Random(f"{layout}-{store_url[:5]}")
     killed = 0
     while killed < KILLS:
@@ -185,7 +165,7 @@ def test_a_first_import_killed_at_five_random_moments_leaves_the_store_empty_and
         assert code == -signal.SIGKILL
         _integrity(store_url)
         counts = _counts(store_url)
-        if counts == WHOLE[layout]:  # killed after its commit, on its way out: all of it
+        if counts == rows:  # killed after its commit, on its way out: all of it
             _wipe(store_url)
             continue
         assert counts == dict.fromkeys(DATA_TABLES, 0), f"killed at {moment:.2f} s: {counts}"

@@ -138,14 +138,11 @@ def check_every_channel(url: str, policy_dir: Path, as_of: dt.date) -> int:
 
 @pytest.mark.realdata
 @pytest.mark.slow
-def test_every_limit_notice_on_the_real_data_explains_itself(
-    uci_path: Path, tmp_path: Path
-) -> None:
-    url = f"sqlite:///{tmp_path / 'uci.db'}"
+def test_every_limit_notice_on_the_real_data_explains_itself(uci_store_copy: Any) -> None:
+    url, home = uci_store_copy("notices-uci")
     runner = CliRunner()
-    env = {"CARDPILOT_HOME": str(tmp_path)}
+    env = {"CARDPILOT_HOME": str(home)}
     steps = [
-        ["import", "--format", "uci", str(uci_path), "--database", url, "--json"],
         ["review", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy", str(POLICY),
          "--database", url, "--json"],
     ]  # fmt: skip

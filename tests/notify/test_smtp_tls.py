@@ -12,13 +12,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from cardpilot.notify import enqueue_notices
 from cardpilot.notify.channels.smtp import SmtpChannel
 from cardpilot.notify.dispatch import Dispatcher
 from cardpilot.privacy import FieldCipher
 from cardpilot.store.db import unit_of_work
+from cardpilot.store.notify_models import OutboxMessage
 
 from .conftest import DAYTIME, add_customers, email_of, notice_for
 from .peers import run as peers
@@ -99,3 +100,7 @@ def test_a_wrong_password_leaves_the_message_queued_for_a_retry(
     assert report.sent == 0
     assert report.retried == 1
     assert peer.entries() == []
+    with store.connect() as conn:
+        errors = conn.scalars(select(OutboxMessage.last_error)).all()
+    assert len(errors) == 1
+    assert "535" in str(errors[0])  # the server's refusal of the login

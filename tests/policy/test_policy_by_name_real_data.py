@@ -4,6 +4,7 @@ refused naming ``uci-twd``, and ``--policy uci-twd`` reviews every account. Skip
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,6 @@ from typer.testing import CliRunner
 import cardpilot.cli.review  # noqa: F401  (registers the command until cli/__init__ imports it)
 from cardpilot.cli import app
 from cardpilot.cli.output import envelope_data
-from cardpilot.config import Settings
 
 MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "uci-scorecard"
 
@@ -20,12 +20,9 @@ pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 
 def test_the_uci_store_is_reviewed_by_policy_name_and_the_currency_error_names_it(
-    uci_path: Path, tmp_path: Path
+    uci_store_copy: Callable[[str], tuple[str, Path]],
 ) -> None:
-    from cardpilot.jobs.importing import import_portfolio
-
-    url = f"sqlite:///{tmp_path / 'uci.db'}"
-    import_portfolio(uci_path, layout="uci", database_url=url, settings=Settings(home=tmp_path))
+    url, _home = uci_store_copy("policy-by-name")
     runner = CliRunner()
     base = ["review", "--as-of", "2005-10-01", "--model", str(MODEL), "--database", url]
 

@@ -1,10 +1,11 @@
-"""Review test fixtures: a small synthetic portfolio (generated once), imported per test into
-the ``store_url`` store (SQLite and PostgreSQL), and the test-only stand-in scorer."""
+"""Review test fixtures: a small synthetic portfolio (generated once), imported once per
+session and copied for each test (SQLite and PostgreSQL), and the test-only stand-in scorer."""
 
 from __future__ import annotations
 
 import datetime as dt
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 from standin import StandInScorer
+
+from store_templates import Build, StoreTemplates
 
 END_CYCLE = dt.date(2026, 10, 31)
 ACCOUNTS = 1_200
@@ -36,31 +39,31 @@ def portfolio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+def _importer(portfolio: Path) -> Build:
+    def build(url: str, home: Path) -> None:
+        from cardpilot.config import Settings
+        from cardpilot.jobs.importing import import_portfolio
+        from cardpilot.store.db import open_store
+
+        import_portfolio(
+            portfolio, layout="generic", database_url=url, settings=Settings(home=home)
+        )
+        open_store(url).dispose()
+
+    return build
+
+
 @pytest.fixture
-def loaded_store(store_url: str, portfolio_dir: Path, tmp_path: Path) -> str:
-    """``store_url`` with the synthetic portfolio imported."""
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
-
-    import_portfolio(
-        portfolio_dir, layout="generic", database_url=store_url, settings=Settings(home=tmp_path)
-    )
-    return store_url
+def loaded_store(store_copy: Callable[..., str], portfolio_dir: Path) -> str:
+    """A store (SQLite and PostgreSQL) with the synthetic portfolio imported: a copy of the
+    import made once per session, its keys in ``tmp_path`` as if the test had imported it."""
+    return store_copy("review", _importer(portfolio_dir))
 
 
 @pytest.fixture
-def sqlite_store(portfolio_dir: Path, tmp_path: Path) -> str:
-    """A SQLite file store with the synthetic portfolio imported."""
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
-    from cardpilot.store.db import open_store
-
-    url = f"sqlite:///{tmp_path / 'store.db'}"
-    import_portfolio(
-        portfolio_dir, layout="generic", database_url=url, settings=Settings(home=tmp_path)
-    )
-    open_store(url).dispose()
-    return url
+def sqlite_store(store_templates: StoreTemplates, portfolio_dir: Path, tmp_path: Path) -> str:
+    """A SQLite file store (``tmp_path/store.db``) with the synthetic portfolio imported."""
+    return store_templates.sqlite_copy("review", _importer(portfolio_dir), tmp_path)
 
 
 @pytest.fixture

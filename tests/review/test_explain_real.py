@@ -3,6 +3,7 @@ uci-twd policy: an increase, a keep and a decrease explained whole, and a case's
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -23,19 +24,10 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def reviewed(uci_path: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
-    """The UCI store reviewed as of 2005-10-01; its URL and one account per action."""
-    home = tmp_path_factory.mktemp("explain")
-    url = f"sqlite:///{home / 'uci.db'}"
-    env = {"CARDPILOT_HOME": str(home)}
-    steps = [
-        ["import", "--format", "uci", str(uci_path), "--database", url, "--json"],
-        ["review", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy", str(POLICY),
-         "--database", url, "--json"],
-    ]  # fmt: skip
-    for args in steps:
-        result = runner.invoke(app, args, env=env)
-        assert result.exit_code == 0, (args, result.output)
+def reviewed(uci_reviewed_copy: Callable[[str], tuple[str, Path]]) -> tuple[str, dict]:
+    """The UCI store reviewed as of 2005-10-01 (with the fixture scorecard and the shipped
+    uci-twd policy, this file's MODEL and POLICY); its URL and one account per action."""
+    url, _home = uci_reviewed_copy("explain")
     db = make_engine(url)
     try:
         decisions = read_decisions(db, "2005-H2")

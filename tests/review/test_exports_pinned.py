@@ -15,6 +15,7 @@ changes how the rules are written, never a decision or the recorded policy versi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -42,17 +43,15 @@ def _sha256(path: Path) -> str:
 
 @pytest.fixture(scope="module", params=["old-syntax fixture", "migrated copy"])
 def exports(
-    request: pytest.FixtureRequest, uci_path: Path, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest, uci_store_copy: Callable[[str], tuple[str, Path]]
 ) -> dict[str, Path]:
-    home = tmp_path_factory.mktemp("pinned")
+    url, home = uci_store_copy("pinned")
     policy = POLICY
     if request.param == "migrated copy":
         policy = migrate_policy_folder(POLICY, home / "policy").target
-    url = f"sqlite:///{home / 'uci.db'}"
     runner = CliRunner()
     env = {"CARDPILOT_HOME": str(home)}
     steps = [
-        ["import", "--format", "uci", str(uci_path), "--database", url, "--json"],
         ["review", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy", str(policy),
          "--out", str(home / "review.csv"), "--database", url, "--json"],
         ["overdue", "treat", "--as-of", "2005-10-01", "--model", str(MODEL), "--policy",

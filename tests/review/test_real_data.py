@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
@@ -38,14 +39,10 @@ def model_dir(uci_model_dir: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def reviewed(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
+def reviewed(model_dir: Path, uci_store_copy: Callable[[str], tuple[str, Path]]) -> pl.DataFrame:
     from cardpilot.scoring.registry import load_model_dir
 
-    home = tmp_path_factory.mktemp("uci-store")
-    url = f"sqlite:///{home / 'store.db'}"
-    import_portfolio(DATA, layout="uci", database_url=url, settings=Settings(home=home))
+    url, _home = uci_store_copy("uci-store")
     result = review_portfolio(
         url,
         load_model_dir(model_dir / "scorecard"),

@@ -9,7 +9,7 @@ scenario (a copy of the store each), and the scenarios the account-over-time tes
   new plan on 2006-01-10 and again once its first waiver's window has passed.
 - ``watch_scenario``: a review as of 2005-07-01 (the April–June statements) under the shipped
   ``uci-twd`` policy, whose increases start watches, then the watch check of July–September.
-- ``uci_store_copy``: a fresh copy of the imported store (the reminder tests).
+- ``uci_store_copy`` (tests/conftest.py): a fresh copy of the imported store (the reminder tests).
 
 Skipped when ../shared/data is absent.
 """
@@ -17,7 +17,6 @@ Skipped when ../shared/data is absent.
 from __future__ import annotations
 
 import datetime as dt
-import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -39,37 +38,6 @@ from uci_scenarios import (
     review_at,
     run_cli,
 )
-
-
-@pytest.fixture(scope="session")
-def uci_template(uci_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The UCI file imported once into a SQLite store (copied, never used in place)."""
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
-
-    home = tmp_path_factory.mktemp("uci-template")
-    store = home / "store.db"
-    import_portfolio(
-        uci_path, layout="uci", database_url=f"sqlite:///{store}", settings=Settings(home=home)
-    )
-    return store
-
-
-@pytest.fixture(scope="session")
-def uci_store_copy(
-    uci_template: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Callable[[str], tuple[str, Path]]:
-    """``copy(name)``: a fresh copy of the imported store; its URL and its home folder."""
-
-    def copy(name: str) -> tuple[str, Path]:
-        home = tmp_path_factory.mktemp(name)
-        for suffix in ("", "-wal", "-shm"):
-            source = uci_template.with_name(uci_template.name + suffix)
-            if source.exists():
-                shutil.copy(source, home / f"store.db{suffix}")
-        return f"sqlite:///{home / 'store.db'}", home
-
-    return copy
 
 
 @pytest.fixture(scope="session")

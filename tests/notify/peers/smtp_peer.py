@@ -108,7 +108,9 @@ def main() -> None:
                 data.login.decode(),
                 data.password.decode(),
             ) == (user, password)
-            return AuthResult(success=ok)
+            # handled=False: the server answers a refusal with 535, as a real one does
+            # (aiosmtpd's default, handled=True, leaves the client waiting for an answer).
+            return AuthResult(success=ok, handled=False)
 
         kwargs.update(authenticator=authenticator, auth_require_tls=bool(args.tls))
     recorder = Recorder(args.log, args.delay, args.fast)
