@@ -279,3 +279,15 @@ def copy_account(url: str, new_id: str) -> None:
             )
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The command line in English, for tests that check the English wording (the zh-CN
+    wording: tests/cli/test_zh_cn.py)."""
+    from cardpilot.config import get_settings
+
+    monkeypatch.setenv("CARDPILOT_LOCALE", "en")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

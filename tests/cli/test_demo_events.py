@@ -25,3 +25,14 @@ def test_without_a_reachable_nats_the_event_step_says_so_and_does_nothing(
 
 def test_a_closed_port_is_not_reachable() -> None:
     assert not nats_reachable("nats://127.0.0.1:1", timeout=0.5)
+
+
+def test_the_replay_runs_its_own_loop_beside_one_already_running() -> None:
+    import asyncio
+
+    from cardpilot.cli.demo_events import _run_async
+
+    async def caller_with_a_loop() -> int:
+        return int(_run_async(lambda: asyncio.sleep(0, result=7)))
+
+    assert asyncio.run(caller_with_a_loop()) == 7

@@ -201,6 +201,7 @@ def test_the_command_reads_stdin_and_prints_json(tmp_path, sqlite_store, monkeyp
     assert set(first["reasons"][0]) == {"code", "zh-CN", "en"}
 
 
+@pytest.mark.usefixtures("english")
 def test_a_bad_row_is_refused_naming_row_and_field(tmp_path, sqlite_store):
     bad = _file(tmp_path, [*ROWS[:2], "S9,,x,owner,36,45,married,no,fixed,50,250,0,0,800,900"])
     result = runner.invoke(

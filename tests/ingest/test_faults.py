@@ -70,7 +70,13 @@ def _import(source: Path, layout: str, url: str, home: Path, *extra: str) -> lis
 
 def _env(home: Path) -> dict[str, str]:
     # A wide terminal: the console wraps piped output at 80 columns otherwise.
-    return {**os.environ, "CARDPILOT_HOME": str(home), "RUST_BACKTRACE": "0", "COLUMNS": "1000"}
+    return {
+        **os.environ,
+        "CARDPILOT_HOME": str(home),
+        "CARDPILOT_LOCALE": "en",  # the errors checked here are the English wording
+        "RUST_BACKTRACE": "0",
+        "COLUMNS": "1000",
+    }
 
 
 def _counts(url: str) -> dict[str, int]:

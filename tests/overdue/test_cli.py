@@ -41,6 +41,7 @@ def test_plan_quote_12000_over_12_months_at_0_6_percent():
     }  # fmt: skip
 
 
+@pytest.mark.usefixtures("english")
 def test_plan_quote_refuses_more_than_sixty_months_and_ineligible_segments():
     over = runner.invoke(app, ["plan", "quote", "--principal", "1000", "--months", "61"])
     assert over.exit_code == 2

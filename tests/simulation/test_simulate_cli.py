@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from cardpilot.cli import app
@@ -64,6 +65,7 @@ def test_simulate_prints_both_policies_the_difference_and_writes_the_report(
         db.dispose()
 
 
+@pytest.mark.usefixtures("english")
 def test_simulate_prints_a_table_and_the_back_test_without_json(simulation_store: str) -> None:
     result = CliRunner().invoke(
         app, ["simulate", "--database", simulation_store, "--model", str(MODEL)]
@@ -73,6 +75,7 @@ def test_simulate_prints_a_table_and_the_back_test_without_json(simulation_store
     assert "back-test on default_next_month" in result.stdout
 
 
+@pytest.mark.usefixtures("english")
 def test_a_report_that_is_not_html_is_refused(simulation_store: str, tmp_path: Path) -> None:
     result = CliRunner().invoke(
         app,

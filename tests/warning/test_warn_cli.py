@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import cardpilot.cli.warn  # noqa: F401 - registers the commands on app
@@ -16,6 +17,7 @@ from .test_warn_run import build_store
 runner = CliRunner()
 
 
+@pytest.mark.usefixtures("english")
 def test_warn_run_then_list_gives_the_ranked_watch_list(
     tmp_path: Path, random_warning_model: Path
 ) -> None:

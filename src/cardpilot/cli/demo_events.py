@@ -15,6 +15,8 @@ import asyncio
 import datetime as dt
 import socket
 import uuid
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
@@ -105,6 +107,17 @@ def demo_events(url: str, as_of: dt.date) -> None:
     _replay(url, _demo_broker(), _month_after(as_of), as_of)
 
 
+def _run_async(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    """``asyncio.run(main())``, on a thread of its own when this thread already runs an event
+    loop (the demo called from a notebook, or from a test beside a browser driver)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(main())
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(main())).result()
+
+
 def _replay(url: str, broker: Any, month: dt.date, scored_on: dt.date) -> None:
     from cardpilot.config import get_settings
     from cardpilot.events.policy import load_events_policy
@@ -132,7 +145,7 @@ def _replay(url: str, broker: Any, month: dt.date, scored_on: dt.date) -> None:
             finally:
                 await _delete_streams(broker)
 
-        counts = asyncio.run(run())
+        counts = _run_async(run)
         console.print(
             f"  {month:%Y-%m}: {counts.messages:,} events for {len(top):,} accounts · "
             f"{counts.applied:,} applied · {counts.duplicates:,} duplicates · "
