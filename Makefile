@@ -42,10 +42,13 @@ messages: $(STAMP)
 demo: setup
 	$(BIN)/cardpilot demo $(if $(DATA),--data $(DATA))
 
-# --durations: the slowest tests named at the end of every run (CI's log included), so the
-# suite's time stays visible.
+# Two pytest-xdist workers (CI has two cores; the suite in one process keeps about one busy);
+# --dist loadgroup keeps a file, and the tests of a costly session fixture, on one worker
+# (tests/conftest.py). TEST_WORKERS=0 runs in one process. --durations: the slowest tests named
+# at the end of every run (CI's log included), so the suite's time stays visible.
+TEST_WORKERS ?= 2
 test: setup browser
-	$(BIN)/pytest -q --durations=25
+	$(BIN)/pytest -q -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 # Headless Chromium and the Noto CJK fonts, for the test that opens every HTML report and keeps
 # its screenshot (.cardpilot/screenshots/). Debian's packages, installed once as root; skipped

@@ -24,6 +24,27 @@ from store_templates import Build, StoreTemplates
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 
 
+# Under pytest-xdist (``make test`` runs two workers, ``--dist loadgroup``) a worker runs whole
+# groups. A file is a group, so its module-scoped fixtures are made once; the tests of a costly
+# session-scoped fixture are one group across files, so that fixture is too (one Spark session,
+# one training run, one run of each real-data scenario).
+SHARED_SESSION_FIXTURES = {
+    "spark": "spark",
+    "trained": "uci-models",
+    "review_cycles": "uci-scenarios",
+    "plans_scenario": "uci-scenarios",
+    "watch_scenario": "uci-scenarios",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        shared = [group for name, group in SHARED_SESSION_FIXTURES.items() if name in names]
+        group = shared[0] if shared else item.nodeid.split("::", 1)[0]
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
 def _admin_url() -> URL:
     return make_url(os.environ.get("CARDPILOT_TEST_POSTGRES_URL", DEFAULT_POSTGRES_URL))
 

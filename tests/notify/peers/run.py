@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import shutil
@@ -28,13 +29,17 @@ def ensure_node_modules() -> str:
     npm = shutil.which("npm")
     if node is None or npm is None:
         raise RuntimeError("Node.js (node, npm) is needed for the SMPP test peer")
-    if not (PEERS / "node_modules" / "smpp").exists():
-        subprocess.run(
-            [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=PEERS,
-            check=True,
-            timeout=300,
-        )
+    # Test workers running side by side (pytest-xdist) install one at a time, the second finding
+    # the first's install: the lock is held on the committed lock file itself.
+    with (PEERS / "package-lock.json").open("rb") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (PEERS / "node_modules" / "smpp").exists():
+            subprocess.run(
+                [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                cwd=PEERS,
+                check=True,
+                timeout=300,
+            )
     return node
 
 
