@@ -71,7 +71,9 @@ def _warning_model(url: str) -> Any:
     home = get_settings().home
     registry = Registry(home)
     for family, t in trained.items():
-        target = home / "demo-models" / family
+        # Beside the demo's behaviour models, never over them: the review and the simulation
+        # go on scoring with those.
+        target = home / "demo-warning-models" / family
         save_model_dir(t.model, t.metadata, target)
         registry.register(target)
         registry.promote(t.metadata["version"])
