@@ -3,8 +3,6 @@ PostgreSQL: the split review, the report, and a promoted challenger reviewing th
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 from typer.testing import CliRunner
 
@@ -15,16 +13,6 @@ from cardpilot.policy.loading import load_policy
 from experiment_policies import challenger_policy
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    from cardpilot.config import get_settings
-
-    monkeypatch.setenv("CARDPILOT_LOCALE", "en")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from decimal import Decimal
 
 import polars as pl
@@ -14,17 +13,6 @@ from cardpilot.cli import app
 from cardpilot.cli.output import envelope_data
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The English wording of the errors checked here (zh-CN: tests/cli/test_zh_cn.py)."""
-    from cardpilot.config import get_settings
-
-    monkeypatch.setenv("CARDPILOT_LOCALE", "en")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ the real UCI data."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,17 +16,6 @@ from cardpilot.cli import app
 from cardpilot.cli.output import envelope_data
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def english(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The English wording of the errors checked here (zh-CN: tests/cli/test_zh_cn.py)."""
-    from cardpilot.config import get_settings
-
-    monkeypatch.setenv("CARDPILOT_LOCALE", "en")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _run(*args: str) -> dict[str, Any]:
