@@ -39,23 +39,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from cardpilot.cli.output import envelope_data
 from cardpilot.events.policy import load_events_policy
 from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
-from cardpilot.store.db import make_engine, upgrade
-from cardpilot.store.models import Account, Customer
 from cardpilot.stream.broker import Broker, connect
 from cardpilot.stream.consumer import BatchDone, ConsumeOptions, consume
 from cardpilot.warning.policy import load_warning_policy
+from event_stores import account_store, create_pg_database, drop_pg_database
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results" / "events.json"
 CLI = Path(sys.executable).with_name("cardpilot")
-PG_ADMIN = os.environ.get(
-    "CARDPILOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 TARGET_EVENTS_PER_S = 20_000
 TARGET_P99_MS = 1_000
 TZ = ZoneInfo("Asia/Shanghai")
@@ -63,42 +58,6 @@ TZ = ZoneInfo("Asia/Shanghai")
 
 def _accounts(n: int) -> list[str]:
     return [f"B{i:07d}" for i in range(1, n + 1)]
-
-
-def _make_store(url: str, accounts: list[str]) -> Engine:
-    upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as session, session.begin():
-        session.execute(Customer.__table__.insert(), [{"customer_id": f"C{a}"} for a in accounts])
-        session.execute(
-            Account.__table__.insert(),
-            [
-                {"account_id": a, "customer_id": f"C{a}", "credit_limit_minor": 1_000_000}
-                for a in accounts
-            ],
-        )
-    return engine
-
-
-def _pg_database() -> tuple[str, str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(PG_ADMIN)
-    name = f"bench_events_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin.set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop_pg(name: str) -> None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    libpq = make_url(PG_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def _write_events(path: Path, accounts: list[str], events: int) -> int:
@@ -231,7 +190,7 @@ def _peak_mb() -> float:
 def _store(kind: str, folder: Path) -> tuple[str, str | None]:
     if kind == "sqlite":
         return f"sqlite:///{folder / f'events-{uuid.uuid4().hex[:6]}.db'}", None
-    return _pg_database()
+    return create_pg_database("bench_events")
 
 
 def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[str, Any]]:
@@ -260,7 +219,7 @@ def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
         ("events-latency", steady, args.rate),
     ):
         url, pg_name = _store(kind, folder)
-        engine = _make_store(url, accounts)
+        engine = account_store(url, accounts)
         broker = _broker(kind)
         lines = sum(1 for _ in path.open("rb"))
         try:
@@ -269,7 +228,7 @@ def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
             engine.dispose()
             asyncio.run(_delete(broker))
             if pg_name:
-                _drop_pg(pg_name)
+                drop_pg_database(pg_name)
         result = {"bench": bench, "store": kind, **result, "peak_mb": _peak_mb()}
         if rate:
             result["rate"] = rate

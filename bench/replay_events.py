@@ -24,43 +24,27 @@ import pstats
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
-from sqlalchemy.orm import Session
 
 from cardpilot.events.policy import load_events_policy
 from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
-from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.events import intake_digests
-from cardpilot.store.models import Account, Customer
 from cardpilot.store.warning_interventions import insert_scores
 from cardpilot.stream.consumer import Intake
 from cardpilot.warning.policy import load_warning_policy
+from event_stores import account_store, create_pg_database, drop_pg_database
 
 TZ = ZoneInfo("Asia/Shanghai")
-PG_ADMIN = os.environ.get(
-    "CARDPILOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-)
 
 
 def replay_store(url: str, accounts: list[str], high_every: int = 10) -> Engine:
     """A migrated store holding ``accounts``, each with an early-warning score of the day
     before the month (every ``high_every``-th one high, so the online rules have something to
     fire; 0: no scores, as ``make bench-events`` has)."""
-    upgrade(url)
-    engine = make_engine(url)
-    with Session(engine) as session, session.begin():
-        session.execute(Customer.__table__.insert(), [{"customer_id": f"C{a}"} for a in accounts])
-        session.execute(
-            Account.__table__.insert(),
-            [
-                {"account_id": a, "customer_id": f"C{a}", "credit_limit_minor": 1_000_000}
-                for a in accounts
-            ],
-        )
+    engine = account_store(url, accounts)
     if not high_every:
         return engine
     scores = [
@@ -85,27 +69,6 @@ def replay_lines(accounts: list[str], events: int) -> list[bytes]:
     per_account = max(2, events // len(accounts))
     month = synthetic_month(accounts, events_per_account=per_account, seed=3)
     return with_faults(month, Faults(duplicates=0.01, swaps=0.02, held_back=5, malformed=3))
-
-
-def _pg_url() -> tuple[str, str]:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(PG_ADMIN)
-    name = f"replay_events_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    libpq = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    return admin.set(database=name).render_as_string(hide_password=False), name
-
-
-def _drop_pg(name: str) -> None:
-    import psycopg
-    from sqlalchemy.engine import make_url
-
-    libpq = make_url(PG_ADMIN).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(libpq, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def replay(engine: Engine, lines: list[bytes], batch: int) -> dict[str, object]:
@@ -146,7 +109,7 @@ def main() -> None:
         if args.store == "sqlite":
             url = f"sqlite:///{Path(tmp) / 'replay.db'}"
         else:
-            url, pg_name = _pg_url()
+            url, pg_name = create_pg_database("replay_events")
         try:
             engine = replay_store(url, accounts, args.high_every)
             profile = cProfile.Profile(time.process_time) if args.profile else None
@@ -163,7 +126,7 @@ def main() -> None:
             engine.dispose()
         finally:
             if pg_name:
-                _drop_pg(pg_name)
+                drop_pg_database(pg_name)
     threads = os.environ.get("POLARS_MAX_THREADS")
     print(json.dumps({"store": args.store, "polars_threads": threads, **result}), flush=True)
 
