@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 
 import polars as pl
-import pyarrow as pa
 import pytest
 from polars.testing import assert_frame_equal
 
+from cardpilot.engines.deciders import spark_arrow
 from cardpilot.engines.local import batches_from_frame, review_local
 from cardpilot.engines.sample import sample_features
 from cardpilot.engines.single import decide_account, decide_account_row
@@ -71,27 +71,13 @@ def test_single_account_call_returns_a_domain_decision(features, policy, local_d
     assert list(decision.reason_codes) == expected["reason_codes"]
 
 
-def _plain_arrow(frame: pl.DataFrame) -> pa.Table:
-    """Arrow with plain string types (what Spark's createDataFrame takes)."""
-    table = frame.to_arrow()
-    fields = []
-    for field in table.schema:
-        t = field.type
-        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-            t = pa.string()
-        elif pa.types.is_large_list(t) or pa.types.is_list(t):
-            t = pa.list_(pa.string())
-        fields.append(pa.field(field.name, t))
-    return table.cast(pa.schema(fields))
-
-
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_spark_engine_equals_the_local_engine(spark, features, policy, local_decisions):
     from cardpilot.engines.spark import review_spark
 
-    sdf = spark.createDataFrame(_plain_arrow(features)).repartition(3)
+    sdf = spark.createDataFrame(spark_arrow(features)).repartition(3)
     decided = review_spark(sdf, policy, AS_OF).toArrow()
     from_spark = pl.from_arrow(decided).sort("account_id")
     assert_frame_equal(from_spark, local_decisions.sort("account_id"))

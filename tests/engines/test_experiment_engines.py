@@ -8,12 +8,11 @@ import datetime as dt
 from pathlib import Path
 
 import polars as pl
-import pyarrow as pa
 import pytest
 from polars.testing import assert_frame_equal
 
 from cardpilot.domain.experiments import CHALLENGER, CHAMPION, Arms, arms_of
-from cardpilot.engines.deciders import EXPERIMENT_SCHEMA, experiment_decider
+from cardpilot.engines.deciders import EXPERIMENT_SCHEMA, experiment_decider, spark_arrow
 from cardpilot.engines.sample import sample_features
 from cardpilot.policy.limits import decide_limits
 from cardpilot.policy.loading import load_policy
@@ -52,26 +51,13 @@ def test_the_local_engine_decides_each_arm_by_its_policy_alone(features, arms, l
         assert_frame_equal(own.drop("experiment", "arm"), alone)
 
 
-def _plain_arrow(frame: pl.DataFrame) -> pa.Table:
-    table = frame.to_arrow()
-    fields = []
-    for field in table.schema:
-        t = field.type
-        if pa.types.is_large_string(t) or pa.types.is_string_view(t):
-            t = pa.string()
-        elif pa.types.is_large_list(t) or pa.types.is_list(t):
-            t = pa.list_(pa.string())
-        fields.append(pa.field(field.name, t))
-    return table.cast(pa.schema(fields))
-
-
 @pytest.mark.spark
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas:FutureWarning")
 def test_spark_assigns_the_same_arms_and_decides_as_the_local_engine(spark, features, arms, local):
     from cardpilot.engines.spark import review_spark_experiment, with_spark_arms
 
-    sdf = spark.createDataFrame(_plain_arrow(features)).repartition(3)
+    sdf = spark.createDataFrame(spark_arrow(features)).repartition(3)
     assigned = pl.from_arrow(
         with_spark_arms(sdf, TEST, SHARE_BP).select("account_id", "arm").toArrow()
     )

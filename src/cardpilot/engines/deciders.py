@@ -91,10 +91,16 @@ def experiment_decider(
 
 def _spark_frame(session: Any, table: pl.DataFrame, wanted: set[str]) -> Any:
     """The columns a policy reads, as a Spark DataFrame."""
-    arrow = table.select([c for c in table.columns if c in wanted]).to_arrow()
-    # Spark's Arrow bridge takes plain string / list<string>, not the large variants.
-    arrow = arrow.cast(_plain_arrow_schema(arrow.schema))
-    return session.createDataFrame(arrow)
+    return session.createDataFrame(
+        spark_arrow(table.select([c for c in table.columns if c in wanted]))
+    )
+
+
+def spark_arrow(frame: pl.DataFrame) -> pa.Table:
+    """``frame`` as Arrow that Spark's ``createDataFrame`` takes: plain string and
+    list<string>, not the large or view variants Polars writes."""
+    arrow = frame.to_arrow()
+    return arrow.cast(_plain_arrow_schema(arrow.schema))
 
 
 def _in_input_order(
