@@ -35,7 +35,6 @@ from cardpilot.scoring.account_score import score_codes
 from cardpilot.scoring.registry import Registry, RegistryError, load_model_dir
 from cardpilot.scoring.scorecard import ScorecardModel
 from cardpilot.service.credentials import SigningKeys
-from cardpilot.service.decision_batches import DecisionBatches
 from cardpilot.service.problems import ApiError
 from cardpilot.store.db import is_sqlite, make_engine
 from cardpilot.store.experiments import promoted_policy
@@ -166,9 +165,6 @@ class ServiceState:
     _first_read: threading.Lock = field(default_factory=threading.Lock, repr=False)
     warmed: threading.Event = field(default_factory=threading.Event, repr=False)
     _score_texts: dict[str, dict[str, str]] | None = field(default=None, repr=False)
-    # The previews decided together (service.decisions makes it on first use).
-    decision_batches: DecisionBatches | None = field(default=None, repr=False)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def load(cls, config: ServiceConfig, settings: Settings | None = None) -> ServiceState:
