@@ -13,7 +13,11 @@ import datetime as dt
 from typing import Any
 
 from cardpilot.policy.limits import OVERDUE_COUNTS, since_limit_change
-from cardpilot.scoring.account_features import DuplicateCycleError, account_features
+from cardpilot.scoring.account_features import (
+    DuplicateCycleError,
+    account_features,
+    overdue_counts,
+)
 from cardpilot.scoring.account_score import account_score
 from cardpilot.scoring.features import FEATURE_NAMES
 from cardpilot.store.one_account import AccountRows
@@ -72,7 +76,7 @@ def _overdue_since_limit_change(rows: AccountRows, as_of: dt.date) -> dict[str, 
         return {}
     later = [s for s in rows.statements if s["cycle_date"] > change]
     try:
-        counted = account_features(later, rows.account, {}, as_of)
+        counted = overdue_counts(later, rows.account, as_of)
     except DuplicateCycleError:
         return None
     return {
