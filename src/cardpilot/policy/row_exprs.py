@@ -47,14 +47,14 @@ def _input(value: Any) -> Fn:
 
 
 def _floordiv(a: Any, b: Any) -> Any:
-    if b == 0 and isinstance(a, int) and isinstance(b, int):
-        return None
+    if b == 0:  # integers: null; floats: IEEE's infinity or NaN
+        return None if isinstance(a, int) and isinstance(b, int) else _truediv(a, b)
     return a // b
 
 
 def _mod(a: Any, b: Any) -> Any:
-    if b == 0 and isinstance(a, int) and isinstance(b, int):
-        return None
+    if b == 0:
+        return None if isinstance(a, int) and isinstance(b, int) else math.nan
     return a % b
 
 
@@ -242,10 +242,12 @@ class RowExpr:
             if v is None:
                 return None
             low, high = lo(row), hi(row)
+            # As Polars compares: below the lower bound, else above the upper one (which
+            # matters only when the lower bound is above the upper one).
             if low is not None and v < low:
-                v = low
+                return low
             if high is not None and v > high:
-                v = high
+                return high
             return v
 
         return RowExpr(run)
