@@ -12,7 +12,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from service_support import END_CYCLE, MODEL, role_headers, seeded_store, start_service
+from service_support import (
+    END_CYCLE,
+    MODEL,
+    api_decision_json,
+    batch_decision_json,
+    role_headers,
+    seeded_store,
+    start_service,
+)
 from serving import running
 from sqlalchemy import text
 
@@ -30,7 +38,6 @@ AS_OF = END_CYCLE + dt.timedelta(days=1)
 TEST = "api-split"
 SHARE_BP = 4_000
 COMMITTED = 30
-COMPARED = ("action", "grade", "segment", "score", "old_limit", "new_limit", "increase")
 
 
 @pytest.fixture(scope="module")
@@ -51,48 +58,34 @@ def split_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Settings
     return url, settings, home
 
 
-def _previews(url: str, settings: Settings, as_of: dt.date) -> dict[str, dict]:
+def _post_each(
+    url: str, settings: Settings, path: str, as_of: dt.date, accounts: list[str] | None = None
+) -> dict[str, httpx.Response]:
+    """``POST /v1/accounts/{id}/<path>`` for each account (default: every one of the store)
+    on a service over ``url``; the replies by account."""
     app, state = start_service(url, settings)
-    with state.db.connect() as conn:
-        ids = [r[0] for r in conn.execute(text("SELECT account_id FROM accounts"))]
-    out: dict[str, dict] = {}
+    if accounts is None:
+        with state.db.connect() as conn:
+            accounts = [r[0] for r in conn.execute(text("SELECT account_id FROM accounts"))]
+    out: dict[str, httpx.Response] = {}
     with running(app) as base:
         headers = role_headers(base, state)["system"]
         with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-            for account in ids:
-                reply = client.post(
-                    f"/v1/accounts/{account}/decision/preview", json={"as_of": as_of.isoformat()}
-                )
-                if reply.status_code == 409:  # not of a reviewed status
-                    continue
-                assert reply.status_code == 200, reply.text
-                out[account] = reply.json()["decision"]
+            for account in accounts:
+                body = {"as_of": as_of.isoformat()}
+                out[account] = client.post(f"/v1/accounts/{account}/{path}", json=body)
     state.db.dispose()
     return out
 
 
-def _stored(row: dict) -> dict:
-    bp = row["increase_pct_bp"]
-    return {
-        "action": row["action"],
-        "grade": row["grade"],
-        "segment": row["segment"],
-        "score": row["score"],
-        "old_limit": f"{row['old_limit_minor'] / 100:.2f}",
-        "new_limit": f"{row['new_limit_minor'] / 100:.2f}",
-        "increase": None if bp is None else f"{bp / 10_000:.4f}",
-        "reasons": list(row["reason_codes"]),
-        "policy_version": row["policy_version"],
-    }
-
-
-def _api(decision: dict) -> dict:
-    out = {k: decision[k] for k in COMPARED}
-    return out | {
-        "increase": None if decision["increase"] is None else f"{float(decision['increase']):.4f}",
-        "reasons": [r["code"] for r in decision["reasons"]],
-        "policy_version": decision["policy_version"],
-    }
+def _previews(url: str, settings: Settings, as_of: dt.date) -> dict[str, dict]:
+    """Every account's previewed decision (not those of a status the review leaves out)."""
+    out: dict[str, dict] = {}
+    for account, reply in _post_each(url, settings, "decision/preview", as_of).items():
+        if reply.status_code != 409:  # 409: not of a reviewed status
+            assert reply.status_code == 200, reply.text
+            out[account] = reply.json()["decision"]
+    return out
 
 
 def _arms_stored(url: str) -> dict[str, tuple[str, str]]:
@@ -132,7 +125,7 @@ def test_the_api_splits_decisions_as_the_review_does_in_both_arms(split_store, t
     for account, decision in api.items():
         assert (decision["experiment"], decision["arm"]) == arms[account], account
         assert decision["arm"] == arm_of(account, TEST, SHARE_BP)
-        assert _api(decision) == _stored(batch[account]), account
+        assert api_decision_json(decision) == batch_decision_json(batch[account]), account
     by_arm = {arm: [a for a, d in api.items() if d["arm"] == arm] for arm in (CHAMPION, CHALLENGER)}
     assert all(len(accounts) > 10 for accounts in by_arm.values())
     versions = {arm: {api[a]["policy_version"] for a in by_arm[arm]} for arm in by_arm}
@@ -144,25 +137,16 @@ def test_the_api_splits_decisions_as_the_review_does_in_both_arms(split_store, t
 def _committed_with_their_arms(
     url: str, settings: Settings, batch: dict[str, dict], arms: dict[str, tuple[str, str]]
 ) -> None:
-    app, state = start_service(url, settings)
     accounts = sorted(batch)[:COMMITTED]
-    with running(app) as base:
-        headers = role_headers(base, state)["system"]
-        with httpx.Client(base_url=base, headers=headers, timeout=60) as client:
-            for account in accounts:
-                reply = client.post(
-                    f"/v1/accounts/{account}/decisions", json={"as_of": AS_OF.isoformat()}
-                )
-                assert reply.status_code == 201, reply.text
-                assert reply.json()["decision"]["arm"] == arms[account][1]
-    state.db.dispose()
-    stored = _arms_stored(url)
-    assert stored == {a: arms[a] for a in accounts}
+    for account, reply in _post_each(url, settings, "decisions", AS_OF, accounts).items():
+        assert reply.status_code == 201, reply.text
+        assert reply.json()["decision"]["arm"] == arms[account][1]
+    assert _arms_stored(url) == {a: arms[a] for a in accounts}
     db = make_engine(url)
     rows = {r["account_id"]: r for r in read_decisions(db).iter_rows(named=True)}
     db.dispose()
     for account in accounts:
-        assert _stored(rows[account]) == _stored(batch[account]), account
+        assert batch_decision_json(rows[account]) == batch_decision_json(batch[account]), account
 
 
 def test_before_its_start_and_once_stopped_a_test_splits_nothing(split_store, tmp_path):

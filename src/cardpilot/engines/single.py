@@ -11,17 +11,9 @@ from cardpilot.domain.decisions import LimitDecision
 from cardpilot.policy.limits import ReasonTexts, decide_limit_row
 from cardpilot.policy.schema import Policy
 
-
-def decide_account_row(
-    features: Mapping[str, Any],
-    policy: Policy,
-    as_of: dt.date,
-    *,
-    reason_texts: ReasonTexts | None = None,
-) -> dict[str, Any]:
-    """Decide one account from its scored features (a dict of feature-table columns); the
-    result is one row of the decision table (for JSON and comparisons)."""
-    return decide_limit_row(features, policy, as_of, reason_texts=reason_texts)
+# Decide one account from its scored features (a mapping of feature-table columns); the result
+# is one row of the decision table (for JSON and comparisons).
+decide_account_row = decide_limit_row
 
 
 def decide_account(

@@ -425,32 +425,27 @@ def max_horizontal(*exprs: Any) -> RowExpr:
     return _horizontal(max, exprs)
 
 
-def any_horizontal(*exprs: Any) -> RowExpr:
+def _fold(op: Callable[[Any, Any], Any], start: bool, stop: bool, exprs: Sequence[Any]) -> RowExpr:
+    """Kleene ``op`` over the inputs from ``start``, done early once it reaches ``stop``."""
     fns = _exprs(exprs)
 
     def run(row: Row) -> Any:
-        out: bool | None = False
+        out: bool | None = start
         for f in fns:
-            out = _or(out, _truth(f(row)))
-            if out is True:
-                return True
+            out = op(out, _truth(f(row)))
+            if out is stop:
+                return stop
         return out
 
     return RowExpr(run)
+
+
+def any_horizontal(*exprs: Any) -> RowExpr:
+    return _fold(_or, False, True, exprs)
 
 
 def all_horizontal(*exprs: Any) -> RowExpr:
-    fns = _exprs(exprs)
-
-    def run(row: Row) -> Any:
-        out: bool | None = True
-        for f in fns:
-            out = _and(out, _truth(f(row)))
-            if out is False:
-                return False
-        return out
-
-    return RowExpr(run)
+    return _fold(_and, True, False, exprs)
 
 
 def concat_list(exprs: Sequence[Any]) -> RowExpr:
