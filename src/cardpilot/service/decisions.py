@@ -97,7 +97,8 @@ def decide_row(state: ServiceState, row: dict[str, Any], as_of: dt.date) -> dict
     """The decision row of one scored row (``score_chunk``'s columns), by the policy of the
     account's arm when a test splits the day's decisions, with ``experiment`` and ``arm``."""
     policy, split = arm_policy(state, str(row["account_id"]), as_of)
-    texts = state.score_texts()
+    codes = [*(row.get("reason_codes") or ()), *(row.get("positive_codes") or ())]
+    texts = state.score_texts_with(codes)
     return decide_limit_row(row, policy, as_of, reason_texts=texts) | split
 
 

@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -198,6 +199,18 @@ class ServiceState:
             codes = score_codes(self.scorer) if isinstance(self.scorer, ScorecardModel) else []
             self._score_texts = score_reason_texts(codes, {})
         return self._score_texts
+
+    def score_texts_with(self, codes: Iterable[str]) -> dict[str, dict[str, str]]:
+        """``score_texts`` with the texts of ``codes`` added where it lacks them (a model other
+        than a scorecard names its codes as it scores): a new set replaces the held one, so a
+        request reading the held set never sees it change."""
+        texts = self.score_texts()
+        missing = [c for c in codes if c not in texts]
+        if not missing:
+            return texts
+        grown = score_reason_texts(missing, dict(texts))
+        self._score_texts = grown
+        return grown
 
     def require_scorer(self) -> Scorer:
         if self.scorer is None:
