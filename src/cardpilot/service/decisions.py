@@ -134,12 +134,17 @@ def decision_json(row: dict[str, Any], currency: str) -> dict[str, Any]:
     }
 
 
-def _scored_row(state: ServiceState, rows: AccountRows, as_of: dt.date) -> dict[str, Any]:
+def _scored_row(
+    state: ServiceState, rows: AccountRows, as_of: dt.date, chunk: AccountChunk | None = None
+) -> dict[str, Any]:
     """The account's scored row: on its rows, or (a model other than a scorecard, two
-    statements on one date) on its one-account chunk."""
-    row = scored_account_row(rows, state.require_scorer(), as_of)
+    statements on one date) on its one-account chunk (``chunk``, when it was read already)."""
+    scorer = state.require_scorer()
+    row = scored_account_row(rows, scorer, as_of)
     if row is not None:
         return row
+    if chunk is not None:
+        return score_chunk(chunk, scorer, as_of).row(0, named=True)
     account_id = str(rows.account["account_id"])
     return score_account(state, account_id, as_of).table.row(0, named=True)
 
@@ -182,7 +187,7 @@ def commit_decision(
     if account_on_hold(state.db, account_id, as_of):
         raise ApiError(409, f"account {account_id!r}: an analyst's override holds its limit")
     currency = str(chunk.frames.accounts["currency"][0])
-    scored = _scored_row(state, _chunk_rows(chunk), as_of)
+    scored = _scored_row(state, _chunk_rows(chunk), as_of, chunk)
     decided = decide_row(state, scored, as_of)
     run_id = start_review_run(
         state.db,
