@@ -11,22 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Connection, func, select, tuple_
 
-from cardpilot.events.features import AccountFeatures, features_from_json
+from cardpilot.events.feature_frames import states_of
+from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
 from cardpilot.ledger.postings import Posting, posting_row
+from cardpilot.store.event_features import FEATURE_COLUMNS, IN_CHUNK, feature_rows, read_features
 from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.models import Account
 from cardpilot.store.notify_models import OutboxMessage
 from cardpilot.store.warning_models import WarningIntervention
-
-# Values bound in one IN list (well under SQLite's limit of 32,766 variables).
-IN_CHUNK = 5_000
 
 
 def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
@@ -40,11 +40,11 @@ def read_lookups(
     event_ids: set[str],
     account_ids: set[str],
     keys: set[tuple[str, int]],
-    held: Mapping[str, AccountFeatures] | None = None,
+    held: pl.DataFrame | None = None,
 ) -> BatchLookups:
     """What the store knows about a batch with these event ids, accounts and (account,
     sequence) keys; the features of accounts in ``held`` (the consumer's own, committed
-    states) are not read again."""
+    states, ``STATE_SCHEMA``) are not read again."""
     r = EventReceipt.__table__.c
     received: dict[str, Receipt] = {}
     taken: dict[tuple[str, int], str] = {}
@@ -59,13 +59,16 @@ def read_lookups(
             tuple_(r.account_id, r.sequence).in_(pairs), r.outcome == APPLIED
         )
         taken.update({(str(row[0]), int(row[1])): str(row[2]) for row in conn.execute(query)})
+    if held is None or not held.height:
+        states = read_features(conn, account_ids)
+    else:
+        mine = held.filter(pl.col("account_id").is_in(pl.Series(list(account_ids)).implode()))
+        unread = account_ids - set(mine.get_column("account_id").to_list())
+        states = pl.concat([mine, read_features(conn, unread)]) if unread else mine
     return BatchLookups(
         received=received,
         taken=taken,
-        states={
-            **account_features(conn, account_ids - set(held or ())),
-            **{a: held[a] for a in account_ids if held and a in held},
-        },
+        states=states,
         accounts=frozenset(existing_accounts(conn, account_ids)),
     )
 
@@ -82,16 +85,7 @@ def account_features(
     conn: Connection, account_ids: Iterable[str] | None = None
 ) -> dict[str, AccountFeatures]:
     """The running features of ``account_ids`` that have any (all accounts when None)."""
-    f = EventAccountFeatures.__table__.c
-    query = select(f.account_id, f.state)
-    if account_ids is None:
-        return {a: features_from_json(s) for a, s in conn.execute(query.order_by(f.account_id))}
-    out: dict[str, AccountFeatures] = {}
-    for ids in _chunks(account_ids):
-        out.update(
-            {a: features_from_json(s) for a, s in conn.execute(query.where(f.account_id.in_(ids)))}
-        )
-    return out
+    return states_of(read_features(conn, account_ids))
 
 
 # The columns the intake writes, in the order its rows are built.
@@ -110,16 +104,6 @@ POSTING_COLUMNS = (
     "detail",
 )
 RECEIPT_COLUMNS = ("event_id", "account_id", "sequence", "outcome", "kind", "field", "reason")
-FEATURE_COLUMNS = (
-    "account_id",
-    "last_sequence",
-    "last_occurred_at",
-    "events_applied",
-    "utilisation_bp",
-    "spend_ratio_bp",
-    "payment_days_before_due",
-    "state",
-)
 
 
 def _bound(
@@ -185,9 +169,16 @@ def _insert_new(
 
 
 def _upsert(
-    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]], key: str
+    conn: Connection,
+    table: Any,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    key: str,
+    *,
+    bound: bool = False,
 ) -> None:
-    """Insert ``rows``, or update the stored row of the same ``key`` to them."""
+    """Insert ``rows``, or update the stored row of the same ``key`` to them (``bound``: the
+    values are already as the driver takes them)."""
     if not rows:
         return
     names = ", ".join(columns)
@@ -205,21 +196,7 @@ def _upsert(
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
         f" ON CONFLICT ({key}) DO UPDATE SET {updates}",
-        _bound(conn, table, columns, rows),
-    )
-
-
-def feature_row(state: AccountFeatures, months: int) -> tuple[Any, ...]:
-    """An account's features as an ``event_account_features`` row (``FEATURE_COLUMNS``)."""
-    return (
-        state.account_id,
-        state.last_sequence,
-        state.last_occurred_at,
-        state.events_applied,
-        state.utilisation_bp,
-        state.spend_ratio_bp(months),
-        state.payment_days_before_due,
-        state.to_json(),
+        rows if bound else _bound(conn, table, columns, rows),
     )
 
 
@@ -249,8 +226,10 @@ def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
         for r in plan.receipts
     ]
     _insert_new(conn, EventReceipt.__table__, RECEIPT_COLUMNS, receipts, "event_id")
-    features = [feature_row(s, months) for s in plan.states.values()]
-    _upsert(conn, EventAccountFeatures.__table__, FEATURE_COLUMNS, features, "account_id")
+    if plan.states.height:
+        features = feature_rows(plan.states, months, conn.dialect.name)
+        table = EventAccountFeatures.__table__
+        _upsert(conn, table, FEATURE_COLUMNS, features, "account_id", bound=True)
     return len(plan.postings)
 
 
@@ -272,7 +251,6 @@ def intake_digests(conn: Connection) -> dict[str, str]:
     p = LedgerPosting.__table__.c
     o = OutboxMessage.__table__.c
     r = EventReceipt.__table__.c
-    f = EventAccountFeatures.__table__.c
     postings = conn.execute(
         select(
             p.idempotency_key,
@@ -293,7 +271,9 @@ def intake_digests(conn: Connection) -> dict[str, str]:
             r.event_id
         )
     ).all()
-    features = conn.execute(select(f.account_id, f.state).order_by(f.account_id)).all()
+    # The states as the canonical JSON they were once stored as, so the digest is the same
+    # whatever columns hold them.
+    features = [(a, s.to_json()) for a, s in sorted(account_features(conn).items())]
     outbox = conn.execute(
         select(
             o.message_key, o.account_id, o.decision_ref, o.message_type, o.channel, o.body_text

@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import nats.errors
+import polars as pl
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
 from cardpilot.domain import progress
-from cardpilot.events.features import AccountFeatures
+from cardpilot.events.feature_frames import STATE_SCHEMA
 from cardpilot.events.intake import (
     APPLIED,
     DEAD,
@@ -111,7 +112,7 @@ class Intake:
         warning: WarningPolicy | None = None,
     ) -> None:
         self.engine, self.policy, self.tz, self.warning = engine, policy, tz, warning
-        self.held: dict[str, AccountFeatures] = {}
+        self.held = pl.DataFrame(schema=STATE_SCHEMA)
         if warning is not None:
             # The advice terms read the policy catalogue (a second of YAML): once here, not
             # inside the first batch that fires a rule.
@@ -127,15 +128,24 @@ class Intake:
                 plan = plan_batch(parsed, lookups, self.policy, self.tz)
                 added = write_batch(conn, plan, months)
                 fired = evaluate_triggers(
-                    conn, plan.trigger_rows, self.warning, dt.datetime.now(dt.UTC)
+                    conn, plan.triggers, self.warning, dt.datetime.now(dt.UTC)
                 )
         except BaseException:
-            self.held.clear()
+            self.held = self.held.clear()
             raise
-        if len(self.held) + len(plan.states) > HELD_ACCOUNTS:
-            self.held.clear()
-        self.held.update(plan.states)
+        self.held = _carried(self.held, plan.states)
         return BatchDone(plan, dt.datetime.now(dt.UTC), added, fired.height)
+
+
+def _carried(held: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
+    """``held`` with the states of ``changed`` in place of theirs (none kept past
+    ``HELD_ACCOUNTS``: the store has them)."""
+    if not changed.height:
+        return held
+    if held.height + changed.height > HELD_ACCOUNTS:
+        return changed
+    others = held.filter(~pl.col("account_id").is_in(changed.get_column("account_id").implode()))
+    return pl.concat([others, changed])
 
 
 def dead_letter(msg: Msg, why: Rejection) -> tuple[bytes, dict[str, str]]:
