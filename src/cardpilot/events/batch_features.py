@@ -22,6 +22,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import polars as pl
 
@@ -35,7 +36,7 @@ from cardpilot.events.feature_frames import (
     states_of,
 )
 from cardpilot.events.features import AccountFeatures, apply_event, money_effect
-from cardpilot.events.schema import Event
+from cardpilot.events.schema import ContactOutcome, Event, StatementIssued
 
 MONEY, STATEMENT, CONTACT = 0, 1, 2
 ACC = "account_id"
@@ -104,30 +105,92 @@ def zone_name(tz: dt.tzinfo) -> str:
 
 def event_frame(events: Sequence[Event]) -> pl.DataFrame:
     """The applied events as columns (``EVENT_SCHEMA``), in order."""
-    cols: dict[str, list[object]] = {c: [] for c in EVENT_SCHEMA}
+    cols: dict[str, list[Any]] = {c: [] for c in EVENT_SCHEMA}
     utc = dt.UTC
-    for pos, e in enumerate(events):
+    money = cols["bal"].append, cols["paid"].append, cols["spend"].append
+    extra = [cols[c].append for c in ("s_balance", "s_limit", "s_min_due", "s_due", "s_currency")]
+    kinds, outcomes = cols["kind"].append, cols["outcome"].append
+    for e in events:
         kind = e.type
-        statement = kind == "statement_issued"
-        contact = kind == "contact_outcome"
-        bal, paid, spend = (0, 0, 0) if statement or contact else money_effect(e)
-        cols["pos"].append(pos)
+        if isinstance(e, StatementIssued):
+            kinds(STATEMENT)
+            values: tuple[Any, ...] = (
+                e.statement_balance_minor,
+                e.credit_limit_minor,
+                e.minimum_due_minor,
+                e.due_date,
+                e.currency,
+            )
+            effect: tuple[int, int, int] = (0, 0, 0)
+            outcomes(None)
+        else:
+            values = _NO_STATEMENT
+            if isinstance(e, ContactOutcome):
+                kinds(CONTACT)
+                effect = (0, 0, 0)
+                outcomes(e.outcome)
+            else:
+                kinds(MONEY)
+                effect = money_effect(e)
+                outcomes(None)
+        for add, value in zip(extra, values, strict=True):
+            add(value)
+        for add, value in zip(money, effect, strict=True):
+            add(value)
         cols["account_id"].append(e.account_id)
         cols["sequence"].append(e.sequence)
         cols["at"].append(e.occurred_at.astimezone(utc))
-        cols["kind"].append(STATEMENT if statement else CONTACT if contact else MONEY)
-        cols["bal"].append(bal)
-        cols["paid"].append(paid)
-        cols["spend"].append(spend)
         cols["payment"].append(kind == "payment")
         cols["cash"].append(kind == "cash_advance")
-        cols["s_balance"].append(getattr(e, "statement_balance_minor", None))
-        cols["s_limit"].append(getattr(e, "credit_limit_minor", None))
-        cols["s_min_due"].append(getattr(e, "minimum_due_minor", None))
-        cols["s_due"].append(getattr(e, "due_date", None))
-        cols["s_currency"].append(e.currency if statement else None)  # type: ignore[union-attr]
-        cols["outcome"].append(getattr(e, "outcome", None))
+    cols["pos"] = list(range(len(events)))
     return pl.DataFrame(cols, schema=EVENT_SCHEMA)
+
+
+_NO_STATEMENT = (None, None, None, None, None)
+
+
+def _grouped(events: pl.DataFrame, priors: pl.DataFrame) -> pl.DataFrame:
+    """``events`` sorted by account (``g``, numbered as in ``priors``) then position, with
+    each row's number (``row``) and its account's first row's (``start``): what the running
+    figures below are worked out on, with whole-column operations (a window per account
+    costs a pass per account, which for a batch of a few events an account is most of it)."""
+    numbers = priors.select(ACC).with_row_index("g")
+    e = events.join(numbers, on=ACC, how="left").sort("g", "pos").with_row_index("row")
+    first = pl.col("g") != pl.col("g").shift(1)
+    return e.with_columns(start=pl.when(first.fill_null(True)).then(pl.col("row")).forward_fill())
+
+
+def _before(x: pl.Expr) -> pl.Expr:
+    """``x`` of the account's previous row (None on its first)."""
+    return pl.when(pl.col("row") == pl.col("start")).then(None).otherwise(x.shift(1))
+
+
+def _last_given(x: pl.Expr) -> pl.Expr:
+    """The latest non-null ``x`` of the account up to this row."""
+    at = pl.when(x.is_not_null()).then(pl.col("row")).forward_fill()
+    return pl.when(at >= pl.col("start")).then(x.gather(at.fill_null(0)))
+
+
+def _running_max(x: pl.Expr) -> pl.Expr:
+    """The largest ``x`` of the account up to this row (nulls skipped): the values ranked,
+    the rank offset by the account's number so one running maximum over the column never
+    reaches back into an earlier account."""
+    rank = x.rank("dense").cast(pl.Int64)
+    span = rank.max().fill_null(0) + 1
+    best = (pl.col("g").cast(pl.Int64) * span + rank).cum_max().forward_fill()
+    values = x.unique().sort(nulls_last=True)  # never empty; the ranks index its values
+    return pl.when(best // span == pl.col("g")).then(values.gather((best % span - 1).fill_null(0)))
+
+
+def _running_min(x: pl.Expr) -> pl.Expr:
+    """The smallest ``x`` of the account up to this row (nulls skipped)."""
+    rank = x.rank("dense").cast(pl.Int64)
+    span = rank.max().fill_null(0) + 1
+    flipped = pl.col("g").max() - pl.col("g").cast(pl.Int64)
+    best = (flipped * span + rank).cum_min().forward_fill()
+    values = x.unique().sort(nulls_last=True)  # never empty; the ranks index its values
+    ok = best // span == flipped
+    return pl.when(ok).then(values.gather((best % span - 1).fill_null(0)))
 
 
 def _priors(states: pl.DataFrame, accounts: pl.Series) -> pl.DataFrame:
@@ -157,11 +220,9 @@ def _priors(states: pl.DataFrame, accounts: pl.Series) -> pl.DataFrame:
 def _irregular(events: pl.DataFrame, priors: pl.DataFrame, window: dt.timedelta) -> pl.Series:
     """The accounts with an event that happened more than ``window`` before the account's
     latest event applied before it."""
-    before = pl.max_horizontal(
-        pl.col("last_occurred_at"), pl.col("at").cum_max().shift(1).over(ACC)
-    )
+    before = pl.max_horizontal(pl.col("last_occurred_at"), _before(_running_max(pl.col("at"))))
     return (
-        events.select(ACC, "at")
+        _grouped(events.select(ACC, "pos", "at"), priors)
         .join(priors.select(ACC, "last_occurred_at"), on=ACC, how="left")
         .filter(pl.col("at") < before - window)
         .get_column(ACC)
@@ -231,32 +292,31 @@ def _statements(e: pl.DataFrame, zone: str) -> pl.DataFrame:
         s_use_bp=pl.col("s_balance") * BP // pl.col("s_limit"),
         st=pl.when(pl.col("kind") == STATEMENT).then(pl.col("at")),
     )
-    before = pl.max_horizontal(
-        pl.col("p_statement_at"), pl.col("st").cum_max().forward_fill().shift(1).over(ACC)
-    )
+    before = pl.max_horizontal(pl.col("p_statement_at"), _before(_running_max(pl.col("st"))))
     takes = (pl.col("kind") == STATEMENT) & (before.is_null() | (pl.col("at") > before))
     e = e.with_columns(takes=takes)
+    # The row of the statement each event sees (None: the state's).
+    e = e.with_columns(seen=_last_given(pl.when(pl.col("takes")).then(pl.col("row"))))
+    at_seen = pl.col("seen").fill_null(0)
     seen = [
-        pl.when(pl.col("takes"))
-        .then(pl.col(src))
-        .forward_fill()
-        .over(ACC)
-        .fill_null(pl.col(f"p_{dst}"))
+        pl.when(pl.col("seen").is_not_null())
+        .then(pl.col(src).gather(at_seen))
+        .otherwise(pl.col(f"p_{dst}"))
         .alias(f"c_{dst}")
         for dst, src in STATEMENT_FIELDS.items()
     ]
-    running = pl.col("month").cum_max().forward_fill().over(ACC)
     return e.with_columns(
         *seen,
-        c_batch=pl.when(pl.col("takes")).then(True).forward_fill().over(ACC).fill_null(False),
-        latest=pl.max_horizontal(pl.col("p_last_occurred_at"), pl.col("at").cum_max().over(ACC)),
-        cur=pl.max_horizontal(pl.col("p_max_month"), running),
-        first=pl.min_horizontal(
-            pl.col("p_first_month"), pl.col("month").cum_min().forward_fill().over(ACC)
+        c_batch=pl.col("seen").is_not_null(),
+        latest=pl.max_horizontal(pl.col("p_last_occurred_at"), _running_max(pl.col("at"))),
+        latest_before=pl.max_horizontal(
+            pl.col("p_last_occurred_at"), _before(_running_max(pl.col("at")))
         ),
+        cur=pl.max_horizontal(pl.col("p_max_month"), _running_max(pl.col("month"))),
+        first=pl.min_horizontal(pl.col("p_first_month"), _running_min(pl.col("month"))),
         last_cash=pl.max_horizontal(
             pl.col("p_last_cash_advance_on"),
-            pl.when(pl.col("cash")).then(pl.col("day")).cum_max().forward_fill().over(ACC),
+            _running_max(pl.when(pl.col("cash")).then(pl.col("day"))),
         ),
     )
 
@@ -273,7 +333,8 @@ def _items(priors: pl.DataFrame, e: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
             ACC,
             pl.lit(-1, pl.Int64()).alias("ipos"),
             pl.col("at").alias("iat"),
-            (pl.int_range(pl.len()).over(ACC) - pl.len().over(ACC)).cast(pl.Int64).alias("arr"),
+            # Before the batch's, in the order held.
+            (pl.int_range(pl.len()) - pl.len()).cast(pl.Int64).alias("arr"),
             pl.col("balance").alias("ibal"),
             pl.col("paid").alias("ipaid"),
             pl.col("cash").alias("icash"),
@@ -415,12 +476,12 @@ def _fold_columns(
         how="left",
         maintain_order="left",
     )
-    e = _statements(e, zone)
+    e = _statements(_grouped(e, priors), zone)
     money, spends = _items(priors, e)
     e = _since_statement(e, money)
     e = _spend_ratio(e, spends, months)
     states = _final_states(e, money, spends, zone, months, window)
-    return Folded(states, _triggers(e, zone))
+    return Folded(states, _triggers(e, zone).sort("pos"))
 
 
 def _per_account(e: pl.DataFrame) -> pl.DataFrame:
@@ -449,8 +510,7 @@ def _window_figures(
     last: pl.DataFrame, money: pl.DataFrame, spends: pl.DataFrame, months: int, window: dt.timedelta
 ) -> pl.DataFrame:
     """Per account: the money events still in the window (``recent_new``), the cash
-    advances since the statement (``cash_n``), where the payments since it first cover its
-    minimum (``base``, ``hit_at``) and the spending buckets kept (``spend_new``)."""
+    advances since the statement (``cash_n``) and the spending buckets kept (``spend_new``)."""
     s, iat = pl.col("s"), pl.col("iat")
     it = money.join(
         last.select(
@@ -458,8 +518,6 @@ def _window_figures(
             pl.col("c_statement_at").alias("s"),
             pl.col("c_batch").alias("fb"),
             "latest",
-            "paid_since",
-            pl.col("c_minimum_due_minor").alias("min"),
         ),
         on=ACC,
     )
@@ -478,25 +536,12 @@ def _window_figures(
     )
     after = (s.is_null() | (iat > s)) & (pl.col("fb") | pl.col("batch"))
     cash = it.filter(after & pl.col("icash")).group_by(ACC).agg(pl.len().alias("cash_n"))
-    base = pl.col("paid_since") - pl.col("ipaid").sum().over(ACC)
-    running = pl.col("base") + pl.col("ipaid").cum_sum().over(ACC)
-    covered = (
-        it.filter(s.is_not_null() & (iat > s))
-        .sort(ACC, "iat", "arr")
-        .with_columns(base=base)
-        .with_columns(cum=running)
-        .group_by(ACC)
-        .agg(
-            pl.col("base").first(),
-            iat.filter((pl.col("ipaid") > 0) & (pl.col("cum") >= pl.col("min")))
-            .first()
-            .alias("hit_at"),
-        )
-    )
+    latest_month = spends.group_by(ACC).agg(pl.col("imonth").max().alias("top"))
     kept = (
         spends.group_by(ACC, "imonth")
         .agg(pl.col("iamt").sum())
-        .filter(pl.col("imonth") >= pl.col("imonth").max().over(ACC) - months)
+        .join(latest_month, on=ACC)
+        .filter(pl.col("imonth") >= pl.col("top") - months)
         .sort(ACC, "imonth")
         .group_by(ACC, maintain_order=True)
         .agg(
@@ -506,9 +551,74 @@ def _window_figures(
         )
     )
     out = last.select(ACC)
-    for part in (recent, cash, covered, kept):
+    for part in (recent, cash, kept):
         out = out.join(part, on=ACC, how="left", maintain_order="left")
     return out
+
+
+def _covered(e: pl.DataFrame, money: pl.DataFrame, zone: str, window: dt.timedelta) -> pl.DataFrame:
+    """Per account whose minimum the batch decided again: the day it was covered
+    (``covered_on``, None: not yet).
+
+    The per-event fold works it out again at each payment (or reversal of one) and each
+    statement, from the money events it then holds (those of the window before the event)
+    after the statement, starting from what was paid since the statement before them; when
+    that alone covers the minimum it keeps the day it had. So each such event is decided the
+    same way here, and the account's day is that of the last one that did not keep it.
+    """
+    again = e.filter((pl.col("paid") != 0) | pl.col("takes")).select(
+        ACC,
+        pl.col("pos").alias("t"),
+        pl.col("c_statement_at").alias("s"),
+        pl.col("c_minimum_due_minor").alias("min"),
+        pl.col("c_due_date").alias("due"),
+        "paid_since",
+        (pl.col("latest_before") - window).alias("horizon"),
+    )
+    iat = pl.col("iat")
+    held = (
+        again.join(money, on=ACC)
+        .filter(
+            (pl.col("ipos") <= pl.col("t"))
+            & (pl.col("horizon").is_null() | (iat >= pl.col("horizon")))
+            & pl.col("s").is_not_null()
+            & (iat > pl.col("s"))
+        )
+        .sort("t", "iat", "arr")
+    )
+    # The payments' running sum per event: the column's, less what it was at its first row.
+    total = pl.col("ipaid").cum_sum()
+    first = (pl.col("t") != pl.col("t").shift(1)).fill_null(True)
+    offset = pl.when(first).then(total - pl.col("ipaid")).forward_fill()
+    sums = held.group_by("t").agg(pl.col("ipaid").sum().alias("paid_held"))
+    walked = (
+        held.join(sums, on="t", how="left", maintain_order="left")
+        .with_columns(base=pl.col("paid_since") - pl.col("paid_held"))
+        .with_columns(cum=pl.col("base") + total - offset)
+        .group_by("t")
+        .agg(
+            pl.col("base").first(),
+            iat.filter((pl.col("ipaid") > 0) & (pl.col("cum") >= pl.col("min")))
+            .first()
+            .alias("hit_at"),
+        )
+    )
+    minimum = pl.col("min")
+    undue = pl.col("due").is_null() | (minimum <= 0)
+    base = pl.col("base").fill_null(pl.col("paid_since"))
+    return (
+        again.join(walked, on="t", how="left", maintain_order="left")
+        .filter(undue | (base < minimum))
+        .group_by(ACC, maintain_order=True)
+        .agg(
+            pl.when(undue)
+            .then(None)
+            .otherwise(pl.col("hit_at").dt.convert_time_zone(zone).dt.date())
+            .last()
+            .alias("covered_on"),
+            pl.lit(True).alias("covered_again"),
+        )
+    )
 
 
 def _final_states(
@@ -522,17 +632,11 @@ def _final_states(
     last = _per_account(e)
     last = last.join(
         _window_figures(last, money, spends, months, window), on=ACC, maintain_order="left"
-    )
-    minimum = pl.col("c_minimum_due_minor")
-    base = pl.col("base").fill_null(pl.col("paid_since"))
+    ).join(_covered(e, money, zone, window), on=ACC, how="left", maintain_order="left")
     covered_on = (
-        pl.when(~pl.col("recompute"))
-        .then(pl.col("p_minimum_paid_on"))
-        .when(pl.col("c_due_date").is_null() | (minimum <= 0))
-        .then(None)
-        .when(base >= minimum)
-        .then(pl.col("p_minimum_paid_on"))
-        .otherwise(pl.col("hit_at").dt.convert_time_zone(zone).dt.date())
+        pl.when(pl.col("covered_again").fill_null(False))
+        .then(pl.col("covered_on"))
+        .otherwise(pl.col("p_minimum_paid_on"))
     )
     cash = pl.col("cash_n").fill_null(0)
     newer = pl.col("k_at").is_not_null() & (
