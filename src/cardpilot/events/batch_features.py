@@ -236,12 +236,14 @@ def fold_batch(
     tz: dt.tzinfo,
     months: int,
     window: dt.timedelta,
+    frame: pl.DataFrame | None = None,
 ) -> Folded:
     """The new states of the accounts of ``events`` (applied in this order) and each event's
-    trigger row; ``states`` holds the accounts' states before them (others are new)."""
+    trigger row; ``states`` holds the accounts' states before them (others are new), ``frame``
+    the events' ``event_frame`` when the caller has it."""
     if not events:
         return Folded(pl.DataFrame(schema=STATE_SCHEMA), pl.DataFrame(schema=TRIGGER_COLUMNS))
-    frame = event_frame(events)
+    frame = event_frame(events) if frame is None else frame
     priors = _priors(states, frame.get_column(ACC).unique(maintain_order=True))
     odd = _irregular(frame, priors, window)
     parts = []

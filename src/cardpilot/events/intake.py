@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cardpilot.events.batch_features import TRIGGER_COLUMNS, fold_batch
+from cardpilot.events.batch_features import TRIGGER_COLUMNS, event_frame, fold_batch, zone_name
 from cardpilot.events.feature_frames import STATE_SCHEMA, state_of, states_frame
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.policy import EventsPolicy
-from cardpilot.events.postings import event_postings
+from cardpilot.events.postings import postings_frame
 from cardpilot.events.schema import Event
 from cardpilot.events.validation import Rejection, parse_event
-from cardpilot.ledger.postings import Posting
+from cardpilot.ledger.postings import POSTING_SCHEMA
 
 APPLIED, DUPLICATE, DEAD = "applied", "duplicate", "dead"
 
@@ -71,7 +71,7 @@ class BatchLookups:
 @dataclass(slots=True)
 class BatchPlan:
     outcomes: list[str] = field(default_factory=list)  # one per message, in batch order
-    postings: list[Posting] = field(default_factory=list)
+    postings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=POSTING_SCHEMA))
     receipts: list[Receipt] = field(default_factory=list)
     # The new states of the accounts changed (``STATE_SCHEMA``).
     states: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STATE_SCHEMA))
@@ -223,11 +223,13 @@ def plan_batch(
         at = item.occurred_at.astimezone(dt.UTC)
         mark.sequence = max(mark.sequence, item.sequence)
         mark.latest = at if mark.latest is None else max(mark.latest, at)
-        plan.postings.extend(event_postings(item, tz))
         plan.receipts.append(Receipt(item.event_id, item.account_id, item.sequence, APPLIED))
         plan.applied.append(item)
         plan.outcomes.append(APPLIED)
-    months = policy.spending_average_months
-    folded = fold_batch(states, plan.applied, tz, months, policy.late_window)
-    plan.states, plan.triggers = folded.states, folded.triggers
+    if plan.applied:
+        frame = event_frame(plan.applied)
+        plan.postings = postings_frame(plan.applied, frame.get_column("at"), zone_name(tz))
+        months = policy.spending_average_months
+        folded = fold_batch(states, plan.applied, tz, months, policy.late_window, frame)
+        plan.states, plan.triggers = folded.states, folded.triggers
     return plan

@@ -20,7 +20,6 @@ from sqlalchemy import Connection, func, select, tuple_
 from cardpilot.events.feature_frames import states_of
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
-from cardpilot.ledger.postings import Posting, posting_row
 from cardpilot.store.event_features import FEATURE_COLUMNS, IN_CHUNK, feature_rows, read_features
 from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
@@ -148,9 +147,16 @@ def _staged(
 
 
 def _insert_new(
-    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]], key: str
+    conn: Connection,
+    table: Any,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    key: str,
+    *,
+    bound: bool = False,
 ) -> None:
-    """Insert ``rows`` (values in ``columns`` order), leaving those whose ``key`` is stored."""
+    """Insert ``rows`` (values in ``columns`` order), leaving those whose ``key`` is stored
+    (``bound``: the values are already as the driver takes them)."""
     if not rows:
         return
     names = ", ".join(columns)
@@ -164,7 +170,7 @@ def _insert_new(
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING",
-        _bound(conn, table, columns, rows),
+        rows if bound else _bound(conn, table, columns, rows),
     )
 
 
@@ -200,13 +206,20 @@ def _upsert(
     )
 
 
-def posting_rows(postings: Sequence[Posting]) -> list[tuple[Any, ...]]:
-    """``ledger_postings`` rows of ``postings`` (``POSTING_COLUMNS``, ``effective_at`` in UTC)."""
-    rows = []
-    for p in postings:
-        row = posting_row(p)
-        rows.append(tuple(row[c] for c in POSTING_COLUMNS))
-    return rows
+def posting_rows(postings: pl.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
+    """``ledger_postings`` rows of a ``POSTING_SCHEMA`` frame (``POSTING_COLUMNS``), each value
+    as the driver takes it (times as ``store.event_features.feature_rows`` writes them)."""
+    when = "%Y-%m-%d %H:%M:%S%.6f" + ("+00:00" if dialect == "postgresql" else "")
+    return postings.select(
+        *(
+            pl.col(c).dt.strftime(when)
+            if c == "effective_at"
+            else pl.col(c).dt.strftime("%Y-%m-%d")
+            if c == "effective_on"
+            else pl.col(c)
+            for c in POSTING_COLUMNS
+        )
+    ).rows()
 
 
 def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
@@ -220,7 +233,8 @@ def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
     whenever its receipt is.
     """
     table = LedgerPosting.__table__
-    _insert_new(conn, table, POSTING_COLUMNS, posting_rows(plan.postings), "idempotency_key")
+    rows = posting_rows(plan.postings, conn.dialect.name)
+    _insert_new(conn, table, POSTING_COLUMNS, rows, "idempotency_key", bound=True)
     receipts = [
         (r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
         for r in plan.receipts
@@ -230,7 +244,7 @@ def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
         features = feature_rows(plan.states, months, conn.dialect.name)
         table = EventAccountFeatures.__table__
         _upsert(conn, table, FEATURE_COLUMNS, features, "account_id", bound=True)
-    return len(plan.postings)
+    return plan.postings.height
 
 
 def receipt_counts(conn: Connection) -> dict[str, int]:
