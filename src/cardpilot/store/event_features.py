@@ -17,6 +17,7 @@ from sqlalchemy import Connection, select
 
 from cardpilot.events.feature_frames import STATE_SCHEMA, derived_columns
 from cardpilot.store.event_models import EventAccountFeatures
+from cardpilot.store.value_lists import one_of
 
 # The columns written, in the order the rows are built.
 FEATURE_COLUMNS = (
@@ -27,8 +28,6 @@ FEATURE_COLUMNS = (
 )
 _TIMES = ("last_occurred_at", "statement_at", "last_contact_at")
 _DAYS = ("due_date", "minimum_paid_on", "last_payment_on", "last_cash_advance_on")
-# Values bound in one IN list (well under SQLite's limit of 32,766 variables).
-IN_CHUNK = 5_000
 
 
 def _month_text(index: pl.Expr) -> pl.Expr:
@@ -124,10 +123,7 @@ def read_features(conn: Connection, account_ids: Iterable[str] | None = None) ->
         batches = [conn.execute(query.order_by(f.account_id)).all()]
     else:
         ids = sorted(account_ids)
-        batches = [
-            conn.execute(query.where(f.account_id.in_(ids[i : i + IN_CHUNK]))).all()
-            for i in range(0, len(ids), IN_CHUNK)
-        ]
+        batches = [conn.execute(query.where(one_of(conn, f.account_id, ids))).all()] if ids else []
     rows = [r for batch in batches for r in batch]
     if not rows:
         return pl.DataFrame(schema=STATE_SCHEMA)

@@ -11,27 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, func, select
 
 from cardpilot.events.feature_frames import states_of
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
-from cardpilot.store.event_features import FEATURE_COLUMNS, IN_CHUNK, feature_rows, read_features
+from cardpilot.store.event_features import FEATURE_COLUMNS, feature_rows, read_features
 from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.models import Account
 from cardpilot.store.notify_models import OutboxMessage
+from cardpilot.store.value_lists import one_of, pair_of
 from cardpilot.store.warning_models import WarningIntervention
-
-
-def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
-    items = sorted(values)
-    for start in range(0, len(items), IN_CHUNK):
-        yield items[start : start + IN_CHUNK]
 
 
 def read_lookups(
@@ -47,15 +42,15 @@ def read_lookups(
     r = EventReceipt.__table__.c
     received: dict[str, Receipt] = {}
     taken: dict[tuple[str, int], str] = {}
-    for ids in _chunks(event_ids):
+    if event_ids:
         query = select(r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
-        for row in conn.execute(query.where(r.event_id.in_(ids))):
+        for row in conn.execute(query.where(one_of(conn, r.event_id, sorted(event_ids)))):
             received[row[0]] = Receipt(*row)
     # The exact (account, sequence) pairs of the batch: the accounts' other applied events
     # (their whole history, growing with every batch) are not read.
-    for pairs in _chunks(keys):
+    if keys:
         query = select(r.account_id, r.sequence, r.event_id).where(
-            tuple_(r.account_id, r.sequence).in_(pairs), r.outcome == APPLIED
+            pair_of(conn, r.account_id, r.sequence, sorted(keys)), r.outcome == APPLIED
         )
         taken.update({(str(row[0]), int(row[1])): str(row[2]) for row in conn.execute(query)})
     if held is None or not held.height:
@@ -74,10 +69,10 @@ def read_lookups(
 
 def existing_accounts(conn: Connection, account_ids: Iterable[str]) -> set[str]:
     a = Account.__table__.c
-    found: set[str] = set()
-    for ids in _chunks(account_ids):
-        found.update(conn.execute(select(a.account_id).where(a.account_id.in_(ids))).scalars())
-    return found
+    ids = sorted(account_ids)
+    if not ids:
+        return set()
+    return set(conn.execute(select(a.account_id).where(one_of(conn, a.account_id, ids))).scalars())
 
 
 def account_features(
