@@ -41,7 +41,7 @@ def by_batch(
     rows: list[dict[str, object]] = []
     bounds = sorted({0, len(events), *(c % (len(events) + 1) for c in cuts)})
     for start, end in itertools.pairwise(bounds):
-        folded = fold_batch(states, events[start:end], TZ, MONTHS, WINDOW)
+        folded = fold_batch(states, events[start:end], TZ, MONTHS, WINDOW, columns_from=0)
         assert folded.triggers.schema == pl.Schema(TRIGGER_COLUMNS)
         rows.extend(folded.triggers.to_dicts())
         kept = states.filter(~pl.col("account_id").is_in(folded.states["account_id"].implode()))
