@@ -19,6 +19,9 @@ from cardpilot.domain.money import BP
 from cardpilot.events.features import AccountFeatures, Recent
 
 UTC_US = pl.Datetime("us", "UTC")
+ACC = "account_id"
+# What an event does to the features: moves money, issues a statement, records a contact.
+MONEY, STATEMENT, CONTACT = 0, 1, 2
 RECENT = pl.Struct({"at": UTC_US, "balance": pl.Int64(), "paid": pl.Int64(), "cash": pl.Boolean()})
 SPEND = pl.Struct({"month": pl.Int32(), "amount": pl.Int64()})
 
