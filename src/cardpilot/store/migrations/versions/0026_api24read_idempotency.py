@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0025_api24read_idempotency"
-down_revision: str | None = "0024_exp26_experiments"
+revision: str = "0026_api24read_idempotency"
+down_revision: str | None = "0025_ev23fold_feature_columns"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
