@@ -52,6 +52,21 @@ def test_a_starred_name_of_the_function_wins_over_the_module_one() -> None:
     )
 
 
+def test_calls_in_methods_and_lambdas_see_the_names_around_them() -> None:
+    texts = _texts(
+        """
+        HEADINGS = ("account", "grade")
+
+        class Report:
+            def table(self):
+                return titled_table(*HEADINGS, title=tr("report"))
+
+        make = lambda: titled_table("state", *HEADINGS)
+        """
+    )
+    assert sorted(texts) == ["account", "account", "grade", "grade", "report", "state"]
+
+
 def test_a_starred_name_with_no_literals_gives_nothing() -> None:
     texts = _texts(
         """

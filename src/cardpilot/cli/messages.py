@@ -124,6 +124,8 @@ def _marked_calls(tree: ast.Module) -> list[tuple[ast.Call, list[dict[str, list[
                 found.append((node, names))
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
                 todo.append((node, [_assigned(node), *names]))
+            elif isinstance(node, ast.ClassDef | ast.Lambda):  # its methods see what it sees
+                todo.append((node, names))
     return found
 
 
