@@ -173,22 +173,25 @@ def advice_terms(policy: WarningPolicy) -> AdviceTerms:
 
 def evaluate_triggers(
     conn: Connection,
-    rows: Sequence[dict[str, Any]],
+    rows: pl.DataFrame | Sequence[dict[str, Any]],
     policy: WarningPolicy | None,
     now: dt.datetime,
 ) -> pl.DataFrame:
-    """The interventions due for the batch's events (``FIRED_SCHEMA``), stored and queued in
-    the caller's transaction (none without a warning policy)."""
-    days = [r["as_of"] for r in rows if r.get("as_of") is not None]
-    if policy is None or not days:
+    """The interventions due for the batch's events (``FIRED_SCHEMA``; ``rows`` the trigger
+    rows, a frame or dicts), stored and queued in the caller's transaction (none without a
+    warning policy)."""
+    frame = rows if isinstance(rows, pl.DataFrame) else trigger_frame(rows)
+    last = frame.get_column("as_of").max()
+    if policy is None or last is None:
         return pl.DataFrame(schema=FIRED_SCHEMA)
     from cardpilot.config import get_settings
 
+    assert isinstance(last, dt.date)
     zone = ZoneInfo(get_settings().timezone)
-    accounts = sorted({r["account_id"] for r in rows})
-    stored = online_inputs(conn, accounts, max(days), zone)
-    known = with_store_facts(trigger_frame(rows), facts_frame(stored))
-    fired = fired_for_events(known, policy, history_of(conn, accounts, max(days)))
+    accounts = sorted(frame.get_column("account_id").unique().to_list())
+    stored = online_inputs(conn, accounts, last, zone)
+    known = with_store_facts(frame, facts_frame(stored))
+    fired = fired_for_events(known, policy, history_of(conn, accounts, last))
     if fired.height:
         terms = advice_terms(policy)
         decided = intervention_rows(fired.to_dicts(), policy, terms)
