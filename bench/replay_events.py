@@ -1,7 +1,7 @@
 """The consumer's CPU time per event, in process and without the broker.
 
     python bench/replay_events.py [--events 20000] [--accounts 2000] [--batch 2000]
-                                  [--store sqlite|postgresql] [--profile 25]
+                                  [--store sqlite|postgresql] [--online-model] [--profile 25]
 
 A synthetic month (``events.synthetic``, with duplicates, swaps, held-back and malformed lines)
 is handed batch by batch to the consumer's store side (``stream.consumer.Intake.process``: parse,
@@ -10,6 +10,11 @@ warning.yaml on accounts holding a score), as the consumer does after each fetch
 line: ``events``, ``cpu_s``, ``cpu_us_per_event``, ``wall_s``, ``interventions`` and the intake's
 digests; with ``--profile N`` the N functions of most cumulative time go to stderr. The CPU
 time is this process's own (SQLite runs in it; PostgreSQL's server time is not counted).
+
+``--online-model``: each account also gets six monthly statements before the month, and the
+consumer scores every event's account with an early-warning GBM (``stream.online_scores``;
+fitted here on the store's own features with made-up labels, 60 rounds: the cost is what is
+measured, not the ranking) instead of reading the stored scores.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
 from cardpilot.store.events import intake_digests
 from cardpilot.store.warning_interventions import insert_scores
 from cardpilot.stream.consumer import Intake
+from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.policy import load_warning_policy
 from event_stores import account_store, create_pg_database, drop_pg_database
 
@@ -71,8 +77,59 @@ def replay_lines(accounts: list[str], events: int) -> list[bytes]:
     return with_faults(month, Faults(duplicates=0.01, swaps=0.02, held_back=5, malformed=3))
 
 
-def replay(engine: Engine, lines: list[bytes], batch: int) -> dict[str, object]:
-    intake = Intake(engine, load_events_policy(), TZ, load_warning_policy())
+MONTHS_BEFORE = 6
+
+
+def add_statements(engine: Engine, accounts: list[str]) -> None:
+    """Six monthly statements per account before the synthetic month (deterministic)."""
+    from cardpilot.store.models import Statement
+
+    rows = []
+    for n, a in enumerate(accounts):
+        for m in range(MONTHS_BEFORE):
+            cycle = dt.date(2026, 5 + m, 1)
+            balance = 50_000 + (n * 7_919 + m * 31_337) % 600_000
+            rows.append(
+                {
+                    "account_id": a,
+                    "cycle_date": cycle,
+                    "due_date": cycle + dt.timedelta(days=20),
+                    "credit_limit_minor": 1_000_000,
+                    "statement_balance_minor": balance,
+                    "minimum_due_minor": balance // 10,
+                    "amount_paid_minor": (balance // 10) * (1 + (n + m) % 4),
+                    "repayment_status": 0,
+                    "days_past_due": 0,
+                }
+            )
+    with engine.begin() as conn:
+        conn.execute(Statement.__table__.insert(), rows)
+
+
+def online_model(engine: Engine) -> object:
+    """A quick early-warning GBM on the store's features as of the month's start."""
+    import numpy as np
+
+    from cardpilot.scoring.gbm import GbmParams, fit_gbm
+    from cardpilot.store.frames import read_portfolio_frames
+    from cardpilot.warning.features import WARNING_FEATURES, warning_features
+
+    features = warning_features(read_portfolio_frames(engine), dt.date(2026, 11, 1))
+    rng = np.random.default_rng(3)
+    risk = features["utilisation_latest"].fill_null(0).to_numpy() + rng.normal(
+        0, 0.2, features.height
+    )
+    y = (risk > np.quantile(risk, 0.8)).astype(np.int8)
+    params = GbmParams(folds=2, n_seeds=1, max_rounds=60, derived=(), exclude=())
+    names = [c for c in WARNING_FEATURES if features[c].null_count() < features.height]
+    model, _ = fit_gbm(features, y, names, params, version="warning-gbm-replay")
+    return model
+
+
+def replay(
+    engine: Engine, lines: list[bytes], batch: int, scorer: OnlineScorer | None = None
+) -> dict[str, object]:
+    intake = Intake(engine, load_events_policy(), TZ, load_warning_policy(), scorer)
     cpu, wall = time.process_time(), time.perf_counter()
     fired = 0
     for start in range(0, len(lines), batch):
@@ -100,6 +157,11 @@ def main() -> None:
     parser.add_argument(
         "--high-every", type=int, default=10, help="every Nth account scores high (0: no scores)"
     )
+    parser.add_argument(
+        "--online-model",
+        action="store_true",
+        help="statements per account and a warning model scoring every event online",
+    )
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
     args = parser.parse_args()
     accounts = [f"B{i:07d}" for i in range(1, args.accounts + 1)]
@@ -112,10 +174,14 @@ def main() -> None:
             url, pg_name = create_pg_database("replay_events")
         try:
             engine = replay_store(url, accounts, args.high_every)
+            scorer = None
+            if args.online_model:
+                add_statements(engine, accounts)
+                scorer = OnlineScorer(online_model(engine))
             profile = cProfile.Profile(time.process_time) if args.profile else None
             if profile:
                 profile.enable()
-            result = replay(engine, lines, args.batch)
+            result = replay(engine, lines, args.batch, scorer)
             if profile:
                 profile.disable()
                 text = io.StringIO()
@@ -128,7 +194,8 @@ def main() -> None:
             if pg_name:
                 drop_pg_database(pg_name)
     threads = os.environ.get("POLARS_MAX_THREADS")
-    print(json.dumps({"store": args.store, "polars_threads": threads, **result}), flush=True)
+    head = {"store": args.store, "online_model": args.online_model, "polars_threads": threads}
+    print(json.dumps({**head, **result}), flush=True)
 
 
 if __name__ == "__main__":

@@ -7,8 +7,10 @@ interventions, store them and queue their messages.
 
 The chunked job loop (``batch.loop``) reads the store in chunks of accounts
 (``store.warning_reads``); for the current ones (nothing past due) the early-warning model
-scores them, ``warning.yaml``'s rules decide the interventions, and each chunk's scores,
-interventions and messages are written in one transaction (the transactional outbox).
+scores them (on the statements, moved on by what the event consumer's running features add
+since the latest statement: the features the consumer scores online), ``warning.yaml``'s
+rules decide the interventions, and each chunk's scores, interventions and messages are
+written in one transaction (the transactional outbox).
 
 Idempotent: a score is stored once per (account, day); an intervention once per (account,
 rule, statement cycle), its messages' outbox keys derived from its reference. A re-run (or a
@@ -231,7 +233,7 @@ def score_and_decide(chunk: WarningChunk, run: _Run, clock: StageClock) -> _Plan
             ),
             customers=chunk.customers,
         )
-        features = warning_features(frames, as_of)
+        features = warning_features(frames, as_of, events=chunk.event_inputs)
         scores = run.model.score(features) if features.height else pl.DataFrame()
     with clock.timing(DECIDE_STAGE):
         if not scores.height:

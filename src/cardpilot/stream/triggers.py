@@ -6,7 +6,10 @@ right after that event (``AccountFeatures.trigger_row``: statement figures, what
 the minimum, utilisation, spending against the six-month average, days since a cash advance),
 as of the day the event happened, with what the store knows of the account
 (``warning.state.with_store_facts``: its customer, the latest early-warning score of a
-``cardpilot warn run`` with its change and reasons, its latest limit increase). The batch is
+``cardpilot warn run`` with its change and reasons, its latest limit increase). With the
+registered early-warning model (an ``OnlineScorer``) the score, its change, reasons and model
+version are the model's, fresh for the event's state (``stream.online_scores``); without one
+they are the stored run's. The batch is
 one frame: the rules' conditions pick the events where some rule holds, and those are decided
 in waves (at most one event of an account and one day each) with the batch's ``decide``,
 against the interventions stored before and those of the earlier waves (cool-downs, the
@@ -35,6 +38,7 @@ from cardpilot.notify.compose import default_composer
 from cardpilot.notify.warning_decisions import FIGURES, store_and_queue
 from cardpilot.notify.warning_notices import AdviceTerms, intervention_rows
 from cardpilot.store.warning_interventions import history_of, online_inputs
+from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.policy import WarningPolicy
 from cardpilot.warning.state import facts_frame, with_store_facts
 from cardpilot.warning.triggers import FIRED_SCHEMA, HISTORY_SCHEMA, decide, holding_rules
@@ -176,9 +180,11 @@ def evaluate_triggers(
     rows: Sequence[dict[str, Any]],
     policy: WarningPolicy | None,
     now: dt.datetime,
+    scorer: OnlineScorer | None = None,
 ) -> pl.DataFrame:
     """The interventions due for the batch's events (``FIRED_SCHEMA``), stored and queued in
-    the caller's transaction (none without a warning policy)."""
+    the caller's transaction (none without a warning policy); ``scorer``: the early-warning
+    model's fresh scores for the rules (none: the stored run's)."""
     days = [r["as_of"] for r in rows if r.get("as_of") is not None]
     if policy is None or not days:
         return pl.DataFrame(schema=FIRED_SCHEMA)
@@ -188,6 +194,8 @@ def evaluate_triggers(
     accounts = sorted({r["account_id"] for r in rows})
     stored = online_inputs(conn, accounts, max(days), zone)
     known = with_store_facts(trigger_frame(rows), facts_frame(stored))
+    if scorer is not None:
+        known = scorer.rescore(conn, known)
     fired = fired_for_events(known, policy, history_of(conn, accounts, max(days)))
     if fired.height:
         terms = advice_terms(policy)
