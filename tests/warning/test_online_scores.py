@@ -285,3 +285,19 @@ def test_the_registered_warning_champion_scores_online(
         get_settings.cache_clear()
     assert scorer is not None
     assert scorer.version == load_model_dir(event_warning_model).version
+
+
+def test_the_score_change_is_measured_from_the_run_before_the_day_not_one_on_it(
+    tmp_path: Path, event_warning_model: Path
+) -> None:
+    url = f"sqlite:///{tmp_path / 'change.db'}"
+    _store(url)
+    model = load_model_dir(event_warning_model)
+    run_warning(url, as_of=PREVIOUS, model=model, timezone="Asia/Shanghai")
+    run_warning(url, as_of=DAY, model=model, timezone="Asia/Shanghai")  # before the events
+    scorer = RecordingScorer(model)
+    _consume(url, scorer, 1000)
+    before = _stored_scores(url, PREVIOUS)
+    online = pl.concat(scorer.seen).filter(pl.col("as_of") == DAY)
+    for row in online.iter_rows(named=True):
+        assert row["score_change"] == row["score"] - before[row["account_id"]]["score"]
