@@ -7,14 +7,17 @@ A synthetic month (``events.synthetic``, with duplicates, swaps, held-back and m
 is handed batch by batch to the consumer's store side (``stream.consumer.Intake.process``: parse,
 order, ledger postings, receipts, features, the early-warning rules with the shipped
 warning.yaml on accounts holding a score), as the consumer does after each fetch. Prints one JSON
-line: ``events``, ``cpu_s``, ``cpu_us_per_event``, ``wall_s``, ``interventions`` and the intake's
-digests; with ``--profile N`` the N functions of most cumulative time go to stderr. The CPU
-time is this process's own (SQLite runs in it; PostgreSQL's server time is not counted).
+line: ``events``, ``cpu_s``, ``cpu_us_per_event``, ``wall_s``, ``interventions``,
+``online_score_cpu_us_per_event`` (the online scoring's own share; null without
+``--online-model``), ``model_trees`` and the intake's digests; with ``--profile N`` the N
+functions of most cumulative time go to stderr. The CPU time is this process's own (SQLite
+runs in it; PostgreSQL's server time is not counted).
 
-``--online-model``: each account also gets six monthly statements before the month, and the
-consumer scores every event's account with an early-warning GBM (``stream.online_scores``;
-fitted here on the store's own features with made-up labels, 60 rounds: the cost is what is
-measured, not the ranking) instead of reading the stored scores.
+``--online-model gbm|scorecard``: each account also gets six monthly statements before the
+month, and the consumer scores every event's account with an early-warning model of that family
+(``stream.online_scores``; fitted here on the store's own features with made-up labels, the
+GBM with ``--model-trees`` trees, 1,500 by default, about the registered one's size: the cost
+is what is measured, not the ranking) instead of reading the stored scores.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -106,10 +110,12 @@ def add_statements(engine: Engine, accounts: list[str]) -> None:
         conn.execute(Statement.__table__.insert(), rows)
 
 
-def online_model(engine: Engine) -> object:
-    """A quick early-warning GBM on the store's features as of the month's start."""
+def online_model(engine: Engine, family: str, rounds: int) -> object:
+    """An early-warning model on the store's features as of the month's start (made-up
+    labels): a scorecard, or a GBM of ``rounds`` trees."""
     import numpy as np
 
+    from cardpilot.scoring.features import CATEGORICAL_FEATURES
     from cardpilot.scoring.gbm import GbmParams, fit_gbm
     from cardpilot.store.frames import read_portfolio_frames
     from cardpilot.warning.features import WARNING_FEATURES, warning_features
@@ -120,14 +126,57 @@ def online_model(engine: Engine) -> object:
         0, 0.2, features.height
     )
     y = (risk > np.quantile(risk, 0.8)).astype(np.int8)
-    params = GbmParams(folds=2, n_seeds=1, max_rounds=60, derived=(), exclude=())
-    names = [c for c in WARNING_FEATURES if features[c].null_count() < features.height]
+    params = GbmParams(folds=2, n_seeds=1, min_child_samples=20, derived=(), exclude=())
+    names = [
+        c
+        for c in WARNING_FEATURES
+        if c not in CATEGORICAL_FEATURES and features[c].null_count() < features.height
+    ]
+    if family == "scorecard":
+        from cardpilot.scoring.scorecard import fit_scorecard
+
+        return fit_scorecard(features, y, names, version="warning-scorecard-replay")[0]
     model, _ = fit_gbm(features, y, names, params, version="warning-gbm-replay")
+    # Made-up labels stop the rounds early; the registered model (seven leaves, about 500
+    # rounds at the shipped learning rate, three seeds in one file) is far larger, and its
+    # size is what a row's prediction costs: a booster of that size takes the fitted one's
+    # place.
+    import lightgbm as lgb
+
+    settings = {"objective": "binary", "num_leaves": 7, "learning_rate": 0.05, "verbose": -1}
+    settings |= {"min_data_in_leaf": 20, "seed": 7, "num_threads": 2}
+    data = lgb.Dataset(features.select(model.features).to_numpy(), y)
+    model.booster = lgb.train(settings, data, num_boost_round=rounds)
     return model
 
 
+def _trees(scorer: OnlineScorer | None) -> int | None:
+    booster = getattr(getattr(scorer, "model", None), "booster", None)
+    return None if booster is None else int(booster.num_trees())
+
+
+class TimedScorer(OnlineScorer):
+    """The consumer's scorer, counting the CPU time its scoring takes."""
+
+    cpu_s = 0.0
+
+    def rescore(self, conn: Any, rows: Any) -> Any:
+        started = time.process_time()
+        try:
+            return super().rescore(conn, rows)
+        finally:
+            self.cpu_s += time.process_time() - started
+
+    def reasons_for(self, rows: Any) -> Any:
+        started = time.process_time()
+        try:
+            return super().reasons_for(rows)
+        finally:
+            self.cpu_s += time.process_time() - started
+
+
 def replay(
-    engine: Engine, lines: list[bytes], batch: int, scorer: OnlineScorer | None = None
+    engine: Engine, lines: list[bytes], batch: int, scorer: TimedScorer | None = None
 ) -> dict[str, object]:
     intake = Intake(engine, load_events_policy(), TZ, load_warning_policy(), scorer)
     cpu, wall = time.process_time(), time.perf_counter()
@@ -144,6 +193,10 @@ def replay(
         "cpu_us_per_event": round(cpu / len(lines) * 1e6, 1),
         "wall_s": round(wall, 3),
         "interventions": fired,
+        "online_score_cpu_us_per_event": (
+            None if scorer is None else round(scorer.cpu_s / len(lines) * 1e6, 1)
+        ),
+        "model_trees": _trees(scorer),
         "digests": digests,
     }
 
@@ -159,8 +212,12 @@ def main() -> None:
     )
     parser.add_argument(
         "--online-model",
-        action="store_true",
-        help="statements per account and a warning model scoring every event online",
+        choices=("gbm", "scorecard"),
+        default=None,
+        help="statements per account and a warning model of this family scoring online",
+    )
+    parser.add_argument(
+        "--model-trees", type=int, default=1500, help="trees of the --online-model GBM"
     )
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
     args = parser.parse_args()
@@ -177,7 +234,7 @@ def main() -> None:
             scorer = None
             if args.online_model:
                 add_statements(engine, accounts)
-                scorer = OnlineScorer(online_model(engine))
+                scorer = TimedScorer(online_model(engine, args.online_model, args.model_trees))
             profile = cProfile.Profile(time.process_time) if args.profile else None
             if profile:
                 profile.enable()

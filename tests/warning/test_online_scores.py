@@ -137,7 +137,8 @@ def _lines() -> list[bytes]:
 
 
 class RecordingScorer(OnlineScorer):
-    """The consumer's scorer, keeping each batch's rescored rows."""
+    """The consumer's scorer, keeping each batch's rescored rows, with the model's reasons for
+    every row (the consumer works them out only where a rule holds)."""
 
     def __init__(self, model: Any) -> None:
         super().__init__(model)
@@ -145,7 +146,7 @@ class RecordingScorer(OnlineScorer):
 
     def rescore(self, conn: Connection, rows: pl.DataFrame) -> pl.DataFrame:
         out = super().rescore(conn, rows)
-        self.seen.append(out)
+        self.seen.append(self.reasons_for(out))
         return out
 
 

@@ -49,6 +49,7 @@ from cardpilot.store.warning_interventions import insert_scores, references_on
 from cardpilot.store.warning_reads import WarningChunk, read_warning_chunks
 from cardpilot.warning.features import warning_features
 from cardpilot.warning.policy import WarningPolicy, load_warning_policy
+from cardpilot.warning.scores import version_of, warning_scores
 from cardpilot.warning.state import batch_states, event_dates
 from cardpilot.warning.triggers import decide
 
@@ -156,7 +157,7 @@ def run_warning(
         as_of=as_of,
         policy_version=warning.version,
         overdue_policy_version=overdue.version,
-        model_version=str(getattr(model, "version", "unversioned")),
+        model_version=version_of(model),
     )
     db = open_store(database_url)
     try:
@@ -234,17 +235,8 @@ def score_and_decide(chunk: WarningChunk, run: _Run, clock: StageClock) -> _Plan
             customers=chunk.customers,
         )
         features = warning_features(frames, as_of, events=chunk.event_inputs)
-        scores = run.model.score(features) if features.height else pl.DataFrame()
+        scores = warning_scores(run.model, features)
     with clock.timing(DECIDE_STAGE):
-        if not scores.height:
-            scores = pl.DataFrame(
-                schema={
-                    "account_id": pl.String(),
-                    "pd": pl.Float64(),
-                    "reason_codes": pl.List(pl.String()),
-                    "model_version": pl.String(),
-                }
-            )
         events = event_dates(chunk.increases, chunk.cash_advances, as_of)
         states = batch_states(due, features, scores, chunk.previous, events)
         fired = decide(states, run.warning, as_of, chunk.history)

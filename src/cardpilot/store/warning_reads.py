@@ -272,26 +272,21 @@ def scoring_frames(conn: Connection, account_ids: list[str], as_of: dt.date) -> 
 
 _SCORES_BEFORE = text(
     "SELECT w.account_id, w.as_of, w.score FROM warning_scores w"
-    " WHERE w.account_id IN :ids AND w.as_of < :last AND w.as_of >= COALESCE("
+    " WHERE w.account_id IN :ids AND w.as_of >= COALESCE("
     "(SELECT MAX(p.as_of) FROM warning_scores p WHERE p.account_id = w.account_id"
     " AND p.as_of < :first), :first)"
 ).bindparams(bindparam("ids", expanding=True))
 
 
-def scores_before(
-    conn: Connection, account_ids: list[str], first: dt.date, last: dt.date
-) -> pl.DataFrame:
+def scores_before(conn: Connection, account_ids: list[str], first: dt.date) -> pl.DataFrame:
     """``account_id, scored_on, previous_score``: the stored scores of ``account_ids`` that
-    can be the latest run before a day from ``first`` to ``last`` (the latest before
-    ``first``, and those from ``first`` up to the day before ``last``)."""
+    can be the latest run before a day from ``first`` on (the latest before ``first`` and
+    every later one)."""
     schema = {"account_id": pl.String(), "scored_on": pl.Date(), "previous_score": pl.Float64()}
     ids = sorted(set(account_ids))
     parts = [
         query_frame(
-            conn,
-            _SCORES_BEFORE,
-            {"ids": ids[start : start + _IN_CHUNK], "first": first, "last": last},
-            schema,
+            conn, _SCORES_BEFORE, {"ids": ids[start : start + _IN_CHUNK], "first": first}, schema
         )
         for start in range(0, len(ids), _IN_CHUNK)
     ]

@@ -11,10 +11,13 @@ latest run before the row's day, as ``warn run`` measures it; the reasons and th
 version are the model's.
 
 Cost: the statement features depend on the day only through the statements up to it and the
-calendar month (months on book, age), so each account's are computed once per day it has
-events on (all the batch's accounts of a day in one call), from its store rows read once
-(``STORE_ROWS_TTL_S``: a statement imported later is seen after that). The events' part is
-row-wise, and the model scores the batch's distinct feature rows in one call.
+calendar month (months on book, age), so each account's are computed once a month and
+statement (the accounts that need them in one call), from its store rows read once
+with the scores of earlier runs (``STORE_ROWS_TTL_S``: a statement imported, or a run
+stored, later is seen after that). The events' part is
+row-wise, and the model scores the batch's distinct feature rows in one call
+(``warning.scores``: the probability for every row; the reasons, whose contributions cost
+many times more, only for the rows the rules decide on).
 """
 
 from __future__ import annotations
@@ -30,10 +33,12 @@ from sqlalchemy import Connection
 from cardpilot.store.account_chunks import ChunkFrames
 from cardpilot.store.warning_reads import scores_before, scoring_frames
 from cardpilot.warning.features import EVENT_INPUTS, warning_features, with_event_features
+from cardpilot.warning.scores import version_of, warning_pd, warning_reasons
 
 STORE_ROWS_TTL_S = 900.0  # how long an account's statements are taken as read
 HELD_ACCOUNTS = 200_000  # accounts whose store rows are kept, at most
-_EVENT_COLUMNS = [c for c in EVENT_INPUTS if c != "account_id"]
+# A row's score depends on its day, its account and what the events added: its key.
+_KEYS = ["as_of", "account_id", *(c for c in EVENT_INPUTS if c != "account_id")]
 _FRESH = ("score", "score_change", "reason_codes", "model_version", "months_on_book")
 
 
@@ -43,21 +48,25 @@ class OnlineScorer:
 
     def __init__(self, model: Any, clock: Callable[[], float] = time.monotonic) -> None:
         self.model = model
-        self.version = str(getattr(model, "version", "unversioned"))
+        self.version = version_of(model)
         self._clock = clock
         self._read_at = clock()
         self._frames: ChunkFrames | None = None
+        self._scores: pl.DataFrame | None = None  # scores of earlier runs (scores_before)
         self._read: set[str] = set()
         self._base: dict[dt.date, pl.DataFrame] = {}
+        self._features: pl.DataFrame | None = None  # the last batch's, for its reasons
 
     def _store_rows(self, conn: Connection, accounts: list[str], first: dt.date) -> ChunkFrames:
         """The store rows of ``accounts`` (read for those not held yet)."""
         if self._clock() - self._read_at > STORE_ROWS_TTL_S or len(self._read) > HELD_ACCOUNTS:
-            self._frames, self._read, self._base = None, set(), {}
+            self._frames, self._scores, self._read, self._base = None, None, set(), {}
             self._read_at = self._clock()
         missing = [a for a in accounts if a not in self._read]
         if missing:
             new = scoring_frames(conn, missing, first)
+            scores = scores_before(conn, missing, first)
+            self._scores = scores if self._scores is None else pl.concat([self._scores, scores])
             held = self._frames
             self._frames = (
                 new
@@ -76,80 +85,132 @@ class OnlineScorer:
 
     def _statement_features(self, conn: Connection, pairs: pl.DataFrame) -> pl.DataFrame:
         """``warning_features`` of each (``as_of``, ``account_id``) of ``pairs``, with
-        ``as_of``; accounts without statements are left out."""
-        days = sorted(pairs.get_column("as_of").unique().to_list())
-        self._base = {d: f for d, f in self._base.items() if d >= days[0]}
-        frames = self._store_rows(conn, pairs.get_column("account_id").unique().to_list(), days[0])
-        out = []
-        for day, group in pairs.group_by("as_of", maintain_order=True):
-            (as_of,) = day
-            assert isinstance(as_of, dt.date)
-            held = self._base.get(as_of)
-            wanted = group.select("account_id")
+        ``as_of``; accounts without a statement on or before the day are left out.
+
+        The features of a day are those of its *key day*: the later of the account's latest
+        statement on or before it and the first of its month (the same statements, the same
+        calendar month), so an account's are computed once a month and statement."""
+        accounts = pairs.get_column("account_id").unique().to_list()
+        frames = self._store_rows(conn, accounts, _first_day(pairs))
+        cycles = frames.statements.select("account_id", "cycle_date").sort("cycle_date")
+        keyed = (
+            pairs.sort("as_of")
+            .join_asof(
+                cycles,
+                left_on="as_of",
+                right_on="cycle_date",
+                by="account_id",
+                strategy="backward",
+                check_sortedness=False,  # both sorted by day above
+            )
+            .filter(pl.col("cycle_date").is_not_null())
+            .with_columns(
+                pl.max_horizontal("cycle_date", pl.col("as_of").dt.month_start()).alias("_day")
+            )
+        )
+        if not keyed.height:
+            return pl.DataFrame()
+        oldest = _first_day(keyed, "_day").replace(day=1)
+        self._base = {d: f for d, f in self._base.items() if d >= oldest}
+        for (day,), group in keyed.group_by("_day", maintain_order=True):
+            assert isinstance(day, dt.date)
+            held = self._base.get(day)
+            wanted = group.select("account_id").unique()
             if held is not None:
-                wanted = wanted.join(held.select("account_id"), on="account_id", how="anti")
+                wanted = wanted.join(held, on="account_id", how="anti")
             if wanted.height:
                 chosen = ChunkFrames(
                     statements=frames.statements.join(wanted, on="account_id", how="semi"),
                     accounts=frames.accounts.join(wanted, on="account_id", how="semi"),
                     customers=frames.customers,
                 )
-                fresh = warning_features(chosen, as_of)
-                held = fresh if held is None else pl.concat([held, fresh])
-                self._base[as_of] = held
-            if held is not None:
-                out.append(
-                    held.join(group.select("account_id"), on="account_id", how="semi").with_columns(
-                        pl.lit(as_of).alias("as_of")
-                    )
-                )
-        return pl.concat(out) if out else pl.DataFrame()
+                fresh = warning_features(chosen, day).with_columns(pl.lit(day).alias("_day"))
+                self._base[day] = fresh if held is None else pl.concat([held, fresh])
+        days = keyed.get_column("_day").unique().to_list()
+        base = pl.concat([self._base[d] for d in days])
+        return (
+            keyed.select("as_of", "account_id", "_day")
+            .join(base, on=["account_id", "_day"])
+            .drop("_day")
+        )
 
     def rescore(self, conn: Connection, rows: pl.DataFrame) -> pl.DataFrame:
         """``rows`` (trigger rows with the store's facts: ``as_of``, ``account_id``, the
         ``EVENT_INPUTS`` columns, ``score``, ``score_change``, ``reason_codes``,
-        ``model_version``) with the fresh score, its change, the model's reasons and version,
-        and ``months_on_book``, where the model can score the account (it has statements); the
-        other rows keep what the store gave them. Order kept."""
+        ``model_version``) with the fresh score, its change, the model's version and
+        ``months_on_book``, where the model can score the account (it has statements); the
+        other rows keep what the store gave them. Order kept.
+
+        A rescored row's reasons are left empty: ``reasons_for`` works them out for the rows
+        that need them (those that reach the rules' decision)."""
+        self._features = None
         if not rows.height:
             return rows
-        keys = ["as_of", "account_id", *_EVENT_COLUMNS]
-        distinct = rows.select(keys).unique(maintain_order=True)
+        distinct = rows.select(_KEYS).unique(maintain_order=True)
         base = self._statement_features(conn, distinct.select("as_of", "account_id").unique())
         if not base.height:
             return rows
         features = with_event_features(distinct.join(base, on=["as_of", "account_id"]))
-        scored = self.model.score(features)
-        fresh = features.select(*keys, "months_on_book").with_columns(
-            scored.get_column("pd").alias("score"),
-            scored.get_column("reason_codes"),
-            scored.get_column("model_version"),
+        fresh = features.select(*_KEYS, "months_on_book").with_columns(
+            warning_pd(self.model, features).alias("score"),
+            pl.lit(None, pl.List(pl.String())).alias("reason_codes"),
+            pl.lit(self.version).alias("model_version"),
         )
-        fresh = _with_change(conn, fresh)
-        marked = rows.with_row_index("_row").join(
-            fresh.rename({c: f"_{c}" for c in _FRESH}), on=keys, how="left", nulls_equal=True
+        assert self._scores is not None  # read with the store rows
+        self._features = features
+        return _merged(rows, _with_change(fresh, self._scores))
+
+    def reasons_for(self, rows: pl.DataFrame) -> pl.DataFrame:
+        """``rows`` (some of ``rescore``'s last output) with the model's reasons for those it
+        rescored; the others as they are."""
+        features = self._features
+        if features is None or not rows.height:
+            return rows
+        chosen = features.join(rows.select(_KEYS).unique(), on=_KEYS, nulls_equal=True)
+        if not chosen.height:
+            return rows
+        reasons = chosen.select(_KEYS).with_columns(
+            warning_reasons(self.model, chosen).alias("_reasons")
         )
-        found = pl.col("_score").is_not_null()
-        kept = [c for c in _FRESH if c in rows.columns]
         return (
-            marked.with_columns(
-                pl.when(found).then(pl.col(f"_{c}")).otherwise(pl.col(c)).alias(c) for c in kept
-            )
-            .with_columns(
-                *(pl.col(f"_{c}").alias(c) for c in _FRESH if c not in rows.columns),
-            )
-            .sort("_row")
-            .drop("_row", *(f"_{c}" for c in _FRESH))
+            rows.join(reasons, on=_KEYS, how="left", nulls_equal=True, maintain_order="left")
+            .with_columns(pl.coalesce("_reasons", "reason_codes").alias("reason_codes"))
+            .drop("_reasons")
         )
 
 
-def _with_change(conn: Connection, fresh: pl.DataFrame) -> pl.DataFrame:
-    """``fresh`` with ``score_change``: the score less that of the latest run stored before
-    the row's day (null: none), as ``warn run`` measures it."""
-    first, last = fresh.get_column("as_of").min(), fresh.get_column("as_of").max()
+def _merged(rows: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with the ``_FRESH`` columns of ``fresh`` where it has their keys, in the
+    order of ``rows``."""
+    marked = rows.join(
+        fresh.rename({c: f"_{c}" for c in _FRESH}),
+        on=_KEYS,
+        how="left",
+        nulls_equal=True,
+        maintain_order="left",
+    )
+    found = pl.col("_score").is_not_null()
+    return (
+        marked.with_columns(
+            pl.when(found).then(pl.col(f"_{c}")).otherwise(pl.col(c)).alias(c)
+            for c in _FRESH
+            if c in rows.columns
+        )
+        .with_columns(pl.col(f"_{c}").alias(c) for c in _FRESH if c not in rows.columns)
+        .drop(*(f"_{c}" for c in _FRESH))
+    )
+
+
+def _first_day(frame: pl.DataFrame, column: str = "as_of") -> dt.date:
+    first = frame.get_column(column).min()
     assert isinstance(first, dt.date)
-    assert isinstance(last, dt.date)
-    stored = scores_before(conn, fresh.get_column("account_id").unique().to_list(), first, last)
+    return first
+
+
+def _with_change(fresh: pl.DataFrame, stored: pl.DataFrame) -> pl.DataFrame:
+    """``fresh`` with ``score_change``: the score less that of the latest run stored before
+    the row's day (``stored``: ``scores_before`` rows; null: none), as ``warn run`` measures
+    it."""
     ordered = fresh.with_row_index("_at").sort("as_of")
     before = ordered.join_asof(
         stored.sort("scored_on"),
