@@ -4,6 +4,8 @@ larger, and nothing at all without an event input."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
 from polars.testing import assert_frame_equal
 
@@ -49,3 +51,43 @@ def test_a_spending_spike_this_month_counts_when_larger_and_is_capped() -> None:
 def test_other_features_are_left_as_they_are() -> None:
     out = _with([0.9, 0.1, None], [9.0, 9.0, 9.0])
     assert out.get_column("payment_drop").to_list() == [1.0, 1.0, 1.0]
+
+
+def test_values_in_one_cell_of_a_gbms_thresholds_score_the_same(
+    event_warning_model: Path,
+) -> None:
+    from cardpilot.scoring.registry import load_model_dir
+    from cardpilot.warning.features import EVENT_FEATURES
+    from cardpilot.warning.scores import cell_of, score_cuts, warning_pd
+
+    model = load_model_dir(event_warning_model)
+    cuts = score_cuts(model, EVENT_FEATURES)
+    assert cuts is not None
+    jump = cuts["utilisation_jump_3m"]
+    assert len(jump) > 2
+    low, high = jump[0], jump[1]
+    inside = [low + (high - low) * f for f in (0.01, 0.5, 1.0)]  # (low, high]: one cell
+    rows = pl.DataFrame(
+        {
+            "account_id": ["a", "b", "c", "d", "e"],
+            "utilisation_latest": [0.5] * 5,
+            "utilisation_jump_3m": [*inside, low, None],
+            "spend_spike": [1.0] * 5,
+            "payment_drop": [1.0] * 5,
+            "balance_trend_3m": [1.0] * 5,
+        }
+    )
+    cells = cell_of(rows.get_column("utilisation_jump_3m"), jump).to_list()
+    assert cells[0] == cells[1] == cells[2] != cells[3]
+    assert cells[4] == -1
+    pds = warning_pd(model, rows).to_list()
+    assert pds[0] == pds[1] == pds[2]
+
+
+def test_a_scorecard_gives_no_cuts() -> None:
+    from cardpilot.scoring.registry import load_model_dir
+    from cardpilot.warning.features import EVENT_FEATURES
+    from cardpilot.warning.scores import score_cuts
+
+    scorecard = load_model_dir(Path(__file__).parents[1] / "fixtures/models/uci-scorecard")
+    assert score_cuts(scorecard, EVENT_FEATURES) is None

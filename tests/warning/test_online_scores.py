@@ -27,6 +27,7 @@ from cardpilot.stream.consumer import Intake
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.features import warning_features
 from cardpilot.warning.policy import load_warning_policy
+from cardpilot.warning.scores import warning_pd
 
 TZ = ZoneInfo("Asia/Shanghai")
 PREVIOUS = dt.date(2026, 10, 31)  # the run before the events (and the latest statement)
@@ -302,3 +303,37 @@ def test_the_score_change_is_measured_from_the_run_before_the_day_not_one_on_it(
     online = pl.concat(scorer.seen).filter(pl.col("as_of") == DAY)
     for row in online.iter_rows(named=True):
         assert row["score_change"] == row["score"] - before[row["account_id"]]["score"]
+
+
+def test_every_event_gets_the_probability_its_own_features_give(
+    tmp_path: Path, event_warning_model: Path
+) -> None:
+    """The consumer asks the model once per account, key day and cell of the moved
+    features; each event's score is still the model's on that event's own features."""
+    url = f"sqlite:///{tmp_path / 'every.db'}"
+    _store(url)
+    model = load_model_dir(event_warning_model)
+    scorer = RecordingScorer(model)
+    _consume(url, scorer, 5)
+    rows = pl.concat(scorer.seen).filter(pl.col("model_version") == model.version)
+    assert rows.height >= 2 * len(ACCOUNTS)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            frames = scoring_frames(conn, ACCOUNTS, PREVIOUS)
+    finally:
+        engine.dispose()
+    for row in rows.iter_rows(named=True):
+        inputs = pl.DataFrame(
+            [{k: row[k] for k in ("account_id", "utilisation", "spend_to_6m_average")}],
+            schema={
+                "account_id": pl.String(),
+                "utilisation": pl.Float64(),
+                "spend_to_6m_average": pl.Float64(),
+            },
+        )
+        one = warning_features(frames, row["as_of"], events=inputs).filter(
+            pl.col("account_id") == row["account_id"]
+        )
+        assert row["score"] == warning_pd(model, one)[0]
+        assert row["reason_codes"] == model.score(one)["reason_codes"].to_list()[0]

@@ -32,8 +32,13 @@ from sqlalchemy import Connection
 
 from cardpilot.store.account_chunks import ChunkFrames
 from cardpilot.store.warning_reads import scores_before, scoring_frames
-from cardpilot.warning.features import EVENT_INPUTS, warning_features, with_event_features
-from cardpilot.warning.scores import version_of, warning_pd, warning_reasons
+from cardpilot.warning.features import (
+    EVENT_FEATURES,
+    EVENT_INPUTS,
+    warning_features,
+    with_event_features,
+)
+from cardpilot.warning.scores import cell_of, score_cuts, version_of, warning_pd, warning_reasons
 
 STORE_ROWS_TTL_S = 900.0  # how long an account's statements are taken as read
 HELD_ACCOUNTS = 200_000  # accounts whose store rows are kept, at most
@@ -56,11 +61,17 @@ class OnlineScorer:
         self._read: set[str] = set()
         self._base: dict[dt.date, pl.DataFrame] = {}
         self._features: pl.DataFrame | None = None  # the last batch's, for its reasons
+        # Rows of an account and key day whose moved features fall in the same cells score
+        # the same: each cell's probability, computed once (``score_cuts``; without cuts the
+        # values themselves are the cells).
+        self._cuts = score_cuts(model, EVENT_FEATURES)
+        self._pd: pl.DataFrame | None = None
 
     def _store_rows(self, conn: Connection, accounts: list[str], first: dt.date) -> ChunkFrames:
         """The store rows of ``accounts`` (read for those not held yet)."""
         if self._clock() - self._read_at > STORE_ROWS_TTL_S or len(self._read) > HELD_ACCOUNTS:
             self._frames, self._scores, self._read, self._base = None, None, set(), {}
+            self._pd = None
             self._read_at = self._clock()
         missing = [a for a in accounts if a not in self._read]
         if missing:
@@ -112,6 +123,8 @@ class OnlineScorer:
             return pl.DataFrame()
         oldest = _first_day(keyed, "_day").replace(day=1)
         self._base = {d: f for d, f in self._base.items() if d >= oldest}
+        if self._pd is not None:
+            self._pd = self._pd.filter(pl.col("_day") >= oldest)
         for (day,), group in keyed.group_by("_day", maintain_order=True):
             assert isinstance(day, dt.date)
             held = self._base.get(day)
@@ -128,11 +141,7 @@ class OnlineScorer:
                 self._base[day] = fresh if held is None else pl.concat([held, fresh])
         days = keyed.get_column("_day").unique().to_list()
         base = pl.concat([self._base[d] for d in days])
-        return (
-            keyed.select("as_of", "account_id", "_day")
-            .join(base, on=["account_id", "_day"])
-            .drop("_day")
-        )
+        return keyed.select("as_of", "account_id", "_day").join(base, on=["account_id", "_day"])
 
     def rescore(self, conn: Connection, rows: pl.DataFrame) -> pl.DataFrame:
         """``rows`` (trigger rows with the store's facts: ``as_of``, ``account_id``, the
@@ -151,14 +160,39 @@ class OnlineScorer:
         if not base.height:
             return rows
         features = with_event_features(distinct.join(base, on=["as_of", "account_id"]))
-        fresh = features.select(*_KEYS, "months_on_book").with_columns(
-            warning_pd(self.model, features).alias("score"),
+        fresh = self._probabilities(features).select(
+            *_KEYS,
+            "months_on_book",
+            pl.col("_pd").alias("score"),
             pl.lit(None, pl.List(pl.String())).alias("reason_codes"),
             pl.lit(self.version).alias("model_version"),
         )
         assert self._scores is not None  # read with the store rows
         self._features = features
         return _merged(rows, _with_change(fresh, self._scores))
+
+    def _probabilities(self, features: pl.DataFrame) -> pl.DataFrame:
+        """``features`` (with ``_day``) with ``_pd``: each cell's probability, the model
+        asked only for the cells not met before."""
+        cells = [
+            (
+                cell_of(features.get_column(f), self._cuts[f])
+                if self._cuts is not None
+                else features.get_column(f)
+            ).alias(f"_cell_{f}")
+            for f in EVENT_FEATURES
+        ]
+        keys = ["account_id", "_day", *(c.name for c in cells)]
+        keyed = features.with_columns(cells)
+        new = keyed
+        if self._pd is not None:
+            new = keyed.join(self._pd, on=keys, how="anti", nulls_equal=True)
+        new = new.unique(keys, keep="first", maintain_order=True)
+        if new.height:
+            found = new.select(keys).with_columns(warning_pd(self.model, new).alias("_pd"))
+            self._pd = found if self._pd is None else pl.concat([self._pd, found])
+        assert self._pd is not None
+        return keyed.join(self._pd, on=keys, how="left", nulls_equal=True, maintain_order="left")
 
     def reasons_for(self, rows: pl.DataFrame) -> pl.DataFrame:
         """``rows`` (some of ``rescore``'s last output) with the model's reasons for those it

@@ -67,6 +67,10 @@ def warning_features(
     return with_event_features(joined).drop("utilisation", "spend_to_6m_average")
 
 
+# The features ``with_event_features`` moves: all a row's events change of its features.
+EVENT_FEATURES = ("utilisation_jump_3m", "spend_spike")
+
+
 def with_event_features(rows: pl.DataFrame) -> pl.DataFrame:
     """Feature rows (``warning_features``) that also carry the ``EVENT_INPUTS`` columns of
     their account (or of one of its events), with the change features moved on by them.
