@@ -10,14 +10,19 @@ consumer give the same score for the same state. The score's change is measured 
 latest run before the row's day, as ``warn run`` measures it; the reasons and the model
 version are the model's.
 
-Cost: the statement features depend on the day only through the statements up to it and the
-calendar month (months on book, age), so each account's are computed once a month and
-statement (the accounts that need them in one call), from its store rows read once
-with the scores of earlier runs (``STORE_ROWS_TTL_S``: a statement imported, or a run
-stored, later is seen after that). The events' part is
-row-wise, and the model scores the batch's distinct feature rows in one call
-(``warning.scores``: the probability for every row; the reasons, whose contributions cost
-many times more, only for the rows the rules decide on).
+Cost, per batch and column-wise:
+
+* the statement features depend on the day only through the statements up to it and the
+  calendar month (months on book, age), so each account's are computed once a month and
+  statement (its *key day*; the accounts that need them in one call), from its store rows and
+  the scores of earlier runs, read once (``STORE_ROWS_TTL_S``: a statement imported, or a run
+  stored, later is seen after that);
+* the events' part is row-wise over the batch's frame;
+* the probability is asked of the model once per account, key day and cell of the features the
+  events move (``warning.scores.score_cuts``: for a GBM, values between the same thresholds
+  score the same), for all the batch's new cells in one call;
+* the reasons (a GBM's contributions, many times its prediction) only for the events that
+  fire (``reasons_for``).
 """
 
 from __future__ import annotations
