@@ -84,10 +84,34 @@ def test_values_in_one_cell_of_a_gbms_thresholds_score_the_same(
     assert pds[0] == pds[1] == pds[2]
 
 
-def test_a_scorecard_gives_no_cuts() -> None:
-    from cardpilot.scoring.registry import load_model_dir
-    from cardpilot.warning.features import EVENT_FEATURES
-    from cardpilot.warning.scores import score_cuts
+def test_a_scorecards_cells_end_just_below_each_split() -> None:
+    import numpy as np
 
-    scorecard = load_model_dir(Path(__file__).parents[1] / "fixtures/models/uci-scorecard")
-    assert score_cuts(scorecard, EVENT_FEATURES) is None
+    from cardpilot.scoring.scorecard import fit_scorecard
+    from cardpilot.warning.scores import cell_of, score_cuts, warning_pd
+
+    rng = np.random.default_rng(5)
+    n = 2_000
+    jump = rng.uniform(-0.5, 1.0, n)
+    frame = pl.DataFrame(
+        {
+            "account_id": [f"s{i}" for i in range(n)],
+            "utilisation_jump_3m": jump,
+            "utilisation_latest": rng.uniform(0, 1, n),
+        }
+    )
+    y = (jump + rng.normal(0, 0.3, n) > 0.6).astype(np.int8)
+    model, _ = fit_scorecard(frame, y, ["utilisation_jump_3m", "utilisation_latest"])
+    cuts = score_cuts(model, ("utilisation_jump_3m", "spend_spike"))
+    assert cuts is not None
+    assert len(cuts["spend_spike"]) == 0  # not read: every value one cell
+    split = float(np.nextafter(cuts["utilisation_jump_3m"][0], np.inf))  # the first split
+    below = float(np.nextafter(split, -np.inf))
+    values = pl.Series("utilisation_jump_3m", [below - 0.01, below, split])
+    cells = cell_of(values, cuts["utilisation_jump_3m"]).to_list()
+    assert cells[0] == cells[1] != cells[2]
+    rows = pl.DataFrame(
+        {"account_id": ["a", "b", "c"], "utilisation_jump_3m": values, "utilisation_latest": 0.5}
+    )
+    pds = warning_pd(model, rows).to_list()
+    assert pds[0] == pds[1]

@@ -7,8 +7,9 @@ need them: ``cardpilot warn run`` stores them for every account it scores, the e
 needs them only for events where a rule can fire, and a GBM's contributions cost several times
 its prediction. Both are row-wise, so a row's score does not depend on the rows beside it.
 
-``score_cuts`` says when two rows must score the same (a GBM's thresholds on the columns that
-differ), so the consumer scores each such group of an account's events once.
+``score_cuts`` says when two rows must score the same (a GBM's thresholds, a scorecard's
+splits, on the columns that differ), so the consumer scores each such group of an account's
+events once.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import polars as pl
+
+from cardpilot.scoring.features import CATEGORICAL_FEATURES
 
 SCORE_SCHEMA: dict[str, pl.DataType] = {
     "account_id": pl.String(),
@@ -64,23 +67,30 @@ def warning_scores(model: Any, features: pl.DataFrame) -> pl.DataFrame:
 
 
 def score_cuts(model: Any, names: Sequence[str]) -> dict[str, npt.NDArray[np.float64]] | None:
-    """For a GBM: per feature of ``names``, the thresholds its trees compare it with
-    (ascending). Two values with the same thresholds below them take the same branch at every
-    split, so rows that differ only in ``names``, and only within those cells, get the same
-    probability and the same contributions. None when that cannot be said: not a GBM, or a
-    split on one of ``names`` that is categorical or takes zero as missing, or a derived
-    feature computed from one of them."""
-    booster, features = getattr(model, "booster", None), getattr(model, "features", None)
-    if booster is None or features is None:
-        return None
+    """Per feature of ``names``, the cuts below which a value changes the model's output
+    (ascending; ``cell_of``): two values with the same cuts below them take the same branch at
+    every split of a GBM, the same bin of a scorecard, so rows that differ only in ``names``,
+    and only within those cells, get the same probability and the same reasons. None when that
+    cannot be said: another kind of model, a categorical or zero-as-missing split on one of
+    ``names``, or a derived feature or characteristic computed from one of them."""
+    if getattr(model, "booster", None) is not None:
+        return _gbm_cuts(model, names)
+    if getattr(model, "compiled", None) is not None:
+        return _scorecard_cuts(model, names)
+    return None
+
+
+def _gbm_cuts(model: Any, names: Sequence[str]) -> dict[str, npt.NDArray[np.float64]] | None:
+    """A GBM's thresholds: a value goes left when ``<=`` one, so the thresholds themselves."""
     from cardpilot.scoring.gbm import DERIVED
 
     wanted = set(names)
+    features = list(model.features)
     if any(f in DERIVED and wanted & set(DERIVED[f][0].meta.root_names()) for f in features):
         return None
     index = {i: f for i, f in enumerate(features) if f in wanted}
     cuts: dict[str, set[float]] = {f: set() for f in names}
-    stack = [tree["tree_structure"] for tree in booster.dump_model()["tree_info"]]
+    stack = [tree["tree_structure"] for tree in model.booster.dump_model()["tree_info"]]
     while stack:
         node = stack.pop()
         if "split_feature" not in node:
@@ -94,12 +104,26 @@ def score_cuts(model: Any, names: Sequence[str]) -> dict[str, npt.NDArray[np.flo
     return {f: np.array(sorted(v), dtype=np.float64) for f, v in cuts.items()}
 
 
+def _scorecard_cuts(model: Any, names: Sequence[str]) -> dict[str, npt.NDArray[np.float64]] | None:
+    """A scorecard's splits: a value at or above one is in the bin above, so the float just
+    below each split is a cut."""
+    from cardpilot.scoring.conditional import derived_inputs
+
+    wanted = set(names)
+    cuts = {f: np.array([], dtype=np.float64) for f in names}
+    for ch in model.compiled.characteristics:
+        if ch.name in wanted:
+            if ch.name in CATEGORICAL_FEATURES:
+                return None
+            cuts[ch.name] = np.nextafter(ch.splits, -np.inf)
+        elif wanted & set(derived_inputs([ch.name])):
+            return None
+    return cuts
+
+
 def cell_of(values: pl.Series, cuts: npt.NDArray[np.float64]) -> pl.Series:
-    """The cell of each value among ``cuts`` (``score_cuts``): how many thresholds are below
-    it; -1 for a missing value (its own cell, whatever the trees do with it)."""
-    raw = values.cast(pl.Float64).fill_nan(None)
-    found = np.searchsorted(cuts, raw.fill_null(0.0).to_numpy(), side="left").astype(np.int64)
-    cells = pl.Series(values.name, found, dtype=pl.Int64)
-    return (
-        pl.select(pl.when(raw.is_null()).then(-1).otherwise(cells)).to_series().alias(values.name)
-    )
+    """The cell of each value among ``cuts`` (``score_cuts``): how many cuts are below it; -1
+    for a missing value (its own cell, whatever the model does with it)."""
+    raw = values.cast(pl.Float64).to_numpy()  # a null is NaN here
+    found = np.searchsorted(cuts, raw, side="left")
+    return pl.Series(values.name, np.where(np.isnan(raw), -1, found), dtype=pl.Int64)
