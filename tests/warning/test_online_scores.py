@@ -20,6 +20,7 @@ from cardpilot.events.policy import load_events_policy
 from cardpilot.events.schema import CashAdvance, Payment, Purchase, StatementIssued, to_json
 from cardpilot.jobs.warning import run_warning
 from cardpilot.scoring.registry import load_model_dir
+from cardpilot.store.account_chunks import ChunkFrames
 from cardpilot.store.db import make_engine, open_store, unit_of_work
 from cardpilot.store.models import Account, Customer, Statement
 from cardpilot.store.warning_reads import scoring_frames
@@ -169,6 +170,16 @@ def _stored_scores(url: str, day: dt.date) -> dict[str, dict[str, Any]]:
         engine.dispose()
 
 
+def _frames(url: str, day: dt.date) -> ChunkFrames:
+    """The store rows the early-warning features of ``ACCOUNTS`` read, as of ``day``."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return scoring_frames(conn, ACCOUNTS, day)
+    finally:
+        engine.dispose()
+
+
 def _consume(url: str, scorer: OnlineScorer, batch: int) -> None:
     engine = make_engine(url)
     try:
@@ -212,14 +223,8 @@ def test_what_the_events_add_moves_the_score(tmp_path: Path, event_warning_model
     _consume(url, scorer, 1000)
     online = pl.concat(scorer.seen).filter(pl.col("as_of") == DAY)
     last = online.group_by("account_id", maintain_order=True).last().sort("account_id")
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            frames = scoring_frames(conn, ACCOUNTS, DAY)
-    finally:
-        engine.dispose()
-    statements_only = model.score(warning_features(frames, DAY)).sort("account_id")
-    moved = last.get_column("score") != statements_only.get_column("pd")
+    statements_only = warning_features(_frames(url, DAY), DAY).sort("account_id")
+    moved = last.get_column("score") != warning_pd(model, statements_only)
     assert moved.sum() >= len(ACCOUNTS) // 2
     assert last.get_column("score_change").null_count() == len(ACCOUNTS)  # no run before
 
@@ -317,12 +322,7 @@ def test_every_event_gets_the_probability_its_own_features_give(
     _consume(url, scorer, 5)
     rows = pl.concat(scorer.seen).filter(pl.col("model_version") == model.version)
     assert rows.height >= 2 * len(ACCOUNTS)
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            frames = scoring_frames(conn, ACCOUNTS, PREVIOUS)
-    finally:
-        engine.dispose()
+    frames = _frames(url, PREVIOUS)
     for row in rows.iter_rows(named=True):
         inputs = pl.DataFrame(
             [{k: row[k] for k in ("account_id", "utilisation", "spend_to_6m_average")}],
