@@ -23,7 +23,7 @@ from cardpilot.scoring.registry import load_model_dir
 from cardpilot.store.account_chunks import ChunkFrames
 from cardpilot.store.db import make_engine, open_store, unit_of_work
 from cardpilot.store.models import Account, Customer, Statement
-from cardpilot.store.warning_reads import scoring_frames
+from cardpilot.store.warning_reads import event_inputs, scoring_frames
 from cardpilot.stream.consumer import Intake
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.features import warning_features
@@ -205,6 +205,15 @@ def test_the_consumer_scores_an_account_as_warn_run_does_after_the_same_events(
     last = online.group_by("account_id", maintain_order=True).last()
     assert last.height == len(ACCOUNTS)
 
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            stored = event_inputs(conn, ACCOUNTS[0], ACCOUNTS[-1], DAY, TZ)
+    finally:
+        engine.dispose()
+    inputs = ["account_id", "utilisation", "spend_to_6m_average"]
+    # What warn run reads of the running features is, to the bit, what the events' rows held.
+    assert stored.sort("account_id").equals(last.select(inputs).sort("account_id"))
     run_warning(url, as_of=DAY, model=model, timezone="Asia/Shanghai")
     batch_scores = _stored_scores(url, DAY)
     for row in last.iter_rows(named=True):

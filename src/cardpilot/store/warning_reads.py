@@ -219,19 +219,20 @@ def event_inputs(
         {"lo": lo, "hi": hi},
     ).all()
     kept = [r for r in rows if r[1] is not None and as_zoned(r[1], zone).date() <= as_of]
-    frame = pl.DataFrame(
+
+    def share(bp: int | None) -> float | None:
+        # Python's division, as the trigger rows make it (Polars divides a column by a scalar
+        # through its reciprocal, a last bit off at times).
+        return None if bp is None else bp / BP
+
+    return pl.DataFrame(
         {
             "account_id": [r[0] for r in kept],
-            "utilisation": [r[2] for r in kept],
-            "spend_to_6m_average": [r[3] for r in kept],
+            "utilisation": [share(r[2]) for r in kept],
+            "spend_to_6m_average": [share(r[3]) for r in kept],
         },
-        schema={
-            "account_id": pl.String(),
-            "utilisation": pl.Int64(),
-            "spend_to_6m_average": pl.Int64(),
-        },
+        schema=_EVENTS,
     )
-    return frame.with_columns(pl.col("utilisation", "spend_to_6m_average") / BP)
 
 
 _SCORING_STATEMENTS = text(
