@@ -89,7 +89,7 @@ class OnlineScorer:
                 if held is None
                 else ChunkFrames(
                     statements=pl.concat([held.statements, new.statements]),
-                    accounts=pl.concat([held.accounts, new.accounts]).sort("account_id"),
+                    accounts=pl.concat([held.accounts, new.accounts]),
                     customers=pl.concat([held.customers, new.customers]).unique(
                         "customer_id", keep="first", maintain_order=True
                     ),
@@ -108,7 +108,11 @@ class OnlineScorer:
         calendar month), so an account's are computed once a month and statement."""
         accounts = pairs.get_column("account_id").unique().to_list()
         frames = self._store_rows(conn, accounts, _first_day(pairs))
-        cycles = frames.statements.select("account_id", "cycle_date").sort("cycle_date")
+        cycles = (
+            frames.statements.select("account_id", "cycle_date")
+            .join(pairs.select("account_id").unique(), on="account_id", how="semi")
+            .sort("cycle_date")
+        )
         keyed = (
             pairs.sort("as_of")
             .join_asof(
