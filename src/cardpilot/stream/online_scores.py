@@ -22,7 +22,7 @@ Cost, per batch and column-wise:
   events move (``warning.scores.score_cuts``: for a GBM, values between the same thresholds
   score the same), for all the batch's new cells in one call;
 * the reasons (a GBM's contributions, many times its prediction) only for the events that
-  fire (``reasons_for``).
+  fire (``reasons_for``), once per cell as well.
 """
 
 from __future__ import annotations
@@ -71,12 +71,13 @@ class OnlineScorer:
         # values themselves are the cells).
         self._cuts = score_cuts(model, EVENT_FEATURES)
         self._pd: pl.DataFrame | None = None
+        self._reasons: pl.DataFrame | None = None  # each cell's reasons, as ``_pd``
 
     def _store_rows(self, conn: Connection, accounts: list[str], first: dt.date) -> ChunkFrames:
         """The store rows of ``accounts`` (read for those not held yet)."""
         if self._clock() - self._read_at > STORE_ROWS_TTL_S or len(self._read) > HELD_ACCOUNTS:
             self._frames, self._scores, self._read, self._base = None, None, set(), {}
-            self._pd = None
+            self._pd = self._reasons = None
             self._read_at = self._clock()
         missing = [a for a in accounts if a not in self._read]
         if missing:
@@ -134,6 +135,8 @@ class OnlineScorer:
         self._base = {d: f for d, f in self._base.items() if d >= oldest}
         if self._pd is not None:
             self._pd = self._pd.filter(pl.col("_day") >= oldest)
+        if self._reasons is not None:
+            self._reasons = self._reasons.filter(pl.col("_day") >= oldest)
         for (day,), group in keyed.group_by("_day", maintain_order=True):
             assert isinstance(day, dt.date)
             held = self._base.get(day)
@@ -180,9 +183,9 @@ class OnlineScorer:
         self._features = features
         return _merged(rows, _with_change(fresh, self._scores))
 
-    def _probabilities(self, features: pl.DataFrame) -> pl.DataFrame:
-        """``features`` (with ``_day``) with ``_pd``: each cell's probability, the model
-        asked only for the cells not met before."""
+    def _cells(self, features: pl.DataFrame) -> tuple[pl.DataFrame, list[str]]:
+        """``features`` (with ``_day``) with each row's cell of the moved features, and the
+        columns that name a cell: rows of one cell get the same probability and reasons."""
         cells = [
             (
                 cell_of(features.get_column(f), self._cuts[f])
@@ -191,29 +194,50 @@ class OnlineScorer:
             ).alias(f"_cell_{f}")
             for f in EVENT_FEATURES
         ]
-        keys = ["account_id", "_day", *(c.name for c in cells)]
-        keyed = features.with_columns(cells)
-        new = keyed
-        if self._pd is not None:
-            new = keyed.join(self._pd, on=keys, how="anti", nulls_equal=True)
+        return features.with_columns(cells), ["account_id", "_day", *(c.name for c in cells)]
+
+    def _per_cell(
+        self,
+        keyed: pl.DataFrame,
+        keys: list[str],
+        held: pl.DataFrame | None,
+        work_out: Callable[[pl.DataFrame], pl.Series],
+    ) -> pl.DataFrame:
+        """``held`` (one row per cell, its value ``_v``) with the cells of ``keyed`` it lacks,
+        their values worked out by ``work_out`` on one row of each."""
+        new = keyed if held is None else keyed.join(held, on=keys, how="anti", nulls_equal=True)
         new = new.unique(keys, keep="first", maintain_order=True)
-        if new.height:
-            found = new.select(keys).with_columns(warning_pd(self.model, new).alias("_pd"))
-            self._pd = found if self._pd is None else pl.concat([self._pd, found])
-        assert self._pd is not None
-        return keyed.join(self._pd, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        if not new.height:
+            assert held is not None
+            return held
+        found = new.select(keys).with_columns(work_out(new).alias("_v"))
+        return found if held is None else pl.concat([held, found])
+
+    def _probabilities(self, features: pl.DataFrame) -> pl.DataFrame:
+        """``features`` (with ``_day``) with ``_pd``: each cell's probability, the model
+        asked only for the cells not met before."""
+        keyed, keys = self._cells(features)
+        self._pd = self._per_cell(keyed, keys, self._pd, lambda f: warning_pd(self.model, f))
+        probabilities = self._pd.rename({"_v": "_pd"})
+        return keyed.join(
+            probabilities, on=keys, how="left", nulls_equal=True, maintain_order="left"
+        )
 
     def reasons_for(self, rows: pl.DataFrame) -> pl.DataFrame:
         """``rows`` (some of ``rescore``'s last output) with the model's reasons for those it
-        rescored; the others as they are."""
+        rescored (each cell's worked out once); the others as they are."""
         features = self._features
         if features is None or not rows.height:
             return rows
         chosen = features.join(rows.select(_KEYS).unique(), on=_KEYS, nulls_equal=True)
         if not chosen.height:
             return rows
-        reasons = chosen.select(_KEYS).with_columns(
-            warning_reasons(self.model, chosen).alias("_reasons")
+        keyed, keys = self._cells(chosen)
+        self._reasons = self._per_cell(
+            keyed, keys, self._reasons, lambda f: warning_reasons(self.model, f)
+        )
+        reasons = keyed.join(self._reasons, on=keys, how="left", nulls_equal=True).select(
+            *_KEYS, pl.col("_v").alias("_reasons")
         )
         return (
             rows.join(reasons, on=_KEYS, how="left", nulls_equal=True, maintain_order="left")
