@@ -18,7 +18,8 @@ from cardpilot.jobs.plans import plan_status
 from cardpilot.policy.permissions import UNMASK
 from cardpilot.service import decisions
 from cardpilot.service.days import Day
-from cardpilot.service.figures_response import FiguresResponse
+from cardpilot.service.figures_response import ConventionResponse, FiguresResponse
+from cardpilot.service.idempotency import Idempotent
 from cardpilot.service.problems import PROBLEM_RESPONSES, ApiError
 from cardpilot.service.security import CallerDep, state_of
 from cardpilot.store.account_pages import account_page
@@ -104,7 +105,7 @@ def show_account(
         entry = AuditEntry(who.actor, "personal_data.view", f"account:{account_id}", payload)
         record_audit(state.db, entry)
     # Rendered here: FastAPI's own pass over a loosely typed answer costs more than the read.
-    return FiguresResponse(story)
+    return ConventionResponse(story)
 
 
 @router.post("/{account_id}/score", response_model=Json)
@@ -129,6 +130,7 @@ def preview(
     "/{account_id}/decisions",
     response_model=Json,
     status_code=201,
+    dependencies=[Idempotent],
     responses={200: {"description": "Decided in this cycle already: that decision"}},
 )
 def commit(

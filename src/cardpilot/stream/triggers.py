@@ -204,27 +204,30 @@ def advice_terms(policy: WarningPolicy) -> AdviceTerms:
 
 def evaluate_triggers(
     conn: Connection,
-    rows: Sequence[dict[str, Any]],
+    rows: pl.DataFrame | Sequence[dict[str, Any]],
     policy: WarningPolicy | None,
     now: dt.datetime,
     scorer: OnlineScorer | None = None,
 ) -> pl.DataFrame:
-    """The interventions due for the batch's events (``FIRED_SCHEMA``), stored and queued in
-    the caller's transaction (none without a warning policy); ``scorer``: the early-warning
-    model's fresh scores for the rules (none: the stored run's)."""
-    days = [r["as_of"] for r in rows if r.get("as_of") is not None]
-    if policy is None or not days:
+    """The interventions due for the batch's events (``FIRED_SCHEMA``; ``rows`` the trigger
+    rows, a frame or dicts), stored and queued in the caller's transaction (none without a
+    warning policy); ``scorer``: the early-warning model's fresh scores for the rules (none:
+    the stored run's)."""
+    frame = rows if isinstance(rows, pl.DataFrame) else trigger_frame(rows)
+    last = frame.get_column("as_of").max()
+    if policy is None or last is None:
         return pl.DataFrame(schema=FIRED_SCHEMA)
     from cardpilot.config import get_settings
 
+    assert isinstance(last, dt.date)
     zone = ZoneInfo(get_settings().timezone)
-    accounts = sorted({r["account_id"] for r in rows})
-    stored = online_inputs(conn, accounts, max(days), zone)
-    known = with_store_facts(trigger_frame(rows), facts_frame(stored))
+    accounts = sorted(frame.get_column("account_id").unique().to_list())
+    stored = online_inputs(conn, accounts, last, zone)
+    known = with_store_facts(frame, facts_frame(stored))
     if scorer is not None:
         known = scorer.rescore(conn, known)
     reasons = scorer.reasons_for if scorer is not None else None
-    fired = fired_for_events(known, policy, history_of(conn, accounts, max(days)), reasons)
+    fired = fired_for_events(known, policy, history_of(conn, accounts, last), reasons)
     if fired.height:
         terms = advice_terms(policy)
         decided = intervention_rows(fired.to_dicts(), policy, terms)
