@@ -119,14 +119,14 @@ def _run(
     first_stored, last_commit = [float("inf")], [0.0]
 
     asyncio.run(_ensure(broker))
-    options = ConsumeOptions(batch=batch, ack_wait_s=30, fetch_timeout_s=0.2)
+    options = ConsumeOptions(batch=batch, ack_wait_s=30, fetch_timeout_s=0.2, stored_times=True)
     consumed = [0]
 
     def on_batch(done: BatchDone) -> None:
         committed = done.committed_at.timestamp()
         last_commit[0] = committed
         consumed[0] += len(done.plan.outcomes)
-        stored = [at.timestamp() for at in done.stored_at]
+        stored = done.stored_at
         first_stored[0] = min(first_stored[0], *stored)
         latencies.extend(committed - at for at in stored)
 

@@ -6,12 +6,16 @@ import datetime as dt
 import json
 from zoneinfo import ZoneInfo
 
+import polars as pl
 import pytest
+from hypothesis import given, settings
 
-from cardpilot.events.postings import event_postings
-from cardpilot.ledger.postings import Component, Kind, Source
+from cardpilot.events.batch_features import event_frame
+from cardpilot.events.postings import event_postings, postings_frame
+from cardpilot.events.schema import Event
+from cardpilot.ledger.postings import POSTING_SCHEMA, Component, Kind, Source, posting_row
 
-from .factories import event
+from .factories import event, histories
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -53,3 +57,13 @@ def test_a_reversal_refers_to_the_event_it_reverses_and_a_statement_keeps_its_te
     assert reversal.reference == "ev:A1-2"
     (statement,) = event_postings(event("statement_issued", 1), TZ)
     assert json.loads(statement.detail or "")["minimum_due_minor"] == 20_000
+
+
+@settings(max_examples=100, deadline=None)
+@given(events=histories())
+def test_the_postings_frame_holds_the_rows_of_each_events_postings(events: list[Event]) -> None:
+    at = event_frame(events).get_column("at")
+    frame = postings_frame(events, at, "Asia/Shanghai")
+    want = [posting_row(p) for e in events for p in event_postings(e, TZ)]
+    assert frame.to_dicts() == want
+    assert frame.schema == pl.Schema(POSTING_SCHEMA)

@@ -1,12 +1,15 @@
 """A synthetic month (duplicates, swaps, held-back events, junk; scores that make the shipped
 warning.yaml fire) replayed through the consumer's store side in batches of any size writes the
-same ledger, receipts, features, interventions and outbox as the event-by-event intake did:
+same ledger, receipts, features, interventions and outbox as the event-by-event intake did
+(the features folded event by event or column-wise):
 the pinned digests are those of the event-by-event consumer (one event a batch), before the
 batch was decided column-wise."""
 
 from __future__ import annotations
 
 import pytest
+
+from cardpilot.events import batch_features
 
 from .replay_support import account_ids, month_lines, replay, scored_store
 
@@ -19,10 +22,12 @@ EVENT_BY_EVENT = {
 }
 
 
-@pytest.mark.parametrize("batch", [7, 500])
+@pytest.mark.parametrize(("batch", "columns_from"), [(7, None), (500, None), (500, 0)])
 def test_a_replayed_month_in_batches_writes_what_event_by_event_wrote(
-    store_url: str, batch: int
+    store_url: str, batch: int, columns_from: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    if columns_from is not None:  # every batch folded column-wise, however small
+        monkeypatch.setattr(batch_features, "COLUMNS_FROM", columns_from)
     accounts = account_ids(30)
     engine = scored_store(store_url, accounts)
     try:

@@ -6,6 +6,9 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+import polars as pl
+
+from cardpilot.events.feature_frames import STATE_SCHEMA
 from cardpilot.events.intake import BatchLookups, parse_batch, plan_batch
 from cardpilot.events.policy import load_events_policy
 from cardpilot.stream.triggers import fired_for_events
@@ -43,11 +46,11 @@ def _spike_lines() -> list[bytes]:
 def _rows(lines: list[bytes], size: int) -> list[dict[str, object]]:
     """The trigger rows of ``lines`` planned in batches of ``size`` (states carried over)."""
     rows: list[dict[str, object]] = []
-    states: dict = {}  # type: ignore[type-arg]
+    states = pl.DataFrame(schema=STATE_SCHEMA)
     for start in range(0, len(lines), size):
         lookups = BatchLookups({}, {}, states, frozenset({"A1"}))
         plan = plan_batch(parse_batch(lines[start : start + size]), lookups, EVENTS, TZ)
-        states = {**states, **plan.states}
+        states = pl.concat([states.filter(pl.col("account_id") != "A1"), plan.states])
         rows.extend(plan.trigger_rows)
     return rows
 

@@ -1,8 +1,8 @@
 """Each account's running features, folded from its events, for the early-warning rules.
 
-``apply_event`` moves an ``AccountFeatures`` on by one event, in place (the consumer folds a
-whole batch into the states it read for it; copying the state at every event cost more than
-the rest of the fold). What it tracks:
+``apply_event`` moves an ``AccountFeatures`` on by one event, in place: the reference the
+consumer's column-wise fold of a whole batch (``events.batch_features``) is proven equal to,
+and the fold it uses for an account with an event beyond the window. What it tracks:
 
 - **payment before or after the due date**: the latest statement's minimum due and due date,
   what has been paid since that statement, and the day the minimum was covered
@@ -230,7 +230,7 @@ def features_from_json(text: str) -> AccountFeatures:
     )
 
 
-def _money_effect(event: Event) -> tuple[int, int, int]:
+def money_effect(event: Event) -> tuple[int, int, int]:
     """(balance change, payment, spending change) of a money event."""
     match event:
         case Purchase() | CashAdvance():
@@ -284,7 +284,7 @@ def _apply_money(
     state: AccountFeatures, event: Event, tz: dt.tzinfo, at: dt.datetime, months: int
 ) -> None:
     local = at.astimezone(tz)
-    balance, paid, spend = _money_effect(event)
+    balance, paid, spend = money_effect(event)
     if spend:
         state.spend_by_month, state.first_month = _add_spend(
             state, f"{local.year:04d}-{local.month:02d}", spend, months

@@ -20,12 +20,16 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from cardpilot.events.features import AccountFeatures, apply_event
+import polars as pl
+
+from cardpilot.events.batch_features import TRIGGER_COLUMNS, event_frame, fold_batch, zone_name
+from cardpilot.events.feature_frames import STATE_SCHEMA, state_of, states_frame
+from cardpilot.events.features import AccountFeatures
 from cardpilot.events.policy import EventsPolicy
-from cardpilot.events.postings import event_postings
+from cardpilot.events.postings import postings_frame
 from cardpilot.events.schema import Event
 from cardpilot.events.validation import Rejection, parse_event
-from cardpilot.ledger.postings import Posting
+from cardpilot.ledger.postings import POSTING_SCHEMA
 
 APPLIED, DUPLICATE, DEAD = "applied", "duplicate", "dead"
 
@@ -54,24 +58,41 @@ class BatchLookups:
 
     received: Mapping[str, Receipt]  # event id → what became of it
     taken: Mapping[tuple[str, int], str]  # (account, sequence) → the applied event id
-    states: Mapping[str, AccountFeatures]  # the accounts' running features
+    # The accounts' running features (``STATE_SCHEMA`` rows; objects by account for tests).
+    states: pl.DataFrame | Mapping[str, AccountFeatures]
     accounts: frozenset[str]  # the batch's accounts that exist in the store
+
+    def state_frame(self) -> pl.DataFrame:
+        if isinstance(self.states, pl.DataFrame):
+            return self.states
+        return states_frame(self.states.values())
 
 
 @dataclass(slots=True)
 class BatchPlan:
     outcomes: list[str] = field(default_factory=list)  # one per message, in batch order
-    postings: list[Posting] = field(default_factory=list)
+    postings: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=POSTING_SCHEMA))
     receipts: list[Receipt] = field(default_factory=list)
-    states: dict[str, AccountFeatures] = field(default_factory=dict)  # accounts changed
+    # The new states of the accounts changed (``STATE_SCHEMA``).
+    states: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=STATE_SCHEMA))
     dead_letters: list[tuple[int, Rejection]] = field(default_factory=list)  # (position, why)
     applied: list[Event] = field(default_factory=list)
-    # Each applied event's account as the early-warning rules see it right after the event:
-    # the rules judge every event, whatever batch it arrived in.
-    trigger_rows: list[dict[str, object]] = field(default_factory=list)
+    # Each applied event's account as the early-warning rules see it right after the event
+    # (``TRIGGER_COLUMNS``, in order): the rules judge every event, whatever batch it arrived in.
+    triggers: pl.DataFrame = field(default_factory=lambda: pl.DataFrame(schema=TRIGGER_COLUMNS))
 
     def counts(self) -> dict[str, int]:
         return {k: self.outcomes.count(k) for k in (APPLIED, DUPLICATE, DEAD)}
+
+    def state(self, account_id: str) -> AccountFeatures:
+        """One changed account's new state, as an object."""
+        return state_of(
+            self.states.row(by_predicate=pl.col("account_id") == account_id, named=True)
+        )
+
+    @property
+    def trigger_rows(self) -> list[dict[str, object]]:
+        return self.triggers.to_dicts()
 
 
 def parse_batch(raws: Iterable[bytes]) -> list[Event | Rejection]:
@@ -98,11 +119,19 @@ def _hours(delta: dt.timedelta) -> str:
     return f"{hours:.1f} h"
 
 
+@dataclass(slots=True)
+class Mark:
+    """How far an account's applied events have come: what the order rule looks at."""
+
+    sequence: int = 0
+    latest: dt.datetime | None = None  # UTC
+
+
 def _rejection(
     event: Event,
     lookups: BatchLookups,
     taken: Mapping[tuple[str, int], str],
-    state: AccountFeatures,
+    mark: Mark,
     policy: EventsPolicy,
 ) -> Rejection | None:
     ids = {"event_id": event.event_id, "account_id": event.account_id}
@@ -118,13 +147,13 @@ def _rejection(
             "conflict",
             **ids,
         )
-    latest = state.last_occurred_at
-    if event.sequence < state.last_sequence and latest is not None:
+    latest = mark.latest
+    if event.sequence < mark.sequence and latest is not None:
         behind = latest - event.occurred_at.astimezone(dt.UTC)
         if behind > policy.late_window:
             return Rejection(
                 "occurred_at",
-                f"late: sequence {event.sequence} arrived after sequence {state.last_sequence};"
+                f"late: sequence {event.sequence} arrived after sequence {mark.sequence};"
                 f" it happened {_hours(behind)} before the account's latest event"
                 f" ({latest.isoformat()}), beyond the late window of"
                 f" {policy.late_window_hours} h",
@@ -134,15 +163,28 @@ def _rejection(
     return None
 
 
+def _marks(states: pl.DataFrame, accounts: Iterable[str]) -> dict[str, Mark]:
+    wanted = states.filter(pl.col("account_id").is_in(pl.Series(list(accounts)).implode()))
+    return {
+        a: Mark(n, t)
+        for a, n, t in wanted.select("account_id", "last_sequence", "last_occurred_at").iter_rows()
+    }
+
+
 def plan_batch(
     parsed: list[Event | Rejection], lookups: BatchLookups, policy: EventsPolicy, tz: dt.tzinfo
 ) -> BatchPlan:
-    """What to write and what to dead-letter for ``parsed`` (in batch order)."""
+    """What to write and what to dead-letter for ``parsed`` (in batch order).
+
+    The events are decided one by one (the order rule needs only each account's highest
+    sequence and latest time so far); the features of those applied are folded after, over
+    the whole batch at once (``events.batch_features``)."""
     plan = BatchPlan()
     seen: set[str] = set(lookups.received)
     redone: set[str] = set()
     taken = dict(lookups.taken)
-    states = dict(lookups.states)
+    states = lookups.state_frame()
+    marks = _marks(states, {e.account_id for e in parsed if not isinstance(e, Rejection)})
     for position, item in enumerate(parsed):
         if isinstance(item, Rejection):
             plan.outcomes.append(DEAD)
@@ -160,8 +202,8 @@ def plan_batch(
                 plan.outcomes.append(DUPLICATE)
             continue
         seen.add(item.event_id)
-        state = states.get(item.account_id) or AccountFeatures(item.account_id)
-        why = _rejection(item, lookups, taken, state, policy)
+        mark = marks.get(item.account_id) or marks.setdefault(item.account_id, Mark())
+        why = _rejection(item, lookups, taken, mark, policy)
         if why is not None:
             plan.outcomes.append(DEAD)
             plan.dead_letters.append((position, why))
@@ -178,12 +220,16 @@ def plan_batch(
             )
             continue
         taken[(item.account_id, item.sequence)] = item.event_id
-        months = policy.spending_average_months
-        state = apply_event(state, item, tz, months, policy.late_window)
-        states[item.account_id] = plan.states[item.account_id] = state
-        plan.trigger_rows.append(state.trigger_row(tz, months))
-        plan.postings.extend(event_postings(item, tz))
+        at = item.occurred_at.astimezone(dt.UTC)
+        mark.sequence = max(mark.sequence, item.sequence)
+        mark.latest = at if mark.latest is None else max(mark.latest, at)
         plan.receipts.append(Receipt(item.event_id, item.account_id, item.sequence, APPLIED))
         plan.applied.append(item)
         plan.outcomes.append(APPLIED)
+    if plan.applied:
+        frame = event_frame(plan.applied)
+        plan.postings = postings_frame(plan.applied, frame.get_column("at"), zone_name(tz))
+        months = policy.spending_average_months
+        folded = fold_batch(states, plan.applied, tz, months, policy.late_window, frame)
+        plan.states, plan.triggers = folded.states, folded.triggers
     return plan

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+import polars as pl
 
 from cardpilot.events.schema import (
     CashAdvance,
@@ -21,7 +25,7 @@ from cardpilot.events.schema import (
     Reversal,
     StatementIssued,
 )
-from cardpilot.ledger.postings import Component, Kind, Posting, Source
+from cardpilot.ledger.postings import POSTING_SCHEMA, Component, Kind, Posting, Source
 
 KEY_PREFIX = "ev:"
 # A reversal of one of these lowers what the cardholder owes; of the others it raises it.
@@ -64,30 +68,37 @@ def _posting(
     )
 
 
-def event_postings(event: Event, tz: dt.tzinfo) -> list[Posting]:
-    """The postings ``event`` writes (one per event)."""
+class PostingFields(NamedTuple):
+    """What an event's posting holds besides the event's account, time and key."""
+
+    kind: Kind
+    amount_minor: int | None
+    money: bool  # moves principal (else a memo of the statement or the contact)
+    reference: str | None = None
+    detail: str | None = None
+
+
+def posting_fields(event: Event) -> PostingFields:
+    """The kind, amount, reference and detail of ``event``'s posting."""
     match event:
         case Purchase():
-            return [_posting(event, Kind.PURCHASE, tz, event.amount_minor)]
+            return PostingFields(Kind.PURCHASE, event.amount_minor, True)
         case CashAdvance():
-            return [_posting(event, Kind.CASH_ADVANCE, tz, event.amount_minor)]
+            return PostingFields(Kind.CASH_ADVANCE, event.amount_minor, True)
         case Refund():
             ref = event_key(event.refunds_event_id) if event.refunds_event_id else None
-            return [_posting(event, Kind.REFUND, tz, -event.amount_minor, reference=ref)]
+            return PostingFields(Kind.REFUND, -event.amount_minor, True, ref)
         case Payment():
-            return [_posting(event, Kind.PAYMENT, tz, -event.amount_minor)]
+            return PostingFields(Kind.PAYMENT, -event.amount_minor, True)
         case Reversal():
             sign = -1 if event.reversed_type in CHARGES else 1
-            return [
-                _posting(
-                    event,
-                    Kind.REVERSAL,
-                    tz,
-                    sign * event.amount_minor,
-                    reference=event_key(event.reverses_event_id),
-                    detail=_detail(reversed_type=event.reversed_type),
-                )
-            ]
+            return PostingFields(
+                Kind.REVERSAL,
+                sign * event.amount_minor,
+                True,
+                event_key(event.reverses_event_id),
+                _detail(reversed_type=event.reversed_type),
+            )
         case StatementIssued():
             detail = _detail(
                 cycle_date=event.cycle_date,
@@ -96,7 +107,7 @@ def event_postings(event: Event, tz: dt.tzinfo) -> list[Posting]:
                 credit_limit_minor=event.credit_limit_minor,
             )
             amount = event.statement_balance_minor
-            return [_posting(event, Kind.STATEMENT_ISSUED, tz, amount, money=False, detail=detail)]
+            return PostingFields(Kind.STATEMENT_ISSUED, amount, False, None, detail)
         case ContactOutcome():
             detail = _detail(
                 channel=event.channel,
@@ -104,5 +115,54 @@ def event_postings(event: Event, tz: dt.tzinfo) -> list[Posting]:
                 promised_amount_minor=event.promised_amount_minor,
                 promised_on=event.promised_on,
             )
-            return [_posting(event, Kind.CONTACT, tz, money=False, detail=detail)]
+            return PostingFields(Kind.CONTACT, None, False, None, detail)
     raise TypeError(f"not an event: {type(event).__name__}")  # pragma: no cover
+
+
+def event_postings(event: Event, tz: dt.tzinfo) -> list[Posting]:
+    """The postings ``event`` writes (one per event)."""
+    f = posting_fields(event)
+    return [
+        _posting(
+            event, f.kind, tz, f.amount_minor, money=f.money, reference=f.reference, detail=f.detail
+        )
+    ]
+
+
+def postings_frame(events: Sequence[Event], at: pl.Series, zone: str) -> pl.DataFrame:
+    """The postings of ``events`` (one each, in order) as ``ledger.postings.POSTING_SCHEMA``
+    columns, the rows ``event_postings`` gives; ``at`` is when each happened (UTC), ``zone``
+    the issuer's, whose day is the posting's business day."""
+    cols: dict[str, list[Any]] = {c: [] for c in _BUILT}
+    for event in events:
+        f = posting_fields(event)
+        cols["account_id"].append(event.account_id)
+        cols["kind"].append(f.kind.value)
+        cols["component"].append(PRINCIPAL if f.money else None)
+        cols["amount_minor"].append(f.amount_minor)
+        cols["currency"].append(
+            getattr(event, "currency", None) if f.amount_minor is not None else None
+        )
+        cols["idempotency_key"].append(KEY_PREFIX + event.event_id)
+        cols["reference"].append(f.reference)
+        cols["detail"].append(f.detail)
+    frame = pl.DataFrame(cols, schema={c: POSTING_SCHEMA[c] for c in _BUILT})
+    return frame.with_columns(
+        effective_at=at,
+        effective_on=at.dt.convert_time_zone(zone).dt.date(),
+        source=pl.lit(Source.EVENT.value),
+        basis=pl.lit(None, pl.Utf8()),
+    ).select(list(POSTING_SCHEMA))
+
+
+PRINCIPAL = Component.PRINCIPAL.value
+_BUILT = (
+    "account_id",
+    "kind",
+    "component",
+    "amount_minor",
+    "currency",
+    "idempotency_key",
+    "reference",
+    "detail",
+)

@@ -3,8 +3,10 @@
 ``event_receipts`` holds one row per event id the consumer has decided (applied, or
 dead-lettered with its reason): the consumer's idempotency by event id, written in the same
 transaction as the event's ledger postings. ``event_account_features`` holds each account's
-running features (``events.features``) as canonical JSON, with the few the early-warning rules
-select on as columns.
+running features (``events.feature_frames.STATE_SCHEMA``) a column per field, with the few the
+early-warning rules read derived; its two lists (spending by month, the money events of the
+late window) are compact text, ``YYYY-MM:amount`` and ``epoch-µs:balance:paid:cash`` items
+separated by spaces, written and read column-wise (``store.event_features``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import datetime as dt
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -60,7 +63,24 @@ class EventAccountFeatures(Base):
     utilisation_bp: Mapped[int | None] = mapped_column(Integer)
     spend_ratio_bp: Mapped[int | None] = mapped_column(Integer)
     payment_days_before_due: Mapped[int | None] = mapped_column(Integer)
-    state: Mapped[str] = mapped_column(Text)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    statement_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    statement_balance_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    credit_limit_minor: Mapped[int | None] = mapped_column(BigInteger)
+    minimum_due_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    due_date: Mapped[dt.date | None] = mapped_column(Date)
+    balance_since_statement_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    paid_since_statement_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    minimum_paid_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_payment_on: Mapped[dt.date | None] = mapped_column(Date)
+    utilisation_at_statement_bp: Mapped[int | None] = mapped_column(BigInteger)
+    spend_by_month: Mapped[str] = mapped_column(Text, server_default="")
+    first_month: Mapped[str | None] = mapped_column(String(7))
+    last_cash_advance_on: Mapped[dt.date | None] = mapped_column(Date)
+    cash_advances_this_cycle: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    last_contact_outcome: Mapped[str | None] = mapped_column(String(20))
+    last_contact_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    recent: Mapped[str] = mapped_column(Text, server_default="")
     updated_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

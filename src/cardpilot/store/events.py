@@ -11,28 +11,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select, tuple_
+import polars as pl
+from sqlalchemy import Connection, func, select
 
-from cardpilot.events.features import AccountFeatures, features_from_json
+from cardpilot.events.feature_frames import states_of
+from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
-from cardpilot.ledger.postings import Posting, posting_row
+from cardpilot.store.event_features import FEATURE_COLUMNS, feature_rows, read_features
 from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.models import Account
 from cardpilot.store.notify_models import OutboxMessage
+from cardpilot.store.value_lists import one_of, pair_of
 from cardpilot.store.warning_models import WarningIntervention
-
-# Values bound in one IN list (well under SQLite's limit of 32,766 variables).
-IN_CHUNK = 5_000
-
-
-def _chunks(values: Iterable[Any]) -> Iterator[list[Any]]:
-    items = sorted(values)
-    for start in range(0, len(items), IN_CHUNK):
-        yield items[start : start + IN_CHUNK]
 
 
 def read_lookups(
@@ -40,58 +34,52 @@ def read_lookups(
     event_ids: set[str],
     account_ids: set[str],
     keys: set[tuple[str, int]],
-    held: Mapping[str, AccountFeatures] | None = None,
+    held: pl.DataFrame | None = None,
 ) -> BatchLookups:
     """What the store knows about a batch with these event ids, accounts and (account,
     sequence) keys; the features of accounts in ``held`` (the consumer's own, committed
-    states) are not read again."""
+    states, ``STATE_SCHEMA``) are not read again."""
     r = EventReceipt.__table__.c
     received: dict[str, Receipt] = {}
     taken: dict[tuple[str, int], str] = {}
-    for ids in _chunks(event_ids):
+    if event_ids:
         query = select(r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
-        for row in conn.execute(query.where(r.event_id.in_(ids))):
+        for row in conn.execute(query.where(one_of(conn, r.event_id, sorted(event_ids)))):
             received[row[0]] = Receipt(*row)
     # The exact (account, sequence) pairs of the batch: the accounts' other applied events
     # (their whole history, growing with every batch) are not read.
-    for pairs in _chunks(keys):
+    if keys:
         query = select(r.account_id, r.sequence, r.event_id).where(
-            tuple_(r.account_id, r.sequence).in_(pairs), r.outcome == APPLIED
+            pair_of(conn, r.account_id, r.sequence, sorted(keys)), r.outcome == APPLIED
         )
         taken.update({(str(row[0]), int(row[1])): str(row[2]) for row in conn.execute(query)})
+    if held is None or not held.height:
+        states = read_features(conn, account_ids)
+    else:
+        mine = held.filter(pl.col("account_id").is_in(pl.Series(list(account_ids)).implode()))
+        unread = account_ids - set(mine.get_column("account_id").to_list())
+        states = pl.concat([mine, read_features(conn, unread)]) if unread else mine
     return BatchLookups(
         received=received,
         taken=taken,
-        states={
-            **account_features(conn, account_ids - set(held or ())),
-            **{a: held[a] for a in account_ids if held and a in held},
-        },
+        states=states,
         accounts=frozenset(existing_accounts(conn, account_ids)),
     )
 
 
 def existing_accounts(conn: Connection, account_ids: Iterable[str]) -> set[str]:
     a = Account.__table__.c
-    found: set[str] = set()
-    for ids in _chunks(account_ids):
-        found.update(conn.execute(select(a.account_id).where(a.account_id.in_(ids))).scalars())
-    return found
+    ids = sorted(account_ids)
+    if not ids:
+        return set()
+    return set(conn.execute(select(a.account_id).where(one_of(conn, a.account_id, ids))).scalars())
 
 
 def account_features(
     conn: Connection, account_ids: Iterable[str] | None = None
 ) -> dict[str, AccountFeatures]:
     """The running features of ``account_ids`` that have any (all accounts when None)."""
-    f = EventAccountFeatures.__table__.c
-    query = select(f.account_id, f.state)
-    if account_ids is None:
-        return {a: features_from_json(s) for a, s in conn.execute(query.order_by(f.account_id))}
-    out: dict[str, AccountFeatures] = {}
-    for ids in _chunks(account_ids):
-        out.update(
-            {a: features_from_json(s) for a, s in conn.execute(query.where(f.account_id.in_(ids)))}
-        )
-    return out
+    return states_of(read_features(conn, account_ids))
 
 
 # The columns the intake writes, in the order its rows are built.
@@ -110,16 +98,6 @@ POSTING_COLUMNS = (
     "detail",
 )
 RECEIPT_COLUMNS = ("event_id", "account_id", "sequence", "outcome", "kind", "field", "reason")
-FEATURE_COLUMNS = (
-    "account_id",
-    "last_sequence",
-    "last_occurred_at",
-    "events_applied",
-    "utilisation_bp",
-    "spend_ratio_bp",
-    "payment_days_before_due",
-    "state",
-)
 
 
 def _bound(
@@ -164,9 +142,16 @@ def _staged(
 
 
 def _insert_new(
-    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]], key: str
+    conn: Connection,
+    table: Any,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    key: str,
+    *,
+    bound: bool = False,
 ) -> None:
-    """Insert ``rows`` (values in ``columns`` order), leaving those whose ``key`` is stored."""
+    """Insert ``rows`` (values in ``columns`` order), leaving those whose ``key`` is stored
+    (``bound``: the values are already as the driver takes them)."""
     if not rows:
         return
     names = ", ".join(columns)
@@ -180,14 +165,21 @@ def _insert_new(
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING",
-        _bound(conn, table, columns, rows),
+        rows if bound else _bound(conn, table, columns, rows),
     )
 
 
 def _upsert(
-    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]], key: str
+    conn: Connection,
+    table: Any,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    key: str,
+    *,
+    bound: bool = False,
 ) -> None:
-    """Insert ``rows``, or update the stored row of the same ``key`` to them."""
+    """Insert ``rows``, or update the stored row of the same ``key`` to them (``bound``: the
+    values are already as the driver takes them)."""
     if not rows:
         return
     names = ", ".join(columns)
@@ -205,31 +197,24 @@ def _upsert(
     conn.exec_driver_sql(
         f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
         f" ON CONFLICT ({key}) DO UPDATE SET {updates}",
-        _bound(conn, table, columns, rows),
+        rows if bound else _bound(conn, table, columns, rows),
     )
 
 
-def feature_row(state: AccountFeatures, months: int) -> tuple[Any, ...]:
-    """An account's features as an ``event_account_features`` row (``FEATURE_COLUMNS``)."""
-    return (
-        state.account_id,
-        state.last_sequence,
-        state.last_occurred_at,
-        state.events_applied,
-        state.utilisation_bp,
-        state.spend_ratio_bp(months),
-        state.payment_days_before_due,
-        state.to_json(),
-    )
-
-
-def posting_rows(postings: Sequence[Posting]) -> list[tuple[Any, ...]]:
-    """``ledger_postings`` rows of ``postings`` (``POSTING_COLUMNS``, ``effective_at`` in UTC)."""
-    rows = []
-    for p in postings:
-        row = posting_row(p)
-        rows.append(tuple(row[c] for c in POSTING_COLUMNS))
-    return rows
+def posting_rows(postings: pl.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
+    """``ledger_postings`` rows of a ``POSTING_SCHEMA`` frame (``POSTING_COLUMNS``), each value
+    as the driver takes it (times as ``store.event_features.feature_rows`` writes them)."""
+    when = "%Y-%m-%d %H:%M:%S%.6f" + ("+00:00" if dialect == "postgresql" else "")
+    return postings.select(
+        *(
+            pl.col(c).dt.strftime(when)
+            if c == "effective_at"
+            else pl.col(c).dt.strftime("%Y-%m-%d")
+            if c == "effective_on"
+            else pl.col(c)
+            for c in POSTING_COLUMNS
+        )
+    ).rows()
 
 
 def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
@@ -243,15 +228,18 @@ def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
     whenever its receipt is.
     """
     table = LedgerPosting.__table__
-    _insert_new(conn, table, POSTING_COLUMNS, posting_rows(plan.postings), "idempotency_key")
+    rows = posting_rows(plan.postings, conn.dialect.name)
+    _insert_new(conn, table, POSTING_COLUMNS, rows, "idempotency_key", bound=True)
     receipts = [
         (r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
         for r in plan.receipts
     ]
     _insert_new(conn, EventReceipt.__table__, RECEIPT_COLUMNS, receipts, "event_id")
-    features = [feature_row(s, months) for s in plan.states.values()]
-    _upsert(conn, EventAccountFeatures.__table__, FEATURE_COLUMNS, features, "account_id")
-    return len(plan.postings)
+    if plan.states.height:
+        features = feature_rows(plan.states, months, conn.dialect.name)
+        table = EventAccountFeatures.__table__
+        _upsert(conn, table, FEATURE_COLUMNS, features, "account_id", bound=True)
+    return plan.postings.height
 
 
 def receipt_counts(conn: Connection) -> dict[str, int]:
@@ -272,7 +260,6 @@ def intake_digests(conn: Connection) -> dict[str, str]:
     p = LedgerPosting.__table__.c
     o = OutboxMessage.__table__.c
     r = EventReceipt.__table__.c
-    f = EventAccountFeatures.__table__.c
     postings = conn.execute(
         select(
             p.idempotency_key,
@@ -293,7 +280,9 @@ def intake_digests(conn: Connection) -> dict[str, str]:
             r.event_id
         )
     ).all()
-    features = conn.execute(select(f.account_id, f.state).order_by(f.account_id)).all()
+    # The states as the canonical JSON they were once stored as, so the digest is the same
+    # whatever columns hold them.
+    features = [(a, s.to_json()) for a, s in sorted(account_features(conn).items())]
     outbox = conn.execute(
         select(
             o.message_key, o.account_id, o.decision_ref, o.message_type, o.channel, o.body_text

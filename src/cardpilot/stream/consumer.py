@@ -19,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
 import nats.errors
+import polars as pl
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
 from cardpilot.domain import progress
-from cardpilot.events.features import AccountFeatures
+from cardpilot.events.feature_frames import STATE_SCHEMA
 from cardpilot.events.intake import (
     APPLIED,
     DEAD,
@@ -38,9 +39,12 @@ from cardpilot.events.policy import EventsPolicy
 from cardpilot.events.validation import Rejection
 from cardpilot.store.events import read_lookups, write_batch
 from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
+from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.stream.triggers import advice_terms, evaluate_triggers
 from cardpilot.warning.policy import WarningPolicy
 
+# Tokens of a JetStream acknowledgement subject without a domain.
+V1_TOKENS = 9
 # Accounts whose committed features the consumer keeps between batches, at most.
 HELD_ACCOUNTS = 200_000
 
@@ -52,6 +56,7 @@ class ConsumeOptions:
     fetch_timeout_s: float = 1.0
     idle_exit_s: float | None = None  # stop after this long with nothing to fetch (replays)
     max_messages: int | None = None
+    stored_times: bool = False  # tell the listener when the stream stored each message
 
 
 @dataclass(slots=True)
@@ -90,8 +95,9 @@ class BatchDone:
     committed_at: dt.datetime
     added: int
     triggers_fired: int  # interventions the early-warning rules gave for its events
-    # When the stream stored each message (told to a listener only: the benchmark's latency).
-    stored_at: tuple[dt.datetime, ...] = ()
+    # When the stream stored each message, seconds since the epoch (worked out only for a
+    # listener that asks, ``ConsumeOptions.stored_times``: the benchmark's latency).
+    stored_at: tuple[float, ...] = ()
 
 
 class Intake:
@@ -109,9 +115,11 @@ class Intake:
         policy: EventsPolicy,
         tz: dt.tzinfo,
         warning: WarningPolicy | None = None,
+        scorer: OnlineScorer | None = None,
     ) -> None:
         self.engine, self.policy, self.tz, self.warning = engine, policy, tz, warning
-        self.held: dict[str, AccountFeatures] = {}
+        self.scorer = scorer  # the early-warning model's fresh scores (None: the stored ones)
+        self.held = pl.DataFrame(schema=STATE_SCHEMA)
         if warning is not None:
             # The advice terms read the policy catalogue (a second of YAML): once here, not
             # inside the first batch that fires a rule.
@@ -127,15 +135,32 @@ class Intake:
                 plan = plan_batch(parsed, lookups, self.policy, self.tz)
                 added = write_batch(conn, plan, months)
                 fired = evaluate_triggers(
-                    conn, plan.trigger_rows, self.warning, dt.datetime.now(dt.UTC)
+                    conn, plan.triggers, self.warning, dt.datetime.now(dt.UTC), self.scorer
                 )
         except BaseException:
-            self.held.clear()
+            self.held = self.held.clear()
             raise
-        if len(self.held) + len(plan.states) > HELD_ACCOUNTS:
-            self.held.clear()
-        self.held.update(plan.states)
+        self.held = _carried(self.held, plan.states)
         return BatchDone(plan, dt.datetime.now(dt.UTC), added, fired.height)
+
+
+def _carried(held: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
+    """``held`` with the states of ``changed`` in place of theirs (none kept past
+    ``HELD_ACCOUNTS``: the store has them)."""
+    if not changed.height:
+        return held
+    if held.height + changed.height > HELD_ACCOUNTS:
+        return changed
+    others = held.filter(~pl.col("account_id").is_in(changed.get_column("account_id").implode()))
+    return pl.concat([others, changed])
+
+
+def stored_s(reply: str) -> float:
+    """When the stream stored a message, from its acknowledgement subject (what
+    ``Msg.metadata`` reads, without building the rest of it)."""
+    tokens = reply.split(".")
+    at = tokens[7] if len(tokens) == V1_TOKENS else tokens[Msg.Ack.Timestamp]
+    return int(at) / 1e9
 
 
 def dead_letter(msg: Msg, why: Rejection) -> tuple[bytes, dict[str, str]]:
@@ -186,11 +211,12 @@ async def consume(
     stop: asyncio.Event,
     on_batch: Callable[[BatchDone], None] | None = None,
     warning: WarningPolicy | None = None,
+    scorer: OnlineScorer | None = None,
 ) -> ConsumeCounts:
     """Consume until ``stop`` is set (or idle for ``options.idle_exit_s``); returns the counts."""
     counts = ConsumeCounts()
     started = time.perf_counter()
-    intake = Intake(engine, policy, tz, warning)
+    intake = Intake(engine, policy, tz, warning, scorer)
     nc, js = await connect(broker)
     try:
         await ensure_streams(js, broker)
@@ -214,7 +240,8 @@ async def consume(
             counts.add(done.plan, done.added, done.triggers_fired)
             progress.advance(len(msgs))
             if on_batch is not None:
-                on_batch(replace(done, stored_at=tuple(m.metadata.timestamp for m in msgs)))
+                stored = tuple(stored_s(m.reply) for m in msgs) if options.stored_times else ()
+                on_batch(replace(done, stored_at=stored))
             if options.max_messages is not None and counts.messages >= options.max_messages:
                 break
     finally:
@@ -231,6 +258,7 @@ def run_consumer(
     options: ConsumeOptions,
     on_batch: Callable[[BatchDone], None] | None = None,
     warning: WarningPolicy | None = None,
+    scorer: OnlineScorer | None = None,
 ) -> ConsumeCounts:
     """``consume`` until SIGTERM or SIGINT (the batch in hand is finished and acknowledged)."""
     import signal
@@ -240,6 +268,6 @@ def run_consumer(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await consume(engine, broker, policy, tz, options, stop, on_batch, warning)
+        return await consume(engine, broker, policy, tz, options, stop, on_batch, warning, scorer)
 
     return asyncio.run(main())

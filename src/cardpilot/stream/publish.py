@@ -3,8 +3,15 @@
 For replaying history: each line (or Parquet row) is published as it is, in file order, which is
 the order the consumer applies them in. Nothing is validated here: a malformed line is published
 too and reaches the dead-letter subject with its reason, like any malformed event. Blank lines
-are skipped. Publishing is asynchronous with a bounded window of unconfirmed messages; the
-count returned is of messages the stream confirmed.
+are skipped.
+
+Lines go out as plain NATS messages on the stream's subject (the stream stores them; no
+acknowledgement each, which would cost more than the rest of the publishing), and every
+``WINDOW``-th line, and the last, as a JetStream publish whose acknowledgement comes once the
+stream has stored it and, one connection keeping its order, every line before it. So at most
+two windows are unconfirmed, and each acknowledgement's stream sequence tells how many were
+stored since the one before: fewer than were sent (a stream refusing messages, at its limits)
+fails the publish with the count. The count returned is of lines the stream confirmed.
 """
 
 from __future__ import annotations
@@ -18,10 +25,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from nats.js import JetStreamContext
+
 from cardpilot.domain import progress
 from cardpilot.stream.broker import Broker, connect, ensure_streams
 
-# Messages published and not yet confirmed by the stream, at most.
+# Lines published between two confirmed by the stream.
 WINDOW = 2_000
 # A paced publisher checks the clock every this many messages.
 PACE_STEP = 25
@@ -29,6 +38,10 @@ PACE_STEP = 25
 
 class EventFileError(ValueError):
     """A file that cannot be read as events: names the file and what is wrong."""
+
+
+class PublishError(RuntimeError):
+    """The stream stored fewer lines than were published: says how many."""
 
 
 @dataclass(slots=True)
@@ -99,6 +112,44 @@ class Pace:
             await asyncio.sleep(ahead)
 
 
+class Checkpoints:
+    """The lines sent since the last confirmed one, and the confirmations still awaited."""
+
+    def __init__(self, js: JetStreamContext, subject: str) -> None:
+        self.js, self.subject = js, subject
+        self.sent = 0  # lines sent since the last checkpoint
+        self.confirmed = 0
+        self.last_seq: int | None = None
+        self.pending: tuple[asyncio.Future[Any], int] | None = None
+
+    def due(self) -> bool:
+        """Whether the next line goes out confirmed: the first, and one a window."""
+        first = self.last_seq is None and self.pending is None
+        return first or self.sent + 1 >= WINDOW
+
+    async def send(self, line: bytes) -> None:
+        """``line`` as a confirmed JetStream publish; waits for the one before it."""
+        future = await self.js.publish_async(self.subject, line)
+        await self.settle()
+        self.pending, self.sent = (future, self.sent + 1), 0
+
+    async def settle(self) -> None:
+        if self.pending is None:
+            return
+        future, lines = self.pending
+        self.pending = None
+        ack = await future
+        if self.last_seq is not None and ack.seq - self.last_seq < lines:
+            stored = ack.seq - self.last_seq
+            raise PublishError(
+                f"the stream stored {stored} of {lines} lines published "
+                f"(after {self.confirmed} confirmed); is it at its limits?"
+            )
+        self.last_seq = ack.seq
+        self.confirmed += lines
+        progress.advance(lines)
+
+
 async def publish_lines(broker: Broker, lines: Iterator[bytes], rate: float = 0.0) -> PublishCounts:
     """Publish ``lines`` in order (at most ``rate`` a second); returns what the stream
     confirmed."""
@@ -107,22 +158,26 @@ async def publish_lines(broker: Broker, lines: Iterator[bytes], rate: float = 0.
     nc, js = await connect(broker)
     try:
         await ensure_streams(js, broker)
-        pending: list[asyncio.Future[Any]] = []
+        marks = Checkpoints(js, broker.subject)
         pace = Pace(rate)
+        subject = broker.subject
+        held: bytes | None = None  # one line behind: the last goes out confirmed
         for line in lines:
             if not line.strip():
                 counts.skipped_blank += 1
                 continue
-            pending.append(await js.publish_async(broker.subject, line))
-            await pace.tick()
-            if len(pending) >= WINDOW:
-                await asyncio.gather(*pending)
-                counts.published += len(pending)
-                progress.advance(len(pending))
-                pending = []
-        await asyncio.gather(*pending)
-        counts.published += len(pending)
-        progress.advance(len(pending))
+            if held is not None:
+                if marks.due():
+                    await marks.send(held)
+                else:
+                    await nc.publish(subject, held)
+                    marks.sent += 1
+                await pace.tick()
+            held = line
+        if held is not None:
+            await marks.send(held)
+        await marks.settle()
+        counts.published = marks.confirmed
     finally:
         await nc.close()
     counts.seconds = round(asyncio.get_running_loop().time() - started, 3)

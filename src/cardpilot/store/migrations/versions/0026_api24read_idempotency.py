@@ -2,8 +2,8 @@
 ``Idempotency-Key``: the request's fingerprint and, once answered with success, the answer that
 a retry with the same key gets again).
 
-Revision ID: 0025_api24read_idempotency
-Revises: 0024_exp26_experiments
+Revision ID: 0026_api24read_idempotency
+Revises: 0025_ev23fold_feature_columns
 Create Date: 2026-12-05 20:30:00
 """
 
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0025_api24read_idempotency"
-down_revision: str | None = "0024_exp26_experiments"
+revision: str = "0026_api24read_idempotency"
+down_revision: str | None = "0025_ev23fold_feature_columns"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
