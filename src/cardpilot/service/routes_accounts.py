@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Path, Query, Request, Response
@@ -37,6 +38,7 @@ AsOf = Annotated[
     Query(description="The day (YYYY-MM-DD); default: the day after the store's latest cycle"),
 ]
 Json = dict[str, Any]
+T = TypeVar("T")
 
 
 class AccountSummary(BaseModel):
@@ -117,22 +119,43 @@ async def show_account(
     return ConventionResponse(story)
 
 
-@router.post("/{account_id}/score", response_model=Json)
-def score(request: Request, who: CallerDep, account_id: AccountId, as_of: AsOf = None) -> Json:
-    """The account's score, PD and reasons, as the review scores it on ``as_of``."""
-    state = state_of(request)
+async def _on_worker(state: ServiceState, work: Callable[..., T], *args: Any) -> T:
+    """``work(*args)``, a read and the decision code over it: on the worker's event loop on
+    SQLite, as the account read (CPU only: a hop to the pool costs more, and a backlog's pool
+    threads contend for the GIL), once the worker's start-up read of the default day is done
+    (a request before it would wait seconds for that scan holding the loop); on the thread
+    pool otherwise, and on PostgreSQL, where a read waits on the server."""
+    if state.reads_on_loop and state.warmed.is_set():
+        return work(*args)
+    return await run_in_threadpool(work, *args)
+
+
+def _score(state: ServiceState, account_id: str, as_of: dt.date | None) -> Json:
     day = as_of or state.default_as_of()
     return decisions.score_json(decisions.score_account(state, account_id, day), day)
 
 
+@router.post("/{account_id}/score", response_model=Json)
+async def score(
+    request: Request, who: CallerDep, account_id: AccountId, as_of: AsOf = None
+) -> Json:
+    """The account's score, PD and reasons, as the review scores it on ``as_of``."""
+    state = state_of(request)
+    return await _on_worker(state, _score, state, account_id, as_of)
+
+
 @router.post("/{account_id}/decision/preview", response_model=Json)
-def preview(
+async def preview(
     request: Request, who: CallerDep, account_id: AccountId, body: DecisionRequest | None = None
 ) -> Response:
     """The limit decision the review would make now; nothing is stored (a dry run)."""
     state = state_of(request)
+    return FiguresResponse(await _on_worker(state, _preview, state, account_id, body))
+
+
+def _preview(state: ServiceState, account_id: str, body: DecisionRequest | None) -> Json:
     day = (body.as_of if body else None) or state.default_as_of()
-    return FiguresResponse(decisions.preview_decision(state, account_id, day))
+    return decisions.preview_decision(state, account_id, day)
 
 
 @router.post(
@@ -160,11 +183,12 @@ def commit(
 
 
 @router.get("/{account_id}/explanation", response_model=Json)
-def explanation(request: Request, who: CallerDep, account_id: AccountId) -> Json:
+async def explanation(request: Request, who: CallerDep, account_id: AccountId) -> Json:
     """The whole explanation of the account's latest limit decision (``review explain``)."""
     state = state_of(request)
+    scorer = state.require_scorer()
     try:
-        return explain_account(state.db, account_id, state.require_scorer(), state.policy)
+        return await _on_worker(state, explain_account, state.db, account_id, scorer, state.policy)
     except ExplainError as exc:
         status = 404 if "not in the store" in str(exc) else 409
         raise ApiError(status, str(exc)) from None
