@@ -122,10 +122,11 @@ async def show_account(
 async def _on_worker(state: ServiceState, work: Callable[..., T], *args: Any) -> T:
     """``work(*args)``, a read and the decision code over it: on the worker's event loop on
     SQLite, as the account read (CPU only: a hop to the pool costs more, and a backlog's pool
-    threads contend for the GIL), once the worker's start-up read of the default day is done
-    (a request before it would wait seconds for that scan holding the loop); on the thread
-    pool otherwise, and on PostgreSQL, where a read waits on the server."""
-    if state.reads_on_loop and state.warmed.is_set():
+    threads contend for the GIL), while the worker holds the default day (before its start-up
+    read, or once its small cache was cleared, a request would scan the statements for the day,
+    a second or so, holding the loop); on the thread pool otherwise, and on PostgreSQL, where a
+    read waits on the server."""
+    if state.reads_on_loop and "default_as_of" in state.cache.entries:
         return work(*args)
     return await run_in_threadpool(work, *args)
 
