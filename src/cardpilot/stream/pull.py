@@ -82,13 +82,13 @@ class PullBatches:
     def _take(self, batch: int) -> list[Msg]:
         return [self.received.popleft() for _ in range(min(batch, len(self.received)))]
 
-    async def fetch(self, batch: int, timeout: float) -> list[Msg]:
-        """Up to ``batch`` messages in stream order: what the consumer has now, else the first
-        to come within ``timeout`` (none: an empty list)."""
+    async def fetch(self, batch: int, timeout: float, wait: bool = True) -> list[Msg]:
+        """Up to ``batch`` messages in stream order: what the consumer has now, else (``wait``)
+        the first to come within ``timeout`` (none: an empty list)."""
         if not self.received:
             await self._ask(batch, None)
             await self._until(batch, timeout)
-        if not self.received:
+        if not self.received and wait:
             await self._ask(batch, timeout)
             await self._until(1, timeout)
         return self._take(batch)
