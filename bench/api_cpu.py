@@ -9,6 +9,11 @@ routing, the API-key check, the middleware and the JSON are all in the figure) f
 (``POST /v1/accounts/{id}/decision/preview``) and the account read (``GET /v1/accounts/{id}``).
 Prints one JSON object per endpoint: CPU ms per request (process time) and wall ms per request.
 ``--profile FILE``: a cProfile of the whole run (``python -m pstats FILE``).
+
+``--served``: the same requests, one at a time on one keep-alive connection, to ``cardpilot
+serve --workers N`` (uvicorn: its HTTP parser and event loop included, the client not): the CPU
+milliseconds per request are the server processes' own (``/proc``), the figure the latency
+targets rest on, since the load generator's share of the cores is its own.
 """
 
 from __future__ import annotations
@@ -29,10 +34,10 @@ os.environ.setdefault("POLARS_MAX_THREADS", "1")  # as cardpilot serve sets it
 import httpx
 
 
-def _accounts(state: Any, n: int, seed: int) -> list[str]:
+def _accounts(db: Any, n: int, seed: int) -> list[str]:
     from sqlalchemy import text
 
-    with state.db.connect() as conn:
+    with db.connect() as conn:
         top = conn.execute(text("SELECT MAX(rowid) FROM accounts")).scalar_one()
         rng = random.Random(seed)
         out: list[str] = []
@@ -62,6 +67,72 @@ async def _run(app: Any, key: str, ids: list[str], method: str, path: str) -> li
     return statuses
 
 
+PLANS = (
+    ("decide", "POST", "/v1/accounts/{id}/decision/preview"),
+    ("account", "GET", "/v1/accounts/{id}"),
+)
+
+
+async def _one_by_one(port: int, requests: list[bytes]) -> list[int]:
+    from bench_api import Connection  # bench/ is the script's own folder, first on sys.path
+
+    conn = await Connection.open("127.0.0.1", port)
+    try:
+        return [await conn.request(raw) for raw in requests]
+    finally:
+        conn.close()
+
+
+def served(args: argparse.Namespace) -> int:
+    """``--served``: see the module's documentation."""
+    import socket
+    import subprocess
+
+    from bench_api import CLI, _raw, _wait_ready, tree_cpu_seconds
+    from cardpilot.policy.permissions import load_permissions
+    from cardpilot.service.callers import create_key
+    from cardpilot.store.db import make_engine
+
+    db = make_engine(args.database)
+    _, key = create_key(db, load_permissions(None), "api-cpu", "admin")
+    ids = _accounts(db, args.requests + args.warmup, 24)
+    db.dispose()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = subprocess.Popen(
+        [str(CLI), "serve", "--port", str(port), "--workers", str(args.workers),
+         "--database", args.database, "--model", args.model],
+    )  # fmt: skip
+    try:
+        _wait_ready(f"http://127.0.0.1:{port}", server)
+        for name, method, path in PLANS:
+            if args.only and name != args.only:
+                continue
+            body = b"{}" if method == "POST" else b""
+            raws = [_raw(method, path.format(id=i), key, body) for i in ids]
+            asyncio.run(_one_by_one(port, raws[: args.warmup]))
+            cpu, wall = tree_cpu_seconds(server.pid), time.perf_counter()
+            statuses = asyncio.run(_one_by_one(port, raws[args.warmup :]))
+            cpu, wall = tree_cpu_seconds(server.pid) - cpu, time.perf_counter() - wall
+            n = len(statuses)
+            line = {
+                "bench": "api_cpu_served",
+                "endpoint": f"{method} {path.replace('{id}', '{account_id}')}",
+                "workers": args.workers,
+                "requests": n,
+                "server_cpu_ms_per_request": round(cpu * 1000 / n, 3),
+                "wall_ms_per_request": round(wall * 1000 / n, 2),
+                "statuses": {str(s): statuses.count(s) for s in sorted(set(statuses))},
+                "loadavg": [round(x, 2) for x in os.getloadavg()],
+            }
+            print(json.dumps(line), flush=True)
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database", required=True)
@@ -70,7 +141,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=20)
     parser.add_argument("--profile", default=None)
     parser.add_argument("--only", choices=("decide", "account"), default=None)
+    parser.add_argument("--served", action="store_true", help="Through cardpilot serve.")
+    parser.add_argument("--workers", type=int, default=1, help="With --served.")
     args = parser.parse_args(argv)
+    if args.served:
+        return served(args)
 
     from cardpilot.config import get_settings
     from cardpilot.service.app import create_app
@@ -83,13 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     app = create_app(config, state)
     state.warmed.wait(600)
     _, key = create_key(state.db, state.matrix, "api-cpu", "admin")
-    ids = _accounts(state, args.requests + args.warmup, 24)
-    plans = (
-        ("decide", "POST", "/v1/accounts/{id}/decision/preview"),
-        ("account", "GET", "/v1/accounts/{id}"),
-    )
+    ids = _accounts(state.db, args.requests + args.warmup, 24)
     profiler = cProfile.Profile() if args.profile else None
-    for name, method, path in plans:
+    for name, method, path in PLANS:
         if args.only and name != args.only:
             continue
         asyncio.run(_run(app, key, ids[: args.warmup], method, path))

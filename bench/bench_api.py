@@ -18,6 +18,10 @@ steady request rate, against ``cardpilot serve`` with a 1M-account store.
 
 Prints one JSON object per endpoint (bench, endpoint, rate_rps, requests, p50_ms, p99_ms,
 errors, and the machine's load beside them) and writes them to ``bench/results/api.json``.
+Beside the latencies, which a busy shared machine moves, each line has the CPU milliseconds
+per request of the server's processes (``server_cpu_ms_per_request``, the supervisor and its
+workers, read from ``/proc``) and of the generator itself (``generator_cpu_ms_per_request``):
+both share the cores, and neither moves with the machine's other load.
 """
 
 from __future__ import annotations
@@ -184,13 +188,40 @@ def _loadavg() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of process ``pid`` and of its children (Linux ``/proc``)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(entry.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's id
+            total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _event_loop_run(coroutine: Any) -> Any:
+    """uvloop where installed (uvicorn's standard extra brings it): the generator shares the
+    server's cores, and uvloop's streams cost it a fraction of asyncio's own."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coroutine)
+    return uvloop.run(coroutine)
+
+
 def _run(
-    name: str, endpoint: str, port: int, requests: list[bytes], rate: float, args: Any
+    name: str, endpoint: str, server: int, requests: list[bytes], rate: float, args: Any
 ) -> dict[str, Any]:
     warmup = int(WARMUP_SECONDS * rate)
     load_before = _loadavg()
     started = time.perf_counter()
-    tally = asyncio.run(open_loop(port, requests, rate, warmup))
+    own, served = time.process_time(), tree_cpu_seconds(server)
+    tally = _event_loop_run(open_loop(args.port, requests, rate, warmup))
+    own, served = time.process_time() - own, tree_cpu_seconds(server) - served
     seconds = time.perf_counter() - started
     p99 = _quantile(tally.latencies, 0.99)
     return {
@@ -205,6 +236,9 @@ def _run(
         "unanswered": tally.unanswered,
         "statuses": {str(k): v for k, v in sorted(tally.statuses.items())},
         "achieved_rps": round(len(requests) / seconds, 1),
+        # Warm-up requests included: they cost the same.
+        "server_cpu_ms_per_request": round(served * 1000 / len(requests), 3),
+        "generator_cpu_ms_per_request": round(own * 1000 / len(requests), 3),
         "target_p99_ms": TARGETS_MS[name],
         "meets_target": p99 <= TARGETS_MS[name] and tally.errors == 0,
         "accounts": args.accounts,
@@ -264,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
                 method, template = endpoint.split(" ")
                 body = b"{}" if method == "POST" else b""
                 requests = [_raw(method, template.format(id=i), key, body) for i in ids]
-                line = _run(name, endpoint, args.port, requests, rate, args)
+                line = _run(name, endpoint, server.pid, requests, rate, args)
                 line["speed_probe_cpu_s"] = probe
                 print(json.dumps(line), flush=True)
                 lines.append(line)

@@ -1,15 +1,23 @@
 """The consumer's CPU time per event, in process and without the broker.
 
     python bench/replay_events.py [--events 20000] [--accounts 2000] [--batch 2000]
-                                  [--store sqlite|postgresql] [--profile 25]
+                                  [--store sqlite|postgresql] [--online-model] [--profile 25]
 
 A synthetic month (``events.synthetic``, with duplicates, swaps, held-back and malformed lines)
 is handed batch by batch to the consumer's store side (``stream.consumer.Intake.process``: parse,
 order, ledger postings, receipts, features, the early-warning rules with the shipped
 warning.yaml on accounts holding a score), as the consumer does after each fetch. Prints one JSON
-line: ``events``, ``cpu_s``, ``cpu_us_per_event``, ``wall_s``, ``interventions`` and the intake's
-digests; with ``--profile N`` the N functions of most cumulative time go to stderr. The CPU
-time is this process's own (SQLite runs in it; PostgreSQL's server time is not counted).
+line: ``events``, ``cpu_s``, ``cpu_us_per_event``, ``wall_s``, ``interventions``,
+``online_score_cpu_us_per_event`` (the online scoring's own share; null without
+``--online-model``), ``model_trees`` and the intake's digests; with ``--profile N`` the N
+functions of most cumulative time go to stderr. The CPU time is this process's own (SQLite
+runs in it; PostgreSQL's server time is not counted).
+
+``--online-model gbm|scorecard``: each account also gets six monthly statements before the
+month, and the consumer scores every event's account with an early-warning model of that family
+(``stream.online_scores``; fitted here on the store's own features with made-up labels, the
+GBM with ``--model-trees`` trees, 1,500 by default, about the registered one's size: the cost
+is what is measured, not the ranking) instead of reading the stored scores.
 """
 
 from __future__ import annotations
@@ -25,6 +33,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
@@ -34,6 +43,7 @@ from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
 from cardpilot.store.events import intake_digests
 from cardpilot.store.warning_interventions import insert_scores
 from cardpilot.stream.consumer import Intake
+from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.policy import load_warning_policy
 from event_stores import account_store, create_pg_database, drop_pg_database
 
@@ -71,8 +81,104 @@ def replay_lines(accounts: list[str], events: int) -> list[bytes]:
     return with_faults(month, Faults(duplicates=0.01, swaps=0.02, held_back=5, malformed=3))
 
 
-def replay(engine: Engine, lines: list[bytes], batch: int) -> dict[str, object]:
-    intake = Intake(engine, load_events_policy(), TZ, load_warning_policy())
+MONTHS_BEFORE = 6
+
+
+def add_statements(engine: Engine, accounts: list[str]) -> None:
+    """Six monthly statements per account before the synthetic month (deterministic)."""
+    from cardpilot.store.models import Statement
+
+    rows = []
+    for n, a in enumerate(accounts):
+        for m in range(MONTHS_BEFORE):
+            cycle = dt.date(2026, 5 + m, 1)
+            balance = 50_000 + (n * 7_919 + m * 31_337) % 600_000
+            rows.append(
+                {
+                    "account_id": a,
+                    "cycle_date": cycle,
+                    "due_date": cycle + dt.timedelta(days=20),
+                    "credit_limit_minor": 1_000_000,
+                    "statement_balance_minor": balance,
+                    "minimum_due_minor": balance // 10,
+                    "amount_paid_minor": (balance // 10) * (1 + (n + m) % 4),
+                    "repayment_status": 0,
+                    "days_past_due": 0,
+                }
+            )
+    with engine.begin() as conn:
+        conn.execute(Statement.__table__.insert(), rows)
+
+
+def online_model(engine: Engine, family: str, rounds: int) -> object:
+    """An early-warning model on the store's features as of the month's start (made-up
+    labels): a scorecard, or a GBM of ``rounds`` trees."""
+    import numpy as np
+
+    from cardpilot.scoring.features import CATEGORICAL_FEATURES
+    from cardpilot.scoring.gbm import GbmParams, fit_gbm
+    from cardpilot.store.frames import read_portfolio_frames
+    from cardpilot.warning.features import WARNING_FEATURES, warning_features
+
+    features = warning_features(read_portfolio_frames(engine), dt.date(2026, 11, 1))
+    rng = np.random.default_rng(3)
+    risk = features["utilisation_latest"].fill_null(0).to_numpy() + rng.normal(
+        0, 0.2, features.height
+    )
+    y = (risk > np.quantile(risk, 0.8)).astype(np.int8)
+    params = GbmParams(folds=2, n_seeds=1, min_child_samples=20, derived=(), exclude=())
+    names = [
+        c
+        for c in WARNING_FEATURES
+        if c not in CATEGORICAL_FEATURES and features[c].null_count() < features.height
+    ]
+    if family == "scorecard":
+        from cardpilot.scoring.scorecard import fit_scorecard
+
+        return fit_scorecard(features, y, names, version="warning-scorecard-replay")[0]
+    model, _ = fit_gbm(features, y, names, params, version="warning-gbm-replay")
+    # Made-up labels stop the rounds early; the registered model (seven leaves, about 500
+    # rounds at the shipped learning rate, three seeds in one file) is far larger, and its
+    # size is what a row's prediction costs: a booster of that size takes the fitted one's
+    # place.
+    import lightgbm as lgb
+
+    settings = {"objective": "binary", "num_leaves": 7, "learning_rate": 0.05, "verbose": -1}
+    settings |= {"min_data_in_leaf": 20, "seed": 7, "num_threads": 2}
+    data = lgb.Dataset(features.select(model.features).to_numpy(), y)
+    model.booster = lgb.train(settings, data, num_boost_round=rounds)
+    return model
+
+
+def _trees(scorer: OnlineScorer | None) -> int | None:
+    booster = getattr(getattr(scorer, "model", None), "booster", None)
+    return None if booster is None else int(booster.num_trees())
+
+
+class TimedScorer(OnlineScorer):
+    """The consumer's scorer, counting the CPU time its scoring takes."""
+
+    cpu_s = 0.0
+
+    def rescore(self, conn: Any, rows: Any) -> Any:
+        started = time.process_time()
+        try:
+            return super().rescore(conn, rows)
+        finally:
+            self.cpu_s += time.process_time() - started
+
+    def reasons_for(self, rows: Any) -> Any:
+        started = time.process_time()
+        try:
+            return super().reasons_for(rows)
+        finally:
+            self.cpu_s += time.process_time() - started
+
+
+def replay(
+    engine: Engine, lines: list[bytes], batch: int, scorer: TimedScorer | None = None
+) -> dict[str, object]:
+    intake = Intake(engine, load_events_policy(), TZ, load_warning_policy(), scorer)
     cpu, wall = time.process_time(), time.perf_counter()
     fired = 0
     for start in range(0, len(lines), batch):
@@ -87,6 +193,10 @@ def replay(engine: Engine, lines: list[bytes], batch: int) -> dict[str, object]:
         "cpu_us_per_event": round(cpu / len(lines) * 1e6, 1),
         "wall_s": round(wall, 3),
         "interventions": fired,
+        "online_score_cpu_us_per_event": (
+            None if scorer is None else round(scorer.cpu_s / len(lines) * 1e6, 1)
+        ),
+        "model_trees": _trees(scorer),
         "digests": digests,
     }
 
@@ -100,6 +210,15 @@ def main() -> None:
     parser.add_argument(
         "--high-every", type=int, default=10, help="every Nth account scores high (0: no scores)"
     )
+    parser.add_argument(
+        "--online-model",
+        choices=("gbm", "scorecard"),
+        default=None,
+        help="statements per account and a warning model of this family scoring online",
+    )
+    parser.add_argument(
+        "--model-trees", type=int, default=1500, help="trees of the --online-model GBM"
+    )
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
     args = parser.parse_args()
     accounts = [f"B{i:07d}" for i in range(1, args.accounts + 1)]
@@ -112,10 +231,14 @@ def main() -> None:
             url, pg_name = create_pg_database("replay_events")
         try:
             engine = replay_store(url, accounts, args.high_every)
+            scorer = None
+            if args.online_model:
+                add_statements(engine, accounts)
+                scorer = TimedScorer(online_model(engine, args.online_model, args.model_trees))
             profile = cProfile.Profile(time.process_time) if args.profile else None
             if profile:
                 profile.enable()
-            result = replay(engine, lines, args.batch)
+            result = replay(engine, lines, args.batch, scorer)
             if profile:
                 profile.disable()
                 text = io.StringIO()
@@ -128,7 +251,8 @@ def main() -> None:
             if pg_name:
                 drop_pg_database(pg_name)
     threads = os.environ.get("POLARS_MAX_THREADS")
-    print(json.dumps({"store": args.store, "polars_threads": threads, **result}), flush=True)
+    head = {"store": args.store, "online_model": args.online_model, "polars_threads": threads}
+    print(json.dumps({**head, **result}), flush=True)
 
 
 if __name__ == "__main__":

@@ -105,7 +105,12 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session")
 def store_templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StoreTemplates]:
-    templates = StoreTemplates(tmp_path_factory.mktemp("store-templates"), _admin_url())
+    # The workers of one pytest-xdist run share the parent of their temporary folders (that
+    # run's own): the SQLite templates built there are built once for all of them.
+    shared = None
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = tmp_path_factory.getbasetemp().parent / "store-templates"
+    templates = StoreTemplates(tmp_path_factory.mktemp("store-templates"), _admin_url(), shared)
     yield templates
     templates.close()
 
@@ -200,12 +205,19 @@ def uci_reviewed_copy(
 
 
 @pytest.fixture(scope="session")
-def uci_training(uci_path: Path):  # type: ignore[no-untyped-def]
+def uci_read(uci_path: Path):  # type: ignore[no-untyped-def]
+    """The UCI file as ``cardpilot.ingest.uci.read_uci`` reads it (frames and labels), read
+    once per session; its frames are shared, so a test derives new ones rather than mutating."""
     from cardpilot.ingest.uci import read_uci
+
+    return read_uci(uci_path)
+
+
+@pytest.fixture(scope="session")
+def uci_training(uci_read):  # type: ignore[no-untyped-def]
     from cardpilot.scoring.training import training_data
 
-    read = read_uci(uci_path)
-    return training_data(read, read.labels)
+    return training_data(uci_read, uci_read.labels)
 
 
 @pytest.fixture(scope="session")

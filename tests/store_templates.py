@@ -2,17 +2,20 @@
 
 Building a store (importing a portfolio, say) costs seconds each time; a copy costs a moment. A
 SQLite template is a folder (the store file, its write-ahead log and the home's key files)
-copied whole into the test's own folder. A PostgreSQL template is a database on the loopback
-server, copied by the server itself (``CREATE DATABASE ... TEMPLATE``); each copy is dropped
-when its test ends, the templates when the session does.
+copied whole into the test's own folder; the pytest-xdist workers of one run share them (the
+first to need one builds it, under a lock, the others wait for it and copy). A PostgreSQL
+template is a database on the loopback server, copied by the server itself (``CREATE DATABASE
+... TEMPLATE``); each copy is dropped when its test ends, the templates when the session does.
 """
 
 from __future__ import annotations
 
+import fcntl
 import itertools
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy.engine import URL
@@ -33,24 +36,45 @@ def _sqlalchemy(url: URL, database: str) -> str:
     )
 
 
-class StoreTemplates:
-    """The session's templates, under ``root`` (one folder each); PostgreSQL databases are
-    made and dropped through ``admin`` (the server's maintenance database: the session's own
-    database may be gone when the templates are dropped)."""
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``path`` (made if absent) against the other processes."""
+    with path.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
-    def __init__(self, root: Path, admin: URL) -> None:
+
+class StoreTemplates:
+    """The session's templates, under ``root`` (one folder each), the SQLite ones under
+    ``shared`` when given (a folder the run's workers share); PostgreSQL databases are made and
+    dropped through ``admin`` (the server's maintenance database: the session's own database may
+    be gone when the templates are dropped)."""
+
+    def __init__(self, root: Path, admin: URL, shared: Path | None = None) -> None:
         self.root = root
+        self.shared = shared or root
         self.admin = _libpq(admin)
         self._sqlite: set[str] = set()
         self._postgres: dict[str, str] = {}  # name → template database
         self._numbers = itertools.count(1)
 
     def sqlite_copy(self, name: str, build: Build, home: Path) -> str:
-        """A copy of template ``name`` (built by ``build`` the first time) in ``home``: the
-        store is ``home/store.db``; the home's other files (its keys) come along."""
-        template = self._home(name, "sqlite")
+        """A copy of template ``name`` (built by ``build`` by the first process that needs
+        it) in ``home``: the store is ``home/store.db``; the home's other files (its keys)
+        come along."""
+        template = self._folder(self.shared / "sqlite", name)
         if name not in self._sqlite:
-            build(f"sqlite:///{template / 'store.db'}", template)
+            built = template.with_name(f"{name}.built")
+            with _locked(template.with_name(f"{name}.lock")):
+                if not built.exists():
+                    # A build that failed part way left its files: start from an empty folder.
+                    shutil.rmtree(template)
+                    template.mkdir()
+                    build(f"sqlite:///{template / 'store.db'}", template)
+                    built.touch()
             self._sqlite.add(name)
         shutil.copytree(template, home, dirs_exist_ok=True)
         return f"sqlite:///{home / 'store.db'}"
@@ -100,8 +124,12 @@ class StoreTemplates:
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     def _home(self, name: str, kind: str) -> Path:
+        return self._folder(self.root / kind, name)
+
+    @staticmethod
+    def _folder(parent: Path, name: str) -> Path:
         if not _NAME.match(name):
             raise ValueError(f"a template's name is a short identifier, not {name!r}")
-        folder = self.root / kind / name
+        folder = parent / name
         folder.mkdir(parents=True, exist_ok=True)
         return folder

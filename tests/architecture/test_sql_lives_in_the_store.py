@@ -85,3 +85,22 @@ def test_the_check_finds_statements_in_plain_and_formatted_strings(tmp_path: Pat
         encoding="utf-8",
     )
     assert [line for line, _ in sql_statements(module)] == [1, 2, 3, 5]
+
+
+def test_prose_and_frame_code_that_read_like_sql_are_not_statements(tmp_path: Path) -> None:
+    """What once passed for SQL in policy/calibration.py, scoring/registry.py and
+    scoring/scorecard.py is none: docstrings opening with a SQL verb in sentence case ("Copy the
+    policy folder ...", "Copy a model directory in ...") and polars' ``frame.select(...)``. Only
+    a keyword in capitals opens a statement, so they are not flagged, and SQL in capitals is."""
+    module = tmp_path / "sample.py"
+    module.write_text(
+        'def calibrate():\n    """Copy the policy folder ``source`` to ``out``."""\n'
+        'def register():\n    """Copy a model directory in; the first version wins."""\n'
+        "table = frame.select(list(SCHEMA))\n"
+        'report = {"selected": kept, "note": "Update the limits, then delete the draft"}\n'
+        'q = "COPY accounts FROM STDIN"\n',
+        encoding="utf-8",
+    )
+    assert [line for line, _ in sql_statements(module)] == [7]
+    for name in ("policy/calibration.py", "scoring/registry.py", "scoring/scorecard.py"):
+        assert sql_statements(SRC / name) == [], name

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from store_templates import StoreTemplates
+
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "models"
 APPLICATION_MODEL = FIXTURES / "application-scorecard"
 UCI_MODEL = FIXTURES / "uci-scorecard"
@@ -62,16 +64,18 @@ def portfolio_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def portfolio_store(portfolio_dir: Path, tmp_path: Path) -> str:
-    """A SQLite store with the synthetic portfolio imported."""
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
+def portfolio_store(portfolio_dir: Path, store_templates: StoreTemplates, tmp_path: Path) -> str:
+    """A SQLite store with the synthetic portfolio imported: a copy of the import made once
+    per run, its keys in ``tmp_path`` as if the test had imported it."""
 
-    url = f"sqlite:///{tmp_path / 'portfolio.db'}"
-    import_portfolio(
-        portfolio_dir, layout="generic", database_url=url, settings=Settings(home=tmp_path)
-    )
-    return url
+    def build(url: str, home: Path) -> None:
+        from cardpilot.config import Settings
+        from cardpilot.jobs.importing import import_portfolio
+
+        settings = Settings(home=home)
+        import_portfolio(portfolio_dir, layout="generic", database_url=url, settings=settings)
+
+    return store_templates.sqlite_copy("customer", build, tmp_path)
 
 
 @pytest.fixture(scope="session")

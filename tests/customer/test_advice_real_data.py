@@ -27,10 +27,8 @@ ACCOUNTS = 1_000
 
 
 @pytest.fixture(scope="module")
-def sample(uci_path: Path) -> SimFrames:
-    from cardpilot.ingest.uci import read_uci
-
-    read = read_uci(uci_path)
+def sample(uci_read) -> SimFrames:  # type: ignore[no-untyped-def]
+    read = uci_read
     ids = read.accounts.get_column("account_id").sort().head(ACCOUNTS)
     keep = pl.col("account_id").is_in(ids.implode())
     accounts = read.accounts.filter(keep)

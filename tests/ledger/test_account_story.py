@@ -12,6 +12,7 @@ import pytest
 from cardpilot.accounts.story import STORY_KEYS, account_story
 from cardpilot.cli.output import envelope_data
 from cardpilot.config import Settings
+from cardpilot.domain.figures import json_value
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.ledger.postings import Kind, Posting, Source
 from cardpilot.privacy import FieldCipher
@@ -148,18 +149,21 @@ def _records(url: str) -> None:
     engine.dispose()
 
 
-@pytest.fixture
-def story_store(store_url: str, tmp_path: Path) -> tuple[str, Settings]:
-    folder = write_folder(tmp_path / "portfolio", TABLES)
-    settings = Settings(home=tmp_path / "home")
+def _build(url: str, folder: Path, settings: Settings) -> None:
     import_portfolio(
-        folder,
+        write_folder(folder, TABLES),
         layout="generic",
-        database_url=store_url,
+        database_url=url,
         settings=settings,
         today=dt.date(2025, 3, 5),
     )
-    _records(store_url)
+    _records(url)
+
+
+@pytest.fixture
+def story_store(store_url: str, tmp_path: Path) -> tuple[str, Settings]:
+    settings = Settings(home=tmp_path / "home")
+    _build(store_url, tmp_path / "portfolio", settings)
     return store_url, settings
 
 
@@ -205,6 +209,29 @@ def test_the_story_holds_every_part_with_personal_data_masked(
     assert plan["instalments"][0] == {"due_date": "2025-04-20", "amount": "100.00"}
     assert [f["rule"] for f in story["watch_flags"]] == ["utilisation_jump"]  # type: ignore[attr-defined,union-attr]
     assert [c["type"] for c in story["contacts"]] == ["limit_increase", "contact"]  # type: ignore[attr-defined,union-attr]
+
+
+def test_the_story_is_built_in_the_json_convention_so_it_is_sent_as_it_is(
+    story_store: tuple[str, Settings],
+) -> None:
+    story = _story(*story_store, dt.date(2025, 3, 31))
+    assert story is not None
+    assert json_value(story) == story
+    assert story["plans"][0]["waiver_share"] == "0.500000"  # type: ignore[index]
+
+
+@pytest.mark.postgres
+def test_a_postgres_store_tells_the_same_story_as_sqlite(
+    postgres_store_url: str, tmp_path: Path
+) -> None:
+    settings = Settings(home=tmp_path / "home")  # one key ring: the same personal data
+    sqlite_url = f"sqlite:///{tmp_path / 'story.db'}"
+    _build(sqlite_url, tmp_path / "sqlite", settings)
+    _build(postgres_store_url, tmp_path / "postgres", settings)
+    for day in (dt.date(2025, 1, 31), dt.date(2025, 3, 31)):
+        on_sqlite = _story(sqlite_url, settings, day)
+        assert on_sqlite is not None
+        assert _story(postgres_store_url, settings, day) == on_sqlite
 
 
 def test_an_earlier_day_tells_only_what_had_happened_by_then(

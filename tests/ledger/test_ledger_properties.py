@@ -10,7 +10,13 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardpilot.ledger.balances import COMPONENTS, balances, money_postings
+from cardpilot.ledger.balances import (
+    COMPONENTS,
+    balance_of,
+    balance_of_rows,
+    balances,
+    money_postings,
+)
 from cardpilot.ledger.invariants import check_postings
 from cardpilot.ledger.postings import (
     Component,
@@ -197,6 +203,17 @@ def test_balances_are_the_sums_of_postings(stories: list[list[tuple[str, int]]])
 
 
 _MEMOS = {Kind.INSTALMENT_DUE, Kind.INSTALMENT_PAID, Kind.STATEMENT_ISSUED}
+
+
+@settings(max_examples=100, deadline=None)
+@given(accounts)
+def test_one_accounts_balance_from_its_rows_equals_the_frames(
+    stories: list[list[tuple[str, int]]],
+) -> None:
+    frame = postings_frame(ledger_of(stories))
+    for account in sorted(set(frame["account_id"])):
+        rows = frame.filter(pl.col("account_id") == account).to_dicts()
+        assert balance_of_rows(rows) == balance_of(frame, account)
 
 
 @settings(max_examples=100, deadline=None)

@@ -45,14 +45,29 @@ SMS_CODING = {"zh-CN": DC_UCS2, "en": DC_GSM7}
 
 # Feature names with an underscore: "age" and "education" are also plain words.
 _NAMES = {f.name for f in FEATURE_DICTIONARY} | set(CONDITIONAL)
-_FEATURES = sorted((n for n in _NAMES if "_" in n), key=len, reverse=True)
-# A model's words: feature names, reason codes, and the bin conditions of the conditional
+_FEATURES = frozenset(n for n in _NAMES if "_" in n)
+_WORDS = re.compile(r"\w+")
+# A model's other words: reason codes, and the bin conditions of the conditional
 # characteristics ("（全额还款或未使用的账户）", "for an account revolving or one month late").
 FORBIDDEN = re.compile(
-    r"\b(" + "|".join(map(re.escape, _FEATURES)) + r")\b|\b(RC|PF)_[A-Z_]+"
+    r"\b(RC|PF)_[A-Z_]+"
     r"|全额还款或未使用的账户|循环信用或逾期一个月的账户|逾期一个月的账户|未逾期两个月以上的账户"
     r"|for an account (that paid|revolving|one month|not two)"
 )
+
+
+def model_word(body: str) -> str | None:
+    """A model's word in ``body``, if any: a feature name standing as a word (a whole run of
+    word characters: what ``\\b(name)\\b`` matches, looked up in a set rather than searched
+    for by one alternation of every name, which is slow over a hundred thousand bodies), or
+    a ``FORBIDDEN`` match."""
+    names = [w for w in _WORDS.findall(body) if w in _FEATURES]
+    if names:
+        return names[0]
+    found = FORBIDDEN.search(body)
+    return found.group(0) if found else None
+
+
 _OUTBOX = text(
     "SELECT o.message_type, o.channel, o.locale, o.body_text, d.action, d.grade,"
     " d.reason_codes FROM notify_outbox o JOIN limit_decisions d"
@@ -74,8 +89,8 @@ def _check_codes(action: str, codes: list[str]) -> None:
 
 
 def _check_body(body: str, channel: str, locale: str, grade_label: str) -> None:
-    found = FORBIDDEN.search(body)
-    assert found is None, (found.group(0) if found else None, body)
+    found = model_word(body)
+    assert found is None, (found, body)
     assert grade_label in body, body
     if channel == "sms":
         assert len(body) <= SMS_MAX[locale], body

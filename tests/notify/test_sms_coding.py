@@ -82,3 +82,11 @@ def test_any_other_text_round_trips_as_ucs2_within_the_limits(text: str) -> None
     assert all(len(p) <= limit and len(p) % 2 == 0 for p in parts)
     for part in parts:
         part.decode("utf-16-be")  # every part whole: no surrogate pair split
+
+
+@given(st.text(alphabet=GSM_BASIC, min_size=161, max_size=600))
+def test_a_long_gsm7_text_of_single_septets_fills_every_part_but_the_last(text: str) -> None:
+    _, parts = split_sms(text)
+    assert [len(p) for p in parts[:-1]] == [153] * (len(parts) - 1)
+    assert 0 < len(parts[-1]) <= 153
+    assert len(parts) == sms_parts(text) == -(-len(text) // 153)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -47,18 +48,14 @@ def model(uci_model_dir: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def treated(model: Any, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def treated(model: Any, uci_store_copy: Callable[[str], tuple[str, Path]]) -> dict[str, Any]:
     from typer.testing import CliRunner
 
     import cardpilot.cli.overdue  # registers the command
     import cardpilot.cli.review
     from cardpilot.cli import app
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
 
-    home = tmp_path_factory.mktemp("uci-overdue")
-    url = f"sqlite:///{home / 'store.db'}"
-    import_portfolio(DATA, layout="uci", database_url=url, settings=Settings(home=home))
+    url, home = uci_store_copy("uci-overdue")
     out = home / "treatments.csv"
     args = ["overdue", "treat", "--as-of", AS_OF.isoformat(), "--policy", str(POLICY)]
     with pytest.MonkeyPatch.context() as mp:

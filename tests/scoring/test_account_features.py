@@ -130,10 +130,8 @@ def test_one_account_features_equal_the_plan_on_generated_histories(history):
     assert differences(fast, plan_row(statements, account, customer, as_of)) == []
 
 
-def test_one_account_features_equal_the_plan_for_3000_real_accounts(uci_path):
-    from cardpilot.ingest.uci import read_uci
-
-    frames = read_uci(uci_path)
+def test_one_account_features_equal_the_plan_for_3000_real_accounts(uci_read):
+    frames = uci_read
     ids = frames.accounts["account_id"].sort().head(3000)
     statements = frames.statements.filter(pl.col("account_id").is_in(ids.implode()))
     accounts = frames.accounts.filter(pl.col("account_id").is_in(ids.implode()))

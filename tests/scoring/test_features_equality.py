@@ -274,10 +274,8 @@ class Frames:
 # --- real and synthetic data -----------------------------------------------------------------
 
 
-def test_uci_real_data(uci_path: Path) -> None:
-    from cardpilot.ingest.uci import read_uci
-
-    frames = read_uci(uci_path)
+def test_uci_real_data(uci_read: PortfolioLike) -> None:
+    frames = uci_read
     latest = frames.statements.get_column("cycle_date").max()
     assert isinstance(latest, dt.date)
     for as_of in (latest, dt.date(2005, 7, 31), dt.date(2005, 5, 31)):

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from cardpilot.config import Settings
+from cardpilot.domain.figures import json_value, rate_from_bp
 
 MODEL = Path(__file__).resolve().parents[1] / "fixtures" / "models" / "uci-scorecard"
 END_CYCLE = dt.date(2026, 10, 31)
@@ -89,3 +90,41 @@ def role_headers(url: str, state) -> dict[str, dict[str, str]]:  # type: ignore[
     _, key = create_key(state.db, state.matrix, "card-platform", "system")
     headers["system"] = {"X-API-Key": key}
     return headers
+
+
+# The decision JSON fields compared with the batch review's row as they are.
+DECISION_FIELDS = ("action", "grade", "segment", "score", "old_limit", "new_limit", "increase")
+
+
+def batch_decision_json(row: dict) -> dict:
+    """A stored or batch decision row as the API's decision JSON gives its compared fields."""
+    bp = row["increase_pct_bp"]
+    return {
+        "action": row["action"],
+        "grade": row["grade"],
+        "segment": row["segment"],
+        "score": row["score"],
+        "old_limit": f"{row['old_limit_minor'] / 100:.2f}",
+        "new_limit": f"{row['new_limit_minor'] / 100:.2f}",
+        "increase": rate_from_bp(bp),
+        "pd": json_value(row["pd"]),
+        "reason_codes": list(row["reason_codes"]),
+        "reason_texts_zh": list(row["reason_texts_zh"]),
+        "reason_texts_en": list(row["reason_texts_en"]),
+        "policy_version": row["policy_version"],
+        "model_version": row["model_version"],
+    }
+
+
+def api_decision_json(decision: dict) -> dict:
+    """The API's decision JSON's compared fields, reasons as the batch row's lists."""
+    out = {k: decision[k] for k in DECISION_FIELDS}
+    out |= {
+        "pd": decision["pd"],
+        "reason_codes": [r["code"] for r in decision["reasons"]],
+        "reason_texts_zh": [r["zh"] for r in decision["reasons"]],
+        "reason_texts_en": [r["en"] for r in decision["reasons"]],
+        "policy_version": decision["policy_version"],
+        "model_version": decision["model_version"],
+    }
+    return out

@@ -12,6 +12,8 @@ from service_support import MODEL, Service, role_headers, seeded_store, start_se
 from serving import running
 from sqlalchemy import text
 
+from cardpilot.notify.reasons import statement_codes, statement_texts
+from cardpilot.service import decisions
 from cardpilot.store.audit import iter_records, verify_chain
 from cardpilot.store.limit_decisions import read_decisions
 
@@ -111,3 +113,18 @@ def test_scoring_one_account_gives_the_score_pd_and_reasons(fresh):
     assert reply.status_code == 200
     assert body["score"] is not None
     assert 0 < float(body["pd"]) < 1
+
+
+def test_a_decision_gives_the_texts_of_score_codes_the_scorecard_does_not_carry(fresh):
+    """A model other than a scorecard names its reason codes as it scores: the decision gives
+    their texts as the batch does, not the bare codes."""
+    state = fresh.state
+    day = state.default_as_of()
+    code = next(c for c in statement_codes() if c not in state.score_texts())
+    row = decisions.score_account(state, fresh.account_id, day).table.row(0, named=True)
+    row |= {"reason_codes": [code], "positive_codes": [code]}
+    decided = decisions.decide_row(state, row, day)
+    assert code in decided["reason_codes"]
+    at = decided["reason_codes"].index(code)
+    assert decided["reason_texts_en"][at] == statement_texts(code)["en"]
+    assert decided["reason_texts_zh"][at] == statement_texts(code)["zh-CN"]

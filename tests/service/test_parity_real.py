@@ -15,11 +15,10 @@ from pathlib import Path
 import httpx
 import polars as pl
 import pytest
-from service_support import MODEL, role_headers
+from service_support import MODEL, api_decision_json, batch_decision_json, role_headers
 from serving import running
 
 from cardpilot.config import Settings
-from cardpilot.domain.figures import json_value, rate_from_bp
 from cardpilot.jobs.importing import import_portfolio
 from cardpilot.jobs.review import review_portfolio
 from cardpilot.policy.loading import load_policy
@@ -34,7 +33,6 @@ POLICY = Path(__file__).resolve().parents[2] / "src" / "cardpilot" / "policies" 
 AS_OF = dt.date(2005, 10, 1)
 ACCOUNTS = 1_000
 COMMITTED = 100
-COMPARED = ("action", "grade", "segment", "score", "old_limit", "new_limit", "increase")
 
 pytestmark = [
     pytest.mark.realdata,
@@ -47,38 +45,6 @@ def _first_rows(path: Path) -> Path:
     lines = DATA.read_text(encoding="utf-8").splitlines(keepends=True)
     path.write_text("".join(lines[: ACCOUNTS + 1]), encoding="utf-8")
     return path
-
-
-def _batch_json(row: dict) -> dict:
-    bp = row["increase_pct_bp"]
-    return {
-        "action": row["action"],
-        "grade": row["grade"],
-        "segment": row["segment"],
-        "score": row["score"],
-        "old_limit": f"{row['old_limit_minor'] / 100:.2f}",
-        "new_limit": f"{row['new_limit_minor'] / 100:.2f}",
-        "increase": rate_from_bp(bp),
-        "pd": json_value(row["pd"]),
-        "reason_codes": list(row["reason_codes"]),
-        "reason_texts_zh": list(row["reason_texts_zh"]),
-        "reason_texts_en": list(row["reason_texts_en"]),
-        "policy_version": row["policy_version"],
-        "model_version": row["model_version"],
-    }
-
-
-def _api_json(decision: dict) -> dict:
-    out = {k: decision[k] for k in COMPARED}
-    out |= {
-        "pd": decision["pd"],
-        "reason_codes": [r["code"] for r in decision["reasons"]],
-        "reason_texts_zh": [r["zh"] for r in decision["reasons"]],
-        "reason_texts_en": [r["en"] for r in decision["reasons"]],
-        "policy_version": decision["policy_version"],
-        "model_version": decision["model_version"],
-    }
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +84,7 @@ def test_the_api_decides_1000_real_accounts_exactly_as_the_batch_review(store):
                     f"/v1/accounts/{account}/decision/preview", json={"as_of": AS_OF.isoformat()}
                 )
                 assert reply.status_code == 200, reply.text
-                api[account] = _api_json(reply.json()["decision"])
+                api[account] = api_decision_json(reply.json()["decision"])
     state.db.dispose()
     batch = _batch_decisions(url)
     assert set(batch) == set(api)
@@ -136,7 +102,7 @@ def _batch_decisions(url: str) -> dict[str, dict]:
     db = make_engine(url)
     try:
         rows = read_decisions(db).iter_rows(named=True)
-        return {r["account_id"]: _batch_json(r) for r in rows}
+        return {r["account_id"]: batch_decision_json(r) for r in rows}
     finally:
         db.dispose()
 
@@ -157,4 +123,4 @@ def _committed_equal_the_batch(
     state.db.dispose()
     assert stored.height == COMMITTED
     for row in stored.iter_rows(named=True):
-        assert _batch_json(row) == batch[row["account_id"]], row["account_id"]
+        assert batch_decision_json(row) == batch[row["account_id"]], row["account_id"]

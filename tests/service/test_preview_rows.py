@@ -1,6 +1,7 @@
 """The preview's one-account way (``store.one_account.account_rows`` scored by
 ``batch.account_scoring``) gives every account of a store the row ``score_chunk`` gives its
-one-account chunk, and ``decide_limits`` the same decision on both: a reviewed synthetic store
+one-account chunk, and the one-row decision (``decide_limit_row``, the service's) the decision
+``decide_limits`` gives the chunk: a reviewed synthetic store
 (limit changes, so the overdue counts since the last change are read), on two days."""
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import polars as pl
 import pytest
 from service_support import END_CYCLE, MODEL, seeded_store
 
-from cardpilot.batch.account_scoring import decision_frame, scored_account_row
+from cardpilot.batch.account_scoring import scored_account_row
 from cardpilot.batch.scoring import reason_codes_of, score_chunk, score_reason_texts
 from cardpilot.policy.catalogue import LIMITS, resolve_policy
-from cardpilot.policy.limits import decide_limits
+from cardpilot.policy.limits import decide_limit_row, decide_limits
 from cardpilot.policy.loading import load_policy
 from cardpilot.scoring.account_score import score_codes
 from cardpilot.scoring.registry import load_model_dir
@@ -61,27 +62,10 @@ def test_every_account_scores_and_decides_as_its_one_account_chunk(store, as_of)
         assert differ == [], (account_id, [(k, row.get(k), expected[k]) for k in differ])
         batch_texts = score_reason_texts(reason_codes_of(table), {})
         batch = decide_limits(table, policy, as_of, reason_texts=batch_texts)
-        one = decide_limits(decision_frame([row], policy), policy, as_of, reason_texts=texts)
-        assert one.equals(batch), account_id
+        one = decide_limit_row(row, policy, as_of, reason_texts=texts)
+        assert one == batch.row(0, named=True), account_id
         compared += 1
     assert compared > 100
     changed = pl.read_database("SELECT COUNT(*) AS n FROM limit_history", db)
     assert changed["n"][0] > 0  # the counts since a limit change were read
-    db.dispose()
-
-
-def test_rows_decided_together_get_the_decisions_they_get_alone(store):
-    db = make_engine(store)
-    model = load_model_dir(MODEL)
-    policy = load_policy(resolve_policy(None, kind=LIMITS))
-    texts = score_reason_texts(score_codes(model), {})
-    as_of = END_CYCLE + dt.timedelta(days=1)
-    with db.connect() as conn:
-        ids = [r[0] for r in conn.exec_driver_sql("SELECT account_id FROM accounts")]
-        found = [account_rows(conn, a, as_of) for a in ids]
-    rows = [scored_account_row(r, model, as_of) for r in found if r is not None and r.reviewed]
-    together = decide_limits(decision_frame(rows, policy), policy, as_of, reason_texts=texts)
-    for i, row in enumerate(rows):
-        alone = decide_limits(decision_frame([row], policy), policy, as_of, reason_texts=texts)
-        assert together.slice(i, 1).equals(alone), row["account_id"]
     db.dispose()

@@ -32,29 +32,54 @@ def _wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise AssertionError("cardpilot serve did not become ready")
 
 
-def test_serve_runs_two_workers_and_signs_in_the_admin_from_the_environment(tmp_path):
-    url = f"sqlite:///{tmp_path / 'store.db'}"
+def _serve(home: Path, workers: int) -> tuple[str, subprocess.Popen[bytes]]:
+    """``cardpilot serve`` on a store of its own that is not the home folder's default one,
+    the first admin ``root`` made from the environment; its base URL once it is ready."""
+    url = f"sqlite:///{home / 'given.db'}"
     open_store(url).dispose()
     port = free_port()
     env = {
         **os.environ,
-        "CARDPILOT_HOME": str(tmp_path),
+        "CARDPILOT_HOME": str(home),
         "CARDPILOT_ADMIN_USER": "root",
         "CARDPILOT_ADMIN_PASSWORD": "first-admin-pw",
     }
     process = subprocess.Popen(
-        [str(CLI), "serve", "--port", str(port), "--workers", "2", "--database", url],
+        [str(CLI), "serve", "--port", str(port), "--workers", str(workers), "--database", url],
         env=env,
         stderr=subprocess.PIPE,
     )
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(base, process)
-        token = httpx.post(
-            f"{base}/v1/auth/token", data={"username": "root", "password": "first-admin-pw"}
-        ).json()["access_token"]
-        me = httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {token}"}).json()
-        assert me == {"actor": "user:root", "role": "admin"}
+    except BaseException:
+        process.terminate()
+        raise
+    return base, process
+
+
+def _signed_in_as_root(base: str) -> dict[str, str]:
+    reply = httpx.post(
+        f"{base}/v1/auth/token", data={"username": "root", "password": "first-admin-pw"}
+    )
+    assert reply.status_code == 200, reply.text  # the store given holds the admin
+    token = reply.json()["access_token"]
+    return dict(httpx.get(f"{base}/v1/me", headers={"Authorization": f"Bearer {token}"}).json())
+
+
+def test_one_worker_serves_the_store_it_is_given(tmp_path):
+    base, process = _serve(tmp_path, workers=1)
+    try:
+        assert _signed_in_as_root(base) == {"actor": "user:root", "role": "admin"}
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_serve_runs_two_workers_and_signs_in_the_admin_from_the_environment(tmp_path):
+    base, process = _serve(tmp_path, workers=2)
+    try:
+        assert _signed_in_as_root(base) == {"actor": "user:root", "role": "admin"}
         for _ in range(20):  # spread over both workers
             assert httpx.get(f"{base}/health").status_code == 200
         metrics = httpx.get(f"{base}/metrics").text

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -38,13 +39,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def uci_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    from cardpilot.config import Settings
-    from cardpilot.jobs.importing import import_portfolio
-
-    home = tmp_path_factory.mktemp("uci-simulation")
-    url = f"sqlite:///{home / 'store.db'}"
-    import_portfolio(DATA, layout="uci", database_url=url, settings=Settings(home=home))
+def uci_store(uci_store_copy: Callable[[str], tuple[str, Path]]) -> str:
+    url, _home = uci_store_copy("uci-simulation")
     return url
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
+import numpy.typing as npt
 import polars as pl
 
 
@@ -21,9 +23,13 @@ class FixedPdScorer:
         default: float | None = None,
     ) -> None:
         self.pds = dict(pds)
-        self.model_version = version
+        self.model_version = self.version = version
         self.reason_codes = list(reason_codes)
         self.default = default
+
+    def predict_pd(self, features: pl.DataFrame) -> npt.NDArray[np.float64]:
+        ids = features["account_id"].to_list()
+        return np.array([self.pds.get(i, self.default) for i in ids], dtype=np.float64)
 
     def score(self, features: pl.DataFrame) -> pl.DataFrame:
         ids = features["account_id"].to_list()

@@ -75,3 +75,30 @@ def random_warning_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     risk = features["utilisation_latest"].to_numpy() + rng.normal(0, 0.5, n)
     y = (risk > 1.4).astype(np.int8)
     return save_quick_warning_model(features, y, tmp_path_factory.mktemp("warn-model") / "gbm")
+
+
+EVENT_MODEL_FEATURES = (
+    "utilisation_latest",
+    "utilisation_jump_3m",
+    "spend_spike",
+    "payment_drop",
+    "balance_trend_3m",
+)
+
+
+@pytest.fixture(scope="session")
+def event_warning_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A quick early-warning GBM whose risk rises with the utilisation jump, so what the
+    events add since the statement moves its score (plumbing: fitted on random rows)."""
+    rng = np.random.default_rng(11)
+    n = 600
+    features = pl.DataFrame(
+        {
+            "account_id": [f"E{i:04d}" for i in range(n)],
+            **{name: rng.uniform(0, 1, n) for name in EVENT_MODEL_FEATURES},
+        }
+    )
+    risk = features["utilisation_jump_3m"].to_numpy() * 2 + rng.normal(0, 0.3, n)
+    y = (risk > 1.2).astype(np.int8)
+    out = tmp_path_factory.mktemp("event-warn-model") / "gbm"
+    return save_quick_warning_model(features, y, out, EVENT_MODEL_FEATURES)

@@ -6,6 +6,7 @@ none goes to an account already past due. Skipped when ../shared/data is absent.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,18 +35,12 @@ runner = CliRunner()
 
 
 @pytest.fixture(scope="module")
-def uci_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    from cardpilot.config import Settings
-    from cardpilot.ingest.uci import read_uci
-    from cardpilot.jobs.importing import import_portfolio
+def uci_run(uci_store_copy: Callable[[str], tuple[str, Path]], uci_read: Any) -> dict[str, Any]:
     from cardpilot.scoring.training import candidate_features
     from cardpilot.warning.training import warning_training_data
 
-    home = tmp_path_factory.mktemp("uci-warning")
-    url = f"sqlite:///{home / 'store.db'}"
-    import_portfolio(DATA, layout="uci", database_url=url, settings=Settings(home=home))
-    read = read_uci(DATA)
-    td = warning_training_data(read, read.labels)
+    url, home = uci_store_copy("uci-warning")
+    td = warning_training_data(uci_read, uci_read.labels)
     assert td.split is not None
     train = td.split[0]
     names = tuple(candidate_features(td.features, ("sex", "marital_status"), td.candidates))

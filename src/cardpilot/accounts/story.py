@@ -8,7 +8,8 @@ each with its reasons in zh-CN and en, policy and model versions), ``pending_lim
 also ``account.pending_limit``), ``plans`` (each with its
 events), ``watch_flags`` and ``contacts`` (messages queued or sent, and contact events in the
 ledger; never their text, which may hold personal data). Amounts are decimal strings in major
-units with the account's currency; dates ISO 8601.
+units with the account's currency, rates decimal strings; dates ISO 8601: the story is in the
+``--json`` convention (``cardpilot.domain.figures``) as it is built, so the API sends it as it is.
 
 :func:`assemble_story` is pure (records in, object out); :func:`account_story` reads the store.
 """
@@ -22,6 +23,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
+from cardpilot.domain.figures import rate_from_bp
 from cardpilot.domain.money import format_major
 from cardpilot.ledger.postings import Kind
 from cardpilot.privacy.masking import mask_email, mask_name, mask_national_id, mask_phone
@@ -207,7 +209,7 @@ def _plans(records: AccountRecords) -> list[dict[str, Any]]:
             "months": p["months"],
             "principal": _money(p["principal_minor"]),
             "penalty_fees": _money(p["penalty_fees_minor"]),
-            "waiver_share_bp": p["waiver_share_bp"],
+            "waiver_share": rate_from_bp(p["waiver_share_bp"]),
             "instalments": [
                 {"due_date": due, "amount": _money(amount)}
                 for due, amount in _json_list(p["instalments"])

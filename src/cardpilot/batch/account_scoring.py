@@ -2,7 +2,7 @@
 one-account chunk, built from the account's rows (``store.one_account.account_rows``) with the
 one-account features (``scoring.account_features``) and score (``scoring.account_score``): no
 frame is planned but the few float reductions the features share with the plan. The HTTP
-service's preview decides this row with the review's ``decide_limits``;
+service decides this row with ``policy.limits.decide_limit_row`` (the review's plan on one row);
 tests/batch/test_account_scoring.py holds it equal to ``score_chunk``'s on every account of a
 store.
 """
@@ -12,12 +12,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-import polars as pl
-
-from cardpilot.policy.limit_inputs import dtype_of
-from cardpilot.policy.limits import OVERDUE_COUNTS, input_columns, since_limit_change
-from cardpilot.policy.schema import Policy
-from cardpilot.scoring.account_features import DuplicateCycleError, account_features
+from cardpilot.policy.limits import OVERDUE_COUNTS, since_limit_change
+from cardpilot.scoring.account_features import (
+    DuplicateCycleError,
+    account_features,
+    overdue_counts,
+)
 from cardpilot.scoring.account_score import account_score
 from cardpilot.scoring.features import FEATURE_NAMES
 from cardpilot.store.one_account import AccountRows
@@ -76,23 +76,10 @@ def _overdue_since_limit_change(rows: AccountRows, as_of: dt.date) -> dict[str, 
         return {}
     later = [s for s in rows.statements if s["cycle_date"] > change]
     try:
-        counted = account_features(later, rows.account, {}, as_of)
+        counted = overdue_counts(later, rows.account, as_of)
     except DuplicateCycleError:
         return None
     return {
         since_limit_change(n): 0 if counted is None or counted[n] is None else int(counted[n])
         for n in OVERDUE_COUNTS
     }
-
-
-def decision_frame(rows: list[dict[str, Any]], policy: Policy) -> pl.DataFrame:
-    """Rows of ``scored_account_row`` as the frame ``decide_limits`` reads: the columns it
-    reads, in their canonical types (a column no row has is left to it; a row without a
-    column another has gets null there, as the chunk's left joins give it)."""
-    wanted = input_columns(policy.limits)
-    names = sorted({n for row in rows for n in row if n in wanted})
-    return pl.DataFrame(
-        [[row.get(n) for n in names] for row in rows],
-        schema={n: dtype_of(n) for n in names},
-        orient="row",
-    )

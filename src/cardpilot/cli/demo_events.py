@@ -106,7 +106,7 @@ def demo_events(url: str, as_of: dt.date) -> None:
         f"  early warning as of {as_of}: {scored.scored:,} accounts scored, "
         f"{scored.interventions:,} interventions"
     )
-    _replay(url, _demo_broker(), _month_after(as_of), as_of)
+    _replay(url, _demo_broker(), _month_after(as_of), as_of, model)
 
 
 def _run_async(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
@@ -120,13 +120,14 @@ def _run_async(main: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         return pool.submit(lambda: asyncio.run(main())).result()
 
 
-def _replay(url: str, broker: Any, month: dt.date, scored_on: dt.date) -> None:
+def _replay(url: str, broker: Any, month: dt.date, scored_on: dt.date, model: Any) -> None:
     from cardpilot.config import get_settings
     from cardpilot.events.policy import load_events_policy
     from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
     from cardpilot.store.db import make_engine
     from cardpilot.store.warning_interventions import interventions_since, watch_list
     from cardpilot.stream.consumer import ConsumeOptions, consume
+    from cardpilot.stream.online_scores import OnlineScorer
     from cardpilot.stream.publish import publish_lines
     from cardpilot.warning.policy import load_warning_policy
 
@@ -143,7 +144,11 @@ def _replay(url: str, broker: Any, month: dt.date, scored_on: dt.date) -> None:
             stop = asyncio.Event()
             policy, warning = load_events_policy(), load_warning_policy()
             try:
-                return await consume(db, broker, policy, zone, options, stop, warning=warning)
+                # The model just trained scores every event's account online.
+                scorer = OnlineScorer(model)
+                return await consume(
+                    db, broker, policy, zone, options, stop, warning=warning, scorer=scorer
+                )
             finally:
                 await _delete_streams(broker)
 

@@ -9,10 +9,12 @@ import typer
 
 from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
-from cardpilot.cli.output import JSON_OPTION, console, fail, print_json
+from cardpilot.cli.i18n import tr
+from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json
 
 if TYPE_CHECKING:
     from cardpilot.stream.broker import Broker
+    from cardpilot.stream.online_scores import OnlineScorer
 
 events_app = typer.Typer(
     help="Spending and repayment events on NATS JetStream: publish, consume.",
@@ -72,6 +74,26 @@ def publish(
         )
 
 
+def online_scorer() -> OnlineScorer | None:
+    """The registry's early-warning champion as the consumer's scorer; without one, None
+    (the rules then read the stored scores), said once on stderr."""
+    from cardpilot.config import get_settings
+    from cardpilot.jobs.warning import WarnRunError, load_warning_model
+    from cardpilot.stream.online_scores import OnlineScorer
+
+    try:
+        model = load_warning_model(None, get_settings().home)
+    except WarnRunError:
+        err_console.print(
+            tr(
+                "No early-warning model is registered (cardpilot warn train): the online rules "
+                "read the scores stored by cardpilot warn run."
+            )
+        )
+        return None
+    return OnlineScorer(model)
+
+
 @events_app.command("consume")
 def consume(
     batch: int = typer.Option(1000, "--batch", min=1, max=20_000, help="Events per batch."),
@@ -116,7 +138,8 @@ def consume(
     db = open_engine(database)
     try:
         zone = ZoneInfo(get_settings().timezone)
-        counts = run_consumer(db, broker, rules, zone, options, warning=warning)
+        scorer = online_scorer()
+        counts = run_consumer(db, broker, rules, zone, options, warning=warning, scorer=scorer)
     except BrokerError as exc:
         raise fail(str(exc)) from exc
     finally:
@@ -125,6 +148,7 @@ def consume(
         versions = {
             "policy_version": rules.recorded_version,
             "warning_policy_version": warning.version,
+            "warning_model_version": scorer.version if scorer is not None else None,
         }
         print_json("events consume", {**versions, **counts.as_json()})
     else:

@@ -80,26 +80,94 @@ def _marked(call: ast.Call) -> bool:
     return isinstance(call.func, ast.Name) and call.func.id in MARKERS
 
 
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _own_nodes(scope: ast.AST) -> list[ast.AST]:
+    """The nodes of ``scope`` (a module or a function), not those of the functions and classes
+    defined in it."""
+    found: list[ast.AST] = []
+    todo = list(ast.iter_child_nodes(scope))
+    while todo:
+        node = todo.pop()
+        found.append(node)
+        if not isinstance(node, _SCOPES):
+            todo += ast.iter_child_nodes(node)
+    return found
+
+
+def _assigned(scope: ast.AST) -> dict[str, list[ast.expr]]:
+    """The values assigned to each plain name in ``scope`` itself (``COLUMNS = (...)``)."""
+    found: dict[str, list[ast.expr]] = {}
+    for node in _own_nodes(scope):
+        if isinstance(node, ast.Assign):
+            targets, value = node.targets, node.value
+        elif isinstance(node, ast.AnnAssign) and node.value is not None:
+            targets, value = [node.target], node.value
+        else:
+            continue
+        for target in targets:
+            if isinstance(target, ast.Name):
+                found.setdefault(target.id, []).append(value)
+    return found
+
+
+def _marked_calls(tree: ast.Module) -> list[tuple[ast.Call, list[dict[str, list[ast.expr]]]]]:
+    """Each ``tr``/``titled_table`` call with the names assigned in the scopes it sees, the
+    innermost first (its function's, the functions around it, the module's)."""
+    found = []
+    todo: list[tuple[ast.AST, list[dict[str, list[ast.expr]]]]] = [(tree, [_assigned(tree)])]
+    while todo:
+        scope, names = todo.pop()
+        for node in _own_nodes(scope):
+            if isinstance(node, ast.Call) and _marked(node):
+                found.append((node, names))
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                todo.append((node, [_assigned(node), *names]))
+            elif isinstance(node, ast.ClassDef | ast.Lambda):  # its methods see what it sees
+                todo.append((node, names))
+    return found
+
+
+def _argument_texts(arg: ast.expr, names: list[dict[str, list[ast.expr]]]) -> list[str]:
+    """The texts of one argument: its literals, or for ``*columns`` the literals assigned to
+    ``columns`` in the nearest scope that assigns it."""
+    if isinstance(arg, ast.Starred) and isinstance(arg.value, ast.Name):
+        for scope in names:
+            if arg.value.id in scope:
+                return [t for value in scope[arg.value.id] for t in _constants(value)]
+        return []
+    return _constants(arg)
+
+
 def source_texts() -> list[str]:
-    """Every text a command line module hands ``tr`` or ``titled_table`` (as literals, or as
-    the loop variable of a ``for`` over literals: table columns)."""
+    """Every text a command line module hands ``tr`` or ``titled_table``: literals, a starred
+    name's literals (``titled_table(*COLUMNS)`` with ``COLUMNS = ("segment", ...)`` in the
+    function or the module), or the loop variable of a ``for`` over literals (table columns)."""
     texts: list[str] = []
     for path in sorted(CLI_DIR.glob("*.py")):
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Call) and _marked(node):
-                for arg in [*node.args, *(k.value for k in node.keywords if k.arg == "title")]:
-                    texts += _constants(arg)
-            if isinstance(node, ast.For) and isinstance(node.target, ast.Name | ast.Tuple):
-                names = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
-                used = any(
-                    isinstance(c, ast.Call)
-                    and _marked(c)
-                    and any(isinstance(a, ast.Name) and a.id in names for a in c.args)
-                    for c in ast.walk(node)
-                )
-                if used:
-                    texts += _constants(node.iter)
+        texts += module_texts(ast.parse(path.read_text(encoding="utf-8")))
+    return texts
+
+
+def module_texts(tree: ast.Module) -> list[str]:
+    """``source_texts`` of one module, in the order of its nodes (``ast.walk``)."""
+    seen = {id(call): names for call, names in _marked_calls(tree)}
+    texts: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _marked(node):
+            for arg in [*node.args, *(k.value for k in node.keywords if k.arg == "title")]:
+                texts += _argument_texts(arg, seen[id(node)])
+        if isinstance(node, ast.For) and isinstance(node.target, ast.Name | ast.Tuple):
+            loop_names = {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
+            used = any(
+                isinstance(c, ast.Call)
+                and _marked(c)
+                and any(isinstance(a, ast.Name) and a.id in loop_names for a in c.args)
+                for c in ast.walk(node)
+            )
+            if used:
+                texts += _constants(node.iter)
     return texts
 
 

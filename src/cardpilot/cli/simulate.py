@@ -295,30 +295,21 @@ def _print_overdue(payload: dict[str, Any]) -> None:
         f" {payload['observed']['transitions']:,} observed transitions · unrated: no transition"
         " observed from the account's bucket"
     )
+    columns = (
+        "segment",
+        "treatment",
+        "accounts",
+        "cures",
+        "roll forward",
+        "write-off",
+        "fees charged",
+        "waived",
+        "contact cost",
+        "unrated",
+    )
     for p in payload["policies"]:
-        columns = (
-            "segment",
-            "treatment",
-            "accounts",
-            "cures",
-            "roll forward",
-            "write-off",
-            "fees charged",
-            "waived",
-            "contact cost",
-            "unrated",
-        )
         table = titled_table(
-            "segment",
-            "treatment",
-            "accounts",
-            "cures",
-            "roll forward",
-            "write-off",
-            "fees charged",
-            "waived",
-            "contact cost",
-            "unrated",
+            *columns,
             title=tr("{name} ({version}): next cycle, expected").format(
                 name=p["name"], version=p["policy_version"]
             ),

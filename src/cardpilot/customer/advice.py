@@ -148,10 +148,13 @@ def _cycle(state: pl.DataFrame, move: Move, minimum_bp: int) -> pl.DataFrame:
     )
 
 
-def simulate(frames: Frames, move: Move, minimum_pct: Any) -> pl.DataFrame:
-    """The accounts' statements with ``move.months`` simulated cycles appended."""
+def simulate(
+    frames: Frames, move: Move, minimum_pct: Any, state: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The accounts' statements with ``move.months`` simulated cycles appended (``state``:
+    ``_state(frames)``, when the caller has it already)."""
     minimum_bp = percent_to_bp(minimum_pct)
-    state = _state(frames)
+    state = _state(frames) if state is None else state
     columns = frames.statements.columns
     added = []
     for n in range(1, move.months + 1):
@@ -195,14 +198,50 @@ def advised_features(
     current = behaviour_features(frames, as_of)
     if not actions:
         return current
-    move = Move.of(actions)
-    statements = simulate(frames, move, minimum_pct)
-    later = add_months(as_of, move.months)
-    moved = behaviour_features(SimFrames(statements, frames.accounts, frames.customers), later)
+    moved = _moved_features(frames, as_of, current, [Move.of(actions)], minimum_pct)
+    return _untagged(moved).drop("_move")
+
+
+def _tagged(frame: pl.DataFrame, move: int) -> pl.DataFrame:
+    return frame.with_columns(pl.col("account_id") + f"{_SEP}{move}")
+
+
+def _untagged(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with its accounts' own ids, the move's index in ``_move``."""
+    return frame.with_columns(
+        pl.col("account_id").str.replace(f"{_SEP}[0-9]+$", ""),
+        pl.col("account_id").str.extract(f"{_SEP}([0-9]+)$").cast(pl.Int32).alias("_move"),
+    )
+
+
+def _moved_features(
+    frames: Frames,
+    as_of: dt.date,
+    current: pl.DataFrame,
+    moves: Sequence[Move],
+    minimum_pct: Any,
+) -> pl.DataFrame:
+    """The features of the accounts after each of ``moves``, ``PINNED`` ones from ``current``,
+    in one frame: a simulated account's id is the account's, ``_SEP`` and the move's index.
+
+    The features are per account, so the accounts of every move with one horizon are computed
+    together: one feature run per horizon rather than one per move."""
+    parts = []
+    state = _state(frames)
+    for months in sorted({m.months for m in moves}):
+        numbered = [(k, m) for k, m in enumerate(moves) if m.months == months]
+        statements = [_tagged(simulate(frames, m, minimum_pct, state), k) for k, m in numbered]
+        accounts = [_tagged(frames.accounts, k) for k, _ in numbered]
+        simulated = SimFrames(pl.concat(statements), pl.concat(accounts), frames.customers)
+        parts.append(behaviour_features(simulated, add_months(as_of, months)))
     pinned = [c for c in PINNED if c in current.columns]
+    own = pl.col("account_id").str.replace(f"{_SEP}[0-9]+$", "").alias("_own")
+    now = current.select(pl.col("account_id").alias("_own"), *pinned)
     return (
-        moved.drop(pinned)
-        .join(current.select("account_id", *pinned), on="account_id", how="left")
+        pl.concat(parts)
+        .drop(pinned)
+        .with_columns(own)
+        .join(now, on="_own", how="left")
         .select(current.columns)
     )
 
@@ -215,17 +254,12 @@ class Scored:
     frame: pl.DataFrame  # account_id, score, pd, grade, rank (0 = the best grade)
 
 
-def _scored(
-    features: pl.DataFrame, model: Scorer, limits: Policy, combo: tuple[int, ...]
-) -> Scored:
+def _graded(scores: pl.DataFrame, limits: Policy) -> pl.DataFrame:
+    """``scores`` (account_id, score, pd) with each account's grade and its rank."""
     ranks = {g.code: i for i, g in enumerate(limits.limits.grades)}
-    scores = model.score(features).select("account_id", "score", "pd")
     graded = scores.with_columns(grade_expr(limits.limits).alias("grade"))
-    return Scored(
-        combo,
-        graded.with_columns(
-            pl.col("grade").replace_strict(ranks, default=None, return_dtype=pl.Int64).alias("rank")
-        ),
+    return graded.with_columns(
+        pl.col("grade").replace_strict(ranks, default=None, return_dtype=pl.Int64).alias("rank")
     )
 
 
@@ -237,19 +271,36 @@ def combinations(advice: AdvicePolicy) -> list[tuple[int, ...]]:
     ]
 
 
+def scored_combinations(
+    frames: Frames, as_of: dt.date, model: Scorer, limits: Policy, advice: AdvicePolicy
+) -> list[Scored]:
+    """The accounts scored and graded as they are (first, combination ``()``) and after each
+    combination of actions (``combinations``), as ``advised_features`` and the model give them.
+
+    Combinations that make the same ``Move`` (paying in full also pays the minimum) are
+    simulated once, and the accounts of every move are scored in one call."""
+    current = behaviour_features(frames, as_of)
+    moves = {c: Move.of([advice.actions[i] for i in c]) for c in combinations(advice)}
+    distinct = list(dict.fromkeys(moves.values()))
+    moved = _moved_features(frames, as_of, current, distinct, advice.minimum_payment_pct)
+    scores = _untagged(model.score(moved).select("account_id", "score", "pd"))
+    by_move = scores.partition_by("_move", as_dict=True, include_key=False)
+    empty = scores.clear().drop("_move")
+    now = model.score(current).select("account_id", "score", "pd")
+    tried = [Scored((), _graded(now, limits))]
+    for combo, move in moves.items():
+        frame = by_move.get((distinct.index(move),), empty)
+        tried.append(Scored(combo, _graded(frame, limits)))
+    return tried
+
+
 def advise(
     frames: Frames, as_of: dt.date, model: Scorer, limits: Policy, advice: AdvicePolicy
 ) -> list[dict[str, Any]]:
     """One piece of advice per account of ``frames`` (accounts with statements before
     ``as_of``): its score and grade now, the actions, each one's gain, the score and grade
     they reach (``promised_grade``), and whether that is the next grade."""
-    now = _scored(advised_features(frames, as_of, [], 0), model, limits, ())
-    tried = [now]
-    for combo in combinations(advice):
-        actions = [advice.actions[i] for i in combo]
-        features = advised_features(frames, as_of, actions, advice.minimum_payment_pct)
-        tried.append(_scored(features, model, limits, combo))
-    return _choose(tried, limits, advice)
+    return _choose(scored_combinations(frames, as_of, model, limits, advice), limits, advice)
 
 
 def _choose(tried: list[Scored], limits: Policy, advice: AdvicePolicy) -> list[dict[str, Any]]:

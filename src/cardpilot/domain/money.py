@@ -37,5 +37,7 @@ def to_major(minor: int) -> Decimal:
 
 
 def format_major(minor: int) -> str:
-    """``123456`` → ``"1234.56"``: the decimal-string form used in JSON output."""
-    return f"{to_major(minor):.2f}"
+    """``123456`` → ``"1234.56"``: the decimal-string form used in JSON output (the text of
+    ``to_major``, in integer arithmetic: a story or a report formats thousands of amounts)."""
+    whole, cents = divmod(abs(int(minor)), MINOR_PER_MAJOR)
+    return f"{'-' if minor < 0 else ''}{whole}.{cents:02d}"

@@ -7,8 +7,10 @@ interventions, store them and queue their messages.
 
 The chunked job loop (``batch.loop``) reads the store in chunks of accounts
 (``store.warning_reads``); for the current ones (nothing past due) the early-warning model
-scores them, ``warning.yaml``'s rules decide the interventions, and each chunk's scores,
-interventions and messages are written in one transaction (the transactional outbox).
+scores them (on the statements, moved on by what the event consumer's running features add
+since the latest statement: the features the consumer scores online), ``warning.yaml``'s
+rules decide the interventions, and each chunk's scores, interventions and messages are
+written in one transaction (the transactional outbox).
 
 Idempotent: a score is stored once per (account, day); an intervention once per (account,
 rule, statement cycle), its messages' outbox keys derived from its reference. A re-run (or a
@@ -47,6 +49,7 @@ from cardpilot.store.warning_interventions import insert_scores, references_on
 from cardpilot.store.warning_reads import WarningChunk, read_warning_chunks
 from cardpilot.warning.features import warning_features
 from cardpilot.warning.policy import WarningPolicy, load_warning_policy
+from cardpilot.warning.scores import version_of, warning_scores
 from cardpilot.warning.state import batch_states, event_dates
 from cardpilot.warning.triggers import decide
 
@@ -154,7 +157,7 @@ def run_warning(
         as_of=as_of,
         policy_version=warning.version,
         overdue_policy_version=overdue.version,
-        model_version=str(getattr(model, "version", "unversioned")),
+        model_version=version_of(model),
     )
     db = open_store(database_url)
     try:
@@ -231,18 +234,9 @@ def score_and_decide(chunk: WarningChunk, run: _Run, clock: StageClock) -> _Plan
             ),
             customers=chunk.customers,
         )
-        features = warning_features(frames, as_of)
-        scores = run.model.score(features) if features.height else pl.DataFrame()
+        features = warning_features(frames, as_of, events=chunk.event_inputs)
+        scores = warning_scores(run.model, features)
     with clock.timing(DECIDE_STAGE):
-        if not scores.height:
-            scores = pl.DataFrame(
-                schema={
-                    "account_id": pl.String(),
-                    "pd": pl.Float64(),
-                    "reason_codes": pl.List(pl.String()),
-                    "model_version": pl.String(),
-                }
-            )
         events = event_dates(chunk.increases, chunk.cash_advances, as_of)
         states = batch_states(due, features, scores, chunk.previous, events)
         fired = decide(states, run.warning, as_of, chunk.history)

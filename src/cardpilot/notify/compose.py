@@ -24,6 +24,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, get_currency_precision
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+from cardpilot.notify.babel_locale import babel_locale
 from cardpilot.notify.notice import LimitBasis, LimitChangeNotice, as_notice
 from cardpilot.notify.policy import TEMPLATES_DIR, NotifyPolicy, default_policy
 from cardpilot.notify.prefs import ContactPrefs
@@ -48,10 +49,6 @@ class RenderedMessage:
     templates_version: str
 
 
-def babel_locale(locale: str) -> str:
-    return locale.replace("-", "_")
-
-
 @lru_cache(maxsize=8192)
 def format_money(amount_minor: int, currency: str, locale: str, iso: bool = False) -> str:
     """Integer minor units → ``¥12,000.00`` (zh-CN) / ``CN¥12,000.00`` (en); ``iso``:
@@ -59,7 +56,7 @@ def format_money(amount_minor: int, currency: str, locale: str, iso: bool = Fals
     places = get_currency_precision(currency)
     amount = Decimal(amount_minor).scaleb(-places)
     if iso:
-        return f"{currency} {format_decimal(amount, format='#,##0.00', locale='en')}"
+        return f"{currency} {format_decimal(amount, format='#,##0.00', locale=babel_locale('en'))}"
     return format_currency(amount, currency, locale=babel_locale(locale))
 
 
@@ -124,6 +121,8 @@ def _environment(templates_dir: Path) -> Environment:
         autoescape=lambda name: bool(name and name.endswith(".html.j2")),
         keep_trailing_newline=False,
         trim_blocks=False,
+        # The templates are the policy's, fixed while a process runs: no file check per render.
+        auto_reload=False,
     )
 
 

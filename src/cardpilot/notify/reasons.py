@@ -21,6 +21,7 @@ import yaml
 from babel.numbers import format_currency, get_currency_precision
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from cardpilot.notify.babel_locale import babel_locale
 from cardpilot.notify.policy import TEMPLATES_DIR
 from cardpilot.scoring.directions import (
     POSITIVE_PREFIX,
@@ -115,7 +116,7 @@ def format_figure(value: float, figure: Figure, locale: str, currency: str = "CN
         return str(math.floor(value + 0.5))
     if figure == "money":
         amount = Decimal(math.floor(value + 0.5)).scaleb(-get_currency_precision(currency))
-        return format_currency(amount, currency, locale=locale.replace("-", "_"))
+        return format_currency(amount, currency, locale=babel_locale(locale))
     raise ValueError(f"figure {figure!r} has no format")
 
 

@@ -15,6 +15,8 @@ its code, which are never split between two parts. Anything else goes as UCS-2 (
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import gsm0338  # noqa: F401  (registers the "gsm03.38" codec)
 
 DC_GSM7 = 0x00
@@ -24,17 +26,26 @@ UCS2_SINGLE, UCS2_PART = 140, 134  # octets: 70 and 67 characters
 CODEC = "gsm03.38"
 
 
+@lru_cache(maxsize=4096)
+def _gsm7_unit(ch: str) -> bytes | None:
+    """``ch`` as GSM-7 (one septet, or an escape and its code); None when it has no GSM-7
+    form. Only an exact round trip counts: a character the codec would replace by a look-alike
+    has none. Cached: the codec works a character at a time in Python, and every notice's SMS
+    is measured, often several times, while the texts use a few hundred characters in all."""
+    try:
+        unit = ch.encode(CODEC)
+    except UnicodeEncodeError:
+        return None
+    return unit if unit.decode(CODEC) == ch else None
+
+
 def gsm7_units(text: str) -> list[bytes] | None:
     """``text`` as GSM-7, one entry per character (one septet, or an escape and its code);
-    None when a character has no GSM-7 form. Only an exact round trip counts: a character the
-    codec would replace by a look-alike makes the text UCS-2."""
+    None when a character has no GSM-7 form (``_gsm7_unit``)."""
     units = []
     for ch in text:
-        try:
-            unit = ch.encode(CODEC)
-        except UnicodeEncodeError:
-            return None
-        if unit.decode(CODEC) != ch:
+        unit = _gsm7_unit(ch)
+        if unit is None:
             return None
         units.append(unit)
     return units
@@ -42,6 +53,9 @@ def gsm7_units(text: str) -> list[bytes] | None:
 
 def _pack(units: list[bytes], size: int) -> list[bytes]:
     """Units packed greedily into parts of at most ``size`` octets, none split."""
+    joined = b"".join(units)
+    if len(joined) == len(units):  # one octet each: no unit to keep whole
+        return [joined[i : i + size] for i in range(0, len(joined), size)] or [b""]
     parts: list[bytes] = []
     current = bytearray()
     for unit in units:
@@ -78,10 +92,11 @@ def decode_sms(coding: int, parts: list[bytes]) -> str:
 
 
 def sms_units(text: str) -> int:
-    """The length an SMS limit counts: GSM-7 septets, or UTF-16 code units for UCS-2 text."""
-    gsm = gsm7_units(text)
-    if gsm is not None:
-        return sum(len(u) for u in gsm)
+    """The length an SMS limit counts: GSM-7 septets, or UTF-16 code units for UCS-2 text.
+    (Each distinct character looked up once: a notice's SMS is measured on every render.)"""
+    units = {ch: _gsm7_unit(ch) for ch in set(text)}
+    if None not in units.values():
+        return len(text) + sum(text.count(ch) * (len(u) - 1) for ch, u in units.items() if u)
     return len(text.encode("utf-16-be")) // 2
 
 

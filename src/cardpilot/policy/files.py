@@ -11,6 +11,9 @@ from typing import Any
 import yaml
 
 HASH_CHARS = 12
+# libyaml's parser with the safe constructor: the same values as yaml.safe_load, parsed several
+# times faster (a command reads three or four policy files before it starts).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def content_digest(payload: object) -> str:
@@ -26,7 +29,7 @@ def read_yaml_file(path: Path, error: type[ValueError], missing: str) -> Any:
     if not path.is_file():
         raise error(f"{path}: file not found; {missing}")
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)
     except yaml.YAMLError as exc:
         raise error(f"{path}: not valid YAML: {exc}") from exc
 

@@ -7,12 +7,14 @@ unreasonable differential treatment): only the columns the policy names are sele
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
 import pyarrow as pa
 
 from cardpilot.policy.condition_syntax import condition_features
+from cardpilot.policy.row_exprs import cast_value
 from cardpilot.policy.schema import FEATURE_COLUMNS, LimitPolicy
 from cardpilot.policy.segments import segment_features
 
@@ -187,6 +189,24 @@ def narrow_to_policy(
             raise DecisionInputError(
                 f"column {key} has {out[key].null_count()} null value(s); every row needs one"
             )
+    return out
+
+
+def narrow_row(features: Mapping[str, Any], needed: set[str], optional: set[str]) -> dict[str, Any]:
+    """``narrow_to_policy`` for one row: only the columns the policy reads, as their canonical
+    types hold them; optional ones None if absent."""
+    missing = sorted(needed - set(features))
+    if missing:
+        raise DecisionInputError(
+            f"feature row lacks column(s) {missing} that the policy reads; build it with "
+            "cardpilot.scoring.features.behaviour_features and score it first"
+        )
+    out = {
+        name: cast_value(features.get(name), dtype_of(name)) for name in sorted(needed | optional)
+    }
+    for key in ("account_id", "credit_limit_minor"):
+        if key in out and out[key] is None:
+            raise DecisionInputError(f"column {key} has 1 null value(s); every row needs one")
     return out
 
 

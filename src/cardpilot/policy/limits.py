@@ -20,7 +20,10 @@ before anything else happens (PIPL art. 24, no unreasonable differential treatme
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -28,8 +31,9 @@ import pyarrow as pa
 from cardpilot.domain.decisions import LimitAction
 from cardpilot.domain.money import BP
 from cardpilot.frames import with_per_distinct
+from cardpilot.policy import row_exprs
 from cardpilot.policy.base import percent_to_bp
-from cardpilot.policy.conditions import compile_condition
+from cardpilot.policy.conditions import ColumnOf, compile_condition
 from cardpilot.policy.initial_limits import INITIAL_SCHEMA, assign_initial_limit
 from cardpilot.policy.limit_arithmetic import (
     PPM,
@@ -48,6 +52,7 @@ from cardpilot.policy.limit_inputs import (
     DecisionInputError,
     decision_arrow_schema,
     input_columns,
+    narrow_row,
     narrow_to_policy,
     required_columns,
     since_limit_change,
@@ -63,6 +68,8 @@ from cardpilot.policy.limit_reasons import (
 from cardpilot.policy.schema import LimitPolicy, Policy
 from cardpilot.policy.segments import segment_expr
 from cardpilot.policy.watch_actions import DEFAULT_HOLD_REASON
+
+Expr = row_exprs.Expr
 
 # Callers import the decision's names from here; they live in the modules named above.
 __all__ = [
@@ -84,55 +91,60 @@ __all__ = [
 ]
 
 
-def _trigger_column(name: str) -> pl.Expr:
-    """A feature as a decrease trigger reads it: an overdue count since the last limit change."""
-    if name in OVERDUE_COUNTS:
-        return pl.coalesce(pl.col(since_limit_change(name)), pl.col(name))
-    return pl.col(name)
+def _trigger_column(ns: ModuleType) -> ColumnOf:
+    """How a decrease trigger reads a feature: an overdue count since the last limit change."""
+
+    def column(name: str) -> Expr:
+        if name in OVERDUE_COUNTS:
+            return ns.coalesce(ns.col(since_limit_change(name)), ns.col(name))
+        return ns.col(name)
+
+    return column
 
 
-def _increase_blockers(policy: LimitPolicy, as_of: dt.date) -> list[tuple[str, pl.Expr]]:
+def _increase_blockers(
+    policy: LimitPolicy, as_of: dt.date, ns: ModuleType
+) -> list[tuple[str, Expr]]:
     """Ordered (reason code, expression) pairs that forbid an increase, generated from policy."""
     guards = policy.guards
-    blockers: list[tuple[str, pl.Expr]] = [
-        (policy.review.not_due_reason, ~pl.col("due_for_review")),
-        (policy.decision_reasons.grade_no_increase, pl.col("_inc_min_bp").is_null()),
+    col = ns.col
+    blockers: list[tuple[str, Expr]] = [
+        (policy.review.not_due_reason, ~col("due_for_review")),
+        (policy.decision_reasons.grade_no_increase, col("_inc_min_bp").is_null()),
     ]
     if guards.no_increase_while_overdue:
         # Unknown overdue status blocks: the guard exists for safety.
-        overdue = (pl.col("months_overdue_latest") >= 1) | (
-            pl.col("consecutive_overdue_months") >= 1
-        )
+        overdue = (col("months_overdue_latest") >= 1) | (col("consecutive_overdue_months") >= 1)
         blockers.append((guards.overdue_reason, overdue.fill_null(True)))
     if guards.recent_overdue_months > 0:
-        recent = pl.col("months_since_last_overdue") < guards.recent_overdue_months
+        recent = col("months_since_last_overdue") < guards.recent_overdue_months
         blockers.append((guards.recent_overdue_reason, recent.fill_null(False)))
     if guards.min_months_on_book > 0:
-        young = pl.col("months_on_book") < guards.min_months_on_book
+        young = col("months_on_book") < guards.min_months_on_book
         unknown_blocks = guards.unknown_months_on_book == "block"
         blockers.append((guards.months_on_book_reason, young.fill_null(unknown_blocks)))
     if guards.cooling_months > 0:
-        cooling = pl.col("months_since_limit_change") < guards.cooling_months
+        cooling = col("months_since_limit_change") < guards.cooling_months
         blockers.append((guards.cooling_reason, cooling.fill_null(False)))
     # A hold on increases a watch flag raised (stored, so it holds whatever the policy now says).
     actions = policy.watch_actions
     hold_reason = actions.hold_reason if actions is not None else DEFAULT_HOLD_REASON
-    held = pl.col("increase_hold_until") > pl.lit(as_of, dtype=pl.Date)
+    held = col("increase_hold_until") > ns.lit(as_of, dtype=pl.Date)
     blockers.append((hold_reason, held.fill_null(False)))
     for guard in guards.custom:
-        blockers.append((guard.reason, compile_condition(guard.when)))
+        blockers.append((guard.reason, compile_condition(guard.when, ns=ns)))
     for seg in policy.segments:
         if seg.increase == "block":
             assert seg.block_reason is not None
-            blockers.append((seg.block_reason, pl.col("segment") == seg.code))
+            blockers.append((seg.block_reason, col("segment") == seg.code))
     reasons = policy.decision_reasons
-    old = pl.col("credit_limit_minor")
+    old = col("credit_limit_minor")
     # A cap below the smallest increase blocks it; so does a cap at or below the current limit
     # (rounding the smallest increase down to the step can bring it below the limit): capping
     # there would turn an increase into a cut or into nothing, so the limit is kept instead.
     for reason, cap in ((reasons.cap_grade, "_grade_cap"), (reasons.cap_income, "_income_cap")):
-        blockers.append((reason, (pl.col(cap) < pl.col("_min_new")) | (pl.col(cap) <= old)))
-    blockers.append((reasons.step_too_small, pl.col("_proposed") <= old))
+        blockers.append((reason, (col(cap) < col("_min_new")) | (col(cap) <= old)))
+    blockers.append((reasons.step_too_small, col("_proposed") <= old))
     return blockers
 
 
@@ -151,15 +163,39 @@ def decide_limits(
     Returns one row per input row, in input order, with the columns of ``DECISION_SCHEMA``.
     """
     frame = narrow_to_policy(table, required_columns(policy.limits), set(OPTIONAL_COLUMNS))
-    # Eager stages: for one account (the API) this is several times faster than a lazy query,
-    # whose planning costs more than the work; for large batches it is as fast.
-    plan = _review_plan(policy, as_of, reason_texts_key(reason_texts))
+    # Eager stages: for large batches as fast as a lazy query, whose planning costs more.
+    plan = _review_plan(policy, as_of, reason_texts_key(reason_texts), pl)
     for stage in plan.stages:
         frame = frame.with_columns(stage)
     # The reason lists and their texts read three columns with few distinct combinations
     # (about a hundred per 100,000 accounts): list work once per combination.
     frame = with_per_distinct(frame, _REASON_INPUTS, plan.reasons)
     return frame.select(_decision_columns())
+
+
+def decide_limit_row(
+    features: Mapping[str, Any],
+    policy: Policy,
+    as_of: dt.date,
+    *,
+    reason_texts: ReasonTexts | None = None,
+) -> dict[str, Any]:
+    """``decide_limits`` for one account's row (a mapping of the feature table's columns),
+    evaluated in plain Python: the same plan, generated from the policy with
+    ``policy.row_exprs`` as its expressions. Returns the decision row (``DECISION_SCHEMA``).
+
+    A frame's per-call overhead costs milliseconds, the row's own work microseconds: this is
+    the HTTP service's decision. tests/policy/test_row_decisions.py holds it equal to
+    ``decide_limits``."""
+    row = narrow_row(features, required_columns(policy.limits), set(OPTIONAL_COLUMNS))
+    plan = _review_plan(policy, as_of, reason_texts_key(reason_texts), row_exprs)
+    for stage in [*plan.stages, plan.reasons]:
+        # Within a stage every expression reads the row as it was before the stage.
+        row |= {expr.name: expr.fn(row) for expr in stage}
+    return {name: row_exprs.cast_value(row[name], dtype) for name, dtype in _ROW_DTYPES}
+
+
+_ROW_DTYPES = tuple(DECISION_SCHEMA.items())
 
 
 def _decision_columns() -> list[pl.Expr]:
@@ -169,203 +205,212 @@ def _decision_columns() -> list[pl.Expr]:
 @dataclass(frozen=True)
 class _ReviewPlan:
     """The review's expressions: ``stages`` in order, then ``reasons`` (reason codes and their
-    texts), which read only the columns of ``_REASON_INPUTS``."""
+    texts), which read only the columns of ``_REASON_INPUTS``. Polars expressions, or
+    ``row_exprs.RowExpr`` for one row."""
 
-    stages: list[list[pl.Expr]]
-    reasons: list[pl.Expr]
+    stages: list[list[Expr]]
+    reasons: list[Expr]
 
 
 # The decision's own primary and secondary reason, and the score's reasons in its direction.
 _REASON_INPUTS = ("_reason_primary", "_reason_secondary", "_score_reasons")
 
-_PLAN_CACHE: dict[tuple[str, dt.date, tuple[tuple[str, str, str], ...]], _ReviewPlan] = {}
+_PlanKey = tuple[str, dt.date, tuple[tuple[str, str, str], ...], str]
+_PLAN_CACHE: dict[_PlanKey, _ReviewPlan] = {}
 
 
 def _review_plan(
-    policy: Policy, as_of: dt.date, texts_key: tuple[tuple[str, str, str], ...]
+    policy: Policy, as_of: dt.date, texts_key: tuple[tuple[str, str, str], ...], ns: ModuleType
 ) -> _ReviewPlan:
-    """The review as ordered stages of Polars expressions, generated from the policy.
+    """The review as ordered stages of expressions of ``ns`` (``polars``, or ``row_exprs`` for
+    one row), generated from the policy.
 
-    Cached per (policy version, as-of, extra texts): the version holds the content hash, so a
-    cached plan is always the plan of exactly this policy. Building it costs more than
-    running it on one account, which is what the API does.
+    Cached per (policy version, as-of, extra texts, namespace): the version holds the content
+    hash, so a cached plan is always the plan of exactly this policy. Building it costs more
+    than running it on one account, which is what the API does.
     """
-    key = (policy.version, as_of, texts_key)
+    key = (policy.version, as_of, texts_key, ns.__name__)
     plan = _PLAN_CACHE.get(key)
     if plan is None:
         if len(_PLAN_CACHE) > 64:
             _PLAN_CACHE.clear()
-        plan = _build_review_plan(policy, as_of, texts_key)
+        plan = _build_review_plan(policy, as_of, texts_key, ns)
         _PLAN_CACHE[key] = plan
     return plan
 
 
 def _build_review_plan(
-    policy: Policy, as_of: dt.date, texts_key: tuple[tuple[str, str, str], ...]
+    policy: Policy, as_of: dt.date, texts_key: tuple[tuple[str, str, str], ...], ns: ModuleType
 ) -> _ReviewPlan:
     lp = policy.limits
     stages = [
-        *_grading_stages(lp, as_of),
-        *_amount_stages(lp),
-        *_action_stages(policy, as_of),
+        *_grading_stages(lp, as_of, ns),
+        *_amount_stages(lp, ns),
+        *_action_stages(policy, as_of, ns),
     ]
     codes = reason_list(
-        pl.col("_reason_primary"),
-        pl.col("_reason_secondary"),
-        score_reasons=pl.col("_score_reasons"),
+        ns.col("_reason_primary"),
+        ns.col("_reason_secondary"),
+        score_reasons=ns.col("_score_reasons"),
+        ns=ns,
     )
     return _ReviewPlan(
-        stages, [codes.alias("reason_codes"), *reason_text_exprs(policy, texts_key, codes)]
+        stages, [codes.alias("reason_codes"), *reason_text_exprs(policy, texts_key, codes, ns)]
     )
 
 
-def _grading_stages(lp: LimitPolicy, as_of: dt.date) -> list[list[pl.Expr]]:
+def _grading_stages(lp: LimitPolicy, as_of: dt.date, ns: ModuleType) -> list[list[Expr]]:
     """Grade, segment and review timing, then each grade's policy values looked up per row."""
     grades = lp.grades
+    col = ns.col
     inc_min = {g.code: percent_to_bp(g.increase_pct.min) for g in grades if g.increase_pct}
     inc_max = {g.code: percent_to_bp(g.increase_pct.max) for g in grades if g.increase_pct}
+    income_cap = {
+        g.code: percent_to_bp(g.caps.max_pct_of_annual_income)
+        for g in grades
+        if g.caps.max_pct_of_annual_income is not None
+    }
     pull = {s.code: int(s.placement_pull * PPM) for s in lp.segments}
+    trigger = _trigger_column(ns)
     return [
         [
-            grade_expr(lp).alias("grade"),
-            segment_expr(lp).alias("segment"),
-            months_since("last_review_on", as_of).alias("months_since_review"),
-            months_since("last_limit_change_on", as_of).alias("months_since_limit_change"),
+            grade_expr(lp, ns).alias("grade"),
+            segment_expr(lp, ns).alias("segment"),
+            months_since("last_review_on", as_of, ns).alias("months_since_review"),
+            months_since("last_limit_change_on", as_of, ns).alias("months_since_limit_change"),
         ],
         [
             (
-                pl.col("months_since_review").is_null()
-                | (pl.col("months_since_review") >= lp.review.cycle_months)
+                col("months_since_review").is_null()
+                | (col("months_since_review") >= lp.review.cycle_months)
             ).alias("due_for_review"),
-            position_ppm(lp).alias("_pos"),
-            pl.col("segment").replace_strict(pull, return_dtype=pl.Int64).alias("_pull"),
-            by_grade(inc_min).alias("_inc_min_bp"),
-            by_grade(inc_max).alias("_inc_max_bp"),
-            by_grade({g.code: g.caps.max_limit_minor for g in grades}).alias("_grade_cap"),
-            by_grade(
-                {
-                    g.code: percent_to_bp(g.caps.max_pct_of_annual_income)
-                    for g in grades
-                    if g.caps.max_pct_of_annual_income is not None
-                }
-            ).alias("_income_cap_bp"),
-            pl.any_horizontal(
+            position_ppm(lp, ns).alias("_pos"),
+            col("segment").replace_strict(pull, return_dtype=pl.Int64).alias("_pull"),
+            by_grade(inc_min, ns=ns).alias("_inc_min_bp"),
+            by_grade(inc_max, ns=ns).alias("_inc_max_bp"),
+            by_grade({g.code: g.caps.max_limit_minor for g in grades}, ns=ns).alias("_grade_cap"),
+            by_grade(income_cap, ns=ns).alias("_income_cap_bp"),
+            ns.any_horizontal(
                 [
                     (
-                        (pl.col("grade") == g.code)
-                        & compile_condition(g.decrease.when, column=_trigger_column)
+                        (col("grade") == g.code)
+                        & compile_condition(g.decrease.when, column=trigger, ns=ns)
                     ).fill_null(False)
                     for g in grades
                 ]
             ).alias("_trigger"),
-            by_grade({g.code: percent_to_bp(g.decrease.cut_pct) for g in grades}).alias("_cut_bp"),
-            by_grade({g.code: g.decrease.floor_minor for g in grades}).alias("_floor"),
+            by_grade({g.code: percent_to_bp(g.decrease.cut_pct) for g in grades}, ns=ns).alias(
+                "_cut_bp"
+            ),
+            by_grade({g.code: g.decrease.floor_minor for g in grades}, ns=ns).alias("_floor"),
         ],
     ]
 
 
-def _amount_stages(lp: LimitPolicy) -> list[list[pl.Expr]]:
+def _amount_stages(lp: LimitPolicy, ns: ModuleType) -> list[list[Expr]]:
     """The increase percentage, the caps, the decreased and the proposed limit, in fen."""
     step = lp.rounding.limit_step_minor
     pct_step = percent_to_bp(lp.rounding.increase_pct_step)
-    old = pl.col("credit_limit_minor")
+    col = ns.col
+    old = col("credit_limit_minor")
     # Segment placement: a positive pull moves the position towards the top of the range,
     # a negative one towards the bottom, in proportion to the room left on that side.
-    pos, pull_e = pl.col("_pos"), pl.col("_pull")
+    pos, pull_e = col("_pos"), col("_pull")
     placed = (
-        pl.when(pull_e >= 0)
+        ns.when(pull_e >= 0)
         .then(pos + (PPM - pos) * pull_e // PPM)
         .otherwise(pos + pos * pull_e // PPM)
         .clip(0, PPM)
     )
-    lo, hi = pl.col("_inc_min_bp"), pl.col("_inc_max_bp")
+    lo, hi = col("_inc_min_bp"), col("_inc_max_bp")
     return [
         [
             ((lo + (hi - lo) * placed // PPM) // pct_step * pct_step).clip(lo, hi).alias("_pct_bp"),
-            floor_to_step(
-                pct_of(pl.col("annual_income_minor"), pl.col("_income_cap_bp")), step
-            ).alias("_income_cap"),
-            pl.max_horizontal(
-                floor_to_step(pct_of(old, BP - pl.col("_cut_bp")), step), pl.col("_floor")
+            floor_to_step(pct_of(col("annual_income_minor"), col("_income_cap_bp")), step).alias(
+                "_income_cap"
+            ),
+            ns.max_horizontal(
+                floor_to_step(pct_of(old, BP - col("_cut_bp")), step), col("_floor")
             ).alias("_decreased"),
         ],
         [
-            floor_to_step(pct_of(old, BP + pl.col("_pct_bp")), step).alias("_proposed"),
+            floor_to_step(pct_of(old, BP + col("_pct_bp")), step).alias("_proposed"),
             floor_to_step(pct_of(old, BP + lo), step).alias("_min_new"),
-            pl.min_horizontal(pl.col("_grade_cap"), pl.col("_income_cap")).alias("_ceiling"),
+            ns.min_horizontal(col("_grade_cap"), col("_income_cap")).alias("_ceiling"),
         ],
     ]
 
 
-def _action_stages(policy: Policy, as_of: dt.date) -> list[list[pl.Expr]]:
+def _action_stages(policy: Policy, as_of: dt.date, ns: ModuleType) -> list[list[Expr]]:
     """Why the limit is kept (if it is), the action, the new limit and the decision's reasons."""
     lp = policy.limits
     grades = lp.grades
-    old = pl.col("credit_limit_minor")
-    has_basis = pl.col("score" if lp.grading.basis == "score" else "pd").is_not_null()
+    col, lit = ns.col, ns.lit
+    old = col("credit_limit_minor")
+    has_basis = col("score" if lp.grading.basis == "score" else "pd").is_not_null()
     increase_reason = {s.code: s.increase_reason or lp.review.increase_reason for s in lp.segments}
-    stages: list[list[pl.Expr]] = []
+    stages: list[list[Expr]] = []
 
     reasons = lp.decision_reasons
-    decrease_applies = pl.col("_trigger") & (
-        pl.lit(lp.review.decrease_between_reviews) | pl.col("due_for_review")
+    decrease_applies = col("_trigger") & (
+        lit(lp.review.decrease_between_reviews) | col("due_for_review")
     )
-    keep_reasons: list[tuple[str, pl.Expr]] = [
+    keep_reasons: list[tuple[str, Expr]] = [
         (reasons.no_score, ~has_basis),
-        (lp.review.not_due_reason, pl.col("_trigger") & ~decrease_applies),
-        (reasons.at_floor, decrease_applies & (pl.col("_decreased") >= old)),
-        *_increase_blockers(lp, as_of),
+        (lp.review.not_due_reason, col("_trigger") & ~decrease_applies),
+        (reasons.at_floor, decrease_applies & (col("_decreased") >= old)),
+        *_increase_blockers(lp, as_of, ns),
     ]
-    keep_reason = pl.coalesce(
-        [pl.when(cond.fill_null(False)).then(pl.lit(code)) for code, cond in keep_reasons]
+    keep_reason = ns.coalesce(
+        [ns.when(cond.fill_null(False)).then(lit(code)) for code, cond in keep_reasons]
     )
     stages.append([keep_reason.alias("_keep_reason")])
     action = (
-        pl.when(has_basis & decrease_applies & (pl.col("_decreased") < old))
-        .then(pl.lit(LimitAction.DECREASE.value))
-        .when(pl.col("_keep_reason").is_null())
-        .then(pl.lit(LimitAction.INCREASE.value))
-        .otherwise(pl.lit(LimitAction.KEEP.value))
+        ns.when(has_basis & decrease_applies & (col("_decreased") < old))
+        .then(lit(LimitAction.DECREASE.value))
+        .when(col("_keep_reason").is_null())
+        .then(lit(LimitAction.INCREASE.value))
+        .otherwise(lit(LimitAction.KEEP.value))
     )
     stages.append([action.alias("action")])
-    is_inc = pl.col("action") == LimitAction.INCREASE.value
-    is_dec = pl.col("action") == LimitAction.DECREASE.value
-    capped = is_inc & (pl.col("_ceiling") < pl.col("_proposed")).fill_null(False)
+    is_inc = col("action") == LimitAction.INCREASE.value
+    is_dec = col("action") == LimitAction.DECREASE.value
+    capped = is_inc & (col("_ceiling") < col("_proposed")).fill_null(False)
     primary = (
-        pl.when(is_dec)
-        .then(by_grade({g.code: g.decrease.reason for g in grades}, pl.String()))
+        ns.when(is_dec)
+        .then(by_grade({g.code: g.decrease.reason for g in grades}, pl.String(), ns))
         .when(is_inc)
-        .then(pl.col("segment").replace_strict(increase_reason, return_dtype=pl.String))
-        .otherwise(pl.col("_keep_reason"))
+        .then(col("segment").replace_strict(increase_reason, return_dtype=pl.String))
+        .otherwise(col("_keep_reason"))
     )
     secondary = (
-        pl.when(capped & (pl.col("_ceiling") == pl.col("_grade_cap")))
-        .then(pl.lit(reasons.capped_grade))
+        ns.when(capped & (col("_ceiling") == col("_grade_cap")))
+        .then(lit(reasons.capped_grade))
         .when(capped)
-        .then(pl.lit(reasons.capped_income))
-        .otherwise(pl.lit(None, dtype=pl.String))
+        .then(lit(reasons.capped_income))
+        .otherwise(lit(None, dtype=pl.String))
     )
     new_limit = (
-        pl.when(is_dec)
-        .then(pl.col("_decreased"))
+        ns.when(is_dec)
+        .then(col("_decreased"))
         .when(is_inc)
-        .then(pl.min_horizontal(pl.col("_proposed"), pl.col("_ceiling")))
+        .then(ns.min_horizontal(col("_proposed"), col("_ceiling")))
         .otherwise(old)
     )
     stages.append(
         [
             new_limit.alias("new_limit_minor"),
             # The percentage applied, after the caps and the rounding down to the step.
-            pl.when(is_inc)
+            ns.when(is_inc)
             .then(div_half_even((new_limit - old) * BP, old))
             .otherwise(None)
             .alias("increase_pct_bp"),
             primary.alias("_reason_primary"),
             secondary.alias("_reason_secondary"),
-            score_reasons(is_inc).alias("_score_reasons"),
+            score_reasons(is_inc, ns).alias("_score_reasons"),
             old.alias("old_limit_minor"),
-            pl.lit(as_of, dtype=pl.Date).alias("as_of"),
-            pl.lit(policy.version, dtype=pl.String).alias("policy_version"),
+            lit(as_of, dtype=pl.Date).alias("as_of"),
+            lit(policy.version, dtype=pl.String).alias("policy_version"),
         ]
     )
     return stages

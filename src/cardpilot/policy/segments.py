@@ -7,21 +7,25 @@ segment does is policy data (``Segment.increase``, ``placement_pull``), not code
 
 from __future__ import annotations
 
+from types import ModuleType
+
 import polars as pl
 
 from cardpilot.policy.condition_syntax import condition_features
 from cardpilot.policy.conditions import compile_condition
+from cardpilot.policy.row_exprs import Expr
 from cardpilot.policy.schema import LimitPolicy
 
 
-def segment_expr(policy: LimitPolicy) -> pl.Expr:
+def segment_expr(policy: LimitPolicy, ns: ModuleType = pl) -> Expr:
     """Segment code per row: the first segment whose condition holds, else the default."""
     default = policy.segments[-1]
-    expr: pl.Expr = pl.lit(default.code, dtype=pl.String)
+    expr = ns.lit(default.code, dtype=pl.String)
     # Built from the last rule backwards so the first rule is the outermost test.
     for seg in reversed(policy.segments[:-1]):
         assert seg.when is not None  # schema: only the last segment lacks a condition
-        expr = pl.when(compile_condition(seg.when)).then(pl.lit(seg.code)).otherwise(expr)
+        cond = compile_condition(seg.when, ns=ns)
+        expr = ns.when(cond).then(ns.lit(seg.code)).otherwise(expr)
     return expr
 
 

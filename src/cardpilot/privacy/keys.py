@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
 from collections.abc import Mapping
 from contextlib import suppress
 from dataclasses import dataclass
@@ -138,10 +139,22 @@ class BlindIndexKey:
 
 
 def _write_private(path: Path, text: str) -> None:
+    """``path`` holding ``text`` (mode 0600) unless it exists already (``FileExistsError``).
+
+    The text is written whole to a file of this process's own first, then linked under the
+    name: a process that finds the name finds the whole key, never a file another process has
+    made but not written yet.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(text + "\n")
+    fd, draft = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="ascii") as fh:  # mkstemp makes it 0600
+            fh.write(text + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.link(draft, path)
+    finally:
+        os.unlink(draft)
 
 
 def _read_or_create(path: Path, make: str) -> str:

@@ -175,6 +175,34 @@ def _pattern(cycles: Sequence[Mapping[str, Any]]) -> str | None:
     return "|".join(str(min(max(s, -2), 3)) for s in statuses)
 
 
+def _overdue_counts(cycles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The overdue counts of ``features._aggregations`` over the cycle rows (latest first)."""
+    mo, overdue = [c["months_overdue"] for c in cycles], [c["overdue"] for c in cycles]
+    not_overdue = [k for k, o in enumerate(overdue) if not o]
+    return {
+        "months_overdue_latest": mo[0],
+        "max_months_overdue_6m": _max(mo),
+        "overdue_count_3m": sum(1 for f in overdue[:3] if f),
+        "overdue_count_6m": sum(1 for f in overdue if f),
+        "consecutive_overdue_months": min(not_overdue) if not_overdue else len(cycles),
+    }
+
+
+def overdue_counts(
+    statements: Sequence[Row],
+    account: Row,
+    as_of: dt.date,
+    *,
+    window: int = DEFAULT_WINDOW,
+) -> dict[str, Any] | None:
+    """The overdue counts of ``account_features`` alone (``months_overdue_latest``,
+    ``max_months_overdue_6m``, ``overdue_count_3m``, ``overdue_count_6m``,
+    ``consecutive_overdue_months``), without the float reductions; None without a statement.
+    Raises ``DuplicateCycleError`` on two statements of one date."""
+    cycles = window_cycles(statements, account["credit_limit_minor"], as_of, window)
+    return _overdue_counts(cycles) if cycles else None
+
+
 def _aggregate(cycles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """``features._aggregations`` over one account's cycle rows (latest first)."""
 
@@ -187,7 +215,6 @@ def _aggregate(cycles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     util, ratio, mo, overdue = col("util"), col("pay_ratio"), col("months_overdue"), col("overdue")
     statuses, cash = col("status"), col("cash")
     latest = cycles[0]
-    not_overdue = [k for k, o in enumerate(overdue) if not o]
     was_overdue = [k for k, o in enumerate(overdue) if o]
     unpaid = (
         0
@@ -195,46 +222,45 @@ def _aggregate(cycles: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         else max(latest["prev"] - latest["paid"], 0)
     )
     util_prev = _at(cycles, 1, "util")
-    return _summed(cycles) | {
-        "_limit_latest": latest["limit"],
-        "history_months": len(cycles),
-        "utilisation_latest": latest["util"],
-        "utilisation_max_6m": _max(util),
-        "payment_ratio_latest": latest["pay_ratio"],
-        "payment_ratio_previous": _at(cycles, 1, "pay_ratio"),
-        "payment_ratio_min_3m": _min(ratio[:3]),
-        "revolving_months_6m": count(col("revolving")),
-        "paid_in_full_months_6m": count(col("paid_full")),
-        "inactive_months_6m": count(col("inactive")),
-        "repayment_status_latest": latest["status"],
-        "repayment_status_previous": _at(cycles, 1, "status"),
-        "repayment_pattern_3m": _pattern(cycles),
-        "status_paid_in_full_months_6m": count([s == -1 for s in _present(statuses)]),
-        "status_no_use_months_6m": count([s == -2 for s in _present(statuses)]),
-        "missed_payment_months_6m": count(col("missed")),
-        "months_overdue_latest": latest["months_overdue"],
-        "months_overdue_previous": _at(cycles, 1, "months_overdue"),
-        "max_months_overdue_3m": _max(mo[:3]),
-        "max_months_overdue_6m": _max(mo),
-        "overdue_count_3m": count(overdue[:3]),
-        "overdue_count_6m": count(overdue),
-        "consecutive_overdue_months": min(not_overdue) if not_overdue else len(cycles),
-        "months_since_last_overdue": min(was_overdue) if was_overdue else None,
-        "_balance_latest": latest["balance"],
-        "_balance_oldest": cycles[-1]["balance"],
-        "_paid_latest": latest["paid"],
-        "_cash": sum(_present(cash)),
-        "_cash_n": len(_present(cash)),
-        "_purch": sum(_present(col("purchases"))),
-        "overdue_months_total_6m": sum(mo),
-        "payment_ratio_min_6m": _min(ratio),
-        "status_revolving_months_6m": count([s == 0 for s in _present(statuses)]),
-        "unpaid_to_limit_latest": _ratio(unpaid, latest["limit"]),
-        "utilisation_previous": util_prev,
-        "utilisation_change_1m": None
-        if latest["util"] is None or util_prev is None
-        else latest["util"] - util_prev,
-    }
+    return (
+        _summed(cycles)
+        | _overdue_counts(cycles)
+        | {
+            "_limit_latest": latest["limit"],
+            "history_months": len(cycles),
+            "utilisation_latest": latest["util"],
+            "utilisation_max_6m": _max(util),
+            "payment_ratio_latest": latest["pay_ratio"],
+            "payment_ratio_previous": _at(cycles, 1, "pay_ratio"),
+            "payment_ratio_min_3m": _min(ratio[:3]),
+            "revolving_months_6m": count(col("revolving")),
+            "paid_in_full_months_6m": count(col("paid_full")),
+            "inactive_months_6m": count(col("inactive")),
+            "repayment_status_latest": latest["status"],
+            "repayment_status_previous": _at(cycles, 1, "status"),
+            "repayment_pattern_3m": _pattern(cycles),
+            "status_paid_in_full_months_6m": count([s == -1 for s in _present(statuses)]),
+            "status_no_use_months_6m": count([s == -2 for s in _present(statuses)]),
+            "missed_payment_months_6m": count(col("missed")),
+            "months_overdue_previous": _at(cycles, 1, "months_overdue"),
+            "max_months_overdue_3m": _max(mo[:3]),
+            "months_since_last_overdue": min(was_overdue) if was_overdue else None,
+            "_balance_latest": latest["balance"],
+            "_balance_oldest": cycles[-1]["balance"],
+            "_paid_latest": latest["paid"],
+            "_cash": sum(_present(cash)),
+            "_cash_n": len(_present(cash)),
+            "_purch": sum(_present(col("purchases"))),
+            "overdue_months_total_6m": sum(mo),
+            "payment_ratio_min_6m": _min(ratio),
+            "status_revolving_months_6m": count([s == 0 for s in _present(statuses)]),
+            "unpaid_to_limit_latest": _ratio(unpaid, latest["limit"]),
+            "utilisation_previous": util_prev,
+            "utilisation_change_1m": None
+            if latest["util"] is None or util_prev is None
+            else latest["util"] - util_prev,
+        }
+    )
 
 
 def _round_half_even(value: float | None) -> int | None:

@@ -1,5 +1,6 @@
 """One account's score, PD and directional reasons from its features (a dict), by the model's
-own compiled table and the directions' own functions, on one-element arrays: what
+own compiled table (its points summed in plain Python, ``fastscore.score_one``) and the
+directions' own functions on one-element arrays: what
 ``batch.scoring.scored_with_directions`` gives the account's row, without building a frame.
 
 Only a points scorecard is scored so (``account_score`` returns None for any other model: the
@@ -11,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from cardpilot.scoring.directions import scorecard_directions_of_columns
-from cardpilot.scoring.fastscore import score_arrays
+from cardpilot.scoring.fastscore import score_one
 from cardpilot.scoring.scorecard import ScorecardModel
 
 
@@ -22,7 +25,7 @@ def account_score(model: object, features: Mapping[str, Any]) -> dict[str, Any] 
     if not isinstance(model, ScorecardModel):
         return None
     columns = model.row_columns(features)
-    score, _ = score_arrays(model.compiled, columns, threads=1)
+    score = np.array([score_one(model.compiled, [float(c[0]) for c in columns])], dtype=np.int32)
     adverse, positive = scorecard_directions_of_columns(model, columns).row(0)
     return {
         "score": int(score[0]),

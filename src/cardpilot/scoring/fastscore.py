@@ -13,7 +13,9 @@ chunks on a thread pool (NumPy releases the GIL).
 
 from __future__ import annotations
 
+import math
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -135,6 +137,34 @@ def _score_chunk(
     for j in range(MAX_REASONS):
         t = top[j]
         reasons[lo:hi, j] = np.where(t > 0, last - (t & mask).astype(np.int16), -1)
+
+
+def score_one(card: CompiledScorecard, values: Sequence[float]) -> int:
+    """``score_arrays``' points for one account, in plain Python (``values``: one per
+    characteristic, NaN for missing, as ``ScorecardModel.row_columns`` holds them): each
+    value's bin is the number of splits ``<= x`` (NaN the missing bin), its points summed.
+    Integers throughout, so the same points; a handful of NumPy calls per characteristic on
+    one-element arrays costs far more than the comparisons."""
+    total = 0
+    for ch, x in zip(card.characteristics, values, strict=True):
+        splits, points = _plain(ch)
+        if math.isnan(x):
+            total += points[len(splits) + 1]
+        else:
+            total += points[sum(1 for v in splits if x >= v)]
+    return total
+
+
+_PLAIN: dict[int, tuple[CompiledCharacteristic, tuple[float, ...], tuple[int, ...]]] = {}
+
+
+def _plain(ch: CompiledCharacteristic) -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """A characteristic's splits and points as Python numbers, made once per characteristic."""
+    held = _PLAIN.get(id(ch))
+    if held is None or held[0] is not ch:
+        held = (ch, tuple(float(v) for v in ch.splits), tuple(int(p) for p in ch.points))
+        _PLAIN[id(ch)] = held
+    return held[1], held[2]
 
 
 def score_arrays(

@@ -20,6 +20,7 @@ from cardpilot.service import (
     routes_work,
 )
 from cardpilot.service.figures_response import FiguresResponse
+from cardpilot.service.idempotency import IdempotentAnswers, install_replay_handler
 from cardpilot.service.middleware import RequestContext
 from cardpilot.service.problems import install_problem_handlers
 from cardpilot.service.state import ServiceConfig, ServiceState
@@ -69,6 +70,8 @@ def build_app() -> FastAPI:
     for router in ROUTERS:
         app.include_router(router)
     install_problem_handlers(app)
+    install_replay_handler(app)
+    app.add_middleware(IdempotentAnswers)
     app.add_middleware(RequestContext)
     return app
 

@@ -1,15 +1,18 @@
-"""Score and decide one account now, with the code the review runs: the account read by the
-review's own chunk reader (``store.one_account.review_chunk``), scored by
-``batch.scoring.score_chunk`` and decided by the review's local engine
-(``engines.deciders.limit_decider``, i.e. ``policy.limits.decide_limits``). A preview with a
-scorecard reads the account as rows instead (``store.one_account.account_rows``) and scores
-them as one row (``batch.account_scoring``, held equal to ``score_chunk`` by its tests), then
-decides that row with the same ``decide_limits``: a frame's planning costs more than one
-account's work. A committed decision
-is written by the review's decision writer as a one-account review run (engine ``api``): the
-decision, the limit history and account update (a decrease as a pending change after its notice
-period), the watch after a large increase and the customer's notice in the outbox, in one
-transaction; then its audit record.
+"""Score and decide one account now, with the code the review runs, on one row: the account
+read as plain rows (``store.one_account.account_rows``; for a commit, the review's own chunk
+reader ``store.one_account.review_chunk``, which also says whether the cycle may decide it),
+its features and score computed for the one row (``batch.account_scoring``, held equal to
+``batch.scoring.score_chunk`` by its tests) and decided by ``policy.limits.decide_limit_row``:
+the review's plan, generated from the same policy, evaluated on one row in plain Python (held
+equal to ``decide_limits`` by tests/policy/test_row_decisions.py). A frame's planning costs
+milliseconds, one account's work microseconds. A model other than a scorecard is scored on the
+one-account chunk by ``score_chunk``. A running champion/challenger test splits the decisions
+as it splits the review (``service.experiment_split``).
+
+A committed decision is written by the review's decision writer as a one-account review run
+(engine ``api``): the decision, the limit history and account update (a decrease as a pending
+change after its notice period), the watch after a large increase and the customer's notice in
+the outbox, in one transaction; then its audit record.
 """
 
 from __future__ import annotations
@@ -21,29 +24,28 @@ from typing import Any
 import polars as pl
 
 from cardpilot.audit.chain import AuditEntry
-from cardpilot.batch.account_scoring import decision_frame, scored_account_row
+from cardpilot.batch.account_scoring import scored_account_row
 from cardpilot.batch.pending_limits import apply_pending_limits
-from cardpilot.batch.scoring import reason_codes_of, score_chunk, score_reason_texts
+from cardpilot.batch.scoring import score_chunk
 from cardpilot.domain.figures import rate_from_bp
 from cardpilot.domain.money import format_major
-from cardpilot.engines.deciders import limit_decider
 from cardpilot.jobs.review import review_cycle_id
 from cardpilot.notify.decision_notices import (
     decrease_effective_on,
-    figure_columns,
     limit_change_outbox,
     limit_notice_context,
 )
-from cardpilot.policy.limits import decide_limits
-from cardpilot.service.decision_batches import DecisionBatches
+from cardpilot.notify.reasons import figure_features
+from cardpilot.policy.limits import DECISION_SCHEMA, decide_limit_row
+from cardpilot.service.experiment_split import arm_policy
 from cardpilot.service.problems import ApiError
 from cardpilot.service.state import ServiceState
-from cardpilot.store.account_chunks import EARLY_SUFFIX, NO_CYCLE
+from cardpilot.store.account_chunks import EARLY_SUFFIX, NO_CYCLE, AccountChunk
 from cardpilot.store.audit import record_audit
 from cardpilot.store.cases import account_on_hold, latest_decision
 from cardpilot.store.decision_writer import SqlAlchemyDecisionWriter
 from cardpilot.store.limit_decisions import DecisionChunk, decision_rows
-from cardpilot.store.one_account import account_rows, review_chunk
+from cardpilot.store.one_account import AccountRows, account_rows, review_chunk
 from cardpilot.store.review_runs import finish_review_run, start_review_run
 from cardpilot.watch.rules import watch_start
 
@@ -60,21 +62,6 @@ class Scored:
 
 def _not_found(account_id: str) -> ApiError:
     return ApiError(404, f"account {account_id!r} is not in the store")
-
-
-def _batches(state: ServiceState) -> DecisionBatches:
-    """The worker's batches of previews (``service.decision_batches``), made on first use."""
-    if state.decision_batches is None:
-        with state.lock:
-            if state.decision_batches is None:
-
-                def decide(day: dt.date, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-                    frame = decision_frame(rows, state.policy)
-                    texts = state.score_texts()
-                    return decide_limits(frame, state.policy, day, reason_texts=texts).to_dicts()
-
-                state.decision_batches = DecisionBatches(decide)
-    return state.decision_batches
 
 
 def _not_reviewed(account_id: str) -> ApiError:
@@ -106,16 +93,18 @@ def score_json(scored: Scored, as_of: dt.date) -> dict[str, Any]:
     }
 
 
-def decide_scored(state: ServiceState, table: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
-    """``decide_limits`` on the scored rows, as the review's local engine calls it."""
-    texts = score_reason_texts(reason_codes_of(table), {})
-    decided = limit_decider("local", state.policy, as_of)(table, texts)
-    return decided.with_columns(table["consecutive_overdue_months"].cast(pl.Int64))
+def decide_row(state: ServiceState, row: dict[str, Any], as_of: dt.date) -> dict[str, Any]:
+    """The decision row of one scored row (``score_chunk``'s columns), by the policy of the
+    account's arm when a test splits the day's decisions, with ``experiment`` and ``arm``."""
+    policy, split = arm_policy(state, str(row["account_id"]), as_of)
+    codes = [*(row.get("reason_codes") or ()), *(row.get("positive_codes") or ())]
+    texts = state.score_texts_with(codes)
+    return decide_limit_row(row, policy, as_of, reason_texts=texts) | split
 
 
 def decision_json(row: dict[str, Any], currency: str) -> dict[str, Any]:
     """A decision row (``DECISION_SCHEMA``) for the API: money as decimal strings in major
-    units beside the currency, reasons in zh-CN and en."""
+    units beside the currency, reasons in zh-CN and en; the test and arm that decided it."""
     bp = row.get("increase_pct_bp")
     reasons = zip(
         row.get("reason_codes") or [],
@@ -140,35 +129,44 @@ def decision_json(row: dict[str, Any], currency: str) -> dict[str, Any]:
         "reasons": [{"code": c, "zh": z, "en": e} for c, z, e in reasons],
         "policy_version": row.get("policy_version"),
         "model_version": row.get("model_version"),
+        "experiment": row.get("experiment"),
+        "arm": row.get("arm"),
     }
+
+
+def _scored_row(
+    state: ServiceState, rows: AccountRows, as_of: dt.date, chunk: AccountChunk | None = None
+) -> dict[str, Any]:
+    """The account's scored row: on its rows, or (a model other than a scorecard, two
+    statements on one date) on its one-account chunk (``chunk``, when it was read already)."""
+    scorer = state.require_scorer()
+    row = scored_account_row(rows, scorer, as_of)
+    if row is not None:
+        return row
+    if chunk is not None:
+        return score_chunk(chunk, scorer, as_of).row(0, named=True)
+    account_id = str(rows.account["account_id"])
+    return score_account(state, account_id, as_of).table.row(0, named=True)
 
 
 def preview_decision(state: ServiceState, account_id: str, as_of: dt.date) -> dict[str, Any]:
     """The decision the review would make for the account on ``as_of``; nothing is written."""
-    scorer = state.require_scorer()
-    batches = _batches(state)
-    arrival = batches.arrival()
-    try:
-        with state.db.connect() as conn:
-            rows = account_rows(conn, account_id, as_of)
-        if rows is None:
-            raise _not_found(account_id)
-        if not rows.reviewed:
-            raise _not_reviewed(account_id)
-        row = scored_account_row(rows, scorer, as_of)
-        if row is None:  # not a scorecard, or statements only the plan orders: the chunk way
-            arrival.done()
-            scored = score_account(state, account_id, as_of)
-            decided = decide_scored(state, scored.table, as_of).row(0, named=True)
-            currency = scored.currency
-        else:
-            decided = batches.decide(as_of, row, arrival)
-            currency = str(rows.account["currency"])
-    finally:
-        arrival.done()
-    out = decision_json(decided, currency)
+    state.require_scorer()
+    with state.db.connect() as conn:
+        rows = account_rows(conn, account_id, as_of)
+    if rows is None:
+        raise _not_found(account_id)
+    if not rows.reviewed:
+        raise _not_reviewed(account_id)
+    decided = decide_row(state, _scored_row(state, rows, as_of), as_of)
+    out = decision_json(decided, str(rows.account["currency"]))
     on_hold = account_on_hold(state.db, account_id, as_of)
     return {"decision": out, "committed": False, "held_by_case": on_hold}
+
+
+def _chunk_rows(chunk: AccountChunk) -> AccountRows:
+    """A one-account chunk's account and statements as the rows ``account_rows`` gives."""
+    return AccountRows(chunk.accounts.row(0, named=True), chunk.frames.statements.to_dicts())
 
 
 def commit_decision(
@@ -177,7 +175,7 @@ def commit_decision(
     """Decide the account now and store the decision as the review would (see the module).
     Returns whether it was written, and the decision; an account already decided in the
     cycle gets that decision back (the call is idempotent)."""
-    scorer = state.require_scorer()
+    state.require_scorer()
     cycle_id = review_cycle_id(as_of, state.policy.limits.review.cycle_months)
     # As a review does first: the limits in force on the day are those it decides from.
     apply_pending_limits(state.db, as_of, zone=state.settings.timezone, actor=actor)
@@ -189,25 +187,24 @@ def commit_decision(
     if account_on_hold(state.db, account_id, as_of):
         raise ApiError(409, f"account {account_id!r}: an analyst's override holds its limit")
     currency = str(chunk.frames.accounts["currency"][0])
-    table = score_chunk(chunk, scorer, as_of)
-    decided = decide_scored(state, table, as_of)
-    early = chunk.accounts.filter(pl.col("early_review"))["account_id"]
+    scored = _scored_row(state, _chunk_rows(chunk), as_of, chunk)
+    decided = decide_row(state, scored, as_of)
     run_id = start_review_run(
         state.db,
         cycle_id=cycle_id,
         as_of=as_of,
         policy_version=state.policy.version,
         engine=API_ENGINE,
-        model_version=decided["model_version"][0],
+        model_version=decided["model_version"],
         interrupt_running=False,
     )
     try:
-        written = _write(state, decided, table, run_id, cycle_id, early, account_id, as_of)
+        written = _write(state, (scored, decided), run_id, cycle_id, chunk, as_of)
     except BaseException as exc:
         finish_review_run(state.db, run_id, "failed", f"{type(exc).__name__}: {exc}"[:500])
         raise
     finish_review_run(state.db, run_id, "finished")
-    decision = decision_json(decided.row(0, named=True), currency)
+    decision = decision_json(decided, currency)
     if not written:  # another call decided it in between: that decision stands
         return False, _standing(state, account_id, True, cycle_id)
     payload = {"run_id": run_id, "cycle_id": cycle_id, "decision": decision}
@@ -218,18 +215,34 @@ def commit_decision(
     return True, decision | {"run_id": run_id, "cycle_id": cycle_id}
 
 
+# The decision row as the writer takes it: ``decide_limits``' columns, the overdue count the
+# stored decision keeps, and a test's columns.
+_WRITTEN: dict[str, pl.DataType] = {
+    **DECISION_SCHEMA,
+    "consecutive_overdue_months": pl.Int64(),
+    "experiment": pl.String(),
+    "arm": pl.String(),
+}
+
+
 def _write(
     state: ServiceState,
-    decided: pl.DataFrame,
-    table: pl.DataFrame,
+    scored_and_decided: tuple[dict[str, Any], dict[str, Any]],
     run_id: int,
     cycle_id: str,
-    early: pl.Series,
-    account_id: str,
+    chunk: AccountChunk,
     as_of: dt.date,
 ) -> bool:
-    rows, sets = decision_rows(decided, run_id, cycle_id, early, cycle_id + EARLY_SUFFIX)
-    chunk = DecisionChunk(
+    scored, decided = scored_and_decided
+    written_columns = {
+        k: v for k, v in _WRITTEN.items() if k not in ("experiment", "arm") or decided[k]
+    }
+    row = decided | {"consecutive_overdue_months": scored.get("consecutive_overdue_months")}
+    frame = pl.DataFrame([[row[k] for k in written_columns]], written_columns, orient="row")
+    early = chunk.accounts.filter(pl.col("early_review"))["account_id"]
+    rows, sets = decision_rows(frame, run_id, cycle_id, early, cycle_id + EARLY_SUFFIX)
+    account_id = str(decided["account_id"])
+    decision_chunk = DecisionChunk(
         rows=rows,
         text_sets=sets,
         run_id=run_id,
@@ -240,9 +253,12 @@ def _write(
         watch=watch_start(state.policy, as_of),
         decrease_effective_on=decrease_effective_on(as_of, state.notify_policy),
     )
-    context = limit_notice_context(state.policy, figure_columns(table), state.notify_policy)
+    # The figures the customer's notice shows beside its reasons (a null one: none shown).
+    shown = ["account_id", *sorted(figure_features() & set(scored))]
+    table = pl.DataFrame([{k: scored[k] for k in shown}])
+    context = limit_notice_context(state.policy, table, state.notify_policy)
     written = SqlAlchemyDecisionWriter(state.db).write(
-        chunk,
+        decision_chunk,
         notices=lambda changed: limit_change_outbox(state.db, changed, context),
         before_commit=lambda: None,
     )

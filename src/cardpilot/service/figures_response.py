@@ -18,3 +18,12 @@ class FiguresResponse(JSONResponse):
     def render(self, content: Any) -> bytes:
         text = json.dumps(json_value(content), ensure_ascii=False, separators=(",", ":"))
         return text.encode("utf-8")
+
+
+class ConventionResponse(JSONResponse):
+    """JSON of content built in the convention already (the account story, whose own test
+    holds it there): sent as it is, without :class:`FiguresResponse`'s walk over every value,
+    which costs more than the read on a busy route."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")

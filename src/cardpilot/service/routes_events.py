@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from cardpilot.audit.chain import AuditEntry, digest_text
 from cardpilot.events.schema import to_json
 from cardpilot.events.validation import Rejection, parse_event
+from cardpilot.service.idempotency import Idempotent
 from cardpilot.service.problems import PROBLEM_RESPONSES, ApiError, Problem
 from cardpilot.service.security import CallerDep, state_of
 from cardpilot.store.audit import record_audit
@@ -55,6 +56,7 @@ class EventsAccepted(BaseModel):
     "/events",
     response_model=EventsAccepted,
     status_code=202,
+    dependencies=[Idempotent],
     responses={503: {"model": Problem, "description": "The broker is not reachable"}},
 )
 async def intake(request: Request, who: CallerDep, body: EventBatch) -> EventsAccepted:

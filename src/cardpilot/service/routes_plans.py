@@ -23,6 +23,7 @@ from cardpilot.jobs.plans import (
     plan_status,
 )
 from cardpilot.service.days import Day
+from cardpilot.service.idempotency import Idempotent
 from cardpilot.service.problems import PROBLEM_RESPONSES, ApiError
 from cardpilot.service.security import CallerDep, state_of
 
@@ -66,6 +67,7 @@ def _refused(exc: PlanStoreError) -> ApiError:
     "/accounts/{account_id}/plans",
     response_model=Json,
     status_code=201,
+    dependencies=[Idempotent],
     responses={200: {"description": "Offered on that day already: that plan"}},
 )
 def offer(
@@ -129,14 +131,14 @@ def _step(request: Request, actor: str, plan_id: str, kind: str, body: PlanStep 
     return view.as_json()
 
 
-@router.post("/plans/{plan_id}/accept", response_model=Json)
+@router.post("/plans/{plan_id}/accept", response_model=Json, dependencies=[Idempotent])
 def accept(request: Request, who: CallerDep, plan_id: PlanId, body: PlanStep | None = None) -> Json:
     """Record the customer's own acceptance of an offered plan (``plan accept``); accepting
     again is the same acceptance."""
     return _step(request, who.actor, plan_id, "accepted", body)
 
 
-@router.post("/plans/{plan_id}/decline", response_model=Json)
+@router.post("/plans/{plan_id}/decline", response_model=Json, dependencies=[Idempotent])
 def decline(
     request: Request, who: CallerDep, plan_id: PlanId, body: PlanStep | None = None
 ) -> Json:

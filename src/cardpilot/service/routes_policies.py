@@ -16,6 +16,7 @@ from cardpilot.jobs.policy_publish import (
     PublishError,
     publish_policy,
 )
+from cardpilot.service.idempotency import Idempotent
 from cardpilot.service.problems import PROBLEM_RESPONSES, ApiError
 from cardpilot.service.security import CallerDep, state_of
 
@@ -39,7 +40,9 @@ class PublishedPolicy(BaseModel):
     versions: dict[str, str] = Field(description="File -> the version decisions record")
 
 
-@router.post("/policies", response_model=PublishedPolicy, status_code=201)
+@router.post(
+    "/policies", response_model=PublishedPolicy, status_code=201, dependencies=[Idempotent]
+)
 async def publish(request: Request, who: CallerDep, body: PolicyPublication) -> PublishedPolicy:
     """Publish a new policy under a name not yet taken; 422 names the file and field that are
     wrong, 409 a name already taken. Audited (``policy.publish``)."""

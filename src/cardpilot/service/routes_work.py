@@ -19,6 +19,7 @@ from cardpilot.policy.diff import diff_policies
 from cardpilot.policy.loading import PolicyError, load_policy
 from cardpilot.policy.schema import Policy
 from cardpilot.service.days import Day, PlainText
+from cardpilot.service.idempotency import Idempotent
 from cardpilot.service.plans import quote_json
 from cardpilot.service.problems import PROBLEM_RESPONSES, ApiError
 from cardpilot.service.security import CallerDep, state_of
@@ -64,7 +65,9 @@ def cases(
     return {"cases": [c.as_json() for c in list_cases(state_of(request).db, status)]}
 
 
-@router.post("/cases", tags=["cases"], response_model=Json, status_code=201)
+@router.post(
+    "/cases", tags=["cases"], response_model=Json, status_code=201, dependencies=[Idempotent]
+)
 def open_case(request: Request, who: CallerDep, body: CaseOpen) -> Json:
     """Open a case on the account's latest limit decision (PIPL art. 24); audited."""
     try:
@@ -80,7 +83,9 @@ def open_case(request: Request, who: CallerDep, body: CaseOpen) -> Json:
     return case.as_json()
 
 
-@router.post("/cases/{case_id}/decision", tags=["cases"], response_model=Json)
+@router.post(
+    "/cases/{case_id}/decision", tags=["cases"], response_model=Json, dependencies=[Idempotent]
+)
 def decide_case(
     request: Request,
     who: CallerDep,

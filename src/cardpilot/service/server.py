@@ -35,6 +35,9 @@ def prepare(config: ServiceConfig) -> str | None:
 
 def serve(config: ServiceConfig, *, host: str, port: int, workers: int) -> None:
     os.environ.update(config.environment())
+    # With one worker uvicorn runs the application in this process, whose settings were read
+    # (and cached) before the variables above were set: it must read them again.
+    get_settings.cache_clear()
     # A request works on one account: Polars' thread pool costs more than it gives there, and
     # the workers already keep the cores busy.
     os.environ.setdefault("POLARS_MAX_THREADS", "1")

@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -35,7 +36,6 @@ from cardpilot.scoring.account_score import score_codes
 from cardpilot.scoring.registry import Registry, RegistryError, load_model_dir
 from cardpilot.scoring.scorecard import ScorecardModel
 from cardpilot.service.credentials import SigningKeys
-from cardpilot.service.decision_batches import DecisionBatches
 from cardpilot.service.problems import ApiError
 from cardpilot.store.db import is_sqlite, make_engine
 from cardpilot.store.experiments import promoted_policy
@@ -162,13 +162,16 @@ class ServiceState:
     # CARDPILOT_EVENTS_SUBJECT, as for `cardpilot events publish`.
     broker: Broker = field(default_factory=Broker.from_env)
     cache: TimedCache = field(default_factory=TimedCache)
+    # Whether a worker reads one account's story on its event loop rather than its thread
+    # pool: on SQLite the read is the worker's own CPU (the store's pages are in memory, there
+    # is no wait to overlap), about a millisecond, while a hop to the pool and back costs a
+    # tenth of that and, with a backlog, dozens of pool threads contending for the GIL cost
+    # more CPU per request than the read; on PostgreSQL a read waits on the server, on the pool.
+    reads_on_loop: bool = False
     _refresh: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _first_read: threading.Lock = field(default_factory=threading.Lock, repr=False)
     warmed: threading.Event = field(default_factory=threading.Event, repr=False)
     _score_texts: dict[str, dict[str, str]] | None = field(default=None, repr=False)
-    # The previews decided together (service.decisions makes it on first use).
-    decision_batches: DecisionBatches | None = field(default=None, repr=False)
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @classmethod
     def load(cls, config: ServiceConfig, settings: Settings | None = None) -> ServiceState:
@@ -192,6 +195,7 @@ class ServiceState:
             signing_keys=SigningKeys.from_settings(settings),
             cipher=FieldCipher.from_settings(settings),
             notify_policy=default_notify_policy(),
+            reads_on_loop=is_sqlite(config.database_url),
         )
 
     def score_texts(self) -> dict[str, dict[str, str]]:
@@ -202,6 +206,18 @@ class ServiceState:
             codes = score_codes(self.scorer) if isinstance(self.scorer, ScorecardModel) else []
             self._score_texts = score_reason_texts(codes, {})
         return self._score_texts
+
+    def score_texts_with(self, codes: Iterable[str]) -> dict[str, dict[str, str]]:
+        """``score_texts`` with the texts of ``codes`` added where it lacks them (a model other
+        than a scorecard names its codes as it scores): a new set replaces the held one, so a
+        request reading the held set never sees it change."""
+        texts = self.score_texts()
+        missing = [c for c in codes if c not in texts]
+        if not missing:
+            return texts
+        grown = score_reason_texts(missing, dict(texts))
+        self._score_texts = grown
+        return grown
 
     def require_scorer(self) -> Scorer:
         if self.scorer is None:

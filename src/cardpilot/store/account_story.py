@@ -16,9 +16,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, inspect
 
+from cardpilot.ledger.balances import balance_of_rows
 from cardpilot.store.frame_reads import query_rows
-from cardpilot.store.ledger import account_balance, account_posting_rows
-from cardpilot.store.pending_limits import pending_of_account
+from cardpilot.store.ledger import account_posting_rows
+from cardpilot.store.pending_limits import PENDING_COLUMNS
 
 Row = dict[str, Any]
 
@@ -28,7 +29,7 @@ class AccountRecords:
     account: Row
     customer: Row
     postings: list[Row]  # the columns of POSTING_SCHEMA, in date order
-    balance: Row  # by component and in total, as of the day (store.ledger.account_balance)
+    balance: Row  # by component and in total, as of the day: the sums of ``postings``
     statements: list[Row] = field(default_factory=list)
     decisions: list[Row] = field(default_factory=list)
     treatments: list[Row] = field(default_factory=list)
@@ -103,6 +104,10 @@ WATCH_FLAGS = (
     "SELECT cycle_date, rule, reason_code, detail FROM watch_flags"
     " WHERE account_id = :a AND cycle_date <= :d ORDER BY cycle_date, rule"
 )
+PENDING = (
+    f"SELECT {', '.join(PENDING_COLUMNS)} FROM pending_limit_changes"
+    " WHERE account_id = :a AND decided_on <= :d ORDER BY decided_on, id"
+)
 MESSAGES = (
     "SELECT message_type, category, channel, locale, state, decision_ref, created_at, sent_at"
     " FROM notify_outbox WHERE customer_id = :c AND (account_id = :a OR account_id IS NULL)"
@@ -124,6 +129,7 @@ def read_account(conn: Connection, account_id: str, as_of: dt.date) -> AccountRe
         "plans": ("repayment_plans", PLANS),
         "plan_events": ("plan_events", PLAN_EVENTS),
         "watch_flags": ("watch_flags", WATCH_FLAGS),
+        "pending_limits": ("pending_limit_changes", PENDING),
     }
     found = {
         name: _rows(conn, sql, params) if _has_table(conn, table) else []
@@ -135,17 +141,12 @@ def read_account(conn: Connection, account_id: str, as_of: dt.date) -> AccountRe
         if _has_table(conn, "notify_outbox")
         else []
     )
-    pending = (
-        pending_of_account(conn, account_id, as_of)
-        if _has_table(conn, "pending_limit_changes")
-        else []
-    )
+    postings = account_posting_rows(conn, account_id, as_of)
     return AccountRecords(
         account=account,
-        pending_limits=pending,
         customer=customers[0] if customers else {},
-        postings=account_posting_rows(conn, account_id, as_of),
-        balance=account_balance(conn, account_id, as_of),
+        postings=postings,
+        balance=balance_of_rows(postings),
         statements=_rows(conn, STATEMENTS, params),
         messages=messages,
         **found,

@@ -20,7 +20,7 @@ from sqlalchemy.exc import DBAPIError
 
 from cardpilot.ledger.balances import BALANCE_SCHEMA, COMPONENTS, MONEY_KINDS
 from cardpilot.ledger.postings import POSTING_SCHEMA, Posting, postings_frame
-from cardpilot.store.frame_reads import query_frame
+from cardpilot.store.frame_reads import query_frame, query_rows
 from cardpilot.store.ledger_models import LedgerPosting
 
 TABLE = "ledger_postings"
@@ -105,7 +105,7 @@ def account_posting_rows(
         sql += " AND effective_on <= :d"
         params["d"] = as_of
     sql += " ORDER BY effective_on, effective_at, kind <> 'opening_balance', id"
-    rows = [dict(r) for r in conn.execute(text(sql), params).mappings()]
+    rows = query_rows(conn, sql, params)
     for row in rows:
         on = row["effective_on"]
         row["effective_on"] = dt.date.fromisoformat(on[:10]) if isinstance(on, str) else on

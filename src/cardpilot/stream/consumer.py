@@ -39,6 +39,7 @@ from cardpilot.events.policy import EventsPolicy
 from cardpilot.events.validation import Rejection
 from cardpilot.store.events import read_lookups, write_batch
 from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
+from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.stream.pull import PullBatches
 from cardpilot.stream.triggers import advice_terms, evaluate_triggers
 from cardpilot.warning.policy import WarningPolicy
@@ -119,8 +120,10 @@ class Intake:
         policy: EventsPolicy,
         tz: dt.tzinfo,
         warning: WarningPolicy | None = None,
+        scorer: OnlineScorer | None = None,
     ) -> None:
         self.engine, self.policy, self.tz, self.warning = engine, policy, tz, warning
+        self.scorer = scorer  # the early-warning model's fresh scores (None: the stored ones)
         self.held = pl.DataFrame(schema=STATE_SCHEMA)
         if warning is not None:
             # The advice terms read the policy catalogue (a second of YAML): once here, not
@@ -137,7 +140,7 @@ class Intake:
                 plan = plan_batch(parsed, lookups, self.policy, self.tz)
                 added = write_batch(conn, plan, months)
                 fired = evaluate_triggers(
-                    conn, plan.triggers, self.warning, dt.datetime.now(dt.UTC)
+                    conn, plan.triggers, self.warning, dt.datetime.now(dt.UTC), self.scorer
                 )
         except BaseException:
             self.held = self.held.clear()
@@ -214,11 +217,12 @@ async def consume(
     stop: asyncio.Event,
     on_batch: Callable[[BatchDone], None] | None = None,
     warning: WarningPolicy | None = None,
+    scorer: OnlineScorer | None = None,
 ) -> ConsumeCounts:
     """Consume until ``stop`` is set (or idle for ``options.idle_exit_s``); returns the counts."""
     counts = ConsumeCounts()
     started = time.perf_counter()
-    intake = Intake(engine, policy, tz, warning)
+    intake = Intake(engine, policy, tz, warning, scorer)
     nc, js = await connect(broker)
     try:
         await ensure_streams(js, broker)
@@ -261,6 +265,7 @@ def run_consumer(
     options: ConsumeOptions,
     on_batch: Callable[[BatchDone], None] | None = None,
     warning: WarningPolicy | None = None,
+    scorer: OnlineScorer | None = None,
 ) -> ConsumeCounts:
     """``consume`` until SIGTERM or SIGINT (the batch in hand is finished and acknowledged)."""
     import signal
@@ -270,6 +275,6 @@ def run_consumer(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
-        return await consume(engine, broker, policy, tz, options, stop, on_batch, warning)
+        return await consume(engine, broker, policy, tz, options, stop, on_batch, warning, scorer)
 
     return asyncio.run(main())

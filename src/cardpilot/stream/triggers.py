@@ -6,7 +6,10 @@ right after that event (``AccountFeatures.trigger_row``: statement figures, what
 the minimum, utilisation, spending against the six-month average, days since a cash advance),
 as of the day the event happened, with what the store knows of the account
 (``warning.state.with_store_facts``: its customer, the latest early-warning score of a
-``cardpilot warn run`` with its change and reasons, its latest limit increase). The batch is
+``cardpilot warn run`` with its change and reasons, its latest limit increase). With the
+registered early-warning model (an ``OnlineScorer``) the score, its change, reasons and model
+version are the model's, fresh for the event's state (``stream.online_scores``); without one
+they are the stored run's. The batch is
 one frame: the rules' conditions pick the events where some rule holds, and those are decided
 in waves (at most one event of an account and one day each) with the batch's ``decide``,
 against the interventions stored before and those of the earlier waves (cool-downs, the
@@ -24,7 +27,7 @@ of the shipped overdue policy in the warning policy's currency.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -35,9 +38,16 @@ from cardpilot.notify.compose import default_composer
 from cardpilot.notify.warning_decisions import FIGURES, store_and_queue
 from cardpilot.notify.warning_notices import AdviceTerms, intervention_rows
 from cardpilot.store.warning_interventions import history_of, online_inputs
+from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.policy import WarningPolicy
 from cardpilot.warning.state import facts_frame, with_store_facts
-from cardpilot.warning.triggers import FIRED_SCHEMA, HISTORY_SCHEMA, decide, holding_rules
+from cardpilot.warning.triggers import (
+    FIRED_SCHEMA,
+    HISTORY_SCHEMA,
+    decide,
+    holding_rules,
+    reason_list,
+)
 
 # The columns of ``AccountFeatures.trigger_row``.
 TRIGGER_ROW_SCHEMA: dict[str, pl.DataType] = {
@@ -89,6 +99,7 @@ def fired_for_events(
     rows: pl.DataFrame | Sequence[dict[str, Any]],
     policy: WarningPolicy,
     history: Sequence[dict[str, Any]] = (),
+    reasons: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The interventions the rules give for ``rows`` (one per applied event, in order), each
     with the statement figures of the event that fired it (``FIRED_SCHEMA`` and ``FIGURES``):
@@ -98,7 +109,8 @@ def fired_for_events(
 
     Events are decided in waves, each holding at most one event of an account (its first
     candidate, then its second, …) and one day, so the order per account is kept while
-    accounts are decided together."""
+    accounts are decided together. ``reasons`` gives the model's reasons of the events that
+    fired (``OnlineScorer.reasons_for``), when the rows do not carry them."""
     if isinstance(rows, pl.DataFrame):
         frame = rows
     elif rows:
@@ -133,7 +145,26 @@ def fired_for_events(
     out = out.with_columns(
         pl.lit(None).cast(t).alias(c) for c, t in _FIGURE_SCHEMA.items() if c not in out.columns
     )
-    return out.unique("decision_ref", keep="first", maintain_order=True).drop("_event")
+    out = out.unique("decision_ref", keep="first", maintain_order=True)
+    if reasons is not None:
+        out = _with_model_reasons(out, frame, reasons)
+    return out.drop("_event")
+
+
+def _with_model_reasons(
+    fired: pl.DataFrame,
+    frame: pl.DataFrame,
+    reasons: Callable[[pl.DataFrame], pl.DataFrame],
+) -> pl.DataFrame:
+    """``fired`` with the model's reasons after each rule's, worked out (``reasons``) for the
+    events that fired, only: a GBM's contributions cost many times its prediction."""
+    events = frame.join(fired.select("_event").unique(), on="_event", how="semi")
+    model = reasons(events).select("_event", pl.col("reason_codes").alias("_model"))
+    return (
+        fired.join(model, on="_event", how="left", maintain_order="left")
+        .with_columns(reason_list(pl.col("reason"), pl.col("_model")).alias("reason_codes"))
+        .drop("_model")
+    )
 
 
 def _wave_day(item: tuple[tuple[object, ...], pl.DataFrame]) -> tuple[int, dt.date]:
@@ -176,10 +207,12 @@ def evaluate_triggers(
     rows: pl.DataFrame | Sequence[dict[str, Any]],
     policy: WarningPolicy | None,
     now: dt.datetime,
+    scorer: OnlineScorer | None = None,
 ) -> pl.DataFrame:
     """The interventions due for the batch's events (``FIRED_SCHEMA``; ``rows`` the trigger
     rows, a frame or dicts), stored and queued in the caller's transaction (none without a
-    warning policy)."""
+    warning policy); ``scorer``: the early-warning model's fresh scores for the rules (none:
+    the stored run's)."""
     frame = rows if isinstance(rows, pl.DataFrame) else trigger_frame(rows)
     last = frame.get_column("as_of").max()
     if policy is None or last is None:
@@ -191,7 +224,10 @@ def evaluate_triggers(
     accounts = sorted(frame.get_column("account_id").unique().to_list())
     stored = online_inputs(conn, accounts, last, zone)
     known = with_store_facts(frame, facts_frame(stored))
-    fired = fired_for_events(known, policy, history_of(conn, accounts, last))
+    if scorer is not None:
+        known = scorer.rescore(conn, known)
+    reasons = scorer.reasons_for if scorer is not None else None
+    fired = fired_for_events(known, policy, history_of(conn, accounts, last), reasons)
     if fired.height:
         terms = advice_terms(policy)
         decided = intervention_rows(fired.to_dicts(), policy, terms)

@@ -183,16 +183,19 @@ def fired_rules(states: pl.DataFrame, policy: WarningPolicy, as_of: dt.date) -> 
     fired = pl.concat(parts, how="vertical_relaxed").collect()
     if fired.height == 0:
         return _empty(FIRED_SCHEMA)
-    model_reasons = pl.col("reason_codes").fill_null(pl.lit([], pl.List(pl.String())))
     fired = fired.with_columns(
         pl.lit(as_of).alias("as_of"),
         pl.lit(policy.version).alias("policy_version"),
-        pl.concat_list(pl.col("reason"), model_reasons.list.head(MODEL_REASONS)).alias(
-            "reason_codes"
-        ),
+        reason_list(pl.col("reason"), pl.col("reason_codes")).alias("reason_codes"),
         pl.Series("decision_ref", _refs(fired), pl.String()),
     )
     return fired.select([pl.col(c).cast(t) for c, t in FIRED_SCHEMA.items()])
+
+
+def reason_list(rule: pl.Expr, model: pl.Expr) -> pl.Expr:
+    """An intervention's reasons: the rule's, then the model's first ``MODEL_REASONS``."""
+    known = model.fill_null(pl.lit([], pl.List(pl.String())))
+    return pl.concat_list(rule, known.list.head(MODEL_REASONS))
 
 
 def _refs(fired: pl.DataFrame) -> list[str]:
