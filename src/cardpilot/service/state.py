@@ -47,6 +47,11 @@ OVERDUE_POLICY_ENV = "CARDPILOT_SERVE_OVERDUE_POLICY"
 PERMISSIONS_ENV = "CARDPILOT_SERVE_PERMISSIONS"
 # How long a worker trusts what it read of an API key, or the store's default as-of day.
 CACHE_SECONDS = 30.0
+# The default day moves only when a new cycle's statements are imported (monthly), and reading
+# it scans every statement (about a CPU-second on 6M rows, which would stall a busy worker's
+# neighbours every CACHE_SECONDS): a new cycle is the default within ten minutes; a caller that
+# needs it sooner names the day.
+AS_OF_REFRESH_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -234,14 +239,15 @@ class ServiceState:
         Reading it scans the statements (seconds on a large store), so a worker reads it once,
         at start (``warm``) or on the first request that needs it, the requests arriving
         meanwhile waiting for that one read, and then refreshes it on a thread of its own every
-        ``CACHE_SECONDS``, answering with the day it has meanwhile."""
+        ``AS_OF_REFRESH_SECONDS``, answering with the day it has meanwhile."""
         known = self.cache.entries.get("default_as_of")
         if known is None:
             with self._first_read:  # one scan; the requests that came meanwhile wait for it
                 known = self.cache.entries.get("default_as_of")
                 if known is None:
                     return self._read_default_as_of()
-        if time.monotonic() - known[0] > self.cache.seconds and self._refresh.acquire(False):
+        stale = time.monotonic() - known[0] > AS_OF_REFRESH_SECONDS
+        if stale and self._refresh.acquire(False):
 
             def refresh() -> None:
                 try:
