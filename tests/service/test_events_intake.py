@@ -15,13 +15,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from routes_support import delete_streams, isolated_broker, stream_messages
+from routes_support import delete_streams, isolated_broker
 from service_support import Service
 
 from cardpilot.events.policy import load_events_policy
 from cardpilot.store.audit import iter_records
 from cardpilot.stream.broker import Broker
 from cardpilot.stream.consumer import ConsumeOptions, consume
+from support.streams import stream_messages
 
 UTC8 = dt.timezone(dt.timedelta(hours=8))
 

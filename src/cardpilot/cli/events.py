@@ -59,12 +59,12 @@ def publish(
     import asyncio
 
     from cardpilot.stream.broker import BrokerError
-    from cardpilot.stream.publish import EventFileError, publish_file
+    from cardpilot.stream.publish import EventFileError, PublishError, publish_file
 
     broker = _broker(nats_url, stream, subject_prefix)
     try:
         counts = asyncio.run(publish_file(broker, file, rate))
-    except (BrokerError, EventFileError) as exc:
+    except (BrokerError, EventFileError, PublishError) as exc:
         raise fail(str(exc)) from exc
     if as_json:
         print_json("events publish", {"file": str(file), **counts.as_json()})

@@ -345,27 +345,23 @@ def _items(priors: pl.DataFrame, e: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
         .explode("recent")
         .drop_nulls("recent")
         .unnest("recent")
-        .select(
+        .rename({"balance": "bal"})
+        # Before the batch's, in the order held.
+        .with_columns(pos=pl.lit(-1, pl.Int64()), arr=pl.int_range(pl.len()) - pl.len())
+    )
+    new = e.filter(pl.col("kind") == MONEY).with_columns(arr=pl.col("pos"))
+    held, new = (
+        frame.select(
             ACC,
-            pl.lit(-1, pl.Int64()).alias("ipos"),
+            pl.col("pos").alias("ipos"),
             pl.col("at").alias("iat"),
-            # Before the batch's, in the order held.
-            (pl.int_range(pl.len()) - pl.len()).cast(pl.Int64).alias("arr"),
-            pl.col("balance").alias("ibal"),
+            pl.col("arr").cast(pl.Int64),
+            pl.col("bal").alias("ibal"),
             pl.col("paid").alias("ipaid"),
             pl.col("cash").alias("icash"),
-            pl.lit(False).alias("batch"),
+            pl.lit(batch).alias("batch"),
         )
-    )
-    new = e.filter(pl.col("kind") == MONEY).select(
-        ACC,
-        pl.col("pos").alias("ipos"),
-        pl.col("at").alias("iat"),
-        pl.col("pos").alias("arr"),
-        pl.col("bal").alias("ibal"),
-        pl.col("paid").alias("ipaid"),
-        pl.col("cash").alias("icash"),
-        pl.lit(True).alias("batch"),
+        for frame, batch in ((held, False), (new, True))
     )
     buckets = (
         priors.select(ACC, "spend_by_month")

@@ -18,8 +18,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 
-import nats.errors
 import polars as pl
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
@@ -40,6 +40,7 @@ from cardpilot.events.validation import Rejection
 from cardpilot.store.events import read_lookups, write_batch
 from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
 from cardpilot.stream.online_scores import OnlineScorer
+from cardpilot.stream.pull import PullBatches
 from cardpilot.stream.triggers import advice_terms, evaluate_triggers
 from cardpilot.warning.policy import WarningPolicy
 
@@ -57,6 +58,10 @@ class ConsumeOptions:
     idle_exit_s: float | None = None  # stop after this long with nothing to fetch (replays)
     max_messages: int | None = None
     stored_times: bool = False  # tell the listener when the stream stored each message
+    # A batch that came short waits this long for more before it is decided: a batch costs
+    # about as much for a few events as for hundreds (its look-ups, fold, writes and rules),
+    # so a trickle decided as it comes would cost many times the CPU an event.
+    linger_s: float = 0.05
 
 
 @dataclass(slots=True)
@@ -188,13 +193,14 @@ async def publish_dead_letters(
 
 
 async def _subscribe(
-    js: JetStreamContext, broker: Broker, options: ConsumeOptions
-) -> JetStreamContext.PullSubscription:
+    nc: Client, js: JetStreamContext, broker: Broker, options: ConsumeOptions
+) -> PullBatches:
     config = consumer_config(broker, options.batch, options.ack_wait_s)
     # Created, or updated to this batch size and ack wait (a durable keeps its position).
     await js.add_consumer(broker.stream, config=config)
-    sub = await js.pull_subscribe_bind(durable=broker.durable, stream=broker.stream)
-    info = await sub.consumer_info()
+    sub = PullBatches(nc, broker.stream, broker.durable)
+    await sub.start()
+    info = await js.consumer_info(broker.stream, broker.durable)
     if info.num_ack_pending:
         # A batch a crashed consumer held: it comes back once its ack wait is over, and must
         # be taken before anything newer (the order rule depends on it).
@@ -220,14 +226,15 @@ async def consume(
     nc, js = await connect(broker)
     try:
         await ensure_streams(js, broker)
-        sub = await _subscribe(js, broker, options)
+        sub = await _subscribe(nc, js, broker, options)
         progress.stage("events consumed", None)
         idle_since = time.monotonic()
         while not stop.is_set():
-            try:
-                msgs = await sub.fetch(options.batch, timeout=options.fetch_timeout_s)
-            except (nats.errors.TimeoutError, TimeoutError):  # nothing came within the wait
-                msgs = []
+            msgs = await sub.fetch(options.batch, timeout=options.fetch_timeout_s)
+            if msgs and len(msgs) < options.batch and options.linger_s > 0:
+                await asyncio.sleep(options.linger_s)
+                more = options.batch - len(msgs)
+                msgs += await sub.fetch(more, timeout=options.fetch_timeout_s, wait=False)
             if not msgs:
                 idle = time.monotonic() - idle_since
                 if options.idle_exit_s is not None and idle >= options.idle_exit_s:

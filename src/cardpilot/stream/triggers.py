@@ -34,6 +34,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 from sqlalchemy import Connection
 
+from cardpilot.events.batch_features import TRIGGER_COLUMNS
 from cardpilot.notify.compose import default_composer
 from cardpilot.notify.warning_decisions import FIGURES, store_and_queue
 from cardpilot.notify.warning_notices import AdviceTerms, intervention_rows
@@ -49,20 +50,8 @@ from cardpilot.warning.triggers import (
     reason_list,
 )
 
-# The columns of ``AccountFeatures.trigger_row``.
-TRIGGER_ROW_SCHEMA: dict[str, pl.DataType] = {
-    "as_of": pl.Date(),
-    "account_id": pl.String(),
-    "currency": pl.String(),
-    "cycle_date": pl.Date(),
-    "due_date": pl.Date(),
-    "statement_balance_minor": pl.Int64(),
-    "minimum_due_minor": pl.Int64(),
-    "unpaid_minimum_minor": pl.Int64(),
-    "utilisation": pl.Float64(),
-    "spend_to_6m_average": pl.Float64(),
-    "days_since_cash_advance": pl.Int32(),
-}
+# The columns of ``AccountFeatures.trigger_row`` (the batch fold's trigger rows).
+TRIGGER_ROW_SCHEMA: dict[str, pl.DataType] = TRIGGER_COLUMNS
 
 
 def trigger_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:

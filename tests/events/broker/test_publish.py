@@ -11,20 +11,9 @@ from nats.js.api import DiscardPolicy, StreamConfig
 from cardpilot.stream import publish as publishing
 from cardpilot.stream.broker import Broker, connect, ensure_streams
 from cardpilot.stream.publish import PublishError
+from support.streams import stream_messages
 
 from .helpers import publish
-
-
-async def _stored(broker: Broker) -> list[bytes]:
-    nc, js = await connect(broker)
-    try:
-        info = await js.stream_info(broker.stream)
-        out = []
-        for seq in range(info.state.first_seq, info.state.last_seq + 1):
-            out.append((await js.get_msg(broker.stream, seq)).data or b"")
-        return out
-    finally:
-        await nc.close()
 
 
 def test_every_line_is_stored_in_file_order_across_windows(
@@ -34,7 +23,7 @@ def test_every_line_is_stored_in_file_order_across_windows(
     lines = [f'{{"n":{n}}}'.encode() for n in range(11)]
     counts = publish(broker, [*lines[:5], b"  ", *lines[5:]])
     assert (counts.published, counts.skipped_blank) == (11, 1)
-    assert asyncio.run(_stored(broker)) == lines
+    assert stream_messages(broker) == lines
 
 
 def test_a_stream_that_drops_lines_fails_the_publish_with_the_count(
