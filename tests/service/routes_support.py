@@ -76,13 +76,17 @@ class RankedPdScorer:
 
     version = "warning-ranked-pd-test"
 
+    def predict_pd(self, features: pl.DataFrame) -> list[float]:
+        rows = features.height
+        return [0.9 - 0.8 * i / max(rows, 1) for i in range(rows)]
+
     def score(self, features: pl.DataFrame) -> pl.DataFrame:
         ids = features["account_id"].to_list()
         return pl.DataFrame(
             {
                 "account_id": ids,
                 "score": [600] * len(ids),
-                "pd": [0.9 - 0.8 * i / max(len(ids), 1) for i in range(len(ids))],
+                "pd": self.predict_pd(features),
                 "reason_codes": [["RC_EW_PAYMENT_DROP"]] * len(ids),
                 "model_version": [self.version] * len(ids),
             },
