@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 
 from cardpilot.warning.triggers import STATE_SCHEMA
 
@@ -132,8 +133,28 @@ def facts_frame(stored: Mapping[str, Mapping[str, Any]]) -> pl.DataFrame:
     one row per account, ``FACTS_SCHEMA``."""
     keys = {c: c for c in FACTS_SCHEMA} | {"facts_currency": "currency"}
     facts = list(stored.values())
-    columns = {c: [f.get(k) for f in facts] for c, k in keys.items() if c != "account_id"}
+    columns: dict[str, Any] = {
+        c: [f.get(k) for f in facts] for c, k in keys.items() if c != "account_id"
+    }
+    columns["reason_codes"] = _string_lists(columns["reason_codes"])
     return pl.DataFrame({"account_id": list(stored), **columns}, schema=FACTS_SCHEMA)
+
+
+def _string_lists(values: list[list[str] | None]) -> pl.Series:
+    """``values`` as one list-of-strings column, built from flat offsets: Polars builds a
+    Series per row from nested Python lists, which costs more than the rest of the frame."""
+    offsets = [0]
+    flat: list[str] = []
+    for v in values:
+        if v:
+            flat.extend(v)
+        offsets.append(len(flat))
+    lists = pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()),
+        pa.array(flat, pa.string()),
+        mask=pa.array([v is None for v in values], pa.bool_()),
+    )
+    return pl.Series("reason_codes", lists, dtype=pl.List(pl.String()))
 
 
 def _days_between(later: pl.Expr, earlier: pl.Expr) -> pl.Expr:
