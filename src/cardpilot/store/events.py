@@ -152,21 +152,7 @@ def _insert_new(
 ) -> None:
     """Insert ``rows`` (values in ``columns`` order), leaving those whose ``key`` is stored
     (``bound``: the values are already as the driver takes them)."""
-    if not rows:
-        return
-    names = ", ".join(columns)
-    if conn.dialect.name == "postgresql":
-        stage = _staged(conn, table, columns, rows)
-        conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage}"
-            f" ON CONFLICT ({key}) DO NOTHING"
-        )
-        return
-    marks = ", ".join("?" for _ in columns)
-    conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) ON CONFLICT ({key}) DO NOTHING",
-        rows if bound else _bound(conn, table, columns, rows),
-    )
+    _insert(conn, table, columns, rows, f"ON CONFLICT ({key}) DO NOTHING", bound)
 
 
 def _upsert(
@@ -180,23 +166,34 @@ def _upsert(
 ) -> None:
     """Insert ``rows``, or update the stored row of the same ``key`` to them (``bound``: the
     values are already as the driver takes them)."""
-    if not rows:
-        return
-    names = ", ".join(columns)
     updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
     if "updated_at" in table.c:
         updates += ", updated_at = CURRENT_TIMESTAMP"
+    _insert(conn, table, columns, rows, f"ON CONFLICT ({key}) DO UPDATE SET {updates}", bound)
+
+
+def _insert(
+    conn: Connection,
+    table: Any,
+    columns: Sequence[str],
+    rows: list[tuple[Any, ...]],
+    on_conflict: str,
+    bound: bool,
+) -> None:
+    """One statement for all ``rows``: through a staging table (COPY) on PostgreSQL, as one
+    executemany on SQLite; ``on_conflict`` says what a stored key does."""
+    if not rows:
+        return
+    names = ", ".join(columns)
     if conn.dialect.name == "postgresql":
         stage = _staged(conn, table, columns, rows)
         conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage}"
-            f" ON CONFLICT ({key}) DO UPDATE SET {updates}"
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} {on_conflict}"
         )
         return
     marks = ", ".join("?" for _ in columns)
     conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-        f" ON CONFLICT ({key}) DO UPDATE SET {updates}",
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {on_conflict}",
         rows if bound else _bound(conn, table, columns, rows),
     )
 
