@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from cardpilot.events.batch_features import TRIGGER_COLUMNS, event_frame, fold_batch, zone_name
+from cardpilot.events.batch_features import TRIGGER_COLUMNS, fold_batch, zone_name
+from cardpilot.events.event_columns import event_columns
 from cardpilot.events.feature_frames import STATE_SCHEMA, state_of, states_frame
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.policy import EventsPolicy
-from cardpilot.events.postings import postings_frame
 from cardpilot.events.schema import Event
 from cardpilot.events.validation import Rejection, parse_event
 from cardpilot.ledger.postings import POSTING_SCHEMA
@@ -180,56 +180,75 @@ def plan_batch(
     sequence and latest time so far); the features of those applied are folded after, over
     the whole batch at once (``events.batch_features``)."""
     plan = BatchPlan()
-    seen: set[str] = set(lookups.received)
+    outcomes, dead_letters, receipts = plan.outcomes, plan.dead_letters, plan.receipts
+    applied = plan.applied
+    received = lookups.received
+    seen: set[str] = set(received)
     redone: set[str] = set()
     taken = dict(lookups.taken)
+    known = lookups.accounts
     states = lookups.state_frame()
     marks = _marks(states, {e.account_id for e in parsed if not isinstance(e, Rejection)})
+    window, utc = policy.late_window, dt.UTC
+    ats: list[dt.datetime] = []  # when each applied event happened, UTC
+    # The accounts with an event applied more than the window before their latest before it:
+    # the fold takes them event by event (``batch_features._irregular`` finds the same).
+    behind: set[str] = set()
     for position, item in enumerate(parsed):
         if isinstance(item, Rejection):
-            plan.outcomes.append(DEAD)
-            plan.dead_letters.append((position, item))
+            outcomes.append(DEAD)
+            dead_letters.append((position, item))
             continue
-        if item.event_id in seen:
-            before = lookups.received.get(item.event_id)
-            if before is not None and before.outcome == DEAD and item.event_id not in redone:
+        event_id = item.event_id
+        if event_id in seen:
+            before = received.get(event_id)
+            if before is not None and before.outcome == DEAD and event_id not in redone:
                 # Dead-lettered before, maybe not yet published: published again (the
                 # dead-letter message id makes it once) and acknowledged.
-                redone.add(item.event_id)
-                plan.outcomes.append(DEAD)
-                plan.dead_letters.append((position, before.rejection()))
+                redone.add(event_id)
+                outcomes.append(DEAD)
+                dead_letters.append((position, before.rejection()))
             else:
-                plan.outcomes.append(DUPLICATE)
+                outcomes.append(DUPLICATE)
             continue
-        seen.add(item.event_id)
-        mark = marks.get(item.account_id) or marks.setdefault(item.account_id, Mark())
-        why = _rejection(item, lookups, taken, mark, policy)
+        seen.add(event_id)
+        account, sequence = item.account_id, item.sequence
+        mark = marks.get(account) or marks.setdefault(account, Mark())
+        at = item.occurred_at.astimezone(utc)
+        latest = mark.latest
+        holder = taken.get((account, sequence))
+        why = None
+        if (
+            account not in known
+            or (holder is not None and holder != event_id)
+            or (sequence < mark.sequence and latest is not None and latest - at > window)
+        ):
+            # The same three tests, with their reasons.
+            why = _rejection(item, lookups, taken, mark, policy)
         if why is not None:
-            plan.outcomes.append(DEAD)
-            plan.dead_letters.append((position, why))
-            plan.receipts.append(
-                Receipt(
-                    item.event_id,
-                    item.account_id,
-                    item.sequence,
-                    DEAD,
-                    why.kind,
-                    why.field,
-                    why.reason,
-                )
+            outcomes.append(DEAD)
+            dead_letters.append((position, why))
+            receipts.append(
+                Receipt(event_id, account, sequence, DEAD, why.kind, why.field, why.reason)
             )
             continue
-        taken[(item.account_id, item.sequence)] = item.event_id
-        at = item.occurred_at.astimezone(dt.UTC)
-        mark.sequence = max(mark.sequence, item.sequence)
-        mark.latest = at if mark.latest is None else max(mark.latest, at)
-        plan.receipts.append(Receipt(item.event_id, item.account_id, item.sequence, APPLIED))
-        plan.applied.append(item)
-        plan.outcomes.append(APPLIED)
-    if plan.applied:
-        frame = event_frame(plan.applied)
-        plan.postings = postings_frame(plan.applied, frame.get_column("at"), zone_name(tz))
+        taken[(account, sequence)] = event_id
+        if latest is None:
+            mark.latest = at
+        else:
+            if at < latest - window:
+                behind.add(account)
+            if at > latest:
+                mark.latest = at
+        if sequence > mark.sequence:
+            mark.sequence = sequence
+        receipts.append(Receipt(event_id, account, sequence, APPLIED))
+        applied.append(item)
+        ats.append(at)
+        outcomes.append(APPLIED)
+    if applied:
+        frame, plan.postings = event_columns(applied, ats, zone_name(tz))
         months = policy.spending_average_months
-        folded = fold_batch(states, plan.applied, tz, months, policy.late_window, frame)
+        folded = fold_batch(states, applied, tz, months, window, frame, irregular=behind)
         plan.states, plan.triggers = folded.states, folded.triggers
     return plan
