@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cardpilot.events import batch_features
+from cardpilot.events import event_columns as event_columns_module
 from cardpilot.events.event_columns import event_columns
 from cardpilot.events.feature_frames import STATE_SCHEMA
 from cardpilot.events.intake import DEAD, BatchLookups, BatchPlan, Receipt, parse_batch, plan_batch
@@ -23,7 +24,7 @@ from cardpilot.events.schema import Event, to_json
 from cardpilot.ledger.postings import POSTING_SCHEMA, posting_row
 
 from . import reference_intake
-from .factories import histories
+from .factories import event, histories
 
 TZ = ZoneInfo("Asia/Shanghai")
 POLICY = load_events_policy()
@@ -103,7 +104,6 @@ def test_a_plan_equals_the_plan_made_event_by_event(
 
 
 def test_an_event_more_than_the_window_behind_is_folded_as_the_reference_folds_it() -> None:
-    from .factories import event
 
     start = dt.datetime(2026, 11, 1, 9, tzinfo=dt.UTC)
     events = [
@@ -119,3 +119,27 @@ def test_an_event_more_than_the_window_behind_is_folded_as_the_reference_folds_i
         want = reference_intake.plan_batch(parse_batch(lines), lookups, POLICY, TZ)
     assert plan.outcomes == ["applied"] * 3
     _same(plan, want)
+
+
+@pytest.mark.parametrize(
+    ("kind", "fields"),
+    [
+        ("purchase", {}),
+        ("cash_advance", {}),
+        ("payment", {}),
+        ("refund", {}),
+        ("refund", {"refunds_event_id": "A1-2"}),
+        *(("reversal", {"reversed_type": t}) for t in ("purchase", "cash_advance", "refund")),
+        ("reversal", {"reversed_type": "payment"}),
+        ("statement_issued", {}),
+        ("statement_issued", {"statement_balance_minor": -3_000, "minimum_due_minor": 0}),
+        ("contact_outcome", {}),
+        ("contact_outcome", {"promised_amount_minor": 50_000, "promised_on": "2026-11-20"}),
+        ("contact_outcome", {"channel": "visit", "promised_amount_minor": 0}),
+    ],
+)
+def test_each_types_row_equals_the_row_from_the_per_event_definitions(
+    kind: str, fields: dict[str, object]
+) -> None:
+    e = event(kind, 3, **fields)
+    assert event_columns_module._BY_TYPE[type(e)](e) == event_columns_module._any(e)

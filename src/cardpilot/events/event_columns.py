@@ -19,13 +19,15 @@ import polars as pl
 
 from cardpilot.events.feature_frames import CONTACT, MONEY, STATEMENT, UTC_US
 from cardpilot.events.features import money_effect
-from cardpilot.events.postings import KEY_PREFIX, posting_fields
+from cardpilot.events.postings import CHARGES, KEY_PREFIX, posting_fields
 from cardpilot.events.schema import (
     CashAdvance,
     ContactOutcome,
     Event,
     Payment,
     Purchase,
+    Refund,
+    Reversal,
     StatementIssued,
 )
 from cardpilot.ledger.postings import POSTING_SCHEMA, Component, Kind, Source
@@ -62,9 +64,13 @@ _TAKEN: dict[str, pl.DataType] = {
     "p_detail": POSTING_SCHEMA["detail"],
 }
 
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+MICROSECOND = dt.timedelta(microseconds=1)
 PRINCIPAL = Component.PRINCIPAL.value
 _NO_STATEMENT = (None, None, None, None, None)
 _PURCHASE, _CASH, _PAYMENT = Kind.PURCHASE.value, Kind.CASH_ADVANCE.value, Kind.PAYMENT.value
+_REFUND, _REVERSAL = Kind.REFUND.value, Kind.REVERSAL.value
+_STATEMENT, _CONTACT = Kind.STATEMENT_ISSUED.value, Kind.CONTACT.value
 
 Row = tuple[Any, ...]
 
@@ -85,6 +91,47 @@ def _payment(e: Any) -> Row:
     a = e.amount_minor
     return (MONEY, -a, a, 0, True, False, *_NO_STATEMENT, None, _PAYMENT, PRINCIPAL, -a,
             e.currency, None, None)  # fmt: skip
+
+
+def _refund(e: Any) -> Row:
+    a = e.amount_minor
+    ref = KEY_PREFIX + e.refunds_event_id if e.refunds_event_id else None
+    return (MONEY, -a, 0, -a, False, False, *_NO_STATEMENT, None, _REFUND, PRINCIPAL, -a,
+            e.currency, ref, None)  # fmt: skip
+
+
+def _reversal(e: Any) -> Row:
+    a, was = e.amount_minor, e.reversed_type
+    ref = KEY_PREFIX + e.reverses_event_id
+    detail = f'{{"reversed_type":"{was}"}}'  # a literal of four names: nothing to escape
+    if was in CHARGES:
+        return (MONEY, -a, 0, -a, False, False, *_NO_STATEMENT, None, _REVERSAL, PRINCIPAL,
+                -a, e.currency, ref, detail)  # fmt: skip
+    paid = -a if was == "payment" else 0
+    return (MONEY, a, paid, 0, False, False, *_NO_STATEMENT, None, _REVERSAL, PRINCIPAL, a,
+            e.currency, ref, detail)  # fmt: skip
+
+
+def _statement(e: Any) -> Row:
+    # ``postings._detail``'s JSON (keys sorted, no spaces), written out: integers and ISO days.
+    limit, minimum, balance = e.credit_limit_minor, e.minimum_due_minor, e.statement_balance_minor
+    detail = (
+        f'{{"credit_limit_minor":{limit},"cycle_date":"{e.cycle_date.isoformat()}",'
+        f'"due_date":"{e.due_date.isoformat()}","minimum_due_minor":{minimum}}}'
+    )
+    return (STATEMENT, 0, 0, 0, False, False, balance, limit, minimum, e.due_date, e.currency,
+            None, _STATEMENT, None, balance, e.currency, None, detail)  # fmt: skip
+
+
+def _contact(e: Any) -> Row:
+    promised, on = e.promised_amount_minor, e.promised_on
+    detail = (
+        f'{{"channel":"{e.channel}","outcome":"{e.outcome}","promised_amount_minor":'
+        f'{"null" if promised is None else promised},"promised_on":'
+        f"{'null' if on is None else chr(34) + on.isoformat() + chr(34)}}}"
+    )
+    return (CONTACT, 0, 0, 0, False, False, *_NO_STATEMENT, e.outcome, _CONTACT, None, None,
+            None, None, detail)  # fmt: skip
 
 
 def _any(e: Event) -> Row:
@@ -120,17 +167,22 @@ _BY_TYPE: dict[type, Callable[[Any], Row]] = {
     Purchase: _purchase,
     CashAdvance: _cash_advance,
     Payment: _payment,
+    Refund: _refund,
+    Reversal: _reversal,
+    StatementIssued: _statement,
+    ContactOutcome: _contact,
 }
 
 
 def event_columns(
-    events: Sequence[Event], at: Sequence[dt.datetime] | None, zone: str
+    events: Sequence[Event], at: Sequence[int] | None, zone: str
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The ``EVENT_SCHEMA`` frame and the postings (``POSTING_SCHEMA``, one each, in order)
-    of ``events``; ``at`` is when each happened in UTC (worked out here when None), ``zone``
+    of ``events``; ``at`` is when each happened, microseconds since the epoch (``EPOCH``;
+    worked out here when None: a column of aware datetimes costs Polars more), ``zone``
     the issuer's, whose day is the posting's business day."""
     if at is None:
-        at = [e.occurred_at.astimezone(dt.UTC) for e in events]
+        at = [(e.occurred_at - EPOCH) // MICROSECOND for e in events]
     by_type = _BY_TYPE
     rows = [by_type.get(type(e), _any)(e) for e in events]
     taken = list(zip(*rows, strict=True)) if rows else [() for _ in _TAKEN]
@@ -140,8 +192,9 @@ def event_columns(
     cols["sequence"] = [e.sequence for e in events]
     cols["at"] = at
     cols["event_id"] = [e.event_id for e in events]
-    schema = {**EVENT_SCHEMA, **_TAKEN, "event_id": pl.String()}
+    schema = {**EVENT_SCHEMA, "at": pl.Int64(), **_TAKEN, "event_id": pl.String()}
     whole = pl.DataFrame({c: cols[c] for c in schema}, schema=schema)
+    whole = whole.with_columns(pl.col("at").cast(UTC_US))
     frame = whole.select(list(EVENT_SCHEMA))
     when = pl.col("at")
     postings = whole.select(

@@ -19,11 +19,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import polars as pl
 
 from cardpilot.events.batch_features import TRIGGER_COLUMNS, fold_batch, zone_name
-from cardpilot.events.event_columns import event_columns
+from cardpilot.events.event_columns import EPOCH, MICROSECOND, event_columns
 from cardpilot.events.feature_frames import STATE_SCHEMA, state_of, states_frame
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.policy import EventsPolicy
@@ -171,6 +172,16 @@ def _marks(states: pl.DataFrame, accounts: Iterable[str]) -> dict[str, Mark]:
     }
 
 
+def _marks_us(states: pl.DataFrame, accounts: Iterable[str]) -> dict[str, list[Any]]:
+    """``_marks`` as ``[sequence, latest]``, the time in microseconds since the epoch: what
+    the order rule compares an event by event."""
+    wanted = states.filter(pl.col("account_id").is_in(pl.Series(list(accounts)).implode()))
+    columns = wanted.select(
+        "account_id", "last_sequence", pl.col("last_occurred_at").dt.epoch("us")
+    )
+    return {a: [n, t] for a, n, t in columns.iter_rows()}
+
+
 def plan_batch(
     parsed: list[Event | Rejection], lookups: BatchLookups, policy: EventsPolicy, tz: dt.tzinfo
 ) -> BatchPlan:
@@ -188,9 +199,10 @@ def plan_batch(
     taken = dict(lookups.taken)
     known = lookups.accounts
     states = lookups.state_frame()
-    marks = _marks(states, {e.account_id for e in parsed if not isinstance(e, Rejection)})
-    window, utc = policy.late_window, dt.UTC
-    ats: list[dt.datetime] = []  # when each applied event happened, UTC
+    marks = _marks_us(states, {e.account_id for e in parsed if not isinstance(e, Rejection)})
+    window = policy.late_window
+    window_us = window // MICROSECOND
+    ats: list[int] = []  # when each applied event happened, microseconds since the epoch
     # The accounts with an event applied more than the window before their latest before it:
     # the fold takes them event by event (``batch_features._irregular`` finds the same).
     behind: set[str] = set()
@@ -213,18 +225,21 @@ def plan_batch(
             continue
         seen.add(event_id)
         account, sequence = item.account_id, item.sequence
-        mark = marks.get(account) or marks.setdefault(account, Mark())
-        at = item.occurred_at.astimezone(utc)
-        latest = mark.latest
+        mark = marks.get(account)
+        if mark is None:
+            mark = marks[account] = [0, None]
+        highest, latest = mark
+        at = (item.occurred_at - EPOCH) // MICROSECOND
         holder = taken.get((account, sequence))
         why = None
         if (
             account not in known
             or (holder is not None and holder != event_id)
-            or (sequence < mark.sequence and latest is not None and latest - at > window)
+            or (sequence < highest and latest is not None and latest - at > window_us)
         ):
             # The same three tests, with their reasons.
-            why = _rejection(item, lookups, taken, mark, policy)
+            then = None if latest is None else EPOCH + latest * MICROSECOND
+            why = _rejection(item, lookups, taken, Mark(highest, then), policy)
         if why is not None:
             outcomes.append(DEAD)
             dead_letters.append((position, why))
@@ -234,14 +249,14 @@ def plan_batch(
             continue
         taken[(account, sequence)] = event_id
         if latest is None:
-            mark.latest = at
+            mark[1] = at
         else:
-            if at < latest - window:
+            if at < latest - window_us:
                 behind.add(account)
             if at > latest:
-                mark.latest = at
-        if sequence > mark.sequence:
-            mark.sequence = sequence
+                mark[1] = at
+        if sequence > highest:
+            mark[0] = sequence
         receipts.append(Receipt(event_id, account, sequence, APPLIED))
         applied.append(item)
         ats.append(at)
