@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import polars as pl
 
@@ -35,9 +35,10 @@ from cardpilot.ledger.postings import POSTING_SCHEMA
 APPLIED, DUPLICATE, DEAD = "applied", "duplicate", "dead"
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """What the store keeps of an event received: its outcome (and why, if dead)."""
+class Receipt(NamedTuple):
+    """What the store keeps of an event received: its outcome (and why, if dead); its
+    fields in the order of the receipts table's columns (``store.events.RECEIPT_COLUMNS``).
+    A tuple, as a batch makes one for every event it is given."""
 
     event_id: str
     account_id: str
