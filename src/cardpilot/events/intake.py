@@ -198,11 +198,9 @@ def plan_batch(
     seen: set[str] = set(received)
     redone: set[str] = set()
     taken = dict(lookups.taken)
-    known = lookups.accounts
     states = lookups.state_frame()
     marks = _marks_us(states, {e.account_id for e in parsed if not isinstance(e, Rejection)})
-    window = policy.late_window
-    window_us = window // MICROSECOND
+    window_us = policy.late_window // MICROSECOND
     ats: list[int] = []  # when each applied event happened, microseconds since the epoch
     # The accounts with an event applied more than the window before their latest before it:
     # the fold takes them event by event (``batch_features._irregular`` finds the same).
@@ -234,7 +232,7 @@ def plan_batch(
         holder = taken.get((account, sequence))
         why = None
         if (
-            account not in known
+            account not in lookups.accounts
             or (holder is not None and holder != event_id)
             or (sequence < highest and latest is not None and latest - at > window_us)
         ):
@@ -263,8 +261,20 @@ def plan_batch(
         ats.append(at)
         outcomes.append(APPLIED)
     if applied:
-        frame, plan.postings = event_columns(applied, ats, zone_name(tz))
-        months = policy.spending_average_months
-        folded = fold_batch(states, applied, tz, months, window, frame, irregular=behind)
-        plan.states, plan.triggers = folded.states, folded.triggers
+        _fold_applied(plan, states, ats, behind, policy, tz)
     return plan
+
+
+def _fold_applied(
+    plan: BatchPlan,
+    states: pl.DataFrame,
+    ats: list[int],
+    behind: set[str],
+    policy: EventsPolicy,
+    tz: dt.tzinfo,
+) -> None:
+    """The applied events' postings, and the features folded over them, into ``plan``."""
+    frame, plan.postings = event_columns(plan.applied, ats, zone_name(tz))
+    months, window = policy.spending_average_months, policy.late_window
+    folded = fold_batch(states, plan.applied, tz, months, window, frame, irregular=behind)
+    plan.states, plan.triggers = folded.states, folded.triggers
