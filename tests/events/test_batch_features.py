@@ -12,7 +12,13 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cardpilot.events.batch_features import TRIGGER_COLUMNS, fold_batch
+from cardpilot.events.batch_features import (
+    TRIGGER_COLUMNS,
+    _running_max,
+    _running_min,
+    fold_batch,
+    spans,
+)
 from cardpilot.events.feature_frames import STATE_SCHEMA, states_frame, states_of
 from cardpilot.events.features import AccountFeatures, apply_event
 from cardpilot.events.schema import Event
@@ -68,3 +74,41 @@ def test_a_state_survives_its_frame() -> None:
         ]
     )
     assert states_of(states_frame(states.values())) == states
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    groups=st.lists(
+        st.lists(st.one_of(st.none(), st.integers(-(2**40), 2**40)), min_size=1, max_size=5),
+        min_size=1,
+        max_size=8,
+    )
+)
+def test_the_running_extremes_by_offset_equal_those_by_rank(
+    groups: list[list[int | None]],
+) -> None:
+    rows = [(g, v) for g, values in enumerate(groups) for v in values]
+    frame = pl.DataFrame(rows, schema={"g": pl.UInt32(), "x": pl.Int64()}, orient="row")
+    span = spans(frame, ["x"])["x"]
+    assert span is not None or frame.get_column("x").null_count() == frame.height
+    got = frame.select(
+        _running_max(pl.col("x"), span).alias("max"),
+        _running_min(pl.col("x"), span).alias("min"),
+        _running_max(pl.col("x")).alias("max_ranked"),
+        _running_min(pl.col("x")).alias("min_ranked"),
+    )
+    want_max: list[int | None] = []
+    want_min: list[int | None] = []
+    for values in groups:
+        seen: list[int] = []
+        for v in values:
+            seen += [] if v is None else [v]
+            want_max.append(max(seen) if seen else None)
+            want_min.append(min(seen) if seen else None)
+    assert got.get_column("max").to_list() == want_max == got.get_column("max_ranked").to_list()
+    assert got.get_column("min").to_list() == want_min == got.get_column("min_ranked").to_list()
+
+
+def test_a_range_too_wide_to_offset_is_ranked() -> None:
+    frame = pl.DataFrame({"g": [0, 1], "x": [-(2**62), 2**62]})
+    assert spans(frame, ["x"])["x"] is None

@@ -116,26 +116,66 @@ def _last_given(x: pl.Expr) -> pl.Expr:
     return pl.when(at >= pl.col("start")).then(x.gather(at.fill_null(0)))
 
 
-def _running_max(x: pl.Expr) -> pl.Expr:
-    """The largest ``x`` of the account up to this row (nulls skipped): the values ranked,
-    the rank offset by the account's number so one running maximum over the column never
-    reaches back into an earlier account."""
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A column's smallest value (as an integer: its physical value) and the width of its
+    range, small enough that every account's number times it fits an Int64."""
+
+    low: int
+    width: int
+    dtype: pl.DataType
+
+
+def spans(e: pl.DataFrame, columns: Sequence[str]) -> dict[str, Span | None]:
+    """The ``Span`` of each of ``columns`` of ``e`` (grouped), None where all null or too
+    wide (``_running_max`` then ranks the values instead)."""
+    bounds = e.select(
+        pl.col("g").max().cast(pl.Int64).alias("g"),
+        *(pl.col(c).to_physical().cast(pl.Int64).min().alias(f"{c}_lo") for c in columns),
+        *(pl.col(c).to_physical().cast(pl.Int64).max().alias(f"{c}_hi") for c in columns),
+    ).row(0, named=True)
+    out: dict[str, Span | None] = {}
+    for c in columns:
+        low, high = bounds[f"{c}_lo"], bounds[f"{c}_hi"]
+        width = None if low is None else high - low + 1
+        fits = width is not None and ((bounds["g"] or 0) + 2) * width < 2**62
+        out[c] = Span(low, width, e.schema[c]) if fits and width is not None else None
+    return out
+
+
+def _running_max(x: pl.Expr, span: Span | None = None) -> pl.Expr:
+    """The largest ``x`` of the account up to this row (nulls skipped): the values offset by
+    the account's number times their range's width (or, where that would not fit an Int64,
+    their ranks'), so one running maximum over the column never reaches back into an
+    earlier account."""
+    if span is not None:
+        value = x.to_physical().cast(pl.Int64) - span.low
+        best = (pl.col("g").cast(pl.Int64) * span.width + value).cum_max().forward_fill()
+        own = best // span.width == pl.col("g")
+        return pl.when(own).then(best % span.width + span.low).cast(span.dtype)
     rank = x.rank("dense").cast(pl.Int64)
-    span = rank.max().fill_null(0) + 1
-    best = (pl.col("g").cast(pl.Int64) * span + rank).cum_max().forward_fill()
+    width = rank.max().fill_null(0) + 1
+    best = (pl.col("g").cast(pl.Int64) * width + rank).cum_max().forward_fill()
     values = x.unique().sort(nulls_last=True)  # never empty; the ranks index its values
-    return pl.when(best // span == pl.col("g")).then(values.gather((best % span - 1).fill_null(0)))
+    return pl.when(best // width == pl.col("g")).then(
+        values.gather((best % width - 1).fill_null(0))
+    )
 
 
-def _running_min(x: pl.Expr) -> pl.Expr:
+def _running_min(x: pl.Expr, span: Span | None = None) -> pl.Expr:
     """The smallest ``x`` of the account up to this row (nulls skipped)."""
+    flipped = pl.col("g").max().cast(pl.Int64) - pl.col("g").cast(pl.Int64)
+    if span is not None:
+        value = x.to_physical().cast(pl.Int64) - span.low
+        best = (flipped * span.width + value).cum_min().forward_fill()
+        own = best // span.width == flipped
+        return pl.when(own).then(best % span.width + span.low).cast(span.dtype)
     rank = x.rank("dense").cast(pl.Int64)
-    span = rank.max().fill_null(0) + 1
-    flipped = pl.col("g").max() - pl.col("g").cast(pl.Int64)
-    best = (flipped * span + rank).cum_min().forward_fill()
+    width = rank.max().fill_null(0) + 1
+    best = (flipped * width + rank).cum_min().forward_fill()
     values = x.unique().sort(nulls_last=True)  # never empty; the ranks index its values
-    ok = best // span == flipped
-    return pl.when(ok).then(values.gather((best % span - 1).fill_null(0)))
+    ok = best // width == flipped
+    return pl.when(ok).then(values.gather((best % width - 1).fill_null(0)))
 
 
 def _priors(states: pl.DataFrame, accounts: pl.Series) -> pl.DataFrame:
@@ -251,35 +291,53 @@ def _statements(e: pl.DataFrame, zone: str) -> pl.DataFrame:
             local.dt.year().cast(pl.Int32) * 12 + local.dt.month().cast(pl.Int32) - 1
         ),
         s_use_bp=pl.col("s_balance") * BP // pl.col("s_limit"),
-        st=pl.when(pl.col("kind") == STATEMENT).then(pl.col("at")),
     )
-    before = pl.max_horizontal(pl.col("p_statement_at"), _before(_running_max(pl.col("st"))))
-    takes = (pl.col("kind") == STATEMENT) & (before.is_null() | (pl.col("at") > before))
-    e = e.with_columns(takes=takes)
-    # The row of the statement each event sees (None: the state's).
-    e = e.with_columns(seen=_last_given(pl.when(pl.col("takes")).then(pl.col("row"))))
-    at_seen = pl.col("seen").fill_null(0)
-    seen = [
-        pl.when(pl.col("seen").is_not_null())
-        .then(pl.col(src).gather(at_seen))
-        .otherwise(pl.col(f"p_{dst}"))
-        .alias(f"c_{dst}")
-        for dst, src in STATEMENT_FIELDS.items()
-    ]
+    span = spans(e, ("at", "month", "day"))
+    e = e.with_columns(_seen(e, span["at"]))
+    at_max = _running_max(pl.col("at"), span["at"])
     return e.with_columns(
-        *seen,
-        c_batch=pl.col("seen").is_not_null(),
-        latest=pl.max_horizontal(pl.col("p_last_occurred_at"), _running_max(pl.col("at"))),
-        latest_before=pl.max_horizontal(
-            pl.col("p_last_occurred_at"), _before(_running_max(pl.col("at")))
+        latest=pl.max_horizontal(pl.col("p_last_occurred_at"), at_max),
+        latest_before=pl.max_horizontal(pl.col("p_last_occurred_at"), _before(at_max)),
+        cur=pl.max_horizontal(pl.col("p_max_month"), _running_max(pl.col("month"), span["month"])),
+        first=pl.min_horizontal(
+            pl.col("p_first_month"), _running_min(pl.col("month"), span["month"])
         ),
-        cur=pl.max_horizontal(pl.col("p_max_month"), _running_max(pl.col("month"))),
-        first=pl.min_horizontal(pl.col("p_first_month"), _running_min(pl.col("month"))),
         last_cash=pl.max_horizontal(
             pl.col("p_last_cash_advance_on"),
-            _running_max(pl.when(pl.col("cash")).then(pl.col("day"))),
+            _running_max(pl.when(pl.col("cash")).then(pl.col("day")), span["day"]),
         ),
     )
+
+
+def _seen(e: pl.DataFrame, span: Span | None) -> list[pl.Expr]:
+    """The statement each event sees (``c_*``; ``c_batch``: one of the batch's, else the
+    state's) and whether the event is a statement taken (``takes``)."""
+    if not (e.get_column("kind") == STATEMENT).any():
+        return [
+            pl.lit(False).alias("takes"),
+            pl.lit(False).alias("c_batch"),
+            *(pl.col(f"p_{dst}").alias(f"c_{dst}") for dst in STATEMENT_FIELDS),
+        ]
+    st = pl.when(pl.col("kind") == STATEMENT).then(pl.col("at"))
+    before = pl.max_horizontal(pl.col("p_statement_at"), _before(_running_max(st, span)))
+    takes = (pl.col("kind") == STATEMENT) & (before.is_null() | (pl.col("at") > before))
+    # The row of the statement each event sees (None: the state's).
+    seen = _last_given(pl.when(takes).then(pl.col("row")))
+    e = e.with_columns(takes=takes, seen=seen)
+    at_seen = pl.col("seen").fill_null(0)
+    return [
+        e.get_column("takes"),
+        e.get_column("seen").is_not_null().alias("c_batch"),
+        *(
+            e.select(
+                pl.when(pl.col("seen").is_not_null())
+                .then(pl.col(src).gather(at_seen))
+                .otherwise(pl.col(f"p_{dst}"))
+                .alias(f"c_{dst}")
+                for dst, src in STATEMENT_FIELDS.items()
+            )
+        ),
+    ]
 
 
 def _items(priors: pl.DataFrame, e: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
