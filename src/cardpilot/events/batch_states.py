@@ -55,8 +55,9 @@ _LAST = [
 def _window_figures(
     last: pl.DataFrame, money: pl.DataFrame, spends: pl.DataFrame, months: int, window: dt.timedelta
 ) -> pl.DataFrame:
-    """Per account: the money events still in the window (``recent_new``), the cash
-    advances since the statement (``cash_n``) and the spending buckets kept (``spend_new``)."""
+    """``last`` with, per account, the money events still in the window (``recent_new``), the
+    cash advances since the statement (``cash_n``) and the spending buckets kept
+    (``spend_new``)."""
     s, iat = pl.col("s"), pl.col("iat")
     it = money.join(
         last.select(
@@ -82,12 +83,10 @@ def _window_figures(
     )
     after = (s.is_null() | (iat > s)) & (pl.col("fb") | pl.col("batch"))
     cash = it.filter(after & pl.col("icash")).group_by(ACC).agg(pl.len().alias("cash_n"))
-    latest_month = spends.group_by(ACC).agg(pl.col("imonth").max().alias("top"))
     kept = (
         spends.group_by(ACC, "imonth")
         .agg(pl.col("iamt").sum())
-        .join(latest_month, on=ACC)
-        .filter(pl.col("imonth") >= pl.col("top") - months)
+        .filter(pl.col("imonth") >= pl.col("imonth").max().over(ACC) - months)
         .sort(ACC, "imonth")
         .group_by(ACC, maintain_order=True)
         .agg(
@@ -96,10 +95,9 @@ def _window_figures(
             )
         )
     )
-    out = last.select(ACC)
     for part in (recent, cash, kept):
-        out = out.join(part, on=ACC, how="left", maintain_order="left")
-    return out
+        last = last.join(part, on=ACC, how="left", maintain_order="left")
+    return last
 
 
 def _covered(e: pl.DataFrame, money: pl.DataFrame, zone: str, window: dt.timedelta) -> pl.DataFrame:
@@ -175,10 +173,9 @@ def final_states(
     months: int,
     window: dt.timedelta,
 ) -> pl.DataFrame:
-    last = _per_account(e)
-    last = last.join(
-        _window_figures(last, money, spends, months, window), on=ACC, maintain_order="left"
-    ).join(_covered(e, money, zone, window), on=ACC, how="left", maintain_order="left")
+    last = _window_figures(_per_account(e), money, spends, months, window).join(
+        _covered(e, money, zone, window), on=ACC, how="left", maintain_order="left"
+    )
     covered_on = (
         pl.when(pl.col("covered_again").fill_null(False))
         .then(pl.col("covered_on"))
