@@ -485,14 +485,11 @@ def _fold_columns(
     priors = priors.with_columns(
         max_month=pl.col("spend_by_month").list.eval(pl.element().struct.field("month")).list.max()
     )
-    e = events.join(
-        # The lists are read from ``priors`` itself (``_items``), not copied to every event.
-        priors.select(ACC, pl.exclude(ACC, "recent", "spend_by_month").name.prefix("p_")),
-        on=ACC,
-        how="left",
-        maintain_order="left",
-    )
-    e = _statements(_grouped(e, priors), zone)
+    e = _grouped(events, priors)
+    # Each event's account's state, taken by the account's number (cheaper than a join); the
+    # lists are read from ``priors`` itself (``_items``), not copied to every event.
+    held = priors.select(pl.exclude(ACC, "recent", "spend_by_month").name.prefix("p_"))
+    e = _statements(pl.concat([e, held[e.get_column("g")]], how="horizontal"), zone)
     money, spends = _items(priors, e)
     e = _since_statement(e, money)
     e = _spend_ratio(e, spends, months)
