@@ -342,9 +342,11 @@ def _seen(e: pl.DataFrame, span: Span | None) -> list[pl.Expr]:
 
 def _items(priors: pl.DataFrame, e: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The accounts' money events (the state's window, then the batch's) and spending by
-    month (the state's buckets, then the batch's events); ``ipos`` -1 for the state's."""
+    month (the state's buckets, then the batch's events); ``ipos`` -1 for the state's. Both
+    carry the account's number (``g``), what they are joined and grouped by."""
+    numbered = priors.with_row_index("g")
     held = (
-        priors.select(ACC, "recent")
+        numbered.select("g", "recent")
         .explode("recent")
         .drop_nulls("recent")
         .unnest("recent")
@@ -355,7 +357,7 @@ def _items(priors: pl.DataFrame, e: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
     new = e.filter(pl.col("kind") == MONEY).with_columns(arr=pl.col("pos"))
     held, new = (
         frame.select(
-            ACC,
+            "g",
             pl.col("pos").alias("ipos"),
             pl.col("at").alias("iat"),
             pl.col("arr").cast(pl.Int64),
@@ -367,19 +369,19 @@ def _items(priors: pl.DataFrame, e: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
         for frame, batch in ((held, False), (new, True))
     )
     buckets = (
-        priors.select(ACC, "spend_by_month")
+        numbered.select("g", "spend_by_month")
         .explode("spend_by_month")
         .drop_nulls("spend_by_month")
         .unnest("spend_by_month")
         .select(
-            ACC,
+            "g",
             pl.lit(-1, pl.Int64()).alias("ipos"),
             pl.col("month").alias("imonth"),
             pl.col("amount").alias("iamt"),
         )
     )
     spent = e.filter(pl.col("month").is_not_null()).select(
-        ACC,
+        "g",
         pl.col("pos").alias("ipos"),
         pl.col("month").alias("imonth"),
         pl.col("spend").alias("iamt"),
@@ -390,8 +392,8 @@ def _items(priors: pl.DataFrame, e: pl.DataFrame) -> tuple[pl.DataFrame, pl.Data
 def _since_statement(e: pl.DataFrame, money: pl.DataFrame) -> pl.DataFrame:
     """Each event with the balance and payments since the statement it sees."""
     counted = (
-        e.select("pos", ACC, pl.col("c_statement_at").alias("s"), pl.col("c_batch").alias("fb"))
-        .join(money, on=ACC)
+        e.select("pos", "g", pl.col("c_statement_at").alias("s"), pl.col("c_batch").alias("fb"))
+        .join(money, on="g")
         .filter(
             (pl.col("ipos") <= pl.col("pos"))
             & (pl.col("s").is_null() | (pl.col("iat") > pl.col("s")))
@@ -416,10 +418,10 @@ def _spend_ratio(e: pl.DataFrame, spends: pl.DataFrame, months: int) -> pl.DataF
     """Each event with its month's spending over the average of the months before it, in
     basis points (``AccountFeatures.spend_ratio_bp``)."""
     history = pl.min_horizontal(pl.lit(months), pl.col("cur") - pl.col("first")).cast(pl.Int64)
-    keys = e.select("pos", ACC, "cur", "first", history.alias("hist"))
+    keys = e.select("pos", "g", "cur", "first", history.alias("hist"))
     cur, month = pl.col("cur"), pl.col("imonth")
     sums = (
-        keys.join(spends, on=ACC)
+        keys.join(spends, on="g")
         .filter(pl.col("ipos") <= pl.col("pos"))
         .group_by("pos")
         .agg(

@@ -15,14 +15,14 @@ from cardpilot.events.feature_frames import ACC, CONTACT, RECENT, SPEND, STATE_S
 
 def _per_account(e: pl.DataFrame) -> pl.DataFrame:
     """Each account's last event (its running figures are the account's now) with what the
-    batch's events add up to."""
+    batch's events add up to; by the account's number (``g``), which orders the events and
+    is cheaper to group and join by than its id."""
     contacts = (
         e.filter(pl.col("kind") == CONTACT)
         .sort("at", "pos")
-        .group_by(ACC)
+        .group_by("g")
         .agg(pl.col("at").last().alias("k_at"), pl.col("outcome").last().alias("k_out"))
     )
-    # By the account's number, which orders the events (cheaper to group by than its id).
     return (
         e.group_by("g", maintain_order=True)
         .agg(
@@ -32,7 +32,7 @@ def _per_account(e: pl.DataFrame) -> pl.DataFrame:
             pl.len().alias("n"),
             pl.col("day").filter(pl.col("payment")).max().alias("pay_day"),
         )
-        .join(contacts, on=ACC, how="left", maintain_order="left")
+        .join(contacts, on="g", how="left", maintain_order="left")
     )
 
 
@@ -63,17 +63,17 @@ def _window_figures(
     s, iat = pl.col("s"), pl.col("iat")
     it = money.join(
         last.select(
-            ACC,
+            "g",
             pl.col("c_statement_at").alias("s"),
             pl.col("c_batch").alias("fb"),
             "latest",
         ),
-        on=ACC,
+        on="g",
     )
     recent = (
         it.filter(iat >= pl.col("latest") - window)
-        .sort(ACC, "iat", "arr")
-        .group_by(ACC, maintain_order=True)
+        .sort("g", "iat", "arr")
+        .group_by("g", maintain_order=True)
         .agg(
             pl.struct(
                 pl.col("iat").alias("at"),
@@ -84,13 +84,13 @@ def _window_figures(
         )
     )
     after = (s.is_null() | (iat > s)) & (pl.col("fb") | pl.col("batch"))
-    cash = it.filter(after & pl.col("icash")).group_by(ACC).agg(pl.len().alias("cash_n"))
+    cash = it.filter(after & pl.col("icash")).group_by("g").agg(pl.len().alias("cash_n"))
     kept = (
-        spends.group_by(ACC, "imonth")
+        spends.group_by("g", "imonth")
         .agg(pl.col("iamt").sum())
-        .filter(pl.col("imonth") >= pl.col("imonth").max().over(ACC) - months)
-        .sort(ACC, "imonth")
-        .group_by(ACC, maintain_order=True)
+        .filter(pl.col("imonth") >= pl.col("imonth").max().over("g") - months)
+        .sort("g", "imonth")
+        .group_by("g", maintain_order=True)
         .agg(
             pl.struct(pl.col("imonth").alias("month"), pl.col("iamt").alias("amount")).alias(
                 "spend_new"
@@ -98,7 +98,7 @@ def _window_figures(
         )
     )
     for part in (recent, cash, kept):
-        last = last.join(part, on=ACC, how="left", maintain_order="left")
+        last = last.join(part, on="g", how="left", maintain_order="left")
     return last
 
 
@@ -113,7 +113,7 @@ def _covered(e: pl.DataFrame, money: pl.DataFrame, zone: str, window: dt.timedel
     same way here, and the account's day is that of the last one that did not keep it.
     """
     again = e.filter((pl.col("paid") != 0) | pl.col("takes")).select(
-        ACC,
+        "g",
         pl.col("pos").alias("t"),
         pl.col("c_statement_at").alias("s"),
         pl.col("c_minimum_due_minor").alias("min"),
@@ -123,7 +123,7 @@ def _covered(e: pl.DataFrame, money: pl.DataFrame, zone: str, window: dt.timedel
     )
     iat = pl.col("iat")
     held = (
-        again.join(money, on=ACC)
+        again.join(money, on="g")
         .filter(
             (pl.col("ipos") <= pl.col("t"))
             & (pl.col("horizon").is_null() | (iat >= pl.col("horizon")))
@@ -155,7 +155,7 @@ def _covered(e: pl.DataFrame, money: pl.DataFrame, zone: str, window: dt.timedel
     return (
         again.join(walked, on="t", how="left", maintain_order="left")
         .filter(undue | (base < minimum))
-        .group_by(ACC, maintain_order=True)
+        .group_by("g", maintain_order=True)
         .agg(
             pl.when(undue)
             .then(None)
@@ -176,7 +176,7 @@ def final_states(
     window: dt.timedelta,
 ) -> pl.DataFrame:
     last = _window_figures(_per_account(e), money, spends, months, window).join(
-        _covered(e, money, zone, window), on=ACC, how="left", maintain_order="left"
+        _covered(e, money, zone, window), on="g", how="left", maintain_order="left"
     )
     covered_on = (
         pl.when(pl.col("covered_again").fill_null(False))
