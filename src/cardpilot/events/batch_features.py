@@ -181,6 +181,9 @@ def _running_min(x: pl.Expr, span: Span | None = None) -> pl.Expr:
 def _priors(states: pl.DataFrame, accounts: pl.Series) -> pl.DataFrame:
     """The state of each of ``accounts`` (a new account's initial state where none)."""
     known = states.filter(pl.col(ACC).is_in(accounts.implode()))
+    if known.height == accounts.len():  # no new account: the states as they are, if typed so
+        same = list(known.schema.items()) == list(STATE_SCHEMA.items())
+        return known if same else known.select(pl.col(c).cast(t) for c, t in STATE_SCHEMA.items())
     fresh = pl.DataFrame({ACC: accounts}).join(known, on=ACC, how="anti")
     initial = fresh.with_columns(
         pl.lit(0, pl.Int64()).alias(c)

@@ -187,8 +187,8 @@ def final_states(
     newer = pl.col("k_at").is_not_null() & (
         pl.col("p_last_contact_at").is_null() | (pl.col("k_at") >= pl.col("p_last_contact_at"))
     )
-    return last.select(
-        ACC,  # the columns by name: ``g`` is not the state's
+    columns = [
+        pl.col(ACC),  # the columns by name: ``g`` is not the state's
         pl.max_horizontal("p_last_sequence", "seq_max").alias("last_sequence"),
         pl.col("latest").alias("last_occurred_at"),
         (pl.col("p_events_applied") + pl.col("n")).alias("events_applied"),
@@ -220,4 +220,5 @@ def final_states(
         .otherwise(pl.col("p_last_contact_at"))
         .alias("last_contact_at"),
         pl.col("recent_new").fill_null(pl.lit([], pl.List(RECENT))).alias("recent"),
-    ).cast(STATE_SCHEMA)  # type: ignore[arg-type]
+    ]
+    return last.select(c.cast(STATE_SCHEMA[c.meta.output_name()]) for c in columns)
