@@ -136,14 +136,13 @@ def _covered(e: pl.DataFrame, money: pl.DataFrame, zone: str, window: dt.timedel
     total = pl.col("ipaid").cum_sum()
     first = (pl.col("t") != pl.col("t").shift(1)).fill_null(True)
     offset = pl.when(first).then(total - pl.col("ipaid")).forward_fill()
-    sums = held.group_by("t").agg(pl.col("ipaid").sum().alias("paid_held"))
+    # What was paid since the statement before the event's held payments.
+    base = pl.col("paid_since") - pl.col("ipaid").sum().over("t")
     walked = (
-        held.join(sums, on="t", how="left", maintain_order="left")
-        .with_columns(base=pl.col("paid_since") - pl.col("paid_held"))
-        .with_columns(cum=pl.col("base") + total - offset)
+        held.with_columns(cum=base + total - offset)
         .group_by("t")
         .agg(
-            pl.col("base").first(),
+            (pl.col("paid_since").first() - pl.col("ipaid").sum()).alias("base"),
             iat.filter((pl.col("ipaid") > 0) & (pl.col("cum") >= pl.col("min")))
             .first()
             .alias("hit_at"),
