@@ -42,3 +42,18 @@ def pair_of(
         func.json_extract(rows.c.value, "$[0]"), func.json_extract(rows.c.value, "$[1]")
     )
     return tuple_(first, second).in_(listed)
+
+
+def listed_values(conn: Connection, name: str) -> str:
+    """A subquery of the text values of list parameter ``:name`` (bound with ``bound_list``),
+    one column ``value``, for statements written as text."""
+    if conn.dialect.name == "postgresql":
+        return f"SELECT unnest(CAST(:{name} AS text[])) AS value"
+    return f"SELECT value FROM json_each(:{name})"
+
+
+def bound_list(conn: Connection, values: Sequence[str]) -> Any:
+    """``values`` as the one parameter ``listed_values`` reads."""
+    if conn.dialect.name == "postgresql":
+        return list(values)
+    return json.dumps(list(values))
