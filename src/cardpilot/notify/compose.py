@@ -22,7 +22,7 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, get_currency_precision
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, meta, nodes
 
 from cardpilot.notify.babel_locale import babel_locale
 from cardpilot.notify.notice import LimitBasis, LimitChangeNotice, as_notice
@@ -192,7 +192,9 @@ class Composer:
         limit = self.policy.limit_notices.sms_limit(locale)
         full = ctx.get("main_reason") or ""
         body = ""
-        for reason in dict.fromkeys((full, without_figure(full), "")):
+        # A template that does not read the reason renders the same whichever it is given.
+        shorter = (without_figure(full), "") if _reads(self.env, name, "main_reason") else ()
+        for reason in dict.fromkeys((full, *shorter)):
             # One SMS is one line; template line breaks are for the reader of the file.
             rendered = self._render(name, {**ctx, "main_reason": reason})
             joiner = "" if locale.startswith("zh") else " "  # Chinese needs no space
@@ -235,6 +237,18 @@ def compose_notice(
     channels = prefs.channels_for(composer.policy, notice.message_type)
     chosen = channel or (channels[0] if channels else "sms")
     return composer.render(notice, chosen, locale or prefs.locale or DEFAULT_LOCALE)
+
+
+@lru_cache(maxsize=256)
+def _reads(env: Environment, name: str, variable: str) -> bool:
+    """Whether template ``name`` may read ``variable``: it names it, or it takes in another
+    template (which might)."""
+    assert env.loader is not None
+    source, _, _ = env.loader.get_source(env, name)
+    tree = env.parse(source)
+    if any(tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
+        return True
+    return variable in meta.find_undeclared_variables(tree)
 
 
 @lru_cache(maxsize=1)
