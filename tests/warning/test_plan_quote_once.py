@@ -23,7 +23,9 @@ def test_another_balance_or_day_gets_a_quote_of_its_own() -> None:
     first = plan_quote(1_234_567, TERMS, DAY)
     other = plan_quote(1_234_568, TERMS, DAY)
     later = plan_quote(1_234_567, TERMS, DAY + dt.timedelta(days=31))
-    assert first is not None and other is not None and later is not None
+    assert first is not None
+    assert other is not None
+    assert later is not None
     assert other.principal_minor == 1_234_568
     assert later.start == DAY + dt.timedelta(days=31)
     assert plan_quote(0, TERMS, DAY) is None
