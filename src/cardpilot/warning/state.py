@@ -149,10 +149,12 @@ def _string_lists(values: list[list[str] | None]) -> pl.Series:
         if v:
             flat.extend(v)
         offsets.append(len(flat))
+    # The parts are built by Polars: ``pa.array`` on Python lists first looks for pandas
+    # (importing it, a third of a second, in a process that has no other use for it).
     lists = pa.ListArray.from_arrays(
-        pa.array(offsets, pa.int32()),
-        pa.array(flat, pa.string()),
-        mask=pa.array([v is None for v in values], pa.bool_()),
+        pl.Series(offsets, dtype=pl.Int32()).to_arrow(),
+        pl.Series(flat, dtype=pl.String()).to_arrow(),
+        mask=pl.Series([v is None for v in values], dtype=pl.Boolean()).to_arrow(),
     )
     return pl.Series("reason_codes", lists, dtype=pl.List(pl.String()))
 
