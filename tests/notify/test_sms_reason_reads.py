@@ -24,3 +24,17 @@ def test_a_template_that_takes_in_another_counts_as_reading_the_reason(tmp_path:
     env = Environment(loader=FileSystemLoader(str(tmp_path)))
     assert _reads(env, "outer.j2", "main_reason")
     assert not _reads(env, "plain.j2", "main_reason")
+
+
+def test_a_missing_template_counts_as_reading_so_it_fails_as_it_would_render(
+    tmp_path: Path,
+) -> None:
+    env = Environment(loader=FileSystemLoader(str(tmp_path)))
+    assert _reads(env, "absent.j2", "subject")
+
+
+def test_no_shipped_sms_template_quotes_the_subject() -> None:
+    env = default_composer().env
+    names = [n for n in env.list_templates() if n.split("/")[-1].startswith("sms.")]
+    assert names
+    assert not any(_reads(env, n, "subject") for n in names)

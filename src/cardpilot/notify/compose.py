@@ -164,14 +164,18 @@ class Composer:
         if channel == "sms":  # whole amounts without their cents: SMS characters are few
             for key in ("old_limit", "new_limit"):
                 ctx[key] = ctx[key].removesuffix(".00")
-        subject = self._render(f"{mtype}/subject.{locale}.j2", ctx).strip()
-        ctx["subject"] = subject
+        sms = f"{mtype}/sms.{locale}.j2"
+        subject = ""
+        # An SMS has no subject: it is rendered only for an SMS template that quotes it.
+        if channel != "sms" or _reads(self.env, sms, "subject"):
+            subject = self._render(f"{mtype}/subject.{locale}.j2", ctx).strip()
+            ctx["subject"] = subject
         html: str | None = None
         if channel == "email":
             body = self._render(f"{mtype}/email.{locale}.txt.j2", ctx)
             html = self._render(f"{mtype}/email.{locale}.html.j2", ctx, optional=True)
         elif channel == "sms":
-            body = self._sms(f"{mtype}/sms.{locale}.j2", ctx, locale)
+            body = self._sms(sms, ctx, locale)
         else:
             body = self._render(f"{mtype}/{channel}.{locale}.j2", ctx)
         return RenderedMessage(
@@ -242,9 +246,12 @@ def compose_notice(
 @lru_cache(maxsize=256)
 def _reads(env: Environment, name: str, variable: str) -> bool:
     """Whether template ``name`` may read ``variable``: it names it, or it takes in another
-    template (which might)."""
+    template (which might), or it is not there."""
     assert env.loader is not None
-    source, _, _ = env.loader.get_source(env, name)
+    try:
+        source, _, _ = env.loader.get_source(env, name)
+    except TemplateNotFound:
+        return True  # rendered as before, to fail as before
     tree = env.parse(source)
     if any(tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
         return True
