@@ -208,6 +208,9 @@ def _run(
         "nats_server_cpu_us_per_event": round(nats_spent / max(lines, 1) * 1e6, 1),
         "postgres_cpu_us_per_event": round(pg_spent / max(counts.messages, 1) * 1e6, 1),
         # Wall time of the consumer's loop waiting for batches against deciding them.
+        "consumer_loop_cpu_us_per_event": round(
+            counts.loop_cpu_s / max(counts.messages, 1) * 1e6, 1
+        ),
         "consumer_waiting_s": round(counts.waiting_s, 3),
         "consumer_processing_s": round(counts.processing_s, 3),
     }

@@ -13,9 +13,11 @@ full request is known to have ended without a status. A request is also taken as
 wait is over (and a little more): the server can drop an expired request that had some of its
 batch without a status, and a request thought open would never be asked again. A message of a
 request given up on that still comes is kept like any other: the server delivers the consumer's
-messages in stream order whichever request they answer, on the one connection. ``ask_ahead`` opens one while the caller
-is busy with the batch in hand: the next batch then arrives (and its frames are parsed) while
-the last is being decided, and is there when the caller comes back.
+messages in stream order whichever request they answer, on the one connection.
+
+``ask_ahead`` opens a request while the caller is busy with the batch in hand: the next batch
+then arrives (and its frames are parsed) while the last is being decided, and is there when the
+caller comes back.
 """
 
 from __future__ import annotations
