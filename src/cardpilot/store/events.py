@@ -23,10 +23,21 @@ from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
 from cardpilot.store.event_features import FEATURE_COLUMNS, feature_rows, read_features
 from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
-from cardpilot.store.models import Account
 from cardpilot.store.notify_models import OutboxMessage
-from cardpilot.store.value_lists import one_of, pair_of
+from cardpilot.store.value_lists import one_of_sql, pairs_sql
 from cardpilot.store.warning_models import WarningIntervention
+
+
+def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` through the driver's own cursor (parameters in its style), values
+    as the driver gives them: for the thousands of rows a batch's look-ups return, SQLAlchemy's
+    result layer cost more than the queries."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def read_lookups(
@@ -39,20 +50,24 @@ def read_lookups(
     """What the store knows about a batch with these event ids, accounts and (account,
     sequence) keys; the features of accounts in ``held`` (the consumer's own, committed
     states, ``STATE_SCHEMA``) are not read again."""
-    r = EventReceipt.__table__.c
+    dialect = conn.dialect.name
     received: dict[str, Receipt] = {}
     taken: dict[tuple[str, int], str] = {}
     if event_ids:
-        query = select(r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
-        for row in conn.execute(query.where(one_of(conn, r.event_id, sorted(event_ids)))):
+        match, params = one_of_sql(dialect, "event_id", event_ids)
+        query = f"SELECT {', '.join(RECEIPT_COLUMNS)} FROM event_receipts WHERE {match}"
+        for row in _driver_rows(conn, query, params):
             received[row[0]] = Receipt(*row)
     # The exact (account, sequence) pairs of the batch: the accounts' other applied events
     # (their whole history, growing with every batch) are not read.
     if keys:
-        query = select(r.account_id, r.sequence, r.event_id).where(
-            pair_of(conn, r.account_id, r.sequence, sorted(keys)), r.outcome == APPLIED
+        pairs, params = pairs_sql(dialect, keys)
+        query = (
+            "SELECT r.account_id, r.sequence, r.event_id"
+            f" FROM {pairs} CROSS JOIN event_receipts AS r"
+            f" WHERE r.account_id = k.k0 AND r.sequence = k.k1 AND r.outcome = '{APPLIED}'"
         )
-        taken.update({(str(row[0]), int(row[1])): str(row[2]) for row in conn.execute(query)})
+        taken.update({(str(a), int(n)): str(e) for a, n, e in _driver_rows(conn, query, params)})
     if held is None or not held.height:
         states = read_features(conn, account_ids)
     else:
@@ -68,11 +83,14 @@ def read_lookups(
 
 
 def existing_accounts(conn: Connection, account_ids: Iterable[str]) -> set[str]:
-    a = Account.__table__.c
-    ids = sorted(account_ids)
+    ids = list(account_ids)
     if not ids:
         return set()
-    return set(conn.execute(select(a.account_id).where(one_of(conn, a.account_id, ids))).scalars())
+    match, params = one_of_sql(conn.dialect.name, "account_id", ids)
+    return {
+        row[0]
+        for row in _driver_rows(conn, f"SELECT account_id FROM accounts WHERE {match}", params)
+    }
 
 
 def account_features(

@@ -10,7 +10,7 @@ no longer depends on the list's length, so it is compiled once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import ARRAY, BigInteger, Connection, String, any_, func, literal, select, tuple_
@@ -42,3 +42,33 @@ def pair_of(
         func.json_extract(rows.c.value, "$[0]"), func.json_extract(rows.c.value, "$[1]")
     )
     return tuple_(first, second).in_(listed)
+
+
+# The same matches as statement text for the driver's own cursor (a statement's parameters in
+# the driver's style: ``?`` on SQLite, ``%s`` on PostgreSQL), for reads whose rows SQLAlchemy's
+# result layer would cost more to hand back than the query costs to run.
+
+
+def one_of_sql(dialect: str, column: str, values: Iterable[str]) -> tuple[str, tuple[Any, ...]]:
+    """Text and parameters of: ``column`` is one of ``values`` (text)."""
+    if dialect == "postgresql":
+        return f"{column} = ANY(%s::text[])", (list(values),)
+    return f"{column} IN (SELECT value FROM json_each(?))", (json.dumps(list(values)),)
+
+
+def pairs_sql(dialect: str, pairs: Iterable[tuple[str, int]]) -> tuple[str, tuple[Any, ...]]:
+    """Text and parameters of a table ``k`` of ``pairs`` (text ``k0``, integer ``k1``), to be
+    joined first (``FROM <it> CROSS JOIN t WHERE t.a = k.k0 AND t.b = k.k1``): each pair is then
+    one look-up on an index over both columns, where a row-value ``IN`` searches SQLite's index
+    on the first column alone."""
+    if dialect == "postgresql":
+        listed = list(pairs)
+        texts = [p[0] for p in listed]
+        numbers = [p[1] for p in listed]
+        return "unnest(%s::text[], %s::bigint[]) AS k (k0, k1)", (texts, numbers)
+    source = (
+        "(SELECT json_extract(value, '$[0]') AS k0, json_extract(value, '$[1]') AS k1"
+        " FROM json_each(?)) AS k"
+    )
+    # A tuple is a JSON array to the encoder: no list per pair.
+    return source, (json.dumps(list(pairs)),)
