@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import polars as pl
 from sqlalchemy import insert
 
 from cardpilot.events.intake import APPLIED, DEAD, Receipt
 from cardpilot.store.db import make_engine, upgrade
+from cardpilot.store.event_features import driver_rows
 from cardpilot.store.event_models import EventReceipt
 from cardpilot.store.events import existing_accounts, read_lookups
 from cardpilot.store.models import Account, Customer
@@ -76,3 +78,11 @@ def test_an_empty_batch_looks_nothing_up(store_url: str) -> None:
         assert (got.received, got.taken, got.accounts) == ({}, {}, frozenset())
     finally:
         engine.dispose()  # type: ignore[attr-defined]
+
+
+def test_driver_rows_are_the_frame_s_rows() -> None:
+    frame = pl.DataFrame(
+        {"a": ["x", None, "z"], "n": [1, None, -(2**62)], "t": ["2026-11-01", "", None]}
+    )
+    assert driver_rows(frame) == frame.rows()
+    assert driver_rows(frame.clear()) == []

@@ -75,8 +75,17 @@ def feature_rows(states: pl.DataFrame, months: int, dialect: str) -> list[tuple[
         *(pl.col(c).dt.strftime("%Y-%m-%d") for c in _DAYS),
         _month_text(pl.col("first_month")).alias("first_month"),
         *_lists_as_text(),
-    ).join(derived_columns(states, months), on="account_id", how="left", maintain_order="left")
-    return frame.select(FEATURE_COLUMNS).rows()
+    )
+    # ``derived_columns`` keeps the states' order: its columns go alongside, not through a join.
+    derived = derived_columns(states, months).drop("account_id")
+    return driver_rows(frame.hstack(derived).select(FEATURE_COLUMNS))
+
+
+def driver_rows(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+    """``frame``'s rows as tuples of Python values (its columns must already be the driver's
+    types: text and integers). Built column by column, as ``DataFrame.rows`` gives them, at
+    about half its cost."""
+    return list(zip(*(column.to_list() for column in frame.get_columns()), strict=True))
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

@@ -20,7 +20,12 @@ from sqlalchemy import Connection, func, select
 from cardpilot.events.feature_frames import states_of
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
-from cardpilot.store.event_features import FEATURE_COLUMNS, feature_rows, read_features
+from cardpilot.store.event_features import (
+    FEATURE_COLUMNS,
+    driver_rows,
+    feature_rows,
+    read_features,
+)
 from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.notify_models import OutboxMessage
@@ -220,16 +225,18 @@ def posting_rows(postings: pl.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
     """``ledger_postings`` rows of a ``POSTING_SCHEMA`` frame (``POSTING_COLUMNS``), each value
     as the driver takes it (times as ``store.event_features.feature_rows`` writes them)."""
     when = "%Y-%m-%d %H:%M:%S%.6f" + ("+00:00" if dialect == "postgresql" else "")
-    return postings.select(
-        *(
-            pl.col(c).dt.strftime(when)
-            if c == "effective_at"
-            else pl.col(c).dt.strftime("%Y-%m-%d")
-            if c == "effective_on"
-            else pl.col(c)
-            for c in POSTING_COLUMNS
+    return driver_rows(
+        postings.select(
+            *(
+                pl.col(c).dt.strftime(when)
+                if c == "effective_at"
+                else pl.col(c).dt.strftime("%Y-%m-%d")
+                if c == "effective_on"
+                else pl.col(c)
+                for c in POSTING_COLUMNS
+            )
         )
-    ).rows()
+    )
 
 
 def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
