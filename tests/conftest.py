@@ -37,6 +37,9 @@ SHARED_SESSION_FIXTURES = {
 }
 
 
+# First: xdist's worker turns the marks into the ``@group`` suffix of the node ids the scheduler
+# reads in its own hook, which, registered before this file, would otherwise run before this one.
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = getattr(item, "fixturenames", ())
