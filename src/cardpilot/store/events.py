@@ -30,7 +30,7 @@ from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.notify_models import OutboxMessage
 from cardpilot.store.pg_copy import copy_arrow
-from cardpilot.store.value_lists import one_of_sql, pairs_sql
+from cardpilot.store.value_lists import looked_up
 from cardpilot.store.warning_models import WarningIntervention
 
 
@@ -60,18 +60,21 @@ def read_lookups(
     received: dict[str, Receipt] = {}
     taken: dict[tuple[str, int], str] = {}
     if event_ids:
-        match, params = one_of_sql(dialect, "event_id", event_ids)
-        query = f"SELECT {', '.join(RECEIPT_COLUMNS)} FROM event_receipts WHERE {match}"
+        query, params = looked_up(
+            dialect, "event_receipts", RECEIPT_COLUMNS, ["event_id"], event_ids
+        )
         for row in _driver_rows(conn, query, params):
             received[row[0]] = Receipt(*row)
     # The exact (account, sequence) pairs of the batch: the accounts' other applied events
     # (their whole history, growing with every batch) are not read.
     if keys:
-        pairs, params = pairs_sql(dialect, keys)
-        query = (
-            "SELECT r.account_id, r.sequence, r.event_id"
-            f" FROM {pairs} CROSS JOIN event_receipts AS r"
-            f" WHERE r.account_id = k.k0 AND r.sequence = k.k1 AND r.outcome = '{APPLIED}'"
+        query, params = looked_up(
+            dialect,
+            "event_receipts",
+            ["account_id", "sequence", "event_id"],
+            ["account_id", "sequence"],
+            keys,
+            f"r.outcome = '{APPLIED}'",
         )
         taken.update({(str(a), int(n)): str(e) for a, n, e in _driver_rows(conn, query, params)})
     if held is None or not held.height:
@@ -92,11 +95,8 @@ def existing_accounts(conn: Connection, account_ids: Iterable[str]) -> set[str]:
     ids = list(account_ids)
     if not ids:
         return set()
-    match, params = one_of_sql(conn.dialect.name, "account_id", ids)
-    return {
-        row[0]
-        for row in _driver_rows(conn, f"SELECT account_id FROM accounts WHERE {match}", params)
-    }
+    query, params = looked_up(conn.dialect.name, "accounts", ["account_id"], ["account_id"], ids)
+    return {row[0] for row in _driver_rows(conn, query, params)}
 
 
 def account_features(

@@ -44,31 +44,41 @@ def pair_of(
     return tuple_(first, second).in_(listed)
 
 
-# The same matches as statement text for the driver's own cursor (a statement's parameters in
-# the driver's style: ``?`` on SQLite, ``%s`` on PostgreSQL), for reads whose rows SQLAlchemy's
-# result layer would cost more to hand back than the query costs to run.
-
-
-def one_of_sql(dialect: str, column: str, values: Iterable[str]) -> tuple[str, tuple[Any, ...]]:
-    """Text and parameters of: ``column`` is one of ``values`` (text)."""
+def looked_up(
+    dialect: str,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    values: Iterable[Any],
+    where: str = "",
+) -> tuple[str, tuple[Any, ...]]:
+    """A statement for the driver's own cursor (``?`` on SQLite, ``%s`` on PostgreSQL) and its
+    parameters: ``columns`` of the rows of ``table`` (alias ``r``) whose ``keys`` equal one of
+    ``values`` (one key: texts; two: (text, integer) pairs), and ``where`` holds. The values
+    are one parameter (a JSON array, or an array a key) and the list drives the statement: each
+    value is one look-up on an index over ``keys``, however many rows the table holds."""
+    listed = list(values)
+    names = ", ".join(f"r.{c}" for c in columns)
+    match = " AND ".join(f"r.{key} = k.k{n}" for n, key in enumerate(keys))
+    extra = f" AND {where}" if where else ""
     if dialect == "postgresql":
-        return f"{column} = ANY(%s::text[])", (list(values),)
-    return f"{column} IN (SELECT value FROM json_each(?))", (json.dumps(list(values)),)
-
-
-def pairs_sql(dialect: str, pairs: Iterable[tuple[str, int]]) -> tuple[str, tuple[Any, ...]]:
-    """Text and parameters of a table ``k`` of ``pairs`` (text ``k0``, integer ``k1``), to be
-    joined first (``FROM <it> CROSS JOIN t WHERE t.a = k.k0 AND t.b = k.k1``): each pair is then
-    one look-up on an index over both columns, where a row-value ``IN`` searches SQLite's index
-    on the first column alone."""
-    if dialect == "postgresql":
-        listed = list(pairs)
-        texts = [p[0] for p in listed]
-        numbers = [p[1] for p in listed]
-        return "unnest(%s::text[], %s::bigint[]) AS k (k0, k1)", (texts, numbers)
-    source = (
-        "(SELECT json_extract(value, '$[0]') AS k0, json_extract(value, '$[1]') AS k1"
-        " FROM json_each(?)) AS k"
-    )
-    # A tuple is a JSON array to the encoder: no list per pair.
-    return source, (json.dumps(list(pairs)),)
+        if len(keys) == 1:
+            source, params = "unnest(%s::text[]) AS k (k0)", (listed,)
+        else:
+            source = "unnest(%s::text[], %s::bigint[]) AS k (k0, k1)"
+            params = ([v[0] for v in listed], [v[1] for v in listed])
+        # OFFSET 0 keeps the subquery a look-up a value: a table grown since its last ANALYZE
+        # looks small to the planner, which then hashes all of its rows instead.
+        inner = f"SELECT * FROM {table} AS r WHERE {match}{extra} OFFSET 0"
+        return f"SELECT {names} FROM {source} CROSS JOIN LATERAL ({inner}) AS r", params
+    if len(keys) == 1:
+        source = "(SELECT value AS k0 FROM json_each(?)) AS k"
+    else:
+        source = (
+            "(SELECT json_extract(value, '$[0]') AS k0, json_extract(value, '$[1]') AS k1"
+            " FROM json_each(?)) AS k"
+        )
+    # SQLite's CROSS JOIN keeps its left side the outer loop. A tuple is a JSON array to the
+    # encoder: no list a pair.
+    sql = f"SELECT {names} FROM {source} CROSS JOIN {table} AS r WHERE {match}{extra}"
+    return sql, (json.dumps(listed),)
