@@ -62,6 +62,7 @@ def looked_up(
     match = " AND ".join(f"r.{key} = k.k{n}" for n, key in enumerate(keys))
     extra = f" AND {where}" if where else ""
     if dialect == "postgresql":
+        params: tuple[Any, ...]
         if len(keys) == 1:
             source, params = "unnest(%s::text[]) AS k (k0)", (listed,)
         else:
