@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Connection, String, any_, func, literal, select, tuple_
+from sqlalchemy import ARRAY, Connection, String, any_, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -23,25 +23,6 @@ def one_of(conn: Connection, column: Any, values: Sequence[str]) -> ColumnElemen
         return column == any_(literal(list(values), ARRAY(String())))  # type: ignore[no-any-return]
     listed = func.json_each(json.dumps(list(values))).table_valued("value")
     return column.in_(select(listed.c.value))  # type: ignore[no-any-return]
-
-
-def pair_of(
-    conn: Connection, first: Any, second: Any, pairs: Sequence[tuple[str, int]]
-) -> ColumnElement[bool]:
-    """``(first, second)`` is one of ``pairs`` (text, integer)."""
-    texts = [p[0] for p in pairs]
-    numbers = [p[1] for p in pairs]
-    if conn.dialect.name == "postgresql":
-        listed = select(
-            func.unnest(literal(texts, ARRAY(String()))),
-            func.unnest(literal(numbers, ARRAY(BigInteger()))),
-        )
-        return tuple_(first, second).in_(listed)
-    rows = func.json_each(json.dumps([list(p) for p in pairs])).table_valued("value")
-    listed = select(
-        func.json_extract(rows.c.value, "$[0]"), func.json_extract(rows.c.value, "$[1]")
-    )
-    return tuple_(first, second).in_(listed)
 
 
 def looked_up(
