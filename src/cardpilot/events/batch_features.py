@@ -20,51 +20,31 @@ states and one trigger row per event (``TRIGGER_COLUMNS``, what
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import polars as pl
 
 from cardpilot.domain.money import BP
 from cardpilot.events.batch_states import final_states
+from cardpilot.events.event_columns import EVENT_SCHEMA as EVENT_SCHEMA
+from cardpilot.events.event_columns import event_columns
 from cardpilot.events.feature_frames import (
     ACC,
-    CONTACT,
     MONEY,
     RECENT,
     SPEND,
     STATE_SCHEMA,
     STATEMENT,
-    UTC_US,
     states_frame,
     states_of,
 )
-from cardpilot.events.features import AccountFeatures, apply_event, money_effect
-from cardpilot.events.schema import ContactOutcome, Event, StatementIssued
+from cardpilot.events.features import AccountFeatures, apply_event
+from cardpilot.events.schema import Event
 
 # Below this many events a batch is folded event by event: the columns' fixed cost (a few
 # hundred frame operations, about 12 ms) is more than the loop's (about 15 µs an event).
 COLUMNS_FROM = 800
-
-EVENT_SCHEMA: dict[str, pl.DataType] = {
-    "pos": pl.Int64(),
-    "account_id": pl.String(),
-    "sequence": pl.Int64(),
-    "at": UTC_US,
-    "kind": pl.Int8(),
-    "bal": pl.Int64(),
-    "paid": pl.Int64(),
-    "spend": pl.Int64(),
-    "payment": pl.Boolean(),
-    "cash": pl.Boolean(),
-    "s_balance": pl.Int64(),
-    "s_limit": pl.Int64(),
-    "s_min_due": pl.Int64(),
-    "s_due": pl.Date(),
-    "s_currency": pl.String(),
-    "outcome": pl.String(),
-}
 
 TRIGGER_COLUMNS: dict[str, pl.DataType] = {
     "as_of": pl.Date(),
@@ -111,48 +91,7 @@ def zone_name(tz: dt.tzinfo) -> str:
 
 def event_frame(events: Sequence[Event]) -> pl.DataFrame:
     """The applied events as columns (``EVENT_SCHEMA``), in order."""
-    cols: dict[str, list[Any]] = {c: [] for c in EVENT_SCHEMA}
-    utc = dt.UTC
-    money = cols["bal"].append, cols["paid"].append, cols["spend"].append
-    extra = [cols[c].append for c in ("s_balance", "s_limit", "s_min_due", "s_due", "s_currency")]
-    kinds, outcomes = cols["kind"].append, cols["outcome"].append
-    for e in events:
-        kind = e.type
-        if isinstance(e, StatementIssued):
-            kinds(STATEMENT)
-            values: tuple[Any, ...] = (
-                e.statement_balance_minor,
-                e.credit_limit_minor,
-                e.minimum_due_minor,
-                e.due_date,
-                e.currency,
-            )
-            effect: tuple[int, int, int] = (0, 0, 0)
-            outcomes(None)
-        else:
-            values = _NO_STATEMENT
-            if isinstance(e, ContactOutcome):
-                kinds(CONTACT)
-                effect = (0, 0, 0)
-                outcomes(e.outcome)
-            else:
-                kinds(MONEY)
-                effect = money_effect(e)
-                outcomes(None)
-        for add, value in zip(extra, values, strict=True):
-            add(value)
-        for add, value in zip(money, effect, strict=True):
-            add(value)
-        cols["account_id"].append(e.account_id)
-        cols["sequence"].append(e.sequence)
-        cols["at"].append(e.occurred_at.astimezone(utc))
-        cols["payment"].append(kind == "payment")
-        cols["cash"].append(kind == "cash_advance")
-    cols["pos"] = list(range(len(events)))
-    return pl.DataFrame(cols, schema=EVENT_SCHEMA)
-
-
-_NO_STATEMENT = (None, None, None, None, None)
+    return event_columns(events, None, "UTC")[0]
 
 
 def _grouped(events: pl.DataFrame, priors: pl.DataFrame) -> pl.DataFrame:
@@ -244,12 +183,14 @@ def fold_batch(
     window: dt.timedelta,
     frame: pl.DataFrame | None = None,
     columns_from: int | None = None,
+    irregular: Collection[str] | None = None,
 ) -> Folded:
     """The new states of the accounts of ``events`` (applied in this order) and each event's
     trigger row; ``states`` holds the accounts' states before them (others are new), ``frame``
     the events' ``event_frame`` when the caller has it. A batch of fewer than
     ``columns_from`` events (``COLUMNS_FROM``) is folded event by event (the same result,
-    cheaper there)."""
+    cheaper there). ``irregular``: the accounts ``_irregular`` finds, when the caller has
+    already worked them out (the order rule walks the same times)."""
     if not events:
         return Folded(pl.DataFrame(schema=STATE_SCHEMA), pl.DataFrame(schema=TRIGGER_COLUMNS))
     if len(events) < (COLUMNS_FROM if columns_from is None else columns_from):
@@ -259,7 +200,11 @@ def fold_batch(
         return Folded(looped.states, looped.triggers.drop("pos"))
     frame = event_frame(events) if frame is None else frame
     priors = _priors(states, frame.get_column(ACC).unique(maintain_order=True))
-    odd = _irregular(frame, priors, window)
+    odd = (
+        _irregular(frame, priors, window)
+        if irregular is None
+        else pl.Series(ACC, list(irregular), dtype=pl.String())
+    )
     parts = []
     if odd.len():
         mask = pl.col(ACC).is_in(odd.implode())

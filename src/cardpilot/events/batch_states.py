@@ -25,14 +25,31 @@ def _per_account(e: pl.DataFrame) -> pl.DataFrame:
     return (
         e.group_by(ACC, maintain_order=True)
         .agg(
-            pl.all().last(),
+            pl.col(_LAST).last(),
             pl.col("sequence").max().alias("seq_max"),
             pl.len().alias("n"),
             pl.col("day").filter(pl.col("payment")).max().alias("pay_day"),
-            ((pl.col("paid") != 0) | pl.col("takes")).any().alias("recompute"),
         )
         .join(contacts, on=ACC, how="left", maintain_order="left")
     )
+
+
+# What the new state takes from each account's last event (its running figures): only these
+# are aggregated, not the sixty-odd columns the events carry by then.
+_LAST = [
+    "latest",
+    "first",
+    "last_cash",
+    "bal_since",
+    "paid_since",
+    "c_batch",
+    *(f"c_{c}" for c in ("currency", "statement_at", "statement_balance_minor")),
+    *(f"c_{c}" for c in ("credit_limit_minor", "minimum_due_minor", "due_date")),
+    "c_utilisation_at_statement_bp",
+    *(f"p_{c}" for c in ("last_sequence", "events_applied", "minimum_paid_on")),
+    *(f"p_{c}" for c in ("last_payment_on", "cash_advances_this_cycle")),
+    *(f"p_{c}" for c in ("last_contact_at", "last_contact_outcome")),
+]
 
 
 def _window_figures(

@@ -19,14 +19,15 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 import polars as pl
 
-from cardpilot.events.batch_features import TRIGGER_COLUMNS, event_frame, fold_batch, zone_name
+from cardpilot.events.batch_features import TRIGGER_COLUMNS, fold_batch, zone_name
+from cardpilot.events.event_columns import EPOCH, MICROSECOND, event_columns
 from cardpilot.events.feature_frames import STATE_SCHEMA, state_of, states_frame
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.policy import EventsPolicy
-from cardpilot.events.postings import postings_frame
 from cardpilot.events.schema import Event
 from cardpilot.events.validation import Rejection, parse_event
 from cardpilot.ledger.postings import POSTING_SCHEMA
@@ -34,9 +35,10 @@ from cardpilot.ledger.postings import POSTING_SCHEMA
 APPLIED, DUPLICATE, DEAD = "applied", "duplicate", "dead"
 
 
-@dataclass(frozen=True, slots=True)
-class Receipt:
-    """What the store keeps of an event received: its outcome (and why, if dead)."""
+class Receipt(NamedTuple):
+    """What the store keeps of an event received: its outcome (and why, if dead); its
+    fields in the order of the receipts table's columns (``store.events.RECEIPT_COLUMNS``).
+    A tuple, as a batch makes one for every event it is given."""
 
     event_id: str
     account_id: str
@@ -171,6 +173,16 @@ def _marks(states: pl.DataFrame, accounts: Iterable[str]) -> dict[str, Mark]:
     }
 
 
+def _marks_us(states: pl.DataFrame, accounts: Iterable[str]) -> dict[str, list[Any]]:
+    """``_marks`` as ``[sequence, latest]``, the time in microseconds since the epoch: what
+    the order rule compares an event by event."""
+    wanted = states.filter(pl.col("account_id").is_in(pl.Series(list(accounts)).implode()))
+    columns = wanted.select(
+        "account_id", "last_sequence", pl.col("last_occurred_at").dt.epoch("us")
+    )
+    return {a: [n, t] for a, n, t in columns.iter_rows()}
+
+
 def plan_batch(
     parsed: list[Event | Rejection], lookups: BatchLookups, policy: EventsPolicy, tz: dt.tzinfo
 ) -> BatchPlan:
@@ -180,56 +192,89 @@ def plan_batch(
     sequence and latest time so far); the features of those applied are folded after, over
     the whole batch at once (``events.batch_features``)."""
     plan = BatchPlan()
-    seen: set[str] = set(lookups.received)
+    outcomes, dead_letters, receipts = plan.outcomes, plan.dead_letters, plan.receipts
+    applied = plan.applied
+    received = lookups.received
+    seen: set[str] = set(received)
     redone: set[str] = set()
     taken = dict(lookups.taken)
     states = lookups.state_frame()
-    marks = _marks(states, {e.account_id for e in parsed if not isinstance(e, Rejection)})
+    marks = _marks_us(states, {e.account_id for e in parsed if not isinstance(e, Rejection)})
+    window_us = policy.late_window // MICROSECOND
+    ats: list[int] = []  # when each applied event happened, microseconds since the epoch
+    # The accounts with an event applied more than the window before their latest before it:
+    # the fold takes them event by event (``batch_features._irregular`` finds the same).
+    behind: set[str] = set()
     for position, item in enumerate(parsed):
         if isinstance(item, Rejection):
-            plan.outcomes.append(DEAD)
-            plan.dead_letters.append((position, item))
+            outcomes.append(DEAD)
+            dead_letters.append((position, item))
             continue
-        if item.event_id in seen:
-            before = lookups.received.get(item.event_id)
-            if before is not None and before.outcome == DEAD and item.event_id not in redone:
+        event_id = item.event_id
+        if event_id in seen:
+            before = received.get(event_id)
+            if before is not None and before.outcome == DEAD and event_id not in redone:
                 # Dead-lettered before, maybe not yet published: published again (the
                 # dead-letter message id makes it once) and acknowledged.
-                redone.add(item.event_id)
-                plan.outcomes.append(DEAD)
-                plan.dead_letters.append((position, before.rejection()))
+                redone.add(event_id)
+                outcomes.append(DEAD)
+                dead_letters.append((position, before.rejection()))
             else:
-                plan.outcomes.append(DUPLICATE)
+                outcomes.append(DUPLICATE)
             continue
-        seen.add(item.event_id)
-        mark = marks.get(item.account_id) or marks.setdefault(item.account_id, Mark())
-        why = _rejection(item, lookups, taken, mark, policy)
+        seen.add(event_id)
+        account, sequence = item.account_id, item.sequence
+        mark = marks.get(account)
+        if mark is None:
+            mark = marks[account] = [0, None]
+        highest, latest = mark
+        at = (item.occurred_at - EPOCH) // MICROSECOND
+        holder = taken.get((account, sequence))
+        why = None
+        if (
+            account not in lookups.accounts
+            or (holder is not None and holder != event_id)
+            or (sequence < highest and latest is not None and latest - at > window_us)
+        ):
+            # The same three tests, with their reasons.
+            then = None if latest is None else EPOCH + latest * MICROSECOND
+            why = _rejection(item, lookups, taken, Mark(highest, then), policy)
         if why is not None:
-            plan.outcomes.append(DEAD)
-            plan.dead_letters.append((position, why))
-            plan.receipts.append(
-                Receipt(
-                    item.event_id,
-                    item.account_id,
-                    item.sequence,
-                    DEAD,
-                    why.kind,
-                    why.field,
-                    why.reason,
-                )
+            outcomes.append(DEAD)
+            dead_letters.append((position, why))
+            receipts.append(
+                Receipt(event_id, account, sequence, DEAD, why.kind, why.field, why.reason)
             )
             continue
-        taken[(item.account_id, item.sequence)] = item.event_id
-        at = item.occurred_at.astimezone(dt.UTC)
-        mark.sequence = max(mark.sequence, item.sequence)
-        mark.latest = at if mark.latest is None else max(mark.latest, at)
-        plan.receipts.append(Receipt(item.event_id, item.account_id, item.sequence, APPLIED))
-        plan.applied.append(item)
-        plan.outcomes.append(APPLIED)
-    if plan.applied:
-        frame = event_frame(plan.applied)
-        plan.postings = postings_frame(plan.applied, frame.get_column("at"), zone_name(tz))
-        months = policy.spending_average_months
-        folded = fold_batch(states, plan.applied, tz, months, policy.late_window, frame)
-        plan.states, plan.triggers = folded.states, folded.triggers
+        taken[(account, sequence)] = event_id
+        if latest is None:
+            mark[1] = at
+        else:
+            if at < latest - window_us:
+                behind.add(account)
+            if at > latest:
+                mark[1] = at
+        if sequence > highest:
+            mark[0] = sequence
+        receipts.append(Receipt(event_id, account, sequence, APPLIED))
+        applied.append(item)
+        ats.append(at)
+        outcomes.append(APPLIED)
+    if applied:
+        _fold_applied(plan, states, ats, behind, policy, tz)
     return plan
+
+
+def _fold_applied(
+    plan: BatchPlan,
+    states: pl.DataFrame,
+    ats: list[int],
+    behind: set[str],
+    policy: EventsPolicy,
+    tz: dt.tzinfo,
+) -> None:
+    """The applied events' postings, and the features folded over them, into ``plan``."""
+    frame, plan.postings = event_columns(plan.applied, ats, zone_name(tz))
+    months, window = policy.spending_average_months, policy.late_window
+    folded = fold_batch(states, plan.applied, tz, months, window, frame, irregular=behind)
+    plan.states, plan.triggers = folded.states, folded.triggers
