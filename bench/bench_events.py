@@ -113,13 +113,23 @@ async def _ensure(broker: Broker) -> None:
 
 
 def _run(
-    engine: Engine, path: Path, lines: int, broker: Broker, rate: float, batch: int, home: Path
+    engine: Engine,
+    path: Path,
+    lines: int,
+    broker: Broker,
+    rate: float,
+    batch: int,
+    home: Path,
+    pg_name: str | None = None,
+    max_batch: int | None = None,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     first_stored, last_commit = [float("inf")], [0.0]
 
     asyncio.run(_ensure(broker))
-    options = ConsumeOptions(batch=batch, ack_wait_s=30, fetch_timeout_s=0.2, stored_times=True)
+    options = ConsumeOptions(
+        batch=batch, max_batch=max_batch, ack_wait_s=30, fetch_timeout_s=0.2, stored_times=True
+    )
     consumed = [0]
 
     def on_batch(done: BatchDone) -> None:
@@ -157,12 +167,17 @@ def _run(
         return await task
 
     children_cpu = _children_cpu()
+    nats_cpu = _server_cpu("nats-server")
+    pg_cpu = _server_cpu(pg_name)
     consumer_cpu = time.process_time()
     publisher = _publisher(path, broker, rate, home)
     counts = asyncio.run(drain())
+    # The backends end with the engine's connections: read before that.
+    pg_spent = _spent(pg_cpu, _server_cpu(pg_name))
     out, err = publisher.communicate(timeout=600)
     consumer_cpu = time.process_time() - consumer_cpu
     publisher_cpu = _children_cpu() - children_cpu
+    nats_spent = _spent(nats_cpu, _server_cpu("nats-server"))
     if publisher.returncode != 0:
         raise SystemExit(f"events publish failed: {err[-2000:]}")
     published = envelope_data(out)
@@ -182,11 +197,59 @@ def _run(
         "p99_event_to_outbox_ms": None if p99 is None else round(p99 * 1000, 1),
         "triggers_fired": counts.triggers_fired,
         "batch": batch,
+        "max_batch": max_batch,
+        "batches": counts.batches,
         # CPU time (meaningful on a loaded machine, unlike the wall-clock figures): this
         # process (the consumer, with SQLite in it) and the publisher's, per event.
         "consumer_cpu_us_per_event": round(consumer_cpu / max(counts.messages, 1) * 1e6, 1),
         "publisher_cpu_us_per_event": round(publisher_cpu / max(lines, 1) * 1e6, 1),
+        # The NATS server's (all its clients': other work on the machine shows here too) and
+        # the PostgreSQL backends' of the bench's database.
+        "nats_server_cpu_us_per_event": round(nats_spent / max(lines, 1) * 1e6, 1),
+        "postgres_cpu_us_per_event": round(pg_spent / max(counts.messages, 1) * 1e6, 1),
+        # Wall time of the consumer's loop waiting for batches against deciding them.
+        "consumer_loop_cpu_us_per_event": round(
+            counts.loop_cpu_s / max(counts.messages, 1) * 1e6, 1
+        ),
+        "consumer_waiting_s": round(counts.waiting_s, 3),
+        "consumer_processing_s": round(counts.processing_s, 3),
     }
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    """CPU seconds (user and system) of process ``pid`` so far; 0 if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def _pids(wanted: str) -> list[int]:
+    """Processes whose command line holds ``wanted`` (the NATS server; a database's backends)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if wanted.encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def _server_cpu(wanted: str | None) -> dict[int, float]:
+    return {pid: _proc_cpu(pid) for pid in _pids(wanted)} if wanted else {}
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds spent between two readings (a process new since the first: all of it)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 def _children_cpu() -> float:
@@ -236,7 +299,9 @@ def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
         broker = _broker(kind)
         lines = sum(1 for _ in path.open("rb"))
         try:
-            result = _run(engine, path, lines, broker, rate, args.batch, folder)
+            result = _run(
+                engine, path, lines, broker, rate, args.batch, folder, pg_name, args.max_batch
+            )
         finally:
             engine.dispose()
             asyncio.run(_delete(broker))
@@ -261,6 +326,7 @@ def main() -> None:
     parser.add_argument("--accounts", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=5_000.0)
     parser.add_argument("--batch", type=int, default=2_000)
+    parser.add_argument("--max-batch", type=int, default=10_000)
     parser.add_argument("--stores", default="sqlite,postgresql")
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()

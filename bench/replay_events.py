@@ -23,6 +23,7 @@ is what is measured, not the ranking) instead of reading the stored scores.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import datetime as dt
 import io
@@ -42,7 +43,7 @@ from cardpilot.events.policy import load_events_policy
 from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
 from cardpilot.store.events import intake_digests
 from cardpilot.store.warning_interventions import insert_scores
-from cardpilot.stream.consumer import Intake
+from cardpilot.stream.consumer import Intake, batch_heap
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.policy import load_warning_policy
 from event_stores import account_store, create_pg_database, drop_pg_database
@@ -176,14 +177,20 @@ class TimedScorer(OnlineScorer):
 
 
 def replay(
-    engine: Engine, lines: list[bytes], batch: int, scorer: TimedScorer | None = None
+    engine: Engine,
+    lines: list[bytes],
+    batch: int,
+    scorer: TimedScorer | None = None,
+    default_gc: bool = False,
 ) -> dict[str, object]:
     intake = Intake(engine, load_events_policy(), TZ, load_warning_policy(), scorer)
-    cpu, wall = time.process_time(), time.perf_counter()
-    fired = 0
-    for start in range(0, len(lines), batch):
-        fired += intake.process(lines[start : start + batch]).triggers_fired
-    cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    # The garbage collector as ``events consume`` runs it (``--default-gc``: Python's own).
+    with contextlib.nullcontext() if default_gc else batch_heap():
+        cpu, wall = time.process_time(), time.perf_counter()
+        fired = 0
+        for start in range(0, len(lines), batch):
+            fired += intake.process(lines[start : start + batch]).triggers_fired
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     with engine.connect() as conn:
         digests = intake_digests(conn)
     return {
@@ -220,6 +227,9 @@ def main() -> None:
         "--model-trees", type=int, default=1500, help="trees of the --online-model GBM"
     )
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
+    parser.add_argument(
+        "--default-gc", action="store_true", help="Python's garbage collector settings"
+    )
     args = parser.parse_args()
     accounts = [f"B{i:07d}" for i in range(1, args.accounts + 1)]
     lines = replay_lines(accounts, args.events)
@@ -238,7 +248,7 @@ def main() -> None:
             profile = cProfile.Profile(time.process_time) if args.profile else None
             if profile:
                 profile.enable()
-            result = replay(engine, lines, args.batch, scorer)
+            result = replay(engine, lines, args.batch, scorer, args.default_gc)
             if profile:
                 profile.disable()
                 text = io.StringIO()

@@ -11,7 +11,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import IntegrityError
 
-from cardpilot.store.db import current_revision, head_revision, make_engine, upgrade
+from cardpilot.store.db import (
+    SQLITE_CACHE_KIB,
+    SQLITE_WAL_CHECKPOINT_PAGES,
+    current_revision,
+    head_revision,
+    make_engine,
+    upgrade,
+)
 from cardpilot.store.models import Base, built_on, import_all_models
 
 PORTFOLIO_TABLES = {
@@ -68,6 +75,20 @@ def test_sqlite_store_runs_in_wal_mode_with_foreign_keys_on(tmp_path: Path) -> N
         with engine.connect() as connection:
             assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
             assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_connections_keep_a_large_page_cache_and_a_long_log(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/store.db"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            cache = connection.execute(text("PRAGMA cache_size")).scalar()
+            assert cache == -SQLITE_CACHE_KIB
+            pages = connection.execute(text("PRAGMA wal_autocheckpoint")).scalar()
+            assert pages == SQLITE_WAL_CHECKPOINT_PAGES
     finally:
         engine.dispose()
 

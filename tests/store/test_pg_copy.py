@@ -108,3 +108,33 @@ def test_a_transaction_left_open_is_rolled_back(pg_url: str) -> None:
         bulk.ingest(conn, "copied", _rows())
     with bulk.managed_connection(pg_url) as conn:
         assert bulk.read_arrow(conn, "SELECT count(*) AS n FROM copied").to_pylist() == [{"n": 0}]
+
+
+def test_copy_arrow_writes_in_the_caller_s_transaction_cast_to_the_columns_types(
+    pg_url: str,
+) -> None:
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from cardpilot.store.pg_copy import copy_arrow
+
+    libpq = make_url(pg_url).set(drivername="postgresql").render_as_string(hide_password=False)
+    data = _rows().select(["id", "whole", "big", "day", "at", "note"])
+    types = ["text", "integer", "bigint", "date", "timestamp with time zone", "text"]
+    with psycopg.connect(libpq) as conn:
+        conn.execute(
+            "CREATE TEMP TABLE staged (id text, whole integer, big bigint, day date,"
+            " at timestamptz, note text)"
+        )
+        with conn.cursor() as cursor:
+            copy_arrow(cursor, "staged", data, types)
+        got = conn.execute(
+            "SELECT id, whole, big, day, at, note FROM staged ORDER BY big"
+        ).fetchall()
+        conn.rollback()
+    at = dt.datetime(2026, 3, 4, 5, 6, 7, 891011, tzinfo=dt.UTC)
+    assert sorted(got, key=lambda r: r[0]) == [
+        ("a", 70_000, 9_000_000_000, dt.date(2005, 9, 30), at, None),
+        ("b", 2, None, None, None, "x"),
+        ("中文", None, 0, dt.date(1970, 1, 1), at, "with 'quote' and 100%"),
+    ]

@@ -97,6 +97,13 @@ def online_scorer() -> OnlineScorer | None:
 @events_app.command("consume")
 def consume(
     batch: int = typer.Option(1000, "--batch", min=1, max=20_000, help="Events per batch."),
+    max_batch: int | None = typer.Option(
+        None,
+        "--max-batch",
+        min=1,
+        max=20_000,
+        help="With a backlog waiting, a batch takes up to this many; default --batch.",
+    ),
     ack_wait: float = typer.Option(
         30.0, "--ack-wait", min=0.5, help="Seconds before an unacknowledged batch is redelivered."
     ),
@@ -133,7 +140,9 @@ def consume(
         warning = load_warning_policy(warning_policy)
     except (EventsPolicyError, WarningPolicyError) as exc:
         raise fail(str(exc)) from exc
-    options = ConsumeOptions(batch=batch, ack_wait_s=ack_wait, idle_exit_s=idle_exit)
+    options = ConsumeOptions(
+        batch=batch, max_batch=max_batch, ack_wait_s=ack_wait, idle_exit_s=idle_exit
+    )
     broker = _broker(nats_url, stream, subject_prefix, durable)
     db = open_engine(database)
     try:

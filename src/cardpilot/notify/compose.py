@@ -22,7 +22,7 @@ from typing import Any
 
 from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, get_currency_precision
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound, meta, nodes
 
 from cardpilot.notify.babel_locale import babel_locale
 from cardpilot.notify.notice import LimitBasis, LimitChangeNotice, as_notice
@@ -164,14 +164,18 @@ class Composer:
         if channel == "sms":  # whole amounts without their cents: SMS characters are few
             for key in ("old_limit", "new_limit"):
                 ctx[key] = ctx[key].removesuffix(".00")
-        subject = self._render(f"{mtype}/subject.{locale}.j2", ctx).strip()
-        ctx["subject"] = subject
+        sms = f"{mtype}/sms.{locale}.j2"
+        subject = ""
+        # An SMS has no subject: it is rendered only for an SMS template that quotes it.
+        if channel != "sms" or _reads(self.env, sms, "subject"):
+            subject = self._render(f"{mtype}/subject.{locale}.j2", ctx).strip()
+            ctx["subject"] = subject
         html: str | None = None
         if channel == "email":
             body = self._render(f"{mtype}/email.{locale}.txt.j2", ctx)
             html = self._render(f"{mtype}/email.{locale}.html.j2", ctx, optional=True)
         elif channel == "sms":
-            body = self._sms(f"{mtype}/sms.{locale}.j2", ctx, locale)
+            body = self._sms(sms, ctx, locale)
         else:
             body = self._render(f"{mtype}/{channel}.{locale}.j2", ctx)
         return RenderedMessage(
@@ -192,7 +196,9 @@ class Composer:
         limit = self.policy.limit_notices.sms_limit(locale)
         full = ctx.get("main_reason") or ""
         body = ""
-        for reason in dict.fromkeys((full, without_figure(full), "")):
+        # A template that does not read the reason renders the same whichever it is given.
+        shorter = (without_figure(full), "") if _reads(self.env, name, "main_reason") else ()
+        for reason in dict.fromkeys((full, *shorter)):
             # One SMS is one line; template line breaks are for the reader of the file.
             rendered = self._render(name, {**ctx, "main_reason": reason})
             joiner = "" if locale.startswith("zh") else " "  # Chinese needs no space
@@ -235,6 +241,21 @@ def compose_notice(
     channels = prefs.channels_for(composer.policy, notice.message_type)
     chosen = channel or (channels[0] if channels else "sms")
     return composer.render(notice, chosen, locale or prefs.locale or DEFAULT_LOCALE)
+
+
+@lru_cache(maxsize=256)
+def _reads(env: Environment, name: str, variable: str) -> bool:
+    """Whether template ``name`` may read ``variable``: it names it, or it takes in another
+    template (which might), or it is not there."""
+    assert env.loader is not None
+    try:
+        source, _, _ = env.loader.get_source(env, name)
+    except TemplateNotFound:
+        return True  # rendered as before, to fail as before
+    tree = env.parse(source)
+    if any(tree.find_all((nodes.Include, nodes.Import, nodes.FromImport, nodes.Extends))):
+        return True
+    return variable in meta.find_undeclared_variables(tree)
 
 
 @lru_cache(maxsize=1)

@@ -124,9 +124,12 @@ def enqueue_notices(
     composer = composer or Composer()
     # Stored as UTC: SQLite keeps the wall time only, so every timestamp must be in one zone.
     now = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    known = dict(load_prefs(session, (n.customer_id for n in notices)))
-    if prefs:
-        known.update(prefs)
+    given = prefs or {}
+    # The preferences the caller gave are those it read: only the others are read here.
+    known = dict(
+        load_prefs(session, (n.customer_id for n in notices if n.customer_id not in given))
+    )
+    known.update(given)
     rows = render_rows(notices, known, composer, now, channels)
     unreachable = unreachable_channels(session, {n.customer_id for n in notices})
     # A channel with no address on file is not queued at all: it could only ever go dead.

@@ -27,7 +27,6 @@ FEATURE_COLUMNS = (
     "payment_days_before_due",
 )
 _TIMES = ("last_occurred_at", "statement_at", "last_contact_at")
-_DAYS = ("due_date", "minimum_paid_on", "last_payment_on", "last_cash_advance_on")
 
 
 def _month_text(index: pl.Expr) -> pl.Expr:
@@ -65,18 +64,37 @@ def _lists_as_text() -> list[pl.Expr]:
     ]
 
 
-def feature_rows(states: pl.DataFrame, months: int, dialect: str) -> list[tuple[Any, ...]]:
-    """``states`` as ``event_account_features`` rows (``FEATURE_COLUMNS``), each value as the
-    driver takes it: SQLite's times as SQLAlchemy's text for them, PostgreSQL's with their
-    offset."""
-    when = "%Y-%m-%d %H:%M:%S%.6f" + ("+00:00" if dialect == "postgresql" else "")
+def driver_frame(frame: pl.DataFrame, dialect: str) -> pl.DataFrame:
+    """``frame`` with its times and days as the driver takes them: SQLite's as SQLAlchemy's
+    text for them; PostgreSQL's as they are (its binary COPY sends them as they are)."""
+    if dialect == "postgresql":
+        return frame
+    when = "%Y-%m-%d %H:%M:%S%.6f"
+    return frame.with_columns(
+        pl.col(pl.Datetime).dt.strftime(when), pl.col(pl.Date).dt.strftime("%Y-%m-%d")
+    )
+
+
+def feature_frame(states: pl.DataFrame, months: int, dialect: str) -> pl.DataFrame:
+    """``states`` as ``event_account_features`` columns (``FEATURE_COLUMNS``), each value as
+    the driver takes it (``driver_frame``); the two lists and the first month as their text."""
     frame = states.with_columns(
-        *(pl.col(c).dt.strftime(when) for c in _TIMES),
-        *(pl.col(c).dt.strftime("%Y-%m-%d") for c in _DAYS),
-        _month_text(pl.col("first_month")).alias("first_month"),
-        *_lists_as_text(),
-    ).join(derived_columns(states, months), on="account_id", how="left", maintain_order="left")
-    return frame.select(FEATURE_COLUMNS).rows()
+        _month_text(pl.col("first_month")).alias("first_month"), *_lists_as_text()
+    )
+    # ``derived_columns`` keeps the states' order: its columns go alongside, not through a join.
+    derived = derived_columns(states, months).drop("account_id")
+    return driver_frame(frame.hstack(derived).select(FEATURE_COLUMNS), dialect)
+
+
+def feature_rows(states: pl.DataFrame, months: int, dialect: str) -> list[tuple[Any, ...]]:
+    """``feature_frame``'s rows."""
+    return driver_rows(feature_frame(states, months, dialect))
+
+
+def driver_rows(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
+    """``frame``'s rows as tuples of Python values, built column by column: what
+    ``DataFrame.rows`` gives, at about half its cost."""
+    return list(zip(*(column.to_list() for column in frame.get_columns()), strict=True))
 
 
 def _utc(value: dt.datetime | None) -> dt.datetime | None:

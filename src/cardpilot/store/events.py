@@ -15,18 +15,35 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, func, select
+from sqlalchemy import BigInteger, Connection, Date, DateTime, Integer, String, func, select
 
 from cardpilot.events.feature_frames import states_of
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import APPLIED, BatchLookups, BatchPlan, Receipt
-from cardpilot.store.event_features import FEATURE_COLUMNS, feature_rows, read_features
+from cardpilot.store.event_features import (
+    driver_frame,
+    driver_rows,
+    feature_frame,
+    read_features,
+)
 from cardpilot.store.event_models import EventAccountFeatures, EventReceipt
 from cardpilot.store.ledger_models import LedgerPosting
-from cardpilot.store.models import Account
 from cardpilot.store.notify_models import OutboxMessage
-from cardpilot.store.value_lists import one_of, pair_of
+from cardpilot.store.pg_copy import copy_arrow
+from cardpilot.store.value_lists import looked_up
 from cardpilot.store.warning_models import WarningIntervention
+
+
+def _driver_rows(conn: Connection, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` through the driver's own cursor (parameters in its style), values
+    as the driver gives them: for the thousands of rows a batch's look-ups return, SQLAlchemy's
+    result layer cost more than the queries."""
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()
 
 
 def read_lookups(
@@ -39,20 +56,27 @@ def read_lookups(
     """What the store knows about a batch with these event ids, accounts and (account,
     sequence) keys; the features of accounts in ``held`` (the consumer's own, committed
     states, ``STATE_SCHEMA``) are not read again."""
-    r = EventReceipt.__table__.c
+    dialect = conn.dialect.name
     received: dict[str, Receipt] = {}
     taken: dict[tuple[str, int], str] = {}
     if event_ids:
-        query = select(r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
-        for row in conn.execute(query.where(one_of(conn, r.event_id, sorted(event_ids)))):
+        query, params = looked_up(
+            dialect, "event_receipts", RECEIPT_COLUMNS, ["event_id"], event_ids
+        )
+        for row in _driver_rows(conn, query, params):
             received[row[0]] = Receipt(*row)
     # The exact (account, sequence) pairs of the batch: the accounts' other applied events
     # (their whole history, growing with every batch) are not read.
     if keys:
-        query = select(r.account_id, r.sequence, r.event_id).where(
-            pair_of(conn, r.account_id, r.sequence, sorted(keys)), r.outcome == APPLIED
+        query, params = looked_up(
+            dialect,
+            "event_receipts",
+            ["account_id", "sequence", "event_id"],
+            ["account_id", "sequence"],
+            keys,
+            f"r.outcome = '{APPLIED}'",
         )
-        taken.update({(str(row[0]), int(row[1])): str(row[2]) for row in conn.execute(query)})
+        taken.update({(str(a), int(n)): str(e) for a, n, e in _driver_rows(conn, query, params)})
     if held is None or not held.height:
         states = read_features(conn, account_ids)
     else:
@@ -68,11 +92,11 @@ def read_lookups(
 
 
 def existing_accounts(conn: Connection, account_ids: Iterable[str]) -> set[str]:
-    a = Account.__table__.c
-    ids = sorted(account_ids)
+    ids = list(account_ids)
     if not ids:
         return set()
-    return set(conn.execute(select(a.account_id).where(one_of(conn, a.account_id, ids))).scalars())
+    query, params = looked_up(conn.dialect.name, "accounts", ["account_id"], ["account_id"], ids)
+    return {row[0] for row in _driver_rows(conn, query, params)}
 
 
 def account_features(
@@ -100,118 +124,88 @@ POSTING_COLUMNS = (
 RECEIPT_COLUMNS = ("event_id", "account_id", "sequence", "outcome", "kind", "field", "reason")
 
 
-def _bound(
-    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> list[tuple[Any, ...]]:
-    """``rows`` with each value as SQLAlchemy binds it on this dialect (SQLite's dates and
-    times as its text), so what the driver stores is what an ORM write would have stored."""
-    dialect = conn.dialect
-    procs = [
-        (i, table.c[c].type.dialect_impl(dialect).bind_processor(dialect))
-        for i, c in enumerate(columns)
-    ]
-    procs = [(i, f) for i, f in procs if f is not None]
-    if not procs:
-        return rows
-    out = []
-    for row in rows:
-        values = list(row)
-        for i, f in procs:
-            if values[i] is not None:
-                values[i] = f(values[i])
-        out.append(tuple(values))
-    return out
+def _pg_type(column_type: Any) -> str:
+    """The PostgreSQL type (``format_type`` name, without modifiers) a staged column holds."""
+    if isinstance(column_type, BigInteger):
+        return "bigint"
+    if isinstance(column_type, Integer):
+        return "integer"
+    if isinstance(column_type, DateTime):
+        return "timestamp with time zone"
+    if isinstance(column_type, Date):
+        return "date"
+    if isinstance(column_type, String):
+        return "text"
+    raise TypeError(f"no staged PostgreSQL type for {column_type!r}")
 
 
-def _staged(
-    conn: Connection, table: Any, columns: Sequence[str], rows: list[tuple[Any, ...]]
-) -> str:
-    """PostgreSQL: ``rows`` copied into a temporary table shaped like ``table`` (emptied at
-    commit); returns its name. One COPY instead of a statement's parameters per row."""
+def _staged(conn: Connection, table: Any, frame: pl.DataFrame) -> str:
+    """PostgreSQL: ``frame`` copied (binary ``COPY``, its columns as Arrow) into a temporary
+    table shaped like ``table``; returns its name."""
     stage = f"_stage_{table.name}"
-    names = ", ".join(columns)
+    names = ", ".join(frame.columns)
     conn.exec_driver_sql(
         f"CREATE TEMP TABLE IF NOT EXISTS {stage} AS SELECT {names} FROM {table.name} WITH NO DATA"
     )
     conn.exec_driver_sql(f"TRUNCATE {stage}")
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    types = [_pg_type(table.c[c].type) for c in frame.columns]
+    copy_arrow(cursor, stage, frame.to_arrow(), types)
     return stage
 
 
-def _insert_new(
-    conn: Connection,
-    table: Any,
-    columns: Sequence[str],
-    rows: list[tuple[Any, ...]],
-    key: str,
-    *,
-    bound: bool = False,
-) -> None:
-    """Insert ``rows`` (values in ``columns`` order), leaving those whose ``key`` is stored
-    (``bound``: the values are already as the driver takes them)."""
-    _insert(conn, table, columns, rows, f"ON CONFLICT ({key}) DO NOTHING", bound)
+def _insert_new(conn: Connection, table: Any, frame: pl.DataFrame, key: str) -> None:
+    """Insert ``frame``'s rows, leaving those whose ``key`` is stored."""
+    _insert(conn, table, frame, f"ON CONFLICT ({key}) DO NOTHING")
 
 
-def _upsert(
-    conn: Connection,
-    table: Any,
-    columns: Sequence[str],
-    rows: list[tuple[Any, ...]],
-    key: str,
-    *,
-    bound: bool = False,
-) -> None:
-    """Insert ``rows``, or update the stored row of the same ``key`` to them (``bound``: the
-    values are already as the driver takes them)."""
-    updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != key)
+def _upsert(conn: Connection, table: Any, frame: pl.DataFrame, key: str) -> None:
+    """Insert ``frame``'s rows, or update the stored row of the same ``key`` to them."""
+    updates = ", ".join(f"{c} = excluded.{c}" for c in frame.columns if c != key)
     if "updated_at" in table.c:
         updates += ", updated_at = CURRENT_TIMESTAMP"
-    _insert(conn, table, columns, rows, f"ON CONFLICT ({key}) DO UPDATE SET {updates}", bound)
+    _insert(conn, table, frame, f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
 
 
-def _insert(
-    conn: Connection,
-    table: Any,
-    columns: Sequence[str],
-    rows: list[tuple[Any, ...]],
-    on_conflict: str,
-    bound: bool,
-) -> None:
-    """One statement for all ``rows``: through a staging table (COPY) on PostgreSQL, as one
-    executemany on SQLite; ``on_conflict`` says what a stored key does."""
-    if not rows:
+def _insert(conn: Connection, table: Any, frame: pl.DataFrame, on_conflict: str) -> None:
+    """One statement for all of ``frame``'s rows (its columns named as ``table``'s, values as
+    the driver takes them: ``driver_frame``): through a staging table (binary COPY) on
+    PostgreSQL, as one executemany on SQLite; ``on_conflict`` says what a stored key does."""
+    if not frame.height:
         return
-    names = ", ".join(columns)
+    names = ", ".join(frame.columns)
     if conn.dialect.name == "postgresql":
-        stage = _staged(conn, table, columns, rows)
+        stage = _staged(conn, table, frame)
         conn.exec_driver_sql(
             f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} {on_conflict}"
         )
         return
-    marks = ", ".join("?" for _ in columns)
+    marks = ", ".join("?" for _ in frame.columns)
     conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {on_conflict}",
-        rows if bound else _bound(conn, table, columns, rows),
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {on_conflict}", driver_rows(frame)
     )
 
 
-def posting_rows(postings: pl.DataFrame, dialect: str) -> list[tuple[Any, ...]]:
-    """``ledger_postings`` rows of a ``POSTING_SCHEMA`` frame (``POSTING_COLUMNS``), each value
-    as the driver takes it (times as ``store.event_features.feature_rows`` writes them)."""
-    when = "%Y-%m-%d %H:%M:%S%.6f" + ("+00:00" if dialect == "postgresql" else "")
-    return postings.select(
-        *(
-            pl.col(c).dt.strftime(when)
-            if c == "effective_at"
-            else pl.col(c).dt.strftime("%Y-%m-%d")
-            if c == "effective_on"
-            else pl.col(c)
-            for c in POSTING_COLUMNS
-        )
-    ).rows()
+def posting_frame(postings: pl.DataFrame, dialect: str) -> pl.DataFrame:
+    """The ``ledger_postings`` columns (``POSTING_COLUMNS``) of a ``POSTING_SCHEMA`` frame, as
+    the driver takes them (``store.event_features.driver_frame``)."""
+    return driver_frame(postings.select(POSTING_COLUMNS), dialect)
+
+
+def receipt_frame(receipts: Sequence[Receipt]) -> pl.DataFrame:
+    """The ``event_receipts`` columns (``RECEIPT_COLUMNS``) of ``receipts``."""
+    return pl.DataFrame(
+        {
+            "event_id": [r.event_id for r in receipts],
+            "account_id": [r.account_id for r in receipts],
+            "sequence": [r.sequence for r in receipts],
+            "outcome": [r.outcome for r in receipts],
+            "kind": [r.kind for r in receipts],
+            "field": [r.field for r in receipts],
+            "reason": [r.reason for r in receipts],
+        },
+        schema=dict.fromkeys(RECEIPT_COLUMNS, pl.String()) | {"sequence": pl.Int64()},
+    )
 
 
 def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
@@ -219,23 +213,19 @@ def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
     postings written.
 
     Each table is one statement over the batch's rows (SQLite: one ``executemany`` through the
-    driver; PostgreSQL: one ``COPY`` into a temporary table, then one ``INSERT … SELECT``). The
-    postings go in as insert-or-ignore on their keys, without reading back what was added: an
-    applied event's receipt is written in the same transaction, so its postings are new
-    whenever its receipt is.
+    driver; PostgreSQL: one binary ``COPY`` of the rows' columns into a temporary table, then
+    one ``INSERT … SELECT``). The postings go in as insert-or-ignore on their keys, without
+    reading back what was added: an applied event's receipt is written in the same
+    transaction, so its postings are new whenever its receipt is.
     """
-    table = LedgerPosting.__table__
-    rows = posting_rows(plan.postings, conn.dialect.name)
-    _insert_new(conn, table, POSTING_COLUMNS, rows, "idempotency_key", bound=True)
-    receipts = [
-        (r.event_id, r.account_id, r.sequence, r.outcome, r.kind, r.field, r.reason)
-        for r in plan.receipts
-    ]
-    _insert_new(conn, EventReceipt.__table__, RECEIPT_COLUMNS, receipts, "event_id")
+    dialect = conn.dialect.name
+    _insert_new(
+        conn, LedgerPosting.__table__, posting_frame(plan.postings, dialect), "idempotency_key"
+    )
+    _insert_new(conn, EventReceipt.__table__, receipt_frame(plan.receipts), "event_id")
     if plan.states.height:
-        features = feature_rows(plan.states, months, conn.dialect.name)
-        table = EventAccountFeatures.__table__
-        _upsert(conn, table, FEATURE_COLUMNS, features, "account_id", bound=True)
+        features = feature_frame(plan.states, months, dialect)
+        _upsert(conn, EventAccountFeatures.__table__, features, "account_id")
     return plan.postings.height
 
 

@@ -247,3 +247,25 @@ def copy_connection(conninfo: str) -> Iterator[CopyConnection]:
             pass
         finally:
             wrapped.close()
+
+
+def copy_arrow(cursor: Any, table: str, data: pa.Table, types: Sequence[str]) -> None:
+    """``data`` into ``table`` by binary ``COPY`` on a psycopg ``cursor`` (the caller's
+    transaction), each column cast first to the PostgreSQL type of the same position in
+    ``types`` (``format_type`` names without modifiers)."""
+    from pgpq import ArrowToPostgresBinaryEncoder
+
+    names = data.column_names
+    targets = [_arrow_of(t, f"{table}.{n}") for n, t in zip(names, types, strict=True)]
+    data = pa.table(
+        [_sendable(data[n], t) for n, t in zip(names, targets, strict=True)], names=names
+    )
+    encoder = ArrowToPostgresBinaryEncoder(data.schema)
+    columns = ", ".join(_quote(name) for name in names)
+    with cursor.copy(f"COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.write(encoder.write_header())
+        for batch in data.to_batches():
+            chunk = encoder.write_batch(batch)
+            if chunk:
+                copy.write(chunk)
+        copy.write(encoder.finish())

@@ -10,10 +10,10 @@ no longer depends on the list's length, so it is compiled once.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import ARRAY, BigInteger, Connection, String, any_, func, literal, select, tuple_
+from sqlalchemy import ARRAY, Connection, String, any_, func, literal, select
 from sqlalchemy.sql.elements import ColumnElement
 
 
@@ -25,20 +25,57 @@ def one_of(conn: Connection, column: Any, values: Sequence[str]) -> ColumnElemen
     return column.in_(select(listed.c.value))  # type: ignore[no-any-return]
 
 
-def pair_of(
-    conn: Connection, first: Any, second: Any, pairs: Sequence[tuple[str, int]]
-) -> ColumnElement[bool]:
-    """``(first, second)`` is one of ``pairs`` (text, integer)."""
-    texts = [p[0] for p in pairs]
-    numbers = [p[1] for p in pairs]
-    if conn.dialect.name == "postgresql":
-        listed = select(
-            func.unnest(literal(texts, ARRAY(String()))),
-            func.unnest(literal(numbers, ARRAY(BigInteger()))),
+def looked_up(
+    dialect: str,
+    table: str,
+    columns: Sequence[str],
+    keys: Sequence[str],
+    values: Iterable[Any],
+    where: str = "",
+) -> tuple[str, tuple[Any, ...]]:
+    """A statement for the driver's own cursor (``?`` on SQLite, ``%s`` on PostgreSQL) and its
+    parameters: ``columns`` of the rows of ``table`` (alias ``r``) whose ``keys`` equal one of
+    ``values`` (one key: texts; two: (text, integer) pairs), and ``where`` holds. The values
+    are one parameter (a JSON array, or an array a key) and the list drives the statement: each
+    value is one look-up on an index over ``keys``, however many rows the table holds."""
+    listed = list(values)
+    names = ", ".join(f"r.{c}" for c in columns)
+    match = " AND ".join(f"r.{key} = k.k{n}" for n, key in enumerate(keys))
+    extra = f" AND {where}" if where else ""
+    if dialect == "postgresql":
+        params: tuple[Any, ...]
+        if len(keys) == 1:
+            source, params = "unnest(%s::text[]) AS k (k0)", (listed,)
+        else:
+            source = "unnest(%s::text[], %s::bigint[]) AS k (k0, k1)"
+            params = ([v[0] for v in listed], [v[1] for v in listed])
+        # OFFSET 0 keeps the subquery a look-up a value: a table grown since its last ANALYZE
+        # looks small to the planner, which then hashes all of its rows instead.
+        inner = f"SELECT * FROM {table} AS r WHERE {match}{extra} OFFSET 0"
+        return f"SELECT {names} FROM {source} CROSS JOIN LATERAL ({inner}) AS r", params
+    if len(keys) == 1:
+        source = "(SELECT value AS k0 FROM json_each(?)) AS k"
+    else:
+        source = (
+            "(SELECT json_extract(value, '$[0]') AS k0, json_extract(value, '$[1]') AS k1"
+            " FROM json_each(?)) AS k"
         )
-        return tuple_(first, second).in_(listed)
-    rows = func.json_each(json.dumps([list(p) for p in pairs])).table_valued("value")
-    listed = select(
-        func.json_extract(rows.c.value, "$[0]"), func.json_extract(rows.c.value, "$[1]")
-    )
-    return tuple_(first, second).in_(listed)
+    # SQLite's CROSS JOIN keeps its left side the outer loop. A tuple is a JSON array to the
+    # encoder: no list a pair.
+    sql = f"SELECT {names} FROM {source} CROSS JOIN {table} AS r WHERE {match}{extra}"
+    return sql, (json.dumps(listed),)
+
+
+def listed_values(conn: Connection, name: str) -> str:
+    """A subquery of the text values of list parameter ``:name`` (bound with ``bound_list``),
+    one column ``value``, for statements written as text."""
+    if conn.dialect.name == "postgresql":
+        return f"SELECT unnest(CAST(:{name} AS text[])) AS value"
+    return f"SELECT value FROM json_each(:{name})"
+
+
+def bound_list(conn: Connection, values: Sequence[str]) -> Any:
+    """``values`` as the one parameter ``listed_values`` reads."""
+    if conn.dialect.name == "postgresql":
+        return list(values)
+    return json.dumps(list(values))

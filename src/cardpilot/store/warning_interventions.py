@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, Engine, bindparam, text
+from sqlalchemy import Connection, Engine, TextClause, bindparam, text
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cardpilot.store.payments import as_zoned
+from cardpilot.store.value_lists import bound_list, listed_values
 from cardpilot.store.warning_models import WarningIntervention, WarningScore
 
 _BATCH = 5_000
@@ -140,12 +141,6 @@ def intervention_counts(db: Engine, day: dt.date) -> dict[str, int]:
     return {str(r[0]): int(r[1]) for r in rows}
 
 
-_HISTORY_OF = text(
-    "SELECT account_id, rule, cycle_date, as_of, kind FROM warning_interventions"
-    " WHERE account_id IN :ids AND as_of <= :as_of AND as_of >= :since"
-).bindparams(bindparam("ids", expanding=True))
-
-
 def history_of(
     conn: Connection, account_ids: Sequence[str], as_of: dt.date, days: int = 366
 ) -> list[dict[str, Any]]:
@@ -154,20 +149,24 @@ def history_of(
     transaction."""
     since = as_of - dt.timedelta(days=days)
     ids = sorted(set(account_ids))
-    out: list[dict[str, Any]] = []
-    for start in range(0, len(ids), 500):
-        params = {"ids": ids[start : start + 500], "as_of": as_of, "since": since}
-        for account, rule, cycle, fired, kind in conn.execute(_HISTORY_OF, params):
-            out.append(
-                {
-                    "account_id": account,
-                    "rule": rule,
-                    "cycle_date": dt.date.fromisoformat(str(cycle)[:10]),
-                    "fired_on": dt.date.fromisoformat(str(fired)[:10]),
-                    "sends": kind != "hold_increases",
-                }
-            )
-    return out
+    if not ids:
+        return []
+    statement = text(
+        "SELECT account_id, rule, cycle_date, as_of, kind FROM warning_interventions"
+        f" WHERE account_id IN ({listed_values(conn, 'ids')})"
+        " AND as_of <= :as_of AND as_of >= :since"
+    )
+    params = {"ids": bound_list(conn, ids), "as_of": as_of, "since": since}
+    return [
+        {
+            "account_id": account,
+            "rule": rule,
+            "cycle_date": dt.date.fromisoformat(str(cycle)[:10]),
+            "fired_on": dt.date.fromisoformat(str(fired)[:10]),
+            "sends": kind != "hold_increases",
+        }
+        for account, rule, cycle, fired, kind in conn.execute(statement, params)
+    ]
 
 
 def references_on(db: Engine, day: dt.date) -> list[str]:
@@ -180,47 +179,73 @@ def references_on(db: Engine, day: dt.date) -> list[str]:
         return sorted(str(r) for r in rows)
 
 
-_ONLINE_ACCOUNTS = text(
-    "SELECT a.account_id, a.customer_id, a.currency, a.status, a.open_date"
-    " FROM accounts a WHERE a.account_id IN :ids"
-).bindparams(bindparam("ids", expanding=True))
-_ONLINE_SCORES = text(
-    "SELECT w.account_id, w.score, w.score_change, w.reason_codes, w.model_version"
-    " FROM warning_scores w JOIN (SELECT account_id, MAX(as_of) AS last_on FROM warning_scores"
-    " WHERE account_id IN :ids AND as_of <= :as_of GROUP BY account_id) p"
-    " ON p.account_id = w.account_id AND p.last_on = w.as_of"
-).bindparams(bindparam("ids", expanding=True))
-_ONLINE_INCREASES = text(
-    "SELECT account_id, MAX(effective_at) FROM limit_history WHERE account_id IN :ids"
-    " AND old_limit_minor IS NOT NULL AND new_limit_minor > old_limit_minor GROUP BY account_id"
-).bindparams(bindparam("ids", expanding=True))
+def _online_statement(conn: Connection, known_only: bool) -> TextClause:
+    ids = listed_values(conn, "ids")
+    if known_only:
+        also = listed_values(conn, "also")
+        chosen = (
+            f"SELECT j.value FROM ({ids}) j WHERE EXISTS (SELECT 1 FROM warning_scores s"
+            " WHERE s.account_id = j.value AND s.as_of <= :as_of)"
+            f" OR EXISTS (SELECT 1 FROM limit_history l WHERE l.account_id = j.value{_RAISED})"
+            f" UNION SELECT k.value FROM ({also}) k"
+        )
+    else:
+        chosen = f"SELECT j.value FROM ({ids}) j"
+    return text(
+        f"WITH chosen(account_id) AS ({chosen})"
+        " SELECT a.account_id, a.customer_id, a.currency, a.status, w.account_id, w.score,"
+        " w.score_change, w.reason_codes, w.model_version,"
+        " (SELECT MAX(l.effective_at) FROM limit_history l"
+        f" WHERE l.account_id = a.account_id{_RAISED})"
+        " FROM chosen c JOIN accounts a ON a.account_id = c.account_id"
+        " LEFT JOIN warning_scores w ON w.account_id = a.account_id AND w.as_of ="
+        " (SELECT MAX(s.as_of) FROM warning_scores s"
+        " WHERE s.account_id = a.account_id AND s.as_of <= :as_of)"
+    )
+
+
+_RAISED = " AND l.old_limit_minor IS NOT NULL AND l.new_limit_minor > l.old_limit_minor"
 
 
 def online_inputs(
-    conn: Connection, account_ids: Sequence[str], as_of: dt.date, zone: ZoneInfo
+    conn: Connection,
+    account_ids: Sequence[str],
+    as_of: dt.date,
+    zone: ZoneInfo,
+    *,
+    known_only: bool = False,
+    also: Sequence[str] = (),
 ) -> dict[str, dict[str, Any]]:
     """What the event consumer's trigger states take from the store, per account: its
     customer, currency and status, its latest early-warning score on or before ``as_of``
     (with its change, reasons and model version) and the day of its latest limit increase in
-    the issuer's zone (``increased_on``). In ``conn``'s transaction."""
+    the issuer's zone (``increased_on``). In ``conn``'s transaction, one statement.
+
+    ``known_only``: only the accounts with a score or a limit increase, and those of
+    ``also`` (the others' scores and increases are none)."""
     ids = sorted(set(account_ids))
+    params: dict[str, Any] = {"ids": bound_list(conn, ids), "as_of": as_of}
+    if known_only:
+        params["also"] = bound_list(conn, sorted(set(also)))
     out: dict[str, dict[str, Any]] = {}
-    for start in range(0, len(ids), 500):
-        part = ids[start : start + 500]
-        for row in conn.execute(_ONLINE_ACCOUNTS, {"ids": part}).mappings():
-            out[row["account_id"]] = dict(row)
-        scores = conn.execute(_ONLINE_SCORES, {"ids": part, "as_of": as_of}).mappings()
-        for row in scores:
-            if row["account_id"] in out:
-                out[row["account_id"]].update(
-                    score=row["score"],
-                    score_change=row["score_change"],
-                    reason_codes=json.loads(row["reason_codes"]),
-                    model_version=row["model_version"],
-                )
-        for account, at in conn.execute(_ONLINE_INCREASES, {"ids": part}):
-            if account in out and at is not None:
-                out[account]["increased_on"] = as_zoned(at, zone).date()
+    rows = conn.execute(_online_statement(conn, known_only), params)
+    for account, customer, currency, status, scored, score, change, reasons, model, at in rows:
+        facts: dict[str, Any] = {
+            "account_id": account,
+            "customer_id": customer,
+            "currency": currency,
+            "status": status,
+        }
+        if scored is not None:
+            facts.update(
+                score=score,
+                score_change=change,
+                reason_codes=json.loads(reasons),
+                model_version=model,
+            )
+        if at is not None:
+            facts["increased_on"] = as_zoned(at, zone).date()
+        out[account] = facts
     return out
 
 

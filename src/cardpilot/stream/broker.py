@@ -4,8 +4,8 @@ One stream holds the events (subject ``<prefix>.in``), a second the dead letters
 (``<prefix>.dead``). Events of one account keep their publishing order on the one subject, which
 is what the consumer's order rule relies on. The consumer is durable and pulls; it acknowledges
 with ``AckPolicy.ALL`` (acknowledging a batch's last message acknowledges the batch) and holds
-at most one batch unacknowledged, so after a crash the batch it held is delivered again, first
-and in order.
+at most two batches unacknowledged (the one being decided and the next, arriving meanwhile), so
+after a crash the batches it held are delivered again, first and in order.
 """
 
 from __future__ import annotations
@@ -95,12 +95,17 @@ async def ensure_streams(js: JetStreamContext, broker: Broker) -> None:
             await js.add_stream(config)
 
 
+# Batches a consumer holds unacknowledged at most: the one being decided and the next.
+BATCHES_IN_FLIGHT = 2
+
+
 def consumer_config(broker: Broker, batch: int, ack_wait_s: float) -> ConsumerConfig:
+    """The durable consumer of batches of at most ``batch`` messages."""
     return ConsumerConfig(
         durable_name=broker.durable,
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.ALL,
         ack_wait=ack_wait_s,
-        max_ack_pending=batch,
+        max_ack_pending=batch * BATCHES_IN_FLIGHT,
         filter_subject=broker.subject,
     )

@@ -41,12 +41,17 @@ from cardpilot.notify.warning_notices import AdviceTerms, intervention_rows
 from cardpilot.store.warning_interventions import history_of, online_inputs
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.policy import WarningPolicy
-from cardpilot.warning.state import facts_frame, with_store_facts
+from cardpilot.warning.state import (
+    facts_frame,
+    with_store_facts,
+    without_store_facts,
+)
 from cardpilot.warning.triggers import (
     FIRED_SCHEMA,
     HISTORY_SCHEMA,
     decide,
     holding_rules,
+    holding_rules_of,
     reason_list,
 )
 
@@ -87,13 +92,14 @@ def _candidates(frame: pl.DataFrame, policy: WarningPolicy) -> pl.DataFrame:
 def fired_for_events(
     rows: pl.DataFrame | Sequence[dict[str, Any]],
     policy: WarningPolicy,
-    history: Sequence[dict[str, Any]] = (),
+    history: Sequence[dict[str, Any]] | Callable[[list[str]], Sequence[dict[str, Any]]] = (),
     reasons: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> pl.DataFrame:
     """The interventions the rules give for ``rows`` (one per applied event, in order), each
     with the statement figures of the event that fired it (``FIRED_SCHEMA`` and ``FIGURES``):
     as if every event were decided on its own as of its day, against ``history``
-    (``HISTORY_SCHEMA`` rows) and what the events before it fired; one row per
+    (``HISTORY_SCHEMA`` rows, or what gives them for some accounts: read only for the
+    accounts where some rule holds) and what the events before it fired; one row per
     ``decision_ref`` (the first).
 
     Events are decided in waves, each holding at most one event of an account (its first
@@ -108,6 +114,10 @@ def fired_for_events(
         return pl.DataFrame(schema={**FIRED_SCHEMA, **_FIGURE_SCHEMA})
     frame = frame.with_row_index("_event").filter(pl.col("as_of").is_not_null())
     candidates = _candidates(frame, policy)
+    if not candidates.height:
+        return pl.DataFrame(schema={**FIRED_SCHEMA, **_FIGURE_SCHEMA})
+    if callable(history):
+        history = history(candidates.get_column("account_id").unique().sort().to_list())
     past = [pl.DataFrame(list(history), schema=HISTORY_SCHEMA)]
     parts = []
     groups = candidates.partition_by("_wave", "as_of", as_dict=True, maintain_order=True)
@@ -138,6 +148,24 @@ def fired_for_events(
     if reasons is not None:
         out = _with_model_reasons(out, frame, reasons)
     return out.drop("_event")
+
+
+# The columns of ``without_store_facts`` per columns of the trigger rows (a schema costs as
+# much to resolve as the rules to run).
+_BARE_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def holding_without_facts(frame: pl.DataFrame, policy: WarningPolicy) -> list[str]:
+    """The accounts of ``frame`` (trigger rows) where some rule holds on some row when the
+    store knows of the account only that it is open: no score, no limit increase. For every
+    other account with neither, no rule holds on any row, so nothing can fire."""
+    bare = without_store_facts(frame.lazy())
+    names = _BARE_NAMES.get(tuple(frame.columns))
+    if names is None:
+        names = _BARE_NAMES[tuple(frame.columns)] = tuple(bare.collect_schema().names())
+    holding = holding_rules_of(bare, policy, keep=("account_id",), names=names)
+    hit = holding.filter(pl.col("rules").list.len() > 0).select(pl.col("account_id").unique())
+    return sorted(hit.collect().get_column("account_id").to_list())
 
 
 def _with_model_reasons(
@@ -211,12 +239,25 @@ def evaluate_triggers(
     assert isinstance(last, dt.date)
     zone = ZoneInfo(get_settings().timezone)
     accounts = sorted(frame.get_column("account_id").unique().to_list())
-    stored = online_inputs(conn, accounts, last, zone)
+    if scorer is None:
+        # Without a model only stored scores and increases make the rules differ from an
+        # account's bare rows: the store is asked for the accounts with either, and for the
+        # few where a rule holds on the rows alone (their status, customer and currency).
+        also = holding_without_facts(frame, policy)
+        stored = online_inputs(conn, accounts, last, zone, known_only=True, also=also)
+        if not stored:
+            return pl.DataFrame(schema=FIRED_SCHEMA)
+    else:
+        stored = online_inputs(conn, accounts, last, zone)
     known = with_store_facts(frame, facts_frame(stored))
     if scorer is not None:
         known = scorer.rescore(conn, known)
     reasons = scorer.reasons_for if scorer is not None else None
-    fired = fired_for_events(known, policy, history_of(conn, accounts, last), reasons)
+
+    def history(candidates: list[str]) -> list[dict[str, Any]]:
+        return history_of(conn, candidates, last)
+
+    fired = fired_for_events(known, policy, history, reasons)
     if fired.height:
         terms = advice_terms(policy)
         decided = intervention_rows(fired.to_dicts(), policy, terms)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
 from typing import Any
 
 from cardpilot.domain.plans import MAX_TENOR_MONTHS, PlanError, PlanQuote, quote_plan
@@ -78,6 +79,10 @@ def interest_if_minimum_only(
     return int(interest.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+# An account's interventions of a cycle quote the same plan on the same balance and day (the
+# instalment offer and the default advice share their terms, and a rule firing days later
+# quotes the statement again): each quote is worked out once. A quote is immutable.
+@lru_cache(maxsize=8192)
 def plan_quote(principal_minor: int, terms: PlanTerms, start: dt.date) -> PlanQuote | None:
     """The plan on ``principal_minor`` under ``terms``; None when the balance does not
     qualify (below the plan's minimum principal, or nothing to spread)."""

@@ -149,10 +149,12 @@ def _string_lists(values: list[list[str] | None]) -> pl.Series:
         if v:
             flat.extend(v)
         offsets.append(len(flat))
+    # The parts are built by Polars: ``pa.array`` on Python lists first looks for pandas
+    # (importing it, a third of a second, in a process that has no other use for it).
     lists = pa.ListArray.from_arrays(
-        pa.array(offsets, pa.int32()),
-        pa.array(flat, pa.string()),
-        mask=pa.array([v is None for v in values], pa.bool_()),
+        pl.Series(offsets, dtype=pl.Int32()).to_arrow(),
+        pl.Series(flat, dtype=pl.String()).to_arrow(),
+        mask=pl.Series([v is None for v in values], dtype=pl.Boolean()).to_arrow(),
     )
     return pl.Series("reason_codes", lists, dtype=pl.List(pl.String()))
 
@@ -169,18 +171,46 @@ def with_store_facts(rows: pl.DataFrame, facts: pl.DataFrame) -> pl.DataFrame:
     due date while the minimum is unpaid). Rows of accounts that get no messages, or without a
     day, are left out; the order is kept. The cash advance after an increase is the latest one
     the row knows."""
-    joined = rows.join(facts, on="account_id", how="inner", maintain_order="left").filter(
-        pl.col("status").is_in(ONLINE_STATUSES) & pl.col("as_of").is_not_null()
-    )
+    joined = rows.join(facts, on="account_id", how="inner", maintain_order="left")
+    return _store_derived(joined.lazy()).collect()
+
+
+def without_store_facts(rows: pl.LazyFrame) -> pl.LazyFrame:
+    """``rows`` as ``with_store_facts`` gives them for accounts the store knows only as open:
+    no customer, currency, score or limit increase of its own."""
+    return _store_derived(rows.with_columns(_BARE))
+
+
+def _bare() -> list[pl.Expr]:
+    return [
+        (pl.lit(ONLINE_STATUSES[0]) if c == "status" else pl.lit(None)).cast(t).alias(c)
+        for c, t in FACTS_SCHEMA.items()
+        if c != "account_id"
+    ]
+
+
+def _derived() -> tuple[pl.Expr, list[pl.Expr]]:
     as_of = pl.col("as_of")
     increased = pl.when(pl.col("increased_on") <= as_of).then(pl.col("increased_on"))
     cash_on = as_of - pl.duration(days=pl.col("days_since_cash_advance"))
     after = _days_between(cash_on, increased)
     late = _days_between(as_of, pl.col("due_date"))
     unpaid = pl.col("unpaid_minimum_minor").fill_null(0)
-    return joined.with_columns(
+    kept = pl.col("status").is_in(ONLINE_STATUSES) & as_of.is_not_null()
+    return kept, [
         pl.coalesce(pl.col("currency"), pl.col("facts_currency")).alias("currency"),
         pl.when((late > 0) & (unpaid > 0)).then(late).otherwise(0).alias("days_past_due"),
         _days_between(as_of, increased).alias("days_since_limit_increase"),
         pl.when(after >= 0).then(after).alias("cash_advance_days_after_increase"),
-    ).drop("facts_currency", "status", "increased_on")
+    ]
+
+
+# Built once: building the expressions costs about as much as running them on a batch.
+_BARE = _bare()
+_KEPT, _DERIVED = _derived()
+
+
+def _store_derived(joined: pl.LazyFrame) -> pl.LazyFrame:
+    return (
+        joined.filter(_KEPT).with_columns(_DERIVED).drop("facts_currency", "status", "increased_on")
+    )

@@ -130,24 +130,60 @@ def holding_rules(states: pl.DataFrame, policy: WarningPolicy) -> pl.DataFrame:
 
     What ``fired_rules`` selects on, for many days at once: the event consumer uses it to pass
     ``decide`` only the rows where some rule holds (a row where none does fires nothing)."""
-    at = pl.col("_as_of")
-    table = (
-        conform(states)
-        .with_columns(states["as_of"].alias("_as_of"))
-        .with_columns(
+    return holding_rules_of(states.lazy(), policy).collect()
+
+
+def holding_rules_of(
+    states: pl.LazyFrame,
+    policy: WarningPolicy,
+    keep: tuple[str, ...] = (),
+    names: tuple[str, ...] | None = None,
+) -> pl.LazyFrame:
+    """``holding_rules`` as a query on ``states``, for a caller that goes on from it, with the
+    columns ``keep`` of ``states`` first; ``names``: the columns of ``states``, when the
+    caller knows them."""
+    if names is None:
+        names = tuple(states.collect_schema().names())
+    first, second, third = _holding_exprs(policy, names, keep)
+    return states.select(first).with_columns(second).select(third)
+
+
+_HOLDING: dict[tuple[str, tuple[str, ...], tuple[str, ...]], tuple[list[pl.Expr], ...]] = {}
+
+
+def _holding_exprs(
+    policy: WarningPolicy, names: tuple[str, ...], keep: tuple[str, ...]
+) -> tuple[list[pl.Expr], ...]:
+    """The expressions of ``holding_rules_of``, built once per policy and columns: building
+    them costs more than running them on a batch's rows."""
+    key = (policy.version, names, keep)
+    exprs = _HOLDING.get(key)
+    if exprs is None:
+        at = pl.col("_as_of")
+        first = [
+            *(
+                (pl.col(n) if n in names else pl.lit(None)).cast(t).alias(n)
+                for n, t in STATE_SCHEMA.items()
+            ),
+            pl.col("as_of").alias("_as_of"),
+            *(pl.col(c).alias(f"_keep_{c}") for c in keep),
+        ]
+        second = [
             _days_to(pl.col("due_date"), at).alias("days_to_due"),
             pl.coalesce(pl.col("cycle_date"), at).alias("cycle_date"),
-        )
-    )
-    current = pl.col("days_past_due").fill_null(0) <= CURRENT_DPD_MAX
-    holds = [
-        pl.when(current & compile_condition(rule.when)).then(pl.lit(rule.code))
-        for rule in policy.file.rules
-    ]
-    return table.select(
-        pl.concat_list(holds).list.drop_nulls().alias("rules"),
-        pl.col("cycle_date").alias("cycle_key"),
-    )
+        ]
+        current = pl.col("days_past_due").fill_null(0) <= CURRENT_DPD_MAX
+        holds = [
+            pl.when(current & compile_condition(rule.when)).then(pl.lit(rule.code))
+            for rule in policy.file.rules
+        ]
+        third = [
+            *(pl.col(f"_keep_{c}").alias(c) for c in keep),
+            pl.concat_list(holds).list.drop_nulls().alias("rules"),
+            pl.col("cycle_date").alias("cycle_key"),
+        ]
+        exprs = _HOLDING[key] = (first, second, third)
+    return exprs
 
 
 def decision_ref(rule: str, cycle: dt.date, account_id: str) -> str:

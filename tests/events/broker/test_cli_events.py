@@ -82,3 +82,19 @@ def test_sigterm_finishes_the_batch_acknowledges_and_exits_zero(
     assert counts["applied"] == stored
     assert counts["messages"] >= 5
     engine.dispose()
+
+
+def test_consume_takes_a_backlog_in_batches_up_to_max_batch(broker: Broker, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    accounts = account_ids(30)
+    engine = make_store(url, accounts)
+    publish(broker, [json.dumps(raw("purchase", 1, account=a)).encode() for a in accounts])
+    proc = start_consumer(
+        url, tmp_path / "home", broker, "--max-batch", "20", "--idle-exit", "2", batch=5
+    )
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    counts = envelope_data(out)
+    assert (counts["messages"], counts["applied"]) == (30, 30)
+    assert counts["batches"] <= 3  # 20 and 10 with the backlog there, not six of 5
+    engine.dispose()

@@ -3,15 +3,18 @@ malformed and out-of-window events dead-lettered with their reasons, the rest pr
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
+from cardpilot.events.policy import load_events_policy
 from cardpilot.store.events import account_features, intake_digests, receipt_counts
 from cardpilot.store.ledger import account_balance
 from cardpilot.stream.broker import Broker
+from cardpilot.stream.consumer import ConsumeOptions, consume
 
 from ..factories import START, line
-from .helpers import consume_all, dead_letters, make_store, publish
+from .helpers import TZ, consume_all, dead_letters, make_store, publish
 
 
 def test_duplicates_are_applied_once(broker: Broker, store_url: str) -> None:
@@ -84,4 +87,19 @@ def test_malformed_and_out_of_window_events_are_dead_lettered_with_reasons(
     assert "beyond the late window" in by_field["occurred_at"]["reason"]
     assert by_field["amount_minor"]["event_id"] == "A1-3"
     assert by_field["$"]["payload"] == "{not json"
+    engine.dispose()
+
+
+def test_a_backlog_goes_in_batches_up_to_the_largest_allowed(
+    broker: Broker, tmp_path: Path
+) -> None:
+    engine = make_store(f"sqlite:///{tmp_path / 's.db'}", ["A1"])
+    publish(broker, [line("purchase", n) for n in range(1, 61)])
+    options = ConsumeOptions(
+        batch=10, max_batch=40, ack_wait_s=2.0, fetch_timeout_s=0.5, idle_exit_s=1.0
+    )
+    stop = asyncio.Event()
+    counts = asyncio.run(consume(engine, broker, load_events_policy(), TZ, options, stop))
+    assert (counts.messages, counts.applied) == (60, 60)
+    assert counts.batches <= 3  # 40 then 20 with the backlog there, not six of 10
     engine.dispose()
