@@ -12,10 +12,11 @@ from cardpilot.stream.consumer import DeliveryGapError, check_deliveries, delive
 
 def _delivered(number: int, domain: bool = False) -> Msg:
     # The acknowledgement subjects the server writes: without and with a domain.
+    at = 1733443200000000000
     if domain:
-        reply = f"$JS.ACK.hub.ACCHASH.EVENTS.intake.1.{number + 100}.{number}.1733443200000000000.0.r"
+        reply = f"$JS.ACK.hub.ACCHASH.EVENTS.intake.1.{number + 100}.{number}.{at}.0.r"
     else:
-        reply = f"$JS.ACK.EVENTS.intake.1.{number + 100}.{number}.1733443200000000000.0"
+        reply = f"$JS.ACK.EVENTS.intake.1.{number + 100}.{number}.{at}.0"
     return Msg(Client(), subject="cardpilot.events.in", reply=reply)
 
 
