@@ -44,8 +44,8 @@ def score_rows(accounts: list[str]) -> list[dict[str, object]]:
     ]
 
 
-def scored_store(url: str, accounts: list[str]) -> Engine:
-    """A migrated store holding ``accounts`` (one customer each) and their scores."""
+def account_store(url: str, accounts: list[str] | tuple[str, ...]) -> Engine:
+    """A migrated store holding ``accounts``, each with a customer of its own."""
     upgrade(url)
     engine = make_engine(url)
     with Session(engine) as session, session.begin():
@@ -57,6 +57,12 @@ def scored_store(url: str, accounts: list[str]) -> Engine:
                 for a in accounts
             ],
         )
+    return engine
+
+
+def scored_store(url: str, accounts: list[str]) -> Engine:
+    """A migrated store holding ``accounts`` (one customer each) and their scores."""
+    engine = account_store(url, accounts)
     with engine.begin() as conn:
         insert_scores(conn, score_rows(accounts))
     return engine

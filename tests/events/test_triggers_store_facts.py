@@ -15,8 +15,7 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session
 
-from cardpilot.store.db import make_engine, upgrade
-from cardpilot.store.models import Account, Customer, LimitChange
+from cardpilot.store.models import Account, LimitChange
 from cardpilot.store.warning_interventions import history_of, insert_scores, online_inputs
 from cardpilot.stream.triggers import (
     evaluate_triggers,
@@ -28,6 +27,8 @@ from cardpilot.warning.policy import load_warning_policy
 from cardpilot.warning.state import FACTS_SCHEMA, facts_frame, with_store_facts
 from cardpilot.warning.triggers import holding_rules
 
+from .replay_support import account_store
+
 WARNING = load_warning_policy()
 TZ = ZoneInfo("Asia/Shanghai")
 DAY = dt.date(2026, 11, 10)
@@ -38,17 +39,8 @@ ACCOUNTS = ("N1", "N2", "R1", "S1", "S2", "X1")
 
 
 def _store(url: str) -> Engine:
-    upgrade(url)
-    engine = make_engine(url)
+    engine = account_store(url, ACCOUNTS)
     with Session(engine) as session, session.begin():
-        session.execute(Customer.__table__.insert(), [{"customer_id": f"C{a}"} for a in ACCOUNTS])
-        session.execute(
-            Account.__table__.insert(),
-            [
-                {"account_id": a, "customer_id": f"C{a}", "credit_limit_minor": 1_000_000}
-                for a in ACCOUNTS
-            ],
-        )
         session.execute(update(Account).where(Account.account_id == "X1").values(status="closed"))
         session.execute(
             LimitChange.__table__.insert(),

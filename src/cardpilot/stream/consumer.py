@@ -42,7 +42,13 @@ from cardpilot.events.intake import (
 from cardpilot.events.policy import EventsPolicy
 from cardpilot.events.validation import Rejection
 from cardpilot.store.events import read_lookups, write_batch
-from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
+from cardpilot.stream.broker import (
+    Broker,
+    BrokerError,
+    connect,
+    consumer_config,
+    ensure_streams,
+)
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.stream.pull import PullBatches
 from cardpilot.stream.triggers import advice_terms, evaluate_triggers
@@ -178,6 +184,37 @@ def _carried(held: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
     return pl.concat([others, changed])
 
 
+class DeliveryGapError(BrokerError):
+    """A delivery of the consumer never reached it: the batch is not acknowledged."""
+
+
+def delivered_as(reply: str) -> int:
+    """The consumer's delivery number of a message, from its acknowledgement subject: one more
+    for every message (or redelivery) the server sends this consumer."""
+    tokens = reply.split(".")
+    return int(tokens[6] if len(tokens) == V1_TOKENS else tokens[Msg.Ack.ConsumerSeq])
+
+
+def check_deliveries(msgs: list[Msg], last: int | None) -> int:
+    """The last delivery number of ``msgs``, having checked none is missing since ``last``
+    (None: the first batch this process takes).
+
+    One acknowledgement covers every message up to it (``AckPolicy.ALL``), so a delivery lost
+    between the server and this process (a client dropping messages it has no room for) would
+    be acknowledged unseen. A gap stops the consumer before the batch is acknowledged; the next
+    one is sent everything from the last acknowledgement on again."""
+    for msg in msgs:
+        number = delivered_as(msg.reply)
+        if last is not None and number != last + 1:
+            raise DeliveryGapError(
+                f"delivery {last + 1} of the consumer never arrived (the next was {number});"
+                f" nothing after delivery {last} is acknowledged: restart the consumer and the"
+                " broker sends it again"
+            )
+        last = number
+    return last if last is not None else 0
+
+
 def stored_s(reply: str) -> float:
     """When the stream stored a message, from its acknowledgement subject (what
     ``Msg.metadata`` reads, without building the rest of it)."""
@@ -275,6 +312,7 @@ async def consume(
             idle_since = time.monotonic()
             most = options.most
             stopping = False
+            delivered: int | None = None
             while True:
                 stopping = stopping or stop.is_set()
                 asked = time.perf_counter()
@@ -299,6 +337,7 @@ async def consume(
                     # The next batch comes in while this one is decided (the store's work is off
                     # the loop); it is acknowledged only with its own batch, after this one's.
                     await sub.ask_ahead(most, options.fetch_timeout_s)
+                delivered = check_deliveries(msgs, delivered)
                 done = await asyncio.to_thread(intake.process, [m.data for m in msgs])
                 counts.processing_s += time.perf_counter() - handed
                 await publish_dead_letters(js, broker, msgs, done.plan)
