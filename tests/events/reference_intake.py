@@ -5,13 +5,13 @@ event by event) are proven equal to."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import polars as pl
 
 from cardpilot.events.batch_features import fold_batch, zone_name
-from cardpilot.events.event_columns import EVENT_SCHEMA
+from cardpilot.events.event_columns import EVENT_SCHEMA, PRINCIPAL
 from cardpilot.events.feature_frames import CONTACT, MONEY, STATEMENT
 from cardpilot.events.features import money_effect
 from cardpilot.events.intake import (
@@ -22,13 +22,13 @@ from cardpilot.events.intake import (
     BatchPlan,
     Mark,
     Receipt,
-    _marks,
     _rejection,
 )
 from cardpilot.events.policy import EventsPolicy
-from cardpilot.events.postings import postings_frame
+from cardpilot.events.postings import KEY_PREFIX, posting_fields
 from cardpilot.events.schema import ContactOutcome, Event, StatementIssued
 from cardpilot.events.validation import Rejection
+from cardpilot.ledger.postings import POSTING_SCHEMA, Source
 
 _NO_STATEMENT = (None, None, None, None, None)
 
@@ -74,6 +74,52 @@ def event_frame(events: Sequence[Event]) -> pl.DataFrame:
         cols["cash"].append(kind == "cash_advance")
     cols["pos"] = list(range(len(events)))
     return pl.DataFrame(cols, schema=EVENT_SCHEMA)
+
+
+def postings_frame(events: Sequence[Event], at: pl.Series, zone: str) -> pl.DataFrame:
+    """The postings of ``events`` (one each, in order) as ``ledger.postings.POSTING_SCHEMA``
+    columns, the rows ``event_postings`` gives; ``at`` is when each happened (UTC), ``zone``
+    the issuer's, whose day is the posting's business day."""
+    cols: dict[str, list[Any]] = {c: [] for c in _BUILT}
+    for event in events:
+        f = posting_fields(event)
+        cols["account_id"].append(event.account_id)
+        cols["kind"].append(f.kind.value)
+        cols["component"].append(PRINCIPAL if f.money else None)
+        cols["amount_minor"].append(f.amount_minor)
+        cols["currency"].append(
+            getattr(event, "currency", None) if f.amount_minor is not None else None
+        )
+        cols["idempotency_key"].append(KEY_PREFIX + event.event_id)
+        cols["reference"].append(f.reference)
+        cols["detail"].append(f.detail)
+    frame = pl.DataFrame(cols, schema={c: POSTING_SCHEMA[c] for c in _BUILT})
+    return frame.with_columns(
+        effective_at=at,
+        effective_on=at.dt.convert_time_zone(zone).dt.date(),
+        source=pl.lit(Source.EVENT.value),
+        basis=pl.lit(None, pl.Utf8()),
+    ).select(list(POSTING_SCHEMA))
+
+
+_BUILT = (
+    "account_id",
+    "kind",
+    "component",
+    "amount_minor",
+    "currency",
+    "idempotency_key",
+    "reference",
+    "detail",
+)
+
+
+def _marks(states: pl.DataFrame, accounts: Iterable[str]) -> dict[str, Mark]:
+    wanted = states.filter(pl.col("account_id").is_in(pl.Series(list(accounts)).implode()))
+    return {
+        a: Mark(n, t)
+        for a, n, t in wanted.select("account_id", "last_sequence", "last_occurred_at").iter_rows()
+    }
 
 
 def plan_batch(

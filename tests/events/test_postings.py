@@ -11,11 +11,12 @@ import pytest
 from hypothesis import given, settings
 
 from cardpilot.events.batch_features import event_frame
-from cardpilot.events.postings import event_postings, postings_frame
+from cardpilot.events.postings import event_postings
 from cardpilot.events.schema import Event
 from cardpilot.ledger.postings import POSTING_SCHEMA, Component, Kind, Source, posting_row
 
 from .factories import event, histories
+from .reference_intake import postings_frame
 
 TZ = ZoneInfo("Asia/Shanghai")
 

@@ -165,17 +165,9 @@ def _rejection(
     return None
 
 
-def _marks(states: pl.DataFrame, accounts: Iterable[str]) -> dict[str, Mark]:
-    wanted = states.filter(pl.col("account_id").is_in(pl.Series(list(accounts)).implode()))
-    return {
-        a: Mark(n, t)
-        for a, n, t in wanted.select("account_id", "last_sequence", "last_occurred_at").iter_rows()
-    }
-
-
 def _marks_us(states: pl.DataFrame, accounts: Iterable[str]) -> dict[str, list[Any]]:
-    """``_marks`` as ``[sequence, latest]``, the time in microseconds since the epoch: what
-    the order rule compares an event by event."""
+    """Each account's highest sequence and latest time (microseconds since the epoch) among
+    ``states``, as ``[sequence, latest]``: what the order rule compares an event by event."""
     wanted = states.filter(pl.col("account_id").is_in(pl.Series(list(accounts)).implode()))
     columns = wanted.select(
         "account_id", "last_sequence", pl.col("last_occurred_at").dt.epoch("us")

@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Sequence
-from typing import Any, NamedTuple
-
-import polars as pl
+from typing import NamedTuple
 
 from cardpilot.events.schema import (
     CashAdvance,
@@ -25,7 +22,7 @@ from cardpilot.events.schema import (
     Reversal,
     StatementIssued,
 )
-from cardpilot.ledger.postings import POSTING_SCHEMA, Component, Kind, Posting, Source
+from cardpilot.ledger.postings import Component, Kind, Posting, Source
 
 KEY_PREFIX = "ev:"
 # A reversal of one of these lowers what the cardholder owes; of the others it raises it.
@@ -127,42 +124,3 @@ def event_postings(event: Event, tz: dt.tzinfo) -> list[Posting]:
             event, f.kind, tz, f.amount_minor, money=f.money, reference=f.reference, detail=f.detail
         )
     ]
-
-
-def postings_frame(events: Sequence[Event], at: pl.Series, zone: str) -> pl.DataFrame:
-    """The postings of ``events`` (one each, in order) as ``ledger.postings.POSTING_SCHEMA``
-    columns, the rows ``event_postings`` gives; ``at`` is when each happened (UTC), ``zone``
-    the issuer's, whose day is the posting's business day."""
-    cols: dict[str, list[Any]] = {c: [] for c in _BUILT}
-    for event in events:
-        f = posting_fields(event)
-        cols["account_id"].append(event.account_id)
-        cols["kind"].append(f.kind.value)
-        cols["component"].append(PRINCIPAL if f.money else None)
-        cols["amount_minor"].append(f.amount_minor)
-        cols["currency"].append(
-            getattr(event, "currency", None) if f.amount_minor is not None else None
-        )
-        cols["idempotency_key"].append(KEY_PREFIX + event.event_id)
-        cols["reference"].append(f.reference)
-        cols["detail"].append(f.detail)
-    frame = pl.DataFrame(cols, schema={c: POSTING_SCHEMA[c] for c in _BUILT})
-    return frame.with_columns(
-        effective_at=at,
-        effective_on=at.dt.convert_time_zone(zone).dt.date(),
-        source=pl.lit(Source.EVENT.value),
-        basis=pl.lit(None, pl.Utf8()),
-    ).select(list(POSTING_SCHEMA))
-
-
-PRINCIPAL = Component.PRINCIPAL.value
-_BUILT = (
-    "account_id",
-    "kind",
-    "component",
-    "amount_minor",
-    "currency",
-    "idempotency_key",
-    "reference",
-    "detail",
-)

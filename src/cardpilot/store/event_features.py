@@ -86,11 +86,6 @@ def feature_frame(states: pl.DataFrame, months: int, dialect: str) -> pl.DataFra
     return driver_frame(frame.hstack(derived).select(FEATURE_COLUMNS), dialect)
 
 
-def feature_rows(states: pl.DataFrame, months: int, dialect: str) -> list[tuple[Any, ...]]:
-    """``feature_frame``'s rows."""
-    return driver_rows(feature_frame(states, months, dialect))
-
-
 def driver_rows(frame: pl.DataFrame) -> list[tuple[Any, ...]]:
     """``frame``'s rows as tuples of Python values, built column by column: what
     ``DataFrame.rows`` gives, at about half its cost."""
