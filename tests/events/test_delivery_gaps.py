@@ -7,7 +7,12 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
-from cardpilot.stream.consumer import DeliveryGapError, check_deliveries, delivered_as
+from cardpilot.stream.consumer import (
+    DeliveryGapError,
+    check_deliveries,
+    delivered_as,
+    stored_s,
+)
 
 
 def _delivered(number: int, domain: bool = False) -> Msg:
@@ -25,7 +30,13 @@ def test_the_delivery_number_is_read_from_either_kind_of_acknowledgement_subject
     assert delivered_as(_delivered(7, domain=True).reply) == 7
 
 
+def test_when_the_stream_stored_a_message_is_read_from_either_kind_of_subject() -> None:
+    assert stored_s(_delivered(7).reply) == 1733443200.0
+    assert stored_s(_delivered(7, domain=True).reply) == 1733443200.0
+
+
 def test_consecutive_deliveries_pass_and_give_the_last() -> None:
+    assert check_deliveries([], None) is None
     first = check_deliveries([_delivered(n) for n in (41, 42, 43)], None)
     assert first == 43
     assert check_deliveries([_delivered(44), _delivered(45)], first) == 45

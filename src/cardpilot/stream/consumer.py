@@ -188,14 +188,21 @@ class DeliveryGapError(BrokerError):
     """A delivery of the consumer never reached it: the batch is not acknowledged."""
 
 
+def _ack_field(reply: str, field: int) -> int:
+    """Field ``field`` (``Msg.Ack``'s numbering, with a domain) of a message's acknowledgement
+    subject, read without building the rest of ``Msg.metadata``: a subject without a domain
+    lacks its two tokens before the stream."""
+    tokens = reply.split(".")
+    return int(tokens[field - 2] if len(tokens) == V1_TOKENS else tokens[field])
+
+
 def delivered_as(reply: str) -> int:
     """The consumer's delivery number of a message, from its acknowledgement subject: one more
     for every message (or redelivery) the server sends this consumer."""
-    tokens = reply.split(".")
-    return int(tokens[6] if len(tokens) == V1_TOKENS else tokens[Msg.Ack.ConsumerSeq])
+    return _ack_field(reply, Msg.Ack.ConsumerSeq)
 
 
-def check_deliveries(msgs: list[Msg], last: int | None) -> int:
+def check_deliveries(msgs: list[Msg], last: int | None) -> int | None:
     """The last delivery number of ``msgs``, having checked none is missing since ``last``
     (None: the first batch this process takes).
 
@@ -212,15 +219,13 @@ def check_deliveries(msgs: list[Msg], last: int | None) -> int:
                 " broker sends it again"
             )
         last = number
-    return last if last is not None else 0
+    return last
 
 
 def stored_s(reply: str) -> float:
     """When the stream stored a message, from its acknowledgement subject (what
     ``Msg.metadata`` reads, without building the rest of it)."""
-    tokens = reply.split(".")
-    at = tokens[7] if len(tokens) == V1_TOKENS else tokens[Msg.Ack.Timestamp]
-    return int(at) / 1e9
+    return _ack_field(reply, Msg.Ack.Timestamp) / 1e9
 
 
 def dead_letter(msg: Msg, why: Rejection) -> tuple[bytes, dict[str, str]]:
