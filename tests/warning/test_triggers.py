@@ -11,7 +11,13 @@ import polars as pl
 import pytest
 
 from cardpilot.warning.policy import load_warning_policy
-from cardpilot.warning.triggers import decide, decision_ref, evaluate_account
+from cardpilot.warning.triggers import (
+    conform,
+    decide,
+    decision_ref,
+    evaluate_account,
+    holding_rules,
+)
 
 POLICY = load_warning_policy()
 AS_OF = dt.date(2026, 3, 18)
@@ -181,3 +187,11 @@ def test_a_long_account_id_gets_a_reference_that_fits_the_outbox() -> None:
     ref = decision_ref("spend_spike_high_use", CYCLE, "X" * 64)
     assert len(ref) <= 64
     assert ref.startswith("warning:spend_spike_high_use:20260228:#")
+
+
+def test_states_without_an_account_id_are_refused_by_every_rule_check() -> None:
+    states = pl.DataFrame({"as_of": [dt.date(2026, 11, 3)]})
+    with pytest.raises(ValueError, match="need an account_id column"):
+        conform(states)
+    with pytest.raises(ValueError, match="need an account_id column"):
+        holding_rules(states, load_warning_policy())

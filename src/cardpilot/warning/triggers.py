@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import polars as pl
@@ -97,13 +97,17 @@ HISTORY_SCHEMA: dict[str, pl.DataType] = {
 
 def conform(states: pl.DataFrame) -> pl.DataFrame:
     """``states`` with every ``STATE_SCHEMA`` column, typed; a missing column is all null."""
-    missing = [c for c in ("account_id",) if c not in states.columns]
-    if missing:
+    return states.select(_conformed(states.columns))
+
+
+def _conformed(names: Sequence[str]) -> list[pl.Expr]:
+    """Every ``STATE_SCHEMA`` column, typed, of states with the columns ``names``."""
+    if "account_id" not in names:
         raise ValueError("trigger states need an account_id column")
-    return states.select(
-        (pl.col(name) if name in states.columns else pl.lit(None)).cast(dtype).alias(name)
+    return [
+        (pl.col(name) if name in names else pl.lit(None)).cast(dtype).alias(name)
         for name, dtype in STATE_SCHEMA.items()
-    )
+    ]
 
 
 def trigger_table(states: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
@@ -161,10 +165,7 @@ def _holding_exprs(
     if exprs is None:
         at = pl.col("_as_of")
         first = [
-            *(
-                (pl.col(n) if n in names else pl.lit(None)).cast(t).alias(n)
-                for n, t in STATE_SCHEMA.items()
-            ),
+            *_conformed(names),
             pl.col("as_of").alias("_as_of"),
             *(pl.col(c).alias(f"_keep_{c}") for c in keep),
         ]
