@@ -45,10 +45,10 @@ def looked_up(
     if dialect == "postgresql":
         params: tuple[Any, ...]
         if len(keys) == 1:
-            source, params = "unnest(%s::text[]) AS k (k0)", (listed,)
+            source, params = "unnest(%s::text[]) AS k (k0)", (_list_parameter(dialect, listed),)
         else:
             source = "unnest(%s::text[], %s::bigint[]) AS k (k0, k1)"
-            params = ([v[0] for v in listed], [v[1] for v in listed])
+            params = tuple(_list_parameter(dialect, [v[n] for v in listed]) for n in (0, 1))
         # OFFSET 0 keeps the subquery a look-up a value: a table grown since its last ANALYZE
         # looks small to the planner, which then hashes all of its rows instead.
         inner = f"SELECT * FROM {table} AS r WHERE {match}{extra} OFFSET 0"
@@ -63,7 +63,7 @@ def looked_up(
     # SQLite's CROSS JOIN keeps its left side the outer loop. A tuple is a JSON array to the
     # encoder: no list a pair.
     sql = f"SELECT {names} FROM {source} CROSS JOIN {table} AS r WHERE {match}{extra}"
-    return sql, (json.dumps(listed),)
+    return sql, (_list_parameter(dialect, listed),)
 
 
 def listed_values(conn: Connection, name: str) -> str:
@@ -76,6 +76,12 @@ def listed_values(conn: Connection, name: str) -> str:
 
 def bound_list(conn: Connection, values: Sequence[str]) -> Any:
     """``values`` as the one parameter ``listed_values`` reads."""
-    if conn.dialect.name == "postgresql":
+    return _list_parameter(conn.dialect.name, values)
+
+
+def _list_parameter(dialect: str, values: Sequence[Any]) -> Any:
+    """``values`` as one parameter: an array on PostgreSQL, a JSON array on SQLite (a tuple
+    is an array too)."""
+    if dialect == "postgresql":
         return list(values)
     return json.dumps(list(values))
