@@ -55,14 +55,11 @@ from cardpilot.warning.triggers import (
     reason_list,
 )
 
-# The columns of ``AccountFeatures.trigger_row`` (the batch fold's trigger rows).
-TRIGGER_ROW_SCHEMA: dict[str, pl.DataType] = TRIGGER_COLUMNS
-
 
 def trigger_frame(rows: Sequence[dict[str, Any]]) -> pl.DataFrame:
     """The trigger rows of a batch (``AccountFeatures.trigger_row``) as one frame, in order."""
     return pl.DataFrame(
-        {c: [r.get(c) for r in rows] for c in TRIGGER_ROW_SCHEMA}, schema=TRIGGER_ROW_SCHEMA
+        {c: [r.get(c) for r in rows] for c in TRIGGER_COLUMNS}, schema=TRIGGER_COLUMNS
     )
 
 
@@ -192,7 +189,7 @@ def _wave_day(item: tuple[tuple[object, ...], pl.DataFrame]) -> tuple[int, dt.da
 
 
 _FIGURE_SCHEMA: dict[str, pl.DataType] = {
-    c: TRIGGER_ROW_SCHEMA[c] for c in FIGURES if c != "account_id"
+    c: TRIGGER_COLUMNS[c] for c in FIGURES if c != "account_id"
 }
 
 
