@@ -11,6 +11,7 @@ from types import ModuleType
 from typing import Any
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -34,6 +35,7 @@ EXPRESSIONS: dict[str, Build] = {
     "floordiv": lambda ns: ns.col("i") // ns.col("j"),
     "mod": lambda ns: ns.col("i") % ns.col("j"),
     "float floordiv": lambda ns: ns.col("f") // ns.col("g"),
+    "float mod": lambda ns: ns.col("f") % ns.col("g"),
     "truediv": lambda ns: ns.col("f") / ns.col("g"),
     "reflected": lambda ns: 100 - ns.col("i") * 2 // 3,
     "compare": lambda ns: ns.col("i") < ns.col("j"),
@@ -122,3 +124,14 @@ def test_every_operation_gives_on_a_row_what_polars_gives_on_the_frame(
             (r, e, g) for r, e, g in zip(table, expected, got, strict=True) if not _same(e, g)
         ]
         assert not differ, (name, differ[:2])
+
+
+@pytest.mark.parametrize(("f", "g"), [(1.0, 0.1), (-1.0, 0.1), (0.3, 0.1), (-5e-324, 3.5)])
+def test_float_floor_division_and_remainder_floor_the_rounded_quotient_as_polars_does(
+    f: float, g: float
+) -> None:
+    frame = pl.DataFrame({"f": [f], "g": [g]})
+    for name in ("float floordiv", "float mod"):
+        build = EXPRESSIONS[name]
+        expected = frame.select(build(pl).alias("out"))["out"].to_list()
+        assert _same(expected[0], build(row_exprs)({"f": f, "g": g})), name

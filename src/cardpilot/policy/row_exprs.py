@@ -12,8 +12,8 @@ policy.
 
 The semantics kept: null in, null out for arithmetic and comparisons; Kleene ``&``/``|``;
 ``when`` treats a null condition as false; integer ``//`` and ``%`` floor, and give null on a
-zero divisor; ``clip`` ignores a null bound; ``min_horizontal``/``max_horizontal``/``coalesce``
-skip nulls.
+zero divisor; float ``//`` and ``%`` floor the rounded quotient; ``clip`` ignores a null bound;
+``min_horizontal``/``max_horizontal``/``coalesce`` skip nulls.
 """
 
 from __future__ import annotations
@@ -49,13 +49,27 @@ def _input(value: Any) -> Fn:
 def _floordiv(a: Any, b: Any) -> Any:
     if b == 0:  # integers: null; floats: IEEE's infinity or NaN
         return None if isinstance(a, int) and isinstance(b, int) else _truediv(a, b)
+    if isinstance(a, float) or isinstance(b, float):
+        return _floor(a / b)
     return a // b
 
 
 def _mod(a: Any, b: Any) -> Any:
     if b == 0:
         return None if isinstance(a, int) and isinstance(b, int) else math.nan
+    if isinstance(a, float) or isinstance(b, float):
+        return a - b * _floor(a / b)
     return a % b
+
+
+def _floor(q: float) -> float:
+    """Polars' float floor of a quotient: ``a // b`` on floats is ``floor(a / b)`` there, where
+    Python's floors the exact quotient (1.0 // 0.1 is 10.0 in Polars, 9.0 in Python); the sign
+    of a zero and infinities are kept."""
+    if not math.isfinite(q):
+        return q
+    floored = float(math.floor(q))
+    return math.copysign(0.0, q) if floored == 0 else floored
 
 
 def _truediv(a: Any, b: Any) -> Any:
