@@ -11,10 +11,7 @@ from cardpilot.cli import app
 from cardpilot.cli.common import DATABASE_OPTION, open_engine
 from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_json, titled_table
 from cardpilot.config import get_settings
-from cardpilot.fairness.cycle import DEFAULT_LABEL, FairnessError, cycle_fairness_report
-from cardpilot.fairness.html import TEXTS, write_fairness_report
-from cardpilot.fairness.measures import CONFIDENCE, FOUR_FIFTHS, MIN_GROUP_ACCOUNTS
-from cardpilot.fairness.report import ReportOptions
+from cardpilot.fairness.thresholds import CONFIDENCE, DEFAULT_LABEL, FOUR_FIFTHS, MIN_GROUP_ACCOUNTS
 
 fairness_app = typer.Typer(
     help="Fairness of the limit review across protected groups (never a model input).",
@@ -49,6 +46,12 @@ def report(
 ) -> None:
     """Per protected attribute (sex, marital status, age band) and group: shares of increases
     and decreases, adverse impact ratios, default rate by grade and the model's AUC."""
+    # Here rather than at the top: the report's libraries (scikit-learn, Altair) take longer to
+    # load than most commands take to run, and every command would pay for them.
+    from cardpilot.fairness.cycle import FairnessError, cycle_fairness_report
+    from cardpilot.fairness.html import write_fairness_report
+    from cardpilot.fairness.report import ReportOptions
+
     options = ReportOptions(
         min_group_accounts=min_group,
         threshold=threshold,
@@ -77,6 +80,8 @@ def _num(value: float | None, digits: int = 2) -> str:
 
 
 def print_report(result: dict[str, Any]) -> None:
+    from cardpilot.fairness.html import TEXTS
+
     t = TEXTS["zh" if result["locale"].lower().startswith("zh") else "en"]
     console.print(
         f"[bold]{t['title']}[/] · {t['cycle']} {result['cycle_id']} · "

@@ -7,14 +7,13 @@ from typing import Any
 from sqlalchemy import Engine
 
 from cardpilot.fairness.report import DECISION_COLUMNS, CycleInfo, ReportOptions, fairness_report
+from cardpilot.fairness.thresholds import DEFAULT_LABEL
 from cardpilot.store.fairness_reads import (
     cycle_run_summary,
     latest_reviewed_cycle,
     read_cycle_decisions,
     reviewed_cycles,
 )
-
-DEFAULT_LABEL = "default_next_month"
 
 
 class FairnessError(ValueError):

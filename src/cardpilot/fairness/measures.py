@@ -17,14 +17,8 @@ from statistics import NormalDist
 import numpy as np
 import numpy.typing as npt
 
+from cardpilot.fairness.thresholds import CONFIDENCE
 from cardpilot.scoring.metrics import auc
-
-FOUR_FIFTHS = 0.8
-CONFIDENCE = 0.95
-# Groups with fewer reviewed accounts are reported with their count but never flagged: a
-# handful of decisions moves their rates too far for a ratio of rates to mean anything, and
-# they are never the reference group while a larger one exists.
-MIN_GROUP_ACCOUNTS = 100
 
 
 def share(count: int, total: int) -> float | None:

@@ -16,15 +16,8 @@ import polars as pl
 
 from cardpilot.config import DEFAULT_LOCALE
 from cardpilot.fairness.groups import AGE_BAND, ATTRIBUTES, UNKNOWN, Attribute, with_groups
-from cardpilot.fairness.measures import (
-    CONFIDENCE,
-    FOUR_FIFTHS,
-    MIN_GROUP_ACCOUNTS,
-    group_auc,
-    impact_ratios,
-    share,
-    wilson_interval,
-)
+from cardpilot.fairness.measures import group_auc, impact_ratios, share, wilson_interval
+from cardpilot.fairness.thresholds import CONFIDENCE, FOUR_FIFTHS, MIN_GROUP_ACCOUNTS
 
 AIR_DECREASE_BASIS = "(1 - decrease_share) / max over groups of (1 - decrease_share)"
 

@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.special import ndtr
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -133,6 +132,10 @@ class CopulaModel:
         return np.hstack([static, *monthly])
 
     def draw(self, rng: np.random.Generator, n: int, months: int) -> AccountDraw:
+        # SciPy is loaded here, not with the module: the command line imports this module to
+        # offer its options, and every command would pay for loading SciPy.
+        from scipy.special import ndtr
+
         z = self.latent(rng, n, months)
         u = ndtr(z)
         statics = [self.marginals[i].invert(u[:, i]) for i in range(self.static)]
