@@ -85,8 +85,9 @@ class ConsumeCounts:
     triggers_fired: int = 0
     seconds: float = 0.0
     dead_reasons: dict[str, int] = field(default_factory=dict)
-    # Wall time of the loop waiting on the broker for a batch, and a batch being decided and
-    # written (off the loop): what a benchmark reads to tell a starved consumer from a busy one.
+    # Wall time of the loop waiting on the broker for a batch, and of batches being in the
+    # intake (decided or written, off the loop; counted once while two overlap): what a
+    # benchmark reads to tell a starved consumer from a busy one.
     waiting_s: float = 0.0
     processing_s: float = 0.0
     loop_cpu_s: float = 0.0  # CPU time of the event loop's thread: the broker's side
@@ -226,7 +227,9 @@ class Acknowledger:
     It runs beside the loop that takes batches, so a batch is acknowledged as soon as it is
     committed, whatever the loop is waiting on; it holds at most ``room`` batches at a time.
     The first batch that fails ends it with the failure, leaving that batch and every later
-    one unacknowledged (the intake does not write them either).
+    one unacknowledged (the intake does not write them either). Abandoned (the loop itself
+    failed), it acknowledges nothing more: a batch committed meanwhile comes back, its events
+    duplicates.
     """
 
     def __init__(
