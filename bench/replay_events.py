@@ -48,7 +48,8 @@ from cardpilot.events.policy import load_events_policy
 from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
 from cardpilot.store.events import intake_digests
 from cardpilot.store.warning_interventions import insert_scores
-from cardpilot.stream.consumer import BatchDone, Intake, batch_heap
+from cardpilot.stream.batch_intake import BatchDone, Intake
+from cardpilot.stream.consumer import batch_heap
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.policy import load_warning_policy
 from event_stores import account_store, create_pg_database, drop_pg_database
@@ -193,16 +194,15 @@ def replay(
     # The garbage collector as ``events consume`` runs it (``--default-gc``: Python's own).
     with contextlib.nullcontext() if default_gc else batch_heap():
         cpu, wall = time.process_time(), time.perf_counter()
-        fired = 0
+        done: list[BatchDone] = []
         # Up to ``in_flight`` batches submitted at once, as the consumer holds them (1: each
         # batch planned and written before the next is handed over).
         waiting: deque[Future[BatchDone]] = deque()
         for start in range(0, len(lines), batch):
             if len(waiting) >= in_flight:
-                fired += waiting.popleft().result().triggers_fired
+                done.append(waiting.popleft().result())
             waiting.append(intake.submit(lines[start : start + batch]))
-        while waiting:
-            fired += waiting.popleft().result().triggers_fired
+        done.extend(future.result() for future in waiting)
         intake.close()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     with engine.connect() as conn:
@@ -214,7 +214,10 @@ def replay(
         "cpu_s": round(cpu, 3),
         "cpu_us_per_event": round(cpu / len(lines) * 1e6, 1),
         "wall_s": round(wall, 3),
-        "interventions": fired,
+        "interventions": sum(d.triggers_fired for d in done),
+        # Wall time of the intake's stages, over all batches (they overlap with --in-flight 2).
+        "planning_s": round(sum(d.planning_s for d in done), 3),
+        "writing_s": round(sum(d.writing_s for d in done), 3),
         "online_score_cpu_us_per_event": (
             None if scorer is None else round(scorer.cpu_s / len(lines) * 1e6, 1)
         ),

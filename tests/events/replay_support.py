@@ -16,7 +16,7 @@ from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.events import intake_digests
 from cardpilot.store.models import Account, Customer
 from cardpilot.store.warning_interventions import insert_scores
-from cardpilot.stream.consumer import Intake
+from cardpilot.stream.batch_intake import Intake
 from cardpilot.warning.policy import load_warning_policy
 
 TZ = ZoneInfo("Asia/Shanghai")

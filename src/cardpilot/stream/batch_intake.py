@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -62,6 +63,10 @@ class BatchDone:
     # When the stream stored each message, seconds since the epoch (worked out only for a
     # listener that asks, ``ConsumeOptions.stored_times``: the benchmark's latency).
     stored_at: tuple[float, ...] = ()
+    # Wall time of its two stages (parsed, looked up and planned; written and committed): the
+    # stage that takes longer is what holds the intake back.
+    planning_s: float = 0.0
+    writing_s: float = 0.0
 
 
 class BatchFailedBeforeError(RuntimeError):
@@ -73,6 +78,7 @@ class _Planned:
     number: int
     plan: BatchPlan | None = None
     error: BaseException | None = None
+    planning_s: float = 0.0
 
 
 class Intake:
@@ -136,11 +142,13 @@ class Intake:
         return number <= self._failed_through
 
     def _plan(self, batch: _Planned, raws: list[bytes], done: Future[BatchDone]) -> None:
+        started = time.perf_counter()
         try:
             if not self._doomed(batch.number):
                 batch.plan = self._planned(raws)
         except BaseException as exc:  # handed to the writer: the futures fail in order
             batch.error = exc
+        batch.planning_s = time.perf_counter() - started
         with self._lock:
             if batch.plan is not None and not self._doomed(batch.number):
                 self._unwritten.append(batch)
@@ -163,6 +171,7 @@ class Intake:
         return plan_batch(parsed, lookups, self.policy, self.tz)
 
     def _write(self, batch: _Planned, done: Future[BatchDone]) -> None:
+        started = time.perf_counter()
         try:
             if not done.set_running_or_notify_cancel():
                 # Given up by the caller: as good as failed, for the plans laid over it.
@@ -189,7 +198,9 @@ class Intake:
         with self._lock:
             self._unwritten.remove(batch)
             self.held = _carried(self.held, plan.states)
-        done.set_result(BatchDone(plan, dt.datetime.now(dt.UTC), added, fired.height))
+        committed = dt.datetime.now(dt.UTC)
+        took = time.perf_counter() - started
+        done.set_result(BatchDone(plan, committed, added, fired.height, (), batch.planning_s, took))
 
     def _fail(self, batch: _Planned, exc: BaseException) -> None:
         with self._lock:

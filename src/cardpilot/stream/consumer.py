@@ -91,6 +91,9 @@ class ConsumeCounts:
     waiting_s: float = 0.0
     processing_s: float = 0.0
     loop_cpu_s: float = 0.0  # CPU time of the event loop's thread: the broker's side
+    # Wall time of the intake's two stages, over all batches (``BatchDone``).
+    planning_s: float = 0.0
+    writing_s: float = 0.0
 
     def add(self, plan: BatchPlan, added: int, fired: int) -> None:
         counts = plan.counts()
@@ -106,7 +109,8 @@ class ConsumeCounts:
 
     def as_json(self) -> dict[str, object]:
         out = asdict(self)
-        del out["waiting_s"], out["processing_s"], out["loop_cpu_s"]
+        for timing in ("waiting_s", "processing_s", "loop_cpu_s", "planning_s", "writing_s"):
+            del out[timing]
         return out
 
 
@@ -225,7 +229,7 @@ class Acknowledger:
     letters published, the batch acknowledged, counted and told to the listener.
 
     It runs beside the loop that takes batches, so a batch is acknowledged as soon as it is
-    committed, whatever the loop is waiting on; it holds at most ``room`` batches at a time.
+    committed, whatever the loop is waiting on; at most ``room`` batches are in the intake.
     The first batch that fails ends it with the failure, leaving that batch and every later
     one unacknowledged (the intake does not write them either). Abandoned (the loop itself
     failed), it acknowledges nothing more: a batch committed meanwhile comes back, its events
@@ -298,11 +302,14 @@ class Acknowledger:
             self.unfinished -= 1
             if not self.unfinished:
                 self.counts.processing_s += time.perf_counter() - self.busy_since
+            # Out of the intake: the next batch may go in while this one is acknowledged.
+            self.slots.release()
             await publish_dead_letters(self.js, self.broker, msgs, done.plan)
             await msgs[-1].ack_sync()  # AckPolicy.ALL: the whole batch
             self.finished_at = time.monotonic()
-            self.slots.release()
             self.counts.add(done.plan, done.added, done.triggers_fired)
+            self.counts.planning_s += done.planning_s
+            self.counts.writing_s += done.writing_s
             progress.advance(len(msgs))
             if self.on_batch is not None:
                 stored = tuple(stored_s(m.reply) for m in msgs) if self.options.stored_times else ()
