@@ -251,12 +251,19 @@ class Acknowledger:
         self.queue = asyncio.Queue()
         self.slots = asyncio.Semaphore(room)
         self.unfinished = 0  # batches handed over whose future has not completed
+        self.idle = asyncio.Event()  # set while none is
+        self.idle.set()
         self.busy_since = 0.0
         self.finished_at = time.monotonic()  # when the last batch was acknowledged
         self.task = asyncio.create_task(self._run())
 
+    def give_back(self) -> None:
+        """The room taken for a batch that did not come."""
+        self.slots.release()
+
     async def room(self) -> None:
-        """Wait until another batch may be handed over (raises what ended the batches)."""
+        """Wait until another batch may be handed over, and take its room (raises what ended
+        the batches)."""
         slot = asyncio.ensure_future(self.slots.acquire())
         await asyncio.wait({slot, self.task}, return_when=asyncio.FIRST_COMPLETED)
         if self.task.done():
@@ -267,6 +274,7 @@ class Acknowledger:
     def add(self, msgs: list[Msg], done: asyncio.Future[BatchDone]) -> None:
         if not self.unfinished:
             self.busy_since = time.perf_counter()
+            self.idle.clear()
         self.unfinished += 1
         self.queue.put_nowait((msgs, done))
 
@@ -302,6 +310,7 @@ class Acknowledger:
             self.unfinished -= 1
             if not self.unfinished:
                 self.counts.processing_s += time.perf_counter() - self.busy_since
+                self.idle.set()
             # Out of the intake: the next batch may go in while this one is acknowledged.
             self.slots.release()
             await publish_dead_letters(self.js, self.broker, msgs, done.plan)
@@ -314,6 +323,28 @@ class Acknowledger:
             if self.on_batch is not None:
                 stored = tuple(stored_s(m.reply) for m in msgs) if self.options.stored_times else ()
                 self.on_batch(replace(done, stored_at=stored))
+
+
+async def _filled_while_busy(
+    sub: PullBatches, acks: Acknowledger, options: ConsumeOptions, have: int
+) -> list[Msg]:
+    """More for a short batch while the intake is still busy with the last: until the batch
+    is full, the intake is done or ``options.fetch_timeout_s``, then what is in hand (up to the
+    largest batch). A trickle then goes in batches of what came while the last was decided and
+    written, as when one batch was in the intake at a time: a batch costs about as much for a
+    few events as for hundreds."""
+    most = options.most - have
+    filling = asyncio.ensure_future(sub.more(options.batch - have, most, options.fetch_timeout_s))
+    free = asyncio.ensure_future(acks.idle.wait())
+    try:
+        await asyncio.wait({filling, free, acks.task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        free.cancel()
+    if not filling.done():
+        filling.cancel()
+        await asyncio.wait({filling})  # what it had taken, if it finished meanwhile, is kept
+    taken = [] if filling.cancelled() else filling.result()
+    return taken + sub.in_hand(most - len(taken))
 
 
 def _outcome_dropped(future: asyncio.Future[BatchDone]) -> None:
@@ -352,20 +383,26 @@ async def consume(
             taken = 0
             while True:
                 stopping = stopping or stop.is_set()
+                # Room first: the batch then takes everything in hand when the intake can
+                # start on it, not what had come when the last one went in.
+                await acks.room()
                 asked = time.perf_counter()
                 if stopping:
                     # What was asked ahead is finished too: nothing taken is left unacknowledged.
                     msgs = await sub.held(most, options.fetch_timeout_s)
-                    if not msgs:
-                        break
                 else:
                     msgs = await sub.fetch(most, timeout=options.fetch_timeout_s)
                     if msgs and len(msgs) < options.batch and options.linger_s > 0:
                         enough, room = options.batch - len(msgs), most - len(msgs)
                         msgs += await sub.more(enough, room, options.linger_s)
                 counts.waiting_s += time.perf_counter() - asked
+                if msgs and len(msgs) < options.batch and acks.busy and not stopping:
+                    msgs += await _filled_while_busy(sub, acks, options, len(msgs))
                 acks.check()
                 if not msgs:
+                    acks.give_back()
+                    if stopping:
+                        break
                     # Idle is nothing to fetch and nothing in the intake: the broker holds back
                     # what is past ``max_ack_pending`` until the batches in hand are done.
                     idle_since = max(idle_since, acks.finished_at)
@@ -375,7 +412,6 @@ async def consume(
                     if options.idle_exit_s is not None and idle >= options.idle_exit_s:
                         break
                     continue
-                await acks.room()
                 if not (stopping or stop.is_set()):
                     # The next batch comes in while this one is decided (the store's work is off
                     # the loop); it is acknowledged only with its own batch, after this one's.
