@@ -331,8 +331,8 @@ async def _filled_while_busy(
     """More for a short batch while the intake is still busy with the last: until the batch
     is full, the intake is done or ``options.fetch_timeout_s``, then what is in hand (up to the
     largest batch). A trickle then goes in batches of what came while the last was decided and
-    written, as when one batch was in the intake at a time: a batch costs about as much for a
-    few events as for hundreds."""
+    written, and lingered for after, as when one batch was in the intake at a time: a batch
+    costs about as much for a few events as for hundreds."""
     most = options.most - have
     filling = asyncio.ensure_future(sub.more(options.batch - have, most, options.fetch_timeout_s))
     free = asyncio.ensure_future(acks.idle.wait())
@@ -392,12 +392,13 @@ async def consume(
                     msgs = await sub.held(most, options.fetch_timeout_s)
                 else:
                     msgs = await sub.fetch(most, timeout=options.fetch_timeout_s)
-                    if msgs and len(msgs) < options.batch and options.linger_s > 0:
+                counts.waiting_s += time.perf_counter() - asked
+                if msgs and len(msgs) < options.batch and not stopping:
+                    if acks.busy:
+                        msgs += await _filled_while_busy(sub, acks, options, len(msgs))
+                    if len(msgs) < options.batch and options.linger_s > 0:
                         enough, room = options.batch - len(msgs), most - len(msgs)
                         msgs += await sub.more(enough, room, options.linger_s)
-                counts.waiting_s += time.perf_counter() - asked
-                if msgs and len(msgs) < options.batch and acks.busy and not stopping:
-                    msgs += await _filled_while_busy(sub, acks, options, len(msgs))
                 acks.check()
                 if not msgs:
                     acks.give_back()
