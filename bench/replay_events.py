@@ -2,11 +2,14 @@
 
     python bench/replay_events.py [--events 20000] [--accounts 2000] [--batch 2000]
                                   [--store sqlite|postgresql] [--online-model] [--profile 25]
+                                  [--in-flight 2]
 
 A synthetic month (``events.synthetic``, with duplicates, swaps, held-back and malformed lines)
-is handed batch by batch to the consumer's store side (``stream.consumer.Intake.process``: parse,
+is handed batch by batch to the consumer's store side (``stream.consumer.Intake.submit``: parse,
 order, ledger postings, receipts, features, the early-warning rules with the shipped
-warning.yaml on accounts holding a score), as the consumer does after each fetch. Prints one JSON
+warning.yaml on accounts holding a score), as the consumer does after each fetch
+(``--in-flight 2``: the next batch submitted while one is written, as the consumer holds them;
+1, the default: one after the other). Prints one JSON
 line: ``events``, ``cpu_s``, ``cpu_us_per_event``, ``wall_s``, ``interventions``,
 ``online_score_cpu_us_per_event`` (the online scoring's own share; null without
 ``--online-model``), ``model_trees`` and the intake's digests; with ``--profile N`` the N
@@ -33,6 +36,8 @@ import pstats
 import sys
 import tempfile
 import time
+from collections import deque
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -43,7 +48,8 @@ from cardpilot.events.policy import load_events_policy
 from cardpilot.events.synthetic import Faults, synthetic_month, with_faults
 from cardpilot.store.events import intake_digests
 from cardpilot.store.warning_interventions import insert_scores
-from cardpilot.stream.consumer import Intake, batch_heap
+from cardpilot.stream.batch_intake import BatchDone, Intake
+from cardpilot.stream.consumer import batch_heap
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.policy import load_warning_policy
 from event_stores import account_store, create_pg_database, drop_pg_database
@@ -182,24 +188,36 @@ def replay(
     batch: int,
     scorer: TimedScorer | None = None,
     default_gc: bool = False,
+    in_flight: int = 1,
 ) -> dict[str, object]:
     intake = Intake(engine, load_events_policy(), TZ, load_warning_policy(), scorer)
     # The garbage collector as ``events consume`` runs it (``--default-gc``: Python's own).
     with contextlib.nullcontext() if default_gc else batch_heap():
         cpu, wall = time.process_time(), time.perf_counter()
-        fired = 0
+        done: list[BatchDone] = []
+        # Up to ``in_flight`` batches submitted at once, as the consumer holds them (1: each
+        # batch planned and written before the next is handed over).
+        waiting: deque[Future[BatchDone]] = deque()
         for start in range(0, len(lines), batch):
-            fired += intake.process(lines[start : start + batch]).triggers_fired
+            if len(waiting) >= in_flight:
+                done.append(waiting.popleft().result())
+            waiting.append(intake.submit(lines[start : start + batch]))
+        done.extend(future.result() for future in waiting)
+        intake.close()
         cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     with engine.connect() as conn:
         digests = intake_digests(conn)
     return {
         "events": len(lines),
         "batch": batch,
+        "in_flight": in_flight,
         "cpu_s": round(cpu, 3),
         "cpu_us_per_event": round(cpu / len(lines) * 1e6, 1),
         "wall_s": round(wall, 3),
-        "interventions": fired,
+        "interventions": sum(d.triggers_fired for d in done),
+        # Wall time of the intake's stages, over all batches (they overlap with --in-flight 2).
+        "planning_s": round(sum(d.planning_s for d in done), 3),
+        "writing_s": round(sum(d.writing_s for d in done), 3),
         "online_score_cpu_us_per_event": (
             None if scorer is None else round(scorer.cpu_s / len(lines) * 1e6, 1)
         ),
@@ -226,6 +244,12 @@ def main() -> None:
     parser.add_argument(
         "--model-trees", type=int, default=1500, help="trees of the --online-model GBM"
     )
+    parser.add_argument(
+        "--in-flight",
+        type=int,
+        default=1,
+        help="batches submitted at once (2: the next planned while one is written)",
+    )
     parser.add_argument("--profile", type=int, default=0, help="print the top N functions")
     parser.add_argument(
         "--default-gc", action="store_true", help="Python's garbage collector settings"
@@ -248,7 +272,7 @@ def main() -> None:
             profile = cProfile.Profile(time.process_time) if args.profile else None
             if profile:
                 profile.enable()
-            result = replay(engine, lines, args.batch, scorer, args.default_gc)
+            result = replay(engine, lines, args.batch, scorer, args.default_gc, args.in_flight)
             if profile:
                 profile.disable()
                 text = io.StringIO()

@@ -4,9 +4,10 @@ tests that compare what a replay writes (digests) whatever the batch boundaries.
 from __future__ import annotations
 
 import datetime as dt
+import json
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
 from cardpilot.events.policy import load_events_policy
@@ -15,7 +16,7 @@ from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.events import intake_digests
 from cardpilot.store.models import Account, Customer
 from cardpilot.store.warning_interventions import insert_scores
-from cardpilot.stream.consumer import Intake
+from cardpilot.stream.batch_intake import Intake
 from cardpilot.warning.policy import load_warning_policy
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -80,3 +81,38 @@ def replay(engine: Engine, lines: list[bytes], batch: int) -> dict[str, str]:
         intake.process(lines[start : start + batch])
     with engine.connect() as conn:
         return intake_digests(conn)
+
+
+def event_id_of(raw: bytes) -> str | None:
+    """The event id of a published line (None: not an event)."""
+    try:
+        return str(json.loads(raw)["event_id"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def first_new_event(batches: list[list[bytes]], n: int) -> str:
+    """An event id of batch ``n`` that no batch before it holds."""
+    before = {event_id_of(raw) for b in batches[:n] for raw in b}
+    for raw in batches[n]:
+        event_id = event_id_of(raw)
+        if event_id is not None and event_id not in before:
+            return event_id
+    raise AssertionError(f"batch {n} has no event of its own")
+
+
+def refuse_receipt(engine: Engine, event_id: str) -> None:
+    """The store (SQLite) refuses the receipt of ``event_id``: its batch's write fails."""
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON event_receipts"
+                f" WHEN NEW.event_id = '{event_id}'"
+                " BEGIN SELECT RAISE(ABORT, 'receipt refused'); END"
+            )
+        )
+
+
+def accept_receipts(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP TRIGGER refuse"))

@@ -24,7 +24,7 @@ from cardpilot.store.account_chunks import ChunkFrames
 from cardpilot.store.db import make_engine, open_store, unit_of_work
 from cardpilot.store.models import Account, Customer, Statement
 from cardpilot.store.warning_reads import event_inputs, scoring_frames
-from cardpilot.stream.consumer import Intake
+from cardpilot.stream.batch_intake import Intake
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.features import warning_features
 from cardpilot.warning.policy import load_warning_policy

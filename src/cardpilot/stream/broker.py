@@ -4,8 +4,9 @@ One stream holds the events (subject ``<prefix>.in``), a second the dead letters
 (``<prefix>.dead``). Events of one account keep their publishing order on the one subject, which
 is what the consumer's order rule relies on. The consumer is durable and pulls; it acknowledges
 with ``AckPolicy.ALL`` (acknowledging a batch's last message acknowledges the batch) and holds
-at most two batches unacknowledged (the one being decided and the next, arriving meanwhile), so
-after a crash the batches it held are delivered again, first and in order.
+a few batches unacknowledged (the one being written, the next being decided, the one after
+arriving meanwhile), so after a crash the batches it held are delivered again, first and in
+order.
 """
 
 from __future__ import annotations
@@ -95,17 +96,21 @@ async def ensure_streams(js: JetStreamContext, broker: Broker) -> None:
             await js.add_stream(config)
 
 
-# Batches a consumer holds unacknowledged at most: the one being decided and the next.
-BATCHES_IN_FLIGHT = 2
+# Batches a consumer holds unacknowledged at most: the one being written, the next being
+# decided, and the one after arriving.
+BATCHES_IN_FLIGHT = 3
 
 
-def consumer_config(broker: Broker, batch: int, ack_wait_s: float) -> ConsumerConfig:
-    """The durable consumer of batches of at most ``batch`` messages."""
+def consumer_config(
+    broker: Broker, batch: int, ack_wait_s: float, batches: int = BATCHES_IN_FLIGHT
+) -> ConsumerConfig:
+    """The durable consumer of batches of at most ``batch`` messages, ``batches`` of them
+    unacknowledged at most."""
     return ConsumerConfig(
         durable_name=broker.durable,
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.ALL,
         ack_wait=ack_wait_s,
-        max_ack_pending=batch * BATCHES_IN_FLIGHT,
+        max_ack_pending=batch * batches,
         filter_subject=broker.subject,
     )

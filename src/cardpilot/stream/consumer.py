@@ -5,10 +5,14 @@ knows, the postings, receipts and features are written and the triggers evaluate
 transaction (``store.events``), then the dead letters are published (each once: its message id
 is the event's) and the batch is acknowledged. A crash anywhere before the acknowledgement
 leaves the batch to be delivered again; its applied events are then duplicates by event id, so
-nothing is written twice. The next batch is asked for while one is decided, so it is in hand
-when the store is done; batches are still decided and acknowledged one after the other, in
-stream order. ``stop`` (SIGTERM in the CLI) ends the loop between batches: the batch in hand,
-and what was asked ahead, are finished and acknowledged first.
+nothing is written twice.
+
+The store side (``stream.batch_intake``) decides the next batch while one is written, and the
+next batch is asked for meanwhile, so it is in hand when the store is ready for it; batches are
+still written, committed and acknowledged one after the other, in stream order (a batch that
+fails leaves every later one unwritten and unacknowledged). ``stop`` (SIGTERM in the CLI) ends
+the loop between batches: the batches in hand, and what was asked ahead, are finished and
+acknowledged first.
 """
 
 from __future__ import annotations
@@ -22,26 +26,16 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 
-import polars as pl
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
 from cardpilot.domain import progress
-from cardpilot.events.feature_frames import STATE_SCHEMA
-from cardpilot.events.intake import (
-    APPLIED,
-    DEAD,
-    DUPLICATE,
-    BatchPlan,
-    batch_keys,
-    parse_batch,
-    plan_batch,
-)
+from cardpilot.events.intake import APPLIED, DEAD, DUPLICATE, BatchPlan
 from cardpilot.events.policy import EventsPolicy
 from cardpilot.events.validation import Rejection
-from cardpilot.store.events import read_lookups, write_batch
+from cardpilot.stream.batch_intake import BatchDone, Intake
 from cardpilot.stream.broker import (
     Broker,
     BrokerError,
@@ -51,13 +45,10 @@ from cardpilot.stream.broker import (
 )
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.stream.pull import PullBatches
-from cardpilot.stream.triggers import advice_terms, evaluate_triggers
 from cardpilot.warning.policy import WarningPolicy
 
 # Tokens of a JetStream acknowledgement subject without a domain.
 V1_TOKENS = 9
-# Accounts whose committed features the consumer keeps between batches, at most.
-HELD_ACCOUNTS = 200_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +66,8 @@ class ConsumeOptions:
     # about as much for a few events as for hundreds (its look-ups, fold, writes and rules),
     # so a trickle decided as it comes would cost many times the CPU an event.
     linger_s: float = 0.05
+    # Batches in the intake at once: one written while the next is planned.
+    in_flight: int = 2
 
     @property
     def most(self) -> int:
@@ -92,11 +85,15 @@ class ConsumeCounts:
     triggers_fired: int = 0
     seconds: float = 0.0
     dead_reasons: dict[str, int] = field(default_factory=dict)
-    # Wall time of the loop waiting on the broker for a batch, and a batch being decided and
-    # written (off the loop): what a benchmark reads to tell a starved consumer from a busy one.
+    # Wall time of the loop waiting on the broker for a batch, and of batches being in the
+    # intake (decided or written, off the loop; counted once while two overlap): what a
+    # benchmark reads to tell a starved consumer from a busy one.
     waiting_s: float = 0.0
     processing_s: float = 0.0
     loop_cpu_s: float = 0.0  # CPU time of the event loop's thread: the broker's side
+    # Wall time of the intake's two stages, over all batches (``BatchDone``).
+    planning_s: float = 0.0
+    writing_s: float = 0.0
 
     def add(self, plan: BatchPlan, added: int, fired: int) -> None:
         counts = plan.counts()
@@ -112,76 +109,9 @@ class ConsumeCounts:
 
     def as_json(self) -> dict[str, object]:
         out = asdict(self)
-        del out["waiting_s"], out["processing_s"], out["loop_cpu_s"]
+        for timing in ("waiting_s", "processing_s", "loop_cpu_s", "planning_s", "writing_s"):
+            del out[timing]
         return out
-
-
-@dataclass(frozen=True, slots=True)
-class BatchDone:
-    """What a listener (progress, the benchmark's latency) learns of a committed batch."""
-
-    plan: BatchPlan
-    committed_at: dt.datetime
-    added: int
-    triggers_fired: int  # interventions the early-warning rules gave for its events
-    # When the stream stored each message, seconds since the epoch (worked out only for a
-    # listener that asks, ``ConsumeOptions.stored_times``: the benchmark's latency).
-    stored_at: tuple[float, ...] = ()
-
-
-class Intake:
-    """The store side of one batch (runs off the event loop).
-
-    It keeps the features it committed (``held``, at most ``HELD_ACCOUNTS``) so the next batch
-    need not read and parse them again: the consumer is the features' only writer, and one
-    consumer serves a stream (the per-account order needs it). A batch that fails drops them
-    all (its fold had moved them on before the rollback).
-    """
-
-    def __init__(
-        self,
-        engine: Engine,
-        policy: EventsPolicy,
-        tz: dt.tzinfo,
-        warning: WarningPolicy | None = None,
-        scorer: OnlineScorer | None = None,
-    ) -> None:
-        self.engine, self.policy, self.tz, self.warning = engine, policy, tz, warning
-        self.scorer = scorer  # the early-warning model's fresh scores (None: the stored ones)
-        self.held = pl.DataFrame(schema=STATE_SCHEMA)
-        if warning is not None:
-            # The advice terms read the policy catalogue (a second of YAML): once here, not
-            # inside the first batch that fires a rule.
-            advice_terms(warning)
-
-    def process(self, raws: list[bytes]) -> BatchDone:
-        parsed = parse_batch(raws)
-        ids, accounts, keys = batch_keys(parsed)
-        months = self.policy.spending_average_months
-        try:
-            with self.engine.begin() as conn:
-                lookups = read_lookups(conn, ids, accounts, keys, self.held)
-                plan = plan_batch(parsed, lookups, self.policy, self.tz)
-                added = write_batch(conn, plan, months)
-                fired = evaluate_triggers(
-                    conn, plan.triggers, self.warning, dt.datetime.now(dt.UTC), self.scorer
-                )
-        except BaseException:
-            self.held = self.held.clear()
-            raise
-        self.held = _carried(self.held, plan.states)
-        return BatchDone(plan, dt.datetime.now(dt.UTC), added, fired.height)
-
-
-def _carried(held: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
-    """``held`` with the states of ``changed`` in place of theirs (none kept past
-    ``HELD_ACCOUNTS``: the store has them)."""
-    if not changed.height:
-        return held
-    if held.height + changed.height > HELD_ACCOUNTS:
-        return changed
-    others = held.filter(~pl.col("account_id").is_in(changed.get_column("account_id").implode()))
-    return pl.concat([others, changed])
 
 
 class DeliveryGapError(BrokerError):
@@ -255,7 +185,8 @@ async def publish_dead_letters(
 async def _subscribe(
     nc: Client, js: JetStreamContext, broker: Broker, options: ConsumeOptions
 ) -> PullBatches:
-    config = consumer_config(broker, options.most, options.ack_wait_s)
+    # The batches in the intake and the next one arriving.
+    config = consumer_config(broker, options.most, options.ack_wait_s, options.in_flight + 1)
     # Created, or updated to this batch size and ack wait (a durable keeps its position).
     await js.add_consumer(broker.stream, config=config)
     sub = PullBatches(nc, broker.stream, broker.durable)
@@ -293,6 +224,134 @@ def batch_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+class Acknowledger:
+    """The batches handed to the intake, finished in order as their futures complete: dead
+    letters published, the batch acknowledged, counted and told to the listener.
+
+    It runs beside the loop that takes batches, so a batch is acknowledged as soon as it is
+    committed, whatever the loop is waiting on; at most ``room`` batches are in the intake.
+    The first batch that fails ends it with the failure, leaving that batch and every later
+    one unacknowledged (the intake does not write them either). Abandoned (the loop itself
+    failed), it acknowledges nothing more: a batch committed meanwhile comes back, its events
+    duplicates.
+    """
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        broker: Broker,
+        options: ConsumeOptions,
+        counts: ConsumeCounts,
+        on_batch: Callable[[BatchDone], None] | None,
+        room: int,
+    ) -> None:
+        self.js, self.broker, self.options, self.counts = js, broker, options, counts
+        self.on_batch = on_batch
+        self.queue: asyncio.Queue[tuple[list[Msg], asyncio.Future[BatchDone]] | None]
+        self.queue = asyncio.Queue()
+        self.slots = asyncio.Semaphore(room)
+        self.unfinished = 0  # batches handed over whose future has not completed
+        self.idle = asyncio.Event()  # set while none is
+        self.idle.set()
+        self.busy_since = 0.0
+        self.finished_at = time.monotonic()  # when the last batch was acknowledged
+        self.task = asyncio.create_task(self._run())
+
+    def give_back(self) -> None:
+        """The room taken for a batch that did not come."""
+        self.slots.release()
+
+    async def room(self) -> None:
+        """Wait until another batch may be handed over, and take its room (raises what ended
+        the batches)."""
+        slot = asyncio.ensure_future(self.slots.acquire())
+        await asyncio.wait({slot, self.task}, return_when=asyncio.FIRST_COMPLETED)
+        if self.task.done():
+            slot.cancel()
+            self.task.result()
+            raise RuntimeError("the acknowledgements ended before the batches")
+
+    def add(self, msgs: list[Msg], done: asyncio.Future[BatchDone]) -> None:
+        if not self.unfinished:
+            self.busy_since = time.perf_counter()
+            self.idle.clear()
+        self.unfinished += 1
+        self.queue.put_nowait((msgs, done))
+
+    @property
+    def busy(self) -> bool:
+        return self.unfinished > 0
+
+    def check(self) -> None:
+        """Raise what ended the batches, if they have ended."""
+        if self.task.done():
+            self.task.result()
+
+    async def finish(self) -> None:
+        """Wait for every batch handed over to be acknowledged."""
+        self.queue.put_nowait(None)
+        await self.task
+
+    async def abandon(self) -> None:
+        """Stop acknowledging: what is not acknowledged is delivered again."""
+        self.task.cancel()
+        with contextlib.suppress(BaseException):
+            await self.task
+        while not self.queue.empty():
+            item = self.queue.get_nowait()
+            if item is not None:
+                # Its outcome is of no more use (a failure is the one already raised).
+                item[1].add_done_callback(_outcome_dropped)
+
+    async def _run(self) -> None:
+        while (item := await self.queue.get()) is not None:
+            msgs, future = item
+            done = await future
+            self.unfinished -= 1
+            if not self.unfinished:
+                self.counts.processing_s += time.perf_counter() - self.busy_since
+                self.idle.set()
+            # Out of the intake: the next batch may go in while this one is acknowledged.
+            self.slots.release()
+            await publish_dead_letters(self.js, self.broker, msgs, done.plan)
+            await msgs[-1].ack_sync()  # AckPolicy.ALL: the whole batch
+            self.finished_at = time.monotonic()
+            self.counts.add(done.plan, done.added, done.triggers_fired)
+            self.counts.planning_s += done.planning_s
+            self.counts.writing_s += done.writing_s
+            progress.advance(len(msgs))
+            if self.on_batch is not None:
+                stored = tuple(stored_s(m.reply) for m in msgs) if self.options.stored_times else ()
+                self.on_batch(replace(done, stored_at=stored))
+
+
+async def _filled_while_busy(
+    sub: PullBatches, acks: Acknowledger, options: ConsumeOptions, have: int
+) -> list[Msg]:
+    """More for a short batch while the intake is still busy with the last: until the batch
+    is full, the intake is done or ``options.fetch_timeout_s``, then what is in hand (up to the
+    largest batch). A trickle then goes in batches of what came while the last was decided and
+    written, and lingered for after, as when one batch was in the intake at a time: a batch
+    costs about as much for a few events as for hundreds."""
+    most = options.most - have
+    filling = asyncio.ensure_future(sub.more(options.batch - have, most, options.fetch_timeout_s))
+    free = asyncio.ensure_future(acks.idle.wait())
+    try:
+        await asyncio.wait({filling, free, acks.task}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        free.cancel()
+    if not filling.done():
+        filling.cancel()
+        await asyncio.wait({filling})  # what it had taken, if it finished meanwhile, is kept
+    taken = [] if filling.cancelled() else filling.result()
+    return taken + sub.in_hand(most - len(taken))
+
+
+def _outcome_dropped(future: asyncio.Future[BatchDone]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 async def consume(
     engine: Engine,
     broker: Broker,
@@ -310,30 +369,46 @@ async def consume(
     intake = Intake(engine, policy, tz, warning, scorer)
     with batch_heap():
         nc, js = await connect(broker)
+        acks: Acknowledger | None = None
+        ended = False
         try:
             await ensure_streams(js, broker)
             sub = await _subscribe(nc, js, broker, options)
+            acks = Acknowledger(js, broker, options, counts, on_batch, options.in_flight)
             progress.stage("events consumed", None)
             idle_since = time.monotonic()
             most = options.most
             stopping = False
             delivered: int | None = None
+            taken = 0
             while True:
                 stopping = stopping or stop.is_set()
+                # Room first: the batch then takes everything in hand when the intake can
+                # start on it, not what had come when the last one went in.
+                await acks.room()
                 asked = time.perf_counter()
                 if stopping:
                     # What was asked ahead is finished too: nothing taken is left unacknowledged.
                     msgs = await sub.held(most, options.fetch_timeout_s)
-                    if not msgs:
-                        break
                 else:
                     msgs = await sub.fetch(most, timeout=options.fetch_timeout_s)
-                    if msgs and len(msgs) < options.batch and options.linger_s > 0:
+                counts.waiting_s += time.perf_counter() - asked
+                if msgs and len(msgs) < options.batch and not stopping:
+                    if acks.busy:
+                        msgs += await _filled_while_busy(sub, acks, options, len(msgs))
+                    if len(msgs) < options.batch and options.linger_s > 0:
                         enough, room = options.batch - len(msgs), most - len(msgs)
                         msgs += await sub.more(enough, room, options.linger_s)
-                handed = time.perf_counter()
-                counts.waiting_s += handed - asked
+                acks.check()
                 if not msgs:
+                    acks.give_back()
+                    if stopping:
+                        break
+                    # Idle is nothing to fetch and nothing in the intake: the broker holds back
+                    # what is past ``max_ack_pending`` until the batches in hand are done.
+                    idle_since = max(idle_since, acks.finished_at)
+                    if acks.busy:
+                        idle_since = time.monotonic()
                     idle = time.monotonic() - idle_since
                     if options.idle_exit_s is not None and idle >= options.idle_exit_s:
                         break
@@ -343,19 +418,18 @@ async def consume(
                     # the loop); it is acknowledged only with its own batch, after this one's.
                     await sub.ask_ahead(most, options.fetch_timeout_s)
                 delivered = check_deliveries(msgs, delivered)
-                done = await asyncio.to_thread(intake.process, [m.data for m in msgs])
-                counts.processing_s += time.perf_counter() - handed
-                await publish_dead_letters(js, broker, msgs, done.plan)
-                await msgs[-1].ack_sync()  # AckPolicy.ALL: the whole batch
+                done = intake.submit([m.data for m in msgs])
+                acks.add(msgs, asyncio.wrap_future(done))
                 idle_since = time.monotonic()
-                counts.add(done.plan, done.added, done.triggers_fired)
-                progress.advance(len(msgs))
-                if on_batch is not None:
-                    stored = tuple(stored_s(m.reply) for m in msgs) if options.stored_times else ()
-                    on_batch(replace(done, stored_at=stored))
-                if options.max_messages is not None and counts.messages >= options.max_messages:
+                taken += len(msgs)
+                if options.max_messages is not None and taken >= options.max_messages:
                     stopping = True
+            await acks.finish()
+            ended = True
         finally:
+            if acks is not None and not ended:
+                await acks.abandon()
+            await asyncio.to_thread(intake.close)
             counts.seconds = round(time.perf_counter() - started, 3)
             counts.loop_cpu_s = time.thread_time() - loop_cpu
             await nc.close()

@@ -136,6 +136,10 @@ class PullBatches:
         await self._until(enough, within, asking=most)
         return self._take(most)
 
+    def in_hand(self, most: int) -> list[Msg]:
+        """Up to ``most`` of what is in hand, without waiting or asking."""
+        return self._take(most)
+
     async def held(self, most: int, timeout: float) -> list[Msg]:
         """Without asking for more: up to ``most`` of what is in hand once the open request
         has ended (waiting up to ``timeout`` for it), so a consumer that stops can finish what
