@@ -135,7 +135,7 @@ def _run(
     def on_batch(done: BatchDone) -> None:
         committed = done.committed_at.timestamp()
         last_commit[0] = committed
-        consumed[0] += len(done.plan.outcomes)
+        consumed[0] += len(done.outcomes)
         stored = done.stored_at
         first_stored[0] = min(first_stored[0], *stored)
         latencies.extend(committed - at for at in stored)

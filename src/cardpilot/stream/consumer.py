@@ -9,6 +9,12 @@ nothing is written twice. The next batch is asked for while one is decided, so i
 when the store is done; batches are still decided and acknowledged one after the other, in
 stream order. ``stop`` (SIGTERM in the CLI) ends the loop between batches: the batch in hand,
 and what was asked ahead, are finished and acknowledged first.
+
+The store side (``Intake``) runs on a thread of this process, or (``ConsumeOptions.
+intake_process``) in a child process of its own (``stream.intake_process``): the event loop's
+work on the broker's messages and the store's work then run on two cores instead of taking
+turns at one interpreter lock. Either way the loop only hands it a batch's payloads
+(``submit``) and gets back what it needs to acknowledge: a ``BatchDone``.
 """
 
 from __future__ import annotations
@@ -20,7 +26,9 @@ import gc
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol
 
 import polars as pl
 from nats.aio.client import Client
@@ -34,7 +42,6 @@ from cardpilot.events.intake import (
     APPLIED,
     DEAD,
     DUPLICATE,
-    BatchPlan,
     batch_keys,
     parse_batch,
     plan_batch,
@@ -75,6 +82,9 @@ class ConsumeOptions:
     # about as much for a few events as for hundreds (its look-ups, fold, writes and rules),
     # so a trickle decided as it comes would cost many times the CPU an event.
     linger_s: float = 0.05
+    # The store side in a child process of its own (``stream.intake_process``), on a second
+    # core; False: on a thread of this one (what an in-memory SQLite store needs).
+    intake_process: bool = False
 
     @property
     def most(self) -> int:
@@ -97,36 +107,67 @@ class ConsumeCounts:
     waiting_s: float = 0.0
     processing_s: float = 0.0
     loop_cpu_s: float = 0.0  # CPU time of the event loop's thread: the broker's side
+    # CPU time of the intake's own process (0: the intake ran in this one, counted with it).
+    intake_cpu_s: float = 0.0
 
-    def add(self, plan: BatchPlan, added: int, fired: int) -> None:
-        counts = plan.counts()
-        self.messages += len(plan.outcomes)
+    def add(self, done: BatchDone) -> None:
+        counts = done.counts()
+        self.messages += len(done.outcomes)
         self.applied += counts[APPLIED]
         self.duplicates += counts[DUPLICATE]
         self.dead += counts[DEAD]
         self.batches += 1
-        self.postings += added
-        self.triggers_fired += fired
-        for _, why in plan.dead_letters:
+        self.postings += done.added
+        self.triggers_fired += done.triggers_fired
+        for _, why in done.dead_letters:
             self.dead_reasons[why.kind] = self.dead_reasons.get(why.kind, 0) + 1
 
     def as_json(self) -> dict[str, object]:
         out = asdict(self)
-        del out["waiting_s"], out["processing_s"], out["loop_cpu_s"]
+        del out["waiting_s"], out["processing_s"], out["loop_cpu_s"], out["intake_cpu_s"]
         return out
 
 
 @dataclass(frozen=True, slots=True)
 class BatchDone:
-    """What a listener (progress, the benchmark's latency) learns of a committed batch."""
+    """What the consumer (the acknowledgement, the dead letters) and a listener (progress, the
+    benchmark's latency) learn of a committed batch: small, as it may come from another
+    process (not the batch's frames)."""
 
-    plan: BatchPlan
+    outcomes: list[str]  # one per message, in batch order: applied | duplicate | dead
+    dead_letters: list[tuple[int, Rejection]]  # (position in the batch, why)
     committed_at: dt.datetime
-    added: int
+    added: int  # postings written
     triggers_fired: int  # interventions the early-warning rules gave for its events
     # When the stream stored each message, seconds since the epoch (worked out only for a
     # listener that asks, ``ConsumeOptions.stored_times``: the benchmark's latency).
     stored_at: tuple[float, ...] = ()
+
+    def counts(self) -> dict[str, int]:
+        return {k: self.outcomes.count(k) for k in (APPLIED, DUPLICATE, DEAD)}
+
+
+class BatchIntake(Protocol):
+    """The store side as the consumer's loop sees it: batches handed over, decided and
+    committed one after the other in the order given."""
+
+    def submit(self, raws: list[bytes]) -> Future[BatchDone]:
+        """The batch of payloads ``raws`` decided, written and committed. Results come in
+        submission order; a batch that fails fails every one submitted after it too."""
+        ...
+
+    def close(self) -> None:
+        """Finish what was submitted and release the intake's thread or process."""
+        ...
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds spent in a process of the intake's own (0.0: it runs in this one)."""
+        ...
+
+
+class IntakeFailedError(RuntimeError):
+    """A batch was not decided: an earlier one failed, and the intake takes none after it."""
 
 
 class Intake:
@@ -149,6 +190,8 @@ class Intake:
         self.engine, self.policy, self.tz, self.warning = engine, policy, tz, warning
         self.scorer = scorer  # the early-warning model's fresh scores (None: the stored ones)
         self.held = pl.DataFrame(schema=STATE_SCHEMA)
+        self._worker: ThreadPoolExecutor | None = None  # ``submit``'s one thread
+        self._failed: BaseException | None = None
         if warning is not None:
             # The advice terms read the policy catalogue (a second of YAML): once here, not
             # inside the first batch that fires a rule.
@@ -170,7 +213,31 @@ class Intake:
             self.held = self.held.clear()
             raise
         self.held = _carried(self.held, plan.states)
-        return BatchDone(plan, dt.datetime.now(dt.UTC), added, fired.height)
+        committed = dt.datetime.now(dt.UTC)
+        return BatchDone(plan.outcomes, plan.dead_letters, committed, added, fired.height)
+
+    def submit(self, raws: list[bytes]) -> Future[BatchDone]:
+        """``process`` on a thread of its own (one: the batches stay in order)."""
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(1, thread_name_prefix="intake")
+        return self._worker.submit(self._next, raws)
+
+    def _next(self, raws: list[bytes]) -> BatchDone:
+        if self._failed is not None:
+            raise IntakeFailedError(f"an earlier batch failed: {self._failed!r}")
+        try:
+            return self.process(raws)
+        except BaseException as exc:
+            self._failed = exc
+            raise
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.shutdown()
+
+    @property
+    def cpu_s(self) -> float:
+        return 0.0
 
 
 def _carried(held: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
@@ -241,12 +308,12 @@ def dead_letter(msg: Msg, why: Rejection) -> tuple[bytes, dict[str, str]]:
 
 
 async def publish_dead_letters(
-    js: JetStreamContext, broker: Broker, msgs: list[Msg], plan: BatchPlan
+    js: JetStreamContext, broker: Broker, msgs: list[Msg], done: BatchDone
 ) -> None:
-    if not plan.dead_letters:
+    if not done.dead_letters:
         return
     futures = []
-    for position, why in plan.dead_letters:
+    for position, why in done.dead_letters:
         payload, headers = dead_letter(msgs[position], why)
         futures.append(await js.publish_async(broker.dead_subject, payload, headers=headers))
     await asyncio.gather(*futures)
@@ -293,6 +360,23 @@ def batch_heap() -> Iterator[None]:
         gc.unfreeze()
 
 
+def open_intake(
+    engine: Engine,
+    policy: EventsPolicy,
+    tz: dt.tzinfo,
+    options: ConsumeOptions,
+    warning: WarningPolicy | None = None,
+    scorer: OnlineScorer | None = None,
+) -> BatchIntake:
+    """The store side ``options`` ask for: in a child process on ``engine``'s database, or on a
+    thread of this process with ``engine`` itself."""
+    if not options.intake_process:
+        return Intake(engine, policy, tz, warning, scorer)
+    from cardpilot.stream.intake_process import IntakeProcess
+
+    return IntakeProcess(engine.url, policy, tz, warning, scorer)
+
+
 async def consume(
     engine: Engine,
     broker: Broker,
@@ -307,8 +391,8 @@ async def consume(
     """Consume until ``stop`` is set (or idle for ``options.idle_exit_s``); returns the counts."""
     counts = ConsumeCounts()
     started, loop_cpu = time.perf_counter(), time.thread_time()
-    intake = Intake(engine, policy, tz, warning, scorer)
-    with batch_heap():
+    intake = open_intake(engine, policy, tz, options, warning, scorer)
+    with contextlib.closing(intake), batch_heap():
         nc, js = await connect(broker)
         try:
             await ensure_streams(js, broker)
@@ -343,12 +427,12 @@ async def consume(
                     # the loop); it is acknowledged only with its own batch, after this one's.
                     await sub.ask_ahead(most, options.fetch_timeout_s)
                 delivered = check_deliveries(msgs, delivered)
-                done = await asyncio.to_thread(intake.process, [m.data for m in msgs])
+                done = await asyncio.wrap_future(intake.submit([m.data for m in msgs]))
                 counts.processing_s += time.perf_counter() - handed
-                await publish_dead_letters(js, broker, msgs, done.plan)
+                await publish_dead_letters(js, broker, msgs, done)
                 await msgs[-1].ack_sync()  # AckPolicy.ALL: the whole batch
                 idle_since = time.monotonic()
-                counts.add(done.plan, done.added, done.triggers_fired)
+                counts.add(done)
                 progress.advance(len(msgs))
                 if on_batch is not None:
                     stored = tuple(stored_s(m.reply) for m in msgs) if options.stored_times else ()
@@ -358,6 +442,7 @@ async def consume(
         finally:
             counts.seconds = round(time.perf_counter() - started, 3)
             counts.loop_cpu_s = time.thread_time() - loop_cpu
+            counts.intake_cpu_s = intake.cpu_s
             await nc.close()
     return counts
 
