@@ -7,10 +7,11 @@ a stream of its own on the NATS JetStream server on loopback:
 
 * ``events-throughput``: a synthetic month of ``--events`` events (``events.synthetic``) is
   published by ``cardpilot events publish`` in its own process as fast as the broker takes it,
-  while the consumer (this process) drains it: parsed, ordered, ledger postings, receipts and
-  features written, the early-warning rules evaluated on every event, one transaction a batch,
-  acknowledged. The clock runs from the first event the stream stored to the last batch's
-  commit.
+  while the consumer (this process, its store side in a child process of its own as
+  ``cardpilot events consume`` runs it; ``--in-process``: on a thread of this one) drains it:
+  parsed, ordered, ledger postings, receipts and features written, the early-warning rules
+  evaluated on every event, one transaction a batch, acknowledged. The clock runs from the
+  first event the stream stored to the last batch's commit.
 * ``events-latency``: the same at a steady ``--rate`` (5,000 events/s) for ``--latency-events``
   events; the latency of an event is from the moment the stream stored it to the commit of its
   batch (the transaction the triggers' outbox rows are written in).
@@ -122,17 +123,31 @@ def _run(
     home: Path,
     pg_name: str | None = None,
     max_batch: int | None = None,
+    in_process: bool = False,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     first_stored, last_commit = [float("inf")], [0.0]
 
     asyncio.run(_ensure(broker))
     options = ConsumeOptions(
-        batch=batch, max_batch=max_batch, ack_wait_s=30, fetch_timeout_s=0.2, stored_times=True
+        batch=batch,
+        max_batch=max_batch,
+        ack_wait_s=30,
+        fetch_timeout_s=0.2,
+        stored_times=True,
+        intake_process=not in_process,
     )
     consumed = [0]
+    # The database's backends as of the last batch: the intake's process closes its own
+    # connections (and they end) before the run is over.
+    pg_backends: list[int] = []
+    pg_last: dict[int, float] = {}
 
     def on_batch(done: BatchDone) -> None:
+        if pg_name:
+            if not pg_backends:
+                pg_backends.extend(_pids(pg_name))
+            pg_last.update((pid, cpu) for pid in pg_backends if (cpu := _proc_cpu(pid)))
         committed = done.committed_at.timestamp()
         last_commit[0] = committed
         consumed[0] += len(done.outcomes)
@@ -173,7 +188,7 @@ def _run(
     publisher = _publisher(path, broker, rate, home)
     counts = asyncio.run(drain())
     # The backends end with the engine's connections: read before that.
-    pg_spent = _spent(pg_cpu, _server_cpu(pg_name))
+    pg_spent = _spent(pg_cpu, {**pg_last, **_server_cpu(pg_name)})
     out, err = publisher.communicate(timeout=600)
     consumer_cpu = time.process_time() - consumer_cpu
     publisher_cpu = _children_cpu() - children_cpu
@@ -200,8 +215,16 @@ def _run(
         "max_batch": max_batch,
         "batches": counts.batches,
         # CPU time (meaningful on a loaded machine, unlike the wall-clock figures): this
-        # process (the consumer, with SQLite in it) and the publisher's, per event.
+        # process (the consumer: its event loop, and its store side unless that has a process
+        # of its own), the intake's process (with SQLite in it; 0 with --in-process), both,
+        # and the publisher's, per event.
         "consumer_cpu_us_per_event": round(consumer_cpu / max(counts.messages, 1) * 1e6, 1),
+        "intake_process_cpu_us_per_event": round(
+            counts.intake_cpu_s / max(counts.messages, 1) * 1e6, 1
+        ),
+        "consumer_total_cpu_us_per_event": round(
+            (consumer_cpu + counts.intake_cpu_s) / max(counts.messages, 1) * 1e6, 1
+        ),
         "publisher_cpu_us_per_event": round(publisher_cpu / max(lines, 1) * 1e6, 1),
         # The NATS server's (all its clients': other work on the machine shows here too) and
         # the PostgreSQL backends' of the bench's database.
@@ -213,6 +236,9 @@ def _run(
         ),
         "consumer_waiting_s": round(counts.waiting_s, 3),
         "consumer_processing_s": round(counts.processing_s, 3),
+        "intake_process": not in_process,
+        # The machine's load while it ran (other work on a shared machine shows here).
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
@@ -300,7 +326,16 @@ def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
         lines = sum(1 for _ in path.open("rb"))
         try:
             result = _run(
-                engine, path, lines, broker, rate, args.batch, folder, pg_name, args.max_batch
+                engine,
+                path,
+                lines,
+                broker,
+                rate,
+                args.batch,
+                folder,
+                pg_name,
+                args.max_batch,
+                args.in_process,
             )
         finally:
             engine.dispose()
@@ -328,6 +363,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--max-batch", type=int, default=10_000)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="the consumer's store side on a thread of its process, not a process of its own",
+    )
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write:
