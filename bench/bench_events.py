@@ -142,8 +142,16 @@ def _run(
     # connections (and they end) before the run is over.
     pg_backends: list[int] = []
     pg_last: dict[int, float] = {}
+    # The intake's process (looked for once: the look reads every process's command line)
+    # and its peak memory, MB, as of the last batch.
+    intake_pids: list[int] = []
+    intake_peak = [0.0]
 
     def on_batch(done: BatchDone) -> None:
+        if options.intake_process:
+            if not intake_pids:
+                intake_pids.extend(_own_children(INTAKE))
+            intake_peak[0] = max([intake_peak[0], *map(_peak_rss_mb, intake_pids)])
         if pg_name:
             if not pg_backends:
                 pg_backends.extend(_pids(pg_name))
@@ -237,12 +245,17 @@ def _run(
         "consumer_waiting_s": round(counts.waiting_s, 3),
         "consumer_processing_s": round(counts.processing_s, 3),
         "intake_process": not in_process,
+        # Peak memory of this process and of the intake's (``peak_mb``: the larger of this
+        # process and any child's, the publisher's too).
+        "consumer_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "intake_process_peak_mb": intake_peak[0],
         # The machine's load while it ran (other work on a shared machine shows here).
         "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+INTAKE = "cardpilot.stream.intake_process"  # in the intake process's command line
 
 
 def _proc_cpu(pid: int) -> float:
@@ -267,6 +280,29 @@ def _pids(wanted: str) -> list[int]:
         if wanted.encode() in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def _own_children(wanted: str) -> list[int]:
+    """This process's children whose command line holds ``wanted``."""
+    mine = []
+    for pid in _pids(wanted):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid():
+            mine.append(pid)
+    return mine
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The peak resident memory (VmHWM) of process ``pid`` so far, MB; 0 if it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")), 0)
+    return round(int(kb) / 1024, 1)
 
 
 def _server_cpu(wanted: str | None) -> dict[int, float]:

@@ -13,7 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import StaticPool
 
 from cardpilot.events.policy import load_events_policy
 from cardpilot.store.events import intake_digests
@@ -149,10 +150,14 @@ def test_the_child_dies_with_its_parent(tmp_path: Path) -> None:
     assert _wait_gone(child)
 
 
-@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite:///file:x?mode=memory&uri=true"]
+)
 def test_an_in_memory_store_is_refused_for_the_child_with_what_to_do(url: str) -> None:
-    with pytest.raises(IntakeProcessError, match=r"in-memory SQLite.*--in-process"):
-        _intake_process(url)
+    engine = create_engine(url, poolclass=StaticPool)  # never connected
+    options = ConsumeOptions(intake_process=True)
+    with pytest.raises(IntakeProcessError, match=r"in-memory SQLite.*intake_process=False"):
+        open_intake(engine, load_events_policy(), TZ, options)
 
 
 def test_in_process_a_failed_batch_fails_every_later_one(tmp_path: Path) -> None:

@@ -123,7 +123,7 @@ def consume(
         False,
         "--in-process",
         help="Decide and write the batches on a thread of this process (one core) instead of a "
-        "child process of their own (a second core); an in-memory SQLite store needs it.",
+        "child process of their own (a second core).",
     ),
     nats_url: str | None = NATS_OPTION,
     stream: str | None = STREAM_OPTION,

@@ -7,7 +7,7 @@ spends several times that. On threads of one process they take turns at the inte
 here the store side is an ``Intake`` in a child process and the loop only sends it each batch's
 payloads and reads back a ``BatchDone`` (outcomes, dead letters, counts: no frames).
 
-The child is a fresh interpreter (``python -c``, started as ``multiprocessing``'s ``spawn``
+The child is a fresh interpreter (``python -P -c``, started as ``multiprocessing``'s ``spawn``
 starts one but without running the parent's main script again: the parent has threads, which a
 fork would copy in whatever state they hold). It gets the policies, the time zone and the online
 scorer pickled (the scorer without its caches; only cardpilot's own classes, which the child's
@@ -86,8 +86,8 @@ def child_url(url: str | URL) -> str:
     ):
         raise IntakeProcessError(
             "an in-memory SQLite store exists only in this process, and the intake's process"
-            " cannot open it: consume in this process (cardpilot events consume --in-process)"
-            " or use a store file"
+            " cannot open it: decide the batches in this process"
+            " (ConsumeOptions.intake_process=False) or use a store file"
         )
     return parsed.render_as_string(hide_password=False)
 
@@ -111,7 +111,10 @@ class IntakeProcess:
         setup = IntakeSetup(child_url(url), policy, tz, warning, scorer)
         their_requests, ours = os.pipe()
         our_replies, theirs = os.pipe()
-        command = [sys.executable, "-c", CHILD, str(os.getpid()), str(their_requests), str(theirs)]
+        # (-P: the working directory is not searched first, so nothing there can stand in for
+        # a cardpilot module)
+        fds = (str(their_requests), str(theirs))
+        command = [sys.executable, "-P", "-c", CHILD, str(os.getpid()), *fds]
         try:
             self._process = subprocess.Popen(
                 command,
@@ -277,7 +280,7 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-# The child's program: ``python -c CHILD <parent pid> <batches fd> <results fd>``.
+# The child's program: ``python -P -c CHILD <parent pid> <batches fd> <results fd>``.
 CHILD = "import sys; from cardpilot.stream.intake_process import serve; serve(sys.argv[1:])"
 
 
