@@ -239,6 +239,9 @@ class IntakeProcess:
                     break
         except (EOFError, OSError):
             pass
+        except Exception as exc:  # an answer that cannot be read: nothing after it can be trusted
+            failure = IntakeProcessError(f"the intake's process's answer was unreadable: {exc!r}")
+            self._process.kill()
         finally:
             self._replies.close()
         with contextlib.suppress(subprocess.TimeoutExpired):
