@@ -42,12 +42,13 @@ def _intake_process(url: str) -> IntakeProcess:
 
 
 def test_batches_decided_in_the_child_come_back_in_order_and_write_what_a_thread_writes(
-    tmp_path: Path,
+    tmp_path: Path, store_url: str
 ) -> None:
+    """On either store (the child opens it from the URL, password and all)."""
     accounts = account_ids(30)
     lines = month_lines(accounts)
     threaded = scored_store(f"sqlite:///{tmp_path / 'thread.db'}", accounts)
-    url = f"sqlite:///{tmp_path / 'child.db'}"
+    url = store_url
     child = scored_store(url, accounts)
     expected = Intake(threaded, load_events_policy(), TZ, load_warning_policy())
     wanted = [expected.process(lines[s : s + 40]) for s in range(0, len(lines), 40)]
