@@ -7,10 +7,11 @@ a stream of its own on the NATS JetStream server on loopback:
 
 * ``events-throughput``: a synthetic month of ``--events`` events (``events.synthetic``) is
   published by ``cardpilot events publish`` in its own process as fast as the broker takes it,
-  while the consumer (this process) drains it: parsed, ordered, ledger postings, receipts and
-  features written, the early-warning rules evaluated on every event, one transaction a batch,
-  acknowledged. The clock runs from the first event the stream stored to the last batch's
-  commit.
+  while the consumer (this process, its store side in a child process of its own as
+  ``cardpilot events consume`` runs it; ``--in-process``: on a thread of this one) drains it:
+  parsed, ordered, ledger postings, receipts and features written, the early-warning rules
+  evaluated on every event, one transaction a batch, acknowledged. The clock runs from the
+  first event the stream stored to the last batch's commit.
 * ``events-latency``: the same at a steady ``--rate`` (5,000 events/s) for ``--latency-events``
   events; the latency of an event is from the moment the stream stored it to the commit of its
   batch (the transaction the triggers' outbox rows are written in).
@@ -123,20 +124,42 @@ def _run(
     home: Path,
     pg_name: str | None = None,
     max_batch: int | None = None,
+    in_process: bool = False,
 ) -> dict[str, Any]:
     latencies: list[float] = []
     first_stored, last_commit = [float("inf")], [0.0]
 
     asyncio.run(_ensure(broker))
     options = ConsumeOptions(
-        batch=batch, max_batch=max_batch, ack_wait_s=30, fetch_timeout_s=0.2, stored_times=True
+        batch=batch,
+        max_batch=max_batch,
+        ack_wait_s=30,
+        fetch_timeout_s=0.2,
+        stored_times=True,
+        intake_process=not in_process,
     )
     consumed = [0]
+    # The database's backends as of the last batch: the intake's process closes its own
+    # connections (and they end) before the run is over.
+    pg_backends: list[int] = []
+    pg_last: dict[int, float] = {}
+    # The intake's process (looked for once: the look reads every process's command line)
+    # and its peak memory, MB, as of the last batch.
+    intake_pids: list[int] = []
+    intake_peak = [0.0]
 
     def on_batch(done: BatchDone) -> None:
+        if options.intake_process:
+            if not intake_pids:
+                intake_pids.extend(_own_children(INTAKE))
+            intake_peak[0] = max([intake_peak[0], *map(_peak_rss_mb, intake_pids)])
+        if pg_name:
+            if not pg_backends:
+                pg_backends.extend(_pids(pg_name))
+            pg_last.update((pid, cpu) for pid in pg_backends if (cpu := _proc_cpu(pid)))
         committed = done.committed_at.timestamp()
         last_commit[0] = committed
-        consumed[0] += len(done.plan.outcomes)
+        consumed[0] += len(done.outcomes)
         stored = done.stored_at
         first_stored[0] = min(first_stored[0], *stored)
         latencies.extend(committed - at for at in stored)
@@ -174,7 +197,7 @@ def _run(
     publisher = _publisher(path, broker, rate, home)
     counts = asyncio.run(drain())
     # The backends end with the engine's connections: read before that.
-    pg_spent = _spent(pg_cpu, _server_cpu(pg_name))
+    pg_spent = _spent(pg_cpu, {**pg_last, **_server_cpu(pg_name)})
     out, err = publisher.communicate(timeout=600)
     consumer_cpu = time.process_time() - consumer_cpu
     publisher_cpu = _children_cpu() - children_cpu
@@ -201,8 +224,16 @@ def _run(
         "max_batch": max_batch,
         "batches": counts.batches,
         # CPU time (meaningful on a loaded machine, unlike the wall-clock figures): this
-        # process (the consumer, with SQLite in it) and the publisher's, per event.
+        # process (the consumer: its event loop, and its store side unless that has a process
+        # of its own), the intake's process (with SQLite in it; 0 with --in-process), both,
+        # and the publisher's, per event.
         "consumer_cpu_us_per_event": round(consumer_cpu / max(counts.messages, 1) * 1e6, 1),
+        "intake_process_cpu_us_per_event": round(
+            counts.intake_cpu_s / max(counts.messages, 1) * 1e6, 1
+        ),
+        "consumer_total_cpu_us_per_event": round(
+            (consumer_cpu + counts.intake_cpu_s) / max(counts.messages, 1) * 1e6, 1
+        ),
         "publisher_cpu_us_per_event": round(publisher_cpu / max(lines, 1) * 1e6, 1),
         # The NATS server's (all its clients': other work on the machine shows here too) and
         # the PostgreSQL backends' of the bench's database.
@@ -217,10 +248,18 @@ def _run(
         # Of which the intake's stages (they overlap): parse, look up, plan; write, commit.
         "consumer_planning_s": round(counts.planning_s, 3),
         "consumer_writing_s": round(counts.writing_s, 3),
+        "intake_process": not in_process,
+        # Peak memory of this process and of the intake's (``peak_mb``: the larger of this
+        # process and any child's, the publisher's too).
+        "consumer_peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "intake_process_peak_mb": intake_peak[0],
+        # The machine's load while it ran (other work on a shared machine shows here).
+        "load_average_1m": round(os.getloadavg()[0], 2),
     }
 
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+INTAKE = "cardpilot.stream.intake_process"  # in the intake process's command line
 
 
 def _proc_cpu(pid: int) -> float:
@@ -245,6 +284,29 @@ def _pids(wanted: str) -> list[int]:
         if wanted.encode() in cmdline:
             found.append(int(entry.name))
     return found
+
+
+def _own_children(wanted: str) -> list[int]:
+    """This process's children whose command line holds ``wanted``."""
+    mine = []
+    for pid in _pids(wanted):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat[1]) == os.getpid():
+            mine.append(pid)
+    return mine
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The peak resident memory (VmHWM) of process ``pid`` so far, MB; 0 if it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    kb = next((line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")), 0)
+    return round(int(kb) / 1024, 1)
 
 
 def _server_cpu(wanted: str | None) -> dict[int, float]:
@@ -304,7 +366,16 @@ def bench_store(kind: str, args: argparse.Namespace, folder: Path) -> list[dict[
         lines = sum(1 for _ in path.open("rb"))
         try:
             result = _run(
-                engine, path, lines, broker, rate, args.batch, folder, pg_name, args.max_batch
+                engine,
+                path,
+                lines,
+                broker,
+                rate,
+                args.batch,
+                folder,
+                pg_name,
+                args.max_batch,
+                args.in_process,
             )
         finally:
             engine.dispose()
@@ -332,6 +403,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2_000)
     parser.add_argument("--max-batch", type=int, default=10_000)
     parser.add_argument("--stores", default="sqlite,postgresql")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="the consumer's store side on a thread of its process, not a process of its own",
+    )
     parser.add_argument("--write", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.write:

@@ -25,6 +25,7 @@ from cardpilot.store.db import make_engine, open_store, unit_of_work
 from cardpilot.store.models import Account, Customer, Statement
 from cardpilot.store.warning_reads import event_inputs, scoring_frames
 from cardpilot.stream.batch_intake import Intake
+from cardpilot.stream.intake_process import IntakeProcess
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.warning.features import warning_features
 from cardpilot.warning.policy import load_warning_policy
@@ -257,6 +258,47 @@ def test_the_interventions_given_online_record_the_model_and_its_reasons(
     assert scored
     assert {r[0] for r in scored} == {model.version}
     assert all(len(json.loads(r[2])) > 1 for r in scored)  # the rule's reason and the model's
+
+
+def _interventions(url: str) -> list[tuple[Any, ...]]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [
+                tuple(r)
+                for r in conn.execute(
+                    text(
+                        "SELECT decision_ref, account_id, as_of, rule, intervention, reasons,"
+                        " advice, score, score_change, model_version FROM warning_interventions"
+                        " ORDER BY decision_ref"
+                    )
+                )
+            ]
+    finally:
+        engine.dispose()
+
+
+def test_the_intake_process_scores_online_as_the_consumer_s_own_thread_does(
+    tmp_path: Path, event_warning_model: Path
+) -> None:
+    """The scorer goes to the intake's process pickled, as a fresh scorer of the same model."""
+    model = load_model_dir(event_warning_model)
+    here, there = (f"sqlite:///{tmp_path / name}" for name in ("here.db", "there.db"))
+    _store(here)
+    _store(there)
+    _consume(here, OnlineScorer(model), 1000)
+    intake = IntakeProcess(
+        there, load_events_policy(), TZ, load_warning_policy(), OnlineScorer(model)
+    )
+    try:
+        lines = _lines()
+        for done in [intake.submit(lines[s : s + 1000]) for s in range(0, len(lines), 1000)]:
+            done.result(timeout=120)
+    finally:
+        intake.close()
+    fired = _interventions(here)
+    assert any(r[-1] == model.version for r in fired)
+    assert _interventions(there) == fired
 
 
 @pytest.mark.parametrize(

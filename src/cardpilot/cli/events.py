@@ -119,20 +119,30 @@ def consume(
     warning_policy: Path | None = typer.Option(
         None, "--warning-policy", help="warning.yaml (the triggers); default the shipped one."
     ),
+    in_process: bool = typer.Option(
+        False,
+        "--in-process",
+        help="Decide and write the batches on a thread of this process (one core) instead of a "
+        "child process of their own (a second core).",
+    ),
     nats_url: str | None = NATS_OPTION,
     stream: str | None = STREAM_OPTION,
     subject_prefix: str | None = SUBJECT_OPTION,
     database: str | None = DATABASE_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
-    """Consume events into the ledger and the running features until SIGTERM (the batch in
-    hand is finished and acknowledged, then exit 0)."""
+    """Consume events into the ledger and the running features until SIGTERM (the batches in
+    hand are finished and acknowledged, then exit 0).
+
+    Two processes: this one talks to the broker; a child it starts decides and writes the
+    batches (the store's work) and dies with it."""
     from zoneinfo import ZoneInfo
 
     from cardpilot.config import get_settings
     from cardpilot.events.policy import EventsPolicyError, load_events_policy
     from cardpilot.stream.broker import BrokerError
     from cardpilot.stream.consumer import ConsumeOptions, run_consumer
+    from cardpilot.stream.intake_process import IntakeProcessError
     from cardpilot.warning.policy import WarningPolicyError, load_warning_policy
 
     try:
@@ -141,7 +151,11 @@ def consume(
     except (EventsPolicyError, WarningPolicyError) as exc:
         raise fail(str(exc)) from exc
     options = ConsumeOptions(
-        batch=batch, max_batch=max_batch, ack_wait_s=ack_wait, idle_exit_s=idle_exit
+        batch=batch,
+        max_batch=max_batch,
+        ack_wait_s=ack_wait,
+        idle_exit_s=idle_exit,
+        intake_process=not in_process,
     )
     broker = _broker(nats_url, stream, subject_prefix, durable)
     db = open_engine(database)
@@ -149,7 +163,7 @@ def consume(
         zone = ZoneInfo(get_settings().timezone)
         scorer = online_scorer()
         counts = run_consumer(db, broker, rules, zone, options, warning=warning, scorer=scorer)
-    except BrokerError as exc:
+    except (BrokerError, IntakeProcessError) as exc:
         raise fail(str(exc)) from exc
     finally:
         db.dispose()

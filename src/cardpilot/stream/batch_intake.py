@@ -35,6 +35,8 @@ from sqlalchemy import Engine
 from cardpilot.events.feature_frames import STATE_SCHEMA
 from cardpilot.events.intake import (
     APPLIED,
+    DEAD,
+    DUPLICATE,
     BatchLookups,
     BatchPlan,
     Receipt,
@@ -43,6 +45,7 @@ from cardpilot.events.intake import (
     plan_batch,
 )
 from cardpilot.events.policy import EventsPolicy
+from cardpilot.events.validation import Rejection
 from cardpilot.store.events import read_lookups, write_batch
 from cardpilot.stream.online_scores import OnlineScorer
 from cardpilot.stream.triggers import advice_terms, evaluate_triggers
@@ -54,11 +57,14 @@ HELD_ACCOUNTS = 200_000
 
 @dataclass(frozen=True, slots=True)
 class BatchDone:
-    """What a listener (progress, the benchmark's latency) learns of a committed batch."""
+    """What the consumer (the acknowledgement, the dead letters) and a listener (progress, the
+    benchmark's latency) learn of a committed batch: small, as it may come from another
+    process (not the batch's frames)."""
 
-    plan: BatchPlan
+    outcomes: list[str]  # one per message, in batch order: applied | duplicate | dead
+    dead_letters: list[tuple[int, Rejection]]  # (position in the batch, why)
     committed_at: dt.datetime
-    added: int
+    added: int  # postings written
     triggers_fired: int  # interventions the early-warning rules gave for its events
     # When the stream stored each message, seconds since the epoch (worked out only for a
     # listener that asks, ``ConsumeOptions.stored_times``: the benchmark's latency).
@@ -67,6 +73,9 @@ class BatchDone:
     # stage that takes longer is what holds the intake back.
     planning_s: float = 0.0
     writing_s: float = 0.0
+
+    def counts(self) -> dict[str, int]:
+        return {k: self.outcomes.count(k) for k in (APPLIED, DUPLICATE, DEAD)}
 
 
 class BatchFailedBeforeError(RuntimeError):
@@ -138,6 +147,11 @@ class Intake:
                 stage.shutdown(wait=True)
         self._planner = self._writer = None
 
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds of a process of the intake's own: none, it runs in the caller's."""
+        return 0.0
+
     def _doomed(self, number: int) -> bool:
         return number <= self._failed_through
 
@@ -200,7 +214,18 @@ class Intake:
             self.held = _carried(self.held, plan.states)
         committed = dt.datetime.now(dt.UTC)
         took = time.perf_counter() - started
-        done.set_result(BatchDone(plan, committed, added, fired.height, (), batch.planning_s, took))
+        done.set_result(
+            BatchDone(
+                plan.outcomes,
+                plan.dead_letters,
+                committed,
+                added,
+                fired.height,
+                (),
+                batch.planning_s,
+                took,
+            )
+        )
 
     def _fail(self, batch: _Planned, exc: BaseException) -> None:
         with self._lock:

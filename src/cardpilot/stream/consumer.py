@@ -13,6 +13,12 @@ still written, committed and acknowledged one after the other, in stream order (
 fails leaves every later one unwritten and unacknowledged). ``stop`` (SIGTERM in the CLI) ends
 the loop between batches: the batches in hand, and what was asked ahead, are finished and
 acknowledged first.
+
+The store side runs on threads of this process, or (``ConsumeOptions.intake_process``) in a
+child process of its own (``stream.intake_process``): the event loop's work on the broker's
+messages and the store's work then run on separate cores instead of taking turns at one
+interpreter lock. Either way the loop only hands it a batch's payloads (``submit``) and gets
+back what it needs to acknowledge: a ``BatchDone``.
 """
 
 from __future__ import annotations
@@ -24,7 +30,9 @@ import gc
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future
 from dataclasses import asdict, dataclass, field, replace
+from typing import Protocol
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -32,7 +40,7 @@ from nats.js import JetStreamContext
 from sqlalchemy import Engine
 
 from cardpilot.domain import progress
-from cardpilot.events.intake import APPLIED, DEAD, DUPLICATE, BatchPlan
+from cardpilot.events.intake import APPLIED, DEAD, DUPLICATE
 from cardpilot.events.policy import EventsPolicy
 from cardpilot.events.validation import Rejection
 from cardpilot.stream.batch_intake import BatchDone, Intake
@@ -68,6 +76,9 @@ class ConsumeOptions:
     linger_s: float = 0.05
     # Batches in the intake at once: one written while the next is planned.
     in_flight: int = 2
+    # The store side in a child process of its own (``stream.intake_process``), on a second
+    # core; False: on threads of this one (what an in-memory SQLite store needs).
+    intake_process: bool = False
 
     @property
     def most(self) -> int:
@@ -94,24 +105,48 @@ class ConsumeCounts:
     # Wall time of the intake's two stages, over all batches (``BatchDone``).
     planning_s: float = 0.0
     writing_s: float = 0.0
+    # CPU time of the intake's own process (0: the intake ran in this one, counted with it).
+    intake_cpu_s: float = 0.0
 
-    def add(self, plan: BatchPlan, added: int, fired: int) -> None:
-        counts = plan.counts()
-        self.messages += len(plan.outcomes)
+    def add(self, done: BatchDone) -> None:
+        counts = done.counts()
+        self.messages += len(done.outcomes)
         self.applied += counts[APPLIED]
         self.duplicates += counts[DUPLICATE]
         self.dead += counts[DEAD]
         self.batches += 1
-        self.postings += added
-        self.triggers_fired += fired
-        for _, why in plan.dead_letters:
+        self.postings += done.added
+        self.triggers_fired += done.triggers_fired
+        self.planning_s += done.planning_s
+        self.writing_s += done.writing_s
+        for _, why in done.dead_letters:
             self.dead_reasons[why.kind] = self.dead_reasons.get(why.kind, 0) + 1
 
     def as_json(self) -> dict[str, object]:
         out = asdict(self)
-        for timing in ("waiting_s", "processing_s", "loop_cpu_s", "planning_s", "writing_s"):
+        timings = ("waiting_s", "processing_s", "loop_cpu_s", "planning_s", "writing_s")
+        for timing in (*timings, "intake_cpu_s"):
             del out[timing]
         return out
+
+
+class BatchIntake(Protocol):
+    """The store side as the consumer's loop sees it: batches handed over, decided and
+    committed one after the other in the order given."""
+
+    def submit(self, raws: list[bytes]) -> Future[BatchDone]:
+        """The batch of payloads ``raws`` decided, written and committed. Results come in
+        submission order; a batch that fails fails every one submitted after it too."""
+        ...
+
+    def close(self) -> None:
+        """Finish what was submitted and release the intake's threads or process."""
+        ...
+
+    @property
+    def cpu_s(self) -> float:
+        """CPU seconds spent in a process of the intake's own (0.0: it runs in this one)."""
+        ...
 
 
 class DeliveryGapError(BrokerError):
@@ -171,12 +206,12 @@ def dead_letter(msg: Msg, why: Rejection) -> tuple[bytes, dict[str, str]]:
 
 
 async def publish_dead_letters(
-    js: JetStreamContext, broker: Broker, msgs: list[Msg], plan: BatchPlan
+    js: JetStreamContext, broker: Broker, msgs: list[Msg], done: BatchDone
 ) -> None:
-    if not plan.dead_letters:
+    if not done.dead_letters:
         return
     futures = []
-    for position, why in plan.dead_letters:
+    for position, why in done.dead_letters:
         payload, headers = dead_letter(msgs[position], why)
         futures.append(await js.publish_async(broker.dead_subject, payload, headers=headers))
     await asyncio.gather(*futures)
@@ -313,12 +348,10 @@ class Acknowledger:
                 self.idle.set()
             # Out of the intake: the next batch may go in while this one is acknowledged.
             self.slots.release()
-            await publish_dead_letters(self.js, self.broker, msgs, done.plan)
+            await publish_dead_letters(self.js, self.broker, msgs, done)
             await msgs[-1].ack_sync()  # AckPolicy.ALL: the whole batch
             self.finished_at = time.monotonic()
-            self.counts.add(done.plan, done.added, done.triggers_fired)
-            self.counts.planning_s += done.planning_s
-            self.counts.writing_s += done.writing_s
+            self.counts.add(done)
             progress.advance(len(msgs))
             if self.on_batch is not None:
                 stored = tuple(stored_s(m.reply) for m in msgs) if self.options.stored_times else ()
@@ -347,6 +380,23 @@ async def _filled_while_busy(
     return taken + sub.in_hand(most - len(taken))
 
 
+def open_intake(
+    engine: Engine,
+    policy: EventsPolicy,
+    tz: dt.tzinfo,
+    options: ConsumeOptions,
+    warning: WarningPolicy | None = None,
+    scorer: OnlineScorer | None = None,
+) -> BatchIntake:
+    """The store side ``options`` ask for: in a child process on ``engine``'s database, or on
+    threads of this process with ``engine`` itself."""
+    if not options.intake_process:
+        return Intake(engine, policy, tz, warning, scorer)
+    from cardpilot.stream.intake_process import IntakeProcess
+
+    return IntakeProcess(engine.url, policy, tz, warning, scorer)
+
+
 def _outcome_dropped(future: asyncio.Future[BatchDone]) -> None:
     if not future.cancelled():
         future.exception()
@@ -366,7 +416,7 @@ async def consume(
     """Consume until ``stop`` is set (or idle for ``options.idle_exit_s``); returns the counts."""
     counts = ConsumeCounts()
     started, loop_cpu = time.perf_counter(), time.thread_time()
-    intake = Intake(engine, policy, tz, warning, scorer)
+    intake = open_intake(engine, policy, tz, options, warning, scorer)
     with batch_heap():
         nc, js = await connect(broker)
         acks: Acknowledger | None = None
@@ -430,6 +480,7 @@ async def consume(
             if acks is not None and not ended:
                 await acks.abandon()
             await asyncio.to_thread(intake.close)
+            counts.intake_cpu_s = intake.cpu_s
             counts.seconds = round(time.perf_counter() - started, 3)
             counts.loop_cpu_s = time.thread_time() - loop_cpu
             await nc.close()

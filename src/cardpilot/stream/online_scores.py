@@ -73,6 +73,11 @@ class OnlineScorer:
         self._pd: pl.DataFrame | None = None
         self._reasons: pl.DataFrame | None = None  # each cell's reasons, as ``_pd``
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled (to the consumer's intake process) as a fresh scorer of the same model: what
+        # it read of the store is read again there.
+        return (type(self), (self.model, self._clock))
+
     def _store_rows(self, conn: Connection, accounts: list[str], first: dt.date) -> ChunkFrames:
         """The store rows of ``accounts`` (read for those not held yet)."""
         if self._clock() - self._read_at > STORE_ROWS_TTL_S or len(self._read) > HELD_ACCOUNTS:

@@ -1,8 +1,9 @@
 """Exactly once under faults: a synthetic month with duplicated and reordered events, the
-consumer process killed with SIGKILL at random points and restarted, ends with the same ledger,
-features, decisions and outbox as an uninterrupted run (equal digests). The accounts hold
-early-warning scores, so the shipped warning.yaml fires interventions and queues messages
-during the month: the decisions and the outbox compared are not empty."""
+consumer process killed with SIGKILL at random points (its intake process with it) and
+restarted, ends with the same ledger, features, decisions and outbox as an uninterrupted run
+(equal digests). The accounts hold early-warning scores, so the shipped warning.yaml fires
+interventions and queues messages during the month: the decisions and the outbox compared are
+not empty."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ from .helpers import (
     make_store,
     publish,
 )
-from .processes import start_consumer
+from .processes import gone, intake_children, start_consumer
 
 pytestmark = pytest.mark.slow
 
@@ -67,17 +68,28 @@ def _fired(engine) -> tuple[int, int]:  # type: ignore[no-untyped-def]
 
 
 def _kill_after(engine, proc, target: int) -> bool:  # type: ignore[no-untyped-def]
-    """SIGKILL ``proc`` once the store holds ``target`` receipts; False if it ended first."""
+    """SIGKILL ``proc`` once the store holds ``target`` receipts; False if it ended first.
+    Its intake process (which wrote them) dies with it."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and proc.poll() is None:
         if _applied(engine) >= target:
+            children = intake_children(proc.pid)
             proc.send_signal(signal.SIGKILL)
             proc.wait(30)
+            assert len(children) == 1
+            assert _ended(children[0])
             return True
         time.sleep(0.01)
     proc.kill()
     proc.wait(30)
     return False
+
+
+def _ended(pid: int) -> bool:
+    deadline = time.monotonic() + 10
+    while not gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return gone(pid)
 
 
 def test_killed_and_restarted_consumer_ends_equal_to_an_uninterrupted_run(
