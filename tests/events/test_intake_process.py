@@ -18,6 +18,7 @@ from sqlalchemy.pool import StaticPool
 
 from cardpilot.events.policy import load_events_policy
 from cardpilot.store.events import intake_digests
+from cardpilot.stream import intake_process
 from cardpilot.stream.batch_intake import BatchFailedBeforeError, Intake
 from cardpilot.stream.consumer import ConsumeOptions, open_intake
 from cardpilot.stream.intake_process import IntakeProcess, IntakeProcessError
@@ -121,6 +122,29 @@ def test_the_child_ignores_sigterm_and_ends_when_closed(tmp_path: Path) -> None:
     assert intake.submit(month_lines(accounts)[:10]).result(timeout=60).outcomes
     intake.close()
     assert gone(intake.pid)
+
+
+def test_a_child_stuck_in_a_batch_is_killed_on_close_after_the_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(intake_process, "CLOSE_TIMEOUT_S", 1.0)
+    accounts = account_ids(10)
+    lines = month_lines(accounts, per_account=10)
+    url = f"sqlite:///{tmp_path / 'child.db'}"
+    engine = scored_store(url, accounts)
+    intake = _intake_process(url)
+    with engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN EXCLUSIVE")  # the child's batch waits for the lock
+        stuck, queued = intake.submit(lines[:20]), intake.submit(lines[20:40])
+        started = time.monotonic()
+        intake.close()
+        assert time.monotonic() - started < 15
+        conn.exec_driver_sql("ROLLBACK")
+    assert gone(intake.pid)
+    with pytest.raises(IntakeProcessError, match="killed by SIGKILL"):
+        stuck.result(timeout=1)
+    with pytest.raises(IntakeProcessError, match="an earlier batch failed"):
+        queued.result(timeout=1)
 
 
 PARENT = """

@@ -186,10 +186,14 @@ class IntakeProcess:
                 return
             self._closed = True
             self._outbox.put(None)
-        self._writer.join()
-        self._reader.join(CLOSE_TIMEOUT_S)
-        if self._reader.is_alive():
+        # A child stuck in a batch (a lock that never comes) would keep both threads waiting:
+        # past the timeout it is killed, which ends its pipes and with them the threads.
+        deadline = time.monotonic() + CLOSE_TIMEOUT_S
+        self._writer.join(CLOSE_TIMEOUT_S)
+        self._reader.join(max(0.0, deadline - time.monotonic()))
+        if self._writer.is_alive() or self._reader.is_alive():
             self._process.kill()
+            self._writer.join()
             self._reader.join()
         self._process.wait()
 
