@@ -2,8 +2,8 @@
 
 ``read_lookups`` reads, for one batch, the event ids already received, the sequences their
 accounts' applied events hold, the accounts' running features and which accounts exist.
-``write_batch`` writes the batch's ledger postings (insert-or-ignore on their ``ev:`` keys), its
-receipts and the accounts' new features in the caller's transaction; the consumer acknowledges
+``write_batch`` writes the batch's ledger postings and receipts (all new: their events were not
+received) and the accounts' new features in the caller's transaction; the consumer acknowledges
 the messages only after that transaction commits.
 """
 
@@ -154,9 +154,22 @@ def _staged(conn: Connection, table: Any, frame: pl.DataFrame) -> str:
     return stage
 
 
-def _insert_new(conn: Connection, table: Any, frame: pl.DataFrame, key: str) -> None:
-    """Insert ``frame``'s rows, leaving those whose ``key`` is stored."""
-    _insert(conn, table, frame, f"ON CONFLICT ({key}) DO NOTHING")
+def _insert_fresh(conn: Connection, table: Any, frame: pl.DataFrame) -> None:
+    """Insert ``frame``'s rows (its columns named as ``table``'s, values as the driver takes
+    them), none of whose keys is stored: a stored one fails the statement, and the caller's
+    transaction with it. PostgreSQL: one binary ``COPY`` straight into ``table`` (no staging
+    table, no conflict arbiter: the server inserts the rows in bulk); SQLite: one plain
+    ``INSERT`` executemany."""
+    if not frame.height:
+        return
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        types = [_pg_type(table.c[c].type) for c in frame.columns]
+        copy_arrow(cursor, table.name, frame.to_arrow(), types)
+        return
+    names = ", ".join(frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", driver_rows(frame))
 
 
 def _upsert(conn: Connection, table: Any, frame: pl.DataFrame, key: str) -> None:
@@ -213,16 +226,17 @@ def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
     postings written.
 
     Each table is one statement over the batch's rows (SQLite: one ``executemany`` through the
-    driver; PostgreSQL: one binary ``COPY`` of the rows' columns into a temporary table, then
-    one ``INSERT … SELECT``). The postings go in as insert-or-ignore on their keys, without
-    reading back what was added: an applied event's receipt is written in the same
-    transaction, so its postings are new whenever its receipt is.
+    driver; PostgreSQL: one binary ``COPY``). The postings and receipts are plain inserts: the
+    plan writes a receipt only for an event id the batch's look-up (in this transaction) found
+    no receipt of, and an event's postings (keyed ``ev:<event id>``, a key only the intake
+    writes) are only ever written in the transaction that writes its receipt, so both are new.
+    A transaction committing the same event meanwhile (a second consumer on the stream) makes
+    this one fail on the keys and roll back, unacknowledged: redelivered, its events are
+    duplicates. The features are an upsert (through a temporary table on PostgreSQL).
     """
     dialect = conn.dialect.name
-    _insert_new(
-        conn, LedgerPosting.__table__, posting_frame(plan.postings, dialect), "idempotency_key"
-    )
-    _insert_new(conn, EventReceipt.__table__, receipt_frame(plan.receipts), "event_id")
+    _insert_fresh(conn, LedgerPosting.__table__, posting_frame(plan.postings, dialect))
+    _insert_fresh(conn, EventReceipt.__table__, receipt_frame(plan.receipts))
     if plan.states.height:
         features = feature_frame(plan.states, months, dialect)
         _upsert(conn, EventAccountFeatures.__table__, features, "account_id")
