@@ -6,6 +6,8 @@ from __future__ import annotations
 import polars as pl
 from sqlalchemy import insert
 
+from cardpilot.events.feature_frames import states_frame
+from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import APPLIED, DEAD, Receipt
 from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.event_features import driver_rows
@@ -65,6 +67,19 @@ def test_the_lookups_read_the_batch_s_ids_pairs_and_accounts_only(store_url: str
         # A dead event holds no sequence; another sequence of the account is not asked for.
         assert got.taken == {("A1", 2): "e2", ("A'3", 7): "e4"}
         assert got.accounts == frozenset({"A1", "A2", "A'3"})
+    finally:
+        engine.dispose()  # type: ignore[attr-defined]
+
+
+def test_an_account_with_features_exists_without_being_looked_up(store_url: str) -> None:
+    engine = _store(store_url)
+    try:
+        # The consumer's held states are of accounts whose features it committed (their
+        # foreign key holds the account): those are not asked of ``accounts`` again.
+        held = states_frame([AccountFeatures("A1"), AccountFeatures("held-only")])
+        with engine.connect() as conn:  # type: ignore[attr-defined]
+            got = read_lookups(conn, set(), {"A2", "held-only", "missing"}, set(), held)
+        assert got.accounts == frozenset({"A2", "held-only"})
     finally:
         engine.dispose()  # type: ignore[attr-defined]
 

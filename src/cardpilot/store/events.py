@@ -83,11 +83,14 @@ def read_lookups(
         mine = held.filter(pl.col("account_id").is_in(pl.Series(list(account_ids)).implode()))
         unread = account_ids - set(mine.get_column("account_id").to_list())
         states = pl.concat([mine, read_features(conn, unread)]) if unread else mine
+    # An account with stored features exists (their foreign key holds it): only the others
+    # are looked up (in a running stream, the accounts new to the consumer).
+    featured = set(states.get_column("account_id").to_list()) & account_ids
     return BatchLookups(
         received=received,
         taken=taken,
         states=states,
-        accounts=frozenset(existing_accounts(conn, account_ids)),
+        accounts=frozenset(featured | existing_accounts(conn, account_ids - featured)),
     )
 
 
