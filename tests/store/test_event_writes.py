@@ -1,6 +1,7 @@
 """The intake's write of a batch, on SQLite and PostgreSQL alike: its postings and receipts are
 plain inserts of events not yet received, so a batch planned on a look-up that another
-transaction has since made stale fails whole instead of writing any event twice."""
+transaction has since made stale fails whole instead of writing any event twice; its features
+replace the stored ones of their accounts."""
 
 from __future__ import annotations
 
@@ -13,11 +14,13 @@ from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from tests.events.factories import line
 
+from cardpilot.events.feature_frames import states_frame, states_of
+from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import BatchLookups, BatchPlan, batch_keys, parse_batch, plan_batch
 from cardpilot.events.policy import load_events_policy
 from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.event_models import EventReceipt
-from cardpilot.store.events import read_lookups, write_batch
+from cardpilot.store.events import account_features, read_lookups, write_batch
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.models import Account, Customer
 
@@ -83,5 +86,38 @@ def test_a_batch_delivered_again_writes_nothing(store_url: str) -> None:
                 write_batch(conn, plan, 6)
         assert (plan.postings.height, len(plan.receipts)) == (0, 0)
         assert _counts(engine) == (3, 3)
+    finally:
+        engine.dispose()
+
+
+def test_features_written_again_update_the_stored_and_add_the_new(store_url: str) -> None:
+    engine = _store(store_url)
+    first = states_frame([AccountFeatures("A1", last_sequence=1, events_applied=1)])
+    again = states_frame(
+        [
+            AccountFeatures("A1", last_sequence=4, events_applied=3),
+            AccountFeatures("A2", last_sequence=2, events_applied=1),
+        ]
+    )
+    try:
+        for states in (first, again):
+            with engine.begin() as conn:
+                write_batch(conn, BatchPlan(states=states), 6)
+        with engine.connect() as conn:
+            stored = account_features(conn)
+        assert stored == states_of(again)
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_features_pages_keep_room_for_their_next_versions(postgres_store_url: str) -> None:
+    engine = _store(postgres_store_url)
+    try:
+        with engine.connect() as conn:
+            options = conn.exec_driver_sql(
+                "SELECT reloptions FROM pg_class WHERE relname = 'event_account_features'"
+            ).scalar_one()
+        assert options == ["fillfactor=50"]
     finally:
         engine.dispose()

@@ -176,29 +176,39 @@ def _insert_fresh(conn: Connection, table: Any, frame: pl.DataFrame) -> None:
 
 
 def _upsert(conn: Connection, table: Any, frame: pl.DataFrame, key: str) -> None:
-    """Insert ``frame``'s rows, or update the stored row of the same ``key`` to them."""
-    updates = ", ".join(f"{c} = excluded.{c}" for c in frame.columns if c != key)
-    if "updated_at" in table.c:
-        updates += ", updated_at = CURRENT_TIMESTAMP"
-    _insert(conn, table, frame, f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
+    """Insert ``frame``'s rows (its columns named as ``table``'s, values as the driver takes
+    them: ``driver_frame``), or update the stored row of the same ``key`` to them.
 
-
-def _insert(conn: Connection, table: Any, frame: pl.DataFrame, on_conflict: str) -> None:
-    """One statement for all of ``frame``'s rows (its columns named as ``table``'s, values as
-    the driver takes them: ``driver_frame``): through a staging table (binary COPY) on
-    PostgreSQL, as one executemany on SQLite; ``on_conflict`` says what a stored key does."""
+    SQLite: one ``INSERT … ON CONFLICT DO UPDATE`` executemany. PostgreSQL: the rows copied
+    (binary ``COPY``) into a temporary table, one ``UPDATE … FROM`` it for the stored keys
+    and, when some were not stored, one ``INSERT … SELECT`` of the others. With room on the
+    rows' pages (``event_account_features``' fill factor) the updates stay on their pages,
+    which ``INSERT … ON CONFLICT DO UPDATE`` made cost more; a row of the same key inserted
+    meanwhile by another transaction fails the insert (the consumer is the features' one
+    writer)."""
     if not frame.height:
         return
     names = ", ".join(frame.columns)
+    stamp = ", updated_at = CURRENT_TIMESTAMP" if "updated_at" in table.c else ""
     if conn.dialect.name == "postgresql":
         stage = _staged(conn, table, frame)
+        updates = ", ".join(f"{c} = s.{c}" for c in frame.columns if c != key) + stamp
+        updated = conn.exec_driver_sql(
+            f"UPDATE {table.name} t SET {updates} FROM {stage} s WHERE t.{key} = s.{key}"
+        ).rowcount
+        if updated == frame.height:  # every key was stored (the frame's keys are distinct)
+            return
         conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} {on_conflict}"
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} s"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE t.{key} = s.{key})"
         )
         return
+    updates = ", ".join(f"{c} = excluded.{c}" for c in frame.columns if c != key) + stamp
     marks = ", ".join("?" for _ in frame.columns)
     conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {on_conflict}", driver_rows(frame)
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        f" ON CONFLICT ({key}) DO UPDATE SET {updates}",
+        driver_rows(frame),
     )
 
 
@@ -235,7 +245,8 @@ def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
     writes) are only ever written in the transaction that writes its receipt, so both are new.
     A transaction committing the same event meanwhile (a second consumer on the stream) makes
     this one fail on the keys and roll back, unacknowledged: redelivered, its events are
-    duplicates. The features are an upsert (through a temporary table on PostgreSQL).
+    duplicates. The features are an upsert (on PostgreSQL an update, then an insert of the
+    accounts new to the table, from one temporary table).
     """
     dialect = conn.dialect.name
     _insert_fresh(conn, LedgerPosting.__table__, posting_frame(plan.postings, dialect))
