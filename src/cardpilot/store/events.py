@@ -65,24 +65,29 @@ def read_lookups(
         )
         for row in _driver_rows(conn, query, params):
             received[row[0]] = Receipt(*row)
-    # The exact (account, sequence) pairs of the batch: the accounts' other applied events
-    # (their whole history, growing with every batch) are not read.
-    if keys:
-        query, params = looked_up(
-            dialect,
-            "event_receipts",
-            ["account_id", "sequence", "event_id"],
-            ["account_id", "sequence"],
-            keys,
-            f"r.outcome = '{APPLIED}'",
-        )
-        taken.update({(str(a), int(n)): str(e) for a, n, e in _driver_rows(conn, query, params)})
     if held is None or not held.height:
         states = read_features(conn, account_ids)
     else:
         mine = held.filter(pl.col("account_id").is_in(pl.Series(list(account_ids)).implode()))
         unread = account_ids - set(mine.get_column("account_id").to_list())
         states = pl.concat([mine, read_features(conn, unread)]) if unread else mine
+    # The exact (account, sequence) pairs of the batch that an applied event can hold: the
+    # accounts' other applied events (their whole history) are not read. An account's
+    # features are written with its applied events' receipts, their ``last_sequence`` the
+    # highest of them: a pair above it (the next events of a stream in order), or of an
+    # account without features, is held by none.
+    highest = dict(states.select("account_id", "last_sequence").iter_rows())
+    asked = {(a, n) for a, n in keys if n <= highest.get(a, 0)}
+    if asked:
+        query, params = looked_up(
+            dialect,
+            "event_receipts",
+            ["account_id", "sequence", "event_id"],
+            ["account_id", "sequence"],
+            asked,
+            f"r.outcome = '{APPLIED}'",
+        )
+        taken.update({(str(a), int(n)): str(e) for a, n, e in _driver_rows(conn, query, params)})
     # An account with stored features exists (their foreign key holds it): only the others
     # are looked up (in a running stream, the accounts new to the consumer).
     featured = set(states.get_column("account_id").to_list()) & account_ids
