@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, update
@@ -145,6 +146,22 @@ def test_the_store_gives_only_accounts_with_a_score_an_increase_or_asked_for(
         assert every["R1"]["increased_on"] == dt.date(2026, 11, 2)
         assert "increased_on" not in every["N1"]  # an import's first limit is no increase
         assert "score" not in every["N2"]
+    finally:
+        engine.dispose()
+
+
+@pytest.mark.postgres
+def test_the_store_facts_are_read_without_compiling_the_plan(postgres_store_url: str) -> None:
+    engine = _store(postgres_store_url)
+    jit = "SELECT current_setting('jit')"
+    try:
+        with engine.connect() as conn:
+            server = conn.exec_driver_sql(jit).scalar()
+        with engine.begin() as conn:
+            online_inputs(conn, ACCOUNTS, DAY, TZ, known_only=True)
+            assert conn.exec_driver_sql(jit).scalar() == "off"
+        with engine.connect() as conn:  # for the caller's transaction only
+            assert conn.exec_driver_sql(jit).scalar() == server
     finally:
         engine.dispose()
 

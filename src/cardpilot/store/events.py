@@ -2,8 +2,8 @@
 
 ``read_lookups`` reads, for one batch, the event ids already received, the sequences their
 accounts' applied events hold, the accounts' running features and which accounts exist.
-``write_batch`` writes the batch's ledger postings (insert-or-ignore on their ``ev:`` keys), its
-receipts and the accounts' new features in the caller's transaction; the consumer acknowledges
+``write_batch`` writes the batch's ledger postings and receipts (all new: their events were not
+received) and the accounts' new features in the caller's transaction; the consumer acknowledges
 the messages only after that transaction commits.
 """
 
@@ -65,29 +65,37 @@ def read_lookups(
         )
         for row in _driver_rows(conn, query, params):
             received[row[0]] = Receipt(*row)
-    # The exact (account, sequence) pairs of the batch: the accounts' other applied events
-    # (their whole history, growing with every batch) are not read.
-    if keys:
-        query, params = looked_up(
-            dialect,
-            "event_receipts",
-            ["account_id", "sequence", "event_id"],
-            ["account_id", "sequence"],
-            keys,
-            f"r.outcome = '{APPLIED}'",
-        )
-        taken.update({(str(a), int(n)): str(e) for a, n, e in _driver_rows(conn, query, params)})
     if held is None or not held.height:
         states = read_features(conn, account_ids)
     else:
         mine = held.filter(pl.col("account_id").is_in(pl.Series(list(account_ids)).implode()))
         unread = account_ids - set(mine.get_column("account_id").to_list())
         states = pl.concat([mine, read_features(conn, unread)]) if unread else mine
+    # The exact (account, sequence) pairs of the batch that an applied event can hold: the
+    # accounts' other applied events (their whole history) are not read. An account's
+    # features are written with its applied events' receipts, their ``last_sequence`` the
+    # highest of them: a pair above it (the next events of a stream in order), or of an
+    # account without features, is held by none.
+    highest = dict(states.select("account_id", "last_sequence").iter_rows())
+    asked = {(a, n) for a, n in keys if n <= highest.get(a, 0)}
+    if asked:
+        query, params = looked_up(
+            dialect,
+            "event_receipts",
+            ["account_id", "sequence", "event_id"],
+            ["account_id", "sequence"],
+            asked,
+            f"r.outcome = '{APPLIED}'",
+        )
+        taken.update({(str(a), int(n)): str(e) for a, n, e in _driver_rows(conn, query, params)})
+    # An account with stored features exists (their foreign key holds it): only the others
+    # are looked up (in a running stream, the accounts new to the consumer).
+    featured = set(states.get_column("account_id").to_list()) & account_ids
     return BatchLookups(
         received=received,
         taken=taken,
         states=states,
-        accounts=frozenset(existing_accounts(conn, account_ids)),
+        accounts=frozenset(featured | existing_accounts(conn, account_ids - featured)),
     )
 
 
@@ -154,35 +162,58 @@ def _staged(conn: Connection, table: Any, frame: pl.DataFrame) -> str:
     return stage
 
 
-def _insert_new(conn: Connection, table: Any, frame: pl.DataFrame, key: str) -> None:
-    """Insert ``frame``'s rows, leaving those whose ``key`` is stored."""
-    _insert(conn, table, frame, f"ON CONFLICT ({key}) DO NOTHING")
+def _insert_fresh(conn: Connection, table: Any, frame: pl.DataFrame) -> None:
+    """Insert ``frame``'s rows (its columns named as ``table``'s, values as the driver takes
+    them), none of whose keys is stored: a stored one fails the statement, and the caller's
+    transaction with it. PostgreSQL: one binary ``COPY`` straight into ``table`` (no staging
+    table, no conflict arbiter: the server inserts the rows in bulk); SQLite: one plain
+    ``INSERT`` executemany."""
+    if not frame.height:
+        return
+    if conn.dialect.name == "postgresql":
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        types = [_pg_type(table.c[c].type) for c in frame.columns]
+        copy_arrow(cursor, table.name, frame.to_arrow(), types)
+        return
+    names = ", ".join(frame.columns)
+    marks = ", ".join("?" for _ in frame.columns)
+    conn.exec_driver_sql(f"INSERT INTO {table.name} ({names}) VALUES ({marks})", driver_rows(frame))
 
 
 def _upsert(conn: Connection, table: Any, frame: pl.DataFrame, key: str) -> None:
-    """Insert ``frame``'s rows, or update the stored row of the same ``key`` to them."""
-    updates = ", ".join(f"{c} = excluded.{c}" for c in frame.columns if c != key)
-    if "updated_at" in table.c:
-        updates += ", updated_at = CURRENT_TIMESTAMP"
-    _insert(conn, table, frame, f"ON CONFLICT ({key}) DO UPDATE SET {updates}")
+    """Insert ``frame``'s rows (its columns named as ``table``'s, values as the driver takes
+    them: ``driver_frame``), or update the stored row of the same ``key`` to them.
 
-
-def _insert(conn: Connection, table: Any, frame: pl.DataFrame, on_conflict: str) -> None:
-    """One statement for all of ``frame``'s rows (its columns named as ``table``'s, values as
-    the driver takes them: ``driver_frame``): through a staging table (binary COPY) on
-    PostgreSQL, as one executemany on SQLite; ``on_conflict`` says what a stored key does."""
+    SQLite: one ``INSERT … ON CONFLICT DO UPDATE`` executemany. PostgreSQL: the rows copied
+    (binary ``COPY``) into a temporary table, one ``UPDATE … FROM`` it for the stored keys
+    and, when some were not stored, one ``INSERT … SELECT`` of the others. With room on the
+    rows' pages (``event_account_features``' fill factor) the updates stay on their pages,
+    which ``INSERT … ON CONFLICT DO UPDATE`` made cost more; a row of the same key inserted
+    meanwhile by another transaction fails the insert (the consumer is the features' one
+    writer)."""
     if not frame.height:
         return
     names = ", ".join(frame.columns)
+    stamp = ", updated_at = CURRENT_TIMESTAMP" if "updated_at" in table.c else ""
     if conn.dialect.name == "postgresql":
         stage = _staged(conn, table, frame)
+        updates = ", ".join(f"{c} = s.{c}" for c in frame.columns if c != key) + stamp
+        updated = conn.exec_driver_sql(
+            f"UPDATE {table.name} t SET {updates} FROM {stage} s WHERE t.{key} = s.{key}"
+        ).rowcount
+        if updated == frame.height:  # every key was stored (the frame's keys are distinct)
+            return
         conn.exec_driver_sql(
-            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} {on_conflict}"
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {stage} s"
+            f" WHERE NOT EXISTS (SELECT 1 FROM {table.name} t WHERE t.{key} = s.{key})"
         )
         return
+    updates = ", ".join(f"{c} = excluded.{c}" for c in frame.columns if c != key) + stamp
     marks = ", ".join("?" for _ in frame.columns)
     conn.exec_driver_sql(
-        f"INSERT INTO {table.name} ({names}) VALUES ({marks}) {on_conflict}", driver_rows(frame)
+        f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        f" ON CONFLICT ({key}) DO UPDATE SET {updates}",
+        driver_rows(frame),
     )
 
 
@@ -213,16 +244,18 @@ def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
     postings written.
 
     Each table is one statement over the batch's rows (SQLite: one ``executemany`` through the
-    driver; PostgreSQL: one binary ``COPY`` of the rows' columns into a temporary table, then
-    one ``INSERT … SELECT``). The postings go in as insert-or-ignore on their keys, without
-    reading back what was added: an applied event's receipt is written in the same
-    transaction, so its postings are new whenever its receipt is.
+    driver; PostgreSQL: one binary ``COPY``). The postings and receipts are plain inserts: the
+    plan writes a receipt only for an event id the batch's look-up (in this transaction) found
+    no receipt of, and an event's postings (keyed ``ev:<event id>``, a key only the intake
+    writes) are only ever written in the transaction that writes its receipt, so both are new.
+    A transaction committing the same event meanwhile (a second consumer on the stream) makes
+    this one fail on the keys and roll back, unacknowledged: redelivered, its events are
+    duplicates. The features are an upsert (on PostgreSQL an update, then an insert of the
+    accounts new to the table, from one temporary table).
     """
     dialect = conn.dialect.name
-    _insert_new(
-        conn, LedgerPosting.__table__, posting_frame(plan.postings, dialect), "idempotency_key"
-    )
-    _insert_new(conn, EventReceipt.__table__, receipt_frame(plan.receipts), "event_id")
+    _insert_fresh(conn, LedgerPosting.__table__, posting_frame(plan.postings, dialect))
+    _insert_fresh(conn, EventReceipt.__table__, receipt_frame(plan.receipts))
     if plan.states.height:
         features = feature_frame(plan.states, months, dialect)
         _upsert(conn, EventAccountFeatures.__table__, features, "account_id")

@@ -33,7 +33,7 @@ def looked_up(
     values: Iterable[Any],
     where: str = "",
 ) -> tuple[str, tuple[Any, ...]]:
-    """A statement for the driver's own cursor (``?`` on SQLite, ``%s`` on PostgreSQL) and its
+    """A statement for the driver's own cursor (``?`` on SQLite, ``%b`` on PostgreSQL) and its
     parameters: ``columns`` of the rows of ``table`` (alias ``r``) whose ``keys`` equal one of
     ``values`` (one key: texts; two: (text, integer) pairs), and ``where`` holds. The values
     are one parameter (a JSON array, or an array a key) and the list drives the statement: each
@@ -44,10 +44,13 @@ def looked_up(
     extra = f" AND {where}" if where else ""
     if dialect == "postgresql":
         params: tuple[Any, ...]
+        # The lists go in binary (``%b``): psycopg encodes a list of thousands of texts in
+        # its binary form at half the client's CPU of the text one, and the server reads it
+        # for less too.
         if len(keys) == 1:
-            source, params = "unnest(%s::text[]) AS k (k0)", (_list_parameter(dialect, listed),)
+            source, params = "unnest(%b::text[]) AS k (k0)", (_list_parameter(dialect, listed),)
         else:
-            source = "unnest(%s::text[], %s::bigint[]) AS k (k0, k1)"
+            source = "unnest(%b::text[], %b::bigint[]) AS k (k0, k1)"
             params = tuple(_list_parameter(dialect, [v[n] for v in listed]) for n in (0, 1))
         # OFFSET 0 keeps the subquery a look-up a value: a table grown since its last ANALYZE
         # looks small to the planner, which then hashes all of its rows instead.
