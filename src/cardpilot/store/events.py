@@ -91,11 +91,14 @@ def read_lookups(
     # An account with stored features exists (their foreign key holds it): only the others
     # are looked up (in a running stream, the accounts new to the consumer).
     featured = set(states.get_column("account_id").to_list()) & account_ids
+    known = featured | existing_accounts(conn, account_ids - featured)
     return BatchLookups(
         received=received,
         taken=taken,
         states=states,
-        accounts=frozenset(featured | existing_accounts(conn, account_ids - featured)),
+        # The batch's own strings: the plan's test of each event's account finds its very
+        # object, not an equal one made by the driver or the frame.
+        accounts=frozenset(a for a in account_ids if a in known),
     )
 
 
