@@ -99,3 +99,30 @@ async def _lingered(broker: Broker) -> list[list[bytes]]:
 
 def test_a_short_batch_lingers_for_more_until_it_has_enough(broker: Broker) -> None:
     assert asyncio.run(_lingered(broker)) == [[b"0"], [b"1", b"2", b"3"]]
+
+
+async def _cancelled_more(broker: Broker) -> tuple[list[bytes], list[bytes]]:
+    nc, js = await connect(broker)
+    try:
+        await ensure_streams(js, broker)
+        await js.add_consumer(broker.stream, config=consumer_config(broker, 10, 30))
+        for n in range(6):
+            await js.publish(broker.subject, str(n).encode())
+        pull = PullBatches(nc, broker.stream, broker.durable)
+        await pull.start()
+        first = await pull.fetch(2, timeout=0.3)
+        waiting = asyncio.create_task(pull.more(10, 10, 5.0))
+        await asyncio.sleep(0.3)  # the rest arrives; ten are never there
+        waiting.cancel()
+        await asyncio.wait({waiting})
+        rest = pull.in_hand(10)
+        await pull.stop()
+        return [m.data for m in first], [m.data for m in rest]
+    finally:
+        await nc.close()
+
+
+def test_a_wait_for_more_given_up_leaves_what_came_in_hand(broker: Broker) -> None:
+    first, rest = asyncio.run(_cancelled_more(broker))
+    assert first == [b"0", b"1"]
+    assert rest == [b"2", b"3", b"4", b"5"]
