@@ -4,6 +4,8 @@ to the batch; nothing within the wait is an empty batch; the first message to co
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 from cardpilot.stream.broker import Broker, connect, consumer_config, ensure_streams
 from cardpilot.stream.pull import PullBatches
@@ -39,15 +41,26 @@ def test_batches_come_in_stream_order_and_an_idle_wait_gives_none(broker: Broker
     assert got == [[b"0", b"1", b"2", b"3"], [b"4", b"5"], [], [b"late"]]
 
 
-async def _asked_ahead(broker: Broker) -> tuple[list[bytes], list[bytes], list[bytes], int]:
+@contextlib.asynccontextmanager
+async def _pulling(broker: Broker, batch: int, published: int) -> AsyncIterator[PullBatches]:
+    """A durable consumer of batches of ``batch``, the stream holding ``published`` messages
+    (their numbers)."""
     nc, js = await connect(broker)
     try:
         await ensure_streams(js, broker)
-        await js.add_consumer(broker.stream, config=consumer_config(broker, 4, 30))
-        for n in range(10):
+        await js.add_consumer(broker.stream, config=consumer_config(broker, batch, 30))
+        for n in range(published):
             await js.publish(broker.subject, str(n).encode())
         pull = PullBatches(nc, broker.stream, broker.durable)
         await pull.start()
+        yield pull
+        await pull.stop()
+    finally:
+        await nc.close()
+
+
+async def _asked_ahead(broker: Broker) -> tuple[list[bytes], list[bytes], list[bytes], int]:
+    async with _pulling(broker, 4, 10) as pull:
         first = await pull.fetch(4, timeout=0.3)
         await pull.ask_ahead(4, 0.3)
         await asyncio.sleep(0.2)  # busy with the first batch: the next arrives meanwhile
@@ -56,10 +69,7 @@ async def _asked_ahead(broker: Broker) -> tuple[list[bytes], list[bytes], list[b
         second = await pull.fetch(4, timeout=0.3)
         await second[-1].ack_sync()
         rest = await pull.held(4, timeout=0.3)
-        await pull.stop()
-        return [m.data for m in first], [m.data for m in second], [m.data for m in rest], in_hand
-    finally:
-        await nc.close()
+    return [m.data for m in first], [m.data for m in second], [m.data for m in rest], in_hand
 
 
 def test_a_batch_asked_ahead_arrives_while_the_last_is_in_hand_and_keeps_the_order(
@@ -99,3 +109,20 @@ async def _lingered(broker: Broker) -> list[list[bytes]]:
 
 def test_a_short_batch_lingers_for_more_until_it_has_enough(broker: Broker) -> None:
     assert asyncio.run(_lingered(broker)) == [[b"0"], [b"1", b"2", b"3"]]
+
+
+async def _cancelled_more(broker: Broker) -> tuple[list[bytes], list[bytes]]:
+    async with _pulling(broker, 10, 6) as pull:
+        first = await pull.fetch(2, timeout=0.3)
+        waiting = asyncio.create_task(pull.more(10, 10, 5.0))
+        await asyncio.sleep(0.3)  # the rest arrives; ten are never there
+        waiting.cancel()
+        await asyncio.wait({waiting})
+        rest = pull.in_hand(10)
+    return [m.data for m in first], [m.data for m in rest]
+
+
+def test_a_wait_for_more_given_up_leaves_what_came_in_hand(broker: Broker) -> None:
+    first, rest = asyncio.run(_cancelled_more(broker))
+    assert first == [b"0", b"1"]
+    assert rest == [b"2", b"3", b"4", b"5"]
