@@ -12,7 +12,6 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
-from tests.events.factories import line
 
 from cardpilot.events.feature_frames import states_frame, states_of
 from cardpilot.events.features import AccountFeatures
@@ -23,6 +22,7 @@ from cardpilot.store.event_models import EventReceipt
 from cardpilot.store.events import account_features, read_lookups, write_batch
 from cardpilot.store.ledger_models import LedgerPosting
 from cardpilot.store.models import Account, Customer
+from events.factories import line
 
 TZ = ZoneInfo("Asia/Shanghai")
 # A stored key as SQLAlchemy reports it, or psycopg's own error from a ``COPY``.

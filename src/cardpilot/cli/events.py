@@ -14,6 +14,7 @@ from cardpilot.cli.output import JSON_OPTION, console, err_console, fail, print_
 
 if TYPE_CHECKING:
     from cardpilot.stream.broker import Broker
+    from cardpilot.stream.consumer import ConsumeCounts
     from cardpilot.stream.online_scores import OnlineScorer
 
 events_app = typer.Typer(
@@ -167,16 +168,20 @@ def consume(
         raise fail(str(exc)) from exc
     finally:
         db.dispose()
+    versions = {
+        "policy_version": rules.recorded_version,
+        "warning_policy_version": warning.version,
+        "warning_model_version": scorer.version if scorer is not None else None,
+    }
+    _print_consumed(counts, versions, as_json)
+
+
+def _print_consumed(counts: ConsumeCounts, versions: dict[str, str | None], as_json: bool) -> None:
     if as_json:
-        versions = {
-            "policy_version": rules.recorded_version,
-            "warning_policy_version": warning.version,
-            "warning_model_version": scorer.version if scorer is not None else None,
-        }
         print_json("events consume", {**versions, **counts.as_json()})
-    else:
-        console.print(
-            f"consumed {counts.messages:,} events · {counts.applied:,} applied · "
-            f"{counts.duplicates:,} duplicates · {counts.dead:,} dead-lettered · "
-            f"{counts.batches:,} batches · {counts.seconds:.1f} s"
-        )
+        return
+    console.print(
+        f"consumed {counts.messages:,} events · {counts.applied:,} applied · "
+        f"{counts.duplicates:,} duplicates · {counts.dead:,} dead-lettered · "
+        f"{counts.batches:,} batches · {counts.seconds:.1f} s"
+    )

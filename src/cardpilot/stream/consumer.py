@@ -397,6 +397,18 @@ def open_intake(
     return IntakeProcess(engine.url, policy, tz, warning, scorer)
 
 
+async def _topped_up(
+    sub: PullBatches, acks: Acknowledger, options: ConsumeOptions, have: int
+) -> list[Msg]:
+    """More for a short batch of ``have``: what comes while the intake is still busy, then
+    what comes within the linger."""
+    more = await _filled_while_busy(sub, acks, options, have) if acks.busy else []
+    have += len(more)
+    if have < options.batch and options.linger_s > 0:
+        more += await sub.more(options.batch - have, options.most - have, options.linger_s)
+    return more
+
+
 def _outcome_dropped(future: asyncio.Future[BatchDone]) -> None:
     if not future.cancelled():
         future.exception()
@@ -444,11 +456,7 @@ async def consume(
                     msgs = await sub.fetch(most, timeout=options.fetch_timeout_s)
                 counts.waiting_s += time.perf_counter() - asked
                 if msgs and len(msgs) < options.batch and not stopping:
-                    if acks.busy:
-                        msgs += await _filled_while_busy(sub, acks, options, len(msgs))
-                    if len(msgs) < options.batch and options.linger_s > 0:
-                        enough, room = options.batch - len(msgs), most - len(msgs)
-                        msgs += await sub.more(enough, room, options.linger_s)
+                    msgs += await _topped_up(sub, acks, options, len(msgs))
                 acks.check()
                 if not msgs:
                     acks.give_back()

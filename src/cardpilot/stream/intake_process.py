@@ -23,8 +23,9 @@ acknowledge after a restart: it is killed with its parent (``PR_SET_PDEATHSIG``,
 checks it still has the parent that started it), and it stops when its pipe ends. It ignores
 SIGINT and SIGTERM, which a terminal or a service manager send the whole group: the parent
 decides when it ends (it finishes the batches in hand, acknowledges them and closes the pipe).
-A child that fails on a batch reports the error and exits: that batch and every later one fail,
-none of them is acknowledged, and the broker delivers them again to the next consumer.
+A child that fails on a batch reports the error and its parent ends it: that batch and every
+later one fail, none of them is acknowledged, and the broker delivers them again to the next
+consumer.
 """
 
 from __future__ import annotations
@@ -242,6 +243,8 @@ class IntakeProcess:
                         f"the intake's process failed on a batch: {message[1]}; it and every"
                         " batch after it are not acknowledged (the broker delivers them again)"
                     )
+                    # It would decide nothing more (every later batch fails there too).
+                    self._process.kill()
                     break
         except (EOFError, OSError):
             pass
@@ -286,7 +289,7 @@ def _die_with(parent: int) -> None:
         if libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
             raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
     if os.getppid() != parent:
-        os._exit(1)
+        sys.exit(1)
 
 
 # The child's program: ``python -P -c CHILD <parent pid> <batches fd> <results fd>``.
@@ -295,7 +298,8 @@ CHILD = "import sys; from cardpilot.stream.intake_process import serve; serve(sy
 
 def serve(argv: list[str]) -> None:
     """The child: batches from its batches pipe decided and committed in order, each answered
-    on its results pipe; ends at the end of the batches or after a failure."""
+    on its results pipe; ends at the end of the batches, or is ended by the parent once it has
+    reported a failure."""
     parent, requests_fd, replies_fd = (int(a) for a in argv)
     _die_with(parent)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -341,16 +345,16 @@ def _serve_batches(intake: Intake, requests: Connection, replies: Connection) ->
 def _answer(
     answers: queue.SimpleQueue[Future[BatchDone] | None], replies: Connection, started: float
 ) -> None:
-    """The batches' results, in the order they were handed over; at the first failure the
-    process ends at once: the batches after it were planned on top of it (the intake writes
-    none of them), and the parent fails them all."""
+    """The batches' results, in the order they were handed over, up to the first failure:
+    the batches after it were planned on top of it (the intake writes none of them), and the
+    parent, told, fails them all and ends this process."""
     while (future := answers.get()) is not None:
         try:
             done = future.result()
         except BaseException as exc:
             with contextlib.suppress(OSError):
                 replies.send_bytes(pickle.dumps((_FAILED, _described(exc))))
-            os._exit(1)
+            return
         spent = time.process_time() - started
         replies.send_bytes(pickle.dumps((_DONE, done, spent), protocol=pickle.HIGHEST_PROTOCOL))
 
