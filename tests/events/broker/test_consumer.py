@@ -11,7 +11,8 @@ from cardpilot.events.policy import load_events_policy
 from cardpilot.store.events import account_features, intake_digests, receipt_counts
 from cardpilot.store.ledger import account_balance
 from cardpilot.stream.broker import Broker
-from cardpilot.stream.consumer import ConsumeOptions, consume
+from cardpilot.stream.consumer import ConsumeCounts, ConsumeOptions, consume
+from cardpilot.stream.publish import publish_lines
 
 from ..factories import START, line
 from .helpers import TZ, consume_all, dead_letters, make_store, publish
@@ -102,4 +103,27 @@ def test_a_backlog_goes_in_batches_up_to_the_largest_allowed(
     counts = asyncio.run(consume(engine, broker, load_events_policy(), TZ, options, stop))
     assert (counts.messages, counts.applied) == (60, 60)
     assert counts.batches <= 3  # 40 then 20 with the backlog there, not six of 10
+    engine.dispose()
+
+
+def test_a_trickle_goes_in_batches_of_what_came_meanwhile_not_an_event_at_a_time(
+    broker: Broker, tmp_path: Path
+) -> None:
+    # 400 events at 400 a second while the consumer runs: a batch costs about as much for a
+    # few events as for hundreds, so each takes what came while the last was decided and
+    # written, and what came within the linger (about 15 batches here; one an event is 400).
+    engine = make_store(f"sqlite:///{tmp_path / 's.db'}", ["A1"])
+    options = ConsumeOptions(batch=100, ack_wait_s=5.0, fetch_timeout_s=0.5, idle_exit_s=1.5)
+
+    async def trickle() -> ConsumeCounts:
+        stop = asyncio.Event()
+        policy = load_events_policy()
+        consumer = asyncio.create_task(consume(engine, broker, policy, TZ, options, stop))
+        lines = [line("purchase", n) for n in range(1, 401)]
+        await publish_lines(broker, iter(lines), rate=400.0)
+        return await consumer
+
+    counts = asyncio.run(trickle())
+    assert (counts.messages, counts.applied) == (400, 400)
+    assert counts.batches <= 40
     engine.dispose()
