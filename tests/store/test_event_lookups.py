@@ -9,25 +9,15 @@ from sqlalchemy import insert
 from cardpilot.events.feature_frames import states_frame
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import APPLIED, DEAD, BatchPlan, Receipt
-from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.event_features import driver_rows
 from cardpilot.store.event_models import EventReceipt
 from cardpilot.store.events import existing_accounts, read_lookups, write_batch
-from cardpilot.store.models import Account, Customer
+from events.broker.helpers import make_store
 
 
 def _store(url: str) -> object:
-    upgrade(url)
-    engine = make_engine(url)
+    engine = make_store(url, ["A1", "A2", "A'3"])
     with engine.begin() as conn:
-        conn.execute(insert(Customer), [{"customer_id": "C1"}])
-        conn.execute(
-            insert(Account),
-            [
-                {"account_id": a, "customer_id": "C1", "credit_limit_minor": 100_000}
-                for a in ("A1", "A2", "A'3")
-            ],
-        )
         # One statement's rows share the first row's columns: each row names them all.
         blank = {"kind": None, "field": None, "reason": None}
         conn.execute(

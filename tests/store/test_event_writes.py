@@ -10,39 +10,24 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, func, insert, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 
 from cardpilot.events.feature_frames import states_frame, states_of
 from cardpilot.events.features import AccountFeatures
 from cardpilot.events.intake import BatchLookups, BatchPlan, batch_keys, parse_batch, plan_batch
 from cardpilot.events.policy import load_events_policy
-from cardpilot.store.db import make_engine, upgrade
 from cardpilot.store.event_models import EventReceipt
 from cardpilot.store.events import account_features, read_lookups, write_batch
 from cardpilot.store.ledger_models import LedgerPosting
-from cardpilot.store.models import Account, Customer
+from events.broker.helpers import make_store
 from events.factories import line
 
 TZ = ZoneInfo("Asia/Shanghai")
 # A stored key as SQLAlchemy reports it, or psycopg's own error from a ``COPY``.
 KEY_TAKEN = (IntegrityError, psycopg.IntegrityError)
+ACCOUNTS = ["A1", "A2"]
 LINES = [line("purchase", 1), line("purchase", 2), line("payment", 3, account="A2")]
-
-
-def _store(url: str) -> Engine:
-    upgrade(url)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(insert(Customer), [{"customer_id": "C1"}])
-        conn.execute(
-            insert(Account),
-            [
-                {"account_id": a, "customer_id": "C1", "credit_limit_minor": 1_000_000}
-                for a in ("A1", "A2")
-            ],
-        )
-    return engine
 
 
 def _looked_up(conn: Any, lines: list[bytes]) -> tuple[list[Any], BatchLookups]:
@@ -62,7 +47,7 @@ def _counts(engine: Engine) -> tuple[int, int]:
 
 
 def test_a_batch_planned_on_a_stale_look_up_fails_whole(store_url: str) -> None:
-    engine = _store(store_url)
+    engine = make_store(store_url, ACCOUNTS)
     try:
         with engine.connect() as conn:
             stale = _looked_up(conn, LINES)
@@ -78,7 +63,7 @@ def test_a_batch_planned_on_a_stale_look_up_fails_whole(store_url: str) -> None:
 
 
 def test_a_batch_delivered_again_writes_nothing(store_url: str) -> None:
-    engine = _store(store_url)
+    engine = make_store(store_url, ACCOUNTS)
     try:
         for _ in range(2):
             with engine.begin() as conn:
@@ -91,7 +76,7 @@ def test_a_batch_delivered_again_writes_nothing(store_url: str) -> None:
 
 
 def test_features_written_again_update_the_stored_and_add_the_new(store_url: str) -> None:
-    engine = _store(store_url)
+    engine = make_store(store_url, ACCOUNTS)
     first = states_frame([AccountFeatures("A1", last_sequence=1, events_applied=1)])
     again = states_frame(
         [
@@ -112,7 +97,7 @@ def test_features_written_again_update_the_stored_and_add_the_new(store_url: str
 
 @pytest.mark.postgres
 def test_the_features_pages_keep_room_for_their_next_versions(postgres_store_url: str) -> None:
-    engine = _store(postgres_store_url)
+    engine = make_store(postgres_store_url, ACCOUNTS)
     try:
         with engine.connect() as conn:
             options = conn.exec_driver_sql(
