@@ -248,9 +248,10 @@ def write_batch(conn: Connection, plan: BatchPlan, months: int) -> int:
 
     Each table is one statement over the batch's rows (SQLite: one ``executemany`` through the
     driver; PostgreSQL: one binary ``COPY``). The postings and receipts are plain inserts: the
-    plan writes a receipt only for an event id the batch's look-up (in this transaction) found
-    no receipt of, and an event's postings (keyed ``ev:<event id>``, a key only the intake
-    writes) are only ever written in the transaction that writes its receipt, so both are new.
+    plan writes a receipt only for an event id its look-up found no receipt of (in the store,
+    or in a batch planned before it and not yet committed: ``stream.batch_intake``), and an
+    event's postings (keyed ``ev:<event id>``, a key only the intake writes) are only ever
+    written in the transaction that writes its receipt, so both are new.
     A transaction committing the same event meanwhile (a second consumer on the stream) makes
     this one fail on the keys and roll back, unacknowledged: redelivered, its events are
     duplicates. The features are an upsert (on PostgreSQL an update, then an insert of the
