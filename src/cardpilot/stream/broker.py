@@ -96,16 +96,16 @@ async def ensure_streams(js: JetStreamContext, broker: Broker) -> None:
             await js.add_stream(config)
 
 
-# Batches a consumer holds unacknowledged at most: the one being written, the next being
-# decided, and the one after arriving.
-BATCHES_IN_FLIGHT = 3
+# Batches in a consumer's intake at once: the one being written and the next being decided.
+INTAKE_BATCHES = 2
 
 
 def consumer_config(
-    broker: Broker, batch: int, ack_wait_s: float, batches: int = BATCHES_IN_FLIGHT
+    broker: Broker, batch: int, ack_wait_s: float, in_intake: int = INTAKE_BATCHES
 ) -> ConsumerConfig:
-    """The durable consumer of batches of at most ``batch`` messages, ``batches`` of them
-    unacknowledged at most."""
+    """The durable consumer of batches of at most ``batch`` messages, holding unacknowledged
+    at most the ``in_intake`` batches in its intake and the one after them, arriving."""
+    batches = in_intake + 1
     return ConsumerConfig(
         durable_name=broker.durable,
         deliver_policy=DeliverPolicy.ALL,

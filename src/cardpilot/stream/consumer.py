@@ -45,6 +45,7 @@ from cardpilot.events.policy import EventsPolicy
 from cardpilot.events.validation import Rejection
 from cardpilot.stream.batch_intake import BatchDone, Intake
 from cardpilot.stream.broker import (
+    INTAKE_BATCHES,
     Broker,
     BrokerError,
     connect,
@@ -75,7 +76,7 @@ class ConsumeOptions:
     # so a trickle decided as it comes would cost many times the CPU an event.
     linger_s: float = 0.05
     # Batches in the intake at once: one written while the next is planned.
-    in_flight: int = 2
+    in_flight: int = INTAKE_BATCHES
     # The store side in a child process of its own (``stream.intake_process``), on a second
     # core; False: on threads of this one (what an in-memory SQLite store needs).
     intake_process: bool = False
@@ -220,8 +221,7 @@ async def publish_dead_letters(
 async def _subscribe(
     nc: Client, js: JetStreamContext, broker: Broker, options: ConsumeOptions
 ) -> PullBatches:
-    # The batches in the intake and the next one arriving.
-    config = consumer_config(broker, options.most, options.ack_wait_s, options.in_flight + 1)
+    config = consumer_config(broker, options.most, options.ack_wait_s, options.in_flight)
     # Created, or updated to this batch size and ack wait (a durable keeps its position).
     await js.add_consumer(broker.stream, config=config)
     sub = PullBatches(nc, broker.stream, broker.durable)
